@@ -1,0 +1,47 @@
+# Short commands for the README. The real build is CMake (CMakeLists.txt).
+#   make          build (Release) into build/
+#   make test     install missing Debian build deps, build with -Werror, run CTest
+#   make asan     the whole suite under AddressSanitizer + UBSan
+#   make demo     install deps + Fashion-MNIST, train the seeds' LeNet for 10 epochs
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD_DEPS  = cmake make gcc pkg-config libcmocka-dev zlib1g-dev libpng-dev libjpeg-dev libmatio-dev
+DEMO_DEPS   = dataset-fashion-mnist
+
+.PHONY: all deps demo-deps test asan demo clean install
+
+all: $(BUILD)/.configured
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(BUILD)/.configured:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	@touch $@
+
+# Installs only what is missing, and only as root (others get a clear message).
+deps:
+	@./tools/install-deps.sh $(BUILD_DEPS)
+
+demo-deps:
+	@./tools/install-deps.sh $(BUILD_DEPS) $(DEMO_DEPS)
+
+test: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCNN_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCNN_SANITIZE=ON -DCNN_WERROR=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 CNN_TEST_QUICK=1 \
+		ctest --output-on-failure -j $(JOBS)
+
+demo: demo-deps all
+	./$(BUILD)/cnn train lenet --data fashion-mnist --epochs 10 --batch 256 --lr 0.9 \
+		--log lenet.csv --plot lenet.svg --out lenet.safetensors
+
+install: all
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

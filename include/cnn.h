@@ -1,0 +1,436 @@
+/* cnn.h — the one public header of cnn.c.
+ *
+ * A model is a static graph built once through a functional API. Every builder
+ * call checks and infers shapes at once and returns a node; on error it returns
+ * NULL, records the first error in the graph (cnn_graph_status) and every later
+ * builder call given a NULL input returns NULL too, so model code needs no checks
+ * between layers:
+ *
+ *     cnn_graph *g = cnn_graph_new();
+ *     cnn_node *x = cnn_input(g, "input", 4, (int[]){256, 1, 28, 28});
+ *     x = cnn_conv2d(g, x, 6, .kernel = 5, .padding = 2);
+ *     x = cnn_sigmoid(g, x);
+ *     ...
+ *     if (cnn_graph_status(g) != CNN_OK) puts(cnn_error_message());
+ *
+ * Tensors are dense float32, NCHW (NCDHW in 3D), like PyTorch. Dimension 0 of every
+ * batched node is the batch: the graph is built for a maximum batch and may run any
+ * smaller one. Parameter and buffer names are PyTorch state_dict keys, made from the
+ * scope stack (cnn_scope_push) and each layer's .name.
+ */
+#ifndef CNN_H
+#define CNN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CNN_VERSION "0.1.0"
+#define CNN_MAX_DIMS 6
+
+/* ---------------------------------------------------------------- errors */
+typedef enum cnn_status {
+    CNN_OK = 0,
+    CNN_ERR_INVALID_ARG, /* an option out of range, a NULL where a value is needed */
+    CNN_ERR_SHAPE,       /* shapes that do not fit together */
+    CNN_ERR_NOMEM,       /* an allocation failed */
+    CNN_ERR_IO,          /* a file could not be opened, read or written */
+    CNN_ERR_FORMAT,      /* a file's content is not what its format says */
+    CNN_ERR_NOT_FOUND,   /* a name (model, parameter, layer, key) is unknown */
+    CNN_ERR_UNSUPPORTED, /* valid, but not implemented by this build */
+    CNN_ERR_STATE,       /* call out of order (e.g. backward before forward) */
+    CNN_ERR_INTERRUPTED, /* stopped on request (Ctrl-C) */
+} cnn_status;
+
+/* The message of the last error set on this thread ("" if none). */
+const char *cnn_error_message(void);
+const char *cnn_status_name(cnn_status s);
+/* Sets the thread's last error (used by the library; available to extensions). */
+cnn_status cnn_set_error(cnn_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void cnn_clear_error(void);
+
+/* ---------------------------------------------------------------- memory */
+/* Fault injection for tests: the k-th allocation from now (1-based) fails; 0 turns
+   it off. Every allocation of the library goes through this hook. */
+void cnn_alloc_fail_after(long k);
+long cnn_alloc_count(void);
+
+/* ---------------------------------------------------------------- tensors */
+typedef struct cnn_tensor {
+    int ndim;
+    int dims[CNN_MAX_DIMS];
+    float *data; /* dense, row-major; owned by whoever made it */
+} cnn_tensor;
+
+size_t cnn_tensor_numel(const cnn_tensor *t);
+/* "(2, 3, 28, 28)" into buf. */
+const char *cnn_shape_str(int ndim, const int *dims, char *buf, size_t size);
+/* A tensor that owns its data (zeroed). Free with cnn_tensor_free. */
+cnn_status cnn_tensor_alloc(cnn_tensor *t, int ndim, const int *dims);
+void cnn_tensor_free(cnn_tensor *t);
+
+/* ---------------------------------------------------------------- RNG */
+/* One generator drives init, shuffling, dropout and augmentation. */
+typedef struct cnn_rng {
+    uint64_t s[4];
+} cnn_rng;
+void cnn_rng_seed(cnn_rng *r, uint64_t seed);
+uint64_t cnn_rng_u64(cnn_rng *r);
+uint32_t cnn_rng_below(cnn_rng *r, uint32_t n); /* uniform in [0, n) */
+float cnn_rng_uniform(cnn_rng *r);              /* [0, 1) */
+float cnn_rng_normal(cnn_rng *r);               /* N(0, 1) */
+
+/* ---------------------------------------------------------------- threads */
+/* Threads used by kernels (OpenMP). 0 = CNN_THREADS env var, else all cores. */
+void cnn_set_threads(int n);
+int cnn_get_threads(void);
+
+/* ---------------------------------------------------------------- backends */
+/* "ref" (portable C, the oracle) or "cpu" (fast) when compiled in; the default is
+   the fastest compiled in, or the CNN_BACKEND environment variable. */
+cnn_status cnn_set_backend(const char *name);
+const char *cnn_backend_name(void);
+
+/* ---------------------------------------------------------------- graph */
+typedef struct cnn_graph cnn_graph;
+typedef struct cnn_node cnn_node;
+
+typedef struct cnn_param {
+    char *name;       /* state_dict key, e.g. "layer1.0.conv1.weight" */
+    cnn_tensor value; /* points into the graph's parameter block */
+    cnn_tensor grad;  /* zero-size (data NULL) for buffers */
+    bool trainable;   /* false for buffers (running_mean, running_var) */
+    bool no_decay;    /* biases and norm parameters: optimizers may skip weight decay */
+    int role;         /* cnn_param_role */
+} cnn_param;
+
+typedef enum cnn_param_role {
+    CNN_PARAM_WEIGHT = 0, /* conv / linear weight */
+    CNN_PARAM_BIAS,
+    CNN_PARAM_NORM_WEIGHT, /* batch norm gamma */
+    CNN_PARAM_NORM_BIAS,   /* batch norm beta */
+    CNN_PARAM_BUFFER,      /* running statistics */
+} cnn_param_role;
+
+cnn_graph *cnn_graph_new(void);
+void cnn_graph_free(cnn_graph *g);
+/* First error met while building (CNN_OK if none); its message is in the graph too. */
+cnn_status cnn_graph_status(const cnn_graph *g);
+const char *cnn_graph_error(const cnn_graph *g);
+
+/* Scopes give parameters PyTorch names: push "layer1", push "0", then a conv with
+   .name = "conv1" owns "layer1.0.conv1.weight". */
+void cnn_scope_push(cnn_graph *g, const char *name);
+void cnn_scope_pushf(cnn_graph *g, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void cnn_scope_pop(cnn_graph *g);
+
+/* A graph input: dims[0] is the (maximum) batch. */
+cnn_node *cnn_input(cnn_graph *g, const char *name, int ndim, const int *dims);
+/* Ask for d loss / d input in backward; call before building on the input. */
+void cnn_input_requires_grad(cnn_node *input);
+/* Class labels for a loss: shape (N), integer class ids stored as float. */
+cnn_node *cnn_labels(cnn_graph *g, const char *name, int batch);
+
+/* Node access. Shapes reflect the batch of the last run (the maximum before). */
+const char *cnn_node_name(const cnn_node *n);
+const char *cnn_node_op(const cnn_node *n);
+cnn_tensor cnn_node_value(const cnn_node *n); /* data NULL before planning */
+cnn_tensor cnn_node_grad(const cnn_node *n);  /* data NULL if no gradient */
+int cnn_graph_num_nodes(const cnn_graph *g);
+cnn_node *cnn_graph_node(const cnn_graph *g, int i); /* topological order */
+cnn_node *cnn_graph_find(const cnn_graph *g, const char *name);
+/* Marks a node as an output (kept alive to the end of forward in eval mode). */
+void cnn_graph_mark_output(cnn_graph *g, cnn_node *n);
+cnn_node *cnn_graph_output(const cnn_graph *g); /* last marked, else last node */
+
+/* Parameters and buffers, in creation order (PyTorch's state_dict order). */
+int cnn_graph_num_params(const cnn_graph *g);
+cnn_param *cnn_graph_param(const cnn_graph *g, int i);
+cnn_param *cnn_graph_find_param(const cnn_graph *g, const char *name);
+size_t cnn_graph_param_count(const cnn_graph *g); /* trainable elements */
+
+/* Cost of one example (batch 1) per node and in total. */
+typedef struct cnn_cost {
+    int64_t params; /* trainable parameter elements */
+    int64_t macs;   /* multiply-adds of the forward pass, one example */
+} cnn_cost;
+cnn_cost cnn_node_cost(const cnn_node *n);
+cnn_cost cnn_graph_cost(const cnn_graph *g);
+
+/* Allocate parameters (initialised as PyTorch's defaults, from seed) and plan
+   activation memory. Called once after building; forward/backward call it if needed. */
+cnn_status cnn_graph_compile(cnn_graph *g, uint64_t seed);
+/* Bytes of the activation arena for training / inference at the maximum batch. */
+size_t cnn_graph_arena_bytes(cnn_graph *g, bool training);
+
+void cnn_graph_set_training(cnn_graph *g, bool training);
+bool cnn_graph_training(const cnn_graph *g);
+/* The generator dropout uses during training. */
+cnn_rng *cnn_graph_rng(cnn_graph *g);
+
+/* Copy batch data in: `batch` examples (<= the built batch), dense NCHW. */
+cnn_status cnn_graph_set_input(cnn_graph *g, cnn_node *input, const float *data, int batch);
+/* Runs forward over every node, for the batch given to the inputs. */
+cnn_status cnn_graph_forward(cnn_graph *g);
+/* Backward from a scalar loss node (d loss = 1): fills every parameter's grad
+   (overwritten, not accumulated across calls) and inputs' grads if requested. */
+cnn_status cnn_graph_backward(cnn_graph *g, cnn_node *loss);
+/* Backward from an arbitrary node with the given upstream gradient (same shape as
+   the node's value at the current batch). Used by gradient checks. */
+cnn_status cnn_graph_backward_from(cnn_graph *g, cnn_node *n, const float *dout);
+
+/* ---------------------------------------------------------------- operators
+ * Each returns the new node, or NULL with the graph's error set. .name is the
+ * layer's name inside the current scope (its parameters are "<scope>.<name>.weight").
+ */
+
+/* x: (N, C, H, W) -> (N, out, H', W'); as torch.nn.Conv2d. kernel/stride/padding/
+   dilation set both axes; the _h/_w forms override one axis (5x3 kernels). */
+typedef struct cnn_conv2d_opts {
+    const char *name;
+    int kernel, kernel_h, kernel_w;
+    int stride, stride_h, stride_w;       /* default 1 */
+    int padding, padding_h, padding_w;    /* default 0 */
+    int dilation, dilation_h, dilation_w; /* default 1 */
+    int groups;                           /* default 1 */
+    bool no_bias;                         /* bias=False */
+} cnn_conv2d_opts;
+cnn_node *cnn_conv2d_(cnn_graph *g, cnn_node *x, int out_channels, const cnn_conv2d_opts *o);
+#define cnn_conv2d(g, x, out, ...) cnn_conv2d_(g, x, out, &(cnn_conv2d_opts){__VA_ARGS__})
+
+/* x: (N, C, D, H, W) -> (N, out, D', H', W'); as torch.nn.Conv3d. */
+typedef struct cnn_conv3d_opts {
+    const char *name;
+    int kernel, kernel_d, kernel_h, kernel_w;
+    int stride, stride_d, stride_h, stride_w;
+    int padding, padding_d, padding_h, padding_w;
+    int dilation, dilation_d, dilation_h, dilation_w;
+    int groups;
+    bool no_bias;
+} cnn_conv3d_opts;
+cnn_node *cnn_conv3d_(cnn_graph *g, cnn_node *x, int out_channels, const cnn_conv3d_opts *o);
+#define cnn_conv3d(g, x, out, ...) cnn_conv3d_(g, x, out, &(cnn_conv3d_opts){__VA_ARGS__})
+
+/* As torch.nn.ConvTranspose2d: H' = (H-1)*stride - 2*padding + dilation*(k-1)
+   + output_padding + 1. Weight (C_in, out/groups, kh, kw). */
+typedef struct cnn_conv_transpose2d_opts {
+    const char *name;
+    int kernel, kernel_h, kernel_w;
+    int stride, stride_h, stride_w;
+    int padding, padding_h, padding_w;
+    int output_padding, output_padding_h, output_padding_w;
+    int dilation, dilation_h, dilation_w;
+    int groups;
+    bool no_bias;
+} cnn_conv_transpose2d_opts;
+cnn_node *cnn_conv_transpose2d_(cnn_graph *g, cnn_node *x, int out_channels,
+                                const cnn_conv_transpose2d_opts *o);
+#define cnn_conv_transpose2d(g, x, out, ...) \
+    cnn_conv_transpose2d_(g, x, out, &(cnn_conv_transpose2d_opts){__VA_ARGS__})
+
+/* Pooling as torch.nn.MaxPool2d / AvgPool2d (stride defaults to kernel). */
+typedef struct cnn_pool2d_opts {
+    const char *name;
+    int kernel, kernel_h, kernel_w;
+    int stride, stride_h, stride_w;
+    int padding, padding_h, padding_w;
+    int dilation; /* max pool only; default 1 */
+    bool ceil_mode;
+    bool exclude_pad; /* avg pool: count_include_pad=False */
+} cnn_pool2d_opts;
+cnn_node *cnn_maxpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o);
+#define cnn_maxpool2d(g, x, ...) cnn_maxpool2d_(g, x, &(cnn_pool2d_opts){__VA_ARGS__})
+cnn_node *cnn_avgpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o);
+#define cnn_avgpool2d(g, x, ...) cnn_avgpool2d_(g, x, &(cnn_pool2d_opts){__VA_ARGS__})
+/* The argmax of each output of a max pool node, as flat indices into each input
+   plane (h * W + w), like return_indices=True. Valid after forward in either mode. */
+cnn_status cnn_maxpool2d_indices(const cnn_node *pool, const int32_t **indices);
+
+typedef struct cnn_pool3d_opts {
+    const char *name;
+    int kernel, kernel_d, kernel_h, kernel_w;
+    int stride, stride_d, stride_h, stride_w;
+    int padding, padding_d, padding_h, padding_w;
+    bool ceil_mode;
+} cnn_pool3d_opts;
+cnn_node *cnn_maxpool3d_(cnn_graph *g, cnn_node *x, const cnn_pool3d_opts *o);
+#define cnn_maxpool3d(g, x, ...) cnn_maxpool3d_(g, x, &(cnn_pool3d_opts){__VA_ARGS__})
+
+/* (N, C, H, W) -> (N, C, out_h, out_w), PyTorch's adaptive bins. */
+cnn_node *cnn_adaptive_avgpool2d(cnn_graph *g, cnn_node *x, int out_h, int out_w);
+/* (N, C, H, W) -> (N, C, 1, 1). */
+cnn_node *cnn_global_avgpool(cnn_graph *g, cnn_node *x);
+
+/* Batch norm over (N, H, W) per channel (3D: over N, D, H, W). Training uses batch
+   statistics and updates running mean / unbiased var with momentum; eval uses the
+   running statistics. Parameters weight, bias; buffers running_mean, running_var. */
+typedef struct cnn_batchnorm_opts {
+    const char *name;
+    float eps;      /* default 1e-5 */
+    float momentum; /* default 0.1 */
+} cnn_batchnorm_opts;
+cnn_node *cnn_batchnorm2d_(cnn_graph *g, cnn_node *x, const cnn_batchnorm_opts *o);
+#define cnn_batchnorm2d(g, x, ...) cnn_batchnorm2d_(g, x, &(cnn_batchnorm_opts){__VA_ARGS__})
+cnn_node *cnn_batchnorm3d_(cnn_graph *g, cnn_node *x, const cnn_batchnorm_opts *o);
+#define cnn_batchnorm3d(g, x, ...) cnn_batchnorm3d_(g, x, &(cnn_batchnorm_opts){__VA_ARGS__})
+
+/* Local response normalisation across channels, as torch.nn.LocalResponseNorm. */
+typedef struct cnn_lrn_opts {
+    const char *name;
+    int size;    /* required */
+    float alpha; /* default 1e-4 */
+    float beta;  /* default 0.75 */
+    float k;     /* default 1 */
+} cnn_lrn_opts;
+cnn_node *cnn_lrn_(cnn_graph *g, cnn_node *x, const cnn_lrn_opts *o);
+#define cnn_lrn(g, x, ...) cnn_lrn_(g, x, &(cnn_lrn_opts){__VA_ARGS__})
+
+/* (N, ..., in) flattened to (N, in) -> (N, out); weight (out, in). */
+typedef struct cnn_linear_opts {
+    const char *name;
+    bool no_bias;
+} cnn_linear_opts;
+cnn_node *cnn_linear_(cnn_graph *g, cnn_node *x, int out_features, const cnn_linear_opts *o);
+#define cnn_linear(g, x, out, ...) cnn_linear_(g, x, out, &(cnn_linear_opts){__VA_ARGS__})
+
+/* Inverted dropout: train mode zeroes with probability p and scales by 1/(1-p). */
+typedef struct cnn_dropout_opts {
+    const char *name;
+} cnn_dropout_opts;
+cnn_node *cnn_dropout_(cnn_graph *g, cnn_node *x, float p, const cnn_dropout_opts *o);
+#define cnn_dropout(g, x, p, ...) cnn_dropout_(g, x, p, &(cnn_dropout_opts){__VA_ARGS__})
+
+/* Element-wise activations. */
+typedef enum cnn_act {
+    CNN_ACT_NONE = 0,
+    CNN_ACT_RELU,
+    CNN_ACT_RELU6,
+    CNN_ACT_SIGMOID,
+    CNN_ACT_TANH,
+    CNN_ACT_HARDSWISH,
+    CNN_ACT_HARDSIGMOID,
+} cnn_act;
+cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act);
+#define cnn_relu(g, x) cnn_activation(g, x, CNN_ACT_RELU)
+#define cnn_relu6(g, x) cnn_activation(g, x, CNN_ACT_RELU6)
+#define cnn_sigmoid(g, x) cnn_activation(g, x, CNN_ACT_SIGMOID)
+#define cnn_tanh(g, x) cnn_activation(g, x, CNN_ACT_TANH)
+#define cnn_hardswish(g, x) cnn_activation(g, x, CNN_ACT_HARDSWISH)
+#define cnn_hardsigmoid(g, x) cnn_activation(g, x, CNN_ACT_HARDSIGMOID)
+
+/* Softmax over dimension 1 (classes / channels). */
+cnn_node *cnn_softmax(cnn_graph *g, cnn_node *x);
+
+/* (N, ...) -> (N, prod(...)). */
+cnn_node *cnn_flatten(cnn_graph *g, cnn_node *x);
+/* (N, ...) -> (N, dims...): dims exclude the batch; one entry may be -1. */
+cnn_node *cnn_reshape(cnn_graph *g, cnn_node *x, int ndim, const int *dims);
+
+/* Concatenation along channels (dim 1); all other dims must agree. */
+cnn_node *cnn_concat(cnn_graph *g, int n, cnn_node *const *xs);
+/* a + b, same shape. */
+cnn_node *cnn_add(cnn_graph *g, cnn_node *a, cnn_node *b);
+/* x: (N, C, H, W) * s: (N, C, 1, 1) (SE channel attention). */
+cnn_node *cnn_mul_channel(cnn_graph *g, cnn_node *x, cnn_node *s);
+/* x: (N, C, H, W) * s: (N, 1, H, W) (CBAM spatial attention). */
+cnn_node *cnn_mul_spatial(cnn_graph *g, cnn_node *x, cnn_node *s);
+/* (N, C, H, W) -> (N, 1, H, W): mean or max over channels (CBAM). */
+cnn_node *cnn_channel_mean(cnn_graph *g, cnn_node *x);
+cnn_node *cnn_channel_max(cnn_graph *g, cnn_node *x);
+/* ShuffleNet's channel shuffle: (N, g*c, H, W) viewed (N, g, c, H, W), transposed. */
+cnn_node *cnn_channel_shuffle(cnn_graph *g, cnn_node *x, int groups);
+/* Channels [start, start+count) of x (ShuffleNet V2's split). */
+cnn_node *cnn_channel_slice(cnn_graph *g, cnn_node *x, int start, int count);
+
+/* Mean cross-entropy of logits (N, K) against labels (cnn_labels), with optional
+   label smoothing as torch.nn.CrossEntropyLoss. Output: a scalar of shape (1). */
+typedef struct cnn_cross_entropy_opts {
+    const char *name;
+    float label_smoothing;
+} cnn_cross_entropy_opts;
+cnn_node *cnn_cross_entropy_(cnn_graph *g, cnn_node *logits, cnn_node *labels,
+                             const cnn_cross_entropy_opts *o);
+#define cnn_cross_entropy(g, logits, labels, ...) \
+    cnn_cross_entropy_(g, logits, labels, &(cnn_cross_entropy_opts){__VA_ARGS__})
+
+/* ---------------------------------------------------------------- initialisers */
+typedef enum cnn_init_kind {
+    CNN_INIT_DEFAULT = 0, /* PyTorch's layer defaults */
+    CNN_INIT_XAVIER_UNIFORM,
+    CNN_INIT_XAVIER_NORMAL,
+    CNN_INIT_KAIMING_UNIFORM,
+    CNN_INIT_KAIMING_NORMAL,
+    CNN_INIT_NORMAL,
+    CNN_INIT_CONSTANT,
+} cnn_init_kind;
+typedef struct cnn_init {
+    cnn_init_kind kind;
+    bool fan_out;     /* kaiming: mode="fan_out" (default fan_in) */
+    float gain;       /* xavier gain (default 1); kaiming: 0 = relu gain sqrt(2) */
+    float mean, std;  /* normal */
+    float value;      /* constant */
+} cnn_init;
+/* Fill one tensor as the initialiser says; fan-in/out from a conv/linear weight shape. */
+cnn_status cnn_init_tensor(cnn_tensor *t, const cnn_init *init, cnn_rng *rng);
+/* Apply to every parameter of the given role (e.g. all conv/linear weights);
+   biases of those layers are zeroed when zero_bias is set. */
+cnn_status cnn_graph_init(cnn_graph *g, cnn_param_role role, const cnn_init *init,
+                          bool zero_bias, uint64_t seed);
+
+/* ---------------------------------------------------------------- optimizers */
+typedef enum cnn_optim_kind { CNN_OPTIM_SGD = 0, CNN_OPTIM_ADAM, CNN_OPTIM_ADAMW } cnn_optim_kind;
+typedef struct cnn_optim_opts {
+    cnn_optim_kind kind;
+    float lr;
+    float momentum;     /* sgd */
+    bool nesterov;      /* sgd */
+    float weight_decay; /* sgd/adam: L2 added to the gradient; adamw: decoupled */
+    float beta1, beta2, eps; /* adam defaults 0.9, 0.999, 1e-8 */
+} cnn_optim_opts;
+typedef struct cnn_optimizer cnn_optimizer;
+/* State buffers are allocated here, once; step allocates nothing. */
+cnn_optimizer *cnn_optimizer_new(cnn_graph *g, const cnn_optim_opts *o);
+void cnn_optimizer_free(cnn_optimizer *opt);
+void cnn_optimizer_set_lr(cnn_optimizer *opt, float lr);
+float cnn_optimizer_lr(const cnn_optimizer *opt);
+cnn_status cnn_optimizer_step(cnn_optimizer *opt);
+/* Optimizer state as named tensors (for checkpoints): "momentum_buffer.<param>",
+   "exp_avg.<param>", "exp_avg_sq.<param>"; and the step counter. */
+int cnn_optimizer_num_states(const cnn_optimizer *opt);
+cnn_tensor *cnn_optimizer_state(cnn_optimizer *opt, int i, const char **name);
+int64_t cnn_optimizer_steps(const cnn_optimizer *opt);
+void cnn_optimizer_set_steps(cnn_optimizer *opt, int64_t steps);
+
+typedef enum cnn_schedule_kind {
+    CNN_SCHED_CONSTANT = 0,
+    CNN_SCHED_STEP,   /* lr * gamma^(epoch / step_size) */
+    CNN_SCHED_COSINE, /* cosine from lr to min_lr over total epochs */
+} cnn_schedule_kind;
+typedef struct cnn_schedule {
+    cnn_schedule_kind kind;
+    int step_size;
+    float gamma;
+    float min_lr;
+    int total;        /* cosine: number of epochs (or steps) */
+    int warmup;       /* linear warm-up from 0 over this many epochs (or steps) */
+} cnn_schedule;
+/* Learning rate at (fractional) epoch t for base rate lr. */
+float cnn_schedule_lr(const cnn_schedule *s, float base_lr, float t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CNN_H */

@@ -1,0 +1,24 @@
+/* Internal core helpers: allocation with fault injection, error helpers. */
+#ifndef CNN_CORE_H
+#define CNN_CORE_H
+#include "cnn.h"
+
+/* All library allocations go through these (cnn_alloc_fail_after can fail them). */
+void *cnn_malloc(size_t n);
+void *cnn_calloc(size_t n, size_t size);
+void *cnn_realloc(void *p, size_t n);
+/* 64-byte aligned, for tensor data; free with cnn_free_aligned. */
+void *cnn_malloc_aligned(size_t n);
+void cnn_free_aligned(void *p);
+char *cnn_strdup(const char *s);
+void cnn_free(void *p);
+
+#define CNN_CHECK(expr)                    \
+    do {                                   \
+        cnn_status cnn__s = (expr);        \
+        if (cnn__s != CNN_OK) return cnn__s; \
+    } while (0)
+
+#define CNN_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define CNN_MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif

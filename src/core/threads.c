@@ -1,0 +1,30 @@
+/* Thread count for kernels (DESIGN decision 10): --threads N / CNN_THREADS. */
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cnn.h"
+
+static int g_threads;
+
+void cnn_set_threads(int n)
+{
+    if (n <= 0) {
+        const char *e = getenv("CNN_THREADS");
+        n = e ? atoi(e) : 0;
+    }
+#ifdef _OPENMP
+    if (n <= 0) n = omp_get_num_procs();
+    omp_set_num_threads(n);
+#else
+    n = 1;
+#endif
+    g_threads = n;
+}
+
+int cnn_get_threads(void)
+{
+    if (g_threads == 0) cnn_set_threads(0);
+    return g_threads;
+}

@@ -1,0 +1,314 @@
+/* Compile, memory plan and executor (DESIGN decisions 1 and 6).
+ *
+ * Parameters live in one block and their gradients in another (llm.c style).
+ * Activations live in one arena with two plans:
+ *   eval:  a value lives from its producer to its last consumer; buffers are reused.
+ *   train: every value is kept for backward; gradients are packed by their own
+ *          lifetimes in reverse order and zeroed when they come alive.
+ * Per-node saved state (pool indices, BN statistics, dropout masks) has its own block
+ * and all ops share one scratch block. Nothing is allocated in forward or backward
+ * once a plan exists for the mode in use. */
+#include <math.h>
+#include <string.h>
+
+#include "graph_internal.h"
+
+#define ALIGN_F 16 /* floats: 64 bytes */
+
+static size_t align_up(size_t n) { return (n + ALIGN_F - 1) / ALIGN_F * ALIGN_F; }
+
+/* ---------------------------------------------------------------- params */
+static void init_param(cnn_param_entry *e, cnn_rng *rng)
+{
+    size_t n = cnn_tensor_numel(&e->p.value);
+    float *d = e->p.value.data;
+    if (e->init_kind == CNN_PINIT_CONST) {
+        for (size_t i = 0; i < n; i++) d[i] = e->init_value;
+    } else {
+        float b = e->init_value;
+        for (size_t i = 0; i < n; i++) d[i] = (2.0f * cnn_rng_uniform(rng) - 1.0f) * b;
+    }
+}
+
+static cnn_status alloc_params(cnn_graph *g, uint64_t seed)
+{
+    size_t total = 0, total_grad = 0;
+    for (int i = 0; i < g->n_params; i++) {
+        size_t n = align_up(cnn_tensor_numel(&g->params[i]->p.value));
+        total += n;
+        if (g->params[i]->p.trainable) total_grad += n;
+    }
+    g->param_block = cnn_malloc_aligned((total ? total : 1) * sizeof(float));
+    g->grad_block = cnn_malloc_aligned((total_grad ? total_grad : 1) * sizeof(float));
+    if (!g->param_block || !g->grad_block)
+        return cnn_set_error(CNN_ERR_NOMEM, "compile: cannot allocate %zu parameters", total);
+    memset(g->grad_block, 0, (total_grad ? total_grad : 1) * sizeof(float));
+    cnn_rng rng;
+    cnn_rng_seed(&rng, seed);
+    size_t off = 0, goff = 0;
+    for (int i = 0; i < g->n_params; i++) {
+        cnn_param_entry *e = g->params[i];
+        size_t n = align_up(cnn_tensor_numel(&e->p.value));
+        e->p.value.data = g->param_block + off;
+        off += n;
+        if (e->p.trainable) {
+            e->p.grad.data = g->grad_block + goff;
+            goff += n;
+        }
+        init_param(e, &rng);
+    }
+    return CNN_OK;
+}
+
+/* ---------------------------------------------------------------- planning */
+typedef struct interval {
+    size_t off, size;
+    int end; /* last step it is alive */
+} interval;
+
+/* First-fit placement of `size` among the live intervals; returns the offset. */
+static size_t place(interval *live, int n_live, size_t size)
+{
+    size_t off = 0;
+    for (;;) {
+        int moved = 0;
+        for (int i = 0; i < n_live; i++) {
+            if (off < live[i].off + live[i].size && live[i].off < off + size) {
+                off = live[i].off + live[i].size;
+                moved = 1;
+            }
+        }
+        if (!moved) return off;
+    }
+}
+
+static cnn_status plan(cnn_graph *g)
+{
+    int n = g->n_nodes;
+    for (int i = 0; i < n; i++) g->nodes[i]->last_use = i;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < g->nodes[i]->n_in; j++) {
+            cnn_node *p = g->nodes[i]->in[j];
+            if (p->last_use < i) p->last_use = i;
+        }
+    interval *live = cnn_malloc((size_t)(n + 1) * sizeof *live);
+    if (!live) return cnn_set_error(CNN_ERR_NOMEM, "plan: out of memory");
+
+    /* eval: values die after their last consumer, except outputs */
+    int n_live = 0;
+    size_t peak = 0;
+    for (int i = 0; i < n; i++) {
+        cnn_node *v = g->nodes[i];
+        int k = 0;
+        for (int j = 0; j < n_live; j++)
+            if (live[j].end >= i) live[k++] = live[j];
+        n_live = k;
+        size_t size = align_up(cnn_node_numel_max(v)) * sizeof(float);
+        v->off_eval = place(live, n_live, size);
+        int end = (v->is_output || i == n - 1 || v->op->backward == NULL) ? n : v->last_use;
+        if (v->n_in == 0) end = n; /* inputs stay valid for the whole pass */
+        live[n_live++] = (interval){v->off_eval, size, end};
+        if (v->off_eval + size > peak) peak = v->off_eval + size;
+    }
+    g->plan_eval_bytes = peak;
+
+    /* train: all values kept, then gradients by reverse lifetime */
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        g->nodes[i]->off_train = off;
+        off += align_up(cnn_node_numel_max(g->nodes[i])) * sizeof(float);
+    }
+    size_t values_end = off;
+    n_live = 0;
+    peak = 0;
+    /* Gradients, in reverse time: step t runs the backward of node n-1-t. The grad of
+       node v is born at its last consumer's step and dies after its own step. */
+    n_live = 0;
+    for (int t = 0; t < n; t++) {
+        int k = 0;
+        for (int j = 0; j < n_live; j++)
+            if (live[j].end >= t) live[k++] = live[j];
+        n_live = k;
+        for (int i = 0; i < n; i++) {
+            cnn_node *v = g->nodes[i];
+            if (!v->needs_grad || n - 1 - v->last_use != t) continue;
+            size_t size = align_up(cnn_node_numel_max(v)) * sizeof(float);
+            v->off_grad = place(live, n_live, size);
+            live[n_live++] = (interval){v->off_grad, size, n - 1 - i};
+            if (v->off_grad + size > peak) peak = v->off_grad + size;
+        }
+    }
+    for (int i = 0; i < n; i++) g->nodes[i]->off_grad += values_end;
+    g->plan_train_bytes = values_end + peak;
+    cnn_free(live);
+    return CNN_OK;
+}
+
+static cnn_status apply_plan(cnn_graph *g, bool training)
+{
+    int want = training ? 1 : 0;
+    if (g->plan_applied == want) return CNN_OK;
+    size_t need = training ? g->plan_train_bytes : g->plan_eval_bytes;
+    if (need > g->arena_bytes) {
+        float *a = cnn_malloc_aligned(need);
+        if (!a)
+            return cnn_set_error(CNN_ERR_NOMEM, "plan: cannot allocate a %zu-byte arena", need);
+        cnn_free_aligned(g->arena);
+        g->arena = a;
+        g->arena_bytes = need;
+    }
+    char *base = (char *)g->arena;
+    for (int i = 0; i < g->n_nodes; i++) {
+        cnn_node *v = g->nodes[i];
+        v->out.data = (float *)(base + (training ? v->off_train : v->off_eval));
+        v->grad.ndim = v->out.ndim;
+        memcpy(v->grad.dims, v->out.dims, sizeof v->out.dims);
+        v->grad.data = (training && v->needs_grad) ? (float *)(base + v->off_grad) : NULL;
+    }
+    g->plan_applied = want;
+    g->forward_done = false;
+    return CNN_OK;
+}
+
+cnn_status cnn_graph_compile(cnn_graph *g, uint64_t seed)
+{
+    if (!g) return cnn_set_error(CNN_ERR_INVALID_ARG, "compile: graph is NULL");
+    if (g->status != CNN_OK) return cnn_set_error(g->status, "%s", g->error);
+    if (g->compiled) return CNN_OK;
+    if (g->n_nodes == 0) return cnn_set_error(CNN_ERR_STATE, "compile: the graph is empty");
+    CNN_CHECK(alloc_params(g, seed));
+    size_t saved = 0, scratch = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        saved += (g->nodes[i]->saved_bytes + 63) / 64 * 64;
+        if (g->nodes[i]->scratch_bytes > scratch) scratch = g->nodes[i]->scratch_bytes;
+    }
+    g->saved_block = cnn_malloc_aligned(saved ? saved : 64);
+    g->scratch = cnn_malloc_aligned(scratch ? scratch : 64);
+    if (!g->saved_block || !g->scratch)
+        return cnn_set_error(CNN_ERR_NOMEM, "compile: cannot allocate %zu saved + %zu scratch bytes",
+                             saved, scratch);
+    memset(g->saved_block, 0, saved ? saved : 64);
+    g->scratch_bytes = scratch;
+    char *s = g->saved_block;
+    for (int i = 0; i < g->n_nodes; i++) {
+        g->nodes[i]->saved = g->nodes[i]->saved_bytes ? s : NULL;
+        s += (g->nodes[i]->saved_bytes + 63) / 64 * 64;
+    }
+    CNN_CHECK(plan(g));
+    cnn_rng_seed(&g->rng, seed ^ 0x5eedd20u);
+    g->compiled = true;
+    return CNN_OK;
+}
+
+size_t cnn_graph_arena_bytes(cnn_graph *g, bool training)
+{
+    if (!g || (!g->compiled && cnn_graph_compile(g, 0) != CNN_OK)) return 0;
+    return training ? g->plan_train_bytes : g->plan_eval_bytes;
+}
+
+static cnn_status ensure_ready(cnn_graph *g)
+{
+    if (!g) return cnn_set_error(CNN_ERR_INVALID_ARG, "graph is NULL");
+    if (!g->compiled) CNN_CHECK(cnn_graph_compile(g, 0));
+    return apply_plan(g, g->training);
+}
+
+static void set_batch(cnn_graph *g, int batch)
+{
+    g->batch = batch;
+    for (int i = 0; i < g->n_nodes; i++) {
+        cnn_node *v = g->nodes[i];
+        if (v->batched) {
+            v->out.dims[0] = batch;
+            v->grad.dims[0] = batch;
+        }
+    }
+}
+
+cnn_status cnn_graph_set_input(cnn_graph *g, cnn_node *input, const float *data, int batch)
+{
+    CNN_CHECK(ensure_ready(g));
+    if (!input || (input->op->forward != NULL && input->n_in != 0))
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "set_input: not an input node");
+    if (batch < 1 || batch > g->max_batch)
+        return cnn_set_error(CNN_ERR_SHAPE, "set_input '%s': batch %d outside 1..%d", input->name,
+                             batch, g->max_batch);
+    if (!data) return cnn_set_error(CNN_ERR_INVALID_ARG, "set_input '%s': data is NULL", input->name);
+    if (batch != g->batch) set_batch(g, batch);
+    memcpy(input->out.data, data, cnn_node_numel(input) * sizeof(float));
+    return CNN_OK;
+}
+
+static cnn_ctx make_ctx(cnn_graph *g)
+{
+    cnn_ctx c = {
+        .training = g->training,
+        .batch = g->batch,
+        .scratch = g->scratch,
+        .be = cnn_backend_get(),
+        .rng = &g->rng,
+    };
+    return c;
+}
+
+cnn_status cnn_graph_forward(cnn_graph *g)
+{
+    CNN_CHECK(ensure_ready(g));
+    cnn_ctx ctx = make_ctx(g);
+    for (int i = 0; i < g->n_nodes; i++) {
+        cnn_node *v = g->nodes[i];
+        cnn_status s = v->op->forward(v, &ctx);
+        if (s != CNN_OK) return s;
+    }
+    g->forward_done = g->training;
+    return CNN_OK;
+}
+
+static cnn_status run_backward(cnn_graph *g, cnn_node *from, const float *dout)
+{
+    if (!g || !from || from->g != g)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "backward: no such node in this graph");
+    if (!g->training || g->plan_applied != 1 || !g->forward_done)
+        return cnn_set_error(CNN_ERR_STATE,
+                             "backward: run forward in training mode first (cnn_graph_set_training)");
+    if (!from->needs_grad)
+        return cnn_set_error(CNN_ERR_STATE, "backward: nothing trainable leads to '%s'", from->name);
+    for (int i = 0; i < g->n_params; i++)
+        if (g->params[i]->p.trainable)
+            memset(g->params[i]->p.grad.data, 0,
+                   cnn_tensor_numel(&g->params[i]->p.grad) * sizeof(float));
+    for (int i = 0; i <= from->id; i++) g->nodes[i]->grad_live = false;
+    memcpy(from->grad.data, dout, cnn_node_numel(from) * sizeof(float));
+    from->grad_live = true;
+    cnn_ctx ctx = make_ctx(g);
+    /* A gradient comes alive (and is zeroed) when the first consumer in reverse order
+       runs; nodes no gradient reached are skipped. The planned lifetimes cover this. */
+    for (int i = from->id; i >= 0; i--) {
+        cnn_node *v = g->nodes[i];
+        if (!v->grad_live || !v->op->backward) continue;
+        for (int j = 0; j < v->n_in; j++) {
+            cnn_node *p = v->in[j];
+            if (p->grad.data && !p->grad_live) {
+                memset(p->grad.data, 0, cnn_node_numel(p) * sizeof(float));
+                p->grad_live = true;
+            }
+        }
+        cnn_status s = v->op->backward(v, &ctx);
+        if (s != CNN_OK) return s;
+    }
+    return CNN_OK;
+}
+
+cnn_status cnn_graph_backward_from(cnn_graph *g, cnn_node *n, const float *dout)
+{
+    return run_backward(g, n, dout);
+}
+
+cnn_status cnn_graph_backward(cnn_graph *g, cnn_node *loss)
+{
+    if (!loss) return cnn_set_error(CNN_ERR_INVALID_ARG, "backward: loss is NULL");
+    if (cnn_node_numel(loss) != 1)
+        return cnn_set_error(CNN_ERR_SHAPE, "backward: '%s' is not a scalar loss", loss->name);
+    static const float one = 1.0f;
+    return run_backward(g, loss, &one);
+}

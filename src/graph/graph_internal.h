@@ -1,0 +1,114 @@
+/* Internal graph structures, shared by graph/ and ops/. Not part of the public API. */
+#ifndef CNN_GRAPH_INTERNAL_H
+#define CNN_GRAPH_INTERNAL_H
+#include "../core/core.h"
+#include "../kernels/kernels.h"
+
+#define CNN_MAX_NODE_PARAMS 6
+
+typedef struct cnn_op_def cnn_op_def;
+
+/* What an op's forward/backward see besides its node. */
+typedef struct cnn_ctx {
+    bool training;
+    int batch;              /* examples in this run (dims[0] of batched tensors) */
+    void *scratch;          /* n->scratch_bytes of temporary space, shared by all ops */
+    const cnn_backend *be;  /* kernels */
+    cnn_rng *rng;           /* dropout */
+} cnn_ctx;
+
+/* A parameter with the default initialisation of its layer (PyTorch's). */
+typedef struct cnn_param_entry {
+    cnn_param p;            /* first member: a cnn_param* is a cnn_param_entry* */
+    enum { CNN_PINIT_UNIFORM, CNN_PINIT_CONST } init_kind;
+    float init_value;       /* uniform bound, or the constant */
+    int fan_in, fan_out;
+} cnn_param_entry;
+
+struct cnn_node {
+    const cnn_op_def *op;
+    cnn_graph *g;
+    int id;                 /* topological index */
+    char *name;             /* scoped name, e.g. "layer1.0.conv1" */
+    int n_in;
+    cnn_node **in;
+    cnn_tensor out;         /* value; dims[0] = batch when batched */
+    cnn_tensor grad;        /* d loss / d value; data NULL if not needed */
+    bool batched;           /* dims[0] is the batch dimension */
+    bool needs_grad;        /* a gradient flows through this node */
+    bool requires_grad;     /* inputs: user asked for d loss / d input */
+    bool is_output;
+    bool grad_live;         /* backward: gradient reached this node */
+    int n_params;
+    cnn_param *params[CNN_MAX_NODE_PARAMS];
+    void *attr;             /* op's own attribute struct (a private copy) */
+    size_t saved_bytes;     /* kept from forward to backward, at the maximum batch */
+    void *saved;
+    size_t scratch_bytes;   /* temporary space forward/backward need */
+    /* planner bookkeeping */
+    int last_use;           /* highest id of a consumer */
+    size_t off_eval, off_train, off_grad;
+};
+
+struct cnn_op_def {
+    const char *name;
+    /* Validate inputs and attributes; set n->out dims (maximum batch), declare
+       parameters (cnn_node_param), saved_bytes and scratch_bytes. */
+    cnn_status (*shape)(cnn_node *n);
+    /* Multiply-adds of one example (params are counted from n->params). */
+    int64_t (*cost)(const cnn_node *n);
+    cnn_status (*forward)(cnn_node *n, const cnn_ctx *ctx);
+    /* Accumulate (+=) into in[i]->grad where in[i]->grad.data != NULL and into
+       every trainable parameter's grad. n->grad holds d loss / d out. */
+    cnn_status (*backward)(cnn_node *n, const cnn_ctx *ctx);
+};
+
+#define CNN_MAX_SCOPE 512
+struct cnn_graph {
+    cnn_node **nodes;
+    int n_nodes, cap_nodes;
+    cnn_param_entry **params;
+    int n_params, cap_params;
+    char scope[CNN_MAX_SCOPE];
+    int scope_len[64];
+    int scope_depth;
+    cnn_status status;
+    char error[1024];
+    bool training;
+    bool compiled;
+    int max_batch, batch;
+    float *param_block, *grad_block;
+    void *saved_block;
+    void *scratch;
+    size_t scratch_bytes;
+    float *arena;
+    size_t arena_bytes;     /* allocated */
+    size_t plan_eval_bytes, plan_train_bytes;
+    int plan_applied;       /* -1 none, 0 eval, 1 train */
+    bool forward_done;      /* a training forward ran and backward may follow */
+    cnn_rng rng;
+    cnn_node *output;
+};
+
+/* Builder helper used by every op: checks inputs (NULL propagates the graph's error),
+   makes the node, copies attr, runs op->shape. Returns NULL with the error recorded. */
+cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, int n_in,
+                        cnn_node *const *in, const void *attr, size_t attr_size);
+/* Declares a parameter "<node name>.<suffix>" during shape(). Default init: uniform
+   in [-init_value, init_value] or the constant init_value. */
+cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *dims,
+                          cnn_param_role role, int init_uniform, float init_value);
+/* Error from inside an op: "<op> '<name>': <message>". */
+cnn_status cnn_node_error(const cnn_node *n, cnn_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* "(N, C, H, W)" of a node's value, into a small thread-local ring of buffers. */
+const char *cnn_node_shape_str(const cnn_node *n);
+size_t cnn_node_numel(const cnn_node *n);          /* at the current batch */
+size_t cnn_node_numel_max(const cnn_node *n);      /* at the maximum batch */
+/* Elements per example (product of dims 1..) for batched nodes. */
+size_t cnn_node_per_example(const cnn_node *n);
+
+#endif

@@ -1,0 +1,60 @@
+/* Backend table and run-time choice (DESIGN decision 5). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/core.h"
+#include "kernels.h"
+
+size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
+void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                          float *y, void *scratch);
+void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
+                                void *scratch);
+void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
+                                   float *dw, float *db, void *scratch);
+void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+const cnn_backend cnn_backend_ref = {
+    .name = "ref",
+    .conv_scratch = cnn_ref_conv_scratch,
+    .conv_forward = cnn_ref_conv_forward,
+    .conv_backward_data = cnn_ref_conv_backward_data,
+    .conv_backward_weights = cnn_ref_conv_backward_weights,
+    .gemm = cnn_ref_gemm,
+};
+
+static const cnn_backend *const g_backends[] = {&cnn_backend_ref};
+static const cnn_backend *g_current;
+
+const cnn_backend *cnn_backend_get(void)
+{
+    if (!g_current) {
+        const char *e = getenv("CNN_BACKEND");
+        if (!e || cnn_set_backend(e) != CNN_OK) g_current = g_backends[0];
+    }
+    return g_current;
+}
+
+cnn_status cnn_set_backend(const char *name)
+{
+    for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++)
+        if (name && strcmp(g_backends[i]->name, name) == 0) {
+            g_current = g_backends[i];
+            return CNN_OK;
+        }
+    return cnn_set_error(CNN_ERR_NOT_FOUND, "backend '%s' is not compiled in (have: ref)",
+                         name ? name : "(null)");
+}
+
+const char *cnn_backend_name(void) { return cnn_backend_get()->name; }
+
+size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++) {
+        size_t b = g_backends[i]->conv_scratch(c);
+        if (b > m) m = b;
+    }
+    return m;
+}

@@ -1,0 +1,42 @@
+/* The kernel interface (DESIGN decision 5): the arithmetic behind ops, one backend
+   per folder. ops/ call only through this table, so a faster backend changes how
+   kernels compute, never what. Every backward kernel ACCUMULATES (+=) into its
+   outputs (dx, dw, db): a tensor used twice gets the sum of its gradients. */
+#ifndef CNN_KERNELS_H
+#define CNN_KERNELS_H
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A convolution in 1-3 spatial dimensions, stored as (D, H, W); a 2D convolution
+   has D = 1, k[0] = 1, s[0] = 1, p[0] = 0, d[0] = 1.
+   x: (N, C_in, D, H, W), w: (C_out, C_in/groups, kD, kH, kW), y: (N, C_out, D', H', W'). */
+typedef struct cnn_conv_desc {
+    int n, c_in, c_out, groups;
+    int in[3], out[3];
+    int k[3], s[3], p[3], d[3];
+} cnn_conv_desc;
+
+typedef struct cnn_backend {
+    const char *name;
+    /* Scratch bytes the conv kernels below need for this descriptor. */
+    size_t (*conv_scratch)(const cnn_conv_desc *c);
+    /* y = conv(x, w) + b (b may be NULL); y is overwritten. */
+    void (*conv_forward)(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                         float *y, void *scratch);
+    /* dx += conv_transpose(dy, w). */
+    void (*conv_backward_data)(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
+                               void *scratch);
+    /* dw += corr(x, dy); db += sum(dy) when db != NULL. */
+    void (*conv_backward_weights)(const cnn_conv_desc *c, const float *x, const float *dy,
+                                  float *dw, float *db, void *scratch);
+    /* C = alpha * op(A) op(B) + beta * C, row-major; op(A) is M x K, op(B) K x N. */
+    void (*gemm)(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                 int lda, const float *b, int ldb, float beta, float *c, int ldc);
+} cnn_backend;
+
+extern const cnn_backend cnn_backend_ref;
+/* The backend in use (CNN_BACKEND env var or cnn_set_backend; default the fastest). */
+const cnn_backend *cnn_backend_get(void);
+/* Scratch bytes enough for this convolution on every compiled-in backend. */
+size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c);
+#endif

@@ -1,0 +1,119 @@
+/* Element-wise activations: ReLU, ReLU6, sigmoid, tanh, hard-swish, hard-sigmoid,
+   as torch.nn. Any shape -> same shape. Backward uses the input (hard-swish) or the
+   output (sigmoid, tanh), both kept by the training plan. */
+#include <math.h>
+
+#include "../graph/graph_internal.h"
+
+typedef struct act_attr {
+    cnn_act act;
+} act_attr;
+
+static const char *act_name(cnn_act a)
+{
+    switch (a) {
+    case CNN_ACT_RELU: return "relu";
+    case CNN_ACT_RELU6: return "relu6";
+    case CNN_ACT_SIGMOID: return "sigmoid";
+    case CNN_ACT_TANH: return "tanh";
+    case CNN_ACT_HARDSWISH: return "hardswish";
+    case CNN_ACT_HARDSIGMOID: return "hardsigmoid";
+    default: return NULL;
+    }
+}
+
+static cnn_status act_shape(cnn_node *n)
+{
+    const act_attr *a = n->attr;
+    if (!act_name(a->act))
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "unknown activation %d", (int)a->act);
+    n->out.ndim = n->in[0]->out.ndim;
+    for (int i = 0; i < n->out.ndim; i++) n->out.dims[i] = n->in[0]->out.dims[i];
+    n->batched = n->in[0]->batched;
+    return CNN_OK;
+}
+
+/* Applies the activation to a buffer; shared with fused epilogues of other ops. */
+void cnn_act_apply(cnn_act act, const float *x, float *y, size_t n)
+{
+    switch (act) {
+    case CNN_ACT_RELU:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    case CNN_ACT_RELU6:
+        for (size_t i = 0; i < n; i++) y[i] = fminf(fmaxf(x[i], 0.0f), 6.0f);
+        break;
+    case CNN_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    case CNN_ACT_TANH:
+        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        break;
+    case CNN_ACT_HARDSWISH:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] * fminf(fmaxf(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
+        break;
+    case CNN_ACT_HARDSIGMOID:
+        for (size_t i = 0; i < n; i++) y[i] = fminf(fmaxf(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
+        break;
+    default:
+        for (size_t i = 0; i < n; i++) y[i] = x[i];
+        break;
+    }
+}
+
+static cnn_status act_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    (void)ctx;
+    const act_attr *a = n->attr;
+    cnn_act_apply(a->act, n->in[0]->out.data, n->out.data, cnn_node_numel(n));
+    return CNN_OK;
+}
+
+static cnn_status act_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    (void)ctx;
+    const act_attr *a = n->attr;
+    float *dx = n->in[0]->grad.data;
+    if (!dx) return CNN_OK;
+    const float *x = n->in[0]->out.data, *y = n->out.data, *dy = n->grad.data;
+    size_t len = cnn_node_numel(n);
+    switch (a->act) {
+    case CNN_ACT_RELU:
+        for (size_t i = 0; i < len; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case CNN_ACT_RELU6: /* PyTorch: gradient 0 at both ends (x <= 0, x >= 6) */
+        for (size_t i = 0; i < len; i++) dx[i] += (x[i] > 0.0f && x[i] < 6.0f) ? dy[i] : 0.0f;
+        break;
+    case CNN_ACT_SIGMOID:
+        for (size_t i = 0; i < len; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case CNN_ACT_TANH:
+        for (size_t i = 0; i < len; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case CNN_ACT_HARDSWISH: /* PyTorch: 0 below -3, 1 above 3, (2x+3)/6 between */
+        for (size_t i = 0; i < len; i++) {
+            float g = x[i] < -3.0f ? 0.0f : (x[i] > 3.0f ? 1.0f : (2.0f * x[i] + 3.0f) / 6.0f);
+            dx[i] += dy[i] * g;
+        }
+        break;
+    case CNN_ACT_HARDSIGMOID:
+        for (size_t i = 0; i < len; i++) dx[i] += (x[i] > -3.0f && x[i] < 3.0f) ? dy[i] / 6.0f : 0.0f;
+        break;
+    default:
+        break;
+    }
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_op_activation = {
+    .name = "activation",
+    .shape = act_shape,
+    .forward = act_forward,
+    .backward = act_backward,
+};
+
+cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)
+{
+    act_attr a = {.act = act};
+    return cnn_node_make(g, &cnn_op_activation, act_name(act), 1, &x, &a, sizeof a);
+}

@@ -1,0 +1,124 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tu_fill(float *x, size_t n, float lo, float hi, cnn_rng *rng)
+{
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * cnn_rng_uniform(rng);
+}
+
+int tu_close(const float *a, const float *b, size_t n, float atol, float rtol, const char *what)
+{
+    double worst = 0.0;
+    size_t wi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        double r = d / ((double)atol + (double)rtol * fabs((double)b[i]));
+        if (!(r <= worst)) { /* catches NaN */
+            worst = isnan(r) ? INFINITY : r;
+            wi = i;
+            if (isnan(r)) break;
+        }
+    }
+    if (worst > 1.0) {
+        fprintf(stderr, "  %s: mismatch at %zu of %zu: got %.7g, want %.7g (atol %g, rtol %g)\n",
+                what, wi, n, (double)a[wi], (double)b[wi], (double)atol, (double)rtol);
+        return 0;
+    }
+    return 1;
+}
+
+int tu_quick(void) { return getenv("CNN_TEST_QUICK") != NULL; }
+
+void tu_forward(cnn_graph *g, cnn_node *in, const float *data, int batch)
+{
+    TU_OK(cnn_graph_status(g));
+    TU_OK(cnn_graph_compile(g, 1));
+    TU_OK(cnn_graph_set_input(g, in, data, batch));
+    TU_OK(cnn_graph_forward(g));
+}
+
+static double loss_of(cnn_graph *g, cnn_node *out, const float *r, const cnn_rng *rng0)
+{
+    *cnn_graph_rng(g) = *rng0;
+    if (cnn_graph_forward(g) != CNN_OK) fail_msg("forward: %s", cnn_error_message());
+    cnn_tensor v = cnn_node_value(out);
+    size_t n = cnn_tensor_numel(&v);
+    double L = 0.0;
+    for (size_t i = 0; i < n; i++) L += (double)r[i] * (double)v.data[i];
+    return L;
+}
+
+static int check_tensor(cnn_graph *g, cnn_node *out, const float *r, const cnn_rng *rng0,
+                        float *val, const float *ana, size_t n, double eps, double tol,
+                        int max_checks, const char *what)
+{
+    int bad = 0;
+    size_t step = n > (size_t)max_checks ? n / (size_t)max_checks : 1;
+    for (size_t i = 0; i < n; i += step) {
+        float saved = val[i];
+        val[i] = (float)((double)saved + eps);
+        double lp = loss_of(g, out, r, rng0);
+        val[i] = (float)((double)saved - eps);
+        double lm = loss_of(g, out, r, rng0);
+        val[i] = saved;
+        double num = (lp - lm) / (2.0 * eps);
+        double err = fabs(num - (double)ana[i]);
+        if (!(err <= tol * (1.0 + fabs(num)))) {
+            if (bad < 5)
+                fprintf(stderr, "  gradcheck %s[%zu]: analytic %.7g, numeric %.7g\n", what, i,
+                        (double)ana[i], num);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+int tu_gradcheck(cnn_graph *g, cnn_node *out, cnn_node **inputs, int n_inputs, double eps,
+                 double tol, int max_checks)
+{
+    cnn_graph_set_training(g, true);
+    cnn_tensor v = cnn_node_value(out);
+    const cnn_rng rng0 = *cnn_graph_rng(g);
+    /* first pass to learn the output size at the current batch */
+    loss_of(g, out, (float[1]){0}, &rng0);
+    v = cnn_node_value(out);
+    size_t n_out = cnn_tensor_numel(&v);
+    float *r = malloc(n_out * sizeof *r);
+    cnn_rng rr;
+    cnn_rng_seed(&rr, 12345);
+    tu_fill(r, n_out, -1.0f, 1.0f, &rr);
+    loss_of(g, out, r, &rng0);
+    if (cnn_graph_backward_from(g, out, r) != CNN_OK) fail_msg("backward: %s", cnn_error_message());
+
+    /* copy analytic gradients before probing (probing re-runs forward only) */
+    int bad = 0;
+    for (int k = 0; k < n_inputs; k++) {
+        cnn_tensor gi = cnn_node_grad(inputs[k]), xi = cnn_node_value(inputs[k]);
+        if (!gi.data) fail_msg("input '%s' has no gradient: call cnn_input_requires_grad",
+                               cnn_node_name(inputs[k]));
+        size_t n = cnn_tensor_numel(&xi);
+        float *ana = malloc(n * sizeof *ana);
+        memcpy(ana, gi.data, n * sizeof *ana);
+        char what[256];
+        snprintf(what, sizeof what, "d/d %s", cnn_node_name(inputs[k]));
+        bad += check_tensor(g, out, r, &rng0, xi.data, ana, n, eps, tol, max_checks, what);
+        free(ana);
+    }
+    for (int p = 0; p < cnn_graph_num_params(g); p++) {
+        cnn_param *pp = cnn_graph_param(g, p);
+        if (!pp->trainable) continue;
+        size_t n = cnn_tensor_numel(&pp->value);
+        float *ana = malloc(n * sizeof *ana);
+        memcpy(ana, pp->grad.data, n * sizeof *ana);
+        char what[256];
+        snprintf(what, sizeof what, "d/d %s", pp->name);
+        bad += check_tensor(g, out, r, &rng0, pp->value.data, ana, n, eps, tol, max_checks, what);
+        free(ana);
+    }
+    free(r);
+    return bad;
+}

@@ -1,0 +1,47 @@
+/* Shared test helpers: cmocka, random fills, a naive-reference comparison and the
+   finite-difference gradient check every operator test uses. */
+#ifndef CNN_TESTUTIL_H
+#define CNN_TESTUTIL_H
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cnn.h"
+
+/* Uniform in [lo, hi). */
+void tu_fill(float *x, size_t n, float lo, float hi, cnn_rng *rng);
+/* Max |a - b| / (atol + rtol |b|) over n values; <= 1 means all within tolerance.
+   On failure prints the worst index and both values with `what`. */
+int tu_close(const float *a, const float *b, size_t n, float atol, float rtol, const char *what);
+/* Asserts tu_close passes. */
+#define TU_ASSERT_CLOSE(a, b, n, atol, rtol, what) \
+    assert_true(tu_close((a), (b), (n), (atol), (rtol), (what)))
+
+/* Gradient check of `out` with respect to every input in `inputs` (marked with
+   cnn_input_requires_grad) and every trainable parameter, by central differences.
+   L = sum(r * out) with fixed random r. Forward runs in training mode with the graph
+   RNG restored before each pass (dropout masks stay fixed). Inputs are filled by the
+   caller (cnn_graph_set_input) before the call.
+   eps: step; tol: |analytic - numeric| <= tol * (1 + |numeric|) per element.
+   At most max_checks elements per tensor are probed (evenly spread).
+   Returns the number of mismatches (0 = pass) and prints each. */
+int tu_gradcheck(cnn_graph *g, cnn_node *out, cnn_node **inputs, int n_inputs, double eps,
+                 double tol, int max_checks);
+
+/* Builds the compile + input + forward boilerplate: copies data into `in` (batch
+   from its shape) and runs forward; fails the test on error. */
+void tu_forward(cnn_graph *g, cnn_node *in, const float *data, int batch);
+
+/* Fails the test (with the library's message) unless s == CNN_OK. */
+#define TU_OK(expr)                                                                  \
+    do {                                                                             \
+        cnn_status tu__s = (expr);                                                   \
+        if (tu__s != CNN_OK) fail_msg("%s -> %s: %s", #expr, cnn_status_name(tu__s), \
+                                      cnn_error_message());                          \
+    } while (0)
+
+/* True when CNN_TEST_QUICK is set (the sanitizer run): tests may shrink their work. */
+int tu_quick(void);
+#endif
