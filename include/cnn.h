@@ -430,6 +430,70 @@ typedef struct cnn_schedule {
 /* Learning rate at (fractional) epoch t for base rate lr. */
 float cnn_schedule_lr(const cnn_schedule *s, float base_lr, float t);
 
+/* ---------------------------------------------------------------- io: safetensors
+ * The checkpoint and weight format (DESIGN decision 7). Files are validated fully at
+ * load (header JSON, dtypes, offsets, sizes); F32, F64, F16, BF16, I64 and I32 tensors
+ * are read and converted to float32. Writes go to a temporary file and are renamed. */
+typedef struct cnn_tensor_file cnn_tensor_file;
+cnn_status cnn_safetensors_load(const char *path, cnn_tensor_file **out);
+void cnn_tensor_file_free(cnn_tensor_file *f);
+int cnn_tensor_file_count(const cnn_tensor_file *f);
+const char *cnn_tensor_file_name(const cnn_tensor_file *f, int i);
+/* A view of the named tensor (float32; owned by the file). CNN_ERR_NOT_FOUND if absent. */
+cnn_status cnn_tensor_file_get(const cnn_tensor_file *f, const char *name, cnn_tensor *view);
+/* The "__metadata__" value for key, or NULL. */
+const char *cnn_tensor_file_meta(const cnn_tensor_file *f, const char *key);
+
+typedef struct cnn_named_tensor {
+    const char *name;
+    const cnn_tensor *tensor; /* written as F32 */
+} cnn_named_tensor;
+/* meta: n_meta key/value pairs as meta[2*i], meta[2*i+1]. Atomic (temp + rename). */
+cnn_status cnn_safetensors_save(const char *path, int n, const cnn_named_tensor *tensors,
+                                int n_meta, const char *const *meta);
+/* Parameters and buffers by state_dict name. strict: every parameter must be present
+   and extra keys are an error too (num_batches_tracked is always ignored). A wrong
+   shape or missing key is an error naming the key and both shapes. Compiles g first. */
+cnn_status cnn_graph_load_weights(cnn_graph *g, const char *path, bool strict);
+cnn_status cnn_graph_save_weights(cnn_graph *g, const char *path, int n_meta,
+                                  const char *const *meta);
+
+/* ---------------------------------------------------------------- data
+ * (owned by src/data/; declarations for datasets, transforms and the loader go here) */
+/* CNN-DATA-BEGIN */
+/* CNN-DATA-END */
+
+/* ---------------------------------------------------------------- model zoo */
+typedef struct cnn_model_opts {
+    int batch;          /* default 1 */
+    int channels;       /* input channels; 0 = the model's default */
+    int depth;          /* 3D models (hybridsn): spectral depth; 0 = default */
+    int height, width;  /* input size; 0 = the model's default */
+    int classes;        /* 0 = the model's default */
+    float width_mult;   /* 0 = 1.0 (MobileNet alpha, ShuffleNet scale, ...) */
+    const char *set;    /* family options "key=value,key=value" (e.g. "groups=3") */
+} cnn_model_opts;
+
+typedef struct cnn_model_info {
+    const char *name;
+    const char *description;  /* one line */
+    int channels, depth, height, width, classes; /* defaults (depth 0 for 2D models) */
+} cnn_model_info;
+
+int cnn_model_count(void);
+const cnn_model_info *cnn_model_at(int i);
+const cnn_model_info *cnn_model_find(const char *name);
+/* Builds the named model into an empty graph; *input is its image input and *logits
+   its (N, classes) output (marked as the graph output). Unknown names, bad options
+   and inputs too small are errors naming what is wrong. */
+cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts *o,
+                           cnn_node **input, cnn_node **logits);
+
+/* ---------------------------------------------------------------- training
+ * (owned by src/train/; the trainer loop, metrics and checkpoints go here) */
+/* CNN-TRAIN-BEGIN */
+/* CNN-TRAIN-END */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,189 @@
+/* The model registry: names -> builders, family options, shared helpers. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zoo.h"
+
+static const cnn_zoo_entry *const g_families[] = {
+    cnn_zoo_lenet,  cnn_zoo_alexnet, cnn_zoo_vgg,      cnn_zoo_nin,
+    cnn_zoo_googlenet, cnn_zoo_resnet, cnn_zoo_senet,  cnn_zoo_cbam,
+    cnn_zoo_densenet, cnn_zoo_mobilenet, cnn_zoo_shufflenet, cnn_zoo_hybridsn,
+};
+#define N_FAMILIES (int)(sizeof g_families / sizeof g_families[0])
+
+static const cnn_zoo_entry *entry_at(int i)
+{
+    for (int f = 0; f < N_FAMILIES; f++)
+        for (const cnn_zoo_entry *e = g_families[f]; e->info.name; e++)
+            if (i-- == 0) return e;
+    return NULL;
+}
+
+int cnn_model_count(void)
+{
+    int n = 0;
+    for (int f = 0; f < N_FAMILIES; f++)
+        for (const cnn_zoo_entry *e = g_families[f]; e->info.name; e++) n++;
+    return n;
+}
+
+const cnn_model_info *cnn_model_at(int i)
+{
+    const cnn_zoo_entry *e = i >= 0 ? entry_at(i) : NULL;
+    return e ? &e->info : NULL;
+}
+
+static const cnn_zoo_entry *find(const char *name)
+{
+    for (int f = 0; name && f < N_FAMILIES; f++)
+        for (const cnn_zoo_entry *e = g_families[f]; e->info.name; e++)
+            if (strcmp(e->info.name, name) == 0) return e;
+    return NULL;
+}
+
+const cnn_model_info *cnn_model_find(const char *name)
+{
+    const cnn_zoo_entry *e = find(name);
+    return e ? &e->info : NULL;
+}
+
+cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts *o,
+                           cnn_node **input, cnn_node **logits)
+{
+    if (!g) return cnn_set_error(CNN_ERR_INVALID_ARG, "model: graph is NULL");
+    const cnn_zoo_entry *e = find(name);
+    if (!e) {
+        char list[2048] = "";
+        size_t pos = 0;
+        for (int i = 0; i < cnn_model_count() && pos < sizeof list - 40; i++)
+            pos += (size_t)snprintf(list + pos, sizeof list - pos, "%s%s", i ? ", " : "",
+                                    cnn_model_at(i)->name);
+        return cnn_set_error(CNN_ERR_NOT_FOUND, "model '%s' is unknown (known: %s)",
+                             name ? name : "(null)", list);
+    }
+    if (g->n_nodes) return cnn_set_error(CNN_ERR_STATE, "model '%s': the graph is not empty", name);
+    cnn_model_opts d = o ? *o : (cnn_model_opts){0};
+    cnn_zoo_args a = {
+        .batch = d.batch > 0 ? d.batch : 1,
+        .channels = d.channels > 0 ? d.channels : e->info.channels,
+        .depth = d.depth > 0 ? d.depth : e->info.depth,
+        .height = d.height > 0 ? d.height : e->info.height,
+        .width = d.width > 0 ? d.width : e->info.width,
+        .classes = d.classes > 0 ? d.classes : e->info.classes,
+        .width_mult = d.width_mult > 0 ? d.width_mult : 1.0f,
+        .set = d.set ? d.set : "",
+    };
+    if (d.batch < 0 || d.channels < 0 || d.height < 0 || d.width < 0 || d.classes < 0 ||
+        d.depth < 0 || d.width_mult < 0)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "model '%s': negative option", name);
+    cnn_node *x;
+    if (a.depth > 0)
+        x = cnn_input(g, "input", 5, (int[]){a.batch, a.channels, a.depth, a.height, a.width});
+    else
+        x = cnn_input(g, "input", 4, (int[]){a.batch, a.channels, a.height, a.width});
+    cnn_node *y = x ? e->build(g, x, &a) : NULL;
+    if (!y) {
+        cnn_status s = cnn_graph_status(g);
+        if (s == CNN_OK) s = cnn_set_error(CNN_ERR_STATE, "model '%s': builder failed", name);
+        return cnn_set_error(s, "model '%s': %s", name, cnn_graph_error(g));
+    }
+    if (y->out.ndim != 2)
+        return cnn_set_error(CNN_ERR_SHAPE, "model '%s': output %s is not (N, classes)", name,
+                             cnn_node_shape_str(y));
+    cnn_graph_mark_output(g, y);
+    if (input) *input = x;
+    if (logits) *logits = y;
+    return CNN_OK;
+}
+
+/* ---------------------------------------------------------------- options */
+/* Finds key in "k=v,k=v"; copies the value into buf. */
+static bool lookup(const char *set, const char *key, char *buf, size_t size)
+{
+    size_t kl = strlen(key);
+    const char *p = set;
+    while (p && *p) {
+        while (*p == ',' || isspace((unsigned char)*p)) p++;
+        const char *eq = strchr(p, '=');
+        const char *end = strchr(p, ',');
+        if (!end) end = p + strlen(p);
+        if (eq && eq < end && (size_t)(eq - p) == kl && strncmp(p, key, kl) == 0) {
+            size_t vl = (size_t)(end - eq - 1);
+            if (vl >= size) vl = size - 1;
+            memcpy(buf, eq + 1, vl);
+            buf[vl] = '\0';
+            return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+int cnn_zoo_opt_int(const cnn_zoo_args *a, const char *key, int dflt)
+{
+    char buf[64];
+    return lookup(a->set, key, buf, sizeof buf) ? atoi(buf) : dflt;
+}
+
+float cnn_zoo_opt_float(const cnn_zoo_args *a, const char *key, float dflt)
+{
+    char buf[64];
+    return lookup(a->set, key, buf, sizeof buf) ? (float)atof(buf) : dflt;
+}
+
+cnn_node *cnn_zoo_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cnn_set_error(s, "%s", msg);
+    if (g->status == CNN_OK) {
+        g->status = s;
+        snprintf(g->error, sizeof g->error, "%s", msg);
+    }
+    return NULL;
+}
+
+bool cnn_zoo_check_keys(cnn_graph *g, const char *model, const cnn_zoo_args *a,
+                        const char *const *keys)
+{
+    const char *p = a->set;
+    while (p && *p) {
+        while (*p == ',' || isspace((unsigned char)*p)) p++;
+        if (!*p) break;
+        const char *end = strchr(p, ',');
+        if (!end) end = p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        size_t kl = eq ? (size_t)(eq - p) : (size_t)(end - p);
+        bool ok = eq != NULL;
+        if (ok) {
+            ok = false;
+            for (int i = 0; keys && keys[i]; i++)
+                if (strlen(keys[i]) == kl && strncmp(keys[i], p, kl) == 0) ok = true;
+        }
+        if (!ok) {
+            char known[256] = "";
+            size_t pos = 0;
+            for (int i = 0; keys && keys[i] && pos < sizeof known - 32; i++)
+                pos += (size_t)snprintf(known + pos, sizeof known - pos, "%s%s", i ? ", " : "", keys[i]);
+            cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: option '%.*s' is not key=value with a known key (%s)",
+                         model, (int)(end - p), p, pos ? known : "this model has none");
+            return false;
+        }
+        p = end;
+    }
+    return true;
+}
+
+int cnn_zoo_make_divisible(float v, int divisor)
+{
+    int nv = (int)(v + (float)divisor / 2) / divisor * divisor;
+    if (nv < divisor) nv = divisor;
+    if ((float)nv < 0.9f * v) nv += divisor;
+    return nv;
+}

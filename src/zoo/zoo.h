@@ -1,0 +1,53 @@
+/* Internal model-zoo interface: each family file (one family per file) exports a
+   table of entries terminated by {0}; registry.c lists the tables. */
+#ifndef CNN_ZOO_H
+#define CNN_ZOO_H
+#include "../graph/graph_internal.h"
+
+/* Resolved options a builder receives: defaults filled in from the entry. */
+typedef struct cnn_zoo_args {
+    int batch, channels, depth, height, width, classes;
+    float width_mult;
+    const char *set; /* raw "key=value,..." */
+} cnn_zoo_args;
+
+/* Builds the model from x (the input node) and returns the logits node (NULL with
+   the graph's error set on failure). */
+typedef cnn_node *(*cnn_zoo_build_fn)(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a);
+
+typedef struct cnn_zoo_entry {
+    cnn_model_info info;
+    cnn_zoo_build_fn build;
+} cnn_zoo_entry;
+
+/* Family option lookup from a->set: returns the integer/float value of key, or dflt.
+   Unknown keys are reported by cnn_zoo_check_keys. */
+int cnn_zoo_opt_int(const cnn_zoo_args *a, const char *key, int dflt);
+float cnn_zoo_opt_float(const cnn_zoo_args *a, const char *key, float dflt);
+/* Fails the graph (CNN_ERR_INVALID_ARG naming the key) if a->set has a key not in the
+   NULL-terminated list. Returns false on failure. */
+bool cnn_zoo_check_keys(cnn_graph *g, const char *model, const cnn_zoo_args *a,
+                        const char *const *keys);
+/* Records an error in the graph (like a failed builder call) and returns NULL. */
+cnn_node *cnn_zoo_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* torchvision's _make_divisible(v, divisor, min_value=None). */
+int cnn_zoo_make_divisible(float v, int divisor);
+
+/* Family tables (src/zoo/<family>.c). */
+extern const cnn_zoo_entry cnn_zoo_lenet[];      /* lenet, lenet_relu, mynet */
+extern const cnn_zoo_entry cnn_zoo_alexnet[];    /* alexnet, alexnet_d2l */
+extern const cnn_zoo_entry cnn_zoo_vgg[];        /* vgg11, vgg11_bn, vgg16, vgg16_bn, vgg11_d2l */
+extern const cnn_zoo_entry cnn_zoo_nin[];        /* nin */
+extern const cnn_zoo_entry cnn_zoo_googlenet[];  /* googlenet, googlenet_d2l */
+extern const cnn_zoo_entry cnn_zoo_resnet[];     /* resnet18, resnet34, resnet50, resnet18_d2l */
+extern const cnn_zoo_entry cnn_zoo_senet[];      /* se_resnet18, se_resnet50 */
+extern const cnn_zoo_entry cnn_zoo_cbam[];       /* cbam_resnet18, cbam_resnet50 */
+extern const cnn_zoo_entry cnn_zoo_densenet[];   /* densenet121, densenet_d2l */
+extern const cnn_zoo_entry cnn_zoo_mobilenet[];  /* mobilenet_v1, mobilenet_v2, mobilenet_v3_large/small */
+extern const cnn_zoo_entry cnn_zoo_shufflenet[]; /* shufflenet_v1, shufflenet_v2_x0_5 .. x2_0 */
+extern const cnn_zoo_entry cnn_zoo_hybridsn[];   /* hybridsn */
+#endif
