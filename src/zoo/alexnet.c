@@ -1,4 +1,4 @@
 /* alexnet family — being written; the table is empty until then. */
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_alexnet[] = {{0}};
+const cnn_zoo_entry cnn_zoo_alexnet[] = {{{0}, 0}};

@@ -1,4 +1,4 @@
 /* mobilenet family — being written; the table is empty until then. */
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_mobilenet[] = {{0}};
+const cnn_zoo_entry cnn_zoo_mobilenet[] = {{{0}, 0}};

@@ -1,4 +1,4 @@
 /* nin family — being written; the table is empty until then. */
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_nin[] = {{0}};
+const cnn_zoo_entry cnn_zoo_nin[] = {{{0}, 0}};

@@ -1,4 +1,4 @@
 /* senet family — being written; the table is empty until then. */
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_senet[] = {{0}};
+const cnn_zoo_entry cnn_zoo_senet[] = {{{0}, 0}};

@@ -1,4 +1,4 @@
 /* shufflenet family — being written; the table is empty until then. */
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_shufflenet[] = {{0}};
+const cnn_zoo_entry cnn_zoo_shufflenet[] = {{{0}, 0}};
