@@ -122,3 +122,53 @@ int tu_gradcheck(cnn_graph *g, cnn_node *out, cnn_node **inputs, int n_inputs, d
     free(r);
     return bad;
 }
+
+/* ---------------------------------------------------------------- fixtures */
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 0xCBF29CE484222325ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001B3ULL;
+    }
+    return h;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+void tu_formula_fill(const char *name, cnn_tensor *t)
+{
+    size_t n = cnn_tensor_numel(t);
+    uint64_t h = fnv1a64(name);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = mix64(h ^ ((uint64_t)i * 0x9E3779B97F4A7C15ULL));
+        double u = (double)(z >> 40) / 8388608.0 - 1.0;
+        double v;
+        if (ends_with(name, "running_var")) v = 0.75 + 0.25 * u;
+        else if (ends_with(name, "running_mean")) v = 0.1 * u;
+        else if (t->ndim >= 2) v = u * sqrt(6.0 / (double)(n / (size_t)t->dims[0]));
+        else if (ends_with(name, "weight")) v = 1.0 + 0.1 * u;
+        else v = 0.1 * u;
+        t->data[i] = (float)v;
+    }
+}
+
+void tu_formula_weights(cnn_graph *g)
+{
+    TU_OK(cnn_graph_compile(g, 0));
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *p = cnn_graph_param(g, i);
+        tu_formula_fill(p->name, &p->value);
+    }
+}

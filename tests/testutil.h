@@ -44,4 +44,9 @@ void tu_forward(cnn_graph *g, cnn_node *in, const float *data, int batch);
 
 /* True when CNN_TEST_QUICK is set (the sanitizer run): tests may shrink their work. */
 int tu_quick(void);
+
+/* Fill a tensor / every parameter of a graph by the fixture formula shared with
+   tools/fixturelib.py (formula_value): big models' parity fixtures need no weights. */
+void tu_formula_fill(const char *name, cnn_tensor *t);
+void tu_formula_weights(cnn_graph *g);
 #endif
