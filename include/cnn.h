@@ -185,6 +185,8 @@ cnn_rng *cnn_graph_rng(cnn_graph *g);
 cnn_status cnn_graph_set_input(cnn_graph *g, cnn_node *input, const float *data, int batch);
 /* Runs forward over every node, for the batch given to the inputs. */
 cnn_status cnn_graph_forward(cnn_graph *g);
+/* Runs forward only up to and including `last` (e.g. logits, skipping the loss). */
+cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last);
 /* Backward from a scalar loss node (d loss = 1): fills every parameter's grad
    (overwritten, not accumulated across calls) and inputs' grads if requested. */
 cnn_status cnn_graph_backward(cnn_graph *g, cnn_node *loss);
@@ -461,6 +463,81 @@ cnn_status cnn_graph_save_weights(cnn_graph *g, const char *path, int n_meta,
 /* ---------------------------------------------------------------- data
  * (owned by src/data/; declarations for datasets, transforms and the loader go here) */
 /* CNN-DATA-BEGIN */
+/* A labelled data set held in memory. Examples are dense CHW (CDHW when d > 0); pixel
+   data is kept as bytes (u8, scaled to [0, 1] when read), other data as floats. */
+typedef struct cnn_dataset {
+    int n;                 /* examples */
+    int c, d, h, w;        /* example shape; d = 0 for images (3D data: (c, d, h, w)) */
+    int classes;
+    uint8_t *u8;           /* n*c*h*w pixels 0..255 (images), or NULL */
+    float *f32;            /* n*example values (e.g. hyperspectral patches), or NULL */
+    int32_t *labels;       /* n class ids in [0, classes) */
+    char **class_names;    /* classes names, or NULL */
+    char source[512];      /* where it came from, for messages */
+} cnn_dataset;
+/* spec: "fashion-mnist[:DIR]" (Debian's dataset-fashion-mnist in
+   /usr/share/datasets/fashion-mnist by default, with the 10 class names), "mnist:DIR"
+   (10 classes), "idx:DIR" (classes = largest label + 1), each reading
+   {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]; "cifar10:DIR" (data_batch_1..5.bin
+   / test_batch.bin, names from batches.meta.txt; DIR may also hold them in
+   cifar-10-batches-bin/); "folder:DIR" (one sub-folder per class, PNG/JPEG, sorted
+   names, as torchvision's ImageFolder; DIR/train and DIR/test (or DIR/val) are used
+   for train/test when both exist). Every file is validated fully at load: a wrong
+   magic number, size or label is CNN_ERR_FORMAT naming the file and the problem.
+   On error *out is left empty (safe to cnn_dataset_free). */
+cnn_status cnn_dataset_open(const char *spec, bool train, cnn_dataset *out);
+/* IDX pair (raw or gzip'd, detected by content): images magic 0x00000803 (n, h, w),
+   labels 0x00000801 (n); classes = largest label + 1. */
+cnn_status cnn_dataset_open_idx(const char *images, const char *labels, cnn_dataset *out);
+cnn_status cnn_dataset_open_cifar10(const char *dir, bool train, cnn_dataset *out);
+/* c, h, w: the size every image is converted / resized to; 0 = the first image's. */
+cnn_status cnn_dataset_open_folder(const char *dir, int c, int h, int w, cnn_dataset *out);
+void cnn_dataset_free(cnn_dataset *d);
+/* Values of one example (c*max(d,1)*h*w) as floats: pixels scaled to [0, 1]. */
+size_t cnn_dataset_example_size(const cnn_dataset *d);
+cnn_status cnn_dataset_example(const cnn_dataset *d, int i, float *out);
+
+/* Images: load PNG/JPEG (libpng / libjpeg; format from the file's content), convert to
+   c channels (1 = luminance 0.299 R + 0.587 G + 0.114 B, 3 = RGB; alpha is dropped),
+   bilinear-resize to (h, w), values in [0, 1], CHW float (out: c*h*w). */
+cnn_status cnn_image_load(const char *path, int c, int h, int w, float *out);
+/* The stored size of an image: channels (1 for gray, 3 for colour), height, width. */
+cnn_status cnn_image_info(const char *path, int *c, int *h, int *w);
+/* Write 8-bit PNG (1 or 3 channels, HWC), atomically (temp + rename). */
+cnn_status cnn_png_write(const char *path, int w, int h, int channels, const uint8_t *pixels);
+/* Bilinear resize of a CHW float image, align_corners=False as
+   torch.nn.functional.interpolate(mode="bilinear") (no antialiasing). */
+void cnn_resize_bilinear(const float *src, int c, int h, int w, float *dst, int oh, int ow);
+
+/* Per-example pipeline, in torchvision's usual order: Resize -> RandomCrop(size,
+   padding) -> RandomHorizontalFlip -> ToTensor -> Normalize. For 3D data (d > 0) each
+   (c, d) plane is treated as an image. */
+typedef struct cnn_transform {
+    int resize_h, resize_w;   /* 0 = keep */
+    int crop_padding;         /* random crop back to size after zero padding (0 = off) */
+    bool hflip;               /* random horizontal flip, p = 0.5 */
+    bool normalize;           /* (x - mean[c]) / std[c] after scaling to [0, 1] */
+    float mean[4], std[4];    /* per channel (c <= 4 when normalize is set) */
+} cnn_transform;
+typedef struct cnn_loader cnn_loader;
+/* Batches of (x: batch*example floats, y: batch labels as float class ids for
+   cnn_labels). Augmentation (crop/flip) only when augment is true. The order of an
+   epoch is a function of (seed, epoch) only, an example's augmentation of (seed,
+   epoch, example index) only. Batches are prepared on one background thread, one
+   ahead of the caller; all buffers are allocated here. d must outlive the loader.
+   t may be NULL (no transform). */
+cnn_status cnn_loader_new(const cnn_dataset *d, int batch, bool shuffle, bool augment,
+                          const cnn_transform *t, uint64_t seed, cnn_loader **out);
+void cnn_loader_shape(const cnn_loader *l, int *c, int *d, int *h, int *w); /* after transforms */
+int cnn_loader_num_batches(const cnn_loader *l);
+/* Begins epoch `epoch` (any order: resuming at epoch k gives epoch k's order),
+   abandoning what is left of the previous one. */
+cnn_status cnn_loader_start_epoch(cnn_loader *l, int epoch);
+/* Next batch of the epoch; *n = 0 at the end (the last batch may be partial). The
+   pointers stay valid until the next call. */
+cnn_status cnn_loader_next(cnn_loader *l, const float **x, const float **y, int *n);
+/* Stops the background thread (also mid-epoch) and frees everything. */
+void cnn_loader_free(cnn_loader *l);
 /* CNN-DATA-END */
 
 /* ---------------------------------------------------------------- model zoo */
@@ -492,6 +569,78 @@ cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts 
 /* ---------------------------------------------------------------- training
  * (owned by src/train/; the trainer loop, metrics and checkpoints go here) */
 /* CNN-TRAIN-BEGIN */
+/* Classification metrics: the confusion matrix and what the HybridSN paper reports. */
+typedef struct cnn_metrics {
+    int classes;
+    int64_t *confusion;      /* classes x classes, [true][predicted] */
+    int64_t total, correct;
+    double loss;             /* mean cross-entropy, if computed */
+    double overall_acc;      /* OA = correct / total */
+    double average_acc;      /* AA = mean of per-class recall (classes with examples) */
+    double kappa;            /* Cohen's kappa */
+} cnn_metrics;
+cnn_status cnn_metrics_init(cnn_metrics *m, int classes);
+void cnn_metrics_add(cnn_metrics *m, int truth, int predicted);
+void cnn_metrics_finish(cnn_metrics *m); /* fills the accuracies and kappa */
+double cnn_metrics_class_acc(const cnn_metrics *m, int c); /* recall; -1 if no examples */
+void cnn_metrics_free(cnn_metrics *m);
+
+/* A model with everything needed to run it again: the zoo name and options it was
+   built with, its preprocessing and class names. Saved as checkpoint metadata. */
+typedef struct cnn_model {
+    cnn_graph *g;
+    cnn_node *input, *logits, *labels, *loss;
+    char name[64];
+    cnn_model_opts opts;     /* opts.set points into set_buf */
+    char set_buf[256];
+    cnn_transform transform; /* preprocessing used in training (no augmentation) */
+    int classes;
+    char **class_names;      /* may be NULL */
+} cnn_model;
+/* Builds a zoo model with a labels input and a cross-entropy loss (label smoothing). */
+cnn_status cnn_model_new(const char *name, const cnn_model_opts *o, float label_smoothing,
+                         cnn_model *m);
+/* Builds the model a checkpoint names (at the given batch) and loads its weights. */
+cnn_status cnn_model_load(const char *checkpoint, int batch, cnn_model *m);
+void cnn_model_free(cnn_model *m);
+/* Argmax predictions and metrics over a dataset in eval mode. */
+cnn_status cnn_evaluate(cnn_model *m, const cnn_dataset *d, int limit, cnn_metrics *out);
+
+typedef struct cnn_epoch_stats {
+    int epoch;               /* 1-based */
+    double train_loss, train_acc, test_acc, images_per_s, seconds;
+    float lr;
+} cnn_epoch_stats;
+
+typedef struct cnn_train_config {
+    int epochs, batch;
+    cnn_optim_opts optim;
+    cnn_schedule schedule;   /* in epochs */
+    cnn_init init;           /* applied to conv/linear weights unless kind is DEFAULT */
+    uint64_t seed;
+    cnn_transform transform; /* resize / normalize (train and test) */
+    bool augment;            /* random crop (transform.crop_padding) / flip in training */
+    int limit_train, limit_test; /* first N examples only (0 = all) */
+    const char *checkpoint;  /* saved after each epoch and on stop (atomic) */
+    const char *resume;      /* continue from this checkpoint */
+    const char *log_csv;     /* epoch,train_loss,train_acc,test_acc,images_per_s,seconds */
+    const char *plot;        /* .svg or .png of loss / train acc / test acc */
+    volatile int *stop;      /* set non-zero (e.g. from SIGINT) to stop after the step */
+    void (*on_batch)(void *user, int epoch, int batch, int batches, double loss, double acc,
+                     double images_per_s);
+    void (*on_epoch)(void *user, const cnn_epoch_stats *s);
+    void *user;
+} cnn_train_config;
+
+/* Trains m on train (evaluating on test after each epoch when test != NULL). Returns
+   CNN_ERR_INTERRUPTED after saving a checkpoint if *stop was set. */
+cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
+                     const cnn_train_config *c, cnn_epoch_stats *last);
+/* Writes the model (weights, metadata, optimizer state when opt != NULL) atomically. */
+cnn_status cnn_checkpoint_save(const cnn_model *m, const cnn_optimizer *opt, int epoch,
+                               const char *path);
+/* Plots per-epoch curves as SVG (by extension .svg) or PNG (.png). */
+cnn_status cnn_plot_curves(const char *path, const cnn_epoch_stats *s, int n);
 /* CNN-TRAIN-END */
 
 #ifdef __cplusplus

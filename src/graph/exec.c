@@ -253,14 +253,22 @@ static cnn_ctx make_ctx(cnn_graph *g)
 
 cnn_status cnn_graph_forward(cnn_graph *g)
 {
+    return cnn_graph_forward_until(g, NULL);
+}
+
+cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
+{
     CNN_CHECK(ensure_ready(g));
+    if (last && last->g != g)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "forward: node is not in this graph");
     cnn_ctx ctx = make_ctx(g);
-    for (int i = 0; i < g->n_nodes; i++) {
+    int end = last ? last->id + 1 : g->n_nodes;
+    for (int i = 0; i < end; i++) {
         cnn_node *v = g->nodes[i];
         cnn_status s = v->op->forward(v, &ctx);
         if (s != CNN_OK) return s;
     }
-    g->forward_done = g->training;
+    g->forward_done = g->training && end == g->n_nodes;
     return CNN_OK;
 }
 

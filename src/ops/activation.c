@@ -2,6 +2,7 @@
    as torch.nn. Any shape -> same shape. Backward uses the input (hard-swish) or the
    output (sigmoid, tanh), both kept by the training plan. */
 #include <math.h>
+#include <stdio.h>
 
 #include "../graph/graph_internal.h"
 
@@ -115,5 +116,17 @@ const cnn_op_def cnn_op_activation = {
 cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)
 {
     act_attr a = {.act = act};
-    return cnn_node_make(g, &cnn_op_activation, act_name(act), 1, &x, &a, sizeof a);
+    /* unique default names per kind: "relu0", "relu1", ... (like other ops' "<op><k>") */
+    char name[32];
+    const char *kind = act_name(act);
+    if (g && kind) {
+        int k = 0;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i]->op == &cnn_op_activation &&
+                ((const act_attr *)g->nodes[i]->attr)->act == act)
+                k++;
+        snprintf(name, sizeof name, "%s%d", kind, k);
+        kind = name;
+    }
+    return cnn_node_make(g, &cnn_op_activation, kind, 1, &x, &a, sizeof a);
 }

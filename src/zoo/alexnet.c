@@ -1,4 +1,78 @@
-/* alexnet family — being written; the table is empty until then. */
+/* alexnet family: torchvision 0.14's alexnet (the single-tower "one weird trick"
+   variant, 64-192-384-256-256 convs, no LRN) and d2l's AlexNet from the seeds
+   (96-256-384-384-256 convs, no LRN, 1x224x224 Fashion-MNIST, 10 classes). */
+#include <math.h>
+#include <stdio.h>
+
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_alexnet[] = {{{0}, 0}};
+static bool plain_options(cnn_graph *g, const cnn_zoo_args *a, const char *name)
+{
+    if (!cnn_zoo_check_keys(g, name, a, (const char *const[]){NULL})) return false;
+    if (fabsf(a->width_mult - 1.0f) > 1e-6f) {
+        cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: width multiplier %g is not supported (only 1)",
+                     name, (double)a->width_mult);
+        return false;
+    }
+    return true;
+}
+
+/* Conv (with bias) + ReLU named "<scope>.<idx>". */
+static cnn_node *conv_relu(cnn_graph *g, cnn_node *x, int idx, int out, int k, int s, int p)
+{
+    char name[16];
+    snprintf(name, sizeof name, "%d", idx);
+    return cnn_relu(g, cnn_conv2d(g, x, out, .name = name, .kernel = k, .stride = s, .padding = p));
+}
+
+/* torchvision: features.{0,3,6,8,10}, avgpool 6x6, classifier.{1,4,6}. */
+static cnn_node *alexnet(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    if (!plain_options(g, a, "alexnet")) return NULL;
+    cnn_scope_push(g, "features");
+    x = conv_relu(g, x, 0, 64, 11, 4, 2);
+    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2);
+    x = conv_relu(g, x, 3, 192, 5, 1, 2);
+    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2);
+    x = conv_relu(g, x, 6, 384, 3, 1, 1);
+    x = conv_relu(g, x, 8, 256, 3, 1, 1);
+    x = conv_relu(g, x, 10, 256, 3, 1, 1);
+    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2);
+    cnn_scope_pop(g);
+    x = cnn_flatten(g, cnn_adaptive_avgpool2d(g, x, 6, 6));
+    cnn_scope_push(g, "classifier");
+    x = cnn_dropout(g, x, 0.5f);
+    x = cnn_relu(g, cnn_linear(g, x, 4096, .name = "1"));
+    x = cnn_dropout(g, x, 0.5f);
+    x = cnn_relu(g, cnn_linear(g, x, 4096, .name = "4"));
+    x = cnn_linear(g, x, a->classes, .name = "6");
+    cnn_scope_pop(g);
+    return x;
+}
+
+/* d2l: one nn.Sequential; convs at 0, 3, 6, 8, 10, linears at 14, 17, 20. The first
+   linear takes 256*5*5 = 6400 features at 224x224 (it adapts to the input here). */
+static cnn_node *alexnet_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    if (!plain_options(g, a, "alexnet_d2l")) return NULL;
+    x = conv_relu(g, x, 0, 96, 11, 4, 1);
+    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2);
+    x = conv_relu(g, x, 3, 256, 5, 1, 2);
+    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2);
+    x = conv_relu(g, x, 6, 384, 3, 1, 1);
+    x = conv_relu(g, x, 8, 384, 3, 1, 1);
+    x = conv_relu(g, x, 10, 256, 3, 1, 1);
+    x = cnn_flatten(g, cnn_maxpool2d(g, x, .kernel = 3, .stride = 2));
+    x = cnn_dropout(g, cnn_relu(g, cnn_linear(g, x, 4096, .name = "14")), 0.5f);
+    x = cnn_dropout(g, cnn_relu(g, cnn_linear(g, x, 4096, .name = "17")), 0.5f);
+    return cnn_linear(g, x, a->classes, .name = "20");
+}
+
+const cnn_zoo_entry cnn_zoo_alexnet[] = {
+    {{"alexnet", "AlexNet (torchvision): 5 convs + 3 FC, 61.1M params", 3, 0, 224, 224, 1000},
+     alexnet},
+    {{"alexnet_d2l", "AlexNet of d2l: 96-256-384-384-256 convs, dropout 0.5, Fashion-MNIST 224x224",
+      1, 0, 224, 224, 10},
+     alexnet_d2l},
+    {{0}, 0},
+};

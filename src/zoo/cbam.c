@@ -1,4 +1,64 @@
-/* cbam family — being written; the table is empty until then. */
+/* cbam family: CBAM-ResNet-18/50 (Woo et al. 2018) on torchvision's ResNet. Each
+   block's residual branch, after its last BN and before the add, is refined by
+   channel attention then spatial attention, as the common reference code does:
+     ca: sigmoid(fc2(relu(fc1(avgpool(x)))) + fc2(relu(fc1(maxpool(x))))), 1x1 convs
+         without bias, C -> C/16 -> C, shared by both pooled descriptors;
+     sa: sigmoid(conv1(concat(mean_c(x), max_c(x)))), conv1 7x7 pad 3, no bias.
+   Keys: "layer1.0.ca.fc1.weight", "layer1.0.ca.fc2.weight", "layer1.0.sa.conv1.weight". */
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_cbam[] = {{{0}, 0}};
+/* The shared MLP runs once over both descriptors laid side by side: (N, 2C, 1, 1)
+   [avg | max] is interleaved by a 2-group channel shuffle and viewed (N, C, 1, 2), so
+   fc1 sees avg at w=0 and max at w=1. fc2 has no bias, so fc2(a) + fc2(b) =
+   2 * fc2(mean(a, b)): a 1x2 average then fc2, doubled by x + x. */
+static cnn_node *channel_attention(cnn_graph *g, cnn_node *x, int channels)
+{
+    int h = x->out.dims[2], w = x->out.dims[3];
+    cnn_scope_push(g, "ca");
+    cnn_node *avg = cnn_global_avgpool(g, x);
+    cnn_node *max = cnn_maxpool2d(g, x, .kernel_h = h, .kernel_w = w);
+    cnn_node *both = cnn_concat(g, 2, (cnn_node *const[]){avg, max});
+    both = cnn_reshape(g, cnn_channel_shuffle(g, both, 2), 3, (const int[]){channels, 1, 2});
+    cnn_node *s = cnn_relu(g, cnn_conv2d(g, both, channels / 16, .name = "fc1", .kernel = 1,
+                                         .no_bias = true));
+    s = cnn_avgpool2d(g, s, .kernel_h = 1, .kernel_w = 2);
+    s = cnn_conv2d(g, s, channels, .name = "fc2", .kernel = 1, .no_bias = true);
+    s = cnn_sigmoid(g, cnn_add(g, s, s));
+    cnn_scope_pop(g);
+    return cnn_mul_channel(g, x, s);
+}
+
+static cnn_node *spatial_attention(cnn_graph *g, cnn_node *x)
+{
+    cnn_scope_push(g, "sa");
+    cnn_node *m = cnn_concat(g, 2, (cnn_node *const[]){cnn_channel_mean(g, x), cnn_channel_max(g, x)});
+    m = cnn_conv2d(g, m, 1, .name = "conv1", .kernel = 7, .padding = 3, .no_bias = true);
+    m = cnn_sigmoid(g, m);
+    cnn_scope_pop(g);
+    return cnn_mul_spatial(g, x, m);
+}
+
+static cnn_node *cbam(cnn_graph *g, cnn_node *x, int channels)
+{
+    return spatial_attention(g, channel_attention(g, x, channels));
+}
+
+static cnn_node *cbam_resnet18(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return cnn_zoo_resnet_body(g, x, a, "cbam_resnet18", (const int[4]){2, 2, 2, 2}, false, cbam);
+}
+
+static cnn_node *cbam_resnet50(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return cnn_zoo_resnet_body(g, x, a, "cbam_resnet50", (const int[4]){3, 4, 6, 3}, true, cbam);
+}
+
+const cnn_zoo_entry cnn_zoo_cbam[] = {
+    {{"cbam_resnet18", "CBAM-ResNet-18: ResNet-18 with channel + spatial attention per block", 3, 0,
+      224, 224, 1000},
+     cbam_resnet18},
+    {{"cbam_resnet50", "CBAM-ResNet-50: ResNet-50 (torchvision) with channel + spatial attention",
+      3, 0, 224, 224, 1000},
+     cbam_resnet50},
+    {{0}, 0},
+};

@@ -1,4 +1,108 @@
-/* densenet family — being written; the table is empty until then. */
+/* densenet family: torchvision 0.14's densenet121 (Huang et al. 2017, DenseNet-BC:
+   growth 32, bottleneck 4*32, blocks (6, 12, 24, 16), compression 0.5) and d2l's
+   DenseNet from the seeds (growth 32, 4 blocks of 4 BN-ReLU-conv3x3 layers,
+   transitions halving channels; 1x96x96, 10 classes). */
+#include <math.h>
+#include <stdio.h>
+
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_densenet[] = {{{0}, 0}};
+static bool plain_options(cnn_graph *g, const cnn_zoo_args *a, const char *name)
+{
+    if (!cnn_zoo_check_keys(g, name, a, (const char *const[]){NULL})) return false;
+    if (fabsf(a->width_mult - 1.0f) > 1e-6f) {
+        cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: width multiplier %g is not supported (only 1)",
+                     name, (double)a->width_mult);
+        return false;
+    }
+    return true;
+}
+
+/* Number of channels of a node (0 after an error). */
+static int channels(const cnn_node *x) { return x ? x->out.dims[1] : 0; }
+
+/* torchvision _DenseLayer: norm1 relu conv1 (1x1 -> 128) norm2 relu conv2 (3x3 -> 32)
+   on the concatenation of every earlier feature map; the block keeps concatenating. */
+static cnn_node *dense_layer_tv(cnn_graph *g, cnn_node *x, int growth, int bn_size)
+{
+    cnn_node *y = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "norm1"));
+    y = cnn_conv2d(g, y, bn_size * growth, .name = "conv1", .kernel = 1, .no_bias = true);
+    y = cnn_relu(g, cnn_batchnorm2d(g, y, .name = "norm2"));
+    y = cnn_conv2d(g, y, growth, .name = "conv2", .kernel = 3, .padding = 1, .no_bias = true);
+    return cnn_concat(g, 2, (cnn_node *const[]){x, y});
+}
+
+static cnn_node *densenet121(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    static const int blocks[4] = {6, 12, 24, 16};
+    if (!plain_options(g, a, "densenet121")) return NULL;
+    cnn_scope_push(g, "features");
+    x = cnn_conv2d(g, x, 64, .name = "conv0", .kernel = 7, .stride = 2, .padding = 3, .no_bias = true);
+    x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "norm0"));
+    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2, .padding = 1);
+    for (int b = 0; b < 4; b++) {
+        cnn_scope_pushf(g, "denseblock%d", b + 1);
+        for (int l = 0; l < blocks[b]; l++) {
+            cnn_scope_pushf(g, "denselayer%d", l + 1);
+            x = dense_layer_tv(g, x, 32, 4);
+            cnn_scope_pop(g);
+        }
+        cnn_scope_pop(g);
+        if (b == 3) break;
+        cnn_scope_pushf(g, "transition%d", b + 1);
+        x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "norm"));
+        x = cnn_conv2d(g, x, channels(x) / 2, .name = "conv", .kernel = 1, .no_bias = true);
+        x = cnn_avgpool2d(g, x, .kernel = 2, .stride = 2);
+        cnn_scope_pop(g);
+    }
+    x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "norm5"));
+    cnn_scope_pop(g);
+    x = cnn_flatten(g, cnn_adaptive_avgpool2d(g, x, 1, 1));
+    return cnn_linear(g, x, a->classes, .name = "classifier");
+}
+
+/* d2l: Sequential(b1, DenseBlock, transition, ..., DenseBlock, BN, ReLU, pool,
+   Flatten, Linear): keys "0.0" (conv), "0.1" (BN), "<k>.net.<i>.0" (BN) and
+   "<k>.net.<i>.2" (conv) in dense blocks, "<k>.0" / "<k>.2" in transitions, "8.*"
+   (BN), "12.weight". */
+static cnn_node *densenet_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    if (!plain_options(g, a, "densenet_d2l")) return NULL;
+    const int growth = 32, convs = 4;
+    cnn_scope_push(g, "0");
+    x = cnn_conv2d(g, x, 64, .name = "0", .kernel = 7, .stride = 2, .padding = 3);
+    x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "1"));
+    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2, .padding = 1);
+    cnn_scope_pop(g);
+    int k = 1;
+    for (int b = 0; b < 4; b++) {
+        cnn_scope_pushf(g, "%d.net", k++);
+        for (int i = 0; i < convs; i++) {
+            cnn_scope_pushf(g, "%d", i);
+            cnn_node *y = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "0"));
+            y = cnn_conv2d(g, y, growth, .name = "2", .kernel = 3, .padding = 1);
+            x = cnn_concat(g, 2, (cnn_node *const[]){x, y});
+            cnn_scope_pop(g);
+        }
+        cnn_scope_pop(g);
+        if (b == 3) break;
+        cnn_scope_pushf(g, "%d", k++);
+        x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "0"));
+        x = cnn_conv2d(g, x, channels(x) / 2, .name = "2", .kernel = 1);
+        x = cnn_avgpool2d(g, x, .kernel = 2, .stride = 2);
+        cnn_scope_pop(g);
+    }
+    x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "8"));
+    x = cnn_flatten(g, cnn_adaptive_avgpool2d(g, x, 1, 1));
+    return cnn_linear(g, x, a->classes, .name = "12");
+}
+
+const cnn_zoo_entry cnn_zoo_densenet[] = {
+    {{"densenet121", "DenseNet-121 (torchvision): growth 32, blocks 6-12-24-16, 8.0M params", 3, 0,
+      224, 224, 1000},
+     densenet121},
+    {{"densenet_d2l", "DenseNet of d2l: growth 32, 4 blocks of 4 convs, Fashion-MNIST 96x96", 1, 0,
+      96, 96, 10},
+     densenet_d2l},
+    {{0}, 0},
+};

@@ -1,4 +1,218 @@
-/* mobilenet family — being written; the table is empty until then. */
+/* MobileNet family.
+     mobilenet_v1        Howard et al. 2017, Table 1, with width multiplier alpha
+                         (width_mult: every width int(c * alpha)) and resolution via the
+                         input size. Structure and names from seed 002's PyTorch
+                         MobileNetV1: conv1 / bn1, layers.<i>.{depthwise, bn1, pointwise,
+                         bn2} (13 depthwise-separable blocks, convs without bias), global
+                         average pooling, fc. (Table 1's second-to-last depthwise conv is
+                         listed as stride 2 at 7x7; the seed, like every implementation,
+                         uses stride 1 there.)
+     mobilenet_v2        torchvision 0.14 (width_mult with _make_divisible to 8).
+     mobilenet_v3_large,
+     mobilenet_v3_small  torchvision 0.14 (BN eps 1e-3, momentum 0.01; width_mult). */
+#include <stdio.h>
+
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_mobilenet[] = {{{0}, 0}};
+/* torchvision's Conv2dNormActivation under scope: conv "0" (no bias), BN "1", act. */
+static cnn_node *conv_bn_act(cnn_graph *g, cnn_node *x, int scope, int out, int k, int stride,
+                             int groups, cnn_act act, float eps, float momentum)
+{
+    cnn_scope_pushf(g, "%d", scope);
+    x = cnn_conv2d(g, x, out, .kernel = k, .stride = stride, .padding = (k - 1) / 2,
+                   .groups = groups, .no_bias = true, .name = "0");
+    x = cnn_batchnorm2d(g, x, .eps = eps, .momentum = momentum, .name = "1");
+    if (act != CNN_ACT_NONE) x = cnn_activation(g, x, act);
+    cnn_scope_pop(g);
+    return x;
+}
+
+static bool check_width(cnn_graph *g, const char *model, float wm)
+{
+    if (wm > 0.0f && wm <= 4.0f) return true;
+    cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: width_mult %g is not in (0, 4]", model, wm);
+    return false;
+}
+
+/* ---------------------------------------------------------------- V1 */
+static cnn_node *build_mobilenet_v1(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    /* (in, out, stride) of the 13 depthwise-separable blocks at alpha = 1 */
+    static const int cfg[13][3] = {
+        {32, 64, 1},    {64, 128, 2},   {128, 128, 1},  {128, 256, 2},  {256, 256, 1},
+        {256, 512, 2},  {512, 512, 1},  {512, 512, 1},  {512, 512, 1},  {512, 512, 1},
+        {512, 512, 1},  {512, 1024, 2}, {1024, 1024, 1},
+    };
+    if (!cnn_zoo_check_keys(g, "mobilenet_v1", a, NULL)) return NULL;
+    float al = a->width_mult;
+    if (!check_width(g, "mobilenet_v1", al)) return NULL;
+    if ((int)(32 * al) < 1)
+        return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG,
+                            "mobilenet_v1: width_mult %g leaves conv1 with %d channels", al,
+                            (int)(32 * al));
+    x = cnn_conv2d(g, x, (int)(32 * al), .kernel = 3, .stride = 2, .padding = 1, .no_bias = true,
+                   .name = "conv1");
+    x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "bn1"));
+    cnn_scope_push(g, "layers");
+    for (int i = 0; i < 13; i++) {
+        int cin = (int)(cfg[i][0] * al), cout = (int)(cfg[i][1] * al);
+        cnn_scope_pushf(g, "%d", i);
+        x = cnn_conv2d(g, x, cin, .kernel = 3, .stride = cfg[i][2], .padding = 1, .groups = cin,
+                       .no_bias = true, .name = "depthwise");
+        x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "bn1"));
+        x = cnn_conv2d(g, x, cout, .kernel = 1, .no_bias = true, .name = "pointwise");
+        x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "bn2"));
+        cnn_scope_pop(g);
+    }
+    cnn_scope_pop(g);
+    x = cnn_flatten(g, cnn_global_avgpool(g, x));
+    return cnn_linear(g, x, a->classes, .name = "fc");
+}
+
+/* ---------------------------------------------------------------- V2 */
+static cnn_node *build_mobilenet_v2(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    /* t (expansion), c (channels), n (repeats), s (first stride): paper Table 2 */
+    static const int cfg[7][4] = {
+        {1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+        {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1},
+    };
+    if (!cnn_zoo_check_keys(g, "mobilenet_v2", a, NULL)) return NULL;
+    float wm = a->width_mult;
+    if (!check_width(g, "mobilenet_v2", wm)) return NULL;
+    const float eps = 1e-5f, mom = 0.1f;
+    int cin = cnn_zoo_make_divisible(32 * wm, 8);
+    int last = cnn_zoo_make_divisible(1280 * (wm > 1.0f ? wm : 1.0f), 8);
+    cnn_scope_push(g, "features");
+    x = conv_bn_act(g, x, 0, cin, 3, 2, 1, CNN_ACT_RELU6, eps, mom);
+    int idx = 1;
+    for (int b = 0; b < 7; b++) {
+        int t = cfg[b][0], cout = cnn_zoo_make_divisible(cfg[b][1] * wm, 8);
+        for (int i = 0; i < cfg[b][2]; i++, idx++) {
+            int stride = i == 0 ? cfg[b][3] : 1, hidden = cin * t, li = 0;
+            cnn_node *res = x;
+            cnn_scope_pushf(g, "%d", idx);
+            cnn_scope_push(g, "conv");
+            if (t != 1) x = conv_bn_act(g, x, li++, hidden, 1, 1, 1, CNN_ACT_RELU6, eps, mom);
+            x = conv_bn_act(g, x, li++, hidden, 3, stride, hidden, CNN_ACT_RELU6, eps, mom);
+            char conv[16], bn[16]; /* the projection: a bare conv and BN, "conv.<li>" */
+            snprintf(conv, sizeof conv, "%d", li);
+            snprintf(bn, sizeof bn, "%d", li + 1);
+            x = cnn_conv2d(g, x, cout, .kernel = 1, .no_bias = true, .name = conv);
+            x = cnn_batchnorm2d(g, x, .name = bn);
+            cnn_scope_pop(g);
+            cnn_scope_pop(g);
+            if (stride == 1 && cin == cout) x = cnn_add(g, res, x);
+            cin = cout;
+        }
+    }
+    x = conv_bn_act(g, x, idx, last, 1, 1, 1, CNN_ACT_RELU6, eps, mom);
+    cnn_scope_pop(g);
+    x = cnn_flatten(g, cnn_global_avgpool(g, x));
+    cnn_scope_push(g, "classifier");
+    x = cnn_dropout(g, x, 0.2f, .name = "0");
+    x = cnn_linear(g, x, a->classes, .name = "1");
+    cnn_scope_pop(g);
+    return x;
+}
+
+/* ---------------------------------------------------------------- V3 */
+/* One row of torchvision's InvertedResidualConfig (before width scaling). */
+typedef struct v3_cfg {
+    int in, k, exp, out;
+    bool se, hs;
+    int stride;
+} v3_cfg;
+
+static const v3_cfg v3_large[] = {
+    {16, 3, 16, 16, false, false, 1},   {16, 3, 64, 24, false, false, 2},
+    {24, 3, 72, 24, false, false, 1},   {24, 5, 72, 40, true, false, 2},
+    {40, 5, 120, 40, true, false, 1},   {40, 5, 120, 40, true, false, 1},
+    {40, 3, 240, 80, false, true, 2},   {80, 3, 200, 80, false, true, 1},
+    {80, 3, 184, 80, false, true, 1},   {80, 3, 184, 80, false, true, 1},
+    {80, 3, 480, 112, true, true, 1},   {112, 3, 672, 112, true, true, 1},
+    {112, 5, 672, 160, true, true, 2},  {160, 5, 960, 160, true, true, 1},
+    {160, 5, 960, 160, true, true, 1},
+};
+static const v3_cfg v3_small[] = {
+    {16, 3, 16, 16, true, false, 2},  {16, 3, 72, 24, false, false, 2},
+    {24, 3, 88, 24, false, false, 1}, {24, 5, 96, 40, true, true, 2},
+    {40, 5, 240, 40, true, true, 1},  {40, 5, 240, 40, true, true, 1},
+    {40, 5, 120, 48, true, true, 1},  {48, 5, 144, 48, true, true, 1},
+    {48, 5, 288, 96, true, true, 2},  {96, 5, 576, 96, true, true, 1},
+    {96, 5, 576, 96, true, true, 1},
+};
+
+static cnn_node *mobilenet_v3(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const char *model,
+                              const v3_cfg *cfg, int n, int last_channel)
+{
+    if (!cnn_zoo_check_keys(g, model, a, NULL)) return NULL;
+    float wm = a->width_mult;
+    if (!check_width(g, model, wm)) return NULL;
+    const float eps = 1e-3f, mom = 0.01f;
+#define ADJ(c) cnn_zoo_make_divisible((float)(c) * wm, 8)
+    cnn_scope_push(g, "features");
+    x = conv_bn_act(g, x, 0, ADJ(cfg[0].in), 3, 2, 1, CNN_ACT_HARDSWISH, eps, mom);
+    for (int i = 0; i < n; i++) {
+        const v3_cfg *c = &cfg[i];
+        int cin = ADJ(c->in), exp = ADJ(c->exp), cout = ADJ(c->out), li = 0;
+        cnn_act act = c->hs ? CNN_ACT_HARDSWISH : CNN_ACT_RELU;
+        cnn_node *res = x;
+        cnn_scope_pushf(g, "%d", i + 1);
+        cnn_scope_push(g, "block");
+        if (exp != cin) x = conv_bn_act(g, x, li++, exp, 1, 1, 1, act, eps, mom);
+        x = conv_bn_act(g, x, li++, exp, c->k, c->stride, exp, act, eps, mom);
+        if (c->se) {
+            /* SqueezeExcitation: avgpool, fc1 (1x1 conv), ReLU, fc2, hardsigmoid, scale */
+            int sq = cnn_zoo_make_divisible((float)(exp / 4), 8);
+            cnn_scope_pushf(g, "%d", li++);
+            cnn_node *s = cnn_global_avgpool(g, x);
+            s = cnn_relu(g, cnn_conv2d(g, s, sq, .kernel = 1, .name = "fc1"));
+            s = cnn_hardsigmoid(g, cnn_conv2d(g, s, exp, .kernel = 1, .name = "fc2"));
+            x = cnn_mul_channel(g, x, s);
+            cnn_scope_pop(g);
+        }
+        x = conv_bn_act(g, x, li, cout, 1, 1, 1, CNN_ACT_NONE, eps, mom);
+        cnn_scope_pop(g);
+        cnn_scope_pop(g);
+        if (c->stride == 1 && cin == cout) x = cnn_add(g, res, x);
+    }
+    x = conv_bn_act(g, x, n + 1, 6 * ADJ(cfg[n - 1].out), 1, 1, 1, CNN_ACT_HARDSWISH, eps, mom);
+    cnn_scope_pop(g);
+    x = cnn_flatten(g, cnn_global_avgpool(g, x));
+    cnn_scope_push(g, "classifier");
+    x = cnn_hardswish(g, cnn_linear(g, x, ADJ(last_channel), .name = "0"));
+    x = cnn_dropout(g, x, 0.2f, .name = "2");
+    x = cnn_linear(g, x, a->classes, .name = "3");
+    cnn_scope_pop(g);
+#undef ADJ
+    return x;
+}
+
+static cnn_node *build_mobilenet_v3_large(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return mobilenet_v3(g, x, a, "mobilenet_v3_large", v3_large,
+                        (int)(sizeof v3_large / sizeof v3_large[0]), 1280);
+}
+
+static cnn_node *build_mobilenet_v3_small(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return mobilenet_v3(g, x, a, "mobilenet_v3_small", v3_small,
+                        (int)(sizeof v3_small / sizeof v3_small[0]), 1024);
+}
+
+const cnn_zoo_entry cnn_zoo_mobilenet[] = {
+    {{"mobilenet_v1", "MobileNet V1: depthwise separable convs; width_mult = alpha (seed names)",
+      3, 0, 224, 224, 1000},
+     build_mobilenet_v1},
+    {{"mobilenet_v2", "MobileNet V2 (torchvision): inverted residuals, linear bottlenecks", 3, 0,
+      224, 224, 1000},
+     build_mobilenet_v2},
+    {{"mobilenet_v3_large", "MobileNet V3 Large (torchvision): SE, hard-swish", 3, 0, 224, 224,
+      1000},
+     build_mobilenet_v3_large},
+    {{"mobilenet_v3_small", "MobileNet V3 Small (torchvision): SE, hard-swish", 3, 0, 224, 224,
+      1000},
+     build_mobilenet_v3_small},
+    {{0}, 0},
+};

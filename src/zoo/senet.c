@@ -1,4 +1,40 @@
-/* senet family — being written; the table is empty until then. */
+/* senet family: SE-ResNet-18/50 (Hu et al. 2018) on torchvision's ResNet. The SE
+   block is the seeds' SElayer (torchvision.ops.SqueezeExcitation, used by their
+   MobileNetV3) with a sigmoid gate and reduction 16: global avgpool -> fc1 (1x1 conv,
+   C -> C/16, bias) -> relu -> fc2 (1x1 conv, C/16 -> C, bias) -> sigmoid, times the
+   branch; applied after the block's last BN, before the residual add. Keys:
+   "layer1.0.se.fc1.weight". */
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_senet[] = {{{0}, 0}};
+/* x: (N, C, H, W) -> (N, C, H, W) scaled per channel. */
+static cnn_node *squeeze_excite(cnn_graph *g, cnn_node *x, int channels)
+{
+    cnn_scope_push(g, "se");
+    cnn_node *s = cnn_global_avgpool(g, x);
+    s = cnn_relu(g, cnn_conv2d(g, s, channels / 16, .name = "fc1", .kernel = 1));
+    s = cnn_sigmoid(g, cnn_conv2d(g, s, channels, .name = "fc2", .kernel = 1));
+    cnn_scope_pop(g);
+    return cnn_mul_channel(g, x, s);
+}
+
+static cnn_node *se_resnet18(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return cnn_zoo_resnet_body(g, x, a, "se_resnet18", (const int[4]){2, 2, 2, 2}, false,
+                               squeeze_excite);
+}
+
+static cnn_node *se_resnet50(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return cnn_zoo_resnet_body(g, x, a, "se_resnet50", (const int[4]){3, 4, 6, 3}, true,
+                               squeeze_excite);
+}
+
+const cnn_zoo_entry cnn_zoo_senet[] = {
+    {{"se_resnet18", "SE-ResNet-18: ResNet-18 with squeeze-and-excitation (r=16) per block", 3, 0,
+      224, 224, 1000},
+     se_resnet18},
+    {{"se_resnet50", "SE-ResNet-50: ResNet-50 (torchvision) with squeeze-and-excitation (r=16)", 3,
+      0, 224, 224, 1000},
+     se_resnet50},
+    {{0}, 0},
+};

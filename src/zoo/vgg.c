@@ -1,4 +1,118 @@
-/* vgg family — being written; the table is empty until then. */
+/* vgg family: torchvision 0.14's vgg11, vgg11_bn, vgg16, vgg16_bn (Simonyan &
+   Zisserman 2014, configurations A and D; adaptive 7x7 average pool before the
+   classifier, so inputs smaller than 224 work) and d2l's VGG-11 from the seeds
+   (conv_arch ((1,64),(1,128),(2,256),(2,512),(2,512)) with channels divided by the
+   family option `ratio`, default 4 as d2l's small_conv_arch; 1x224x224, 10 classes). */
+#include <math.h>
+#include <stdio.h>
+
 #include "zoo.h"
 
-const cnn_zoo_entry cnn_zoo_vgg[] = {{{0}, 0}};
+#define M 0 /* max pool in a configuration */
+static const int cfg_a[] = {64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M, -1};
+static const int cfg_d[] = {64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M,
+                            512, 512, 512, M, -1};
+
+static bool check_width(cnn_graph *g, const cnn_zoo_args *a, const char *name)
+{
+    if (fabsf(a->width_mult - 1.0f) > 1e-6f) {
+        cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: width multiplier %g is not supported (only 1)",
+                     name, (double)a->width_mult);
+        return false;
+    }
+    return true;
+}
+
+/* torchvision's make_layers + VGG: features.<i> (conv, [bn], relu, ... pools),
+   avgpool 7x7, classifier.{0,3,6}. */
+static cnn_node *vgg_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const char *name,
+                        const int *cfg, bool bn)
+{
+    if (!cnn_zoo_check_keys(g, name, a, (const char *const[]){NULL}) || !check_width(g, a, name))
+        return NULL;
+    cnn_scope_push(g, "features");
+    int idx = 0;
+    char l[16];
+    for (const int *v = cfg; *v >= 0; v++) {
+        if (*v == M) {
+            x = cnn_maxpool2d(g, x, .kernel = 2, .stride = 2);
+            idx++;
+            continue;
+        }
+        snprintf(l, sizeof l, "%d", idx++);
+        x = cnn_conv2d(g, x, *v, .name = l, .kernel = 3, .padding = 1);
+        if (bn) {
+            snprintf(l, sizeof l, "%d", idx++);
+            x = cnn_batchnorm2d(g, x, .name = l);
+        }
+        x = cnn_relu(g, x);
+        idx++;
+    }
+    cnn_scope_pop(g);
+    x = cnn_flatten(g, cnn_adaptive_avgpool2d(g, x, 7, 7));
+    cnn_scope_push(g, "classifier");
+    x = cnn_dropout(g, cnn_relu(g, cnn_linear(g, x, 4096, .name = "0")), 0.5f);
+    x = cnn_dropout(g, cnn_relu(g, cnn_linear(g, x, 4096, .name = "3")), 0.5f);
+    x = cnn_linear(g, x, a->classes, .name = "6");
+    cnn_scope_pop(g);
+    return x;
+}
+
+static cnn_node *vgg11(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg11", cfg_a, false);
+}
+static cnn_node *vgg11_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg11_bn", cfg_a, true);
+}
+static cnn_node *vgg16(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg16", cfg_d, false);
+}
+static cnn_node *vgg16_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg16_bn", cfg_d, true);
+}
+
+/* d2l: Sequential(vgg_block x5, Flatten, Linear, ReLU, Dropout, Linear, ReLU, Dropout,
+   Linear): keys "<block>.<2*i>.weight" for the block's convs, then 6, 9, 12. The
+   first linear takes (512/ratio)*7*7 features at 224x224 (it adapts to the input). */
+static cnn_node *vgg11_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    static const int arch[5][2] = {{1, 64}, {1, 128}, {2, 256}, {2, 512}, {2, 512}};
+    if (!cnn_zoo_check_keys(g, "vgg11_d2l", a, (const char *const[]){"ratio", NULL}) ||
+        !check_width(g, a, "vgg11_d2l"))
+        return NULL;
+    int ratio = cnn_zoo_opt_int(a, "ratio", 4);
+    if (ratio < 1 || ratio > 64)
+        return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG,
+                            "vgg11_d2l: ratio %d must be in 1..64 (it divides 64..512 channels)",
+                            ratio);
+    char l[16];
+    for (int b = 0; b < 5; b++) {
+        cnn_scope_pushf(g, "%d", b);
+        for (int i = 0; i < arch[b][0]; i++) {
+            snprintf(l, sizeof l, "%d", 2 * i);
+            x = cnn_relu(g, cnn_conv2d(g, x, arch[b][1] / ratio, .name = l, .kernel = 3,
+                                       .padding = 1));
+        }
+        x = cnn_maxpool2d(g, x, .kernel = 2, .stride = 2);
+        cnn_scope_pop(g);
+    }
+    x = cnn_flatten(g, x);
+    x = cnn_dropout(g, cnn_relu(g, cnn_linear(g, x, 4096, .name = "6")), 0.5f);
+    x = cnn_dropout(g, cnn_relu(g, cnn_linear(g, x, 4096, .name = "9")), 0.5f);
+    return cnn_linear(g, x, a->classes, .name = "12");
+}
+
+const cnn_zoo_entry cnn_zoo_vgg[] = {
+    {{"vgg11", "VGG-11 (torchvision, configuration A): 132.9M params", 3, 0, 224, 224, 1000}, vgg11},
+    {{"vgg11_bn", "VGG-11 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg11_bn},
+    {{"vgg16", "VGG-16 (torchvision, configuration D): 138.4M params", 3, 0, 224, 224, 1000}, vgg16},
+    {{"vgg16_bn", "VGG-16 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg16_bn},
+    {{"vgg11_d2l", "VGG-11 of d2l with channels / ratio (set ratio=N, default 4), 224x224", 1, 0,
+      224, 224, 10},
+     vgg11_d2l},
+    {{0}, 0},
+};

@@ -37,6 +37,14 @@ cnn_node *cnn_zoo_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
 /* torchvision's _make_divisible(v, divisor, min_value=None). */
 int cnn_zoo_make_divisible(float v, int divisor);
 
+/* torchvision's ResNet (src/zoo/resnet.c), shared by the SE and CBAM families:
+   layers[4] blocks per stage, BasicBlock or Bottleneck; attend (may be NULL) is
+   applied to each block's residual branch after its last BN, inside the block's
+   scope, before the add. name is the model's name for error messages. */
+typedef cnn_node *(*cnn_zoo_attend_fn)(cnn_graph *g, cnn_node *x, int channels);
+cnn_node *cnn_zoo_resnet_body(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const char *name,
+                              const int layers[4], bool bottleneck, cnn_zoo_attend_fn attend);
+
 /* Family tables (src/zoo/<family>.c). */
 extern const cnn_zoo_entry cnn_zoo_lenet[];      /* lenet, lenet_relu, mynet */
 extern const cnn_zoo_entry cnn_zoo_alexnet[];    /* alexnet, alexnet_d2l */

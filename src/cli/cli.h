@@ -1,0 +1,48 @@
+/* The CLI's shared pieces: flag parsing and model options. Only the CLI exits. */
+#ifndef CNN_CLI_H
+#define CNN_CLI_H
+#include <stdbool.h>
+
+#include "cnn.h"
+
+typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_BOOL, OPT_LIST } cli_opt_type;
+typedef struct cli_opt {
+    const char *name; /* without dashes */
+    cli_opt_type type;
+    void *dst;        /* const char* / int / float / bool / list buffer (char[512]) */
+    const char *help;
+} cli_opt;
+
+/* Parses argv[first..]; fills positional args. Returns 0 ok, 1 when --help was
+   printed, 2 on a usage error (message printed). */
+int cli_parse(int argc, char **argv, int first, const cli_opt *opts, int n_opts,
+              const char **pos, int max_pos, int *n_pos, const char *usage);
+void cli_print_help(const char *usage, const cli_opt *opts, int n_opts);
+
+/* Model options shared by every command that builds a model. */
+typedef struct cli_model_args {
+    const char *input; /* CxHxW or CxDxHxW */
+    int classes;
+    float width;
+    char set[512];
+    int batch;
+} cli_model_args;
+#define CLI_MODEL_OPTS(m)                                                                   \
+    {"input", OPT_STR, &(m)->input, "input size CxHxW (or CxDxHxW for 3D models)"},       \
+    {"classes", OPT_INT, &(m)->classes, "number of classes"},                              \
+    {"width", OPT_FLOAT, &(m)->width, "width multiplier (MobileNet alpha, ShuffleNet scale)"}, \
+    {"set", OPT_LIST, (m)->set, "family option key=value (repeatable), e.g. groups=3"}
+/* Fills o from m; returns false (message printed) on a malformed --input. */
+bool cli_model_opts(const cli_model_args *m, cnn_model_opts *o);
+
+/* Prints "cnn: <message>" and returns exit code 1. */
+int cli_fail(const char *what);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
+int cmd_features(int argc, char **argv);
+#endif

@@ -1,0 +1,317 @@
+/* cnn models / summary / forward / features: inspecting and running zoo models. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../train/train_internal.h"
+#include "cli.h"
+
+int cmd_models(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("%-22s %-14s %s\n", "model", "input", "description");
+    for (int i = 0; i < cnn_model_count(); i++) {
+        const cnn_model_info *m = cnn_model_at(i);
+        char in[48];
+        if (m->depth) snprintf(in, sizeof in, "%dx%dx%dx%d", m->channels, m->depth, m->height, m->width);
+        else snprintf(in, sizeof in, "%dx%dx%d", m->channels, m->height, m->width);
+        printf("%-22s %-14s %s\n", m->name, in, m->description);
+    }
+    return 0;
+}
+
+static void shape_str(const cnn_tensor *t, char *buf, size_t size)
+{
+    cnn_shape_str(t->ndim, t->dims, buf, size);
+}
+
+static const char SUMMARY_USAGE[] =
+    "usage: cnn summary MODEL [--input CxHxW] [--classes N] [--width A] [--set k=v] [--json]\n"
+    "Per layer: name, operator, output shape (batch 1), parameters, multiply-adds; then\n"
+    "totals and the planned activation memory.";
+
+int cmd_summary(int argc, char **argv)
+{
+    bool json = false, all = false;
+    cli_model_args ma = {0};
+    const cli_opt opts[] = {
+        {"json", OPT_BOOL, &json, "machine-readable output"},
+        {"all", OPT_BOOL, &all, "also list parameter-free layers (activations, reshapes)"},
+        CLI_MODEL_OPTS(&ma),
+    };
+    const char *pos[1];
+    int n_pos;
+    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, SUMMARY_USAGE);
+    if (r) return r == 1 ? 0 : 2;
+    if (n_pos != 1) {
+        fprintf(stderr, "%s\n", SUMMARY_USAGE);
+        return 2;
+    }
+    cnn_model_opts mo;
+    if (!cli_model_opts(&ma, &mo)) return 2;
+    cnn_graph *g = cnn_graph_new();
+    cnn_node *x, *y;
+    if (!g || cnn_model_build(g, pos[0], &mo, &x, &y) != CNN_OK) {
+        cnn_graph_free(g);
+        return cli_fail("summary");
+    }
+    (void)all;
+    cnn_cost total = cnn_graph_cost(g);
+    size_t eval_b = cnn_graph_arena_bytes(g, false), train_b = cnn_graph_arena_bytes(g, true);
+    size_t param_b = 0;
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *p = cnn_graph_param(g, i);
+        param_b += cnn_tensor_numel(&p->value) * sizeof(float);
+    }
+    char buf[96];
+    if (json) {
+        printf("{\"model\": \"%s\", \"params\": %lld, \"macs\": %lld, \"param_bytes\": %zu, "
+               "\"arena_bytes_inference\": %zu, \"arena_bytes_training\": %zu, \"layers\": [",
+               pos[0], (long long)total.params, (long long)total.macs, param_b, eval_b, train_b);
+        for (int i = 0; i < cnn_graph_num_nodes(g); i++) {
+            cnn_node *n = cnn_graph_node(g, i);
+            cnn_tensor v = cnn_node_value(n);
+            cnn_cost c = cnn_node_cost(n);
+            printf("%s\n  {\"name\": \"%s\", \"op\": \"%s\", \"shape\": [", i ? "," : "", cnn_node_name(n),
+                   cnn_node_op(n));
+            for (int d = 0; d < v.ndim; d++) printf("%s%d", d ? ", " : "", v.dims[d]);
+            printf("], \"params\": %lld, \"macs\": %lld}", (long long)c.params, (long long)c.macs);
+        }
+        printf("\n]}\n");
+    } else {
+        printf("%-40s %-18s %-22s %12s %14s\n", "layer", "op", "output shape", "params", "mult-adds");
+        for (int i = 0; i < cnn_graph_num_nodes(g); i++) {
+            cnn_node *n = cnn_graph_node(g, i);
+            cnn_tensor v = cnn_node_value(n);
+            cnn_cost c = cnn_node_cost(n);
+            shape_str(&v, buf, sizeof buf);
+            printf("%-40.40s %-18s %-22s %12lld %14lld\n", cnn_node_name(n), cnn_node_op(n), buf,
+                   (long long)c.params, (long long)c.macs);
+        }
+        printf("\ntotal: %lld parameters (%.2f M), %lld multiply-adds (%.3f G) per example\n",
+               (long long)total.params, (double)total.params / 1e6, (long long)total.macs,
+               (double)total.macs / 1e9);
+        printf("memory: parameters %.2f MiB; planned activation arena %.2f MiB inference, "
+               "%.2f MiB training (batch %d)\n",
+               (double)param_b / 1048576.0, (double)eval_b / 1048576.0, (double)train_b / 1048576.0,
+               mo.batch);
+    }
+    cnn_graph_free(g);
+    return 0;
+}
+
+static const char FORWARD_USAGE[] =
+    "usage: cnn forward MODEL --weights W.safetensors --input X.safetensors --output Y.safetensors\n"
+    "                   [--train] [--classes N] [--width A] [--set k=v]\n"
+    "Runs one forward pass with the given weights (PyTorch state_dict names) on the\n"
+    "tensor named 'input' and writes 'output'. --train uses training mode (batch-norm\n"
+    "batch statistics, dropout).";
+
+int cmd_forward(int argc, char **argv)
+{
+    const char *weights = NULL, *input = NULL, *output = NULL;
+    bool train = false;
+    int seed = 0;
+    cli_model_args ma = {0};
+    const cli_opt opts[] = {
+        {"weights", OPT_STR, &weights, "weights (.safetensors, state_dict names); default init if absent"},
+        {"input", OPT_STR, &input, "input tensor file with a tensor named 'input' (required)"},
+        {"output", OPT_STR, &output, "where to write the tensor 'output' (required)"},
+        {"train", OPT_BOOL, &train, "training-mode forward"},
+        {"seed", OPT_INT, &seed, "seed for default init / dropout"},
+        {"classes", OPT_INT, &ma.classes, "number of classes"},
+        {"width", OPT_FLOAT, &ma.width, "width multiplier"},
+        {"set", OPT_LIST, ma.set, "family option key=value (repeatable)"},
+    };
+    const char *pos[1];
+    int n_pos;
+    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, FORWARD_USAGE);
+    if (r) return r == 1 ? 0 : 2;
+    if (n_pos != 1 || !input || !output) {
+        fprintf(stderr, "%s\n", FORWARD_USAGE);
+        return 2;
+    }
+    cnn_tensor_file *f = NULL;
+    if (cnn_safetensors_load(input, &f) != CNN_OK) return cli_fail("input");
+    cnn_tensor x;
+    if (cnn_tensor_file_get(f, "input", &x) != CNN_OK || (x.ndim != 4 && x.ndim != 5)) {
+        cnn_tensor_file_free(f);
+        fprintf(stderr, "cnn: %s: needs a tensor 'input' of shape (N, C, H, W) or (N, C, D, H, W)\n", input);
+        return 1;
+    }
+    cnn_model_opts mo;
+    ma.batch = x.dims[0];
+    cli_model_opts(&ma, &mo);
+    mo.channels = x.dims[1];
+    if (x.ndim == 5) mo.depth = x.dims[2];
+    mo.height = x.dims[x.ndim - 2];
+    mo.width = x.dims[x.ndim - 1];
+    int rc = 0;
+    cnn_graph *g = cnn_graph_new();
+    cnn_node *in, *y;
+    if (cnn_model_build(g, pos[0], &mo, &in, &y) != CNN_OK || cnn_graph_compile(g, (uint64_t)seed) != CNN_OK) {
+        rc = cli_fail("forward");
+        goto done;
+    }
+    if (weights && cnn_graph_load_weights(g, weights, true) != CNN_OK) {
+        rc = cli_fail("weights");
+        goto done;
+    }
+    cnn_graph_set_training(g, train);
+    if (cnn_graph_set_input(g, in, x.data, x.dims[0]) != CNN_OK || cnn_graph_forward(g) != CNN_OK) {
+        rc = cli_fail("forward");
+        goto done;
+    }
+    cnn_tensor out = cnn_node_value(y);
+    cnn_named_tensor nt = {"output", &out};
+    const char *meta[4] = {"cnn.model", pos[0], "cnn.mode", train ? "train" : "eval"};
+    if (cnn_safetensors_save(output, 1, &nt, 2, meta) != CNN_OK) rc = cli_fail("output");
+done:
+    cnn_graph_free(g);
+    cnn_tensor_file_free(f);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- features */
+static const char FEATURES_USAGE[] =
+    "usage: cnn features CHECKPOINT|MODEL IMAGE --layer NAME [--out DIR] [--list]\n"
+    "Writes the feature maps of one layer for one image as a PNG grid (DIR/<layer>.png),\n"
+    "one tile per channel, each scaled to its own min..max. --list prints layer names.";
+
+int cmd_features(int argc, char **argv)
+{
+    const char *layer = NULL, *outdir = ".";
+    bool list = false;
+    int seed = 0;
+    cli_model_args ma = {0};
+    const cli_opt opts[] = {
+        {"layer", OPT_STR, &layer, "layer name as in 'cnn summary' (required)"},
+        {"out", OPT_STR, &outdir, "output folder (default .)"},
+        {"list", OPT_BOOL, &list, "list the layer names and exit"},
+        {"seed", OPT_INT, &seed, "seed for the default init when given a MODEL name"},
+        CLI_MODEL_OPTS(&ma),
+    };
+    const char *pos[2];
+    int n_pos;
+    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 2, &n_pos, FEATURES_USAGE);
+    if (r) return r == 1 ? 0 : 2;
+    if (n_pos < 1 || (!list && (n_pos != 2 || !layer))) {
+        fprintf(stderr, "%s\n", FEATURES_USAGE);
+        return 2;
+    }
+    cnn_model m;
+    struct stat st;
+    bool is_file = stat(pos[0], &st) == 0;
+    if (is_file) {
+        if (cnn_model_load(pos[0], 1, &m) != CNN_OK) return cli_fail(pos[0]);
+    } else {
+        cnn_model_opts mo;
+        ma.batch = 1;
+        if (!cli_model_opts(&ma, &mo)) return 2;
+        if (cnn_model_new(pos[0], &mo, 0.0f, &m) != CNN_OK || cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK)
+            return cli_fail(pos[0]);
+    }
+    int rc = 0;
+    if (list) {
+        for (int i = 0; i < cnn_graph_num_nodes(m.g); i++) {
+            cnn_node *n = cnn_graph_node(m.g, i);
+            char buf[96];
+            cnn_tensor v = cnn_node_value(n);
+            if (n == m.labels || n == m.loss) continue;
+            printf("%-40s %-16s %s\n", cnn_node_name(n), cnn_node_op(n), cnn_shape_str(v.ndim, v.dims, buf, sizeof buf));
+        }
+        cnn_model_free(&m);
+        return 0;
+    }
+    cnn_node *n = cnn_graph_find(m.g, layer);
+    cnn_tensor in = cnn_node_value(m.input);
+    float *x = NULL;
+    uint8_t *img = NULL;
+    if (!n || n == m.loss || n == m.labels) {
+        fprintf(stderr, "cnn: no layer '%s' in %s (see: cnn features %s --list)\n", layer, m.name, pos[0]);
+        rc = 1;
+        goto done;
+    }
+    if (in.ndim != 4) {
+        fprintf(stderr, "cnn: features takes 2D image models\n");
+        rc = 1;
+        goto done;
+    }
+    int C = in.dims[1], H = in.dims[2], W = in.dims[3];
+    x = malloc((size_t)C * H * W * sizeof *x);
+    if (!x || cnn_image_load(pos[1], C, H, W, x) != CNN_OK) {
+        rc = cli_fail(pos[1]);
+        goto done;
+    }
+    if (m.transform.normalize)
+        for (int c = 0; c < C; c++)
+            for (int k = 0; k < H * W; k++)
+                x[(size_t)c * H * W + k] = (x[(size_t)c * H * W + k] - m.transform.mean[c < 4 ? c : 0]) /
+                                           m.transform.std[c < 4 ? c : 0];
+    cnn_graph_set_training(m.g, false);
+    if (cnn_graph_set_input(m.g, m.input, x, 1) != CNN_OK || cnn_graph_forward_until(m.g, n) != CNN_OK) {
+        rc = cli_fail("features");
+        goto done;
+    }
+    cnn_tensor v = cnn_node_value(n);
+    int ch, fh, fw;
+    if (v.ndim == 4) {
+        ch = v.dims[1];
+        fh = v.dims[2];
+        fw = v.dims[3];
+    } else if (v.ndim == 2) {
+        ch = 1;
+        fh = 1;
+        fw = v.dims[1];
+    } else {
+        fprintf(stderr, "cnn: layer '%s' has shape of rank %d; pick a 2D feature-map layer\n", layer, v.ndim);
+        rc = 1;
+        goto done;
+    }
+    /* grid: ceil(sqrt(ch)) columns, 1-pixel gaps, tiles upscaled so small maps are visible */
+    int cols = (int)ceil(sqrt((double)ch)), rows = (ch + cols - 1) / cols;
+    int scale = fh < 32 && fw < 32 ? (64 / (fh > fw ? fh : fw)) : 1;
+    if (scale < 1) scale = 1;
+    int th = fh * scale, tw = fw * scale;
+    int gw = cols * (tw + 1) + 1, gh = rows * (th + 1) + 1;
+    img = calloc((size_t)gw * gh, 1);
+    if (!img) {
+        rc = 1;
+        goto done;
+    }
+    memset(img, 40, (size_t)gw * gh);
+    for (int c = 0; c < ch; c++) {
+        const float *p = v.data + (size_t)c * fh * fw;
+        float lo = p[0], hi = p[0];
+        for (int k = 1; k < fh * fw; k++) {
+            lo = p[k] < lo ? p[k] : lo;
+            hi = p[k] > hi ? p[k] : hi;
+        }
+        int ox = 1 + (c % cols) * (tw + 1), oy = 1 + (c / cols) * (th + 1);
+        for (int yy = 0; yy < th; yy++)
+            for (int xx = 0; xx < tw; xx++) {
+                float val = p[(yy / scale) * fw + xx / scale];
+                img[(size_t)(oy + yy) * gw + ox + xx] =
+                    (uint8_t)(hi > lo ? 255.0f * (val - lo) / (hi - lo) + 0.5f : 0);
+            }
+    }
+    mkdir(outdir, 0755);
+    char path[4096], safe[256];
+    snprintf(safe, sizeof safe, "%s", layer);
+    for (char *q = safe; *q; q++)
+        if (*q == '/') *q = '_';
+    snprintf(path, sizeof path, "%s/%s.png", outdir, safe);
+    if (cnn_png_write(path, gw, gh, 1, img) != CNN_OK) {
+        rc = cli_fail("features");
+        goto done;
+    }
+    printf("wrote %s: %d feature maps of %dx%d from layer '%s' (%s)\n", path, ch, fh, fw, layer, cnn_node_op(n));
+done:
+    free(x);
+    free(img);
+    cnn_model_free(&m);
+    return rc;
+}

@@ -1,0 +1,279 @@
+/* cnn train MODEL --data D ...: d2l's train_ch6 from the command line. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static volatile int g_stop;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (g_stop) _exit(130); /* a second Ctrl-C leaves at once */
+    g_stop = 1;
+}
+
+typedef struct progress {
+    bool tty;
+    int last_pct;
+} progress;
+
+static void on_batch(void *user, int epoch, int b, int batches, double loss, double acc, double ips)
+{
+    progress *p = user;
+    if (p->tty) {
+        int width = 30, done = batches ? b * width / batches : width;
+        char bar[64];
+        for (int i = 0; i < width; i++) bar[i] = i < done ? '#' : '.';
+        bar[width] = '\0';
+        printf("\repoch %3d [%s] %5d/%-5d loss %.4f acc %.3f %8.0f img/s", epoch, bar, b, batches, loss,
+               acc, ips);
+        fflush(stdout);
+    } else {
+        int pct = batches ? b * 100 / batches : 100;
+        if (pct / 25 > p->last_pct / 25 && pct < 100) {
+            printf("  epoch %d: %3d%% (%d/%d batches) loss %.4f acc %.3f %.0f img/s\n", epoch, pct, b,
+                   batches, loss, acc, ips);
+            fflush(stdout);
+        }
+        p->last_pct = b == batches ? -1 : pct;
+    }
+}
+
+static void on_epoch(void *user, const cnn_epoch_stats *s)
+{
+    progress *p = user;
+    if (p->tty) printf("\r\033[K");
+    char test[32];
+    if (isnan(s->test_acc)) snprintf(test, sizeof test, "%8s", "-");
+    else snprintf(test, sizeof test, "%8.4f", s->test_acc);
+    printf("%5d %10.4f %9.4f %s %10.1f %9.1f\n", s->epoch, s->train_loss, s->train_acc, test,
+           s->images_per_s, s->seconds);
+    fflush(stdout);
+    p->last_pct = -1;
+}
+
+static bool parse_hw(const char *s, int *h, int *w)
+{
+    if (!s) return true;
+    int a, b, k = sscanf(s, "%dx%d", &a, &b);
+    if (k == 1) b = a;
+    if (k < 1 || a < 1 || b < 1) return false;
+    *h = a;
+    *w = b;
+    return true;
+}
+
+/* "m1,m2,m3:s1,s2,s3" or "m:s" */
+static bool parse_norm(const char *s, cnn_transform *t)
+{
+    if (!s) return true;
+    float v[6];
+    int k = sscanf(s, "%f,%f,%f:%f,%f,%f", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]);
+    if (k == 6) {
+        for (int i = 0; i < 3; i++) {
+            t->mean[i] = v[i];
+            t->std[i] = v[3 + i];
+        }
+    } else if (sscanf(s, "%f:%f", &v[0], &v[1]) == 2) {
+        for (int i = 0; i < 4; i++) {
+            t->mean[i] = v[0];
+            t->std[i] = v[1];
+        }
+    } else {
+        return false;
+    }
+    for (int i = 0; i < 3; i++)
+        if (!(t->std[i] > 0)) return false;
+    t->normalize = true;
+    return true;
+}
+
+static bool parse_schedule(const char *s, int epochs, cnn_schedule *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s || !strcmp(s, "constant")) return true;
+    if (!strncmp(s, "step", 4)) {
+        out->kind = CNN_SCHED_STEP;
+        out->step_size = epochs > 3 ? epochs / 3 : 1;
+        out->gamma = 0.1f;
+        if (s[4] == ':' && sscanf(s + 5, "%d:%f", &out->step_size, &out->gamma) < 1) return false;
+        return out->step_size > 0 && out->gamma > 0;
+    }
+    if (!strncmp(s, "cosine", 6)) {
+        out->kind = CNN_SCHED_COSINE;
+        out->total = epochs;
+        return true;
+    }
+    return false;
+}
+
+static bool parse_init(const char *s, cnn_init *init)
+{
+    memset(init, 0, sizeof *init);
+    if (!s || !strcmp(s, "default")) return true;
+    if (!strcmp(s, "xavier") || !strcmp(s, "xavier_uniform")) init->kind = CNN_INIT_XAVIER_UNIFORM;
+    else if (!strcmp(s, "xavier_normal")) init->kind = CNN_INIT_XAVIER_NORMAL;
+    else if (!strcmp(s, "kaiming") || !strcmp(s, "kaiming_normal")) {
+        init->kind = CNN_INIT_KAIMING_NORMAL;
+        init->fan_out = true;
+    } else if (!strcmp(s, "kaiming_uniform")) init->kind = CNN_INIT_KAIMING_UNIFORM;
+    else return false;
+    return true;
+}
+
+static const char USAGE[] =
+    "usage: cnn train MODEL --data DATA [options]\n"
+    "Trains a zoo model (see 'cnn models') and prints one line per epoch:\n"
+    "epoch, train loss, train acc, test acc, images/s, seconds.\n"
+    "DATA: fashion-mnist | mnist:DIR | idx:DIR | cifar10:DIR | folder:DIR\n"
+    "example: cnn train lenet --data fashion-mnist --epochs 10 --lr 0.9 --init xavier";
+
+int cmd_train(int argc, char **argv)
+{
+    const char *data = NULL, *optim = "sgd", *schedule = NULL, *resize = NULL, *normalize = NULL,
+               *init = NULL, *out = NULL, *log = NULL, *plot = NULL, *resume = NULL;
+    int epochs = 10, batch = 256, seed = 0, warmup = 0, limit_train = 0, limit_test = 0, crop = 0;
+    float lr = 0.1f, momentum = 0.0f, wd = 0.0f, smoothing = 0.0f;
+    bool nesterov = false, flip = false, quiet = false;
+    cli_model_args ma = {0};
+    const cli_opt opts[] = {
+        {"data", OPT_STR, &data, "dataset (required)"},
+        {"epochs", OPT_INT, &epochs, "epochs (default 10)"},
+        {"batch", OPT_INT, &batch, "batch size (default 256)"},
+        {"lr", OPT_FLOAT, &lr, "learning rate (default 0.1)"},
+        {"optimizer", OPT_STR, &optim, "sgd | adam | adamw (default sgd)"},
+        {"momentum", OPT_FLOAT, &momentum, "SGD momentum (default 0)"},
+        {"nesterov", OPT_BOOL, &nesterov, "Nesterov momentum"},
+        {"weight-decay", OPT_FLOAT, &wd, "weight decay (default 0)"},
+        {"schedule", OPT_STR, &schedule, "constant | step[:EPOCHS:GAMMA] | cosine"},
+        {"warmup", OPT_INT, &warmup, "linear warm-up epochs (default 0)"},
+        {"label-smoothing", OPT_FLOAT, &smoothing, "cross-entropy label smoothing (default 0)"},
+        {"init", OPT_STR, &init, "default | xavier | xavier_normal | kaiming | kaiming_uniform"},
+        {"resize", OPT_STR, &resize, "resize images to HxW (e.g. 96x96 or 224)"},
+        {"normalize", OPT_STR, &normalize, "MEAN:STD or M1,M2,M3:S1,S2,S3 after scaling to [0,1]"},
+        {"crop", OPT_INT, &crop, "augment: random crop with this padding"},
+        {"flip", OPT_BOOL, &flip, "augment: random horizontal flip"},
+        {"seed", OPT_INT, &seed, "seed for init, shuffling, dropout, augmentation (default 0)"},
+        {"out", OPT_STR, &out, "checkpoint file (.safetensors), saved after every epoch"},
+        {"resume", OPT_STR, &resume, "continue from this checkpoint"},
+        {"log", OPT_STR, &log, "per-epoch metrics as CSV"},
+        {"plot", OPT_STR, &plot, "curves as .svg or .png"},
+        {"limit-train", OPT_INT, &limit_train, "use the first N training examples"},
+        {"limit-test", OPT_INT, &limit_test, "use the first N test examples"},
+        {"quiet", OPT_BOOL, &quiet, "no progress lines"},
+        CLI_MODEL_OPTS(&ma),
+    };
+    const char *pos[1];
+    int n_pos;
+    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, USAGE);
+    if (r) return r == 1 ? 0 : 2;
+    if (n_pos != 1 || !data) {
+        fprintf(stderr, "%s\n", USAGE);
+        return 2;
+    }
+    cnn_train_config c = {
+        .epochs = epochs,
+        .batch = batch,
+        .seed = (uint64_t)seed,
+        .limit_train = limit_train,
+        .limit_test = limit_test,
+        .checkpoint = out,
+        .resume = resume,
+        .log_csv = log,
+        .plot = plot,
+        .stop = &g_stop,
+    };
+    c.optim.lr = lr;
+    c.optim.momentum = momentum;
+    c.optim.nesterov = nesterov;
+    c.optim.weight_decay = wd;
+    if (!strcmp(optim, "sgd")) c.optim.kind = CNN_OPTIM_SGD;
+    else if (!strcmp(optim, "adam")) c.optim.kind = CNN_OPTIM_ADAM;
+    else if (!strcmp(optim, "adamw")) c.optim.kind = CNN_OPTIM_ADAMW;
+    else {
+        fprintf(stderr, "cnn: --optimizer '%s': use sgd, adam or adamw\n", optim);
+        return 2;
+    }
+    if (!parse_schedule(schedule, epochs, &c.schedule)) {
+        fprintf(stderr, "cnn: --schedule '%s': use constant, step[:EPOCHS:GAMMA] or cosine\n", schedule);
+        return 2;
+    }
+    c.schedule.warmup = warmup;
+    if (!parse_init(init, &c.init)) {
+        fprintf(stderr, "cnn: --init '%s' is unknown\n", init);
+        return 2;
+    }
+    if (!parse_hw(resize, &c.transform.resize_h, &c.transform.resize_w) ||
+        !parse_norm(normalize, &c.transform)) {
+        fprintf(stderr, "cnn: bad --resize or --normalize value\n");
+        return 2;
+    }
+    c.transform.crop_padding = crop;
+    c.transform.hflip = flip;
+    c.augment = crop > 0 || flip;
+    if (batch < 1 || epochs < 1) {
+        fprintf(stderr, "cnn: --batch and --epochs must be >= 1\n");
+        return 2;
+    }
+
+    cnn_dataset train = {0}, test = {0};
+    if (cnn_dataset_open(data, true, &train) != CNN_OK) return cli_fail("training data");
+    bool have_test = cnn_dataset_open(data, false, &test) == CNN_OK;
+    if (!have_test) fprintf(stderr, "cnn: note: no test split (%s); test acc not reported\n", cnn_error_message());
+
+    /* the model's input follows the data (after --resize) unless --input says otherwise */
+    cnn_model_opts mo;
+    ma.batch = batch;
+    if (!cli_model_opts(&ma, &mo)) return 2;
+    if (!ma.input) {
+        mo.channels = train.c;
+        mo.depth = train.d;
+        mo.height = c.transform.resize_h ? c.transform.resize_h : train.h;
+        mo.width = c.transform.resize_w ? c.transform.resize_w : train.w;
+    }
+    if (!ma.classes) mo.classes = train.classes;
+    cnn_model m;
+    int rc = 0;
+    if (cnn_model_new(pos[0], &mo, smoothing, &m) != CNN_OK) {
+        rc = cli_fail("model");
+        goto done_data;
+    }
+    progress p = {.tty = isatty(1) && !quiet, .last_pct = -1};
+    if (!quiet) {
+        c.on_batch = on_batch;
+        c.user = &p;
+    }
+    c.on_epoch = on_epoch;
+    if (!c.user) c.user = &p;
+    cnn_cost cost = cnn_graph_cost(m.g);
+    printf("training %s on %s: %d train / %d test examples, batch %d, %d epochs, %s lr %g, %d threads, "
+           "backend %s\n",
+           pos[0], data, limit_train > 0 && limit_train < train.n ? limit_train : train.n,
+           have_test ? (limit_test > 0 && limit_test < test.n ? limit_test : test.n) : 0, batch, epochs,
+           optim, (double)lr, cnn_get_threads(), cnn_backend_name());
+    printf("model: %.3fM parameters, %.3fM multiply-adds per example\n", (double)cost.params / 1e6,
+           (double)cost.macs / 1e6);
+    printf("%5s %10s %9s %8s %10s %9s\n", "epoch", "loss", "train_acc", "test_acc", "img/s", "seconds");
+    signal(SIGINT, on_sigint);
+    cnn_epoch_stats last = {0};
+    cnn_status s = cnn_train(&m, &train, have_test ? &test : NULL, &c, &last);
+    signal(SIGINT, SIG_DFL);
+    if (p.tty) printf("\n");
+    if (s == CNN_ERR_INTERRUPTED) {
+        printf("%s\n", cnn_error_message());
+        rc = 130;
+    } else if (s != CNN_OK) {
+        rc = cli_fail("train");
+    } else if (out) {
+        printf("saved %s\n", out);
+    }
+    cnn_model_free(&m);
+done_data:
+    cnn_dataset_free(&train);
+    if (have_test) cnn_dataset_free(&test);
+    return rc;
+}

@@ -1,0 +1,164 @@
+/* avgpool2d — x: (N, C, H, W) -> (N, C, H', W'); as torch.nn.AvgPool2d:
+   H' = floor((H + 2*pad - k + (ceil ? stride-1 : 0)) / stride) + 1, and in ceil mode a
+   last window that starts in the right padding is dropped. The divisor is the window
+   clipped to the padded input (H + pad) with count_include_pad (the default), or the
+   real elements in it with .exclude_pad (count_include_pad=False). */
+#include "../graph/graph_internal.h"
+
+typedef struct avgpool2d_attr {
+    int kh, kw, sh, sw, ph, pw;
+    int dilation; /* only to reject it: a max pool option */
+    bool ceil_mode;
+    bool exclude_pad;
+} avgpool2d_attr;
+
+static int pick(int specific, int general, int dflt)
+{
+    if (specific) return specific;
+    if (general) return general;
+    return dflt;
+}
+
+/* Floor division for a possibly negative numerator (PyTorch's div_rtn). */
+static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* PyTorch's pooling_output_shape (dilation 1). */
+static int pool_out_size(int in, int k, int s, int p, bool ceil_mode)
+{
+    int out = floor_div(in + 2 * p - k + (ceil_mode ? s - 1 : 0), s) + 1;
+    if (ceil_mode && (out - 1) * s >= in + p) out--;
+    return out;
+}
+
+static cnn_status avgpool2d_shape(cnn_node *n)
+{
+    avgpool2d_attr *a = n->attr;
+    const cnn_node *x = n->in[0];
+    if (x->out.ndim != 4)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
+                              cnn_node_shape_str(x));
+    if (a->kh < 1 || a->kw < 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "kernel %dx%d must be >= 1 (set .kernel)",
+                              a->kh, a->kw);
+    if (a->sh < 1 || a->sw < 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "stride %dx%d must be >= 1", a->sh, a->sw);
+    if (a->ph < 0 || a->pw < 0)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "padding %dx%d must be >= 0", a->ph, a->pw);
+    if (a->ph > a->kh / 2 || a->pw > a->kw / 2)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
+                              "padding %dx%d must be at most half the kernel %dx%d", a->ph, a->pw,
+                              a->kh, a->kw);
+    if (a->dilation != 0 && a->dilation != 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
+                              "dilation %d is not supported (AvgPool2d has none)", a->dilation);
+    int h = x->out.dims[2], w = x->out.dims[3];
+    int oh = pool_out_size(h, a->kh, a->sh, a->ph, a->ceil_mode);
+    int ow = pool_out_size(w, a->kw, a->sw, a->pw, a->ceil_mode);
+    if (oh < 1 || ow < 1)
+        return cnn_node_error(n, CNN_ERR_SHAPE,
+                              "output %dx%d is smaller than 1x1: kernel %dx%d (padding %dx%d) "
+                              "does not fit the input %s",
+                              oh, ow, a->kh, a->kw, a->ph, a->pw, cnn_node_shape_str(x));
+    n->out.ndim = 4;
+    n->out.dims[0] = x->out.dims[0];
+    n->out.dims[1] = x->out.dims[1];
+    n->out.dims[2] = oh;
+    n->out.dims[3] = ow;
+    return CNN_OK;
+}
+
+/* One output's window [*h0, *h1) x [*w0, *w1) clipped to the input, and its divisor
+   (0 when the window holds no input element). */
+typedef struct window {
+    int h0, h1, w0, w1;
+    float inv; /* 1 / divisor */
+} window;
+
+static window avg_window(const avgpool2d_attr *a, int h, int w, int i, int j)
+{
+    window r;
+    int h0 = i * a->sh - a->ph, w0 = j * a->sw - a->pw;
+    int h1 = CNN_MIN(h0 + a->kh, h + a->ph), w1 = CNN_MIN(w0 + a->kw, w + a->pw);
+    int padded = (h1 - h0) * (w1 - w0);
+    r.h0 = CNN_MAX(h0, 0);
+    r.w0 = CNN_MAX(w0, 0);
+    r.h1 = CNN_MIN(h1, h);
+    r.w1 = CNN_MIN(w1, w);
+    int real = (r.h1 - r.h0) * (r.w1 - r.w0);
+    if (r.h0 >= r.h1 || r.w0 >= r.w1) {
+        r.h1 = r.h0; /* empty: contributes 0, as PyTorch */
+        r.inv = 0.0f;
+    } else {
+        r.inv = 1.0f / (float)(a->exclude_pad ? real : padded);
+    }
+    return r;
+}
+
+static cnn_status avgpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const avgpool2d_attr *a = n->attr;
+    const cnn_node *x = n->in[0];
+    const int h = x->out.dims[2], w = x->out.dims[3];
+    const int oh = n->out.dims[2], ow = n->out.dims[3];
+    const size_t planes = (size_t)ctx->batch * x->out.dims[1];
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x->out.data + p * h * w;
+        float *yp = n->out.data + p * oh * ow;
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                window r = avg_window(a, h, w, i, j);
+                float sum = 0.0f;
+                for (int u = r.h0; u < r.h1; u++)
+                    for (int v = r.w0; v < r.w1; v++) sum += xp[u * w + v];
+                yp[i * ow + j] = sum * r.inv;
+            }
+    }
+    return CNN_OK;
+}
+
+static cnn_status avgpool2d_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const avgpool2d_attr *a = n->attr;
+    cnn_node *x = n->in[0];
+    if (!x->grad.data) return CNN_OK;
+    const int h = x->out.dims[2], w = x->out.dims[3];
+    const int oh = n->out.dims[2], ow = n->out.dims[3];
+    const size_t planes = (size_t)ctx->batch * x->out.dims[1];
+    for (size_t p = 0; p < planes; p++) {
+        float *dx = x->grad.data + p * h * w;
+        const float *dy = n->grad.data + p * oh * ow;
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                window r = avg_window(a, h, w, i, j);
+                float gv = dy[i * ow + j] * r.inv;
+                for (int u = r.h0; u < r.h1; u++)
+                    for (int v = r.w0; v < r.w1; v++) dx[u * w + v] += gv;
+            }
+    }
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_op_avgpool2d = {
+    .name = "avgpool2d",
+    .shape = avgpool2d_shape,
+    .cost = NULL, /* no multiply-adds */
+    .forward = avgpool2d_forward,
+    .backward = avgpool2d_backward,
+};
+
+cnn_node *cnn_avgpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)
+{
+    int kh = pick(o->kernel_h, o->kernel, 0), kw = pick(o->kernel_w, o->kernel, 0);
+    avgpool2d_attr a = {
+        .kh = kh,
+        .kw = kw,
+        .sh = pick(o->stride_h, o->stride, kh),
+        .sw = pick(o->stride_w, o->stride, kw),
+        .ph = pick(o->padding_h, o->padding, 0),
+        .pw = pick(o->padding_w, o->padding, 0),
+        .dilation = o->dilation,
+        .ceil_mode = o->ceil_mode,
+        .exclude_pad = o->exclude_pad,
+    };
+    return cnn_node_make(g, &cnn_op_avgpool2d, o->name, 1, &x, &a, sizeof a);
+}

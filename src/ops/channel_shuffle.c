@@ -1,0 +1,79 @@
+/* channel_shuffle — (N, g*c, H, W) -> (N, c*g, H, W): viewed as (N, g, c, H, W),
+   dims 1 and 2 swapped and flattened back, as ShuffleNet's channel_shuffle
+   (torchvision shufflenetv2.py). Output channel j = i*g + k takes input channel
+   k*c + i. */
+#include <string.h>
+
+#include "../graph/graph_internal.h"
+
+typedef struct shuffle_attr {
+    int groups;
+} shuffle_attr;
+
+static cnn_status shuffle_shape(cnn_node *n)
+{
+    const shuffle_attr *a = n->attr;
+    const cnn_node *x = n->in[0];
+    if (!x->batched || x->out.ndim < 2)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
+                              cnn_node_shape_str(x));
+    if (a->groups < 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d must be >= 1", a->groups);
+    if (x->out.dims[1] % a->groups)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d does not divide %d channels of %s",
+                              a->groups, x->out.dims[1], cnn_node_shape_str(x));
+    n->out.ndim = x->out.ndim;
+    memcpy(n->out.dims, x->out.dims, sizeof n->out.dims);
+    return CNN_OK;
+}
+
+static size_t plane(const cnn_node *n)
+{
+    size_t p = 1;
+    for (int d = 2; d < n->out.ndim; d++) p *= (size_t)n->out.dims[d];
+    return p;
+}
+
+static cnn_status shuffle_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const shuffle_attr *a = n->attr;
+    size_t S = plane(n), C = (size_t)n->out.dims[1], G = (size_t)a->groups, cg = C / G;
+    const float *x = n->in[0]->out.data;
+    float *y = n->out.data;
+    for (int b = 0; b < ctx->batch; b++)
+        for (size_t k = 0; k < G; k++)
+            for (size_t i = 0; i < cg; i++)
+                memcpy(y + ((size_t)b * C + i * G + k) * S, x + ((size_t)b * C + k * cg + i) * S,
+                       S * sizeof(float));
+    return CNN_OK;
+}
+
+static cnn_status shuffle_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const shuffle_attr *a = n->attr;
+    float *dx = n->in[0]->grad.data;
+    if (!dx) return CNN_OK;
+    size_t S = plane(n), C = (size_t)n->out.dims[1], G = (size_t)a->groups, cg = C / G;
+    const float *dy = n->grad.data;
+    for (int b = 0; b < ctx->batch; b++)
+        for (size_t k = 0; k < G; k++)
+            for (size_t i = 0; i < cg; i++) {
+                float *d = dx + ((size_t)b * C + k * cg + i) * S;
+                const float *g = dy + ((size_t)b * C + i * G + k) * S;
+                for (size_t t = 0; t < S; t++) d[t] += g[t];
+            }
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_op_channel_shuffle = {
+    .name = "channel_shuffle",
+    .shape = shuffle_shape,
+    .forward = shuffle_forward,
+    .backward = shuffle_backward,
+};
+
+cnn_node *cnn_channel_shuffle(cnn_graph *g, cnn_node *x, int groups)
+{
+    shuffle_attr a = {.groups = groups};
+    return cnn_node_make(g, &cnn_op_channel_shuffle, NULL, 1, &x, &a, sizeof a);
+}

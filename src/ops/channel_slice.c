@@ -1,0 +1,75 @@
+/* channel_slice — (N, C, H, W) -> (N, count, H, W): channels [start, start+count), as
+   x[:, start:start+count] (ShuffleNet V2's x.chunk(2, dim=1)). */
+#include <string.h>
+
+#include "../graph/graph_internal.h"
+
+typedef struct slice_attr {
+    int start, count;
+} slice_attr;
+
+static cnn_status slice_shape(cnn_node *n)
+{
+    const slice_attr *a = n->attr;
+    const cnn_node *x = n->in[0];
+    if (!x->batched || x->out.ndim < 2)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
+                              cnn_node_shape_str(x));
+    int c = x->out.dims[1];
+    if (a->start < 0 || a->count < 1 || a->start > c - a->count)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
+                              "channels [%d, %d) (start %d, count %d) are not within the %d "
+                              "channels of %s",
+                              a->start, a->start + a->count, a->start, a->count, c,
+                              cnn_node_shape_str(x));
+    n->out.ndim = x->out.ndim;
+    memcpy(n->out.dims, x->out.dims, sizeof n->out.dims);
+    n->out.dims[1] = a->count;
+    return CNN_OK;
+}
+
+static size_t plane(const cnn_node *n)
+{
+    size_t p = 1;
+    for (int d = 2; d < n->out.ndim; d++) p *= (size_t)n->out.dims[d];
+    return p;
+}
+
+static cnn_status slice_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const slice_attr *a = n->attr;
+    size_t S = plane(n), C = (size_t)n->in[0]->out.dims[1], len = (size_t)a->count * S;
+    const float *x = n->in[0]->out.data + (size_t)a->start * S;
+    float *y = n->out.data;
+    for (int b = 0; b < ctx->batch; b++)
+        memcpy(y + (size_t)b * len, x + (size_t)b * C * S, len * sizeof(float));
+    return CNN_OK;
+}
+
+static cnn_status slice_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const slice_attr *a = n->attr;
+    if (!n->in[0]->grad.data) return CNN_OK;
+    size_t S = plane(n), C = (size_t)n->in[0]->out.dims[1], len = (size_t)a->count * S;
+    float *dx = n->in[0]->grad.data + (size_t)a->start * S;
+    const float *dy = n->grad.data;
+    for (int b = 0; b < ctx->batch; b++) {
+        float *d = dx + (size_t)b * C * S;
+        const float *g = dy + (size_t)b * len;
+        for (size_t k = 0; k < len; k++) d[k] += g[k];
+    }
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_op_channel_slice = {
+    .name = "channel_slice",
+    .shape = slice_shape,
+    .forward = slice_forward,
+    .backward = slice_backward,
+};
+
+cnn_node *cnn_channel_slice(cnn_graph *g, cnn_node *x, int start, int count)
+{
+    slice_attr a = {.start = start, .count = count};
+    return cnn_node_make(g, &cnn_op_channel_slice, NULL, 1, &x, &a, sizeof a);
+}

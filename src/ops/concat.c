@@ -1,0 +1,95 @@
+/* concat — xs[i]: (N, C_i, ...) -> (N, sum C_i, ...), along channels (dim 1) as
+   torch.cat(xs, 1). Every other dimension must agree; n == 1 is a copy. The same node
+   may appear more than once (DenseNet, Inception): backward adds into its gradient
+   once per appearance. */
+#include <string.h>
+
+#include "../graph/graph_internal.h"
+
+typedef struct concat_attr {
+    int n; /* as given by the caller, for the error message */
+} concat_attr;
+
+static cnn_status concat_shape(cnn_node *n)
+{
+    const concat_attr *a = n->attr;
+    if (n->n_in < 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "needs at least 1 input, got %d", a->n);
+    const cnn_node *x0 = n->in[0];
+    if (!x0->batched || x0->out.ndim < 2)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input 0 must be (N, C, ...), got %s",
+                              cnn_node_shape_str(x0));
+    int c = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        const cnn_node *x = n->in[i];
+        bool ok = x->batched && x->out.ndim == x0->out.ndim;
+        for (int d = 0; ok && d < x0->out.ndim; d++)
+            if (d != 1 && x->out.dims[d] != x0->out.dims[d]) ok = false;
+        if (!ok)
+            return cnn_node_error(n, CNN_ERR_SHAPE,
+                                  "input %d has shape %s, input 0 has %s: all dimensions but 1 "
+                                  "must agree",
+                                  i, cnn_node_shape_str(x), cnn_node_shape_str(x0));
+        c += x->out.dims[1];
+    }
+    n->out.ndim = x0->out.ndim;
+    memcpy(n->out.dims, x0->out.dims, sizeof n->out.dims);
+    n->out.dims[1] = c;
+    return CNN_OK;
+}
+
+/* Elements per channel (product of dims 2..). */
+static size_t plane(const cnn_node *n)
+{
+    size_t s = 1;
+    for (int d = 2; d < n->out.ndim; d++) s *= (size_t)n->out.dims[d];
+    return s;
+}
+
+static cnn_status concat_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    size_t S = plane(n), ctot = (size_t)n->out.dims[1];
+    float *y = n->out.data;
+    for (int b = 0; b < ctx->batch; b++) {
+        size_t off = 0;
+        for (int i = 0; i < n->n_in; i++) {
+            size_t len = (size_t)n->in[i]->out.dims[1] * S;
+            memcpy(y + (size_t)b * ctot * S + off, n->in[i]->out.data + (size_t)b * len,
+                   len * sizeof(float));
+            off += len;
+        }
+    }
+    return CNN_OK;
+}
+
+static cnn_status concat_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    size_t S = plane(n), ctot = (size_t)n->out.dims[1];
+    const float *dy = n->grad.data;
+    size_t off = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        size_t len = (size_t)n->in[i]->out.dims[1] * S;
+        float *dx = n->in[i]->grad.data;
+        if (dx)
+            for (int b = 0; b < ctx->batch; b++) {
+                const float *src = dy + (size_t)b * ctot * S + off;
+                float *dst = dx + (size_t)b * len;
+                for (size_t k = 0; k < len; k++) dst[k] += src[k];
+            }
+        off += len;
+    }
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_op_concat = {
+    .name = "concat",
+    .shape = concat_shape,
+    .forward = concat_forward,
+    .backward = concat_backward,
+};
+
+cnn_node *cnn_concat(cnn_graph *g, int n, cnn_node *const *xs)
+{
+    concat_attr a = {.n = n};
+    return cnn_node_make(g, &cnn_op_concat, NULL, (n > 0 && xs) ? n : 0, xs, &a, sizeof a);
+}

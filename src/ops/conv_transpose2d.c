@@ -1,0 +1,194 @@
+/* conv_transpose2d — x: (N, C_in, H, W) -> (N, C_out, H', W'), as
+   torch.nn.ConvTranspose2d:
+   H' = (H-1)*stride_h - 2*pad_h + dil_h*(k_h-1) + output_padding_h + 1.
+   Weight (C_in, C_out/groups, k_h, k_w), bias (C_out).
+
+   Computed with the backend's regular conv kernels: a transposed conv is the data
+   gradient of the conv that maps its output back to its input. `desc` describes that
+   conv (c_in = C_out, c_out = C_in, in = (H', W'), out = (H, W)); its weight layout
+   (c_out, c_in/groups, k_h, k_w) is ours. So
+     forward:    y  = conv_backward_data(desc, x, w) (+ bias)
+     backward:   dx += conv_forward(desc, dy, w)
+                 dw += conv_backward_weights(desc, dy, x)   (dy plays the conv's input)
+   When output_padding >= stride (allowed if < dilation) desc's out is smaller than its
+   formula gives; the ref kernels take out as given, so the extra rows are just zero. */
+#include <math.h>
+#include <string.h>
+
+#include "../graph/graph_internal.h"
+
+typedef struct conv_transpose2d_attr {
+    int out;
+    int kh, kw, sh, sw, ph, pw, oph, opw, dh, dw, groups;
+    bool bias;
+    cnn_conv_desc desc; /* the equivalent regular conv, at the maximum batch */
+    size_t tmp_bytes;   /* scratch head: dx of the current batch before it is added */
+} conv_transpose2d_attr;
+
+static int pick(int specific, int general, int dflt)
+{
+    if (specific) return specific;
+    if (general) return general;
+    return dflt;
+}
+
+static cnn_status conv_transpose2d_shape(cnn_node *n)
+{
+    conv_transpose2d_attr *a = n->attr;
+    const cnn_node *x = n->in[0];
+    if (x->out.ndim != 4)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
+                              cnn_node_shape_str(x));
+    int c_in = x->out.dims[1], h = x->out.dims[2], w = x->out.dims[3];
+    if (a->out < 1) return cnn_node_error(n, CNN_ERR_INVALID_ARG, "out_channels %d must be >= 1", a->out);
+    if (a->kh < 1 || a->kw < 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "kernel %dx%d must be >= 1 (set .kernel)",
+                              a->kh, a->kw);
+    if (a->sh < 1 || a->sw < 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "stride %dx%d must be >= 1", a->sh, a->sw);
+    if (a->dh < 1 || a->dw < 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "dilation %dx%d must be >= 1", a->dh, a->dw);
+    if (a->groups < 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d must be >= 1", a->groups);
+    if (c_in % a->groups)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d does not divide %d input channels",
+                              a->groups, c_in);
+    if (a->out % a->groups)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d does not divide %d output channels",
+                              a->groups, a->out);
+    if (a->ph < 0 || a->pw < 0)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "padding %dx%d must be >= 0", a->ph, a->pw);
+    if (a->oph < 0 || a->opw < 0)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "output_padding %dx%d must be >= 0", a->oph,
+                              a->opw);
+    /* PyTorch's rule: output_padding must be smaller than either stride or dilation */
+    if ((a->oph >= a->sh && a->oph >= a->dh) || (a->opw >= a->sw && a->opw >= a->dw))
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
+                              "output_padding %dx%d must be smaller than stride %dx%d or "
+                              "dilation %dx%d",
+                              a->oph, a->opw, a->sh, a->sw, a->dh, a->dw);
+    int64_t oh = (int64_t)(h - 1) * a->sh - 2 * (int64_t)a->ph + (int64_t)a->dh * (a->kh - 1) +
+                 a->oph + 1;
+    int64_t ow = (int64_t)(w - 1) * a->sw - 2 * (int64_t)a->pw + (int64_t)a->dw * (a->kw - 1) +
+                 a->opw + 1;
+    if (oh < 1 || ow < 1)
+        return cnn_node_error(n, CNN_ERR_SHAPE,
+                              "padding %dx%d leaves no output for kernel %dx%d (dilation %dx%d) "
+                              "on input %s",
+                              a->ph, a->pw, a->kh, a->kw, a->dh, a->dw, cnn_node_shape_str(x));
+    if (oh > INT32_MAX || ow > INT32_MAX)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "output %lldx%lld is too large for input %s",
+                              (long long)oh, (long long)ow, cnn_node_shape_str(x));
+    n->out.ndim = 4;
+    n->out.dims[0] = x->out.dims[0];
+    n->out.dims[1] = a->out;
+    n->out.dims[2] = (int)oh;
+    n->out.dims[3] = (int)ow;
+
+    /* PyTorch's fan_in of this weight is weight.size(1) * kh * kw */
+    int og = a->out / a->groups;
+    int fan_in = og * a->kh * a->kw;
+    float bound = 1.0f / sqrtf((float)fan_in); /* kaiming_uniform(a=sqrt(5)) */
+    int wd[4] = {c_in, og, a->kh, a->kw};
+    if (!cnn_node_param(n, "weight", 4, wd, CNN_PARAM_WEIGHT, 1, bound)) return CNN_ERR_INVALID_ARG;
+    if (a->bias && !cnn_node_param(n, "bias", 1, &a->out, CNN_PARAM_BIAS, 1, bound))
+        return CNN_ERR_INVALID_ARG;
+
+    a->desc = (cnn_conv_desc){
+        .n = x->out.dims[0], .c_in = a->out, .c_out = c_in, .groups = a->groups,
+        .in = {1, (int)oh, (int)ow}, .out = {1, h, w},
+        .k = {1, a->kh, a->kw}, .s = {1, a->sh, a->sw}, .p = {0, a->ph, a->pw}, .d = {1, a->dh, a->dw},
+    };
+    a->tmp_bytes = (cnn_node_numel_max(x) * sizeof(float) + 63) / 64 * 64;
+    n->scratch_bytes = a->tmp_bytes + cnn_conv_scratch_bytes(&a->desc);
+    return CNN_OK;
+}
+
+/* input elements * (C_out/groups * kh * kw), as PyTorch-style counters do */
+static int64_t conv_transpose2d_cost(const cnn_node *n)
+{
+    const conv_transpose2d_attr *a = n->attr;
+    int64_t per_in = (int64_t)(a->out / a->groups) * a->kh * a->kw;
+    return per_in * a->desc.c_out * a->desc.out[1] * a->desc.out[2];
+}
+
+static cnn_status conv_transpose2d_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const conv_transpose2d_attr *a = n->attr;
+    cnn_conv_desc d = a->desc;
+    d.n = ctx->batch;
+    float *y = n->out.data;
+    memset(y, 0, cnn_node_numel(n) * sizeof *y); /* conv_backward_data accumulates */
+    ctx->be->conv_backward_data(&d, n->in[0]->out.data, n->params[0]->value.data, y, ctx->scratch);
+    if (a->bias) {
+        const float *b = n->params[1]->value.data;
+        size_t plane = (size_t)d.in[1] * (size_t)d.in[2];
+        for (int i = 0; i < ctx->batch; i++)
+            for (int o = 0; o < a->out; o++) {
+                float *yp = y + ((size_t)i * (size_t)a->out + (size_t)o) * plane;
+                for (size_t q = 0; q < plane; q++) yp[q] += b[o];
+            }
+    }
+    return CNN_OK;
+}
+
+static cnn_status conv_transpose2d_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const conv_transpose2d_attr *a = n->attr;
+    cnn_conv_desc d = a->desc;
+    d.n = ctx->batch;
+    cnn_node *x = n->in[0];
+    const float *dy = n->grad.data;
+    void *conv_scratch = (char *)ctx->scratch + a->tmp_bytes;
+    /* dy is the equivalent conv's input, x its output gradient */
+    ctx->be->conv_backward_weights(&d, dy, x->out.data, n->params[0]->grad.data, NULL, conv_scratch);
+    if (a->bias) {
+        float *db = n->params[1]->grad.data;
+        size_t plane = (size_t)d.in[1] * (size_t)d.in[2];
+        for (int o = 0; o < a->out; o++) {
+            double s = 0.0;
+            for (int i = 0; i < ctx->batch; i++) {
+                const float *dp = dy + ((size_t)i * (size_t)a->out + (size_t)o) * plane;
+                for (size_t q = 0; q < plane; q++) s += dp[q];
+            }
+            db[o] += (float)s;
+        }
+    }
+    if (x->grad.data) {
+        float *tmp = ctx->scratch; /* conv_forward overwrites: go through tmp, then add */
+        ctx->be->conv_forward(&d, dy, n->params[0]->value.data, NULL, tmp, conv_scratch);
+        float *dx = x->grad.data;
+        size_t nx = cnn_node_numel(x);
+        for (size_t i = 0; i < nx; i++) dx[i] += tmp[i];
+    }
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_op_conv_transpose2d = {
+    .name = "conv_transpose2d",
+    .shape = conv_transpose2d_shape,
+    .cost = conv_transpose2d_cost,
+    .forward = conv_transpose2d_forward,
+    .backward = conv_transpose2d_backward,
+};
+
+cnn_node *cnn_conv_transpose2d_(cnn_graph *g, cnn_node *x, int out_channels,
+                                const cnn_conv_transpose2d_opts *o)
+{
+    conv_transpose2d_attr a = {
+        .out = out_channels,
+        .kh = pick(o->kernel_h, o->kernel, 0),
+        .kw = pick(o->kernel_w, o->kernel, 0),
+        .sh = pick(o->stride_h, o->stride, 1),
+        .sw = pick(o->stride_w, o->stride, 1),
+        .ph = pick(o->padding_h, o->padding, 0),
+        .pw = pick(o->padding_w, o->padding, 0),
+        .oph = pick(o->output_padding_h, o->output_padding, 0),
+        .opw = pick(o->output_padding_w, o->output_padding, 0),
+        .dh = pick(o->dilation_h, o->dilation, 1),
+        .dw = pick(o->dilation_w, o->dilation, 1),
+        .groups = o->groups ? o->groups : 1,
+        .bias = !o->no_bias,
+    };
+    return cnn_node_make(g, &cnn_op_conv_transpose2d, o->name, 1, &x, &a, sizeof a);
+}

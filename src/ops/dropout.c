@@ -1,0 +1,73 @@
+/* dropout — any batched shape -> same shape, as torch.nn.Dropout(p) (inverted dropout):
+   training zeroes each element with probability p (drawn from the graph RNG, so one
+   seed gives one mask) and scales the kept ones by 1 / (1 - p); eval is the identity.
+   Saved: the keep mask, one byte per element. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../graph/graph_internal.h"
+
+typedef struct dropout_attr {
+    float p;
+} dropout_attr;
+
+static cnn_status dropout_shape(cnn_node *n)
+{
+    const dropout_attr *a = n->attr;
+    const cnn_node *x = n->in[0];
+    if (!(a->p >= 0.0f && a->p < 1.0f))
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "p %g outside [0, 1)", (double)a->p);
+    n->out.ndim = x->out.ndim;
+    for (int i = 0; i < x->out.ndim; i++) n->out.dims[i] = x->out.dims[i];
+    n->batched = x->batched;
+    n->saved_bytes = cnn_node_numel_max(x); /* uint8 keep mask */
+    return CNN_OK;
+}
+
+static cnn_status dropout_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const dropout_attr *a = n->attr;
+    const float *x = n->in[0]->out.data;
+    float *y = n->out.data;
+    uint8_t *keep = n->saved;
+    size_t len = cnn_node_numel(n);
+    if (!ctx->training || a->p == 0.0f) {
+        memcpy(y, x, len * sizeof(float));
+        memset(keep, 1, len);
+        return CNN_OK;
+    }
+    float scale = 1.0f / (1.0f - a->p);
+    for (size_t i = 0; i < len; i++) {
+        keep[i] = cnn_rng_uniform(ctx->rng) >= a->p;
+        y[i] = keep[i] ? x[i] * scale : 0.0f;
+    }
+    return CNN_OK;
+}
+
+static cnn_status dropout_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const dropout_attr *a = n->attr;
+    float *dx = n->in[0]->grad.data;
+    if (!dx) return CNN_OK;
+    const float *dy = n->grad.data;
+    const uint8_t *keep = n->saved;
+    float scale = (ctx->training && a->p > 0.0f) ? 1.0f / (1.0f - a->p) : 1.0f;
+    size_t len = cnn_node_numel(n);
+    for (size_t i = 0; i < len; i++)
+        if (keep[i]) dx[i] += dy[i] * scale;
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_op_dropout = {
+    .name = "dropout",
+    .shape = dropout_shape,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+};
+
+cnn_node *cnn_dropout_(cnn_graph *g, cnn_node *x, float p, const cnn_dropout_opts *o)
+{
+    dropout_attr a = {.p = p};
+    return cnn_node_make(g, &cnn_op_dropout, o->name, 1, &x, &a, sizeof a);
+}

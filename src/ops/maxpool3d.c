@@ -1,0 +1,157 @@
+/* maxpool3d — x: (N, C, D, H, W) -> (N, C, D', H', W'); as torch.nn.MaxPool3d
+   (dilation 1): per axis D' = floor((D + 2*pad - k + (ceil ? stride-1 : 0)) / stride)
+   + 1, and in ceil mode a last window that starts in the right padding is dropped.
+   Padded positions count as -inf. The argmax of each output (d*H*W + h*W + w in its
+   input volume, like return_indices=True; ties -> the first max) is saved as int32
+   for backward. */
+#include <math.h>
+
+#include "../graph/graph_internal.h"
+
+typedef struct maxpool3d_attr {
+    int k[3], s[3], p[3]; /* (D, H, W) */
+    bool ceil_mode;
+} maxpool3d_attr;
+
+static int pick(int specific, int general, int dflt)
+{
+    if (specific) return specific;
+    if (general) return general;
+    return dflt;
+}
+
+/* Floor division for a possibly negative numerator (PyTorch's div_rtn). */
+static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* PyTorch's pooling_output_shape (dilation 1). */
+static int pool_out_size(int in, int k, int s, int p, bool ceil_mode)
+{
+    int out = floor_div(in + 2 * p - k + (ceil_mode ? s - 1 : 0), s) + 1;
+    if (ceil_mode && (out - 1) * s >= in + p) out--;
+    return out;
+}
+
+static cnn_status maxpool3d_shape(cnn_node *n)
+{
+    maxpool3d_attr *a = n->attr;
+    const cnn_node *x = n->in[0];
+    if (x->out.ndim != 5)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, D, H, W), got %s",
+                              cnn_node_shape_str(x));
+    const int *k = a->k, *s = a->s, *p = a->p;
+    if (k[0] < 1 || k[1] < 1 || k[2] < 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
+                              "kernel %dx%dx%d must be >= 1 (set .kernel)", k[0], k[1], k[2]);
+    if (s[0] < 1 || s[1] < 1 || s[2] < 1)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "stride %dx%dx%d must be >= 1", s[0], s[1],
+                              s[2]);
+    if (p[0] < 0 || p[1] < 0 || p[2] < 0)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "padding %dx%dx%d must be >= 0", p[0],
+                              p[1], p[2]);
+    if (p[0] > k[0] / 2 || p[1] > k[1] / 2 || p[2] > k[2] / 2)
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
+                              "padding %dx%dx%d must be at most half the kernel %dx%dx%d", p[0],
+                              p[1], p[2], k[0], k[1], k[2]);
+    if ((int64_t)x->out.dims[2] * x->out.dims[3] * x->out.dims[4] > INT32_MAX)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input volume %s too large for int32 indices",
+                              cnn_node_shape_str(x));
+    int o[3];
+    for (int i = 0; i < 3; i++) o[i] = pool_out_size(x->out.dims[2 + i], k[i], s[i], p[i], a->ceil_mode);
+    if (o[0] < 1 || o[1] < 1 || o[2] < 1)
+        return cnn_node_error(n, CNN_ERR_SHAPE,
+                              "output %dx%dx%d is smaller than 1x1x1: kernel %dx%dx%d (padding "
+                              "%dx%dx%d) does not fit the input %s",
+                              o[0], o[1], o[2], k[0], k[1], k[2], p[0], p[1], p[2],
+                              cnn_node_shape_str(x));
+    n->out.ndim = 5;
+    n->out.dims[0] = x->out.dims[0];
+    n->out.dims[1] = x->out.dims[1];
+    for (int i = 0; i < 3; i++) n->out.dims[2 + i] = o[i];
+    n->saved_bytes =
+        (size_t)x->out.dims[0] * x->out.dims[1] * o[0] * o[1] * o[2] * sizeof(int32_t);
+    return CNN_OK;
+}
+
+static cnn_status maxpool3d_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const maxpool3d_attr *a = n->attr;
+    const cnn_node *x = n->in[0];
+    const int id = x->out.dims[2], ih = x->out.dims[3], iw = x->out.dims[4];
+    const int od = n->out.dims[2], oh = n->out.dims[3], ow = n->out.dims[4];
+    const size_t vin = (size_t)id * ih * iw, vout = (size_t)od * oh * ow;
+    const size_t planes = (size_t)ctx->batch * x->out.dims[1];
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x->out.data + p * vin;
+        float *yp = n->out.data + p * vout;
+        int32_t *ip = (int32_t *)n->saved + p * vout;
+        for (int t = 0; t < od; t++) {
+            int d0 = t * a->s[0] - a->p[0], d1 = CNN_MIN(d0 + a->k[0], id);
+            d0 = CNN_MAX(d0, 0);
+            for (int i = 0; i < oh; i++) {
+                int h0 = i * a->s[1] - a->p[1], h1 = CNN_MIN(h0 + a->k[1], ih);
+                h0 = CNN_MAX(h0, 0);
+                for (int j = 0; j < ow; j++) {
+                    int w0 = j * a->s[2] - a->p[2], w1 = CNN_MIN(w0 + a->k[2], iw);
+                    w0 = CNN_MAX(w0, 0);
+                    /* padding <= kernel/2 and the ceil rule keep every window non-empty */
+                    float best = -INFINITY;
+                    int32_t bi = (d0 * ih + h0) * iw + w0;
+                    for (int c = d0; c < d1; c++)
+                        for (int u = h0; u < h1; u++)
+                            for (int v = w0; v < w1; v++) {
+                                int32_t q = (c * ih + u) * iw + v;
+                                float val = xp[q];
+                                if (val > best || isnan(val)) {
+                                    best = val;
+                                    bi = q;
+                                }
+                            }
+                    size_t o = ((size_t)t * oh + i) * ow + j;
+                    yp[o] = best;
+                    ip[o] = bi;
+                }
+            }
+        }
+    }
+    return CNN_OK;
+}
+
+static cnn_status maxpool3d_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    cnn_node *x = n->in[0];
+    if (!x->grad.data) return CNN_OK;
+    const size_t vin = (size_t)x->out.dims[2] * x->out.dims[3] * x->out.dims[4];
+    const size_t vout = (size_t)n->out.dims[2] * n->out.dims[3] * n->out.dims[4];
+    const size_t planes = (size_t)ctx->batch * x->out.dims[1];
+    const int32_t *idx = n->saved;
+    for (size_t p = 0; p < planes; p++) {
+        float *dx = x->grad.data + p * vin;
+        const float *dy = n->grad.data + p * vout;
+        const int32_t *ip = idx + p * vout;
+        for (size_t o = 0; o < vout; o++) dx[ip[o]] += dy[o];
+    }
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_op_maxpool3d = {
+    .name = "maxpool3d",
+    .shape = maxpool3d_shape,
+    .cost = NULL, /* no multiply-adds */
+    .forward = maxpool3d_forward,
+    .backward = maxpool3d_backward,
+};
+
+cnn_node *cnn_maxpool3d_(cnn_graph *g, cnn_node *x, const cnn_pool3d_opts *o)
+{
+    int kd = pick(o->kernel_d, o->kernel, 0), kh = pick(o->kernel_h, o->kernel, 0),
+        kw = pick(o->kernel_w, o->kernel, 0);
+    maxpool3d_attr a = {
+        .k = {kd, kh, kw},
+        .s = {pick(o->stride_d, o->stride, kd), pick(o->stride_h, o->stride, kh),
+              pick(o->stride_w, o->stride, kw)},
+        .p = {pick(o->padding_d, o->padding, 0), pick(o->padding_h, o->padding, 0),
+              pick(o->padding_w, o->padding, 0)},
+        .ceil_mode = o->ceil_mode,
+    };
+    return cnn_node_make(g, &cnn_op_maxpool3d, o->name, 1, &x, &a, sizeof a);
+}

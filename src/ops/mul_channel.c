@@ -1,0 +1,74 @@
+/* mul_channel — x: (N, C, H, W) * s: (N, C, 1, 1) -> (N, C, H, W): one scale per
+   example and channel, as x * s in squeeze-and-excitation (Hu et al.; torchvision's
+   SqueezeExcitation). s may also be (N, C). 5-D x takes s (N, C, 1, 1, 1). */
+#include <string.h>
+
+#include "../graph/graph_internal.h"
+
+static cnn_status mul_channel_shape(cnn_node *n)
+{
+    const cnn_node *x = n->in[0], *s = n->in[1];
+    if (!x->batched || x->out.ndim < 3)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
+                              cnn_node_shape_str(x));
+    bool ok = s->batched && s->out.ndim >= 2 && s->out.ndim <= x->out.ndim &&
+              s->out.dims[0] == x->out.dims[0] && s->out.dims[1] == x->out.dims[1];
+    for (int d = 2; ok && d < s->out.ndim; d++)
+        if (s->out.dims[d] != 1) ok = false;
+    if (!ok)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "scale %s does not fit input %s: want (%d, %d, 1, 1)",
+                              cnn_node_shape_str(s), cnn_node_shape_str(x), x->out.dims[0],
+                              x->out.dims[1]);
+    n->out.ndim = x->out.ndim;
+    memcpy(n->out.dims, x->out.dims, sizeof n->out.dims);
+    return CNN_OK;
+}
+
+/* Elements per channel of x. */
+static size_t plane(const cnn_node *n)
+{
+    size_t p = 1;
+    for (int d = 2; d < n->out.ndim; d++) p *= (size_t)n->out.dims[d];
+    return p;
+}
+
+static cnn_status mul_channel_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    size_t S = plane(n), rows = (size_t)ctx->batch * (size_t)n->out.dims[1];
+    const float *x = n->in[0]->out.data, *s = n->in[1]->out.data;
+    float *y = n->out.data;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t k = 0; k < S; k++) y[r * S + k] = x[r * S + k] * s[r];
+    return CNN_OK;
+}
+
+static cnn_status mul_channel_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    size_t S = plane(n), rows = (size_t)ctx->batch * (size_t)n->out.dims[1];
+    const float *x = n->in[0]->out.data, *s = n->in[1]->out.data, *dy = n->grad.data;
+    float *dx = n->in[0]->grad.data, *ds = n->in[1]->grad.data;
+    for (size_t r = 0; r < rows; r++) {
+        float sr = s[r];
+        if (ds) {
+            double acc = 0.0;
+            for (size_t k = 0; k < S; k++) acc += (double)dy[r * S + k] * x[r * S + k];
+            ds[r] += (float)acc;
+        }
+        if (dx)
+            for (size_t k = 0; k < S; k++) dx[r * S + k] += dy[r * S + k] * sr;
+    }
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_op_mul_channel = {
+    .name = "mul_channel",
+    .shape = mul_channel_shape,
+    .forward = mul_channel_forward,
+    .backward = mul_channel_backward,
+};
+
+cnn_node *cnn_mul_channel(cnn_graph *g, cnn_node *x, cnn_node *s)
+{
+    cnn_node *in[2] = {x, s};
+    return cnn_node_make(g, &cnn_op_mul_channel, NULL, 2, in, NULL, 0);
+}

@@ -1,0 +1,84 @@
+/* mul_spatial — x: (N, C, H, W) * s: (N, 1, H, W) -> (N, C, H, W): one scale per
+   example and position, shared by all channels, as x * s in CBAM's spatial attention
+   (Woo et al. 2018). 5-D x takes s (N, 1, D, H, W). */
+#include <string.h>
+
+#include "../graph/graph_internal.h"
+
+static cnn_status mul_spatial_shape(cnn_node *n)
+{
+    const cnn_node *x = n->in[0], *s = n->in[1];
+    if (!x->batched || x->out.ndim < 3)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
+                              cnn_node_shape_str(x));
+    bool ok = s->batched && s->out.ndim == x->out.ndim && s->out.dims[1] == 1;
+    for (int d = 0; ok && d < x->out.ndim; d++)
+        if (d != 1 && s->out.dims[d] != x->out.dims[d]) ok = false;
+    if (!ok)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "scale %s does not fit input %s: want dim 1 = 1 "
+                              "and the others equal",
+                              cnn_node_shape_str(s), cnn_node_shape_str(x));
+    n->out.ndim = x->out.ndim;
+    memcpy(n->out.dims, x->out.dims, sizeof n->out.dims);
+    return CNN_OK;
+}
+
+static size_t plane(const cnn_node *n)
+{
+    size_t p = 1;
+    for (int d = 2; d < n->out.ndim; d++) p *= (size_t)n->out.dims[d];
+    return p;
+}
+
+static cnn_status mul_spatial_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    size_t S = plane(n), C = (size_t)n->out.dims[1];
+    const float *x = n->in[0]->out.data, *s = n->in[1]->out.data;
+    float *y = n->out.data;
+    for (int b = 0; b < ctx->batch; b++) {
+        const float *sb = s + (size_t)b * S;
+        for (size_t c = 0; c < C; c++) {
+            size_t o = ((size_t)b * C + c) * S;
+            for (size_t k = 0; k < S; k++) y[o + k] = x[o + k] * sb[k];
+        }
+    }
+    return CNN_OK;
+}
+
+static cnn_status mul_spatial_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    size_t S = plane(n), C = (size_t)n->out.dims[1];
+    const float *x = n->in[0]->out.data, *s = n->in[1]->out.data, *dy = n->grad.data;
+    float *dx = n->in[0]->grad.data, *ds = n->in[1]->grad.data;
+    for (int b = 0; b < ctx->batch; b++) {
+        const float *sb = s + (size_t)b * S;
+        if (ds)
+            for (size_t k = 0; k < S; k++) {
+                double acc = 0.0;
+                for (size_t c = 0; c < C; c++) {
+                    size_t o = ((size_t)b * C + c) * S + k;
+                    acc += (double)dy[o] * x[o];
+                }
+                ds[(size_t)b * S + k] += (float)acc;
+            }
+        if (dx)
+            for (size_t c = 0; c < C; c++) {
+                size_t o = ((size_t)b * C + c) * S;
+                for (size_t k = 0; k < S; k++) dx[o + k] += dy[o + k] * sb[k];
+            }
+    }
+    return CNN_OK;
+}
+
+const cnn_op_def cnn_op_mul_spatial = {
+    .name = "mul_spatial",
+    .shape = mul_spatial_shape,
+    .forward = mul_spatial_forward,
+    .backward = mul_spatial_backward,
+};
+
+cnn_node *cnn_mul_spatial(cnn_graph *g, cnn_node *x, cnn_node *s)
+{
+    cnn_node *in[2] = {x, s};
+    return cnn_node_make(g, &cnn_op_mul_spatial, NULL, 2, in, NULL, 0);
+}

@@ -1,0 +1,170 @@
+/* activations (ReLU, ReLU6, sigmoid, tanh, hard-swish, hard-sigmoid): forward against
+   the torch.nn formulas in double over a range that covers every piece and the kinks
+   themselves; backward by central differences on inputs kept away from the kinks
+   (0, 6, -3, 3); PyTorch's one-sided choices exactly at the kinks; a smaller batch
+   than built; unique default names; an unknown activation. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static const cnn_act acts[] = {CNN_ACT_RELU,      CNN_ACT_RELU6,      CNN_ACT_SIGMOID,
+                               CNN_ACT_TANH,      CNN_ACT_HARDSWISH,  CNN_ACT_HARDSIGMOID};
+static const char *act_names[] = {"relu", "relu6", "sigmoid", "tanh", "hardswish", "hardsigmoid"};
+enum { N_ACTS = 6 };
+
+static double clamp(double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+static double formula(cnn_act a, double x)
+{
+    switch (a) {
+    case CNN_ACT_RELU: return x > 0 ? x : 0;
+    case CNN_ACT_RELU6: return clamp(x, 0, 6);
+    case CNN_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case CNN_ACT_TANH: return tanh(x);
+    case CNN_ACT_HARDSWISH: return x * clamp(x + 3, 0, 6) / 6;
+    case CNN_ACT_HARDSIGMOID: return clamp(x + 3, 0, 6) / 6;
+    default: return NAN;
+    }
+}
+
+/* d/dx at the kinks, as PyTorch's backward functions choose them. */
+static double kink_grad(cnn_act a, double x)
+{
+    switch (a) {
+    case CNN_ACT_RELU: return x > 0 ? 1 : 0;                   /* relu'(0) = 0 */
+    case CNN_ACT_RELU6: return (x > 0 && x < 6) ? 1 : 0;       /* 0 at 0 and 6 */
+    case CNN_ACT_HARDSWISH: return x < -3 ? 0 : (x > 3 ? 1 : (2 * x + 3) / 6);
+    case CNN_ACT_HARDSIGMOID: return (x > -3 && x < 3) ? 1.0 / 6 : 0;
+    default: return NAN;
+    }
+}
+
+enum { N = 3, C = 4, H = 5, W = 6, NX = N * C * H * W };
+
+static cnn_graph *build(cnn_act a, cnn_node **in, cnn_node **y)
+{
+    cnn_graph *g = cnn_graph_new();
+    *in = cnn_input(g, "x", 4, (int[]){N, C, H, W});
+    cnn_input_requires_grad(*in);
+    *y = cnn_activation(g, *in, a);
+    TU_OK(cnn_graph_status(g));
+    return g;
+}
+
+static void test_forward_matches_formula(void **state)
+{
+    (void)state;
+    static float x[NX], want[NX];
+    static const float kinks[] = {0.0f, 6.0f, -3.0f, 3.0f, -0.0f, 1e-6f, -1e-6f, 5.999f,
+                                  -9.0f, 9.0f, -30.0f, 30.0f, -100.0f, 100.0f};
+    for (int k = 0; k < N_ACTS; k++) {
+        cnn_rng r;
+        cnn_rng_seed(&r, (uint64_t)k);
+        tu_fill(x, NX, -8, 8, &r);
+        memcpy(x, kinks, sizeof kinks);
+        cnn_node *in, *y;
+        cnn_graph *g = build(acts[k], &in, &y);
+        for (int batch = N; batch >= 1; batch -= 2) {
+            size_t n = (size_t)batch * C * H * W;
+            tu_forward(g, in, x, batch);
+            for (size_t i = 0; i < n; i++) want[i] = (float)formula(acts[k], x[i]);
+            cnn_tensor out = cnn_node_value(y);
+            assert_int_equal(cnn_tensor_numel(&out), n);
+            char what[64];
+            snprintf(what, sizeof what, "%s batch %d", act_names[k], batch);
+            /* float expf / tanhf: a few ulp; piecewise-linear ones are exact up to one
+               rounding */
+            TU_ASSERT_CLOSE(out.data, want, n, 1e-7f, 1e-6f, what);
+        }
+        cnn_graph_free(g);
+    }
+}
+
+static void test_backward_gradcheck(void **state)
+{
+    (void)state;
+    static float x[NX];
+    for (int k = 0; k < N_ACTS; k++) {
+        cnn_rng r;
+        cnn_rng_seed(&r, 100 + (uint64_t)k);
+        tu_fill(x, NX, -8, 8, &r);
+        /* keep 0.05 away from the kinks so the +-1e-2 probes stay on one piece */
+        static const float kinks[] = {0.0f, 6.0f, -3.0f, 3.0f};
+        for (int i = 0; i < NX; i++)
+            for (int q = 0; q < 4; q++)
+                if (fabsf(x[i] - kinks[q]) < 0.05f) x[i] = kinks[q] + (x[i] < kinks[q] ? -0.05f : 0.05f);
+        cnn_node *in, *y;
+        cnn_graph *g = build(acts[k], &in, &y);
+        TU_OK(cnn_graph_compile(g, 1));
+        cnn_graph_set_training(g, true);
+        TU_OK(cnn_graph_set_input(g, in, x, N));
+        /* piecewise-linear ones: central differences are exact on one piece except for
+           float rounding of L (~1e-5 / 2e-2); hard-swish is quadratic on (-3, 3), where
+           central differences are exact too; sigmoid / tanh have |f'''| <= 2, giving
+           truncation <= 1e-4. 2e-3 relative covers all with margin. */
+        int bad = tu_gradcheck(g, y, &in, 1, 1e-2, 2e-3, 120);
+        if (bad) fprintf(stderr, "%s gradcheck failed\n", act_names[k]);
+        assert_int_equal(bad, 0);
+        cnn_graph_free(g);
+    }
+}
+
+static void test_backward_at_kinks(void **state)
+{
+    (void)state;
+    static float x[NX], dy[NX];
+    static const float pts[] = {0.0f, 6.0f, -3.0f, 3.0f, -3.5f, 3.5f, -1.0f, 7.0f};
+    for (int k = 0; k < N_ACTS; k++) {
+        if (acts[k] == CNN_ACT_SIGMOID || acts[k] == CNN_ACT_TANH) continue; /* smooth */
+        for (int i = 0; i < NX; i++) {
+            x[i] = pts[i % 8];
+            dy[i] = 1.0f + (float)(i % 3);
+        }
+        cnn_node *in, *y;
+        cnn_graph *g = build(acts[k], &in, &y);
+        cnn_graph_set_training(g, true);
+        tu_forward(g, in, x, N);
+        TU_OK(cnn_graph_backward_from(g, y, dy));
+        const float *dx = cnn_node_grad(in).data;
+        for (int i = 0; i < NX; i++) {
+            double want = dy[i] * kink_grad(acts[k], x[i]);
+            if (fabs(dx[i] - want) > 1e-6 * (1.0 + fabs(want)))
+                fail_msg("%s: d/dx at %g is %g, want %g", act_names[k], (double)x[i],
+                         (double)dx[i], want);
+        }
+        cnn_graph_free(g);
+    }
+}
+
+static void test_names_and_errors(void **state)
+{
+    (void)state;
+    cnn_graph *g = cnn_graph_new();
+    cnn_node *x = cnn_input(g, "x", 2, (int[]){2, 3});
+    cnn_node *a = cnn_relu(g, x), *b = cnn_relu(g, a), *c = cnn_sigmoid(g, b);
+    TU_OK(cnn_graph_status(g));
+    assert_string_equal(cnn_node_name(a), "relu0");
+    assert_string_equal(cnn_node_name(b), "relu1");
+    assert_string_equal(cnn_node_name(c), "sigmoid0");
+    assert_ptr_equal(cnn_graph_find(g, "relu1"), b);
+    assert_int_equal(cnn_node_cost(a).params, 0);
+    assert_int_equal(cnn_node_value(c).ndim, 2);
+    assert_null(cnn_activation(g, c, (cnn_act)99));
+    assert_int_equal(cnn_graph_status(g), CNN_ERR_INVALID_ARG);
+    assert_non_null(strstr(cnn_graph_error(g), "unknown activation 99"));
+    cnn_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forward_matches_formula),
+        cmocka_unit_test(test_backward_gradcheck),
+        cmocka_unit_test(test_backward_at_kinks),
+        cmocka_unit_test(test_names_and_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
