@@ -69,7 +69,7 @@ cnn_status cnn_dataset_example(const cnn_dataset *d, int i, float *out)
     size_t m = cnn_dataset_example_size(d);
     if (d->u8) {
         const uint8_t *p = d->u8 + (size_t)i * m;
-        for (size_t k = 0; k < m; k++) out[k] = (float)p[k] * (1.0f / 255.0f);
+        for (size_t k = 0; k < m; k++) out[k] = (float)p[k] / 255.0f; /* as ToTensor */
     } else if (d->f32) {
         memcpy(out, d->f32 + (size_t)i * m, m * sizeof *out);
     } else {

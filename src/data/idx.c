@@ -30,6 +30,8 @@ static cnn_status gz_fail(gzFile f, const char *path)
 {
     int errnum = 0;
     const char *msg = gzerror(f, &errnum);
+    size_t pl = strlen(path); /* zlib prefixes the path */
+    if (msg && strncmp(msg, path, pl) == 0 && msg[pl] == ':') msg += pl + (msg[pl + 1] == ' ' ? 2 : 1);
     return cnn_set_error(CNN_ERR_FORMAT, "%s: corrupt gzip data: %s", path, msg ? msg : "?");
 }
 
@@ -135,6 +137,12 @@ static cnn_status idx_read(const char *path, uint32_t magic_want, int ndim, uint
         }
         if (r == 0) break;
         trailing += (uint64_t)r;
+    }
+    int errnum = 0;
+    gzerror(f, &errnum);
+    if (errnum == Z_BUF_ERROR) { /* data complete, but the gzip trailer (CRC) is cut */
+        st = cnn_set_error(CNN_ERR_FORMAT, "%s: truncated: gzip stream ends before its trailer", path);
+        goto done;
     }
     if (trailing) {
         st = cnn_set_error(CNN_ERR_FORMAT,

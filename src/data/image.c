@@ -204,14 +204,14 @@ cnn_status cnn_image_load(const char *path, int c, int h, int w, float *out)
         cnn_free(img.pix);
         return cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
     }
-    const float s = 1.0f / 255.0f;
+    const float s = 255.0f; /* divided, as ToTensor */
     const uint8_t *p = img.pix;
     for (size_t i = 0; i < np; i++) {
         if (img.ch == 1) {
-            float v = p[i] * s;
+            float v = p[i] / s;
             for (int k = 0; k < c; k++) planes[(size_t)k * np + i] = v;
         } else {
-            float r = p[3 * i] * s, g = p[3 * i + 1] * s, b = p[3 * i + 2] * s;
+            float r = p[3 * i] / s, g = p[3 * i + 1] / s, b = p[3 * i + 2] / s;
             if (c == 1) {
                 /* ITU-R 601-2 luma, as PIL's convert("L") (without its rounding) */
                 planes[i] = 0.299f * r + 0.587f * g + 0.114f * b;

@@ -64,7 +64,7 @@ void cnn_xform_apply(const cnn_xform *x, const cnn_dataset *ds, int i, bool augm
     float *src = scratch;
     if (ds->u8) {
         const uint8_t *p = ds->u8 + (size_t)i * m;
-        for (size_t k = 0; k < m; k++) src[k] = (float)p[k] * (1.0f / 255.0f);
+        for (size_t k = 0; k < m; k++) src[k] = (float)p[k] / 255.0f; /* as ToTensor */
     } else {
         memcpy(src, ds->f32 + (size_t)i * m, m * sizeof *src);
     }

@@ -1,5 +1,6 @@
 /* reshape / flatten — (N, ...) -> (N, dims...), same elements in the same order
    (torch.flatten(x, 1), x.view(N, ...)). */
+#include <stdio.h>
 #include <string.h>
 
 #include "../graph/graph_internal.h"
@@ -7,6 +8,7 @@
 typedef struct reshape_attr {
     int ndim; /* excluding the batch */
     int dims[CNN_MAX_DIMS - 1];
+    bool flatten; /* made by cnn_flatten (for default names) */
 } reshape_attr;
 
 static cnn_status reshape_shape(cnn_node *n)
@@ -80,6 +82,15 @@ cnn_node *cnn_reshape(cnn_graph *g, cnn_node *x, int ndim, const int *dims)
 
 cnn_node *cnn_flatten(cnn_graph *g, cnn_node *x)
 {
-    reshape_attr a = {.ndim = 1, .dims = {-1}};
-    return cnn_node_make(g, &cnn_op_reshape, "flatten", 1, &x, &a, sizeof a);
+    reshape_attr a = {.ndim = 1, .dims = {-1}, .flatten = true};
+    /* unique default names "flatten0", "flatten1", ... like other ops' "<op><k>" */
+    char name[32] = "flatten";
+    if (g) {
+        int k = 0;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i]->op == &cnn_op_reshape && ((const reshape_attr *)g->nodes[i]->attr)->flatten)
+                k++;
+        snprintf(name, sizeof name, "flatten%d", k);
+    }
+    return cnn_node_make(g, &cnn_op_reshape, name, 1, &x, &a, sizeof a);
 }

@@ -12,7 +12,7 @@
 
 #include "testutil.h"
 
-static cnn_tensor_file *zc_open(const char *file)
+static inline cnn_tensor_file *zc_open(const char *file)
 {
     const char *root = getenv("CNN_SOURCE_DIR");
     char path[1024];
@@ -24,7 +24,7 @@ static cnn_tensor_file *zc_open(const char *file)
     return f;
 }
 
-static cnn_tensor zc_get(const cnn_tensor_file *f, const char *name)
+static inline cnn_tensor zc_get(const cnn_tensor_file *f, const char *name)
 {
     cnn_tensor t = {0};
     TU_OK(cnn_tensor_file_get(f, name, &t));
@@ -32,7 +32,7 @@ static cnn_tensor zc_get(const cnn_tensor_file *f, const char *name)
 }
 
 /* Builds `model` for the fixture's input tensor shape (batch, C, [D,] H, W). */
-static cnn_graph *zc_build(const char *model, const cnn_tensor *input, float width_mult,
+static inline cnn_graph *zc_build(const char *model, const cnn_tensor *input, float width_mult,
                            const char *set, cnn_node **in, cnn_node **out)
 {
     cnn_model_opts o = {.batch = input->dims[0], .channels = input->dims[1],
@@ -47,7 +47,7 @@ static cnn_graph *zc_build(const char *model, const cnn_tensor *input, float wid
 
 /* Every parameter and buffer name is a key of PyTorch's state_dict (metadata "keys"),
    both sides have as many, and the trainable count equals PyTorch's ("params"). */
-static void zc_check_names(cnn_graph *g, const cnn_tensor_file *f, const char *what)
+static inline void zc_check_names(cnn_graph *g, const cnn_tensor_file *f, const char *what)
 {
     const char *keys = cnn_tensor_file_meta(f, "keys");
     const char *params = cnn_tensor_file_meta(f, "params");
@@ -75,7 +75,7 @@ static void zc_check_names(cnn_graph *g, const cnn_tensor_file *f, const char *w
                  params);
 }
 
-static double zc_maxabs(const float *x, size_t n)
+static inline double zc_maxabs(const float *x, size_t n)
 {
     double m = 0;
     for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)x[i]));
@@ -84,7 +84,7 @@ static double zc_maxabs(const float *x, size_t n)
 
 /* Eval forward of the fixture's input: max |ours - torch| <= 1e-4 * max(1, max|torch|)
    (float32 with different summation orders; a wrong layer moves outputs by O(1)). */
-static void zc_forward_check(cnn_graph *g, cnn_node *in, cnn_node *out, const cnn_tensor_file *f,
+static inline void zc_forward_check(cnn_graph *g, cnn_node *in, cnn_node *out, const cnn_tensor_file *f,
                              const char *tensor, const char *what)
 {
     cnn_tensor x = zc_get(f, "input"), want = zc_get(f, tensor);
@@ -100,9 +100,38 @@ static void zc_forward_check(cnn_graph *g, cnn_node *in, cnn_node *out, const cn
     if (!(worst <= tol)) fail_msg("%s: %s differs from PyTorch by %g > %g", what, tensor, worst, tol);
 }
 
-/* Builds, checks names and counts, fills weights by formula and compares the eval
-   forward with PyTorch's. */
-static void zc_parity(const char *file, const char *model, float width_mult, const char *set)
+/* Compiles g and copies every parameter and buffer from the fixture's tensor of the
+   same name (the real weights of the small models). */
+static inline void zc_load_weights(cnn_graph *g, const cnn_tensor_file *f)
+{
+    TU_OK(cnn_graph_compile(g, 0));
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *p = cnn_graph_param(g, i);
+        cnn_tensor w = zc_get(f, p->name);
+        assert_int_equal(cnn_tensor_numel(&w), cnn_tensor_numel(&p->value));
+        memcpy(p->value.data, w.data, cnn_tensor_numel(&w) * sizeof(float));
+    }
+}
+
+/* Builds, checks names and counts, sets the weights (the fixture's real ones when
+   weights, else the formula) and compares the eval forward with PyTorch's output
+   (and, when probs, the seed's softmax output with set "softmax=1"). */
+static inline void zc_parity_ex(const char *file, const char *model, float width_mult, const char *set,
+                         bool weights)
+{
+    cnn_tensor_file *f = zc_open(file);
+    cnn_tensor x = zc_get(f, "input");
+    cnn_node *in, *out;
+    cnn_graph *g = zc_build(model, &x, width_mult, set, &in, &out);
+    zc_check_names(g, f, file);
+    if (weights) zc_load_weights(g, f);
+    else tu_formula_weights(g);
+    zc_forward_check(g, in, out, f, "output", file);
+    cnn_graph_free(g);
+    cnn_tensor_file_free(f);
+}
+
+static inline void zc_parity(const char *file, const char *model, float width_mult, const char *set)
 {
     cnn_tensor_file *f = zc_open(file);
     cnn_tensor x = zc_get(f, "input");
@@ -121,7 +150,7 @@ static void zc_parity(const char *file, const char *model, float width_mult, con
    formula. Gradients of big tensors are stored at k evenly strided indices
    (i * (n / k)). Tolerance per tensor: max|diff| <= 2e-4 * max|torch grad| + 1e-7
    (float32 reductions over up to ~1e5 terms in a different order). */
-static void zc_train_step(const char *file, const char *model, const char *set, bool weights)
+static inline void zc_train_step(const char *file, const char *model, const char *set, bool weights)
 {
     cnn_tensor_file *f = zc_open(file);
     cnn_tensor x = zc_get(f, "train_input"), labels = zc_get(f, "labels"), loss_t = zc_get(f, "loss");
@@ -132,14 +161,8 @@ static void zc_train_step(const char *file, const char *model, const char *set, 
     cnn_node *loss = cnn_cross_entropy(g, logits, lab);
     TU_OK(cnn_graph_status(g));
     zc_check_names(g, f, file);
-    tu_formula_weights(g);
-    if (weights)
-        for (int i = 0; i < cnn_graph_num_params(g); i++) {
-            cnn_param *p = cnn_graph_param(g, i);
-            cnn_tensor w = zc_get(f, p->name);
-            assert_int_equal(cnn_tensor_numel(&w), cnn_tensor_numel(&p->value));
-            memcpy(p->value.data, w.data, cnn_tensor_numel(&w) * sizeof(float));
-        }
+    if (weights) zc_load_weights(g, f);
+    else tu_formula_weights(g);
     cnn_graph_set_training(g, true);
     TU_OK(cnn_graph_set_input(g, in, x.data, batch));
     TU_OK(cnn_graph_set_input(g, lab, labels.data, batch));
@@ -172,7 +195,7 @@ static void zc_train_step(const char *file, const char *model, const char *set, 
 }
 
 /* cnn_model_build must fail with status s and a message containing needle. */
-static void zc_build_error(const char *model, const cnn_model_opts *o, cnn_status s,
+static inline void zc_build_error(const char *model, const cnn_model_opts *o, cnn_status s,
                            const char *needle)
 {
     cnn_graph *g = cnn_graph_new();
@@ -188,7 +211,7 @@ static void zc_build_error(const char *model, const cnn_model_opts *o, cnn_statu
 }
 
 /* MACs and parameters of a model built (not compiled) at the given size. */
-static cnn_cost zc_cost(const char *model, int size, float width_mult, const char *set)
+static inline cnn_cost zc_cost(const char *model, int size, float width_mult, const char *set)
 {
     cnn_model_opts o = {.height = size, .width = size, .width_mult = width_mult, .set = set};
     cnn_graph *g = cnn_graph_new();
@@ -200,7 +223,7 @@ static cnn_cost zc_cost(const char *model, int size, float width_mult, const cha
 
 /* Parameters of conv and linear layers only (weights and biases; no BN), as papers
    count them. */
-static int64_t zc_params_no_bn(const char *model, int size, float width_mult, const char *set)
+static inline int64_t zc_params_no_bn(const char *model, int size, float width_mult, const char *set)
 {
     cnn_model_opts o = {.height = size, .width = size, .width_mult = width_mult, .set = set};
     cnn_graph *g = cnn_graph_new();

@@ -1,0 +1,208 @@
+/* The cnn program end to end: train on a small IDX dataset written here, eval,
+   predict, features, summary, forward, and clear failures on bad input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char g_dir[64];
+static const char *g_bin;
+
+/* Runs a shell command, captures stdout+stderr into out; returns the exit status. */
+static int run(char *out, size_t size, const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[2300];
+    snprintf(full, sizeof full, "cd %s && %s 2>&1", g_dir, cmd);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void be32(FILE *f, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                          (unsigned char)v};
+    fwrite(b, 1, 4, f);
+}
+
+/* idx dataset: 4 classes, a bright 8x8 square in one quadrant */
+static void write_idx(const char *prefix, int n, uint64_t seed)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", g_dir, prefix);
+    FILE *fi = fopen(p, "wb");
+    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", g_dir, prefix);
+    FILE *fl = fopen(p, "wb");
+    assert_true(fi && fl);
+    be32(fi, 0x803), be32(fi, (uint32_t)n), be32(fi, 28), be32(fi, 28);
+    be32(fl, 0x801), be32(fl, (uint32_t)n);
+    cnn_rng r;
+    cnn_rng_seed(&r, seed);
+    unsigned char img[784];
+    for (int i = 0; i < n; i++) {
+        int k = (int)cnn_rng_below(&r, 4);
+        for (int j = 0; j < 784; j++) img[j] = (unsigned char)cnn_rng_below(&r, 60);
+        int y0 = (k / 2) * 14 + 3, x0 = (k % 2) * 14 + 3;
+        for (int y = y0; y < y0 + 8; y++)
+            for (int x = x0; x < x0 + 8; x++) img[y * 28 + x] = 250;
+        fwrite(img, 1, 784, fi);
+        unsigned char lab = (unsigned char)k;
+        fwrite(&lab, 1, 1, fl);
+    }
+    fclose(fi);
+    fclose(fl);
+}
+
+static char out[1 << 16];
+
+static void test_help_and_models(void **state)
+{
+    (void)state;
+    assert_int_equal(run(out, sizeof out, "%s help", g_bin), 0);
+    assert_non_null(strstr(out, "train"));
+    assert_int_equal(run(out, sizeof out, "%s train --help", g_bin), 0);
+    assert_non_null(strstr(out, "--epochs"));
+    assert_int_equal(run(out, sizeof out, "%s models", g_bin), 0);
+    assert_non_null(strstr(out, "lenet"));
+    assert_int_not_equal(run(out, sizeof out, "%s frobnicate", g_bin), 0);
+    assert_non_null(strstr(out, "unknown command"));
+}
+
+static void test_summary(void **state)
+{
+    (void)state;
+    assert_int_equal(run(out, sizeof out, "%s summary lenet", g_bin), 0);
+    assert_non_null(strstr(out, "(1, 6, 28, 28)"));
+    assert_non_null(strstr(out, "61706 parameters"));
+    assert_int_equal(run(out, sizeof out, "%s summary lenet --json", g_bin), 0);
+    assert_non_null(strstr(out, "\"params\": 61706"));
+    assert_non_null(strstr(out, "\"macs\": "));
+    assert_int_not_equal(run(out, sizeof out, "%s summary nosuchnet", g_bin), 0);
+    assert_non_null(strstr(out, "nosuchnet"));
+    assert_int_not_equal(run(out, sizeof out, "%s summary lenet --input 1x4x4", g_bin), 0);
+    assert_non_null(strstr(out, "lenet"));
+}
+
+static void test_train_eval_predict_features(void **state)
+{
+    (void)state;
+    write_idx("train", 640, 1);
+    write_idx("t10k", 128, 2);
+    int rc = run(out, sizeof out,
+                 "%s train lenet --data idx:. --epochs 3 --batch 32 --optimizer adam --lr 0.01 "
+                 "--out m.safetensors --log log.csv --plot curves.svg --seed 3",
+                 g_bin);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "epoch"));
+    char p[256];
+    snprintf(p, sizeof p, "%s/m.safetensors", g_dir);
+    assert_int_equal(access(p, R_OK), 0);
+    snprintf(p, sizeof p, "%s/log.csv", g_dir);
+    assert_int_equal(access(p, R_OK), 0);
+    snprintf(p, sizeof p, "%s/curves.svg", g_dir);
+    assert_int_equal(access(p, R_OK), 0);
+
+    rc = run(out, sizeof out, "%s eval m.safetensors --data idx:.", g_bin);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    double oa = 0;
+    const char *a = strstr(out, "accuracy (OA) ");
+    assert_non_null(a);
+    sscanf(a + strlen("accuracy (OA) "), "%lf", &oa);
+    assert_true(oa > 0.9);
+    assert_non_null(strstr(out, "confusion matrix"));
+
+    /* an image of class 3 (bottom-right square) */
+    uint8_t img[784];
+    memset(img, 20, sizeof img);
+    for (int y = 17; y < 25; y++)
+        for (int x = 17; x < 25; x++) img[y * 28 + x] = 250;
+    snprintf(p, sizeof p, "%s/three.png", g_dir);
+    TU_OK(cnn_png_write(p, 28, 28, 1, img));
+    rc = run(out, sizeof out, "%s predict m.safetensors three.png", g_bin);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "1. class 3"));
+
+    rc = run(out, sizeof out, "%s features m.safetensors three.png --layer 0 --out maps", g_bin);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    snprintf(p, sizeof p, "%s/maps/0.png", g_dir);
+    assert_int_equal(access(p, R_OK), 0);
+    assert_int_not_equal(run(out, sizeof out, "%s features m.safetensors three.png --layer nope", g_bin), 0);
+    assert_non_null(strstr(out, "nope"));
+
+    /* resume continues from the saved epoch */
+    rc = run(out, sizeof out,
+             "%s train lenet --data idx:. --epochs 4 --batch 32 --optimizer adam --lr 0.01 "
+             "--out m.safetensors --resume m.safetensors --seed 3 --quiet",
+             g_bin);
+    assert_int_equal(rc, 0);
+    assert_null(strstr(out, "\n    1 "));
+    assert_non_null(strstr(out, "\n    4 "));
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    /* missing data, truncated dataset, corrupt checkpoint: clear errors, no crash */
+    assert_int_not_equal(run(out, sizeof out, "%s train lenet --data idx:/nonexistent", g_bin), 0);
+    assert_non_null(strstr(out, "nonexistent"));
+    char p[256];
+    snprintf(p, sizeof p, "%s/bad", g_dir);
+    mkdir(p, 0755);
+    write_idx("bad/train", 10, 1);
+    snprintf(p, sizeof p, "%s/bad/train-images-idx3-ubyte", g_dir);
+    assert_int_equal(truncate(p, 16 + 784 * 5), 0);
+    assert_int_not_equal(run(out, sizeof out, "%s train lenet --data idx:bad", g_bin), 0);
+    assert_non_null(strstr(out, "train-images-idx3-ubyte"));
+    snprintf(p, sizeof p, "%s/corrupt.safetensors", g_dir);
+    FILE *f = fopen(p, "wb");
+    fputs("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":", f);
+    fclose(f);
+    int rc = run(out, sizeof out, "%s eval corrupt.safetensors --data idx:.", g_bin);
+    assert_true(rc == 1);
+    assert_non_null(strstr(out, "corrupt.safetensors"));
+    assert_int_not_equal(run(out, sizeof out, "%s train lenet --data idx:. --epochs x", g_bin), 0);
+    assert_non_null(strstr(out, "--epochs"));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g_bin = getenv("CNN_BIN");
+    if (!g_bin) return -1;
+    snprintf(g_dir, sizeof g_dir, "/tmp/cnn-cli-XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_and_models),
+        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_train_eval_predict_features),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
