@@ -429,7 +429,9 @@ typedef struct cnn_schedule {
     int total;        /* cosine: number of epochs (or steps) */
     int warmup;       /* linear warm-up from 0 over this many epochs (or steps) */
 } cnn_schedule;
-/* Learning rate at (fractional) epoch t for base rate lr. */
+/* Learning rate at (fractional) epoch t >= 0 for base rate lr. Step: gamma 0 = 0.1.
+   Warm-up: lr_t = base(t) * t / warmup while t < warmup (0 at t = 0, rising linearly
+   to meet the base schedule, which counts from t = 0), base(t) after. */
 float cnn_schedule_lr(const cnn_schedule *s, float base_lr, float t);
 
 /* ---------------------------------------------------------------- io: safetensors

@@ -97,16 +97,25 @@ static cnn_status plan(cnn_graph *g)
     /* eval: values die after their last consumer, except outputs */
     int n_live = 0;
     size_t peak = 0;
+    /* inputs are written before the pass starts: they live from step 0 to the end */
     for (int i = 0; i < n; i++) {
         cnn_node *v = g->nodes[i];
+        if (v->n_in) continue;
+        size_t size = align_up(cnn_node_numel_max(v)) * sizeof(float);
+        v->off_eval = place(live, n_live, size);
+        live[n_live++] = (interval){v->off_eval, size, n};
+        if (v->off_eval + size > peak) peak = v->off_eval + size;
+    }
+    for (int i = 0; i < n; i++) {
+        cnn_node *v = g->nodes[i];
+        if (v->n_in == 0) continue;
         int k = 0;
         for (int j = 0; j < n_live; j++)
             if (live[j].end >= i) live[k++] = live[j];
         n_live = k;
         size_t size = align_up(cnn_node_numel_max(v)) * sizeof(float);
         v->off_eval = place(live, n_live, size);
-        int end = (v->is_output || i == n - 1 || v->op->backward == NULL) ? n : v->last_use;
-        if (v->n_in == 0) end = n; /* inputs stay valid for the whole pass */
+        int end = (v->is_output || i == n - 1) ? n : v->last_use;
         live[n_live++] = (interval){v->off_eval, size, end};
         if (v->off_eval + size > peak) peak = v->off_eval + size;
     }

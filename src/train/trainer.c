@@ -104,10 +104,17 @@ cnn_status cnn_checkpoint_save(const cnn_model *m, const cnn_optimizer *opt, int
 static cnn_status load_resume(cnn_model *m, cnn_optimizer *opt, train_state *st, int max_hist,
                               const char *path)
 {
-    CNN_CHECK(cnn_graph_load_weights(m->g, path, true));
     cnn_tensor_file *f = NULL;
     CNN_CHECK(cnn_safetensors_load(path, &f));
     cnn_status s = CNN_OK;
+    /* every parameter and buffer must be there; extra keys are the optimizer's */
+    for (int i = 0; i < cnn_graph_num_params(m->g) && s == CNN_OK; i++) {
+        cnn_tensor v;
+        const char *name = cnn_graph_param(m->g, i)->name;
+        if (cnn_tensor_file_get(f, name, &v) != CNN_OK)
+            s = cnn_set_error(CNN_ERR_FORMAT, "%s: no '%s' in the checkpoint", path, name);
+    }
+    if (s == CNN_OK) s = cnn_graph_load_weights(m->g, path, false);
     const char *model = cnn_tensor_file_meta(f, "cnn.model");
     if (model && strcmp(model, m->name) != 0)
         s = cnn_set_error(CNN_ERR_INVALID_ARG, "%s: checkpoint is a '%s', not a '%s'", path, model,

@@ -14,7 +14,7 @@ static cnn_node *seed_softmax(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
     int s = cnn_zoo_opt_int(a, "softmax", 0);
     if (s != 0 && s != 1)
-        return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "softmax=%d: expected 0 or 1", s);
+        return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "option softmax=%d: expected 0 or 1", s);
     return s ? cnn_softmax(g, x) : x;
 }
 

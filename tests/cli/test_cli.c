@@ -100,7 +100,7 @@ static void test_train_eval_predict_features(void **state)
     write_idx("train", 640, 1);
     write_idx("t10k", 128, 2);
     int rc = run(out, sizeof out,
-                 "%s train lenet --data idx:. --epochs 3 --batch 32 --optimizer adam --lr 0.01 "
+                 "%s train lenet_relu --data idx:. --resize 32 --epochs 3 --batch 32 --optimizer adam --lr 0.003 "
                  "--out m.safetensors --log log.csv --plot curves.svg --seed 3",
                  g_bin);
     printf("%s", out);
@@ -136,19 +136,32 @@ static void test_train_eval_predict_features(void **state)
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "1. class 3"));
 
-    rc = run(out, sizeof out, "%s features m.safetensors three.png --layer 0 --out maps", g_bin);
+    /* the first conv layer's name, from --list */
+    assert_int_equal(run(out, sizeof out, "%s features m.safetensors --list", g_bin), 0);
+    char layer[128] = "";
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[128], op[64];
+        if (sscanf(line, "%127s %63s", name, op) == 2 && strcmp(op, "conv2d") == 0) {
+            snprintf(layer, sizeof layer, "%s", name);
+            break;
+        }
+    }
+    assert_true(layer[0] != '\0');
+    rc = run(out, sizeof out, "%s features m.safetensors three.png --layer %s --out maps", g_bin, layer);
     printf("%s", out);
     assert_int_equal(rc, 0);
-    snprintf(p, sizeof p, "%s/maps/0.png", g_dir);
+    assert_non_null(strstr(out, "6 feature maps of 28x28"));
+    snprintf(p, sizeof p, "%s/maps/%s.png", g_dir, layer);
     assert_int_equal(access(p, R_OK), 0);
     assert_int_not_equal(run(out, sizeof out, "%s features m.safetensors three.png --layer nope", g_bin), 0);
     assert_non_null(strstr(out, "nope"));
 
     /* resume continues from the saved epoch */
     rc = run(out, sizeof out,
-             "%s train lenet --data idx:. --epochs 4 --batch 32 --optimizer adam --lr 0.01 "
+             "%s train lenet_relu --data idx:. --resize 32 --epochs 4 --batch 32 --optimizer adam --lr 0.003 "
              "--out m.safetensors --resume m.safetensors --seed 3 --quiet",
              g_bin);
+    printf("%s", out);
     assert_int_equal(rc, 0);
     assert_null(strstr(out, "\n    1 "));
     assert_non_null(strstr(out, "\n    4 "));
