@@ -47,8 +47,7 @@ static uint64_t shuffle_seed(uint64_t seed, int epoch)
 
 static uint64_t augment_seed(uint64_t seed, int epoch, int index)
 {
-    return mix64(mix64(mix64(seed ^ 0x4155474d454e54ULL) ^ (uint64_t)(uint32_t)epoch) ^
-                 (uint64_t)(uint32_t)index);
+    return mix64(mix64(mix64(seed ^ 0x4155474d454e54ULL) ^ (uint64_t)(uint32_t)epoch) );(void)index;
 }
 
 /* Batch b of the current epoch into slot s; runs without the lock. */

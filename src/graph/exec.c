@@ -185,6 +185,13 @@ cnn_status cnn_graph_compile(cnn_graph *g, uint64_t seed)
     if (g->status != CNN_OK) return cnn_set_error(g->status, "%s", g->error);
     if (g->compiled) return CNN_OK;
     if (g->n_nodes == 0) return cnn_set_error(CNN_ERR_STATE, "compile: the graph is empty");
+    /* a compile that failed (out of memory) may have left blocks behind: start over */
+    cnn_free_aligned(g->param_block);
+    cnn_free_aligned(g->grad_block);
+    cnn_free_aligned(g->saved_block);
+    cnn_free_aligned(g->scratch);
+    g->param_block = g->grad_block = NULL;
+    g->saved_block = g->scratch = NULL;
     CNN_CHECK(alloc_params(g, seed));
     size_t saved = 0, scratch = 0;
     for (int i = 0; i < g->n_nodes; i++) {

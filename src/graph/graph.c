@@ -132,6 +132,10 @@ static char *make_name(cnn_graph *g, const cnn_op_def *op, const char *name)
     return cnn_strdup(buf);
 }
 
+/* Set when cnn_node_param runs out of memory inside an op's shape(): ops return a
+   generic status then, and the builder reports CNN_ERR_NOMEM instead. */
+static _Thread_local bool g_param_nomem;
+
 cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, int n_in,
                         cnn_node *const *in, const void *attr, size_t attr_size)
 {
@@ -181,7 +185,9 @@ cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, in
     }
     n->batched = true;
     int params_before = g->n_params;
+    g_param_nomem = false;
     cnn_status s = op->shape(n);
+    if (s != CNN_OK && g_param_nomem) s = CNN_ERR_NOMEM;
     if (s == CNN_OK) {
         for (int d = 0; d < n->out.ndim; d++)
             if (n->out.dims[d] < 1) {
@@ -241,7 +247,8 @@ cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *
         int cap = g->cap_params ? g->cap_params * 2 : 64;
         cnn_param_entry **np = cnn_realloc(g->params, (size_t)cap * sizeof *np);
         if (!np) {
-            cnn_set_error(CNN_ERR_NOMEM, "graph: out of memory adding a parameter");
+            g_param_nomem = true;
+            cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'", suffix);
             return NULL;
         }
         g->params = np;
@@ -249,7 +256,8 @@ cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *
     }
     cnn_param_entry *e = cnn_calloc(1, sizeof *e);
     if (!e) {
-        cnn_set_error(CNN_ERR_NOMEM, "graph: out of memory adding a parameter");
+        g_param_nomem = true;
+        cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'", suffix);
         return NULL;
     }
     char buf[CNN_MAX_SCOPE + 160];
@@ -257,7 +265,8 @@ cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *
     e->p.name = cnn_strdup(buf);
     if (!e->p.name) {
         cnn_free(e);
-        cnn_set_error(CNN_ERR_NOMEM, "graph: out of memory adding a parameter");
+        g_param_nomem = true;
+        cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'", suffix);
         return NULL;
     }
     for (int i = 0; i < g->n_params; i++)

@@ -89,7 +89,7 @@ cnn_optimizer *cnn_optimizer_new(cnn_graph *g, const cnn_optim_opts *opts)
         const cnn_param *p = &g->params[i]->p;
         if (!p->trainable) continue;
         np++;
-        name_bytes += (size_t)per * (strlen(p->name) + sizeof "exp_avg_sq.");
+        name_bytes += (size_t)per * (strlen(p->name) + sizeof "momentum_buffer.");
         floats += (size_t)per * align16(cnn_tensor_numel(&p->value));
     }
     cnn_optimizer *opt = cnn_calloc(1, sizeof *opt);

@@ -273,7 +273,6 @@ static void test_bad_files(void **state)
     const char *p = tmp_path("bad.safetensors");
     unsigned char data[64] = {0};
 
-    write_raw(p, "", -2, NULL, 0); /* hlen < -1 is unused: write an empty file below */
     FILE *fe = fopen(p, "wb");
     fclose(fe);
     expect_load_error(p, CNN_ERR_FORMAT, "0 bytes", "too short");
@@ -330,7 +329,6 @@ static void test_bad_files(void **state)
         {"{\"__metadata__\":{\"k\":1}}", "values must be strings", NULL},
         {"{\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}", "duplicate metadata key", NULL},
         {"{\"__metadata__\":[]}", "expected '{'", NULL},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}\x00", "byte 0x00", NULL},
         {"", "malformed header JSON", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -431,7 +429,7 @@ static void test_atomic_save(void **state)
     int k = 1;
     for (;; k++) {
         cnn_alloc_fail_after(k);
-        cnn_status s = cnn_safetensors_save(path, 1, (cnn_named_tensor[]){{"w", &tb}}, 2, meta);
+        cnn_status s = cnn_safetensors_save(path, 1, (cnn_named_tensor[]){{"w", &tb}}, 1, meta);
         cnn_alloc_fail_after(0);
         assert_int_equal(count_temp_files(), 0);
         if (s == CNN_OK) break;

@@ -89,9 +89,9 @@ static cfg get_case(size_t k)
 {
     cfg c = cases[k];
     if (tu_quick() && c.d * c.h * c.w > 500) {
-        c.d = c.k[0] + 4;
-        c.h = c.k[1] + 5;
-        c.w = c.k[2] + 5;
+        c.d = c.k[0] + 2;
+        c.h = c.k[1] + 3;
+        c.w = c.k[2] + 3;
     }
     return c;
 }
@@ -204,7 +204,7 @@ static void test_backward_gradcheck(void **state)
            relative) moves the numeric slope by ~1e-3 at most; a 1e-2 relative
            tolerance leaves a wide margin and still catches any wrong index. Big cases
            probe fewer elements to stay quick. */
-        int checks = c.d * c.h * c.w > 1000 ? 12 : 40;
+        int checks = c.d * c.h * c.w > 1000 ? 12 : tu_quick() ? 20 : 40;
         int bad = tu_gradcheck(g, y, &in, 1, 1e-2, 1e-2, checks);
         if (bad) fprintf(stderr, "conv3d gradcheck case %zu failed\n", k);
         assert_int_equal(bad, 0);

@@ -148,8 +148,9 @@ static inline void zc_parity(const char *file, const char *model, float width_mu
    fixture's train_input / labels, in training mode; compares the loss and d loss /
    d every trainable parameter. weights: copy the fixture's real weights, else fill by
    formula. Gradients of big tensors are stored at k evenly strided indices
-   (i * (n / k)). Tolerance per tensor: max|diff| <= 2e-4 * max|torch grad| + 1e-7
-   (float32 reductions over up to ~1e5 terms in a different order). */
+   (i * (n / k)). Tolerance per tensor: max|diff| <= 2e-4 * max|torch grad| + 1e-5 *
+   the model's largest gradient element (float32 reductions over up to ~1e5 terms in a
+   different order; the floor covers gradients that cancel to rounding noise). */
 static inline void zc_train_step(const char *file, const char *model, const char *set, bool weights)
 {
     cnn_tensor_file *f = zc_open(file);
@@ -172,6 +173,8 @@ static inline void zc_train_step(const char *file, const char *model, const char
     printf("  %-28s loss ours %.7f torch %.7f\n", file, l, loss_t.data[0]);
     assert_true(fabs((double)l - loss_t.data[0]) <= 1e-5 * fmax(1.0, fabs(loss_t.data[0])));
     int checked = 0;
+    double gmax = 0; /* the largest gradient element of the model */
+    for (int pass = 0; pass < 2; pass++)
     for (int i = 0; i < cnn_graph_num_params(g); i++) {
         cnn_param *p = cnn_graph_param(g, i);
         if (!p->trainable) continue;
@@ -180,8 +183,14 @@ static inline void zc_train_step(const char *file, const char *model, const char
         cnn_tensor want = zc_get(f, key);
         size_t n = cnn_tensor_numel(&p->grad), k = cnn_tensor_numel(&want);
         assert_true(k >= 1 && k <= n);
+        if (pass == 0) {
+            gmax = fmax(gmax, zc_maxabs(want.data, k));
+            continue;
+        }
         size_t stride = n / k;
-        double tol = 2e-4 * zc_maxabs(want.data, k) + 1e-7, worst = 0;
+        /* a conv bias before a training-mode BN has an exactly zero gradient: both sides
+           give rounding noise, so the floor is relative to the model's gradient scale */
+        double tol = 2e-4 * zc_maxabs(want.data, k) + 1e-5 * gmax, worst = 0;
         for (size_t j = 0; j < k; j++)
             worst = fmax(worst, fabs((double)p->grad.data[j * stride] - want.data[j]));
         if (!(worst <= tol))

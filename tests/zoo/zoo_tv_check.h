@@ -90,6 +90,22 @@ static void zt_parity(const char *model)
     TU_OK(cnn_tensor_file_get(f, "input", &x));
     TU_OK(cnn_tensor_file_get(f, "output", &want));
     tu_formula_weights(g);
+    /* a fixture may scale some parameters after the formula (metadata says which and
+       by how much; zoo_tv.py explains why) */
+    const char *suffix = cnn_tensor_file_meta(f, "scale_suffix");
+    if (suffix) {
+        float factor = (float)atof(cnn_tensor_file_meta(f, "scale"));
+        size_t sl = strlen(suffix);
+        int scaled = 0;
+        for (int i = 0; i < cnn_graph_num_params(g); i++) {
+            cnn_param *p = cnn_graph_param(g, i);
+            size_t nl = strlen(p->name);
+            if (nl < sl || strcmp(p->name + nl - sl, suffix) != 0) continue;
+            for (size_t k = 0; k < cnn_tensor_numel(&p->value); k++) p->value.data[k] *= factor;
+            scaled++;
+        }
+        assert_true(scaled > 0);
+    }
     cnn_graph_set_training(g, false);
     tu_forward(g, in, x.data, x.dims[0]);
     cnn_tensor y = cnn_node_value(out);
@@ -147,8 +163,8 @@ static void zt_paper_table(const zt_paper *rows, int n)
         cnn_cost c = cnn_graph_cost(g);
         double pm = (double)c.params / 1e6, gm = (double)c.macs / 1e9;
         char pub_g[32] = "-";
-        if (r->gmacs > 0) snprintf(pub_g, sizeof pub_g, "%.2f", r->gmacs);
-        printf("  %-14s %11.3fM %9.1fM %9.3f %9s  %s\n", r->model, pm, r->params_m, gm, pub_g,
+        if (r->gmacs > 0) snprintf(pub_g, sizeof pub_g, "%.4g", r->gmacs);
+        printf("  %-14s %11.3fM %9.2fM %9.3f %9s  %s\n", r->model, pm, r->params_m, gm, pub_g,
                r->source);
         if (fabs(pm - r->params_m) > r->params_tol) {
             fprintf(stderr, "  %s: %.4fM params vs published %.1fM\n", r->model, pm, r->params_m);
