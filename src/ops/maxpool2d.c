@@ -165,8 +165,9 @@ cnn_status cnn_maxpool2d_indices(const cnn_node *pool, const int32_t **indices)
     *indices = NULL;
     if (!pool) return cnn_set_error(CNN_ERR_INVALID_ARG, "maxpool2d_indices: node is NULL");
     if (pool->op != &cnn_op_maxpool2d)
-        return cnn_set_error(CNN_ERR_INVALID_ARG, "maxpool2d_indices: '%s' is a %s, not a maxpool2d",
-                             pool->name, pool->op ? pool->op->name : "node");
+        return cnn_set_error(CNN_ERR_INVALID_ARG,
+                             "maxpool2d_indices: '%s' is a %s, not a maxpool2d", pool->name,
+                             pool->op ? pool->op->name : "node");
     const maxpool2d_attr *a = pool->attr;
     if (!a->ran || !pool->saved)
         return cnn_node_error(pool, CNN_ERR_STATE, "no indices before forward has run");

@@ -56,7 +56,8 @@ static cnn_status maxpool3d_shape(cnn_node *n)
         return cnn_node_error(n, CNN_ERR_SHAPE, "input volume %s too large for int32 indices",
                               cnn_node_shape_str(x));
     int o[3];
-    for (int i = 0; i < 3; i++) o[i] = pool_out_size(x->out.dims[2 + i], k[i], s[i], p[i], a->ceil_mode);
+    for (int i = 0; i < 3; i++)
+        o[i] = pool_out_size(x->out.dims[2 + i], k[i], s[i], p[i], a->ceil_mode);
     if (o[0] < 1 || o[1] < 1 || o[2] < 1)
         return cnn_node_error(n, CNN_ERR_SHAPE,
                               "output %dx%dx%d is smaller than 1x1x1: kernel %dx%dx%d (padding "

@@ -188,7 +188,8 @@ static void test_invalid_options(void **state)
     g = cnn_graph_new();
     x = cnn_input(g, "x", 5, (int[]){1, 2, 3, 4, 5});
     expect_error(g, cnn_global_avgpool(g, x), CNN_ERR_SHAPE,
-                 "global_avgpool 'global_avgpool0': input must be (N, C, H, W), got (1, 2, 3, 4, 5)");
+                 "global_avgpool 'global_avgpool0': input must be (N, C, H, W), got "
+                 "(1, 2, 3, 4, 5)");
     g = cnn_graph_new();
     expect_error(g, cnn_global_avgpool(g, NULL), CNN_ERR_INVALID_ARG, "input 0 is NULL");
 #undef FRESH

@@ -61,7 +61,8 @@ static void naive_avgpool(const cfg *c, bool exclude_pad, int oh, int ow, const 
                         in_input++;
                         sum += x[(size_t)p * c->h * c->w + ih * c->w + iw];
                     }
-                y[((size_t)p * oh + i) * ow + j] = (float)(sum / (exclude_pad ? in_input : in_padded));
+                int divisor = exclude_pad ? in_input : in_padded;
+                y[((size_t)p * oh + i) * ow + j] = (float)(sum / divisor);
             }
 }
 
