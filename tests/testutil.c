@@ -152,16 +152,16 @@ void tu_formula_fill(const char *name, cnn_tensor *t)
 {
     size_t n = cnn_tensor_numel(t);
     uint64_t h = fnv1a64(name);
+    /* v = a + b * u by the name's rule (decided once: big models have 1e8 values) */
+    double a = 0.0, b = 0.1;
+    if (ends_with(name, "running_var")) a = 0.75, b = 0.25;
+    else if (ends_with(name, "running_mean")) b = 0.1;
+    else if (t->ndim >= 2) b = sqrt(6.0 / (double)(n / (size_t)t->dims[0]));
+    else if (ends_with(name, "weight")) a = 1.0;
     for (size_t i = 0; i < n; i++) {
         uint64_t z = mix64(h ^ ((uint64_t)i * 0x9E3779B97F4A7C15ULL));
         double u = (double)(z >> 40) / 8388608.0 - 1.0;
-        double v;
-        if (ends_with(name, "running_var")) v = 0.75 + 0.25 * u;
-        else if (ends_with(name, "running_mean")) v = 0.1 * u;
-        else if (t->ndim >= 2) v = u * sqrt(6.0 / (double)(n / (size_t)t->dims[0]));
-        else if (ends_with(name, "weight")) v = 1.0 + 0.1 * u;
-        else v = 0.1 * u;
-        t->data[i] = (float)v;
+        t->data[i] = (float)(a + b * u);
     }
 }
 

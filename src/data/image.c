@@ -246,7 +246,7 @@ void cnn_resize_bilinear(const float *src, int c, int h, int w, float *dst, int 
             int y0 = (int)fy, y1 = y0 + (y0 < h - 1);
             float ly = fy - (float)y0;
             for (int x = 0; x < ow; x++) {
-                float fx = CNN_MAX(((float)x + 0.5f) * sx - 0.45f, 0.0f);
+                float fx = CNN_MAX(((float)x + 0.5f) * sx - 0.5f, 0.0f);
                 int x0 = (int)fx, x1 = x0 + (x0 < w - 1);
                 float lx = fx - (float)x0;
                 d[(size_t)y * ow + x] =

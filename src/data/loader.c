@@ -47,7 +47,8 @@ static uint64_t shuffle_seed(uint64_t seed, int epoch)
 
 static uint64_t augment_seed(uint64_t seed, int epoch, int index)
 {
-    return mix64(mix64(mix64(seed ^ 0x4155474d454e54ULL) ^ (uint64_t)(uint32_t)epoch) );(void)index;
+    return mix64(mix64(mix64(seed ^ 0x4155474d454e54ULL) ^ (uint64_t)(uint32_t)epoch) ^
+                 (uint64_t)(uint32_t)index);
 }
 
 /* Batch b of the current epoch into slot s; runs without the lock. */
@@ -56,7 +57,7 @@ static void fill_slot(cnn_loader *l, int s, int b)
     int start = b * l->batch, n = CNN_MIN(l->batch, l->ds->n - start);
     for (int k = 0; k < n; k++) {
         int idx = l->perm[start + k];
-        cnn_rng rng;
+        cnn_rng rng = {{0}};
         if (l->augment) cnn_rng_seed(&rng, augment_seed(l->seed, l->epoch, idx));
         cnn_xform_apply(&l->xf, l->ds, idx, l->augment, &rng, l->scratch,
                         l->x[s] + (size_t)k * l->ex_out);

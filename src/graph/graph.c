@@ -123,6 +123,15 @@ static char *make_name(cnn_graph *g, const cnn_op_def *op, const char *name)
     size_t sl = strlen(g->scope);
     if (name && *name) {
         snprintf(buf, sizeof buf, "%s%s%s", g->scope, sl ? "." : "", name);
+        /* parameter-free layers may share a name (a reused nn.ReLU): keep node names
+           unique with a suffix, so every node can be found by name */
+        size_t len = strlen(buf);
+        for (int k = 1; k < 100000; k++) {
+            bool taken = false;
+            for (int i = 0; i < g->n_nodes && !taken; i++) taken = strcmp(g->nodes[i]->name, buf) == 0;
+            if (!taken) break;
+            snprintf(buf + len, sizeof buf - len, "_%d", k);
+        }
     } else {
         int k = 0;
         for (int i = 0; i < g->n_nodes; i++)

@@ -26,14 +26,25 @@
 #define MAX_HEADER_BYTES 100000000ULL /* as the reference implementation */
 
 /* ---------------------------------------------------------------- dtypes */
-typedef enum st_dtype { DT_F32, DT_F64, DT_F16, DT_BF16, DT_I64, DT_I32, DT_I16, DT_I8, DT_U8, DT_BOOL } st_dtype;
+typedef enum st_dtype {
+    DT_F32,
+    DT_F64,
+    DT_F16,
+    DT_BF16,
+    DT_I64,
+    DT_I32,
+    DT_I16,
+    DT_I8,
+    DT_U8,
+    DT_BOOL
+} st_dtype;
 
 static const struct {
     const char *name;
     size_t size;
 } dtypes[] = {
-    [DT_F32] = {"F32", 4}, [DT_F64] = {"F64", 8}, [DT_F16] = {"F16", 2}, [DT_BF16] = {"BF16", 2},
-    [DT_I64] = {"I64", 8}, [DT_I32] = {"I32", 4}, [DT_I16] = {"I16", 2}, [DT_I8] = {"I8", 1},
+    [DT_F32] = {"F32", 4}, [DT_F64] = {"F64", 8},   [DT_F16] = {"F16", 2}, [DT_BF16] = {"BF16", 2},
+    [DT_I64] = {"I64", 8}, [DT_I32] = {"I32", 4},   [DT_I16] = {"I16", 2}, [DT_I8] = {"I8", 1},
     [DT_U8] = {"U8", 1},   [DT_BOOL] = {"BOOL", 1},
 };
 #define N_DTYPES ((int)(sizeof dtypes / sizeof dtypes[0]))
@@ -142,7 +153,8 @@ const char *cnn_tensor_file_name(const cnn_tensor_file *f, int i)
 
 cnn_status cnn_tensor_file_get(const cnn_tensor_file *f, const char *name, cnn_tensor *view)
 {
-    if (!f || !name || !view) return cnn_set_error(CNN_ERR_INVALID_ARG, "tensor file: NULL argument");
+    if (!f || !name || !view)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "tensor file: NULL argument");
     for (int i = 0; i < f->n; i++)
         if (strcmp(f->e[i].name, name) == 0) {
             *view = f->e[i].t;
@@ -194,8 +206,8 @@ static cnn_status jnomem(jparser *p)
 
 static void jws(jparser *p)
 {
-    while (p->pos < p->n &&
-           (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' || p->s[p->pos] == '\r'))
+    while (p->pos < p->n && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' ||
+                             p->s[p->pos] == '\r'))
         p->pos++;
 }
 
@@ -214,7 +226,8 @@ static const char *jdesc(jparser *p)
 static cnn_status jexpect(jparser *p, char c)
 {
     jws(p);
-    if (p->pos >= p->n || p->s[p->pos] != c) return jfail(p, "expected '%c', found %s", c, jdesc(p));
+    if (p->pos >= p->n || p->s[p->pos] != c)
+        return jfail(p, "expected '%c', found %s", c, jdesc(p));
     p->pos++;
     return CNN_OK;
 }
@@ -495,9 +508,10 @@ static cnn_status parse_tensor(jparser *p, st_entry *e)
                 s = jint_array(p, dims, CNN_MAX_DIMS, &nd);
                 if (s == CNN_OK && nd > CNN_MAX_DIMS) {
                     p->err = CNN_ERR_FORMAT;
-                    s = cnn_set_error(CNN_ERR_FORMAT,
-                                      "%s: tensor '%s': shape has %d dimensions, at most %d supported",
-                                      p->path, e->name, nd, CNN_MAX_DIMS);
+                    s = cnn_set_error(
+                        CNN_ERR_FORMAT,
+                        "%s: tensor '%s': shape has %d dimensions, at most %d supported", p->path,
+                        e->name, nd, CNN_MAX_DIMS);
                 }
                 for (int i = 0; s == CNN_OK && i < nd; i++) {
                     if (dims[i] < 0 || dims[i] > INT_MAX) {
@@ -534,7 +548,8 @@ static cnn_status parse_tensor(jparser *p, st_entry *e)
             } else {
                 p->pos = key_at;
                 bool dup = !strcmp(k, "dtype") || !strcmp(k, "shape") || !strcmp(k, "data_offsets");
-                s = jfail(p, "tensor '%s': %s key \"%.40s\"", e->name, dup ? "duplicate" : "unknown", k);
+                s = jfail(p, "tensor '%s': %s key \"%.40s\"", e->name,
+                          dup ? "duplicate" : "unknown", k);
             }
             cnn_free(k);
             if (s != CNN_OK) return s;
@@ -548,7 +563,10 @@ static cnn_status parse_tensor(jparser *p, st_entry *e)
         }
     }
     p->pos++;
-    const char *missing = !have_dtype ? "dtype" : !have_shape ? "shape" : !have_off ? "data_offsets" : NULL;
+    const char *missing = !have_dtype   ? "dtype"
+                          : !have_shape ? "shape"
+                          : !have_off   ? "data_offsets"
+                                        : NULL;
     if (missing) {
         p->err = CNN_ERR_FORMAT;
         return cnn_set_error(CNN_ERR_FORMAT, "%s: tensor '%s': missing \"%s\"", p->path, e->name,
@@ -632,27 +650,27 @@ static cnn_status check_layout(const char *path, cnn_tensor_file *f, uint64_t da
         uint64_t numel = 1;
         for (int d = 0; d < e->ndim; d++) {
             if (e->dims[d] && numel > UINT64_MAX / (uint64_t)e->dims[d])
-                return cnn_set_error(CNN_ERR_FORMAT, "%s: tensor '%s': shape overflows", path, e->name);
+                return cnn_set_error(CNN_ERR_FORMAT, "%s: tensor '%s': shape overflows", path,
+                                     e->name);
             numel *= (uint64_t)e->dims[d];
         }
         size_t dsz = dtypes[e->dtype].size;
         if (numel > UINT64_MAX / dsz || numel > (uint64_t)(SIZE_MAX / sizeof(float) / 2))
             return cnn_set_error(CNN_ERR_FORMAT, "%s: tensor '%s': shape too large", path, e->name);
         if (e->begin > e->end)
-            return cnn_set_error(CNN_ERR_FORMAT,
-                                 "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin",
-                                 path, e->name, (unsigned long long)e->begin,
-                                 (unsigned long long)e->end);
+            return cnn_set_error(
+                CNN_ERR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin",
+                path, e->name, (unsigned long long)e->begin, (unsigned long long)e->end);
         char sb[96];
         uint64_t need = numel * dsz;
         if (e->end - e->begin != need)
-            return cnn_set_error(CNN_ERR_FORMAT,
-                                 "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but %s "
-                                 "%s needs %llu",
-                                 path, e->name, (unsigned long long)e->begin,
-                                 (unsigned long long)e->end, (unsigned long long)(e->end - e->begin),
-                                 dtypes[e->dtype].name, cnn_shape_str(e->ndim, e->dims, sb, sizeof sb),
-                                 (unsigned long long)need);
+            return cnn_set_error(
+                CNN_ERR_FORMAT,
+                "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but %s "
+                "%s needs %llu",
+                path, e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                (unsigned long long)(e->end - e->begin), dtypes[e->dtype].name,
+                cnn_shape_str(e->ndim, e->dims, sb, sizeof sb), (unsigned long long)need);
         floats += ((size_t)numel + 15) / 16 * 16;
         if (e->dtype != DT_F32 && need > conv) conv = (size_t)need;
     }
@@ -679,9 +697,9 @@ static cnn_status check_layout(const char *path, cnn_tensor_file *f, uint64_t da
         for (int i = 0; i < f->n; i++) {
             if (sp[i].end == sp[i].begin) continue;
             if (far >= 0 && sp[i].begin < sp[far].end) {
-                cnn_status s = cnn_set_error(CNN_ERR_FORMAT,
-                                             "%s: tensors '%s' and '%s' overlap in the data", path,
-                                             f->e[sp[far].i].name, f->e[sp[i].i].name);
+                cnn_status s =
+                    cnn_set_error(CNN_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap in the data",
+                                  path, f->e[sp[far].i].name, f->e[sp[i].i].name);
                 cnn_free(sp);
                 return s;
             }
@@ -716,8 +734,9 @@ static cnn_status load_file(const char *path, FILE *fp, cnn_tensor_file *f)
                              "%s: truncated: header length %llu exceeds the %llu bytes after it",
                              path, (unsigned long long)hlen, (unsigned long long)(size - 8));
     char *h = cnn_malloc((size_t)hlen);
-    if (!h) return cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory for a %llu-byte header", path,
-                                 (unsigned long long)hlen);
+    if (!h)
+        return cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory for a %llu-byte header", path,
+                             (unsigned long long)hlen);
     cnn_status s = read_exact(fp, h, (size_t)hlen, path);
     if (s == CNN_OK) {
         jparser p = {.s = h, .n = (size_t)hlen, .path = path};
@@ -733,7 +752,8 @@ static cnn_status load_file(const char *path, FILE *fp, cnn_tensor_file *f)
     unsigned char *tmp = conv ? cnn_malloc(conv) : NULL;
     if (!f->data || (conv && !tmp)) {
         cnn_free(tmp);
-        return cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory for %zu tensor values", path, floats);
+        return cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory for %zu tensor values", path,
+                             floats);
     }
     size_t off = 0;
     for (int i = 0; i < f->n && s == CNN_OK; i++) {
@@ -764,7 +784,8 @@ cnn_status cnn_safetensors_load(const char *path, cnn_tensor_file **out)
     FILE *fp = fopen(path, "rb");
     if (!fp) return cnn_set_error(CNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     cnn_tensor_file *f = cnn_calloc(1, sizeof *f);
-    cnn_status s = f ? load_file(path, fp, f) : cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
+    cnn_status s =
+        f ? load_file(path, fp, f) : cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
     fclose(fp);
     if (s != CNN_OK) {
         cnn_tensor_file_free(f);
@@ -853,8 +874,9 @@ static cnn_status check_save_args(const char *path, int n, const cnn_named_tenso
                                  path, t->name, t->tensor->ndim);
         for (int d = 0; d < t->tensor->ndim; d++)
             if (t->tensor->dims[d] < 0)
-                return cnn_set_error(CNN_ERR_INVALID_ARG, "%s: save: tensor '%s' has a negative dimension",
-                                     path, t->name);
+                return cnn_set_error(CNN_ERR_INVALID_ARG,
+                                     "%s: save: tensor '%s' has a negative dimension", path,
+                                     t->name);
         if (!t->tensor->data && cnn_tensor_numel(t->tensor) > 0)
             return cnn_set_error(CNN_ERR_INVALID_ARG, "%s: save: tensor '%s' has no data", path,
                                  t->name);
@@ -865,7 +887,8 @@ static cnn_status check_save_args(const char *path, int n, const cnn_named_tenso
     }
     for (int i = 0; i < n_meta; i++) {
         if (!meta[2 * i] || !meta[2 * i + 1])
-            return cnn_set_error(CNN_ERR_INVALID_ARG, "%s: save: metadata pair %d has a NULL", path, i);
+            return cnn_set_error(CNN_ERR_INVALID_ARG, "%s: save: metadata pair %d has a NULL", path,
+                                 i);
         for (int j = 0; j < i; j++)
             if (strcmp(meta[2 * j], meta[2 * i]) == 0)
                 return cnn_set_error(CNN_ERR_INVALID_ARG, "%s: save: duplicate metadata key '%s'",
@@ -956,7 +979,8 @@ cnn_status cnn_safetensors_save(const char *path, int n, const cnn_named_tensor 
         err = errno;
     }
     if (ok && rename(tmp, path) != 0) {
-        s = cnn_set_error(CNN_ERR_IO, "%s: cannot rename '%s' over it: %s", path, tmp, strerror(errno));
+        s = cnn_set_error(CNN_ERR_IO, "%s: cannot rename '%s' over it: %s", path, tmp,
+                          strerror(errno));
     } else if (!ok) {
         s = cnn_set_error(CNN_ERR_IO, "%s: write failed: %s", path, strerror(err));
     }
@@ -1009,8 +1033,9 @@ cnn_status cnn_graph_load_weights(cnn_graph *g, const char *path, bool strict)
         const char *name = f->e[i].name;
         if (ends_with(name, "num_batches_tracked")) continue;
         if (!cnn_graph_find_param(g, name))
-            s = cnn_set_error(CNN_ERR_NOT_FOUND, "%s: unexpected key '%s' (shape %s) not in the model",
-                              path, name, cnn_shape_str(f->e[i].ndim, f->e[i].dims, sa, sizeof sa));
+            s = cnn_set_error(CNN_ERR_NOT_FOUND,
+                              "%s: unexpected key '%s' (shape %s) not in the model", path, name,
+                              cnn_shape_str(f->e[i].ndim, f->e[i].dims, sa, sizeof sa));
     }
     for (int i = 0; i < g->n_params && s == CNN_OK; i++) {
         cnn_param *p = &g->params[i]->p;

@@ -131,8 +131,8 @@ static cnn_param *bias_of(cnn_graph *g, const cnn_param *weight)
     return NULL;
 }
 
-cnn_status cnn_graph_init(cnn_graph *g, cnn_param_role role, const cnn_init *init,
-                          bool zero_bias, uint64_t seed)
+cnn_status cnn_graph_init(cnn_graph *g, cnn_param_role role, const cnn_init *init, bool zero_bias,
+                          uint64_t seed)
 {
     if (!g || !init) return cnn_set_error(CNN_ERR_INVALID_ARG, "graph_init: NULL argument");
     if (!g->compiled) CNN_CHECK(cnn_graph_compile(g, seed));

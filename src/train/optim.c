@@ -18,7 +18,7 @@
 struct cnn_optimizer {
     cnn_graph *g;
     cnn_optim_opts o;
-    int n_params;       /* trainable parameters */
+    int n_params; /* trainable parameters */
     cnn_param **params;
     int per_param;      /* state tensors per parameter: 0 (plain SGD), 1 or 2 */
     int n_states;       /* n_params * per_param */
@@ -39,7 +39,8 @@ static cnn_status check_opts(const cnn_optim_opts *o)
     if (o->kind != CNN_OPTIM_SGD && o->kind != CNN_OPTIM_ADAM && o->kind != CNN_OPTIM_ADAMW)
         return cnn_set_error(CNN_ERR_INVALID_ARG, "optimizer: unknown kind %d", (int)o->kind);
     if (!(o->lr > 0.0f) || !isfinite(o->lr))
-        return cnn_set_error(CNN_ERR_INVALID_ARG, "optimizer %s: lr %g must be > 0", k, (double)o->lr);
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "optimizer %s: lr %g must be > 0", k,
+                             (double)o->lr);
     if (!(o->weight_decay >= 0.0f) || !isfinite(o->weight_decay))
         return cnn_set_error(CNN_ERR_INVALID_ARG, "optimizer %s: weight_decay %g must be >= 0", k,
                              (double)o->weight_decay);

@@ -32,8 +32,7 @@ static double base_rate(const cnn_schedule *s, double lr, double t)
         return lo + (lr - lo) * (1.0 + cos(PI * t / (double)s->total)) * 0.5;
     }
     case CNN_SCHED_CONSTANT:
-    default:
-        return lr;
+    default: return lr;
     }
 }
 

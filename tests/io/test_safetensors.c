@@ -117,10 +117,12 @@ static void test_round_trip(void **state)
     cnn_tensor tb = {.ndim = 1, .dims = {3}, .data = b};
     cnn_tensor ts = {.ndim = 0, .data = &s};
     cnn_tensor te = {.ndim = 2, .dims = {0, 5}, .data = NULL};
-    cnn_named_tensor list[] = {{"layer1.0.conv1.weight", &ta}, {"b \"q\"\\", &tb}, {"scalar", &ts},
-                               {"empty", &te}};
-    const char *meta[] = {"model", "resnet18", "opts", "{\"classes\": 10}\n\ttab\x01", "unicode",
-                          "caf\xc3\xa9 \xf0\x9f\x98\x80", "empty", ""};
+    cnn_named_tensor list[] = {
+        {"layer1.0.conv1.weight", &ta}, {"b \"q\"\\", &tb}, {"scalar", &ts}, {"empty", &te}};
+    const char *meta[] = {"model",   "resnet18",
+                          "opts",    "{\"classes\": 10}\n\ttab\x01",
+                          "unicode", "caf\xc3\xa9 \xf0\x9f\x98\x80",
+                          "empty",   ""};
     const char *path = tmp_path("rt.safetensors");
     TU_OK(cnn_safetensors_save(path, 4, list, 4, meta));
     assert_int_equal(count_temp_files(), 0);
@@ -147,7 +149,8 @@ static void test_round_trip(void **state)
         if (cnn_tensor_numel(&v))
             assert_memory_equal(v.data, list[i].tensor->data, cnn_tensor_numel(&v) * sizeof(float));
     }
-    for (int i = 0; i < 4; i++) assert_string_equal(cnn_tensor_file_meta(f, meta[2 * i]), meta[2 * i + 1]);
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(cnn_tensor_file_meta(f, meta[2 * i]), meta[2 * i + 1]);
     assert_null(cnn_tensor_file_meta(f, "absent"));
     cnn_tensor v;
     assert_int_equal(cnn_tensor_file_get(f, "absent", &v), CNN_ERR_NOT_FOUND);
@@ -229,15 +232,16 @@ static void test_dtypes(void **state)
     memcpy(d + 28, &i32, 4); /* hosts running the tests are little-endian */
     memcpy(d + 32, &i64, 8);
     memcpy(d + 40, &f64, 8);
-    const char *h = "{\"h\":{\"dtype\":\"F16\",\"shape\":[7],\"data_offsets\":[0,14]},"
-                    "\"bf\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[14,18]},"
-                    "\"u8\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[18,20]},"
-                    "\"i8\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[20,22]},"
-                    "\"b\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[22,24]},"
-                    "\"i16\":{\"dtype\":\"I16\",\"shape\":[1,1],\"data_offsets\":[24,26]},"
-                    "\"i32\":{\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[28,32]},"
-                    "\"i64\":{\"shape\":[1],\"data_offsets\":[32,40],\"dtype\":\"I64\"},"
-                    " \"f64\" : { \"dtype\" : \"F64\" , \"shape\" : [ 1 ] , \"data_offsets\" : [ 40 , 48 ] } }";
+    const char *h =
+        "{\"h\":{\"dtype\":\"F16\",\"shape\":[7],\"data_offsets\":[0,14]},"
+        "\"bf\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[14,18]},"
+        "\"u8\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[18,20]},"
+        "\"i8\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[20,22]},"
+        "\"b\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[22,24]},"
+        "\"i16\":{\"dtype\":\"I16\",\"shape\":[1,1],\"data_offsets\":[24,26]},"
+        "\"i32\":{\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[28,32]},"
+        "\"i64\":{\"shape\":[1],\"data_offsets\":[32,40],\"dtype\":\"I64\"},"
+        " \"f64\" : { \"dtype\" : \"F64\" , \"shape\" : [ 1 ] , \"data_offsets\" : [ 40 , 48 ] } }";
     const char *path = tmp_path("dtypes.safetensors");
     write_raw(path, h, -1, d, 48);
     cnn_tensor_file *f = NULL;
@@ -289,43 +293,57 @@ static void test_bad_files(void **state)
     expect_load_error(p, CNN_ERR_FORMAT, "header length 0", NULL);
 
     /* offsets past the end of the data: the truncated message */
-    write_raw(p, "{\"w\":{\"dtype\":\"F32\",\"shape\":[1000],\"data_offsets\":[0,4000]}}", -1, data, 12);
-    expect_load_error(p, CNN_ERR_FORMAT, "truncated: header says 4000 bytes of data, file has 12", "'w'");
+    write_raw(p, "{\"w\":{\"dtype\":\"F32\",\"shape\":[1000],\"data_offsets\":[0,4000]}}", -1, data,
+              12);
+    expect_load_error(p, CNN_ERR_FORMAT, "truncated: header says 4000 bytes of data, file has 12",
+                      "'w'");
 
     static const struct {
         const char *header, *w1, *w2;
     } cases[] = {
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", "malformed header JSON", "end of header"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", "malformed header JSON",
+         "end of header"},
         {"{\"w\":}", "malformed header JSON", "'}'"},
         {"[1]", "malformed header JSON", "expected '{'"},
         {"{} x", "malformed header JSON", "after the header"},
         {"{\"w\" {}}", "expected ':'", NULL},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", "integer", NULL},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[01],\"data_offsets\":[0,4]}}", "leading zero", NULL},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999],\"data_offsets\":[0,4]}}", "out of range", NULL},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999],\"data_offsets\":[0,4]}}",
+         "out of range", NULL},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1,],\"data_offsets\":[0,4]}}", "integer", NULL},
         {"{\"w\\q\":{}}", "unknown escape", NULL},
         {"{\"w\\ud800x\":{}}", "surrogate", NULL},
         {"{\"w\\u00\":{}}", "\\u escape", NULL},
         {"{\"w\x01\":{}}", "control character", NULL},
         {"{\"w", "unterminated string", NULL},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":1}}", "unknown key", "\"x\""},
-        {"{\"w\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", "duplicate key", NULL},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":1}}", "unknown key",
+         "\"x\""},
+        {"{\"w\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         "duplicate key", NULL},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-         "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", "duplicate tensor name 'w'", NULL},
+         "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+         "duplicate tensor name 'w'", NULL},
         {"{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", "'w'", "missing \"dtype\""},
         {"{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", "missing \"shape\"", NULL},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", "missing \"data_offsets\"", NULL},
-        {"{\"w\":{\"dtype\":7,\"shape\":[1],\"data_offsets\":[0,4]}}", "dtype must be a string", NULL},
-        {"{\"w\":{\"dtype\":\"Q8\",\"shape\":[1],\"data_offsets\":[0,4]}}", "unknown dtype \"Q8\"", "'w'"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", "shape dimension 0 is -1", NULL},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", "7 dimensions", NULL},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", "hold 8 bytes", "needs 12"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}}", "end before they begin", NULL},
+        {"{\"w\":{\"dtype\":7,\"shape\":[1],\"data_offsets\":[0,4]}}", "dtype must be a string",
+         NULL},
+        {"{\"w\":{\"dtype\":\"Q8\",\"shape\":[1],\"data_offsets\":[0,4]}}", "unknown dtype \"Q8\"",
+         "'w'"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}",
+         "shape dimension 0 is -1", NULL},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}",
+         "7 dimensions", NULL},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", "hold 8 bytes",
+         "needs 12"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}}",
+         "end before they begin", NULL},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,8]}}", "3 entries", NULL},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", "negative", NULL},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
-         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", "'a' and 'b' overlap", NULL},
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+         "'a' and 'b' overlap", NULL},
         {"{\"__metadata__\":{\"k\":1}}", "values must be strings", NULL},
         {"{\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}", "duplicate metadata key", NULL},
         {"{\"__metadata__\":[]}", "expected '{'", NULL},
@@ -370,12 +388,14 @@ static void test_fuzz(void **state)
         size_t len = n;
         int kind = (int)cnn_rng_below(&r, 3);
         if (kind == 0) { /* flip bytes */
-            for (int k = 0; k < 3; k++) buf[cnn_rng_below(&r, (uint32_t)n)] = (unsigned char)cnn_rng_u64(&r);
+            for (int k = 0; k < 3; k++)
+                buf[cnn_rng_below(&r, (uint32_t)n)] = (unsigned char)cnn_rng_u64(&r);
         } else if (kind == 1) { /* truncate */
             len = cnn_rng_below(&r, (uint32_t)n);
         } else { /* replace a header character with a JSON structural one */
             const char *sym = "{}[],:\"\\0-e ";
-            buf[8 + cnn_rng_below(&r, (uint32_t)(n - 8))] = (unsigned char)sym[cnn_rng_below(&r, 12)];
+            buf[8 + cnn_rng_below(&r, (uint32_t)(n - 8))] =
+                (unsigned char)sym[cnn_rng_below(&r, 12)];
         }
         FILE *fp = fopen(p, "wb");
         fwrite(buf, 1, len, fp);
@@ -399,7 +419,8 @@ static void test_atomic_save(void **state)
 {
     (void)state;
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {6, 5, 4, 3, 2, 1};
-    cnn_tensor ta = {.ndim = 2, .dims = {2, 3}, .data = a}, tb = {.ndim = 2, .dims = {2, 3}, .data = b};
+    cnn_tensor ta = {.ndim = 2, .dims = {2, 3}, .data = a},
+               tb = {.ndim = 2, .dims = {2, 3}, .data = b};
     const char *path = tmp_path("atomic.safetensors");
     TU_OK(cnn_safetensors_save(path, 1, (cnn_named_tensor[]){{"w", &ta}}, 0, NULL));
     size_t n0, n1;
@@ -414,13 +435,15 @@ static void test_atomic_save(void **state)
 
     /* invalid requests change nothing */
     const char *meta[] = {"k", "v", "k", "w"};
-    assert_int_equal(cnn_safetensors_save(path, 2, (cnn_named_tensor[]){{"w", &tb}, {"w", &tb}}, 0, NULL),
-                     CNN_ERR_INVALID_ARG);
+    assert_int_equal(
+        cnn_safetensors_save(path, 2, (cnn_named_tensor[]){{"w", &tb}, {"w", &tb}}, 0, NULL),
+        CNN_ERR_INVALID_ARG);
     assert_non_null(strstr(cnn_error_message(), "duplicate tensor name 'w'"));
     assert_int_equal(cnn_safetensors_save(path, 1, (cnn_named_tensor[]){{"w", &tb}}, 2, meta),
                      CNN_ERR_INVALID_ARG);
-    assert_int_equal(cnn_safetensors_save(path, 1, (cnn_named_tensor[]){{"__metadata__", &tb}}, 0, NULL),
-                     CNN_ERR_INVALID_ARG);
+    assert_int_equal(
+        cnn_safetensors_save(path, 1, (cnn_named_tensor[]){{"__metadata__", &tb}}, 0, NULL),
+        CNN_ERR_INVALID_ARG);
     cnn_tensor nodata = {.ndim = 1, .dims = {3}};
     assert_int_equal(cnn_safetensors_save(path, 1, (cnn_named_tensor[]){{"w", &nodata}}, 0, NULL),
                      CNN_ERR_INVALID_ARG);
@@ -457,7 +480,8 @@ static void test_atomic_save(void **state)
     snprintf(inner, sizeof inner, "%s/x", dir);
     FILE *fx = fopen(inner, "wb");
     fclose(fx);
-    assert_int_equal(cnn_safetensors_save(dir, 1, (cnn_named_tensor[]){{"w", &ta}}, 0, NULL), CNN_ERR_IO);
+    assert_int_equal(cnn_safetensors_save(dir, 1, (cnn_named_tensor[]){{"w", &ta}}, 0, NULL),
+                     CNN_ERR_IO);
     assert_non_null(strstr(cnn_error_message(), "rename"));
     assert_int_equal(count_temp_files(), 0);
     remove(inner);
@@ -486,7 +510,8 @@ static void params_equal(cnn_graph *a, cnn_graph *b, bool want_equal)
     for (int i = 0; i < cnn_graph_num_params(a); i++) {
         cnn_param *p = cnn_graph_param(a, i), *q = cnn_graph_param(b, i);
         assert_string_equal(p->name, q->name);
-        if (memcmp(p->value.data, q->value.data, cnn_tensor_numel(&p->value) * sizeof(float))) all = false;
+        if (memcmp(p->value.data, q->value.data, cnn_tensor_numel(&p->value) * sizeof(float)))
+            all = false;
     }
     assert_true(all == want_equal);
 }
@@ -504,8 +529,8 @@ static void test_graph_weights(void **state)
     cnn_tensor_file *f = NULL;
     TU_OK(cnn_safetensors_load(path, &f));
     /* graph order, params and buffers */
-    const char *order[] = {"conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_mean",
-                           "bn.running_var", "fc.weight", "fc.bias"};
+    const char *order[] = {"conv.weight",     "conv.bias",      "bn.weight", "bn.bias",
+                           "bn.running_mean", "bn.running_var", "fc.weight", "fc.bias"};
     assert_int_equal(cnn_tensor_file_count(f), 8);
     for (int i = 0; i < 8; i++) assert_string_equal(cnn_tensor_file_name(f, i), order[i]);
     assert_string_equal(cnn_tensor_file_meta(f, "model"), "tiny");
@@ -577,12 +602,9 @@ static void test_graph_weights(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_fixturelib_file),
-        cmocka_unit_test(test_dtypes),
-        cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_fuzz),
-        cmocka_unit_test(test_atomic_save),
+        cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_fixturelib_file),
+        cmocka_unit_test(test_dtypes),        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_fuzz),          cmocka_unit_test(test_atomic_save),
         cmocka_unit_test(test_graph_weights),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -59,7 +59,8 @@ static void check_normal(const float *x, double mean, double sd, const char *wha
 {
     moments m = measure(x, N);
     double var = sd * sd;
-    if (fabs(m.mean - mean) > 6 * sd / sqrt(N)) fail_msg("%s: mean %g, want %g", what, m.mean, mean);
+    if (fabs(m.mean - mean) > 6 * sd / sqrt(N))
+        fail_msg("%s: mean %g, want %g", what, m.mean, mean);
     if (fabs(m.var - var) > 6 * var * sqrt(2.0 / N))
         fail_msg("%s: variance %g, want %g", what, m.var, var);
     if (fabs(m.within1 - 0.682689) > 6 * sqrt(0.25 / N))
@@ -175,9 +176,9 @@ static void test_errors(void **state)
                      CNN_ERR_INVALID_ARG);
     assert_non_null(strstr(cnn_error_message(), "std"));
     cnn_tensor w = {.ndim = 2, .dims = {2, 4}, .data = v};
-    assert_int_equal(cnn_init_tensor(&w, &(cnn_init){.kind = CNN_INIT_XAVIER_UNIFORM, .gain = -1},
-                                     &r),
-                     CNN_ERR_INVALID_ARG);
+    assert_int_equal(
+        cnn_init_tensor(&w, &(cnn_init){.kind = CNN_INIT_XAVIER_UNIFORM, .gain = -1}, &r),
+        CNN_ERR_INVALID_ARG);
     assert_non_null(strstr(cnn_error_message(), "gain"));
     w.data = NULL;
     assert_int_equal(cnn_init_tensor(&w, &(cnn_init){.kind = CNN_INIT_CONSTANT}, &r),
@@ -212,8 +213,8 @@ static void test_graph_init(void **state)
     cnn_graph *g = small_net();
     /* not compiled yet: graph_init compiles it */
     const cnn_init kn = {.kind = CNN_INIT_KAIMING_NORMAL, .fan_out = true};
-    TU_OK(cnn_graph_init(g, CNN_PARAM_NORM_BIAS, &(cnn_init){.kind = CNN_INIT_CONSTANT, .value = 0.3f},
-                         false, 1));
+    TU_OK(cnn_graph_init(g, CNN_PARAM_NORM_BIAS,
+                         &(cnn_init){.kind = CNN_INIT_CONSTANT, .value = 0.3f}, false, 1));
     TU_OK(cnn_graph_init(g, CNN_PARAM_WEIGHT, &kn, true, 5));
     size_t n;
     /* the same draws in graph order from the same seed */
@@ -256,9 +257,9 @@ static void test_graph_init(void **state)
     assert_true(mx <= 1.0 / sqrt(27.0) + 1e-7);
     assert_memory_not_equal(cw, want_conv, sizeof want_conv);
     /* errors name the parameter */
-    assert_int_equal(cnn_graph_init(g, CNN_PARAM_BIAS, &(cnn_init){.kind = CNN_INIT_XAVIER_NORMAL},
-                                    false, 1),
-                     CNN_ERR_INVALID_ARG);
+    assert_int_equal(
+        cnn_graph_init(g, CNN_PARAM_BIAS, &(cnn_init){.kind = CNN_INIT_XAVIER_NORMAL}, false, 1),
+        CNN_ERR_INVALID_ARG);
     assert_non_null(strstr(cnn_error_message(), "conv.bias"));
     cnn_graph_free(g);
 }
@@ -266,12 +267,9 @@ static void test_graph_init(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_xavier),
-        cmocka_unit_test(test_kaiming),
-        cmocka_unit_test(test_normal_constant),
-        cmocka_unit_test(test_linear_fans_and_seed),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_graph_init),
+        cmocka_unit_test(test_xavier),          cmocka_unit_test(test_kaiming),
+        cmocka_unit_test(test_normal_constant), cmocka_unit_test(test_linear_fans_and_seed),
+        cmocka_unit_test(test_errors),          cmocka_unit_test(test_graph_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,11 @@ static const struct {
     {"sgd_wd", {.kind = CNN_OPTIM_SGD, .lr = 0.05f, .momentum = 0.8f, .weight_decay = 0.1f}},
     {"adam", {.kind = CNN_OPTIM_ADAM, .lr = 0.01f}},
     {"adam_wd",
-     {.kind = CNN_OPTIM_ADAM, .lr = 0.02f, .beta1 = 0.8f, .beta2 = 0.99f, .eps = 1e-6f,
+     {.kind = CNN_OPTIM_ADAM,
+      .lr = 0.02f,
+      .beta1 = 0.8f,
+      .beta2 = 0.99f,
+      .eps = 1e-6f,
       .weight_decay = 0.1f}},
     {"adamw", {.kind = CNN_OPTIM_ADAMW, .lr = 0.01f, .weight_decay = 0.1f}},
 };
@@ -74,7 +78,8 @@ static void test_parity(void **state)
         set_params(g, f);
         cnn_optimizer *opt = cnn_optimizer_new(g, &configs[c].o);
         if (!opt) fail_msg("%s: %s", configs[c].name, cnn_error_message());
-        cnn_tensor ew = get(f, "%s.weight", configs[c].name), eb = get(f, "%s.bias", configs[c].name);
+        cnn_tensor ew = get(f, "%s.weight", configs[c].name),
+                   eb = get(f, "%s.bias", configs[c].name);
         for (int t = 0; t < STEPS; t++) {
             set_grads(g, f, t);
             TU_OK(cnn_optimizer_step(opt));
@@ -88,7 +93,9 @@ static void test_parity(void **state)
         }
         assert_int_equal(cnn_optimizer_steps(opt), STEPS);
         /* every exported state matches torch's optimizer.state under the same name */
-        int want_states = configs[c].o.kind != CNN_OPTIM_SGD ? 4 : configs[c].o.momentum > 0 ? 2 : 0;
+        int want_states = configs[c].o.kind != CNN_OPTIM_SGD ? 4
+                          : configs[c].o.momentum > 0        ? 2
+                                                             : 0;
         assert_int_equal(cnn_optimizer_num_states(opt), want_states);
         for (int i = 0; i < cnn_optimizer_num_states(opt); i++) {
             const char *name = NULL;
@@ -153,7 +160,8 @@ static void test_names_and_lr(void **state)
 {
     (void)state;
     cnn_graph *g = tiny_graph();
-    cnn_optimizer *opt = cnn_optimizer_new(g, &(cnn_optim_opts){.kind = CNN_OPTIM_ADAM, .lr = 1e-3f});
+    cnn_optimizer *opt =
+        cnn_optimizer_new(g, &(cnn_optim_opts){.kind = CNN_OPTIM_ADAM, .lr = 1e-3f});
     assert_non_null(opt);
     const char *want[] = {"exp_avg.fc.weight", "exp_avg_sq.fc.weight", "exp_avg.fc.bias",
                           "exp_avg_sq.fc.bias"};
@@ -171,7 +179,8 @@ static void test_names_and_lr(void **state)
     assert_int_equal(cnn_optimizer_steps(opt), 42);
     cnn_optimizer_free(opt);
 
-    opt = cnn_optimizer_new(g, &(cnn_optim_opts){.kind = CNN_OPTIM_SGD, .lr = 0.1f, .momentum = 0.9f});
+    opt = cnn_optimizer_new(g,
+                            &(cnn_optim_opts){.kind = CNN_OPTIM_SGD, .lr = 0.1f, .momentum = 0.9f});
     const char *name;
     cnn_optimizer_state(opt, 1, &name);
     assert_string_equal(name, "momentum_buffer.fc.bias");
@@ -241,7 +250,8 @@ static void test_invalid(void **state)
     expect_invalid(g, (cnn_optim_opts){.kind = CNN_OPTIM_SGD, .lr = 0.1f, .nesterov = true},
                    "nesterov");
     expect_invalid(g, (cnn_optim_opts){.kind = CNN_OPTIM_ADAM, .lr = 0.1f, .beta1 = 1.0f}, "beta1");
-    expect_invalid(g, (cnn_optim_opts){.kind = CNN_OPTIM_ADAMW, .lr = 0.1f, .beta1 = -0.1f}, "beta1");
+    expect_invalid(g, (cnn_optim_opts){.kind = CNN_OPTIM_ADAMW, .lr = 0.1f, .beta1 = -0.1f},
+                   "beta1");
     expect_invalid(g, (cnn_optim_opts){.kind = CNN_OPTIM_ADAM, .lr = 0.1f, .beta2 = 1.5f}, "beta2");
     expect_invalid(g, (cnn_optim_opts){.kind = CNN_OPTIM_SGD, .lr = 0.1f, .weight_decay = -1.0f},
                    "weight_decay");
@@ -252,12 +262,9 @@ static void test_invalid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parity),
-        cmocka_unit_test(test_resume),
-        cmocka_unit_test(test_names_and_lr),
-        cmocka_unit_test(test_step_allocates_nothing),
-        cmocka_unit_test(test_alloc_failures),
-        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_parity),         cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_names_and_lr),   cmocka_unit_test(test_step_allocates_nothing),
+        cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

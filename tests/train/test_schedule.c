@@ -20,7 +20,8 @@ static void test_constant(void **state)
 {
     (void)state;
     cnn_schedule s = {.kind = CNN_SCHED_CONSTANT};
-    for (int t = 0; t < 50; t += 7) close_to(cnn_schedule_lr(&s, 0.1f, (float)t), 0.1f, "constant", t);
+    for (int t = 0; t < 50; t += 7)
+        close_to(cnn_schedule_lr(&s, 0.1f, (float)t), 0.1f, "constant", t);
     close_to(cnn_schedule_lr(NULL, 0.3f, 5.0f), 0.3f, "NULL schedule", 5);
 }
 
@@ -28,11 +29,11 @@ static void test_step(void **state)
 {
     (void)state;
     cnn_schedule s = {.kind = CNN_SCHED_STEP, .step_size = 30, .gamma = 0.1f};
-    const double want[][2] = {{0, 0.1}, {29, 0.1}, {29.9, 0.1}, {30, 0.01}, {59, 0.01},
-                              {60, 0.001}, {95, 0.0001}};
+    const double want[][2] = {{0, 0.1},   {29, 0.1},   {29.9, 0.1}, {30, 0.01},
+                              {59, 0.01}, {60, 0.001}, {95, 0.0001}};
     for (int i = 0; i < 7; i++)
-        close_to(cnn_schedule_lr(&s, 0.1f, (float)want[i][0]), (double)0.1f * pow((double)0.1f, floor(want[i][0] / 30)),
-                 "step", want[i][0]);
+        close_to(cnn_schedule_lr(&s, 0.1f, (float)want[i][0]),
+                 (double)0.1f * pow((double)0.1f, floor(want[i][0] / 30)), "step", want[i][0]);
     /* and the table read by a person */
     close_to(cnn_schedule_lr(&s, 0.1f, 60.0f), 0.001, "step table", 60);
     s.gamma = 0.5f;
