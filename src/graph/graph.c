@@ -123,15 +123,6 @@ static char *make_name(cnn_graph *g, const cnn_op_def *op, const char *name)
     size_t sl = strlen(g->scope);
     if (name && *name) {
         snprintf(buf, sizeof buf, "%s%s%s", g->scope, sl ? "." : "", name);
-        /* parameter-free layers may share a name (a reused nn.ReLU): keep node names
-           unique with a suffix, so every node can be found by name */
-        size_t len = strlen(buf);
-        for (int k = 1; k < 100000; k++) {
-            bool taken = false;
-            for (int i = 0; i < g->n_nodes && !taken; i++) taken = strcmp(g->nodes[i]->name, buf) == 0;
-            if (!taken) break;
-            snprintf(buf + len, sizeof buf - len, "_%d", k);
-        }
     } else {
         int k = 0;
         for (int i = 0; i < g->n_nodes; i++)
@@ -144,6 +135,28 @@ static char *make_name(cnn_graph *g, const cnn_op_def *op, const char *name)
 /* Set when cnn_node_param runs out of memory inside an op's shape(): ops return a
    generic status then, and the builder reports CNN_ERR_NOMEM instead. */
 static _Thread_local bool g_param_nomem;
+
+/* Parameter-free layers may share a name (one nn.ReLU used twice): such a node gets a
+   "_<k>" suffix so every node can be found by name. Layers with parameters keep their
+   name, and a clash is reported by cnn_node_param. */
+static cnn_status unique_name(cnn_graph *g, cnn_node *n)
+{
+    char buf[CNN_MAX_SCOPE + 160];
+    snprintf(buf, sizeof buf, "%s", n->name);
+    size_t len = strlen(buf);
+    for (int k = 1;; k++) {
+        bool taken = false;
+        for (int i = 0; i < g->n_nodes && !taken; i++) taken = strcmp(g->nodes[i]->name, buf) == 0;
+        if (!taken) break;
+        snprintf(buf + len, sizeof buf - len, "_%d", k);
+    }
+    if (len == strlen(buf)) return CNN_OK;
+    char *nn = cnn_strdup(buf);
+    if (!nn) return cnn_set_error(CNN_ERR_NOMEM, "graph: out of memory naming a node");
+    cnn_free(n->name);
+    n->name = nn;
+    return CNN_OK;
+}
 
 cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, int n_in,
                         cnn_node *const *in, const void *attr, size_t attr_size)
@@ -207,6 +220,7 @@ cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, in
                 break;
             }
     }
+    if (s == CNN_OK && n->n_params == 0) s = unique_name(g, n);
     if (s == CNN_OK) s = add_node(g, n);
     if (s != CNN_OK) {
         /* drop parameters this node declared */

@@ -31,13 +31,13 @@ static cnn_node *alexnet(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
     if (!plain_options(g, a, "alexnet")) return NULL;
     cnn_scope_push(g, "features");
     x = conv_relu(g, x, 0, 64, 11, 4, 2);
-    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2);
+    x = cnn_maxpool2d(g, x, .name = "2", .kernel = 3, .stride = 2);
     x = conv_relu(g, x, 3, 192, 5, 1, 2);
-    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2);
+    x = cnn_maxpool2d(g, x, .name = "5", .kernel = 3, .stride = 2);
     x = conv_relu(g, x, 6, 384, 3, 1, 1);
     x = conv_relu(g, x, 8, 256, 3, 1, 1);
     x = conv_relu(g, x, 10, 256, 3, 1, 1);
-    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2);
+    x = cnn_maxpool2d(g, x, .name = "12", .kernel = 3, .stride = 2);
     cnn_scope_pop(g);
     x = cnn_flatten(g, cnn_adaptive_avgpool2d(g, x, 6, 6));
     cnn_scope_push(g, "classifier");
@@ -56,13 +56,13 @@ static cnn_node *alexnet_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
     if (!plain_options(g, a, "alexnet_d2l")) return NULL;
     x = conv_relu(g, x, 0, 96, 11, 4, 1);
-    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2);
+    x = cnn_maxpool2d(g, x, .name = "2", .kernel = 3, .stride = 2);
     x = conv_relu(g, x, 3, 256, 5, 1, 2);
-    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2);
+    x = cnn_maxpool2d(g, x, .name = "5", .kernel = 3, .stride = 2);
     x = conv_relu(g, x, 6, 384, 3, 1, 1);
     x = conv_relu(g, x, 8, 384, 3, 1, 1);
     x = conv_relu(g, x, 10, 256, 3, 1, 1);
-    x = cnn_flatten(g, cnn_maxpool2d(g, x, .kernel = 3, .stride = 2));
+    x = cnn_flatten(g, cnn_maxpool2d(g, x, .name = "12", .kernel = 3, .stride = 2));
     x = cnn_dropout(g, cnn_relu(g, cnn_linear(g, x, 4096, .name = "14")), 0.5f);
     x = cnn_dropout(g, cnn_relu(g, cnn_linear(g, x, 4096, .name = "17")), 0.5f);
     return cnn_linear(g, x, a->classes, .name = "20");

@@ -39,7 +39,7 @@ static cnn_node *densenet121(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
     cnn_scope_push(g, "features");
     x = cnn_conv2d(g, x, 64, .name = "conv0", .kernel = 7, .stride = 2, .padding = 3, .no_bias = true);
     x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "norm0"));
-    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2, .padding = 1);
+    x = cnn_maxpool2d(g, x, .name = "pool0", .kernel = 3, .stride = 2, .padding = 1);
     for (int b = 0; b < 4; b++) {
         cnn_scope_pushf(g, "denseblock%d", b + 1);
         for (int l = 0; l < blocks[b]; l++) {
@@ -52,7 +52,7 @@ static cnn_node *densenet121(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
         cnn_scope_pushf(g, "transition%d", b + 1);
         x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "norm"));
         x = cnn_conv2d(g, x, channels(x) / 2, .name = "conv", .kernel = 1, .no_bias = true);
-        x = cnn_avgpool2d(g, x, .kernel = 2, .stride = 2);
+        x = cnn_avgpool2d(g, x, .name = "pool", .kernel = 2, .stride = 2);
         cnn_scope_pop(g);
     }
     x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "norm5"));
@@ -89,7 +89,7 @@ static cnn_node *densenet_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
         cnn_scope_pushf(g, "%d", k++);
         x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "0"));
         x = cnn_conv2d(g, x, channels(x) / 2, .name = "2", .kernel = 1);
-        x = cnn_avgpool2d(g, x, .kernel = 2, .stride = 2);
+        x = cnn_avgpool2d(g, x, .name = "3", .kernel = 2, .stride = 2);
         cnn_scope_pop(g);
     }
     x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "8"));

@@ -55,14 +55,16 @@ static cnn_node *googlenet(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
     };
     if (!plain_options(g, a, "googlenet")) return NULL;
     x = basic_conv(g, x, "conv1", 64, 7, 2, 3);
-    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2, .ceil_mode = true);
+    x = cnn_maxpool2d(g, x, .name = "maxpool1", .kernel = 3, .stride = 2, .ceil_mode = true);
     x = basic_conv(g, x, "conv2", 64, 1, 1, 0);
     x = basic_conv(g, x, "conv3", 192, 3, 1, 1);
-    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2, .ceil_mode = true);
+    x = cnn_maxpool2d(g, x, .name = "maxpool2", .kernel = 3, .stride = 2, .ceil_mode = true);
     for (int i = 0; i < 9; i++) {
         x = inception_tv(g, x, inc[i].name, inc[i].c);
-        if (i == 1) x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2, .ceil_mode = true);
-        if (i == 6) x = cnn_maxpool2d(g, x, .kernel = 2, .stride = 2, .ceil_mode = true);
+        if (i == 1)
+            x = cnn_maxpool2d(g, x, .name = "maxpool3", .kernel = 3, .stride = 2, .ceil_mode = true);
+        if (i == 6)
+            x = cnn_maxpool2d(g, x, .name = "maxpool4", .kernel = 2, .stride = 2, .ceil_mode = true);
     }
     x = cnn_flatten(g, cnn_adaptive_avgpool2d(g, x, 1, 1));
     x = cnn_dropout(g, x, 0.2f);

@@ -52,7 +52,7 @@ cnn_node *cnn_zoo_resnet_body(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, 
 {
     if (!plain_options(g, a, name)) return NULL;
     x = cnn_relu(g, conv_bn(g, x, 64, 7, 2, "conv1", "bn1"));
-    x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2, .padding = 1);
+    x = cnn_maxpool2d(g, x, .name = "maxpool", .kernel = 3, .stride = 2, .padding = 1);
     for (int s = 0; s < 4; s++) {
         cnn_scope_pushf(g, "layer%d", s + 1);
         for (int b = 0; b < layers[s]; b++) {

@@ -35,8 +35,8 @@ static cnn_node *vgg_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const 
     char l[16];
     for (const int *v = cfg; *v >= 0; v++) {
         if (*v == M) {
-            x = cnn_maxpool2d(g, x, .kernel = 2, .stride = 2);
-            idx++;
+            snprintf(l, sizeof l, "%d", idx++);
+            x = cnn_maxpool2d(g, x, .name = l, .kernel = 2, .stride = 2);
             continue;
         }
         snprintf(l, sizeof l, "%d", idx++);
@@ -97,7 +97,8 @@ static cnn_node *vgg11_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
             x = cnn_relu(g, cnn_conv2d(g, x, arch[b][1] / ratio, .name = l, .kernel = 3,
                                        .padding = 1));
         }
-        x = cnn_maxpool2d(g, x, .kernel = 2, .stride = 2);
+        snprintf(l, sizeof l, "%d", 2 * arch[b][0]);
+        x = cnn_maxpool2d(g, x, .name = l, .kernel = 2, .stride = 2);
         cnn_scope_pop(g);
     }
     x = cnn_flatten(g, x);
