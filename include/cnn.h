@@ -185,6 +185,13 @@ cnn_rng *cnn_graph_rng(cnn_graph *g);
 cnn_status cnn_graph_set_input(cnn_graph *g, cnn_node *input, const float *data, int batch);
 /* Runs forward over every node, for the batch given to the inputs. */
 cnn_status cnn_graph_forward(cnn_graph *g);
+/* Per-node timing (for `cnn bench --layers`): on resets the counters. */
+typedef struct cnn_node_profile {
+    double forward_s, backward_s; /* accumulated seconds */
+    int64_t calls;                /* forward passes timed */
+} cnn_node_profile;
+void cnn_graph_set_profiling(cnn_graph *g, bool on);
+cnn_node_profile cnn_node_profile_get(const cnn_node *n);
 /* Runs forward only up to and including `last` (e.g. logits, skipping the loss). */
 cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last);
 /* Backward from a scalar loss node (d loss = 1): fills every parameter's grad

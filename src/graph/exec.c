@@ -10,10 +10,39 @@
  * once a plan exists for the mode in use. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "graph_internal.h"
 
 #define ALIGN_F 16 /* floats: 64 bytes */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cnn_graph_set_profiling(cnn_graph *g, bool on)
+{
+    if (!g) return;
+    g->profiling = on;
+    for (int i = 0; i < g->n_nodes; i++) {
+        g->nodes[i]->prof_fwd = g->nodes[i]->prof_bwd = 0.0;
+        g->nodes[i]->prof_calls = 0;
+    }
+}
+
+cnn_node_profile cnn_node_profile_get(const cnn_node *n)
+{
+    cnn_node_profile p = {0, 0, 0};
+    if (n) {
+        p.forward_s = n->prof_fwd;
+        p.backward_s = n->prof_bwd;
+        p.calls = n->prof_calls;
+    }
+    return p;
+}
 
 static size_t align_up(size_t n) { return (n + ALIGN_F - 1) / ALIGN_F * ALIGN_F; }
 
@@ -281,8 +310,13 @@ cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
     int end = last ? last->id + 1 : g->n_nodes;
     for (int i = 0; i < end; i++) {
         cnn_node *v = g->nodes[i];
+        double t0 = g->profiling ? now_s() : 0.0;
         cnn_status s = v->op->forward(v, &ctx);
         if (s != CNN_OK) return s;
+        if (g->profiling) {
+            v->prof_fwd += now_s() - t0;
+            v->prof_calls++;
+        }
     }
     g->forward_done = g->training && end == g->n_nodes;
     return CNN_OK;
@@ -317,8 +351,10 @@ static cnn_status run_backward(cnn_graph *g, cnn_node *from, const float *dout)
                 p->grad_live = true;
             }
         }
+        double t0 = g->profiling ? now_s() : 0.0;
         cnn_status s = v->op->backward(v, &ctx);
         if (s != CNN_OK) return s;
+        if (g->profiling) v->prof_bwd += now_s() - t0;
     }
     return CNN_OK;
 }

@@ -39,6 +39,8 @@ struct cnn_node {
     bool requires_grad;     /* inputs: user asked for d loss / d input */
     bool is_output;
     bool grad_live;         /* backward: gradient reached this node */
+    double prof_fwd, prof_bwd; /* seconds, when profiling */
+    int64_t prof_calls;
     int n_params;
     cnn_param *params[CNN_MAX_NODE_PARAMS];
     void *attr;             /* op's own attribute struct (a private copy) */
@@ -88,6 +90,7 @@ struct cnn_graph {
     bool forward_done;      /* a training forward ran and backward may follow */
     cnn_rng rng;
     cnn_node *output;
+    bool profiling;         /* time every node's forward/backward */
 };
 
 /* Builder helper used by every op: checks inputs (NULL propagates the graph's error),

@@ -12,12 +12,13 @@ static void test_parity(void **state)
     zt_parity("densenet121");
 }
 
-/* Train-mode step: loss and d loss / d param for all 758k parameters. Tolerance per
-   tensor: |ours - torch| <= 1e-3 * max|torch grad of that tensor| + 1e-6. The last BN
-   normalises 2 values per channel (batch 2 at 1x1), so its backward divides by a
-   two-sample standard deviation and magnifies float32 rounding of the forward (which
-   agrees to ~1e-6 relative) by up to ~100: 1e-3 leaves a margin above that yet is
-   far below a wrong or missing gradient term (relative error O(1)). */
+/* Train-mode step (batch 4): loss and d loss / d param for all 758k parameters.
+   Tolerance per tensor: |ours - torch| <= 2e-3 * max|torch grad of the tensor| +
+   1e-5 * max|torch grad of any tensor|. The relative part: float32 PyTorch itself
+   differs from float64 PyTorch by up to 7e-4 of a tensor's largest gradient here (BN
+   weight gradients are sums of many cancelling terms); a wrong or missing gradient
+   term is O(1). The absolute floor: the biases of convs feeding a train-mode BN have
+   an exactly zero gradient, so both sides hold rounding noise (~1e-9) there. */
 static void test_train_step(void **state)
 {
     (void)state;
@@ -43,7 +44,16 @@ static void test_train_step(void **state)
     printf("  %s train step: loss %.6f (torch %.6f)\n", model, (double)l, (double)want_loss.data[0]);
     assert_true(fabsf(l - want_loss.data[0]) <= 1e-5f * (1.0f + fabsf(want_loss.data[0])));
     int checked = 0, bad = 0;
-    double worst = 0;
+    double worst = 0, gmax = 0;
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *p = cnn_graph_param(g, i);
+        if (!p->trainable) continue;
+        char key[300];
+        snprintf(key, sizeof key, "grad.%s", p->name);
+        cnn_tensor want;
+        TU_OK(cnn_tensor_file_get(f, key, &want));
+        for (size_t k = 0; k < cnn_tensor_numel(&want); k++) gmax = fmax(gmax, fabs((double)want.data[k]));
+    }
     for (int i = 0; i < cnn_graph_num_params(g); i++) {
         cnn_param *p = cnn_graph_param(g, i);
         if (!p->trainable) continue;
@@ -59,7 +69,7 @@ static void test_train_step(void **state)
             double d = fabs((double)p->grad.data[k] - (double)want.data[k]);
             if (!(d <= dmax)) dmax = isnan(d) ? INFINITY : d;
         }
-        double tol = 1e-3 * wmax + 1e-6;
+        double tol = 2e-3 * wmax + 1e-5 * gmax;
         worst = fmax(worst, dmax / tol);
         if (!(dmax <= tol)) {
             if (bad++ < 5) fprintf(stderr, "  %s: max|diff| %g > %g\n", key, dmax, tol);
