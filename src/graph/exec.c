@@ -151,12 +151,26 @@ static cnn_status plan(cnn_graph *g)
     g->plan_eval_bytes = peak;
 
     /* train: all values kept, then gradients by reverse lifetime */
+    /* inputs first, at the same offsets as in the eval plan (both pack them from 0 in
+       node order), so input data survives a switch between training and eval */
     size_t off = 0;
-    for (int i = 0; i < n; i++) {
-        g->nodes[i]->off_train = off;
-        off += align_up(cnn_node_numel_max(g->nodes[i])) * sizeof(float);
-    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            if ((g->nodes[i]->n_in == 0) != (pass == 0)) continue;
+            g->nodes[i]->off_train = off;
+            off += align_up(cnn_node_numel_max(g->nodes[i])) * sizeof(float);
+        }
     size_t values_end = off;
+    g->inputs_bytes = 0;
+    for (int i = 0; i < n; i++)
+        if (g->nodes[i]->n_in == 0) {
+            size_t end = g->nodes[i]->off_eval + align_up(cnn_node_numel_max(g->nodes[i])) * sizeof(float);
+            if (g->nodes[i]->off_eval != g->nodes[i]->off_train) {
+                cnn_free(live);
+                return cnn_set_error(CNN_ERR_STATE, "plan: input offsets differ between plans");
+            }
+            if (end > g->inputs_bytes) g->inputs_bytes = end;
+        }
     n_live = 0;
     peak = 0;
     /* Gradients, in reverse time: step t runs the backward of node n-1-t. The grad of
@@ -191,6 +205,7 @@ static cnn_status apply_plan(cnn_graph *g, bool training)
         float *a = cnn_malloc_aligned(need);
         if (!a)
             return cnn_set_error(CNN_ERR_NOMEM, "plan: cannot allocate a %zu-byte arena", need);
+        if (g->arena) memcpy(a, g->arena, g->inputs_bytes); /* keep the inputs' data */
         cnn_free_aligned(g->arena);
         g->arena = a;
         g->arena_bytes = need;

@@ -86,6 +86,7 @@ struct cnn_graph {
     float *arena;
     size_t arena_bytes;     /* allocated */
     size_t plan_eval_bytes, plan_train_bytes;
+    size_t inputs_bytes;    /* inputs occupy [0, inputs_bytes) in both plans */
     int plan_applied;       /* -1 none, 0 eval, 1 train */
     bool forward_done;      /* a training forward ran and backward may follow */
     cnn_rng rng;
