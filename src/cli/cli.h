@@ -45,4 +45,5 @@ int cmd_summary(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 #endif

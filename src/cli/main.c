@@ -17,6 +17,7 @@ static const struct {
     {"models", cmd_models, "list the model zoo"},
     {"forward", cmd_forward, "one forward pass: weights + input tensor -> output tensor"},
     {"features", cmd_features, "feature maps of a layer as a PNG grid"},
+    {"bench", cmd_bench, "images/s of inference or training; --layers: per-layer GFLOP/s"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 

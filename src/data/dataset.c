@@ -150,9 +150,15 @@ cnn_status cnn_dataset_open(const char *spec, bool train, cnn_dataset *out)
     if (IS("idx") && arg) return open_mnist_dir(arg, train, 0, NULL, "idx", out);
     if (IS("cifar10") && arg) return cnn_dataset_open_cifar10(arg, train, out);
     if (IS("folder") && arg) return open_folder_spec(arg, train, out);
+    if (IS("hsi") && arg) { /* hsi:CUBE?gt=GT&pca=30&patch=25&test=0.7&seed=0 (src/data/hsi.c) */
+        cnn_hsi_opts o;
+        char buf[4096];
+        CNN_CHECK(cnn_hsi_parse_spec(spec, &o, buf, sizeof buf));
+        return cnn_dataset_open_hsi(&o, train, out);
+    }
 #undef IS
     return cnn_set_error(CNN_ERR_INVALID_ARG,
                          "unknown dataset '%s': expected fashion-mnist[:DIR], mnist:DIR, idx:DIR, "
-                         "cifar10:DIR or folder:DIR",
+                         "cifar10:DIR, folder:DIR or hsi:CUBE.mat?gt=GT.mat",
                          spec);
 }

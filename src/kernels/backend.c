@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../core/core.h"
+#include "cpu/cpu_internal.h"
 #include "kernels.h"
 
 size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
@@ -24,7 +25,8 @@ const cnn_backend cnn_backend_ref = {
     .gemm = cnn_ref_gemm,
 };
 
-static const cnn_backend *const g_backends[] = {&cnn_backend_ref};
+/* Fastest first: the default when CNN_BACKEND / cnn_set_backend name none. */
+static const cnn_backend *const g_backends[] = {&cnn_backend_cpu, &cnn_backend_ref};
 static const cnn_backend *g_current;
 
 const cnn_backend *cnn_backend_get(void)
@@ -43,7 +45,7 @@ cnn_status cnn_set_backend(const char *name)
             g_current = g_backends[i];
             return CNN_OK;
         }
-    return cnn_set_error(CNN_ERR_NOT_FOUND, "backend '%s' is not compiled in (have: ref)",
+    return cnn_set_error(CNN_ERR_NOT_FOUND, "backend '%s' is not compiled in (have: cpu, ref)",
                          name ? name : "(null)");
 }
 

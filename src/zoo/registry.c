@@ -88,7 +88,9 @@ cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts 
     if (!y) {
         cnn_status s = cnn_graph_status(g);
         if (s == CNN_OK) s = cnn_set_error(CNN_ERR_STATE, "model '%s': builder failed", name);
-        return cnn_set_error(s, "model '%s': %s", name, cnn_graph_error(g));
+        const char *err = cnn_graph_error(g);
+        if (strncmp(err, name, strlen(name)) == 0) return cnn_set_error(s, "%s", err);
+        return cnn_set_error(s, "model '%s': %s", name, err);
     }
     if (y->out.ndim != 2)
         return cnn_set_error(CNN_ERR_SHAPE, "model '%s': output %s is not (N, classes)", name,

@@ -1,0 +1,432 @@
+/* cnn bench MODEL: images/s and ms per batch of inference or a training step, the
+   planned arena and peak RSS; --layers adds per-layer times, GFLOP/s and % of the
+   machine's FP32 peak (measured at start by an FMA loop, or --peak). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BENCH_X86 1
+#endif
+
+#include "../graph/graph_internal.h"
+#include "cli.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- FP32 peak
+ * Each kernel runs `reps` rounds of 12 independent FMA chains (12 accumulators cover
+ * the 4-cycle latency of two FMA pipes) and returns a value that depends on all of
+ * them so nothing is optimised away. acc = acc * a + b with a < 1 stays finite. */
+#define PEAK_ACC 12
+/* Twelve named accumulators (an array would live on the stack at -O2). */
+#define PEAK_DECL(T, init) T c0 = init(0.f), c1 = init(1.f), c2 = init(2.f), c3 = init(3.f), \
+    c4 = init(4.f), c5 = init(5.f), c6 = init(6.f), c7 = init(7.f), c8 = init(8.f),          \
+    c9 = init(9.f), c10 = init(10.f), c11 = init(11.f)
+#define PEAK_STEP(F)                                                                      \
+    do {                                                                                  \
+        c0 = F(c0, a, b), c1 = F(c1, a, b), c2 = F(c2, a, b), c3 = F(c3, a, b);           \
+        c4 = F(c4, a, b), c5 = F(c5, a, b), c6 = F(c6, a, b), c7 = F(c7, a, b);           \
+        c8 = F(c8, a, b), c9 = F(c9, a, b), c10 = F(c10, a, b), c11 = F(c11, a, b);       \
+    } while (0)
+#define PEAK_SUM(ADD) ADD(ADD(ADD(ADD(c0, c1), ADD(c2, c3)), ADD(ADD(c4, c5), ADD(c6, c7))), \
+                          ADD(ADD(c8, c9), ADD(c10, c11)))
+
+#ifdef BENCH_X86
+__attribute__((target("avx512f"))) static float fma_avx512(long reps)
+{
+    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-6f);
+    PEAK_DECL(__m512, _mm512_set1_ps);
+    for (long r = 0; r < reps; r++) PEAK_STEP(_mm512_fmadd_ps);
+    return _mm512_reduce_add_ps(PEAK_SUM(_mm512_add_ps));
+}
+
+__attribute__((target("avx2,fma"))) static float fma_avx2(long reps)
+{
+    const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-6f);
+    PEAK_DECL(__m256, _mm256_set1_ps);
+    for (long r = 0; r < reps; r++) PEAK_STEP(_mm256_fmadd_ps);
+    float v[8];
+    _mm256_storeu_ps(v, PEAK_SUM(_mm256_add_ps));
+    return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+}
+#endif
+
+/* Portable fallback: what plain C reaches (multiply + add counted as one FMA). */
+static float scalar_fma(float c, float a, float b) { return c * a + b; }
+static float scalar_add(float x, float y) { return x + y; }
+static float scalar_set(float v) { return v; }
+static float fma_scalar(long reps)
+{
+    const float a = 0.999999f, b = 1e-6f;
+    PEAK_DECL(float, scalar_set);
+    for (long r = 0; r < reps; r++) PEAK_STEP(scalar_fma);
+    return PEAK_SUM(scalar_add);
+}
+
+/* GFLOP/s of `threads` threads each running the widest FMA kernel this CPU has; the
+   best of 5 short rounds (about 20 ms each). *isa names the kernel. */
+static double measure_peak(int threads, const char **isa)
+{
+    float (*kernel)(long) = fma_scalar;
+    int lanes = 1;
+    *isa = "scalar";
+#ifdef BENCH_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        kernel = fma_avx512;
+        lanes = 16;
+        *isa = "avx512f";
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        kernel = fma_avx2;
+        lanes = 8;
+        *isa = "avx2+fma";
+    }
+#endif
+    /* calibrate reps to ~20 ms on one thread */
+    long reps = 1 << 14;
+    volatile float sink = 0.0f;
+    for (;;) {
+        double t0 = now_s();
+        sink += kernel(reps);
+        double dt = now_s() - t0;
+        if (dt > 0.02 || reps > (1L << 30)) break;
+        reps *= dt > 0.002 ? (long)(0.02 / dt) + 1 : 8;
+    }
+    double best = 0.0;
+    for (int round = 0; round < 5; round++) {
+        double t0 = now_s();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+        {
+            float v = kernel(reps);
+#ifdef _OPENMP
+#pragma omp critical
+#endif
+            sink += v;
+        }
+        double dt = now_s() - t0;
+#ifndef _OPENMP
+        threads = 1;
+#endif
+        double gflops = 2.0 * PEAK_ACC * lanes * (double)reps * threads / dt / 1e9;
+        if (gflops > best) best = gflops;
+    }
+    (void)sink;
+    return best;
+}
+
+/* ---------------------------------------------------------------- helpers */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t peak_rss_bytes(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (size_t)ru.ru_maxrss * 1024; /* Linux: kilobytes */
+}
+
+/* Multiply-adds of a node's backward per example: the weight gradient when it has
+   trainable parameters plus the input gradient when one is needed (each as many
+   multiply-adds as the forward, as for convolution and linear layers). */
+static double backward_macs(const cnn_node *n)
+{
+    int k = 0;
+    for (int i = 0; i < n->n_params; i++)
+        if (n->params[i]->trainable && n->params[i]->role == CNN_PARAM_WEIGHT) {
+            k++;
+            break;
+        }
+    for (int j = 0; j < n->n_in; j++)
+        if (n->in[j]->grad.data) {
+            k++;
+            break;
+        }
+    return (double)cnn_node_cost(n).macs * (k ? k : 1);
+}
+
+/* Rows of the --layers table: nodes that ran and compute (not graph inputs). */
+static bool layer_row(const cnn_node *n)
+{
+    const char *op = cnn_node_op(n);
+    return cnn_node_profile_get(n).calls > 0 && strcmp(op, "input") && strcmp(op, "labels");
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+        else putchar(*s);
+    }
+    putchar('"');
+}
+
+/* Per-op-kind totals for --layers. */
+typedef struct op_total {
+    const char *op;
+    int count;
+    double macs, bmacs, fwd_s, bwd_s;
+} op_total;
+
+static const char USAGE[] =
+    "usage: cnn bench MODEL [--input CxHxW] [--batch B] [--train] [--iters N] [--warmup N]\n"
+    "                 [--threads T] [--backend NAME] [--json] [--layers] [--peak GFLOPS]\n"
+    "                 [--classes N] [--width A] [--set k=v]\n"
+    "Times inference (eval mode, forward to the logits) or, with --train, a training step\n"
+    "(forward + cross-entropy + backward + SGD momentum) on random data; prints images/s,\n"
+    "ms per batch (median and mean), the planned activation arena and peak RSS.\n"
+    "--layers: per-layer forward (and backward) ms, GFLOP/s = 2*MACs*batch/time and % of\n"
+    "the FP32 peak (an FMA loop measured at start unless --peak), totals per op kind.\n"
+    "Backward FLOPs count the weight and input gradients, each as many MACs as forward.";
+
+int cmd_bench(int argc, char **argv)
+{
+    bool train = false, json = false, layers = false;
+    int iters = 10, warmup = 2, seed = 0;
+    float peak_arg = 0.0f, lr = 0.01f, momentum = 0.9f;
+    cli_model_args ma = {0};
+    ma.batch = 1;
+    const cli_opt opts[] = {
+        {"batch", OPT_INT, &ma.batch, "batch size (default 1)"},
+        {"train", OPT_BOOL, &train, "time a training step instead of inference"},
+        {"iters", OPT_INT, &iters, "timed iterations (default 10)"},
+        {"warmup", OPT_INT, &warmup, "untimed iterations first (default 2)"},
+        {"json", OPT_BOOL, &json, "print one JSON object"},
+        {"layers", OPT_BOOL, &layers, "per-layer times, GFLOP/s and % of peak"},
+        {"peak", OPT_FLOAT, &peak_arg, "FP32 peak in GFLOP/s (default: measured)"},
+        {"lr", OPT_FLOAT, &lr, "SGD learning rate for --train (default 0.01)"},
+        {"momentum", OPT_FLOAT, &momentum, "SGD momentum for --train (default 0.9)"},
+        {"seed", OPT_INT, &seed, "seed of weights and random data (default 0)"},
+        CLI_MODEL_OPTS(&ma),
+    };
+    const char *pos[1];
+    int n_pos;
+    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, USAGE);
+    if (r) return r == 1 ? 0 : 2;
+    if (n_pos != 1) {
+        fprintf(stderr, "%s\n", USAGE);
+        return 2;
+    }
+    if (iters < 1 || warmup < 0 || ma.batch < 1 || peak_arg < 0) {
+        fprintf(stderr, "cnn: bench: --iters and --batch must be >= 1, --warmup and --peak >= 0\n");
+        return 2;
+    }
+    cnn_model_opts mo;
+    if (!cli_model_opts(&ma, &mo)) return 2;
+    int threads = cnn_get_threads();
+    const char *isa = "given";
+    double peak = peak_arg > 0 ? (double)peak_arg : measure_peak(threads, &isa);
+
+    cnn_model m;
+    if (cnn_model_new(pos[0], &mo, 0.0f, &m) != CNN_OK) return cli_fail("bench");
+    int rc = 0, batch = mo.batch;
+    cnn_optimizer *opt = NULL;
+    float *x = NULL, *y = NULL;
+    double *times = NULL;
+    op_total *tot = NULL;
+    if (cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK) {
+        rc = cli_fail("bench");
+        goto done;
+    }
+    cnn_tensor in = cnn_node_value(m.input);
+    size_t in_n = cnn_tensor_numel(&in); /* at the built (= run) batch */
+    x = malloc(in_n * sizeof *x);
+    y = malloc((size_t)batch * sizeof *y);
+    times = malloc((size_t)iters * sizeof *times);
+    tot = calloc((size_t)cnn_graph_num_nodes(m.g), sizeof *tot);
+    if (!x || !y || !times || !tot) {
+        fprintf(stderr, "cnn: bench: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    cnn_rng rng;
+    cnn_rng_seed(&rng, (uint64_t)seed + 1);
+    for (size_t i = 0; i < in_n; i++) x[i] = cnn_rng_normal(&rng);
+    for (int i = 0; i < batch; i++) y[i] = (float)cnn_rng_below(&rng, (uint32_t)m.classes);
+    cnn_graph_set_training(m.g, train);
+    if (train) {
+        cnn_optim_opts oo = {.kind = CNN_OPTIM_SGD, .lr = lr, .momentum = momentum};
+        opt = cnn_optimizer_new(m.g, &oo);
+        if (!opt) {
+            rc = cli_fail("bench");
+            goto done;
+        }
+    }
+    if (cnn_graph_set_input(m.g, m.input, x, batch) != CNN_OK ||
+        cnn_graph_set_input(m.g, m.labels, y, batch) != CNN_OK) {
+        rc = cli_fail("bench");
+        goto done;
+    }
+    for (int it = 0; it < warmup + iters; it++) {
+        if (it == warmup && layers) cnn_graph_set_profiling(m.g, true); /* resets counters */
+        double t0 = now_s();
+        cnn_status s;
+        if (train) {
+            s = cnn_graph_forward(m.g);
+            if (s == CNN_OK) s = cnn_graph_backward(m.g, m.loss);
+            if (s == CNN_OK) s = cnn_optimizer_step(opt);
+        } else {
+            s = cnn_graph_forward_until(m.g, m.logits);
+        }
+        if (s != CNN_OK) {
+            rc = cli_fail("bench");
+            goto done;
+        }
+        if (it >= warmup) times[it - warmup] = now_s() - t0;
+    }
+
+    /* ---- summary */
+    double mean = 0.0;
+    for (int i = 0; i < iters; i++) mean += times[i];
+    mean /= iters;
+    qsort(times, (size_t)iters, sizeof *times, cmp_double);
+    double median = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
+    double ips = median > 0 ? batch / median : 0.0;
+    cnn_cost cost = cnn_graph_cost(m.g);
+    /* training: forward + weight gradients + input gradients ~ 3x the forward MACs */
+    double step_flops = 2.0 * (double)cost.macs * batch * (train ? 3.0 : 1.0);
+    double gflops = median > 0 ? step_flops / median / 1e9 : 0.0;
+    size_t arena = cnn_graph_arena_bytes(m.g, train), rss = peak_rss_bytes();
+    char shape[96];
+    /* CxHxW (CxDxHxW) as --input takes it */
+    size_t len = 0;
+    shape[0] = '\0';
+    for (int d = 1; d < in.ndim && len < sizeof shape; d++)
+        len += (size_t)snprintf(shape + len, sizeof shape - len, "%s%d", d > 1 ? "x" : "", in.dims[d]);
+
+    /* ---- per layer (computed for both outputs) */
+    int n_nodes = cnn_graph_num_nodes(m.g), n_ops = 0;
+    double layer_sum = 0.0;
+    if (layers)
+        for (int i = 0; i < n_nodes; i++) {
+            cnn_node *n = cnn_graph_node(m.g, i);
+            cnn_node_profile p = cnn_node_profile_get(n);
+            if (!layer_row(n)) continue;
+            int k = 0;
+            while (k < n_ops && strcmp(tot[k].op, cnn_node_op(n))) k++;
+            if (k == n_ops) tot[n_ops++].op = cnn_node_op(n);
+            tot[k].count++;
+            tot[k].macs += (double)cnn_node_cost(n).macs;
+            tot[k].bmacs += train ? backward_macs(n) : 0.0;
+            tot[k].fwd_s += p.forward_s / (double)p.calls;
+            tot[k].bwd_s += p.backward_s / (double)p.calls;
+            layer_sum += (p.forward_s + p.backward_s) / (double)p.calls;
+        }
+
+    if (json) {
+        printf("{\"model\": ");
+        json_str(m.name);
+        printf(", \"input\": \"%s\", \"batch\": %d, \"train\": %s, \"threads\": %d, \"backend\": ", shape,
+               batch, train ? "true" : "false", threads);
+        json_str(cnn_backend_name());
+        printf(", \"iters\": %d, \"warmup\": %d, \"images_per_s\": %.3f, \"ms_per_batch\": %.4f, "
+               "\"ms_per_batch_mean\": %.4f, \"ms_per_batch_min\": %.4f, \"params\": %lld, "
+               "\"macs_per_example\": %lld, \"gflops\": %.3f, \"peak_gflops\": %.3f, "
+               "\"arena_bytes\": %zu, \"peak_rss_bytes\": %zu",
+               iters, warmup, ips, median * 1e3, mean * 1e3, times[0] * 1e3, (long long)cost.params,
+               (long long)cost.macs, gflops, peak, arena, rss);
+        if (layers) {
+            printf(", \"layers\": [");
+            int first = 1;
+            for (int i = 0; i < n_nodes; i++) {
+                cnn_node *n = cnn_graph_node(m.g, i);
+                cnn_node_profile p = cnn_node_profile_get(n);
+                if (!layer_row(n)) continue;
+                cnn_tensor v = cnn_node_value(n);
+                printf("%s\n  {\"name\": ", first ? "" : ",");
+                first = 0;
+                json_str(cnn_node_name(n));
+                printf(", \"op\": \"%s\", \"shape\": [", cnn_node_op(n));
+                for (int d = 0; d < v.ndim; d++) printf("%s%d", d ? ", " : "", v.dims[d]);
+                double f = p.forward_s / (double)p.calls, b = p.backward_s / (double)p.calls;
+                double macs = (double)cnn_node_cost(n).macs;
+                printf("], \"macs\": %.0f, \"forward_ms\": %.4f, \"backward_ms\": %.4f, "
+                       "\"forward_gflops\": %.3f, \"backward_gflops\": %.3f}",
+                       macs, f * 1e3, b * 1e3, f > 0 ? 2.0 * macs * batch / f / 1e9 : 0.0,
+                       train && b > 0 ? 2.0 * backward_macs(n) * batch / b / 1e9 : 0.0);
+            }
+            printf("\n]");
+        }
+        printf("}\n");
+        goto done;
+    }
+
+    printf("cnn bench %s: input %s, batch %d, %s, backend %s, %d thread%s\n", m.name, shape, batch,
+           train ? "training (forward + backward + SGD momentum)" : "inference (eval mode, to the logits)",
+           cnn_backend_name(), threads, threads == 1 ? "" : "s");
+    printf("  %lld parameters, %.4f GMACs per example; %d warm-up + %d timed iterations\n",
+           (long long)cost.params, (double)cost.macs / 1e9, warmup, iters);
+    printf("  ms per batch: median %.3f, mean %.3f, min %.3f, max %.3f\n", median * 1e3, mean * 1e3,
+           times[0] * 1e3, times[iters - 1] * 1e3);
+    printf("  images/s: %.1f (median)\n", ips);
+    printf("  arithmetic: %.2f GFLOP/s = %.1f%% of FP32 peak %.1f GFLOP/s (%s%s)\n", gflops,
+           peak > 0 ? 100.0 * gflops / peak : 0.0, peak, isa, peak_arg > 0 ? "" : ", measured");
+    printf("  memory: activation arena %.2f MiB (planned, %s), peak RSS %.2f MiB\n",
+           (double)arena / 1048576.0, train ? "training" : "inference", (double)rss / 1048576.0);
+    if (!layers) goto done;
+
+    printf("\n%-32s %-18s %-20s %10s %9s", "layer", "op", "output shape", "MMACs", "fwd ms");
+    if (train) printf(" %9s", "bwd ms");
+    printf(" %6s %9s %6s", "time%", "fwd GF/s", "peak%");
+    if (train) printf(" %9s %6s", "bwd GF/s", "peak%");
+    printf("\n");
+    for (int i = 0; i < n_nodes; i++) {
+        cnn_node *n = cnn_graph_node(m.g, i);
+        cnn_node_profile p = cnn_node_profile_get(n);
+        if (!layer_row(n)) continue;
+        cnn_tensor v = cnn_node_value(n);
+        double f = p.forward_s / (double)p.calls, b = p.backward_s / (double)p.calls;
+        double macs = (double)cnn_node_cost(n).macs;
+        double fg = f > 0 ? 2.0 * macs * batch / f / 1e9 : 0.0;
+        cnn_shape_str(v.ndim, v.dims, shape, sizeof shape);
+        printf("%-32.32s %-18.18s %-20.20s %10.3f %9.3f", cnn_node_name(n), cnn_node_op(n), shape,
+               macs / 1e6, f * 1e3);
+        if (train) printf(" %9.3f", b * 1e3);
+        printf(" %6.1f %9.2f %6.1f", layer_sum > 0 ? 100.0 * (f + b) / layer_sum : 0.0, fg,
+               peak > 0 ? 100.0 * fg / peak : 0.0);
+        if (train) {
+            double bg = b > 0 ? 2.0 * backward_macs(n) * batch / b / 1e9 : 0.0;
+            printf(" %9.2f %6.1f", bg, peak > 0 ? 100.0 * bg / peak : 0.0);
+        }
+        printf("\n");
+    }
+    printf("\nper op kind:\n%-18s %6s %10s %9s", "op", "count", "MMACs", "fwd ms");
+    if (train) printf(" %9s", "bwd ms");
+    printf(" %6s %9s %6s\n", "time%", "GF/s", "peak%");
+    for (int k = 0; k < n_ops; k++) {
+        double t = tot[k].fwd_s + tot[k].bwd_s;
+        double g = t > 0 ? 2.0 * (tot[k].macs + tot[k].bmacs) * batch / t / 1e9 : 0.0;
+        printf("%-18.18s %6d %10.3f %9.3f", tot[k].op, tot[k].count, tot[k].macs / 1e6, tot[k].fwd_s * 1e3);
+        if (train) printf(" %9.3f", tot[k].bwd_s * 1e3);
+        printf(" %6.1f %9.2f %6.1f\n", layer_sum > 0 ? 100.0 * t / layer_sum : 0.0, g,
+               peak > 0 ? 100.0 * g / peak : 0.0);
+    }
+    printf("sum of layers %.3f ms of %.3f ms mean per batch (the rest: %s)\n", layer_sum * 1e3, mean * 1e3,
+           train ? "gradient zeroing, optimizer step, timers" : "timers, dispatch");
+done:
+    free(x);
+    free(y);
+    free(times);
+    free(tot);
+    cnn_optimizer_free(opt);
+    cnn_model_free(&m);
+    return rc;
+}

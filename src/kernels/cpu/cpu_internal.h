@@ -1,0 +1,32 @@
+/* The fast CPU backend (DESIGN decision 5): oneDNN for dense convolutions and GEMM,
+   own OpenMP C for depthwise convolution. Internal to src/kernels/cpu and bench/. */
+#ifndef CNN_KERNELS_CPU_INTERNAL_H
+#define CNN_KERNELS_CPU_INTERNAL_H
+#include "../kernels.h"
+
+extern const cnn_backend cnn_backend_cpu;
+
+/* Activation layout handed to oneDNN for dense convolutions. AUTO picks per layer
+   (see conv_dnnl.c); the others force one, for benchmarks. */
+enum { CNN_CPU_LAYOUT_AUTO, CNN_CPU_LAYOUT_PLAIN, CNN_CPU_LAYOUT_BLOCKED };
+void cnn_cpu_set_layout(int layout);
+
+/* oneDNN convolutions (conv_dnnl.c); same contracts as cnn_backend's entries. */
+size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c);
+void cnn_dnnl_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                           float *y, void *scratch);
+void cnn_dnnl_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,
+                                 float *dx, void *scratch);
+void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
+                                    float *dw, float *db, void *scratch);
+/* Frees every cached primitive (also registered with atexit). */
+void cnn_dnnl_release(void);
+
+/* Depthwise 2D convolution, groups == C_in == C_out, D = 1 (depthwise.c). */
+bool cnn_cpu_is_depthwise(const cnn_conv_desc *c);
+void cnn_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                    float *y);
+void cnn_dw_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx);
+void cnn_dw_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy, float *dw,
+                             float *db);
+#endif
