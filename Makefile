@@ -1,12 +1,14 @@
 # Short commands for the README. The real build is CMake (CMakeLists.txt).
 #   make          build (Release) into build/
 #   make test     install missing Debian build deps, build with -Werror, run CTest
-#   make asan     the whole suite under AddressSanitizer + UBSan
+#                 twice: default backend (cpu), then CNN_BACKEND=ref
+#   make asan     the whole suite under AddressSanitizer + UBSan, both backends
 #   make demo     install deps + Fashion-MNIST, train the seeds' LeNet for 10 epochs
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-BUILD_DEPS  = cmake make gcc pkg-config libcmocka-dev zlib1g-dev libpng-dev libjpeg-dev libmatio-dev
+BUILD_DEPS  = cmake make gcc pkg-config libcmocka-dev zlib1g-dev libpng-dev libjpeg-dev libmatio-dev \
+              libdnnl-dev
 DEMO_DEPS   = dataset-fashion-mnist
 
 .PHONY: all deps demo-deps test asan demo clean install
@@ -28,12 +30,15 @@ demo-deps:
 test: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCNN_WERROR=ON
 	cmake --build $(BUILD) -j $(JOBS)
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) && \
+		CNN_BACKEND=ref ctest --output-on-failure -j $(JOBS)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCNN_SANITIZE=ON -DCNN_WERROR=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 CNN_TEST_QUICK=1 \
+		ctest --output-on-failure -j $(JOBS) && \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 CNN_TEST_QUICK=1 CNN_BACKEND=ref \
 		ctest --output-on-failure -j $(JOBS)
 
 demo: demo-deps all

@@ -87,7 +87,14 @@ int main(int argc, char **argv)
         double flop = 2.0 * (double)ys * (double)(L->c_in / L->groups) * L->k * L->k;
         float *x = buf(xs), *dx = buf(xs), *y = buf(ys), *w = buf(ws), *dw = buf(ws);
         float *b = buf((size_t)L->c_out), *db = buf((size_t)L->c_out);
-        void *scratch = malloc(cnn_conv_scratch_bytes(&c) + 64);
+        size_t sb = 0; /* enough for every forced layout */
+        for (int l = CNN_CPU_LAYOUT_AUTO; l <= CNN_CPU_LAYOUT_BLOCKED; l++) {
+            cnn_cpu_set_layout(l);
+            size_t b1 = cnn_conv_scratch_bytes(&c);
+            if (b1 > sb) sb = b1;
+        }
+        cnn_cpu_set_layout(CNN_CPU_LAYOUT_AUTO);
+        void *scratch = malloc(sb);
         printf("%s, batch %d (%.2f GFLOP)\n", L->name, L->n, flop * 1e-9);
         struct {
             const char *name;

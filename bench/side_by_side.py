@@ -207,6 +207,8 @@ def main():
     print(f"threads: {a.threads} on both sides; {warmup} warm-up + {iters} timed iterations, "
           f"median")
     print(f"command: /usr/bin/python3 bench/side_by_side.py {' '.join(sys.argv[1:])}".rstrip())
+    # other processes on a small machine change both sides' numbers: show how busy it was
+    print("load average (1 min) at start: %.2f" % os.getloadavg()[0])
     print()
     print("| workload | input | batch | cnn.c | PyTorch | cnn.c / PyTorch |")
     print("|---|---|---|---|---|---|")
@@ -226,6 +228,7 @@ def main():
         chw = "x".join(map(str, w.chw))
         print(f"| {w.label} | {chw} | {w.batch} | {fmt_speed(w, c)} | {fmt_speed(w, t)} | {ratio} |",
               flush=True)
+    print("\nload average (1 min) at end: %.2f" % os.getloadavg()[0])
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
     return 1 if errors else 0

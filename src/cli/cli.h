@@ -35,6 +35,26 @@ typedef struct cli_model_args {
 /* Fills o from m; returns false (message printed) on a malformed --input. */
 bool cli_model_opts(const cli_model_args *m, cnn_model_opts *o);
 
+/* Hyperspectral data flags, appended to an "hsi:" data spec as its query options
+   (src/cli/cmd_hsi.c). */
+typedef struct cli_hsi_args {
+    const char *gt, *cube_var, *gt_var;
+    int pca, patch;
+    float test_ratio;
+    char spec[4096]; /* the spec cli_hsi_spec returns */
+} cli_hsi_args;
+#define CLI_HSI_OPTS(a)                                                                       \
+    {"gt", OPT_STR, &(a)->gt, "hsi: ground-truth file (.mat / .npy; default CUBE_gt.mat)"},   \
+    {"cube-var", OPT_STR, &(a)->cube_var, "hsi: the cube's variable in its .mat file"},       \
+    {"gt-var", OPT_STR, &(a)->gt_var, "hsi: the ground truth's variable"},                    \
+    {"pca", OPT_INT, &(a)->pca, "hsi: PCA components (default 30)"},                          \
+    {"patch", OPT_INT, &(a)->patch, "hsi: patch size S (default 25)"},                        \
+    {"test-ratio", OPT_FLOAT, &(a)->test_ratio, "hsi: fraction of each class held out (0.7)"}
+/* data with the flags set in a appended ("hsi:C.mat" + --gt G -> "hsi:C.mat?gt=G"); pca /
+   patch defaults > 0 (a checkpoint's input) are added when neither flag nor spec sets
+   them. NULL (message printed) for flags on other data or a spec too long. */
+const char *cli_hsi_spec(const char *data, cli_hsi_args *a, int pca_default, int patch_default);
+
 /* Prints "cnn: <message>" and returns exit code 1. */
 int cli_fail(const char *what);
 
@@ -45,5 +65,7 @@ int cmd_summary(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_hsi_map(int argc, char **argv);
+int cmd_hsi_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 #endif

@@ -17,6 +17,8 @@ static const char *class_name(const cnn_model *m, int c, char *buf, size_t size)
 
 static const char EVAL_USAGE[] =
     "usage: cnn eval CHECKPOINT --data DATA [--split test|train] [--batch N] [--limit N]\n"
+    "       (hsi:CUBE.mat data also takes --gt, --pca, --patch, ...; PCA and patch default\n"
+    "       to the checkpoint's input)\n"
     "Prints accuracy (OA), average per-class accuracy (AA), Cohen's kappa, per-class\n"
     "accuracy and the confusion matrix (rows: true class, columns: predicted).";
 
@@ -25,12 +27,14 @@ int cmd_eval(int argc, char **argv)
     const char *data = NULL, *split = "test";
     int batch = 256, limit = 0;
     bool json = false;
+    cli_hsi_args ha = {0};
     const cli_opt opts[] = {
         {"data", OPT_STR, &data, "dataset (required)"},
         {"split", OPT_STR, &split, "test (default) or train"},
         {"batch", OPT_INT, &batch, "batch size (default 256)"},
         {"limit", OPT_INT, &limit, "first N examples only"},
         {"json", OPT_BOOL, &json, "print the metrics as JSON"},
+        CLI_HSI_OPTS(&ha),
     };
     const char *pos[1];
     int n_pos;
@@ -42,6 +46,11 @@ int cmd_eval(int argc, char **argv)
     }
     cnn_model m;
     if (cnn_model_load(pos[0], batch, &m) != CNN_OK) return cli_fail(pos[0]);
+    cnn_tensor in = cnn_node_value(m.input);
+    if (!(data = cli_hsi_spec(data, &ha, in.ndim == 5 ? in.dims[2] : 0, in.ndim == 5 ? in.dims[3] : 0))) {
+        cnn_model_free(&m);
+        return 2;
+    }
     cnn_dataset d = {0};
     if (cnn_dataset_open(data, strcmp(split, "train") == 0, &d) != CNN_OK) {
         cnn_model_free(&m);

@@ -129,7 +129,7 @@ static const char USAGE[] =
     "usage: cnn train MODEL --data DATA [options]\n"
     "Trains a zoo model (see 'cnn models') and prints one line per epoch:\n"
     "epoch, train loss, train acc, test acc, images/s, seconds.\n"
-    "DATA: fashion-mnist | mnist:DIR | idx:DIR | cifar10:DIR | folder:DIR\n"
+    "DATA: fashion-mnist | mnist:DIR | idx:DIR | cifar10:DIR | folder:DIR | hsi:CUBE.mat [--gt GT.mat]\n"
     "example: cnn train lenet --data fashion-mnist --epochs 10 --lr 0.9 --init xavier";
 
 int cmd_train(int argc, char **argv)
@@ -140,6 +140,7 @@ int cmd_train(int argc, char **argv)
     float lr = 0.1f, momentum = 0.0f, wd = 0.0f, smoothing = 0.0f;
     bool nesterov = false, flip = false, quiet = false;
     cli_model_args ma = {0};
+    cli_hsi_args ha = {0};
     const cli_opt opts[] = {
         {"data", OPT_STR, &data, "dataset (required)"},
         {"epochs", OPT_INT, &epochs, "epochs (default 10)"},
@@ -166,6 +167,7 @@ int cmd_train(int argc, char **argv)
         {"limit-test", OPT_INT, &limit_test, "use the first N test examples"},
         {"quiet", OPT_BOOL, &quiet, "no progress lines"},
         CLI_MODEL_OPTS(&ma),
+        CLI_HSI_OPTS(&ha),
     };
     const char *pos[1];
     int n_pos;
@@ -175,6 +177,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "%s\n", USAGE);
         return 2;
     }
+    if (!(data = cli_hsi_spec(data, &ha, 0, 0))) return 2;
     cnn_train_config c = {
         .epochs = epochs,
         .batch = batch,
@@ -255,6 +258,7 @@ int cmd_train(int argc, char **argv)
            pos[0], data, limit_train > 0 && limit_train < train.n ? limit_train : train.n,
            have_test ? (limit_test > 0 && limit_test < test.n ? limit_test : test.n) : 0, batch, epochs,
            optim, (double)lr, cnn_get_threads(), cnn_backend_name());
+    if (!strncmp(data, "hsi:", 4)) printf("data: %s\n", train.source);
     printf("model: %.3fM parameters, %.3fM multiply-adds per example\n", (double)cost.params / 1e6,
            (double)cost.macs / 1e6);
     printf("%5s %10s %9s %8s %10s %9s\n", "epoch", "loss", "train_acc", "test_acc", "img/s", "seconds");

@@ -17,6 +17,8 @@ static const struct {
     {"models", cmd_models, "list the model zoo"},
     {"forward", cmd_forward, "one forward pass: weights + input tensor -> output tensor"},
     {"features", cmd_features, "feature maps of a layer as a PNG grid"},
+    {"hsi-map", cmd_hsi_map, "classify every pixel of a hyperspectral scene: map PNG + OA"},
+    {"hsi-synth", cmd_hsi_synth, "write a synthetic hyperspectral scene (.mat cube + ground truth)"},
     {"bench", cmd_bench, "images/s of inference or training; --layers: per-layer GFLOP/s"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

@@ -241,10 +241,12 @@ static void test_smaller_batch(void **state)
         /* batch 2 with examples 0, 1; batch 1 with example 3 */
         tu_forward(g, x, xv, 2);
         assert_int_equal(cnn_node_value(y).dims[0], 2);
-        TU_ASSERT_CLOSE(cnn_node_value(y).data, full, 2 * K, 1e-30f, 0.0f, "batch 2 of 4");
+        /* a fast backend may block the GEMM differently per batch size: float
+           rounding differences only (1e-6 relative), no cross-example mixing */
+        TU_ASSERT_CLOSE(cnn_node_value(y).data, full, 2 * K, 1e-6f, 1e-5f, "batch 2 of 4");
         TU_OK(cnn_graph_set_input(g, x, xv + 3 * per, 1));
         TU_OK(cnn_graph_forward(g));
-        TU_ASSERT_CLOSE(cnn_node_value(y).data, full + 3 * K, K, 1e-30f, 0.0f, "batch 1 (example 3)");
+        TU_ASSERT_CLOSE(cnn_node_value(y).data, full + 3 * K, K, 1e-6f, 1e-5f, "batch 1 (example 3)");
     }
     /* gradients: batch 2 equals batch 4 with zero upstream rows for examples 2, 3 */
     float dout[4 * 5] = {0};

@@ -40,7 +40,7 @@ typedef struct slot {
     dnnl_memory_t user;       /* caller's plain layout */
     dnnl_memory_t prim;       /* what the primitive sees; NULL: same as user */
     dnnl_primitive_t reorder; /* user->prim (inputs) or prim->user (outputs) */
-    size_t off;               /* scratch offset of prim's buffer */
+    size_t off, bytes;        /* prim's buffer in scratch */
 } slot;
 
 typedef struct entry {
@@ -200,11 +200,16 @@ static dnnl_status_t make_slot(slot *s, int arg, bool out, bool accumulate,
     s->accumulate = accumulate;
     dnnl_status_t st = dnnl_memory_create(&s->user, user_md, g_engine, DNNL_MEMORY_NONE);
     if (st != dnnl_success) return st;
-    if (dnnl_memory_desc_equal(user_md, prim_md) && !accumulate) return dnnl_success;
+    bool same = dnnl_memory_desc_equal(user_md, prim_md);
+    if (same && !accumulate) return dnnl_success;
     st = dnnl_memory_create(&s->prim, prim_md, g_engine, DNNL_MEMORY_NONE);
     if (st != dnnl_success) return st;
     s->off = *need;
-    *need += round_up(dnnl_memory_desc_get_size(prim_md), ALIGN);
+    s->bytes = dnnl_memory_desc_get_size(prim_md);
+    *need += round_up(s->bytes, ALIGN);
+    /* same layout: run() adds with an OpenMP loop (oneDNN's plain->plain reorder with
+       a sum post-op is its slow generic one) */
+    if (same) return dnnl_success;
 
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
@@ -365,11 +370,18 @@ static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratc
                                                  e->bias};
     dnnl_primitive_execute(e->prim, g_stream, na, args);
     slot *o = &e->s[2];
-    if (o->prim) {
+    if (o->reorder) {
         dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, o->prim}, {DNNL_ARG_TO, o->user}};
         dnnl_primitive_execute(o->reorder, g_stream, 2, ra);
     }
     dnnl_stream_wait(g_stream);
+    if (o->prim && !o->reorder) {
+        float *dst = t2;
+        const float *src = (const float *)(scratch + o->off);
+        long n = (long)(o->bytes / sizeof(float));
+#pragma omp parallel for simd schedule(static)
+        for (long i = 0; i < n; i++) dst[i] += src[i];
+    }
 }
 
 void cnn_dnnl_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,

@@ -1,5 +1,5 @@
-/* The fast CPU backend (DESIGN decision 5): oneDNN for dense convolutions and GEMM,
-   own OpenMP C for depthwise convolution. Internal to src/kernels/cpu and bench/. */
+/* The fast CPU backend (DESIGN decision 5): oneDNN for dense convolutions, own
+   OpenMP C for depthwise convolution and GEMM. Internal to src/kernels/cpu and bench/. */
 #ifndef CNN_KERNELS_CPU_INTERNAL_H
 #define CNN_KERNELS_CPU_INTERNAL_H
 #include "../kernels.h"
@@ -29,4 +29,7 @@ void cnn_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, cons
 void cnn_dw_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx);
 void cnn_dw_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy, float *dw,
                              float *db);
+/* Row-major SGEMM, each element independent of M (gemm_cpu.c). */
+void cnn_cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
 #endif

@@ -48,6 +48,26 @@ CLONES static void fwd_plane(const dw_geom *g, const float *restrict x, const fl
             int ih = oh * g->sh - g->ph + i * g->dh;
             if (ih < 0 || ih >= g->h) continue;
             const float *restrict xr = x + (size_t)ih * g->w;
+            if (g->kw == 3 && g->sw == 1) { /* the common 3x3 / stride 1: one pass per row */
+                const float *ki = k + i * 3;
+                float w0 = ki[0], w1 = ki[1], w2 = ki[2];
+                int o0 = -g->pw, o1 = g->dw - g->pw, o2 = 2 * g->dw - g->pw;
+#pragma omp simd
+                for (int ow = g->lo; ow < g->hi; ow++)
+                    yr[ow] += w0 * xr[ow + o0] + w1 * xr[ow + o1] + w2 * xr[ow + o2];
+                for (int j = 0; j < 3; j++) {
+                    int off = j * g->dw - g->pw;
+                    for (int ow = 0; ow < g->lo; ow++) {
+                        int iw = ow + off;
+                        if (iw >= 0 && iw < g->w) yr[ow] += ki[j] * xr[iw];
+                    }
+                    for (int ow = g->hi; ow < g->ow; ow++) {
+                        int iw = ow + off;
+                        if (iw >= 0 && iw < g->w) yr[ow] += ki[j] * xr[iw];
+                    }
+                }
+                continue;
+            }
             for (int j = 0; j < g->kw; j++) {
                 float wv = k[i * g->kw + j];
                 int off = j * g->dw - g->pw;
