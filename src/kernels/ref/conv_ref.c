@@ -5,6 +5,8 @@
 #include <omp.h>
 #endif
 
+#include "cnn.h"
+
 #include "../kernels.h"
 
 void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
@@ -17,6 +19,13 @@ static int max_threads(void)
 #else
     return 1;
 #endif
+}
+
+/* Threads to use now: the configured count, capped by the scratch slots. */
+static int use_threads(void)
+{
+    int t = cnn_get_threads(), m = max_threads();
+    return t < 1 ? 1 : (t > m ? m : t);
 }
 
 static int thread_id(void)
@@ -116,7 +125,7 @@ void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w
     size_t R = col_rows(c), P = col_cols(c);
     size_t per = R * P + (size_t)c->c_out * R + (size_t)c->c_out;
     int og = c->c_out / c->groups;
-#pragma omp parallel for schedule(static) num_threads(max_threads())
+#pragma omp parallel for schedule(static) num_threads(use_threads())
     for (int n = 0; n < c->n; n++) {
         float *col = (float *)scratch + (size_t)thread_id() * per;
         const float *xn = x + (size_t)n * c->c_in * in_plane(c);
@@ -138,7 +147,7 @@ void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const f
     size_t R = col_rows(c), P = col_cols(c);
     size_t per = R * P + (size_t)c->c_out * R + (size_t)c->c_out;
     int og = c->c_out / c->groups;
-#pragma omp parallel for schedule(static) num_threads(max_threads())
+#pragma omp parallel for schedule(static) num_threads(use_threads())
     for (int n = 0; n < c->n; n++) {
         float *col = (float *)scratch + (size_t)thread_id() * per;
         const float *dyn = dy + (size_t)n * c->c_out * P;
@@ -158,7 +167,7 @@ void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const
     size_t R = col_rows(c), P = col_cols(c);
     size_t per = R * P + (size_t)c->c_out * R + (size_t)c->c_out;
     int og = c->c_out / c->groups;
-    int T = max_threads();
+    int T = use_threads();
     if (T > c->n) T = c->n;
     /* each thread accumulates its examples into a private dW/db, summed at the end
        in a fixed order so results do not depend on scheduling */
