@@ -1,7 +1,7 @@
 /* Per-layer convolution timings, GFLOP/s of each backend on a few model layers.
    Build: cmake --build build --target conv_layers; run: build/conv_layers [reps].
    A FLOP is 2 per multiply-add, counted over all taps (padding included), as in
-   PERF-NOTES.md. Forward, backward-data and backward-weights are timed separately;
+   PERF-NOTES.md. Forward, backward-data and backward-weights are timed separately (best of reps);
    "cpu/plain" and "cpu/blocked" force the oneDNN activation layout (auto picks). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +45,8 @@ static float *buf(size_t n)
     return p;
 }
 
-/* median of `reps` timings of kernel `which` (0 fwd, 1 bwd-data, 2 bwd-weights) */
+/* fastest of `reps` timings of kernel `which` (0 fwd, 1 bwd-data, 2 bwd-weights):
+   machines are shared, the minimum is the least disturbed */
 static double time_kernel(const cnn_backend *be, const cnn_conv_desc *c, int which, int reps,
                           float *x, float *w, float *b, float *y, float *dx, float *dw, float *db,
                           void *scratch)
@@ -65,7 +66,7 @@ static double time_kernel(const cnn_backend *be, const cnn_conv_desc *c, int whi
             t[j] = t[j - 1];
             t[j - 1] = s;
         }
-    return t[reps / 2];
+    return t[0];
 }
 
 int main(int argc, char **argv)
@@ -73,7 +74,7 @@ int main(int argc, char **argv)
     int reps = argc > 1 ? atoi(argv[1]) : 5;
     const char *only = argc > 2 ? argv[2] : NULL;
     cnn_set_threads(0);
-    printf("threads %d; GFLOP/s (ms) of fwd / bwd-data / bwd-weights, median of %d\n",
+    printf("threads %d; GFLOP/s (ms) of fwd / bwd-data / bwd-weights, best of %d\n",
            cnn_get_threads(), reps);
     for (size_t li = 0; li < sizeof LAYERS / sizeof LAYERS[0]; li++) {
         const layer *L = &LAYERS[li];

@@ -7,9 +7,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define BENCH_X86 1
@@ -104,6 +101,9 @@ static double measure_peak(int threads, const char **isa)
         if (dt > 0.02 || reps > (1L << 30)) break;
         reps *= dt > 0.002 ? (long)(0.02 / dt) + 1 : 8;
     }
+#ifndef _OPENMP
+    threads = 1;
+#endif
     double best = 0.0;
     for (int round = 0; round < 5; round++) {
         double t0 = now_s();
@@ -118,9 +118,6 @@ static double measure_peak(int threads, const char **isa)
             sink += v;
         }
         double dt = now_s() - t0;
-#ifndef _OPENMP
-        threads = 1;
-#endif
         double gflops = 2.0 * PEAK_ACC * lanes * (double)reps * threads / dt / 1e9;
         if (gflops > best) best = gflops;
     }
