@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../graph/graph_internal.h"
+#include "conv_common.h"
 
 typedef struct conv_transpose2d_attr {
     int out;
@@ -25,13 +25,6 @@ typedef struct conv_transpose2d_attr {
     size_t tmp_bytes;   /* scratch head: dx of the current batch before it is added */
 } conv_transpose2d_attr;
 
-static int pick(int specific, int general, int dflt)
-{
-    if (specific) return specific;
-    if (general) return general;
-    return dflt;
-}
-
 static cnn_status conv_transpose2d_shape(cnn_node *n)
 {
     conv_transpose2d_attr *a = n->attr;
@@ -40,24 +33,9 @@ static cnn_status conv_transpose2d_shape(cnn_node *n)
         return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
                               cnn_node_shape_str(x));
     int c_in = x->out.dims[1], h = x->out.dims[2], w = x->out.dims[3];
-    if (a->out < 1) return cnn_node_error(n, CNN_ERR_INVALID_ARG, "out_channels %d must be >= 1", a->out);
-    if (a->kh < 1 || a->kw < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "kernel %dx%d must be >= 1 (set .kernel)",
-                              a->kh, a->kw);
-    if (a->sh < 1 || a->sw < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "stride %dx%d must be >= 1", a->sh, a->sw);
-    if (a->dh < 1 || a->dw < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "dilation %dx%d must be >= 1", a->dh, a->dw);
-    if (a->groups < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d must be >= 1", a->groups);
-    if (c_in % a->groups)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d does not divide %d input channels",
-                              a->groups, c_in);
-    if (a->out % a->groups)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d does not divide %d output channels",
-                              a->groups, a->out);
-    if (a->ph < 0 || a->pw < 0)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "padding %dx%d must be >= 0", a->ph, a->pw);
+    cnn_conv_geom geom = {.nd = 2, .out = a->out, .k = {a->kh, a->kw}, .s = {a->sh, a->sw},
+                          .p = {a->ph, a->pw}, .d = {a->dh, a->dw}, .groups = a->groups};
+    CNN_CHECK(cnn_conv_check(n, &geom, c_in));
     if (a->oph < 0 || a->opw < 0)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "output_padding %dx%d must be >= 0", a->oph,
                               a->opw);
@@ -177,16 +155,16 @@ cnn_node *cnn_conv_transpose2d_(cnn_graph *g, cnn_node *x, int out_channels,
 {
     conv_transpose2d_attr a = {
         .out = out_channels,
-        .kh = pick(o->kernel_h, o->kernel, 0),
-        .kw = pick(o->kernel_w, o->kernel, 0),
-        .sh = pick(o->stride_h, o->stride, 1),
-        .sw = pick(o->stride_w, o->stride, 1),
-        .ph = pick(o->padding_h, o->padding, 0),
-        .pw = pick(o->padding_w, o->padding, 0),
-        .oph = pick(o->output_padding_h, o->output_padding, 0),
-        .opw = pick(o->output_padding_w, o->output_padding, 0),
-        .dh = pick(o->dilation_h, o->dilation, 1),
-        .dw = pick(o->dilation_w, o->dilation, 1),
+        .kh = cnn_opt_pick(o->kernel_h, o->kernel, 0),
+        .kw = cnn_opt_pick(o->kernel_w, o->kernel, 0),
+        .sh = cnn_opt_pick(o->stride_h, o->stride, 1),
+        .sw = cnn_opt_pick(o->stride_w, o->stride, 1),
+        .ph = cnn_opt_pick(o->padding_h, o->padding, 0),
+        .pw = cnn_opt_pick(o->padding_w, o->padding, 0),
+        .oph = cnn_opt_pick(o->output_padding_h, o->output_padding, 0),
+        .opw = cnn_opt_pick(o->output_padding_w, o->output_padding, 0),
+        .dh = cnn_opt_pick(o->dilation_h, o->dilation, 1),
+        .dw = cnn_opt_pick(o->dilation_w, o->dilation, 1),
         .groups = o->groups ? o->groups : 1,
         .bias = !o->no_bias,
     };

@@ -1,0 +1,37 @@
+/* What conv2d, conv3d and conv_transpose2d share: option resolution, validation with
+   the messages users see, and (for the regular convolutions) shape, cost, forward and
+   backward over 1-3 spatial dims. Each op file keeps its own definition and builder. */
+#ifndef CNN_CONV_COMMON_H
+#define CNN_CONV_COMMON_H
+#include "../graph/graph_internal.h"
+
+/* A convolution's options along its nd spatial axes (2: H, W; 3: D, H, W). */
+typedef struct cnn_conv_geom {
+    int nd;
+    int out; /* output channels */
+    int k[3], s[3], p[3], d[3];
+    int groups;
+    bool bias;
+    cnn_conv_desc desc; /* the kernel descriptor, at the maximum batch */
+} cnn_conv_geom;
+
+/* An option that may be given per axis (specific), for all axes (general), or not. */
+static inline int cnn_opt_pick(int specific, int general, int dflt)
+{
+    if (specific) return specific;
+    if (general) return general;
+    return dflt;
+}
+
+/* "3x3" / "7x3x3" of nd values into buf (16 bytes per value is plenty). */
+const char *cnn_dims_str(int nd, const int *v, char *buf, size_t size);
+/* Validates out_channels, kernel, stride, dilation, padding and groups against c_in
+   input channels; the error names the op, the layer, the option and its value. */
+cnn_status cnn_conv_check(cnn_node *n, const cnn_conv_geom *c, int c_in);
+
+/* The regular convolution (conv2d, conv3d): x (N, C, *spatial) -> (N, out, *spatial'). */
+cnn_status cnn_conv_shape(cnn_node *n, cnn_conv_geom *c);
+int64_t cnn_conv_cost(const cnn_node *n, const cnn_conv_geom *c);
+cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom *c);
+cnn_status cnn_conv_backward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom *c);
+#endif
