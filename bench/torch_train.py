@@ -60,6 +60,7 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=0.9)
     ap.add_argument("--momentum", type=float, default=0.0)
+    ap.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -82,9 +83,12 @@ def main():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.xavier_uniform_(m.weight)
     net.apply(init)
-    opt = torch.optim.SGD(net.parameters(), lr=a.lr, momentum=a.momentum)
+    if a.optimizer == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=a.lr)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=a.lr, momentum=a.momentum)
     loss_fn = nn.CrossEntropyLoss()
-    print(f"pytorch {torch.__version__}, {a.threads} threads, {a.model}, batch {a.batch}, lr {a.lr}")
+    print(f"pytorch {torch.__version__}, {a.threads} threads, {a.model}, batch {a.batch}, {a.optimizer} lr {a.lr}")
     print("%5s %10s %9s %8s %10s %9s" % ("epoch", "loss", "train_acc", "test_acc", "img/s", "seconds"))
     n = xtr.shape[0]
     for epoch in range(1, a.epochs + 1):
