@@ -692,6 +692,9 @@ cnn_status cnn_model_new(const char *name, const cnn_model_opts *o, float label_
 /* Builds the model a checkpoint names (at the given batch) and loads its weights. */
 cnn_status cnn_model_load(const char *checkpoint, int batch, cnn_model *m);
 void cnn_model_free(cnn_model *m);
+/* Loads a PNG/JPEG as the model's input: resized to its (C, H, W) and normalised as in
+   training (out: C*H*W floats). 2D image models only. */
+cnn_status cnn_model_load_image(const cnn_model *m, const char *path, float *out);
 /* Argmax predictions and metrics over a dataset in eval mode. */
 cnn_status cnn_evaluate(cnn_model *m, const cnn_dataset *d, int limit, cnn_metrics *out);
 

@@ -136,15 +136,10 @@ int cmd_predict(int argc, char **argv)
     int *order = malloc((size_t)m.classes * sizeof *order);
     cnn_graph_set_training(m.g, false);
     for (int i = 1; i < n_pos && x && p && order; i++) {
-        if (cnn_image_load(pos[i], C, H, W, x) != CNN_OK) {
+        if (cnn_model_load_image(&m, pos[i], x) != CNN_OK) {
             rc = cli_fail(pos[i]);
             continue;
         }
-        if (m.transform.normalize)
-            for (int c = 0; c < C; c++)
-                for (int k = 0; k < H * W; k++)
-                    x[(size_t)c * H * W + k] = (x[(size_t)c * H * W + k] - m.transform.mean[c < 4 ? c : 0]) /
-                                               m.transform.std[c < 4 ? c : 0];
         if (cnn_graph_set_input(m.g, m.input, x, 1) != CNN_OK ||
             cnn_graph_forward_until(m.g, m.logits) != CNN_OK) {
             rc = cli_fail(pos[i]);

@@ -242,15 +242,10 @@ int cmd_features(int argc, char **argv)
     }
     int C = in.dims[1], H = in.dims[2], W = in.dims[3];
     x = malloc((size_t)C * H * W * sizeof *x);
-    if (!x || cnn_image_load(pos[1], C, H, W, x) != CNN_OK) {
+    if (!x || cnn_model_load_image(&m, pos[1], x) != CNN_OK) {
         rc = cli_fail(pos[1]);
         goto done;
     }
-    if (m.transform.normalize)
-        for (int c = 0; c < C; c++)
-            for (int k = 0; k < H * W; k++)
-                x[(size_t)c * H * W + k] = (x[(size_t)c * H * W + k] - m.transform.mean[c < 4 ? c : 0]) /
-                                           m.transform.std[c < 4 ? c : 0];
     cnn_graph_set_training(m.g, false);
     if (cnn_graph_set_input(m.g, m.input, x, 1) != CNN_OK || cnn_graph_forward_until(m.g, n) != CNN_OK) {
         rc = cli_fail("features");

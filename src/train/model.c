@@ -70,6 +70,21 @@ cnn_status cnn_model_set_class_names(cnn_model *m, char *const *names)
     return CNN_OK;
 }
 
+cnn_status cnn_model_load_image(const cnn_model *m, const char *path, float *out)
+{
+    cnn_tensor in = cnn_node_value(m->input);
+    if (in.ndim != 4)
+        return cnn_set_error(CNN_ERR_UNSUPPORTED, "model '%s' does not take 2D images", m->name);
+    int C = in.dims[1], H = in.dims[2], W = in.dims[3];
+    CNN_CHECK(cnn_image_load(path, C, H, W, out));
+    if (!m->transform.normalize) return CNN_OK;
+    for (int c = 0; c < C; c++) {
+        float mean = m->transform.mean[c < 4 ? c : 0], std = m->transform.std[c < 4 ? c : 0];
+        for (size_t k = 0; k < (size_t)H * W; k++) out[(size_t)c * H * W + k] = (out[(size_t)c * H * W + k] - mean) / std;
+    }
+    return CNN_OK;
+}
+
 /* ---------------------------------------------------------------- metadata */
 static void put(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
