@@ -42,7 +42,7 @@ asan: deps
 		ctest --output-on-failure -j $(JOBS)
 
 demo: demo-deps all
-	./$(BUILD)/cnn train lenet --data fashion-mnist --epochs 10 --batch 256 --lr 0.9 \
+	./$(BUILD)/cnn train lenet --data fashion-mnist --epochs 10 --batch 256 --lr 0.9 --init xavier \
 		--log lenet.csv --plot lenet.svg --out lenet.safetensors
 
 install: all
