@@ -4,6 +4,7 @@
    clipped to the padded input (H + pad) with count_include_pad (the default), or the
    real elements in it with .exclude_pad (count_include_pad=False). */
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 
 typedef struct avgpool2d_attr {
     int kh, kw, sh, sw, ph, pw;
@@ -11,24 +12,6 @@ typedef struct avgpool2d_attr {
     bool ceil_mode;
     bool exclude_pad;
 } avgpool2d_attr;
-
-static int pick(int specific, int general, int dflt)
-{
-    if (specific) return specific;
-    if (general) return general;
-    return dflt;
-}
-
-/* Floor division for a possibly negative numerator (PyTorch's div_rtn). */
-static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-/* PyTorch's pooling_output_shape (dilation 1). */
-static int pool_out_size(int in, int k, int s, int p, bool ceil_mode)
-{
-    int out = floor_div(in + 2 * p - k + (ceil_mode ? s - 1 : 0), s) + 1;
-    if (ceil_mode && (out - 1) * s >= in + p) out--;
-    return out;
-}
 
 static cnn_status avgpool2d_shape(cnn_node *n)
 {
@@ -52,8 +35,8 @@ static cnn_status avgpool2d_shape(cnn_node *n)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG,
                               "dilation %d is not supported (AvgPool2d has none)", a->dilation);
     int h = x->out.dims[2], w = x->out.dims[3];
-    int oh = pool_out_size(h, a->kh, a->sh, a->ph, a->ceil_mode);
-    int ow = pool_out_size(w, a->kw, a->sw, a->pw, a->ceil_mode);
+    int oh = cnn_pool_out_size(h, a->kh, a->sh, a->ph, 1, a->ceil_mode);
+    int ow = cnn_pool_out_size(w, a->kw, a->sw, a->pw, 1, a->ceil_mode);
     if (oh < 1 || ow < 1)
         return cnn_node_error(n, CNN_ERR_SHAPE,
                               "output %dx%d is smaller than 1x1: kernel %dx%d (padding %dx%d) "
@@ -148,14 +131,14 @@ const cnn_op_def cnn_op_avgpool2d = {
 
 cnn_node *cnn_avgpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)
 {
-    int kh = pick(o->kernel_h, o->kernel, 0), kw = pick(o->kernel_w, o->kernel, 0);
+    int kh = cnn_opt_pick(o->kernel_h, o->kernel, 0), kw = cnn_opt_pick(o->kernel_w, o->kernel, 0);
     avgpool2d_attr a = {
         .kh = kh,
         .kw = kw,
-        .sh = pick(o->stride_h, o->stride, kh),
-        .sw = pick(o->stride_w, o->stride, kw),
-        .ph = pick(o->padding_h, o->padding, 0),
-        .pw = pick(o->padding_w, o->padding, 0),
+        .sh = cnn_opt_pick(o->stride_h, o->stride, kh),
+        .sw = cnn_opt_pick(o->stride_w, o->stride, kw),
+        .ph = cnn_opt_pick(o->padding_h, o->padding, 0),
+        .pw = cnn_opt_pick(o->padding_w, o->padding, 0),
         .dilation = o->dilation,
         .ceil_mode = o->ceil_mode,
         .exclude_pad = o->exclude_pad,

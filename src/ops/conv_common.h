@@ -4,6 +4,7 @@
 #ifndef CNN_CONV_COMMON_H
 #define CNN_CONV_COMMON_H
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 
 /* A convolution's options along its nd spatial axes (2: H, W; 3: D, H, W). */
 typedef struct cnn_conv_geom {
@@ -14,14 +15,6 @@ typedef struct cnn_conv_geom {
     bool bias;
     cnn_conv_desc desc; /* the kernel descriptor, at the maximum batch */
 } cnn_conv_geom;
-
-/* An option that may be given per axis (specific), for all axes (general), or not. */
-static inline int cnn_opt_pick(int specific, int general, int dflt)
-{
-    if (specific) return specific;
-    if (general) return general;
-    return dflt;
-}
 
 /* "3x3" / "7x3x3" of nd values into buf (16 bytes per value is plenty). */
 const char *cnn_dims_str(int nd, const int *v, char *buf, size_t size);

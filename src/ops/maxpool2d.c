@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 
 typedef struct maxpool2d_attr {
     int kh, kw, sh, sw, ph, pw, dh, dw;
@@ -14,24 +15,6 @@ typedef struct maxpool2d_attr {
     bool exclude_pad; /* only to reject it: an avg pool option */
     bool ran;         /* forward has filled n->saved */
 } maxpool2d_attr;
-
-static int pick(int specific, int general, int dflt)
-{
-    if (specific) return specific;
-    if (general) return general;
-    return dflt;
-}
-
-/* Floor division for a possibly negative numerator (PyTorch's div_rtn). */
-static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-/* PyTorch's pooling_output_shape. */
-static int pool_out_size(int in, int k, int s, int p, int d, bool ceil_mode)
-{
-    int out = floor_div(in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
-    if (ceil_mode && (out - 1) * s >= in + p) out--;
-    return out;
-}
 
 static cnn_status maxpool2d_shape(cnn_node *n)
 {
@@ -59,8 +42,8 @@ static cnn_status maxpool2d_shape(cnn_node *n)
     if ((int64_t)h * w > INT32_MAX)
         return cnn_node_error(n, CNN_ERR_SHAPE, "input plane %s too large for int32 indices",
                               cnn_node_shape_str(x));
-    int oh = pool_out_size(h, a->kh, a->sh, a->ph, a->dh, a->ceil_mode);
-    int ow = pool_out_size(w, a->kw, a->sw, a->pw, a->dw, a->ceil_mode);
+    int oh = cnn_pool_out_size(h, a->kh, a->sh, a->ph, a->dh, a->ceil_mode);
+    int ow = cnn_pool_out_size(w, a->kw, a->sw, a->pw, a->dw, a->ceil_mode);
     if (oh < 1 || ow < 1)
         return cnn_node_error(n, CNN_ERR_SHAPE,
                               "output %dx%d is smaller than 1x1: kernel %dx%d (dilation %dx%d, "
@@ -143,14 +126,14 @@ const cnn_op_def cnn_op_maxpool2d = {
 
 cnn_node *cnn_maxpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)
 {
-    int kh = pick(o->kernel_h, o->kernel, 0), kw = pick(o->kernel_w, o->kernel, 0);
+    int kh = cnn_opt_pick(o->kernel_h, o->kernel, 0), kw = cnn_opt_pick(o->kernel_w, o->kernel, 0);
     maxpool2d_attr a = {
         .kh = kh,
         .kw = kw,
-        .sh = pick(o->stride_h, o->stride, kh),
-        .sw = pick(o->stride_w, o->stride, kw),
-        .ph = pick(o->padding_h, o->padding, 0),
-        .pw = pick(o->padding_w, o->padding, 0),
+        .sh = cnn_opt_pick(o->stride_h, o->stride, kh),
+        .sw = cnn_opt_pick(o->stride_w, o->stride, kw),
+        .ph = cnn_opt_pick(o->padding_h, o->padding, 0),
+        .pw = cnn_opt_pick(o->padding_w, o->padding, 0),
         .dh = o->dilation ? o->dilation : 1,
         .dw = o->dilation ? o->dilation : 1,
         .ceil_mode = o->ceil_mode,

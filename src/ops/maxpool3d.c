@@ -7,29 +7,12 @@
 #include <math.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 
 typedef struct maxpool3d_attr {
     int k[3], s[3], p[3]; /* (D, H, W) */
     bool ceil_mode;
 } maxpool3d_attr;
-
-static int pick(int specific, int general, int dflt)
-{
-    if (specific) return specific;
-    if (general) return general;
-    return dflt;
-}
-
-/* Floor division for a possibly negative numerator (PyTorch's div_rtn). */
-static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-/* PyTorch's pooling_output_shape (dilation 1). */
-static int pool_out_size(int in, int k, int s, int p, bool ceil_mode)
-{
-    int out = floor_div(in + 2 * p - k + (ceil_mode ? s - 1 : 0), s) + 1;
-    if (ceil_mode && (out - 1) * s >= in + p) out--;
-    return out;
-}
 
 static cnn_status maxpool3d_shape(cnn_node *n)
 {
@@ -57,7 +40,7 @@ static cnn_status maxpool3d_shape(cnn_node *n)
                               cnn_node_shape_str(x));
     int o[3];
     for (int i = 0; i < 3; i++)
-        o[i] = pool_out_size(x->out.dims[2 + i], k[i], s[i], p[i], a->ceil_mode);
+        o[i] = cnn_pool_out_size(x->out.dims[2 + i], k[i], s[i], p[i], 1, a->ceil_mode);
     if (o[0] < 1 || o[1] < 1 || o[2] < 1)
         return cnn_node_error(n, CNN_ERR_SHAPE,
                               "output %dx%dx%d is smaller than 1x1x1: kernel %dx%dx%d (padding "
@@ -144,14 +127,14 @@ const cnn_op_def cnn_op_maxpool3d = {
 
 cnn_node *cnn_maxpool3d_(cnn_graph *g, cnn_node *x, const cnn_pool3d_opts *o)
 {
-    int kd = pick(o->kernel_d, o->kernel, 0), kh = pick(o->kernel_h, o->kernel, 0),
-        kw = pick(o->kernel_w, o->kernel, 0);
+    int kd = cnn_opt_pick(o->kernel_d, o->kernel, 0), kh = cnn_opt_pick(o->kernel_h, o->kernel, 0),
+        kw = cnn_opt_pick(o->kernel_w, o->kernel, 0);
     maxpool3d_attr a = {
         .k = {kd, kh, kw},
-        .s = {pick(o->stride_d, o->stride, kd), pick(o->stride_h, o->stride, kh),
-              pick(o->stride_w, o->stride, kw)},
-        .p = {pick(o->padding_d, o->padding, 0), pick(o->padding_h, o->padding, 0),
-              pick(o->padding_w, o->padding, 0)},
+        .s = {cnn_opt_pick(o->stride_d, o->stride, kd), cnn_opt_pick(o->stride_h, o->stride, kh),
+              cnn_opt_pick(o->stride_w, o->stride, kw)},
+        .p = {cnn_opt_pick(o->padding_d, o->padding, 0), cnn_opt_pick(o->padding_h, o->padding, 0),
+              cnn_opt_pick(o->padding_w, o->padding, 0)},
         .ceil_mode = o->ceil_mode,
     };
     return cnn_node_make(g, &cnn_op_maxpool3d, o->name, 1, &x, &a, sizeof a);
