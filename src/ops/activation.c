@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 
 typedef struct act_attr {
     cnn_act act;
@@ -22,6 +23,9 @@ static const char *act_name(cnn_act a)
     default: return NULL;
     }
 }
+
+/* elements per parallel work item */
+#define CHUNK ((size_t)16384)
 
 static cnn_status act_shape(cnn_node *n)
 {
@@ -66,19 +70,22 @@ static cnn_status act_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     (void)ctx;
     const act_attr *a = n->attr;
-    cnn_act_apply(a->act, n->in[0]->out.data, n->out.data, cnn_node_numel(n));
+    const float *x = n->in[0]->out.data;
+    float *y = n->out.data;
+    size_t len = cnn_node_numel(n), chunks = (len + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(len))
+    for (size_t c = 0; c < chunks; c++) {
+        size_t lo = c * CHUNK, m = CNN_MIN(CHUNK, len - lo);
+        cnn_act_apply(a->act, x + lo, y + lo, m);
+    }
     return CNN_OK;
 }
 
-static cnn_status act_backward(cnn_node *n, const cnn_ctx *ctx)
+/* dx[0, len) += dy * act'(x) (y = act(x) where the derivative is cheaper from it). */
+static void act_grad(cnn_act act, const float *x, const float *y, const float *dy, float *dx,
+                     size_t len)
 {
-    (void)ctx;
-    const act_attr *a = n->attr;
-    float *dx = n->in[0]->grad.data;
-    if (!dx) return CNN_OK;
-    const float *x = n->in[0]->out.data, *y = n->out.data, *dy = n->grad.data;
-    size_t len = cnn_node_numel(n);
-    switch (a->act) {
+    switch (act) {
     case CNN_ACT_RELU:
         for (size_t i = 0; i < len; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
         break;
@@ -102,6 +109,21 @@ static cnn_status act_backward(cnn_node *n, const cnn_ctx *ctx)
         break;
     default:
         break;
+    }
+}
+
+static cnn_status act_backward(cnn_node *n, const cnn_ctx *ctx)
+{
+    (void)ctx;
+    const act_attr *a = n->attr;
+    float *dx = n->in[0]->grad.data;
+    if (!dx) return CNN_OK;
+    const float *x = n->in[0]->out.data, *y = n->out.data, *dy = n->grad.data;
+    size_t len = cnn_node_numel(n), chunks = (len + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(len))
+    for (size_t c = 0; c < chunks; c++) {
+        size_t lo = c * CHUNK, m = CNN_MIN(CHUNK, len - lo);
+        act_grad(a->act, x + lo, y + lo, dy + lo, dx + lo, m);
     }
     return CNN_OK;
 }

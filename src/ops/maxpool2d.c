@@ -66,6 +66,7 @@ static cnn_status maxpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
     const int h = x->out.dims[2], w = x->out.dims[3];
     const int oh = n->out.dims[2], ow = n->out.dims[3];
     const size_t planes = (size_t)ctx->batch * x->out.dims[1];
+#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(planes * (size_t)h * w))
     for (size_t p = 0; p < planes; p++) {
         const float *xp = x->out.data + p * h * w;
         float *yp = n->out.data + p * oh * ow;
@@ -106,6 +107,7 @@ static cnn_status maxpool2d_backward(cnn_node *n, const cnn_ctx *ctx)
     const size_t ohw = (size_t)n->out.dims[2] * n->out.dims[3];
     const size_t planes = (size_t)ctx->batch * x->out.dims[1];
     const int32_t *idx = n->saved;
+#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(planes * hw))
     for (size_t p = 0; p < planes; p++) {
         float *dx = x->grad.data + p * hw;
         const float *dy = n->grad.data + p * ohw;

@@ -3,6 +3,9 @@
 #ifndef CNN_OPS_COMMON_H
 #define CNN_OPS_COMMON_H
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "cnn.h"
 
 /* An option that may be given per axis (specific), for all axes (general), or not. */
 static inline int cnn_opt_pick(int specific, int general, int dflt)
@@ -20,5 +23,12 @@ static inline int cnn_pool_out_size(int in, int k, int s, int p, int d, bool cei
     int out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1; /* floor division */
     if (ceil_mode && (out - 1) * s >= in + p) out--;
     return out;
+}
+
+/* Threads for an element-wise or per-plane loop over `work` elements: below ~64k
+   elements thread start-up costs more than it saves (LeNet's tensors), so 1. */
+static inline int cnn_par_threads(size_t work)
+{
+    return work < ((size_t)1 << 16) ? 1 : cnn_get_threads();
 }
 #endif
