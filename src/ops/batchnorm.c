@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 
 typedef struct bn_attr {
     int spatial_dims; /* 2 or 3 */
@@ -66,6 +67,8 @@ static cnn_status bn_forward(cnn_node *n, const cnn_ctx *ctx)
         return cnn_node_error(n, CNN_ERR_SHAPE,
                               "expected more than 1 value per channel when training, got input %s",
                               cnn_node_shape_str(n->in[0]));
+    /* channels are independent: one thread per channel keeps results thread-count free */
+#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(m * (size_t)C))
     for (int c = 0; c < C; c++) {
         float mu, is;
         if (ctx->training) {
@@ -119,6 +122,7 @@ static cnn_status bn_backward(cnn_node *n, const cnn_ctx *ctx)
     const float *rmean = n->params[2]->value.data, *rvar = n->params[3]->value.data;
     const float *mean = n->saved, *inv_std = mean + C;
     double m = (double)N * (double)S;
+#pragma omp parallel for schedule(static) num_threads(cnn_par_threads((size_t)N * S * (size_t)C))
     for (int c = 0; c < C; c++) {
         float mu = ctx->training ? mean[c] : rmean[c];
         float is = ctx->training ? inv_std[c] : (float)(1.0 / sqrt((double)rvar[c] + (double)a->eps));
