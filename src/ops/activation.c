@@ -39,14 +39,24 @@ static cnn_status act_shape(cnn_node *n)
 }
 
 /* Applies the activation to a buffer; shared with fused epilogues of other ops. */
+/* clamp to [0, 6] with comparisons (NaN passes through, as torch.nn.Hardtanh): fminf /
+   fmaxf are library calls without -ffast-math and kept these loops scalar */
+static inline float clamp06(float v)
+{
+    v = v < 0.0f ? 0.0f : v;
+    return v > 6.0f ? 6.0f : v;
+}
+
 void cnn_act_apply(cnn_act act, const float *x, float *y, size_t n)
 {
     switch (act) {
     case CNN_ACT_RELU:
+#pragma omp simd
         for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case CNN_ACT_RELU6:
-        for (size_t i = 0; i < n; i++) y[i] = fminf(fmaxf(x[i], 0.0f), 6.0f);
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) y[i] = clamp06(x[i]);
         break;
     case CNN_ACT_SIGMOID:
         for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
@@ -55,10 +65,12 @@ void cnn_act_apply(cnn_act act, const float *x, float *y, size_t n)
         for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
         break;
     case CNN_ACT_HARDSWISH:
-        for (size_t i = 0; i < n; i++) y[i] = x[i] * fminf(fmaxf(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) y[i] = x[i] * clamp06(x[i] + 3.0f) / 6.0f;
         break;
     case CNN_ACT_HARDSIGMOID:
-        for (size_t i = 0; i < n; i++) y[i] = fminf(fmaxf(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) y[i] = clamp06(x[i] + 3.0f) / 6.0f;
         break;
     default:
         for (size_t i = 0; i < n; i++) y[i] = x[i];
