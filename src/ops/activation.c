@@ -97,27 +97,45 @@ static cnn_status act_forward(cnn_node *n, const cnn_ctx *ctx)
 static void act_grad(cnn_act act, const float *x, const float *y, const float *dy, float *dx,
                      size_t len)
 {
+    /* loads stay unconditional so the selects vectorise (a load under a condition may
+       not be speculated) */
     switch (act) {
     case CNN_ACT_RELU:
-        for (size_t i = 0; i < len; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+#pragma omp simd
+        for (size_t i = 0; i < len; i++) {
+            float g = dy[i], v = x[i];
+            dx[i] += v > 0.0f ? g : 0.0f;
+        }
         break;
     case CNN_ACT_RELU6: /* PyTorch: gradient 0 at both ends (x <= 0, x >= 6) */
-        for (size_t i = 0; i < len; i++) dx[i] += (x[i] > 0.0f && x[i] < 6.0f) ? dy[i] : 0.0f;
+#pragma omp simd
+        for (size_t i = 0; i < len; i++) {
+            float g = dy[i], v = x[i];
+            dx[i] += (v > 0.0f) & (v < 6.0f) ? g : 0.0f;
+        }
         break;
     case CNN_ACT_SIGMOID:
+#pragma omp simd
         for (size_t i = 0; i < len; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
         break;
     case CNN_ACT_TANH:
+#pragma omp simd
         for (size_t i = 0; i < len; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
         break;
     case CNN_ACT_HARDSWISH: /* PyTorch: 0 below -3, 1 above 3, (2x+3)/6 between */
+#pragma omp simd
         for (size_t i = 0; i < len; i++) {
-            float g = x[i] < -3.0f ? 0.0f : (x[i] > 3.0f ? 1.0f : (2.0f * x[i] + 3.0f) / 6.0f);
-            dx[i] += dy[i] * g;
+            float v = x[i], g = dy[i];
+            float d = v < -3.0f ? 0.0f : (v > 3.0f ? 1.0f : (2.0f * v + 3.0f) / 6.0f);
+            dx[i] += g * d;
         }
         break;
     case CNN_ACT_HARDSIGMOID:
-        for (size_t i = 0; i < len; i++) dx[i] += (x[i] > -3.0f && x[i] < 3.0f) ? dy[i] / 6.0f : 0.0f;
+#pragma omp simd
+        for (size_t i = 0; i < len; i++) {
+            float v = x[i], g = dy[i] / 6.0f;
+            dx[i] += (v > -3.0f) & (v < 3.0f) ? g : 0.0f;
+        }
         break;
     default:
         break;

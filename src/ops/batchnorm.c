@@ -75,11 +75,13 @@ static cnn_status bn_forward(cnn_node *n, const cnn_ctx *ctx)
             double sum = 0.0;
             for (int i = 0; i < N; i++) {
                 const float *xc = x + ((size_t)i * C + c) * S;
+#pragma omp simd reduction(+ : sum)
                 for (size_t k = 0; k < S; k++) sum += xc[k];
             }
             double dmu = sum / (double)m, sq = 0.0;
             for (int i = 0; i < N; i++) {
                 const float *xc = x + ((size_t)i * C + c) * S;
+#pragma omp simd reduction(+ : sq)
                 for (size_t k = 0; k < S; k++) {
                     double d = (double)xc[k] - dmu;
                     sq += d * d;
@@ -101,6 +103,7 @@ static cnn_status bn_forward(cnn_node *n, const cnn_ctx *ctx)
         for (int i = 0; i < N; i++) {
             const float *xc = x + ((size_t)i * C + c) * S;
             float *yc = y + ((size_t)i * C + c) * S;
+#pragma omp simd
             for (size_t k = 0; k < S; k++) yc[k] = xc[k] * scale + shift;
         }
     }
@@ -129,6 +132,7 @@ static cnn_status bn_backward(cnn_node *n, const cnn_ctx *ctx)
         double sdy = 0.0, sdyxh = 0.0;
         for (int i = 0; i < N; i++) {
             const float *xc = x + ((size_t)i * C + c) * S, *gc = dy + ((size_t)i * C + c) * S;
+#pragma omp simd reduction(+ : sdy, sdyxh)
             for (size_t k = 0; k < S; k++) {
                 sdy += gc[k];
                 sdyxh += (double)gc[k] * ((double)(xc[k] - mu) * is);
@@ -143,6 +147,7 @@ static cnn_status bn_backward(cnn_node *n, const cnn_ctx *ctx)
         for (int i = 0; i < N; i++) {
             const float *xc = x + ((size_t)i * C + c) * S, *gc = dy + ((size_t)i * C + c) * S;
             float *dc = dx + ((size_t)i * C + c) * S;
+#pragma omp simd
             for (size_t k = 0; k < S; k++) {
                 float xh = (xc[k] - mu) * is;
                 dc[k] += k1 * (gc[k] - mdy - xh * mdyxh);
