@@ -173,3 +173,12 @@ void tu_formula_weights(cnn_graph *g)
         tu_formula_fill(p->name, &p->value);
     }
 }
+
+void tu_expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
+{
+    assert_null(n);
+    assert_int_equal(cnn_graph_status(g), s);
+    if (!strstr(cnn_graph_error(g), needle))
+        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
+    cnn_graph_free(g);
+}

@@ -45,6 +45,10 @@ void tu_forward(cnn_graph *g, cnn_node *in, const float *data, int batch);
 /* True when CNN_TEST_QUICK is set (the sanitizer run): tests may shrink their work. */
 int tu_quick(void);
 
+/* A builder call that must fail: n is NULL, the graph holds status s and a message
+   containing needle. Frees g. */
+void tu_expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle);
+
 /* Fill a tensor / every parameter of a graph by the fixture formula shared with
    tools/fixturelib.py (formula_value): big models' parity fixtures need no weights. */
 void tu_formula_fill(const char *name, cnn_tensor *t);

@@ -162,15 +162,6 @@ static void test_backward_gradcheck(void **state)
         }
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_options(void **state)
 {
     (void)state;
@@ -178,20 +169,20 @@ static void test_invalid_options(void **state)
     cnn_node *x;
 #define FRESH() (g = cnn_graph_new(), x = cnn_input(g, "x", 4, (int[]){1, 16, 8, 8}))
     FRESH();
-    expect_error(g, cnn_adaptive_avgpool2d(g, x, 0, 3), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_adaptive_avgpool2d(g, x, 0, 3), CNN_ERR_INVALID_ARG,
                  "adaptive_avgpool2d 'adaptive_avgpool2d0': output size 0x3 must be >= 1x1");
     FRESH();
-    expect_error(g, cnn_adaptive_avgpool2d(g, x, 2, -1), CNN_ERR_INVALID_ARG, "output size 2x-1");
+    tu_expect_error(g, cnn_adaptive_avgpool2d(g, x, 2, -1), CNN_ERR_INVALID_ARG, "output size 2x-1");
     g = cnn_graph_new();
     x = cnn_input(g, "x", 2, (int[]){1, 10});
-    expect_error(g, cnn_adaptive_avgpool2d(g, x, 1, 1), CNN_ERR_SHAPE, "(1, 10)");
+    tu_expect_error(g, cnn_adaptive_avgpool2d(g, x, 1, 1), CNN_ERR_SHAPE, "(1, 10)");
     g = cnn_graph_new();
     x = cnn_input(g, "x", 5, (int[]){1, 2, 3, 4, 5});
-    expect_error(g, cnn_global_avgpool(g, x), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_global_avgpool(g, x), CNN_ERR_SHAPE,
                  "global_avgpool 'global_avgpool0': input must be (N, C, H, W), got "
                  "(1, 2, 3, 4, 5)");
     g = cnn_graph_new();
-    expect_error(g, cnn_global_avgpool(g, NULL), CNN_ERR_INVALID_ARG, "input 0 is NULL");
+    tu_expect_error(g, cnn_global_avgpool(g, NULL), CNN_ERR_INVALID_ARG, "input 0 is NULL");
 #undef FRESH
 }
 

@@ -162,15 +162,6 @@ static void test_backward_gradcheck(void **state)
         }
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_options(void **state)
 {
     (void)state;
@@ -179,32 +170,32 @@ static void test_invalid_options(void **state)
 #define FRESH() (g = cnn_graph_new(), x = cnn_input(g, "x", 4, (int[]){1, 16, 8, 8}))
     FRESH();
     cnn_scope_push(g, "features");
-    expect_error(g, cnn_avgpool2d(g, x, .kernel = 2, .padding = 2, .name = "pool"),
+    tu_expect_error(g, cnn_avgpool2d(g, x, .kernel = 2, .padding = 2, .name = "pool"),
                  CNN_ERR_INVALID_ARG,
                  "avgpool2d 'features.pool': padding 2x2 must be at most half the kernel 2x2");
     FRESH();
-    expect_error(g, cnn_avgpool2d(g, x), CNN_ERR_INVALID_ARG, "kernel 0x0");
+    tu_expect_error(g, cnn_avgpool2d(g, x), CNN_ERR_INVALID_ARG, "kernel 0x0");
     FRESH();
-    expect_error(g, cnn_avgpool2d(g, x, .kernel_h = 3, .kernel_w = -1), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_avgpool2d(g, x, .kernel_h = 3, .kernel_w = -1), CNN_ERR_INVALID_ARG,
                  "kernel 3x-1");
     FRESH();
-    expect_error(g, cnn_avgpool2d(g, x, .kernel = 3, .padding_w = -1), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_avgpool2d(g, x, .kernel = 3, .padding_w = -1), CNN_ERR_INVALID_ARG,
                  "padding 0x-1 must be >= 0");
     FRESH();
-    expect_error(g, cnn_avgpool2d(g, x, .kernel = 3, .stride_h = -1), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_avgpool2d(g, x, .kernel = 3, .stride_h = -1), CNN_ERR_INVALID_ARG,
                  "stride -1x3");
     FRESH();
-    expect_error(g, cnn_avgpool2d(g, x, .kernel = 3, .dilation = 2), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_avgpool2d(g, x, .kernel = 3, .dilation = 2), CNN_ERR_INVALID_ARG,
                  "dilation 2");
     FRESH();
-    expect_error(g, cnn_avgpool2d(g, x, .kernel_h = 9, .kernel_w = 2), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_avgpool2d(g, x, .kernel_h = 9, .kernel_w = 2), CNN_ERR_SHAPE,
                  "output 0x4 is smaller than 1x1");
     FRESH();
-    expect_error(g, cnn_avgpool2d(g, x, .kernel = 11, .padding = 1), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_avgpool2d(g, x, .kernel = 11, .padding = 1), CNN_ERR_SHAPE,
                  "(1, 16, 8, 8)");
     g = cnn_graph_new();
     x = cnn_input(g, "x", 3, (int[]){1, 4, 10});
-    expect_error(g, cnn_avgpool2d(g, x, .kernel = 2), CNN_ERR_SHAPE, "(1, 4, 10)");
+    tu_expect_error(g, cnn_avgpool2d(g, x, .kernel = 2), CNN_ERR_SHAPE, "(1, 4, 10)");
 #undef FRESH
 }
 

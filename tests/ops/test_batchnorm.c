@@ -260,15 +260,6 @@ static void test_backward_smaller_batch(void **state)
     cnn_graph_free(g);
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_options(void **state)
 {
     (void)state;
@@ -276,22 +267,22 @@ static void test_invalid_options(void **state)
     cnn_node *x;
 #define FRESH4() (g = cnn_graph_new(), x = cnn_input(g, "x", 4, (int[]){2, 8, 4, 4}))
     FRESH4();
-    expect_error(g, cnn_batchnorm2d(g, x, .name = "bn", .eps = -1e-5f), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_batchnorm2d(g, x, .name = "bn", .eps = -1e-5f), CNN_ERR_INVALID_ARG,
                  "batchnorm2d 'bn': eps");
     FRESH4();
-    expect_error(g, cnn_batchnorm2d(g, x, .momentum = 1.5f), CNN_ERR_INVALID_ARG, "momentum 1.5");
+    tu_expect_error(g, cnn_batchnorm2d(g, x, .momentum = 1.5f), CNN_ERR_INVALID_ARG, "momentum 1.5");
     FRESH4();
-    expect_error(g, cnn_batchnorm2d(g, x, .momentum = -0.1f), CNN_ERR_INVALID_ARG, "momentum");
+    tu_expect_error(g, cnn_batchnorm2d(g, x, .momentum = -0.1f), CNN_ERR_INVALID_ARG, "momentum");
     FRESH4();
-    expect_error(g, cnn_batchnorm3d(g, x, .name = "bn3"), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_batchnorm3d(g, x, .name = "bn3"), CNN_ERR_SHAPE,
                  "batchnorm3d 'bn3': input must be (N, C, D, H, W), got (2, 8, 4, 4)");
 #undef FRESH4
     g = cnn_graph_new();
     x = cnn_input(g, "x", 2, (int[]){2, 10});
-    expect_error(g, cnn_batchnorm2d(g, x), CNN_ERR_SHAPE, "(2, 10)");
+    tu_expect_error(g, cnn_batchnorm2d(g, x), CNN_ERR_SHAPE, "(2, 10)");
     g = cnn_graph_new();
     x = cnn_input(g, "x", 5, (int[]){2, 3, 2, 2, 2});
-    expect_error(g, cnn_batchnorm2d(g, x), CNN_ERR_SHAPE, "(2, 3, 2, 2, 2)");
+    tu_expect_error(g, cnn_batchnorm2d(g, x), CNN_ERR_SHAPE, "(2, 3, 2, 2, 2)");
 
     /* training with one value per channel has no variance: an error at forward,
        as PyTorch; eval of the same graph works */

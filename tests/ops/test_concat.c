@@ -165,15 +165,6 @@ static void test_repeated_input_sums_gradients(void **state)
     cnn_graph_free(g);
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_shapes(void **state)
 {
     (void)state;
@@ -181,28 +172,28 @@ static void test_invalid_shapes(void **state)
     cnn_node *a = cnn_input(g, "a", 4, (int[]){2, 4, 4, 4});
     cnn_node *b = cnn_input(g, "b", 4, (int[]){2, 3, 5, 4});
     cnn_scope_push(g, "features");
-    expect_error(g, cnn_concat(g, 3, (cnn_node *[]){a, a, b}), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_concat(g, 3, (cnn_node *[]){a, a, b}), CNN_ERR_SHAPE,
                  "concat 'features.concat0': input 2 has shape (2, 3, 5, 4), input 0 has "
                  "(2, 4, 4, 4)");
     /* rank differs */
     g = cnn_graph_new();
     a = cnn_input(g, "a", 4, (int[]){2, 4, 4, 4});
     b = cnn_input(g, "b", 5, (int[]){2, 4, 4, 4, 1});
-    expect_error(g, cnn_concat(g, 2, (cnn_node *[]){a, b}), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_concat(g, 2, (cnn_node *[]){a, b}), CNN_ERR_SHAPE,
                  "input 1 has shape (2, 4, 4, 4, 1)");
     /* no inputs */
     g = cnn_graph_new();
     a = cnn_input(g, "a", 4, (int[]){2, 4, 4, 4});
-    expect_error(g, cnn_concat(g, 0, (cnn_node *[]){a}), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_concat(g, 0, (cnn_node *[]){a}), CNN_ERR_INVALID_ARG,
                  "concat 'concat0': needs at least 1 input, got 0");
     g = cnn_graph_new();
     a = cnn_input(g, "a", 4, (int[]){2, 4, 4, 4});
-    expect_error(g, cnn_concat(g, 2, NULL), CNN_ERR_INVALID_ARG, "needs at least 1 input");
+    tu_expect_error(g, cnn_concat(g, 2, NULL), CNN_ERR_INVALID_ARG, "needs at least 1 input");
     /* a NULL input (an earlier failure) propagates the first error */
     g = cnn_graph_new();
     a = cnn_input(g, "a", 4, (int[]){2, 4, 4, 4});
     cnn_node *bad = cnn_channel_shuffle(g, a, 3);
-    expect_error(g, cnn_concat(g, 2, (cnn_node *[]){a, bad}), CNN_ERR_INVALID_ARG, "groups 3");
+    tu_expect_error(g, cnn_concat(g, 2, (cnn_node *[]){a, bad}), CNN_ERR_INVALID_ARG, "groups 3");
 }
 
 int main(void)

@@ -126,15 +126,6 @@ static void test_backward_gradcheck(void **state)
     }
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_options(void **state)
 {
     (void)state;
@@ -144,27 +135,27 @@ static void test_invalid_options(void **state)
     FRESH();
     cnn_scope_push(g, "layer1");
     cnn_scope_push(g, "0");
-    expect_error(g, cnn_conv2d(g, x, 64, .kernel = 3, .groups = 3, .name = "conv1"),
+    tu_expect_error(g, cnn_conv2d(g, x, 64, .kernel = 3, .groups = 3, .name = "conv1"),
                  CNN_ERR_INVALID_ARG, "conv2d 'layer1.0.conv1': groups 3 does not divide 64 input channels");
     FRESH();
-    expect_error(g, cnn_conv2d(g, x, 8), CNN_ERR_INVALID_ARG, "kernel 0x0");
+    tu_expect_error(g, cnn_conv2d(g, x, 8), CNN_ERR_INVALID_ARG, "kernel 0x0");
     FRESH();
-    expect_error(g, cnn_conv2d(g, x, 8, .kernel = 3, .padding = -1), CNN_ERR_INVALID_ARG, "padding");
+    tu_expect_error(g, cnn_conv2d(g, x, 8, .kernel = 3, .padding = -1), CNN_ERR_INVALID_ARG, "padding");
     FRESH();
-    expect_error(g, cnn_conv2d(g, x, 8, .kernel = 3, .stride = -2), CNN_ERR_INVALID_ARG, "stride");
+    tu_expect_error(g, cnn_conv2d(g, x, 8, .kernel = 3, .stride = -2), CNN_ERR_INVALID_ARG, "stride");
     FRESH();
-    expect_error(g, cnn_conv2d(g, x, 8, .kernel = 11), CNN_ERR_SHAPE, "(1, 64, 8, 8)");
+    tu_expect_error(g, cnn_conv2d(g, x, 8, .kernel = 11), CNN_ERR_SHAPE, "(1, 64, 8, 8)");
     FRESH();
-    expect_error(g, cnn_conv2d(g, x, 0, .kernel = 3), CNN_ERR_INVALID_ARG, "out_channels");
+    tu_expect_error(g, cnn_conv2d(g, x, 0, .kernel = 3), CNN_ERR_INVALID_ARG, "out_channels");
     FRESH();
     /* an error propagates: later layers return NULL with the first message */
     cnn_node *bad = cnn_conv2d(g, x, 8, .kernel = 3, .groups = 5);
     cnn_node *next = cnn_relu(g, bad);
-    expect_error(g, next, CNN_ERR_INVALID_ARG, "groups 5");
+    tu_expect_error(g, next, CNN_ERR_INVALID_ARG, "groups 5");
     /* wrong rank */
     g = cnn_graph_new();
     x = cnn_input(g, "x", 2, (int[]){1, 10});
-    expect_error(g, cnn_conv2d(g, x, 8, .kernel = 3), CNN_ERR_SHAPE, "(1, 10)");
+    tu_expect_error(g, cnn_conv2d(g, x, 8, .kernel = 3), CNN_ERR_SHAPE, "(1, 10)");
 #undef FRESH
 }
 

@@ -213,15 +213,6 @@ static void test_backward_gradcheck(void **state)
     }
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_options(void **state)
 {
     (void)state;
@@ -230,40 +221,40 @@ static void test_invalid_options(void **state)
 #define FRESH() (g = cnn_graph_new(), x = cnn_input(g, "x", 5, (int[]){1, 64, 6, 8, 8}))
     FRESH();
     cnn_scope_push(g, "features");
-    expect_error(g, cnn_conv3d(g, x, 64, .kernel = 3, .groups = 3, .name = "conv1"),
+    tu_expect_error(g, cnn_conv3d(g, x, 64, .kernel = 3, .groups = 3, .name = "conv1"),
                  CNN_ERR_INVALID_ARG,
                  "conv3d 'features.conv1': groups 3 does not divide 64 input channels");
     FRESH();
-    expect_error(g, cnn_conv3d(g, x, 9, .kernel = 3, .groups = 2), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_conv3d(g, x, 9, .kernel = 3, .groups = 2), CNN_ERR_INVALID_ARG,
                  "groups 2 does not divide 9 output channels");
     FRESH();
-    expect_error(g, cnn_conv3d(g, x, 8), CNN_ERR_INVALID_ARG, "kernel 0x0x0");
+    tu_expect_error(g, cnn_conv3d(g, x, 8), CNN_ERR_INVALID_ARG, "kernel 0x0x0");
     FRESH();
-    expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3, .kernel_d = -1), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3, .kernel_d = -1), CNN_ERR_INVALID_ARG,
                  "kernel -1x3x3");
     FRESH();
-    expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3, .padding = -1), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3, .padding = -1), CNN_ERR_INVALID_ARG,
                  "padding -1x-1x-1");
     FRESH();
-    expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3, .stride_h = -2), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3, .stride_h = -2), CNN_ERR_INVALID_ARG,
                  "stride 1x-2x1");
     FRESH();
-    expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3, .dilation = -1), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3, .dilation = -1), CNN_ERR_INVALID_ARG,
                  "dilation");
     FRESH();
-    expect_error(g, cnn_conv3d(g, x, 0, .kernel = 3), CNN_ERR_INVALID_ARG, "out_channels 0");
+    tu_expect_error(g, cnn_conv3d(g, x, 0, .kernel = 3), CNN_ERR_INVALID_ARG, "out_channels 0");
     FRESH();
     /* depth 6 is too small for a 7-deep kernel even though H, W fit */
-    expect_error(g, cnn_conv3d(g, x, 8, .kernel_d = 7, .kernel = 3, .name = "c"), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_conv3d(g, x, 8, .kernel_d = 7, .kernel = 3, .name = "c"), CNN_ERR_SHAPE,
                  "conv3d 'c': kernel 7x3x3 (dilation 1x1x1) is larger than the padded input "
                  "(1, 64, 6, 8, 8)");
     FRESH();
-    expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3, .dilation_w = 4), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3, .dilation_w = 4), CNN_ERR_SHAPE,
                  "(1, 64, 6, 8, 8)");
     /* wrong rank: a 4-D (N, C, H, W) input */
     g = cnn_graph_new();
     x = cnn_input(g, "x", 4, (int[]){1, 3, 8, 8});
-    expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_conv3d(g, x, 8, .kernel = 3), CNN_ERR_SHAPE,
                  "input must be (N, C, D, H, W), got (1, 3, 8, 8)");
 #undef FRESH
 }

@@ -198,15 +198,6 @@ static void test_backward_two_consumers(void **state)
     cnn_graph_free(g);
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_options(void **state)
 {
     (void)state;
@@ -216,47 +207,47 @@ static void test_invalid_options(void **state)
     FRESH();
     cnn_scope_push(g, "decoder");
     cnn_scope_push(g, "0");
-    expect_error(g, cnn_conv_transpose2d(g, x, 32, .kernel = 3, .groups = 3, .name = "up"),
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 32, .kernel = 3, .groups = 3, .name = "up"),
                  CNN_ERR_INVALID_ARG,
                  "conv_transpose2d 'decoder.0.up': groups 3 does not divide 64 input channels");
     FRESH();
-    expect_error(g, cnn_conv_transpose2d(g, x, 6, .kernel = 3, .groups = 4), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 6, .kernel = 3, .groups = 4), CNN_ERR_INVALID_ARG,
                  "groups 4 does not divide 6 output channels");
     FRESH();
-    expect_error(g, cnn_conv_transpose2d(g, x, 8), CNN_ERR_INVALID_ARG, "kernel 0x0");
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 8), CNN_ERR_INVALID_ARG, "kernel 0x0");
     FRESH();
-    expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .padding_w = -1),
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .padding_w = -1),
                  CNN_ERR_INVALID_ARG, "padding 0x-1 must be >= 0");
     FRESH();
-    expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .stride = -2), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .stride = -2), CNN_ERR_INVALID_ARG,
                  "stride -2x-2");
     FRESH();
-    expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .dilation_h = -1),
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .dilation_h = -1),
                  CNN_ERR_INVALID_ARG, "dilation -1x1");
     FRESH();
-    expect_error(g, cnn_conv_transpose2d(g, x, 0, .kernel = 3), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 0, .kernel = 3), CNN_ERR_INVALID_ARG,
                  "out_channels 0");
     FRESH();
-    expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .output_padding = -1),
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .output_padding = -1),
                  CNN_ERR_INVALID_ARG, "output_padding -1x-1 must be >= 0");
     FRESH();
     /* output_padding must be < stride or < dilation (PyTorch's rule) */
-    expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .stride = 2, .output_padding = 2,
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .stride = 2, .output_padding = 2,
                                          .name = "up"),
                  CNN_ERR_INVALID_ARG,
                  "conv_transpose2d 'up': output_padding 2x2 must be smaller than stride 2x2 or "
                  "dilation 1x1");
     FRESH();
-    expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .output_padding_w = 1),
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .output_padding_w = 1),
                  CNN_ERR_INVALID_ARG, "output_padding 0x1");
     FRESH();
     /* padding larger than the output: (8-1) - 2*10 + 2 + 1 < 1 */
-    expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .padding = 10), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3, .padding = 10), CNN_ERR_SHAPE,
                  "input (1, 64, 8, 8)");
     /* wrong rank */
     g = cnn_graph_new();
     x = cnn_input(g, "x", 5, (int[]){1, 3, 4, 8, 8});
-    expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_conv_transpose2d(g, x, 8, .kernel = 3), CNN_ERR_SHAPE,
                  "input must be (N, C, H, W), got (1, 3, 4, 8, 8)");
 #undef FRESH
 }

@@ -155,44 +155,35 @@ static void test_label_out_of_range(void **state)
     cnn_graph_free(g);
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_build_errors(void **state)
 {
     (void)state;
     cnn_graph *g = cnn_graph_new();
     cnn_node *z = cnn_input(g, "logits", 4, (int[]){2, 10, 1, 1});
     cnn_node *lab = cnn_labels(g, "labels", 2);
-    expect_error(g, cnn_cross_entropy(g, z, lab), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_cross_entropy(g, z, lab), CNN_ERR_SHAPE,
                  "logits must be (N, classes), got (2, 10, 1, 1)");
     /* labels that are not (N) */
     g = cnn_graph_new();
     z = cnn_input(g, "logits", 2, (int[]){2, 10});
     lab = cnn_input(g, "labels", 2, (int[]){2, 10});
-    expect_error(g, cnn_cross_entropy(g, z, lab, .name = "ce"), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_cross_entropy(g, z, lab, .name = "ce"), CNN_ERR_SHAPE,
                  "cross_entropy 'ce': labels (2, 10) do not match logits (2, 10)");
     /* labels of another batch cannot even be made */
     g = cnn_graph_new();
     z = cnn_input(g, "logits", 2, (int[]){2, 10});
     lab = cnn_labels(g, "labels", 3);
     assert_null(lab);
-    expect_error(g, cnn_cross_entropy(g, z, lab), CNN_ERR_SHAPE, "batch 3");
+    tu_expect_error(g, cnn_cross_entropy(g, z, lab), CNN_ERR_SHAPE, "batch 3");
     g = cnn_graph_new();
     z = cnn_input(g, "logits", 2, (int[]){2, 10});
     lab = cnn_labels(g, "labels", 2);
-    expect_error(g, cnn_cross_entropy(g, z, lab, .label_smoothing = 1.5f), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_cross_entropy(g, z, lab, .label_smoothing = 1.5f), CNN_ERR_INVALID_ARG,
                  "label_smoothing 1.5");
     g = cnn_graph_new();
     z = cnn_input(g, "logits", 2, (int[]){2, 10});
     lab = cnn_labels(g, "labels", 2);
-    expect_error(g, cnn_cross_entropy(g, z, lab, .label_smoothing = -0.1f), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_cross_entropy(g, z, lab, .label_smoothing = -0.1f), CNN_ERR_INVALID_ARG,
                  "label_smoothing");
 }
 

@@ -145,15 +145,6 @@ static void test_backward_uses_mask(void **state)
     cnn_graph_free(g);
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_p(void **state)
 {
     (void)state;
@@ -161,14 +152,14 @@ static void test_invalid_p(void **state)
     cnn_node *x;
 #define FRESH() (g = cnn_graph_new(), x = cnn_input(g, "x", 2, (int[]){2, 8}))
     FRESH();
-    expect_error(g, cnn_dropout(g, x, 1.0f, .name = "drop"), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_dropout(g, x, 1.0f, .name = "drop"), CNN_ERR_INVALID_ARG,
                  "dropout 'drop': p 1 outside [0, 1)");
     FRESH();
-    expect_error(g, cnn_dropout(g, x, -0.1f), CNN_ERR_INVALID_ARG, "p -0.1");
+    tu_expect_error(g, cnn_dropout(g, x, -0.1f), CNN_ERR_INVALID_ARG, "p -0.1");
     FRESH();
-    expect_error(g, cnn_dropout(g, x, 1.5f), CNN_ERR_INVALID_ARG, "p 1.5");
+    tu_expect_error(g, cnn_dropout(g, x, 1.5f), CNN_ERR_INVALID_ARG, "p 1.5");
     FRESH();
-    expect_error(g, cnn_dropout(g, x, NAN), CNN_ERR_INVALID_ARG, "outside [0, 1)");
+    tu_expect_error(g, cnn_dropout(g, x, NAN), CNN_ERR_INVALID_ARG, "outside [0, 1)");
 #undef FRESH
 }
 

@@ -129,32 +129,23 @@ static void test_backward_smaller_batch(void **state)
     cnn_graph_free(g);
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid(void **state)
 {
     (void)state;
     cnn_graph *g = cnn_graph_new();
     cnn_node *x = cnn_input(g, "x", 4, (int[]){2, 3, 4, 4});
     cnn_scope_push(g, "classifier");
-    expect_error(g, cnn_linear(g, x, 10, .name = "6"), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_linear(g, x, 10, .name = "6"), CNN_ERR_SHAPE,
                  "linear 'classifier.6': input (2, 3, 4, 4) is not flat");
     g = cnn_graph_new();
     x = cnn_input(g, "x", 2, (int[]){2, 8});
-    expect_error(g, cnn_linear(g, x, 0, .name = "fc"), CNN_ERR_INVALID_ARG, "out_features 0");
+    tu_expect_error(g, cnn_linear(g, x, 0, .name = "fc"), CNN_ERR_INVALID_ARG, "out_features 0");
     g = cnn_graph_new();
     x = cnn_input(g, "x", 2, (int[]){2, 8});
-    expect_error(g, cnn_linear(g, x, -4), CNN_ERR_INVALID_ARG, "out_features -4");
+    tu_expect_error(g, cnn_linear(g, x, -4), CNN_ERR_INVALID_ARG, "out_features -4");
     g = cnn_graph_new();
     x = cnn_input(g, "x", 1, (int[]){8});
-    expect_error(g, cnn_linear(g, x, 3), CNN_ERR_SHAPE, "(8)");
+    tu_expect_error(g, cnn_linear(g, x, 3), CNN_ERR_SHAPE, "(8)");
     /* flatten first, and it works */
     g = cnn_graph_new();
     x = cnn_input(g, "x", 4, (int[]){2, 3, 4, 4});

@@ -142,15 +142,6 @@ static void test_cost_and_shape(void **state)
     cnn_graph_free(g);
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_options(void **state)
 {
     (void)state;
@@ -158,17 +149,17 @@ static void test_invalid_options(void **state)
     cnn_node *x;
 #define FRESH() (g = cnn_graph_new(), x = cnn_input(g, "x", 4, (int[]){1, 8, 4, 4}))
     FRESH();
-    expect_error(g, cnn_lrn(g, x, .name = "norm1"), CNN_ERR_INVALID_ARG, "lrn 'norm1': size 0");
+    tu_expect_error(g, cnn_lrn(g, x, .name = "norm1"), CNN_ERR_INVALID_ARG, "lrn 'norm1': size 0");
     FRESH();
-    expect_error(g, cnn_lrn(g, x, .size = -3), CNN_ERR_INVALID_ARG, "size -3");
+    tu_expect_error(g, cnn_lrn(g, x, .size = -3), CNN_ERR_INVALID_ARG, "size -3");
     FRESH();
-    expect_error(g, cnn_lrn(g, x, .size = 5, .alpha = -1.0f), CNN_ERR_INVALID_ARG, "alpha");
+    tu_expect_error(g, cnn_lrn(g, x, .size = 5, .alpha = -1.0f), CNN_ERR_INVALID_ARG, "alpha");
     FRESH();
-    expect_error(g, cnn_lrn(g, x, .size = 5, .k = -1.0f), CNN_ERR_INVALID_ARG, "k -1");
+    tu_expect_error(g, cnn_lrn(g, x, .size = 5, .k = -1.0f), CNN_ERR_INVALID_ARG, "k -1");
 #undef FRESH
     g = cnn_graph_new();
     x = cnn_input(g, "x", 2, (int[]){1, 10});
-    expect_error(g, cnn_lrn(g, x, .size = 3), CNN_ERR_SHAPE, "(1, 10)");
+    tu_expect_error(g, cnn_lrn(g, x, .size = 3), CNN_ERR_SHAPE, "(1, 10)");
 }
 
 int main(void)

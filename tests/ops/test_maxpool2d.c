@@ -251,15 +251,6 @@ static void test_indices_errors(void **state)
     cnn_graph_free(g);
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_options(void **state)
 {
     (void)state;
@@ -268,39 +259,39 @@ static void test_invalid_options(void **state)
 #define FRESH() (g = cnn_graph_new(), x = cnn_input(g, "x", 4, (int[]){1, 64, 8, 8}))
     FRESH();
     cnn_scope_push(g, "features");
-    expect_error(g, cnn_maxpool2d(g, x, .kernel = 3, .padding = 2, .name = "3"),
+    tu_expect_error(g, cnn_maxpool2d(g, x, .kernel = 3, .padding = 2, .name = "3"),
                  CNN_ERR_INVALID_ARG,
                  "maxpool2d 'features.3': padding 2x2 must be at most half the kernel 3x3");
     FRESH();
-    expect_error(g, cnn_maxpool2d(g, x, .kernel_h = 2, .kernel_w = 4, .padding_h = 2),
+    tu_expect_error(g, cnn_maxpool2d(g, x, .kernel_h = 2, .kernel_w = 4, .padding_h = 2),
                  CNN_ERR_INVALID_ARG, "padding 2x0");
     FRESH();
-    expect_error(g, cnn_maxpool2d(g, x), CNN_ERR_INVALID_ARG, "kernel 0x0");
+    tu_expect_error(g, cnn_maxpool2d(g, x), CNN_ERR_INVALID_ARG, "kernel 0x0");
     FRESH();
-    expect_error(g, cnn_maxpool2d(g, x, .kernel = 3, .padding = -1), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_maxpool2d(g, x, .kernel = 3, .padding = -1), CNN_ERR_INVALID_ARG,
                  "padding -1x-1 must be >= 0");
     FRESH();
-    expect_error(g, cnn_maxpool2d(g, x, .kernel = 3, .stride = -2), CNN_ERR_INVALID_ARG, "stride");
+    tu_expect_error(g, cnn_maxpool2d(g, x, .kernel = 3, .stride = -2), CNN_ERR_INVALID_ARG, "stride");
     FRESH();
-    expect_error(g, cnn_maxpool2d(g, x, .kernel = 3, .dilation = -1), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_maxpool2d(g, x, .kernel = 3, .dilation = -1), CNN_ERR_INVALID_ARG,
                  "dilation");
     FRESH();
-    expect_error(g, cnn_maxpool2d(g, x, .kernel = 2, .exclude_pad = true), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_maxpool2d(g, x, .kernel = 2, .exclude_pad = true), CNN_ERR_INVALID_ARG,
                  "exclude_pad");
     FRESH();
-    expect_error(g, cnn_maxpool2d(g, x, .kernel = 9), CNN_ERR_SHAPE, "(1, 64, 8, 8)");
+    tu_expect_error(g, cnn_maxpool2d(g, x, .kernel = 9), CNN_ERR_SHAPE, "(1, 64, 8, 8)");
     FRESH();
-    expect_error(g, cnn_maxpool2d(g, x, .kernel = 3, .dilation = 4), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_maxpool2d(g, x, .kernel = 3, .dilation = 4), CNN_ERR_SHAPE,
                  "smaller than 1x1");
     FRESH();
     cnn_node *bad = cnn_maxpool2d(g, x, .kernel = 0);
-    expect_error(g, cnn_maxpool2d(g, bad, .kernel = 2), CNN_ERR_INVALID_ARG, "kernel 0x0");
+    tu_expect_error(g, cnn_maxpool2d(g, bad, .kernel = 2), CNN_ERR_INVALID_ARG, "kernel 0x0");
     g = cnn_graph_new();
     x = cnn_input(g, "x", 2, (int[]){1, 10});
-    expect_error(g, cnn_maxpool2d(g, x, .kernel = 2), CNN_ERR_SHAPE, "(1, 10)");
+    tu_expect_error(g, cnn_maxpool2d(g, x, .kernel = 2), CNN_ERR_SHAPE, "(1, 10)");
     g = cnn_graph_new();
     x = cnn_input(g, "x", 5, (int[]){1, 2, 4, 4, 4});
-    expect_error(g, cnn_maxpool2d(g, x, .kernel = 2), CNN_ERR_SHAPE, "(N, C, H, W)");
+    tu_expect_error(g, cnn_maxpool2d(g, x, .kernel = 2), CNN_ERR_SHAPE, "(N, C, H, W)");
 #undef FRESH
 }
 

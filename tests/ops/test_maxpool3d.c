@@ -214,15 +214,6 @@ static void test_backward_ties(void **state)
     }
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid_options(void **state)
 {
     (void)state;
@@ -230,25 +221,25 @@ static void test_invalid_options(void **state)
     cnn_node *x;
 #define FRESH() (g = cnn_graph_new(), x = cnn_input(g, "x", 5, (int[]){1, 8, 4, 6, 6}))
     FRESH();
-    expect_error(g, cnn_maxpool3d(g, x, .kernel = 3, .padding_d = 2, .name = "pool3"),
+    tu_expect_error(g, cnn_maxpool3d(g, x, .kernel = 3, .padding_d = 2, .name = "pool3"),
                  CNN_ERR_INVALID_ARG,
                  "maxpool3d 'pool3': padding 2x0x0 must be at most half the kernel 3x3x3");
     FRESH();
-    expect_error(g, cnn_maxpool3d(g, x), CNN_ERR_INVALID_ARG, "kernel 0x0x0");
+    tu_expect_error(g, cnn_maxpool3d(g, x), CNN_ERR_INVALID_ARG, "kernel 0x0x0");
     FRESH();
-    expect_error(g, cnn_maxpool3d(g, x, .kernel = 2, .padding = -1), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_maxpool3d(g, x, .kernel = 2, .padding = -1), CNN_ERR_INVALID_ARG,
                  "padding -1x-1x-1 must be >= 0");
     FRESH();
-    expect_error(g, cnn_maxpool3d(g, x, .kernel = 2, .stride_w = -1), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_maxpool3d(g, x, .kernel = 2, .stride_w = -1), CNN_ERR_INVALID_ARG,
                  "stride 2x2x-1");
     FRESH();
-    expect_error(g, cnn_maxpool3d(g, x, .kernel = 5), CNN_ERR_SHAPE, "(1, 8, 4, 6, 6)");
+    tu_expect_error(g, cnn_maxpool3d(g, x, .kernel = 5), CNN_ERR_SHAPE, "(1, 8, 4, 6, 6)");
     FRESH();
-    expect_error(g, cnn_maxpool3d(g, x, .kernel_d = 5, .kernel_h = 2, .kernel_w = 2),
+    tu_expect_error(g, cnn_maxpool3d(g, x, .kernel_d = 5, .kernel_h = 2, .kernel_w = 2),
                  CNN_ERR_SHAPE, "output 0x3x3 is smaller than 1x1x1");
     g = cnn_graph_new();
     x = cnn_input(g, "x", 4, (int[]){1, 2, 6, 6});
-    expect_error(g, cnn_maxpool3d(g, x, .kernel = 2), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_maxpool3d(g, x, .kernel = 2), CNN_ERR_SHAPE,
                  "input must be (N, C, D, H, W), got (1, 2, 6, 6)");
 #undef FRESH
 }

@@ -84,15 +84,6 @@ static void test_gradient_passes_through(void **state)
     cnn_graph_free(g);
 }
 
-static void expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle)
-{
-    assert_null(n);
-    assert_int_equal(cnn_graph_status(g), s);
-    if (!strstr(cnn_graph_error(g), needle))
-        fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
-    cnn_graph_free(g);
-}
-
 static void test_invalid(void **state)
 {
     (void)state;
@@ -100,31 +91,31 @@ static void test_invalid(void **state)
     cnn_node *x;
 #define FRESH() (g = cnn_graph_new(), x = cnn_input(g, "x", 4, (int[]){2, 4, 3, 2}))
     FRESH();
-    expect_error(g, cnn_reshape(g, x, 2, (int[]){5, -1}), CNN_ERR_SHAPE,
+    tu_expect_error(g, cnn_reshape(g, x, 2, (int[]){5, -1}), CNN_ERR_SHAPE,
                  "reshape 'reshape0': cannot reshape (2, 4, 3, 2): 24 elements per example");
     FRESH();
-    expect_error(g, cnn_reshape(g, x, 2, (int[]){5, 5}), CNN_ERR_SHAPE, "into 25");
+    tu_expect_error(g, cnn_reshape(g, x, 2, (int[]){5, 5}), CNN_ERR_SHAPE, "into 25");
     FRESH();
-    expect_error(g, cnn_reshape(g, x, 3, (int[]){-1, 2, -1}), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_reshape(g, x, 3, (int[]){-1, 2, -1}), CNN_ERR_INVALID_ARG,
                  "more than one -1");
     FRESH();
-    expect_error(g, cnn_reshape(g, x, 2, (int[]){0, 24}), CNN_ERR_INVALID_ARG, "dimension 0 is 0");
+    tu_expect_error(g, cnn_reshape(g, x, 2, (int[]){0, 24}), CNN_ERR_INVALID_ARG, "dimension 0 is 0");
     FRESH();
-    expect_error(g, cnn_reshape(g, x, 2, (int[]){-2, -12}), CNN_ERR_INVALID_ARG, "is -2");
+    tu_expect_error(g, cnn_reshape(g, x, 2, (int[]){-2, -12}), CNN_ERR_INVALID_ARG, "is -2");
     FRESH();
-    expect_error(g, cnn_reshape(g, x, 0, (int[]){24}), CNN_ERR_INVALID_ARG, "target dimensions");
+    tu_expect_error(g, cnn_reshape(g, x, 0, (int[]){24}), CNN_ERR_INVALID_ARG, "target dimensions");
     FRESH();
-    expect_error(g, cnn_reshape(g, x, 6, (int[]){1, 1, 1, 1, 1, 24}), CNN_ERR_INVALID_ARG,
+    tu_expect_error(g, cnn_reshape(g, x, 6, (int[]){1, 1, 1, 1, 1, 24}), CNN_ERR_INVALID_ARG,
                  "target dimensions");
     FRESH();
-    expect_error(g, cnn_reshape(g, x, 2, NULL), CNN_ERR_INVALID_ARG, "target dimensions");
+    tu_expect_error(g, cnn_reshape(g, x, 2, NULL), CNN_ERR_INVALID_ARG, "target dimensions");
 #undef FRESH
     /* a node without a batch dimension (a scalar loss) */
     g = cnn_graph_new();
     x = cnn_input(g, "logits", 2, (int[]){2, 3});
     cnn_node *loss = cnn_cross_entropy(g, x, cnn_labels(g, "labels", 2));
     TU_OK(cnn_graph_status(g));
-    expect_error(g, cnn_flatten(g, loss), CNN_ERR_SHAPE, "no batch dimension");
+    tu_expect_error(g, cnn_flatten(g, loss), CNN_ERR_SHAPE, "no batch dimension");
 }
 
 int main(void)
