@@ -18,7 +18,9 @@ typedef struct cnn_conv_desc {
 
 typedef struct cnn_backend {
     const char *name;
-    /* Scratch bytes the conv kernels below need for this descriptor. */
+    /* Scratch bytes the conv kernels below need for this descriptor. The scratch
+       passed to them must be 64-byte aligned (oneDNN's JIT kernels use aligned
+       loads on the buffers placed there). */
     size_t (*conv_scratch)(const cnn_conv_desc *c);
     /* y = conv(x, w) + b (b may be NULL); y is overwritten. */
     void (*conv_forward)(const cnn_conv_desc *c, const float *x, const float *w, const float *b,

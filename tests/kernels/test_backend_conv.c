@@ -72,7 +72,7 @@ static int run_case(const cnn_conv_desc *c0, bool bias, const char *layout)
         print_desc(&c, bias, layout, "scratch for a smaller batch exceeds the max batch's");
         return 1;
     }
-    void *scratch = malloc(sb ? sb : 1);
+    void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64 + 64);
     assert_non_null(scratch);
     float *x = rnd(xs), *w = rnd(ws), *b = bias ? rnd((size_t)c.c_out) : NULL, *dy = rnd(ys);
     float *y_ref = rnd(ys), *y_cpu = rnd(ys); /* garbage: forward must overwrite */
@@ -174,6 +174,24 @@ static void test_conv2d_layouts(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* Winograd F(4,3) range: 3x3 stride 1 dense layers of 16-multiple channels with at
+   least 512 output pixels per call (padding 0/1/2, odd sizes, a plane that is not a
+   multiple of the 4x4 output tile, bias on and off). */
+static void test_conv2d_winograd(void **state)
+{
+    (void)state;
+    cnn_conv_desc cs[] = {desc2d(2, 16, 32, 1, 16, 16, 3, 3, 1, 1, 1),
+                          desc2d(3, 32, 16, 1, 17, 15, 3, 3, 1, 1, 1),
+                          desc2d(1, 16, 16, 1, 27, 29, 3, 3, 1, 0, 1),
+                          desc2d(2, 48, 32, 1, 19, 18, 3, 3, 1, 2, 1)};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        assert_true(finish_desc(&cs[i]));
+        bad += run_case(&cs[i], i % 2 == 0, "auto (winograd)");
+    }
+    assert_int_equal(bad, 0);
+}
+
 static cnn_conv_desc desc3d(int n, int ci, int co, int g, int dd, int h, int w, int kd, int kh,
                             int kw, int s, int p, int d)
 {
@@ -211,7 +229,7 @@ static void test_cache_reuse(void **state)
     assert_true(finish_desc(&a) && finish_desc(&b));
     size_t xs = 2 * 16 * 64, ws = 16 * 16 * 9, ys = 2 * 16 * 64;
     size_t sb = cnn_conv_scratch_bytes(&a);
-    void *scratch = malloc(sb);
+    void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
     float *x = rnd(xs), *w = rnd(ws), *y1 = rnd(ys), *y2 = rnd(ys), *y3 = rnd(ys);
     cnn_backend_cpu.conv_forward(&a, x, w, NULL, y1, scratch);
     cnn_backend_cpu.conv_forward(&b, x, w, NULL, y3, scratch);
@@ -299,7 +317,7 @@ int main(void)
     cnn_rng_seed(&g_rng, 1234);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d_sweep), cmocka_unit_test(test_conv2d_layouts),
-        cmocka_unit_test(test_conv3d),       cmocka_unit_test(test_cache_reuse),
+        cmocka_unit_test(test_conv2d_winograd), cmocka_unit_test(test_conv3d),       cmocka_unit_test(test_cache_reuse),
         cmocka_unit_test(test_gemm),         cmocka_unit_test(test_gemm_batch_invariant),
         cmocka_unit_test(test_backend_choice),
     };
