@@ -176,6 +176,14 @@ cnn_status cnn_graph_compile(cnn_graph *g, uint64_t seed);
 /* Bytes of the activation arena for training / inference at the maximum batch. */
 size_t cnn_graph_arena_bytes(cnn_graph *g, bool training);
 
+/* Inference graph passes (default on; eval mode only): a convolution followed by
+   batch norm, a residual add and/or an activation computes them in its own epilogue
+   (same arithmetic, same bits), and at a maximum batch of 1 the inputs of a concat
+   are planned in place. Nodes inside such a chain share the convolution's buffer, so
+   after an eval forward their value is the chain's result; forward_until(node) still
+   gives a node's own value. Off: every node keeps its own value (more memory). */
+cnn_status cnn_graph_set_fusion(cnn_graph *g, bool on);
+
 void cnn_graph_set_training(cnn_graph *g, bool training);
 bool cnn_graph_training(const cnn_graph *g);
 /* The generator dropout uses during training. */

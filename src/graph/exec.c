@@ -123,7 +123,25 @@ static cnn_status plan(cnn_graph *g)
     interval *live = cnn_malloc((size_t)(n + 1) * sizeof *live);
     if (!live) return cnn_set_error(CNN_ERR_NOMEM, "plan: out of memory");
 
-    /* eval: values die after their last consumer, except outputs */
+    /* eval: values die after their last consumer, except outputs. A group of values
+       sharing one buffer (fuse.c: a conv chain, concat inputs) is placed when its first
+       member runs and lives until the last member's last use. */
+    size_t *group_end = cnn_malloc((size_t)n * sizeof *group_end);
+    bool *placed = cnn_malloc((size_t)n * sizeof *placed);
+    if (!group_end || !placed) {
+        cnn_free(live), cnn_free(group_end), cnn_free(placed);
+        return cnn_set_error(CNN_ERR_NOMEM, "plan: out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        group_end[i] = 0;
+        placed[i] = false;
+    }
+    for (int i = 0; i < n; i++) {
+        cnn_node *v = g->nodes[i], *r = v;
+        while (r->alias) r = r->alias;
+        size_t end = (v->is_output || i == n - 1) ? (size_t)n : (size_t)v->last_use;
+        if (end > group_end[r->id]) group_end[r->id] = end;
+    }
     int n_live = 0;
     size_t peak = 0;
     /* inputs are written before the pass starts: they live from step 0 to the end */
@@ -132,6 +150,7 @@ static cnn_status plan(cnn_graph *g)
         if (v->n_in) continue;
         size_t size = align_up(cnn_node_numel_max(v)) * sizeof(float);
         v->off_eval = place(live, n_live, size);
+        placed[i] = true;
         live[n_live++] = (interval){v->off_eval, size, n};
         if (v->off_eval + size > peak) peak = v->off_eval + size;
     }
@@ -142,12 +161,23 @@ static cnn_status plan(cnn_graph *g)
         for (int j = 0; j < n_live; j++)
             if (live[j].end >= i) live[k++] = live[j];
         n_live = k;
-        size_t size = align_up(cnn_node_numel_max(v)) * sizeof(float);
-        v->off_eval = place(live, n_live, size);
-        int end = (v->is_output || i == n - 1) ? n : v->last_use;
-        live[n_live++] = (interval){v->off_eval, size, end};
-        if (v->off_eval + size > peak) peak = v->off_eval + size;
+        cnn_node *r = v;
+        size_t off = 0;
+        while (r->alias) {
+            off += r->alias_off;
+            r = r->alias;
+        }
+        if (!placed[r->id]) {
+            size_t size = align_up(cnn_node_numel_max(r)) * sizeof(float);
+            r->off_eval = place(live, n_live, size);
+            placed[r->id] = true;
+            live[n_live++] = (interval){r->off_eval, size, (int)group_end[r->id]};
+            if (r->off_eval + size > peak) peak = r->off_eval + size;
+        }
+        v->off_eval = r->off_eval + off;
     }
+    cnn_free(group_end);
+    cnn_free(placed);
     g->plan_eval_bytes = peak;
 
     /* train: all values kept, then gradients by reverse lifetime */
@@ -171,7 +201,6 @@ static cnn_status plan(cnn_graph *g)
             }
             if (end > g->inputs_bytes) g->inputs_bytes = end;
         }
-    n_live = 0;
     peak = 0;
     /* Gradients, in reverse time: step t runs the backward of node n-1-t. The grad of
        node v is born at its last consumer's step and dies after its own step. */
@@ -254,6 +283,7 @@ cnn_status cnn_graph_compile(cnn_graph *g, uint64_t seed)
         g->nodes[i]->saved = g->nodes[i]->saved_bytes ? s : NULL;
         s += (g->nodes[i]->saved_bytes + 63) / 64 * 64;
     }
+    CNN_CHECK(cnn_graph_plan_fusion(g));
     CNN_CHECK(plan(g));
     cnn_rng_seed(&g->rng, seed ^ 0x5eedd20u);
     g->compiled = true;
@@ -299,10 +329,32 @@ cnn_status cnn_graph_set_input(cnn_graph *g, cnn_node *input, const float *data,
     return CNN_OK;
 }
 
+/* Redoes the graph passes and both plans of a compiled graph (the inputs keep their
+   offsets, so their data survives). */
+static cnn_status replan(cnn_graph *g)
+{
+    if (!g->compiled) return CNN_OK;
+    CNN_CHECK(cnn_graph_plan_fusion(g));
+    CNN_CHECK(plan(g));
+    g->plan_applied = -1;
+    return CNN_OK;
+}
+
+cnn_status cnn_graph_set_fusion(cnn_graph *g, bool on)
+{
+    if (!g) return cnn_set_error(CNN_ERR_INVALID_ARG, "set_fusion: graph is NULL");
+    if (g->no_fusion == !on) return CNN_OK;
+    g->no_fusion = !on;
+    return replan(g);
+}
+
+cnn_status cnn_graph_replan(cnn_graph *g) { return replan(g); }
+
 static cnn_ctx make_ctx(cnn_graph *g)
 {
     cnn_ctx c = {
         .training = g->training,
+        .fused = !g->training && !g->no_fusion,
         .batch = g->batch,
         .scratch = g->scratch,
         .be = cnn_backend_get(),
@@ -322,9 +374,15 @@ cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
     if (last && last->g != g)
         return cnn_set_error(CNN_ERR_INVALID_ARG, "forward: node is not in this graph");
     cnn_ctx ctx = make_ctx(g);
+    /* stopping inside a fused chain: run that chain as separate ops (in place) */
+    if (ctx.fused && last) {
+        cnn_node *root = last->fusion ? last : last->fused_into;
+        if (root && root->fusion->tail != last) ctx.unfused = root;
+    }
     int end = last ? last->id + 1 : g->n_nodes;
     for (int i = 0; i < end; i++) {
         cnn_node *v = g->nodes[i];
+        if (ctx.fused && v->fused_into && v->fused_into != ctx.unfused) continue;
         double t0 = g->profiling ? now_s() : 0.0;
         cnn_status s = v->op->forward(v, &ctx);
         if (s != CNN_OK) return s;

@@ -31,6 +31,7 @@ static void node_free(cnn_node *n)
 void cnn_graph_free(cnn_graph *g)
 {
     if (!g) return;
+    for (int i = 0; i < g->n_nodes; i++) cnn_free(g->nodes[i]->fusion);
     for (int i = 0; i < g->n_nodes; i++) node_free(g->nodes[i]);
     for (int i = 0; i < g->n_params; i++) {
         cnn_free(g->params[i]->p.name);
@@ -43,6 +44,7 @@ void cnn_graph_free(cnn_graph *g)
     cnn_free_aligned(g->saved_block);
     cnn_free_aligned(g->scratch);
     cnn_free_aligned(g->arena);
+    cnn_free_aligned(g->fuse_block);
     cnn_free(g);
 }
 
@@ -467,6 +469,8 @@ void cnn_graph_mark_output(cnn_graph *g, cnn_node *n)
     if (!g || !n) return;
     n->is_output = true;
     g->output = n;
+    cnn_status s;
+    if (g->compiled && (s = cnn_graph_replan(g)) != CNN_OK) graph_fail(g, s);
 }
 
 cnn_node *cnn_graph_output(const cnn_graph *g)

@@ -11,6 +11,8 @@ typedef struct cnn_op_def cnn_op_def;
 /* What an op's forward/backward see besides its node. */
 typedef struct cnn_ctx {
     bool training;
+    bool fused;             /* eval with fusion: convs run their epilogues (fuse.c) */
+    const cnn_node *unfused; /* ... except this one (forward_until stops inside it) */
     int batch;              /* examples in this run (dims[0] of batched tensors) */
     void *scratch;          /* n->scratch_bytes of temporary space, shared by all ops */
     const cnn_backend *be;  /* kernels */
@@ -47,6 +49,11 @@ struct cnn_node {
     size_t saved_bytes;     /* kept from forward to backward, at the maximum batch */
     void *saved;
     size_t scratch_bytes;   /* temporary space forward/backward need */
+    /* inference graph passes (fuse.c); used by eval-mode forwards only */
+    struct cnn_fusion *fusion; /* conv: the nodes its epilogue computes, or NULL */
+    cnn_node *fused_into;   /* computed by that conv's epilogue: forward skips it */
+    cnn_node *alias;        /* eval plan: value stored inside alias's buffer ... */
+    size_t alias_off;       /* ... this many bytes from its start */
     /* planner bookkeeping */
     int last_use;           /* highest id of a consumer */
     size_t off_eval, off_train, off_grad;
@@ -92,6 +99,8 @@ struct cnn_graph {
     cnn_rng rng;
     cnn_node *output;
     bool profiling;         /* time every node's forward/backward */
+    bool no_fusion;         /* cnn_graph_set_fusion(g, false) */
+    float *fuse_block;      /* folded batch-norm scale/shift of fused convolutions */
 };
 
 /* Builder helper used by every op: checks inputs (NULL propagates the graph's error),
@@ -114,5 +123,34 @@ size_t cnn_node_numel(const cnn_node *n);          /* at the current batch */
 size_t cnn_node_numel_max(const cnn_node *n);      /* at the maximum batch */
 /* Elements per example (product of dims 1..) for batched nodes. */
 size_t cnn_node_per_example(const cnn_node *n);
+
+/* Inference fusion (fuse.c). A fusion chain: conv -> [batchnorm] -> [add of a value
+   computed before the conv] -> [activation], each link the only consumer of the
+   previous. In eval mode the conv computes the whole chain in one pass over its output
+   (the same arithmetic in the same order as the separate ops: bit-identical), the
+   other links are skipped and share the conv's buffer. With a maximum batch of 1, the
+   inputs of a concat are also planned inside the concat's buffer, so it copies nothing. */
+typedef struct cnn_fusion {
+    cnn_node *bn;        /* batchnorm2d/3d, or NULL */
+    cnn_node *add_node;  /* add, or NULL */
+    cnn_node *residual;  /* the add's other input */
+    cnn_node *act_node;  /* activation, or NULL */
+    cnn_node *tail;      /* last link: holds the chain's value */
+    float *scale, *shift; /* per output channel, in g->fuse_block (bn only) */
+} cnn_fusion;
+/* Recomputes fusion chains and aliases (compile, cnn_graph_set_fusion). */
+cnn_status cnn_graph_plan_fusion(cnn_graph *g);
+/* Redoes fusion and both plans of a compiled graph (an output was marked). */
+cnn_status cnn_graph_replan(cnn_graph *g);
+void cnn_graph_fusion_free(cnn_graph *g);
+/* Runs conv n's epilogue on n->out (eval forward). */
+void cnn_fusion_apply(cnn_node *n, const cnn_ctx *ctx);
+/* Eval-mode batch norm as y = x * scale + shift (batchnorm.c). */
+void cnn_bn_eval_affine(const cnn_node *bn, float *scale, float *shift);
+/* The activation of an activation node (activation.c). */
+cnn_act cnn_activation_kind(const cnn_node *n);
+void cnn_act_apply(cnn_act act, const float *x, float *y, size_t n);
+extern const cnn_op_def cnn_op_conv2d, cnn_op_conv3d, cnn_op_batchnorm2d, cnn_op_batchnorm3d,
+    cnn_op_add, cnn_op_activation, cnn_op_concat;
 
 #endif

@@ -182,3 +182,6 @@ cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)
     }
     return cnn_node_make(g, &cnn_op_activation, kind, 1, &x, &a, sizeof a);
 }
+
+/* For graph passes (graph/fuse.c): the activation an activation node applies. */
+cnn_act cnn_activation_kind(const cnn_node *n) { return ((const act_attr *)n->attr)->act; }

@@ -191,3 +191,17 @@ cnn_node *cnn_batchnorm3d_(cnn_graph *g, cnn_node *x, const cnn_batchnorm_opts *
 {
     return bn_make(g, x, o, 3);
 }
+
+/* Eval-mode y = x * scale + shift with exactly bn_forward's eval arithmetic, so a
+   convolution that applies it in its epilogue (graph/fuse.c) gives the same bits. */
+void cnn_bn_eval_affine(const cnn_node *n, float *scale, float *shift)
+{
+    const bn_attr *a = n->attr;
+    const float *w = n->params[0]->value.data, *b = n->params[1]->value.data;
+    const float *rmean = n->params[2]->value.data, *rvar = n->params[3]->value.data;
+    for (int c = 0; c < a->c; c++) {
+        float is = (float)(1.0 / sqrt((double)rvar[c] + (double)a->eps));
+        scale[c] = w[c] * is;
+        shift[c] = b[c] - rmean[c] * scale[c];
+    }
+}

@@ -54,8 +54,10 @@ static cnn_status concat_forward(cnn_node *n, const cnn_ctx *ctx)
         size_t off = 0;
         for (int i = 0; i < n->n_in; i++) {
             size_t len = (size_t)n->in[i]->out.dims[1] * S;
-            memcpy(y + (size_t)b * ctot * S + off, n->in[i]->out.data + (size_t)b * len,
-                   len * sizeof(float));
+            float *dst = y + (size_t)b * ctot * S + off;
+            const float *src = n->in[i]->out.data + (size_t)b * len;
+            if (src != dst) /* inputs planned in place (graph/fuse.c) are there already */
+                memcpy(dst, src, len * sizeof(float));
             off += len;
         }
     }
