@@ -186,7 +186,7 @@ typedef struct op_total {
 static const char USAGE[] =
     "usage: cnn bench MODEL [--input CxHxW] [--batch B] [--train] [--iters N] [--warmup N]\n"
     "                 [--threads T] [--backend NAME] [--json] [--layers] [--peak GFLOPS]\n"
-    "                 [--classes N] [--width A] [--set k=v]\n"
+    "                 [--no-fusion] [--classes N] [--width A] [--set k=v]\n"
     "Times inference (eval mode, forward to the logits) or, with --train, a training step\n"
     "(forward + cross-entropy + backward + SGD momentum) on random data; prints images/s,\n"
     "ms per batch (median and mean), the planned activation arena and peak RSS.\n"
@@ -196,7 +196,7 @@ static const char USAGE[] =
 
 int cmd_bench(int argc, char **argv)
 {
-    bool train = false, json = false, layers = false;
+    bool train = false, json = false, layers = false, no_fusion = false;
     int iters = 10, warmup = 2, seed = 0;
     float peak_arg = 0.0f, lr = 0.01f, momentum = 0.9f;
     cli_model_args ma = {0};
@@ -212,6 +212,8 @@ int cmd_bench(int argc, char **argv)
         {"lr", OPT_FLOAT, &lr, "SGD learning rate for --train (default 0.01)"},
         {"momentum", OPT_FLOAT, &momentum, "SGD momentum for --train (default 0.9)"},
         {"seed", OPT_INT, &seed, "seed of weights and random data (default 0)"},
+        {"no-fusion", OPT_BOOL, &no_fusion,
+         "inference without the graph passes (conv + BN + add + activation fusion)"},
         CLI_MODEL_OPTS(&ma),
     };
     const char *pos[1];
@@ -239,7 +241,8 @@ int cmd_bench(int argc, char **argv)
     float *x = NULL, *y = NULL;
     double *times = NULL;
     op_total *tot = NULL;
-    if (cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK) {
+    if ((no_fusion && cnn_graph_set_fusion(m.g, false) != CNN_OK) ||
+        cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK) {
         rc = cli_fail("bench");
         goto done;
     }
@@ -405,6 +408,17 @@ int cmd_bench(int argc, char **argv)
         }
         printf("\n");
     }
+    int fused = 0;
+    for (int i = 0; i < n_nodes; i++) {
+        cnn_node *n = cnn_graph_node(m.g, i);
+        const char *op = cnn_node_op(n);
+        if (cnn_node_profile_get(n).calls == 0 && strcmp(op, "input") && strcmp(op, "labels"))
+            fused++;
+    }
+    if (fused)
+        printf("(%d more layers ran inside the rows above: batch norm, residual add and activation "
+               "fused into the convolution before them; --no-fusion lists them)\n",
+               fused);
     printf("\nper op kind:\n%-18s %6s %10s %9s", "op", "count", "MMACs", "fwd ms");
     if (train) printf(" %9s", "bwd ms");
     printf(" %6s %9s %6s\n", "time%", "GF/s", "peak%");
