@@ -2,7 +2,10 @@
    option sweep (odd sizes, 3x3/2 pad 1, 2x2/2, ceil mode incl. windows clipped to the
    padded bound and a dropped last window, rectangular kernels, default stride),
    count_include_pad both ways, at a batch below the built one; backward by central
-   differences; invalid options. */
+   differences; invalid options. The fast paths (vectorised interior, 2x2 / 3x3
+   stride 1 / 2 in registers, non-overlapping backward, per-tap row passes, reference
+   border columns) against a float reference with the original loop order, exactly,
+   at 1 and 2 threads, over a sweep that hits each. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +165,115 @@ static void test_backward_gradcheck(void **state)
         }
 }
 
+/* The original float loops: per output, the clipped window's sum in (row, column)
+   order from 0, times 1 / divisor; backward adds dy * (1 / divisor) to the window's
+   inputs output by output. */
+static void float_avgpool(const cfg *c, bool exclude_pad, int oh, int ow, const float *x, float *y,
+                          const float *dy, float *dx)
+{
+    int sh = stride_h(c), sw = stride_w(c);
+    for (int p = 0; p < c->n * c->c; p++)
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                int h0 = i * sh - c->ph, w0 = j * sw - c->pw;
+                int h1 = h0 + c->kh < c->h + c->ph ? h0 + c->kh : c->h + c->ph;
+                int w1 = w0 + c->kw < c->w + c->pw ? w0 + c->kw : c->w + c->pw;
+                int padded = (h1 - h0) * (w1 - w0);
+                int rh0 = h0 < 0 ? 0 : h0, rw0 = w0 < 0 ? 0 : w0;
+                int rh1 = h1 < c->h ? h1 : c->h, rw1 = w1 < c->w ? w1 : c->w;
+                float inv = 1.0f / (float)(exclude_pad ? (rh1 - rh0) * (rw1 - rw0) : padded);
+                const float *xp = x + (size_t)p * c->h * c->w;
+                float sum = 0.0f;
+                for (int u = rh0; u < rh1; u++)
+                    for (int v = rw0; v < rw1; v++)
+                        sum += xp[u * c->w + v];
+                size_t o = ((size_t)p * oh + i) * ow + j;
+                y[o] = sum * inv;
+                float gv = dy[o] * inv;
+                for (int u = rh0; u < rh1; u++)
+                    for (int v = rw0; v < rw1; v++)
+                        dx[(size_t)p * c->h * c->w + u * c->w + v] += gv;
+            }
+}
+
+/* Kernels, strides, padding, ceil mode and count_include_pad both ways on planes wide
+   enough for full AVX-512 vectors plus remainders (37 columns) and with enough
+   elements to run in parallel; forward and backward must equal the float reference
+   exactly (same additions in the same order), at 1 and 2 threads. */
+static void test_fast_paths_match_float_reference(void **state)
+{
+    (void)state;
+    static const int ks[][2] = {{2, 2}, {3, 3}, {3, 2}, {5, 3}, {1, 1}};
+    int n_run = 0;
+    for (size_t kk = 0; kk < sizeof ks / sizeof ks[0]; kk++)
+        for (int s = 1; s <= 3; s++)
+            for (int pad = 0; pad <= 1; pad++)
+                for (int ceil_mode = 0; ceil_mode < 2; ceil_mode++)
+                    for (int excl = 0; excl < 2; excl++) {
+                        cfg c = {2, 48, 21,  37,  ks[kk][0],      ks[kk][1],
+                                 s, s,  pad, pad, ceil_mode != 0, 0,
+                                 0};
+                        if (pad > c.kh / 2 || pad > c.kw / 2) continue;
+                        if (tu_quick() && s == 3) continue;
+                        n_run++;
+                        cnn_graph *g = cnn_graph_new();
+                        cnn_node *in, *y = build(g, &c, excl, c.n, &in);
+                        TU_OK(cnn_graph_compile(g, 1));
+                        cnn_graph_set_training(g, true);
+                        size_t nx = (size_t)c.n * c.c * c.h * c.w;
+                        float *x = malloc(nx * sizeof *x);
+                        cnn_rng r;
+                        cnn_rng_seed(&r, 500 + (uint64_t)n_run);
+                        tu_fill(x, nx, -1, 1, &r);
+                        float *got[2] = {NULL, NULL}, *gdx[2] = {NULL, NULL}, *dy = NULL;
+                        size_t ny = 0;
+                        int oh = 0, ow = 0;
+                        for (int t = 0; t < 2; t++) {
+                            cnn_set_threads(t + 1);
+                            TU_OK(cnn_graph_set_input(g, in, x, c.n));
+                            TU_OK(cnn_graph_forward(g));
+                            cnn_tensor out = cnn_node_value(y);
+                            oh = out.dims[2];
+                            ow = out.dims[3];
+                            ny = cnn_tensor_numel(&out);
+                            if (!dy) {
+                                dy = malloc(ny * sizeof *dy);
+                                tu_fill(dy, ny, -1, 1, &r);
+                            }
+                            got[t] = malloc(ny * sizeof *got[t]);
+                            memcpy(got[t], out.data, ny * sizeof *got[t]);
+                            TU_OK(cnn_graph_backward_from(g, y, dy));
+                            gdx[t] = malloc(nx * sizeof *gdx[t]);
+                            memcpy(gdx[t], cnn_node_grad(in).data, nx * sizeof *gdx[t]);
+                        }
+                        cnn_set_threads(0);
+                        float *want = malloc(ny * sizeof *want), *ref = calloc(nx, sizeof *ref);
+                        float_avgpool(&c, excl, oh, ow, x, want, dy, ref);
+                        for (int t = 0; t < 2; t++) {
+                            for (size_t o = 0; o < ny; o++)
+                                if (got[t][o] != want[o])
+                                    fail_msg("avgpool2d %dx%d s%d p%d ceil %d excl %d, %d threads: "
+                                             "output %zu is %.9g, want %.9g",
+                                             c.kh, c.kw, s, pad, ceil_mode, excl, t + 1, o,
+                                             (double)got[t][o], (double)want[o]);
+                            for (size_t i = 0; i < nx; i++)
+                                if (gdx[t][i] != ref[i])
+                                    fail_msg("avgpool2d %dx%d s%d p%d ceil %d excl %d, %d threads: "
+                                             "dx %zu is %.9g, want %.9g",
+                                             c.kh, c.kw, s, pad, ceil_mode, excl, t + 1, i,
+                                             (double)gdx[t][i], (double)ref[i]);
+                            free(got[t]);
+                            free(gdx[t]);
+                        }
+                        free(x);
+                        free(dy);
+                        free(want);
+                        free(ref);
+                        cnn_graph_free(g);
+                    }
+    assert_true(n_run >= 40);
+}
+
 static void test_invalid_options(void **state)
 {
     (void)state;
@@ -205,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_forward_matches_naive),
         cmocka_unit_test(test_ceil_divisor_corner),
         cmocka_unit_test(test_backward_gradcheck),
+        cmocka_unit_test(test_fast_paths_match_float_reference),
         cmocka_unit_test(test_invalid_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,10 @@
    pad 1, 2x2/2, ceil mode incl. a dropped last window, rectangular kernels, dilation,
    default stride), run at a batch below the built one; backward by central
    differences on tie-free inputs and against the reference scatter on inputs full of
-   ties; invalid options. */
+   ties; invalid options. The fast paths (vectorised interior, 2x2 / 3x3 stride 1 / 2
+   in registers, per-tap row passes, reference border columns) against the reference
+   over a sweep that hits each, with ties, NaN and -inf in the input, at 1 and 2
+   threads. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +225,154 @@ static void test_backward_ties(void **state)
     }
 }
 
+/* The reference with PyTorch's NaN rule: a NaN replaces the best (so the last NaN of a
+   window gives the index) and nothing replaces a NaN but another NaN. */
+static void naive_maxpool_nan(const cfg *c, int n, int oh, int ow, const float *x, float *y,
+                              int32_t *idx)
+{
+    int sh = stride_h(c), sw = stride_w(c);
+    for (int p = 0; p < n * c->c; p++)
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                float best = -INFINITY;
+                int32_t bi = -1;
+                for (int u = 0; u < c->kh; u++)
+                    for (int v = 0; v < c->kw; v++) {
+                        int ih = i * sh - c->ph + u * c->dil, iw = j * sw - c->pw + v * c->dil;
+                        if (ih < 0 || ih >= c->h || iw < 0 || iw >= c->w) continue;
+                        float val = x[(size_t)p * c->h * c->w + ih * c->w + iw];
+                        if (bi < 0 || val > best || isnan(val)) {
+                            best = val;
+                            bi = ih * c->w + iw;
+                        }
+                    }
+                y[((size_t)p * oh + i) * ow + j] = best;
+                idx[((size_t)p * oh + i) * ow + j] = bi;
+            }
+}
+
+/* Sweep of kernels, strides, padding, dilation and ceil mode on planes wide enough
+   for full AVX-512 vectors plus remainders (37 columns) and on small ones (7x11),
+   each with enough elements to run in parallel (> 64k); values in {-1, 0, 1} (ties everywhere) with
+   NaN and -inf sprinkled in, one plane all -inf. Values, indices and the backward scatter must
+   equal the reference exactly, the same at 1 and 2 threads. */
+static void test_fast_paths_match_naive(void **state)
+{
+    (void)state;
+    static const int ks[][2] = {{2, 2}, {3, 3}, {3, 2}, {4, 4}, {1, 3}};
+    int n_run = 0;
+    /* 21x37: row paths; 7x11: the padded small-plane path for stride 1 */
+    static const int sizes[][4] = {{2, 48, 21, 37}, {4, 220, 7, 11}};
+    for (int sz = 0; sz < 2; sz++)
+        for (size_t kk = 0; kk < sizeof ks / sizeof ks[0]; kk++)
+            for (int s = 1; s <= 3; s++)
+                for (int pad = 0; pad <= 1; pad++)
+                    for (int dil = 1; dil <= 2; dil++)
+                        for (int ceil_mode = 0; ceil_mode < 2; ceil_mode++) {
+                            cfg c = {sizes[sz][0],
+                                     sizes[sz][1],
+                                     sizes[sz][2],
+                                     sizes[sz][3],
+                                     ks[kk][0],
+                                     ks[kk][1],
+                                     s,
+                                     s,
+                                     pad,
+                                     pad,
+                                     dil,
+                                     ceil_mode != 0,
+                                     0,
+                                     0};
+                            if (pad > c.kh / 2 || pad > c.kw / 2) continue;
+                            if (tu_quick() && (dil == 2 || s == 3)) continue;
+                            if (c.w + 2 * pad < (c.kw - 1) * dil + 1 ||
+                                c.h + 2 * pad < (c.kh - 1) * dil + 1)
+                                continue;
+                            n_run++;
+                            cnn_graph *g = cnn_graph_new();
+                            cnn_node *in, *y = build(g, &c, c.n, &in);
+                            TU_OK(cnn_graph_compile(g, 1));
+                            cnn_graph_set_training(g, true);
+                            size_t nx = (size_t)c.n * c.c * c.h * c.w;
+                            float *x = malloc(nx * sizeof *x);
+                            cnn_rng r;
+                            cnn_rng_seed(&r, 1000 + (uint64_t)n_run);
+                            fill_ties(x, nx, &r);
+                            for (size_t i = 0; i < nx; i++) {
+                                uint32_t q = cnn_rng_below(&r, 64);
+                                if (q == 0) x[i] = NAN;
+                                if (q == 1) x[i] = -INFINITY;
+                            }
+                            for (int i = 0; i < c.h * c.w; i++)
+                                x[(size_t)5 * c.h * c.w + i] = -INFINITY;
+                            float *got[2] = {NULL, NULL}, *gdx[2] = {NULL, NULL};
+                            int32_t *gidx[2] = {NULL, NULL};
+                            size_t ny = 0;
+                            int oh = 0, ow = 0;
+                            float *dy = NULL;
+                            for (int t = 0; t < 2; t++) {
+                                cnn_set_threads(t + 1);
+                                TU_OK(cnn_graph_set_input(g, in, x, c.n));
+                                TU_OK(cnn_graph_forward(g));
+                                cnn_tensor out = cnn_node_value(y);
+                                oh = out.dims[2];
+                                ow = out.dims[3];
+                                ny = cnn_tensor_numel(&out);
+                                if (!dy) {
+                                    dy = malloc(ny * sizeof *dy);
+                                    tu_fill(dy, ny, -1, 1, &r);
+                                }
+                                const int32_t *idx = NULL;
+                                TU_OK(cnn_maxpool2d_indices(y, &idx));
+                                got[t] = malloc(ny * sizeof *got[t]);
+                                gidx[t] = malloc(ny * sizeof *gidx[t]);
+                                memcpy(got[t], out.data, ny * sizeof *got[t]);
+                                memcpy(gidx[t], idx, ny * sizeof *gidx[t]);
+                                TU_OK(cnn_graph_backward_from(g, y, dy));
+                                gdx[t] = malloc(nx * sizeof *gdx[t]);
+                                memcpy(gdx[t], cnn_node_grad(in).data, nx * sizeof *gdx[t]);
+                            }
+                            cnn_set_threads(0);
+                            float *want = malloc(ny * sizeof *want), *ref = calloc(nx, sizeof *ref);
+                            int32_t *want_idx = malloc(ny * sizeof *want_idx);
+                            naive_maxpool_nan(&c, c.n, oh, ow, x, want, want_idx);
+                            size_t ohw = (size_t)oh * ow, hw = (size_t)c.h * c.w;
+                            for (size_t o = 0; o < ny; o++)
+                                if (want_idx[o] >= 0)
+                                    ref[(o / ohw) * hw + (size_t)want_idx[o]] += dy[o];
+                            for (int t = 0; t < 2; t++)
+                                for (size_t o = 0; o < ny; o++) {
+                                    int same = isnan(want[o]) ? isnan(got[t][o]) != 0
+                                                              : got[t][o] == want[o];
+                                    if (!same || gidx[t][o] != want_idx[o])
+                                        fail_msg("maxpool2d %dx%d s%d p%d d%d ceil %d, %d threads: "
+                                                 "output %zu is %g at %d, want %g at %d",
+                                                 c.kh, c.kw, s, pad, dil, ceil_mode, t + 1, o,
+                                                 (double)got[t][o], gidx[t][o], (double)want[o],
+                                                 want_idx[o]);
+                                }
+                            for (int t = 0; t < 2; t++)
+                                for (size_t i = 0; i < nx; i++)
+                                    if (gdx[t][i] != ref[i])
+                                        fail_msg("maxpool2d %dx%d s%d p%d d%d ceil %d, %d threads: "
+                                                 "dx %zu is %g, want %g",
+                                                 c.kh, c.kw, s, pad, dil, ceil_mode, t + 1, i,
+                                                 (double)gdx[t][i], (double)ref[i]);
+                            for (int t = 0; t < 2; t++) {
+                                free(got[t]);
+                                free(gidx[t]);
+                                free(gdx[t]);
+                            }
+                            free(x);
+                            free(dy);
+                            free(want);
+                            free(want_idx);
+                            free(ref);
+                            cnn_graph_free(g);
+                        }
+    assert_true(n_run >= 40);
+}
+
 static void test_indices_errors(void **state)
 {
     (void)state;
@@ -298,11 +449,9 @@ static void test_invalid_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forward_and_indices),
-        cmocka_unit_test(test_backward_gradcheck),
-        cmocka_unit_test(test_backward_ties),
-        cmocka_unit_test(test_indices_errors),
-        cmocka_unit_test(test_invalid_options),
+        cmocka_unit_test(test_forward_and_indices), cmocka_unit_test(test_backward_gradcheck),
+        cmocka_unit_test(test_backward_ties),       cmocka_unit_test(test_fast_paths_match_naive),
+        cmocka_unit_test(test_indices_errors),      cmocka_unit_test(test_invalid_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
