@@ -175,6 +175,15 @@ cnn_cost cnn_graph_cost(const cnn_graph *g);
 cnn_status cnn_graph_compile(cnn_graph *g, uint64_t seed);
 /* Bytes of the activation arena for training / inference at the maximum batch. */
 size_t cnn_graph_arena_bytes(cnn_graph *g, bool training);
+/* Everything compile plans (bytes, at the maximum batch): parameters and buffers,
+   their gradients, the activation arena and the scratch the kernels share (reordered
+   tensors, oneDNN's working memory, im2col) of each mode, the per-node saved block
+   (pool indices, batch-norm statistics, dropout masks). Inference uses params +
+   arena_inference + scratch + saved. Compiles if needed; all zero on error. */
+typedef struct cnn_memory_plan {
+    size_t params, grads, arena_inference, arena_training, scratch, scratch_training, saved;
+} cnn_memory_plan;
+cnn_memory_plan cnn_graph_memory_plan(cnn_graph *g);
 
 /* Inference graph passes (default on; eval mode only): a convolution followed by
    batch norm, a residual add and/or an activation computes them in its own epilogue

@@ -132,8 +132,19 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Peak resident set of this process (VmHWM: unlike getrusage, it does not inherit the
+   peak of the process that started us). */
 static size_t peak_rss_bytes(void)
 {
+    FILE *f = fopen("/proc/self/status", "r");
+    size_t kb = 0;
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %zu kB", &kb) == 1) break;
+        fclose(f);
+    }
+    if (kb) return kb * 1024;
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
     return (size_t)ru.ru_maxrss * 1024; /* Linux: kilobytes */
@@ -246,6 +257,8 @@ int cmd_bench(int argc, char **argv)
         rc = cli_fail("bench");
         goto done;
     }
+    size_t rss_compiled = peak_rss_bytes(); /* model built: what running adds comes after */
+    cnn_memory_plan mp = cnn_graph_memory_plan(m.g);
     cnn_tensor in = cnn_node_value(m.input);
     size_t in_n = cnn_tensor_numel(&in); /* at the built (= run) batch */
     x = malloc(in_n * sizeof *x);
@@ -340,9 +353,11 @@ int cmd_bench(int argc, char **argv)
         printf(", \"iters\": %d, \"warmup\": %d, \"images_per_s\": %.3f, \"ms_per_batch\": %.4f, "
                "\"ms_per_batch_mean\": %.4f, \"ms_per_batch_min\": %.4f, \"params\": %lld, "
                "\"macs_per_example\": %lld, \"gflops\": %.3f, \"peak_gflops\": %.3f, "
-               "\"arena_bytes\": %zu, \"peak_rss_bytes\": %zu",
+               "\"arena_bytes\": %zu, \"scratch_bytes\": %zu, \"saved_bytes\": %zu, "
+               "\"peak_rss_bytes\": %zu, \"rss_after_compile_bytes\": %zu",
                iters, warmup, ips, median * 1e3, mean * 1e3, times[0] * 1e3, (long long)cost.params,
-               (long long)cost.macs, gflops, peak, arena, rss);
+               (long long)cost.macs, gflops, peak, arena, train ? mp.scratch_training : mp.scratch, mp.saved,
+               rss, rss_compiled);
         if (layers) {
             printf(", \"layers\": [");
             int first = 1;
@@ -379,8 +394,11 @@ int cmd_bench(int argc, char **argv)
     printf("  images/s: %.1f (median)\n", ips);
     printf("  arithmetic: %.2f GFLOP/s = %.1f%% of FP32 peak %.1f GFLOP/s (%s%s)\n", gflops,
            peak > 0 ? 100.0 * gflops / peak : 0.0, peak, isa, peak_arg > 0 ? "" : ", measured");
-    printf("  memory: activation arena %.2f MiB (planned, %s), peak RSS %.2f MiB\n",
-           (double)arena / 1048576.0, train ? "training" : "inference", (double)rss / 1048576.0);
+    printf("  memory: activation arena %.2f MiB (planned, %s), kernel scratch %.2f MiB, saved "
+           "state %.2f MiB; peak RSS %.2f MiB (%.2f MiB after compile)\n",
+           (double)arena / 1048576.0, train ? "training" : "inference",
+           (double)(train ? mp.scratch_training : mp.scratch) / 1048576.0,
+           (double)mp.saved / 1048576.0, (double)rss / 1048576.0, (double)rss_compiled / 1048576.0);
     if (!layers) goto done;
 
     printf("\n%-32s %-18s %-20s %10s %9s", "layer", "op", "output shape", "MMACs", "fwd ms");

@@ -61,6 +61,7 @@ int cmd_summary(int argc, char **argv)
     (void)all;
     cnn_cost total = cnn_graph_cost(g);
     size_t eval_b = cnn_graph_arena_bytes(g, false), train_b = cnn_graph_arena_bytes(g, true);
+    cnn_memory_plan mp = cnn_graph_memory_plan(g);
     size_t param_b = 0;
     for (int i = 0; i < cnn_graph_num_params(g); i++) {
         cnn_param *p = cnn_graph_param(g, i);
@@ -69,8 +70,11 @@ int cmd_summary(int argc, char **argv)
     char buf[96];
     if (json) {
         printf("{\"model\": \"%s\", \"params\": %lld, \"macs\": %lld, \"param_bytes\": %zu, "
-               "\"arena_bytes_inference\": %zu, \"arena_bytes_training\": %zu, \"layers\": [",
-               pos[0], (long long)total.params, (long long)total.macs, param_b, eval_b, train_b);
+               "\"arena_bytes_inference\": %zu, \"arena_bytes_training\": %zu, "
+               "\"scratch_bytes_inference\": %zu, \"scratch_bytes_training\": %zu, \"saved_bytes\": %zu, \"planned_bytes_inference\": %zu, "
+               "\"layers\": [",
+               pos[0], (long long)total.params, (long long)total.macs, param_b, eval_b, train_b,
+               mp.scratch, mp.scratch_training, mp.saved, mp.params + eval_b + mp.scratch + mp.saved);
         for (int i = 0; i < cnn_graph_num_nodes(g); i++) {
             cnn_node *n = cnn_graph_node(g, i);
             cnn_tensor v = cnn_node_value(n);
@@ -95,9 +99,13 @@ int cmd_summary(int argc, char **argv)
                (long long)total.params, (double)total.params / 1e6, (long long)total.macs,
                (double)total.macs / 1e9);
         printf("memory: parameters %.2f MiB; planned activation arena %.2f MiB inference, "
-               "%.2f MiB training (batch %d)\n",
+               "%.2f MiB training (batch %d); kernel scratch %.2f MiB inference, %.2f MiB training;\n"
+               "saved state %.2f MiB\n"
+               "planned for inference in all: %.2f MiB\n",
                (double)param_b / 1048576.0, (double)eval_b / 1048576.0, (double)train_b / 1048576.0,
-               mo.batch);
+               mo.batch, (double)mp.scratch / 1048576.0, (double)mp.scratch_training / 1048576.0,
+               (double)mp.saved / 1048576.0,
+               (double)(mp.params + eval_b + mp.scratch + mp.saved) / 1048576.0);
     }
     cnn_graph_free(g);
     return 0;

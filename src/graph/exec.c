@@ -72,6 +72,8 @@ static cnn_status alloc_params(cnn_graph *g, uint64_t seed)
     if (!g->param_block || !g->grad_block)
         return cnn_set_error(CNN_ERR_NOMEM, "compile: cannot allocate %zu parameters", total);
     memset(g->grad_block, 0, (total_grad ? total_grad : 1) * sizeof(float));
+    g->param_bytes = total * sizeof(float);
+    g->grad_bytes = total_grad * sizeof(float);
     cnn_rng rng;
     cnn_rng_seed(&rng, seed);
     size_t off = 0, goff = 0;
@@ -230,6 +232,14 @@ static cnn_status apply_plan(cnn_graph *g, bool training)
     int want = training ? 1 : 0;
     if (g->plan_applied == want) return CNN_OK;
     size_t need = training ? g->plan_train_bytes : g->plan_eval_bytes;
+    size_t need_s = training ? g->scratch_train : g->scratch_eval;
+    if (need_s > g->scratch_bytes) { /* contents are temporary: no copy */
+        void *sc = cnn_malloc_aligned(need_s);
+        if (!sc) return cnn_set_error(CNN_ERR_NOMEM, "plan: cannot allocate %zu scratch bytes", need_s);
+        cnn_free_aligned(g->scratch);
+        g->scratch = sc;
+        g->scratch_bytes = need_s;
+    }
     if (need > g->arena_bytes) {
         float *a = cnn_malloc_aligned(need);
         if (!a)
@@ -266,11 +276,15 @@ cnn_status cnn_graph_compile(cnn_graph *g, uint64_t seed)
     g->param_block = g->grad_block = NULL;
     g->saved_block = g->scratch = NULL;
     CNN_CHECK(alloc_params(g, seed));
-    size_t saved = 0, scratch = 0;
+    /* scratch: sized for eval at first, grown when a training plan is applied */
+    size_t saved = 0, scratch = 0, scratch_train = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         saved += (g->nodes[i]->saved_bytes + 63) / 64 * 64;
-        if (g->nodes[i]->scratch_bytes > scratch) scratch = g->nodes[i]->scratch_bytes;
+        if (g->nodes[i]->scratch_eval_bytes > scratch) scratch = g->nodes[i]->scratch_eval_bytes;
+        if (g->nodes[i]->scratch_bytes > scratch_train) scratch_train = g->nodes[i]->scratch_bytes;
     }
+    g->scratch_eval = scratch;
+    g->scratch_train = scratch_train > scratch ? scratch_train : scratch;
     g->saved_block = cnn_malloc_aligned(saved ? saved : 64);
     g->scratch = cnn_malloc_aligned(scratch ? scratch : 64);
     if (!g->saved_block || !g->scratch)
@@ -278,6 +292,7 @@ cnn_status cnn_graph_compile(cnn_graph *g, uint64_t seed)
                              saved, scratch);
     memset(g->saved_block, 0, saved ? saved : 64);
     g->scratch_bytes = scratch;
+    g->saved_total = saved;
     char *s = g->saved_block;
     for (int i = 0; i < g->n_nodes; i++) {
         g->nodes[i]->saved = g->nodes[i]->saved_bytes ? s : NULL;
@@ -294,6 +309,20 @@ size_t cnn_graph_arena_bytes(cnn_graph *g, bool training)
 {
     if (!g || (!g->compiled && cnn_graph_compile(g, 0) != CNN_OK)) return 0;
     return training ? g->plan_train_bytes : g->plan_eval_bytes;
+}
+
+cnn_memory_plan cnn_graph_memory_plan(cnn_graph *g)
+{
+    cnn_memory_plan m = {0, 0, 0, 0, 0, 0, 0};
+    if (!g || (!g->compiled && cnn_graph_compile(g, 0) != CNN_OK)) return m;
+    m.params = g->param_bytes;
+    m.grads = g->grad_bytes;
+    m.arena_inference = g->plan_eval_bytes;
+    m.arena_training = g->plan_train_bytes;
+    m.scratch = g->scratch_eval;
+    m.scratch_training = g->scratch_train;
+    m.saved = g->saved_total;
+    return m;
 }
 
 static cnn_status ensure_ready(cnn_graph *g)

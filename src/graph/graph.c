@@ -2,6 +2,7 @@
    shape inference at every call (DESIGN decisions 1 and 3). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "graph_internal.h"
@@ -210,7 +211,9 @@ cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, in
     n->batched = true;
     int params_before = g->n_params;
     g_param_nomem = false;
+    n->scratch_eval_bytes = SIZE_MAX;
     cnn_status s = op->shape(n);
+    if (n->scratch_eval_bytes == SIZE_MAX) n->scratch_eval_bytes = n->scratch_bytes;
     if (s != CNN_OK && g_param_nomem) s = CNN_ERR_NOMEM;
     if (s == CNN_OK) {
         for (int d = 0; d < n->out.ndim; d++)

@@ -48,7 +48,9 @@ struct cnn_node {
     void *attr;             /* op's own attribute struct (a private copy) */
     size_t saved_bytes;     /* kept from forward to backward, at the maximum batch */
     void *saved;
-    size_t scratch_bytes;   /* temporary space forward/backward need */
+    size_t scratch_bytes;   /* temporary space forward/backward need (training) */
+    size_t scratch_eval_bytes; /* ... an eval forward needs (shape() may set it lower;
+                                  default: scratch_bytes) */
     /* inference graph passes (fuse.c); used by eval-mode forwards only */
     struct cnn_fusion *fusion; /* conv: the nodes its epilogue computes, or NULL */
     cnn_node *fused_into;   /* computed by that conv's epilogue: forward skips it */
@@ -90,6 +92,8 @@ struct cnn_graph {
     void *saved_block;
     void *scratch;
     size_t scratch_bytes;
+    size_t param_bytes, grad_bytes, saved_total; /* for cnn_graph_memory_plan */
+    size_t scratch_eval, scratch_train; /* planned per mode; scratch_bytes is allocated */
     float *arena;
     size_t arena_bytes;     /* allocated */
     size_t plan_eval_bytes, plan_train_bytes;

@@ -7,6 +7,7 @@
 #include "kernels.h"
 
 size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
+size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
 void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                           float *y, void *scratch);
 void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
@@ -19,6 +20,7 @@ void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, co
 const cnn_backend cnn_backend_ref = {
     .name = "ref",
     .conv_scratch = cnn_ref_conv_scratch,
+    .conv_scratch_forward = cnn_ref_conv_scratch_forward,
     .conv_forward = cnn_ref_conv_forward,
     .conv_backward_data = cnn_ref_conv_backward_data,
     .conv_backward_weights = cnn_ref_conv_backward_weights,
@@ -56,6 +58,17 @@ size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c)
     size_t m = 0;
     for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++) {
         size_t b = g_backends[i]->conv_scratch(c);
+        if (b > m) m = b;
+    }
+    return m;
+}
+
+size_t cnn_conv_scratch_forward_bytes(const cnn_conv_desc *c)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++) {
+        const cnn_backend *be = g_backends[i];
+        size_t b = be->conv_scratch_forward ? be->conv_scratch_forward(c) : be->conv_scratch(c);
         if (b > m) m = b;
     }
     return m;

@@ -22,6 +22,8 @@ typedef struct cnn_backend {
        passed to them must be 64-byte aligned (oneDNN's JIT kernels use aligned
        loads on the buffers placed there). */
     size_t (*conv_scratch)(const cnn_conv_desc *c);
+    /* Scratch conv_forward alone needs (inference); NULL: conv_scratch. */
+    size_t (*conv_scratch_forward)(const cnn_conv_desc *c);
     /* y = conv(x, w) + b (b may be NULL); y is overwritten. */
     void (*conv_forward)(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                          float *y, void *scratch);
@@ -41,4 +43,6 @@ extern const cnn_backend cnn_backend_ref;
 const cnn_backend *cnn_backend_get(void);
 /* Scratch bytes enough for this convolution on every compiled-in backend. */
 size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c);
+/* ... for conv_forward alone (what an inference pass needs). */
+size_t cnn_conv_scratch_forward_bytes(const cnn_conv_desc *c);
 #endif

@@ -99,6 +99,7 @@ cnn_status cnn_conv_shape(cnn_node *n, cnn_conv_geom *c)
     }
     c->desc = d;
     n->scratch_bytes = cnn_conv_scratch_bytes(&c->desc);
+    n->scratch_eval_bytes = cnn_conv_scratch_forward_bytes(&c->desc);
     return CNN_OK;
 }
 

@@ -192,6 +192,25 @@ static void test_conv2d_winograd(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* A tiny per-call scratch cap splits batches into chunks of images (and a remainder):
+   same results as one call, for every kind, blocked and plain, 2D and 3D. */
+static void test_conv_chunked(void **state)
+{
+    (void)state;
+    cnn_cpu_set_chunk_cap(64 * 1024);
+    cnn_conv_desc cs[] = {desc2d(3, 16, 32, 1, 16, 16, 3, 3, 1, 1, 1),
+                          desc2d(3, 32, 16, 1, 13, 11, 3, 3, 2, 1, 1),
+                          desc2d(3, 3, 8, 1, 40, 40, 5, 5, 1, 2, 1)};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        assert_true(finish_desc(&cs[i]));
+        bad += run_case(&cs[i], true, "auto (chunked)");
+        bad += run_case(&cs[i], false, "auto (chunked)");
+    }
+    cnn_cpu_set_chunk_cap(0);
+    assert_int_equal(bad, 0);
+}
+
 static cnn_conv_desc desc3d(int n, int ci, int co, int g, int dd, int h, int w, int kd, int kh,
                             int kw, int s, int p, int d)
 {
@@ -317,7 +336,7 @@ int main(void)
     cnn_rng_seed(&g_rng, 1234);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d_sweep), cmocka_unit_test(test_conv2d_layouts),
-        cmocka_unit_test(test_conv2d_winograd), cmocka_unit_test(test_conv3d),       cmocka_unit_test(test_cache_reuse),
+        cmocka_unit_test(test_conv2d_winograd), cmocka_unit_test(test_conv_chunked), cmocka_unit_test(test_conv3d),       cmocka_unit_test(test_cache_reuse),
         cmocka_unit_test(test_gemm),         cmocka_unit_test(test_gemm_batch_invariant),
         cmocka_unit_test(test_backend_choice),
     };

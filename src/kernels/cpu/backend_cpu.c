@@ -1,12 +1,22 @@
 /* The "cpu" backend table: depthwise convolutions by own kernels (depthwise.c),
-   other convolutions by oneDNN (conv_dnnl.c), GEMM by an own batch-invariant kernel
+   dense ones with a short reduction by own kernels (conv_thin.c), other convolutions
+   by oneDNN (conv_dnnl.c), GEMM by an own batch-invariant kernel
    (gemm_cpu.c). All threads come from the one OpenMP pool that oneDNN (Debian's
    build) also uses; cnn_set_threads sets its size. */
 #include "cpu_internal.h"
 
 static size_t cpu_conv_scratch(const cnn_conv_desc *c)
 {
-    return cnn_cpu_is_depthwise(c) ? 0 : cnn_dnnl_conv_scratch(c);
+    if (cnn_cpu_is_depthwise(c)) return 0;
+    return cnn_thin_conv_use(c) ? cnn_thin_conv_scratch(c) : cnn_dnnl_conv_scratch(c);
+}
+
+/* Inference needs only the forward's scratch (oneDNN's backward kinds are larger). */
+static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
+{
+    if (cnn_cpu_is_depthwise(c)) return 0;
+    if (cnn_thin_conv_use(c)) return cnn_thin_conv_scratch_forward(c);
+    return cnn_dnnl_conv_scratch_kinds(c, 1);
 }
 
 static void cpu_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
@@ -14,6 +24,8 @@ static void cpu_conv_forward(const cnn_conv_desc *c, const float *x, const float
 {
     if (cnn_cpu_is_depthwise(c))
         cnn_dw_forward(c, x, w, b, y);
+    else if (cnn_thin_conv_use(c))
+        cnn_thin_conv_forward(c, x, w, b, y, scratch);
     else
         cnn_dnnl_conv_forward(c, x, w, b, y, scratch);
 }
@@ -23,6 +35,8 @@ static void cpu_conv_backward_data(const cnn_conv_desc *c, const float *dy, cons
 {
     if (cnn_cpu_is_depthwise(c))
         cnn_dw_backward_data(c, dy, w, dx);
+    else if (cnn_thin_conv_use(c))
+        cnn_thin_conv_backward_data(c, dy, w, dx, scratch);
     else
         cnn_dnnl_conv_backward_data(c, dy, w, dx, scratch);
 }
@@ -32,6 +46,8 @@ static void cpu_conv_backward_weights(const cnn_conv_desc *c, const float *x, co
 {
     if (cnn_cpu_is_depthwise(c))
         cnn_dw_backward_weights(c, x, dy, dw, db);
+    else if (cnn_thin_conv_use(c))
+        cnn_thin_conv_backward_weights(c, x, dy, dw, db, scratch);
     else
         cnn_dnnl_conv_backward_weights(c, x, dy, dw, db, scratch);
 }
@@ -39,6 +55,7 @@ static void cpu_conv_backward_weights(const cnn_conv_desc *c, const float *x, co
 const cnn_backend cnn_backend_cpu = {
     .name = "cpu",
     .conv_scratch = cpu_conv_scratch,
+    .conv_scratch_forward = cpu_conv_scratch_forward,
     .conv_forward = cpu_conv_forward,
     .conv_backward_data = cpu_conv_backward_data,
     .conv_backward_weights = cpu_conv_backward_weights,

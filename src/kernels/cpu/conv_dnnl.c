@@ -23,6 +23,7 @@
 #include "cpu_internal.h"
 
 size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
+size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
 void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                           float *y, void *scratch);
 void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
@@ -53,6 +54,8 @@ typedef struct entry {
     slot s[3];
     dnnl_memory_t bias; /* forward bias, or backward-weights diff_bias in scratch */
     size_t bias_off;
+    dnnl_memory_t pad;  /* oneDNN's own working memory (Winograd tiles...), in scratch */
+    size_t pad_off;
     size_t need; /* scratch bytes */
     struct entry *next;
 } entry;
@@ -68,7 +71,7 @@ void cnn_cpu_set_layout(int layout) { g_layout = layout; }
 
 static int block_c(void) { return __builtin_cpu_supports("avx512f") ? 16 : 8; }
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
-static size_t spatial_in(const cnn_conv_desc *c)
+static size_t spatial_in_all(const cnn_conv_desc *c)
 {
     return (size_t)c->in[0] * (size_t)c->in[1] * (size_t)c->in[2];
 }
@@ -76,7 +79,6 @@ static size_t spatial_out(const cnn_conv_desc *c)
 {
     return (size_t)c->out[0] * (size_t)c->out[1] * (size_t)c->out[2];
 }
-static size_t kvol(const cnn_conv_desc *c) { return (size_t)c->k[0] * (size_t)c->k[1] * (size_t)c->k[2]; }
 static bool is_3d(const cnn_conv_desc *c) { return c->in[0] != 1 || c->k[0] != 1 || c->out[0] != 1; }
 
 /* Blocked layouts pay off where channels fill the 16-wide blocks (measured in
@@ -88,41 +90,6 @@ static int pick_layout(const cnn_conv_desc *c)
     return (cg % 16 == 0 && og % 16 == 0) ? CNN_CPU_LAYOUT_BLOCKED : CNN_CPU_LAYOUT_PLAIN;
 }
 
-/* Upper bound of the scratch an entry of this kind and layout uses at batch c->n:
-   blocked activations pad C to 16, oneDNN's weight formats pad both channel dims. */
-static size_t scratch_bound(const cnn_conv_desc *c, int kind, int layout)
-{
-    size_t f = sizeof(float);
-    size_t xs = (size_t)c->n * spatial_in(c), ys = (size_t)c->n * spatial_out(c);
-    size_t G = (size_t)c->groups;
-    size_t wb = G * round_up((size_t)(c->c_out / c->groups), 16) *
-                round_up((size_t)(c->c_in / c->groups), 16) * kvol(c) * f + ALIGN;
-    size_t wp = (size_t)c->c_out * (size_t)(c->c_in / c->groups) * kvol(c) * f + ALIGN;
-    size_t xb = xs * round_up((size_t)c->c_in, 16) * f + ALIGN;
-    size_t yb = ys * round_up((size_t)c->c_out, 16) * f + ALIGN;
-    size_t xp = xs * (size_t)c->c_in * f + ALIGN;
-    size_t bias = (size_t)c->c_out * f + ALIGN;
-    if (layout == CNN_CPU_LAYOUT_PLAIN) {
-        if (kind == KIND_FWD) return 0;
-        if (kind == KIND_BWD_DATA) return xp;
-        return wp + bias;
-    }
-    if (kind == KIND_FWD) return xb + wb + yb;
-    if (kind == KIND_BWD_DATA) return yb + wb + xb;
-    return xb + yb + wb + bias;
-}
-
-/* Also enough for the reference kernels this falls back to. */
-size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c)
-{
-    size_t m = cnn_ref_conv_scratch(c);
-    for (int k = 0; k < 3; k++) {
-        size_t b = scratch_bound(c, k, pick_layout(c));
-        if (b > m) m = b;
-    }
-    return m;
-}
-
 static void free_entry(entry *e)
 {
     for (int i = 0; i < 3; i++) {
@@ -131,9 +98,13 @@ static void free_entry(entry *e)
         if (e->s[i].user) dnnl_memory_destroy(e->s[i].user);
     }
     if (e->bias) dnnl_memory_destroy(e->bias);
+    if (e->pad) dnnl_memory_destroy(e->pad);
     if (e->prim) dnnl_primitive_destroy(e->prim);
     free(e);
 }
+
+static void free_chunks(void);
+static int chunk_of(int kind, const cnn_conv_desc *c, bool has_bias);
 
 void cnn_dnnl_release(void)
 {
@@ -143,6 +114,7 @@ void cnn_dnnl_release(void)
         g_cache = e->next;
         free_entry(e);
     }
+    free_chunks();
     if (g_stream) dnnl_stream_destroy(g_stream);
     if (g_engine) dnnl_engine_destroy(g_engine);
     g_stream = NULL;
@@ -194,14 +166,18 @@ static dnnl_status_t wei_md(dnnl_memory_desc_t *md, const cnn_conv_desc *c, bool
    different layout (or the output accumulates), a buffer in scratch plus a reorder. */
 static dnnl_status_t make_slot(slot *s, int arg, bool out, bool accumulate,
                                const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *prim_md,
-                               size_t *need)
+                               size_t *need, bool size_only)
 {
     s->arg = arg;
     s->out = out;
     s->accumulate = accumulate;
+    bool same = dnnl_memory_desc_equal(user_md, prim_md);
+    if (size_only) {
+        if (!same || accumulate) *need += round_up(dnnl_memory_desc_get_size(prim_md), ALIGN);
+        return dnnl_success;
+    }
     dnnl_status_t st = dnnl_memory_create(&s->user, user_md, g_engine, DNNL_MEMORY_NONE);
     if (st != dnnl_success) return st;
-    bool same = dnnl_memory_desc_equal(user_md, prim_md);
     if (same && !accumulate) return dnnl_success;
     st = dnnl_memory_create(&s->prim, prim_md, g_engine, DNNL_MEMORY_NONE);
     if (st != dnnl_success) return st;
@@ -231,13 +207,17 @@ static dnnl_status_t make_slot(slot *s, int arg, bool out, bool accumulate,
     return st;
 }
 
-static bool build(entry *e, dnnl_alg_kind_t alg)
+/* Creates e's primitive (or with size_only, only works out the scratch it needs into
+   e->need). oneDNN's own working memory is in user mode: it lives in the caller's
+   scratch like everything else, so it is planned, shared and reported. */
+static bool build(entry *e, dnnl_alg_kind_t alg, bool size_only)
 {
     const cnn_conv_desc *c = &e->d;
     bool blocked = e->layout == CNN_CPU_LAYOUT_BLOCKED;
     dnnl_memory_desc_t xu, yu, wu, xc, yc, wc, bmd;
     dnnl_convolution_desc_t fd, bd;
     dnnl_primitive_desc_t fpd = NULL, pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
     bool ok = false;
     int sd = is_3d(c) ? 0 : 1, ns = 3 - sd;
     dnnl_dims_t strides, dil, pl, pr;
@@ -260,53 +240,64 @@ static bool build(entry *e, dnnl_alg_kind_t alg)
     CHECK(dnnl_memory_desc_init_by_tag(&bmd, 1, bdims, dnnl_f32, dnnl_a));
 
     const dnnl_memory_desc_t *bp = e->has_bias ? &bmd : NULL;
+    CHECK(dnnl_primitive_attr_create(&attr));
+    CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    /* forward_training for every kind: with forward_inference oneDNN 2.6 picked a
+       Winograd schedule up to 6x slower on ResNet-18's 28x28 layers at batch 1 */
     CHECK(dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training,
                                                      alg, &xc, &wc, bp, &yc,
                                                      strides, dil, pl, pr));
-    CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, g_engine, NULL));
+    CHECK(dnnl_primitive_desc_create(&fpd, &fd, attr, g_engine, NULL));
     size_t need = 0;
     if (e->kind == KIND_FWD) {
         pd = fpd;
         fpd = NULL;
         CHECK(make_slot(&e->s[0], DNNL_ARG_SRC, false, false, &xu,
-                        dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), &need));
+                        dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), &need, size_only));
         CHECK(make_slot(&e->s[1], DNNL_ARG_WEIGHTS, false, false, &wu,
-                        dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &need));
+                        dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &need, size_only));
         CHECK(make_slot(&e->s[2], DNNL_ARG_DST, true, false, &yu,
-                        dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), &need));
-        if (e->has_bias)
+                        dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), &need, size_only));
+        if (e->has_bias && !size_only)
             CHECK(dnnl_memory_create(&e->bias, &bmd, g_engine, DNNL_MEMORY_NONE));
     } else if (e->kind == KIND_BWD_DATA) {
         CHECK(dnnl_dilated_convolution_backward_data_desc_init(&bd, alg, &xc, &wc,
                                                                &yc, strides, dil, pl, pr));
-        CHECK(dnnl_primitive_desc_create(&pd, &bd, NULL, g_engine, fpd));
+        CHECK(dnnl_primitive_desc_create(&pd, &bd, attr, g_engine, fpd));
         CHECK(make_slot(&e->s[0], DNNL_ARG_DIFF_DST, false, false, &yu,
-                        dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), &need));
+                        dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), &need, size_only));
         CHECK(make_slot(&e->s[1], DNNL_ARG_WEIGHTS, false, false, &wu,
-                        dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &need));
+                        dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &need, size_only));
         CHECK(make_slot(&e->s[2], DNNL_ARG_DIFF_SRC, true, true, &xu,
-                        dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0), &need));
+                        dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0), &need, size_only));
     } else {
         CHECK(dnnl_dilated_convolution_backward_weights_desc_init(
             &bd, alg, &xc, &wc, bp, &yc, strides, dil, pl, pr));
-        CHECK(dnnl_primitive_desc_create(&pd, &bd, NULL, g_engine, fpd));
+        CHECK(dnnl_primitive_desc_create(&pd, &bd, attr, g_engine, fpd));
         CHECK(make_slot(&e->s[0], DNNL_ARG_SRC, false, false, &xu,
-                        dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), &need));
+                        dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), &need, size_only));
         CHECK(make_slot(&e->s[1], DNNL_ARG_DIFF_DST, false, false, &yu,
-                        dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), &need));
+                        dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), &need, size_only));
         CHECK(make_slot(&e->s[2], DNNL_ARG_DIFF_WEIGHTS, true, true, &wu,
-                        dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), &need));
+                        dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), &need, size_only));
         if (e->has_bias) {
-            CHECK(dnnl_memory_create(&e->bias, &bmd, g_engine, DNNL_MEMORY_NONE));
+            if (!size_only) CHECK(dnnl_memory_create(&e->bias, &bmd, g_engine, DNNL_MEMORY_NONE));
             e->bias_off = need;
             need += round_up(dnnl_memory_desc_get_size(&bmd), ALIGN);
         }
     }
-    CHECK(dnnl_primitive_create(&e->prim, pd));
+    const dnnl_memory_desc_t *pmd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t pad = pmd ? dnnl_memory_desc_get_size(pmd) : 0;
+    if (pad) {
+        if (!size_only) CHECK(dnnl_memory_create(&e->pad, pmd, g_engine, DNNL_MEMORY_NONE));
+        e->pad_off = need;
+        need += round_up(pad, ALIGN);
+    }
+    if (!size_only) CHECK(dnnl_primitive_create(&e->prim, pd));
     e->need = need;
-    /* the caller sized scratch by scratch_bound(); never write past it */
-    ok = need <= scratch_bound(c, e->kind, e->layout);
+    ok = true;
 fail:
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (fpd) dnnl_primitive_desc_destroy(fpd);
     if (pd) dnnl_primitive_desc_destroy(pd);
     return ok;
@@ -334,6 +325,54 @@ static bool use_winograd(const cnn_conv_desc *c, int layout)
 
 static dnnl_alg_kind_t alg_direct(void) { return dnnl_convolution_direct; }
 
+/* Called with g_lock held. */
+static bool ensure_engine(void)
+{
+    if (g_engine) return true;
+    if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) return false;
+    if (dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags) != dnnl_success) {
+        dnnl_engine_destroy(g_engine);
+        g_engine = NULL;
+        return false;
+    }
+    if (!g_atexit) atexit(cnn_dnnl_release);
+    g_atexit = true;
+    return true;
+}
+
+/* Scratch an entry of this kind needs: the larger of its Winograd and direct forms
+   (lookup falls back from one to the other), 0 if oneDNN refuses both. */
+static size_t entry_need(int kind, const cnn_conv_desc *c, bool has_bias)
+{
+    entry e = {.d = *c, .kind = kind, .layout = pick_layout(c), .has_bias = has_bias};
+    size_t m = 0;
+    if (use_winograd(c, e.layout) && build(&e, dnnl_convolution_winograd, true)) m = e.need;
+    e.need = 0;
+    if (build(&e, alg_direct(), true) && e.need > m) m = e.need;
+    return m;
+}
+
+/* Exact scratch of the kinds in `kinds` (bit k: kind k; primitive descriptors only:
+   no code is generated); also enough for the reference kernels this falls back to. */
+size_t cnn_dnnl_conv_scratch_kinds(const cnn_conv_desc *c, int kinds)
+{
+    size_t m = kinds == 1 ? cnn_ref_conv_scratch_forward(c) : cnn_ref_conv_scratch(c);
+    pthread_mutex_lock(&g_lock);
+    if (ensure_engine())
+        for (int k = 0; k < 3; k++) {
+            if (!(kinds & (1 << k))) continue;
+            bool bias = k != KIND_BWD_DATA; /* bias only ever adds */
+            cnn_conv_desc d = *c;
+            d.n = chunk_of(k, c, bias);
+            size_t b = entry_need(k, &d, bias);
+            if (b > m) m = b;
+        }
+    pthread_mutex_unlock(&g_lock);
+    return m;
+}
+
+size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c) { return cnn_dnnl_conv_scratch_kinds(c, 7); }
+
 /* Cache entry for (kind, c); NULL when oneDNN cannot do it. Called with g_lock held. */
 static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
 {
@@ -342,16 +381,7 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
         if (e->kind == kind && e->layout == layout && e->has_bias == has_bias &&
             memcmp(&e->d, c, sizeof *c) == 0)
             return e->failed ? NULL : e;
-    if (!g_engine) {
-        if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) return NULL;
-        if (dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags) != dnnl_success) {
-            dnnl_engine_destroy(g_engine);
-            g_engine = NULL;
-            return NULL;
-        }
-        if (!g_atexit) atexit(cnn_dnnl_release);
-        g_atexit = true;
-    }
+    if (!ensure_engine()) return NULL;
     entry *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     e->d = *c;
@@ -360,8 +390,8 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
     e->has_bias = has_bias;
     bool ok = false;
     if (use_winograd(c, layout)) {
-        ok = build(e, dnnl_convolution_winograd);
-        if (!ok) { /* refused (ISA, shape) or over the scratch bound: start again, direct */
+        ok = build(e, dnnl_convolution_winograd, false);
+        if (!ok) { /* refused (ISA, shape): start again, direct */
             free_entry(e);
             e = calloc(1, sizeof *e);
             if (!e) return NULL;
@@ -372,7 +402,7 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
         }
         e->winograd = ok;
     }
-    if (!ok) ok = build(e, alg_direct());
+    if (!ok) ok = build(e, alg_direct(), false);
     if (!ok) {
         /* keep only the verdict, so a refused layer costs no rebuild next time */
         entry f = {.d = *c, .kind = kind, .layout = layout, .has_bias = has_bias, .failed = true};
@@ -395,7 +425,7 @@ static void set(dnnl_memory_t m, const void *p) { dnnl_memory_set_data_handle(m,
 static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratch)
 {
     const void *t[3] = {t0, t1, t2};
-    dnnl_exec_arg_t args[5];
+    dnnl_exec_arg_t args[6];
     int na = 0;
     for (int i = 0; i < 3; i++) {
         slot *s = &e->s[i];
@@ -409,6 +439,10 @@ static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratc
     }
     if (e->bias) args[na++] = (dnnl_exec_arg_t){e->kind == KIND_FWD ? DNNL_ARG_BIAS : DNNL_ARG_DIFF_BIAS,
                                                  e->bias};
+    if (e->pad) {
+        set(e->pad, scratch + e->pad_off);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, e->pad};
+    }
     dnnl_primitive_execute(e->prim, g_stream, na, args);
     slot *o = &e->s[2];
     if (o->reorder) {
@@ -425,41 +459,110 @@ static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratc
     }
 }
 
+/* Per-call memory cap: a batch whose scratch (blocked copies, Winograd tiles) would
+   pass it runs in chunks of images, each one oneDNN call with its own cached
+   primitive, so scratch stays bounded whatever the batch (NCHW: an image's tensors are
+   contiguous). Backward-weights chunks accumulate into dw / db. */
+static size_t g_chunk_cap = (size_t)16 << 20;
+
+void cnn_cpu_set_chunk_cap(size_t bytes)
+{
+    pthread_mutex_lock(&g_lock);
+    g_chunk_cap = bytes ? bytes : (size_t)16 << 20;
+    free_chunks();
+    pthread_mutex_unlock(&g_lock);
+}
+
+typedef struct chunk_rec {
+    int kind;
+    bool has_bias;
+    cnn_conv_desc d;
+    int nb;
+    struct chunk_rec *next;
+} chunk_rec;
+static chunk_rec *g_chunks;
+
+/* Images per oneDNN call for (kind, c). Called with g_lock held. */
+static int chunk_of(int kind, const cnn_conv_desc *c, bool has_bias)
+{
+    for (chunk_rec *r = g_chunks; r; r = r->next)
+        if (r->kind == kind && r->has_bias == has_bias && memcmp(&r->d, c, sizeof *c) == 0)
+            return r->nb;
+    int nb = c->n;
+    if (c->n > 1 && entry_need(kind, c, has_bias) > g_chunk_cap) {
+        cnn_conv_desc one = *c;
+        one.n = 1;
+        size_t per = entry_need(kind, &one, has_bias);
+        nb = per ? (int)(g_chunk_cap / per) : c->n;
+        if (nb < 1) nb = 1;
+        if (nb > c->n) nb = c->n;
+    }
+    chunk_rec *r = calloc(1, sizeof *r);
+    if (r) { /* without the record the same answer is recomputed next time */
+        *r = (chunk_rec){kind, has_bias, *c, nb, g_chunks};
+        g_chunks = r;
+    }
+    return nb;
+}
+
+static void free_chunks(void)
+{
+    while (g_chunks) {
+        chunk_rec *r = g_chunks;
+        g_chunks = r->next;
+        free(r);
+    }
+}
+
+/* Runs kind on t0, t1 -> t2 (forward: x, w -> y with bias b; backward-data: dy, w ->
+   dx; backward-weights: x, dy -> dw and db) chunk by chunk; oneDNN's refusals and a
+   scratch off the alignment contract take the reference kernels. */
+static void conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const float *t1,
+                        float *t2, const float *b, float *db, char *scratch)
+{
+    size_t xs = (size_t)c->c_in * spatial_in_all(c), ys = (size_t)c->c_out * spatial_out(c);
+    /* per-image strides of t0, t1, t2 */
+    size_t s0 = kind == KIND_BWD_DATA ? ys : xs;
+    size_t s1 = kind == KIND_BWD_WEIGHTS ? ys : 0;
+    size_t s2 = kind == KIND_FWD ? ys : kind == KIND_BWD_DATA ? xs : 0;
+    bool has_bias = kind == KIND_FWD ? b != NULL : kind == KIND_BWD_WEIGHTS ? db != NULL : false;
+    pthread_mutex_lock(&g_lock);
+    int nb = aligned(scratch) && ensure_engine() ? chunk_of(kind, c, has_bias) : c->n;
+    for (int n0 = 0; n0 < c->n; n0 += nb) {
+        cnn_conv_desc d = *c;
+        d.n = c->n - n0 < nb ? c->n - n0 : nb;
+        const float *a0 = t0 + (size_t)n0 * s0, *a1 = t1 + (size_t)n0 * s1;
+        float *a2 = t2 + (size_t)n0 * s2;
+        entry *e = aligned(scratch) ? lookup(kind, &d, has_bias) : NULL;
+        if (!e) {
+            if (kind == KIND_FWD) cnn_ref_conv_forward(&d, a0, a1, b, a2, scratch);
+            else if (kind == KIND_BWD_DATA) cnn_ref_conv_backward_data(&d, a0, a1, a2, scratch);
+            else cnn_ref_conv_backward_weights(&d, a0, a1, a2, db, scratch);
+            continue;
+        }
+        float *tdb = (float *)(scratch + e->bias_off);
+        if (e->bias) set(e->bias, kind == KIND_FWD ? (void *)b : (void *)tdb);
+        run(e, a0, a1, a2, scratch);
+        if (kind == KIND_BWD_WEIGHTS && db)
+            for (int o = 0; o < c->c_out; o++) db[o] += tdb[o];
+    }
+    pthread_mutex_unlock(&g_lock);
+}
+
 void cnn_dnnl_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                            float *y, void *scratch)
 {
-    pthread_mutex_lock(&g_lock);
-    entry *e = aligned(scratch) ? lookup(KIND_FWD, c, b != NULL) : NULL;
-    if (e) {
-        if (b) set(e->bias, b);
-        run(e, x, w, y, scratch);
-    }
-    pthread_mutex_unlock(&g_lock);
-    if (!e) cnn_ref_conv_forward(c, x, w, b, y, scratch);
+    conv_chunks(KIND_FWD, c, x, w, y, b, NULL, scratch);
 }
 
 void cnn_dnnl_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,
                                  float *dx, void *scratch)
 {
-    pthread_mutex_lock(&g_lock);
-    entry *e = aligned(scratch) ? lookup(KIND_BWD_DATA, c, false) : NULL;
-    if (e) run(e, dy, w, dx, scratch);
-    pthread_mutex_unlock(&g_lock);
-    if (!e) cnn_ref_conv_backward_data(c, dy, w, dx, scratch);
+    conv_chunks(KIND_BWD_DATA, c, dy, w, dx, NULL, NULL, scratch);
 }
 
 void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
                                     float *dw, float *db, void *scratch)
 {
-    pthread_mutex_lock(&g_lock);
-    entry *e = aligned(scratch) ? lookup(KIND_BWD_WEIGHTS, c, db != NULL) : NULL;
-    if (e) {
-        float *tdb = (float *)((char *)scratch + e->bias_off);
-        if (db) set(e->bias, tdb);
-        run(e, x, dy, dw, scratch);
-        if (db)
-            for (int o = 0; o < c->c_out; o++) db[o] += tdb[o];
-    }
-    pthread_mutex_unlock(&g_lock);
-    if (!e) cnn_ref_conv_backward_weights(c, x, dy, dw, db, scratch);
+    conv_chunks(KIND_BWD_WEIGHTS, c, x, dy, dw, NULL, db, scratch);
 }

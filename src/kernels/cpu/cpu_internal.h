@@ -13,12 +13,17 @@ void cnn_cpu_set_layout(int layout);
 
 /* oneDNN convolutions (conv_dnnl.c); same contracts as cnn_backend's entries. */
 size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c);
+/* Scratch of the kinds given as bits (1 forward, 2 backward-data, 4 backward-weights). */
+size_t cnn_dnnl_conv_scratch_kinds(const cnn_conv_desc *c, int kinds);
 void cnn_dnnl_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                            float *y, void *scratch);
 void cnn_dnnl_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,
                                  float *dx, void *scratch);
 void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
                                     float *dw, float *db, void *scratch);
+/* Scratch cap per oneDNN call above which a batch runs in chunks of images (0: the
+   default, 16 MiB); for tests. */
+void cnn_cpu_set_chunk_cap(size_t bytes);
 /* Frees every cached primitive (also registered with atexit). */
 void cnn_dnnl_release(void);
 
@@ -29,6 +34,18 @@ void cnn_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, cons
 void cnn_dw_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx);
 void cnn_dw_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy, float *dw,
                              float *db);
+/* Dense 2D convolutions with a short reduction, C_in/groups * kH * kW (conv_thin.c);
+   same contracts as cnn_backend's entries. cnn_thin_conv_use says which layers take
+   it (measured against oneDNN; CNN_CPU_THIN=0 turns it off, for benchmarks). */
+bool cnn_thin_conv_use(const cnn_conv_desc *c);
+size_t cnn_thin_conv_scratch(const cnn_conv_desc *c);
+size_t cnn_thin_conv_scratch_forward(const cnn_conv_desc *c); /* forward alone */
+void cnn_thin_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                           float *y, void *scratch);
+void cnn_thin_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,
+                                 float *dx, void *scratch);
+void cnn_thin_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
+                                    float *dw, float *db, void *scratch);
 /* Row-major SGEMM, each element independent of M (gemm_cpu.c). */
 void cnn_cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc);

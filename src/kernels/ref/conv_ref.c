@@ -58,6 +58,12 @@ size_t cnn_ref_conv_scratch(const cnn_conv_desc *c)
     return (size_t)max_threads() * (per + wsz) * sizeof(float);
 }
 
+/* Forward alone: one column matrix per thread, no weight-gradient partial sums. */
+size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c)
+{
+    return (size_t)max_threads() * col_rows(c) * col_cols(c) * sizeof(float);
+}
+
 /* Gather group g of one example x (C_in, D, H, W) into col (R, P). */
 static void im2col(const cnn_conv_desc *c, const float *x, int g, float *col)
 {
@@ -123,7 +129,7 @@ void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w
                           float *y, void *scratch)
 {
     size_t R = col_rows(c), P = col_cols(c);
-    size_t per = R * P + (size_t)c->c_out * R + (size_t)c->c_out;
+    size_t per = R * P; /* cnn_ref_conv_scratch_forward's layout */
     int og = c->c_out / c->groups;
 #pragma omp parallel for schedule(static) num_threads(use_threads())
     for (int n = 0; n < c->n; n++) {
