@@ -1,6 +1,7 @@
 /* Element-wise activations: ReLU, ReLU6, sigmoid, tanh, hard-swish, hard-sigmoid,
    as torch.nn. Any shape -> same shape. Backward uses the input (hard-swish) or the
    output (sigmoid, tanh), both kept by the training plan. */
+#include "../core/clones.h"
 #include <math.h>
 #include <stdio.h>
 
@@ -9,7 +10,7 @@
 #include "ops_common.h"
 
 /* picked at load time: AVX-512 / AVX2 / baseline from one binary */
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CLONES CNN_CLONES
 
 typedef struct act_attr {
     cnn_act act;

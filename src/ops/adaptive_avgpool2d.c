@@ -4,10 +4,11 @@
    divide the input, and out may exceed it.
    global_avgpool — (N, C, H, W) -> (N, C, 1, 1): the mean of each plane, the
    AdaptiveAvgPool2d(1) / x.mean((2, 3), keepdim=True) idiom, as its own op. */
+#include "../core/clones.h"
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CLONES CNN_CLONES
 
 /* sums[q] = x[q*hw] + ... + x[q*hw + hw-1] for q < np planes, each added in order
    from 0 (the reference's order). A single sum is latency-bound (one add per ~4

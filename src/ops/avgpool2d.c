@@ -3,6 +3,7 @@
    last window that starts in the right padding is dropped. The divisor is the window
    clipped to the padded input (H + pad) with count_include_pad (the default), or the
    real elements in it with .exclude_pad (count_include_pad=False). */
+#include "../core/clones.h"
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 
@@ -91,7 +92,7 @@ typedef struct ap_geom {
     int j0, j1; /* output columns whose windows lie inside [0, w) */
 } ap_geom;
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CLONES CNN_CLONES
 
 /* Output columns [j0, j1) whose windows (k taps from j*s - p) lie in [0, in). */
 static void interior_cols(int in, int out, int k, int s, int p, int *j0, int *j1)

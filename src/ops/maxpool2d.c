@@ -4,6 +4,7 @@
    positions count as -inf. The argmax of each output (h*W + w in its input plane,
    like return_indices=True; ties -> the first max, NaN wins as in PyTorch) is saved
    as int32 for backward and for cnn_maxpool2d_indices. */
+#include "../core/clones.h"
 #include <math.h>
 #include <string.h>
 
@@ -74,7 +75,7 @@ typedef struct mp_geom {
     int j0, j1; /* output columns whose windows lie inside [0, w) */
 } mp_geom;
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CLONES CNN_CLONES
 
 /* one tap (value p_, input offset q) into the running best / bi; val != val: NaN */
 #define MP_TAP(p_, q)                                                                              \

@@ -12,6 +12,7 @@
    or several whole small images side by side) into NSLOT fixed contiguous ranges, each summed in order into its own
    16-lane partial dW, and adds the slots in a fixed order at the end: the result
    does not depend on the thread count. Cloned for AVX-512 / AVX2 / baseline. */
+#include "../../core/clones.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@
    copying tens of floats). */
 #pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CLONES CNN_CLONES
 #define INLINE static inline __attribute__((always_inline))
 #define V 16           /* lanes of one vector (AVX-512) */
 #define MR 8           /* micro-kernel rows (output channels, or K rows for backward-data) */

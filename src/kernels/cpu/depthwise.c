@@ -7,6 +7,7 @@
    forward and backward-data, over c for backward-weights (no reduction races; the
    sum order is fixed, so results do not depend on the thread count). Planes up to
    ~50x50 (forward) / 128x128 (backward) take the stacked path further down instead. */
+#include "../../core/clones.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -37,7 +38,7 @@ static dw_geom geom(const cnn_conv_desc *c)
     return g;
 }
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CLONES CNN_CLONES
 
 /* y (oh, ow) = bias + depthwise correlation of x (h, w) with k (kh, kw). */
 CLONES static void fwd_plane(const dw_geom *g, const float *restrict x, const float *restrict k,

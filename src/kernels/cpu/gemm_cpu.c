@@ -8,6 +8,7 @@
                    4 rows at a time sharing the B loads.
      op(B) = B^T : C[i, j] = 16-lane dot product of A(i, :) and B[j, :], lanes summed
                    in a fixed tree. */
+#include "../../core/clones.h"
 #include <math.h>
 
 #include "cpu_internal.h"
@@ -15,7 +16,7 @@
 void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CLONES CNN_CLONES
 #define JB 32
 #define RB 4
 #define LANES 16
