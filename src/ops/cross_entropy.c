@@ -43,16 +43,22 @@ static cnn_status ce_forward(cnn_node *n, const cnn_ctx *ctx)
         if (y < 0 || y >= K || (float)y != lab[i])
             return cnn_node_error(n, CNN_ERR_INVALID_ARG, "label %g of example %d is not a class in 0..%d",
                                   (double)lab[i], i, K - 1);
+        /* one expf per logit (not two exp in double): the exponentials go into p and
+           are scaled by 1 / sum afterwards; sums stay in double */
         float m = zi[0];
-        for (int k = 1; k < K; k++) m = fmaxf(m, zi[k]);
-        double s = 0.0;
-        for (int k = 0; k < K; k++) s += exp((double)(zi[k] - m));
-        double lse = (double)m + log(s);
-        double mean_logp = 0.0;
+        for (int k = 1; k < K; k++) m = zi[k] > m ? zi[k] : m;
+        double s = 0.0, sz = 0.0;
         for (int k = 0; k < K; k++) {
-            pi[k] = (float)exp((double)zi[k] - lse);
-            mean_logp += (double)zi[k] - lse;
+            float e = expf(zi[k] - m);
+            pi[k] = e;
+            s += e;
+            sz += zi[k];
         }
+        double lse = (double)m + log(s);
+        float inv = (float)(1.0 / s);
+#pragma omp simd
+        for (int k = 0; k < K; k++) pi[k] *= inv;
+        double mean_logp = sz - (double)K * lse; /* sum_k log p_k */
         double nll = lse - (double)zi[y];
         total += (1.0 - a->smoothing) * nll - a->smoothing * mean_logp / K;
     }

@@ -1,7 +1,9 @@
 /* batchnorm2d / batchnorm3d: training output and running-statistic updates against a
    double-precision naive reference (momentum 0.1 and 0.5, two steps), eval output
    from running statistics, parameter names / order / defaults, batch 1, running at a
-   smaller batch than built, gradcheck in training mode, invalid options. */
+   smaller batch than built, gradcheck in training mode, invalid options; the blocked,
+   multithreaded kernels (many small channels, a few large ones, a mean far from 0)
+   against double references for forward and backward, same bits at 1 and 2 threads. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +307,179 @@ static void test_invalid_options(void **state)
     cnn_graph_free(g);
 }
 
+/* Training backward in double, PyTorch's formula: xh = (x - mean) / sqrt(var + eps),
+   db = sum dy, dw = sum dy xh, dx = w / sqrt(var + eps) (dy - db / m - xh dw / m). */
+static void naive_bn_backward(int N, int C, size_t S, const float *x, const float *dy,
+                              const float *w, float *dx, float *dw, float *db)
+{
+    double m = (double)N * (double)S;
+    for (int ch = 0; ch < C; ch++) {
+        double sum = 0.0, sq = 0.0, sdy = 0.0, sdyxh = 0.0;
+        for (int i = 0; i < N; i++)
+            for (size_t k = 0; k < S; k++) sum += x[((size_t)i * C + ch) * S + k];
+        double mean = sum / m;
+        for (int i = 0; i < N; i++)
+            for (size_t k = 0; k < S; k++) {
+                double d = x[((size_t)i * C + ch) * S + k] - mean;
+                sq += d * d;
+            }
+        double is = 1.0 / sqrt(sq / m + 1e-5);
+        for (int i = 0; i < N; i++)
+            for (size_t k = 0; k < S; k++) {
+                size_t e = ((size_t)i * C + ch) * S + k;
+                sdy += dy[e];
+                sdyxh += dy[e] * (x[e] - mean) * is;
+            }
+        db[ch] = (float)sdy;
+        dw[ch] = (float)sdyxh;
+        for (int i = 0; i < N; i++)
+            for (size_t k = 0; k < S; k++) {
+                size_t e = ((size_t)i * C + ch) * S + k;
+                double xh = (x[e] - mean) * is;
+                dx[e] = (float)(w[ch] * is * (dy[e] - sdy / m - xh * sdyxh / m));
+            }
+    }
+}
+
+typedef struct big_out {
+    float *y, *rm, *rv, *dx, *dw, *db;
+} big_out;
+
+/* One training forward + backward of (N, C, H, W) at `threads` threads from fixed
+   parameters, x and dy; results into o (allocated). */
+static void big_run(int N, int C, int H, int W, float momentum, const float *x, const float *dy,
+                    const float *w, const float *b, const float *rm, const float *rv, int threads,
+                    big_out *o)
+{
+    size_t nx = (size_t)N * C * H * W, nc = (size_t)C * sizeof(float);
+    cnn_set_threads(threads);
+    cnn_graph *g = cnn_graph_new();
+    cnn_node *in = cnn_input(g, "x", 4, (int[]){N, C, H, W});
+    cnn_input_requires_grad(in);
+    cnn_node *y = cnn_batchnorm2d(g, in, .name = "bn", .momentum = momentum);
+    TU_OK(cnn_graph_status(g));
+    TU_OK(cnn_graph_compile(g, 1));
+    cnn_param *pw = cnn_graph_find_param(g, "bn.weight"), *pb = cnn_graph_find_param(g, "bn.bias");
+    cnn_param *prm = cnn_graph_find_param(g, "bn.running_mean");
+    cnn_param *prv = cnn_graph_find_param(g, "bn.running_var");
+    memcpy(pw->value.data, w, nc);
+    memcpy(pb->value.data, b, nc);
+    memcpy(prm->value.data, rm, nc);
+    memcpy(prv->value.data, rv, nc);
+    cnn_graph_set_training(g, true);
+    tu_forward(g, in, x, N);
+    TU_OK(cnn_graph_backward_from(g, y, dy));
+    o->y = malloc(nx * sizeof(float));
+    o->dx = malloc(nx * sizeof(float));
+    o->rm = malloc(nc);
+    o->rv = malloc(nc);
+    o->dw = malloc(nc);
+    o->db = malloc(nc);
+    assert_true(o->y && o->dx && o->rm && o->rv && o->dw && o->db);
+    memcpy(o->y, cnn_node_value(y).data, nx * sizeof(float));
+    memcpy(o->dx, cnn_node_grad(in).data, nx * sizeof(float));
+    memcpy(o->rm, prm->value.data, nc);
+    memcpy(o->rv, prv->value.data, nc);
+    memcpy(o->dw, pw->grad.data, nc);
+    memcpy(o->db, pb->grad.data, nc);
+    cnn_graph_free(g);
+    cnn_set_threads(0);
+}
+
+static void big_free(big_out *o)
+{
+    free(o->y);
+    free(o->rm);
+    free(o->rv);
+    free(o->dx);
+    free(o->dw);
+    free(o->db);
+}
+
+static float max_abs(const float *v, size_t n)
+{
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++) m = fabsf(v[i]) > m ? fabsf(v[i]) : m;
+    return m;
+}
+
+/* x per channel ch: offset (1 + ch % 5) + spread U(-1, 1) (1 + ch % 3). */
+static void big_case(int N, int C, int H, int W, float offset, float spread, float momentum,
+                     bool check_values, int seed)
+{
+    size_t S = (size_t)H * W, nx = (size_t)N * C * S, nc = (size_t)C;
+    float *x = malloc(nx * sizeof(float)), *dy = malloc(nx * sizeof(float));
+    float *w = malloc(nc * sizeof(float)), *b = malloc(nc * sizeof(float));
+    float *rm = malloc(nc * sizeof(float)), *rv = malloc(nc * sizeof(float));
+    float *want = malloc(nx * sizeof(float)), *dxw = malloc(nx * sizeof(float));
+    float *dww = malloc(nc * sizeof(float)), *dbw = malloc(nc * sizeof(float));
+    assert_true(x && dy && w && b && rm && rv && want && dxw && dww && dbw);
+    cnn_rng r;
+    cnn_rng_seed(&r, (uint64_t)seed);
+    tu_fill(x, nx, -1, 1, &r);
+    for (size_t e = 0; e < nx; e++) {
+        int ch = (int)(e / S) % C;
+        x[e] = offset * (float)(1 + ch % 5) + spread * x[e] * (float)(1 + ch % 3);
+    }
+    tu_fill(dy, nx, -1, 1, &r);
+    tu_fill(w, nc, 0.5f, 1.5f, &r);
+    tu_fill(b, nc, -0.5f, 0.5f, &r);
+    tu_fill(rm, nc, -0.2f, 0.2f, &r);
+    tu_fill(rv, nc, 0.5f, 1.5f, &r);
+    big_out o1, o2;
+    big_run(N, C, H, W, momentum, x, dy, w, b, rm, rv, 1, &o1);
+    big_run(N, C, H, W, momentum, x, dy, w, b, rm, rv, 2, &o2);
+    char what[128];
+    snprintf(what, sizeof what, "batchnorm (%d, %d, %d, %d) offset %g", N, C, H, W, (double)offset);
+    /* the same bits whatever the thread count */
+    assert_memory_equal(o1.y, o2.y, nx * sizeof(float));
+    assert_memory_equal(o1.dx, o2.dx, nx * sizeof(float));
+    assert_memory_equal(o1.rm, o2.rm, nc * sizeof(float));
+    assert_memory_equal(o1.rv, o2.rv, nc * sizeof(float));
+    assert_memory_equal(o1.dw, o2.dw, nc * sizeof(float));
+    assert_memory_equal(o1.db, o2.db, nc * sizeof(float));
+    /* the running statistics from the one-pass sums match the two-pass double ones */
+    cfg c = {0, N, C, 1, H, W, momentum, 0.0f};
+    naive_bn_train(&c, N, x, w, b, rm, rv, want);
+    TU_ASSERT_CLOSE(o2.rm, rm, nc, 1e-6f, 1e-5f, what);
+    TU_ASSERT_CLOSE(o2.rv, rv, nc, 1e-6f, 1e-5f, what);
+    if (check_values) {
+        TU_ASSERT_CLOSE(o2.y, want, nx, 1e-5f, 1e-4f, what);
+        naive_bn_backward(N, C, S, x, dy, w, dxw, dww, dbw);
+        /* sums of m float products: absolute error ~1e-6 of their largest values */
+        TU_ASSERT_CLOSE(o2.dx, dxw, nx, 1e-5f * max_abs(dxw, nx), 1e-4f, what);
+        TU_ASSERT_CLOSE(o2.dw, dww, nc, 1e-5f * max_abs(dww, nc) + 1e-5f, 1e-4f, what);
+        TU_ASSERT_CLOSE(o2.db, dbw, nc, 1e-5f * max_abs(dbw, nc) + 1e-5f, 1e-4f, what);
+    }
+    big_free(&o1);
+    big_free(&o2);
+    free(x);
+    free(dy);
+    free(w);
+    free(b);
+    free(rm);
+    free(rv);
+    free(want);
+    free(dxw);
+    free(dww);
+    free(dbw);
+}
+
+static void test_blocked_kernels(void **state)
+{
+    (void)state;
+    /* 3x3 planes, 300 channels: blocks of many channels, more than fit one block */
+    big_case(8, 300, 3, 3, 0.5f, 1.0f, 0.1f, true, 1);
+    /* odd planes, 37 channels, past the parallel threshold: blocks of 10 and 7 */
+    big_case(16, 37, 11, 13, 0.5f, 1.0f, 0.5f, true, 2);
+    /* planes bigger than a block: one channel per block, 5 channels on 2 threads */
+    big_case(4, 5, 120, 120, -0.5f, 2.0f, 0.1f, true, 3);
+    /* mean / std ~ 1e5: a plain one-pass sum of squares would cancel; momentum 1 makes
+       running_var the batch's unbiased variance. Outputs are not compared: xh uses the
+       float32 mean, whose rounding is already ~1% of the spread here. */
+    big_case(16, 37, 11, 13, 1000.0f, 0.01f, 1.0f, false, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_backward_gradcheck),
         cmocka_unit_test(test_backward_smaller_batch),
         cmocka_unit_test(test_invalid_options),
+        cmocka_unit_test(test_blocked_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

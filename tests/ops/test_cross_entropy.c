@@ -1,7 +1,8 @@
 /* cross_entropy: the mean loss against a naive log-softmax in double (label smoothing 0
    and 0.1, large logits, a smaller batch than built), d loss / d logits from
    cnn_graph_backward against (softmax - q) / N and by central differences, a label out
-   of range at forward, shape and option errors at build. */
+   of range at forward, shape and option errors at build; 1000 classes (the ImageNet
+   head) against the same reference. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,39 @@ static void test_build_errors(void **state)
                  "label_smoothing");
 }
 
+/* 1000 classes, odd batch, smoothing 0.1, logits up to +-8: the float exponentials
+   (scaled by 1 / sum) against the double reference. */
+static void test_many_classes(void **state)
+{
+    (void)state;
+    const cfg c = {7, 1000, 0.1f, 8.0f};
+    cnn_node *z, *lab, *loss;
+    cnn_graph *g = build(&c, &z, &lab, &loss);
+    size_t nz = (size_t)c.n * c.K;
+    float *zd = malloc(nz * sizeof(float)), ld[7];
+    double *dz = malloc(nz * sizeof(double));
+    assert_true(zd && dz);
+    make_data(&c, 99, zd, ld);
+    TU_OK(cnn_graph_compile(g, 1));
+    cnn_graph_set_training(g, true);
+    TU_OK(cnn_graph_set_input(g, z, zd, c.n));
+    TU_OK(cnn_graph_set_input(g, lab, ld, c.n));
+    TU_OK(cnn_graph_forward(g));
+    double want = naive_ce(c.n, c.K, zd, ld, c.smoothing, dz);
+    float got = cnn_node_value(loss).data[0];
+    if (fabs(got - want) > 1e-6 * (1.0 + fabs(want)))
+        fail_msg("1000 classes: loss %.8g, want %.8g", (double)got, want);
+    TU_OK(cnn_graph_backward(g, loss));
+    const float *g_z = cnn_node_grad(z).data;
+    /* gradients are <= 1 / N: a few float roundings of p are ~1e-8 */
+    for (size_t i = 0; i < nz; i++)
+        if (fabs(g_z[i] - dz[i]) > 1e-7)
+            fail_msg("1000 classes: dlogits[%zu] %.8g, want %.8g", i, (double)g_z[i], dz[i]);
+    free(zd);
+    free(dz);
+    cnn_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_label_out_of_range),
         cmocka_unit_test(test_build_errors),
+        cmocka_unit_test(test_many_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,11 @@
 /* Optimizers: parity with torch.optim (SGD plain / momentum / nesterov / weight decay,
    Adam with and without L2, AdamW) over 5 steps from tests/fixtures/optim.safetensors
    (regenerate: /usr/bin/python3 tools/make_fixtures.py optim), state names and
-   resume from exported state, no allocation in step, invalid options. */
+   resume from exported state, no allocation in step, invalid options; the chunked,
+   multithreaded step against a scalar reference on parameters of several chunks. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -259,12 +261,114 @@ static void test_invalid(void **state)
     cnn_graph_free(g);
 }
 
+/* The step runs in chunks of 16384 elements shared among threads: a big odd-sized
+   weight (several chunks and a partial one), a small bias, and a batch norm whose
+   running statistics (not trainable) sit between them in the parameter list. Every
+   config, 4 steps of random gradients, must equal a scalar loop of the header's
+   formulas bit for bit, with 1 and 2 threads. */
+static cnn_graph *big_graph(void)
+{
+    cnn_graph *g = cnn_graph_new();
+    cnn_node *x = cnn_input(g, "x", 4, (int[]){2, 3, 2, 2});
+    cnn_batchnorm2d(g, x, .name = "bn");
+    cnn_node *z = cnn_input(g, "z", 2, (int[]){2, 300});
+    cnn_linear(g, z, 229, .name = "fc"); /* 68700 + 229: past the 65536 that go parallel */
+    TU_OK(cnn_graph_status(g));
+    TU_OK(cnn_graph_compile(g, 3));
+    return g;
+}
+
+static void ref_step(const cnn_optim_opts *o, int64_t t, float *w, const float *gr, float *s0,
+                     float *s1, size_t n)
+{
+    const float lr = o->lr, wd = o->weight_decay;
+    if (o->kind == CNN_OPTIM_SGD) {
+        for (size_t i = 0; i < n; i++) {
+            float d = gr[i];
+            if (wd != 0.0f) d += wd * w[i];
+            if (o->momentum > 0.0f) {
+                s0[i] = t == 0 ? d : o->momentum * s0[i] + d;
+                d = o->nesterov ? d + o->momentum * s0[i] : s0[i];
+            }
+            w[i] -= lr * d;
+        }
+        return;
+    }
+    float b1 = o->beta1 != 0.0f ? o->beta1 : 0.9f, b2 = o->beta2 != 0.0f ? o->beta2 : 0.999f;
+    float eps = o->eps != 0.0f ? o->eps : 1e-8f;
+    double bc1 = 1.0 - pow((double)b1, (double)(t + 1)), bc2 = 1.0 - pow((double)b2, (double)(t + 1));
+    float step_size = (float)((double)lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    float decay = (float)(1.0 - (double)lr * (double)wd);
+    for (size_t i = 0; i < n; i++) {
+        float gi = gr[i];
+        if (o->kind == CNN_OPTIM_ADAMW) {
+            if (wd != 0.0f) w[i] *= decay;
+        } else if (wd != 0.0f) {
+            gi += wd * w[i];
+        }
+        s0[i] = s0[i] * b1 + (1.0f - b1) * gi;
+        s1[i] = s1[i] * b2 + (1.0f - b2) * gi * gi;
+        w[i] -= step_size * (s0[i] / (sqrtf(s1[i]) / bc2_sqrt + eps));
+    }
+}
+
+static void test_chunked_step_matches_reference(void **state)
+{
+    (void)state;
+    const char *names[] = {"bn.weight", "bn.bias", "fc.weight", "fc.bias"};
+    for (int threads = 1; threads <= 2; threads++) {
+        cnn_set_threads(threads);
+        for (int c = 0; c < N_CONFIGS; c++) {
+            cnn_graph *g = big_graph();
+            cnn_optimizer *opt = cnn_optimizer_new(g, &configs[c].o);
+            assert_non_null(opt);
+            cnn_rng rng;
+            cnn_rng_seed(&rng, 11);
+            float *ref[4], *st[4][2];
+            size_t n[4];
+            for (int k = 0; k < 4; k++) {
+                cnn_param *p = cnn_graph_find_param(g, names[k]);
+                assert_non_null(p);
+                n[k] = cnn_tensor_numel(&p->value);
+                tu_fill(p->value.data, n[k], -1.0f, 1.0f, &rng);
+                ref[k] = malloc(n[k] * sizeof(float));
+                st[k][0] = calloc(n[k], sizeof(float));
+                st[k][1] = calloc(n[k], sizeof(float));
+                assert_true(ref[k] && st[k][0] && st[k][1]);
+                memcpy(ref[k], p->value.data, n[k] * sizeof(float));
+            }
+            for (int t = 0; t < 4; t++) {
+                for (int k = 0; k < 4; k++) {
+                    cnn_param *p = cnn_graph_find_param(g, names[k]);
+                    tu_fill(p->grad.data, n[k], -0.5f, 0.5f, &rng);
+                    ref_step(&configs[c].o, t, ref[k], p->grad.data, st[k][0], st[k][1], n[k]);
+                }
+                TU_OK(cnn_optimizer_step(opt));
+                for (int k = 0; k < 4; k++)
+                    if (memcmp(cnn_graph_find_param(g, names[k])->value.data, ref[k],
+                               n[k] * sizeof(float)))
+                        fail_msg("%s, %d threads, step %d: %s differs from the reference",
+                                 configs[c].name, threads, t + 1, names[k]);
+            }
+            for (int k = 0; k < 4; k++) {
+                free(ref[k]);
+                free(st[k][0]);
+                free(st[k][1]);
+            }
+            cnn_optimizer_free(opt);
+            cnn_graph_free(g);
+        }
+    }
+    cnn_set_threads(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity),         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_names_and_lr),   cmocka_unit_test(test_step_allocates_nothing),
         cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_chunked_step_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
