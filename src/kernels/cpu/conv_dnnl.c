@@ -459,16 +459,20 @@ static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratc
     }
 }
 
-/* Per-call memory cap: a batch whose scratch (blocked copies, Winograd tiles) would
-   pass it runs in chunks of images, each one oneDNN call with its own cached
-   primitive, so scratch stays bounded whatever the batch (NCHW: an image's tensors are
-   contiguous). Backward-weights chunks accumulate into dw / db. */
-static size_t g_chunk_cap = (size_t)16 << 20;
+/* Per-call memory cap of forwards: a batch whose forward scratch (blocked copies,
+   Winograd tiles) would pass it runs in chunks of images, each one oneDNN call with its
+   own cached primitive, so inference scratch stays bounded whatever the batch (NCHW:
+   an image's tensors are contiguous). Measured (bench/RESULTS.md): at 16 MiB ResNet-18
+   inference at batch 16 ran 62 instead of 76 img/s and chunked backward kinds halved
+   resnet18_d2l training; at 64 MiB, forwards only, ResNet-18 runs whole and GoogLeNet
+   at batch 16 keeps its speed with 60 instead of 167 MiB of scratch. Training (whose
+   arena dwarfs the scratch) runs its backward kinds whole. CNN_CPU_CHUNK_MB sets it. */
+static size_t g_chunk_cap = (size_t)64 << 20;
 
 void cnn_cpu_set_chunk_cap(size_t bytes)
 {
     pthread_mutex_lock(&g_lock);
-    g_chunk_cap = bytes ? bytes : (size_t)16 << 20;
+    g_chunk_cap = bytes ? bytes : (size_t)64 << 20;
     free_chunks();
     pthread_mutex_unlock(&g_lock);
 }
@@ -485,11 +489,17 @@ static chunk_rec *g_chunks;
 /* Images per oneDNN call for (kind, c). Called with g_lock held. */
 static int chunk_of(int kind, const cnn_conv_desc *c, bool has_bias)
 {
+    static int env_read;
+    if (!env_read) {
+        const char *v = getenv("CNN_CPU_CHUNK_MB");
+        if (v && atoi(v) > 0) g_chunk_cap = (size_t)atoi(v) << 20;
+        env_read = 1;
+    }
     for (chunk_rec *r = g_chunks; r; r = r->next)
         if (r->kind == kind && r->has_bias == has_bias && memcmp(&r->d, c, sizeof *c) == 0)
             return r->nb;
     int nb = c->n;
-    if (c->n > 1 && entry_need(kind, c, has_bias) > g_chunk_cap) {
+    if (kind == KIND_FWD && c->n > 1 && entry_need(kind, c, has_bias) > g_chunk_cap) {
         cnn_conv_desc one = *c;
         one.n = 1;
         size_t per = entry_need(kind, &one, has_bias);

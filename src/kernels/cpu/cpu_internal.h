@@ -21,8 +21,8 @@ void cnn_dnnl_conv_backward_data(const cnn_conv_desc *c, const float *dy, const 
                                  float *dx, void *scratch);
 void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
                                     float *dw, float *db, void *scratch);
-/* Scratch cap per oneDNN call above which a batch runs in chunks of images (0: the
-   default, 16 MiB); for tests. */
+/* Scratch cap per oneDNN forward above which a batch runs in chunks of images (0: the
+   default, 64 MiB); for tests. */
 void cnn_cpu_set_chunk_cap(size_t bytes);
 /* Frees every cached primitive (also registered with atexit). */
 void cnn_dnnl_release(void);
