@@ -320,7 +320,7 @@ static bool use_winograd(const cnn_conv_desc *c, int layout)
     }
     return env && layout == CNN_CPU_LAYOUT_BLOCKED && !is_3d(c) && c->groups == 1 &&
            c->k[1] == 3 && c->k[2] == 3 && c->s[1] == 1 && c->s[2] == 1 && c->d[1] == 1 &&
-           c->d[2] == 1 && (size_t)c->n * spatial_out(c) >= 512;
+           c->d[2] == 1 && c->out[1] >= 4 && c->out[2] >= 4 && (size_t)c->n * spatial_out(c) >= 512;
 }
 
 static dnnl_alg_kind_t alg_direct(void) { return dnnl_convolution_direct; }
