@@ -211,6 +211,25 @@ static void test_conv_chunked(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* 1x1 planes with "same" padding: every output reads one tap (conv_tap.c's GEMMs):
+   3x3 / 5x5 / dilated / rectangular kernels, bias on and off, odd channel counts. */
+static void test_conv_one_tap(void **state)
+{
+    (void)state;
+    cnn_conv_desc cs[] = {desc2d(3, 32, 48, 1, 1, 1, 3, 3, 1, 1, 1),
+                          desc2d(2, 17, 5, 1, 1, 1, 5, 5, 1, 2, 1),
+                          desc2d(1, 64, 64, 1, 1, 1, 3, 3, 1, 2, 2),
+                          desc2d(3, 7, 9, 1, 1, 1, 3, 3, 2, 1, 1)};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        assert_true(finish_desc(&cs[i]));
+        assert_int_equal(cs[i].out[1], 1);
+        bad += run_case(&cs[i], true, "auto (one tap)");
+        bad += run_case(&cs[i], false, "auto (one tap)");
+    }
+    assert_int_equal(bad, 0);
+}
+
 static cnn_conv_desc desc3d(int n, int ci, int co, int g, int dd, int h, int w, int kd, int kh,
                             int kw, int s, int p, int d)
 {
@@ -336,7 +355,7 @@ int main(void)
     cnn_rng_seed(&g_rng, 1234);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d_sweep), cmocka_unit_test(test_conv2d_layouts),
-        cmocka_unit_test(test_conv2d_winograd), cmocka_unit_test(test_conv_chunked), cmocka_unit_test(test_conv3d),       cmocka_unit_test(test_cache_reuse),
+        cmocka_unit_test(test_conv2d_winograd), cmocka_unit_test(test_conv_chunked), cmocka_unit_test(test_conv_one_tap), cmocka_unit_test(test_conv3d),       cmocka_unit_test(test_cache_reuse),
         cmocka_unit_test(test_gemm),         cmocka_unit_test(test_gemm_batch_invariant),
         cmocka_unit_test(test_backend_choice),
     };

@@ -1,5 +1,6 @@
 /* The "cpu" backend table: depthwise convolutions by own kernels (depthwise.c),
-   dense ones with a short reduction by own kernels (conv_thin.c), other convolutions
+   dense ones with a short reduction by own kernels (conv_thin.c), those whose
+   outputs read one kernel tap (1x1 planes) as matrix products (conv_tap.c), other convolutions
    by oneDNN (conv_dnnl.c), GEMM by an own batch-invariant kernel
    (gemm_cpu.c). All threads come from the one OpenMP pool that oneDNN (Debian's
    build) also uses; cnn_set_threads sets its size. */
@@ -8,6 +9,7 @@
 static size_t cpu_conv_scratch(const cnn_conv_desc *c)
 {
     if (cnn_cpu_is_depthwise(c)) return 0;
+    if (cnn_tap_conv_use(c)) return cnn_tap_conv_scratch(c);
     return cnn_thin_conv_use(c) ? cnn_thin_conv_scratch(c) : cnn_dnnl_conv_scratch(c);
 }
 
@@ -15,6 +17,7 @@ static size_t cpu_conv_scratch(const cnn_conv_desc *c)
 static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
 {
     if (cnn_cpu_is_depthwise(c)) return 0;
+    if (cnn_tap_conv_use(c)) return cnn_tap_conv_scratch(c);
     if (cnn_thin_conv_use(c)) return cnn_thin_conv_scratch_forward(c);
     return cnn_dnnl_conv_scratch_kinds(c, 1);
 }
@@ -24,6 +27,8 @@ static void cpu_conv_forward(const cnn_conv_desc *c, const float *x, const float
 {
     if (cnn_cpu_is_depthwise(c))
         cnn_dw_forward(c, x, w, b, y);
+    else if (cnn_tap_conv_use(c))
+        cnn_tap_conv_forward(c, x, w, b, y, scratch);
     else if (cnn_thin_conv_use(c))
         cnn_thin_conv_forward(c, x, w, b, y, scratch);
     else
@@ -35,6 +40,8 @@ static void cpu_conv_backward_data(const cnn_conv_desc *c, const float *dy, cons
 {
     if (cnn_cpu_is_depthwise(c))
         cnn_dw_backward_data(c, dy, w, dx);
+    else if (cnn_tap_conv_use(c))
+        cnn_tap_conv_backward_data(c, dy, w, dx, scratch);
     else if (cnn_thin_conv_use(c))
         cnn_thin_conv_backward_data(c, dy, w, dx, scratch);
     else
@@ -46,6 +53,8 @@ static void cpu_conv_backward_weights(const cnn_conv_desc *c, const float *x, co
 {
     if (cnn_cpu_is_depthwise(c))
         cnn_dw_backward_weights(c, x, dy, dw, db);
+    else if (cnn_tap_conv_use(c))
+        cnn_tap_conv_backward_weights(c, x, dy, dw, db, scratch);
     else if (cnn_thin_conv_use(c))
         cnn_thin_conv_backward_weights(c, x, dy, dw, db, scratch);
     else

@@ -38,6 +38,16 @@ void cnn_dw_backward_weights(const cnn_conv_desc *c, const float *x, const float
    same contracts as cnn_backend's entries. cnn_thin_conv_use says which layers take
    it (measured against oneDNN; CNN_CPU_THIN=0 turns it off, for benchmarks). */
 bool cnn_thin_conv_use(const cnn_conv_desc *c);
+/* Dense convolutions whose every output reads one kernel tap (1x1 planes with "same"
+   padding) as matrix products (conv_tap.c); same contracts as cnn_backend's. */
+bool cnn_tap_conv_use(const cnn_conv_desc *c);
+size_t cnn_tap_conv_scratch(const cnn_conv_desc *c);
+void cnn_tap_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                          float *y, void *scratch);
+void cnn_tap_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
+                                void *scratch);
+void cnn_tap_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
+                                   float *dw, float *db, void *scratch);
 size_t cnn_thin_conv_scratch(const cnn_conv_desc *c);
 size_t cnn_thin_conv_scratch_forward(const cnn_conv_desc *c); /* forward alone */
 void cnn_thin_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
