@@ -154,41 +154,75 @@ static void mp_ref(const mp_geom *g, const float *x, int i, int j, float *y, int
     *ix = bi;
 }
 
-/* Small planes, stride 1, 2x2 / 3x3 (GoogLeNet's branch pools on 28, 14 and 7 wide
-   planes): rows that short leave vectors mostly empty, so the plane is copied into a
-   buffer padded with -inf and all outputs are computed as one flat run over it
-   (columns past ow are computed and dropped). Padding can only win a window whose
-   max is -inf; those outputs are redone by the reference. */
-#define MP_SMALL 2048 /* floats in the padded plane */
+/* Small planes, stride 1 or 2, 2x2 / 3x3 (GoogLeNet's branch pools on 28, 14 and 7
+   wide planes, a CIFAR ResNet's stem pool on 16x16): rows that short leave vectors
+   mostly empty, so the plane is copied into a buffer padded with -inf and all outputs
+   are computed as one flat run over it: flat output m = i * P + j has its window at
+   s * m, i.e. padded row s * i, column s * j (columns past ow are computed and
+   dropped). Padding can only win a window whose max is -inf; those outputs are redone
+   by the reference. */
+#define MP_SMALL 2048 /* floats in the padded plane buffer */
+
+/* Row pitch of the padded buffer: room for the right padding and, in ceil mode, for
+   a last window hanging past it. */
+static int mp_small_pitch(const mp_geom *g)
+{
+    int p = g->w + 2 * g->pw, q = g->sw * (g->ow - 1) + g->kw;
+    return p > q ? p : q;
+}
+
+/* Floats of buffer the flat run reads (0 when it does not apply). */
+static int mp_small_need(const mp_geom *g)
+{
+    const int s = g->sh, k = g->kh, P = mp_small_pitch(g);
+    if (g->sw != s || (s != 1 && s != 2) || g->dh != 1 || g->dw != 1 || g->kw != k ||
+        (k != 2 && k != 3) || g->ow >= 32)
+        return 0;
+    int len = (g->oh - 1) * P + g->ow;
+    int need = s * (len - 1) + (k - 1) * P + k; /* last tap read, + 1 */
+    int plane = (g->h + 2 * g->ph) * P;
+    if (need < plane) need = plane;
+    return need <= MP_SMALL ? need : 0;
+}
 
 static inline __attribute__((always_inline)) void
-mp_small_s1(const mp_geom *g, const float *restrict x, float *restrict y, int32_t *restrict ix)
+mp_small(const mp_geom *g, int need, const float *restrict x, float *restrict y,
+         int32_t *restrict ix)
 {
     float xb[MP_SMALL], yb[MP_SMALL];
     int32_t ib[MP_SMALL];
-    const int w = g->w, ph = g->ph, pw = g->pw, P = w + 2 * pw, ow = g->ow;
+    const int w = g->w, ph = g->ph, pw = g->pw, P = mp_small_pitch(g), ow = g->ow, s = g->sh;
     for (int k = 0; k < ph * P; k++)
         xb[k] = -INFINITY;
     for (int r = 0; r < g->h; r++) {
         float *d = xb + (r + ph) * P;
         for (int c = 0; c < pw; c++)
-            d[c] = d[pw + w + c] = -INFINITY;
+            d[c] = -INFINITY;
+        for (int c = pw + w; c < P; c++)
+            d[c] = -INFINITY;
         memcpy(d + pw, x + (size_t)r * w, (size_t)w * sizeof *d);
     }
-    for (int k = (g->h + ph) * P; k < (g->h + 2 * ph) * P; k++)
+    for (int k = (g->h + ph) * P; k < need; k++)
         xb[k] = -INFINITY;
     const int len = (g->oh - 1) * P + ow;
-    if (g->kh == 3)
-        mp_row_fixed(xb, P, 0, 3, 1, 0, len, yb, ib);
-    else
-        mp_row_fixed(xb, P, 0, 2, 1, 0, len, yb, ib);
+    if (s == 1) {
+        if (g->kh == 3)
+            mp_row_fixed(xb, P, 0, 3, 1, 0, len, yb, ib);
+        else
+            mp_row_fixed(xb, P, 0, 2, 1, 0, len, yb, ib);
+    } else {
+        if (g->kh == 3)
+            mp_row_fixed(xb, P, 0, 3, 2, 0, len, yb, ib);
+        else
+            mp_row_fixed(xb, P, 0, 2, 2, 0, len, yb, ib);
+    }
     for (int i = 0; i < g->oh; i++) {
 #pragma omp simd
         for (int j = 0; j < ow; j++) {
-            int o = i * P + j, d = ib[o] - o; /* window offset u * P + v */
+            int o = i * P + j, d = ib[o] - s * o; /* window offset u * P + v */
             int u = (d >= 2 * P) + (d >= P), v = d - u * P;
             y[i * ow + j] = yb[o];
-            ix[i * ow + j] = (i + u - ph) * w + j + v - pw;
+            ix[i * ow + j] = (s * i + u - ph) * w + s * j + v - pw;
         }
         for (int j = 0; j < ow; j++)
             if (y[i * ow + j] == -INFINITY) mp_ref(g, x, i, j, y + i * ow + j, ix + i * ow + j);
@@ -200,9 +234,9 @@ CLONES static void mp_fwd_plane(const mp_geom *g, const float *restrict x, float
 {
     const int w = g->w, ow = g->ow, j0 = g->j0, j1 = g->j1;
     const int sw = g->sw, dw = g->dw;
-    if (g->sh == 1 && sw == 1 && g->dh == 1 && dw == 1 && g->kh == g->kw &&
-        (g->kh == 2 || g->kh == 3) && ow < 32 && (g->h + 2 * g->ph) * (w + 2 * g->pw) <= MP_SMALL) {
-        mp_small_s1(g, x, y, ix);
+    const int need = mp_small_need(g);
+    if (need) {
+        mp_small(g, need, x, y, ix);
         return;
     }
     for (int i = 0; i < g->oh; i++) {
