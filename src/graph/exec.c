@@ -424,6 +424,24 @@ cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
     return CNN_OK;
 }
 
+/* memset to 0 over both cores for large blocks: a training step zeroes every
+   gradient once (hundreds of MB for MobileNet at batch 64), one thread alone reaches
+   about half the machine's bandwidth. */
+static void zero_floats(float *p, size_t n)
+{
+    const size_t chunk = (size_t)1 << 16;
+    if (n < 4 * chunk) {
+        memset(p, 0, n * sizeof *p);
+        return;
+    }
+    long chunks = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < chunks; c++) {
+        size_t lo = (size_t)c * chunk, len = n - lo < chunk ? n - lo : chunk;
+        memset(p + lo, 0, len * sizeof *p);
+    }
+}
+
 static cnn_status run_backward(cnn_graph *g, cnn_node *from, const float *dout)
 {
     if (!g || !from || from->g != g)
@@ -433,10 +451,9 @@ static cnn_status run_backward(cnn_graph *g, cnn_node *from, const float *dout)
                              "backward: run forward in training mode first (cnn_graph_set_training)");
     if (!from->needs_grad)
         return cnn_set_error(CNN_ERR_STATE, "backward: nothing trainable leads to '%s'", from->name);
-    for (int i = 0; i < g->n_params; i++)
-        if (g->params[i]->p.trainable)
-            memset(g->params[i]->p.grad.data, 0,
-                   cnn_tensor_numel(&g->params[i]->p.grad) * sizeof(float));
+    /* parameter gradients are one block: zero it at once */
+    size_t total_grad = g->grad_bytes / sizeof(float);
+    if (total_grad) zero_floats(g->grad_block, total_grad);
     for (int i = 0; i <= from->id; i++) g->nodes[i]->grad_live = false;
     memcpy(from->grad.data, dout, cnn_node_numel(from) * sizeof(float));
     from->grad_live = true;
@@ -449,7 +466,7 @@ static cnn_status run_backward(cnn_graph *g, cnn_node *from, const float *dout)
         for (int j = 0; j < v->n_in; j++) {
             cnn_node *p = v->in[j];
             if (p->grad.data && !p->grad_live) {
-                memset(p->grad.data, 0, cnn_node_numel(p) * sizeof(float));
+                zero_floats(p->grad.data, cnn_node_numel(p));
                 p->grad_live = true;
             }
         }
