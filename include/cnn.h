@@ -190,7 +190,8 @@ cnn_memory_plan cnn_graph_memory_plan(cnn_graph *g);
    (same arithmetic, same bits), and at a maximum batch of 1 the inputs of a concat
    are planned in place. Nodes inside such a chain share the convolution's buffer, so
    after an eval forward their value is the chain's result; forward_until(node) still
-   gives a node's own value. Off: every node keeps its own value (more memory). */
+   gives a node's own value, and a node marked with cnn_graph_mark_output keeps it.
+   Off: every node keeps its own value (more memory). */
 cnn_status cnn_graph_set_fusion(cnn_graph *g, bool on);
 
 void cnn_graph_set_training(cnn_graph *g, bool training);
