@@ -119,6 +119,16 @@ static void check(int max_batch, int batch)
     run(&f, xs, batch);
     run(&u, xs, batch); /* its partial runs reused fc's buffer */
     same(f.out, u.out);
+    /* marking an inner node as an output after compiling replans: it keeps its value */
+    cnn_graph_mark_output(f.g, f.bn_mid);
+    cnn_graph_mark_output(f.g, f.out); /* the last marked is the graph's output */
+    TU_OK(cnn_graph_status(f.g));
+    cnn_graph_mark_output(u.g, u.bn_mid); /* (unfused: only keeps it alive) */
+    cnn_graph_mark_output(u.g, u.out);
+    run(&f, xs, batch);
+    run(&u, xs, batch);
+    same(f.bn_mid, u.bn_mid);
+    same(f.out, u.out);
     /* turning the passes off after compiling keeps the input and gives every node back */
     TU_OK(cnn_graph_set_fusion(f.g, false));
     TU_OK(cnn_graph_forward(f.g));
