@@ -104,6 +104,15 @@ static int use_threads(void)
     return t < 1 ? 1 : (t > m ? m : t);
 }
 
+/* ... and 1 below ~1M multiply-adds (LeNet at batch 1: 0.1-0.3M), where waking the
+   second thread costs more than it saves. */
+static int par_threads(const cnn_conv_desc *c)
+{
+    double macs = (double)c->n * c->c_out * c->out[0] * c->out[1] * c->out[2] *
+                  (double)(c->c_in / c->groups) * c->k[0] * c->k[1] * c->k[2];
+    return macs < 1e6 ? 1 : use_threads();
+}
+
 static int thread_id(void)
 {
 #ifdef _OPENMP
@@ -488,7 +497,7 @@ void cnn_thin_conv_forward(const cnn_conv_desc *c, const float *x, const float *
     geom g = make_geom(c, CHUNK_BYTES);
     size_t xs = (size_t)c->c_in * g.h * g.w, ys = (size_t)c->c_out * g.P;
     long items = (long)g.n * g.chunks;
-#pragma omp parallel for schedule(static) num_threads(use_threads())
+#pragma omp parallel for schedule(static) num_threads(par_threads(c))
     for (long it = 0; it < items; it++) {
         int n = (int)(it / g.chunks), ch = (int)(it % g.chunks);
         fwd_item(&g, x + (size_t)n * xs, w, b, y + (size_t)n * ys, ch,
@@ -541,7 +550,7 @@ void cnn_thin_conv_backward_data(const cnn_conv_desc *c, const float *dy, const 
             for (int r = 0; r < g.K; r++)
                 wt[((size_t)gi * g.K + r) * g.og + o] = w[((size_t)gi * g.og + o) * g.K + r];
     size_t xs = (size_t)c->c_in * g.h * g.w, ys = (size_t)c->c_out * g.P;
-#pragma omp parallel for schedule(static) num_threads(use_threads())
+#pragma omp parallel for schedule(static) num_threads(par_threads(c))
     for (int n = 0; n < g.n; n++)
         bwd_data_image(&g, dy + (size_t)n * ys, wt, dx + (size_t)n * xs,
                        (float *)scratch + (size_t)thread_id() * g.per_thread);
@@ -616,14 +625,14 @@ void cnn_thin_conv_backward_weights(const cnn_conv_desc *c, const float *x, cons
     size_t cK = (size_t)c->c_out * g.K, per = (cK + (size_t)c->c_out) * V;
     long items = g.chunks == 1 ? (g.n + g.ipi - 1) / g.ipi : (long)g.n * g.chunks;
     int slots = items < NSLOT ? (int)items : NSLOT;
-#pragma omp parallel for schedule(static) num_threads(use_threads())
+#pragma omp parallel for schedule(static) num_threads(par_threads(c))
     for (int s = 0; s < slots; s++) {
         float *pdw = part + (size_t)s * per;
         bwd_weights_slot(&g, x, dy, db != NULL, items * s / slots, items * (s + 1) / slots,
                          (float *)scratch + (size_t)thread_id() * g.per_thread, pdw, pdw + cK * V);
     }
     /* slots in order, then lanes in a fixed tree */
-#pragma omp parallel for schedule(static) num_threads(use_threads())
+#pragma omp parallel for schedule(static) num_threads(par_threads(c))
     for (long e = 0; e < (long)(cK + (size_t)c->c_out); e++) {
         float v = reduce_slots(part + (size_t)e * V, per, slots);
         if (e < (long)cK)
