@@ -116,12 +116,7 @@ static size_t place(interval *live, int n_live, size_t size)
 static cnn_status plan(cnn_graph *g)
 {
     int n = g->n_nodes;
-    for (int i = 0; i < n; i++) g->nodes[i]->last_use = i;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < g->nodes[i]->n_in; j++) {
-            cnn_node *p = g->nodes[i]->in[j];
-            if (p->last_use < i) p->last_use = i;
-        }
+    cnn_graph_last_uses(g, NULL);
     interval *live = cnn_malloc((size_t)(n + 1) * sizeof *live);
     if (!live) return cnn_set_error(CNN_ERR_NOMEM, "plan: out of memory");
 
@@ -139,8 +134,8 @@ static cnn_status plan(cnn_graph *g)
         placed[i] = false;
     }
     for (int i = 0; i < n; i++) {
-        cnn_node *v = g->nodes[i], *r = v;
-        while (r->alias) r = r->alias;
+        cnn_node *v = g->nodes[i], *r;
+        cnn_alias_root(v, &r);
         size_t end = (v->is_output || i == n - 1) ? (size_t)n : (size_t)v->last_use;
         if (end > group_end[r->id]) group_end[r->id] = end;
     }
@@ -163,12 +158,8 @@ static cnn_status plan(cnn_graph *g)
         for (int j = 0; j < n_live; j++)
             if (live[j].end >= i) live[k++] = live[j];
         n_live = k;
-        cnn_node *r = v;
-        size_t off = 0;
-        while (r->alias) {
-            off += r->alias_off;
-            r = r->alias;
-        }
+        cnn_node *r;
+        size_t off = cnn_alias_root(v, &r);
         if (!placed[r->id]) {
             size_t size = align_up(cnn_node_numel_max(r)) * sizeof(float);
             r->off_eval = place(live, n_live, size);

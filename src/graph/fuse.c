@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "graph_internal.h"
+#include "../ops/ops_common.h"
 
 void cnn_graph_fusion_free(cnn_graph *g)
 {
@@ -44,16 +45,16 @@ static cnn_node *sole_consumer(cnn_graph *g, const cnn_node *v, const int *uses)
     return g->nodes[v->last_use];
 }
 
-static void last_uses(cnn_graph *g, int *uses)
+void cnn_graph_last_uses(cnn_graph *g, int *uses)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         g->nodes[i]->last_use = i;
-        uses[i] = 0;
+        if (uses) uses[i] = 0;
     }
     for (int i = 0; i < g->n_nodes; i++)
         for (int j = 0; j < g->nodes[i]->n_in; j++) {
             cnn_node *p = g->nodes[i]->in[j];
-            uses[p->id]++;
+            if (uses) uses[p->id]++;
             if (p->last_use < i) p->last_use = i;
         }
 }
@@ -94,8 +95,7 @@ static cnn_fusion *chain(cnn_graph *g, cnn_node *c, const int *uses, cnn_status 
     return p;
 }
 
-/* Byte offset of v inside its outermost alias; sets *root. */
-static size_t resolve(cnn_node *v, cnn_node **root)
+size_t cnn_alias_root(cnn_node *v, cnn_node **root)
 {
     size_t off = 0;
     while (v->alias) {
@@ -118,7 +118,7 @@ static void plan_concat(cnn_graph *g, cnn_node *k, const int *uses)
         cnn_node *x = k->in[i];
         size_t bytes = (size_t)x->out.dims[1] * plane;
         cnn_node *root;
-        resolve(x, &root);
+        cnn_alias_root(x, &root);
         /* an input's buffer must start 64-byte aligned for the kernels writing it */
         if (x->n_in > 0 && sole_consumer(g, x, uses) == k && root != k && off % 64 == 0) {
             /* x may be the tail of a conv chain: then the chain's conv buffer moves */
@@ -138,7 +138,7 @@ cnn_status cnn_graph_plan_fusion(cnn_graph *g)
     if (g->no_fusion) return CNN_OK;
     int *uses = cnn_malloc((size_t)g->n_nodes * sizeof *uses);
     if (!uses) return cnn_set_error(CNN_ERR_NOMEM, "fusion: out of memory");
-    last_uses(g, uses);
+    cnn_graph_last_uses(g, uses);
     cnn_status st = CNN_OK;
     size_t floats = 0;
     for (int i = 0; i < g->n_nodes && st == CNN_OK; i++) {
@@ -187,8 +187,7 @@ void cnn_fusion_apply(cnn_node *n, const cnn_ctx *ctx)
     cnn_act act = f->act_node ? cnn_activation_kind(f->act_node) : CNN_ACT_NONE;
     float *y = n->out.data;
     long planes = (long)ctx->batch * C;
-    int threads = (size_t)planes * S < ((size_t)1 << 16) ? 1 : cnn_get_threads();
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(cnn_par_threads((size_t)planes * S))
     for (long p = 0; p < planes; p++) {
         float *yp = y + (size_t)p * S;
         if (scale) {

@@ -142,6 +142,11 @@ typedef struct cnn_fusion {
     cnn_node *tail;      /* last link: holds the chain's value */
     float *scale, *shift; /* per output channel, in g->fuse_block (bn only) */
 } cnn_fusion;
+/* Sets every node's last_use (highest id of a consumer, its own id if none) and, when
+   uses != NULL, uses[id] = how many inputs name the node (fuse.c). */
+void cnn_graph_last_uses(cnn_graph *g, int *uses);
+/* Byte offset of v inside its outermost alias (eval plan); sets *root (v if none). */
+size_t cnn_alias_root(cnn_node *v, cnn_node **root);
 /* Recomputes fusion chains and aliases (compile, cnn_graph_set_fusion). */
 cnn_status cnn_graph_plan_fusion(cnn_graph *g);
 /* Redoes fusion and both plans of a compiled graph (an output was marked). */

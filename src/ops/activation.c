@@ -10,7 +10,6 @@
 #include "ops_common.h"
 
 /* picked at load time: AVX-512 / AVX2 / baseline from one binary */
-#define CLONES CNN_CLONES
 
 typedef struct act_attr {
     cnn_act act;
@@ -54,14 +53,14 @@ static inline float clamp06(float v)
 
 /* sigmoid / tanh through vmath.h (inline, so the loops vectorise; libm's expf /
    tanhf calls kept them scalar at ~2.5 ns per element) */
-CLONES static void sigmoid_apply(const float *x, float *y, size_t n)
+CNN_CLONES static void sigmoid_apply(const float *x, float *y, size_t n)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++)
         y[i] = cnn_vm_sigmoid(x[i]);
 }
 
-CLONES static void tanh_apply(const float *x, float *y, size_t n)
+CNN_CLONES static void tanh_apply(const float *x, float *y, size_t n)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++)
@@ -111,7 +110,7 @@ static cnn_status act_forward(cnn_node *n, const cnn_ctx *ctx)
 }
 
 /* dx[0, len) += dy * act'(x) (y = act(x) where the derivative is cheaper from it). */
-CLONES static void act_grad(cnn_act act, const float *x, const float *y, const float *dy, float *dx,
+CNN_CLONES static void act_grad(cnn_act act, const float *x, const float *y, const float *dy, float *dx,
                             size_t len)
 {
     /* loads stay unconditional so the selects vectorise (a load under a condition may

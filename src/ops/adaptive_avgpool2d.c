@@ -8,12 +8,11 @@
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 
-#define CLONES CNN_CLONES
 
 /* sums[q] = x[q*hw] + ... + x[q*hw + hw-1] for q < np planes, each added in order
    from 0 (the reference's order). A single sum is latency-bound (one add per ~4
    cycles); eight planes at a time keep eight independent chains in flight. */
-CLONES static void plane_sums(const float *restrict x, size_t hw, size_t np, float *restrict sums)
+CNN_CLONES static void plane_sums(const float *restrict x, size_t hw, size_t np, float *restrict sums)
 {
     size_t q = 0;
     for (; q + 8 <= np; q += 8) {
@@ -50,7 +49,7 @@ CLONES static void plane_sums(const float *restrict x, size_t hw, size_t np, flo
 }
 
 /* dx[q*hw + k] += g[q] for q < np planes. */
-CLONES static void plane_bcast_add(const float *restrict g, size_t hw, size_t np,
+CNN_CLONES static void plane_bcast_add(const float *restrict g, size_t hw, size_t np,
                                    float *restrict dx)
 {
     for (size_t q = 0; q < np; q++) {

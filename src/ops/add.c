@@ -9,7 +9,6 @@
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 
-#define CLONES CNN_CLONES
 /* elements per parallel work item */
 #define CHUNK ((size_t)16384)
 
@@ -29,7 +28,7 @@ static cnn_status add_shape(cnn_node *n)
 }
 
 /* may run in place (y == a or b: a fused chain run unfused, graph/fuse.c): no restrict */
-CLONES static void add_chunk(const float *a, const float *b, float *y, size_t n)
+CNN_CLONES static void add_chunk(const float *a, const float *b, float *y, size_t n)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
@@ -37,7 +36,7 @@ CLONES static void add_chunk(const float *a, const float *b, float *y, size_t n)
 
 /* da += dy and db += dy (either may be NULL) in one pass; da == db (x + x) adds twice
    in the same order as two separate passes would. */
-CLONES static void add_grad_chunk(const float *restrict dy, float *da, float *db, size_t n)
+CNN_CLONES static void add_grad_chunk(const float *restrict dy, float *da, float *db, size_t n)
 {
     if (da && db && da == db) {
 #pragma omp simd

@@ -92,7 +92,6 @@ typedef struct ap_geom {
     int j0, j1; /* output columns whose windows lie inside [0, w) */
 } ap_geom;
 
-#define CLONES CNN_CLONES
 
 /* Output columns [j0, j1) whose windows (k taps from j*s - p) lie in [0, in). */
 static void interior_cols(int in, int out, int k, int s, int p, int *j0, int *j1)
@@ -157,7 +156,7 @@ static inline __attribute__((always_inline)) void ap_row_fixed(const float *rest
     }
 }
 
-CLONES static void ap_fwd_plane(const ap_geom *g, const float *restrict x, float *restrict y)
+CNN_CLONES static void ap_fwd_plane(const ap_geom *g, const float *restrict x, float *restrict y)
 {
     const avgpool2d_attr *a = g->a;
     const int w = g->w, ow = g->ow, j0 = g->j0, j1 = g->j1, sw = a->sw, kw = a->kw;
@@ -222,7 +221,7 @@ static void bwd_cols(const ap_geom *g, int i, int jlo, int jhi, const float *dyr
    vectorises; v descending makes an input receive its shares in increasing output
    column order, as the reference. Non-overlapping 2x2 / 3x3 windows (stride =
    kernel) write all taps in one pass. */
-CLONES static void ap_bwd_plane(const ap_geom *g, const float *restrict dy, float *restrict dx)
+CNN_CLONES static void ap_bwd_plane(const ap_geom *g, const float *restrict dy, float *restrict dx)
 {
     const avgpool2d_attr *a = g->a;
     const int w = g->w, ow = g->ow, j0 = g->j0, j1 = g->j1, sw = a->sw, kw = a->kw;

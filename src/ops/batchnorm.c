@@ -60,7 +60,6 @@ static size_t bn_spatial(const cnn_node *n)
    order, or position-wise for small planes), so results depend on neither the block
    size nor the thread count. Cloned for AVX-512 / AVX2 / baseline: the
    double accumulators need wide vectors to keep up with memory. */
-#define CLONES CNN_CLONES
 #define BLOCK_BYTES ((size_t)256 << 10) /* input bytes per block, per stream */
 #define MAX_CB 256                      /* channels per block */
 #define SMALL_S 32                      /* planes up to this size sum position-wise */
@@ -68,7 +67,7 @@ static size_t bn_spatial(const cnn_node *n)
 /* Channels [c0, c0 + cb): s1[j] += sum (x - sh[j]), s2[j] += sum (x - sh[j])^2 in
    double. The shift (a value of the channel) keeps sum - sum^2/m from cancelling when
    the mean is large against the spread, so one pass is as accurate as two. */
-CLONES static void stats_block(const float *x, int N, int C, size_t S, int c0, int cb,
+CNN_CLONES static void stats_block(const float *x, int N, int C, size_t S, int c0, int cb,
                                const double *sh, double *s1, double *s2)
 {
     if (S <= SMALL_S) {
@@ -110,7 +109,7 @@ CLONES static void stats_block(const float *x, int N, int C, size_t S, int c0, i
 
 /* y = x * scale + shift per channel (the eval arithmetic of cnn_bn_eval_affine). May
    run in place (y == x: a fused chain run unfused, graph/fuse.c): no restrict. */
-CLONES static void affine_block(const float *x, float *y, int N, int C, size_t S, int c0, int cb,
+CNN_CLONES static void affine_block(const float *x, float *y, int N, int C, size_t S, int c0, int cb,
                                 const float *scale, const float *shift)
 {
     for (int i = 0; i < N; i++)
@@ -194,7 +193,7 @@ static cnn_status bn_forward(cnn_node *n, const cnn_ctx *ctx)
 }
 
 /* Channels [c0, c0 + cb): sdy[j] += sum dy, sdyx[j] += sum dy (x - mu[j]), in double. */
-CLONES static void bwd_sums_block(const float *x, const float *dy, int N, int C, size_t S, int c0,
+CNN_CLONES static void bwd_sums_block(const float *x, const float *dy, int N, int C, size_t S, int c0,
                                   int cb, const float *mu, double *sdy, double *sdyx)
 {
     if (S <= SMALL_S) { /* as in stats_block */
@@ -234,7 +233,7 @@ CLONES static void bwd_sums_block(const float *x, const float *dy, int N, int C,
 }
 
 /* dx += k1 (dy - mdy - xh mdyxh), xh = (x - mu) is, per channel. */
-CLONES static void bwd_apply_block(const float *x, const float *dy, float *dx, int N, int C,
+CNN_CLONES static void bwd_apply_block(const float *x, const float *dy, float *dx, int N, int C,
                                    size_t S, int c0, int cb, const float *mu, const float *is,
                                    const float *k1, const float *mdy, const float *mdyxh)
 {

@@ -75,7 +75,6 @@ typedef struct mp_geom {
     int j0, j1; /* output columns whose windows lie inside [0, w) */
 } mp_geom;
 
-#define CLONES CNN_CLONES
 
 /* one tap (value p_, input offset q) into the running best / bi; val != val: NaN */
 #define MP_TAP(p_, q)                                                                              \
@@ -229,7 +228,7 @@ mp_small(const mp_geom *g, int need, const float *restrict x, float *restrict y,
     }
 }
 
-CLONES static void mp_fwd_plane(const mp_geom *g, const float *restrict x, float *restrict y,
+CNN_CLONES static void mp_fwd_plane(const mp_geom *g, const float *restrict x, float *restrict y,
                                 int32_t *restrict ix)
 {
     const int w = g->w, ow = g->ow, j0 = g->j0, j1 = g->j1;

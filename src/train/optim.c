@@ -185,7 +185,6 @@ void cnn_optimizer_set_lr(cnn_optimizer *opt, float lr)
 
 float cnn_optimizer_lr(const cnn_optimizer *opt) { return opt ? opt->o.lr : 0.0f; }
 
-#define CLONES CNN_CLONES
 #define INLINE static inline __attribute__((always_inline))
 
 /* torch.optim.SGD on n elements; the flags are constants at each call below, so every
@@ -207,7 +206,7 @@ INLINE void sgd_loop(float *restrict w, const float *restrict gr, float *restric
     }
 }
 
-CLONES static void sgd_chunk(float *restrict w, const float *restrict gr, float *restrict buf,
+CNN_CLONES static void sgd_chunk(float *restrict w, const float *restrict gr, float *restrict buf,
                              size_t n, float lr, float wd, float m, bool first, bool nesterov)
 {
     if (!buf) {
@@ -266,7 +265,7 @@ INLINE void adam_loop(float *restrict w, const float *restrict gr, float *restri
     }
 }
 
-CLONES static void adam_chunk(float *restrict w, const float *restrict gr, float *restrict m,
+CNN_CLONES static void adam_chunk(float *restrict w, const float *restrict gr, float *restrict m,
                               float *restrict v, size_t n, float wd, float b1, float b2, float eps,
                               float step_size, float bc2_sqrt, float decay, bool decoupled)
 {

@@ -67,7 +67,16 @@ static entry *g_cache;
 static int g_layout = CNN_CPU_LAYOUT_AUTO;
 static bool g_atexit;
 
-void cnn_cpu_set_layout(int layout) { g_layout = layout; }
+static void free_chunks(void);
+
+/* Chunk sizes and scratch needs depend on the layout: forget them. */
+void cnn_cpu_set_layout(int layout)
+{
+    pthread_mutex_lock(&g_lock);
+    g_layout = layout;
+    free_chunks();
+    pthread_mutex_unlock(&g_lock);
+}
 
 static int block_c(void) { return __builtin_cpu_supports("avx512f") ? 16 : 8; }
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
@@ -103,8 +112,7 @@ static void free_entry(entry *e)
     free(e);
 }
 
-static void free_chunks(void);
-static int chunk_of(int kind, const cnn_conv_desc *c, bool has_bias);
+static int chunk_of(int kind, const cnn_conv_desc *c, bool has_bias, size_t *need);
 
 void cnn_dnnl_release(void)
 {
@@ -361,10 +369,8 @@ size_t cnn_dnnl_conv_scratch_kinds(const cnn_conv_desc *c, int kinds)
     if (ensure_engine())
         for (int k = 0; k < 3; k++) {
             if (!(kinds & (1 << k))) continue;
-            bool bias = k != KIND_BWD_DATA; /* bias only ever adds */
-            cnn_conv_desc d = *c;
-            d.n = chunk_of(k, c, bias);
-            size_t b = entry_need(k, &d, bias);
+            size_t b;
+            chunk_of(k, c, k != KIND_BWD_DATA, &b); /* bias only ever adds */
             if (b > m) m = b;
         }
     pthread_mutex_unlock(&g_lock);
@@ -482,12 +488,15 @@ typedef struct chunk_rec {
     bool has_bias;
     cnn_conv_desc d;
     int nb;
+    size_t need; /* scratch of a call of nb images; SIZE_MAX until asked for */
     struct chunk_rec *next;
 } chunk_rec;
 static chunk_rec *g_chunks;
 
-/* Images per oneDNN call for (kind, c). Called with g_lock held. */
-static int chunk_of(int kind, const cnn_conv_desc *c, bool has_bias)
+/* Images per oneDNN call for (kind, c), and with need != NULL the scratch such a call
+   takes (both remembered per descriptor: primitive descriptors are built once). Called
+   with g_lock held. */
+static int chunk_of(int kind, const cnn_conv_desc *c, bool has_bias, size_t *need)
 {
     static int env_read;
     if (!env_read) {
@@ -495,24 +504,40 @@ static int chunk_of(int kind, const cnn_conv_desc *c, bool has_bias)
         if (v && atoi(v) > 0) g_chunk_cap = (size_t)atoi(v) << 20;
         env_read = 1;
     }
-    for (chunk_rec *r = g_chunks; r; r = r->next)
-        if (r->kind == kind && r->has_bias == has_bias && memcmp(&r->d, c, sizeof *c) == 0)
-            return r->nb;
-    int nb = c->n;
-    if (kind == KIND_FWD && c->n > 1 && entry_need(kind, c, has_bias) > g_chunk_cap) {
-        cnn_conv_desc one = *c;
-        one.n = 1;
-        size_t per = entry_need(kind, &one, has_bias);
-        nb = per ? (int)(g_chunk_cap / per) : c->n;
-        if (nb < 1) nb = 1;
-        if (nb > c->n) nb = c->n;
+    chunk_rec *r = g_chunks;
+    while (r && !(r->kind == kind && r->has_bias == has_bias && memcmp(&r->d, c, sizeof *c) == 0))
+        r = r->next;
+    chunk_rec tmp; /* stands in when no record can be allocated */
+    if (!r) {
+        int nb = c->n;
+        size_t full = SIZE_MAX;
+        if (kind == KIND_FWD && c->n > 1 && (full = entry_need(kind, c, has_bias)) > g_chunk_cap) {
+            cnn_conv_desc one = *c;
+            one.n = 1;
+            size_t per = entry_need(kind, &one, has_bias);
+            nb = per ? (int)(g_chunk_cap / per) : c->n;
+            if (nb < 1) nb = 1;
+            if (nb > c->n) nb = c->n;
+            full = SIZE_MAX;
+        }
+        r = calloc(1, sizeof *r);
+        if (r) {
+            *r = (chunk_rec){kind, has_bias, *c, nb, full, g_chunks};
+            g_chunks = r;
+        } else {
+            tmp = (chunk_rec){kind, has_bias, *c, nb, full, NULL};
+            r = &tmp;
+        }
     }
-    chunk_rec *r = calloc(1, sizeof *r);
-    if (r) { /* without the record the same answer is recomputed next time */
-        *r = (chunk_rec){kind, has_bias, *c, nb, g_chunks};
-        g_chunks = r;
+    if (need) {
+        if (r->need == SIZE_MAX) {
+            cnn_conv_desc d = *c;
+            d.n = r->nb;
+            r->need = entry_need(kind, &d, has_bias);
+        }
+        *need = r->need;
     }
-    return nb;
+    return r->nb;
 }
 
 static void free_chunks(void)
@@ -537,7 +562,7 @@ static void conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const
     size_t s2 = kind == KIND_FWD ? ys : kind == KIND_BWD_DATA ? xs : 0;
     bool has_bias = kind == KIND_FWD ? b != NULL : kind == KIND_BWD_WEIGHTS ? db != NULL : false;
     pthread_mutex_lock(&g_lock);
-    int nb = aligned(scratch) && ensure_engine() ? chunk_of(kind, c, has_bias) : c->n;
+    int nb = aligned(scratch) && ensure_engine() ? chunk_of(kind, c, has_bias, NULL) : c->n;
     for (int n0 = 0; n0 < c->n; n0 += nb) {
         cnn_conv_desc d = *c;
         d.n = c->n - n0 < nb ? c->n - n0 : nb;

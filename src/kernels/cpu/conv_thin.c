@@ -30,7 +30,6 @@
    copying tens of floats). */
 #pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
 
-#define CLONES CNN_CLONES
 #define INLINE static inline __attribute__((always_inline))
 #define V 16           /* lanes of one vector (AVX-512) */
 #define MR 8           /* micro-kernel rows (output channels, or K rows for backward-data) */
@@ -476,7 +475,7 @@ static void chunk_rows(const geom *g, int ch, int *r0, int *r1)
     *r1 = *r0 + g->rows < g->oh ? *r0 + g->rows : g->oh;
 }
 
-CLONES static void fwd_item(const geom *g, const float *xn, const float *w, const float *b,
+CNN_CLONES static void fwd_item(const geom *g, const float *xn, const float *w, const float *b,
                             float *yn, int ch, float *buf)
 {
     int r0, r1;
@@ -507,7 +506,7 @@ void cnn_thin_conv_forward(const cnn_conv_desc *c, const float *x, const float *
 
 /* One image: per chunk and group, col = W_g^T dy_chunk into padded rows, which are
    then added to dx (chunks overlap in dx rows, so an image stays on one thread). */
-CLONES static void bwd_data_image(const geom *g, const float *dyn, const float *wt, float *dxn,
+CNN_CLONES static void bwd_data_image(const geom *g, const float *dyn, const float *wt, float *dxn,
                                   float *buf)
 {
     float *col = buf, *dxp = buf + g->xp_off, *dyp = buf + g->dyp_off;
@@ -559,7 +558,7 @@ void cnn_thin_conv_backward_data(const cnn_conv_desc *c, const float *dy, const 
 /* Items [i0, i1) of one slot into its partials (zeroed here). An item is ipi whole
    images side by side in col (ipi > 1 only when an image is one chunk), or one chunk;
    each image's columns are padded to a multiple of V with zeros in col and dy. */
-CLONES static void bwd_weights_slot(const geom *g, const float *x, const float *dy, bool want_db,
+CNN_CLONES static void bwd_weights_slot(const geom *g, const float *x, const float *dy, bool want_db,
                                     long i0, long i1, float *buf, float *pdw, float *pdb)
 {
     float *col = buf, *xp = buf + g->xp_off, *dyp = buf + g->dyp_off;
@@ -607,7 +606,7 @@ CLONES static void bwd_weights_slot(const geom *g, const float *x, const float *
 }
 
 /* Sum of one element's partials: slots in order, then its V lanes in a fixed tree. */
-CLONES static float reduce_slots(const float *p, size_t per, int slots)
+CNN_CLONES static float reduce_slots(const float *p, size_t per, int slots)
 {
     vf acc = {0};
     for (int s = 0; s < slots; s++) acc += LOADU(p + (size_t)s * per);

@@ -38,10 +38,9 @@ static dw_geom geom(const cnn_conv_desc *c)
     return g;
 }
 
-#define CLONES CNN_CLONES
 
 /* y (oh, ow) = bias + depthwise correlation of x (h, w) with k (kh, kw). */
-CLONES static void fwd_plane(const dw_geom *g, const float *restrict x, const float *restrict k,
+CNN_CLONES static void fwd_plane(const dw_geom *g, const float *restrict x, const float *restrict k,
                              float bias, float *restrict y)
 {
     for (int oh = 0; oh < g->oh; oh++) {
@@ -96,7 +95,7 @@ CLONES static void fwd_plane(const dw_geom *g, const float *restrict x, const fl
 }
 
 /* dx (h, w) += transposed depthwise convolution of dy (oh, ow) with k. */
-CLONES static void bwd_data_plane(const dw_geom *g, const float *restrict dy,
+CNN_CLONES static void bwd_data_plane(const dw_geom *g, const float *restrict dy,
                                   const float *restrict k, float *restrict dx)
 {
     for (int oh = 0; oh < g->oh; oh++) {
@@ -131,7 +130,7 @@ CLONES static void bwd_data_plane(const dw_geom *g, const float *restrict dy,
 }
 
 /* dk (kh, kw) += correlation of x (h, w) with dy (oh, ow); returns sum(dy). */
-CLONES static float bwd_weights_plane(const dw_geom *g, const float *restrict x,
+CNN_CLONES static float bwd_weights_plane(const dw_geom *g, const float *restrict x,
                                       const float *restrict dy, float *restrict dk)
 {
     float db = 0.0f;
@@ -267,7 +266,7 @@ static inline __attribute__((always_inline)) void stk_conv3(const float *restric
    where mask j is 0; s in [0, len). 3x3 in one pass (taps in registers); other kernels
    one pass per kernel column (5 rows unrolled) or per tap. add: Y[s] += instead (bias
    unused). */
-CLONES static void stk_conv(const dw_geom *g, const float *restrict X, const int32_t *restrict m,
+CNN_CLONES static void stk_conv(const dw_geom *g, const float *restrict X, const int32_t *restrict m,
                             long mlen, long len, const float *restrict k, const long *restrict off,
                             float bias, bool add, float *restrict Y)
 {
@@ -308,7 +307,7 @@ CLONES static void stk_conv(const dw_geom *g, const float *restrict X, const int
 
 /* dk[i][j] = sum over s in [0, len) of DY[s] * X[s + off[i][j]] (masked as above);
    returns sum(DY). One fixed-order vector reduction per tap. */
-CLONES static float stk_dot(const dw_geom *g, const float *restrict X, const float *restrict DY,
+CNN_CLONES static float stk_dot(const dw_geom *g, const float *restrict X, const float *restrict DY,
                             const int32_t *restrict m, long mlen, long len,
                             const long *restrict off, float *restrict dk)
 {
@@ -422,7 +421,7 @@ static void stk_forward(const cnn_conv_desc *c, const dw_geom *g, const dw_stk *
     }
 }
 
-CLONES static void add_plane(float *restrict dx, const float *restrict src, size_t n)
+CNN_CLONES static void add_plane(float *restrict dx, const float *restrict src, size_t n)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) dx[i] += src[i];

@@ -16,7 +16,6 @@
 void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
-#define CLONES CNN_CLONES
 #define JB 32
 #define RB 4
 #define LANES 16
@@ -49,7 +48,7 @@ static inline __attribute__((always_inline)) void tile_nn(int ta, int nr, int nj
             c[(size_t)r * ldc + l] = store(acc[r][l], alpha, beta, c[(size_t)r * ldc + l]);
 }
 
-CLONES static void gemm_nn(int ta, int m, int n, int k, float alpha, const float *a, int lda,
+CNN_CLONES static void gemm_nn(int ta, int m, int n, int k, float alpha, const float *a, int lda,
                            const float *b, int ldb, float beta, float *c, int ldc)
 {
     int mb = (m + RB - 1) / RB, nb = (n + JB - 1) / JB;
@@ -77,7 +76,7 @@ static inline float lanes_sum(const float *v)
     return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 
-CLONES static void gemm_nt(int ta, int m, int n, int k, float alpha, const float *a, int lda,
+CNN_CLONES static void gemm_nt(int ta, int m, int n, int k, float alpha, const float *a, int lda,
                            const float *b, int ldb, float beta, float *c, int ldc)
 {
     double work = (double)m * n * k;
