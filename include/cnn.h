@@ -349,6 +349,9 @@ typedef enum cnn_act {
     CNN_ACT_TANH,
     CNN_ACT_HARDSWISH,
     CNN_ACT_HARDSIGMOID,
+    CNN_ACT_LEAKY_RELU, /* the kinds below take parameters: cnn_activation_p */
+    CNN_ACT_ELU,
+    CNN_ACT_CLIP,
 } cnn_act;
 cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act);
 #define cnn_relu(g, x) cnn_activation(g, x, CNN_ACT_RELU)
@@ -381,6 +384,85 @@ cnn_node *cnn_channel_max(cnn_graph *g, cnn_node *x);
 cnn_node *cnn_channel_shuffle(cnn_graph *g, cnn_node *x, int groups);
 /* Channels [start, start+count) of x (ShuffleNet V2's split). */
 cnn_node *cnn_channel_slice(cnn_graph *g, cnn_node *x, int start, int count);
+
+/* ---------------------------------------------------------------- general tensor ops
+ * What imported networks (ONNX) need beyond the zoo's layers. Axes count every
+ * dimension, the batch included (axis 0); a negative axis counts from the end, as in
+ * ONNX / NumPy. On a batched node the batch must stay dimension 0 and may not be
+ * reduced, sliced, padded or moved: those are shape errors naming the node. Every op
+ * has forward and backward.
+ */
+/* A node holding fixed data (copied), not trained: dims are the whole shape, no batch. */
+cnn_node *cnn_constant(cnn_graph *g, const char *name, int ndim, const int *dims,
+                       const float *data);
+/* A node whose value is a parameter named `name` (trainable, or a buffer when not),
+   initialised to zero unless cnn_graph_set_initial gives it values. No batch. */
+cnn_node *cnn_parameter(cnn_graph *g, const char *name, int ndim, const int *dims,
+                        bool trainable);
+/* Values a parameter (or buffer) takes at compile instead of its default
+   initialisation (e.g. weights read from a file); data is copied, n must equal the
+   parameter's element count. Later cnn_graph_init calls still override it. */
+cnn_status cnn_graph_set_initial(cnn_graph *g, const char *param, const float *data, size_t n);
+
+/* Element-wise binary ops with NumPy broadcasting (a batched operand keeps the batch
+   in dimension 0; the other must broadcast over it). */
+typedef enum cnn_binary_op {
+    CNN_BIN_ADD = 0,
+    CNN_BIN_SUB,
+    CNN_BIN_MUL,
+    CNN_BIN_DIV,
+    CNN_BIN_MAX,
+    CNN_BIN_MIN,
+    CNN_BIN_POW,
+} cnn_binary_op;
+cnn_node *cnn_binary(cnn_graph *g, cnn_node *a, cnn_node *b, cnn_binary_op op);
+
+/* Element-wise unary maths. */
+typedef enum cnn_unary_op {
+    CNN_UN_NEG = 0,
+    CNN_UN_ABS,
+    CNN_UN_EXP,
+    CNN_UN_LOG,
+    CNN_UN_SQRT,
+    CNN_UN_RECIPROCAL,
+} cnn_unary_op;
+cnn_node *cnn_unary(cnn_graph *g, cnn_node *x, cnn_unary_op op);
+
+/* Activations with parameters: CNN_ACT_LEAKY_RELU (alpha = negative slope),
+   CNN_ACT_ELU (alpha), CNN_ACT_CLIP (min = alpha, max = beta),
+   CNN_ACT_HARDSIGMOID (max(0, min(1, alpha * x + beta)); cnn_hardsigmoid is
+   alpha 1/6, beta 1/2). The kinds without parameters ignore alpha and beta. */
+cnn_node *cnn_activation_p(cnn_graph *g, cnn_node *x, cnn_act act, float alpha, float beta);
+
+/* Permutes dimensions: out.dims[i] = x.dims[perm[i]]; perm has x's rank. */
+cnn_node *cnn_transpose(cnn_graph *g, cnn_node *x, int ndim, const int *perm);
+/* Elements start, start+step, ... before end along one axis (ONNX Slice on one axis:
+   start/end clamped as ONNX does, INT_MAX/INT_MIN for open ends; step != 0, may be
+   negative). */
+cnn_node *cnn_slice(cnn_graph *g, cnn_node *x, int axis, int start, int end, int step);
+
+typedef enum cnn_pad_mode { CNN_PAD_CONSTANT = 0, CNN_PAD_REFLECT, CNN_PAD_EDGE } cnn_pad_mode;
+/* pads: 2 * rank entries, ONNX order (all begins, then all ends); negative pads crop.
+   value: the constant (may be -INFINITY, e.g. before a max pool). */
+cnn_node *cnn_pad(cnn_graph *g, cnn_node *x, const int *pads, cnn_pad_mode mode, float value);
+
+typedef enum cnn_reduce_op {
+    CNN_REDUCE_MEAN = 0,
+    CNN_REDUCE_SUM,
+    CNN_REDUCE_MAX,
+    CNN_REDUCE_MIN,
+} cnn_reduce_op;
+/* Reduces over the given axes (naxes 0 = all but the batch of a batched node). */
+cnn_node *cnn_reduce(cnn_graph *g, cnn_node *x, cnn_reduce_op op, int naxes, const int *axes,
+                     bool keepdims);
+
+/* NumPy matmul: (..., M, K) x (..., K, N) -> (..., M, N), leading dims broadcast;
+   1-D operands as NumPy treats them. */
+cnn_node *cnn_matmul(cnn_graph *g, cnn_node *a, cnn_node *b);
+/* Softmax / log-softmax along one axis (cnn_softmax is axis 1). */
+cnn_node *cnn_softmax_axis(cnn_graph *g, cnn_node *x, int axis, bool log);
+/* (N, C, H, W) -> (N, C, 1, 1): the maximum of each plane (also 3-D: N, C, D, H, W). */
+cnn_node *cnn_global_maxpool(cnn_graph *g, cnn_node *x);
 
 /* Mean cross-entropy of logits (N, K) against labels (cnn_labels), with optional
    label smoothing as torch.nn.CrossEntropyLoss. Output: a scalar of shape (1). */
