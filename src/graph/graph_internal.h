@@ -61,6 +61,25 @@ struct cnn_node {
     size_t off_eval, off_train, off_grad;
 };
 
+/* A node's options in a format-neutral form, for exporters (ONNX, generated C) and
+   inspection: each op's describe() lists its attributes as named integer or float
+   lists ("kernel" {3, 3}, "stride", "padding", "groups", "act", "alpha", ...), in the
+   terms of the public builder that made it, so an exporter can rebuild the call.
+   See docs/architecture.md, "Operators". */
+#define CNN_DESC_MAX_ATTRS 16
+#define CNN_DESC_MAX_VALUES 12
+typedef struct cnn_desc_attr {
+    const char *key;                   /* a static string */
+    bool is_float;
+    int n;                             /* values used */
+    int64_t i[CNN_DESC_MAX_VALUES];
+    float f[CNN_DESC_MAX_VALUES];
+} cnn_desc_attr;
+typedef struct cnn_op_desc {
+    int n_attrs;
+    cnn_desc_attr attrs[CNN_DESC_MAX_ATTRS];
+} cnn_op_desc;
+
 struct cnn_op_def {
     const char *name;
     /* Validate inputs and attributes; set n->out dims (maximum batch), declare
@@ -72,6 +91,9 @@ struct cnn_op_def {
     /* Accumulate (+=) into in[i]->grad where in[i]->grad.data != NULL and into
        every trainable parameter's grad. n->grad holds d loss / d out. */
     cnn_status (*backward)(cnn_node *n, const cnn_ctx *ctx);
+    /* Fills d with the node's attributes (d is zeroed by the caller). NULL for ops
+       that have none (add, concat, ...). */
+    void (*describe)(const cnn_node *n, cnn_op_desc *d);
 };
 
 #define CNN_MAX_SCOPE 512
