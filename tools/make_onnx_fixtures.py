@@ -182,6 +182,26 @@ class Conv1d(nn.Module):
         return F.leaky_relu(self.bn(self.c(x)), 0.0) if False else torch.tanh(self.bn(self.c(x)))
 
 
+class General(nn.Module):
+    """What the zoo's layers do not cover: reflect pad, leaky relu, elu, arithmetic with
+    constants and a broadcast parameter, strided slices, sums, max over an axis,
+    transpose, clamp, broadcasting between batched values."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.scale = nn.Parameter(torch.linspace(0.5, 1.5, 4).reshape(4, 1, 1))
+
+    def forward(self, x):
+        x = F.pad(x, (1, 2, 0, 1), mode="reflect")
+        y = F.leaky_relu(self.conv(x), 0.1) * self.scale
+        y = F.elu(y) * 0.5 - y / 3.0
+        y = y[:, :, 1:, ::2]
+        s = y.sum(dim=(2, 3))
+        t = y.amax(dim=2).transpose(1, 2)
+        return torch.clamp(t.flatten(1), -0.5, 0.7) + s.sum(1, keepdim=True) * 0.01
+
+
 def small_models():
     """name -> (constructor, input shape without batch, batch, dynamic batch, opsets)"""
     d2l = zoo_tv
@@ -207,6 +227,7 @@ def small_models():
         "nin": (nin_blocks, (1, 16, 16), 2, False, (11, 13)),
         "mobilenet_v1": (mobilenet_v1_blocks, (3, 16, 16), 2, True, (11, 13)),
         "hybridsn": (HybridBlocks, (1, 10, 7, 7), 2, False, (11, 13)),
+        "general": (General, (3, 8, 9), 2, True, (11, 13, 17)),
         "conv1d": (Conv1d, (3, 9), 2, True, (11, 13)),
     }
 

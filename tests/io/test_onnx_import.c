@@ -61,6 +61,7 @@ static const fx g_fixtures[] = {
     {"vgg", {"eval11", "train11", "train13"}},
     {"alexnet", {"eval11", "train11", "train13"}},
     {"lrn", {"train13"}},
+    {"general", {"eval11", "train11", "train13", "train17"}},
     {"nin", {"eval11", "train11", "train13"}},
     {"mobilenet_v1", {"eval11", "train11", "train13"}},
     {"hybridsn", {"eval11", "train11", "train13"}},
