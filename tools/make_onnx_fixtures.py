@@ -232,6 +232,9 @@ def small_models():
     }
 
 
+TRAINING_MODE = {"vgg", "mobilenet_v2"}
+
+
 def export(model, x, path, opset, training, dynamic):
     kw = {}
     if dynamic:
@@ -349,6 +352,20 @@ def main():
                 export(model, x, path, opset, training, dynamic)
                 onnx.checker.check_model(onnx.load(path))
                 files.append(path)
+        if name in TRAINING_MODE:
+            # exported in training mode (BN with training_mode, Dropout nodes): the
+            # imported graph in eval mode must still give the eval output. The trace
+            # runs a training forward, which would move the running statistics: a
+            # copy with momentum 0 keeps them.
+            import copy
+            m2 = copy.deepcopy(model)
+            for mod in m2.modules():
+                if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+                    mod.momentum = 0.0
+            path = os.path.join(OUT, f"{name}.training13.onnx")
+            export(m2, x, path, 13, torch.onnx.TrainingMode.TRAINING, dynamic)
+            onnx.checker.check_model(onnx.load(path))
+            files.append(path)
         params = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
         fixturelib.save_safetensors(os.path.join(OUT, f"{name}.safetensors"),
                                     {"input": x.numpy(), "output": y.numpy()},
