@@ -107,16 +107,38 @@ class SEBlock(nn.Module):
 
 
 class CBAMBlock(nn.Module):
-    """CBAM's channel gate needs GlobalMaxPool; this is its spatial half."""
+    """CBAM: channel gate (avg and max pooled through a shared MLP) then spatial gate."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.ca = zoo_tv.ChannelAttention(16, 4)
         self.sa = zoo_tv.SpatialAttention(7)
 
     def forward(self, x):
         x = F.relu(self.conv(x))
+        x = x * self.ca(x)
         return x * self.sa(x)
+
+
+class Attention(nn.Module):
+    """MatMul between batched values and with constants (3-D linear layers), softmax on
+    the last axis, unary maths, log-softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.q = nn.Linear(8, 4)
+        self.v = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = F.relu(self.conv(x))
+        t = x.flatten(2).transpose(1, 2)
+        q, v = self.q(t), self.v(t)
+        a = torch.softmax(q @ q.transpose(1, 2) / 2.0, dim=-1)
+        o = a @ v
+        o = o.abs().sqrt() + torch.exp(-o.abs())
+        return F.log_softmax(o.mean(dim=1), dim=1)
 
 
 def densenet_blocks():
@@ -219,7 +241,7 @@ def small_models():
         "shufflenet_v2": (shufflenet_v2_blocks, (3, 32, 32), 2, False, (11, 13)),
         "shufflenet_v1": (shufflenet_v1_blocks, (3, 16, 16), 2, True, (11, 13)),
         "se": (SEBlock, (3, 8, 8), 2, True, (11, 13)),
-        "cbam_spatial": (CBAMBlock, (3, 8, 8), 2, False, (11, 13)),
+        "cbam": (CBAMBlock, (3, 8, 8), 2, False, (11, 13)),
         "densenet": (densenet_blocks, (3, 8, 8), 2, True, (11, 13)),
         "googlenet": (googlenet_blocks, (3, 16, 16), 2, True, (11, 13)),
         "vgg": (vgg_blocks, (3, 8, 8), 2, False, (11, 13)),
@@ -227,6 +249,7 @@ def small_models():
         "nin": (nin_blocks, (1, 16, 16), 2, False, (11, 13)),
         "mobilenet_v1": (mobilenet_v1_blocks, (3, 16, 16), 2, True, (11, 13)),
         "hybridsn": (HybridBlocks, (1, 10, 7, 7), 2, False, (11, 13)),
+        "attention": (Attention, (3, 4, 4), 2, True, (11, 13, 17)),
         "general": (General, (3, 8, 9), 2, True, (11, 13, 17)),
         "conv1d": (Conv1d, (3, 9), 2, True, (11, 13)),
     }

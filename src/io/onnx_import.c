@@ -956,7 +956,7 @@ static cnn_status op_linear(ox_imp *I, bool gemm)
     int rank = val_shape(x, xd);
     if (rank != 2 || w->c.ndim != 2)
         return fail(I, CNN_ERR_UNSUPPORTED, "A of rank %d and B of rank %d: a (N, K) input times a constant "
-                    "matrix is supported", rank, w->c.ndim);
+                    "matrix is supported for Gemm", rank, w->c.ndim);
     bool ta = gemm && attr_i(I->cur, "transA", 0), tb = gemm && attr_i(I->cur, "transB", 0);
     float alpha = gemm ? attr_f(I->cur, "alpha", 1.0f) : 1.0f, beta = gemm ? attr_f(I->cur, "beta", 1.0f) : 1.0f;
     if (ta) return fail(I, CNN_ERR_UNSUPPORTED, "transA=1 on a batched input");
@@ -1399,10 +1399,12 @@ static cnn_status op_softmax(ox_imp *I)
     int64_t xd[CNN_ONNX_MAX_RANK];
     int rank = val_shape(x, xd);
     int ax = norm_axis(attr_i(I->cur, "axis", I->opset >= 13 ? -1 : 1), rank);
-    if (ax != 1 || rank != 2)
-        return fail(I, CNN_ERR_UNSUPPORTED, "axis %d of a rank-%d input: softmax over classes of (N, K) is supported",
-                    ax, rank);
-    return set_out_node(I, 0, cnn_softmax(I->g, x->node));
+    bool log = strcmp(I->cur->op_type, "LogSoftmax") == 0;
+    if (ax == 1 && rank == 2 && !log) return set_out_node(I, 0, cnn_softmax(I->g, x->node));
+    if (I->opset < 13 && ax != rank - 1) /* before 13: over all axes from ax, flattened */
+        return fail(I, CNN_ERR_UNSUPPORTED, "axis %d of a rank-%d input before opset 13 (the last axis, or "
+                    "rank 2, is supported)", ax, rank);
+    return set_out_node(I, 0, cnn_softmax_axis(I->g, x->node, ax, log));
 }
 
 static cnn_status op_lrn(ox_imp *I)
@@ -1507,7 +1509,40 @@ static cnn_status do_relu(ox_imp *I) { return op_activation(I, I->cur->op_type);
 static cnn_status do_maxpool(ox_imp *I) { return op_pool(I, true); }
 static cnn_status do_avgpool(ox_imp *I) { return op_pool(I, false); }
 static cnn_status do_gemm(ox_imp *I) { return op_linear(I, true); }
-static cnn_status do_matmul(ox_imp *I) { return op_linear(I, false); }
+/* MatMul: (N, K) x constant (K, M) as a linear layer, NumPy matmul otherwise. */
+static cnn_status do_matmul(ox_imp *I)
+{
+    ox_val *a = input(I, 0), *b = input(I, 1);
+    if (a && b && batched(a) && b->is_const && b->c.f && b->c.ndim == 2) {
+        int64_t ad[CNN_ONNX_MAX_RANK];
+        if (val_shape(a, ad) == 2) return op_linear(I, false);
+    }
+    cnn_node *na, *nb;
+    CNN_CHECK(as_node(I, 0, &na));
+    CNN_CHECK(as_node(I, 1, &nb));
+    return set_out_node(I, 0, cnn_matmul(I->g, na, nb));
+}
+
+static cnn_status do_unary(ox_imp *I)
+{
+    const char *op = I->cur->op_type;
+    cnn_unary_op u = strcmp(op, "Neg") == 0          ? CNN_UN_NEG
+                     : strcmp(op, "Abs") == 0        ? CNN_UN_ABS
+                     : strcmp(op, "Exp") == 0        ? CNN_UN_EXP
+                     : strcmp(op, "Log") == 0        ? CNN_UN_LOG
+                     : strcmp(op, "Sqrt") == 0       ? CNN_UN_SQRT
+                                                     : CNN_UN_RECIPROCAL;
+    cnn_node *x;
+    CNN_CHECK(as_node(I, 0, &x));
+    return set_out_node(I, 0, cnn_unary(I->g, x, u));
+}
+
+static cnn_status do_global_maxpool(ox_imp *I)
+{
+    ox_val *x;
+    CNN_CHECK(data_in(I, 0, &x));
+    return set_out_node(I, 0, cnn_global_maxpool(I->g, x->node));
+}
 static cnn_status do_binary(ox_imp *I) { return op_binary(I, I->cur->op_type); }
 static cnn_status do_rmean(ox_imp *I) { return op_reduce(I, CNN_REDUCE_MEAN); }
 static cnn_status do_rmax(ox_imp *I) { return op_reduce(I, CNN_REDUCE_MAX); }
@@ -1569,7 +1604,14 @@ static const ox_op g_ops[] = {
     {"Range", do_const_only},
     {"Equal", do_const_only},
     {"Where", do_const_only},
-    {"Neg", do_const_only},
+    {"Neg", do_unary},
+    {"Abs", do_unary},
+    {"Exp", do_unary},
+    {"Log", do_unary},
+    {"Sqrt", do_unary},
+    {"Reciprocal", do_unary},
+    {"GlobalMaxPool", do_global_maxpool},
+    {"LogSoftmax", op_softmax},
 };
 #define N_OPS (int)(sizeof g_ops / sizeof g_ops[0])
 
