@@ -161,7 +161,8 @@ def vgg_blocks():
 
 
 def alexnet_blocks():
-    return nn.Sequential(nn.Conv2d(3, 8, 5, 2, 2), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Conv2d(8, 12, 3, padding=1), nn.ReLU(),
+    return nn.Sequential(nn.Conv2d(3, 8, 5, 2, 2), nn.ReLU(),
+                         nn.LocalResponseNorm(3, alpha=1e-2, beta=0.75, k=2.0), nn.MaxPool2d(3, 2), nn.Conv2d(8, 12, 3, padding=1), nn.ReLU(),
                          nn.AvgPool2d(3, 1, 1, count_include_pad=False), nn.Flatten(),
                          nn.Linear(12 * 3 * 3, 10), nn.Softmax(dim=1))
 

@@ -49,6 +49,8 @@ typedef struct ox_imp {
     const Onnx__NodeProto *cur;
     int cur_index;
     const char *cur_name;
+    cnn_node *named;    /* a pattern's node that takes another ONNX node's name ... */
+    const char *named_as;
 } ox_imp;
 
 static uint64_t hash_str(const char *s)
@@ -271,7 +273,8 @@ static cnn_status name_nodes(ox_imp *I, int first)
         cnn_node *n = cnn_graph_node(I->g, i);
         if (strcmp(n->op->name, "constant") == 0 || strcmp(n->op->name, "parameter") == 0) continue;
         char buf[1024];
-        if (o && o->node == n) snprintf(buf, sizeof buf, "%s", I->cur_name);
+        if (I->named == n) snprintf(buf, sizeof buf, "%s", I->named_as);
+        else if (o && o->node == n) snprintf(buf, sizeof buf, "%s", I->cur_name);
         else snprintf(buf, sizeof buf, "%s/%s", I->cur_name, n->op->name);
         size_t len = strlen(buf);
         for (int k = 1; cnn_graph_find(I->g, buf) && cnn_graph_find(I->g, buf) != n; k++)
@@ -1199,6 +1202,115 @@ static cnn_status op_activation(ox_imp *I, const char *op)
     return set_out_node(I, 0, cnn_activation(I->g, x->node, act));
 }
 
+/* A scalar constant input of node nd (float), or false. */
+static bool node_scalar(ox_imp *I, const Onnx__NodeProto *nd, int i, float *out)
+{
+    ox_val *v = i < (int)nd->n_input ? find_val(I, nd->input[i]) : NULL;
+    if (!v || !v->is_const || v->c.numel != 1) return false;
+    *out = v->c.f ? v->c.f[0] : (float)v->c.i[0];
+    return true;
+}
+
+/* torch writes nn.LocalResponseNorm out: d = x * x, unsqueezed, padded along channels,
+   AveragePool (size, 1, 1), reshaped back, * alpha + k, ^ beta, y = x / d. Seen at
+   the Mul(x, x): the Div(x, ...) whose divisor's producers (back to this Mul and
+   constants only, each value used only inside) hold such a chain becomes cnn_lrn,
+   and every node of the chain is skipped. */
+static bool lrn_pattern(ox_imp *I, ox_val *x, cnn_status *st)
+{
+    const Onnx__GraphProto *gr = I->gr;
+    int n = (int)gr->n_node, div = -1;
+    int64_t xd[CNN_ONNX_MAX_RANK];
+    if (val_shape(x, xd) != 4) return false;
+    for (int i = 0; i < n && div < 0; i++) {
+        const Onnx__NodeProto *nd = gr->node[i];
+        if (nd->op_type && strcmp(nd->op_type, "Div") == 0 && nd->n_input == 2 && strcmp(nd->input[0], x->name) == 0)
+            div = i;
+    }
+    if (div < 0) return false;
+    bool *in = cnn_calloc((size_t)n, sizeof *in);
+    const char **stack = cnn_malloc((size_t)(4 * n + 4) * sizeof *stack);
+    bool ok = in && stack;
+    int sp = 0;
+    if (ok) stack[sp++] = gr->node[div]->input[1];
+    while (ok && sp > 0) {
+        ox_val *v = find_val(I, stack[--sp]);
+        if (!v || v == x) continue; /* x itself: Shape(x) in the reshapes */
+        if (v->producer < 0) {
+            ok = v->is_const;
+            continue;
+        }
+        if (in[v->producer]) continue;
+        in[v->producer] = true;
+        if (v->producer == I->cur_index) continue; /* the Mul(x, x) */
+        const Onnx__NodeProto *nd = gr->node[v->producer];
+        for (size_t k = 0; k < nd->n_input && ok; k++)
+            if (in_name(nd, (int)k)) {
+                if (sp >= 4 * n) ok = false;
+                else stack[sp++] = nd->input[k];
+            }
+    }
+    ok = ok && in[I->cur_index];
+    /* the chain's values are used only inside it (and by the Div) */
+    for (int i = 0; i < n && ok; i++) {
+        if (!in[i]) continue;
+        const Onnx__NodeProto *nd = gr->node[i];
+        for (size_t k = 0; k < nd->n_output && ok; k++) {
+            ox_val *v = nd->output[k][0] ? find_val(I, nd->output[k]) : NULL;
+            if (!v || !v->uses) continue;
+            int inside = 0;
+            for (int j = 0; j < n; j++)
+                if (in[j] || j == div)
+                    for (size_t q = 0; q < gr->node[j]->n_input; q++)
+                        inside += in_name(gr->node[j], (int)q) && strcmp(gr->node[j]->input[q], v->name) == 0;
+            ok = inside == v->uses;
+        }
+    }
+    /* size, alpha, k, beta */
+    int64_t size = 0;
+    float alpha = 0, k = 0, beta = 0;
+    bool has_a = false, has_k = false, has_b = false;
+    for (int i = 0; i < n && ok; i++) {
+        if (!in[i] || i == I->cur_index) continue;
+        const Onnx__NodeProto *nd = gr->node[i];
+        const char *op = nd->op_type ? nd->op_type : "";
+        int64_t ks[3];
+        if (strcmp(op, "AveragePool") == 0) {
+            ok = attr_ints(nd, "kernel_shape", ks, 3) == 3 && ks[1] == 1 && ks[2] == 1 && !size;
+            size = ks[0];
+        } else if (strcmp(op, "Mul") == 0) {
+            ok = !has_a && (node_scalar(I, nd, 1, &alpha) || node_scalar(I, nd, 0, &alpha));
+            has_a = true;
+        } else if (strcmp(op, "Add") == 0) {
+            ok = !has_k && (node_scalar(I, nd, 1, &k) || node_scalar(I, nd, 0, &k));
+            has_k = true;
+        } else if (strcmp(op, "Pow") == 0) {
+            ok = !has_b && node_scalar(I, nd, 1, &beta);
+            has_b = true;
+        } else if (strcmp(op, "Div") == 0 || strcmp(op, "Sub") == 0 || strcmp(op, "Conv") == 0 ||
+                   strcmp(op, "MaxPool") == 0 || strcmp(op, "Sqrt") == 0 || strcmp(op, "Exp") == 0) {
+            ok = false; /* not torch's LRN arithmetic */
+        }
+    }
+    ok = ok && size >= 1 && size % 2 == 1 && has_a && has_k && has_b;
+    if (ok) {
+        cnn_node *y = cnn_lrn(I->g, x->node, .size = (int)size, .alpha = alpha, .beta = beta, .k = k);
+        if (!y) *st = fail_graph(I);
+        else {
+            find_val(I, gr->node[div]->output[0])->node = y;
+            const Onnx__NodeProto *dn = gr->node[div];
+            I->named = y;
+            I->named_as = dn->name && *dn->name ? dn->name : dn->output[0];
+            for (int i = 0; i < n; i++)
+                if (in[i] && i != I->cur_index) I->skip[i] = true;
+            I->skip[div] = true;
+        }
+    }
+    cnn_free(in);
+    cnn_free(stack);
+    return ok;
+}
+
 static cnn_status op_binary(ox_imp *I, const char *op)
 {
     ox_val *a = input(I, 0), *b = input(I, 1);
@@ -1208,6 +1320,8 @@ static cnn_status op_binary(ox_imp *I, const char *op)
         bool same = ra == rb;
         for (int d = 0; same && d < ra; d++) same = ad[d] == bd[d];
         if (strcmp(op, "Add") == 0 && same) return set_out_node(I, 0, cnn_add(I->g, a->node, b->node));
+        cnn_status st = CNN_OK;
+        if (strcmp(op, "Mul") == 0 && a == b && lrn_pattern(I, a, &st)) return st;
         if (strcmp(op, "Mul") == 0 && ra == 4 && rb == 4) {
             for (int swap = 0; swap < 2; swap++) {
                 ox_val *x = swap ? b : a, *s = swap ? a : b;
@@ -1637,6 +1751,7 @@ static cnn_status run_node(ox_imp *I)
     for (int i = 0; i < N_OPS; i++)
         if (strcmp(g_ops[i].name, op) == 0) {
             int first = cnn_graph_num_nodes(I->g);
+            I->named = NULL;
             CNN_CHECK(g_ops[i].fn(I));
             return name_nodes(I, first);
         }

@@ -183,9 +183,16 @@ static void test_names(void **state)
     assert_string_equal(cnn_node_op(cnn_graph_find(g, "/0/Conv")), "conv2d");
     assert_string_equal(cnn_node_op(cnn_graph_find(g, "/1/BatchNormalization")), "batchnorm2d");
     cnn_graph_free(g);
+    g = import("alexnet.train13.onnx", 2, NULL, NULL); /* LRN written out by torch */
+    assert_non_null(cnn_graph_find(g, "/2/Div"));
+    assert_string_equal(cnn_node_op(cnn_graph_find(g, "/2/Div")), "lrn");
+    cnn_graph_free(g);
     g = import("mobilenet_v3.train11.onnx", 2, NULL, NULL); /* HardSwish as x * HardSigmoid(x) */
     int hs = 0;
-    for (int i = 0; i < cnn_graph_num_nodes(g); i++) hs += strcmp(cnn_node_op(cnn_graph_node(g, i)), "mul_channel") == 0;
+    for (int i = 0; i < cnn_graph_num_nodes(g); i++) {
+        hs += strcmp(cnn_node_op(cnn_graph_node(g, i)), "mul_channel") == 0;
+        assert_true(strcmp(cnn_node_op(cnn_graph_node(g, i)), "binary") != 0); /* no x * HardSigmoid(x) left */
+    }
     assert_true(hs >= 2); /* the SE gates */
     cnn_graph_free(g);
 }
