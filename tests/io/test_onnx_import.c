@@ -289,6 +289,47 @@ static void test_bad_input(void **state)
     assert_int_equal(cnn_tensor_numel(&o), 8);
     assert_true(o.data[4] == 2.0f && o.data[7] == 8.0f);
     cnn_graph_free(g);
+    /* corrupted bytes anywhere (every 7th byte of a small model, each set to a few
+       values): an error or a graph, never a crash */
+    {
+        FILE *f = fopen(fixture("residual.train13.onnx"), "rb");
+        assert_non_null(f);
+        static unsigned char buf[1 << 16];
+        size_t len = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        assert_true(len > 100 && len < sizeof buf);
+        char path[256];
+        const char *tmp = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/cnn_onnx_mut_%d.onnx", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+        static const unsigned char vals[] = {0x00, 0xff, 0x7f, 0x80, 0x01};
+        int step = tu_quick() ? 61 : 7, failures = 0;
+        for (size_t at = 0; at < len; at += (size_t)step)
+            for (size_t v = 0; v < sizeof vals; v++) {
+                unsigned char old = buf[at];
+                buf[at] = vals[v];
+                f = fopen(path, "wb");
+                assert_non_null(f);
+                fwrite(buf, 1, len, f);
+                fclose(f);
+                buf[at] = old;
+                g = cnn_graph_new();
+                cnn_onnx_import_opts mopt = {.batch = 2};
+                cnn_node *mi = NULL, *mo = NULL;
+                if (cnn_onnx_import(g, path, &mopt, &mi, &mo) == CNN_OK) {
+                    float xin[2 * 3 * 8 * 8] = {0};
+                    cnn_tensor t = cnn_node_value(mi);
+                    if (cnn_tensor_numel(&t) <= sizeof xin / sizeof *xin && cnn_graph_compile(g, 1) == CNN_OK &&
+                        cnn_graph_set_input(g, mi, xin, 2) == CNN_OK)
+                        (void)cnn_graph_forward(g);
+                } else {
+                    failures++;
+                    assert_true(strlen(cnn_error_message()) > 0);
+                }
+                cnn_graph_free(g);
+            }
+        remove(path);
+        assert_true(failures > 0);
+    }
     /* every allocation failing in turn: an error, never a crash or a leak */
     if (tu_quick()) return;
     for (long k = 1; k < 400; k++) {
