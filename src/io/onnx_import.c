@@ -443,6 +443,24 @@ static cnn_status window(ox_imp *I, int nd, const int64_t *in, const int64_t *ke
     return CNN_OK;
 }
 
+/* The asymmetric part of a window's pads as an explicit pad node (value fill: 0 before
+   a convolution, -inf before a max pool); the window keeps the symmetric part. */
+static cnn_status pad_asymmetric(ox_imp *I, cnn_node **x, ox_window *w, float fill)
+{
+    int rank = w->nd + 2, pads[2 * CNN_MAX_DIMS] = {0};
+    bool any = false;
+    for (int i = 0; i < w->nd; i++) {
+        int64_t m = w->pb[i] < w->pe[i] ? w->pb[i] : w->pe[i];
+        pads[2 + i] = (int)(w->pb[i] - m);
+        pads[rank + 2 + i] = (int)(w->pe[i] - m);
+        any |= w->pb[i] != w->pe[i];
+        w->pb[i] = w->pe[i] = m;
+    }
+    if (!any) return CNN_OK;
+    *x = cnn_pad(I->g, *x, pads, CNN_PAD_CONSTANT, fill);
+    return *x ? CNN_OK : fail_graph(I);
+}
+
 static bool symmetric(const ox_window *w)
 {
     for (int i = 0; i < w->nd; i++)
@@ -846,9 +864,8 @@ static cnn_status op_conv(ox_imp *I)
                                             (long long)b->c.numel, (long long)out);
     ox_window wd;
     CNN_CHECK(window(I, nd, xd + 2, w->c.dims + 2, &wd));
-    if (!symmetric(&wd))
-        return fail(I, CNN_ERR_UNSUPPORTED, "asymmetric pads need the general pad operator");
     cnn_node *in = x->node;
+    CNN_CHECK(pad_asymmetric(I, &in, &wd, 0.0f)); /* e.g. SAME_UPPER with an even kernel */
     if (nd == 1) /* 1-D as 2-D with a height of 1 */
         in = cnn_reshape(I->g, in, 3, (int[]){(int)xd[1], 1, (int)xd[2]});
     int p0 = cnn_graph_num_params(I->g);
@@ -1005,23 +1022,28 @@ static cnn_status op_pool(ox_imp *I, bool max)
     ox_window w;
     CNN_CHECK(window(I, rank - 2, xd + 2, NULL, &w));
     bool ceil_mode = attr_i(I->cur, "ceil_mode", 0) != 0;
-    if (!symmetric(&w)) return fail(I, CNN_ERR_UNSUPPORTED, "asymmetric pads need the general pad operator");
-    cnn_node *y;
+    cnn_node *in = x->node, *y;
+    if (!symmetric(&w)) {
+        if (!max && attr_i(I->cur, "count_include_pad", 0) == 0)
+            return fail(I, CNN_ERR_UNSUPPORTED, "asymmetric pads with count_include_pad=0");
+        if (ceil_mode) return fail(I, CNN_ERR_UNSUPPORTED, "asymmetric pads with ceil_mode");
+        CNN_CHECK(pad_asymmetric(I, &in, &w, max ? -INFINITY : 0.0f));
+    }
     if (rank == 5) {
         if (w.d[0] != 1 || w.d[1] != 1 || w.d[2] != 1)
             return fail(I, CNN_ERR_UNSUPPORTED, "dilated 3-D max pooling");
-        y = cnn_maxpool3d(I->g, x->node, .kernel_d = (int)w.k[0], .kernel_h = (int)w.k[1],
+        y = cnn_maxpool3d(I->g, in, .kernel_d = (int)w.k[0], .kernel_h = (int)w.k[1],
                           .kernel_w = (int)w.k[2], .stride_d = (int)w.s[0], .stride_h = (int)w.s[1],
                           .stride_w = (int)w.s[2], .padding_d = (int)w.pb[0], .padding_h = (int)w.pb[1],
                           .padding_w = (int)w.pb[2], .ceil_mode = ceil_mode);
     } else if (max) {
         if (w.d[0] != w.d[1]) return fail(I, CNN_ERR_UNSUPPORTED, "different dilations per axis");
-        y = cnn_maxpool2d(I->g, x->node, .kernel_h = (int)w.k[0], .kernel_w = (int)w.k[1],
+        y = cnn_maxpool2d(I->g, in, .kernel_h = (int)w.k[0], .kernel_w = (int)w.k[1],
                           .stride_h = (int)w.s[0], .stride_w = (int)w.s[1], .padding_h = (int)w.pb[0],
                           .padding_w = (int)w.pb[1], .dilation = (int)w.d[0], .ceil_mode = ceil_mode);
     } else {
         if (w.d[0] != 1 || w.d[1] != 1) return fail(I, CNN_ERR_UNSUPPORTED, "dilated average pooling");
-        y = cnn_avgpool2d(I->g, x->node, .kernel_h = (int)w.k[0], .kernel_w = (int)w.k[1],
+        y = cnn_avgpool2d(I->g, in, .kernel_h = (int)w.k[0], .kernel_w = (int)w.k[1],
                           .stride_h = (int)w.s[0], .stride_w = (int)w.s[1], .padding_h = (int)w.pb[0],
                           .padding_w = (int)w.pb[1], .ceil_mode = ceil_mode,
                           .exclude_pad = attr_i(I->cur, "count_include_pad", 0) == 0);

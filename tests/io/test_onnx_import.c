@@ -61,6 +61,7 @@ static const fx g_fixtures[] = {
     {"vgg", {"eval11", "train11", "train13", "training13"}},
     {"alexnet", {"eval11", "train11", "train13"}},
     {"lrn", {"train13"}},
+    {"same_pad", {"train13"}},
     {"general", {"eval11", "train11", "train13", "train17"}},
     {"attention", {"eval11", "train11", "train13", "train17"}},
     {"nin", {"eval11", "train11", "train13"}},
