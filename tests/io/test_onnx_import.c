@@ -344,6 +344,38 @@ static void test_bad_input(void **state)
     }
 }
 
+/* The CLI takes an .onnx path wherever it takes a model: summary lists the ONNX node
+   names, bench runs it, a bad file is a clear message and a non-zero exit. */
+static void test_cli(void **state)
+{
+    (void)state;
+    const char *bin = getenv("CNN_BIN");
+    if (!bin || !have_onnx()) return;
+    char cmd[2048], out[1 << 16];
+    snprintf(cmd, sizeof cmd, "%s summary %s 2>&1", bin, fixture("resnet.train13.onnx"));
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "/4/conv1/Conv"));
+    assert_non_null(strstr(out, "conv2d"));
+    snprintf(cmd, sizeof cmd, "%s bench %s --iters 1 --warmup 0 2>&1", bin, fixture("se.train13.onnx"));
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "images/s"));
+    snprintf(cmd, sizeof cmd, "%s summary %s 2>&1", bin, fixture("bad/cycle.onnx"));
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_true(pclose(p) != 0);
+    assert_non_null(strstr(out, "cycle"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_train_and_reload),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
