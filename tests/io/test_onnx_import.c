@@ -63,6 +63,7 @@ static const fx g_fixtures[] = {
     {"lrn", {"train13"}},
     {"same_pad", {"train13"}},
     {"general", {"eval11", "train11", "train13", "train17"}},
+    {"extra", {"eval13", "train13", "train17"}},
     {"attention", {"eval11", "train11", "train13", "train17"}},
     {"nin", {"eval11", "train11", "train13"}},
     {"mobilenet_v1", {"eval11", "train11", "train13"}},
