@@ -8,6 +8,7 @@
 #include "../core/vmath.h"
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
+#include "op_describe.h"
 
 /* picked at load time: AVX-512 / AVX2 / baseline from one binary */
 
@@ -174,11 +175,18 @@ static cnn_status act_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void act_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const act_attr *a = n->attr;
+    cnn_desc_int(d, "act", a->act);
+}
+
 const cnn_op_def cnn_op_activation = {
     .name = "activation",
     .shape = act_shape,
     .forward = act_forward,
     .backward = act_backward,
+    .describe = act_describe,
 };
 
 cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)
