@@ -769,6 +769,25 @@ const cnn_model_info *cnn_model_find(const char *name);
 cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts *o,
                            cnn_node **input, cnn_node **logits);
 
+/* ---------------------------------------------------------------- ONNX
+ * Import: an .onnx file (protobuf, read with the code protobuf-c generates from
+ * Debian's onnx.proto) becomes an ordinary graph built through this API: ONNX node
+ * names, initializers as parameters under their ONNX names starting from the file's
+ * values (cnn_graph_set_initial), BatchNormalization statistics as buffers. Dimension 0
+ * of every graph input is the batch. Builds without ONNX return CNN_ERR_UNSUPPORTED
+ * ("not built with ONNX"). See docs/architecture.md, "ONNX import". */
+typedef struct cnn_onnx_import_opts {
+    int batch;                          /* dim 0 of every input; 0 = 1 */
+    int channels, depth, height, width; /* symbolic dims of the first input (0 = the file's);
+                                           a value that contradicts a fixed dim is an error */
+} cnn_onnx_import_opts;
+/* *input = the first graph input, *output = the first graph output (every graph output
+   is marked; the other inputs are found by name with cnn_graph_find). */
+cnn_status cnn_onnx_import(cnn_graph *g, const char *path, const cnn_onnx_import_opts *o,
+                           cnn_node **input, cnn_node **output);
+/* true when a model name is a path to an ONNX file (ends in ".onnx"). */
+bool cnn_onnx_is_path(const char *name);
+
 /* ---------------------------------------------------------------- training
  * (owned by src/train/; the trainer loop, metrics and checkpoints go here) */
 /* CNN-TRAIN-BEGIN */
@@ -793,7 +812,7 @@ void cnn_metrics_free(cnn_metrics *m);
 typedef struct cnn_model {
     cnn_graph *g;
     cnn_node *input, *logits, *labels, *loss;
-    char name[64];
+    char name[512];          /* zoo name, or the path of an .onnx model */
     cnn_model_opts opts;     /* opts.set points into set_buf */
     char set_buf[256];
     cnn_transform transform; /* preprocessing used in training (no augmentation) */
