@@ -457,6 +457,12 @@ static void export_node(ex *e, const cnn_node *n)
             p = ex_node(e, "AveragePool", nm, 1, &x, out);
             attr_ints(e, p, "kernel_shape", 2, (const int64_t[]){H / oh, W / ow});
             attr_ints(e, p, "strides", 2, (const int64_t[]){H / oh, W / ow});
+        } else if (H == 1 && W == 1) { /* every bin is the one value: a broadcast */
+            float *ones = ex_alloc(e, (size_t)oh * ow * sizeof *ones);
+            if (!ones) return;
+            for (int i = 0; i < oh * ow; i++) ones[i] = 1.0f;
+            const char *o1 = ex_init_f32(e, ex_str(e, "%s::ones", nm), 4, (const int[]){1, 1, oh, ow}, ones);
+            ex_node(e, "Mul", nm, 2, (const char *[]){x, o1}, out);
         } else {
             adaptive_matmul(e, n, x, out);
         }

@@ -25,42 +25,46 @@ typedef struct zoo_case {
     int c, d, h, w;
     bool big;   /* > 100M parameters: CNN_TEST_FULL only */
     bool quick; /* also in the sanitizer run (covers every exported op) */
+    /* the export needs an op the importer may not take yet (alexnet at 64x64: the
+       adaptive pool of a 1x1 map to 6x6 is a broadcast Mul): an unsupported import is
+       reported as a skip; a successful one is checked like every other */
+    bool import_may_lack;
 } zoo_case;
 
 static const zoo_case CASES[] = {
-    {"lenet", 1, 0, 28, 28, false, true},
-    {"lenet_relu", 1, 0, 32, 32, false, false},
-    {"mynet", 1, 0, 32, 32, false, false},
-    {"alexnet", 3, 0, 64, 64, false, false},
-    {"alexnet_d2l", 1, 0, 96, 96, false, false},
-    {"vgg11", 3, 0, 32, 32, true, false},
-    {"vgg11_bn", 3, 0, 32, 32, true, false},
-    {"vgg16", 3, 0, 32, 32, true, false},
-    {"vgg16_bn", 3, 0, 32, 32, true, false},
-    {"vgg11_d2l", 1, 0, 32, 32, false, false},
-    {"nin", 1, 0, 96, 96, false, false},
-    {"googlenet", 3, 0, 32, 32, false, false},
-    {"googlenet_d2l", 1, 0, 32, 32, false, true},
-    {"resnet18", 3, 0, 32, 32, false, false},
-    {"resnet34", 3, 0, 32, 32, false, false},
-    {"resnet50", 3, 0, 32, 32, false, false},
-    {"resnet18_d2l", 1, 0, 32, 32, false, false},
-    {"se_resnet18", 3, 0, 32, 32, false, true},
-    {"se_resnet50", 3, 0, 32, 32, false, false},
-    {"cbam_resnet18", 3, 0, 32, 32, false, true},
-    {"cbam_resnet50", 3, 0, 32, 32, false, false},
-    {"densenet121", 3, 0, 32, 32, false, false},
-    {"densenet_d2l", 1, 0, 32, 32, false, false},
-    {"mobilenet_v1", 3, 0, 32, 32, false, false},
-    {"mobilenet_v2", 3, 0, 32, 32, false, false},
-    {"mobilenet_v3_large", 3, 0, 32, 32, false, false},
-    {"mobilenet_v3_small", 3, 0, 32, 32, false, true},
-    {"shufflenet_v1", 3, 0, 32, 32, false, true},
-    {"shufflenet_v2_x0_5", 3, 0, 32, 32, false, true},
-    {"shufflenet_v2_x1_0", 3, 0, 32, 32, false, false},
-    {"shufflenet_v2_x1_5", 3, 0, 32, 32, false, false},
-    {"shufflenet_v2_x2_0", 3, 0, 32, 32, false, false},
-    {"hybridsn", 1, 30, 25, 25, false, true},
+    {"lenet", 1, 0, 28, 28, false, true, false},
+    {"lenet_relu", 1, 0, 32, 32, false, false, false},
+    {"mynet", 1, 0, 32, 32, false, false, false},
+    {"alexnet", 3, 0, 64, 64, false, false, true},
+    {"alexnet_d2l", 1, 0, 96, 96, false, false, false},
+    {"vgg11", 3, 0, 32, 32, true, false, false},
+    {"vgg11_bn", 3, 0, 32, 32, true, false, false},
+    {"vgg16", 3, 0, 32, 32, true, false, false},
+    {"vgg16_bn", 3, 0, 32, 32, true, false, false},
+    {"vgg11_d2l", 1, 0, 32, 32, false, false, false},
+    {"nin", 1, 0, 96, 96, false, false, false},
+    {"googlenet", 3, 0, 32, 32, false, false, false},
+    {"googlenet_d2l", 1, 0, 32, 32, false, true, false},
+    {"resnet18", 3, 0, 32, 32, false, false, false},
+    {"resnet34", 3, 0, 32, 32, false, false, false},
+    {"resnet50", 3, 0, 32, 32, false, false, false},
+    {"resnet18_d2l", 1, 0, 32, 32, false, false, false},
+    {"se_resnet18", 3, 0, 32, 32, false, true, false},
+    {"se_resnet50", 3, 0, 32, 32, false, false, false},
+    {"cbam_resnet18", 3, 0, 32, 32, false, true, false},
+    {"cbam_resnet50", 3, 0, 32, 32, false, false, false},
+    {"densenet121", 3, 0, 32, 32, false, false, false},
+    {"densenet_d2l", 1, 0, 32, 32, false, false, false},
+    {"mobilenet_v1", 3, 0, 32, 32, false, false, false},
+    {"mobilenet_v2", 3, 0, 32, 32, false, false, false},
+    {"mobilenet_v3_large", 3, 0, 32, 32, false, false, false},
+    {"mobilenet_v3_small", 3, 0, 32, 32, false, true, false},
+    {"shufflenet_v1", 3, 0, 32, 32, false, true, false},
+    {"shufflenet_v2_x0_5", 3, 0, 32, 32, false, true, false},
+    {"shufflenet_v2_x1_0", 3, 0, 32, 32, false, false, false},
+    {"shufflenet_v2_x1_5", 3, 0, 32, 32, false, false, false},
+    {"shufflenet_v2_x2_0", 3, 0, 32, 32, false, false, false},
+    {"hybridsn", 1, 30, 25, 25, false, true, false},
 };
 #define N_CASES (int)(sizeof CASES / sizeof CASES[0])
 #define BATCH 2
@@ -147,6 +151,49 @@ static void check_structure(const char *path, cnn_graph *g, cnn_node *in, cnn_no
     free(buf);
 }
 
+/* cnn.c -> ONNX -> cnn.c: the imported graph has every parameter and buffer under its
+   name with the same bits, and its eval forward gives the same bits. */
+static void roundtrip(const zoo_case *zc, const char *path, cnn_graph *g, const float *x,
+                      const float *want, size_t n)
+{
+    const char *name = zc->name;
+    cnn_graph *h = cnn_graph_new();
+    cnn_node *in, *out;
+    cnn_status s = cnn_onnx_import(h, path, &(cnn_onnx_import_opts){.batch = BATCH}, &in, &out);
+    if (s == CNN_ERR_UNSUPPORTED && zc->import_may_lack) {
+        printf("round trip %-22s SKIP: %s\n", name, cnn_error_message());
+        cnn_graph_free(h);
+        return;
+    }
+    TU_OK(s);
+    TU_OK(cnn_graph_compile(h, 99)); /* the seed must not matter: the file's values win */
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *p = cnn_graph_param(g, i), *q = cnn_graph_find_param(h, p->name);
+        if (!q) fail_msg("%s: parameter '%s' missing after the round trip", name, p->name);
+        size_t k = cnn_tensor_numel(&p->value);
+        assert_int_equal(cnn_tensor_numel(&q->value), k);
+        if (memcmp(p->value.data, q->value.data, k * sizeof(float)) != 0)
+            fail_msg("%s: parameter '%s' changed in the round trip", name, p->name);
+        assert_int_equal(p->trainable, q->trainable);
+    }
+    cnn_graph_set_training(h, false);
+    TU_OK(cnn_graph_set_input(h, in, x, BATCH));
+    TU_OK(cnn_graph_forward(h));
+    cnn_tensor y = cnn_node_value(out);
+    assert_int_equal(cnn_tensor_numel(&y), n);
+    size_t differ = 0;
+    double diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        differ += memcmp(&y.data[i], &want[i], sizeof(float)) != 0;
+        diff = fmax(diff, fabs((double)y.data[i] - want[i]));
+    }
+    printf("round trip %-22s %d params, %d nodes -> %d nodes: outputs %s (max |diff| %.3g)\n", name,
+           cnn_graph_num_params(g), cnn_graph_num_nodes(g), cnn_graph_num_nodes(h),
+           differ ? "DIFFER" : "bit-identical", diff);
+    if (differ) fail_msg("%s: %zu of %zu outputs differ after the round trip", name, differ, n);
+    cnn_graph_free(h);
+}
+
 static bool python_has_onnx(void)
 {
     return access("/usr/bin/python3", X_OK) == 0 &&
@@ -206,6 +253,7 @@ static void test_export_zoo(void **state)
         snprintf(outpath, sizeof outpath, "%s/%s.out", g_dir, zc->name);
         TU_OK(cnn_onnx_export(g, path, NULL));
         check_structure(path, g, in, out);
+        roundtrip(zc, path, g, x, want[c], want_n[c]);
         write_raw(inpath, x, nin);
         for (int d = 0; d < iv.ndim; d++)
             snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%d", d ? "x" : "", iv.dims[d]);
