@@ -107,16 +107,38 @@ class SEBlock(nn.Module):
 
 
 class CBAMBlock(nn.Module):
-    """CBAM's channel gate needs GlobalMaxPool; this is its spatial half."""
+    """CBAM: channel gate (avg and max pooled through a shared MLP) then spatial gate."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.ca = zoo_tv.ChannelAttention(16, 4)
         self.sa = zoo_tv.SpatialAttention(7)
 
     def forward(self, x):
         x = F.relu(self.conv(x))
+        x = x * self.ca(x)
         return x * self.sa(x)
+
+
+class Attention(nn.Module):
+    """MatMul between batched values and with constants (3-D linear layers), softmax on
+    the last axis, unary maths, log-softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.q = nn.Linear(8, 4)
+        self.v = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = F.relu(self.conv(x))
+        t = x.flatten(2).transpose(1, 2)
+        q, v = self.q(t), self.v(t)
+        a = torch.softmax(q @ q.transpose(1, 2) / 2.0, dim=-1)
+        o = a @ v
+        o = o.abs().sqrt() + torch.exp(-o.abs())
+        return F.log_softmax(o.mean(dim=1), dim=1)
 
 
 def densenet_blocks():
@@ -182,6 +204,26 @@ class Conv1d(nn.Module):
         return F.leaky_relu(self.bn(self.c(x)), 0.0) if False else torch.tanh(self.bn(self.c(x)))
 
 
+class General(nn.Module):
+    """What the zoo's layers do not cover: reflect pad, leaky relu, elu, arithmetic with
+    constants and a broadcast parameter, strided slices, sums, max over an axis,
+    transpose, clamp, broadcasting between batched values."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.scale = nn.Parameter(torch.linspace(0.5, 1.5, 4).reshape(4, 1, 1))
+
+    def forward(self, x):
+        x = F.pad(x, (1, 2, 0, 1), mode="reflect")
+        y = F.leaky_relu(self.conv(x), 0.1) * self.scale
+        y = F.elu(y) * 0.5 - y / 3.0
+        y = y[:, :, 1:, ::2]
+        s = y.sum(dim=(2, 3))
+        t = y.amax(dim=2).transpose(1, 2)
+        return torch.clamp(t.flatten(1), -0.5, 0.7) + s.sum(1, keepdim=True) * 0.01
+
+
 def small_models():
     """name -> (constructor, input shape without batch, batch, dynamic batch, opsets)"""
     d2l = zoo_tv
@@ -199,7 +241,7 @@ def small_models():
         "shufflenet_v2": (shufflenet_v2_blocks, (3, 32, 32), 2, False, (11, 13)),
         "shufflenet_v1": (shufflenet_v1_blocks, (3, 16, 16), 2, True, (11, 13)),
         "se": (SEBlock, (3, 8, 8), 2, True, (11, 13)),
-        "cbam_spatial": (CBAMBlock, (3, 8, 8), 2, False, (11, 13)),
+        "cbam": (CBAMBlock, (3, 8, 8), 2, False, (11, 13)),
         "densenet": (densenet_blocks, (3, 8, 8), 2, True, (11, 13)),
         "googlenet": (googlenet_blocks, (3, 16, 16), 2, True, (11, 13)),
         "vgg": (vgg_blocks, (3, 8, 8), 2, False, (11, 13)),
@@ -207,8 +249,13 @@ def small_models():
         "nin": (nin_blocks, (1, 16, 16), 2, False, (11, 13)),
         "mobilenet_v1": (mobilenet_v1_blocks, (3, 16, 16), 2, True, (11, 13)),
         "hybridsn": (HybridBlocks, (1, 10, 7, 7), 2, False, (11, 13)),
+        "attention": (Attention, (3, 4, 4), 2, True, (11, 13, 17)),
+        "general": (General, (3, 8, 9), 2, True, (11, 13, 17)),
         "conv1d": (Conv1d, (3, 9), 2, True, (11, 13)),
     }
+
+
+TRAINING_MODE = {"vgg", "mobilenet_v2"}
 
 
 def export(model, x, path, opset, training, dynamic):
@@ -328,6 +375,20 @@ def main():
                 export(model, x, path, opset, training, dynamic)
                 onnx.checker.check_model(onnx.load(path))
                 files.append(path)
+        if name in TRAINING_MODE:
+            # exported in training mode (BN with training_mode, Dropout nodes): the
+            # imported graph in eval mode must still give the eval output. The trace
+            # runs a training forward, which would move the running statistics: a
+            # copy with momentum 0 keeps them.
+            import copy
+            m2 = copy.deepcopy(model)
+            for mod in m2.modules():
+                if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+                    mod.momentum = 0.0
+            path = os.path.join(OUT, f"{name}.training13.onnx")
+            export(m2, x, path, 13, torch.onnx.TrainingMode.TRAINING, dynamic)
+            onnx.checker.check_model(onnx.load(path))
+            files.append(path)
         params = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
         fixturelib.save_safetensors(os.path.join(OUT, f"{name}.safetensors"),
                                     {"input": x.numpy(), "output": y.numpy()},

@@ -269,6 +269,7 @@ static cnn_status name_nodes(ox_imp *I, int first)
     ox_val *o = I->cur->n_output ? find_val(I, I->cur->output[0]) : NULL;
     for (int i = first; i < cnn_graph_num_nodes(I->g); i++) {
         cnn_node *n = cnn_graph_node(I->g, i);
+        if (strcmp(n->op->name, "constant") == 0 || strcmp(n->op->name, "parameter") == 0) continue;
         char buf[1024];
         if (o && o->node == n) snprintf(buf, sizeof buf, "%s", I->cur_name);
         else snprintf(buf, sizeof buf, "%s/%s", I->cur_name, n->op->name);
@@ -337,6 +338,45 @@ static cnn_status data_in(ox_imp *I, int i, ox_val **out)
         return fail(I, CNN_ERR_UNSUPPORTED, "input %d ('%s') has no batch dimension", i, v->name);
     *out = v;
     return CNN_OK;
+}
+
+/* Any input as a graph node: constants become a trainable parameter under the
+   initializer's name (initializers of more than one value) or a fixed constant node;
+   made once per value. */
+static cnn_status as_node(ox_imp *I, int i, cnn_node **out)
+{
+    ox_val *v = input(I, i);
+    if (!v) return fail(I, CNN_ERR_FORMAT, "input %d is missing", i);
+    if (v->node) {
+        *out = v->node;
+        return CNN_OK;
+    }
+    if (!v->is_const) return fail(I, CNN_ERR_UNSUPPORTED, "input %d ('%s') has no value", i, v->name);
+    if (v->c.ndim > CNN_MAX_DIMS || v->c.numel < 1 || v->c.numel > INT_MAX)
+        return fail(I, CNN_ERR_UNSUPPORTED, "constant '%s' of rank %d with %lld values", v->name, v->c.ndim,
+                    (long long)v->c.numel);
+    int dims[CNN_MAX_DIMS] = {1}, nd = v->c.ndim ? v->c.ndim : 1;
+    for (int d = 0; d < v->c.ndim; d++) dims[d] = (int)v->c.dims[d];
+    float *tmp = NULL;
+    const float *data = v->c.f;
+    if (!data) {
+        tmp = cnn_malloc((size_t)v->c.numel * sizeof *tmp);
+        if (!tmp) return fail(I, CNN_ERR_NOMEM, "out of memory");
+        for (int64_t k = 0; k < v->c.numel; k++) tmp[k] = (float)v->c.i[k];
+        data = tmp;
+    }
+    cnn_status s = CNN_OK;
+    if (v->init && v->c.f && v->c.numel > 1) {
+        int p0 = cnn_graph_num_params(I->g);
+        v->node = cnn_parameter(I->g, v->init, nd, dims, true);
+        s = v->node ? param_from(I, p0, v->init, data, (size_t)v->c.numel) : fail_graph(I);
+    } else {
+        v->node = cnn_constant(I->g, v->name, nd, dims, data);
+        if (!v->node) s = fail_graph(I);
+    }
+    cnn_free(tmp);
+    *out = v->node;
+    return s;
 }
 
 static int norm_axis(int64_t a, int rank)
@@ -696,43 +736,85 @@ static cnn_status fold(ox_imp *I, const char *op, bool *done)
             else r.i[k] = x->i[0] + k * input(I, 2)->c.i[0];
         return set_out_const(I, 0, &r);
     }
-    if (strcmp(op, "Slice") == 0 && x->ndim == 1) {
-        int64_t st, en, step = 1;
+    if (strcmp(op, "Slice") == 0) {
+        int64_t st[CNN_ONNX_MAX_RANK], en[CNN_ONNX_MAX_RANK], axes[CNN_ONNX_MAX_RANK], steps[CNN_ONNX_MAX_RANK];
+        int n, ne, na = -1, ns = -1;
         if (I->opset >= 10) {
-            int64_t v[1];
-            int n;
-            CNN_CHECK(const_ints(I, 1, "starts", v, 1, &n));
-            st = v[0];
-            CNN_CHECK(const_ints(I, 2, "ends", v, 1, &n));
-            en = v[0];
-            if (in_name(nd, 4)) {
-                CNN_CHECK(const_ints(I, 4, "steps", v, 1, &n));
-                step = v[0];
+            CNN_CHECK(const_ints(I, 1, "starts", st, CNN_ONNX_MAX_RANK, &n));
+            CNN_CHECK(const_ints(I, 2, "ends", en, CNN_ONNX_MAX_RANK, &ne));
+            if (in_name(nd, 3)) CNN_CHECK(const_ints(I, 3, "axes", axes, CNN_ONNX_MAX_RANK, &na));
+            if (in_name(nd, 4)) CNN_CHECK(const_ints(I, 4, "steps", steps, CNN_ONNX_MAX_RANK, &ns));
+        } else {
+            n = attr_ints(nd, "starts", st, CNN_ONNX_MAX_RANK);
+            ne = attr_ints(nd, "ends", en, CNN_ONNX_MAX_RANK);
+            na = attr_ints(nd, "axes", axes, CNN_ONNX_MAX_RANK);
+        }
+        if (n < 0 || ne != n || (na >= 0 && na != n) || (ns >= 0 && ns != n))
+            return fail(I, CNN_ERR_FORMAT, "starts, ends, axes and steps differ in length");
+        int64_t lo[CNN_ONNX_MAX_RANK], step[CNN_ONNX_MAX_RANK], cnt[CNN_ONNX_MAX_RANK];
+        for (int d = 0; d < x->ndim; d++) {
+            lo[d] = 0;
+            step[d] = 1;
+            cnt[d] = x->dims[d];
+        }
+        for (int k = 0; k < n; k++) {
+            int d = norm_axis(na >= 0 ? axes[k] : k, x->ndim);
+            int64_t sp = ns >= 0 ? steps[k] : 1, dim = x->dims[d], a = st[k], b = en[k];
+            if (d < 0 || d >= x->ndim || sp == 0) return fail(I, CNN_ERR_FORMAT, "bad axis or step");
+            if (a < 0) a += dim;
+            if (b < 0) b += dim;
+            if (sp > 0) {
+                a = a < 0 ? 0 : a > dim ? dim : a;
+                b = b < 0 ? 0 : b > dim ? dim : b;
+                cnt[d] = b > a ? (b - a + sp - 1) / sp : 0;
+            } else {
+                a = a < 0 ? -1 : a > dim - 1 ? dim - 1 : a;
+                b = b < -1 ? -1 : b > dim - 1 ? dim - 1 : b;
+                cnt[d] = a > b ? (a - b - sp - 1) / -sp : 0;
             }
-        } else {
-            int64_t v[1];
-            if (attr_ints(nd, "starts", v, 1) != 1) return fail(I, CNN_ERR_FORMAT, "starts");
-            st = v[0];
-            if (attr_ints(nd, "ends", v, 1) != 1) return fail(I, CNN_ERR_FORMAT, "ends");
-            en = v[0];
+            lo[d] = a;
+            step[d] = sp;
         }
-        if (step == 0) return fail(I, CNN_ERR_FORMAT, "step 0");
-        int64_t dim = x->dims[0];
-        if (st < 0) st += dim;
-        if (en < 0) en += dim;
-        if (step > 0) {
-            st = st < 0 ? 0 : st > dim ? dim : st;
-            en = en < 0 ? 0 : en > dim ? dim : en;
-        } else {
-            st = st < 0 ? -1 : st > dim - 1 ? dim - 1 : st;
-            en = en < -1 ? -1 : en > dim - 1 ? dim - 1 : en;
+        CNN_CHECK(new_const(I, &r, x->ndim, cnt, x->f != NULL));
+        int64_t pos[CNN_ONNX_MAX_RANK] = {0};
+        for (int64_t k = 0; k < r.numel; k++) {
+            int64_t rem = k, from = 0;
+            for (int d = x->ndim - 1; d >= 0; d--) {
+                pos[d] = rem % cnt[d];
+                rem /= cnt[d];
+            }
+            for (int d = 0; d < x->ndim; d++) from = from * x->dims[d] + lo[d] + pos[d] * step[d];
+            if (x->f) r.f[k] = x->f[from];
+            else r.i[k] = x->i[from];
         }
-        int64_t n = 0;
-        for (int64_t k = st; step > 0 ? k < en : k > en; k += step) n++;
-        CNN_CHECK(new_const(I, &r, 1, &n, x->f != NULL));
-        for (int64_t k = 0; k < n; k++)
-            if (x->f) r.f[k] = x->f[st + k * step];
-            else r.i[k] = x->i[st + k * step];
+        return set_out_const(I, 0, &r);
+    }
+    if (strcmp(op, "Transpose") == 0) {
+        int64_t perm[CNN_ONNX_MAX_RANK], od[CNN_ONNX_MAX_RANK];
+        int n = attr_ints(nd, "perm", perm, CNN_ONNX_MAX_RANK);
+        if (n >= 0 && n != x->ndim) return fail(I, CNN_ERR_FORMAT, "perm has %d entries for rank %d", n, x->ndim);
+        for (int d = 0; d < x->ndim; d++) {
+            if (n < 0) perm[d] = x->ndim - 1 - d;
+            if (perm[d] < 0 || perm[d] >= x->ndim) return fail(I, CNN_ERR_FORMAT, "bad perm");
+            od[d] = x->dims[perm[d]];
+        }
+        CNN_CHECK(new_const(I, &r, x->ndim, od, x->f != NULL));
+        int64_t pos[CNN_ONNX_MAX_RANK] = {0}, stride[CNN_ONNX_MAX_RANK];
+        int64_t sv = 1;
+        for (int d = x->ndim - 1; d >= 0; d--) {
+            stride[d] = sv;
+            sv *= x->dims[d];
+        }
+        for (int64_t k = 0; k < r.numel; k++) {
+            int64_t rem = k, from = 0;
+            for (int d = x->ndim - 1; d >= 0; d--) {
+                pos[d] = rem % od[d];
+                rem /= od[d];
+            }
+            for (int d = 0; d < x->ndim; d++) from += pos[d] * stride[perm[d]];
+            if (x->f) r.f[k] = x->f[from];
+            else r.i[k] = x->i[from];
+        }
         return set_out_const(I, 0, &r);
     }
     *done = false;
@@ -874,7 +956,7 @@ static cnn_status op_linear(ox_imp *I, bool gemm)
     int rank = val_shape(x, xd);
     if (rank != 2 || w->c.ndim != 2)
         return fail(I, CNN_ERR_UNSUPPORTED, "A of rank %d and B of rank %d: a (N, K) input times a constant "
-                    "matrix is supported", rank, w->c.ndim);
+                    "matrix is supported for Gemm", rank, w->c.ndim);
     bool ta = gemm && attr_i(I->cur, "transA", 0), tb = gemm && attr_i(I->cur, "transB", 0);
     float alpha = gemm ? attr_f(I->cur, "alpha", 1.0f) : 1.0f, beta = gemm ? attr_f(I->cur, "beta", 1.0f) : 1.0f;
     if (ta) return fail(I, CNN_ERR_UNSUPPORTED, "transA=1 on a batched input");
@@ -1077,8 +1159,7 @@ static cnn_status op_activation(ox_imp *I, const char *op)
     else if (strcmp(op, "HardSigmoid") == 0) {
         float a = attr_f(I->cur, "alpha", 0.2f), b = attr_f(I->cur, "beta", 0.5f);
         if (!near(a, 1.0f / 6.0f) || !near(b, 0.5f))
-            return fail(I, CNN_ERR_UNSUPPORTED, "alpha %g beta %g (1/6 and 1/2, PyTorch's, are supported)",
-                        (double)a, (double)b);
+            return set_out_node(I, 0, cnn_activation_p(I->g, x->node, CNN_ACT_HARDSIGMOID, a, b));
         act = CNN_ACT_HARDSIGMOID;
         /* x * HardSigmoid(x), HardSwish as opsets before 14 write it */
         ox_val *o = find_val(I, I->cur->output[0]);
@@ -1108,8 +1189,12 @@ static cnn_status op_activation(ox_imp *I, const char *op)
         if (lo == 0.0f && hi == 6.0f) act = CNN_ACT_RELU6;
         else if (lo == 0.0f && isinf(hi) && hi > 0) act = CNN_ACT_RELU;
         else if (isinf(lo) && isinf(hi)) return set_out_node(I, 0, x->node);
-        else return fail(I, CNN_ERR_UNSUPPORTED, "min %g max %g: Clip(0, 6) and Clip(0, inf) are supported",
-                         (double)lo, (double)hi);
+        else return set_out_node(I, 0, cnn_activation_p(I->g, x->node, CNN_ACT_CLIP, lo, hi));
+    } else if (strcmp(op, "LeakyRelu") == 0) {
+        return set_out_node(I, 0, cnn_activation_p(I->g, x->node, CNN_ACT_LEAKY_RELU,
+                                                   attr_f(I->cur, "alpha", 0.01f), 0.0f));
+    } else if (strcmp(op, "Elu") == 0) {
+        return set_out_node(I, 0, cnn_activation_p(I->g, x->node, CNN_ACT_ELU, attr_f(I->cur, "alpha", 1.0f), 0.0f));
     }
     return set_out_node(I, 0, cnn_activation(I->g, x->node, act));
 }
@@ -1134,18 +1219,30 @@ static cnn_status op_binary(ox_imp *I, const char *op)
             }
         }
     }
-    return fail(I, CNN_ERR_UNSUPPORTED,
-                "operands of these shapes need the general broadcasting operators "
-                "(same-shape Add, and Mul by (N, C, 1, 1) or (N, 1, H, W), are supported)");
+    if (!in_name(I->cur, 0) || !in_name(I->cur, 1) || I->cur->n_input != 2)
+        return fail(I, CNN_ERR_FORMAT, "needs two inputs");
+    cnn_binary_op bop = strcmp(op, "Add") == 0   ? CNN_BIN_ADD
+                        : strcmp(op, "Sub") == 0 ? CNN_BIN_SUB
+                        : strcmp(op, "Mul") == 0 ? CNN_BIN_MUL
+                        : strcmp(op, "Div") == 0 ? CNN_BIN_DIV
+                        : strcmp(op, "Max") == 0 ? CNN_BIN_MAX
+                        : strcmp(op, "Min") == 0 ? CNN_BIN_MIN
+                                                 : CNN_BIN_POW;
+    cnn_node *na, *nb;
+    CNN_CHECK(as_node(I, 0, &na));
+    CNN_CHECK(as_node(I, 1, &nb));
+    return set_out_node(I, 0, cnn_binary(I->g, na, nb, bop));
 }
 
-static cnn_status op_reduce(ox_imp *I, bool max)
+static cnn_status op_reduce(ox_imp *I, cnn_reduce_op op)
 {
+    bool max = op == CNN_REDUCE_MAX;
     ox_val *x;
     CNN_CHECK(data_in(I, 0, &x));
     int64_t xd[CNN_ONNX_MAX_RANK], axes[CNN_ONNX_MAX_RANK];
     int rank = val_shape(x, xd), na;
-    if (I->opset >= 18 && in_name(I->cur, 1)) CNN_CHECK(const_ints(I, 1, "axes", axes, CNN_ONNX_MAX_RANK, &na));
+    if ((I->opset >= 18 || (op == CNN_REDUCE_SUM && I->opset >= 13)) && in_name(I->cur, 1))
+        CNN_CHECK(const_ints(I, 1, "axes", axes, CNN_ONNX_MAX_RANK, &na));
     else na = attr_ints(I->cur, "axes", axes, CNN_ONNX_MAX_RANK);
     bool keep = attr_i(I->cur, "keepdims", 1) != 0;
     bool ax[CNN_ONNX_MAX_RANK] = {false};
@@ -1154,7 +1251,7 @@ static cnn_status op_reduce(ox_imp *I, bool max)
         if (a < 0 || a >= rank) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
         ax[a] = true;
     }
-    if (rank == 4 && na >= 1) {
+    if (rank == 4 && na >= 1 && (op == CNN_REDUCE_MEAN || op == CNN_REDUCE_MAX)) {
         if (ax[1] && !ax[2] && !ax[3] && !ax[0] && keep)
             return set_out_node(I, 0, max ? cnn_channel_max(I->g, x->node) : cnn_channel_mean(I->g, x->node));
         if (!max && !ax[0] && !ax[1] && ax[2] && ax[3]) {
@@ -1162,8 +1259,13 @@ static cnn_status op_reduce(ox_imp *I, bool max)
             return set_out_node(I, 0, keep ? y : cnn_flatten(I->g, y));
         }
     }
-    return fail(I, CNN_ERR_UNSUPPORTED, "these axes need the general reduce operator (over channels with "
-                "keepdims, and a mean over H and W, are supported)");
+    int ia[CNN_ONNX_MAX_RANK];
+    for (int k = 0; k < na; k++) ia[k] = norm_axis(axes[k], rank);
+    if (na <= 0) {
+        if (attr_i(I->cur, "noop_with_empty_axes", 0)) return set_out_node(I, 0, x->node);
+        return fail(I, CNN_ERR_UNSUPPORTED, "a reduction over every axis, the batch included");
+    }
+    return set_out_node(I, 0, cnn_reduce(I->g, x->node, op, na, ia, keep));
 }
 
 static cnn_status op_concat(ox_imp *I)
@@ -1239,15 +1341,39 @@ static cnn_status op_slice(ox_imp *I)
         if (n < 0 || attr_ints(I->cur, "ends", en, 8) != n) return fail(I, CNN_ERR_FORMAT, "starts / ends");
         na = attr_ints(I->cur, "axes", axes, 8);
     }
-    if (n != 1 || (na >= 0 && na != 1) || (nst >= 0 && (nst != 1 || steps[0] != 1)))
-        return fail(I, CNN_ERR_UNSUPPORTED, "a slice of channels with step 1 is supported here");
-    int ax = norm_axis(na >= 0 ? axes[0] : 0, rank);
-    if (ax != 1) return fail(I, CNN_ERR_UNSUPPORTED, "axis %d: slicing channels (axis 1) is supported", ax);
-    int64_t s = st[0] < 0 ? st[0] + xd[1] : st[0], e = en[0] < 0 ? en[0] + xd[1] : en[0];
-    s = s < 0 ? 0 : s > xd[1] ? xd[1] : s;
-    e = e < 0 ? 0 : e > xd[1] ? xd[1] : e;
-    if (e <= s) return fail(I, CNN_ERR_SHAPE, "empty slice [%lld, %lld)", (long long)s, (long long)e);
-    return set_out_node(I, 0, cnn_channel_slice(I->g, x->node, (int)s, (int)(e - s)));
+    if ((na >= 0 && na != n) || (nst >= 0 && nst != n))
+        return fail(I, CNN_ERR_FORMAT, "starts, ends, axes and steps differ in length");
+    if (n == 1 && norm_axis(na >= 0 ? axes[0] : 0, rank) == 1 && (nst < 0 || steps[0] == 1)) {
+        /* channels with step 1: the zoo's channel_slice */
+        int64_t s = st[0] < 0 ? st[0] + xd[1] : st[0], e = en[0] < 0 ? en[0] + xd[1] : en[0];
+        s = s < 0 ? 0 : s > xd[1] ? xd[1] : s;
+        e = e < 0 ? 0 : e > xd[1] ? xd[1] : e;
+        if (e <= s) return fail(I, CNN_ERR_SHAPE, "empty slice [%lld, %lld)", (long long)s, (long long)e);
+        return set_out_node(I, 0, cnn_channel_slice(I->g, x->node, (int)s, (int)(e - s)));
+    }
+    cnn_node *y = x->node;
+    for (int k = 0; k < n && y; k++) {
+        int ax = norm_axis(na >= 0 ? axes[k] : k, rank);
+        int64_t step = nst >= 0 ? steps[k] : 1;
+        int a = st[k] > INT_MAX ? INT_MAX : st[k] < INT_MIN ? INT_MIN : (int)st[k];
+        int b = en[k] > INT_MAX ? INT_MAX : en[k] < INT_MIN ? INT_MIN : (int)en[k];
+        if (step == 0 || step > INT_MAX || step < -INT_MAX) return fail(I, CNN_ERR_FORMAT, "step %lld", (long long)step);
+        y = cnn_slice(I->g, y, ax, a, b, (int)step);
+    }
+    return set_out_node(I, 0, y);
+}
+
+static cnn_status op_transpose(ox_imp *I)
+{
+    ox_val *x;
+    CNN_CHECK(data_in(I, 0, &x));
+    int64_t xd[CNN_ONNX_MAX_RANK], perm[CNN_ONNX_MAX_RANK];
+    int rank = val_shape(x, xd);
+    int n = attr_ints(I->cur, "perm", perm, CNN_ONNX_MAX_RANK);
+    int p[CNN_MAX_DIMS];
+    if (n >= 0 && n != rank) return fail(I, CNN_ERR_FORMAT, "perm has %d entries for rank %d", n, rank);
+    for (int d = 0; d < rank; d++) p[d] = n >= 0 ? (int)perm[d] : rank - 1 - d;
+    return set_out_node(I, 0, cnn_transpose(I->g, x->node, rank, p));
 }
 
 static cnn_status op_dropout(ox_imp *I)
@@ -1273,10 +1399,12 @@ static cnn_status op_softmax(ox_imp *I)
     int64_t xd[CNN_ONNX_MAX_RANK];
     int rank = val_shape(x, xd);
     int ax = norm_axis(attr_i(I->cur, "axis", I->opset >= 13 ? -1 : 1), rank);
-    if (ax != 1 || rank != 2)
-        return fail(I, CNN_ERR_UNSUPPORTED, "axis %d of a rank-%d input: softmax over classes of (N, K) is supported",
-                    ax, rank);
-    return set_out_node(I, 0, cnn_softmax(I->g, x->node));
+    bool log = strcmp(I->cur->op_type, "LogSoftmax") == 0;
+    if (ax == 1 && rank == 2 && !log) return set_out_node(I, 0, cnn_softmax(I->g, x->node));
+    if (I->opset < 13 && ax != rank - 1) /* before 13: over all axes from ax, flattened */
+        return fail(I, CNN_ERR_UNSUPPORTED, "axis %d of a rank-%d input before opset 13 (the last axis, or "
+                    "rank 2, is supported)", ax, rank);
+    return set_out_node(I, 0, cnn_softmax_axis(I->g, x->node, ax, log));
 }
 
 static cnn_status op_lrn(ox_imp *I)
@@ -1321,7 +1449,8 @@ static cnn_status op_pad(ox_imp *I)
     ox_val *o = find_val(I, I->cur->output[0]);
     int64_t xd[CNN_ONNX_MAX_RANK];
     int rank = val_shape(x, xd);
-    if (rank == 4 && n == 8 && value == 0.0f && attr_s(I->cur, "mode", "constant") && pads[0] == 0 &&
+    bool constant = !attr(I->cur, "mode") || attr_s(I->cur, "mode", "constant");
+    if (rank == 4 && n == 8 && value == 0.0f && constant && pads[0] == 0 &&
         pads[1] == 0 && pads[4] == 0 && pads[5] == 0 && pads[2] == pads[6] && pads[3] == pads[7] &&
         o->uses == 1 && o->consumer >= 0) {
         const Onnx__NodeProto *pool = I->gr->node[o->consumer];
@@ -1345,7 +1474,18 @@ static cnn_status op_pad(ox_imp *I)
         }
     }
     (void)has;
-    return fail(I, CNN_ERR_UNSUPPORTED, "non-zero pads need the general pad operator");
+    if (n != 2 * rank) return fail(I, CNN_ERR_FORMAT, "%d pads for rank %d", n, rank);
+    cnn_pad_mode mode = attr_s(I->cur, "mode", "reflect") ? CNN_PAD_REFLECT
+                        : attr_s(I->cur, "mode", "edge") ? CNN_PAD_EDGE
+                                                         : CNN_PAD_CONSTANT;
+    if (mode == CNN_PAD_CONSTANT && !constant)
+        return fail(I, CNN_ERR_UNSUPPORTED, "pad mode (constant, reflect and edge are supported)");
+    int ip[2 * CNN_MAX_DIMS];
+    for (int k = 0; k < n; k++) {
+        if (pads[k] > INT_MAX / 4 || pads[k] < -(INT_MAX / 4)) return fail(I, CNN_ERR_FORMAT, "pad %lld", (long long)pads[k]);
+        ip[k] = (int)pads[k];
+    }
+    return set_out_node(I, 0, cnn_pad(I->g, x->node, ip, mode, value));
 }
 
 static cnn_status op_identity(ox_imp *I)
@@ -1369,10 +1509,45 @@ static cnn_status do_relu(ox_imp *I) { return op_activation(I, I->cur->op_type);
 static cnn_status do_maxpool(ox_imp *I) { return op_pool(I, true); }
 static cnn_status do_avgpool(ox_imp *I) { return op_pool(I, false); }
 static cnn_status do_gemm(ox_imp *I) { return op_linear(I, true); }
-static cnn_status do_matmul(ox_imp *I) { return op_linear(I, false); }
+/* MatMul: (N, K) x constant (K, M) as a linear layer, NumPy matmul otherwise. */
+static cnn_status do_matmul(ox_imp *I)
+{
+    ox_val *a = input(I, 0), *b = input(I, 1);
+    if (a && b && batched(a) && b->is_const && b->c.f && b->c.ndim == 2) {
+        int64_t ad[CNN_ONNX_MAX_RANK];
+        if (val_shape(a, ad) == 2) return op_linear(I, false);
+    }
+    cnn_node *na, *nb;
+    CNN_CHECK(as_node(I, 0, &na));
+    CNN_CHECK(as_node(I, 1, &nb));
+    return set_out_node(I, 0, cnn_matmul(I->g, na, nb));
+}
+
+static cnn_status do_unary(ox_imp *I)
+{
+    const char *op = I->cur->op_type;
+    cnn_unary_op u = strcmp(op, "Neg") == 0          ? CNN_UN_NEG
+                     : strcmp(op, "Abs") == 0        ? CNN_UN_ABS
+                     : strcmp(op, "Exp") == 0        ? CNN_UN_EXP
+                     : strcmp(op, "Log") == 0        ? CNN_UN_LOG
+                     : strcmp(op, "Sqrt") == 0       ? CNN_UN_SQRT
+                                                     : CNN_UN_RECIPROCAL;
+    cnn_node *x;
+    CNN_CHECK(as_node(I, 0, &x));
+    return set_out_node(I, 0, cnn_unary(I->g, x, u));
+}
+
+static cnn_status do_global_maxpool(ox_imp *I)
+{
+    ox_val *x;
+    CNN_CHECK(data_in(I, 0, &x));
+    return set_out_node(I, 0, cnn_global_maxpool(I->g, x->node));
+}
 static cnn_status do_binary(ox_imp *I) { return op_binary(I, I->cur->op_type); }
-static cnn_status do_rmean(ox_imp *I) { return op_reduce(I, false); }
-static cnn_status do_rmax(ox_imp *I) { return op_reduce(I, true); }
+static cnn_status do_rmean(ox_imp *I) { return op_reduce(I, CNN_REDUCE_MEAN); }
+static cnn_status do_rmax(ox_imp *I) { return op_reduce(I, CNN_REDUCE_MAX); }
+static cnn_status do_rmin(ox_imp *I) { return op_reduce(I, CNN_REDUCE_MIN); }
+static cnn_status do_rsum(ox_imp *I) { return op_reduce(I, CNN_REDUCE_SUM); }
 static cnn_status do_squeeze(ox_imp *I) { return op_squeeze(I, false); }
 static cnn_status do_unsqueeze(ox_imp *I) { return op_squeeze(I, true); }
 static cnn_status do_const_only(ox_imp *I)
@@ -1408,6 +1583,14 @@ static const ox_op g_ops[] = {
     {"Div", do_binary},
     {"ReduceMean", do_rmean},
     {"ReduceMax", do_rmax},
+    {"ReduceMin", do_rmin},
+    {"ReduceSum", do_rsum},
+    {"Transpose", op_transpose},
+    {"LeakyRelu", do_relu},
+    {"Elu", do_relu},
+    {"Max", do_binary},
+    {"Min", do_binary},
+    {"Pow", do_binary},
     {"Dropout", op_dropout},
     {"Identity", op_identity},
     {"Pad", op_pad},
@@ -1421,7 +1604,14 @@ static const ox_op g_ops[] = {
     {"Range", do_const_only},
     {"Equal", do_const_only},
     {"Where", do_const_only},
-    {"Neg", do_const_only},
+    {"Neg", do_unary},
+    {"Abs", do_unary},
+    {"Exp", do_unary},
+    {"Log", do_unary},
+    {"Sqrt", do_unary},
+    {"Reciprocal", do_unary},
+    {"GlobalMaxPool", do_global_maxpool},
+    {"LogSoftmax", op_softmax},
 };
 #define N_OPS (int)(sizeof g_ops / sizeof g_ops[0])
 

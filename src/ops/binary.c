@@ -97,7 +97,7 @@ static inline float bin_max(float x, float y) { return (x > y || isnan(x)) ? x :
 static inline float bin_min(float x, float y) { return (x < y || isnan(x)) ? x : y; }
 
 /* one row: y[j] = a[j*sa] op b[j*sb] */
-static void bin_row(cnn_binary_op op, const float *a, int64_t sa, const float *b, int64_t sb,
+static inline void bin_row_s(cnn_binary_op op, const float *a, int64_t sa, const float *b, int64_t sb,
                     float *y, int64_t m)
 {
 #define BIN_LOOP(EXPR)                                   \
@@ -115,6 +115,16 @@ static void bin_row(cnn_binary_op op, const float *a, int64_t sa, const float *b
     case CNN_BIN_POW: BIN_LOOP(powf(x, v)) break;
     }
 #undef BIN_LOOP
+}
+
+/* the common stride pairs with constant strides, so those loops vectorise */
+static void bin_row(cnn_binary_op op, const float *a, int64_t sa, const float *b, int64_t sb,
+                    float *y, int64_t m)
+{
+    if (sa == 1 && sb == 1) bin_row_s(op, a, 1, b, 1, y, m);
+    else if (sa == 1 && sb == 0) bin_row_s(op, a, 1, b, 0, y, m);
+    else if (sa == 0 && sb == 1) bin_row_s(op, a, 0, b, 1, y, m);
+    else bin_row_s(op, a, sa, b, sb, y, m);
 }
 
 static cnn_status bin_forward(cnn_node *n, const cnn_ctx *ctx)

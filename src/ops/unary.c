@@ -106,5 +106,15 @@ const cnn_op_def cnn_op_unary = {
 cnn_node *cnn_unary(cnn_graph *g, cnn_node *x, cnn_unary_op op)
 {
     un_attr a = {.op = op};
-    return cnn_node_make(g, &cnn_op_unary, un_name(op), 1, &x, &a, sizeof a);
+    /* default names per kind, "exp0", "log1", ... as binary ops and activations */
+    char name[32];
+    const char *kind = un_name(op);
+    if (g && kind) {
+        int k = 0;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i]->op == &cnn_op_unary && ((const un_attr *)g->nodes[i]->attr)->op == op) k++;
+        snprintf(name, sizeof name, "%s%d", kind, k);
+        kind = name;
+    }
+    return cnn_node_make(g, &cnn_op_unary, kind, 1, &x, &a, sizeof a);
 }

@@ -123,6 +123,37 @@ static void test_parameter_gradient(void **state)
     cnn_graph_free(g);
 }
 
+/* set_initial on a layer's parameter (what an importer does with a conv / linear
+   weight): the layer computes with those values, and the other parameters get the
+   same default initialisation as without it (the default init runs first, drawing
+   the same random numbers) */
+static void test_initial_of_layer(void **state)
+{
+    (void)state;
+    cnn_graph *gs[2];
+    for (int k = 0; k < 2; k++) {
+        cnn_graph *g = gs[k] = cnn_graph_new();
+        cnn_node *x = cnn_input(g, "x", 2, (int[]){2, 3});
+        cnn_node *h = cnn_linear(g, x, 2, .name = "fc1");
+        cnn_linear(g, h, 4, .name = "fc2");
+        if (k) {
+            const float w[6] = {1, 0, 0, 0, 1, 0};
+            TU_OK(cnn_graph_set_initial(g, "fc1.weight", w, 6));
+            TU_OK(cnn_graph_set_initial(g, "fc1.bias", (float[]){0.5f, -0.5f}, 2));
+        }
+        TU_OK(cnn_graph_compile(g, 42));
+    }
+    cnn_param *w2a = cnn_graph_find_param(gs[0], "fc2.weight"), *w2b = cnn_graph_find_param(gs[1], "fc2.weight");
+    assert_memory_equal(w2a->value.data, w2b->value.data, 8 * sizeof(float));
+    const float xv[6] = {1, 2, 3, 4, 5, 6};
+    tu_forward(gs[1], cnn_graph_find(gs[1], "x"), xv, 2);
+    cnn_tensor h = cnn_node_value(cnn_graph_find(gs[1], "fc1"));
+    const float want[4] = {1.5f, 1.5f, 4.5f, 4.5f}; /* (x0 + 0.5, x1 - 0.5) per row */
+    assert_memory_equal(h.data, want, sizeof want);
+    cnn_graph_free(gs[0]);
+    cnn_graph_free(gs[1]);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -153,7 +184,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_constant_values),   cmocka_unit_test(test_parameter_initial),
         cmocka_unit_test(test_initial_replaced),  cmocka_unit_test(test_parameter_gradient),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_initial_of_layer), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,6 +106,7 @@ static void test_abs_at_zero_describe_errors(void **state)
     TU_OK(cnn_graph_backward_from(g, y, (float[]){1, 1, 1}));
     const float want[3] = {0, -1, 1};
     assert_memory_equal(cnn_node_grad(x).data, want, sizeof want);
+    assert_string_equal(cnn_node_name(y), "abs0");
     cnn_op_desc d;
     memset(&d, 0, sizeof d);
     y->op->describe(y, &d);
