@@ -716,13 +716,13 @@ cnn_status cnn_onnx_export(cnn_graph *g, const char *path, const cnn_onnx_export
         } else if (!strcmp(op, "parameter")) {
             e.vname[i] = ex_param(&e, n->params[0]);
         } else if (!strcmp(op, "constant")) {
-            /* the value is computed once per forward from the node's own copy */
-            cnn_tensor v = n->out;
-            if (!v.data) {
+            /* the node copies its data into its (planned) value when it runs: run it */
+            cnn_ctx ctx = {.batch = 1};
+            if (!n->out.data || n->op->forward(n, &ctx) != CNN_OK) {
                 ex_fail(&e, n, CNN_ERR_STATE, "constant has no value (graph not planned)");
                 break;
             }
-            e.vname[i] = ex_init_f32(&e, n->name, v.ndim, v.dims, v.data);
+            e.vname[i] = ex_init_f32(&e, n->name, n->out.ndim, n->out.dims, n->out.data);
         } else {
             e.vname[i] = n->name;
             export_node(&e, n);
