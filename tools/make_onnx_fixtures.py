@@ -161,7 +161,8 @@ def vgg_blocks():
 
 
 def alexnet_blocks():
-    return nn.Sequential(nn.Conv2d(3, 8, 5, 2, 2), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Conv2d(8, 12, 3, padding=1), nn.ReLU(),
+    return nn.Sequential(nn.Conv2d(3, 8, 5, 2, 2), nn.ReLU(),
+                         nn.LocalResponseNorm(3, alpha=1e-2, beta=0.75, k=2.0), nn.MaxPool2d(3, 2), nn.Conv2d(8, 12, 3, padding=1), nn.ReLU(),
                          nn.AvgPool2d(3, 1, 1, count_include_pad=False), nn.Flatten(),
                          nn.Linear(12 * 3 * 3, 10), nn.Softmax(dim=1))
 
@@ -346,8 +347,47 @@ def lrn_model():
                                 {"input": x.numpy(), "output": y.numpy()}, {"params": "w"})
 
 
+def same_pad_model():
+    """What Keras / tf2onnx write: auto_pad SAME_UPPER / SAME_LOWER with even kernels
+    and strides (asymmetric pads), explicit asymmetric pads on a max pool and an
+    average pool (count_include_pad=1). Expected values from torch with F.pad."""
+    from onnx import helper, TensorProto
+
+    w1 = fixturelib.formula_value("w1", (4, 3, 2, 2))
+    w2 = fixturelib.formula_value("w2", (4, 4, 3, 3))
+    nodes = [
+        helper.make_node("Conv", ["input", "w1"], ["a"], name="conv_same_upper", auto_pad="SAME_UPPER",
+                         strides=[2, 2]),
+        helper.make_node("Relu", ["a"], ["b"], name="relu"),
+        helper.make_node("MaxPool", ["b"], ["c"], name="pool_asym", kernel_shape=[2, 2], pads=[0, 0, 1, 1],
+                         strides=[1, 1]),
+        helper.make_node("Conv", ["c", "w2"], ["d"], name="conv_same_lower", auto_pad="SAME_LOWER",
+                         strides=[2, 2]),
+        helper.make_node("AveragePool", ["d"], ["output"], name="avg_asym", kernel_shape=[2, 2],
+                         pads=[1, 0, 0, 1], count_include_pad=1),
+    ]
+    g = helper.make_graph(nodes, "same", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 7, 7])],
+                          [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)],
+                          [helper.make_tensor("w1", TensorProto.FLOAT, [4, 3, 2, 2], w1.ravel().tolist()),
+                           helper.make_tensor("w2", TensorProto.FLOAT, [4, 4, 3, 3], w2.ravel().tolist())])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    with open(os.path.join(OUT, "same_pad.train13.onnx"), "wb") as f:
+        f.write(m.SerializeToString())
+    x = torch.randn((2, 3, 7, 7), generator=torch.Generator().manual_seed(1))
+    # 7 -> 4 with k2 s2: total pad 1, SAME_UPPER puts it at the end
+    a = F.conv2d(F.pad(x, (0, 1, 0, 1)), torch.from_numpy(w1), stride=2)
+    c = F.max_pool2d(F.pad(F.relu(a), (0, 1, 0, 1), value=float("-inf")), 2, 1)
+    # 4 -> 2 with k3 s2: total pad 1, SAME_LOWER puts it at the start
+    d = F.conv2d(F.pad(c, (1, 0, 1, 0)), torch.from_numpy(w2), stride=2)
+    y = F.avg_pool2d(F.pad(d, (0, 1, 1, 0)), 2, 1)
+    fixturelib.save_safetensors(os.path.join(OUT, "same_pad.safetensors"),
+                                {"input": x.numpy(), "output": y.numpy()}, {"params": "w1,w2"})
+
+
 def main():
     import onnx
+
+    same_pad_model()
 
     bad_models()
     lrn_model()

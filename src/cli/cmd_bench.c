@@ -273,7 +273,12 @@ int cmd_bench(int argc, char **argv)
     cnn_rng rng;
     cnn_rng_seed(&rng, (uint64_t)seed + 1);
     for (size_t i = 0; i < in_n; i++) x[i] = cnn_rng_normal(&rng);
-    for (int i = 0; i < batch; i++) y[i] = (float)cnn_rng_below(&rng, (uint32_t)m.classes);
+    for (int i = 0; i < batch && m.classes > 0; i++) y[i] = (float)cnn_rng_below(&rng, (uint32_t)m.classes);
+    if (train && !m.loss) {
+        cnn_set_error(CNN_ERR_UNSUPPORTED, "model '%s' has no (N, classes) output to train", m.name);
+        rc = cli_fail("bench");
+        goto done;
+    }
     cnn_graph_set_training(m.g, train);
     if (train) {
         cnn_optim_opts oo = {.kind = CNN_OPTIM_SGD, .lr = lr, .momentum = momentum};
@@ -284,7 +289,7 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (cnn_graph_set_input(m.g, m.input, x, batch) != CNN_OK ||
-        cnn_graph_set_input(m.g, m.labels, y, batch) != CNN_OK) {
+        (m.labels && cnn_graph_set_input(m.g, m.labels, y, batch) != CNN_OK)) {
         rc = cli_fail("bench");
         goto done;
     }

@@ -49,6 +49,8 @@ typedef struct ox_imp {
     const Onnx__NodeProto *cur;
     int cur_index;
     const char *cur_name;
+    cnn_node *named;    /* a pattern's node that takes another ONNX node's name ... */
+    const char *named_as;
 } ox_imp;
 
 static uint64_t hash_str(const char *s)
@@ -271,7 +273,8 @@ static cnn_status name_nodes(ox_imp *I, int first)
         cnn_node *n = cnn_graph_node(I->g, i);
         if (strcmp(n->op->name, "constant") == 0 || strcmp(n->op->name, "parameter") == 0) continue;
         char buf[1024];
-        if (o && o->node == n) snprintf(buf, sizeof buf, "%s", I->cur_name);
+        if (I->named == n) snprintf(buf, sizeof buf, "%s", I->named_as);
+        else if (o && o->node == n) snprintf(buf, sizeof buf, "%s", I->cur_name);
         else snprintf(buf, sizeof buf, "%s/%s", I->cur_name, n->op->name);
         size_t len = strlen(buf);
         for (int k = 1; cnn_graph_find(I->g, buf) && cnn_graph_find(I->g, buf) != n; k++)
@@ -438,6 +441,24 @@ static cnn_status window(ox_imp *I, int nd, const int64_t *in, const int64_t *ke
         if (w->pb[i] < 0 || w->pe[i] < 0 || w->pb[i] > INT_MAX / 4 || w->pe[i] > INT_MAX / 4)
             return fail(I, CNN_ERR_FORMAT, "pads out of range");
     return CNN_OK;
+}
+
+/* The asymmetric part of a window's pads as an explicit pad node (value fill: 0 before
+   a convolution, -inf before a max pool); the window keeps the symmetric part. */
+static cnn_status pad_asymmetric(ox_imp *I, cnn_node **x, ox_window *w, float fill)
+{
+    int rank = w->nd + 2, pads[2 * CNN_MAX_DIMS] = {0};
+    bool any = false;
+    for (int i = 0; i < w->nd; i++) {
+        int64_t m = w->pb[i] < w->pe[i] ? w->pb[i] : w->pe[i];
+        pads[2 + i] = (int)(w->pb[i] - m);
+        pads[rank + 2 + i] = (int)(w->pe[i] - m);
+        any |= w->pb[i] != w->pe[i];
+        w->pb[i] = w->pe[i] = m;
+    }
+    if (!any) return CNN_OK;
+    *x = cnn_pad(I->g, *x, pads, CNN_PAD_CONSTANT, fill);
+    return *x ? CNN_OK : fail_graph(I);
 }
 
 static bool symmetric(const ox_window *w)
@@ -843,9 +864,8 @@ static cnn_status op_conv(ox_imp *I)
                                             (long long)b->c.numel, (long long)out);
     ox_window wd;
     CNN_CHECK(window(I, nd, xd + 2, w->c.dims + 2, &wd));
-    if (!symmetric(&wd))
-        return fail(I, CNN_ERR_UNSUPPORTED, "asymmetric pads need the general pad operator");
     cnn_node *in = x->node;
+    CNN_CHECK(pad_asymmetric(I, &in, &wd, 0.0f)); /* e.g. SAME_UPPER with an even kernel */
     if (nd == 1) /* 1-D as 2-D with a height of 1 */
         in = cnn_reshape(I->g, in, 3, (int[]){(int)xd[1], 1, (int)xd[2]});
     int p0 = cnn_graph_num_params(I->g);
@@ -1002,23 +1022,28 @@ static cnn_status op_pool(ox_imp *I, bool max)
     ox_window w;
     CNN_CHECK(window(I, rank - 2, xd + 2, NULL, &w));
     bool ceil_mode = attr_i(I->cur, "ceil_mode", 0) != 0;
-    if (!symmetric(&w)) return fail(I, CNN_ERR_UNSUPPORTED, "asymmetric pads need the general pad operator");
-    cnn_node *y;
+    cnn_node *in = x->node, *y;
+    if (!symmetric(&w)) {
+        if (!max && attr_i(I->cur, "count_include_pad", 0) == 0)
+            return fail(I, CNN_ERR_UNSUPPORTED, "asymmetric pads with count_include_pad=0");
+        if (ceil_mode) return fail(I, CNN_ERR_UNSUPPORTED, "asymmetric pads with ceil_mode");
+        CNN_CHECK(pad_asymmetric(I, &in, &w, max ? -INFINITY : 0.0f));
+    }
     if (rank == 5) {
         if (w.d[0] != 1 || w.d[1] != 1 || w.d[2] != 1)
             return fail(I, CNN_ERR_UNSUPPORTED, "dilated 3-D max pooling");
-        y = cnn_maxpool3d(I->g, x->node, .kernel_d = (int)w.k[0], .kernel_h = (int)w.k[1],
+        y = cnn_maxpool3d(I->g, in, .kernel_d = (int)w.k[0], .kernel_h = (int)w.k[1],
                           .kernel_w = (int)w.k[2], .stride_d = (int)w.s[0], .stride_h = (int)w.s[1],
                           .stride_w = (int)w.s[2], .padding_d = (int)w.pb[0], .padding_h = (int)w.pb[1],
                           .padding_w = (int)w.pb[2], .ceil_mode = ceil_mode);
     } else if (max) {
         if (w.d[0] != w.d[1]) return fail(I, CNN_ERR_UNSUPPORTED, "different dilations per axis");
-        y = cnn_maxpool2d(I->g, x->node, .kernel_h = (int)w.k[0], .kernel_w = (int)w.k[1],
+        y = cnn_maxpool2d(I->g, in, .kernel_h = (int)w.k[0], .kernel_w = (int)w.k[1],
                           .stride_h = (int)w.s[0], .stride_w = (int)w.s[1], .padding_h = (int)w.pb[0],
                           .padding_w = (int)w.pb[1], .dilation = (int)w.d[0], .ceil_mode = ceil_mode);
     } else {
         if (w.d[0] != 1 || w.d[1] != 1) return fail(I, CNN_ERR_UNSUPPORTED, "dilated average pooling");
-        y = cnn_avgpool2d(I->g, x->node, .kernel_h = (int)w.k[0], .kernel_w = (int)w.k[1],
+        y = cnn_avgpool2d(I->g, in, .kernel_h = (int)w.k[0], .kernel_w = (int)w.k[1],
                           .stride_h = (int)w.s[0], .stride_w = (int)w.s[1], .padding_h = (int)w.pb[0],
                           .padding_w = (int)w.pb[1], .ceil_mode = ceil_mode,
                           .exclude_pad = attr_i(I->cur, "count_include_pad", 0) == 0);
@@ -1199,6 +1224,115 @@ static cnn_status op_activation(ox_imp *I, const char *op)
     return set_out_node(I, 0, cnn_activation(I->g, x->node, act));
 }
 
+/* A scalar constant input of node nd (float), or false. */
+static bool node_scalar(ox_imp *I, const Onnx__NodeProto *nd, int i, float *out)
+{
+    ox_val *v = i < (int)nd->n_input ? find_val(I, nd->input[i]) : NULL;
+    if (!v || !v->is_const || v->c.numel != 1) return false;
+    *out = v->c.f ? v->c.f[0] : (float)v->c.i[0];
+    return true;
+}
+
+/* torch writes nn.LocalResponseNorm out: d = x * x, unsqueezed, padded along channels,
+   AveragePool (size, 1, 1), reshaped back, * alpha + k, ^ beta, y = x / d. Seen at
+   the Mul(x, x): the Div(x, ...) whose divisor's producers (back to this Mul and
+   constants only, each value used only inside) hold such a chain becomes cnn_lrn,
+   and every node of the chain is skipped. */
+static bool lrn_pattern(ox_imp *I, ox_val *x, cnn_status *st)
+{
+    const Onnx__GraphProto *gr = I->gr;
+    int n = (int)gr->n_node, div = -1;
+    int64_t xd[CNN_ONNX_MAX_RANK];
+    if (val_shape(x, xd) != 4) return false;
+    for (int i = 0; i < n && div < 0; i++) {
+        const Onnx__NodeProto *nd = gr->node[i];
+        if (nd->op_type && strcmp(nd->op_type, "Div") == 0 && nd->n_input == 2 && strcmp(nd->input[0], x->name) == 0)
+            div = i;
+    }
+    if (div < 0) return false;
+    bool *in = cnn_calloc((size_t)n, sizeof *in);
+    const char **stack = cnn_malloc((size_t)(4 * n + 4) * sizeof *stack);
+    bool ok = in && stack;
+    int sp = 0;
+    if (ok) stack[sp++] = gr->node[div]->input[1];
+    while (ok && sp > 0) {
+        ox_val *v = find_val(I, stack[--sp]);
+        if (!v || v == x) continue; /* x itself: Shape(x) in the reshapes */
+        if (v->producer < 0) {
+            ok = v->is_const;
+            continue;
+        }
+        if (in[v->producer]) continue;
+        in[v->producer] = true;
+        if (v->producer == I->cur_index) continue; /* the Mul(x, x) */
+        const Onnx__NodeProto *nd = gr->node[v->producer];
+        for (size_t k = 0; k < nd->n_input && ok; k++)
+            if (in_name(nd, (int)k)) {
+                if (sp >= 4 * n) ok = false;
+                else stack[sp++] = nd->input[k];
+            }
+    }
+    ok = ok && in[I->cur_index];
+    /* the chain's values are used only inside it (and by the Div) */
+    for (int i = 0; i < n && ok; i++) {
+        if (!in[i]) continue;
+        const Onnx__NodeProto *nd = gr->node[i];
+        for (size_t k = 0; k < nd->n_output && ok; k++) {
+            ox_val *v = nd->output[k][0] ? find_val(I, nd->output[k]) : NULL;
+            if (!v || !v->uses) continue;
+            int inside = 0;
+            for (int j = 0; j < n; j++)
+                if (in[j] || j == div)
+                    for (size_t q = 0; q < gr->node[j]->n_input; q++)
+                        inside += in_name(gr->node[j], (int)q) && strcmp(gr->node[j]->input[q], v->name) == 0;
+            ok = inside == v->uses;
+        }
+    }
+    /* size, alpha, k, beta */
+    int64_t size = 0;
+    float alpha = 0, k = 0, beta = 0;
+    bool has_a = false, has_k = false, has_b = false;
+    for (int i = 0; i < n && ok; i++) {
+        if (!in[i] || i == I->cur_index) continue;
+        const Onnx__NodeProto *nd = gr->node[i];
+        const char *op = nd->op_type ? nd->op_type : "";
+        int64_t ks[3];
+        if (strcmp(op, "AveragePool") == 0) {
+            ok = attr_ints(nd, "kernel_shape", ks, 3) == 3 && ks[1] == 1 && ks[2] == 1 && !size;
+            size = ks[0];
+        } else if (strcmp(op, "Mul") == 0) {
+            ok = !has_a && (node_scalar(I, nd, 1, &alpha) || node_scalar(I, nd, 0, &alpha));
+            has_a = true;
+        } else if (strcmp(op, "Add") == 0) {
+            ok = !has_k && (node_scalar(I, nd, 1, &k) || node_scalar(I, nd, 0, &k));
+            has_k = true;
+        } else if (strcmp(op, "Pow") == 0) {
+            ok = !has_b && node_scalar(I, nd, 1, &beta);
+            has_b = true;
+        } else if (strcmp(op, "Div") == 0 || strcmp(op, "Sub") == 0 || strcmp(op, "Conv") == 0 ||
+                   strcmp(op, "MaxPool") == 0 || strcmp(op, "Sqrt") == 0 || strcmp(op, "Exp") == 0) {
+            ok = false; /* not torch's LRN arithmetic */
+        }
+    }
+    ok = ok && size >= 1 && size % 2 == 1 && has_a && has_k && has_b;
+    if (ok) {
+        cnn_node *y = cnn_lrn(I->g, x->node, .size = (int)size, .alpha = alpha, .beta = beta, .k = k);
+        if (!y) *st = fail_graph(I);
+        else {
+            find_val(I, gr->node[div]->output[0])->node = y;
+            const Onnx__NodeProto *dn = gr->node[div];
+            I->named = y;
+            I->named_as = dn->name && *dn->name ? dn->name : dn->output[0];
+            for (int i = 0; i < n; i++)
+                if (in[i] && i != I->cur_index) I->skip[i] = true;
+            I->skip[div] = true;
+        }
+    }
+    cnn_free(in);
+    cnn_free(stack);
+    return ok;
+}
+
 static cnn_status op_binary(ox_imp *I, const char *op)
 {
     ox_val *a = input(I, 0), *b = input(I, 1);
@@ -1208,6 +1342,8 @@ static cnn_status op_binary(ox_imp *I, const char *op)
         bool same = ra == rb;
         for (int d = 0; same && d < ra; d++) same = ad[d] == bd[d];
         if (strcmp(op, "Add") == 0 && same) return set_out_node(I, 0, cnn_add(I->g, a->node, b->node));
+        cnn_status st = CNN_OK;
+        if (strcmp(op, "Mul") == 0 && a == b && lrn_pattern(I, a, &st)) return st;
         if (strcmp(op, "Mul") == 0 && ra == 4 && rb == 4) {
             for (int swap = 0; swap < 2; swap++) {
                 ox_val *x = swap ? b : a, *s = swap ? a : b;
@@ -1637,6 +1773,7 @@ static cnn_status run_node(ox_imp *I)
     for (int i = 0; i < N_OPS; i++)
         if (strcmp(g_ops[i].name, op) == 0) {
             int first = cnn_graph_num_nodes(I->g);
+            I->named = NULL;
             CNN_CHECK(g_ops[i].fn(I));
             return name_nodes(I, first);
         }

@@ -34,6 +34,9 @@ cnn_status cnn_model_new(const char *name, const cnn_model_opts *o, float label_
         m->opts.height = in.dims[2];
         m->opts.width = in.dims[3];
     }
+    if (cnn_node_value(m->logits).ndim != 2 && cnn_onnx_is_path(name))
+        return CNN_OK; /* an imported network without (N, classes) logits: inference only
+                          (no labels, no loss, classes 0) */
     m->classes = cnn_node_value(m->logits).dims[1];
     m->opts.classes = m->classes;
     m->labels = cnn_labels(m->g, "labels", m->opts.batch);
@@ -214,6 +217,9 @@ int cnn_argmax(const float *x, int n)
 
 cnn_status cnn_evaluate(cnn_model *m, const cnn_dataset *d, int limit, cnn_metrics *out)
 {
+    if (!m->loss)
+        return cnn_set_error(CNN_ERR_UNSUPPORTED, "model '%s': its output is not (N, classes) logits",
+                             m->name);
     CNN_CHECK(cnn_metrics_init(out, m->classes));
     cnn_dataset view = *d;
     if (limit > 0 && limit < view.n) view.n = limit;

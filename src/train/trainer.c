@@ -193,6 +193,10 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
     if (!m || !m->g || !train || !c)
         return cnn_set_error(CNN_ERR_INVALID_ARG, "train: model, data and config are required");
     if (c->epochs < 1) return cnn_set_error(CNN_ERR_INVALID_ARG, "train: epochs %d < 1", c->epochs);
+    if (!m->loss)
+        return cnn_set_error(CNN_ERR_UNSUPPORTED,
+                             "train: model '%s' has no (N, classes) output to train with cross-entropy",
+                             m->name);
     if (train->classes > m->classes)
         return cnn_set_error(CNN_ERR_SHAPE, "train: the data has %d classes, the model %d",
                              train->classes, m->classes);

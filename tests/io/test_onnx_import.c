@@ -61,6 +61,7 @@ static const fx g_fixtures[] = {
     {"vgg", {"eval11", "train11", "train13", "training13"}},
     {"alexnet", {"eval11", "train11", "train13"}},
     {"lrn", {"train13"}},
+    {"same_pad", {"train13"}},
     {"general", {"eval11", "train11", "train13", "train17"}},
     {"attention", {"eval11", "train11", "train13", "train17"}},
     {"nin", {"eval11", "train11", "train13"}},
@@ -183,9 +184,16 @@ static void test_names(void **state)
     assert_string_equal(cnn_node_op(cnn_graph_find(g, "/0/Conv")), "conv2d");
     assert_string_equal(cnn_node_op(cnn_graph_find(g, "/1/BatchNormalization")), "batchnorm2d");
     cnn_graph_free(g);
+    g = import("alexnet.train13.onnx", 2, NULL, NULL); /* LRN written out by torch */
+    assert_non_null(cnn_graph_find(g, "/2/Div"));
+    assert_string_equal(cnn_node_op(cnn_graph_find(g, "/2/Div")), "lrn");
+    cnn_graph_free(g);
     g = import("mobilenet_v3.train11.onnx", 2, NULL, NULL); /* HardSwish as x * HardSigmoid(x) */
     int hs = 0;
-    for (int i = 0; i < cnn_graph_num_nodes(g); i++) hs += strcmp(cnn_node_op(cnn_graph_node(g, i)), "mul_channel") == 0;
+    for (int i = 0; i < cnn_graph_num_nodes(g); i++) {
+        hs += strcmp(cnn_node_op(cnn_graph_node(g, i)), "mul_channel") == 0;
+        assert_true(strcmp(cnn_node_op(cnn_graph_node(g, i)), "binary") != 0); /* no x * HardSigmoid(x) left */
+    }
     assert_true(hs >= 2); /* the SE gates */
     cnn_graph_free(g);
 }
@@ -282,6 +290,47 @@ static void test_bad_input(void **state)
     assert_int_equal(cnn_tensor_numel(&o), 8);
     assert_true(o.data[4] == 2.0f && o.data[7] == 8.0f);
     cnn_graph_free(g);
+    /* corrupted bytes anywhere (every 31st byte of a small model, each set to a few
+       values): an error or a graph, never a crash */
+    {
+        FILE *f = fopen(fixture("residual.train13.onnx"), "rb");
+        assert_non_null(f);
+        static unsigned char buf[1 << 16];
+        size_t len = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        assert_true(len > 100 && len < sizeof buf);
+        char path[256];
+        const char *tmp = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/cnn_onnx_mut_%d.onnx", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+        static const unsigned char vals[] = {0x00, 0xff, 0x7f, 0x80, 0x01};
+        int step = tu_quick() ? 127 : 31, failures = 0;
+        for (size_t at = 0; at < len; at += (size_t)step)
+            for (size_t v = 0; v < sizeof vals; v++) {
+                unsigned char old = buf[at];
+                buf[at] = vals[v];
+                f = fopen(path, "wb");
+                assert_non_null(f);
+                fwrite(buf, 1, len, f);
+                fclose(f);
+                buf[at] = old;
+                g = cnn_graph_new();
+                cnn_onnx_import_opts mopt = {.batch = 2};
+                cnn_node *mi = NULL, *mo = NULL;
+                if (cnn_onnx_import(g, path, &mopt, &mi, &mo) == CNN_OK) {
+                    float xin[2 * 3 * 8 * 8] = {0};
+                    cnn_tensor t = cnn_node_value(mi);
+                    if (cnn_tensor_numel(&t) <= sizeof xin / sizeof *xin && cnn_graph_compile(g, 1) == CNN_OK &&
+                        cnn_graph_set_input(g, mi, xin, 2) == CNN_OK)
+                        (void)cnn_graph_forward(g);
+                } else {
+                    failures++;
+                    assert_true(strlen(cnn_error_message()) > 0);
+                }
+                cnn_graph_free(g);
+            }
+        remove(path);
+        assert_true(failures > 0);
+    }
     /* every allocation failing in turn: an error, never a crash or a leak */
     if (tu_quick()) return;
     for (long k = 1; k < 400; k++) {
@@ -295,6 +344,38 @@ static void test_bad_input(void **state)
     }
 }
 
+/* The CLI takes an .onnx path wherever it takes a model: summary lists the ONNX node
+   names, bench runs it, a bad file is a clear message and a non-zero exit. */
+static void test_cli(void **state)
+{
+    (void)state;
+    const char *bin = getenv("CNN_BIN");
+    if (!bin || !have_onnx()) return;
+    char cmd[2048], out[1 << 16];
+    snprintf(cmd, sizeof cmd, "%s summary %s 2>&1", bin, fixture("resnet.train13.onnx"));
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "/4/conv1/Conv"));
+    assert_non_null(strstr(out, "conv2d"));
+    snprintf(cmd, sizeof cmd, "%s bench %s --iters 1 --warmup 0 2>&1", bin, fixture("se.train13.onnx"));
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "images/s"));
+    snprintf(cmd, sizeof cmd, "%s summary %s 2>&1", bin, fixture("bad/cycle.onnx"));
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_true(pclose(p) != 0);
+    assert_non_null(strstr(out, "cycle"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_train_and_reload),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
