@@ -569,6 +569,20 @@ cnn_status cnn_graph_load_weights(cnn_graph *g, const char *path, bool strict);
 cnn_status cnn_graph_save_weights(cnn_graph *g, const char *path, int n_meta,
                                   const char *const *meta);
 
+/* ---------------------------------------------------------------- io: ONNX export
+ * A graph as an ONNX model (opset 17): one ONNX node per cnn.c node, named after it;
+ * parameters and buffers (batch-norm running statistics too) as initializers under
+ * their state_dict names; each graph input with a symbolic batch dimension "N"; the
+ * output is o->output, else the graph's output (the logits when that is a loss).
+ * Compiles g (seed 0) if it is not compiled. Written to a temporary file, fsync'ed and
+ * renamed: nothing is written on failure. CNN_ERR_UNSUPPORTED without ONNX support
+ * (build option CNN_WITH_ONNX) or for an op ONNX cannot express, naming the node. */
+typedef struct cnn_onnx_export_opts {
+    cnn_node *output;       /* NULL: see above */
+    const char *graph_name; /* NULL: "cnn" */
+} cnn_onnx_export_opts;
+cnn_status cnn_onnx_export(cnn_graph *g, const char *path, const cnn_onnx_export_opts *o);
+
 /* ---------------------------------------------------------------- data
  * (owned by src/data/; declarations for datasets, transforms and the loader go here) */
 /* CNN-DATA-BEGIN */

@@ -11,6 +11,7 @@
 #include "../core/vmath.h"
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
+#include "op_describe.h"
 
 /* picked at load time: AVX-512 / AVX2 / baseline from one binary */
 
@@ -253,10 +254,9 @@ static cnn_status act_backward(cnn_node *n, const cnn_ctx *ctx)
 static void act_describe(const cnn_node *n, cnn_op_desc *d)
 {
     const act_attr *a = n->attr;
-    d->n_attrs = 3;
-    d->attrs[0] = (cnn_desc_attr){.key = "act", .n = 1, .i = {a->act}};
-    d->attrs[1] = (cnn_desc_attr){.key = "alpha", .is_float = true, .n = 1, .f = {a->alpha}};
-    d->attrs[2] = (cnn_desc_attr){.key = "beta", .is_float = true, .n = 1, .f = {a->beta}};
+    cnn_desc_int(d, "act", a->act);
+    cnn_desc_float(d, "alpha", a->alpha);
+    cnn_desc_float(d, "beta", a->beta);
 }
 
 const cnn_op_def cnn_op_activation = {

@@ -27,4 +27,7 @@ cnn_status cnn_conv_shape(cnn_node *n, cnn_conv_geom *c);
 int64_t cnn_conv_cost(const cnn_node *n, const cnn_conv_geom *c);
 cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom *c);
 cnn_status cnn_conv_backward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom *c);
+/* describe(): out_channels, kernel, stride, padding, dilation (nd values each), groups,
+   bias (0/1). */
+void cnn_conv_describe(const cnn_node *n, cnn_op_desc *d);
 #endif

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "../graph/graph_internal.h"
+#include "op_describe.h"
 
 typedef struct linear_attr {
     int in, out;
@@ -73,12 +74,20 @@ static cnn_status linear_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void linear_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const linear_attr *a = n->attr;
+    cnn_desc_int(d, "out_features", a->out);
+    cnn_desc_int(d, "bias", a->bias);
+}
+
 const cnn_op_def cnn_op_linear = {
     .name = "linear",
     .shape = linear_shape,
     .cost = linear_cost,
     .forward = linear_forward,
     .backward = linear_backward,
+    .describe = linear_describe,
 };
 
 cnn_node *cnn_linear_(cnn_graph *g, cnn_node *x, int out_features, const cnn_linear_opts *o)
