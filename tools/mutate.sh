@@ -12,6 +12,10 @@
 #     --baseline  first run the suite unmutated (it must pass)
 #     --list      print the bug names and exit
 #     bug ...     only these bugs (default: every bug in the list)
+# Run it on a tree nobody edits meanwhile (it changes src/ files while it runs), e.g.
+# a copy: rsync -a --exclude 'build*' --exclude .git ./ /tmp/cnn-mut/ && /tmp/cnn-mut/tools/mutate.sh
+# Ctrl-C (or kill -TERM) stops it and restores the sources. (A job started with '&'
+# from a script ignores SIGINT: stop that one with kill -TERM.)
 # Exit status: the number of bugs missed on at least one backend (plus those not
 # applied), 0 when every planted bug was caught on both backends.
 set -u
@@ -68,8 +72,31 @@ restore() {
     PLANTED=()
 }
 cleanup() { restore; rm -rf "$BACKUP"; }
+# Builds and test runs go to the background and are waited for, so that a signal
+# is handled at once: the trap stops them (by process id) and restores the sources.
+CHILD=
+kill_tree() {
+    local p
+    for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$p"; done
+    kill -TERM "$1" 2>/dev/null
+}
+interrupted() {
+    [ -n "$CHILD" ] && kill_tree "$CHILD"
+    wait 2>/dev/null
+    echo
+    echo "mutate.sh: interrupted, sources restored" >&2
+    exit 130
+}
 trap cleanup EXIT
-trap 'echo; echo "mutate.sh: interrupted, sources restored" >&2; exit 130' INT TERM
+trap interrupted INT TERM HUP
+bg_wait() {
+    "$@" &
+    CHILD=$!
+    wait "$CHILD"
+    local rc=$?
+    CHILD=
+    return $rc
+}
 
 LOGDIR="$BUILD/mutate-logs"
 mkdir -p "$LOGDIR"
@@ -78,32 +105,35 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
         { echo "mutate.sh: cmake configure failed, see $LOGDIR/configure.log" >&2; exit 2; }
 fi
 
-build() { cmake --build "$BUILD" -j "$JOBS" >"$1" 2>&1; }
+build() { bg_wait cmake --build "$BUILD" -j "$JOBS" >"$1" 2>&1; }
 
-# run_suite <backend> <log>: prints "pass" or the failed tests (comma-separated).
+# run_suite <backend> <log>: sets SUITE to "pass" or the failed tests (comma-separated).
+# (No command substitution: the run stays in this shell, where the traps can stop it.)
 run_suite() {
     local be=$1 log=$2 stop=(--stop-on-failure)
     [ $KEEP = 1 ] && stop=()
     rm -f "$BUILD/Testing/Temporary/LastTestsFailed.log"
     if [ "$be" = ref ]; then
-        (cd "$BUILD" && CNN_BACKEND=ref ctest -j "$JOBS" "${stop[@]}" --timeout 900 "${CTEST_SEL[@]}" >"$log" 2>&1)
+        bg_wait env CNN_BACKEND=ref ctest --test-dir "$BUILD" -j "$JOBS" "${stop[@]}" --timeout 900 \
+            "${CTEST_SEL[@]}" >"$log" 2>&1
     else
-        (cd "$BUILD" && env -u CNN_BACKEND ctest -j "$JOBS" "${stop[@]}" --timeout 900 "${CTEST_SEL[@]}" >"$log" 2>&1)
+        bg_wait env -u CNN_BACKEND ctest --test-dir "$BUILD" -j "$JOBS" "${stop[@]}" --timeout 900 \
+            "${CTEST_SEL[@]}" >"$log" 2>&1
     fi
     local rc=$?
-    if [ $rc = 0 ]; then echo pass; return; fi
-    local failed
-    failed=$(sed -n 's/^[0-9]*:\(.*\)$/\1/p' "$BUILD/Testing/Temporary/LastTestsFailed.log" 2>/dev/null | paste -sd, -)
-    echo "${failed:-ctest-rc$rc}"
+    SUITE=pass
+    [ $rc = 0 ] && return
+    SUITE=$(sed -n 's/^[0-9]*:\(.*\)$/\1/p' "$BUILD/Testing/Temporary/LastTestsFailed.log" 2>/dev/null | paste -sd, -)
+    SUITE=${SUITE:-ctest-rc$rc}
 }
 
 if [ $BASELINE = 1 ]; then
     echo "== baseline (no bug planted)"
     build "$LOGDIR/baseline-build.log" || { echo "baseline build failed: $LOGDIR/baseline-build.log"; exit 2; }
     for be in cpu ref; do
-        r=$(run_suite $be "$LOGDIR/baseline-$be.log")
-        echo "   $be: $r"
-        [ "$r" = pass ] || { echo "mutate.sh: the unmutated suite fails on $be; fix that first" >&2; exit 2; }
+        run_suite $be "$LOGDIR/baseline-$be.log"
+        echo "   $be: $SUITE"
+        [ "$SUITE" = pass ] || { echo "mutate.sh: the unmutated suite fails on $be; fix that first" >&2; exit 2; }
     done
 fi
 
@@ -143,8 +173,10 @@ for i in "${!NAMES[@]}"; do
         restore
         continue
     fi
-    rc=$(run_suite cpu "$LOGDIR/$name-cpu.log")
-    rr=$(run_suite ref "$LOGDIR/$name-ref.log")
+    run_suite cpu "$LOGDIR/$name-cpu.log"
+    rc=$SUITE
+    run_suite ref "$LOGDIR/$name-ref.log"
+    rr=$SUITE
     t1=$(date +%s)
     c=$([ "$rc" = pass ] && echo MISSED || echo caught)
     r=$([ "$rr" = pass ] && echo MISSED || echo caught)
