@@ -212,11 +212,18 @@ static void run_model(const char *model)
     if (bad) fail_msg("%s: %d mismatches against PyTorch's training step", model, bad);
 }
 
-static void test_mobilenet_v2(void **state) { (void)state; run_model("mobilenet_v2"); }
-static void test_shufflenet_v2(void **state) { (void)state; run_model("shufflenet_v2_x0_5"); }
+/* The sanitizer run (CNN_TEST_QUICK) does ResNet-18 only and reports the rest as
+   skipped. */
+static void quick_skip(void)
+{
+    if (tu_quick()) tu_skip("CNN_TEST_QUICK: only resnet18's step runs in the sanitizer run");
+}
+
+static void test_mobilenet_v2(void **state) { (void)state; quick_skip(); run_model("mobilenet_v2"); }
+static void test_shufflenet_v2(void **state) { (void)state; quick_skip(); run_model("shufflenet_v2_x0_5"); }
 static void test_resnet18(void **state) { (void)state; run_model("resnet18"); }
-static void test_se_resnet18(void **state) { (void)state; run_model("se_resnet18"); }
-static void test_cbam_resnet18(void **state) { (void)state; run_model("cbam_resnet18"); }
+static void test_se_resnet18(void **state) { (void)state; quick_skip(); run_model("se_resnet18"); }
+static void test_cbam_resnet18(void **state) { (void)state; quick_skip(); run_model("cbam_resnet18"); }
 
 int main(void)
 {
@@ -229,5 +236,5 @@ int main(void)
         cmocka_unit_test(test_resnet18),     cmocka_unit_test(test_se_resnet18),
         cmocka_unit_test(test_cbam_resnet18),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
