@@ -1,5 +1,5 @@
-/* The loader's shuffle is an unbiased Fisher-Yates (docs/architecture.md, "Data
-   loading"): (1) each epoch's order equals a reference Fisher-Yates driven by the same
+/* The loader's shuffle is an unbiased Fisher-Yates (docs/architecture.md, "Tests that
+   catch planted bugs"): (1) each epoch's order equals a reference Fisher-Yates driven by the same
    generator stream (cnn_rng seeded from (seed, epoch) as the loader documents), for
    several sizes, seeds and epochs; (2) over many epochs the position of every example
    and the successor of every example are uniform (chi-square tests with fixed seeds,
