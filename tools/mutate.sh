@@ -13,7 +13,7 @@
 #     --list      print the bug names and exit
 #     bug ...     only these bugs (default: every bug in the list)
 # Run it on a tree nobody edits meanwhile (it changes src/ files while it runs), e.g.
-# a copy: rsync -a --exclude 'build*' --exclude .git ./ /tmp/cnn-mut/ && /tmp/cnn-mut/tools/mutate.sh
+# a copy: mkdir /tmp/cnn-mut && git ls-files -z | xargs -0 cp --parents -t /tmp/cnn-mut && /tmp/cnn-mut/tools/mutate.sh
 # Ctrl-C (or kill -TERM) stops it and restores the sources. (A job started with '&'
 # from a script ignores SIGINT: stop that one with kill -TERM.)
 # Exit status: the number of bugs missed on at least one backend (plus those not
@@ -66,8 +66,10 @@ done
 BACKUP=$(mktemp -d /tmp/cnn-mutate.XXXXXX)
 PLANTED=()
 restore() {
+    local f key
     for f in "${PLANTED[@]}"; do
-        [ -f "$BACKUP/$(echo "$f" | tr / _)" ] && cp "$BACKUP/$(echo "$f" | tr / _)" "$ROOT/$f"
+        key=$(echo "$f" | tr / _)
+        [ -f "$BACKUP/$key" ] && cp "$BACKUP/$key" "$ROOT/$f" && rm -f "$BACKUP/$key"
     done
     PLANTED=()
 }
