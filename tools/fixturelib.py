@@ -70,11 +70,14 @@ def fill_formula(model):
             t.copy_(torch.from_numpy(formula_value(name, tuple(t.shape))))
 
 
-def save_safetensors(path, tensors: dict, metadata: dict = None):
-    """tensors: name -> numpy array (float32 / int64). Written atomically."""
+def save_safetensors(path, tensors: dict, metadata: dict = None, metadata_first=False):
+    """tensors: name -> numpy array (float32 / int64). Written atomically.
+    metadata_first: "__metadata__" leads the header, as cnn_safetensors_save writes it."""
     import os
 
     header = {}
+    if metadata and metadata_first:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     blobs = []
     off = 0
     for name, arr in tensors.items():
@@ -85,7 +88,7 @@ def save_safetensors(path, tensors: dict, metadata: dict = None):
         header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)
-    if metadata:
+    if metadata and not metadata_first:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * ((8 - len(h) % 8) % 8)

@@ -77,7 +77,11 @@ static cnn_node *build_mobilenet_v2(cnn_graph *g, cnn_node *x, const cnn_zoo_arg
         {1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
         {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1},
     };
-    if (!cnn_zoo_check_keys(g, "mobilenet_v2", a, NULL)) return NULL;
+    static const char *const keys[] = {"dropout", NULL};
+    if (!cnn_zoo_check_keys(g, "mobilenet_v2", a, keys)) return NULL;
+    float p = cnn_zoo_opt_float(a, "dropout", 0.2f); /* the classifier's */
+    if (!(p >= 0.0f && p < 1.0f))
+        return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "mobilenet_v2: dropout=%g is not in [0, 1)", p);
     float wm = a->width_mult;
     if (!check_width(g, "mobilenet_v2", wm)) return NULL;
     const float eps = 1e-5f, mom = 0.1f;
@@ -110,7 +114,7 @@ static cnn_node *build_mobilenet_v2(cnn_graph *g, cnn_node *x, const cnn_zoo_arg
     cnn_scope_pop(g);
     x = cnn_flatten(g, cnn_global_avgpool(g, x));
     cnn_scope_push(g, "classifier");
-    x = cnn_dropout(g, x, 0.2f, .name = "0");
+    x = cnn_dropout(g, x, p, .name = "0");
     x = cnn_linear(g, x, a->classes, .name = "1");
     cnn_scope_pop(g);
     return x;

@@ -198,8 +198,7 @@ static void test_mat_v73(void **state)
 {
     (void)state;
     if (!mat73_ok()) {
-        printf("matio cannot write MATLAB v7.3 here: skipped\n");
-        skip();
+        tu_skip("matio cannot write MATLAB v7.3 here");
     }
     mat_roundtrip(true);
 }
@@ -760,5 +759,5 @@ int main(void)
         cmocka_unit_test(test_synth_and_dataset), cmocka_unit_test(test_npy_scene),
         cmocka_unit_test(test_mat_errors), cmocka_unit_test(test_map_png),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return tu_exit_status(cmocka_run_group_tests(tests, setup, teardown));
 }

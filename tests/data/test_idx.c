@@ -310,8 +310,7 @@ static void test_fashion_mnist(void **state)
     (void)state;
     const char *dir = "/usr/share/datasets/fashion-mnist";
     if (access(dir, R_OK) != 0) {
-        print_message("fashion-mnist not installed (%s): skipped\n", dir);
-        skip();
+        tu_skip("fashion-mnist not installed (%s)", dir);
     }
     for (int train = 1; train >= 0; train--) {
         cnn_dataset d;
@@ -344,5 +343,5 @@ int main(void)
         cmocka_unit_test(test_errors),         cmocka_unit_test(test_fuzz),
         cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_fashion_mnist),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return tu_exit_status(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -257,6 +257,40 @@ static void test_conv3d(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* 3D with a different stride, padding and dilation on each axis (depth, height and
+   width each take a value the other two do not), dense, grouped, depthwise and blocked:
+   a kernel that takes one axis's geometry for another differs from the reference. */
+static void test_conv3d_per_axis(void **state)
+{
+    (void)state;
+    static const int geo[][13] = {
+        /* n ci co g  D  H  W  kd kh kw  (s, p, d per axis follow in the struct below) */
+        {2, 3, 4, 1, 9, 8, 7, 3, 3, 3},  {1, 4, 6, 2, 11, 9, 8, 3, 2, 3},
+        {2, 6, 6, 6, 10, 9, 9, 3, 3, 3}, {2, 16, 16, 1, 9, 8, 10, 3, 3, 3},
+        {1, 2, 3, 1, 12, 7, 9, 5, 3, 3}, {3, 3, 5, 1, 8, 10, 7, 2, 3, 2},
+    };
+    static const int spd[][9] = {
+        /* s (D, H, W)  p (D, H, W)  d (D, H, W) */
+        {2, 1, 3, 1, 0, 2, 1, 2, 1}, {3, 2, 1, 0, 1, 2, 2, 1, 1}, {1, 3, 2, 2, 0, 1, 1, 1, 2},
+        {2, 1, 1, 0, 2, 1, 1, 1, 2}, {1, 2, 3, 2, 1, 0, 2, 1, 1}, {3, 1, 2, 1, 2, 0, 1, 2, 1},
+    };
+    int bad = 0, cases = 0;
+    for (size_t i = 0; i < sizeof geo / sizeof geo[0]; i++)
+        for (size_t j = 0; j < sizeof spd / sizeof spd[0]; j++) {
+            if (tu_quick() && (i + j) % 3) continue;
+            const int *a = geo[i], *b = spd[(i + j) % (sizeof spd / sizeof spd[0])];
+            cnn_conv_desc c = {.n = a[0], .c_in = a[1], .c_out = a[2], .groups = a[3],
+                               .in = {a[4], a[5], a[6]}, .k = {a[7], a[8], a[9]},
+                               .s = {b[0], b[1], b[2]}, .p = {b[3], b[4], b[5]}, .d = {b[6], b[7], b[8]}};
+            if (!finish_desc(&c)) continue;
+            bad += run_case(&c, (i + j) % 2 == 0, "auto (3d per axis)");
+            cases++;
+        }
+    fprintf(stderr, "conv3d per-axis: %d cases, %d failures\n", cases, bad);
+    assert_true(cases >= (tu_quick() ? 10 : 30));
+    assert_int_equal(bad, 0);
+}
+
 /* The same call twice (cached primitives) and after other shapes gives the same bits:
    the cache is keyed by the whole descriptor, not reused across shapes. */
 static void test_cache_reuse(void **state)
@@ -355,7 +389,7 @@ int main(void)
     cnn_rng_seed(&g_rng, 1234);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d_sweep), cmocka_unit_test(test_conv2d_layouts),
-        cmocka_unit_test(test_conv2d_winograd), cmocka_unit_test(test_conv_chunked), cmocka_unit_test(test_conv_one_tap), cmocka_unit_test(test_conv3d),       cmocka_unit_test(test_cache_reuse),
+        cmocka_unit_test(test_conv2d_winograd), cmocka_unit_test(test_conv_chunked), cmocka_unit_test(test_conv_one_tap), cmocka_unit_test(test_conv3d), cmocka_unit_test(test_conv3d_per_axis),       cmocka_unit_test(test_cache_reuse),
         cmocka_unit_test(test_gemm),         cmocka_unit_test(test_gemm_batch_invariant),
         cmocka_unit_test(test_backend_choice),
     };

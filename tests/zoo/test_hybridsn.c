@@ -30,8 +30,7 @@ static void test_train_step(void **state)
     (void)state;
     if (tu_quick()) {
         /* the sanitizer run: ~3 GMACs through the naive 3D convs is too slow there */
-        printf("  skipped under CNN_TEST_QUICK\n");
-        return;
+        tu_skip("under CNN_TEST_QUICK");
     }
     zc_train_step("hybridsn_train", "hybridsn", "dropout=0", false);
 }
@@ -90,5 +89,5 @@ int main(void)
         cmocka_unit_test(test_costs),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
