@@ -44,6 +44,10 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "%s\n", EVAL_USAGE);
         return 2;
     }
+    if (strcmp(split, "test") != 0 && strcmp(split, "train") != 0) {
+        fprintf(stderr, "cnn: --split: '%s' is not 'test' or 'train'\n", split);
+        return 2;
+    }
     cnn_model m;
     if (cnn_model_load(pos[0], batch, &m) != CNN_OK) return cli_fail(pos[0]);
     cnn_tensor in = cnn_node_value(m.input);

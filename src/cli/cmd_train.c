@@ -59,12 +59,14 @@ static void on_epoch(void *user, const cnn_epoch_stats *s)
 static bool parse_hw(const char *s, int *h, int *w)
 {
     if (!s) return true;
-    int a, b, k = sscanf(s, "%dx%d", &a, &b);
-    if (k == 1) b = a;
-    if (k < 1 || a < 1 || b < 1) return false;
-    *h = a;
-    *w = b;
-    return true;
+    char a[32], b[32];
+    const char *x = strchr(s, 'x');
+    size_t la = x ? (size_t)(x - s) : strlen(s);
+    if (la >= sizeof a || (x && strlen(x + 1) >= sizeof b)) return false;
+    memcpy(a, s, la);
+    a[la] = '\0';
+    snprintf(b, sizeof b, "%s", x ? x + 1 : a);
+    return cli_parse_int(a, 1, 1 << 16, h) && cli_parse_int(b, 1, 1 << 16, w);
 }
 
 /* "m1,m2,m3:s1,s2,s3" or "m:s" */
@@ -87,7 +89,7 @@ static bool parse_norm(const char *s, cnn_transform *t)
         return false;
     }
     for (int i = 0; i < 3; i++)
-        if (!(t->std[i] > 0)) return false;
+        if (!(t->std[i] > 0) || !isfinite(t->std[i]) || !isfinite(t->mean[i])) return false;
     t->normalize = true;
     return true;
 }

@@ -48,6 +48,7 @@ int main(int argc, char **argv)
                 }
         return usage(stdout);
     }
+    if (!cli_check_env()) return 2;
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("cnn %s (backend %s, %d threads)\n", CNN_VERSION, cnn_backend_name(), cnn_get_threads());
         return 0;

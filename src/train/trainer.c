@@ -214,7 +214,7 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
     cnn_loader *lt = NULL;
     train_state st = {0};
     st.history = cnn_calloc((size_t)c->epochs + 1, sizeof *st.history);
-    if (!opt) s = cnn_graph_status(g) != CNN_OK ? cnn_graph_status(g) : CNN_ERR_INVALID_ARG;
+    if (!opt) s = cnn_error_status() != CNN_OK ? cnn_error_status() : CNN_ERR_NOMEM;
     if (s == CNN_OK && !st.history) s = cnn_set_error(CNN_ERR_NOMEM, "train: out of memory");
     if (s == CNN_OK && c->resume) s = load_resume(m, opt, &st, c->epochs, c->resume);
     cnn_transform tt = c->transform;
