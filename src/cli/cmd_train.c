@@ -8,12 +8,23 @@
 
 #include "cli.h"
 
-static volatile int g_stop;
+/* SIGINT and SIGTERM (kill, systemd, job schedulers) both finish the step, save the
+   checkpoint and exit; a second signal leaves at once (docs/architecture.md, "Stopping"). */
+static volatile sig_atomic_t g_stop;
 static void on_sigint(int sig)
 {
-    (void)sig;
-    if (g_stop) _exit(130); /* a second Ctrl-C leaves at once */
-    g_stop = 1;
+    if (g_stop) _exit(128 + sig);
+    g_stop = sig;
+}
+
+static void catch_stop_signals(bool on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_sigint : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 typedef struct progress {
@@ -264,14 +275,14 @@ int cmd_train(int argc, char **argv)
     printf("model: %.3fM parameters, %.3fM multiply-adds per example\n", (double)cost.params / 1e6,
            (double)cost.macs / 1e6);
     printf("%5s %10s %9s %8s %10s %9s\n", "epoch", "loss", "train_acc", "test_acc", "img/s", "seconds");
-    signal(SIGINT, on_sigint);
+    catch_stop_signals(true);
     cnn_epoch_stats last = {0};
     cnn_status s = cnn_train(&m, &train, have_test ? &test : NULL, &c, &last);
-    signal(SIGINT, SIG_DFL);
+    catch_stop_signals(false);
     if (p.tty) printf("\n");
     if (s == CNN_ERR_INTERRUPTED) {
         printf("%s\n", cnn_error_message());
-        rc = 130;
+        rc = 128 + (g_stop ? (int)g_stop : SIGINT);
     } else if (s != CNN_OK) {
         rc = cli_fail("train");
     } else if (out) {

@@ -985,6 +985,10 @@ cnn_status cnn_safetensors_save(const char *path, int n, const cnn_named_tensor 
         s = cnn_set_error(CNN_ERR_IO, "%s: write failed: %s", path, strerror(err));
     }
     if (s != CNN_OK) remove(tmp);
+    else {
+        cnn_fsync_dir(path);
+        cnn_remove_stale_tmp(path);
+    }
     cnn_free(h.p);
     cnn_free(tmp);
     return s;

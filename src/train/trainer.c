@@ -183,6 +183,8 @@ static cnn_status write_csv(const char *path, const cnn_epoch_stats *h, int n)
         remove(tmp);
         return cnn_set_error(CNN_ERR_IO, "%s: cannot write the log", path);
     }
+    cnn_fsync_dir(path);
+    cnn_remove_stale_tmp(path);
     return CNN_OK;
 }
 
@@ -196,6 +198,10 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
     if (train->classes > m->classes)
         return cnn_set_error(CNN_ERR_SHAPE, "train: the data has %d classes, the model %d",
                              train->classes, m->classes);
+    /* output paths checked before the first epoch trains (docs/architecture.md, "Stopping") */
+    if (c->checkpoint) CNN_CHECK(cnn_check_output_path("checkpoint", c->checkpoint));
+    if (c->log_csv) CNN_CHECK(cnn_check_output_path("log", c->log_csv));
+    if (c->plot) CNN_CHECK(cnn_check_output_path("plot", c->plot));
     cnn_graph *g = m->g;
     m->transform.resize_h = c->transform.resize_h;
     m->transform.resize_w = c->transform.resize_w;
