@@ -14,6 +14,9 @@
 
 #include "data_internal.h"
 
+/* most classes a ground truth may have (docs/limits.md) */
+#define HSI_MAX_CLASSES 1024
+
 #define HSI_DEFAULT_PCA 30
 #define HSI_DEFAULT_PATCH 25
 #define HSI_DEFAULT_TEST 0.7f
@@ -93,6 +96,7 @@ typedef struct mat_entry {
     char desc[96]; /* "name (145x145x200 double)" */
     int rank;
     bool numeric;
+    bool too_big; /* a dimension over 2^20 or over 2^30 elements: refused before reading */
 } mat_entry;
 
 /* Every variable's name, rank and class (headers only). */
@@ -108,6 +112,13 @@ static int mat_list(mat_t *m, mat_entry *e, int max)
                  mat_class_str(v));
         e[n].rank = v->rank;
         e[n].numeric = mat_is_numeric(v);
+        double numel = 1.0;
+        e[n].too_big = false;
+        for (int i = 0; i < v->rank; i++) {
+            if (v->dims[i] > (1u << 20)) e[n].too_big = true;
+            numel *= (double)v->dims[i];
+        }
+        if (numel > (double)(1u << 30)) e[n].too_big = true;
         n++;
         Mat_VarFree(v);
     }
@@ -184,6 +195,11 @@ static cnn_status mat_read(const char *path, const char *var, int rank, cnn_tens
     if (e[pick].rank != rank) {
         st = cnn_set_error(CNN_ERR_SHAPE, "%s: variable %s has %d dimensions, the %s needs %d", path,
                            e[pick].desc, e[pick].rank, what, rank);
+        goto done;
+    }
+    if (e[pick].too_big) { /* from the header: a compressed variable cannot inflate first */
+        st = cnn_set_error(CNN_ERR_SHAPE, "%s: variable %s is too large (at most 2^20 per dimension and "
+                           "2^30 values)", path, e[pick].desc);
         goto done;
     }
     v = Mat_VarRead(m, e[pick].name);
@@ -550,6 +566,37 @@ cnn_status cnn_hsi_scene_load(const cnn_hsi_opts *oin, cnn_hsi_scene *out)
     if (!out->labelled) {
         st = cnn_set_error(CNN_ERR_FORMAT, "hsi %s:%s: no labelled pixel (every label is 0)", gtpath, gvar);
         goto fail;
+    }
+    {
+        /* the class count is the largest label: sparse labels are refused, not
+           compacted (ids keep their meaning in maps and checkpoints), so one stray
+           pixel of 32768 cannot make a 32768-class model (docs/limits.md) */
+        int present = 0;
+        uint8_t *seen = out->classes <= HSI_MAX_CLASSES ? cnn_calloc((size_t)out->classes + 1, 1) : NULL;
+        if (out->classes <= HSI_MAX_CLASSES && !seen) {
+            st = cnn_set_error(CNN_ERR_NOMEM, "hsi: out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; seen && i < npx; i++)
+            if (out->gt[i] > 0 && !seen[out->gt[i]]) {
+                seen[out->gt[i]] = 1;
+                present++;
+            }
+        cnn_free(seen);
+        if (out->classes > HSI_MAX_CLASSES) {
+            st = cnn_set_error(CNN_ERR_FORMAT,
+                               "hsi %s:%s: largest label %d is more than %d classes (class ids must be "
+                               "1..N; renumber the labels)",
+                               gtpath, gvar, out->classes, HSI_MAX_CLASSES);
+            goto fail;
+        }
+        if (2 * present < out->classes) {
+            st = cnn_set_error(CNN_ERR_FORMAT,
+                               "hsi %s:%s: largest label %d but only %d distinct labels present: class ids "
+                               "must be 1..N with at least half of them used (renumber the labels)",
+                               gtpath, gvar, out->classes, present);
+            goto fail;
+        }
     }
     if (o.pca > B) {
         st = cnn_set_error(CNN_ERR_INVALID_ARG, "hsi %s:%s: pca %d is more than its %d bands", o.cube, cvar,
