@@ -64,6 +64,10 @@ bool cli_threads_value(const char *what, const char *v, int *out);
    to something unusable. */
 bool cli_check_env(void);
 
+/* Sets GOMP_SPINCOUNT (bounded spinning) when neither it nor OMP_WAIT_POLICY is set,
+   and executes the program again so libgomp sees it (src/cli/waitpolicy.c). */
+void cli_bounded_spin(char **argv);
+
 /* Prints "cnn: <message>" and returns exit code 1. */
 int cli_fail(const char *what);
 

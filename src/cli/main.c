@@ -37,6 +37,7 @@ static int usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    cli_bounded_spin(argv);
     if (argc < 2) return usage(stderr);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

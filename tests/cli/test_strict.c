@@ -121,6 +121,20 @@ static void test_absurd_sizes(void **state)
     EXPECT(1, "GiB", "%s bench lenet --input 1x100000x100000", g_bin);
 }
 
+/* The CLI bounds libgomp's spinning unless the user chose a policy. */
+static void test_bounded_spin(void **state)
+{
+    (void)state;
+    char c[512];
+    EXPECT(0, "GOMP_SPINCOUNT = '1000'",
+           "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose %s version", g_bin);
+    EXPECT(0, "GOMP_SPINCOUNT = '12345'",
+           "env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=12345 OMP_DISPLAY_ENV=verbose %s version", g_bin);
+    /* a user's wait policy is left alone: no GOMP_SPINCOUNT of ours */
+    EXPECT(0, "cnn ", "env OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=verbose %s version", g_bin);
+    assert_null(strstr(out, "GOMP_SPINCOUNT = '1000'"));
+}
+
 int main(void)
 {
     g_bin = getenv("CNN_BIN");
@@ -130,6 +144,7 @@ int main(void)
         cmocka_unit_test(test_threads_and_env),
         cmocka_unit_test(test_family_options),
         cmocka_unit_test(test_absurd_sizes),
+        cmocka_unit_test(test_bounded_spin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
