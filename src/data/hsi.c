@@ -11,6 +11,8 @@
 #include <strings.h>
 
 #include <matio.h>
+#include <stdio.h>
+#include <zlib.h>
 
 #include "data_internal.h"
 
@@ -134,6 +136,109 @@ static void mat_list_str(const mat_entry *e, int n, char *buf, size_t size)
     if (!n) snprintf(buf, size, "none");
 }
 
+/* MAT v5 structure check before matio sees the file (docs/limits.md): matio trusts
+   the sizes in element tags and allocates what they declare, so every tag is checked
+   against the bytes that hold it. Top-level elements against the file; inside a
+   matrix (uncompressed: its first 64 KiB; compressed: the first 64 KiB it inflates
+   to) every sub-element, nested matrices (cells, structs) included, against its
+   parent. v7.3 (HDF5) files are left to HDF5. */
+#define MAT5_PEEK (64u << 10)
+
+static uint32_t mat5_u32(const uint8_t *b, bool swap)
+{
+    uint32_t v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return swap ? (v >> 24 | (v >> 8 & 0xff00u) | (v << 8 & 0xff0000u) | v << 24) : v;
+}
+
+/* Sub-elements of a matrix: buf holds avail of its declared bytes. */
+static bool mat5_walk(const uint8_t *buf, size_t avail, uint64_t declared, bool swap, int depth)
+{
+    if (depth > 16) return false;
+    uint64_t off = 0;
+    while (off + 8 <= declared && off + 8 <= avail) {
+        uint32_t t = mat5_u32(buf + off, swap), n = mat5_u32(buf + off + 4, swap);
+        if (t >> 16) { /* small element: 4 bytes of data in the tag */
+            if ((t >> 16) > 4) return false;
+            off += 8;
+            continue;
+        }
+        if (n > declared - off - 8) return false;
+        if (t == 14 && !mat5_walk(buf + off + 8, avail - off - 8 < n ? (size_t)(avail - off - 8) : n, n, swap,
+                                  depth + 1))
+            return false;
+        off += 8 + ((uint64_t)n + 7) / 8 * 8;
+    }
+    return true;
+}
+
+static cnn_status mat5_check(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return CNN_OK; /* matio reports it */
+    uint8_t h[128];
+    cnn_status st = CNN_OK;
+    uint8_t *buf = NULL, *zbuf = NULL;
+    if (fread(h, 1, 128, f) != 128 || fseek(f, 0, SEEK_END) != 0) goto done; /* too short: matio says */
+    long size = ftell(f);
+    bool swap = h[126] == 'M' && h[127] == 'I';
+    if (!swap && !(h[126] == 'I' && h[127] == 'M')) goto done; /* not v5/v7.3: matio says */
+    unsigned version = swap ? (unsigned)h[124] << 8 | h[125] : (unsigned)h[125] << 8 | h[124];
+    if (version != 0x0100) goto done; /* 0x0200: v7.3, HDF5 */
+    buf = cnn_malloc(MAT5_PEEK);
+    zbuf = cnn_malloc(MAT5_PEEK);
+    if (!buf || !zbuf) {
+        st = cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    long pos = 128;
+    while (pos + 8 <= size) {
+        uint8_t tag[8];
+        if (fseek(f, pos, SEEK_SET) != 0 || fread(tag, 1, 8, f) != 8) break;
+        uint32_t t = mat5_u32(tag, swap), n = mat5_u32(tag + 4, swap);
+        if ((t != 14 && t != 15) || n > (uint64_t)(size - pos - 8)) {
+            st = cnn_set_error(CNN_ERR_FORMAT,
+                               "%s: MAT v5 element at byte %ld (type %u) declares %u bytes, %ld remain: "
+                               "corrupt file",
+                               path, pos, t, n, size - pos - 8);
+            goto done;
+        }
+        size_t got = fread(buf, 1, n < MAT5_PEEK ? n : MAT5_PEEK, f);
+        bool ok;
+        if (t == 14) {
+            ok = mat5_walk(buf, got, n, swap, 0);
+        } else { /* compressed: a matrix inside, checked against its declared size */
+            z_stream z;
+            memset(&z, 0, sizeof z);
+            ok = inflateInit(&z) == Z_OK;
+            if (ok) {
+                z.next_in = buf;
+                z.avail_in = (uInt)got;
+                z.next_out = zbuf;
+                z.avail_out = MAT5_PEEK;
+                int r = inflate(&z, Z_SYNC_FLUSH);
+                size_t have = MAT5_PEEK - z.avail_out;
+                ok = (r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR) && have >= 8;
+                if (ok) {
+                    uint32_t it = mat5_u32(zbuf, swap), in = mat5_u32(zbuf + 4, swap);
+                    ok = it == 14 && mat5_walk(zbuf + 8, have - 8, in, swap, 0);
+                }
+                inflateEnd(&z);
+            }
+        }
+        if (!ok) {
+            st = cnn_set_error(CNN_ERR_FORMAT, "%s: MAT v5 variable at byte %ld has inconsistent sizes: corrupt file",
+                               path, pos);
+            goto done;
+        }
+        pos += 8 + (long)(t == 14 ? ((uint64_t)n + 7) / 8 * 8 : n);
+    }
+done:
+    cnn_free(buf);
+    cnn_free(zbuf);
+    fclose(f);
+    return st;
+}
+
 /* Reads variable var (NULL: a known name, else the only numeric variable of this rank)
    of a .mat file as a row-major float tensor: (H, W, B) for rank 3, (H, W) for 2. */
 static cnn_status mat_read(const char *path, const char *var, int rank, cnn_tensor *out, char *used,
@@ -141,6 +246,7 @@ static cnn_status mat_read(const char *path, const char *var, int rank, cnn_tens
 {
     pthread_once(&g_mat_once, mat_log_init);
     g_mat_msg[0] = '\0';
+    CNN_CHECK(mat5_check(path));
     mat_t *m = Mat_Open(path, MAT_ACC_RDONLY);
     if (!m)
         return cnn_set_error(CNN_ERR_FORMAT, "%s: not a MATLAB .mat file (v5 or v7.3) or .npy file%s%s",
