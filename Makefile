@@ -4,6 +4,8 @@
 #                 twice: default backend (cpu), then CNN_BACKEND=ref
 #   make asan     the whole suite under AddressSanitizer + UBSan, both backends
 #   make demo     install deps + Fashion-MNIST, train the seeds' LeNet for 10 epochs
+#   make fuzz     libFuzzer targets (clang) for every file reader, FUZZ_SECONDS each;
+#                 make fuzz-smoke: 8 s each, what CI runs
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -11,8 +13,11 @@ BUILD_DEPS  = cmake make gcc pkg-config libcmocka-dev zlib1g-dev libpng-dev libj
               libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
               python3-onnx libonnx-testdata nodejs
 DEMO_DEPS   = dataset-fashion-mnist
+FUZZ_DEPS   = clang libclang-rt-14-dev libomp-dev
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps demo-deps test asan demo clean install
+.PHONY: all deps demo-deps test asan demo clean install fuzz fuzz-smoke
 
 all: $(BUILD)/.configured
 	cmake --build $(BUILD) -j $(JOBS)
@@ -46,8 +51,17 @@ demo: demo-deps all
 	./$(BUILD)/cnn train lenet --data fashion-mnist --epochs 10 --batch 256 --lr 0.9 --init xavier \
 		--log lenet.csv --plot lenet.svg --out lenet.safetensors
 
+fuzz:
+	@./tools/install-deps.sh $(BUILD_DEPS) $(FUZZ_DEPS)
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCNN_FUZZ=ON -DCNN_TESTS=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	./tools/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=8
+
 install: all
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -57,6 +57,9 @@ cnn_status cnn_set_error(cnn_status s, const char *fmt, ...)
 #endif
     ;
 void cnn_clear_error(void);
+/* The status of the last error set on this thread (CNN_OK after cnn_clear_error):
+   for calls that return a pointer (NULL on failure), e.g. cnn_optimizer_new. */
+cnn_status cnn_error_status(void);
 
 /* ---------------------------------------------------------------- memory */
 /* Fault injection for tests: the k-th allocation from now (1-based) fails; 0 turns

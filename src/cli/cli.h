@@ -55,6 +55,19 @@ typedef struct cli_hsi_args {
    them. NULL (message printed) for flags on other data or a spec too long. */
 const char *cli_hsi_spec(const char *data, cli_hsi_args *a, int pca_default, int patch_default);
 
+/* Strict integer: all of v, within lo..hi (no blanks, no garbage, no overflow). */
+bool cli_parse_int(const char *v, long lo, long hi, int *out);
+/* --threads / CNN_THREADS value: 1..4096, capped to the cores (with a note). False
+   (message printed) on anything else. */
+bool cli_threads_value(const char *what, const char *v, int *out);
+/* Checks CNN_THREADS and CNN_BACKEND once at start; false (message printed) when set
+   to something unusable. */
+bool cli_check_env(void);
+
+/* Sets GOMP_SPINCOUNT (bounded spinning) when neither it nor OMP_WAIT_POLICY is set,
+   and executes the program again so libgomp sees it (src/cli/waitpolicy.c). */
+void cli_bounded_spin(char **argv);
+
 /* Prints "cnn: <message>" and returns exit code 1. */
 int cli_fail(const char *what);
 

@@ -45,7 +45,7 @@ int cmd_eval(int argc, char **argv)
         return 2;
     }
     if (strcmp(split, "test") != 0 && strcmp(split, "train") != 0) {
-        fprintf(stderr, "cnn: --split '%s': use test or train\n", split);
+        fprintf(stderr, "cnn: --split: '%s' is not 'test' or 'train'\n", split);
         return 2;
     }
     cnn_model m;

@@ -60,13 +60,23 @@ int cmd_summary(int argc, char **argv)
     }
     (void)all;
     cnn_cost total = cnn_graph_cost(g);
-    size_t eval_b = cnn_graph_arena_bytes(g, false), train_b = cnn_graph_arena_bytes(g, true);
-    cnn_memory_plan mp = cnn_graph_memory_plan(g);
     size_t param_b = 0;
     for (int i = 0; i < cnn_graph_num_params(g); i++) {
         cnn_param *p = cnn_graph_param(g, i);
         param_b += cnn_tensor_numel(&p->value) * sizeof(float);
     }
+    /* planning allocates the parameters: a model too large for this machine is
+       reported with what it would need, not planned */
+    if (cnn_graph_compile(g, 0) != CNN_OK) {
+        fprintf(stderr, "cnn: summary: %s\ncnn: %s would need %lld parameters (%.2f GiB, as much again "
+                        "for their gradients) and %lld multiply-adds per example\n",
+                cnn_error_message(), pos[0], (long long)total.params, (double)param_b / 1073741824.0,
+                (long long)total.macs);
+        cnn_graph_free(g);
+        return 1;
+    }
+    size_t eval_b = cnn_graph_arena_bytes(g, false), train_b = cnn_graph_arena_bytes(g, true);
+    cnn_memory_plan mp = cnn_graph_memory_plan(g);
     char buf[96];
     if (json) {
         printf("{\"model\": \"%s\", \"params\": %lld, \"macs\": %lld, \"param_bytes\": %zu, "

@@ -8,12 +8,23 @@
 
 #include "cli.h"
 
-static volatile int g_stop;
+/* SIGINT and SIGTERM (kill, systemd, job schedulers) both finish the step, save the
+   checkpoint and exit; a second signal leaves at once (docs/architecture.md, "Stopping"). */
+static volatile sig_atomic_t g_stop;
 static void on_sigint(int sig)
 {
-    (void)sig;
-    if (g_stop) _exit(130); /* a second Ctrl-C leaves at once */
-    g_stop = 1;
+    if (g_stop) _exit(128 + sig);
+    g_stop = sig;
+}
+
+static void catch_stop_signals(bool on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_sigint : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 typedef struct progress {
@@ -59,12 +70,14 @@ static void on_epoch(void *user, const cnn_epoch_stats *s)
 static bool parse_hw(const char *s, int *h, int *w)
 {
     if (!s) return true;
-    int a, b, k = sscanf(s, "%dx%d", &a, &b);
-    if (k == 1) b = a;
-    if (k < 1 || a < 1 || b < 1) return false;
-    *h = a;
-    *w = b;
-    return true;
+    char a[32], b[32];
+    const char *x = strchr(s, 'x');
+    size_t la = x ? (size_t)(x - s) : strlen(s);
+    if (la >= sizeof a || (x && strlen(x + 1) >= sizeof b)) return false;
+    memcpy(a, s, la);
+    a[la] = '\0';
+    snprintf(b, sizeof b, "%s", x ? x + 1 : a);
+    return cli_parse_int(a, 1, 1 << 16, h) && cli_parse_int(b, 1, 1 << 16, w);
 }
 
 /* "m1,m2,m3:s1,s2,s3" or "m:s" */
@@ -87,7 +100,7 @@ static bool parse_norm(const char *s, cnn_transform *t)
         return false;
     }
     for (int i = 0; i < 3; i++)
-        if (!(t->std[i] > 0)) return false;
+        if (!(t->std[i] > 0) || !isfinite(t->std[i]) || !isfinite(t->mean[i])) return false;
     t->normalize = true;
     return true;
 }
@@ -262,14 +275,14 @@ int cmd_train(int argc, char **argv)
     printf("model: %.3fM parameters, %.3fM multiply-adds per example\n", (double)cost.params / 1e6,
            (double)cost.macs / 1e6);
     printf("%5s %10s %9s %8s %10s %9s\n", "epoch", "loss", "train_acc", "test_acc", "img/s", "seconds");
-    signal(SIGINT, on_sigint);
+    catch_stop_signals(true);
     cnn_epoch_stats last = {0};
     cnn_status s = cnn_train(&m, &train, have_test ? &test : NULL, &c, &last);
-    signal(SIGINT, SIG_DFL);
+    catch_stop_signals(false);
     if (p.tty) printf("\n");
     if (s == CNN_ERR_INTERRUPTED) {
         printf("%s\n", cnn_error_message());
-        rc = 130;
+        rc = 128 + (g_stop ? (int)g_stop : SIGINT);
     } else if (s != CNN_OK) {
         rc = cli_fail("train");
     } else if (out) {

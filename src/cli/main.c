@@ -38,6 +38,7 @@ static int usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    cli_bounded_spin(argv);
     if (argc < 2) return usage(stderr);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
                 }
         return usage(stdout);
     }
+    if (!cli_check_env()) return 2;
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("cnn %s (backend %s, %d threads)\n", CNN_VERSION, cnn_backend_name(), cnn_get_threads());
         return 0;

@@ -13,6 +13,13 @@ void cnn_free_aligned(void *p);
 char *cnn_strdup(const char *s);
 void cnn_free(void *p);
 
+/* Atomic writes (src/core/fileio.c): fsync of path's directory after a rename;
+   removal of "<path>.tmp.<pid>" files whose process is gone (returns how many);
+   a check that path can be created (directory exists and is writable). */
+void cnn_fsync_dir(const char *path);
+int cnn_remove_stale_tmp(const char *path);
+cnn_status cnn_check_output_path(const char *what, const char *path);
+
 #define CNN_CHECK(expr)                    \
     do {                                   \
         cnn_status cnn__s = (expr);        \

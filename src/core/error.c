@@ -5,10 +5,17 @@
 #include "cnn.h"
 
 static _Thread_local char g_message[1024];
+static _Thread_local cnn_status g_status;
 
 const char *cnn_error_message(void) { return g_message; }
 
-void cnn_clear_error(void) { g_message[0] = '\0'; }
+cnn_status cnn_error_status(void) { return g_status; }
+
+void cnn_clear_error(void)
+{
+    g_message[0] = '\0';
+    g_status = CNN_OK;
+}
 
 cnn_status cnn_set_error(cnn_status s, const char *fmt, ...)
 {
@@ -16,6 +23,7 @@ cnn_status cnn_set_error(cnn_status s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(g_message, sizeof g_message, fmt, ap);
     va_end(ap);
+    g_status = s;
     return s;
 }
 

@@ -11,8 +11,12 @@ static int g_threads;
 void cnn_set_threads(int n)
 {
     if (n <= 0) {
+        /* a malformed or out-of-range CNN_THREADS is ignored here (all cores); the CLI
+           refuses it with a message (docs/architecture.md, "Strict options") */
         const char *e = getenv("CNN_THREADS");
-        n = e ? atoi(e) : 0;
+        char *end = NULL;
+        long v = e && *e ? strtol(e, &end, 10) : 0;
+        n = e && *e && !*end && v >= 1 && v <= 4096 ? (int)v : 0;
     }
 #ifdef _OPENMP
     if (n <= 0) n = omp_get_num_procs();

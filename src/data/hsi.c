@@ -11,8 +11,13 @@
 #include <strings.h>
 
 #include <matio.h>
+#include <stdio.h>
+#include <zlib.h>
 
 #include "data_internal.h"
+
+/* most classes a ground truth may have (docs/limits.md) */
+#define HSI_MAX_CLASSES 1024
 
 #define HSI_DEFAULT_PCA 30
 #define HSI_DEFAULT_PATCH 25
@@ -93,6 +98,7 @@ typedef struct mat_entry {
     char desc[96]; /* "name (145x145x200 double)" */
     int rank;
     bool numeric;
+    bool too_big; /* a dimension over 2^20 or over 2^30 elements: refused before reading */
 } mat_entry;
 
 /* Every variable's name, rank and class (headers only). */
@@ -108,6 +114,13 @@ static int mat_list(mat_t *m, mat_entry *e, int max)
                  mat_class_str(v));
         e[n].rank = v->rank;
         e[n].numeric = mat_is_numeric(v);
+        double numel = 1.0;
+        e[n].too_big = false;
+        for (int i = 0; i < v->rank; i++) {
+            if (v->dims[i] > (1u << 20)) e[n].too_big = true;
+            numel *= (double)v->dims[i];
+        }
+        if (numel > (double)(1u << 30)) e[n].too_big = true;
         n++;
         Mat_VarFree(v);
     }
@@ -123,6 +136,109 @@ static void mat_list_str(const mat_entry *e, int n, char *buf, size_t size)
     if (!n) snprintf(buf, size, "none");
 }
 
+/* MAT v5 structure check before matio sees the file (docs/limits.md): matio trusts
+   the sizes in element tags and allocates what they declare, so every tag is checked
+   against the bytes that hold it. Top-level elements against the file; inside a
+   matrix (uncompressed: its first 64 KiB; compressed: the first 64 KiB it inflates
+   to) every sub-element, nested matrices (cells, structs) included, against its
+   parent. v7.3 (HDF5) files are left to HDF5. */
+#define MAT5_PEEK (64u << 10)
+
+static uint32_t mat5_u32(const uint8_t *b, bool swap)
+{
+    uint32_t v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return swap ? (v >> 24 | (v >> 8 & 0xff00u) | (v << 8 & 0xff0000u) | v << 24) : v;
+}
+
+/* Sub-elements of a matrix: buf holds avail of its declared bytes. */
+static bool mat5_walk(const uint8_t *buf, size_t avail, uint64_t declared, bool swap, int depth)
+{
+    if (depth > 16) return false;
+    uint64_t off = 0;
+    while (off + 8 <= declared && off + 8 <= avail) {
+        uint32_t t = mat5_u32(buf + off, swap), n = mat5_u32(buf + off + 4, swap);
+        if (t >> 16) { /* small element: 4 bytes of data in the tag */
+            if ((t >> 16) > 4) return false;
+            off += 8;
+            continue;
+        }
+        if (n > declared - off - 8) return false;
+        if (t == 14 && !mat5_walk(buf + off + 8, avail - off - 8 < n ? (size_t)(avail - off - 8) : n, n, swap,
+                                  depth + 1))
+            return false;
+        off += 8 + ((uint64_t)n + 7) / 8 * 8;
+    }
+    return true;
+}
+
+static cnn_status mat5_check(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return CNN_OK; /* matio reports it */
+    uint8_t h[128];
+    cnn_status st = CNN_OK;
+    uint8_t *buf = NULL, *zbuf = NULL;
+    if (fread(h, 1, 128, f) != 128 || fseek(f, 0, SEEK_END) != 0) goto done; /* too short: matio says */
+    long size = ftell(f);
+    bool swap = h[126] == 'M' && h[127] == 'I';
+    if (!swap && !(h[126] == 'I' && h[127] == 'M')) goto done; /* not v5/v7.3: matio says */
+    unsigned version = swap ? (unsigned)h[124] << 8 | h[125] : (unsigned)h[125] << 8 | h[124];
+    if (version != 0x0100) goto done; /* 0x0200: v7.3, HDF5 */
+    buf = cnn_malloc(MAT5_PEEK);
+    zbuf = cnn_malloc(MAT5_PEEK);
+    if (!buf || !zbuf) {
+        st = cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    long pos = 128;
+    while (pos + 8 <= size) {
+        uint8_t tag[8];
+        if (fseek(f, pos, SEEK_SET) != 0 || fread(tag, 1, 8, f) != 8) break;
+        uint32_t t = mat5_u32(tag, swap), n = mat5_u32(tag + 4, swap);
+        if ((t != 14 && t != 15) || n > (uint64_t)(size - pos - 8)) {
+            st = cnn_set_error(CNN_ERR_FORMAT,
+                               "%s: MAT v5 element at byte %ld (type %u) declares %u bytes, %ld remain: "
+                               "corrupt file",
+                               path, pos, t, n, size - pos - 8);
+            goto done;
+        }
+        size_t got = fread(buf, 1, n < MAT5_PEEK ? n : MAT5_PEEK, f);
+        bool ok;
+        if (t == 14) {
+            ok = mat5_walk(buf, got, n, swap, 0);
+        } else { /* compressed: a matrix inside, checked against its declared size */
+            z_stream z;
+            memset(&z, 0, sizeof z);
+            ok = inflateInit(&z) == Z_OK;
+            if (ok) {
+                z.next_in = buf;
+                z.avail_in = (uInt)got;
+                z.next_out = zbuf;
+                z.avail_out = MAT5_PEEK;
+                int r = inflate(&z, Z_SYNC_FLUSH);
+                size_t have = MAT5_PEEK - z.avail_out;
+                ok = (r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR) && have >= 8;
+                if (ok) {
+                    uint32_t it = mat5_u32(zbuf, swap), in = mat5_u32(zbuf + 4, swap);
+                    ok = it == 14 && mat5_walk(zbuf + 8, have - 8, in, swap, 0);
+                }
+                inflateEnd(&z);
+            }
+        }
+        if (!ok) {
+            st = cnn_set_error(CNN_ERR_FORMAT, "%s: MAT v5 variable at byte %ld has inconsistent sizes: corrupt file",
+                               path, pos);
+            goto done;
+        }
+        pos += 8 + (long)(t == 14 ? ((uint64_t)n + 7) / 8 * 8 : n);
+    }
+done:
+    cnn_free(buf);
+    cnn_free(zbuf);
+    fclose(f);
+    return st;
+}
+
 /* Reads variable var (NULL: a known name, else the only numeric variable of this rank)
    of a .mat file as a row-major float tensor: (H, W, B) for rank 3, (H, W) for 2. */
 static cnn_status mat_read(const char *path, const char *var, int rank, cnn_tensor *out, char *used,
@@ -130,6 +246,7 @@ static cnn_status mat_read(const char *path, const char *var, int rank, cnn_tens
 {
     pthread_once(&g_mat_once, mat_log_init);
     g_mat_msg[0] = '\0';
+    CNN_CHECK(mat5_check(path));
     mat_t *m = Mat_Open(path, MAT_ACC_RDONLY);
     if (!m)
         return cnn_set_error(CNN_ERR_FORMAT, "%s: not a MATLAB .mat file (v5 or v7.3) or .npy file%s%s",
@@ -184,6 +301,11 @@ static cnn_status mat_read(const char *path, const char *var, int rank, cnn_tens
     if (e[pick].rank != rank) {
         st = cnn_set_error(CNN_ERR_SHAPE, "%s: variable %s has %d dimensions, the %s needs %d", path,
                            e[pick].desc, e[pick].rank, what, rank);
+        goto done;
+    }
+    if (e[pick].too_big) { /* from the header: a compressed variable cannot inflate first */
+        st = cnn_set_error(CNN_ERR_SHAPE, "%s: variable %s is too large (at most 2^20 per dimension and "
+                           "2^30 values)", path, e[pick].desc);
         goto done;
     }
     v = Mat_VarRead(m, e[pick].name);
@@ -550,6 +672,37 @@ cnn_status cnn_hsi_scene_load(const cnn_hsi_opts *oin, cnn_hsi_scene *out)
     if (!out->labelled) {
         st = cnn_set_error(CNN_ERR_FORMAT, "hsi %s:%s: no labelled pixel (every label is 0)", gtpath, gvar);
         goto fail;
+    }
+    {
+        /* the class count is the largest label: sparse labels are refused, not
+           compacted (ids keep their meaning in maps and checkpoints), so one stray
+           pixel of 32768 cannot make a 32768-class model (docs/limits.md) */
+        int present = 0;
+        uint8_t *seen = out->classes <= HSI_MAX_CLASSES ? cnn_calloc((size_t)out->classes + 1, 1) : NULL;
+        if (out->classes <= HSI_MAX_CLASSES && !seen) {
+            st = cnn_set_error(CNN_ERR_NOMEM, "hsi: out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; seen && i < npx; i++)
+            if (out->gt[i] > 0 && !seen[out->gt[i]]) {
+                seen[out->gt[i]] = 1;
+                present++;
+            }
+        cnn_free(seen);
+        if (out->classes > HSI_MAX_CLASSES) {
+            st = cnn_set_error(CNN_ERR_FORMAT,
+                               "hsi %s:%s: largest label %d is more than %d classes (class ids must be "
+                               "1..N; renumber the labels)",
+                               gtpath, gvar, out->classes, HSI_MAX_CLASSES);
+            goto fail;
+        }
+        if (2 * present < out->classes) {
+            st = cnn_set_error(CNN_ERR_FORMAT,
+                               "hsi %s:%s: largest label %d but only %d distinct labels present: class ids "
+                               "must be 1..N with at least half of them used (renumber the labels)",
+                               gtpath, gvar, out->classes, present);
+            goto fail;
+        }
     }
     if (o.pca > B) {
         st = cnn_set_error(CNN_ERR_INVALID_ARG, "hsi %s:%s: pca %d is more than its %d bands", o.cube, cvar,

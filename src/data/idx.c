@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data_internal.h"
@@ -77,6 +78,16 @@ static cnn_status idx_read(const char *path, uint32_t magic_want, int ndim, uint
         if (total > IDX_MAX_BYTES) {
             st = cnn_set_error(CNN_ERR_FORMAT, "%s: header declares more than %llu bytes", path,
                                (unsigned long long)IDX_MAX_BYTES);
+            goto done;
+        }
+    }
+    {
+        /* a gzip bomb inflates to what the header declares: at most half this machine's
+           memory (docs/limits.md) */
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && page > 0 && (double)total > (double)pages * (double)page / 2) {
+            st = cnn_set_error(CNN_ERR_FORMAT, "%s: header declares %llu bytes, more than half of this "
+                               "machine's memory", path, (unsigned long long)total);
             goto done;
         }
     }

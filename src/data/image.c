@@ -16,6 +16,9 @@
 #include "data_internal.h"
 
 #define IMAGE_MAX_PIXELS ((uint64_t)1 << 28)
+/* cnn_image_load decodes at most max(FLOOR, PER_OUT x requested pixels) */
+#define IMAGE_BUDGET_FLOOR ((uint64_t)1 << 25)
+#define IMAGE_BUDGET_PER_OUT 16
 
 /* A decoded image: ch (1 gray, 3 RGB) interleaved bytes, h rows of w pixels. */
 typedef struct raw_image {
@@ -196,6 +199,15 @@ cnn_status cnn_image_load(const char *path, int c, int h, int w, float *out)
                              "image %s: channels must be 1 or 3 and size positive (got %d, %dx%d)",
                              path ? path : "(null)", c, h, w);
     raw_image img;
+    /* decompression bombs: the stored size is read first and refused, before any
+       decoding, beyond a pixel budget tied to the requested size (docs/limits.md) */
+    CNN_CHECK(decode(path, true, &img));
+    uint64_t budget = CNN_MAX(IMAGE_BUDGET_FLOOR, IMAGE_BUDGET_PER_OUT * (uint64_t)h * (uint64_t)w);
+    if ((uint64_t)img.h * (uint64_t)img.w > budget)
+        return cnn_set_error(CNN_ERR_FORMAT,
+                             "%s: %dx%d image (%.1f M pixels) is over the decoding budget of %.1f M pixels "
+                             "for a %dx%d input (max(2^25, 16 x the input))",
+                             path, img.w, img.h, (double)img.h * img.w / 1e6, (double)budget / 1e6, w, h);
     CNN_CHECK(decode(path, false, &img));
     size_t np = (size_t)img.h * (size_t)img.w;
     bool same = img.h == h && img.w == w;

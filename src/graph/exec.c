@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "graph_internal.h"
 
@@ -67,6 +68,16 @@ static cnn_status alloc_params(cnn_graph *g, uint64_t seed)
         total += n;
         if (g->params[i]->p.trainable) total_grad += n;
     }
+    /* more than the machine's memory: refused with what it would need, before an
+       allocation that overcommit would grant and the first touch would kill
+       (docs/architecture.md, "Strict options") */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double need = ((double)total + (double)total_grad) * sizeof(float);
+    if (pages > 0 && page > 0 && need > (double)pages * (double)page)
+        return cnn_set_error(CNN_ERR_NOMEM,
+                             "compile: %zu parameters and their gradients would need %.2f GiB, "
+                             "more than the %.2f GiB of memory of this machine",
+                             total, need / 1073741824.0, (double)pages * (double)page / 1073741824.0);
     g->param_block = cnn_malloc_aligned((total ? total : 1) * sizeof(float));
     g->grad_block = cnn_malloc_aligned((total_grad ? total_grad : 1) * sizeof(float));
     if (!g->param_block || !g->grad_block)

@@ -227,6 +227,20 @@ cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, in
                 break;
             }
     }
+    if (s == CNN_OK) {
+        /* sizes checked before anything is allocated: kernels index an example with
+           int (docs/architecture.md, "Strict options") */
+        double per = 1.0;
+        for (int d = n->batched ? 1 : 0; d < n->out.ndim; d++) per *= (double)n->out.dims[d];
+        if (per > (double)INT32_MAX) {
+            char buf[96];
+            s = cnn_node_error(n, CNN_ERR_SHAPE,
+                               "output %s has %.0f elements per example, more than 2^31-1 "
+                               "(it would need %.2f GiB per example)",
+                               cnn_shape_str(n->out.ndim, n->out.dims, buf, sizeof buf), per,
+                               per * sizeof(float) / 1073741824.0);
+        }
+    }
     if (s == CNN_OK && n->n_params == 0) s = unique_name(g, n);
     if (s == CNN_OK) s = add_node(g, n);
     if (s != CNN_OK) {

@@ -23,7 +23,9 @@
 
 #include "../graph/graph_internal.h"
 
-#define MAX_HEADER_BYTES 100000000ULL /* as the reference implementation */
+/* 16 MiB: room for ~150k tensor entries with long names, far beyond any real model;
+   parsing is linear and the duplicate checks sort (docs/limits.md). */
+#define MAX_HEADER_BYTES (16ULL << 20)
 
 /* ---------------------------------------------------------------- dtypes */
 typedef enum st_dtype {
@@ -125,13 +127,31 @@ typedef struct st_entry {
     cnn_tensor t; /* float32 view into the file's block */
 } st_entry;
 
+/* name -> index, sorted by name: duplicate checks and lookups in O(n log n) */
+typedef struct st_key {
+    const char *name;
+    int i;
+} st_key;
+
 struct cnn_tensor_file {
     int n, cap;
     st_entry *e;
     int n_meta, cap_meta;
     char **meta; /* key, value pairs */
     float *data;
+    st_key *by_name, *meta_by_name; /* NULL until the header is parsed */
 };
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(((const st_key *)a)->name, ((const st_key *)b)->name);
+}
+
+static const st_key *find_key(const st_key *idx, int n, const char *name)
+{
+    st_key k = {name, 0};
+    return idx ? bsearch(&k, idx, (size_t)n, sizeof k, key_cmp) : NULL;
+}
 
 void cnn_tensor_file_free(cnn_tensor_file *f)
 {
@@ -140,6 +160,8 @@ void cnn_tensor_file_free(cnn_tensor_file *f)
     for (int i = 0; i < 2 * f->n_meta; i++) cnn_free(f->meta[i]);
     cnn_free(f->e);
     cnn_free(f->meta);
+    cnn_free(f->by_name);
+    cnn_free(f->meta_by_name);
     cnn_free_aligned(f->data);
     cnn_free(f);
 }
@@ -155,20 +177,19 @@ cnn_status cnn_tensor_file_get(const cnn_tensor_file *f, const char *name, cnn_t
 {
     if (!f || !name || !view)
         return cnn_set_error(CNN_ERR_INVALID_ARG, "tensor file: NULL argument");
-    for (int i = 0; i < f->n; i++)
-        if (strcmp(f->e[i].name, name) == 0) {
-            *view = f->e[i].t;
-            return CNN_OK;
-        }
+    const st_key *k = find_key(f->by_name, f->n, name);
+    if (k) {
+        *view = f->e[k->i].t;
+        return CNN_OK;
+    }
     return cnn_set_error(CNN_ERR_NOT_FOUND, "tensor file: no tensor named '%s'", name);
 }
 
 const char *cnn_tensor_file_meta(const cnn_tensor_file *f, const char *key)
 {
     if (!f || !key) return NULL;
-    for (int i = 0; i < f->n_meta; i++)
-        if (strcmp(f->meta[2 * i], key) == 0) return f->meta[2 * i + 1];
-    return NULL;
+    const st_key *k = find_key(f->meta_by_name, f->n_meta, key);
+    return k ? f->meta[2 * k->i + 1] : NULL;
 }
 
 /* ---------------------------------------------------------------- header JSON
@@ -441,10 +462,6 @@ static cnn_status parse_metadata(jparser *p, cnn_tensor_file *f)
         char *k = NULL, *v = NULL;
         if (jpeek(p) != '"') return jfail(p, "expected a metadata key string, found %s", jdesc(p));
         CNN_CHECK(jstring(p, &k));
-        if (cnn_tensor_file_meta(f, k)) {
-            cnn_free(k);
-            return jfail(p, "duplicate metadata key");
-        }
         cnn_status s = jexpect(p, ':');
         if (s == CNN_OK && jpeek(p) != '"')
             s = jfail(p, "__metadata__ values must be strings, found %s", jdesc(p));
@@ -575,6 +592,27 @@ static cnn_status parse_tensor(jparser *p, st_entry *e)
     return CNN_OK;
 }
 
+/* Sorted name indexes; a duplicate is two equal neighbours. */
+static cnn_status index_names(jparser *p, cnn_tensor_file *f)
+{
+    f->by_name = cnn_malloc((size_t)(f->n ? f->n : 1) * sizeof *f->by_name);
+    f->meta_by_name = cnn_malloc((size_t)(f->n_meta ? f->n_meta : 1) * sizeof *f->meta_by_name);
+    if (!f->by_name || !f->meta_by_name) return jnomem(p);
+    for (int i = 0; i < f->n; i++) f->by_name[i] = (st_key){f->e[i].name, i};
+    for (int i = 0; i < f->n_meta; i++) f->meta_by_name[i] = (st_key){f->meta[2 * i], i};
+    qsort(f->by_name, (size_t)f->n, sizeof *f->by_name, key_cmp);
+    qsort(f->meta_by_name, (size_t)f->n_meta, sizeof *f->meta_by_name, key_cmp);
+    for (int i = 1; i < f->n; i++)
+        if (strcmp(f->by_name[i - 1].name, f->by_name[i].name) == 0)
+            return cnn_set_error(CNN_ERR_FORMAT, "%s: header: duplicate tensor name '%.200s'", p->path,
+                                 f->by_name[i].name);
+    for (int i = 1; i < f->n_meta; i++)
+        if (strcmp(f->meta_by_name[i - 1].name, f->meta_by_name[i].name) == 0)
+            return cnn_set_error(CNN_ERR_FORMAT, "%s: header: duplicate metadata key '%.200s'", p->path,
+                                 f->meta_by_name[i].name);
+    return CNN_OK;
+}
+
 static cnn_status parse_header(jparser *p, cnn_tensor_file *f)
 {
     bool have_meta = false;
@@ -591,11 +629,6 @@ static cnn_status parse_header(jparser *p, cnn_tensor_file *f)
                 have_meta = true;
                 cnn_free(k);
             } else if (s == CNN_OK) {
-                for (int i = 0; i < f->n; i++)
-                    if (strcmp(f->e[i].name, k) == 0) {
-                        s = jfail(p, "duplicate tensor name '%.200s'", k);
-                        break;
-                    }
                 st_entry e = {.name = k};
                 if (s == CNN_OK) s = parse_tensor(p, &e);
                 if (s == CNN_OK) s = add_entry(p, f, &e);
@@ -616,7 +649,7 @@ static cnn_status parse_header(jparser *p, cnn_tensor_file *f)
     p->pos++;
     jws(p);
     if (p->pos != p->n) return jfail(p, "unexpected %s after the header object", jdesc(p));
-    return CNN_OK;
+    return index_names(p, f);
 }
 
 /* ---------------------------------------------------------------- load */
@@ -985,6 +1018,10 @@ cnn_status cnn_safetensors_save(const char *path, int n, const cnn_named_tensor 
         s = cnn_set_error(CNN_ERR_IO, "%s: write failed: %s", path, strerror(err));
     }
     if (s != CNN_OK) remove(tmp);
+    else {
+        cnn_fsync_dir(path);
+        cnn_remove_stale_tmp(path);
+    }
     cnn_free(h.p);
     cnn_free(tmp);
     return s;

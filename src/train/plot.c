@@ -167,5 +167,7 @@ cnn_status cnn_plot_curves(const char *path, const cnn_epoch_stats *s, int n)
         remove(tmp);
         return cnn_set_error(CNN_ERR_IO, "plot '%s': cannot write", path);
     }
+    cnn_fsync_dir(path);
+    cnn_remove_stale_tmp(path);
     return CNN_OK;
 }

@@ -183,6 +183,8 @@ static cnn_status write_csv(const char *path, const cnn_epoch_stats *h, int n)
         remove(tmp);
         return cnn_set_error(CNN_ERR_IO, "%s: cannot write the log", path);
     }
+    cnn_fsync_dir(path);
+    cnn_remove_stale_tmp(path);
     return CNN_OK;
 }
 
@@ -200,6 +202,10 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
     if (train->classes > m->classes)
         return cnn_set_error(CNN_ERR_SHAPE, "train: the data has %d classes, the model %d",
                              train->classes, m->classes);
+    /* output paths checked before the first epoch trains (docs/architecture.md, "Stopping") */
+    if (c->checkpoint) CNN_CHECK(cnn_check_output_path("checkpoint", c->checkpoint));
+    if (c->log_csv) CNN_CHECK(cnn_check_output_path("log", c->log_csv));
+    if (c->plot) CNN_CHECK(cnn_check_output_path("plot", c->plot));
     cnn_graph *g = m->g;
     m->transform.resize_h = c->transform.resize_h;
     m->transform.resize_w = c->transform.resize_w;
@@ -218,7 +224,7 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
     cnn_loader *lt = NULL;
     train_state st = {0};
     st.history = cnn_calloc((size_t)c->epochs + 1, sizeof *st.history);
-    if (!opt) s = cnn_graph_status(g) != CNN_OK ? cnn_graph_status(g) : CNN_ERR_INVALID_ARG;
+    if (!opt) s = cnn_error_status() != CNN_OK ? cnn_error_status() : CNN_ERR_NOMEM;
     if (s == CNN_OK && !st.history) s = cnn_set_error(CNN_ERR_NOMEM, "train: out of memory");
     if (s == CNN_OK && c->resume) s = load_resume(m, opt, &st, c->epochs, c->resume);
     cnn_transform tt = c->transform;

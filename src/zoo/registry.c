@@ -1,5 +1,8 @@
 /* The model registry: names -> builders, family options, shared helpers. */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +78,9 @@ cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts 
     }
     if (g->n_nodes) return cnn_set_error(CNN_ERR_STATE, "model '%s': the graph is not empty", name);
     cnn_model_opts d = o ? *o : (cnn_model_opts){0};
+    char opt_error[256] = "";
     cnn_zoo_args a = {
+        .opt_error = opt_error,
         .batch = d.batch > 0 ? d.batch : 1,
         .channels = d.channels > 0 ? d.channels : e->info.channels,
         .depth = d.depth > 0 ? d.depth : e->info.depth,
@@ -94,6 +99,7 @@ cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts 
     else
         x = cnn_input(g, "input", 4, (int[]){a.batch, a.channels, a.height, a.width});
     cnn_node *y = x ? e->build(g, x, &a) : NULL;
+    if (opt_error[0]) return cnn_set_error(CNN_ERR_INVALID_ARG, "model '%s': %s", name, opt_error);
     if (!y) {
         cnn_status s = cnn_graph_status(g);
         if (s == CNN_OK) s = cnn_set_error(CNN_ERR_STATE, "model '%s': builder failed", name);
@@ -133,16 +139,37 @@ static bool lookup(const char *set, const char *key, char *buf, size_t size)
     return false;
 }
 
+static void opt_bad(const cnn_zoo_args *a, const char *key, const char *v, const char *what)
+{
+    if (a->opt_error && !a->opt_error[0])
+        snprintf(a->opt_error, 256, "option %s='%s' is not %s", key, v, what);
+}
+
 int cnn_zoo_opt_int(const cnn_zoo_args *a, const char *key, int dflt)
 {
     char buf[64];
-    return lookup(a->set, key, buf, sizeof buf) ? atoi(buf) : dflt;
+    if (!lookup(a->set, key, buf, sizeof buf)) return dflt;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(buf, &end, 10);
+    if (!buf[0] || isspace((unsigned char)buf[0]) || *end || errno || v < INT_MIN || v > INT_MAX) {
+        opt_bad(a, key, buf, "an integer in int range");
+        return dflt;
+    }
+    return (int)v;
 }
 
 float cnn_zoo_opt_float(const cnn_zoo_args *a, const char *key, float dflt)
 {
     char buf[64];
-    return lookup(a->set, key, buf, sizeof buf) ? (float)atof(buf) : dflt;
+    if (!lookup(a->set, key, buf, sizeof buf)) return dflt;
+    char *end = NULL;
+    double v = strtod(buf, &end);
+    if (!buf[0] || isspace((unsigned char)buf[0]) || *end || !isfinite(v) || fabs(v) > 3.4e38) {
+        opt_bad(a, key, buf, "a finite number");
+        return dflt;
+    }
+    return (float)v;
 }
 
 cnn_node *cnn_zoo_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)

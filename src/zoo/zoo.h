@@ -9,6 +9,7 @@ typedef struct cnn_zoo_args {
     int batch, channels, depth, height, width, classes;
     float width_mult;
     const char *set; /* raw "key=value,..." */
+    char *opt_error; /* cnn_zoo_opt_*: first malformed value (registry fails the build) */
 } cnn_zoo_args;
 
 /* Builds the model from x (the input node) and returns the logits node (NULL with
@@ -21,7 +22,9 @@ typedef struct cnn_zoo_entry {
 } cnn_zoo_entry;
 
 /* Family option lookup from a->set: returns the integer/float value of key, or dflt.
-   Unknown keys are reported by cnn_zoo_check_keys. */
+   Unknown keys are reported by cnn_zoo_check_keys; a value that is not a whole
+   integer in int range (or a finite number) is recorded in a->opt_error and the
+   registry fails the build with CNN_ERR_INVALID_ARG naming it. */
 int cnn_zoo_opt_int(const cnn_zoo_args *a, const char *key, int dflt);
 float cnn_zoo_opt_float(const cnn_zoo_args *a, const char *key, float dflt);
 /* Fails the graph (CNN_ERR_INVALID_ARG naming the key) if a->set has a key not in the

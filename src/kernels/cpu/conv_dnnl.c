@@ -109,7 +109,7 @@ static void free_entry(entry *e)
     if (e->bias) dnnl_memory_destroy(e->bias);
     if (e->pad) dnnl_memory_destroy(e->pad);
     if (e->prim) dnnl_primitive_destroy(e->prim);
-    free(e);
+    cnn_free(e);
 }
 
 static int chunk_of(int kind, const cnn_conv_desc *c, bool has_bias, size_t *need);
@@ -388,7 +388,9 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
             memcmp(&e->d, c, sizeof *c) == 0)
             return e->failed ? NULL : e;
     if (!ensure_engine()) return NULL;
-    entry *e = calloc(1, sizeof *e);
+    /* cnn_calloc: the allocator's fault injection reaches this cache; a failed
+       allocation takes the reference kernels (docs/architecture.md, "Strict options") */
+    entry *e = cnn_calloc(1, sizeof *e);
     if (!e) return NULL;
     e->d = *c;
     e->kind = kind;
@@ -399,7 +401,7 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
         ok = build(e, dnnl_convolution_winograd, false);
         if (!ok) { /* refused (ISA, shape): start again, direct */
             free_entry(e);
-            e = calloc(1, sizeof *e);
+            e = cnn_calloc(1, sizeof *e);
             if (!e) return NULL;
             e->d = *c;
             e->kind = kind;
@@ -413,7 +415,7 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
         /* keep only the verdict, so a refused layer costs no rebuild next time */
         entry f = {.d = *c, .kind = kind, .layout = layout, .has_bias = has_bias, .failed = true};
         free_entry(e);
-        e = calloc(1, sizeof *e);
+        e = cnn_calloc(1, sizeof *e);
         if (!e) return NULL;
         *e = f;
     }
@@ -520,7 +522,7 @@ static int chunk_of(int kind, const cnn_conv_desc *c, bool has_bias, size_t *nee
             if (nb > c->n) nb = c->n;
             full = SIZE_MAX;
         }
-        r = calloc(1, sizeof *r);
+        r = cnn_calloc(1, sizeof *r);
         if (r) {
             *r = (chunk_rec){kind, has_bias, *c, nb, full, g_chunks};
             g_chunks = r;
@@ -545,7 +547,7 @@ static void free_chunks(void)
     while (g_chunks) {
         chunk_rec *r = g_chunks;
         g_chunks = r->next;
-        free(r);
+        cnn_free(r);
     }
 }
 
