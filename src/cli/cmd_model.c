@@ -19,7 +19,25 @@ int cmd_models(int argc, char **argv)
         if (m->depth) snprintf(in, sizeof in, "%dx%dx%dx%d", m->channels, m->depth, m->height, m->width);
         else snprintf(in, sizeof in, "%dx%dx%d", m->channels, m->height, m->width);
         printf("%-22s %-14s %s\n", m->name, in, m->description);
+        const char *opt = cnn_model_options(m->name);
+        if (opt && *opt) printf("%-22s %-14s options: %s\n", "", "", opt);
     }
+    printf("\n(cnn help MODEL for one model; options without a line: none, and no --width)\n");
+    return 0;
+}
+
+int cmd_model_help(const char *name)
+{
+    const cnn_model_info *m = cnn_model_find(name);
+    if (!m) return -1;
+    printf("%s: %s\n", m->name, m->description);
+    if (m->depth)
+        printf("input: %dx%dx%dx%d (CxDxHxW), %d classes\n", m->channels, m->depth, m->height,
+               m->width, m->classes);
+    else printf("input: %dx%dx%d (CxHxW), %d classes\n", m->channels, m->height, m->width, m->classes);
+    const char *opt = cnn_model_options(name);
+    printf("options: %s\n", opt && *opt ? opt : "none (no --set keys, no --width)");
+    printf("try: cnn summary %s    cnn train %s --data DATA\n", m->name, m->name);
     return 0;
 }
 
@@ -29,9 +47,10 @@ static void shape_str(const cnn_tensor *t, char *buf, size_t size)
 }
 
 static const char SUMMARY_USAGE[] =
-    "usage: cnn summary MODEL [--input CxHxW] [--classes N] [--width A] [--set k=v] [--json]\n"
+    "usage: cnn summary MODEL [--input CxHxW] [--classes N] [--width A] [--set k=v] [--all] [--json]\n"
     "Per layer: name, operator, output shape (batch 1), parameters, multiply-adds; then\n"
-    "totals and the planned activation memory.";
+    "totals and the planned activation memory. Activations, dropout and reshapes are\n"
+    "listed with --all (--json lists every layer).";
 
 int cmd_summary(int argc, char **argv)
 {
@@ -58,7 +77,6 @@ int cmd_summary(int argc, char **argv)
         cnn_graph_free(g);
         return cli_fail("summary");
     }
-    (void)all;
     cnn_cost total = cnn_graph_cost(g);
     size_t eval_b = cnn_graph_arena_bytes(g, false), train_b = cnn_graph_arena_bytes(g, true);
     cnn_memory_plan mp = cnn_graph_memory_plan(g);
@@ -79,25 +97,43 @@ int cmd_summary(int argc, char **argv)
             cnn_node *n = cnn_graph_node(g, i);
             cnn_tensor v = cnn_node_value(n);
             cnn_cost c = cnn_node_cost(n);
-            printf("%s\n  {\"name\": \"%s\", \"op\": \"%s\", \"shape\": [", i ? "," : "", cnn_node_name(n),
-                   cnn_node_op(n));
+            printf("%s\n  {\"name\": \"%s\", \"op\": \"%s\", \"kind\": \"%s\", \"shape\": [", i ? "," : "",
+                   cnn_node_name(n), cnn_node_op(n), cnn_node_kind(n));
             for (int d = 0; d < v.ndim; d++) printf("%s%d", d ? ", " : "", v.dims[d]);
             printf("], \"params\": %lld, \"macs\": %lld}", (long long)c.params, (long long)c.macs);
         }
         printf("\n]}\n");
     } else {
-        printf("%-40s %-18s %-22s %12s %14s\n", "layer", "op", "output shape", "params", "mult-adds");
-        for (int i = 0; i < cnn_graph_num_nodes(g); i++) {
+        /* without --all, the parameter-free elementwise and reshaping layers
+           (activations, dropout, flatten / reshape) are left out; convs, linears, norms,
+           pools, adds and concats are always shown. Names are never cut: the column is
+           as wide as the longest name. */
+        int nn = cnn_graph_num_nodes(g), hidden = 0, namew = 24;
+        for (int i = 0; i < nn; i++) {
+            int l = (int)strlen(cnn_node_name(cnn_graph_node(g, i)));
+            namew = l > namew ? l : namew;
+        }
+        printf("%-*s %-18s %-22s %12s %14s\n", namew, "layer", "op", "output shape", "params", "mult-adds");
+        for (int i = 0; i < nn; i++) {
             cnn_node *n = cnn_graph_node(g, i);
             cnn_tensor v = cnn_node_value(n);
             cnn_cost c = cnn_node_cost(n);
+            const char *op = cnn_node_op(n);
+            if (!all && i > 0 && i < nn - 1 && c.params == 0 &&
+                (!strcmp(op, "activation") || !strcmp(op, "dropout") || !strcmp(op, "reshape"))) {
+                hidden++;
+                continue;
+            }
             shape_str(&v, buf, sizeof buf);
-            printf("%-40.40s %-18s %-22s %12lld %14lld\n", cnn_node_name(n), cnn_node_op(n), buf,
+            printf("%-*s %-18s %-22s %12lld %14lld\n", namew, cnn_node_name(n), cnn_node_kind(n), buf,
                    (long long)c.params, (long long)c.macs);
         }
-        printf("\ntotal: %lld parameters (%.2f M), %lld multiply-adds (%.3f G) per example\n",
-               (long long)total.params, (double)total.params / 1e6, (long long)total.macs,
-               (double)total.macs / 1e9);
+        if (hidden) printf("(%d parameter-free layers not shown: --all lists them)\n", hidden);
+        char macs_h[32];
+        if (total.macs >= 1000000000LL) snprintf(macs_h, sizeof macs_h, "%.3f G", (double)total.macs / 1e9);
+        else snprintf(macs_h, sizeof macs_h, "%.3f M", (double)total.macs / 1e6);
+        printf("\ntotal: %lld parameters (%.2f M), %lld multiply-adds (%s) per example\n",
+               (long long)total.params, (double)total.params / 1e6, (long long)total.macs, macs_h);
         printf("memory: parameters %.2f MiB; planned activation arena %.2f MiB inference, "
                "%.2f MiB training (batch %d); kernel scratch %.2f MiB inference, %.2f MiB training;\n"
                "saved state %.2f MiB\n"
@@ -224,12 +260,18 @@ int cmd_features(int argc, char **argv)
     }
     int rc = 0;
     if (list) {
+        int namew = 24; /* names are never cut: the column fits the longest */
+        for (int i = 0; i < cnn_graph_num_nodes(m.g); i++) {
+            int l = (int)strlen(cnn_node_name(cnn_graph_node(m.g, i)));
+            namew = l > namew ? l : namew;
+        }
         for (int i = 0; i < cnn_graph_num_nodes(m.g); i++) {
             cnn_node *n = cnn_graph_node(m.g, i);
             char buf[96];
             cnn_tensor v = cnn_node_value(n);
             if (n == m.labels || n == m.loss) continue;
-            printf("%-40s %-16s %s\n", cnn_node_name(n), cnn_node_op(n), cnn_shape_str(v.ndim, v.dims, buf, sizeof buf));
+            printf("%-*s %-16s %s\n", namew, cnn_node_name(n), cnn_node_kind(n),
+                   cnn_shape_str(v.ndim, v.dims, buf, sizeof buf));
         }
         cnn_model_free(&m);
         return 0;
@@ -311,7 +353,7 @@ int cmd_features(int argc, char **argv)
         rc = cli_fail("features");
         goto done;
     }
-    printf("wrote %s: %d feature maps of %dx%d from layer '%s' (%s)\n", path, ch, fh, fw, layer, cnn_node_op(n));
+    printf("wrote %s: %d feature maps of %dx%d from layer '%s' (%s)\n", path, ch, fh, fw, layer, cnn_node_kind(n));
 done:
     free(x);
     free(img);

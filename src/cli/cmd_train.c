@@ -56,6 +56,16 @@ static void on_epoch(void *user, const cnn_epoch_stats *s)
     p->last_pct = -1;
 }
 
+typedef struct transfer_note {
+    bool quiet;
+} transfer_note;
+
+static void on_transfer_note(void *user, const char *name, const char *why)
+{
+    const transfer_note *t = user;
+    if (!t->quiet) printf("  %s: %s\n", name, why);
+}
+
 static bool parse_hw(const char *s, int *h, int *w)
 {
     if (!s) return true;
@@ -135,7 +145,8 @@ static const char USAGE[] =
 int cmd_train(int argc, char **argv)
 {
     const char *data = NULL, *optim = "sgd", *schedule = NULL, *resize = NULL, *normalize = NULL,
-               *init = NULL, *out = NULL, *log = NULL, *plot = NULL, *resume = NULL;
+               *init = NULL, *out = NULL, *log = NULL, *plot = NULL, *resume = NULL, *from = NULL,
+               *freeze = NULL;
     int epochs = 10, batch = 256, seed = 0, warmup = 0, limit_train = 0, limit_test = 0, crop = 0;
     float lr = 0.1f, momentum = 0.0f, wd = 0.0f, smoothing = 0.0f;
     bool nesterov = false, flip = false, quiet = false;
@@ -161,6 +172,10 @@ int cmd_train(int argc, char **argv)
         {"seed", OPT_INT, &seed, "seed for init, shuffling, dropout, augmentation (default 0)"},
         {"out", OPT_STR, &out, "checkpoint file (.safetensors), saved after every epoch"},
         {"resume", OPT_STR, &resume, "continue from this checkpoint"},
+        {"from", OPT_STR, &from, "transfer: start from the weights that fit (checkpoint or PyTorch "
+                                 "state_dict .safetensors)"},
+        {"freeze", OPT_STR, &freeze, "transfer: do not train parameters matching these globs "
+                                     "(comma-separated, e.g. 'features.*')"},
         {"log", OPT_STR, &log, "per-epoch metrics as CSV"},
         {"plot", OPT_STR, &plot, "curves as .svg or .png"},
         {"limit-train", OPT_INT, &limit_train, "use the first N training examples"},
@@ -222,16 +237,34 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "cnn: --batch and --epochs must be >= 1\n");
         return 2;
     }
+    if (from && (init || resume)) {
+        fprintf(stderr, "cnn: --from with --%s: the loaded weights would be %s; use one of them\n",
+                init ? "init" : "resume", init ? "initialised again" : "replaced by the checkpoint's");
+        return 2;
+    }
 
     cnn_dataset train = {0}, test = {0};
     if (cnn_dataset_open(data, true, &train) != CNN_OK) return cli_fail("training data");
     bool have_test = cnn_dataset_open(data, false, &test) == CNN_OK;
     if (!have_test) fprintf(stderr, "cnn: note: no test split (%s); test acc not reported\n", cnn_error_message());
 
-    /* the model's input follows the data (after --resize) unless --input says otherwise */
+    /* the model's input follows the data (after --resize) unless --input says otherwise;
+       2D images of another size than the model's listed input are resized to it (the
+       header says so): alexnet_d2l on 28x28 Fashion-MNIST trains at 224x224 as in d2l */
     cnn_model_opts mo;
     ma.batch = batch;
     if (!cli_model_opts(&ma, &mo)) return 2;
+    const cnn_model_info *info = cnn_model_find(pos[0]);
+    char auto_resize[256] = "";
+    if (!ma.input && !resize && info && info->depth == 0 && train.d == 0 &&
+        (info->height != train.h || info->width != train.w)) {
+        c.transform.resize_h = info->height;
+        c.transform.resize_w = info->width;
+        snprintf(auto_resize, sizeof auto_resize,
+                 "input: %dx%d images resized to %dx%d, %s's listed input (--resize HxW picks "
+                 "another size; --input %dx%dx%d builds the model at the data's size)",
+                 train.h, train.w, info->height, info->width, pos[0], train.c, train.h, train.w);
+    }
     if (!ma.input) {
         mo.channels = train.c;
         mo.depth = train.d;
@@ -244,6 +277,28 @@ int cmd_train(int argc, char **argv)
     if (cnn_model_new(pos[0], &mo, smoothing, &m) != CNN_OK) {
         rc = cli_fail("model");
         goto done_data;
+    }
+    transfer_note tn = {.quiet = quiet};
+    if (from) {
+        cnn_transfer_stats ts;
+        if (cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK ||
+            cnn_graph_load_matching(m.g, from, &ts, on_transfer_note, &tn) != CNN_OK) {
+            rc = cli_fail("--from");
+            goto done_model;
+        }
+        printf("from %s: loaded %d parameters and buffers, %d initialised afresh, %d tensors of the "
+               "file unused%s\n",
+               from, ts.loaded, ts.not_loaded, ts.unused, quiet && (ts.not_loaded || ts.unused) ?
+               " (without --quiet: which)" : "");
+    }
+    if (freeze) {
+        int nf = 0;
+        if (cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK || cnn_graph_freeze(m.g, freeze, &nf) != CNN_OK) {
+            rc = cli_fail("--freeze");
+            goto done_model;
+        }
+        printf("frozen: %d parameters matching '%s'; %zu trainable elements remain\n", nf, freeze,
+               cnn_graph_param_count(m.g));
     }
     progress p = {.tty = isatty(1) && !quiet, .last_pct = -1};
     if (!quiet) {
@@ -259,6 +314,7 @@ int cmd_train(int argc, char **argv)
            have_test ? (limit_test > 0 && limit_test < test.n ? limit_test : test.n) : 0, batch, epochs,
            optim, (double)lr, cnn_get_threads(), cnn_backend_name());
     if (!strncmp(data, "hsi:", 4)) printf("data: %s\n", train.source);
+    if (*auto_resize) printf("%s\n", auto_resize);
     printf("model: %.3fM parameters, %.3fM multiply-adds per example\n", (double)cost.params / 1e6,
            (double)cost.macs / 1e6);
     printf("%5s %10s %9s %8s %10s %9s\n", "epoch", "loss", "train_acc", "test_acc", "img/s", "seconds");
@@ -275,6 +331,7 @@ int cmd_train(int argc, char **argv)
     } else if (out) {
         printf("saved %s\n", out);
     }
+done_model:
     cnn_model_free(&m);
 done_data:
     cnn_dataset_free(&train);

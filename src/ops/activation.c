@@ -4,6 +4,7 @@
 #include "../core/clones.h"
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../core/vmath.h"
 #include "../graph/graph_internal.h"
@@ -174,8 +175,11 @@ static cnn_status act_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static const char *act_kind(const cnn_node *n) { return act_name(((const act_attr *)n->attr)->act); }
+
 const cnn_op_def cnn_op_activation = {
     .name = "activation",
+    .kind = act_kind,
     .shape = act_shape,
     .forward = act_forward,
     .backward = act_backward,
@@ -184,7 +188,8 @@ const cnn_op_def cnn_op_activation = {
 cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)
 {
     act_attr a = {.act = act};
-    /* unique default names per kind: "relu0", "relu1", ... (like other ops' "<op><k>") */
+    /* unique default names per kind: "relu0", "relu1", ... (like other ops' "<op><k>");
+       a kind ending in a digit takes an underscore ("relu6_4", not "relu64") */
     char name[32];
     const char *kind = act_name(act);
     if (g && kind) {
@@ -193,7 +198,9 @@ cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)
             if (g->nodes[i]->op == &cnn_op_activation &&
                 ((const act_attr *)g->nodes[i]->attr)->act == act)
                 k++;
-        snprintf(name, sizeof name, "%s%d", kind, k);
+        size_t kl = strlen(kind);
+        bool digit = kl && kind[kl - 1] >= '0' && kind[kl - 1] <= '9';
+        snprintf(name, sizeof name, "%s%s%d", kind, digit ? "_" : "", k);
         kind = name;
     }
     return cnn_node_make(g, &cnn_op_activation, kind, 1, &x, &a, sizeof a);

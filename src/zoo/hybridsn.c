@@ -19,10 +19,23 @@ static cnn_node *conv3d_bn_relu(cnn_graph *g, cnn_node *x, const char *scope, in
 static cnn_node *build_hybridsn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
     static const char *const keys[] = {"dropout", NULL};
-    if (!cnn_zoo_check_keys(g, "hybridsn", a, keys)) return NULL;
+    if (!cnn_zoo_check_keys(g, "hybridsn", a, keys) || !cnn_zoo_no_width(g, "hybridsn", a))
+        return NULL;
     float p = cnn_zoo_opt_float(a, "dropout", 0.4f);
     if (!(p >= 0.0f && p < 1.0f))
         return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "hybridsn: dropout=%g is not in [0, 1)", p);
+    /* the valid 3D convolutions take 6 + 4 + 2 bands and the 3x3 convs 2 pixels each
+       (three 3D, one 2D): say so before conv3d fails on an empty output */
+    if (x && x->out.ndim == 5 && x->out.dims[2] < 13)
+        return cnn_zoo_fail(g, CNN_ERR_SHAPE,
+                            "hybridsn: %d spectral bands are too few: the 3D convolutions (depth 7, 5, "
+                            "3) need at least 13 (use --pca 13 or more; the paper uses 30)",
+                            x->out.dims[2]);
+    if (x && x->out.ndim == 5 && (x->out.dims[3] < 9 || x->out.dims[4] < 9))
+        return cnn_zoo_fail(g, CNN_ERR_SHAPE,
+                            "hybridsn: patch %dx%d is too small: the four 3x3 convolutions need at "
+                            "least 9x9 (use --patch 9 or more; the paper uses 25)",
+                            x->out.dims[3], x->out.dims[4]);
     x = conv3d_bn_relu(g, x, "conv3d_1", 8, 7);
     x = conv3d_bn_relu(g, x, "conv3d_2", 16, 5);
     x = conv3d_bn_relu(g, x, "conv3d_3", 32, 3);

@@ -1,5 +1,5 @@
-/* vgg family: torchvision 0.14's vgg11, vgg11_bn, vgg16, vgg16_bn (Simonyan &
-   Zisserman 2014, configurations A and D; adaptive 7x7 average pool before the
+/* vgg family: torchvision 0.14's vgg11, vgg13, vgg16, vgg19 with and without BN
+   (Simonyan & Zisserman 2014, configurations A, B, D and E; adaptive 7x7 average pool before the
    classifier, so inputs smaller than 224 work) and d2l's VGG-11 from the seeds
    (conv_arch ((1,64),(1,128),(2,256),(2,512),(2,512)) with channels divided by the
    family option `ratio`, default 4 as d2l's small_conv_arch; 1x224x224, 10 classes). */
@@ -10,6 +10,9 @@
 
 #define M 0 /* max pool in a configuration */
 static const int cfg_a[] = {64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M, -1};
+static const int cfg_b[] = {64, 64, M, 128, 128, M, 256, 256, M, 512, 512, M, 512, 512, M, -1};
+static const int cfg_e[] = {64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M,
+                            512, 512, 512, 512, M, -1};
 static const int cfg_d[] = {64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M,
                             512, 512, 512, M, -1};
 
@@ -66,6 +69,22 @@ static cnn_node *vgg11_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
     return vgg_tv(g, x, a, "vgg11_bn", cfg_a, true);
 }
+static cnn_node *vgg13(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg13", cfg_b, false);
+}
+static cnn_node *vgg13_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg13_bn", cfg_b, true);
+}
+static cnn_node *vgg19(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg19", cfg_e, false);
+}
+static cnn_node *vgg19_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg19_bn", cfg_e, true);
+}
 static cnn_node *vgg16(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
     return vgg_tv(g, x, a, "vgg16", cfg_d, false);
@@ -110,6 +129,10 @@ static cnn_node *vgg11_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 const cnn_zoo_entry cnn_zoo_vgg[] = {
     {{"vgg11", "VGG-11 (torchvision, configuration A): 132.9M params", 3, 0, 224, 224, 1000}, vgg11},
     {{"vgg11_bn", "VGG-11 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg11_bn},
+    {{"vgg13", "VGG-13 (torchvision, configuration B): 133.0M params", 3, 0, 224, 224, 1000}, vgg13},
+    {{"vgg13_bn", "VGG-13 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg13_bn},
+    {{"vgg19", "VGG-19 (torchvision, configuration E): 143.7M params", 3, 0, 224, 224, 1000}, vgg19},
+    {{"vgg19_bn", "VGG-19 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg19_bn},
     {{"vgg16", "VGG-16 (torchvision, configuration D): 138.4M params", 3, 0, 224, 224, 1000}, vgg16},
     {{"vgg16_bn", "VGG-16 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg16_bn},
     {{"vgg11_d2l", "VGG-11 of d2l with channels / ratio (set ratio=N, default 4), 224x224", 1, 0,
