@@ -103,18 +103,31 @@ cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts 
 }
 
 /* What `cnn models` and `cnn help MODEL` list; a builder rejects anything else. */
+#define DENSENET_OPTS                                                                          \
+    "--set growth=K, bottleneck=0|1 (DenseNet-B's 1x1 convs; default 1), theta=F (transition " \
+    "compression, DenseNet-C; default 0.5); default growth "
+#define V3_OPTS                                                                                \
+    "--width ALPHA (widths made divisible by 8; default 1); --set reduced_tail=1 (last stage "  \
+    "halved), dilated=1 (last stage at dilation 2)"
 static const struct {
     const char *name, *options;
 } g_options[] = {
     {"lenet_relu", "--set softmax=0|1 (append the seed's nn.Softmax; default 0)"},
     {"mynet", "--set softmax=0|1 (append the seed's nn.Softmax; default 0)"},
     {"vgg11_d2l", "--set ratio=N (channels divided by N, 1..64; default 4)"},
-    {"mobilenet_v1", "--width ALPHA (every width int(c * alpha); default 1)"},
-    {"mobilenet_v2", "--width ALPHA (widths made divisible by 8; default 1)"},
-    {"mobilenet_v3_large", "--width ALPHA (widths made divisible by 8; default 1)"},
-    {"mobilenet_v3_small", "--width ALPHA (widths made divisible by 8; default 1)"},
+    {"densenet121", DENSENET_OPTS "32"},
+    {"densenet161", DENSENET_OPTS "48"},
+    {"densenet169", DENSENET_OPTS "32"},
+    {"densenet201", DENSENET_OPTS "32"},
+    {"mobilenet_v1", "--width ALPHA (every width int(c * alpha); default 1); --set shallow=1 (the "
+                     "paper's Shallow MobileNet), conv=1 (its full-convolution baseline)"},
+    {"mobilenet_v2", "--width ALPHA (widths made divisible by 8; default 1); --set seed_last=1 "
+                     "(last channels _make_divisible(1280 * alpha) also below 1, as the seed)"},
+    {"mobilenet_v3_large", V3_OPTS},
+    {"mobilenet_v3_small", V3_OPTS},
     {"shufflenet_v1", "--set groups=1|2|3|4|8 (default 3); --width 0.25|0.5|1|1.5|2 (scale s)"},
-    {"hybridsn", "--set dropout=P (default 0.4)"},
+    {"hybridsn", "--set dropout=P (default 0.4), bn=0|1 (0: the paper's network without batch "
+                 "norm; default 1)"},
 };
 
 const char *cnn_model_options(const char *name)

@@ -56,8 +56,8 @@ extern const cnn_zoo_entry cnn_zoo_nin[];        /* nin */
 extern const cnn_zoo_entry cnn_zoo_googlenet[];  /* googlenet, googlenet_d2l */
 extern const cnn_zoo_entry cnn_zoo_resnet[];     /* resnet18/34/50/101/152, resnet18_d2l */
 extern const cnn_zoo_entry cnn_zoo_senet[];      /* se_resnet18, se_resnet50 */
-extern const cnn_zoo_entry cnn_zoo_cbam[];       /* cbam_resnet18, cbam_resnet50 */
-extern const cnn_zoo_entry cnn_zoo_densenet[];   /* densenet121, densenet_d2l */
+extern const cnn_zoo_entry cnn_zoo_cbam[];       /* cbam_resnet18/50 (+ _paper) */
+extern const cnn_zoo_entry cnn_zoo_densenet[];   /* densenet121/161/169/201, densenet_d2l */
 extern const cnn_zoo_entry cnn_zoo_mobilenet[];  /* mobilenet_v1, mobilenet_v2, mobilenet_v3_large/small */
 extern const cnn_zoo_entry cnn_zoo_shufflenet[]; /* shufflenet_v1, shufflenet_v2_x0_5 .. x2_0 */
 extern const cnn_zoo_entry cnn_zoo_hybridsn[];   /* hybridsn */
