@@ -131,6 +131,59 @@ static void test_summary_all_and_names(void **state)
     assert_int_equal(access(p, R_OK), 0);
 }
 
+/* features: a MODEL name is built at the image's own size and channels (a 64x48 RGB
+   image stays 3x48x64); a tensor file gives any channel count (RGBA) and 3D inputs,
+   whose 3D layers give one grid per depth slice or the one --depth names. */
+static void test_features_inputs(void **state)
+{
+    (void)state;
+    uint8_t rgb[48 * 64 * 3];
+    for (int i = 0; i < 48 * 64 * 3; i++) rgb[i] = (uint8_t)(i * 13);
+    char p[256];
+    snprintf(p, sizeof p, "%s/wide.png", g_dir);
+    TU_OK(cnn_png_write(p, 64, 48, 3, rgb));
+    assert_int_equal(run("%s features lenet_relu wide.png --list", g_bin), 0);
+    has("(1, 3, 48, 64)");
+    assert_int_equal(run("%s features lenet_relu wide.png --layer C1.0 --out f", g_bin), 0);
+    has("6 feature maps of 44x60");
+    /* --input still decides */
+    assert_int_equal(run("%s features lenet_relu wide.png --input 1x32x32 --layer C1.0 --out f", g_bin), 0);
+    has("6 feature maps of 28x28");
+
+    /* RGBA as a (4, 20, 24) tensor */
+    static float rgba[4 * 20 * 24], cube[15 * 11 * 11];
+    for (int i = 0; i < 4 * 20 * 24; i++) rgba[i] = (float)(i % 29) / 29.0f;
+    for (int i = 0; i < 15 * 11 * 11; i++) cube[i] = (float)(i % 31) / 31.0f - 0.5f;
+    cnn_tensor t4 = {.data = rgba, .ndim = 3, .dims = {4, 20, 24}};
+    cnn_named_tensor n4 = {"input", &t4};
+    snprintf(p, sizeof p, "%s/rgba.safetensors", g_dir);
+    TU_OK(cnn_safetensors_save(p, 1, &n4, 0, NULL));
+    assert_int_equal(run("%s features lenet_relu rgba.safetensors --layer C1.0 --out f", g_bin), 0);
+    has("6 feature maps of 16x20");
+
+    /* HybridSN on a (1, 15, 11, 11) patch: conv3d_2.0 is (16, 5, 7, 7) */
+    cnn_tensor t3 = {.data = cube, .ndim = 5, .dims = {1, 1, 15, 11, 11}};
+    cnn_named_tensor n3 = {"input", &t3};
+    snprintf(p, sizeof p, "%s/patch.safetensors", g_dir);
+    TU_OK(cnn_safetensors_save(p, 1, &n3, 0, NULL));
+    assert_int_equal(run("%s features hybridsn patch.safetensors --layer conv3d_2.0 --out f", g_bin), 0);
+    has("wrote 5 grids");
+    has("16 feature maps of 7x7 per depth slice (of 5)");
+    for (int k = 0; k < 5; k++) {
+        snprintf(p, sizeof p, "%s/f/conv3d_2.0_d%d.png", g_dir, k);
+        assert_int_equal(access(p, R_OK), 0);
+    }
+    assert_int_equal(run("%s features hybridsn patch.safetensors --layer conv3d_2.0 --depth 2 --out g", g_bin), 0);
+    has("wrote 1 grid g/conv3d_2.0_d2.png");
+    snprintf(p, sizeof p, "%s/g/conv3d_2.0_d0.png", g_dir);
+    assert_int_not_equal(access(p, R_OK), 0);
+    assert_int_not_equal(run("%s features hybridsn patch.safetensors --layer conv3d_2.0 --depth 7", g_bin), 0);
+    has("has 5 depth slices (0..4)");
+    /* an image for a 3D model: the way to give it input */
+    assert_int_not_equal(run("%s features hybridsn wide.png --layer conv3d_2.0", g_bin), 0);
+    has("(C,D,H,W)");
+}
+
 /* 28x28 data on models listed at 32x32 and 96x96: resized to the listed input, and the
    header says so; --input keeps the data's size. */
 static void test_listed_input_applied(void **state)
@@ -321,6 +374,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_all_and_names),
         cmocka_unit_test(test_listed_input_applied),
+        cmocka_unit_test(test_features_inputs),
         cmocka_unit_test(test_width_and_options),
         cmocka_unit_test(test_hybridsn_pca),
         cmocka_unit_test(test_checkpoint_and_errors),
