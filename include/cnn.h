@@ -841,6 +841,15 @@ cnn_status cnn_checkpoint_save(const cnn_model *m, const cnn_optimizer *opt, int
                                const char *path);
 /* Plots per-epoch curves as SVG (by extension .svg) or PNG (.png). */
 cnn_status cnn_plot_curves(const char *path, const cnn_epoch_stats *s, int n);
+/* Curves with points inside the epoch, as d2l's Animator draws them: x is the epoch
+   reached (fractional inside one, e.g. 2.25 after a quarter of the third), a NaN value
+   is no point of that series (train loss and accuracy several times per epoch, test
+   accuracy once). Each series is a line through its points in order of x. */
+typedef struct cnn_curve_point {
+    double epoch;
+    double train_loss, train_acc, test_acc;
+} cnn_curve_point;
+cnn_status cnn_plot_points(const char *path, const cnn_curve_point *p, int n);
 /* Transfer learning (docs/architecture.md, "Transfer learning"). Copies every tensor
    of a safetensors file (a cnn.c checkpoint or a PyTorch state_dict, the same names)
    whose name and shape match a parameter or buffer of g, compiling g first; the others

@@ -16,14 +16,81 @@ static void on_sigint(int sig)
     g_stop = 1;
 }
 
+/* Curves with points inside the epoch (--points N, d2l's Animator): train loss and
+   accuracy (running means over the epoch so far) N times per epoch, test accuracy at
+   its end; written to --log / --plot after every epoch. */
+typedef struct curves {
+    int per_epoch; /* 0: off (the trainer writes per-epoch curves) */
+    const char *csv, *plot;
+    cnn_curve_point *p;
+    int n, cap;
+    bool failed;
+} curves;
+
 typedef struct progress {
-    bool tty;
+    bool tty, quiet;
     int last_pct;
+    curves *cv;
 } progress;
+
+static void curve_add(curves *cv, cnn_curve_point pt)
+{
+    if (cv->n == cv->cap) {
+        int cap = cv->cap ? 2 * cv->cap : 64;
+        cnn_curve_point *q = realloc(cv->p, (size_t)cap * sizeof *q);
+        if (!q) {
+            cv->failed = true;
+            return;
+        }
+        cv->p = q;
+        cv->cap = cap;
+    }
+    cv->p[cv->n++] = pt;
+}
+
+static bool curves_write(curves *cv)
+{
+    if (cv->csv) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", cv->csv);
+        FILE *f = fopen(tmp, "w");
+        bool ok = f != NULL;
+        if (ok) {
+            fprintf(f, "epoch,train_loss,train_acc,test_acc\n");
+            for (int i = 0; i < cv->n; i++) {
+                const cnn_curve_point *q = &cv->p[i];
+                fprintf(f, "%.4f,", q->epoch);
+                if (isfinite(q->train_loss)) fprintf(f, "%.6f", q->train_loss);
+                fprintf(f, ",");
+                if (isfinite(q->train_acc)) fprintf(f, "%.6f", q->train_acc);
+                fprintf(f, ",");
+                if (isfinite(q->test_acc)) fprintf(f, "%.6f", q->test_acc);
+                fprintf(f, "\n");
+            }
+            ok = fclose(f) == 0 && rename(tmp, cv->csv) == 0;
+        }
+        if (!ok) {
+            remove(tmp);
+            fprintf(stderr, "cnn: --log %s: cannot write\n", cv->csv);
+            return false;
+        }
+    }
+    if (cv->plot && cnn_plot_points(cv->plot, cv->p, cv->n) != CNN_OK) {
+        cli_fail("--plot");
+        return false;
+    }
+    return true;
+}
 
 static void on_batch(void *user, int epoch, int b, int batches, double loss, double acc, double ips)
 {
     progress *p = user;
+    curves *cv = p->cv;
+    /* a point each time b crosses k * batches / N */
+    if (cv && cv->per_epoch > 0 && batches > 0 &&
+        (long)b * cv->per_epoch / batches > (long)(b - 1) * cv->per_epoch / batches)
+        curve_add(cv, (cnn_curve_point){epoch - 1 + (double)b / batches, loss, acc, NAN});
+    if (p->quiet) return;
     if (p->tty) {
         int width = 30, done = batches ? b * width / batches : width;
         char bar[64];
@@ -46,6 +113,13 @@ static void on_batch(void *user, int epoch, int b, int batches, double loss, dou
 static void on_epoch(void *user, const cnn_epoch_stats *s)
 {
     progress *p = user;
+    curves *cv = p->cv;
+    if (cv && cv->per_epoch > 0) {
+        /* test accuracy at the epoch's end: on its last point when that is there */
+        if (cv->n && fabs(cv->p[cv->n - 1].epoch - s->epoch) < 1e-9) cv->p[cv->n - 1].test_acc = s->test_acc;
+        else curve_add(cv, (cnn_curve_point){s->epoch, s->train_loss, s->train_acc, s->test_acc});
+        if (!cv->failed) cv->failed = !curves_write(cv);
+    }
     if (p->tty) printf("\r\033[K");
     char test[32];
     if (isnan(s->test_acc)) snprintf(test, sizeof test, "%8s", "-");
@@ -147,7 +221,8 @@ int cmd_train(int argc, char **argv)
     const char *data = NULL, *optim = "sgd", *schedule = NULL, *resize = NULL, *normalize = NULL,
                *init = NULL, *out = NULL, *log = NULL, *plot = NULL, *resume = NULL, *from = NULL,
                *freeze = NULL;
-    int epochs = 10, batch = 256, seed = 0, warmup = 0, limit_train = 0, limit_test = 0, crop = 0;
+    int epochs = 10, batch = 256, seed = 0, warmup = 0, limit_train = 0, limit_test = 0, crop = 0,
+        points = 0;
     float lr = 0.1f, momentum = 0.0f, wd = 0.0f, smoothing = 0.0f;
     bool nesterov = false, flip = false, quiet = false;
     cli_model_args ma = {0};
@@ -178,6 +253,8 @@ int cmd_train(int argc, char **argv)
                                      "(comma-separated, e.g. 'features.*')"},
         {"log", OPT_STR, &log, "per-epoch metrics as CSV"},
         {"plot", OPT_STR, &plot, "curves as .svg or .png"},
+        {"points", OPT_INT, &points, "--log / --plot: train loss and acc N times per epoch, test acc "
+                                     "per epoch (d2l's Animator; this run's points only)"},
         {"limit-train", OPT_INT, &limit_train, "use the first N training examples"},
         {"limit-test", OPT_INT, &limit_test, "use the first N test examples"},
         {"quiet", OPT_BOOL, &quiet, "no progress lines"},
@@ -236,6 +313,15 @@ int cmd_train(int argc, char **argv)
     if (batch < 1 || epochs < 1) {
         fprintf(stderr, "cnn: --batch and --epochs must be >= 1\n");
         return 2;
+    }
+    if (points < 0 || (points > 0 && !log && !plot)) {
+        fprintf(stderr, "cnn: --points N (N >= 1) shapes the curves of --log and --plot; give one of them\n");
+        return 2;
+    }
+    curves cv = {.per_epoch = points, .csv = log, .plot = plot};
+    if (points > 0) { /* the CLI writes them, with the points inside each epoch */
+        c.log_csv = NULL;
+        c.plot = NULL;
     }
     if (from && (init || resume)) {
         fprintf(stderr, "cnn: --from with --%s: the loaded weights would be %s; use one of them\n",
@@ -300,13 +386,10 @@ int cmd_train(int argc, char **argv)
         printf("frozen: %d parameters matching '%s'; %zu trainable elements remain\n", nf, freeze,
                cnn_graph_param_count(m.g));
     }
-    progress p = {.tty = isatty(1) && !quiet, .last_pct = -1};
-    if (!quiet) {
-        c.on_batch = on_batch;
-        c.user = &p;
-    }
+    progress p = {.tty = isatty(1) && !quiet, .quiet = quiet, .last_pct = -1, .cv = &cv};
+    if (!quiet || points > 0) c.on_batch = on_batch;
+    c.user = &p;
     c.on_epoch = on_epoch;
-    if (!c.user) c.user = &p;
     cnn_cost cost = cnn_graph_cost(m.g);
     printf("training %s on %s: %d train / %d test examples, batch %d, %d epochs, %s lr %g, %d threads, "
            "backend %s\n",
@@ -331,6 +414,8 @@ int cmd_train(int argc, char **argv)
     } else if (out) {
         printf("saved %s\n", out);
     }
+    if (rc == 0 && cv.failed) rc = 1;
+    free(cv.p);
 done_model:
     cnn_model_free(&m);
 done_data:
