@@ -5,7 +5,8 @@
    bit). dnnl_sgemm does not give that (its M = 1 path differs), so this kernel is
    used instead; its speed on the model zoo's linear layers is in bench/RESULTS.md.
      op(B) = B   : C[i, j..j+32) accumulates A(i, p) * B[p, j..) over p in order,
-                   4 rows at a time sharing the B loads; tiles in column-panel order.
+                   4 rows at a time sharing the B loads; tiles in column-panel order
+                   when B is the larger operand.
      op(B) = B^T : C[i, j] = 16-lane dot product of A(i, :) and B[j, :], lanes summed
                    in a fixed tree; 4 x 4 blocks of such products share their loads,
                    column-block major (a linear layer's weight is read from memory
@@ -57,12 +58,14 @@ CNN_CLONES static void gemm_nn(int ta, int m, int n, int k, float alpha, const f
     int mb = (m + RB - 1) / RB, nb = (n + JB - 1) / JB;
     long tiles = (long)mb * nb;
     double work = (double)m * n * k;
-    /* column-panel major: consecutive tiles (one thread's share) reuse the k x 32 panel
-       of B from cache across every row block (a linear layer's dx streams its weight
-       once, not once per 4 rows of the batch) */
+    /* when B is the big operand (k > m: a linear layer's dx, whose B is the weight),
+       column-panel major: consecutive tiles (one thread's share) reuse the k x 32 panel
+       of B from cache across every row block, so it streams once, not once per 4 rows;
+       otherwise row major, so C (a weight gradient) is written row after row */
+    bool col_major = k > m;
 #pragma omp parallel for schedule(static) if (work > 1e5)
     for (long t = 0; t < tiles; t++) {
-        int j0 = (int)(t / mb) * JB, i0 = (int)(t % mb) * RB;
+        int j0 = (int)(col_major ? t / mb : t % nb) * JB, i0 = (int)(col_major ? t % mb : t / nb) * RB;
         int nr = m - i0 < RB ? m - i0 : RB, nj = n - j0 < JB ? n - j0 : JB;
         const float *ai = ta ? a + i0 : a + (size_t)i0 * lda;
         float *ct = c + (size_t)i0 * ldc + j0;
