@@ -150,6 +150,9 @@ cnn_node *cnn_labels(cnn_graph *g, const char *name, int batch);
 /* Node access. Shapes reflect the batch of the last run (the maximum before). */
 const char *cnn_node_name(const cnn_node *n);
 const char *cnn_node_op(const cnn_node *n);
+/* What the node computes, for listings: cnn_node_op, except that activation nodes say
+   which activation ("relu6", "hardswish"). */
+const char *cnn_node_kind(const cnn_node *n);
 cnn_tensor cnn_node_value(const cnn_node *n); /* data NULL before planning */
 cnn_tensor cnn_node_grad(const cnn_node *n);  /* data NULL if no gradient */
 int cnn_graph_num_nodes(const cnn_graph *g);
@@ -566,7 +569,8 @@ typedef struct cnn_named_tensor {
 cnn_status cnn_safetensors_save(const char *path, int n, const cnn_named_tensor *tensors,
                                 int n_meta, const char *const *meta);
 /* Parameters and buffers by state_dict name. strict: every parameter must be present
-   and extra keys are an error too (num_batches_tracked is always ignored). A wrong
+   and extra keys are an error too (num_batches_tracked is always ignored, and so is
+   the optimizer state "optim.*" of a cnn.c checkpoint, metadata cnn.model). A wrong
    shape or missing key is an error naming the key and both shapes. Compiles g first. */
 cnn_status cnn_graph_load_weights(cnn_graph *g, const char *path, bool strict);
 cnn_status cnn_graph_save_weights(cnn_graph *g, const char *path, int n_meta,
@@ -766,6 +770,10 @@ typedef struct cnn_model_info {
 int cnn_model_count(void);
 const cnn_model_info *cnn_model_at(int i);
 const cnn_model_info *cnn_model_find(const char *name);
+/* The model's options in one line: its family options ("--set key=value") with their
+   defaults, and whether it takes a width multiplier ("--width"); "" when it has none,
+   NULL for an unknown model. */
+const char *cnn_model_options(const char *name);
 /* Builds the named model into an empty graph; *input is its image input and *logits
    its (N, classes) output (marked as the graph output). Unknown names, bad options
    and inputs too small are errors naming what is wrong. */
@@ -869,6 +877,35 @@ cnn_status cnn_checkpoint_save(const cnn_model *m, const cnn_optimizer *opt, int
                                const char *path);
 /* Plots per-epoch curves as SVG (by extension .svg) or PNG (.png). */
 cnn_status cnn_plot_curves(const char *path, const cnn_epoch_stats *s, int n);
+/* Curves with points inside the epoch, as d2l's Animator draws them: x is the epoch
+   reached (fractional inside one, e.g. 2.25 after a quarter of the third), a NaN value
+   is no point of that series (train loss and accuracy several times per epoch, test
+   accuracy once). Each series is a line through its points in order of x. */
+typedef struct cnn_curve_point {
+    double epoch;
+    double train_loss, train_acc, test_acc;
+} cnn_curve_point;
+cnn_status cnn_plot_points(const char *path, const cnn_curve_point *p, int n);
+/* Transfer learning (docs/architecture.md, "Transfer learning"). Copies every tensor
+   of a safetensors file (a cnn.c checkpoint or a PyTorch state_dict, the same names)
+   whose name and shape match a parameter or buffer of g, compiling g first; the others
+   keep the values they have (a fresh classifier for another class count). note (may
+   be NULL) is told each parameter not loaded and each unused tensor of the file, with
+   the reason; the optimizer state of a checkpoint is not counted as unused. Fails
+   (changing nothing) when nothing matches. */
+typedef struct cnn_transfer_stats {
+    int loaded, not_loaded; /* parameters and buffers of g */
+    int unused;             /* tensors of the file no parameter took */
+} cnn_transfer_stats;
+cnn_status cnn_graph_load_matching(cnn_graph *g, const char *path, cnn_transfer_stats *stats,
+                                   void (*note)(void *user, const char *name, const char *why),
+                                   void *user);
+/* Marks every trainable parameter whose name matches one of the comma-separated
+   glob patterns (fnmatch: "layer1.*,conv1.*") as not trainable: optimizers made after
+   this leave it alone (backward still computes its gradient). g must be compiled. *n
+   (may be NULL) receives the count; a pattern that matches nothing is an error naming
+   it. */
+cnn_status cnn_graph_freeze(cnn_graph *g, const char *patterns, int *n);
 /* CNN-TRAIN-END */
 
 #ifdef __cplusplus

@@ -280,6 +280,12 @@ bool cli_model_opts(const cli_model_args *m, cnn_model_opts *o)
 
 int cli_fail(const char *what)
 {
-    fprintf(stderr, "cnn: %s%s%s\n", what ? what : "", what && *what ? ": " : "", cnn_error_message());
+    const char *msg = cnn_error_message();
+    /* library messages often start with the path or model already ("X: ..."): do not
+       print it twice */
+    size_t wl = what ? strlen(what) : 0;
+    if (wl && strncmp(msg, what, wl) == 0 && (msg[wl] == ':' || msg[wl] == ' ' || !msg[wl]))
+        what = NULL;
+    fprintf(stderr, "cnn: %s%s%s\n", what ? what : "", what && *what ? ": " : "", msg);
     return 1;
 }

@@ -76,6 +76,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+/* `cnn help MODEL`: the model's input, classes and options; -1 for an unknown name. */
+int cmd_model_help(const char *name);
 int cmd_forward(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_hsi_map(int argc, char **argv);

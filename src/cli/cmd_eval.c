@@ -130,8 +130,9 @@ int cmd_predict(int argc, char **argv)
     if (cnn_model_load(pos[0], 1, &m) != CNN_OK) return cli_fail(pos[0]);
     cnn_tensor in = cnn_node_value(m.input);
     if (in.ndim != 4) {
+        fprintf(stderr, "cnn: predict takes 2D image models; %s is 3D (use cnn eval or cnn hsi-map)\n",
+                m.name);
         cnn_model_free(&m);
-        fprintf(stderr, "cnn: predict takes 2D image models; %s is 3D\n", m.name);
         return 1;
     }
     int C = in.dims[1], H = in.dims[2], W = in.dims[3], rc = 0;

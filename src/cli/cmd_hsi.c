@@ -68,12 +68,15 @@ static const char MAP_USAGE[] =
     "Classifies every pixel of the scene (labelled or not) from its patch, in batches, and\n"
     "writes the predicted map and the ground truth side by side (0 = unlabelled, black).\n"
     "Prints the overall accuracy on the labelled pixels (all, and the test split's).\n"
-    "PCA components and patch size default to the checkpoint's input.";
+    "PCA components and patch size default to the checkpoint's input. --mask-unlabelled\n"
+    "blacks out the prediction where the ground truth is unlabelled, as the ground truth\n"
+    "map shows them.";
 
 int cmd_hsi_map(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL;
     int batch = 128, scale = 1, seed = -1;
+    bool mask = false;
     cli_hsi_args ha = {0};
     const cli_opt opts[] = {
         {"data", OPT_STR, &data, "hsi:CUBE[?gt=..&pca=..] (required)"},
@@ -81,6 +84,7 @@ int cmd_hsi_map(int argc, char **argv)
         {"batch", OPT_INT, &batch, "pixels per forward pass (default 128)"},
         {"scale", OPT_INT, &scale, "each pixel as scale x scale (default 1)"},
         {"seed", OPT_INT, &seed, "split seed, for the test-split accuracy (default the spec's, 0)"},
+        {"mask-unlabelled", OPT_BOOL, &mask, "map only the labelled pixels (the rest black, as the ground truth)"},
         CLI_HSI_OPTS(&ha),
     };
     const char *pos[1];
@@ -197,6 +201,12 @@ int cmd_hsi_map(int argc, char **argv)
     printf("OA on all %ld labelled pixels: %.4f\n", all, all ? (double)all_ok / (double)all : 0.0);
     printf("OA on the %ld test-split pixels (test %g, seed %llu): %.4f\n", test, (double)ratio,
            (unsigned long long)o.seed, test ? (double)test_ok / (double)test : 0.0);
+    if (mask) {
+        for (size_t i = 0; i < npx; i++)
+            if (!sc.gt[i]) pred[i] = 0;
+        printf("map: %ld labelled pixels shown, %zu unlabelled masked (--mask-unlabelled)\n", all,
+               npx - (size_t)all);
+    }
     if (cnn_hsi_map_png(out, sc.h, sc.w, pred, sc.gt, scale) != CNN_OK) {
         rc = cli_fail(out);
         goto done;

@@ -19,7 +19,25 @@ int cmd_models(int argc, char **argv)
         if (m->depth) snprintf(in, sizeof in, "%dx%dx%dx%d", m->channels, m->depth, m->height, m->width);
         else snprintf(in, sizeof in, "%dx%dx%d", m->channels, m->height, m->width);
         printf("%-22s %-14s %s\n", m->name, in, m->description);
+        const char *opt = cnn_model_options(m->name);
+        if (opt && *opt) printf("%-22s %-14s options: %s\n", "", "", opt);
     }
+    printf("\n(cnn help MODEL for one model; options without a line: none, and no --width)\n");
+    return 0;
+}
+
+int cmd_model_help(const char *name)
+{
+    const cnn_model_info *m = cnn_model_find(name);
+    if (!m) return -1;
+    printf("%s: %s\n", m->name, m->description);
+    if (m->depth)
+        printf("input: %dx%dx%dx%d (CxDxHxW), %d classes\n", m->channels, m->depth, m->height,
+               m->width, m->classes);
+    else printf("input: %dx%dx%d (CxHxW), %d classes\n", m->channels, m->height, m->width, m->classes);
+    const char *opt = cnn_model_options(name);
+    printf("options: %s\n", opt && *opt ? opt : "none (no --set keys, no --width)");
+    printf("try: cnn summary %s    cnn train %s --data DATA\n", m->name, m->name);
     return 0;
 }
 
@@ -29,9 +47,10 @@ static void shape_str(const cnn_tensor *t, char *buf, size_t size)
 }
 
 static const char SUMMARY_USAGE[] =
-    "usage: cnn summary MODEL [--input CxHxW] [--classes N] [--width A] [--set k=v] [--json]\n"
+    "usage: cnn summary MODEL [--input CxHxW] [--classes N] [--width A] [--set k=v] [--all] [--json]\n"
     "Per layer: name, operator, output shape (batch 1), parameters, multiply-adds; then\n"
-    "totals and the planned activation memory.";
+    "totals and the planned activation memory. Activations, dropout and reshapes are\n"
+    "listed with --all (--json lists every layer).";
 
 int cmd_summary(int argc, char **argv)
 {
@@ -58,7 +77,6 @@ int cmd_summary(int argc, char **argv)
         cnn_graph_free(g);
         return cli_fail("summary");
     }
-    (void)all;
     cnn_cost total = cnn_graph_cost(g);
     size_t param_b = 0;
     for (int i = 0; i < cnn_graph_num_params(g); i++) {
@@ -89,25 +107,43 @@ int cmd_summary(int argc, char **argv)
             cnn_node *n = cnn_graph_node(g, i);
             cnn_tensor v = cnn_node_value(n);
             cnn_cost c = cnn_node_cost(n);
-            printf("%s\n  {\"name\": \"%s\", \"op\": \"%s\", \"shape\": [", i ? "," : "", cnn_node_name(n),
-                   cnn_node_op(n));
+            printf("%s\n  {\"name\": \"%s\", \"op\": \"%s\", \"kind\": \"%s\", \"shape\": [", i ? "," : "",
+                   cnn_node_name(n), cnn_node_op(n), cnn_node_kind(n));
             for (int d = 0; d < v.ndim; d++) printf("%s%d", d ? ", " : "", v.dims[d]);
             printf("], \"params\": %lld, \"macs\": %lld}", (long long)c.params, (long long)c.macs);
         }
         printf("\n]}\n");
     } else {
-        printf("%-40s %-18s %-22s %12s %14s\n", "layer", "op", "output shape", "params", "mult-adds");
-        for (int i = 0; i < cnn_graph_num_nodes(g); i++) {
+        /* without --all, the parameter-free elementwise and reshaping layers
+           (activations, dropout, flatten / reshape) are left out; convs, linears, norms,
+           pools, adds and concats are always shown. Names are never cut: the column is
+           as wide as the longest name. */
+        int nn = cnn_graph_num_nodes(g), hidden = 0, namew = 24;
+        for (int i = 0; i < nn; i++) {
+            int l = (int)strlen(cnn_node_name(cnn_graph_node(g, i)));
+            namew = l > namew ? l : namew;
+        }
+        printf("%-*s %-18s %-22s %12s %14s\n", namew, "layer", "op", "output shape", "params", "mult-adds");
+        for (int i = 0; i < nn; i++) {
             cnn_node *n = cnn_graph_node(g, i);
             cnn_tensor v = cnn_node_value(n);
             cnn_cost c = cnn_node_cost(n);
+            const char *op = cnn_node_op(n);
+            if (!all && i > 0 && i < nn - 1 && c.params == 0 &&
+                (!strcmp(op, "activation") || !strcmp(op, "dropout") || !strcmp(op, "reshape"))) {
+                hidden++;
+                continue;
+            }
             shape_str(&v, buf, sizeof buf);
-            printf("%-40.40s %-18s %-22s %12lld %14lld\n", cnn_node_name(n), cnn_node_op(n), buf,
+            printf("%-*s %-18s %-22s %12lld %14lld\n", namew, cnn_node_name(n), cnn_node_kind(n), buf,
                    (long long)c.params, (long long)c.macs);
         }
-        printf("\ntotal: %lld parameters (%.2f M), %lld multiply-adds (%.3f G) per example\n",
-               (long long)total.params, (double)total.params / 1e6, (long long)total.macs,
-               (double)total.macs / 1e9);
+        if (hidden) printf("(%d parameter-free layers not shown: --all lists them)\n", hidden);
+        char macs_h[32];
+        if (total.macs >= 1000000000LL) snprintf(macs_h, sizeof macs_h, "%.3f G", (double)total.macs / 1e9);
+        else snprintf(macs_h, sizeof macs_h, "%.3f M", (double)total.macs / 1e6);
+        printf("\ntotal: %lld parameters (%.2f M), %lld multiply-adds (%s) per example\n",
+               (long long)total.params, (double)total.params / 1e6, (long long)total.macs, macs_h);
         printf("memory: parameters %.2f MiB; planned activation arena %.2f MiB inference, "
                "%.2f MiB training (batch %d); kernel scratch %.2f MiB inference, %.2f MiB training;\n"
                "saved state %.2f MiB\n"
@@ -195,109 +231,32 @@ done:
 
 /* ---------------------------------------------------------------- features */
 static const char FEATURES_USAGE[] =
-    "usage: cnn features CHECKPOINT|MODEL IMAGE --layer NAME [--out DIR] [--list]\n"
-    "Writes the feature maps of one layer for one image as a PNG grid (DIR/<layer>.png),\n"
-    "one tile per channel, each scaled to its own min..max. --list prints layer names.";
+    "usage: cnn features CHECKPOINT|MODEL IMAGE|TENSOR --layer NAME [--out DIR] [--depth K] [--list]\n"
+    "Writes the feature maps of one layer for one input as a PNG grid (DIR/<layer>.png), one\n"
+    "tile per channel, each scaled to its own min..max. IMAGE is a PNG/JPEG; TENSOR a\n"
+    ".safetensors file with a tensor 'input' (C,H,W), (C,D,H,W) or with a batch of 1, for\n"
+    "any channel count and for 3D models (HybridSN). A MODEL name is built at the input's\n"
+    "own size and channels unless --input says otherwise; a CHECKPOINT resizes images to\n"
+    "its input. 3D layers (N,C,D,H,W) give one grid per depth slice (DIR/<layer>_d<k>.png)\n"
+    "or, with --depth K, slice K only. --list prints layer names.";
 
-int cmd_features(int argc, char **argv)
+/* One grid: ch tiles of fh x fw (ceil(sqrt(ch)) columns, 1-pixel gaps, small maps
+   upscaled), each scaled to its own min..max. */
+static int write_grid(const char *path, const float *v, int ch, int fh, int fw, size_t tile_stride)
 {
-    const char *layer = NULL, *outdir = ".";
-    bool list = false;
-    int seed = 0;
-    cli_model_args ma = {0};
-    const cli_opt opts[] = {
-        {"layer", OPT_STR, &layer, "layer name as in 'cnn summary' (required)"},
-        {"out", OPT_STR, &outdir, "output folder (default .)"},
-        {"list", OPT_BOOL, &list, "list the layer names and exit"},
-        {"seed", OPT_INT, &seed, "seed for the default init when given a MODEL name"},
-        CLI_MODEL_OPTS(&ma),
-    };
-    const char *pos[2];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 2, &n_pos, FEATURES_USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (n_pos < 1 || (!list && (n_pos != 2 || !layer))) {
-        fprintf(stderr, "%s\n", FEATURES_USAGE);
-        return 2;
-    }
-    cnn_model m;
-    struct stat st;
-    bool is_file = stat(pos[0], &st) == 0;
-    if (is_file) {
-        if (cnn_model_load(pos[0], 1, &m) != CNN_OK) return cli_fail(pos[0]);
-    } else {
-        cnn_model_opts mo;
-        ma.batch = 1;
-        if (!cli_model_opts(&ma, &mo)) return 2;
-        if (cnn_model_new(pos[0], &mo, 0.0f, &m) != CNN_OK || cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK)
-            return cli_fail(pos[0]);
-    }
-    int rc = 0;
-    if (list) {
-        for (int i = 0; i < cnn_graph_num_nodes(m.g); i++) {
-            cnn_node *n = cnn_graph_node(m.g, i);
-            char buf[96];
-            cnn_tensor v = cnn_node_value(n);
-            if (n == m.labels || n == m.loss) continue;
-            printf("%-40s %-16s %s\n", cnn_node_name(n), cnn_node_op(n), cnn_shape_str(v.ndim, v.dims, buf, sizeof buf));
-        }
-        cnn_model_free(&m);
-        return 0;
-    }
-    cnn_node *n = cnn_graph_find(m.g, layer);
-    cnn_tensor in = cnn_node_value(m.input);
-    float *x = NULL;
-    uint8_t *img = NULL;
-    if (!n || n == m.loss || n == m.labels) {
-        fprintf(stderr, "cnn: no layer '%s' in %s (see: cnn features %s --list)\n", layer, m.name, pos[0]);
-        rc = 1;
-        goto done;
-    }
-    if (in.ndim != 4) {
-        fprintf(stderr, "cnn: features takes 2D image models\n");
-        rc = 1;
-        goto done;
-    }
-    int C = in.dims[1], H = in.dims[2], W = in.dims[3];
-    x = malloc((size_t)C * H * W * sizeof *x);
-    if (!x || cnn_model_load_image(&m, pos[1], x) != CNN_OK) {
-        rc = cli_fail(pos[1]);
-        goto done;
-    }
-    cnn_graph_set_training(m.g, false);
-    if (cnn_graph_set_input(m.g, m.input, x, 1) != CNN_OK || cnn_graph_forward_until(m.g, n) != CNN_OK) {
-        rc = cli_fail("features");
-        goto done;
-    }
-    cnn_tensor v = cnn_node_value(n);
-    int ch, fh, fw;
-    if (v.ndim == 4) {
-        ch = v.dims[1];
-        fh = v.dims[2];
-        fw = v.dims[3];
-    } else if (v.ndim == 2) {
-        ch = 1;
-        fh = 1;
-        fw = v.dims[1];
-    } else {
-        fprintf(stderr, "cnn: layer '%s' has shape of rank %d; pick a 2D feature-map layer\n", layer, v.ndim);
-        rc = 1;
-        goto done;
-    }
-    /* grid: ceil(sqrt(ch)) columns, 1-pixel gaps, tiles upscaled so small maps are visible */
     int cols = (int)ceil(sqrt((double)ch)), rows = (ch + cols - 1) / cols;
     int scale = fh < 32 && fw < 32 ? (64 / (fh > fw ? fh : fw)) : 1;
     if (scale < 1) scale = 1;
     int th = fh * scale, tw = fw * scale;
     int gw = cols * (tw + 1) + 1, gh = rows * (th + 1) + 1;
-    img = calloc((size_t)gw * gh, 1);
+    uint8_t *img = malloc((size_t)gw * gh);
     if (!img) {
-        rc = 1;
-        goto done;
+        fprintf(stderr, "cnn: features: out of memory for a %dx%d grid\n", gw, gh);
+        return 1;
     }
     memset(img, 40, (size_t)gw * gh);
     for (int c = 0; c < ch; c++) {
-        const float *p = v.data + (size_t)c * fh * fw;
+        const float *p = v + (size_t)c * tile_stride;
         float lo = p[0], hi = p[0];
         for (int k = 1; k < fh * fw; k++) {
             lo = p[k] < lo ? p[k] : lo;
@@ -311,20 +270,214 @@ int cmd_features(int argc, char **argv)
                     (uint8_t)(hi > lo ? 255.0f * (val - lo) / (hi - lo) + 0.5f : 0);
             }
     }
+    int rc = cnn_png_write(path, gw, gh, 1, img) != CNN_OK ? cli_fail("features") : 0;
+    free(img);
+    return rc;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+int cmd_features(int argc, char **argv)
+{
+    const char *layer = NULL, *outdir = ".";
+    bool list = false;
+    int seed = 0, depth = -1;
+    cli_model_args ma = {0};
+    const cli_opt opts[] = {
+        {"layer", OPT_STR, &layer, "layer name as in 'cnn summary' (required)"},
+        {"out", OPT_STR, &outdir, "output folder (default .)"},
+        {"depth", OPT_INT, &depth, "3D layers: write only this depth slice (default: every slice)"},
+        {"list", OPT_BOOL, &list, "list the layer names and exit"},
+        {"seed", OPT_INT, &seed, "seed for the default init when given a MODEL name"},
+        CLI_MODEL_OPTS(&ma),
+    };
+    const char *pos[2];
+    int n_pos;
+    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 2, &n_pos, FEATURES_USAGE);
+    if (r) return r == 1 ? 0 : 2;
+    if (n_pos < 1 || (!list && (n_pos != 2 || !layer))) {
+        fprintf(stderr, "%s\n", FEATURES_USAGE);
+        return 2;
+    }
+    /* the input: an image, or a tensor file (any channels, 3D) */
+    cnn_tensor_file *tf = NULL;
+    cnn_tensor tin = {0};
+    int img_c = 0, img_h = 0, img_w = 0;
+    if (n_pos == 2 && ends_with(pos[1], ".safetensors")) {
+        if (cnn_safetensors_load(pos[1], &tf) != CNN_OK) return cli_fail(pos[1]);
+        if (cnn_tensor_file_get(tf, "input", &tin) != CNN_OK || tin.ndim < 3 || tin.ndim > 5 ||
+            (tin.ndim == 5 && tin.dims[0] != 1)) {
+            fprintf(stderr, "cnn: %s: needs a tensor 'input' of shape (C,H,W), (C,D,H,W), (1,C,H,W) or "
+                            "(1,C,D,H,W)\n", pos[1]);
+            cnn_tensor_file_free(tf);
+            return 1;
+        }
+        /* drop a batch of 1: (1,C,H,W) -> (C,H,W); a 4-D tensor whose first dim is not 1
+           is (C,D,H,W) */
+        if (tin.ndim == 5 || (tin.ndim == 4 && tin.dims[0] == 1)) {
+            for (int d = 0; d + 1 < tin.ndim; d++) tin.dims[d] = tin.dims[d + 1];
+            tin.ndim--;
+        }
+    } else if (n_pos == 2 && cnn_image_info(pos[1], &img_c, &img_h, &img_w) != CNN_OK) {
+        return cli_fail(pos[1]);
+    }
+    cnn_model m;
+    struct stat st;
+    bool is_file = stat(pos[0], &st) == 0;
+    if (is_file) {
+        if (cnn_model_load(pos[0], 1, &m) != CNN_OK) {
+            cnn_tensor_file_free(tf);
+            return cli_fail(pos[0]);
+        }
+    } else {
+        cnn_model_opts mo;
+        ma.batch = 1;
+        if (!cli_model_opts(&ma, &mo)) {
+            cnn_tensor_file_free(tf);
+            return 2;
+        }
+        if (!ma.input && tin.ndim) { /* the tensor's own shape */
+            mo.channels = tin.dims[0];
+            mo.depth = tin.ndim == 4 ? tin.dims[1] : 0;
+            mo.height = tin.dims[tin.ndim - 2];
+            mo.width = tin.dims[tin.ndim - 1];
+        } else if (!ma.input && img_c) { /* the image's own size and channels */
+            const cnn_model_info *info = cnn_model_find(pos[0]);
+            if (info && info->depth == 0) {
+                mo.channels = img_c;
+                mo.height = img_h;
+                mo.width = img_w;
+            }
+        }
+        if (cnn_model_new(pos[0], &mo, 0.0f, &m) != CNN_OK || cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK) {
+            cnn_tensor_file_free(tf);
+            return cli_fail(pos[0]);
+        }
+    }
+    int rc = 0;
+    float *x = NULL;
+    if (list) {
+        int namew = 24; /* names are never cut: the column fits the longest */
+        for (int i = 0; i < cnn_graph_num_nodes(m.g); i++) {
+            int l = (int)strlen(cnn_node_name(cnn_graph_node(m.g, i)));
+            namew = l > namew ? l : namew;
+        }
+        for (int i = 0; i < cnn_graph_num_nodes(m.g); i++) {
+            cnn_node *n = cnn_graph_node(m.g, i);
+            char buf[96];
+            cnn_tensor v = cnn_node_value(n);
+            if (n == m.labels || n == m.loss) continue;
+            printf("%-*s %-16s %s\n", namew, cnn_node_name(n), cnn_node_kind(n),
+                   cnn_shape_str(v.ndim, v.dims, buf, sizeof buf));
+        }
+        goto done;
+    }
+    cnn_node *n = cnn_graph_find(m.g, layer);
+    cnn_tensor in = cnn_node_value(m.input);
+    if (!n || n == m.loss || n == m.labels) {
+        fprintf(stderr, "cnn: no layer '%s' in %s (see: cnn features %s --list)\n", layer, m.name, pos[0]);
+        rc = 1;
+        goto done;
+    }
+    size_t in_numel = cnn_tensor_numel(&in) / (size_t)in.dims[0];
+    char want[96], got[96];
+    if (tin.ndim) {
+        bool fits = tin.ndim == in.ndim - 1;
+        for (int d = 0; fits && d < tin.ndim; d++) fits = tin.dims[d] == in.dims[d + 1];
+        if (!fits) {
+            cnn_shape_str(in.ndim - 1, in.dims + 1, want, sizeof want);
+            cnn_shape_str(tin.ndim, tin.dims, got, sizeof got);
+            fprintf(stderr, "cnn: %s: tensor 'input' is %s, %s takes %s%s\n", pos[1], got, m.name, want,
+                    is_file ? "" : " (--input sets the model's size)");
+            rc = 1;
+            goto done;
+        }
+        x = malloc(in_numel * sizeof *x);
+        if (x) memcpy(x, tin.data, in_numel * sizeof *x);
+    } else {
+        if (in.ndim != 4) {
+            fprintf(stderr, "cnn: %s takes 3D input: give a .safetensors file with a tensor 'input' of "
+                            "shape (C,D,H,W), e.g. an HSI patch\n", m.name);
+            rc = 1;
+            goto done;
+        }
+        x = malloc(in_numel * sizeof *x);
+        if (x && cnn_model_load_image(&m, pos[1], x) != CNN_OK) {
+            rc = cli_fail(pos[1]);
+            goto done;
+        }
+    }
+    if (!x) {
+        fprintf(stderr, "cnn: features: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    cnn_graph_set_training(m.g, false);
+    if (cnn_graph_set_input(m.g, m.input, x, 1) != CNN_OK || cnn_graph_forward_until(m.g, n) != CNN_OK) {
+        rc = cli_fail("features");
+        goto done;
+    }
+    cnn_tensor v = cnn_node_value(n);
+    int ch, fh, fw, nd = 0;
+    if (v.ndim == 5) {
+        ch = v.dims[1];
+        nd = v.dims[2];
+        fh = v.dims[3];
+        fw = v.dims[4];
+    } else if (v.ndim == 4) {
+        ch = v.dims[1];
+        fh = v.dims[2];
+        fw = v.dims[3];
+    } else if (v.ndim == 2) {
+        ch = 1;
+        fh = 1;
+        fw = v.dims[1];
+    } else {
+        fprintf(stderr, "cnn: layer '%s' has shape of rank %d; pick a feature-map layer\n", layer, v.ndim);
+        rc = 1;
+        goto done;
+    }
+    if (depth >= 0 && (!nd || depth >= nd)) {
+        if (nd) fprintf(stderr, "cnn: --depth %d: layer '%s' has %d depth slices (0..%d)\n", depth, layer, nd, nd - 1);
+        else fprintf(stderr, "cnn: --depth %d: layer '%s' is not 3D\n", depth, layer);
+        rc = 2;
+        goto done;
+    }
     mkdir(outdir, 0755);
     char path[4096], safe[256];
     snprintf(safe, sizeof safe, "%s", layer);
     for (char *q = safe; *q; q++)
         if (*q == '/') *q = '_';
-    snprintf(path, sizeof path, "%s/%s.png", outdir, safe);
-    if (cnn_png_write(path, gw, gh, 1, img) != CNN_OK) {
-        rc = cli_fail("features");
+    if (!nd) {
+        snprintf(path, sizeof path, "%s/%s.png", outdir, safe);
+        rc = write_grid(path, v.data, ch, fh, fw, (size_t)fh * fw);
+        if (!rc)
+            printf("wrote %s: %d feature maps of %dx%d from layer '%s' (%s)\n", path, ch, fh, fw, layer,
+                   cnn_node_kind(n));
         goto done;
     }
-    printf("wrote %s: %d feature maps of %dx%d from layer '%s' (%s)\n", path, ch, fh, fw, layer, cnn_node_op(n));
+    /* 3D: (C, D, H, W): slice k is channel c's plane at c * D*H*W + k * H*W */
+    int written = 0;
+    for (int k = depth >= 0 ? depth : 0; k < (depth >= 0 ? depth + 1 : nd) && !rc; k++) {
+        snprintf(path, sizeof path, "%s/%s_d%d.png", outdir, safe, k);
+        rc = write_grid(path, v.data + (size_t)k * fh * fw, ch, fh, fw, (size_t)nd * fh * fw);
+        written += !rc;
+    }
+    char which[32];
+    if (depth >= 0) snprintf(which, sizeof which, "%d.png", depth);
+    else snprintf(which, sizeof which, "<k>.png (k = 0..%d)", nd - 1);
+    if (!rc)
+        printf("wrote %d grid%s %s/%s_d%s: %d feature maps of %dx%d per depth slice (of %d) from "
+               "layer '%s' (%s)\n",
+               written, written == 1 ? "" : "s", outdir, safe, which, ch, fh, fw, nd, layer,
+               cnn_node_kind(n));
 done:
     free(x);
-    free(img);
+    cnn_tensor_file_free(tf);
     cnn_model_free(&m);
     return rc;
 }

@@ -27,14 +27,81 @@ static void catch_stop_signals(bool on)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Curves with points inside the epoch (--points N, d2l's Animator): train loss and
+   accuracy (running means over the epoch so far) N times per epoch, test accuracy at
+   its end; written to --log / --plot after every epoch. */
+typedef struct curves {
+    int per_epoch; /* 0: off (the trainer writes per-epoch curves) */
+    const char *csv, *plot;
+    cnn_curve_point *p;
+    int n, cap;
+    bool failed;
+} curves;
+
 typedef struct progress {
-    bool tty;
+    bool tty, quiet;
     int last_pct;
+    curves *cv;
 } progress;
+
+static void curve_add(curves *cv, cnn_curve_point pt)
+{
+    if (cv->n == cv->cap) {
+        int cap = cv->cap ? 2 * cv->cap : 64;
+        cnn_curve_point *q = realloc(cv->p, (size_t)cap * sizeof *q);
+        if (!q) {
+            cv->failed = true;
+            return;
+        }
+        cv->p = q;
+        cv->cap = cap;
+    }
+    cv->p[cv->n++] = pt;
+}
+
+static bool curves_write(curves *cv)
+{
+    if (cv->csv) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", cv->csv);
+        FILE *f = fopen(tmp, "w");
+        bool ok = f != NULL;
+        if (ok) {
+            fprintf(f, "epoch,train_loss,train_acc,test_acc\n");
+            for (int i = 0; i < cv->n; i++) {
+                const cnn_curve_point *q = &cv->p[i];
+                fprintf(f, "%.4f,", q->epoch);
+                if (isfinite(q->train_loss)) fprintf(f, "%.6f", q->train_loss);
+                fprintf(f, ",");
+                if (isfinite(q->train_acc)) fprintf(f, "%.6f", q->train_acc);
+                fprintf(f, ",");
+                if (isfinite(q->test_acc)) fprintf(f, "%.6f", q->test_acc);
+                fprintf(f, "\n");
+            }
+            ok = fclose(f) == 0 && rename(tmp, cv->csv) == 0;
+        }
+        if (!ok) {
+            remove(tmp);
+            fprintf(stderr, "cnn: --log %s: cannot write\n", cv->csv);
+            return false;
+        }
+    }
+    if (cv->plot && cnn_plot_points(cv->plot, cv->p, cv->n) != CNN_OK) {
+        cli_fail("--plot");
+        return false;
+    }
+    return true;
+}
 
 static void on_batch(void *user, int epoch, int b, int batches, double loss, double acc, double ips)
 {
     progress *p = user;
+    curves *cv = p->cv;
+    /* a point each time b crosses k * batches / N */
+    if (cv && cv->per_epoch > 0 && batches > 0 &&
+        (long)b * cv->per_epoch / batches > (long)(b - 1) * cv->per_epoch / batches)
+        curve_add(cv, (cnn_curve_point){epoch - 1 + (double)b / batches, loss, acc, NAN});
+    if (p->quiet) return;
     if (p->tty) {
         int width = 30, done = batches ? b * width / batches : width;
         char bar[64];
@@ -57,6 +124,13 @@ static void on_batch(void *user, int epoch, int b, int batches, double loss, dou
 static void on_epoch(void *user, const cnn_epoch_stats *s)
 {
     progress *p = user;
+    curves *cv = p->cv;
+    if (cv && cv->per_epoch > 0) {
+        /* test accuracy at the epoch's end: on its last point when that is there */
+        if (cv->n && fabs(cv->p[cv->n - 1].epoch - s->epoch) < 1e-9) cv->p[cv->n - 1].test_acc = s->test_acc;
+        else curve_add(cv, (cnn_curve_point){s->epoch, s->train_loss, s->train_acc, s->test_acc});
+        if (!cv->failed) cv->failed = !curves_write(cv);
+    }
     if (p->tty) printf("\r\033[K");
     char test[32];
     if (isnan(s->test_acc)) snprintf(test, sizeof test, "%8s", "-");
@@ -65,6 +139,16 @@ static void on_epoch(void *user, const cnn_epoch_stats *s)
            s->images_per_s, s->seconds);
     fflush(stdout);
     p->last_pct = -1;
+}
+
+typedef struct transfer_note {
+    bool quiet;
+} transfer_note;
+
+static void on_transfer_note(void *user, const char *name, const char *why)
+{
+    const transfer_note *t = user;
+    if (!t->quiet) printf("  %s: %s\n", name, why);
 }
 
 static bool parse_hw(const char *s, int *h, int *w)
@@ -148,8 +232,10 @@ static const char USAGE[] =
 int cmd_train(int argc, char **argv)
 {
     const char *data = NULL, *optim = "sgd", *schedule = NULL, *resize = NULL, *normalize = NULL,
-               *init = NULL, *out = NULL, *log = NULL, *plot = NULL, *resume = NULL;
-    int epochs = 10, batch = 256, seed = 0, warmup = 0, limit_train = 0, limit_test = 0, crop = 0;
+               *init = NULL, *out = NULL, *log = NULL, *plot = NULL, *resume = NULL, *from = NULL,
+               *freeze = NULL;
+    int epochs = 10, batch = 256, seed = 0, warmup = 0, limit_train = 0, limit_test = 0, crop = 0,
+        points = 0;
     float lr = 0.1f, momentum = 0.0f, wd = 0.0f, smoothing = 0.0f;
     bool nesterov = false, flip = false, quiet = false;
     cli_model_args ma = {0};
@@ -174,8 +260,14 @@ int cmd_train(int argc, char **argv)
         {"seed", OPT_INT, &seed, "seed for init, shuffling, dropout, augmentation (default 0)"},
         {"out", OPT_STR, &out, "checkpoint file (.safetensors), saved after every epoch"},
         {"resume", OPT_STR, &resume, "continue from this checkpoint"},
+        {"from", OPT_STR, &from, "transfer: start from the weights that fit (checkpoint or PyTorch "
+                                 "state_dict .safetensors)"},
+        {"freeze", OPT_STR, &freeze, "transfer: do not train parameters matching these globs "
+                                     "(comma-separated, e.g. 'features.*')"},
         {"log", OPT_STR, &log, "per-epoch metrics as CSV"},
         {"plot", OPT_STR, &plot, "curves as .svg or .png"},
+        {"points", OPT_INT, &points, "--log / --plot: train loss and acc N times per epoch, test acc "
+                                     "per epoch (d2l's Animator; this run's points only)"},
         {"limit-train", OPT_INT, &limit_train, "use the first N training examples"},
         {"limit-test", OPT_INT, &limit_test, "use the first N test examples"},
         {"quiet", OPT_BOOL, &quiet, "no progress lines"},
@@ -235,16 +327,43 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "cnn: --batch and --epochs must be >= 1\n");
         return 2;
     }
+    if (points < 0 || (points > 0 && !log && !plot)) {
+        fprintf(stderr, "cnn: --points N (N >= 1) shapes the curves of --log and --plot; give one of them\n");
+        return 2;
+    }
+    curves cv = {.per_epoch = points, .csv = log, .plot = plot};
+    if (points > 0) { /* the CLI writes them, with the points inside each epoch */
+        c.log_csv = NULL;
+        c.plot = NULL;
+    }
+    if (from && (init || resume)) {
+        fprintf(stderr, "cnn: --from with --%s: the loaded weights would be %s; use one of them\n",
+                init ? "init" : "resume", init ? "initialised again" : "replaced by the checkpoint's");
+        return 2;
+    }
 
     cnn_dataset train = {0}, test = {0};
     if (cnn_dataset_open(data, true, &train) != CNN_OK) return cli_fail("training data");
     bool have_test = cnn_dataset_open(data, false, &test) == CNN_OK;
     if (!have_test) fprintf(stderr, "cnn: note: no test split (%s); test acc not reported\n", cnn_error_message());
 
-    /* the model's input follows the data (after --resize) unless --input says otherwise */
+    /* the model's input follows the data (after --resize) unless --input says otherwise;
+       2D images of another size than the model's listed input are resized to it (the
+       header says so): alexnet_d2l on 28x28 Fashion-MNIST trains at 224x224 as in d2l */
     cnn_model_opts mo;
     ma.batch = batch;
     if (!cli_model_opts(&ma, &mo)) return 2;
+    const cnn_model_info *info = cnn_model_find(pos[0]);
+    char auto_resize[256] = "";
+    if (!ma.input && !resize && info && info->depth == 0 && train.d == 0 &&
+        (info->height != train.h || info->width != train.w)) {
+        c.transform.resize_h = info->height;
+        c.transform.resize_w = info->width;
+        snprintf(auto_resize, sizeof auto_resize,
+                 "input: %dx%d images resized to %dx%d, %s's listed input (--resize HxW picks "
+                 "another size; --input %dx%dx%d builds the model at the data's size)",
+                 train.h, train.w, info->height, info->width, pos[0], train.c, train.h, train.w);
+    }
     if (!ma.input) {
         mo.channels = train.c;
         mo.depth = train.d;
@@ -258,13 +377,32 @@ int cmd_train(int argc, char **argv)
         rc = cli_fail("model");
         goto done_data;
     }
-    progress p = {.tty = isatty(1) && !quiet, .last_pct = -1};
-    if (!quiet) {
-        c.on_batch = on_batch;
-        c.user = &p;
+    transfer_note tn = {.quiet = quiet};
+    if (from) {
+        cnn_transfer_stats ts;
+        if (cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK ||
+            cnn_graph_load_matching(m.g, from, &ts, on_transfer_note, &tn) != CNN_OK) {
+            rc = cli_fail("--from");
+            goto done_model;
+        }
+        printf("from %s: loaded %d parameters and buffers, %d initialised afresh, %d tensors of the "
+               "file unused%s\n",
+               from, ts.loaded, ts.not_loaded, ts.unused, quiet && (ts.not_loaded || ts.unused) ?
+               " (without --quiet: which)" : "");
     }
+    if (freeze) {
+        int nf = 0;
+        if (cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK || cnn_graph_freeze(m.g, freeze, &nf) != CNN_OK) {
+            rc = cli_fail("--freeze");
+            goto done_model;
+        }
+        printf("frozen: %d parameters matching '%s'; %zu trainable elements remain\n", nf, freeze,
+               cnn_graph_param_count(m.g));
+    }
+    progress p = {.tty = isatty(1) && !quiet, .quiet = quiet, .last_pct = -1, .cv = &cv};
+    if (!quiet || points > 0) c.on_batch = on_batch;
+    c.user = &p;
     c.on_epoch = on_epoch;
-    if (!c.user) c.user = &p;
     cnn_cost cost = cnn_graph_cost(m.g);
     printf("training %s on %s: %d train / %d test examples, batch %d, %d epochs, %s lr %g, %d threads, "
            "backend %s\n",
@@ -272,6 +410,7 @@ int cmd_train(int argc, char **argv)
            have_test ? (limit_test > 0 && limit_test < test.n ? limit_test : test.n) : 0, batch, epochs,
            optim, (double)lr, cnn_get_threads(), cnn_backend_name());
     if (!strncmp(data, "hsi:", 4)) printf("data: %s\n", train.source);
+    if (*auto_resize) printf("%s\n", auto_resize);
     printf("model: %.3fM parameters, %.3fM multiply-adds per example\n", (double)cost.params / 1e6,
            (double)cost.macs / 1e6);
     printf("%5s %10s %9s %8s %10s %9s\n", "epoch", "loss", "train_acc", "test_acc", "img/s", "seconds");
@@ -288,6 +427,9 @@ int cmd_train(int argc, char **argv)
     } else if (out) {
         printf("saved %s\n", out);
     }
+    if (rc == 0 && cv.failed) rc = 1;
+    free(cv.p);
+done_model:
     cnn_model_free(&m);
 done_data:
     cnn_dataset_free(&train);

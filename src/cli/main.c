@@ -31,7 +31,7 @@ static int usage(FILE *f)
             CNN_VERSION);
     for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
     fprintf(f, "  %-10s %s\n  %-10s %s\n", "version", "version, backend and threads", "help",
-            "this text (cnn help COMMAND for a command)");
+            "this text (cnn help COMMAND for a command, cnn help MODEL for a model)");
     fprintf(f, "\nenvironment: CNN_THREADS (threads), CNN_BACKEND (kernels)\n");
     return f == stderr ? 2 : 0;
 }
@@ -48,6 +48,7 @@ int main(int argc, char **argv)
                     char *args[] = {argv[0], argv[2], "--help", NULL};
                     return COMMANDS[i].run(3, args);
                 }
+        if (argc > 2 && cmd_model_help(argv[2]) == 0) return 0;
         return usage(stdout);
     }
     if (!cli_check_env()) return 2;

@@ -472,6 +472,11 @@ cnn_node *cnn_labels(cnn_graph *g, const char *name, int batch)
 /* ---------------------------------------------------------------- access */
 const char *cnn_node_name(const cnn_node *n) { return n ? n->name : ""; }
 const char *cnn_node_op(const cnn_node *n) { return n ? n->op->name : ""; }
+const char *cnn_node_kind(const cnn_node *n)
+{
+    const char *k = n && n->op->kind ? n->op->kind(n) : NULL;
+    return k ? k : cnn_node_op(n);
+}
 cnn_tensor cnn_node_value(const cnn_node *n) { return n->out; }
 cnn_tensor cnn_node_grad(const cnn_node *n) { return n->grad; }
 int cnn_graph_num_nodes(const cnn_graph *g) { return g ? g->n_nodes : 0; }

@@ -94,6 +94,9 @@ struct cnn_op_def {
     /* Fills d with the node's attributes (d is zeroed by the caller). NULL for ops
        that have none (add, concat, ...). */
     void (*describe)(const cnn_node *n, cnn_op_desc *d);
+    /* What the node computes, for listings (cnn_node_kind): NULL means the op's name.
+       The activation op says which activation ("relu6"). */
+    const char *(*kind)(const cnn_node *n);
 };
 
 #define CNN_MAX_SCOPE 512

@@ -1066,9 +1066,13 @@ cnn_status cnn_graph_load_weights(cnn_graph *g, const char *path, bool strict)
                               path, p->name, cnn_shape_str(v.ndim, v.dims, sa, sizeof sa),
                               cnn_shape_str(p->value.ndim, p->value.dims, sb, sizeof sb));
     }
+    /* a cnn.c checkpoint also holds the optimizer's state ("optim.<state>.<param>"):
+       not weights, so not unexpected */
+    bool checkpoint = cnn_tensor_file_meta(f, "cnn.model") != NULL;
     for (int i = 0; strict && s == CNN_OK && i < f->n; i++) {
         const char *name = f->e[i].name;
         if (ends_with(name, "num_batches_tracked")) continue;
+        if (checkpoint && strncmp(name, "optim.", 6) == 0) continue;
         if (!cnn_graph_find_param(g, name))
             s = cnn_set_error(CNN_ERR_NOT_FOUND,
                               "%s: unexpected key '%s' (shape %s) not in the model", path, name,

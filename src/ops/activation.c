@@ -7,6 +7,7 @@
 #include "../core/clones.h"
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../core/vmath.h"
 #include "../graph/graph_internal.h"
@@ -259,8 +260,11 @@ static void act_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_float(d, "beta", a->beta);
 }
 
+static const char *act_kind(const cnn_node *n) { return act_name(((const act_attr *)n->attr)->act); }
+
 const cnn_op_def cnn_op_activation = {
     .name = "activation",
+    .kind = act_kind,
     .shape = act_shape,
     .forward = act_forward,
     .backward = act_backward,
@@ -280,7 +284,8 @@ cnn_node *cnn_activation_p(cnn_graph *g, cnn_node *x, cnn_act act, float alpha, 
     if (act_name(act) && act != CNN_ACT_HARDSIGMOID && act < CNN_ACT_LEAKY_RELU)
         alpha = beta = 0.0f;
     act_attr a = {.act = act, .alpha = alpha, .beta = beta};
-    /* unique default names per kind: "relu0", "relu1", ... (like other ops' "<op><k>") */
+    /* unique default names per kind: "relu0", "relu1", ... (like other ops' "<op><k>");
+       a kind ending in a digit takes an underscore ("relu6_4", not "relu64") */
     char name[32];
     const char *kind = act_name(act);
     if (g && kind) {
@@ -289,7 +294,9 @@ cnn_node *cnn_activation_p(cnn_graph *g, cnn_node *x, cnn_act act, float alpha, 
             if (g->nodes[i]->op == &cnn_op_activation &&
                 ((const act_attr *)g->nodes[i]->attr)->act == act)
                 k++;
-        snprintf(name, sizeof name, "%s%d", kind, k);
+        size_t kl = strlen(kind);
+        bool digit = kl && kind[kl - 1] >= '0' && kind[kl - 1] <= '9';
+        snprintf(name, sizeof name, "%s%s%d", kind, digit ? "_" : "", k);
         kind = name;
     }
     return cnn_node_make(g, &cnn_op_activation, kind, 1, &x, &a, sizeof a);

@@ -1,5 +1,5 @@
 /* Training curves (the notes' Animator): train loss, train acc and test acc against
-   epoch, as SVG (vector, readable anywhere) or PNG (rasterised here, tiny built-in
+   epoch, per epoch or with points inside it (cnn_plot_points), as SVG (vector, readable anywhere) or PNG (rasterised here, tiny built-in
    font for the labels). Written atomically. */
 #include <math.h>
 #include <stdio.h>
@@ -14,19 +14,34 @@ static const char *const SERIES[3] = {"train loss", "train acc", "test acc"};
 static const char *const COLORS[3] = {"#1f77b4", "#ff7f0e", "#2ca02c"};
 static const unsigned char RGB[3][3] = {{0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c}};
 
-static double value(const cnn_epoch_stats *s, int k)
+static double value(const cnn_curve_point *s, int k)
 {
     return k == 0 ? s->train_loss : k == 1 ? s->train_acc : s->test_acc;
 }
 
 /* y range: 0 .. max(1, max value) rounded up to a half */
-static double y_max(const cnn_epoch_stats *s, int n)
+static double y_max(const cnn_curve_point *s, int n)
 {
     double m = 1.0;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 3; k++)
             if (isfinite(value(&s[i], k)) && value(&s[i], k) > m) m = value(&s[i], k);
     return ceil(m * 2.0) / 2.0;
+}
+
+/* x range: the points' smallest and largest epoch */
+typedef struct x_range {
+    double lo, hi;
+} x_range;
+
+static x_range x_of(const cnn_curve_point *s, int n)
+{
+    x_range r = {n ? s[0].epoch : 1.0, n ? s[0].epoch : 1.0};
+    for (int i = 1; i < n; i++) {
+        r.lo = fmin(r.lo, s[i].epoch);
+        r.hi = fmax(r.hi, s[i].epoch);
+    }
+    return r;
 }
 
 static int ends_with(const char *s, const char *suf)
@@ -37,12 +52,24 @@ static int ends_with(const char *s, const char *suf)
 
 enum { W = 640, H = 400, L = 60, R = 150, T = 20, B = 50 };
 
-static double px(int epoch, int n) { return L + (n > 1 ? (double)(epoch - 1) / (n - 1) : 0.5) * (W - L - R); }
+static double px(double x, x_range r)
+{
+    return L + (r.hi > r.lo ? (x - r.lo) / (r.hi - r.lo) : 0.5) * (W - L - R);
+}
+
+/* integer epochs on the axis: every one, or every k-th when there are many */
+static int tick_step(x_range r)
+{
+    int span = (int)floor(r.hi) - (int)ceil(r.lo) + 1, step = 1;
+    while (span / step > 12) step++;
+    return step;
+}
 static double py(double v, double ymax) { return T + (1.0 - v / ymax) * (H - T - B); }
 
-static cnn_status write_svg(FILE *f, const cnn_epoch_stats *s, int n)
+static cnn_status write_svg(FILE *f, const cnn_curve_point *s, int n)
 {
     double ym = y_max(s, n);
+    x_range xr = x_of(s, n);
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
@@ -53,14 +80,13 @@ static cnn_status write_svg(FILE *f, const cnn_epoch_stats *s, int n)
         fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, W - R, y, y);
         fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", L - 6, y + 4, v);
     }
-    for (int e = 1; e <= n; e++)
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", px(e, n), H - B + 16,
-                s[e - 1].epoch);
+    for (int e = (int)ceil(xr.lo); e <= (int)floor(xr.hi); e += tick_step(xr))
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", px(e, xr), H - B + 16, e);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">epoch</text>\n", (L + W - R) / 2, H - 12);
     for (int k = 0; k < 3; k++) {
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", COLORS[k]);
         for (int i = 0; i < n; i++)
-            if (isfinite(value(&s[i], k))) fprintf(f, "%.1f,%.1f ", px(i + 1, n), py(value(&s[i], k), ym));
+            if (isfinite(value(&s[i], k))) fprintf(f, "%.1f,%.1f ", px(s[i].epoch, xr), py(value(&s[i], k), ym));
         fprintf(f, "\"/>\n");
         fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>"
                    "<text x=\"%d\" y=\"%d\">%s</text>\n",
@@ -117,8 +143,9 @@ static void line(unsigned char *img, double x0, double y0, double x1, double y1,
     }
 }
 
-static cnn_status write_png(const char *path, const cnn_epoch_stats *s, int n)
+static cnn_status write_png(const char *path, const cnn_curve_point *s, int n)
 {
+    x_range xr = x_of(s, n);
     unsigned char *img = cnn_malloc((size_t)W * H * 3);
     if (!img) return cnn_set_error(CNN_ERR_NOMEM, "plot: out of memory");
     memset(img, 255, (size_t)W * H * 3);
@@ -134,16 +161,19 @@ static cnn_status write_png(const char *path, const cnn_epoch_stats *s, int n)
     line(img, L, T, L, H - B, axis, 1);
     line(img, W - R, T, W - R, H - B, axis, 1);
     line(img, L, T, W - R, T, axis, 1);
-    for (int e = 1; e <= n; e++) {
-        snprintf(buf, sizeof buf, "%d", s[e - 1].epoch);
-        text(img, (int)px(e, n) - 3 * (int)strlen(buf), H - B + 8, buf);
+    for (int e = (int)ceil(xr.lo); e <= (int)floor(xr.hi); e += tick_step(xr)) {
+        snprintf(buf, sizeof buf, "%d", e);
+        text(img, (int)px(e, xr) - 3 * (int)strlen(buf), H - B + 8, buf);
     }
     text(img, (L + W - R) / 2 - 15, H - 20, "epoch");
     for (int k = 0; k < 3; k++) {
-        for (int i = 1; i < n; i++)
-            if (isfinite(value(&s[i - 1], k)) && isfinite(value(&s[i], k)))
-                line(img, px(i, n), py(value(&s[i - 1], k), ym), px(i + 1, n), py(value(&s[i], k), ym),
-                     RGB[k], 2);
+        for (int i = 0, prev = -1; i < n; i++) { /* through the series' own points */
+            if (!isfinite(value(&s[i], k))) continue;
+            if (prev >= 0)
+                line(img, px(s[prev].epoch, xr), py(value(&s[prev], k), ym), px(s[i].epoch, xr),
+                     py(value(&s[i], k), ym), RGB[k], 2);
+            prev = i;
+        }
         line(img, W - R + 10, T + 20 + 20 * k, W - R + 30, T + 20 + 20 * k, RGB[k], 2);
         text(img, W - R + 36, T + 17 + 20 * k, SERIES[k]);
     }
@@ -152,9 +182,9 @@ static cnn_status write_png(const char *path, const cnn_epoch_stats *s, int n)
     return st;
 }
 
-cnn_status cnn_plot_curves(const char *path, const cnn_epoch_stats *s, int n)
+cnn_status cnn_plot_points(const char *path, const cnn_curve_point *s, int n)
 {
-    if (!path || !s || n < 0) return cnn_set_error(CNN_ERR_INVALID_ARG, "plot: bad arguments");
+    if (!path || (!s && n) || n < 0) return cnn_set_error(CNN_ERR_INVALID_ARG, "plot: bad arguments");
     if (ends_with(path, ".png")) return write_png(path, s, n);
     if (!ends_with(path, ".svg"))
         return cnn_set_error(CNN_ERR_INVALID_ARG, "plot '%s': use a .svg or .png file name", path);
@@ -170,4 +200,16 @@ cnn_status cnn_plot_curves(const char *path, const cnn_epoch_stats *s, int n)
     cnn_fsync_dir(path);
     cnn_remove_stale_tmp(path);
     return CNN_OK;
+}
+
+cnn_status cnn_plot_curves(const char *path, const cnn_epoch_stats *s, int n)
+{
+    if (!path || !s || n < 0) return cnn_set_error(CNN_ERR_INVALID_ARG, "plot: bad arguments");
+    cnn_curve_point *p = cnn_malloc((size_t)(n ? n : 1) * sizeof *p);
+    if (!p) return cnn_set_error(CNN_ERR_NOMEM, "plot: out of memory");
+    for (int i = 0; i < n; i++)
+        p[i] = (cnn_curve_point){s[i].epoch, s[i].train_loss, s[i].train_acc, s[i].test_acc};
+    cnn_status st = cnn_plot_points(path, p, n);
+    cnn_free(p);
+    return st;
 }

@@ -1,4 +1,7 @@
-/* cbam family: CBAM-ResNet-18/50 (Woo et al. 2018) on torchvision's ResNet. Each
+/* cbam family: CBAM-ResNet-18/50 (Woo et al. 2018) on torchvision's ResNet. The
+   default (cbam_resnet18/50, 28,073,544 parameters for 50) follows the common
+   reference code; cbam_resnet18_paper / cbam_resnet50_paper follow the authors' code
+   (28,089,624: the paper's 28.09M), see cbam_paper below. Each
    block's residual branch, after its last BN and before the add, is refined by
    channel attention then spatial attention, as the common reference code does:
      ca: sigmoid(fc2(relu(fc1(avgpool(x)))) + fc2(relu(fc1(maxpool(x))))), 1x1 convs
@@ -11,7 +14,7 @@
    [avg | max] is interleaved by a 2-group channel shuffle and viewed (N, C, 1, 2), so
    fc1 sees avg at w=0 and max at w=1. fc2 has no bias, so fc2(a) + fc2(b) =
    2 * fc2(mean(a, b)): a 1x2 average then fc2, doubled by x + x. */
-static cnn_node *channel_attention(cnn_graph *g, cnn_node *x, int channels)
+static cnn_node *channel_attention(cnn_graph *g, cnn_node *x, int channels, bool bias)
 {
     int h = x->out.dims[2], w = x->out.dims[3];
     cnn_scope_push(g, "ca");
@@ -20,9 +23,10 @@ static cnn_node *channel_attention(cnn_graph *g, cnn_node *x, int channels)
     cnn_node *both = cnn_concat(g, 2, (cnn_node *const[]){avg, max});
     both = cnn_reshape(g, cnn_channel_shuffle(g, both, 2), 3, (const int[]){channels, 1, 2});
     cnn_node *s = cnn_relu(g, cnn_conv2d(g, both, channels / 16, .name = "fc1", .kernel = 1,
-                                         .no_bias = true));
+                                         .no_bias = !bias));
+    /* with a bias fc2 is affine: fc2(a) + fc2(b) = 2 * fc2(mean(a, b)) still holds */
     s = cnn_avgpool2d(g, s, .kernel_h = 1, .kernel_w = 2);
-    s = cnn_conv2d(g, s, channels, .name = "fc2", .kernel = 1, .no_bias = true);
+    s = cnn_conv2d(g, s, channels, .name = "fc2", .kernel = 1, .no_bias = !bias);
     s = cnn_sigmoid(g, cnn_add(g, s, s));
     cnn_scope_pop(g);
     return cnn_mul_channel(g, x, s);
@@ -40,7 +44,33 @@ static cnn_node *spatial_attention(cnn_graph *g, cnn_node *x)
 
 static cnn_node *cbam(cnn_graph *g, cnn_node *x, int channels)
 {
-    return spatial_attention(g, channel_attention(g, x, channels));
+    return spatial_attention(g, channel_attention(g, x, channels, false));
+}
+
+/* The CBAM authors' code (the paper's 28.09M for ResNet-50): biases in the channel
+   MLP; the spatial map is conv(concat(max_c, mean_c)) then BatchNorm (momentum 0.01),
+   then sigmoid. Keys ca.fc1.bias, ca.fc2.bias, sa.bn.* beside the default's. */
+static cnn_node *cbam_paper(cnn_graph *g, cnn_node *x, int channels)
+{
+    x = channel_attention(g, x, channels, true);
+    cnn_scope_push(g, "sa");
+    cnn_node *m = cnn_concat(g, 2, (cnn_node *const[]){cnn_channel_max(g, x), cnn_channel_mean(g, x)});
+    m = cnn_conv2d(g, m, 1, .name = "conv1", .kernel = 7, .padding = 3, .no_bias = true);
+    m = cnn_sigmoid(g, cnn_batchnorm2d(g, m, .momentum = 0.01f, .name = "bn"));
+    cnn_scope_pop(g);
+    return cnn_mul_spatial(g, x, m);
+}
+
+static cnn_node *cbam_resnet18_paper(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return cnn_zoo_resnet_body(g, x, a, "cbam_resnet18_paper", (const int[4]){2, 2, 2, 2}, false,
+                               cbam_paper);
+}
+
+static cnn_node *cbam_resnet50_paper(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return cnn_zoo_resnet_body(g, x, a, "cbam_resnet50_paper", (const int[4]){3, 4, 6, 3}, true,
+                               cbam_paper);
 }
 
 static cnn_node *cbam_resnet18(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
@@ -60,5 +90,11 @@ const cnn_zoo_entry cnn_zoo_cbam[] = {
     {{"cbam_resnet50", "CBAM-ResNet-50: ResNet-50 (torchvision) with channel + spatial attention",
       3, 0, 224, 224, 1000},
      cbam_resnet50},
+    {{"cbam_resnet18_paper", "CBAM-ResNet-18 as the CBAM authors' code: MLP biases, BN after the "
+      "spatial conv", 3, 0, 224, 224, 1000},
+     cbam_resnet18_paper},
+    {{"cbam_resnet50_paper", "CBAM-ResNet-50 as the CBAM authors' code (the paper's 28.09M)", 3, 0,
+      224, 224, 1000},
+     cbam_resnet50_paper},
     {{0}, 0},
 };

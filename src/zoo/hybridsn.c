@@ -4,35 +4,54 @@
    reshaped to 2D with C*D' channels (32*18 = 576); conv2d 64 3x3 + BN + ReLU; then
    fc1 256 -> dropout -> ReLU -> fc2 128 -> dropout -> ReLU -> fc3 (16 classes).
    Keys as the seed's modules: conv3d_1.0 / conv3d_1.1 (BN), ..., conv2d.0, conv2d.1,
-   fc1, fc2, fc3. Family option dropout=<p> (default the seed's 0.4). */
+   fc1, fc2, fc3. Family options dropout=<p> (default the seed's 0.4) and bn=0, the
+   paper's network without batch norm (5,122,176 parameters; the seed's has 5,122,416). */
 #include "zoo.h"
 
-static cnn_node *conv3d_bn_relu(cnn_graph *g, cnn_node *x, const char *scope, int out, int kd)
+static cnn_node *conv3d_bn_relu(cnn_graph *g, cnn_node *x, const char *scope, int out, int kd, bool bn)
 {
     cnn_scope_push(g, scope);
     x = cnn_conv3d(g, x, out, .kernel_d = kd, .kernel_h = 3, .kernel_w = 3, .name = "0");
-    x = cnn_relu(g, cnn_batchnorm3d(g, x, .name = "1"));
+    if (bn) x = cnn_batchnorm3d(g, x, .name = "1");
+    x = cnn_relu(g, x);
     cnn_scope_pop(g);
     return x;
 }
 
 static cnn_node *build_hybridsn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    static const char *const keys[] = {"dropout", NULL};
-    if (!cnn_zoo_check_keys(g, "hybridsn", a, keys)) return NULL;
+    static const char *const keys[] = {"dropout", "bn", NULL};
+    if (!cnn_zoo_check_keys(g, "hybridsn", a, keys) || !cnn_zoo_no_width(g, "hybridsn", a))
+        return NULL;
     float p = cnn_zoo_opt_float(a, "dropout", 0.4f);
+    int bn = cnn_zoo_opt_int(a, "bn", 1);
+    if (bn != 0 && bn != 1)
+        return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "hybridsn: bn=%d: expected 0 or 1", bn);
     if (!(p >= 0.0f && p < 1.0f))
         return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "hybridsn: dropout=%g is not in [0, 1)", p);
-    x = conv3d_bn_relu(g, x, "conv3d_1", 8, 7);
-    x = conv3d_bn_relu(g, x, "conv3d_2", 16, 5);
-    x = conv3d_bn_relu(g, x, "conv3d_3", 32, 3);
+    /* the valid 3D convolutions take 6 + 4 + 2 bands and the 3x3 convs 2 pixels each
+       (three 3D, one 2D): say so before conv3d fails on an empty output */
+    if (x && x->out.ndim == 5 && x->out.dims[2] < 13)
+        return cnn_zoo_fail(g, CNN_ERR_SHAPE,
+                            "hybridsn: %d spectral bands are too few: the 3D convolutions (depth 7, 5, "
+                            "3) need at least 13 (use --pca 13 or more; the paper uses 30)",
+                            x->out.dims[2]);
+    if (x && x->out.ndim == 5 && (x->out.dims[3] < 9 || x->out.dims[4] < 9))
+        return cnn_zoo_fail(g, CNN_ERR_SHAPE,
+                            "hybridsn: patch %dx%d is too small: the four 3x3 convolutions need at "
+                            "least 9x9 (use --patch 9 or more; the paper uses 25)",
+                            x->out.dims[3], x->out.dims[4]);
+    x = conv3d_bn_relu(g, x, "conv3d_1", 8, 7, bn);
+    x = conv3d_bn_relu(g, x, "conv3d_2", 16, 5, bn);
+    x = conv3d_bn_relu(g, x, "conv3d_3", 32, 3, bn);
     if (!x) return NULL;
     /* (N, C, D, H, W) -> (N, C*D, H, W), as the seed's out.reshape(N, -1, 19, 19) */
     const int *d = x->out.dims;
     x = cnn_reshape(g, x, 3, (int[]){d[1] * d[2], d[3], d[4]});
     cnn_scope_push(g, "conv2d");
     x = cnn_conv2d(g, x, 64, .kernel = 3, .name = "0");
-    x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "1"));
+    if (bn) x = cnn_batchnorm2d(g, x, .name = "1");
+    x = cnn_relu(g, x);
     cnn_scope_pop(g);
     x = cnn_flatten(g, x);
     x = cnn_relu(g, cnn_dropout(g, cnn_linear(g, x, 256, .name = "fc1"), p, .name = "dropout"));

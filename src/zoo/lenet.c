@@ -20,7 +20,7 @@ static cnn_node *seed_softmax(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 
 static cnn_node *build_lenet(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    if (!cnn_zoo_check_keys(g, "lenet", a, NULL)) return NULL;
+    if (!cnn_zoo_check_keys(g, "lenet", a, NULL) || !cnn_zoo_no_width(g, "lenet", a)) return NULL;
     x = cnn_sigmoid(g, cnn_conv2d(g, x, 6, .kernel = 5, .padding = 2, .name = "0"));
     x = cnn_avgpool2d(g, x, .kernel = 2, .stride = 2, .name = "2");
     x = cnn_sigmoid(g, cnn_conv2d(g, x, 16, .kernel = 5, .name = "3"));
@@ -33,7 +33,8 @@ static cnn_node *build_lenet(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 
 static cnn_node *build_lenet_relu(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    if (!cnn_zoo_check_keys(g, "lenet_relu", a, softmax_keys)) return NULL;
+    if (!cnn_zoo_check_keys(g, "lenet_relu", a, softmax_keys) || !cnn_zoo_no_width(g, "lenet_relu", a))
+        return NULL;
     x = cnn_relu(g, cnn_conv2d(g, x, 6, .kernel = 5, .name = "C1.0"));
     x = cnn_maxpool2d(g, x, .kernel = 2, .stride = 2, .name = "S2");
     x = cnn_relu(g, cnn_conv2d(g, x, 16, .kernel = 5, .name = "C3.0"));
@@ -47,7 +48,8 @@ static cnn_node *build_lenet_relu(cnn_graph *g, cnn_node *x, const cnn_zoo_args 
 
 static cnn_node *build_mynet(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    if (!cnn_zoo_check_keys(g, "mynet", a, softmax_keys)) return NULL;
+    if (!cnn_zoo_check_keys(g, "mynet", a, softmax_keys) || !cnn_zoo_no_width(g, "mynet", a))
+        return NULL;
     x = cnn_relu(g, cnn_conv2d(g, x, 32, .kernel = 3, .name = "conv1"));
     x = cnn_relu(g, cnn_conv2d(g, x, 128, .kernel = 3, .name = "conv2"));
     x = cnn_relu(g, cnn_conv2d(g, x, 512, .kernel = 3, .name = "conv3"));

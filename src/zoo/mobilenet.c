@@ -43,7 +43,12 @@ static cnn_node *build_mobilenet_v1(cnn_graph *g, cnn_node *x, const cnn_zoo_arg
         {256, 512, 2},  {512, 512, 1},  {512, 512, 1},  {512, 512, 1},  {512, 512, 1},
         {512, 512, 1},  {512, 1024, 2}, {1024, 1024, 1},
     };
-    if (!cnn_zoo_check_keys(g, "mobilenet_v1", a, NULL)) return NULL;
+    static const char *const keys[] = {"shallow", "conv", NULL};
+    if (!cnn_zoo_check_keys(g, "mobilenet_v1", a, keys)) return NULL;
+    int shallow = cnn_zoo_opt_int(a, "shallow", 0), full = cnn_zoo_opt_int(a, "conv", 0);
+    if ((shallow != 0 && shallow != 1) || (full != 0 && full != 1))
+        return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "mobilenet_v1: shallow=%d conv=%d: expected 0 or 1",
+                            shallow, full);
     float al = a->width_mult;
     if (!check_width(g, "mobilenet_v1", al)) return NULL;
     if ((int)(32 * al) < 1)
@@ -56,7 +61,17 @@ static cnn_node *build_mobilenet_v1(cnn_graph *g, cnn_node *x, const cnn_zoo_arg
     cnn_scope_push(g, "layers");
     for (int i = 0; i < 13; i++) {
         int cin = (int)(cfg[i][0] * al), cout = (int)(cfg[i][1] * al);
+        /* the paper's Shallow MobileNet (Table 5) drops the five 14x14x512 blocks */
+        if (shallow && i >= 6 && i <= 10) continue;
         cnn_scope_pushf(g, "%d", i);
+        if (full) {
+            /* Table 4's baseline: a full 3x3 convolution where the block would be */
+            x = cnn_conv2d(g, x, cout, .kernel = 3, .stride = cfg[i][2], .padding = 1, .no_bias = true,
+                           .name = "conv");
+            x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "bn"));
+            cnn_scope_pop(g);
+            continue;
+        }
         x = cnn_conv2d(g, x, cin, .kernel = 3, .stride = cfg[i][2], .padding = 1, .groups = cin,
                        .no_bias = true, .name = "depthwise");
         x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "bn1"));
@@ -77,16 +92,22 @@ static cnn_node *build_mobilenet_v2(cnn_graph *g, cnn_node *x, const cnn_zoo_arg
         {1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
         {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1},
     };
-    static const char *const keys[] = {"dropout", NULL};
+    static const char *const keys[] = {"dropout", "seed_last", NULL};
     if (!cnn_zoo_check_keys(g, "mobilenet_v2", a, keys)) return NULL;
     float p = cnn_zoo_opt_float(a, "dropout", 0.2f); /* the classifier's */
     if (!(p >= 0.0f && p < 1.0f))
         return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "mobilenet_v2: dropout=%g is not in [0, 1)", p);
     float wm = a->width_mult;
     if (!check_width(g, "mobilenet_v2", wm)) return NULL;
+    int seed_last = cnn_zoo_opt_int(a, "seed_last", 0);
+    if (seed_last != 0 && seed_last != 1)
+        return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "mobilenet_v2: seed_last=%d: expected 0 or 1",
+                            seed_last);
     const float eps = 1e-5f, mom = 0.1f;
     int cin = cnn_zoo_make_divisible(32 * wm, 8);
-    int last = cnn_zoo_make_divisible(1280 * (wm > 1.0f ? wm : 1.0f), 8);
+    /* torchvision keeps 1280 last channels below width 1; seed 002 (and the paper's
+       reference code) scales them too: _make_divisible(1280 * alpha) */
+    int last = cnn_zoo_make_divisible(1280 * (wm > 1.0f || seed_last ? wm : 1.0f), 8);
     cnn_scope_push(g, "features");
     x = conv_bn_act(g, x, 0, cin, 3, 2, 1, CNN_ACT_RELU6, eps, mom);
     int idx = 1;
@@ -148,11 +169,34 @@ static const v3_cfg v3_small[] = {
 };
 
 static cnn_node *mobilenet_v3(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const char *model,
-                              const v3_cfg *cfg, int n, int last_channel)
+                              const v3_cfg *cfg_in, int n, int last_channel)
 {
-    if (!cnn_zoo_check_keys(g, model, a, NULL)) return NULL;
+    static const char *const keys[] = {"reduced_tail", "dilated", NULL};
+    if (!cnn_zoo_check_keys(g, model, a, keys)) return NULL;
     float wm = a->width_mult;
     if (!check_width(g, model, wm)) return NULL;
+    int reduced = cnn_zoo_opt_int(a, "reduced_tail", 0), dilated = cnn_zoo_opt_int(a, "dilated", 0);
+    if ((reduced != 0 && reduced != 1) || (dilated != 0 && dilated != 1))
+        return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: reduced_tail=%d dilated=%d: expected 0 or 1",
+                            model, reduced, dilated);
+    /* torchvision's options for the last stage (the last three rows): reduced_tail halves
+       its widths and the last channels, dilated runs it at dilation 2 and stride 1 */
+    v3_cfg cfg[16];
+    int dil[16];
+    for (int i = 0; i < n; i++) {
+        cfg[i] = cfg_in[i];
+        dil[i] = 1;
+        if (i < n - 3) continue;
+        int div = reduced ? 2 : 1;
+        if (i > n - 3) cfg[i].in /= div;
+        cfg[i].exp = i > n - 3 ? cfg[i].exp / div : cfg[i].exp;
+        cfg[i].out /= div;
+        if (dilated) {
+            dil[i] = 2;
+            cfg[i].stride = 1;
+        }
+    }
+    if (reduced) last_channel /= 2;
     const float eps = 1e-3f, mom = 0.01f;
 #define ADJ(c) cnn_zoo_make_divisible((float)(c) * wm, 8)
     cnn_scope_push(g, "features");
@@ -165,7 +209,16 @@ static cnn_node *mobilenet_v3(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, 
         cnn_scope_pushf(g, "%d", i + 1);
         cnn_scope_push(g, "block");
         if (exp != cin) x = conv_bn_act(g, x, li++, exp, 1, 1, 1, act, eps, mom);
-        x = conv_bn_act(g, x, li++, exp, c->k, c->stride, exp, act, eps, mom);
+        if (dil[i] > 1) {
+            cnn_scope_pushf(g, "%d", li++);
+            x = cnn_conv2d(g, x, exp, .kernel = c->k, .stride = 1, .padding = (c->k - 1) / 2 * dil[i],
+                           .dilation = dil[i], .groups = exp, .no_bias = true, .name = "0");
+            x = cnn_batchnorm2d(g, x, .eps = eps, .momentum = mom, .name = "1");
+            x = cnn_activation(g, x, act);
+            cnn_scope_pop(g);
+        } else {
+            x = conv_bn_act(g, x, li++, exp, c->k, c->stride, exp, act, eps, mom);
+        }
         if (c->se) {
             /* SqueezeExcitation: avgpool, fc1 (1x1 conv), ReLU, fc2, hardsigmoid, scale */
             int sq = cnn_zoo_make_divisible((float)(exp / 4), 8);
@@ -179,7 +232,7 @@ static cnn_node *mobilenet_v3(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, 
         x = conv_bn_act(g, x, li, cout, 1, 1, 1, CNN_ACT_NONE, eps, mom);
         cnn_scope_pop(g);
         cnn_scope_pop(g);
-        if (c->stride == 1 && cin == cout) x = cnn_add(g, res, x);
+        if (cfg_in[i].stride == 1 && cin == cout) x = cnn_add(g, res, x);
     }
     x = conv_bn_act(g, x, n + 1, 6 * ADJ(cfg[n - 1].out), 1, 1, 1, CNN_ACT_HARDSWISH, eps, mom);
     cnn_scope_pop(g);

@@ -18,7 +18,7 @@ static cnn_node *nin_block(cnn_graph *g, cnn_node *x, int idx, int out, int k, i
 
 static cnn_node *build_nin(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    if (!cnn_zoo_check_keys(g, "nin", a, NULL)) return NULL;
+    if (!cnn_zoo_check_keys(g, "nin", a, NULL) || !cnn_zoo_no_width(g, "nin", a)) return NULL;
     x = nin_block(g, x, 0, 96, 11, 4, 0);
     x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2, .name = "1");
     x = nin_block(g, x, 2, 256, 5, 1, 2);

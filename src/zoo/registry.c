@@ -14,6 +14,7 @@ static const cnn_zoo_entry *const g_families[] = {
     cnn_zoo_lenet,  cnn_zoo_alexnet, cnn_zoo_vgg,      cnn_zoo_nin,
     cnn_zoo_googlenet, cnn_zoo_resnet, cnn_zoo_senet,  cnn_zoo_cbam,
     cnn_zoo_densenet, cnn_zoo_mobilenet, cnn_zoo_shufflenet, cnn_zoo_hybridsn,
+    cnn_zoo_squeezenet,
 };
 #define N_FAMILIES (int)(sizeof g_families / sizeof g_families[0])
 
@@ -116,6 +117,42 @@ cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts 
     return CNN_OK;
 }
 
+/* What `cnn models` and `cnn help MODEL` list; a builder rejects anything else. */
+#define DENSENET_OPTS                                                                          \
+    "--set growth=K, bottleneck=0|1 (DenseNet-B's 1x1 convs; default 1), theta=F (transition " \
+    "compression, DenseNet-C; default 0.5); default growth "
+#define V3_OPTS                                                                                \
+    "--width ALPHA (widths made divisible by 8; default 1); --set reduced_tail=1 (last stage "  \
+    "halved), dilated=1 (last stage at dilation 2)"
+static const struct {
+    const char *name, *options;
+} g_options[] = {
+    {"lenet_relu", "--set softmax=0|1 (append the seed's nn.Softmax; default 0)"},
+    {"mynet", "--set softmax=0|1 (append the seed's nn.Softmax; default 0)"},
+    {"vgg11_d2l", "--set ratio=N (channels divided by N, 1..64; default 4)"},
+    {"densenet121", DENSENET_OPTS "32"},
+    {"densenet161", DENSENET_OPTS "48"},
+    {"densenet169", DENSENET_OPTS "32"},
+    {"densenet201", DENSENET_OPTS "32"},
+    {"mobilenet_v1", "--width ALPHA (every width int(c * alpha); default 1); --set shallow=1 (the "
+                     "paper's Shallow MobileNet), conv=1 (its full-convolution baseline)"},
+    {"mobilenet_v2", "--width ALPHA (widths made divisible by 8; default 1); --set seed_last=1 "
+                     "(last channels _make_divisible(1280 * alpha) also below 1, as the seed)"},
+    {"mobilenet_v3_large", V3_OPTS},
+    {"mobilenet_v3_small", V3_OPTS},
+    {"shufflenet_v1", "--set groups=1|2|3|4|8 (default 3); --width 0.25|0.5|1|1.5|2 (scale s)"},
+    {"hybridsn", "--set dropout=P (default 0.4), bn=0|1 (0: the paper's network without batch "
+                 "norm; default 1)"},
+};
+
+const char *cnn_model_options(const char *name)
+{
+    if (!find(name)) return NULL;
+    for (size_t i = 0; i < sizeof g_options / sizeof g_options[0]; i++)
+        if (!strcmp(g_options[i].name, name)) return g_options[i].options;
+    return "";
+}
+
 /* ---------------------------------------------------------------- options */
 /* Finds key in "k=v,k=v"; copies the value into buf. */
 static bool lookup(const char *set, const char *key, char *buf, size_t size)
@@ -216,6 +253,14 @@ bool cnn_zoo_check_keys(cnn_graph *g, const char *model, const cnn_zoo_args *a,
         p = end;
     }
     return true;
+}
+
+bool cnn_zoo_no_width(cnn_graph *g, const char *model, const cnn_zoo_args *a)
+{
+    if (a->width_mult > 1.0f - 1e-6f && a->width_mult < 1.0f + 1e-6f) return true;
+    cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: width multiplier %g is not supported (only 1)", model,
+                 (double)a->width_mult);
+    return false;
 }
 
 int cnn_zoo_make_divisible(float v, int divisor)

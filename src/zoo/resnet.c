@@ -1,4 +1,4 @@
-/* resnet family: torchvision 0.14's resnet18/34/50 (He et al. 2015, with the stride
+/* resnet family: torchvision 0.14's resnet18/34/50/101/152 (He et al. 2015, with the stride
    of a Bottleneck on its 3x3 conv, the "V1.5" variant) and d2l's resnet18 (seeds:
    Residual blocks with biased convs, nn.Sequential keys). */
 #include <math.h>
@@ -81,6 +81,16 @@ static cnn_node *resnet50(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
     return cnn_zoo_resnet_body(g, x, a, "resnet50", (const int[4]){3, 4, 6, 3}, true, NULL);
 }
 
+static cnn_node *resnet101(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return cnn_zoo_resnet_body(g, x, a, "resnet101", (const int[4]){3, 4, 23, 3}, true, NULL);
+}
+
+static cnn_node *resnet152(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return cnn_zoo_resnet_body(g, x, a, "resnet152", (const int[4]){3, 8, 36, 3}, true, NULL);
+}
+
 /* d2l Residual: conv1 (3x3, stride s) bn1 relu conv2 bn2, optional 1x1 conv3 on the
    shortcut, add, relu. All convs have biases. PyTorch registers conv1, conv2, conv3,
    bn1, bn2; creation order here differs, the names are the same. */
@@ -127,6 +137,12 @@ const cnn_zoo_entry cnn_zoo_resnet[] = {
     {{"resnet50", "ResNet-50 (torchvision, stride on 3x3): Bottleneck [3,4,6,3], 25.6M params", 3, 0,
       224, 224, 1000},
      resnet50},
+    {{"resnet101", "ResNet-101 (torchvision, stride on 3x3): Bottleneck [3,4,23,3], 44.5M params", 3,
+      0, 224, 224, 1000},
+     resnet101},
+    {{"resnet152", "ResNet-152 (torchvision, stride on 3x3): Bottleneck [3,8,36,3], 60.2M params", 3,
+      0, 224, 224, 1000},
+     resnet152},
     {{"resnet18_d2l", "ResNet-18 of d2l (Residual blocks with biased convs), Fashion-MNIST 96x96", 1,
       0, 96, 96, 10},
      resnet18_d2l},

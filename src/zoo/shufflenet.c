@@ -5,7 +5,9 @@
                          (0.25, 0.5, 1, 1.5, 2) on the stage widths (Table 1 at 1x: stage 2
                          144/200/240/272/384 for g = 1/2/3/4/8, doubling per stage), each
                          rounded to a multiple of 4g so the bottleneck (1/4 of a unit's
-                         output) splits into g groups; conv1 stays 24. A unit (Fig. 2):
+                         output) splits into g groups; conv1 has 12 channels below 1x, 24
+                         at 1x and 1.5x, 48 at 2x (the authors' channel table; with it the
+                         MFLOPs of 0.25x..2x match the paper). A unit (Fig. 2):
                          1x1 group conv gconv1 + bn1 + ReLU, channel shuffle, 3x3 depthwise
                          dwconv (stride 2 in a stage's first unit) + bn2, 1x1 group conv
                          gconv2 + bn3; identity add (stride 1) or concat with a 3x3/2
@@ -63,7 +65,10 @@ static cnn_node *build_shufflenet_v1(cnn_graph *g, cnn_node *x, const cnn_zoo_ar
         return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG,
                             "shufflenet_v1: width_mult (scale) %g is not one of 0.25, 0.5, 1, 1.5, 2",
                             s);
-    x = cnn_conv2d(g, x, 24, .kernel = 3, .stride = 2, .padding = 1, .no_bias = true, .name = "conv1");
+    /* conv1 by scale, as the authors' released channel table (12 at 0.5x, 24 at 1x and
+       1.5x, 48 at 2x); 0.25x keeps 12, which gives Table 3's 13 MFLOPs */
+    int c1 = s < 1.0f ? 12 : s > 1.5f ? 48 : 24;
+    x = cnn_conv2d(g, x, c1, .kernel = 3, .stride = 2, .padding = 1, .no_bias = true, .name = "conv1");
     x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "bn1"));
     x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2, .padding = 1, .name = "maxpool");
     static const int repeats[3] = {4, 8, 4};

@@ -1,5 +1,6 @@
-/* vgg family: torchvision 0.14's vgg11, vgg11_bn, vgg16, vgg16_bn (Simonyan &
-   Zisserman 2014, configurations A and D; adaptive 7x7 average pool before the
+/* vgg family: torchvision 0.14's vgg11, vgg13, vgg16, vgg19 with and without BN
+   (Simonyan & Zisserman 2014, configurations A, B, D and E; the paper's C (vgg16_c)
+   and A-LRN (vgg11_lrn) with the same layout of keys; adaptive 7x7 average pool before the
    classifier, so inputs smaller than 224 work) and d2l's VGG-11 from the seeds
    (conv_arch ((1,64),(1,128),(2,256),(2,512),(2,512)) with channels divided by the
    family option `ratio`, default 4 as d2l's small_conv_arch; 1x224x224, 10 classes). */
@@ -8,8 +9,18 @@
 
 #include "zoo.h"
 
-#define M 0 /* max pool in a configuration */
+#define M 0   /* max pool in a configuration */
+#define ONE 1 /* a configuration's 1x1 conv: the next entry is its width */
+#define LRN 2 /* A-LRN's local response normalisation */
 static const int cfg_a[] = {64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M, -1};
+static const int cfg_b[] = {64, 64, M, 128, 128, M, 256, 256, M, 512, 512, M, 512, 512, M, -1};
+static const int cfg_e[] = {64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M,
+                            512, 512, 512, 512, M, -1};
+/* the paper's configuration C: B with a 1x1 conv third in blocks 3-5 */
+static const int cfg_c[] = {64, 64, M, 128, 128, M, 256, 256, ONE, 256, M, 512, 512, ONE, 512, M,
+                            512, 512, ONE, 512, M, -1};
+/* A-LRN: A with LRN after the first conv's ReLU */
+static const int cfg_a_lrn[] = {64, LRN, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M, -1};
 static const int cfg_d[] = {64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M,
                             512, 512, 512, M, -1};
 
@@ -39,8 +50,18 @@ static cnn_node *vgg_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const 
             x = cnn_maxpool2d(g, x, .name = l, .kernel = 2, .stride = 2);
             continue;
         }
+        if (*v == LRN) { /* Krizhevsky's LRN as the paper: k 2, n 5, alpha 1e-4 (sum form) */
+            snprintf(l, sizeof l, "%d", idx++);
+            x = cnn_lrn(g, x, .name = l, .size = 5, .alpha = 5e-4f, .beta = 0.75f, .k = 2.0f);
+            continue;
+        }
+        int k = 3;
+        if (*v == ONE) {
+            k = 1;
+            v++;
+        }
         snprintf(l, sizeof l, "%d", idx++);
-        x = cnn_conv2d(g, x, *v, .name = l, .kernel = 3, .padding = 1);
+        x = cnn_conv2d(g, x, *v, .name = l, .kernel = k, .padding = k / 2);
         if (bn) {
             snprintf(l, sizeof l, "%d", idx++);
             x = cnn_batchnorm2d(g, x, .name = l);
@@ -65,6 +86,30 @@ static cnn_node *vgg11(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 static cnn_node *vgg11_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
     return vgg_tv(g, x, a, "vgg11_bn", cfg_a, true);
+}
+static cnn_node *vgg13(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg13", cfg_b, false);
+}
+static cnn_node *vgg13_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg13_bn", cfg_b, true);
+}
+static cnn_node *vgg19(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg19", cfg_e, false);
+}
+static cnn_node *vgg19_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg19_bn", cfg_e, true);
+}
+static cnn_node *vgg16_c(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg16_c", cfg_c, false);
+}
+static cnn_node *vgg11_lrn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    return vgg_tv(g, x, a, "vgg11_lrn", cfg_a_lrn, false);
 }
 static cnn_node *vgg16(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
@@ -110,7 +155,17 @@ static cnn_node *vgg11_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 const cnn_zoo_entry cnn_zoo_vgg[] = {
     {{"vgg11", "VGG-11 (torchvision, configuration A): 132.9M params", 3, 0, 224, 224, 1000}, vgg11},
     {{"vgg11_bn", "VGG-11 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg11_bn},
+    {{"vgg13", "VGG-13 (torchvision, configuration B): 133.0M params", 3, 0, 224, 224, 1000}, vgg13},
+    {{"vgg13_bn", "VGG-13 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg13_bn},
+    {{"vgg19", "VGG-19 (torchvision, configuration E): 143.7M params", 3, 0, 224, 224, 1000}, vgg19},
+    {{"vgg19_bn", "VGG-19 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg19_bn},
     {{"vgg16", "VGG-16 (torchvision, configuration D): 138.4M params", 3, 0, 224, 224, 1000}, vgg16},
+    {{"vgg16_c", "VGG-16 configuration C of the paper: 1x1 convs third in blocks 3-5, 133.6M params",
+      3, 0, 224, 224, 1000},
+     vgg16_c},
+    {{"vgg11_lrn", "VGG-11 configuration A-LRN of the paper: LRN after the first conv", 3, 0, 224,
+      224, 1000},
+     vgg11_lrn},
     {{"vgg16_bn", "VGG-16 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg16_bn},
     {{"vgg11_d2l", "VGG-11 of d2l with channels / ratio (set ratio=N, default 4), 224x224", 1, 0,
       224, 224, 10},

@@ -31,6 +31,9 @@ float cnn_zoo_opt_float(const cnn_zoo_args *a, const char *key, float dflt);
    NULL-terminated list. Returns false on failure. */
 bool cnn_zoo_check_keys(cnn_graph *g, const char *model, const cnn_zoo_args *a,
                         const char *const *keys);
+/* Fails the graph (CNN_ERR_INVALID_ARG) when a width multiplier other than 1 was
+   given to a model that has none. Returns false on failure. */
+bool cnn_zoo_no_width(cnn_graph *g, const char *model, const cnn_zoo_args *a);
 /* Records an error in the graph (like a failed builder call) and returns NULL. */
 cnn_node *cnn_zoo_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -51,14 +54,15 @@ cnn_node *cnn_zoo_resnet_body(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, 
 /* Family tables (src/zoo/<family>.c). */
 extern const cnn_zoo_entry cnn_zoo_lenet[];      /* lenet, lenet_relu, mynet */
 extern const cnn_zoo_entry cnn_zoo_alexnet[];    /* alexnet, alexnet_d2l */
-extern const cnn_zoo_entry cnn_zoo_vgg[];        /* vgg11, vgg11_bn, vgg16, vgg16_bn, vgg11_d2l */
+extern const cnn_zoo_entry cnn_zoo_vgg[];        /* vgg11/13/16/19 (+ _bn), vgg11_d2l */
 extern const cnn_zoo_entry cnn_zoo_nin[];        /* nin */
 extern const cnn_zoo_entry cnn_zoo_googlenet[];  /* googlenet, googlenet_d2l */
-extern const cnn_zoo_entry cnn_zoo_resnet[];     /* resnet18, resnet34, resnet50, resnet18_d2l */
+extern const cnn_zoo_entry cnn_zoo_resnet[];     /* resnet18/34/50/101/152, resnet18_d2l */
 extern const cnn_zoo_entry cnn_zoo_senet[];      /* se_resnet18, se_resnet50 */
-extern const cnn_zoo_entry cnn_zoo_cbam[];       /* cbam_resnet18, cbam_resnet50 */
-extern const cnn_zoo_entry cnn_zoo_densenet[];   /* densenet121, densenet_d2l */
+extern const cnn_zoo_entry cnn_zoo_cbam[];       /* cbam_resnet18/50 (+ _paper) */
+extern const cnn_zoo_entry cnn_zoo_densenet[];   /* densenet121/161/169/201, densenet_d2l */
 extern const cnn_zoo_entry cnn_zoo_mobilenet[];  /* mobilenet_v1, mobilenet_v2, mobilenet_v3_large/small */
 extern const cnn_zoo_entry cnn_zoo_shufflenet[]; /* shufflenet_v1, shufflenet_v2_x0_5 .. x2_0 */
 extern const cnn_zoo_entry cnn_zoo_hybridsn[];   /* hybridsn */
+extern const cnn_zoo_entry cnn_zoo_squeezenet[]; /* squeezenet1_0, squeezenet1_1 */
 #endif

@@ -74,11 +74,16 @@ static void test_errors(void **state)
     zc_build_error("hybridsn", &(cnn_model_opts){.set = "bands=30"}, CNN_ERR_INVALID_ARG, "bands");
     zc_build_error("hybridsn", &(cnn_model_opts){.set = "dropout=1.5"}, CNN_ERR_INVALID_ARG,
                    "dropout=1.5");
-    /* a 7x7 patch leaves 1x1 maps for the 3x3 conv2d */
+    /* a 7x7 patch would leave 1x1 maps for the 3x3 conv2d: the builder names the
+       smallest patch and the flag */
     zc_build_error("hybridsn", &(cnn_model_opts){.height = 7, .width = 7}, CNN_ERR_SHAPE,
-                   "'conv2d.0'");
-    /* 12 bands: (7, 3, 3), (5, 3, 3) leave 2 for the (3, 3, 3) conv */
-    zc_build_error("hybridsn", &(cnn_model_opts){.depth = 12}, CNN_ERR_SHAPE, "'conv3d_3.0'");
+                   "at least 9x9 (use --patch 9");
+    /* 12 bands (--pca 12): (7, 3, 3), (5, 3, 3) would leave 2 for the (3, 3, 3) conv */
+    zc_build_error("hybridsn", &(cnn_model_opts){.depth = 12}, CNN_ERR_SHAPE,
+                   "at least 13 (use --pca 13");
+    zc_build_error("hybridsn", &(cnn_model_opts){.depth = 10}, CNN_ERR_SHAPE, "10 spectral bands");
+    zc_build_error("hybridsn", &(cnn_model_opts){.width_mult = 0.5f}, CNN_ERR_INVALID_ARG,
+                   "width multiplier");
 }
 
 int main(void)

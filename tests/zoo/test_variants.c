@@ -1,0 +1,96 @@
+/* The torchvision variants beside the families' first members: resnet101, resnet152
+   (Bottleneck [3,4,23,3] / [3,8,36,3]), vgg13 / vgg19 with and without BN
+   (configurations B and E), squeezenet1_0 / squeezenet1_1 (Fire modules, ceil-mode
+   pools, a conv classifier); and the papers' VGG C and A-LRN and AlexNet (LRN, grouped
+   two-GPU convs), written on torchvision's layout in the fixture script. PyTorch parity of names, parameter counts and eval
+   logits from tools/fixtures/zoo_variants.py; costs against torchvision's table. */
+#include "zoo_tv_check.h"
+
+static void test_parity(void **state)
+{
+    (void)state;
+    const char *models[] = {"resnet101", "resnet152",     "vgg13",         "vgg13_bn",
+                            "vgg19",     "vgg19_bn",      "vgg16_c",       "vgg11_lrn",
+                            "squeezenet1_0", "squeezenet1_1", "alexnet_paper"};
+    for (int i = 0; i < 11; i++) {
+        /* quick (sanitizer) run: the big models' forwards are skipped */
+        if (tu_quick() && i < 8) zt_names_only(models[i]);
+        else zt_parity(models[i]);
+    }
+}
+
+/* torchvision 0.14's documented figures (parameters; "GFLOPS" there are multiply-adds
+   at 224x224): resnet101 44,549,160 / 7.80, resnet152 60,192,808 / 11.51, vgg13
+   133,047,848 / 11.31, vgg19 143,667,240 / 19.63, squeezenet1_0 1,248,424 / 0.82,
+   squeezenet1_1 1,235,496 / 0.35. The VGG paper's Table 2 gives 133M (B) and 144M
+   (E). Allowance: the printed rounding. */
+static void test_paper_cost(void **state)
+{
+    (void)state;
+    static const zt_paper rows[] = {
+        {"resnet101", "torchvision", 44.549, 0.0005, 7.80, 0.005},
+        {"resnet152", "torchvision", 60.193, 0.0005, 11.51, 0.005},
+        {"vgg13", "torchvision (paper: 133M)", 133.048, 0.0005, 11.31, 0.005},
+        {"vgg19", "torchvision (paper: 144M)", 143.667, 0.0005, 19.63, 0.005},
+        {"squeezenet1_0", "torchvision", 1.248, 0.0005, 0.82, 0.005},
+        {"squeezenet1_1", "torchvision", 1.235, 0.0005, 0.35, 0.005},
+    };
+    zt_paper_table(rows, 6);
+}
+
+/* The papers' own networks: VGG Table 2 gives C 134M and A-LRN 133M parameters; the
+   AlexNet paper's "60 million" is 60,965,224 by its layer sizes (conv1 34,944, conv2
+   307,456, conv3 885,120, conv4 663,936, conv5 442,624, fc6 37,752,832, fc7
+   16,781,312, fc8 4,097,000) at its 227x227 input. */
+static void test_paper_networks(void **state)
+{
+    (void)state;
+    static const zt_paper rows[] = {
+        {"vgg16_c", "VGG paper Table 2 (C)", 134, 0.5, 0, 0},
+        {"vgg11_lrn", "VGG paper Table 2 (A-LRN)", 133, 0.5, 0, 0},
+    };
+    zt_paper_table(rows, 2);
+    cnn_graph *g = cnn_graph_new();
+    TU_OK(cnn_model_build(g, "alexnet_paper", NULL, NULL, NULL));
+    cnn_cost c = cnn_graph_cost(g);
+    printf("  alexnet_paper: %lld params, %.1fM multiply-adds at 227x227\n", (long long)c.params,
+           (double)c.macs / 1e6);
+    assert_int_equal(c.params, 60965224);
+    /* the two-GPU halves: conv2, conv4, conv5 see 48 / 192 / 192 input channels */
+    assert_int_equal(cnn_graph_find_param(g, "features.4.weight")->value.dims[1], 48);
+    assert_int_equal(cnn_graph_find_param(g, "features.8.weight")->value.dims[1], 256);
+    assert_int_equal(cnn_graph_find_param(g, "features.10.weight")->value.dims[1], 192);
+    assert_int_equal(cnn_graph_find_param(g, "features.12.weight")->value.dims[1], 192);
+    assert_string_equal(cnn_node_op(cnn_graph_find(g, "features.2")), "lrn");
+    cnn_graph_free(g);
+    /* C's 1x1 convs and A-LRN's LRN */
+    g = cnn_graph_new();
+    TU_OK(cnn_model_build(g, "vgg16_c", NULL, NULL, NULL));
+    assert_int_equal(cnn_graph_find_param(g, "features.14.weight")->value.dims[2], 1);
+    cnn_graph_free(g);
+    g = cnn_graph_new();
+    TU_OK(cnn_model_build(g, "vgg11_lrn", NULL, NULL, NULL));
+    assert_string_equal(cnn_node_op(cnn_graph_find(g, "features.2")), "lrn");
+    cnn_graph_free(g);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    const char *models[] = {"resnet101", "vgg19_bn", "squeezenet1_0", "squeezenet1_1"};
+    for (int i = 0; i < 4; i++) zt_common_errors(models[i]);
+    /* 8x8: the 7x7/2 first conv leaves 1x1 for the first 3x3 pool */
+    zt_expect_error("squeezenet1_0", &(cnn_model_opts){.height = 8, .width = 8}, CNN_ERR_SHAPE,
+                    (const char *const[]){"squeezenet1_0", NULL});
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parity),
+        cmocka_unit_test(test_paper_cost),
+        cmocka_unit_test(test_paper_networks),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
