@@ -8,7 +8,8 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_DEPS  = cmake make gcc pkg-config libcmocka-dev zlib1g-dev libpng-dev libjpeg-dev libmatio-dev \
-              libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+              libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
+              libopenmpi-dev openmpi-bin
 DEMO_DEPS   = dataset-fashion-mnist
 
 .PHONY: all deps demo-deps test asan demo clean install
