@@ -17,6 +17,7 @@ typedef struct cnn_ctx {
     void *scratch;          /* n->scratch_bytes of temporary space, shared by all ops */
     const cnn_backend *be;  /* kernels */
     cnn_rng *rng;           /* dropout */
+    cnn_comm *sync;         /* training: batch norm statistics over these ranks (NULL: local) */
 } cnn_ctx;
 
 /* A parameter with the default initialisation of its layer (PyTorch's). */
@@ -127,6 +128,7 @@ struct cnn_graph {
     bool profiling;         /* time every node's forward/backward */
     bool no_fusion;         /* cnn_graph_set_fusion(g, false) */
     float *fuse_block;      /* folded batch-norm scale/shift of fused convolutions */
+    cnn_comm *sync_comm;    /* set by the trainer for --sync-bn (docs/architecture.md) */
 };
 
 /* Builder helper used by every op: checks inputs (NULL propagates the graph's error),

@@ -21,6 +21,8 @@ typedef struct cnn_dist {
     int rank, P, K, B;     /* rank of P; K shards of the global batch B */
     int first, nloc;       /* shards this process computes: [first, first + nloc) */
     uint64_t seed;
+    bool sync_bn;
+    cnn_graph *g;
     float *acc;            /* one process, K > 1: the gradient summed over shards */
     size_t n_grad;
     float *bufsave;        /* ... and shard 0's batch-norm running statistics */

@@ -127,7 +127,9 @@ cnn_status cnn_dist_setup(cnn_dist *d, cnn_model *m, const cnn_dataset *train, c
     /* one shard: the model's batch is the batch (as before data parallelism) */
     d->B = d->K == 1 ? m->opts.batch : c->batch > 0 ? c->batch : m->opts.batch * d->K;
     d->seed = c->seed;
+    d->sync_bn = c->sync_bn;
     cnn_status s = CNN_OK;
+    int n_train = c->limit_train > 0 && c->limit_train < train->n ? c->limit_train : train->n;
     if (d->P > 1 && d->K != d->P)
         s = cnn_set_error(CNN_ERR_INVALID_ARG, "train: %d shards on %d ranks: use one shard per rank",
                           d->K, d->P);
@@ -143,6 +145,11 @@ cnn_status cnn_dist_setup(cnn_dist *d, cnn_model *m, const cnn_dataset *train, c
         s = cnn_set_error(CNN_ERR_INVALID_ARG,
                           "train: synchronised batch norm needs one rank per shard (%d shards in one process)",
                           d->K);
+    else if (c->sync_bn && d->P > 1 && n_train % d->B != 0 && n_train % d->B < d->K)
+        s = cnn_set_error(CNN_ERR_INVALID_ARG,
+                          "train: synchronised batch norm: the epoch's last batch of %d examples leaves a rank "
+                          "without any (change --batch or --limit-train)",
+                          n_train % d->B);
     d->first = d->P > 1 ? d->rank : 0;
     d->nloc = d->P > 1 ? 1 : d->K;
     /* same options and data everywhere, or nobody starts */
@@ -163,6 +170,8 @@ cnn_status cnn_dist_setup(cnn_dist *d, cnn_model *m, const cnn_dataset *train, c
 
 cnn_status cnn_dist_prepare(cnn_dist *d, cnn_graph *g)
 {
+    d->g = g;
+    if (d->sync_bn && d->P > 1) g->sync_comm = d->comm;
     if (d->K > 1 && d->P == 1) {
         d->n_grad = g->grad_bytes / sizeof(float);
         d->acc = cnn_malloc_aligned((d->n_grad ? d->n_grad : 1) * sizeof(float));
@@ -175,6 +184,7 @@ cnn_status cnn_dist_prepare(cnn_dist *d, cnn_graph *g)
 
 void cnn_dist_free(cnn_dist *d)
 {
+    if (d->g) d->g->sync_comm = NULL;
     cnn_free_aligned(d->acc);
     cnn_free(d->bufsave);
     cnn_comm_free(d->own);

@@ -336,6 +336,56 @@ static void test_different_options_refused(void **state)
     assert_non_null(strstr(out, "one shard per rank"));
 }
 
+/* Largest |a - b| / (1e-3 + |b|) over the weights and buffers of two checkpoints. */
+static double max_rel_diff(const char *a, const char *b)
+{
+    char pa[256], pb[256];
+    path(pa, sizeof pa, a);
+    path(pb, sizeof pb, b);
+    cnn_tensor_file *fa = NULL, *fb = NULL;
+    TU_OK(cnn_safetensors_load(pa, &fa));
+    TU_OK(cnn_safetensors_load(pb, &fb));
+    double worst = 0.0;
+    for (int i = 0; i < cnn_tensor_file_count(fa); i++) {
+        cnn_tensor ta, tb;
+        const char *name = cnn_tensor_file_name(fa, i);
+        if (!strncmp(name, "optim.", 6)) continue;
+        TU_OK(cnn_tensor_file_get(fa, name, &ta));
+        TU_OK(cnn_tensor_file_get(fb, name, &tb));
+        for (size_t k = 0; k < cnn_tensor_numel(&ta); k++) {
+            double d = fabs((double)ta.data[k] - tb.data[k]) / (1e-3 + fabs((double)tb.data[k]));
+            if (d > worst) worst = d;
+        }
+    }
+    cnn_tensor_file_free(fa);
+    cnn_tensor_file_free(fb);
+    return worst;
+}
+
+/* --sync-bn: batch-norm statistics over the global batch, so one step on 2 ranks
+   matches one process computing the whole batch within float rounding, while
+   per-rank statistics (the default) give visibly different weights. */
+static void test_sync_bn(void **state)
+{
+    (void)state;
+    if (!have_mpi()) skip();
+#define BN "%s train resnet18 --data idx:. --resize 32 --epochs 1 --batch 40 --limit-train 40 --limit-test 8 " \
+           "--lr 0.05 --seed 3 --threads 1 --quiet "
+    assert_int_equal(run(BN "--out bn1.safetensors", g_bin), 0);
+    assert_int_equal(run(MPIRUN "-np 2 " BN "--sync-bn --out bnsync.safetensors", g_bin), 0);
+    assert_non_null(strstr(out, "synchronised batch norm"));
+    assert_int_equal(run(MPIRUN "-np 2 " BN "--out bnlocal.safetensors", g_bin), 0);
+    double d_sync = max_rel_diff("bnsync.safetensors", "bn1.safetensors");
+    double d_local = max_rel_diff("bnlocal.safetensors", "bn1.safetensors");
+    printf("resnet18, one step: 2 ranks with --sync-bn vs 1 process %.2g, per-rank statistics %.2g\n", d_sync,
+           d_local);
+    assert_true(d_sync < 5e-3);
+    assert_true(d_local > 0.1);
+    /* a rank without examples could not take part: refused up front */
+    assert_int_not_equal(run(MPIRUN "-np 2 " TRAIN "--epochs 1 --batch 40 --limit-train 81 --sync-bn", g_bin), 0);
+    assert_non_null(strstr(out, "leaves a rank without any"));
+}
+
 /* The pids of the running cnn ranks started by mpirun `parent`, by rank. */
 static int rank_pids(pid_t parent, pid_t *pids, int max)
 {
@@ -490,6 +540,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_uneven_batch),
         cmocka_unit_test(test_resume_across_rank_counts),
         cmocka_unit_test(test_different_options_refused),
+        cmocka_unit_test(test_sync_bn),
         cmocka_unit_test(test_killed_rank),
         cmocka_unit_test(test_stuck_rank_times_out),
     };
