@@ -369,7 +369,7 @@ static void test_sync_bn(void **state)
 {
     (void)state;
     if (!have_mpi()) skip();
-#define BN "%s train resnet18 --data idx:. --resize 32 --epochs 1 --batch 40 --limit-train 40 --limit-test 8 " \
+#define BN "%s train resnet18 --data idx:. --resize 16 --epochs 1 --batch 16 --limit-train 16 --limit-test 8 " \
            "--lr 0.05 --seed 3 --threads 1 --quiet "
     assert_int_equal(run(BN "--out bn1.safetensors", g_bin), 0);
     assert_int_equal(run(MPIRUN "-np 2 " BN "--sync-bn --out bnsync.safetensors", g_bin), 0);
