@@ -338,9 +338,14 @@ int cmd_train(int argc, char **argv)
         cnn_comm_stats cs = cnn_comm_get_stats(comm);
         cnn_memory_plan mp = cnn_graph_memory_plan(m.g);
         double wall = wall_s() - t_start;
+        int n_train = limit_train > 0 && limit_train < train.n ? limit_train : train.n;
+        long steps = resume ? 0 : (long)epochs * ((n_train + batch - 1) / batch);
         printf("communication: %.3f s of %.3f s in %lld collectives (%.1f MB); gradients all-reduced per step: "
                "%zu bytes\n",
                cs.seconds, wall, (long long)cs.calls, (double)cs.bytes / 1e6, mp.grads);
+        if (steps > 0)
+            printf("per step (%ld steps, rank 0): %.2f ms in collectives, %.2f ms the rest\n", steps,
+                   1e3 * cs.seconds / (double)steps, 1e3 * (wall - cs.seconds) / (double)steps);
     }
     cnn_model_free(&m);
 done_data:
