@@ -64,13 +64,18 @@ cnn_status cnn_comm_init(cnn_comm_kind kind, cnn_comm **out)
     int launched_size = 1;
     bool launched = cnn_dist_launched(&launched_size);
     if (kind == CNN_COMM_AUTO) kind = launched && cnn_comm_built_with_mpi() ? CNN_COMM_MPI : CNN_COMM_SINGLE;
-    if (kind == CNN_COMM_SINGLE && launched && launched_size > 1)
+    if (kind == CNN_COMM_SINGLE && launched && launched_size > 1) {
+        if (cnn_comm_built_with_mpi())
+            return cnn_set_error(CNN_ERR_INVALID_ARG,
+                                 "started by mpirun as one of %d processes, but the single-process "
+                                 "communicator was asked for: each would train alone (use --dist auto or mpi)",
+                                 launched_size);
         return cnn_set_error(CNN_ERR_UNSUPPORTED,
-                             "started by mpirun as one of %d processes, but %s: each would train alone "
-                             "(rebuild with libopenmpi-dev installed and CNN_WITH_MPI=AUTO or ON)",
-                             launched_size,
-                             cnn_comm_built_with_mpi() ? "the single-process communicator was asked for"
-                                                       : "this build was not built with MPI");
+                             "started by mpirun as one of %d processes, but this program was not built with "
+                             "MPI: each would train alone (rebuild with libopenmpi-dev installed and "
+                             "CNN_WITH_MPI=AUTO or ON)",
+                             launched_size);
+    }
     cnn_comm *c = NULL;
     if (kind == CNN_COMM_MPI) {
 #ifdef CNN_HAVE_MPI

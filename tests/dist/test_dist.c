@@ -257,8 +257,9 @@ static void test_single_under_mpirun(void **state)
     (void)state;
     setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
     cnn_comm *c = NULL;
-    assert_int_equal(cnn_comm_init(CNN_COMM_SINGLE, &c), CNN_ERR_UNSUPPORTED);
+    assert_int_not_equal(cnn_comm_init(CNN_COMM_SINGLE, &c), CNN_OK);
     assert_non_null(strstr(cnn_error_message(), "one of 2 processes"));
+    assert_non_null(strstr(cnn_error_message(), have_mpi() ? "--dist" : "not built with MPI"));
     unsetenv("OMPI_COMM_WORLD_SIZE");
     if (!have_mpi()) {
         assert_int_not_equal(run("OMPI_COMM_WORLD_SIZE=2 " TRAIN "--epochs 1 --batch 40", g_bin), 0);
@@ -426,17 +427,16 @@ static int rank_pids(pid_t parent, pid_t *pids, int max)
     return found;
 }
 
-/* Starts a long 2-rank run, waits for its first epoch (log + checkpoint), sends sig to
-   rank 1, and returns mpirun's exit status and how long the others took to end. */
-static int run_and_signal(int sig, const char *extra_env, double *seconds)
+/* Starts a 2-rank run (args after TRAIN), waits for its first epoch (log k.csv), sends
+   sig to rank 1, and returns mpirun's exit status and how long the run took to end
+   after the signal. Output in k.out. */
+static int run_and_signal(int sig, const char *extra_env, const char *args, double *seconds)
 {
     char logp[256], cmd[2048];
     path(logp, sizeof logp, "k.csv");
     unlink(logp);
-    snprintf(cmd, sizeof cmd,
-             "cd %s && exec env %s " MPIRUN "-np 2 " TRAIN "--epochs 100000 --batch 40 --out k.safetensors "
-             "--log k.csv > k.out 2>&1",
-             g_dir, extra_env, g_bin);
+    snprintf(cmd, sizeof cmd, "cd %s && exec env %s " MPIRUN "-np 2 " TRAIN "%s --log k.csv > k.out 2>&1", g_dir,
+             extra_env, g_bin, args);
     pid_t sh = fork();
     assert_true(sh >= 0);
     if (sh == 0) {
@@ -449,7 +449,7 @@ static int run_and_signal(int sig, const char *extra_env, double *seconds)
     while (stat(logp, &st) != 0 && now_s() - t0 < 60) usleep(20000);
     pid_t pids[2] = {0, 0};
     while (rank_pids(sh, pids, 2) < 2 && now_s() - t0 < 60) usleep(20000);
-    usleep(200000); /* mid-epoch */
+    usleep(20000); /* into the next epoch */
     assert_true(pids[1] > 0);
     kill(pids[1], sig);
     double t1 = now_s();
@@ -483,7 +483,7 @@ static void test_killed_rank(void **state)
     (void)state;
     if (!have_mpi()) skip();
     double dt = 0;
-    int status = run_and_signal(SIGKILL, "CNN_DIST_TIMEOUT=20", &dt);
+    int status = run_and_signal(SIGKILL, "CNN_DIST_TIMEOUT=20", "--epochs 100000 --batch 40 --out k.safetensors", &dt);
     printf("rank 1 killed: the run ended after %.2f s (status %d)\n", dt, status);
     assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_true(dt < 30);
@@ -497,13 +497,32 @@ static void test_stuck_rank_times_out(void **state)
     (void)state;
     if (!have_mpi()) skip();
     double dt = 0;
-    int status = run_and_signal(SIGSTOP, "CNN_DIST_TIMEOUT=2", &dt);
+    int status = run_and_signal(SIGSTOP, "CNN_DIST_TIMEOUT=2", "--epochs 100000 --batch 40 --out k.safetensors", &dt);
     printf("rank 1 stopped: the run ended after %.2f s (status %d)\n", dt, status);
     assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_true(dt < 30);
     assert_int_equal(run("cat k.out"), 0);
     assert_non_null(strstr(out, "no answer from the other ranks within 2 s"));
     assert_checkpoint_whole();
+}
+
+/* Ctrl-C on one rank mid-run: every rank stops at the same step, rank 0 saves the
+   position; one process (--shards 2) resumes it mid-epoch and ends with the weights of
+   the uninterrupted 2-rank run. */
+static void test_stop_mid_epoch_resume_on_one_process(void **state)
+{
+    (void)state;
+    if (!have_mpi()) skip();
+    assert_int_equal(run(MPIRUN "-np 2 " TRAIN "--epochs 8 --batch 40 --out full.safetensors", g_bin), 0);
+    double dt = 0;
+    int status = run_and_signal(SIGINT, "", "--epochs 8 --batch 40 --out s.safetensors", &dt);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 130);
+    assert_int_equal(run("cat k.out"), 0);
+    assert_non_null(strstr(out, "stopped at epoch"));
+    printf("%s", strstr(out, "stopped at epoch"));
+    assert_int_equal(run(TRAIN "--epochs 8 --batch 40 --shards 2 --resume s.safetensors --out s.safetensors", g_bin),
+                     0);
+    assert_same_tensors("s.safetensors", "full.safetensors");
 }
 
 static int setup(void **state)
@@ -541,6 +560,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_resume_across_rank_counts),
         cmocka_unit_test(test_different_options_refused),
         cmocka_unit_test(test_sync_bn),
+        cmocka_unit_test(test_stop_mid_epoch_resume_on_one_process),
         cmocka_unit_test(test_killed_rank),
         cmocka_unit_test(test_stuck_rank_times_out),
     };
