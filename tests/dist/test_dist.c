@@ -25,10 +25,11 @@ static char out[1 << 16];
 
 /* Under AddressSanitizer the ranks run without leak checks: Open MPI keeps memory past
    MPI_Finalize in components it has unloaded (unsuppressible); the same trainer code
-   runs leak-checked in the one-process runs here. */
+   runs leak-checked in the one-process runs here. Shared-memory transfers without
+   cross-process reads (containers often forbid them). */
 #define MPIRUN                                                                                          \
     "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}" \
-    "detect_leaks=0 mpirun --oversubscribe --bind-to none "
+    "detect_leaks=0 OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun --oversubscribe --bind-to none "
 
 static double now_s(void)
 {
