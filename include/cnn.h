@@ -660,6 +660,10 @@ cnn_status cnn_loader_new(const cnn_dataset *d, int batch, bool shuffle, bool au
                           const cnn_transform *t, uint64_t seed, cnn_loader **out);
 void cnn_loader_shape(const cnn_loader *l, int *c, int *d, int *h, int *w); /* after transforms */
 int cnn_loader_num_batches(const cnn_loader *l);
+/* From the next cnn_loader_start_epoch on, yield only shard k of K of every batch
+   (cnn_shard_range: a rank's part of the global batch); n may then be 0 for a batch
+   (x, y non-NULL) while the epoch goes on. */
+cnn_status cnn_loader_set_shard(cnn_loader *l, int k, int shards);
 /* Begins epoch `epoch` (any order: resuming at epoch k gives epoch k's order),
    abandoning what is left of the previous one. */
 cnn_status cnn_loader_start_epoch(cnn_loader *l, int epoch);
@@ -798,6 +802,57 @@ cnn_status cnn_onnx_import(cnn_graph *g, const char *path, const cnn_onnx_import
                            cnn_node **input, cnn_node **output);
 /* true when a model name is a path to an ONNX file (ends in ".onnx"). */
 bool cnn_onnx_is_path(const char *name);
+/* ---------------------------------------------------------------- distributed
+ * (owned by src/dist/; see docs/architecture.md "Distributed training")
+ * A communicator joins the processes (ranks) of one data-parallel run. The
+ * single-process one (rank 0 of 1) is the default; the MPI one needs a build with
+ * CNN_WITH_MPI and a launch by mpirun. Collectives are blocking, called by every rank
+ * in the same order, and fail with a message (never hang) when they do not complete
+ * within the timeout (a rank died or stopped answering). */
+/* CNN-DIST-BEGIN */
+typedef struct cnn_comm cnn_comm;
+typedef enum cnn_comm_kind {
+    CNN_COMM_AUTO = 0, /* MPI when started by mpirun (and built with it), else single */
+    CNN_COMM_SINGLE,
+    CNN_COMM_MPI,      /* "not built with MPI" (CNN_ERR_UNSUPPORTED) in a build without it */
+} cnn_comm_kind;
+/* Initialises MPI for CNN_COMM_MPI (once per process). */
+cnn_status cnn_comm_init(cnn_comm_kind kind, cnn_comm **out);
+/* Finalises (MPI_Finalize for the MPI communicator) and frees. NULL is fine. */
+void cnn_comm_free(cnn_comm *c);
+int cnn_comm_rank(const cnn_comm *c);
+int cnn_comm_size(const cnn_comm *c);
+const char *cnn_comm_name(const cnn_comm *c); /* "single" or "mpi" */
+bool cnn_comm_built_with_mpi(void);
+/* In-place all-reduce of n values. The result is the same on every rank and is
+   ((x_0 + x_1) + x_2) + ... in rank order for every element, whatever the transport
+   (each rank adds its slice of the buffer in rank order, then the slices are gathered),
+   so it does not depend on MPI's choice of algorithm. op: CNN_REDUCE_SUM, or
+   CNN_REDUCE_MEAN (the sum divided by size); MAX/MIN are not supported. */
+cnn_status cnn_comm_allreduce(cnn_comm *c, float *buf, size_t n, cnn_reduce_op op);
+cnn_status cnn_comm_allreduce_f64(cnn_comm *c, double *buf, size_t n, cnn_reduce_op op);
+/* Root's bytes to every rank. */
+cnn_status cnn_comm_bcast(cnn_comm *c, void *buf, size_t bytes, int root);
+cnn_status cnn_comm_barrier(cnn_comm *c);
+/* Seconds a collective may wait (default 300, or CNN_DIST_TIMEOUT); <= 0: forever. */
+void cnn_comm_set_timeout(cnn_comm *c, double seconds);
+/* True once a collective failed or timed out: the run cannot continue in step and
+   should end with cnn_comm_abort. */
+bool cnn_comm_broken(const cnn_comm *c);
+/* Ends every rank of the run at once (MPI_Abort) with this exit code; for programs
+   (the CLI), never called by the library. The single communicator returns. */
+void cnn_comm_abort(cnn_comm *c, int code);
+/* Time spent in collectives and bytes contributed, since creation. */
+typedef struct cnn_comm_stats {
+    double seconds;     /* waiting for and moving data (includes waiting for slower ranks) */
+    uint64_t bytes;     /* payload bytes passed to all-reduce / broadcast */
+    int64_t calls;
+} cnn_comm_stats;
+cnn_comm_stats cnn_comm_get_stats(const cnn_comm *c);
+/* Shard k of K of n items: the contiguous [*lo, *hi), the first n % K shards one
+   larger. How a global batch is split among ranks. */
+void cnn_shard_range(int n, int shards, int k, int *lo, int *hi);
+/* CNN-DIST-END */
 
 /* ---------------------------------------------------------------- training
  * (owned by src/train/; the trainer loop, metrics and checkpoints go here) */
@@ -866,6 +921,16 @@ typedef struct cnn_train_config {
                      double images_per_s);
     void (*on_epoch)(void *user, const cnn_epoch_stats *s);
     void *user;
+    /* Data-parallel (docs/architecture.md "Distributed training"): with more than one
+       shard, batch is the global batch (0: the model's batch times shards), split into
+       `shards` contiguous shards (0 = one per rank; one shard: the model's batch is the
+       batch); each rank
+       computes its shard's gradient, summed over ranks in rank order. One process with
+       shards = K gives the numbers of K ranks bit for bit. The model's batch must hold
+       a shard. Callbacks, logs, plots and checkpoints happen on rank 0 only. */
+    cnn_comm *comm;          /* NULL = single process */
+    int shards;
+    bool sync_bn;            /* batch norm statistics over the global batch (ranks) */
 } cnn_train_config;
 
 /* Trains m on train (evaluating on test after each epoch when test != NULL). Returns

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -11,6 +12,13 @@
 /* SIGINT and SIGTERM (kill, systemd, job schedulers) both finish the step, save the
    checkpoint and exit; a second signal leaves at once (docs/architecture.md, "Stopping"). */
 static volatile sig_atomic_t g_stop;
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static void on_sigint(int sig)
 {
     if (g_stop) _exit(128 + sig);
@@ -227,17 +235,21 @@ static const char USAGE[] =
     "Trains a zoo model (see 'cnn models') and prints one line per epoch:\n"
     "epoch, train loss, train acc, test acc, images/s, seconds.\n"
     "DATA: fashion-mnist | mnist:DIR | idx:DIR | cifar10:DIR | folder:DIR | hsi:CUBE.mat [--gt GT.mat]\n"
-    "example: cnn train lenet --data fashion-mnist --epochs 10 --lr 0.9 --init xavier";
+    "example: cnn train lenet --data fashion-mnist --epochs 10 --lr 0.9 --init xavier\n"
+    "data-parallel: mpirun -np N cnn train ... (--batch stays the global batch; rank 0 prints and\n"
+    "writes; see docs/architecture.md \"Distributed training\" for placing ranks and threads)";
 
 int cmd_train(int argc, char **argv)
 {
     const char *data = NULL, *optim = "sgd", *schedule = NULL, *resize = NULL, *normalize = NULL,
                *init = NULL, *out = NULL, *log = NULL, *plot = NULL, *resume = NULL, *from = NULL,
-               *freeze = NULL;
+               *freeze = NULL, *dist = "auto";
     int epochs = 10, batch = 256, seed = 0, warmup = 0, limit_train = 0, limit_test = 0, crop = 0,
         points = 0;
     float lr = 0.1f, momentum = 0.0f, wd = 0.0f, smoothing = 0.0f;
-    bool nesterov = false, flip = false, quiet = false;
+    bool nesterov = false, flip = false, quiet = false, sync_bn = false;
+    int shards = 0;
+    float dist_timeout = -1.0f;
     cli_model_args ma = {0};
     cli_hsi_args ha = {0};
     const cli_opt opts[] = {
@@ -271,6 +283,11 @@ int cmd_train(int argc, char **argv)
         {"limit-train", OPT_INT, &limit_train, "use the first N training examples"},
         {"limit-test", OPT_INT, &limit_test, "use the first N test examples"},
         {"quiet", OPT_BOOL, &quiet, "no progress lines"},
+        {"dist", OPT_STR, &dist, "auto | single | mpi: communicator (auto: MPI under mpirun)"},
+        {"shards", OPT_INT, &shards, "cut each global batch into K shards (default: one per rank); "
+                                     "1 process with --shards N = N ranks bit for bit"},
+        {"sync-bn", OPT_BOOL, &sync_bn, "batch norm statistics over the global batch (all ranks)"},
+        {"dist-timeout", OPT_FLOAT, &dist_timeout, "seconds a rank waits for the others (default 300)"},
         CLI_MODEL_OPTS(&ma),
         CLI_HSI_OPTS(&ha),
     };
@@ -342,17 +359,48 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
 
+    cnn_comm_kind kind = CNN_COMM_AUTO;
+    if (!strcmp(dist, "single")) kind = CNN_COMM_SINGLE;
+    else if (!strcmp(dist, "mpi")) kind = CNN_COMM_MPI;
+    else if (strcmp(dist, "auto") != 0) {
+        fprintf(stderr, "cnn: --dist '%s': use auto, single or mpi\n", dist);
+        return 2;
+    }
+    if (shards < 0) {
+        fprintf(stderr, "cnn: --shards must be >= 1\n");
+        return 2;
+    }
+    cnn_comm *comm = NULL;
+    if (cnn_comm_init(kind, &comm) != CNN_OK) return cli_fail("train");
+    if (dist_timeout >= 0) cnn_comm_set_timeout(comm, dist_timeout);
+    const int rank = cnn_comm_rank(comm), ranks = cnn_comm_size(comm);
+    const int K = shards > 0 ? shards : ranks;
+    c.comm = comm;
+    c.shards = shards;
+    c.sync_bn = sync_bn;
+    if (rank != 0) quiet = true; /* rank 0 reports */
+    int rc = 0;
+
     cnn_dataset train = {0}, test = {0};
-    if (cnn_dataset_open(data, true, &train) != CNN_OK) return cli_fail("training data");
-    bool have_test = cnn_dataset_open(data, false, &test) == CNN_OK;
-    if (!have_test) fprintf(stderr, "cnn: note: no test split (%s); test acc not reported\n", cnn_error_message());
+    bool have_test = false;
+    if (cnn_dataset_open(data, true, &train) != CNN_OK) {
+        rc = cli_fail("training data");
+        goto done_comm;
+    }
+    have_test = cnn_dataset_open(data, false, &test) == CNN_OK;
+    if (!have_test && rank == 0)
+        fprintf(stderr, "cnn: note: no test split (%s); test acc not reported\n", cnn_error_message());
 
     /* the model's input follows the data (after --resize) unless --input says otherwise;
        2D images of another size than the model's listed input are resized to it (the
-       header says so): alexnet_d2l on 28x28 Fashion-MNIST trains at 224x224 as in d2l */
+       header says so): alexnet_d2l on 28x28 Fashion-MNIST trains at 224x224 as in d2l.
+       The model's batch holds one shard of the global batch. */
     cnn_model_opts mo;
-    ma.batch = batch;
-    if (!cli_model_opts(&ma, &mo)) return 2;
+    ma.batch = (batch + K - 1) / K;
+    if (!cli_model_opts(&ma, &mo)) {
+        rc = 2;
+        goto done_data;
+    }
     const cnn_model_info *info = cnn_model_find(pos[0]);
     char auto_resize[256] = "";
     if (!ma.input && !resize && info && info->depth == 0 && train.d == 0 &&
@@ -372,7 +420,6 @@ int cmd_train(int argc, char **argv)
     }
     if (!ma.classes) mo.classes = train.classes;
     cnn_model m;
-    int rc = 0;
     if (cnn_model_new(pos[0], &mo, smoothing, &m) != CNN_OK) {
         rc = cli_fail("model");
         goto done_data;
@@ -385,10 +432,11 @@ int cmd_train(int argc, char **argv)
             rc = cli_fail("--from");
             goto done_model;
         }
-        printf("from %s: loaded %d parameters and buffers, %d initialised afresh, %d tensors of the "
-               "file unused%s\n",
-               from, ts.loaded, ts.not_loaded, ts.unused, quiet && (ts.not_loaded || ts.unused) ?
-               " (without --quiet: which)" : "");
+        if (rank == 0)
+            printf("from %s: loaded %d parameters and buffers, %d initialised afresh, %d tensors of the "
+                   "file unused%s\n",
+                   from, ts.loaded, ts.not_loaded, ts.unused, quiet && (ts.not_loaded || ts.unused) ?
+                   " (without --quiet: which)" : "");
     }
     if (freeze) {
         int nf = 0;
@@ -396,36 +444,61 @@ int cmd_train(int argc, char **argv)
             rc = cli_fail("--freeze");
             goto done_model;
         }
-        printf("frozen: %d parameters matching '%s'; %zu trainable elements remain\n", nf, freeze,
-               cnn_graph_param_count(m.g));
+        if (rank == 0)
+            printf("frozen: %d parameters matching '%s'; %zu trainable elements remain\n", nf, freeze,
+                   cnn_graph_param_count(m.g));
     }
     progress p = {.tty = isatty(1) && !quiet, .quiet = quiet, .last_pct = -1, .cv = &cv};
-    if (!quiet || points > 0) c.on_batch = on_batch;
+    if (rank == 0 && (!quiet || points > 0)) c.on_batch = on_batch;
     c.user = &p;
-    c.on_epoch = on_epoch;
+    c.on_epoch = rank == 0 ? on_epoch : NULL;
     cnn_cost cost = cnn_graph_cost(m.g);
-    printf("training %s on %s: %d train / %d test examples, batch %d, %d epochs, %s lr %g, %d threads, "
+    if (rank == 0 && ranks > 1)
+        printf("data-parallel: %d ranks (%s), global batch %d, %d threads per rank%s\n", ranks,
+               cnn_comm_name(comm), batch, cnn_get_threads(), sync_bn ? ", synchronised batch norm" : "");
+    if (rank == 0 && K > 1 && batch % K != 0)
+        printf("note: global batch %d is not divisible by %d shards: %d shard(s) of %d and %d of %d examples\n",
+               batch, K, batch % K, batch / K + 1, K - batch % K, batch / K);
+    if (rank == 0) printf("training %s on %s: %d train / %d test examples, batch %d, %d epochs, %s lr %g, %d threads, "
            "backend %s\n",
            pos[0], data, limit_train > 0 && limit_train < train.n ? limit_train : train.n,
            have_test ? (limit_test > 0 && limit_test < test.n ? limit_test : test.n) : 0, batch, epochs,
            optim, (double)lr, cnn_get_threads(), cnn_backend_name());
-    if (!strncmp(data, "hsi:", 4)) printf("data: %s\n", train.source);
-    if (*auto_resize) printf("%s\n", auto_resize);
-    printf("model: %.3fM parameters, %.3fM multiply-adds per example\n", (double)cost.params / 1e6,
-           (double)cost.macs / 1e6);
-    printf("%5s %10s %9s %8s %10s %9s\n", "epoch", "loss", "train_acc", "test_acc", "img/s", "seconds");
+    if (rank == 0 && !strncmp(data, "hsi:", 4)) printf("data: %s\n", train.source);
+    if (rank == 0 && *auto_resize) printf("%s\n", auto_resize);
+    if (rank == 0) {
+        printf("model: %.3fM parameters, %.3fM multiply-adds per example\n", (double)cost.params / 1e6,
+               (double)cost.macs / 1e6);
+        printf("%5s %10s %9s %8s %10s %9s\n", "epoch", "loss", "train_acc", "test_acc", "img/s", "seconds");
+    }
+    double t_start = wall_s();
     catch_stop_signals(true);
     cnn_epoch_stats last = {0};
     cnn_status s = cnn_train(&m, &train, have_test ? &test : NULL, &c, &last);
     catch_stop_signals(false);
     if (p.tty) printf("\n");
     if (s == CNN_ERR_INTERRUPTED) {
-        printf("%s\n", cnn_error_message());
+        if (rank == 0) printf("%s\n", cnn_error_message());
         rc = 128 + (g_stop ? (int)g_stop : SIGINT);
     } else if (s != CNN_OK) {
         rc = cli_fail("train");
-    } else if (out) {
+    } else if (out && rank == 0) {
         printf("saved %s\n", out);
+    }
+    if (s == CNN_OK && rank == 0 && ranks > 1) {
+        /* the split the scaling note (docs/scaling.md) uses: time in collectives
+           (moving data and waiting for the slower rank) against the rest */
+        cnn_comm_stats cs = cnn_comm_get_stats(comm);
+        cnn_memory_plan mp = cnn_graph_memory_plan(m.g);
+        double wall = wall_s() - t_start;
+        int n_train = limit_train > 0 && limit_train < train.n ? limit_train : train.n;
+        long steps = resume ? 0 : (long)epochs * ((n_train + batch - 1) / batch);
+        printf("communication: %.3f s of %.3f s in %lld collectives (%.1f MB); gradients all-reduced per step: "
+               "%zu bytes\n",
+               cs.seconds, wall, (long long)cs.calls, (double)cs.bytes / 1e6, mp.grads);
+        if (steps > 0)
+            printf("per step (%ld steps, rank 0): %.2f ms in collectives, %.2f ms the rest\n", steps,
+                   1e3 * cs.seconds / (double)steps, 1e3 * (wall - cs.seconds) / (double)steps);
     }
     if (rc == 0 && cv.failed) rc = 1;
     free(cv.p);
@@ -434,5 +507,9 @@ done_model:
 done_data:
     cnn_dataset_free(&train);
     if (have_test) cnn_dataset_free(&test);
+done_comm:
+    fflush(stdout);
+    if (cnn_comm_broken(comm)) cnn_comm_abort(comm, rc ? rc : 1); /* a rank is gone: end them all */
+    cnn_comm_free(comm);
     return rc;
 }

@@ -13,6 +13,7 @@ struct cnn_loader {
     const cnn_dataset *ds;
     cnn_xform xf;
     int batch, num_batches;
+    int shard, shards;       /* this loader yields shard `shard` of `shards` of every batch */
     bool shuffle, augment;
     uint64_t seed;
     size_t ex_out;           /* floats per transformed example */
@@ -54,7 +55,13 @@ static uint64_t augment_seed(uint64_t seed, int epoch, int index)
 /* Batch b of the current epoch into slot s; runs without the lock. */
 static void fill_slot(cnn_loader *l, int s, int b)
 {
-    int start = b * l->batch, n = CNN_MIN(l->batch, l->ds->n - start);
+    int start = b * l->batch, n = CNN_MIN(l->batch, l->ds->n - start), lo = 0;
+    if (l->shards > 1) { /* a rank's contiguous part of the global batch */
+        int hi;
+        cnn_shard_range(n, l->shards, l->shard, &lo, &hi);
+        start += lo;
+        n = hi - lo;
+    }
     for (int k = 0; k < n; k++) {
         int idx = l->perm[start + k];
         cnn_rng rng = {{0}};
@@ -117,6 +124,7 @@ cnn_status cnn_loader_new(const cnn_dataset *d, int batch, bool shuffle, bool au
     l->seed = seed;
     l->ex_out = (size_t)xf.c * (size_t)(xf.d > 0 ? xf.d : 1) * (size_t)xf.oh * xf.ow;
     l->held = -1;
+    l->shards = 1;
     l->perm = cnn_malloc((size_t)d->n * sizeof *l->perm);
     l->scratch = cnn_malloc(cnn_xform_scratch(&xf) * sizeof *l->scratch);
     for (int s = 0; s < 2; s++) {
@@ -167,6 +175,20 @@ void cnn_loader_shape(const cnn_loader *l, int *c, int *d, int *h, int *w)
 }
 
 int cnn_loader_num_batches(const cnn_loader *l) { return l->num_batches; }
+
+cnn_status cnn_loader_set_shard(cnn_loader *l, int shard, int shards)
+{
+    if (!l) return cnn_set_error(CNN_ERR_INVALID_ARG, "loader: NULL");
+    if (shards < 1 || shard < 0 || shard >= shards)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "loader: shard %d of %d is out of range", shard, shards);
+    pthread_mutex_lock(&l->mu);
+    l->active = false; /* takes effect at the next cnn_loader_start_epoch */
+    while (l->busy) pthread_cond_wait(&l->cv, &l->mu);
+    l->shard = shard;
+    l->shards = shards;
+    pthread_mutex_unlock(&l->mu);
+    return CNN_OK;
+}
 
 cnn_status cnn_loader_start_epoch(cnn_loader *l, int epoch)
 {

@@ -439,6 +439,7 @@ static cnn_ctx make_ctx(cnn_graph *g)
         .scratch = g->scratch,
         .be = cnn_backend_get(),
         .rng = &g->rng,
+        .sync = g->training && g->sync_comm && cnn_comm_size(g->sync_comm) > 1 ? g->sync_comm : NULL,
     };
     return c;
 }

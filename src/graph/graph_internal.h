@@ -17,6 +17,7 @@ typedef struct cnn_ctx {
     void *scratch;          /* n->scratch_bytes of temporary space, shared by all ops */
     const cnn_backend *be;  /* kernels */
     cnn_rng *rng;           /* dropout */
+    cnn_comm *sync;         /* training: batch norm statistics over these ranks (NULL: local) */
 } cnn_ctx;
 
 /* A parameter with the default initialisation of its layer (PyTorch's). */
@@ -132,6 +133,7 @@ struct cnn_graph {
     float *fuse_block;      /* folded batch-norm scale/shift of fused convolutions */
     struct cnn_initial *initials; /* cnn_graph_set_initial: applied at compile */
     int n_initials;
+    cnn_comm *sync_comm;    /* set by the trainer for --sync-bn (docs/architecture.md) */
 };
 
 /* Values a parameter takes at compile instead of its default init (exec.c). */

@@ -18,6 +18,7 @@ typedef struct bn_attr {
     int spatial_dims; /* 2 or 3 */
     float eps, momentum;
     int c;
+    double sync_m; /* synchronised training: values per channel over all ranks */
 } bn_attr;
 
 static cnn_status bn_shape(cnn_node *n)
@@ -43,6 +44,7 @@ static cnn_status bn_shape(cnn_node *n)
         !cnn_node_param(n, "running_var", 1, &a->c, CNN_PARAM_BUFFER, 0, 1.0f))
         return CNN_ERR_INVALID_ARG;
     n->saved_bytes = 2 * (size_t)a->c * sizeof(float); /* mean (C), inv_std (C) */
+    n->scratch_bytes = (4 * (size_t)a->c + 2) * sizeof(double); /* synchronised statistics */
     return CNN_OK;
 }
 
@@ -136,8 +138,80 @@ static int bn_block(int N, int C, size_t S, int threads)
     return cb < 1 ? 1 : (int)cb;
 }
 
+/* Synchronised batch norm (--sync-bn, docs/architecture.md "Distributed training"):
+   the statistics of the global batch over all ranks. Each rank's per-channel count,
+   mean and centred sum of squares (its shifted one-pass sums) are combined exactly as
+   Chan et al.'s parallel variance: two all-reduces (the means, then the centred sums
+   around the global mean), so no large-mean cancellation. */
+static cnn_status bn_forward_sync(cnn_node *n, const cnn_ctx *ctx)
+{
+    bn_attr *a = n->attr;
+    int N = ctx->batch, C = a->c;
+    size_t S = bn_spatial(n);
+    const float *x = n->in[0]->out.data;
+    float *y = n->out.data;
+    const float *w = n->params[0]->value.data, *b = n->params[1]->value.data;
+    float *rmean = n->params[2]->value.data, *rvar = n->params[3]->value.data;
+    float *mean = n->saved, *inv_std = mean + C;
+    double *sum = ctx->scratch;           /* C + 1: m mean_r, then m */
+    double *m2 = sum + C + 1;             /* C + 1: centred sums around the global mean */
+    double *lmean = m2 + C + 1, *lm2 = lmean + C; /* this rank's mean and centred sum */
+    const double lm = (double)N * (double)S, eps = a->eps, mom = a->momentum;
+    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(N, C, S, nt);
+    int nb = (C + cb - 1) / cb;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int bi = 0; bi < nb; bi++) {
+        int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
+        double sh[MAX_CB], s1[MAX_CB], s2[MAX_CB];
+        for (int j = 0; j < nc; j++) {
+            sh[j] = x[(size_t)(c0 + j) * S];
+            s1[j] = s2[j] = 0.0;
+        }
+        stats_block(x, N, C, S, c0, nc, sh, s1, s2);
+        for (int j = 0; j < nc; j++) {
+            int c = c0 + j;
+            double d = s1[j] / lm;
+            lmean[c] = sh[j] + d;
+            lm2[c] = s2[j] - s1[j] * d; /* sum (x - mean_r)^2 */
+            if (lm2[c] < 0.0) lm2[c] = 0.0;
+            sum[c] = lm * lmean[c];
+        }
+    }
+    sum[C] = lm;
+    cnn_status s = cnn_comm_allreduce_f64(ctx->sync, sum, (size_t)C + 1, CNN_REDUCE_SUM);
+    if (s != CNN_OK) return s;
+    const double M = sum[C];
+    a->sync_m = M;
+    for (int c = 0; c < C; c++) {
+        double dmu = lmean[c] - sum[c] / M;
+        m2[c] = lm2[c] + lm * dmu * dmu;
+    }
+    m2[C] = 0.0;
+    s = cnn_comm_allreduce_f64(ctx->sync, m2, (size_t)C, CNN_REDUCE_SUM);
+    if (s != CNN_OK) return s;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int bi = 0; bi < nb; bi++) {
+        int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
+        float scale[MAX_CB], shift[MAX_CB];
+        for (int j = 0; j < nc; j++) {
+            int c = c0 + j;
+            double dmu = sum[c] / M, var = m2[c] / M;
+            float mu = (float)dmu, is = (float)(1.0 / sqrt(var + eps));
+            mean[c] = mu;
+            inv_std[c] = is;
+            rmean[c] = (float)((1.0 - mom) * rmean[c] + mom * dmu);
+            rvar[c] = (float)((1.0 - mom) * rvar[c] + mom * var * M / (M - 1.0));
+            scale[j] = w[c] * is;
+            shift[j] = b[c] - mu * scale[j];
+        }
+        affine_block(x, y, N, C, S, c0, nc, scale, shift);
+    }
+    return CNN_OK;
+}
+
 static cnn_status bn_forward(cnn_node *n, const cnn_ctx *ctx)
 {
+    if (ctx->training && ctx->sync) return bn_forward_sync(n, ctx);
     const bn_attr *a = n->attr;
     int N = ctx->batch, C = a->c;
     size_t S = bn_spatial(n);
@@ -255,8 +329,59 @@ CNN_CLONES static void bwd_apply_block(const float *x, const float *dy, float *d
 /* Training: with xh = (x - mean) inv_std over the m values of a channel,
    dx = weight inv_std / m (m dy - sum dy - xh sum(dy xh)); eval: dx = weight inv_std dy
    with the running statistics (constants). */
+/* Synchronised backward: the weight and bias gradients from this rank's values (the
+   trainer's gradient all-reduce adds the ranks), the input gradient with the sums of
+   dy and dy xh over the global batch (one all-reduce). */
+static cnn_status bn_backward_sync(cnn_node *n, const cnn_ctx *ctx)
+{
+    const bn_attr *a = n->attr;
+    int N = ctx->batch, C = a->c;
+    size_t S = bn_spatial(n);
+    const float *x = n->in[0]->out.data, *dy = n->grad.data;
+    float *dx = n->in[0]->grad.data;
+    const float *w = n->params[0]->value.data;
+    float *dw = n->params[0]->grad.data, *db = n->params[1]->grad.data;
+    const float *mean = n->saved, *inv_std = mean + C;
+    double *tot = ctx->scratch; /* sum dy (C), sum dy xh (C) */
+    const double M = a->sync_m;
+    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
+    int nb = (C + cb - 1) / cb;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int bi = 0; bi < nb; bi++) {
+        int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
+        double sdy[MAX_CB], sdyx[MAX_CB];
+        for (int j = 0; j < nc; j++) sdy[j] = sdyx[j] = 0.0;
+        bwd_sums_block(x, dy, N, C, S, c0, nc, mean + c0, sdy, sdyx);
+        for (int j = 0; j < nc; j++) {
+            int c = c0 + j;
+            double sdyxh = sdyx[j] * (double)inv_std[c];
+            if (db) db[c] += (float)sdy[j];
+            if (dw) dw[c] += (float)sdyxh;
+            tot[c] = sdy[j];
+            tot[C + c] = sdyxh;
+        }
+    }
+    if (!dx) return CNN_OK;
+    cnn_status s = cnn_comm_allreduce_f64(ctx->sync, tot, 2 * (size_t)C, CNN_REDUCE_SUM);
+    if (s != CNN_OK) return s;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int bi = 0; bi < nb; bi++) {
+        int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
+        float k1[MAX_CB], mdy[MAX_CB], mdyxh[MAX_CB];
+        for (int j = 0; j < nc; j++) {
+            int c = c0 + j;
+            k1[j] = w[c] * inv_std[c];
+            mdy[j] = (float)(tot[c] / M);
+            mdyxh[j] = (float)(tot[C + c] / M);
+        }
+        bwd_apply_block(x, dy, dx, N, C, S, c0, nc, mean + c0, inv_std + c0, k1, mdy, mdyxh);
+    }
+    return CNN_OK;
+}
+
 static cnn_status bn_backward(cnn_node *n, const cnn_ctx *ctx)
 {
+    if (ctx->training && ctx->sync) return bn_backward_sync(n, ctx);
     const bn_attr *a = n->attr;
     int N = ctx->batch, C = a->c;
     size_t S = bn_spatial(n);

@@ -13,4 +13,31 @@ int cnn_model_meta(const cnn_model *m, char meta[][2][CNN_META_LEN], int max);
 cnn_status cnn_model_set_class_names(cnn_model *m, char *const *names);
 cnn_status cnn_model_check_data(const cnn_model *m, const cnn_loader *l);
 int cnn_argmax(const float *x, int n);
+
+/* Data-parallel training state (trainer_dist.c; docs/architecture.md "Distributed
+   training"). */
+typedef struct cnn_dist {
+    cnn_comm *comm, *own;  /* own: the single-process communicator made when none given */
+    int rank, P, K, B;     /* rank of P; K shards of the global batch B */
+    int first, nloc;       /* shards this process computes: [first, first + nloc) */
+    uint64_t seed;
+    bool sync_bn;
+    cnn_graph *g;
+    float *acc;            /* one process, K > 1: the gradient summed over shards */
+    size_t n_grad;
+    float *bufsave;        /* ... and shard 0's batch-norm running statistics */
+    size_t n_buf;
+} cnn_dist;
+cnn_status cnn_dist_setup(cnn_dist *d, cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
+                          const cnn_train_config *c);
+cnn_status cnn_dist_prepare(cnn_dist *d, cnn_graph *g); /* after compile */
+void cnn_dist_free(cnn_dist *d);
+/* Every rank gets s != CNN_OK if any rank had it (its own message, or "another rank"). */
+cnn_status cnn_dist_agree(cnn_dist *d, cnn_status s, const char *what);
+cnn_status cnn_dist_sync_params(cnn_dist *d, cnn_graph *g);
+cnn_status cnn_dist_sync_resume(cnn_dist *d, cnn_graph *g, cnn_optimizer *opt, int *epoch, int *batch);
+cnn_status cnn_dist_root_status(cnn_dist *d, cnn_status s);
+cnn_status cnn_dist_step(cnn_dist *d, cnn_model *m, const float *x, const float *y, int n, int64_t step,
+                         double stats[4]);
+cnn_status cnn_dist_evaluate(cnn_dist *d, cnn_model *m, const cnn_dataset *test, int limit, double *acc);
 #endif

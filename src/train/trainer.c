@@ -2,7 +2,9 @@
    the loader (prepared on its thread), forward, backward, optimizer step; then test
    accuracy, one stats record, CSV log, plot and an atomic checkpoint. Resuming from a
    checkpoint restores weights, buffers, optimizer state, the dropout RNG and the
-   position in the epoch, so an interrupted run continues bit for bit. */
+   position in the epoch, so an interrupted run continues bit for bit. Data-parallel
+   runs (trainer_dist.c) cut every global batch into shards, one per rank; rank 0 alone
+   reports and writes (docs/architecture.md "Distributed training"). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,19 +216,31 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
     memcpy(m->transform.std, c->transform.std, sizeof m->transform.std);
     if (!m->class_names && train->class_names) CNN_CHECK(cnn_model_set_class_names(m, train->class_names));
 
-    CNN_CHECK(cnn_graph_compile(g, c->seed));
-    if (c->init.kind != CNN_INIT_DEFAULT)
-        CNN_CHECK(cnn_graph_init(g, CNN_PARAM_WEIGHT, &c->init, false, c->seed));
+    cnn_dist dist;
+    cnn_status ds = cnn_dist_setup(&dist, m, train, test, c);
+    if (ds != CNN_OK) {
+        cnn_dist_free(&dist);
+        return ds;
+    }
+    const bool root = dist.rank == 0;
+    cnn_status s = cnn_graph_compile(g, c->seed);
+    if (s == CNN_OK && c->init.kind != CNN_INIT_DEFAULT)
+        s = cnn_graph_init(g, CNN_PARAM_WEIGHT, &c->init, false, c->seed);
     cnn_rng_seed(&g->rng, c->seed ^ 0xd20f0u);
 
-    cnn_status s = CNN_OK;
-    cnn_optimizer *opt = cnn_optimizer_new(g, &c->optim);
+    cnn_optimizer *opt = s == CNN_OK ? cnn_optimizer_new(g, &c->optim) : NULL;
     cnn_loader *lt = NULL;
     train_state st = {0};
     st.history = cnn_calloc((size_t)c->epochs + 1, sizeof *st.history);
-    if (!opt) s = cnn_error_status() != CNN_OK ? cnn_error_status() : CNN_ERR_NOMEM;
+    if (s == CNN_OK && !opt) s = cnn_error_status() != CNN_OK ? cnn_error_status() : CNN_ERR_NOMEM;
     if (s == CNN_OK && !st.history) s = cnn_set_error(CNN_ERR_NOMEM, "train: out of memory");
-    if (s == CNN_OK && c->resume) s = load_resume(m, opt, &st, c->epochs, c->resume);
+    if (s == CNN_OK) s = cnn_dist_prepare(&dist, g);
+    s = cnn_dist_agree(&dist, s, "to set up");
+    /* rank 0 reads the checkpoint; every rank starts from rank 0's state */
+    if (s == CNN_OK && c->resume && root) s = load_resume(m, opt, &st, c->epochs, c->resume);
+    if (c->resume) s = cnn_dist_agree(&dist, s, "to resume");
+    if (s == CNN_OK) s = c->resume ? cnn_dist_sync_resume(&dist, g, opt, &st.epoch, &st.batch)
+                                   : cnn_dist_sync_params(&dist, g);
     cnn_transform tt = c->transform;
     if (!c->augment) {
         tt.crop_padding = 0;
@@ -234,8 +248,10 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
     }
     cnn_dataset tv = *train;
     if (c->limit_train > 0 && c->limit_train < tv.n) tv.n = c->limit_train;
-    if (s == CNN_OK) s = cnn_loader_new(&tv, m->opts.batch, true, c->augment, &tt, c->seed, &lt);
+    if (s == CNN_OK) s = cnn_loader_new(&tv, dist.B, true, c->augment, &tt, c->seed, &lt);
     if (s == CNN_OK) s = cnn_model_check_data(m, lt);
+    if (s == CNN_OK && dist.P > 1) s = cnn_loader_set_shard(lt, dist.rank, dist.K);
+    if (dist.P > 1) s = cnn_dist_agree(&dist, s, "to open the data");
     int batches = lt ? cnn_loader_num_batches(lt) : 0;
 
     for (int epoch = st.epoch + 1; s == CNN_OK && epoch <= c->epochs; epoch++) {
@@ -247,38 +263,37 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
         int64_t seen = 0, correct = 0;
         int b = 0;
         bool stopped = false;
-        while (s == CNN_OK) {
+        while (s == CNN_OK && b < batches) {
             const float *x, *y;
             int n = 0;
             s = cnn_loader_next(lt, &x, &y, &n);
-            if (s != CNN_OK || n == 0) break;
+            if (s != CNN_OK || !x) break;
             if (b < st.batch) { /* resuming mid-epoch: these were done before the stop */
                 b++;
                 continue;
             }
-            s = cnn_graph_set_input(g, m->input, x, n);
-            if (s == CNN_OK) s = cnn_graph_set_input(g, m->labels, y, n);
-            if (s == CNN_OK) s = cnn_graph_forward(g);
-            if (s == CNN_OK) s = cnn_graph_backward(g, m->loss);
-            if (s == CNN_OK) s = cnn_optimizer_step(opt);
+            /* the global batch's size; this process holds its shard(s) of it */
+            int ng = CNN_MIN(dist.B, tv.n - b * dist.B);
+            double stats[4] = {0, 0, 0, c->stop && *c->stop ? 1.0 : 0.0};
+            s = cnn_dist_step(&dist, m, x, y, ng, (int64_t)(epoch - 1) * batches + b, stats);
             if (s != CNN_OK) break;
-            float loss = cnn_node_value(m->loss).data[0];
+            double loss = stats[0] / (double)ng;
             if (!isfinite(loss)) {
                 s = cnn_set_error(CNN_ERR_STATE,
                                   "train: loss became %g at epoch %d batch %d (learning rate %g too high?)",
-                                  (double)loss, epoch, b + 1, (double)lr);
+                                  loss, epoch, b + 1, (double)lr);
                 break;
             }
-            loss_sum += (double)loss * n;
-            const float *z = cnn_node_value(m->logits).data;
-            for (int i = 0; i < n; i++)
-                if (cnn_argmax(z + (size_t)i * m->classes, m->classes) == (int)y[i]) correct++;
-            seen += n;
+            s = cnn_optimizer_step(opt);
+            if (s != CNN_OK) break;
+            loss_sum += stats[0];
+            correct += (int64_t)stats[1];
+            seen += ng;
             b++;
-            if (c->on_batch)
+            if (c->on_batch && root)
                 c->on_batch(c->user, epoch, b, batches, loss_sum / (double)seen,
                             (double)correct / (double)seen, (double)seen / (now_s() - t0));
-            if (c->stop && *c->stop) {
+            if (stats[3] > 0) { /* any rank asked to stop: all stop at this step */
                 stopped = true;
                 break;
             }
@@ -288,7 +303,9 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
             st.epoch = epoch - 1;
             st.batch = b < batches ? b : 0;
             if (b >= batches) st.epoch = epoch;
-            if (c->checkpoint) s = save_checkpoint(m, opt, &st, c->seed, c->checkpoint);
+            if (c->checkpoint) s = cnn_dist_sync_params(&dist, g);
+            if (s == CNN_OK && c->checkpoint && root) s = save_checkpoint(m, opt, &st, c->seed, c->checkpoint);
+            if (c->checkpoint) s = cnn_dist_root_status(&dist, s);
             if (s == CNN_OK)
                 s = cnn_set_error(CNN_ERR_INTERRUPTED, "stopped at epoch %d, batch %d%s%s", epoch, b,
                                   c->checkpoint ? "; checkpoint saved to " : "",
@@ -305,22 +322,21 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
             .images_per_s = train_s > 0 ? (double)seen / train_s : 0.0,
             .lr = lr,
         };
-        if (test) {
-            cnn_metrics mt;
-            s = cnn_evaluate(m, test, c->limit_test, &mt);
-            if (s != CNN_OK) break;
-            es.test_acc = mt.overall_acc;
-            cnn_metrics_free(&mt);
-        }
+        /* every rank evaluates and saves rank 0's batch-norm running statistics */
+        s = cnn_dist_sync_params(&dist, g);
+        if (s == CNN_OK && test) s = cnn_dist_evaluate(&dist, m, test, c->limit_test, &es.test_acc);
+        if (s != CNN_OK) break;
         es.seconds = now_s() - t0;
         st.history[st.n_history++] = es;
         st.epoch = epoch;
         if (last) *last = es;
-        if (c->on_epoch) c->on_epoch(c->user, &es);
-        if (c->log_csv) s = write_csv(c->log_csv, st.history, st.n_history);
-        if (s == CNN_OK && c->plot) s = cnn_plot_curves(c->plot, st.history, st.n_history);
-        if (s == CNN_OK && c->checkpoint) s = save_checkpoint(m, opt, &st, c->seed, c->checkpoint);
+        if (c->on_epoch && root) c->on_epoch(c->user, &es);
+        if (c->log_csv && root) s = write_csv(c->log_csv, st.history, st.n_history);
+        if (s == CNN_OK && c->plot && root) s = cnn_plot_curves(c->plot, st.history, st.n_history);
+        if (s == CNN_OK && c->checkpoint && root) s = save_checkpoint(m, opt, &st, c->seed, c->checkpoint);
+        s = cnn_dist_root_status(&dist, s);
     }
+    cnn_dist_free(&dist);
     cnn_loader_free(lt);
     cnn_optimizer_free(opt);
     cnn_free(st.history);
