@@ -13,4 +13,6 @@ int cnn_model_meta(const cnn_model *m, char meta[][2][CNN_META_LEN], int max);
 cnn_status cnn_model_set_class_names(cnn_model *m, char *const *names);
 cnn_status cnn_model_check_data(const cnn_model *m, const cnn_loader *l);
 int cnn_argmax(const float *x, int n);
+/* Makes the layers with "<layer>.input_scale" in f int8 (quantize.c). */
+cnn_status cnn_model_quant_load(cnn_model *m, const cnn_tensor_file *f, const char *path);
 #endif
