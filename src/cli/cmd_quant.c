@@ -111,8 +111,9 @@ int cmd_quantize(int argc, char **argv)
                    "int8", (double)q.input_scale, (double)lo, (double)hi);
             n_int8++;
         } else {
+            bool kept = keep && strstr(keep, cnn_node_name(n));
             printf("%-40.40s %-10s %-6s %12s %24s\n", cnn_node_name(n), cnn_node_op(n), "float",
-                   "-", "(--keep-float)");
+                   "-", kept ? "(--keep-float)" : "(bias beyond int32)");
             n_kept++;
         }
     }

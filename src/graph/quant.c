@@ -108,7 +108,14 @@ cnn_status cnn_node_quantize(cnn_node *n, float in_scale, const float *wq, const
         q->m[o] = in_scale * s;
         if (b) {
             double bq = nearbyint((double)b->value.data[o] / ((double)in_scale * (double)s));
-            q->b[o] = bq > 2147483647.0 ? INT32_MAX : bq < -2147483648.0 ? INT32_MIN : (int32_t)bq;
+            if (!(fabs(bq) < 1073741824.0)) { /* 2^30: leaves room for the sum */
+                cnn_free(q);
+                return cnn_node_error(n, CNN_ERR_UNSUPPORTED,
+                                      "bias %g of channel %zu is %.3g accumulator units at input "
+                                      "scale %g: beyond int32, the layer stays float",
+                                      (double)b->value.data[o], o, bq, (double)in_scale);
+            }
+            q->b[o] = (int32_t)bq;
         }
     }
     /* the float weights become what the int8 kernel computes with */

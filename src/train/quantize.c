@@ -179,8 +179,14 @@ cnn_status cnn_model_quantize(cnn_model *m, const cnn_dataset *d, int n, const c
                                     opts.method == CNN_CALIB_PERCENTILE ? 1 : 2, opts.percentile);
         scale[i] = t > 0.0f ? t / 127.0f : 1.0f;
     }
-    for (int i = 0; s == CNN_OK && i < g->n_nodes; i++)
-        if (c.want[i]) s = cnn_node_quantize(g->nodes[i], scale[i], NULL, NULL);
+    for (int i = 0; s == CNN_OK && i < g->n_nodes; i++) {
+        if (!c.want[i]) continue;
+        s = cnn_node_quantize(g->nodes[i], scale[i], NULL, NULL);
+        if (s == CNN_ERR_UNSUPPORTED) { /* bias beyond int32 at this scale: stays float */
+            cnn_clear_error();
+            s = CNN_OK;
+        }
+    }
     if (s != CNN_OK) /* undo: drop int8 state (weights were only replaced on success) */
         for (int i = 0; i < g->n_nodes; i++) {
             cnn_free(g->nodes[i]->q);
