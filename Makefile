@@ -8,7 +8,9 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_DEPS  = cmake make gcc pkg-config libcmocka-dev zlib1g-dev libpng-dev libjpeg-dev libmatio-dev \
-              libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+              libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
+              python3-onnx libonnx-testdata nodejs \
+              gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi
 DEMO_DEPS   = dataset-fashion-mnist
 
 .PHONY: all deps demo-deps test asan demo clean install

@@ -573,6 +573,20 @@ cnn_status cnn_graph_load_weights(cnn_graph *g, const char *path, bool strict);
 cnn_status cnn_graph_save_weights(cnn_graph *g, const char *path, int n_meta,
                                   const char *const *meta);
 
+/* ---------------------------------------------------------------- io: ONNX export
+ * A graph as an ONNX model (opset 17): one ONNX node per cnn.c node, named after it;
+ * parameters and buffers (batch-norm running statistics too) as initializers under
+ * their state_dict names; each graph input with a symbolic batch dimension "N"; the
+ * output is o->output, else the graph's output (the logits when that is a loss).
+ * Compiles g (seed 0) if it is not compiled. Written to a temporary file, fsync'ed and
+ * renamed: nothing is written on failure. CNN_ERR_UNSUPPORTED without ONNX support
+ * (build option CNN_WITH_ONNX) or for an op ONNX cannot express, naming the node. */
+typedef struct cnn_onnx_export_opts {
+    cnn_node *output;       /* NULL: see above */
+    const char *graph_name; /* NULL: "cnn" */
+} cnn_onnx_export_opts;
+cnn_status cnn_onnx_export(cnn_graph *g, const char *path, const cnn_onnx_export_opts *o);
+
 /* ---------------------------------------------------------------- data
  * (owned by src/data/; declarations for datasets, transforms and the loader go here) */
 /* CNN-DATA-BEGIN */
@@ -759,6 +773,25 @@ const cnn_model_info *cnn_model_find(const char *name);
 cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts *o,
                            cnn_node **input, cnn_node **logits);
 
+/* ---------------------------------------------------------------- ONNX
+ * Import: an .onnx file (protobuf, read with the code protobuf-c generates from
+ * Debian's onnx.proto) becomes an ordinary graph built through this API: ONNX node
+ * names, initializers as parameters under their ONNX names starting from the file's
+ * values (cnn_graph_set_initial), BatchNormalization statistics as buffers. Dimension 0
+ * of every graph input is the batch. Builds without ONNX return CNN_ERR_UNSUPPORTED
+ * ("not built with ONNX"). See docs/architecture.md, "ONNX import". */
+typedef struct cnn_onnx_import_opts {
+    int batch;                          /* dim 0 of every input; 0 = 1 */
+    int channels, depth, height, width; /* symbolic dims of the first input (0 = the file's);
+                                           a value that contradicts a fixed dim is an error */
+} cnn_onnx_import_opts;
+/* *input = the first graph input, *output = the first graph output (every graph output
+   is marked; the other inputs are found by name with cnn_graph_find). */
+cnn_status cnn_onnx_import(cnn_graph *g, const char *path, const cnn_onnx_import_opts *o,
+                           cnn_node **input, cnn_node **output);
+/* true when a model name is a path to an ONNX file (ends in ".onnx"). */
+bool cnn_onnx_is_path(const char *name);
+
 /* ---------------------------------------------------------------- training
  * (owned by src/train/; the trainer loop, metrics and checkpoints go here) */
 /* CNN-TRAIN-BEGIN */
@@ -783,7 +816,7 @@ void cnn_metrics_free(cnn_metrics *m);
 typedef struct cnn_model {
     cnn_graph *g;
     cnn_node *input, *logits, *labels, *loss;
-    char name[64];
+    char name[512];          /* zoo name, or the path of an .onnx model */
     cnn_model_opts opts;     /* opts.set points into set_buf */
     char set_buf[256];
     cnn_transform transform; /* preprocessing used in training (no augmentation) */
@@ -876,6 +909,20 @@ typedef struct cnn_node_quant {
 cnn_node_quant cnn_node_quant_info(const cnn_node *n);
 /* Layers computed in int8 in g. */
 int cnn_graph_num_int8(const cnn_graph *g);
+
+/* ---------------------------------------------------------------- export: C source
+ * The graph from input to output as DIR/NAME.h + DIR/NAME.c (docs/architecture.md,
+ * "C export"): const weights, one static arena, int NAME_run(const float *input,
+ * float *output) at batch 1 in eval mode; C99, <math.h> only, no allocation or
+ * threads. An op without a generator is CNN_ERR_UNSUPPORTED naming the node; nothing
+ * is left half-written. */
+typedef struct cnn_c_export_info {
+    size_t weight_bytes; /* const data (flash, besides code) */
+    size_t arena_bytes;  /* the static arena (RAM) */
+    int nodes;
+} cnn_c_export_info;
+cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const char *dir,
+                        const char *name, cnn_c_export_info *info);
 
 #ifdef __cplusplus
 }

@@ -30,7 +30,8 @@ static double now_s(void)
 
 int cmd_quantize(int argc, char **argv)
 {
-    const char *data = NULL, *out = NULL, *method = "entropy", *keep = NULL, *split = "train";
+    const char *data = NULL, *out = NULL, *method = "entropy", *keep = NULL, *split = "train",
+               *resize = NULL;
     int calib = 512, batch = 64, seed = 0;
     float pct = 0.0f;
     cli_model_args ma = {0};
@@ -44,6 +45,7 @@ int cmd_quantize(int argc, char **argv)
         {"keep-float", OPT_STR, &keep, "comma-separated layers to keep in float"},
         {"split", OPT_STR, &split, "calibrate on the train (default) or test split"},
         {"batch", OPT_INT, &batch, "calibration batch (default 64)"},
+        {"resize", OPT_STR, &resize, "MODEL name: resize the calibration images to HxW"},
         {"seed", OPT_INT, &seed, "seed for the default init when given a MODEL name"},
         CLI_MODEL_OPTS(&ma),
         CLI_HSI_OPTS(&ha),
@@ -75,6 +77,16 @@ int cmd_quantize(int argc, char **argv)
         if (cnn_model_new(pos[0], &mo, 0.0f, &m) != CNN_OK ||
             cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK)
             return cli_fail(pos[0]);
+    }
+    if (resize) {
+        int h = 0, w = 0;
+        if (sscanf(resize, "%dx%d", &h, &w) != 2 || h < 1 || w < 1) {
+            fprintf(stderr, "cnn: quantize: bad --resize '%s' (HxW)\n", resize);
+            cnn_model_free(&m);
+            return 2;
+        }
+        m.transform.resize_h = h;
+        m.transform.resize_w = w;
     }
     cnn_tensor in = cnn_node_value(m.input);
     if (!(data = cli_hsi_spec(data, &ha, in.ndim == 5 ? in.dims[2] : 0, in.ndim == 5 ? in.dims[3] : 0))) {

@@ -88,6 +88,55 @@ static cnn_status alloc_params(cnn_graph *g, uint64_t seed)
         }
         init_param(e, &rng);
     }
+    for (int i = 0; i < g->n_initials; i++) /* after the default init: it draws the same */
+        memcpy(g->initials[i].param->p.value.data, g->initials[i].data,
+               cnn_tensor_numel(&g->initials[i].param->p.value) * sizeof(float));
+    return CNN_OK;
+}
+
+cnn_status cnn_graph_set_initial(cnn_graph *g, const char *param, const float *data, size_t n)
+{
+    if (!g) return cnn_set_error(CNN_ERR_INVALID_ARG, "set_initial: graph is NULL");
+    if (!param || !data)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "set_initial: %s is NULL",
+                             param ? "data" : "parameter name");
+    cnn_param_entry *e = NULL;
+    for (int i = 0; i < g->n_params && !e; i++)
+        if (strcmp(g->params[i]->p.name, param) == 0) e = g->params[i];
+    if (!e)
+        return cnn_set_error(CNN_ERR_NOT_FOUND, "set_initial: the graph has no parameter '%s'",
+                             param);
+    size_t want = cnn_tensor_numel(&e->p.value);
+    if (n != want) {
+        char buf[96];
+        return cnn_set_error(CNN_ERR_SHAPE,
+                             "set_initial '%s': %zu values given, the parameter %s holds %zu",
+                             param, n, cnn_shape_str(e->p.value.ndim, e->p.value.dims, buf, sizeof buf),
+                             want);
+    }
+    if (g->compiled) { /* the values are in place already: write them directly */
+        memcpy(e->p.value.data, data, n * sizeof(float));
+        return CNN_OK;
+    }
+    cnn_initial *slot = NULL;
+    for (int i = 0; i < g->n_initials && !slot; i++)
+        if (g->initials[i].param == e) slot = &g->initials[i];
+    float *copy = cnn_malloc((n ? n : 1) * sizeof(float));
+    if (!copy) return cnn_set_error(CNN_ERR_NOMEM, "set_initial '%s': out of memory", param);
+    memcpy(copy, data, n * sizeof(float));
+    if (!slot) {
+        cnn_initial *ni = cnn_realloc(g->initials, (size_t)(g->n_initials + 1) * sizeof *ni);
+        if (!ni) {
+            cnn_free(copy);
+            return cnn_set_error(CNN_ERR_NOMEM, "set_initial '%s': out of memory", param);
+        }
+        g->initials = ni;
+        slot = &g->initials[g->n_initials++];
+        slot->param = e;
+        slot->data = NULL;
+    }
+    cnn_free(slot->data);
+    slot->data = copy;
     return CNN_OK;
 }
 

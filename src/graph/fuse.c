@@ -185,6 +185,8 @@ void cnn_fusion_apply(cnn_node *n, const cnn_ctx *ctx)
     const float *scale = f->bn ? f->scale : NULL, *shift = f->bn ? f->shift : NULL;
     const float *res = f->residual ? f->residual->out.data : NULL;
     cnn_act act = f->act_node ? cnn_activation_kind(f->act_node) : CNN_ACT_NONE;
+    float alpha = 0.0f, beta = 0.0f; /* parametric activations (leaky relu, clip, ...) */
+    if (f->act_node) cnn_activation_params(f->act_node, &alpha, &beta);
     float *y = n->out.data;
     long planes = (long)ctx->batch * C;
 #pragma omp parallel for schedule(static) num_threads(cnn_par_threads((size_t)planes * S))
@@ -200,6 +202,6 @@ void cnn_fusion_apply(cnn_node *n, const cnn_ctx *ctx)
 #pragma omp simd
             for (size_t k = 0; k < S; k++) yp[k] = yp[k] + rp[k];
         }
-        if (act != CNN_ACT_NONE) cnn_act_apply(act, yp, yp, S);
+        if (act != CNN_ACT_NONE) cnn_act_apply_p(act, alpha, beta, yp, yp, S);
     }
 }

@@ -39,6 +39,8 @@ void cnn_graph_free(cnn_graph *g)
         cnn_free(g->params[i]->p.name);
         cnn_free(g->params[i]);
     }
+    for (int i = 0; i < g->n_initials; i++) cnn_free(g->initials[i].data);
+    cnn_free(g->initials);
     cnn_free(g->nodes);
     cnn_free(g->params);
     cnn_free_aligned(g->param_block);
@@ -277,7 +279,8 @@ cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *
         cnn_param_entry **np = cnn_realloc(g->params, (size_t)cap * sizeof *np);
         if (!np) {
             g_param_nomem = true;
-            cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'", suffix);
+            cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'",
+                           suffix ? suffix : n->name);
             return NULL;
         }
         g->params = np;
@@ -286,16 +289,21 @@ cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *
     cnn_param_entry *e = cnn_calloc(1, sizeof *e);
     if (!e) {
         g_param_nomem = true;
-        cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'", suffix);
+        cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'",
+                           suffix ? suffix : n->name);
         return NULL;
     }
     char buf[CNN_MAX_SCOPE + 160];
-    snprintf(buf, sizeof buf, "%s.%s", n->name, suffix);
+    if (suffix)
+        snprintf(buf, sizeof buf, "%s.%s", n->name, suffix);
+    else
+        snprintf(buf, sizeof buf, "%s", n->name);
     e->p.name = cnn_strdup(buf);
     if (!e->p.name) {
         cnn_free(e);
         g_param_nomem = true;
-        cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'", suffix);
+        cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'",
+                           suffix ? suffix : n->name);
         return NULL;
     }
     for (int i = 0; i < g->n_params; i++)

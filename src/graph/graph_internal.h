@@ -135,14 +135,23 @@ struct cnn_graph {
     /* called before each node's forward with its inputs computed (calibration) */
     void (*observe)(void *arg, cnn_node *v);
     void *observe_arg;
+    struct cnn_initial *initials; /* cnn_graph_set_initial: applied at compile */
+    int n_initials;
 };
+
+/* Values a parameter takes at compile instead of its default init (exec.c). */
+typedef struct cnn_initial {
+    cnn_param_entry *param;
+    float *data;            /* a private copy */
+} cnn_initial;
 
 /* Builder helper used by every op: checks inputs (NULL propagates the graph's error),
    makes the node, copies attr, runs op->shape. Returns NULL with the error recorded. */
 cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, int n_in,
                         cnn_node *const *in, const void *attr, size_t attr_size);
 /* Declares a parameter "<node name>.<suffix>" during shape(). Default init: uniform
-   in [-init_value, init_value] or the constant init_value. */
+   in [-init_value, init_value] or the constant init_value. suffix NULL: the
+   parameter is named as the node (cnn_parameter). */
 cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *dims,
                           cnn_param_role role, int init_uniform, float init_value);
 /* Error from inside an op: "<op> '<name>': <message>". */
@@ -207,6 +216,10 @@ cnn_status cnn_node_quantize(cnn_node *n, float in_scale, const float *wq, const
 float cnn_calib_threshold(const double *hist, int bins, float amax, int method, float percentile);
 /* Forward of an int8 node: quantizes its input into scratch, runs conv_forward_s8. */
 cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx);
+/* Parametric activations (leaky relu, elu, clip, hardsigmoid with alpha/beta): the
+   node's alpha and beta, and the apply both the op and fused epilogues run. */
+void cnn_activation_params(const cnn_node *n, float *alpha, float *beta);
+void cnn_act_apply_p(cnn_act act, float alpha, float beta, const float *x, float *y, size_t n);
 extern const cnn_op_def cnn_op_conv2d, cnn_op_conv3d, cnn_op_batchnorm2d, cnn_op_batchnorm3d,
     cnn_op_add, cnn_op_activation, cnn_op_concat;
 

@@ -1,6 +1,9 @@
 /* Element-wise activations: ReLU, ReLU6, sigmoid, tanh, hard-swish, hard-sigmoid,
-   as torch.nn. Any shape -> same shape. Backward uses the input (hard-swish) or the
-   output (sigmoid, tanh), both kept by the training plan. */
+   as torch.nn, and with parameters alpha/beta (cnn_activation_p): leaky ReLU
+   (alpha = negative slope), ELU (alpha), clip (min alpha, max beta) and hard-sigmoid
+   max(0, min(1, alpha x + beta)) (ONNX HardSigmoid; alpha 1/6, beta 1/2 is torch's and
+   runs torch's arithmetic). Any shape -> same shape. Backward uses the input
+   (hard-swish, ...) or the output (sigmoid, tanh), both kept by the training plan. */
 #include "../core/clones.h"
 #include <math.h>
 #include <stdio.h>
@@ -8,11 +11,13 @@
 #include "../core/vmath.h"
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
+#include "op_describe.h"
 
 /* picked at load time: AVX-512 / AVX2 / baseline from one binary */
 
 typedef struct act_attr {
     cnn_act act;
+    float alpha, beta;
 } act_attr;
 
 static const char *act_name(cnn_act a)
@@ -24,9 +29,28 @@ static const char *act_name(cnn_act a)
     case CNN_ACT_TANH: return "tanh";
     case CNN_ACT_HARDSWISH: return "hardswish";
     case CNN_ACT_HARDSIGMOID: return "hardsigmoid";
+    case CNN_ACT_LEAKY_RELU: return "leaky_relu";
+    case CNN_ACT_ELU: return "elu";
+    case CNN_ACT_CLIP: return "clip";
     default: return NULL;
     }
 }
+
+/* alpha / beta of cnn_activation (torch's defaults; clip: no bounds) */
+static void act_defaults(cnn_act a, float *alpha, float *beta)
+{
+    *alpha = *beta = 0.0f;
+    switch (a) {
+    case CNN_ACT_HARDSIGMOID: *alpha = 1.0f / 6.0f, *beta = 0.5f; break;
+    case CNN_ACT_LEAKY_RELU: *alpha = 0.01f; break;
+    case CNN_ACT_ELU: *alpha = 1.0f; break;
+    case CNN_ACT_CLIP: *alpha = -INFINITY, *beta = INFINITY; break;
+    default: break;
+    }
+}
+
+/* hard-sigmoid with torch's constants: the (x + 3) / 6 form, bit for bit as before */
+static bool hsig_default(float alpha, float beta) { return alpha == 1.0f / 6.0f && beta == 0.5f; }
 
 /* elements per parallel work item */
 #define CHUNK ((size_t)16384)
@@ -69,6 +93,13 @@ CNN_CLONES static void tanh_apply(const float *x, float *y, size_t n)
 
 void cnn_act_apply(cnn_act act, const float *x, float *y, size_t n)
 {
+    float alpha, beta;
+    act_defaults(act, &alpha, &beta);
+    cnn_act_apply_p(act, alpha, beta, x, y, n);
+}
+
+void cnn_act_apply_p(cnn_act act, float alpha, float beta, const float *x, float *y, size_t n)
+{
     switch (act) {
     case CNN_ACT_RELU:
 #pragma omp simd
@@ -85,8 +116,29 @@ void cnn_act_apply(cnn_act act, const float *x, float *y, size_t n)
         for (size_t i = 0; i < n; i++) y[i] = x[i] * clamp06(x[i] + 3.0f) / 6.0f;
         break;
     case CNN_ACT_HARDSIGMOID:
+        if (hsig_default(alpha, beta)) {
 #pragma omp simd
-        for (size_t i = 0; i < n; i++) y[i] = clamp06(x[i] + 3.0f) / 6.0f;
+            for (size_t i = 0; i < n; i++) y[i] = clamp06(x[i] + 3.0f) / 6.0f;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                float t = alpha * x[i] + beta;
+                t = t < 0.0f ? 0.0f : t;
+                y[i] = t > 1.0f ? 1.0f : t;
+            }
+        }
+        break;
+    case CNN_ACT_LEAKY_RELU:
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * alpha;
+        break;
+    case CNN_ACT_ELU:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * expm1f(x[i]);
+        break;
+    case CNN_ACT_CLIP: /* comparisons: NaN passes through, as torch.clamp */
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] < alpha ? alpha : x[i];
+            y[i] = v > beta ? beta : v;
+        }
         break;
     default:
         for (size_t i = 0; i < n; i++) y[i] = x[i];
@@ -104,15 +156,17 @@ static cnn_status act_forward(cnn_node *n, const cnn_ctx *ctx)
 #pragma omp parallel for schedule(static) num_threads(cnn_par_threads(len))
     for (size_t c = 0; c < chunks; c++) {
         size_t lo = c * CHUNK, m = CNN_MIN(CHUNK, len - lo);
-        cnn_act_apply(a->act, x + lo, y + lo, m);
+        cnn_act_apply_p(a->act, a->alpha, a->beta, x + lo, y + lo, m);
     }
     return CNN_OK;
 }
 
 /* dx[0, len) += dy * act'(x) (y = act(x) where the derivative is cheaper from it). */
-CNN_CLONES static void act_grad(cnn_act act, const float *x, const float *y, const float *dy, float *dx,
-                            size_t len)
+CNN_CLONES static void act_grad(const act_attr *a, const float *x, const float *y,
+                                const float *dy, float *dx, size_t len)
 {
+    const cnn_act act = a->act;
+    const float alpha = a->alpha, beta = a->beta;
     /* loads stay unconditional so the selects vectorise (a load under a condition may
        not be speculated) */
     switch (act) {
@@ -147,10 +201,33 @@ CNN_CLONES static void act_grad(cnn_act act, const float *x, const float *y, con
         }
         break;
     case CNN_ACT_HARDSIGMOID:
+        if (hsig_default(alpha, beta)) {
+#pragma omp simd
+            for (size_t i = 0; i < len; i++) {
+                float v = x[i], g = dy[i] / 6.0f;
+                dx[i] += (v > -3.0f) & (v < 3.0f) ? g : 0.0f;
+            }
+        } else { /* alpha where 0 < alpha x + beta < 1 */
+            for (size_t i = 0; i < len; i++) {
+                float t = alpha * x[i] + beta;
+                dx[i] += (t > 0.0f) & (t < 1.0f) ? dy[i] * alpha : 0.0f;
+            }
+        }
+        break;
+    case CNN_ACT_LEAKY_RELU: /* torch: slope alpha at x <= 0 */
 #pragma omp simd
         for (size_t i = 0; i < len; i++) {
-            float v = x[i], g = dy[i] / 6.0f;
-            dx[i] += (v > -3.0f) & (v < 3.0f) ? g : 0.0f;
+            float g = dy[i], v = x[i];
+            dx[i] += v > 0.0f ? g : g * alpha;
+        }
+        break;
+    case CNN_ACT_ELU: /* alpha e^x = y + alpha below 0 */
+        for (size_t i = 0; i < len; i++) dx[i] += x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + alpha);
+        break;
+    case CNN_ACT_CLIP: /* torch.clamp: gradient where min <= x <= max */
+        for (size_t i = 0; i < len; i++) {
+            float v = x[i];
+            dx[i] += (v >= alpha) & (v <= beta) ? dy[i] : 0.0f;
         }
         break;
     default:
@@ -169,9 +246,17 @@ static cnn_status act_backward(cnn_node *n, const cnn_ctx *ctx)
 #pragma omp parallel for schedule(static) num_threads(cnn_par_threads(len))
     for (size_t c = 0; c < chunks; c++) {
         size_t lo = c * CHUNK, m = CNN_MIN(CHUNK, len - lo);
-        act_grad(a->act, x + lo, y + lo, dy + lo, dx + lo, m);
+        act_grad(a, x + lo, y + lo, dy + lo, dx + lo, m);
     }
     return CNN_OK;
+}
+
+static void act_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const act_attr *a = n->attr;
+    cnn_desc_int(d, "act", a->act);
+    cnn_desc_float(d, "alpha", a->alpha);
+    cnn_desc_float(d, "beta", a->beta);
 }
 
 const cnn_op_def cnn_op_activation = {
@@ -179,11 +264,22 @@ const cnn_op_def cnn_op_activation = {
     .shape = act_shape,
     .forward = act_forward,
     .backward = act_backward,
+    .describe = act_describe,
 };
 
 cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)
 {
-    act_attr a = {.act = act};
+    float alpha, beta;
+    act_defaults(act, &alpha, &beta);
+    return cnn_activation_p(g, x, act, alpha, beta);
+}
+
+cnn_node *cnn_activation_p(cnn_graph *g, cnn_node *x, cnn_act act, float alpha, float beta)
+{
+    /* the kinds without parameters ignore them (stored as 0: describe shows no noise) */
+    if (act_name(act) && act != CNN_ACT_HARDSIGMOID && act < CNN_ACT_LEAKY_RELU)
+        alpha = beta = 0.0f;
+    act_attr a = {.act = act, .alpha = alpha, .beta = beta};
     /* unique default names per kind: "relu0", "relu1", ... (like other ops' "<op><k>") */
     char name[32];
     const char *kind = act_name(act);
@@ -201,3 +297,10 @@ cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)
 
 /* For graph passes (graph/fuse.c): the activation an activation node applies. */
 cnn_act cnn_activation_kind(const cnn_node *n) { return ((const act_attr *)n->attr)->act; }
+
+void cnn_activation_params(const cnn_node *n, float *alpha, float *beta)
+{
+    const act_attr *a = n->attr;
+    *alpha = a->alpha;
+    *beta = a->beta;
+}

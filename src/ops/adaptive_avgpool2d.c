@@ -7,6 +7,7 @@
 #include "../core/clones.h"
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
+#include "op_describe.h"
 
 
 /* sums[q] = x[q*hw] + ... + x[q*hw + hw-1] for q < np planes, each added in order
@@ -191,12 +192,19 @@ static cnn_status adaptive_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void adaptive_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const adaptive_attr *a = n->attr;
+    cnn_desc_ints(d, "output", 2, (const int[]){a->oh, a->ow});
+}
+
 const cnn_op_def cnn_op_adaptive_avgpool2d = {
     .name = "adaptive_avgpool2d",
     .shape = adaptive_shape,
     .cost = NULL, /* no multiply-adds */
     .forward = adaptive_forward,
     .backward = adaptive_backward,
+    .describe = adaptive_describe,
 };
 
 cnn_node *cnn_adaptive_avgpool2d(cnn_graph *g, cnn_node *x, int out_h, int out_w)

@@ -6,6 +6,7 @@
 #include "../core/clones.h"
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
+#include "op_describe.h"
 
 typedef struct avgpool2d_attr {
     int kh, kw, sh, sw, ph, pw;
@@ -316,12 +317,24 @@ static cnn_status avgpool2d_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void avgpool2d_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const avgpool2d_attr *a = n->attr;
+    cnn_desc_ints(d, "kernel", 2, (const int[]){a->kh, a->kw});
+    cnn_desc_ints(d, "stride", 2, (const int[]){a->sh, a->sw});
+    cnn_desc_ints(d, "padding", 2, (const int[]){a->ph, a->pw});
+    cnn_desc_ints(d, "dilation", 2, (const int[]){1, 1}); /* shape() rejects others */
+    cnn_desc_int(d, "ceil_mode", a->ceil_mode);
+    cnn_desc_int(d, "exclude_pad", a->exclude_pad);
+}
+
 const cnn_op_def cnn_op_avgpool2d = {
     .name = "avgpool2d",
     .shape = avgpool2d_shape,
     .cost = NULL, /* no multiply-adds */
     .forward = avgpool2d_forward,
     .backward = avgpool2d_backward,
+    .describe = avgpool2d_describe,
 };
 
 cnn_node *cnn_avgpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)

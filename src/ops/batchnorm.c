@@ -12,6 +12,7 @@
 
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
+#include "op_describe.h"
 
 typedef struct bn_attr {
     int spatial_dims; /* 2 or 3 */
@@ -296,11 +297,19 @@ static cnn_status bn_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void bn_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const bn_attr *a = n->attr;
+    cnn_desc_float(d, "eps", a->eps);
+    cnn_desc_float(d, "momentum", a->momentum);
+}
+
 const cnn_op_def cnn_op_batchnorm2d = {
     .name = "batchnorm2d",
     .shape = bn_shape,
     .forward = bn_forward,
     .backward = bn_backward,
+    .describe = bn_describe,
 };
 
 const cnn_op_def cnn_op_batchnorm3d = {
@@ -308,6 +317,7 @@ const cnn_op_def cnn_op_batchnorm3d = {
     .shape = bn_shape,
     .forward = bn_forward,
     .backward = bn_backward,
+    .describe = bn_describe,
 };
 
 static cnn_node *bn_make(cnn_graph *g, cnn_node *x, const cnn_batchnorm_opts *o, int spatial_dims)

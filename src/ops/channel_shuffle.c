@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "op_describe.h"
 
 typedef struct shuffle_attr {
     int groups;
@@ -65,11 +66,18 @@ static cnn_status shuffle_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void shuffle_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const shuffle_attr *a = n->attr;
+    cnn_desc_int(d, "groups", a->groups);
+}
+
 const cnn_op_def cnn_op_channel_shuffle = {
     .name = "channel_shuffle",
     .shape = shuffle_shape,
     .forward = shuffle_forward,
     .backward = shuffle_backward,
+    .describe = shuffle_describe,
 };
 
 cnn_node *cnn_channel_shuffle(cnn_graph *g, cnn_node *x, int groups)

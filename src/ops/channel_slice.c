@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "op_describe.h"
 
 typedef struct slice_attr {
     int start, count;
@@ -61,11 +62,19 @@ static cnn_status slice_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void slice_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const slice_attr *a = n->attr;
+    cnn_desc_int(d, "start", a->start);
+    cnn_desc_int(d, "count", a->count);
+}
+
 const cnn_op_def cnn_op_channel_slice = {
     .name = "channel_slice",
     .shape = slice_shape,
     .forward = slice_forward,
     .backward = slice_backward,
+    .describe = slice_describe,
 };
 
 cnn_node *cnn_channel_slice(cnn_graph *g, cnn_node *x, int start, int count)

@@ -23,6 +23,7 @@ const cnn_op_def cnn_op_conv2d = {
     .cost = conv2d_cost,
     .forward = conv2d_forward,
     .backward = conv2d_backward,
+    .describe = cnn_conv_describe,
 };
 
 cnn_node *cnn_conv2d_(cnn_graph *g, cnn_node *x, int out_channels, const cnn_conv2d_opts *o)

@@ -23,6 +23,7 @@ const cnn_op_def cnn_op_conv3d = {
     .cost = conv3d_cost,
     .forward = conv3d_forward,
     .backward = conv3d_backward,
+    .describe = cnn_conv_describe,
 };
 
 cnn_node *cnn_conv3d_(cnn_graph *g, cnn_node *x, int out_channels, const cnn_conv3d_opts *o)

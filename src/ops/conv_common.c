@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "conv_common.h"
+#include "op_describe.h"
 
 const char *cnn_dims_str(int nd, const int *v, char *buf, size_t size)
 {
@@ -142,4 +143,16 @@ cnn_status cnn_conv_backward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geo
 void cnn_conv_int8(const cnn_node *n, cnn_conv_desc *d)
 {
     *d = ((const cnn_conv_geom *)n->attr)->desc;
+}
+
+void cnn_conv_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const cnn_conv_geom *c = n->attr;
+    cnn_desc_int(d, "out_channels", c->out);
+    cnn_desc_ints(d, "kernel", c->nd, c->k);
+    cnn_desc_ints(d, "stride", c->nd, c->s);
+    cnn_desc_ints(d, "padding", c->nd, c->p);
+    cnn_desc_ints(d, "dilation", c->nd, c->d);
+    cnn_desc_int(d, "groups", c->groups);
+    cnn_desc_int(d, "bias", c->bias);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "conv_common.h"
+#include "op_describe.h"
 
 typedef struct conv_transpose2d_attr {
     int out;
@@ -142,12 +143,26 @@ static cnn_status conv_transpose2d_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void conv_transpose2d_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const conv_transpose2d_attr *a = n->attr;
+    cnn_desc_int(d, "out_channels", a->out);
+    cnn_desc_ints(d, "kernel", 2, (const int[]){a->kh, a->kw});
+    cnn_desc_ints(d, "stride", 2, (const int[]){a->sh, a->sw});
+    cnn_desc_ints(d, "padding", 2, (const int[]){a->ph, a->pw});
+    cnn_desc_ints(d, "output_padding", 2, (const int[]){a->oph, a->opw});
+    cnn_desc_ints(d, "dilation", 2, (const int[]){a->dh, a->dw});
+    cnn_desc_int(d, "groups", a->groups);
+    cnn_desc_int(d, "bias", a->bias);
+}
+
 const cnn_op_def cnn_op_conv_transpose2d = {
     .name = "conv_transpose2d",
     .shape = conv_transpose2d_shape,
     .cost = conv_transpose2d_cost,
     .forward = conv_transpose2d_forward,
     .backward = conv_transpose2d_backward,
+    .describe = conv_transpose2d_describe,
 };
 
 cnn_node *cnn_conv_transpose2d_(cnn_graph *g, cnn_node *x, int out_channels,

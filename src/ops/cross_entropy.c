@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "../graph/graph_internal.h"
+#include "op_describe.h"
 
 typedef struct ce_attr {
     float smoothing;
@@ -85,11 +86,18 @@ static cnn_status ce_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void ce_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const ce_attr *a = n->attr;
+    cnn_desc_float(d, "label_smoothing", a->smoothing);
+}
+
 const cnn_op_def cnn_op_cross_entropy = {
     .name = "cross_entropy",
     .shape = ce_shape,
     .forward = ce_forward,
     .backward = ce_backward,
+    .describe = ce_describe,
 };
 
 cnn_node *cnn_cross_entropy_(cnn_graph *g, cnn_node *logits, cnn_node *labels,

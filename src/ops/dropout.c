@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "op_describe.h"
 
 typedef struct dropout_attr {
     float p;
@@ -59,11 +60,18 @@ static cnn_status dropout_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void dropout_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const dropout_attr *a = n->attr;
+    cnn_desc_float(d, "p", a->p);
+}
+
 const cnn_op_def cnn_op_dropout = {
     .name = "dropout",
     .shape = dropout_shape,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .describe = dropout_describe,
 };
 
 cnn_node *cnn_dropout_(cnn_graph *g, cnn_node *x, float p, const cnn_dropout_opts *o)

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "../graph/graph_internal.h"
+#include "op_describe.h"
 
 typedef struct linear_attr {
     int in, out;
@@ -83,6 +84,13 @@ static void linear_int8(const cnn_node *n, cnn_conv_desc *d)
                          .d = {1, 1, 1}};
 }
 
+static void linear_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const linear_attr *a = n->attr;
+    cnn_desc_int(d, "out_features", a->out);
+    cnn_desc_int(d, "bias", a->bias);
+}
+
 const cnn_op_def cnn_op_linear = {
     .name = "linear",
     .int8_conv = linear_int8,
@@ -90,6 +98,7 @@ const cnn_op_def cnn_op_linear = {
     .cost = linear_cost,
     .forward = linear_forward,
     .backward = linear_backward,
+    .describe = linear_describe,
 };
 
 cnn_node *cnn_linear_(cnn_graph *g, cnn_node *x, int out_features, const cnn_linear_opts *o)

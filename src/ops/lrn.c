@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "../graph/graph_internal.h"
+#include "op_describe.h"
 
 typedef struct lrn_attr {
     int size;
@@ -105,12 +106,22 @@ static cnn_status lrn_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void lrn_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const lrn_attr *a = n->attr;
+    cnn_desc_int(d, "size", a->size);
+    cnn_desc_float(d, "alpha", a->alpha);
+    cnn_desc_float(d, "beta", a->beta);
+    cnn_desc_float(d, "k", a->k);
+}
+
 const cnn_op_def cnn_op_lrn = {
     .name = "lrn",
     .shape = lrn_shape,
     .cost = lrn_cost,
     .forward = lrn_forward,
     .backward = lrn_backward,
+    .describe = lrn_describe,
 };
 
 cnn_node *cnn_lrn_(cnn_graph *g, cnn_node *x, const cnn_lrn_opts *o)

@@ -10,6 +10,7 @@
 
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
+#include "op_describe.h"
 
 typedef struct maxpool2d_attr {
     int kh, kw, sh, sw, ph, pw, dh, dw;
@@ -345,12 +346,24 @@ static cnn_status maxpool2d_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void maxpool2d_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const maxpool2d_attr *a = n->attr;
+    cnn_desc_ints(d, "kernel", 2, (const int[]){a->kh, a->kw});
+    cnn_desc_ints(d, "stride", 2, (const int[]){a->sh, a->sw});
+    cnn_desc_ints(d, "padding", 2, (const int[]){a->ph, a->pw});
+    cnn_desc_ints(d, "dilation", 2, (const int[]){a->dh, a->dw});
+    cnn_desc_int(d, "ceil_mode", a->ceil_mode);
+    cnn_desc_int(d, "exclude_pad", 0);
+}
+
 const cnn_op_def cnn_op_maxpool2d = {
     .name = "maxpool2d",
     .shape = maxpool2d_shape,
     .cost = NULL, /* no multiply-adds */
     .forward = maxpool2d_forward,
     .backward = maxpool2d_backward,
+    .describe = maxpool2d_describe,
 };
 
 cnn_node *cnn_maxpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)

@@ -8,6 +8,7 @@
 
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
+#include "op_describe.h"
 
 typedef struct maxpool3d_attr {
     int k[3], s[3], p[3]; /* (D, H, W) */
@@ -117,12 +118,24 @@ static cnn_status maxpool3d_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void maxpool3d_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const maxpool3d_attr *a = n->attr;
+    cnn_desc_ints(d, "kernel", 3, a->k);
+    cnn_desc_ints(d, "stride", 3, a->s);
+    cnn_desc_ints(d, "padding", 3, a->p);
+    cnn_desc_ints(d, "dilation", 3, (const int[]){1, 1, 1});
+    cnn_desc_int(d, "ceil_mode", a->ceil_mode);
+    cnn_desc_int(d, "exclude_pad", 0);
+}
+
 const cnn_op_def cnn_op_maxpool3d = {
     .name = "maxpool3d",
     .shape = maxpool3d_shape,
     .cost = NULL, /* no multiply-adds */
     .forward = maxpool3d_forward,
     .backward = maxpool3d_backward,
+    .describe = maxpool3d_describe,
 };
 
 cnn_node *cnn_maxpool3d_(cnn_graph *g, cnn_node *x, const cnn_pool3d_opts *o)

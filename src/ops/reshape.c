@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "op_describe.h"
 
 typedef struct reshape_attr {
     int ndim; /* excluding the batch */
@@ -65,11 +66,18 @@ static cnn_status reshape_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+static void reshape_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    const reshape_attr *a = n->attr; /* shape() has resolved a -1 */
+    cnn_desc_ints(d, "dims", a->ndim, a->dims);
+}
+
 const cnn_op_def cnn_op_reshape = {
     .name = "reshape",
     .shape = reshape_shape,
     .forward = reshape_forward,
     .backward = reshape_backward,
+    .describe = reshape_describe,
 };
 
 cnn_node *cnn_reshape(cnn_graph *g, cnn_node *x, int ndim, const int *dims)

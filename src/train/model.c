@@ -12,6 +12,8 @@ cnn_status cnn_model_new(const char *name, const cnn_model_opts *o, float label_
 {
     memset(m, 0, sizeof *m);
     if (!name) return cnn_set_error(CNN_ERR_INVALID_ARG, "model: no name");
+    if (strlen(name) >= sizeof m->name)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "model name or path too long (%zu bytes)", strlen(name));
     snprintf(m->name, sizeof m->name, "%s", name);
     m->opts = o ? *o : (cnn_model_opts){0};
     snprintf(m->set_buf, sizeof m->set_buf, "%s", m->opts.set ? m->opts.set : "");
@@ -141,6 +143,8 @@ static int meta_int(const cnn_tensor_file *f, const char *key, int dflt)
 cnn_status cnn_model_load(const char *checkpoint, int batch, cnn_model *m)
 {
     memset(m, 0, sizeof *m);
+    if (cnn_onnx_is_path(checkpoint)) /* the model with the file's weights */
+        return cnn_model_new(checkpoint, &(cnn_model_opts){.batch = batch > 0 ? batch : 1}, 0.0f, m);
     cnn_tensor_file *f = NULL;
     CNN_CHECK(cnn_safetensors_load(checkpoint, &f));
     const char *name = cnn_tensor_file_meta(f, "cnn.model");
@@ -161,7 +165,7 @@ cnn_status cnn_model_load(const char *checkpoint, int batch, cnn_model *m)
     const char *wm = cnn_tensor_file_meta(f, "cnn.width_mult");
     o.width_mult = wm ? (float)atof(wm) : 1.0f;
     o.set = cnn_tensor_file_meta(f, "cnn.set");
-    char model_name[64];
+    char model_name[sizeof m->name];
     snprintf(model_name, sizeof model_name, "%s", name);
     cnn_status s = cnn_model_new(model_name, &o, 0.0f, m);
     if (s != CNN_OK) {

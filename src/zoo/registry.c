@@ -54,6 +54,15 @@ cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts 
                            cnn_node **input, cnn_node **logits)
 {
     if (!g) return cnn_set_error(CNN_ERR_INVALID_ARG, "model: graph is NULL");
+    if (cnn_onnx_is_path(name)) {
+        /* an ONNX file: the options give the batch and symbolic input dims; any output
+           shape (docs/architecture.md, "ONNX import") */
+        cnn_onnx_import_opts io = {0};
+        if (o) io = (cnn_onnx_import_opts){.batch = o->batch, .channels = o->channels,
+                                           .depth = o->depth, .height = o->height,
+                                           .width = o->width};
+        return cnn_onnx_import(g, name, &io, input, logits);
+    }
     const cnn_zoo_entry *e = find(name);
     if (!e) {
         char list[2048] = "";

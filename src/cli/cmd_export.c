@@ -1,0 +1,82 @@
+/* cnn export: a trained (or freshly initialised) model out of cnn.c, as ONNX. */
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const char EXPORT_USAGE[] =
+    "usage: cnn export CHECKPOINT|MODEL|FILE.onnx --onnx OUT.onnx [--seed S]\n"
+    "                  [--input CxHxW] [--classes N] [--width A] [--set k=v]\n"
+    "       cnn export CHECKPOINT|MODEL --c DIR [--name NAME]\n"
+    "--c writes DIR/NAME.h and DIR/NAME.c (NAME defaults to the model's name): the\n"
+    "network as dependency-free C99 (weights as const arrays, one static arena,\n"
+    "int NAME_run(const float *input, float *output) at batch 1), and prints the\n"
+    "flash (weights) and RAM (arena) bytes it needs.\n"
+    "Writes the model as ONNX (opset 17): parameters and batch-norm statistics as\n"
+    "initializers under their state_dict names, node names as in 'cnn summary', input\n"
+    "with a symbolic batch dimension, output = the logits. A MODEL name (no such file)\n"
+    "exports the zoo model with its default initialisation from --seed.";
+
+int cmd_export(int argc, char **argv)
+{
+    const char *onnx = NULL, *cdir = NULL, *cname = NULL;
+    int seed = 0;
+    cli_model_args ma = {0};
+    const cli_opt opts[] = {
+        {"onnx", OPT_STR, &onnx, "write the model as ONNX to this file"},
+        {"c", OPT_STR, &cdir, "write the model as C source (NAME.h, NAME.c) into this folder"},
+        {"name", OPT_STR, &cname, "--c: the C name prefix (default: the model's name)"},
+        {"seed", OPT_INT, &seed, "seed of the default init when given a MODEL name"},
+        CLI_MODEL_OPTS(&ma),
+    };
+    const char *pos[1];
+    int n_pos;
+    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, EXPORT_USAGE);
+    if (r) return r == 1 ? 0 : 2;
+    if (n_pos != 1 || (!onnx && !cdir)) {
+        fprintf(stderr, "%s\n", EXPORT_USAGE);
+        return 2;
+    }
+    cnn_model m;
+    struct stat st;
+    if (stat(pos[0], &st) == 0) {
+        if (cnn_model_load(pos[0], 1, &m) != CNN_OK) return cli_fail(pos[0]);
+    } else {
+        cnn_model_opts mo;
+        ma.batch = 1;
+        if (!cli_model_opts(&ma, &mo)) return 2;
+        if (cnn_model_new(pos[0], &mo, 0.0f, &m) != CNN_OK ||
+            cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK)
+            return cli_fail(pos[0]);
+    }
+    int rc = 0;
+    if (cdir) {
+        cnn_c_export_info ci;
+        const char *nm = cname ? cname : m.name;
+        if (cnn_export_c(m.g, m.input, m.logits, cdir, nm, &ci) != CNN_OK) {
+            cnn_model_free(&m);
+            return cli_fail("export");
+        }
+        printf("%s/%s.h, %s/%s.c: %s from %d graph nodes (%s)\n"
+               "flash: %zu bytes of weights (+ code, see the compiler's size); RAM: %zu bytes of "
+               "arena (+ stack)\n",
+               cdir, nm, cdir, nm, m.name, ci.nodes,
+               cnn_graph_num_int8(m.g) ? "float arithmetic on the int8 model's dequantized weights"
+                                       : "float32",
+               ci.weight_bytes, ci.arena_bytes);
+        if (!onnx) {
+            cnn_model_free(&m);
+            return 0;
+        }
+    }
+    cnn_onnx_export_opts eo = {.output = m.logits, .graph_name = m.name};
+    if (cnn_onnx_export(m.g, onnx, &eo) != CNN_OK) {
+        rc = cli_fail("export");
+    } else {
+        cnn_cost c = cnn_graph_cost(m.g);
+        printf("%s: %s as ONNX (opset 17), %d parameter tensors, %lld parameters\n", onnx, m.name,
+               cnn_graph_num_params(m.g), (long long)c.params);
+    }
+    cnn_model_free(&m);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* Helpers for the ops' describe() hooks: append named integer or float lists to a
+   cnn_op_desc (keys are static strings; see docs/architecture.md, "Operators"). */
+#ifndef CNN_OP_DESCRIBE_H
+#define CNN_OP_DESCRIBE_H
+#include <string.h>
+
+#include "../graph/graph_internal.h"
+
+/* Appends key = v[0..n) (ints); silently ignores what does not fit (the limits are
+   far above what any op lists). */
+static inline void cnn_desc_ints(cnn_op_desc *d, const char *key, int n, const int *v)
+{
+    if (d->n_attrs >= CNN_DESC_MAX_ATTRS || n < 0 || n > CNN_DESC_MAX_VALUES) return;
+    cnn_desc_attr *a = &d->attrs[d->n_attrs++];
+    a->key = key;
+    a->is_float = false;
+    a->n = n;
+    for (int i = 0; i < n; i++) a->i[i] = v[i];
+}
+static inline void cnn_desc_int(cnn_op_desc *d, const char *key, int64_t v)
+{
+    if (d->n_attrs >= CNN_DESC_MAX_ATTRS) return;
+    cnn_desc_attr *a = &d->attrs[d->n_attrs++];
+    a->key = key;
+    a->is_float = false;
+    a->n = 1;
+    a->i[0] = v;
+}
+static inline void cnn_desc_float(cnn_op_desc *d, const char *key, float v)
+{
+    if (d->n_attrs >= CNN_DESC_MAX_ATTRS) return;
+    cnn_desc_attr *a = &d->attrs[d->n_attrs++];
+    a->key = key;
+    a->is_float = true;
+    a->n = 1;
+    a->f[0] = v;
+}
+/* The attribute named key, or NULL. */
+static inline const cnn_desc_attr *cnn_desc_find(const cnn_op_desc *d, const char *key)
+{
+    for (int i = 0; i < d->n_attrs; i++)
+        if (strcmp(d->attrs[i].key, key) == 0) return &d->attrs[i];
+    return NULL;
+}
+#endif
