@@ -918,11 +918,13 @@ int cnn_graph_num_int8(const cnn_graph *g);
  * is left half-written. */
 typedef struct cnn_c_export_info {
     size_t weight_bytes; /* const data (flash, besides code) */
-    size_t arena_bytes;  /* the static arena (RAM) */
+    size_t arena_bytes;  /* the static arena and int8 input buffer (RAM) */
     int nodes;
 } cnn_c_export_info;
+/* int8: the model's int8 layers as integer kernels with cnn.c's int8 definition (the
+   same integers as the library's int8 kernels); false: float code throughout. */
 cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const char *dir,
-                        const char *name, cnn_c_export_info *info);
+                        const char *name, bool int8, cnn_c_export_info *info);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@
 enum {
     H_CONV = 1 << 0, H_AFFINE = 1 << 1, H_ACT = 1 << 2, H_MAXPOOL = 1 << 3, H_AVGPOOL = 1 << 4,
     H_ADAPTIVE = 1 << 5, H_ADD = 1 << 6, H_COPY = 1 << 7, H_SHUFFLE = 1 << 8, H_MULCH = 1 << 9,
+    H_QCONV = 1 << 10, H_GLOBAL = 1 << 11,
 };
 
 typedef enum { K_SKIP, K_INPUT, K_ALIAS, K_INPLACE, K_OWN } kind;
@@ -36,7 +37,10 @@ typedef struct xnode {
 typedef struct gen {
     FILE *c;
     unsigned helpers;
+    unsigned acts;       /* bit per cnn_act kind used */
+    bool int8;           /* int8 nodes as integer kernels */
     size_t weight_bytes;
+    size_t qx_bytes;     /* largest quantized input of an int8 node */
     bool failed;
 } gen;
 
@@ -119,35 +123,92 @@ static void emit_helpers(gen *g)
                "    for (c = 0; c < C; c++)\n"
                "        for (i = 0; i < S; i++) y[c * S + i] = x[c * S + i] * sc[c] + sh[c];\n"
                "}\n\n");
-    if (g->helpers & H_ACT)
-        out(g, "static float clamp06(float v)\n"
-               "{\n"
-               "    v = v < 0.0f ? 0.0f : v;\n"
-               "    return v > 6.0f ? 6.0f : v;\n"
-               "}\n\n"
-               "/* activations as cnn_act numbers them (in place allowed) */\n"
+    if (g->helpers & H_ACT) {
+        unsigned a = g->acts;
+        if (a & (1u << CNN_ACT_RELU6 | 1u << CNN_ACT_HARDSWISH))
+            out(g, "static float clamp06(float v)\n"
+                   "{\n"
+                   "    v = v < 0.0f ? 0.0f : v;\n"
+                   "    return v > 6.0f ? 6.0f : v;\n"
+                   "}\n\n");
+        out(g, "/* activations as cnn_act numbers them (in place allowed) */\n"
                "static void act(int kind, float alpha, float beta, const float *x, float *y, long n)\n"
                "{\n"
                "    long i;\n"
                "    for (i = 0; i < n; i++) {\n"
-               "        float v = x[i], t;\n"
-               "        switch (kind) {\n"
-               "        case %d: v = v > 0.0f ? v : 0.0f; break;\n"
-               "        case %d: v = clamp06(v); break;\n"
-               "        case %d: v = 1.0f / (1.0f + expf(-v)); break;\n"
-               "        case %d: v = tanhf(v); break;\n"
-               "        case %d: v = v * clamp06(v + 3.0f) / 6.0f; break;\n"
-               "        case %d: t = alpha * v + beta; t = t < 0.0f ? 0.0f : t; v = t > 1.0f ? 1.0f : t; break;\n"
-               "        case %d: v = v > 0.0f ? v : v * alpha; break;\n"
-               "        case %d: v = v > 0.0f ? v : alpha * expm1f(v); break;\n"
-               "        case %d: v = v < alpha ? alpha : v; v = v > beta ? beta : v; break;\n"
-               "        default: break;\n"
+               "        float v = x[i];\n"
+               "        switch (kind) {\n");
+        if (a & 1u << CNN_ACT_RELU) out(g, "        case %d: v = v > 0.0f ? v : 0.0f; break;\n", CNN_ACT_RELU);
+        if (a & 1u << CNN_ACT_RELU6) out(g, "        case %d: v = clamp06(v); break;\n", CNN_ACT_RELU6);
+        if (a & 1u << CNN_ACT_SIGMOID)
+            out(g, "        case %d: v = 1.0f / (1.0f + expf(-v)); break;\n", CNN_ACT_SIGMOID);
+        if (a & 1u << CNN_ACT_TANH) out(g, "        case %d: v = tanhf(v); break;\n", CNN_ACT_TANH);
+        if (a & 1u << CNN_ACT_HARDSWISH)
+            out(g, "        case %d: v = v * clamp06(v + 3.0f) / 6.0f; break;\n", CNN_ACT_HARDSWISH);
+        if (a & 1u << CNN_ACT_HARDSIGMOID)
+            out(g, "        case %d: v = alpha * v + beta; v = v < 0.0f ? 0.0f : v; v = v > 1.0f ? 1.0f : v; break;\n",
+                CNN_ACT_HARDSIGMOID);
+        if (a & 1u << CNN_ACT_LEAKY_RELU)
+            out(g, "        case %d: v = v > 0.0f ? v : v * alpha; break;\n", CNN_ACT_LEAKY_RELU);
+        if (a & 1u << CNN_ACT_ELU)
+            out(g, "        case %d: v = v > 0.0f ? v : alpha * expm1f(v); break;\n", CNN_ACT_ELU);
+        if (a & 1u << CNN_ACT_CLIP)
+            out(g, "        case %d: v = v < alpha ? alpha : v; v = v > beta ? beta : v; break;\n", CNN_ACT_CLIP);
+        out(g, "        default: break;\n"
                "        }\n"
                "        y[i] = v;\n"
                "    }\n"
+               "    (void)alpha;\n"
+               "    (void)beta;\n"
+               "}\n\n");
+    }
+    if (g->helpers & H_QCONV)
+        out(g, "/* int8 (cnn.c's definition): xq = clamp(round_half_even(x / s), -127, 127), NaN -> 0;\n"
+               "   acc = b + sum xq * w exactly; y = (float)acc * m[o] */\n"
+               "static signed char q8(float x, float s)\n"
+               "{\n"
+               "    float v = x / s;\n"
+               "    if (v != v) return 0;\n"
+               "    if (v > 127.0f) v = 127.0f;\n"
+               "    if (v < -127.0f) v = -127.0f;\n"
+               "    v = (v + 12582912.0f) - 12582912.0f;\n"
+               "    return (signed char)(int)v;\n"
+               "}\n\n"
+               "static signed char qx[%zu];\n\n"
+               "/* p as conv(); s: input scale */\n"
+               "static void qconv(const float *x, float s, const signed char *w, const long *b, const float *m,\n"
+               "                  float *y, const int *p)\n"
+               "{\n"
+               "    int ci = p[0], id = p[1], ih = p[2], iw = p[3], co = p[4], od = p[5], oh = p[6], ow = p[7];\n"
+               "    int g = p[20], cg = ci / g, og = co / g, o, z, r, c, k, a, q, e;\n"
+               "    long i, n = (long)ci * id * ih * iw;\n"
+               "    for (i = 0; i < n; i++) qx[i] = q8(x[i], s);\n"
+               "    for (o = 0; o < co; o++)\n"
+               "        for (z = 0; z < od; z++)\n"
+               "            for (r = 0; r < oh; r++)\n"
+               "                for (c = 0; c < ow; c++) {\n"
+               "                    long acc = b ? b[o] : 0;\n"
+               "                    for (k = 0; k < cg; k++) {\n"
+               "                        const signed char *xc = qx + (long)((o / og) * cg + k) * id * ih * iw;\n"
+               "                        const signed char *wc = w + ((long)o * cg + k) * p[8] * p[9] * p[10];\n"
+               "                        for (a = 0; a < p[8]; a++) {\n"
+               "                            int zi = z * p[11] - p[14] + a * p[17];\n"
+               "                            if (zi < 0 || zi >= id) continue;\n"
+               "                            for (q = 0; q < p[9]; q++) {\n"
+               "                                int ri = r * p[12] - p[15] + q * p[18];\n"
+               "                                if (ri < 0 || ri >= ih) continue;\n"
+               "                                for (e = 0; e < p[10]; e++) {\n"
+               "                                    int cc = c * p[13] - p[16] + e * p[19];\n"
+               "                                    if (cc < 0 || cc >= iw) continue;\n"
+               "                                    acc += (long)xc[((long)zi * ih + ri) * iw + cc] * wc[(a * p[9] + q) * p[10] + e];\n"
+               "                                }\n"
+               "                            }\n"
+               "                        }\n"
+               "                    }\n"
+               "                    y[(((long)o * od + z) * oh + r) * ow + c] = (float)acc * m[o];\n"
+               "                }\n"
                "}\n\n",
-            CNN_ACT_RELU, CNN_ACT_RELU6, CNN_ACT_SIGMOID, CNN_ACT_TANH, CNN_ACT_HARDSWISH,
-            CNN_ACT_HARDSIGMOID, CNN_ACT_LEAKY_RELU, CNN_ACT_ELU, CNN_ACT_CLIP);
+            g->qx_bytes ? g->qx_bytes : 1);
     if (g->helpers & H_MAXPOOL)
         out(g, "/* p: C, H, W, OH, OW, kH, kW, sH, sW, pH, pW, dH, dW */\n"
                "static void maxpool(const float *x, float *y, const int *p)\n"
@@ -209,6 +270,19 @@ static void emit_helpers(gen *g)
                "                    for (e = w0; e < w1; e++) s += x[((long)c * p[1] + a) * p[2] + e];\n"
                "                y[((long)c * p[3] + r) * p[4] + q] = s / (float)((h1 - h0) * (w1 - w0));\n"
                "            }\n"
+               "}\n\n");
+    if (g->helpers & H_GLOBAL)
+        out(g, "/* global average pooling: the plane's sum in order times 1 / (H W) */\n"
+               "static void global_avg(const float *x, float *y, int C, long S)\n"
+               "{\n"
+               "    int c;\n"
+               "    long i;\n"
+               "    const float inv = 1.0f / (float)S;\n"
+               "    for (c = 0; c < C; c++) {\n"
+               "        float s = 0.0f;\n"
+               "        for (i = 0; i < S; i++) s += x[c * S + i];\n"
+               "        y[c] = s * inv;\n"
+               "    }\n"
                "}\n\n");
     if (g->helpers & H_ADD)
         out(g, "static void add(const float *a, const float *b, float *y, long n)\n"
@@ -361,7 +435,34 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
     ref(x, (const cnn_node *const *)nodes, id, y, sizeof y);
 #define BODY(...) (*blen += (size_t)snprintf(body + *blen, bsz > *blen ? bsz - *blen : 0, __VA_ARGS__))
     BODY("    /* %s: %s %s */\n", n->name, op(n), cnn_node_shape_str(n));
-    if (n->op->int8_conv) { /* conv2d, conv3d, linear */
+    if (n->op->int8_conv && G->int8 && n->q) { /* int8 conv2d, conv3d, linear */
+        const cnn_qnode *q = n->q;
+        const cnn_conv_desc *c = &q->desc;
+        size_t K = (size_t)(c->c_in / c->groups) * c->k[0] * c->k[1] * c->k[2], W = K * (size_t)c->c_out;
+        out(G, "static const signed char qw%d[%zu] = {", id, W);
+        for (size_t i = 0; i < W; i++) out(G, "%s%d", i % 16 ? ", " : (i ? ",\n    " : "\n    "), q->w[i]);
+        out(G, "\n};\n");
+        G->weight_bytes += W;
+        if (q->b) {
+            out(G, "static const long qb%d[%d] = {", id, c->c_out);
+            for (int i = 0; i < c->c_out; i++) out(G, "%s%ldL", i % 8 ? ", " : (i ? ",\n    " : "\n    "), (long)q->b[i]);
+            out(G, "\n};\n");
+            G->weight_bytes += 4 * (size_t)c->c_out;
+        }
+        snprintf(nm, sizeof nm, "qm%d", id);
+        CNN_CHECK(emit_array(G, n, nm, q->m, (size_t)c->c_out));
+        out(G, "static const int g%d[21] = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
+               "%d, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n",
+            id, c->c_in, c->in[0], c->in[1], c->in[2], c->c_out, c->out[0], c->out[1], c->out[2], c->k[0],
+            c->k[1], c->k[2], c->s[0], c->s[1], c->s[2], c->p[0], c->p[1], c->p[2], c->d[0], c->d[1], c->d[2],
+            c->groups);
+        char fs[40];
+        if (q->b) BODY("    qconv(%s, %s, qw%d, qb%d, qm%d, %s, g%d);\n", a, flit(q->in_scale, fs, sizeof fs), id, id, id, y, id);
+        else BODY("    qconv(%s, %s, qw%d, 0, qm%d, %s, g%d);\n", a, flit(q->in_scale, fs, sizeof fs), id, id, y, id);
+        size_t xb = per_ex(n->in[0]);
+        if (xb > G->qx_bytes) G->qx_bytes = xb;
+        G->helpers |= H_QCONV;
+    } else if (n->op->int8_conv) { /* conv2d, conv3d, linear */
         cnn_conv_desc c;
         n->op->int8_conv(n, &c);
         snprintf(nm, sizeof nm, "w%d", id);
@@ -401,6 +502,7 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
         BODY("    act(%d, %s, %s, %s, %s, %zu);\n", (int)cnn_activation_kind(n), flit(al, fa, sizeof fa),
              flit(be, fb, sizeof fb), a, y, per_ex(n));
         G->helpers |= H_ACT;
+        G->acts |= 1u << (unsigned)cnn_activation_kind(n);
     } else if (is(n, "maxpool2d") || is(n, "avgpool2d")) {
         const cnn_desc_attr *k = attr(n, &d, "kernel");
         int kk[2] = {k->i[0], k->i[1]}, s[2], p[2], dl[2] = {1, 1}, ex = 0;
@@ -422,7 +524,11 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
                 p[1], ex);
         BODY("    %s(%s, %s, g%d);\n", mx ? "maxpool" : "avgpool", a, y, id);
         G->helpers |= mx ? H_MAXPOOL : H_AVGPOOL;
-    } else if (is(n, "adaptive_avgpool2d") || is(n, "global_avgpool")) {
+    } else if (is(n, "global_avgpool")) {
+        int C = dim(n, 1);
+        BODY("    global_avg(%s, %s, %d, %zu);\n", a, y, C, per_ex(n->in[0]) / (size_t)C);
+        G->helpers |= H_GLOBAL;
+    } else if (is(n, "adaptive_avgpool2d")) {
         const cnn_node *in = n->in[0];
         out(G, "static const int g%d[5] = {%d, %d, %d, %d, %d};\n", id, dim(in, 1), dim(in, 2),
             dim(in, 3), dim(n, 2), dim(n, 3));
@@ -470,7 +576,7 @@ static cnn_status finish(FILE *f, const char *tmp, const char *path, bool failed
 }
 
 cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const char *dir,
-                        const char *name, cnn_c_export_info *info)
+                        const char *name, bool int8, cnn_c_export_info *info)
 {
     if (!g || !input || !output || !dir || !name)
         return cnn_set_error(CNN_ERR_INVALID_ARG, "export: NULL argument");
@@ -516,7 +622,12 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
        in memory and helpers are emitted once known */
     char wtmp[4200];
     snprintf(wtmp, sizeof wtmp, "%s/%s.weights.tmp.%ld", dir, name, (long)getpid());
-    gen G = {0};
+    if (int8 && !cnn_graph_num_int8(g)) {
+        cnn_free(x), cnn_free(body);
+        return cnn_set_error(CNN_ERR_INVALID_ARG,
+                             "export: --int8 needs a quantized model (cnn quantize); this one is float");
+    }
+    gen G = {.int8 = int8};
     G.c = fopen(wtmp, "w+");
     cnn_status s = CNN_OK;
     if (!G.c) s = cnn_set_error(CNN_ERR_IO, "export: cannot create '%s': %s", wtmp, strerror(errno));
@@ -557,9 +668,11 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
         if (!c) {
             s = cnn_set_error(CNN_ERR_IO, "export: cannot create '%s': %s", ctmp, strerror(errno));
         } else {
-            gen H = {.c = c, .helpers = G.helpers};
-            out(&H, "/* %s: generated by cnn.c's C exporter from %d graph nodes. C99. */\n", name, last + 1);
-            if (G.helpers & H_ACT) out(&H, "#include <math.h>\n");
+            gen H = {.c = c, .helpers = G.helpers, .acts = G.acts, .qx_bytes = G.qx_bytes};
+            out(&H, "/* %s: generated by cnn.c's C exporter from %d graph nodes. C99%s. */\n", name,
+                last + 1, int8 ? ", int8 conv/linear layers" : "");
+            if (G.acts & (1u << CNN_ACT_SIGMOID | 1u << CNN_ACT_TANH | 1u << CNN_ACT_ELU))
+                out(&H, "#include <math.h>\n");
             out(&H, "\n#include \"%s.h\"\n\n", name);
             emit_helpers(&H);
             /* the weights */
@@ -584,7 +697,7 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
     remove(wtmp);
     if (s == CNN_OK && info) {
         info->weight_bytes = G.weight_bytes;
-        info->arena_bytes = (arena ? arena : 1) * sizeof(float);
+        info->arena_bytes = (arena ? arena : 1) * sizeof(float) + G.qx_bytes;
         info->nodes = last + 1;
     }
     cnn_free(x);

@@ -65,7 +65,9 @@ static double max_err(const float *a, const float *b, size_t n)
 
 static char g_out[1 << 16];
 
-static void check(const char *model, int c, int hw, float wm)
+/* model exported as C (int8: quantized first, calibrated on random images, and its
+   int8 layers exported as integer code, which must give the library's int8 bits) */
+static void check(const char *model, int c, int hw, float wm, bool int8)
 {
     cnn_model m;
     cnn_model_opts o = {.batch = 1, .channels = c, .height = hw, .width = hw, .classes = 10,
@@ -86,6 +88,18 @@ static void check(const char *model, int c, int hw, float wm)
         TU_OK(cnn_graph_forward_until(m.g, m.logits));
     }
     cnn_graph_set_training(m.g, false);
+    if (int8) {
+        cnn_dataset d = {.n = 16, .c = c, .h = hw, .w = hw, .classes = 10};
+        d.u8 = malloc(16 * in_n);
+        d.labels = calloc(16, sizeof *d.labels);
+        assert_true(d.u8 && d.labels);
+        for (size_t i = 0; i < 16 * in_n; i++) d.u8[i] = (uint8_t)cnn_rng_below(&r, 256);
+        snprintf(d.source, sizeof d.source, "random");
+        cnn_quant_opts qo = {.method = CNN_CALIB_ENTROPY};
+        TU_OK(cnn_model_quantize(&m, &d, 16, &qo));
+        free(d.u8);
+        free(d.labels);
+    }
     tu_fill(x, in_n, -1.0f, 1.0f, &r);
     TU_OK(cnn_set_backend("ref"));
     TU_OK(cnn_graph_set_input(m.g, m.input, x, 1));
@@ -95,7 +109,10 @@ static void check(const char *model, int c, int hw, float wm)
     TU_OK(cnn_set_backend("cpu"));
 
     cnn_c_export_info info;
-    TU_OK(cnn_export_c(m.g, m.input, m.logits, g_dir, model, &info));
+    char name[64];
+    snprintf(name, sizeof name, "%s%s", model, int8 ? "_int8" : "");
+    model = name;
+    TU_OK(cnn_export_c(m.g, m.input, m.logits, g_dir, model, int8, &info));
     fprintf(stderr, "%s: %zu weight bytes, %zu arena bytes\n", model, info.weight_bytes, info.arena_bytes);
     /* a driver: input.bin -> NAME_run -> output.bin */
     char path[256];
@@ -129,6 +146,10 @@ static void check(const char *model, int c, int hw, float wm)
     double e = max_err(host, want, 10);
     fprintf(stderr, "%s: host C vs library ref: max |diff| / (1 + |ref|) = %.3g\n", model, e);
     assert_true(e <= 1e-5);
+    if (int8) { /* the same integers, so the same floats */
+        assert_memory_equal(host, want, sizeof want);
+        assert_int_equal(sh(g_out, sizeof g_out, "grep -c '#include <math.h>' %s.c", model), 1);
+    }
 
     if (have("arm-linux-gnueabihf-gcc") && have("qemu-arm")) {
         rc = sh(g_out, sizeof g_out,
@@ -141,6 +162,7 @@ static void check(const char *model, int c, int hw, float wm)
         double ea = max_err(arm, host, 10);
         fprintf(stderr, "%s: qemu-arm (armhf) vs host: max |diff| / (1 + |host|) = %.3g\n", model, ea);
         assert_true(ea <= 1e-5);
+        if (int8) assert_memory_equal(arm, host, 10 * sizeof *arm);
         free(arm);
     } else {
         fprintf(stderr, "SKIP %s on 32-bit ARM: gcc-arm-linux-gnueabihf / qemu-user not installed\n", model);
@@ -163,15 +185,17 @@ static void check(const char *model, int c, int hw, float wm)
 static void test_lenet(void **state)
 {
     (void)state;
-    check("lenet", 1, 28, 0.0f);
-    check("lenet_relu", 1, 32, 0.0f);
+    check("lenet", 1, 28, 0.0f, false);
+    check("lenet_relu", 1, 32, 0.0f, false);
+    check("lenet_relu", 1, 32, 0.0f, true);
 }
 
 static void test_mobilenet_shufflenet(void **state)
 {
     (void)state;
-    check("mobilenet_v2", 3, 64, 0.25f);
-    if (!tu_quick()) check("shufflenet_v2_x0_5", 3, 64, 0.0f);
+    check("mobilenet_v2", 3, 64, 0.25f, false);
+    check("mobilenet_v2", 3, 64, 0.25f, true);
+    if (!tu_quick()) check("shufflenet_v2_x0_5", 3, 64, 0.0f, false);
 }
 
 static void test_refusals(void **state)
@@ -181,9 +205,9 @@ static void test_refusals(void **state)
     cnn_node *x = cnn_input(g, "input", 4, (int[]){1, 2, 5, 5});
     cnn_node *y = cnn_lrn(g, cnn_conv2d(g, x, 4, .kernel = 3), .size = 3);
     TU_OK(cnn_graph_compile(g, 1));
-    assert_int_equal(cnn_export_c(g, x, y, g_dir, "net", NULL), CNN_ERR_UNSUPPORTED);
+    assert_int_equal(cnn_export_c(g, x, y, g_dir, "net", false, NULL), CNN_ERR_UNSUPPORTED);
     assert_non_null(strstr(cnn_error_message(), "no generator for op 'lrn'"));
-    assert_int_equal(cnn_export_c(g, x, y, g_dir, "9net", NULL), CNN_ERR_INVALID_ARG);
+    assert_int_equal(cnn_export_c(g, x, y, g_dir, "9net", false, NULL), CNN_ERR_INVALID_ARG);
     struct stat st;
     char p[128];
     snprintf(p, sizeof p, "%s/net.c", g_dir);
@@ -194,7 +218,9 @@ static void test_refusals(void **state)
     cnn_node *a = cnn_input(h, "input", 2, (int[]){1, 3});
     cnn_node *b = cnn_linear(h, a, 2);
     TU_OK(cnn_graph_compile(h, 1));
-    assert_int_equal(cnn_export_c(h, a, b, "/nonexistent/dir", "net", NULL), CNN_ERR_IO);
+    assert_int_equal(cnn_export_c(h, a, b, "/nonexistent/dir", "net", false, NULL), CNN_ERR_IO);
+    assert_int_equal(cnn_export_c(h, a, b, g_dir, "net", true, NULL), CNN_ERR_INVALID_ARG);
+    assert_non_null(strstr(cnn_error_message(), "needs a quantized model"));
     cnn_graph_free(h);
 }
 
