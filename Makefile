@@ -11,7 +11,8 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_DEPS  = cmake make gcc pkg-config libcmocka-dev zlib1g-dev libpng-dev libjpeg-dev libmatio-dev \
               libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
-              python3-onnx libonnx-testdata nodejs libopenmpi-dev openmpi-bin
+              python3-onnx libonnx-testdata nodejs libopenmpi-dev openmpi-bin \
+              gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi
 DEMO_DEPS   = dataset-fashion-mnist
 FUZZ_DEPS   = clang libclang-rt-14-dev libomp-dev
 FUZZ_BUILD   ?= build-fuzz

@@ -568,6 +568,10 @@ typedef struct cnn_named_tensor {
 /* meta: n_meta key/value pairs as meta[2*i], meta[2*i+1]. Atomic (temp + rename). */
 cnn_status cnn_safetensors_save(const char *path, int n, const cnn_named_tensor *tensors,
                                 int n_meta, const char *const *meta);
+/* As cnn_safetensors_save, but tensor i is written as I8 where as_int8[i] (its values
+   must be integers in -128..127). */
+cnn_status cnn_safetensors_save_i8(const char *path, int n, const cnn_named_tensor *tensors,
+                                   const bool *as_int8, int n_meta, const char *const *meta);
 /* Parameters and buffers by state_dict name. strict: every parameter must be present
    and extra keys are an error too (num_batches_tracked is always ignored, and so is
    the optimizer state "optim.*" of a cnn.c checkpoint, metadata cnn.model). A wrong
@@ -972,6 +976,60 @@ cnn_status cnn_graph_load_matching(cnn_graph *g, const char *path, cnn_transfer_
    it. */
 cnn_status cnn_graph_freeze(cnn_graph *g, const char *patterns, int *n);
 /* CNN-TRAIN-END */
+
+/* ---------------------------------------------------------------- int8 quantization
+ * Post-training quantization (docs/architecture.md, "int8 precision"): symmetric int8
+ * weights per output channel, symmetric int8 activations with one scale per tensor
+ * (the input of each conv / linear), calibrated on examples. Ops without an int8
+ * kernel stay float. Precision is a property of the node's tensors; a quantized model
+ * saves as an ordinary checkpoint (int8 weights as I8, scales as F32 tensors
+ * "<layer>.weight_scale" / "<layer>.input_scale", metadata cnn.quant = int8) that
+ * cnn_model_load reads back quantized. */
+typedef enum cnn_calib_method {
+    CNN_CALIB_MINMAX = 0,  /* threshold = max |x| */
+    CNN_CALIB_PERCENTILE,  /* threshold = that percentile of |x| */
+    CNN_CALIB_ENTROPY      /* threshold minimising KL(P || Q) (TensorRT / ncnn) */
+} cnn_calib_method;
+typedef struct cnn_quant_opts {
+    cnn_calib_method method;
+    float percentile;       /* CNN_CALIB_PERCENTILE: 0 means 99.99 */
+    const char *keep_float; /* comma-separated layer names kept in float, or NULL */
+} cnn_quant_opts;
+/* Calibrates on the first n examples of d (the model's transform applied) and
+   quantizes every conv / linear layer not kept in float. Errors: data that does not
+   fit the model, n outside 1..d->n, an unknown layer name, NaN/Inf weights (the model
+   is left unchanged). */
+cnn_status cnn_model_quantize(cnn_model *m, const cnn_dataset *d, int n, const cnn_quant_opts *o);
+/* Writes a quantized model's checkpoint atomically (metadata as cnn_checkpoint_save). */
+cnn_status cnn_model_save_quantized(const cnn_model *m, const char *path);
+/* A node's precision: int8 (with its scales) or float. */
+typedef struct cnn_node_quant {
+    bool int8;
+    bool capable;              /* the op has an int8 kernel */
+    float input_scale;
+    int channels;              /* output channels (weight_scale entries) */
+    const float *weight_scale;
+    size_t weight_elems;       /* int8 weight elements */
+} cnn_node_quant;
+cnn_node_quant cnn_node_quant_info(const cnn_node *n);
+/* Layers computed in int8 in g. */
+int cnn_graph_num_int8(const cnn_graph *g);
+
+/* ---------------------------------------------------------------- export: C source
+ * The graph from input to output as DIR/NAME.h + DIR/NAME.c (docs/architecture.md,
+ * "C export"): const weights, one static arena, int NAME_run(const float *input,
+ * float *output) at batch 1 in eval mode; C99, <math.h> only, no allocation or
+ * threads. An op without a generator is CNN_ERR_UNSUPPORTED naming the node; nothing
+ * is left half-written. */
+typedef struct cnn_c_export_info {
+    size_t weight_bytes; /* const data (flash, besides code) */
+    size_t arena_bytes;  /* the static arena and int8 input buffer (RAM) */
+    int nodes;
+} cnn_c_export_info;
+/* int8: the model's int8 layers as integer kernels with cnn.c's int8 definition (the
+   same integers as the library's int8 kernels); false: float code throughout. */
+cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const char *dir,
+                        const char *name, bool int8, cnn_c_export_info *info);
 
 #ifdef __cplusplus
 }

@@ -83,5 +83,6 @@ int cmd_features(int argc, char **argv);
 int cmd_hsi_map(int argc, char **argv);
 int cmd_hsi_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 #endif

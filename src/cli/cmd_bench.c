@@ -3,6 +3,7 @@
    machine's FP32 peak (measured at start by an FMA loop, or --peak). */
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -195,7 +196,7 @@ typedef struct op_total {
 } op_total;
 
 static const char USAGE[] =
-    "usage: cnn bench MODEL [--input CxHxW] [--batch B] [--train] [--iters N] [--warmup N]\n"
+    "usage: cnn bench MODEL|CHECKPOINT [--input CxHxW] [--batch B] [--train] [--iters N] [--warmup N]\n"
     "                 [--threads T] [--backend NAME] [--json] [--layers] [--peak GFLOPS]\n"
     "                 [--no-fusion] [--classes N] [--width A] [--set k=v]\n"
     "Times inference (eval mode, forward to the logits) or, with --train, a training step\n"
@@ -246,7 +247,12 @@ int cmd_bench(int argc, char **argv)
     double peak = peak_arg > 0 ? (double)peak_arg : measure_peak(threads, &isa);
 
     cnn_model m;
-    if (cnn_model_new(pos[0], &mo, 0.0f, &m) != CNN_OK) return cli_fail("bench");
+    struct stat st;
+    if (stat(pos[0], &st) == 0) { /* a checkpoint (an int8 one runs its int8 kernels) */
+        if (cnn_model_load(pos[0], mo.batch, &m) != CNN_OK) return cli_fail(pos[0]);
+    } else if (cnn_model_new(pos[0], &mo, 0.0f, &m) != CNN_OK) {
+        return cli_fail("bench");
+    }
     int rc = 0, batch = mo.batch;
     cnn_optimizer *opt = NULL;
     float *x = NULL, *y = NULL;
@@ -395,7 +401,8 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
 
-    printf("cnn bench %s: input %s, batch %d, %s, backend %s, %d thread%s\n", m.name, shape, batch,
+    printf("cnn bench %s%s: input %s, batch %d, %s, backend %s, %d thread%s\n", m.name,
+           cnn_graph_num_int8(m.g) ? " (int8)" : "", shape, batch,
            train ? "training (forward + backward + SGD momentum)" : "inference (eval mode, to the logits)",
            cnn_backend_name(), threads, threads == 1 ? "" : "s");
     printf("  %lld parameters, %.4f GMACs per example; %d warm-up + %d timed iterations\n",

@@ -47,10 +47,31 @@ static void shape_str(const cnn_tensor *t, char *buf, size_t size)
 }
 
 static const char SUMMARY_USAGE[] =
-    "usage: cnn summary MODEL [--input CxHxW] [--classes N] [--width A] [--set k=v] [--all] [--json]\n"
+    "usage: cnn summary MODEL|CHECKPOINT [--input CxHxW] [--classes N] [--width A] [--set k=v] [--all] [--json]\n"
     "Per layer: name, operator, output shape (batch 1), parameters, multiply-adds; then\n"
     "totals and the planned activation memory. Activations, dropout and reshapes are\n"
-    "listed with --all (--json lists every layer).";
+    "listed with --all (--json lists every layer). A quantized checkpoint also shows each\n"
+    "conv / linear layer's precision (int8 or float) and scales.";
+
+/* precision column of a quantized model's layer: "" for models without int8 layers */
+static const char *precision_str(const cnn_graph *g, const cnn_node *n, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!cnn_graph_num_int8(g)) return buf;
+    cnn_node_quant q = cnn_node_quant_info(n);
+    if (!q.capable) return buf;
+    if (!q.int8) {
+        snprintf(buf, size, "float");
+        return buf;
+    }
+    float lo = q.weight_scale[0], hi = q.weight_scale[0];
+    for (int c = 1; c < q.channels; c++) {
+        lo = q.weight_scale[c] < lo ? q.weight_scale[c] : lo;
+        hi = q.weight_scale[c] > hi ? q.weight_scale[c] : hi;
+    }
+    snprintf(buf, size, "int8 x*%.4g w*%.3g..%.3g", (double)q.input_scale, (double)lo, (double)hi);
+    return buf;
+}
 
 int cmd_summary(int argc, char **argv)
 {
@@ -71,12 +92,26 @@ int cmd_summary(int argc, char **argv)
     }
     cnn_model_opts mo;
     if (!cli_model_opts(&ma, &mo)) return 2;
-    cnn_graph *g = cnn_graph_new();
+    cnn_graph *g = NULL;
     cnn_node *x, *y;
-    if (!g || cnn_model_build(g, pos[0], &mo, &x, &y) != CNN_OK) {
-        cnn_graph_free(g);
-        return cli_fail("summary");
+    cnn_model cm = {0};
+    struct stat st;
+    if (stat(pos[0], &st) == 0) { /* a checkpoint (quantized or not) */
+        if (cnn_model_load(pos[0], 1, &cm) != CNN_OK) return cli_fail(pos[0]);
+        g = cm.g;
+        x = cm.input;
+        y = cm.logits;
+        mo.batch = 1;
+    } else {
+        g = cnn_graph_new();
+        if (!g || cnn_model_build(g, pos[0], &mo, &x, &y) != CNN_OK) {
+            cnn_graph_free(g);
+            return cli_fail("summary");
+        }
     }
+    (void)x;
+    (void)y;
+    char prec[96];
     cnn_cost total = cnn_graph_cost(g);
     size_t param_b = 0;
     for (int i = 0; i < cnn_graph_num_params(g); i++) {
@@ -110,7 +145,12 @@ int cmd_summary(int argc, char **argv)
             printf("%s\n  {\"name\": \"%s\", \"op\": \"%s\", \"kind\": \"%s\", \"shape\": [", i ? "," : "",
                    cnn_node_name(n), cnn_node_op(n), cnn_node_kind(n));
             for (int d = 0; d < v.ndim; d++) printf("%s%d", d ? ", " : "", v.dims[d]);
-            printf("], \"params\": %lld, \"macs\": %lld}", (long long)c.params, (long long)c.macs);
+            printf("], \"params\": %lld, \"macs\": %lld", (long long)c.params, (long long)c.macs);
+            cnn_node_quant q = cnn_node_quant_info(n);
+            if (cnn_graph_num_int8(g) && q.capable)
+                printf(", \"precision\": \"%s\", \"input_scale\": %.9g", q.int8 ? "int8" : "float",
+                       (double)q.input_scale);
+            printf("}");
         }
         printf("\n]}\n");
     } else {
@@ -135,8 +175,8 @@ int cmd_summary(int argc, char **argv)
                 continue;
             }
             shape_str(&v, buf, sizeof buf);
-            printf("%-*s %-18s %-22s %12lld %14lld\n", namew, cnn_node_name(n), cnn_node_kind(n), buf,
-                   (long long)c.params, (long long)c.macs);
+            printf("%-*s %-18s %-22s %12lld %14lld %s\n", namew, cnn_node_name(n), cnn_node_kind(n), buf,
+                   (long long)c.params, (long long)c.macs, precision_str(g, n, prec, sizeof prec));
         }
         if (hidden) printf("(%d parameter-free layers not shown: --all lists them)\n", hidden);
         char macs_h[32];
@@ -152,8 +192,12 @@ int cmd_summary(int argc, char **argv)
                mo.batch, (double)mp.scratch / 1048576.0, (double)mp.scratch_training / 1048576.0,
                (double)mp.saved / 1048576.0,
                (double)(mp.params + eval_b + mp.scratch + mp.saved) / 1048576.0);
+        if (cnn_graph_num_int8(g))
+            printf("int8: %d conv/linear layers (int8 weights per output channel, int8 input per "
+                   "tensor); other ops float\n", cnn_graph_num_int8(g));
     }
-    cnn_graph_free(g);
+    if (cm.g) cnn_model_free(&cm);
+    else cnn_graph_free(g);
     return 0;
 }
 
@@ -210,9 +254,18 @@ int cmd_forward(int argc, char **argv)
         rc = cli_fail("forward");
         goto done;
     }
-    if (weights && cnn_graph_load_weights(g, weights, true) != CNN_OK) {
-        rc = cli_fail("weights");
-        goto done;
+    if (weights) {
+        /* a quantized checkpoint: its layers' scales make them int8 again */
+        cnn_tensor_file *wf = NULL;
+        bool quant = cnn_safetensors_load(weights, &wf) == CNN_OK && cnn_tensor_file_meta(wf, "cnn.quant");
+        cnn_model qm = {.g = g};
+        cnn_status ws = cnn_graph_load_weights(g, weights, !quant);
+        if (ws == CNN_OK && quant) ws = cnn_model_quant_load(&qm, wf, weights);
+        cnn_tensor_file_free(wf);
+        if (ws != CNN_OK) {
+            rc = cli_fail("weights");
+            goto done;
+        }
     }
     cnn_graph_set_training(g, train);
     if (cnn_graph_set_input(g, in, x.data, x.dims[0]) != CNN_OK || cnn_graph_forward(g) != CNN_OK) {

@@ -20,6 +20,7 @@ static const struct {
     {"hsi-map", cmd_hsi_map, "classify every pixel of a hyperspectral scene: map PNG + OA"},
     {"hsi-synth", cmd_hsi_synth, "write a synthetic hyperspectral scene (.mat cube + ground truth)"},
     {"bench", cmd_bench, "images/s of inference or training; --layers: per-layer GFLOP/s"},
+    {"quantize", cmd_quantize, "post-training int8 quantization of a checkpoint (calibrated)"},
     {"export", cmd_export, "write a model out of cnn.c: --onnx OUT.onnx"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

@@ -464,6 +464,7 @@ cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
     for (int i = 0; i < end; i++) {
         cnn_node *v = g->nodes[i];
         if (ctx.fused && v->fused_into && v->fused_into != ctx.unfused) continue;
+        if (g->observe) g->observe(g->observe_arg, v);
         double t0 = g->profiling ? now_s() : 0.0;
         cnn_status s = v->op->forward(v, &ctx);
         if (s != CNN_OK) return s;

@@ -33,6 +33,7 @@ void cnn_graph_free(cnn_graph *g)
 {
     if (!g) return;
     for (int i = 0; i < g->n_nodes; i++) cnn_free(g->nodes[i]->fusion);
+    for (int i = 0; i < g->n_nodes; i++) cnn_free(g->nodes[i]->q);
     for (int i = 0; i < g->n_nodes; i++) node_free(g->nodes[i]);
     for (int i = 0; i < g->n_params; i++) {
         cnn_free(g->params[i]->p.name);

@@ -57,6 +57,7 @@ struct cnn_node {
     cnn_node *fused_into;   /* computed by that conv's epilogue: forward skips it */
     cnn_node *alias;        /* eval plan: value stored inside alias's buffer ... */
     size_t alias_off;       /* ... this many bytes from its start */
+    struct cnn_qnode *q;    /* int8 precision (quant.c), or NULL: float */
     /* planner bookkeeping */
     int last_use;           /* highest id of a consumer */
     size_t off_eval, off_train, off_grad;
@@ -98,6 +99,10 @@ struct cnn_op_def {
     /* What the node computes, for listings (cnn_node_kind): NULL means the op's name.
        The activation op says which activation ("relu6"). */
     const char *(*kind)(const cnn_node *n);
+    /* int8 precision (quant.c): the convolution that computes this op (linear: 1x1),
+       whose weight is params[0] and optional bias params[1]. NULL: no int8 kernel,
+       the op stays float. */
+    void (*int8_conv)(const cnn_node *n, cnn_conv_desc *d);
 };
 
 #define CNN_MAX_SCOPE 512
@@ -131,6 +136,9 @@ struct cnn_graph {
     bool profiling;         /* time every node's forward/backward */
     bool no_fusion;         /* cnn_graph_set_fusion(g, false) */
     float *fuse_block;      /* folded batch-norm scale/shift of fused convolutions */
+    /* called before each node's forward with its inputs computed (calibration) */
+    void (*observe)(void *arg, cnn_node *v);
+    void *observe_arg;
     struct cnn_initial *initials; /* cnn_graph_set_initial: applied at compile */
     int n_initials;
     cnn_comm *sync_comm;    /* set by the trainer for --sync-bn (docs/architecture.md) */
@@ -195,6 +203,24 @@ void cnn_bn_eval_affine(const cnn_node *bn, float *scale, float *shift);
 /* The activation of an activation node (activation.c). */
 cnn_act cnn_activation_kind(const cnn_node *n);
 void cnn_act_apply(cnn_act act, const float *x, float *y, size_t n);
+/* int8 precision of a node (quant.c, docs/architecture.md "int8 precision"). */
+typedef struct cnn_qnode {
+    cnn_conv_desc desc;  /* at the maximum batch */
+    float in_scale;      /* per-tensor scale of the input activation */
+    float *w_scale;      /* per output channel: weight = w_scale * int8 */
+    float *m;            /* in_scale * w_scale: int32 accumulator -> float */
+    int32_t *b;          /* bias in accumulator units, or NULL */
+    int8_t *w;           /* int8 weights, the layout of params[0] */
+    size_t x_bytes;      /* the quantized input's scratch bytes (64-byte multiple) */
+} cnn_qnode;
+/* Makes n int8 with input scale in_scale: weights quantized from params[0], or taken
+   from wq (integer values, with w_scale) when loading a quantized checkpoint. */
+cnn_status cnn_node_quantize(cnn_node *n, float in_scale, const float *wq, const float *w_scale);
+/* Calibration threshold from a histogram of |x| over [0, amax): method 1 percentile,
+   2 entropy (KL), otherwise amax. */
+float cnn_calib_threshold(const double *hist, int bins, float amax, int method, float percentile);
+/* Forward of an int8 node: quantizes its input into scratch, runs conv_forward_s8. */
+cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx);
 /* Parametric activations (leaky relu, elu, clip, hardsigmoid with alpha/beta): the
    node's alpha and beta, and the apply both the op and fused epilogues run. */
 void cnn_activation_params(const cnn_node *n, float *alpha, float *beta);

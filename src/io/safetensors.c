@@ -890,7 +890,7 @@ static void sb_json(sbuf *b, const char *s)
 }
 
 static cnn_status check_save_args(const char *path, int n, const cnn_named_tensor *tensors,
-                                  int n_meta, const char *const *meta)
+                                  const bool *as_int8, int n_meta, const char *const *meta)
 {
     if (!path || !*path) return cnn_set_error(CNN_ERR_INVALID_ARG, "safetensors save: no path");
     if (n < 0 || (n > 0 && !tensors) || n_meta < 0 || (n_meta > 0 && !meta))
@@ -913,6 +913,15 @@ static cnn_status check_save_args(const char *path, int n, const cnn_named_tenso
         if (!t->tensor->data && cnn_tensor_numel(t->tensor) > 0)
             return cnn_set_error(CNN_ERR_INVALID_ARG, "%s: save: tensor '%s' has no data", path,
                                  t->name);
+        if (as_int8 && as_int8[i] && t->tensor->data)
+            for (size_t k = 0; k < cnn_tensor_numel(t->tensor); k++) {
+                float v = t->tensor->data[k];
+                if (!(v >= -128.0f && v <= 127.0f) || v != (float)(int)v)
+                    return cnn_set_error(CNN_ERR_INVALID_ARG,
+                                         "%s: save: tensor '%s' is to be written as I8 but "
+                                         "element %zu is %g, not an integer in -128..127",
+                                         path, t->name, k, (double)v);
+            }
         for (int j = 0; j < i; j++)
             if (strcmp(tensors[j].name, t->name) == 0)
                 return cnn_set_error(CNN_ERR_INVALID_ARG, "%s: save: duplicate tensor name '%s'",
@@ -948,10 +957,30 @@ static int write_f32(FILE *fp, const float *x, size_t n)
     return 1;
 }
 
+/* float32 holding integers in -128..127 -> int8 bytes (checked before writing). */
+static int write_i8(FILE *fp, const float *x, size_t n)
+{
+    unsigned char buf[4096];
+    while (n) {
+        size_t k = n < sizeof buf ? n : sizeof buf;
+        for (size_t i = 0; i < k; i++) buf[i] = (unsigned char)(int8_t)(int)x[i];
+        if (fwrite(buf, 1, k, fp) != k) return 0;
+        x += k;
+        n -= k;
+    }
+    return 1;
+}
+
 cnn_status cnn_safetensors_save(const char *path, int n, const cnn_named_tensor *tensors,
                                 int n_meta, const char *const *meta)
 {
-    CNN_CHECK(check_save_args(path, n, tensors, n_meta, meta));
+    return cnn_safetensors_save_i8(path, n, tensors, NULL, n_meta, meta);
+}
+
+cnn_status cnn_safetensors_save_i8(const char *path, int n, const cnn_named_tensor *tensors,
+                                   const bool *as_int8, int n_meta, const char *const *meta)
+{
+    CNN_CHECK(check_save_args(path, n, tensors, as_int8, n_meta, meta));
     sbuf h = {0};
     sb_puts(&h, "{");
     if (n_meta > 0) {
@@ -969,7 +998,8 @@ cnn_status cnn_safetensors_save(const char *path, int n, const cnn_named_tensor 
         const cnn_tensor *t = tensors[i].tensor;
         if (i || n_meta > 0) sb_puts(&h, ",");
         sb_json(&h, tensors[i].name);
-        sb_puts(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        sb_puts(&h, (as_int8 && as_int8[i]) ? ":{\"dtype\":\"I8\",\"shape\":["
+                                       : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             if (d) sb_puts(&h, ",");
             sb_u64(&h, (uint64_t)t->dims[d]);
@@ -977,7 +1007,7 @@ cnn_status cnn_safetensors_save(const char *path, int n, const cnn_named_tensor 
         sb_puts(&h, "],\"data_offsets\":[");
         sb_u64(&h, off);
         sb_puts(&h, ",");
-        off += 4 * (uint64_t)cnn_tensor_numel(t);
+        off += ((as_int8 && as_int8[i]) ? 1 : 4) * (uint64_t)cnn_tensor_numel(t);
         sb_u64(&h, off);
         sb_puts(&h, "]}");
     }
@@ -1004,7 +1034,9 @@ cnn_status cnn_safetensors_save(const char *path, int n, const cnn_named_tensor 
     for (int j = 0; j < 8; j++) lenb[j] = (unsigned char)((uint64_t)h.len >> (8 * j));
     bool ok = fwrite(lenb, 1, 8, fp) == 8 && fwrite(h.p, 1, h.len, fp) == h.len;
     for (int i = 0; ok && i < n; i++)
-        ok = write_f32(fp, tensors[i].tensor->data, cnn_tensor_numel(tensors[i].tensor));
+        ok = (as_int8 && as_int8[i])
+                 ? write_i8(fp, tensors[i].tensor->data, cnn_tensor_numel(tensors[i].tensor))
+                 : write_f32(fp, tensors[i].tensor->data, cnn_tensor_numel(tensors[i].tensor));
     if (ok) ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
     int err = errno;
     if (fclose(fp) != 0 && ok) {

@@ -17,6 +17,10 @@ void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const
 void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+size_t cnn_ref_conv_s8_scratch(const cnn_conv_desc *c);
+void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
+                             const int32_t *b, const float *m, float *y, void *scratch);
+
 const cnn_backend cnn_backend_ref = {
     .name = "ref",
     .conv_scratch = cnn_ref_conv_scratch,
@@ -25,6 +29,8 @@ const cnn_backend cnn_backend_ref = {
     .conv_backward_data = cnn_ref_conv_backward_data,
     .conv_backward_weights = cnn_ref_conv_backward_weights,
     .gemm = cnn_ref_gemm,
+    .conv_s8_scratch = cnn_ref_conv_s8_scratch,
+    .conv_forward_s8 = cnn_ref_conv_forward_s8,
 };
 
 /* Fastest first: the default when CNN_BACKEND / cnn_set_backend name none. */
@@ -58,6 +64,16 @@ size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c)
     size_t m = 0;
     for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++) {
         size_t b = g_backends[i]->conv_scratch(c);
+        if (b > m) m = b;
+    }
+    return m;
+}
+
+size_t cnn_conv_s8_scratch_bytes(const cnn_conv_desc *c)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++) {
+        size_t b = g_backends[i]->conv_s8_scratch(c);
         if (b > m) m = b;
     }
     return m;

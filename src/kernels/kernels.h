@@ -6,6 +6,7 @@
 #define CNN_KERNELS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A convolution in 1-3 spatial dimensions, stored as (D, H, W); a 2D convolution
    has D = 1, k[0] = 1, s[0] = 1, p[0] = 0, d[0] = 1.
@@ -36,13 +37,39 @@ typedef struct cnn_backend {
     /* C = alpha * op(A) op(B) + beta * C, row-major; op(A) is M x K, op(B) K x N. */
     void (*gemm)(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+    /* int8 (docs/architecture.md, "int8 precision"). x: (N, C_in, D, H, W) int8,
+       w: (C_out, C_in/groups, kD, kH, kW) int8, b: int32 per output channel (may be
+       NULL), m: float per output channel. acc = b[o] + sum x * w, exact in int32;
+       y = (float)acc * m[o] (one rounding), NCDHW. Every backend gives the same
+       integers and so the same floats. */
+    size_t (*conv_s8_scratch)(const cnn_conv_desc *c);
+    void (*conv_forward_s8)(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
+                            const int32_t *b, const float *m, float *y, void *scratch);
 } cnn_backend;
+
+/* The one activation rounding of int8 precision: q = clamp(round_half_even(x / s),
+   -127, 127), NaN -> 0; symmetric, zero point 0. The division (not x * (1/s)) keeps
+   compilers from contracting it with the rounding constant into an FMA, so this C
+   gives the same integers on every target (also in exported code). */
+static inline int8_t cnn_q8(float x, float s)
+{
+    float v = x / s;
+    if (v != v) return 0;
+    if (v > 127.0f) v = 127.0f;
+    if (v < -127.0f) v = -127.0f;
+    v = (v + 12582912.0f) - 12582912.0f; /* 1.5 * 2^23: rounds half to even */
+    return (int8_t)(int)v;
+}
+/* Quantizes n floats with cnn_q8 (OpenMP over chunks for large n). */
+void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q);
 
 extern const cnn_backend cnn_backend_ref;
 /* The backend in use (CNN_BACKEND env var or cnn_set_backend; default the fastest). */
 const cnn_backend *cnn_backend_get(void);
 /* Scratch bytes enough for this convolution on every compiled-in backend. */
 size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c);
+/* ... for conv_forward_s8 (int8 inference). */
+size_t cnn_conv_s8_scratch_bytes(const cnn_conv_desc *c);
 /* ... for conv_forward alone (what an inference pass needs). */
 size_t cnn_conv_scratch_forward_bytes(const cnn_conv_desc *c);
 #endif

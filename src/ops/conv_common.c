@@ -118,8 +118,11 @@ cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom
 {
     cnn_conv_desc d = c->desc;
     d.n = ctx->batch;
-    ctx->be->conv_forward(&d, n->in[0]->out.data, n->params[0]->value.data,
-                          c->bias ? n->params[1]->value.data : NULL, n->out.data, ctx->scratch);
+    if (n->q)
+        CNN_CHECK(cnn_qnode_forward(n, ctx));
+    else
+        ctx->be->conv_forward(&d, n->in[0]->out.data, n->params[0]->value.data,
+                              c->bias ? n->params[1]->value.data : NULL, n->out.data, ctx->scratch);
     if (ctx->fused && n->fusion && n != ctx->unfused) cnn_fusion_apply(n, ctx);
     return CNN_OK;
 }
@@ -135,6 +138,11 @@ cnn_status cnn_conv_backward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geo
         ctx->be->conv_backward_data(&d, n->grad.data, n->params[0]->value.data, x->grad.data,
                                     ctx->scratch);
     return CNN_OK;
+}
+
+void cnn_conv_int8(const cnn_node *n, cnn_conv_desc *d)
+{
+    *d = ((const cnn_conv_geom *)n->attr)->desc;
 }
 
 void cnn_conv_describe(const cnn_node *n, cnn_op_desc *d)

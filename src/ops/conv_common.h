@@ -27,6 +27,8 @@ cnn_status cnn_conv_shape(cnn_node *n, cnn_conv_geom *c);
 int64_t cnn_conv_cost(const cnn_node *n, const cnn_conv_geom *c);
 cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom *c);
 cnn_status cnn_conv_backward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom *c);
+/* cnn_op_def.int8_conv of the regular convolutions. */
+void cnn_conv_int8(const cnn_node *n, cnn_conv_desc *d);
 /* describe(): out_channels, kernel, stride, padding, dilation (nd values each), groups,
    bias (0/1). */
 void cnn_conv_describe(const cnn_node *n, cnn_op_desc *d);

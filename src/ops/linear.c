@@ -44,6 +44,7 @@ static cnn_status linear_forward(cnn_node *n, const cnn_ctx *ctx)
     const linear_attr *a = n->attr;
     float *y = n->out.data;
     int N = ctx->batch;
+    if (n->q) return cnn_qnode_forward(n, ctx);
     if (a->bias) {
         const float *b = n->params[1]->value.data;
         for (int i = 0; i < N; i++)
@@ -74,6 +75,15 @@ static cnn_status linear_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+/* int8: a 1x1 convolution of (N, in, 1, 1, 1) */
+static void linear_int8(const cnn_node *n, cnn_conv_desc *d)
+{
+    const linear_attr *a = n->attr;
+    *d = (cnn_conv_desc){.n = n->g->max_batch, .c_in = a->in, .c_out = a->out, .groups = 1,
+                         .in = {1, 1, 1}, .out = {1, 1, 1}, .k = {1, 1, 1}, .s = {1, 1, 1},
+                         .d = {1, 1, 1}};
+}
+
 static void linear_describe(const cnn_node *n, cnn_op_desc *d)
 {
     const linear_attr *a = n->attr;
@@ -83,6 +93,7 @@ static void linear_describe(const cnn_node *n, cnn_op_desc *d)
 
 const cnn_op_def cnn_op_linear = {
     .name = "linear",
+    .int8_conv = linear_int8,
     .shape = linear_shape,
     .cost = linear_cost,
     .forward = linear_forward,

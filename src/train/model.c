@@ -200,8 +200,9 @@ cnn_status cnn_model_load(const char *checkpoint, int batch, cnn_model *m)
             p = e ? e + 1 : p + len;
         }
     }
-    cnn_tensor_file_free(f);
     s = cnn_graph_load_weights(m->g, checkpoint, false);
+    if (s == CNN_OK && cnn_tensor_file_meta(f, "cnn.quant")) s = cnn_model_quant_load(m, f, checkpoint);
+    cnn_tensor_file_free(f);
     if (s != CNN_OK) cnn_model_free(m);
     return s;
 }

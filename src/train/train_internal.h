@@ -40,4 +40,6 @@ cnn_status cnn_dist_root_status(cnn_dist *d, cnn_status s);
 cnn_status cnn_dist_step(cnn_dist *d, cnn_model *m, const float *x, const float *y, int n, int64_t step,
                          double stats[4]);
 cnn_status cnn_dist_evaluate(cnn_dist *d, cnn_model *m, const cnn_dataset *test, int limit, double *acc);
+/* Makes the layers with "<layer>.input_scale" in f int8 (quantize.c). */
+cnn_status cnn_model_quant_load(cnn_model *m, const cnn_tensor_file *f, const char *path);
 #endif

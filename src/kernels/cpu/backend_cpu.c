@@ -69,4 +69,6 @@ const cnn_backend cnn_backend_cpu = {
     .conv_backward_data = cpu_conv_backward_data,
     .conv_backward_weights = cpu_conv_backward_weights,
     .gemm = cnn_cpu_gemm,
+    .conv_s8_scratch = cnn_cpu_conv_s8_scratch,
+    .conv_forward_s8 = cnn_cpu_conv_forward_s8,
 };

@@ -1,0 +1,202 @@
+/* int8 convolutions of the cpu backend (docs/architecture.md, "int8 precision"):
+   dense ones as im2col (int8; padding is the value 0, exact because the zero point
+   is 0) + oneDNN's int8 GEMM (dnnl_gemm_s8s8s32, VNNI) into int32, then our own
+   dequantisation; depthwise ones by an own direct kernel. Integer sums are exact, so
+   the result is the reference kernel's bit for bit. oneDNN's int8 GEMM may saturate
+   intermediate 16-bit sums on CPUs without VNNI: there the dense path uses our own
+   loops instead. */
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include <dnnl.h>
+
+#include "../../core/clones.h"
+#include "cpu_internal.h"
+
+void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
+                             const int32_t *b, const float *m, float *y, void *scratch);
+
+#define ALIGN 64
+static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+static bool is_dw(const cnn_conv_desc *c)
+{
+    return c->groups == c->c_in && c->c_in == c->c_out && c->in[0] == 1 && c->k[0] == 1 &&
+           c->out[0] == 1;
+}
+
+/* Every output reads input pixel = output pixel: no im2col. */
+static bool is_pointwise(const cnn_conv_desc *c)
+{
+    for (int i = 0; i < 3; i++)
+        if (c->k[i] != 1 || c->s[i] != 1 || c->p[i] != 0) return false;
+    return true;
+}
+
+static bool have_vnni(void)
+{
+    static int v = -1;
+    if (v < 0) v = __builtin_cpu_supports("avx512vnni") ? 1 : 0;
+    return v == 1;
+}
+
+static size_t kdim(const cnn_conv_desc *c)
+{
+    return (size_t)(c->c_in / c->groups) * c->k[0] * c->k[1] * c->k[2];
+}
+static size_t out_sp(const cnn_conv_desc *c) { return (size_t)c->out[0] * c->out[1] * c->out[2]; }
+
+size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c)
+{
+    if (is_dw(c)) return 0;
+    size_t og = (size_t)(c->c_out / c->groups), P = out_sp(c);
+    size_t col = is_pointwise(c) ? 0 : round_up(kdim(c) * P, ALIGN);
+    return col + round_up(og * P * sizeof(int32_t), ALIGN);
+}
+
+/* columns (K, P) of example n, group grp: row (ci, kd, kh, kw), column output pixel */
+static void im2col_s8(const cnn_conv_desc *c, const int8_t *x, int grp, int8_t *col)
+{
+    int cg = c->c_in / c->groups;
+    size_t in_sp = (size_t)c->in[0] * c->in[1] * c->in[2], P = out_sp(c);
+    long rows = (long)kdim(c);
+#pragma omp parallel for schedule(static) if (rows * (long)P > 65536)
+    for (long r = 0; r < rows; r++) {
+        int kw = (int)(r % c->k[2]), kh = (int)(r / c->k[2] % c->k[1]);
+        int kd = (int)(r / ((long)c->k[2] * c->k[1]) % c->k[0]);
+        int ci = (int)(r / ((long)c->k[2] * c->k[1] * c->k[0]));
+        const int8_t *xc = x + ((size_t)grp * cg + ci) * in_sp;
+        int8_t *dst = col + (size_t)r * P;
+        for (int od = 0; od < c->out[0]; od++) {
+            int id = od * c->s[0] - c->p[0] + kd * c->d[0];
+            for (int oh = 0; oh < c->out[1]; oh++) {
+                int ih = oh * c->s[1] - c->p[1] + kh * c->d[1];
+                int8_t *row = dst + ((size_t)od * c->out[1] + oh) * c->out[2];
+                if (id < 0 || id >= c->in[0] || ih < 0 || ih >= c->in[1]) {
+                    memset(row, 0, (size_t)c->out[2]);
+                    continue;
+                }
+                const int8_t *xr = xc + ((size_t)id * c->in[1] + ih) * c->in[2];
+                for (int ow = 0; ow < c->out[2]; ow++) {
+                    int iw = ow * c->s[2] - c->p[2] + kw * c->d[2];
+                    row[ow] = (iw >= 0 && iw < c->in[2]) ? xr[iw] : 0;
+                }
+            }
+        }
+    }
+}
+
+/* y = (float)(acc + b) * m for og channels of P pixels */
+CNN_CLONES
+static void dequant(const int32_t *acc, size_t og, size_t P, const int32_t *b, const float *m,
+                    float *y)
+{
+#pragma omp parallel for schedule(static) if (og * P > 65536)
+    for (long o = 0; o < (long)og; o++) {
+        int32_t bo = b ? b[o] : 0;
+        float mo = m[o];
+        const int32_t *a = acc + (size_t)o * P;
+        float *yo = y + (size_t)o * P;
+        for (size_t p = 0; p < P; p++) yo[p] = (float)(a[p] + bo) * mo;
+    }
+}
+
+/* Depthwise 2D: one (example, channel) plane per job, output rows in chunks of up to
+   256 int32 accumulators; per tap the valid output columns are computed once, so the
+   inner loop has no branch. */
+CNN_CLONES
+static void dw_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                  const float *m, float *y)
+{
+    int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2];
+    int KH = c->k[1], KW = c->k[2], sh = c->s[1], sw = c->s[2];
+    int ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
+    long jobs = (long)c->n * c->c_in;
+#pragma omp parallel for schedule(static)
+    for (long job = 0; job < jobs; job++) {
+        int ch = (int)(job % c->c_in);
+        const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
+        float *yp = y + (size_t)job * OH * OW;
+        int32_t bo = b ? b[ch] : 0;
+        float mo = m[ch];
+        int32_t acc[256];
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow0 = 0; ow0 < OW; ow0 += 256) {
+                int n = OW - ow0 < 256 ? OW - ow0 : 256;
+                for (int j = 0; j < n; j++) acc[j] = bo;
+                for (int kh = 0; kh < KH; kh++) {
+                    int ih = oh * sh - ph + kh * dh;
+                    if (ih < 0 || ih >= H) continue;
+                    const int8_t *xr = xp + (size_t)ih * W;
+                    for (int kw = 0; kw < KW; kw++) {
+                        int32_t wv = wp[kh * KW + kw];
+                        int off = kw * dw - pw; /* iw = ow * sw + off */
+                        /* valid ow: 0 <= ow*sw + off < W */
+                        int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                        int hi = (W - 1 - off) >= 0 ? (W - 1 - off) / sw + 1 : 0;
+                        int jlo = lo - ow0 > 0 ? lo - ow0 : 0, jhi = hi - ow0 < n ? hi - ow0 : n;
+                        if (sw == 1) {
+                            int base = ow0 + off;
+                            for (int j = jlo; j < jhi; j++) acc[j] += (int32_t)xr[base + j] * wv;
+                        } else {
+                            for (int j = jlo; j < jhi; j++)
+                                acc[j] += (int32_t)xr[(ow0 + j) * sw + off] * wv;
+                        }
+                    }
+                }
+                float *yr = yp + (size_t)oh * OW + ow0;
+                for (int j = 0; j < n; j++) yr[j] = (float)acc[j] * mo;
+            }
+    }
+}
+
+void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
+                             const int32_t *b, const float *m, float *y, void *scratch)
+{
+    if (is_dw(c)) {
+        dw_s8(c, x, w, b, m, y);
+        return;
+    }
+    if (!have_vnni()) {
+        cnn_ref_conv_forward_s8(c, x, w, b, m, y, scratch);
+        return;
+    }
+    int cg = c->c_in / c->groups, og = c->c_out / c->groups;
+    size_t K = kdim(c), P = out_sp(c), in_sp = (size_t)c->in[0] * c->in[1] * c->in[2];
+    bool pw = is_pointwise(c);
+    int8_t *col = scratch;
+    int32_t *acc = (int32_t *)((char *)scratch + (pw ? 0 : round_up(K * P, ALIGN)));
+    const int32_t zero = 0;
+    for (int n = 0; n < c->n; n++) {
+        const int8_t *xn = x + (size_t)n * c->c_in * in_sp;
+        for (int grp = 0; grp < c->groups; grp++) {
+            const int8_t *bmat = xn + (size_t)grp * cg * in_sp;
+            if (!pw) {
+                im2col_s8(c, xn, grp, col);
+                bmat = col;
+            }
+            dnnl_status_t st = dnnl_gemm_s8s8s32('N', 'N', 'F', og, (dnnl_dim_t)P, (dnnl_dim_t)K,
+                                                 1.0f, w + (size_t)grp * og * K, (dnnl_dim_t)K, 0,
+                                                 bmat, (dnnl_dim_t)P, 0, 0.0f, acc, (dnnl_dim_t)P,
+                                                 &zero);
+            float *yg = y + ((size_t)n * c->c_out + (size_t)grp * og) * P;
+            const int32_t *bg = b ? b + (size_t)grp * og : NULL;
+            if (st != dnnl_success) {
+                /* oneDNN refused: the same integers from the reference loops */
+                cnn_conv_desc one = *c;
+                one.n = 1;
+                one.c_in = cg;
+                one.c_out = og;
+                one.groups = 1;
+                cnn_ref_conv_forward_s8(&one, xn + (size_t)grp * cg * in_sp,
+                                        w + (size_t)grp * og * K, bg, m + (size_t)grp * og, yg,
+                                        NULL);
+                continue;
+            }
+            dequant(acc, (size_t)og, P, bg, m + (size_t)grp * og, yg);
+        }
+    }
+}

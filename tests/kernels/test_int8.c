@@ -1,0 +1,185 @@
+/* int8 convolution kernels (docs/architecture.md, "int8 precision"): the reference
+   kernel against the float reference convolution on integer-valued data (exact: sums
+   stay below 2^24), and the cpu backend against the reference bit for bit over a
+   sweep of descriptors (dense im2col + oneDNN GEMM, pointwise without im2col, grouped,
+   depthwise with every stride / padding / dilation branch, 3-D, linear as 1x1, batch
+   > 1). Also the activation rounding cnn_q8 on its edge cases. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu_internal.h"
+#include "kernels/kernels.h"
+#include "testutil.h"
+
+static cnn_rng g_rng;
+
+static int8_t *rnd_s8(size_t n)
+{
+    int8_t *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) p[i] = (int8_t)((int)cnn_rng_below(&g_rng, 255) - 127);
+    return p;
+}
+
+static void *scratch_for(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+    assert_non_null(p);
+    return p;
+}
+
+static cnn_conv_desc desc3(int n, int ci, int co, int g, int d, int h, int w, int kd, int kh,
+                           int kw, int s, int pd, int ph, int pw, int dil)
+{
+    cnn_conv_desc c = {.n = n, .c_in = ci, .c_out = co, .groups = g, .in = {d, h, w},
+                       .k = {kd, kh, kw}, .s = {kd > 1 || d > 1 ? s : 1, s, s},
+                       .p = {pd, ph, pw}, .d = {kd > 1 ? dil : 1, dil, dil}};
+    for (int i = 0; i < 3; i++)
+        c.out[i] = (c.in[i] + 2 * c.p[i] - c.d[i] * (c.k[i] - 1) - 1) / c.s[i] + 1;
+    return c;
+}
+
+static cnn_conv_desc desc2(int n, int ci, int co, int g, int h, int w, int k, int s, int p, int d)
+{
+    return desc3(n, ci, co, g, 1, h, w, 1, k, k, s, 0, p, p, d);
+}
+
+static void run_case(const cnn_conv_desc *c, bool bias)
+{
+    size_t in_sp = (size_t)c->in[0] * c->in[1] * c->in[2];
+    size_t out_sp = (size_t)c->out[0] * c->out[1] * c->out[2];
+    size_t K = (size_t)(c->c_in / c->groups) * c->k[0] * c->k[1] * c->k[2];
+    size_t xs = (size_t)c->n * c->c_in * in_sp, ys = (size_t)c->n * c->c_out * out_sp;
+    size_t ws = (size_t)c->c_out * K;
+    int8_t *x = rnd_s8(xs), *w = rnd_s8(ws);
+    int32_t *b = NULL;
+    float *m = malloc((size_t)c->c_out * sizeof *m);
+    assert_non_null(m);
+    for (int o = 0; o < c->c_out; o++) m[o] = 1e-4f * (float)(1 + (int)cnn_rng_below(&g_rng, 100));
+    if (bias) {
+        b = malloc((size_t)c->c_out * sizeof *b);
+        assert_non_null(b);
+        for (int o = 0; o < c->c_out; o++) b[o] = (int32_t)cnn_rng_below(&g_rng, 20001) - 10000;
+    }
+    float *y_ref = malloc(ys * sizeof *y_ref), *y_cpu = malloc(ys * sizeof *y_cpu);
+    float *y_flt = malloc(ys * sizeof *y_flt);
+    assert_true(y_ref && y_cpu && y_flt);
+    memset(y_cpu, 0xff, ys * sizeof *y_cpu); /* NaN: every output must be written */
+    void *s_ref = scratch_for(cnn_backend_ref.conv_s8_scratch(c));
+    void *s_cpu = scratch_for(cnn_backend_cpu.conv_s8_scratch(c));
+    cnn_backend_ref.conv_forward_s8(c, x, w, b, m, y_ref, s_ref);
+    cnn_backend_cpu.conv_forward_s8(c, x, w, b, m, y_cpu, s_cpu);
+
+    /* the float reference convolution on the same integers: exact sums */
+    float *xf = malloc(xs * sizeof *xf), *wf = malloc(ws * sizeof *wf), *bf = NULL;
+    assert_true(xf && wf);
+    for (size_t i = 0; i < xs; i++) xf[i] = x[i];
+    for (size_t i = 0; i < ws; i++) wf[i] = w[i];
+    if (b) {
+        bf = malloc((size_t)c->c_out * sizeof *bf);
+        assert_non_null(bf);
+        for (int o = 0; o < c->c_out; o++) bf[o] = (float)b[o];
+    }
+    void *s_flt = scratch_for(cnn_backend_ref.conv_scratch(c));
+    cnn_backend_ref.conv_forward(c, xf, wf, bf, y_flt, s_flt);
+    size_t bad = 0;
+    for (size_t i = 0; i < ys; i++) {
+        int o = (int)(i / out_sp % (size_t)c->c_out);
+        float want = y_flt[i] * m[o]; /* y_flt is the exact integer sum (< 2^24) */
+        if (memcmp(&want, &y_ref[i], sizeof want) != 0 || memcmp(&y_ref[i], &y_cpu[i], sizeof want) != 0) {
+            if (bad++ < 3)
+                fprintf(stderr,
+                        "FAILED n=%d ci=%d co=%d g=%d in=%dx%dx%d k=%dx%dx%d s=%d p=%d,%d d=%d bias=%d "
+                        "at %zu: float %.9g ref %.9g cpu %.9g\n",
+                        c->n, c->c_in, c->c_out, c->groups, c->in[0], c->in[1], c->in[2], c->k[0],
+                        c->k[1], c->k[2], c->s[1], c->p[1], c->p[2], c->d[1], bias, i,
+                        (double)want, (double)y_ref[i], (double)y_cpu[i]);
+        }
+    }
+    assert_int_equal(bad, 0);
+    free(x), free(w), free(b), free(m), free(y_ref), free(y_cpu), free(y_flt);
+    free(xf), free(wf), free(bf), free(s_ref), free(s_cpu), free(s_flt);
+}
+
+static void test_sweep(void **state)
+{
+    (void)state;
+    /* dense 2-D: im2col + GEMM, odd sizes, stride, padding, dilation, groups */
+    const int dense[][10] = {
+        /* n ci co g  h  w  k s p d */
+        {1, 1, 6, 1, 28, 28, 5, 1, 2, 1}, {2, 6, 16, 1, 14, 14, 5, 1, 0, 1},
+        {1, 3, 8, 1, 17, 13, 3, 2, 1, 1}, {3, 8, 12, 1, 9, 11, 3, 1, 1, 2},
+        {1, 16, 32, 1, 8, 8, 3, 1, 1, 1},  {2, 12, 24, 3, 10, 7, 3, 1, 1, 1},
+        {1, 32, 64, 1, 7, 7, 1, 1, 0, 1},  {2, 24, 48, 2, 6, 5, 1, 1, 0, 1},
+        {1, 16, 16, 1, 9, 9, 1, 2, 0, 1},  {1, 4, 8, 1, 5, 5, 7, 1, 3, 1},
+        {1, 3, 16, 1, 32, 32, 7, 2, 3, 1}, {2, 64, 10, 1, 1, 1, 1, 1, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof dense / sizeof dense[0]; i++) {
+        const int *a = dense[i];
+        cnn_conv_desc c = desc2(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+        run_case(&c, i % 2 == 0);
+        run_case(&c, i % 2 == 1);
+    }
+    /* depthwise: stride 1/2, kernels 3/5/7, padding none/same/more, dilation, wide rows
+       (> 256 columns: the accumulator chunks) */
+    const int dw[][8] = {
+        /* n  c  h   w  k s p d */
+        {1, 8, 14, 14, 3, 1, 1, 1}, {2, 5, 15, 9, 3, 2, 1, 1}, {1, 4, 7, 7, 5, 1, 2, 1},
+        {1, 3, 12, 10, 5, 2, 2, 1}, {1, 6, 9, 9, 3, 1, 0, 1}, {1, 2, 11, 13, 3, 1, 2, 2},
+        {1, 2, 6, 300, 3, 1, 1, 1}, {1, 3, 5, 520, 3, 2, 1, 1}, {2, 4, 4, 4, 7, 1, 3, 1},
+        {1, 1, 8, 8, 3, 1, 4, 1},
+    };
+    for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++) {
+        const int *a = dw[i];
+        cnn_conv_desc c = desc2(a[0], a[1], a[1], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+        run_case(&c, i % 2 == 0);
+    }
+    /* 3-D (HybridSN's first layers) and linear as a 1x1 convolution */
+    cnn_conv_desc c3 = desc3(2, 1, 8, 1, 12, 9, 9, 7, 3, 3, 1, 0, 0, 0, 1);
+    run_case(&c3, true);
+    cnn_conv_desc c4 = desc3(1, 4, 6, 2, 5, 6, 6, 3, 3, 3, 2, 1, 1, 1, 1);
+    run_case(&c4, false);
+    cnn_conv_desc lin = {.n = 7, .c_in = 400, .c_out = 120, .groups = 1, .in = {1, 1, 1},
+                         .out = {1, 1, 1}, .k = {1, 1, 1}, .s = {1, 1, 1}, .d = {1, 1, 1}};
+    run_case(&lin, true);
+}
+
+/* The rounding every int8 path shares: half to even, clamp to +-127, NaN -> 0. */
+static void test_q8_rounding(void **state)
+{
+    (void)state;
+    const float xs[] = {0.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 0.49999997f, 126.5f,
+                        127.49f, 127.5f, 300.0f, -127.5f, -1e30f, 3.0f, -3.0f};
+    const int want[] = {0, 0, 2, 2, 0, -2, -2, 0, 126, 127, 127, 127, -127, -127, 3, -3};
+    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) assert_int_equal(cnn_q8(xs[i], 1.0f), want[i]);
+    assert_int_equal(cnn_q8(NAN, 1.0f), 0);
+    assert_int_equal(cnn_q8(INFINITY, 1.0f), 127);
+    assert_int_equal(cnn_q8(-INFINITY, 1.0f), -127);
+    assert_int_equal(cnn_q8(0.3f, 0.1f), 3);  /* 0.3f / 0.1f = 3.0000002 */
+    assert_int_equal(cnn_q8(-0.25f, 0.1f), -2); /* -2.5 -> -2 (even) */
+    /* the bulk routine (vectorised, threaded) equals the scalar definition */
+    size_t n = 200003;
+    float *x = malloc(n * sizeof *x);
+    int8_t *q = malloc(n);
+    assert_true(x && q);
+    tu_fill(x, n, -3.0f, 3.0f, &g_rng);
+    x[5] = NAN;
+    x[77] = 1e9f;
+    cnn_quantize_s8(x, n, 0.0173f, q);
+    for (size_t i = 0; i < n; i++)
+        if (q[i] != cnn_q8(x[i], 0.0173f)) fail_msg("element %zu: %d vs %d", i, q[i], cnn_q8(x[i], 0.0173f));
+    free(x);
+    free(q);
+}
+
+int main(void)
+{
+    cnn_rng_seed(&g_rng, 8);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_q8_rounding),
+        cmocka_unit_test(test_sweep),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,284 @@
+/* Post-training int8 quantization of models (docs/architecture.md, "int8
+   precision"): int8 outputs follow the float ones; ref and cpu give the same bits on a
+   whole quantized network; a quantized checkpoint reloads to the same bits with I8
+   weights; --keep-float keeps a layer float; bad input is refused with the model left
+   float; on Fashion-MNIST (when installed) a trained LeNet keeps its accuracy within
+   one point with entropy and percentile calibration. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* n examples of c x h x w bytes: class k = a bright square in quadrant k over noise */
+static void make_data(cnn_dataset *d, int n, int c, int h, int w, uint64_t seed)
+{
+    memset(d, 0, sizeof *d);
+    d->n = n, d->c = c, d->h = h, d->w = w, d->classes = 4;
+    d->u8 = malloc((size_t)n * c * h * w);
+    d->labels = malloc((size_t)n * sizeof *d->labels);
+    assert_true(d->u8 && d->labels);
+    snprintf(d->source, sizeof d->source, "synthetic %dx%dx%d", c, h, w);
+    cnn_rng r;
+    cnn_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        int k = (int)cnn_rng_below(&r, 4);
+        uint8_t *img = d->u8 + (size_t)i * c * h * w;
+        for (int j = 0; j < c * h * w; j++) img[j] = (uint8_t)cnn_rng_below(&r, 80);
+        int y0 = (k / 2) * h / 2, x0 = (k % 2) * w / 2;
+        for (int ch = 0; ch < c; ch++)
+            for (int y = y0; y < y0 + h / 2; y++)
+                for (int x = x0; x < x0 + w / 2; x++) img[((size_t)ch * h + y) * w + x] = 230;
+        d->labels[i] = k;
+    }
+}
+
+static void free_data(cnn_dataset *d)
+{
+    free(d->u8);
+    free(d->labels);
+    memset(d, 0, sizeof *d);
+}
+
+static void new_model(cnn_model *m, const char *name, int c, int hw, int batch, float wm)
+{
+    cnn_model_opts o = {.batch = batch, .channels = c, .height = hw, .width = hw, .classes = 4,
+                        .width_mult = wm};
+    TU_OK(cnn_model_new(name, &o, 0.0f, m));
+    TU_OK(cnn_graph_compile(m->g, 5));
+    cnn_graph_set_training(m->g, false);
+}
+
+/* logits of the first `batch` examples of d, as the model's loader would feed them */
+static float *logits(cnn_model *m, const cnn_dataset *d, int batch)
+{
+    size_t per = (size_t)d->c * d->h * d->w;
+    float *x = malloc((size_t)batch * per * sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < (size_t)batch * per; i++) x[i] = d->u8[i] / 255.0f;
+    TU_OK(cnn_graph_set_input(m->g, m->input, x, batch));
+    TU_OK(cnn_graph_forward_until(m->g, m->logits));
+    free(x);
+    size_t n = (size_t)batch * m->classes;
+    float *y = malloc(n * sizeof *y);
+    assert_non_null(y);
+    memcpy(y, cnn_node_value(m->logits).data, n * sizeof *y);
+    return y;
+}
+
+static double rel_err(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+/* MobileNet V2 (depthwise, pointwise, BN + ReLU6 epilogues, residual adds) and LeNet:
+   every conv / linear becomes int8; the int8 logits stay near the float ones; the ref
+   and cpu backends agree to the bit. */
+static void check_model(const char *name, int c, int hw, float wm, int method)
+{
+    cnn_dataset d;
+    make_data(&d, 48, c, hw, hw, 3);
+    cnn_model m;
+    new_model(&m, name, c, hw, 8, wm);
+    /* batch-norm statistics of the data (training-mode forwards), so activations keep
+       their size through the random layers as in a trained network */
+    cnn_graph_set_training(m.g, true);
+    for (int i = 0; i < 30; i++) free(logits(&m, &d, 8));
+    cnn_graph_set_training(m.g, false);
+    float *yf = logits(&m, &d, 8);
+    cnn_quant_opts o = {.method = (cnn_calib_method)method};
+    TU_OK(cnn_model_quantize(&m, &d, 48, &o));
+    int n_q = 0, n_cap = 0;
+    for (int i = 0; i < cnn_graph_num_nodes(m.g); i++) {
+        cnn_node_quant q = cnn_node_quant_info(cnn_graph_node(m.g, i));
+        n_q += q.int8;
+        n_cap += q.capable;
+    }
+    assert_true(n_q > 0);
+    /* random weights: activations shrink layer by layer, and a layer whose bias is
+       beyond int32 at its input scale stays float (MobileNet's classifier) */
+    assert_true(n_q >= n_cap - 1);
+    assert_int_equal(cnn_graph_num_int8(m.g), n_q);
+    TU_OK(cnn_set_backend("ref"));
+    float *yr = logits(&m, &d, 8);
+    TU_OK(cnn_set_backend("cpu"));
+    float *yc = logits(&m, &d, 8);
+    assert_memory_equal(yr, yc, 8 * 4 * sizeof *yr);
+    double e = rel_err(yc, yf, 8 * 4);
+    fprintf(stderr, "%s method %d: %d int8 layers, relative logit error %.4f\n", name, method, n_q, e);
+    assert_true(e < 0.1);
+    free(yf), free(yr), free(yc);
+    cnn_model_free(&m);
+    free_data(&d);
+}
+
+static void test_models(void **state)
+{
+    (void)state;
+    check_model("lenet_relu", 1, 32, 0.0f, CNN_CALIB_MINMAX);
+    check_model("lenet_relu", 1, 32, 0.0f, CNN_CALIB_ENTROPY);
+    check_model("mobilenet_v2", 3, 32, 0.5f, CNN_CALIB_PERCENTILE);
+}
+
+/* save -> load: the same bits, weights stored as I8, scales present; --keep-float */
+static void test_checkpoint_roundtrip(void **state)
+{
+    (void)state;
+    cnn_dataset d;
+    make_data(&d, 32, 1, 32, 32, 4);
+    cnn_model m;
+    new_model(&m, "lenet_relu", 1, 32, 4, 0.0f);
+    char fp[] = "/tmp/cnn_quant_f32_XXXXXX", qp[] = "/tmp/cnn_quant_int8_XXXXXX";
+    int f1 = mkstemp(fp), f2 = mkstemp(qp);
+    assert_true(f1 >= 0 && f2 >= 0);
+    close(f1), close(f2);
+    TU_OK(cnn_checkpoint_save(&m, NULL, 0, fp));
+    cnn_quant_opts o = {.method = CNN_CALIB_ENTROPY, .keep_float = "out.0"};
+    TU_OK(cnn_model_quantize(&m, &d, 32, &o));
+    assert_false(cnn_node_quant_info(cnn_graph_find(m.g, "out.0")).int8);
+    assert_true(cnn_node_quant_info(cnn_graph_find(m.g, "C1.0")).int8);
+    float *y1 = logits(&m, &d, 4);
+    TU_OK(cnn_model_save_quantized(&m, qp));
+    cnn_model r;
+    TU_OK(cnn_model_load(qp, 4, &r));
+    cnn_graph_set_training(r.g, false);
+    assert_int_equal(cnn_graph_num_int8(r.g), cnn_graph_num_int8(m.g));
+    assert_false(cnn_node_quant_info(cnn_graph_find(r.g, "out.0")).int8);
+    cnn_node_quant a = cnn_node_quant_info(cnn_graph_find(m.g, "C3.0"));
+    cnn_node_quant b = cnn_node_quant_info(cnn_graph_find(r.g, "C3.0"));
+    assert_true(b.int8);
+    assert_true(a.input_scale == b.input_scale);
+    assert_memory_equal(a.weight_scale, b.weight_scale, (size_t)a.channels * sizeof(float));
+    float *y2 = logits(&r, &d, 4);
+    assert_memory_equal(y1, y2, 4 * 4 * sizeof *y1);
+    /* stored as I8: the int8 layers' weights take a quarter of their float bytes */
+    cnn_tensor_file *f = NULL;
+    TU_OK(cnn_safetensors_load(qp, &f));
+    assert_string_equal(cnn_tensor_file_meta(f, "cnn.quant"), "int8");
+    cnn_tensor t;
+    TU_OK(cnn_tensor_file_get(f, "C3.0.weight", &t));
+    for (size_t i = 0; i < cnn_tensor_numel(&t); i++) assert_true(t.data[i] == (float)(int)t.data[i]);
+    TU_OK(cnn_tensor_file_get(f, "C3.0.input_scale", &t));
+    assert_int_equal(cnn_tensor_file_get(f, "out.0.input_scale", &t), CNN_ERR_NOT_FOUND);
+    cnn_tensor_file_free(f);
+    struct stat sf, sq;
+    assert_int_equal(stat(fp, &sf), 0);
+    assert_int_equal(stat(qp, &sq), 0);
+    fprintf(stderr, "checkpoint %lld bytes float, %lld int8\n", (long long)sf.st_size, (long long)sq.st_size);
+    assert_true(sq.st_size < sf.st_size / 2);
+    free(y1), free(y2);
+    cnn_model_free(&r);
+    cnn_model_free(&m);
+    free_data(&d);
+    unlink(fp);
+    unlink(qp);
+}
+
+static void expect_fail(cnn_model *m, const cnn_dataset *d, int n, const cnn_quant_opts *o,
+                        cnn_status want, const char *needle)
+{
+    cnn_status s = cnn_model_quantize(m, d, n, o);
+    if (s != want || !strstr(cnn_error_message(), needle))
+        fail_msg("expected %s with '%s', got %s: %s", cnn_status_name(want), needle,
+                 cnn_status_name(s), cnn_error_message());
+    assert_int_equal(cnn_graph_num_int8(m->g), 0); /* left float */
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    cnn_dataset d, wrong;
+    make_data(&d, 16, 1, 32, 32, 5);
+    make_data(&wrong, 16, 3, 8, 8, 5);
+    cnn_model m;
+    new_model(&m, "lenet_relu", 1, 32, 4, 0.0f);
+    cnn_quant_opts o = {.method = CNN_CALIB_ENTROPY};
+    expect_fail(&m, &d, 17, &o, CNN_ERR_INVALID_ARG, "has 16");
+    expect_fail(&m, &d, 0, &o, CNN_ERR_INVALID_ARG, "calibration examples");
+    expect_fail(&m, &wrong, 8, &o, CNN_ERR_SHAPE, "takes 1x32x32 inputs but the data gives 3x8x8");
+    cnn_quant_opts k = {.keep_float = "C1.0,nosuch.layer"};
+    expect_fail(&m, &d, 8, &k, CNN_ERR_NOT_FOUND, "no layer 'nosuch.layer'");
+    cnn_quant_opts p = {.method = CNN_CALIB_PERCENTILE, .percentile = 120.0f};
+    expect_fail(&m, &d, 8, &p, CNN_ERR_INVALID_ARG, "percentile");
+    cnn_param *w = cnn_graph_find_param(m.g, "FC1.0.weight");
+    assert_non_null(w);
+    float keep = w->value.data[7];
+    w->value.data[7] = NAN;
+    expect_fail(&m, &d, 8, &o, CNN_ERR_INVALID_ARG, "'FC1.0.weight' element 7 is nan");
+    w->value.data[7] = INFINITY;
+    expect_fail(&m, &d, 8, &o, CNN_ERR_INVALID_ARG, "NaN/Inf weights");
+    w->value.data[7] = keep;
+    /* after all that the model still quantizes, once */
+    TU_OK(cnn_model_quantize(&m, &d, 8, &o));
+    assert_int_equal(cnn_model_quantize(&m, &d, 8, &o), CNN_ERR_STATE);
+    cnn_model_free(&m);
+    free_data(&d);
+    free_data(&wrong);
+}
+
+/* A LeNet trained on real Fashion-MNIST keeps its test accuracy within one point in
+   int8 (entropy and percentile calibration on 256 training examples). */
+static void test_fashion_mnist(void **state)
+{
+    (void)state;
+    struct stat st;
+    if (stat("/usr/share/datasets/fashion-mnist", &st) != 0 || tu_quick()) {
+        skip(); /* Debian's dataset-fashion-mnist is not installed (or quick run) */
+    }
+    cnn_dataset tr, te;
+    TU_OK(cnn_dataset_open("fashion-mnist", true, &tr));
+    TU_OK(cnn_dataset_open("fashion-mnist", false, &te));
+    cnn_model m;
+    cnn_model_opts mo = {.batch = 128, .channels = 1, .height = 28, .width = 28};
+    TU_OK(cnn_model_new("lenet_relu", &mo, 0.0f, &m));
+    cnn_train_config c = {.epochs = 1, .batch = 128, .seed = 1, .limit_train = 12000,
+                          .optim = {.kind = CNN_OPTIM_ADAM, .lr = 0.003f}};
+    TU_OK(cnn_train(&m, &tr, NULL, &c, NULL));
+    cnn_metrics f32;
+    TU_OK(cnn_evaluate(&m, &te, 2000, &f32));
+    double acc_f = f32.overall_acc;
+    cnn_metrics_free(&f32);
+    const cnn_calib_method methods[] = {CNN_CALIB_ENTROPY, CNN_CALIB_PERCENTILE};
+    for (int k = 0; k < 2; k++) {
+        cnn_model q;
+        char path[] = "/tmp/cnn_quant_fm_XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        TU_OK(cnn_checkpoint_save(&m, NULL, 2, path));
+        TU_OK(cnn_model_load(path, 128, &q));
+        unlink(path);
+        cnn_quant_opts o = {.method = methods[k]};
+        TU_OK(cnn_model_quantize(&q, &tr, 256, &o));
+        cnn_metrics mi;
+        TU_OK(cnn_evaluate(&q, &te, 2000, &mi));
+        fprintf(stderr, "Fashion-MNIST LeNet: fp32 %.4f, int8 (%s) %.4f\n", acc_f,
+                k == 0 ? "entropy" : "percentile", mi.overall_acc);
+        assert_true(acc_f > 0.7);
+        assert_true(fabs(mi.overall_acc - acc_f) <= 0.01);
+        cnn_metrics_free(&mi);
+        cnn_model_free(&q);
+    }
+    cnn_model_free(&m);
+    cnn_dataset_free(&tr);
+    cnn_dataset_free(&te);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_models),
+        cmocka_unit_test(test_checkpoint_roundtrip),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_fashion_mnist),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
