@@ -29,6 +29,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the shared library's interface; the library is built
+   with -fvisibility=hidden, so nothing else leaves it (docs/architecture.md). */
+#pragma GCC visibility push(default)
 
 #define CNN_VERSION "0.1.0"
 #define CNN_MAX_DIMS 6
@@ -835,6 +838,7 @@ cnn_status cnn_checkpoint_save(const cnn_model *m, const cnn_optimizer *opt, int
 cnn_status cnn_plot_curves(const char *path, const cnn_epoch_stats *s, int n);
 /* CNN-TRAIN-END */
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -182,3 +182,22 @@ void tu_expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle
         fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
     cnn_graph_free(g);
 }
+
+static int g_feature_skips;
+
+void tu_skipped_feature(const char *feature)
+{
+    g_feature_skips++;
+    printf("skipped: this build has no %s (docs/architecture.md, \"Build options\")\n", feature);
+}
+
+int tu_result(int failures) { return failures ? failures : g_feature_skips ? 77 : 0; }
+
+void tu_expect_not_built(cnn_status s, const char *lib)
+{
+    char want[96];
+    snprintf(want, sizeof want, "not built with %s", lib);
+    assert_int_equal(s, CNN_ERR_UNSUPPORTED);
+    if (!strstr(cnn_error_message(), want))
+        fail_msg("error '%s' does not say '%s'", cnn_error_message(), want);
+}
