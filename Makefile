@@ -3,11 +3,17 @@
 #   make test     install missing Debian build deps, build with -Werror, run CTest
 #                 twice: default backend (cpu), then CNN_BACKEND=ref
 #   make asan     the whole suite under AddressSanitizer + UBSan, both backends
+#   make test-minimal  every optional dependency off (no oneDNN, libpng, libjpeg,
+#                 matio, ONNX): builds with -Werror, runs the suite once (default backend);
+#                 tests of a feature left out report as skipped
 #   make demo     install deps + Fashion-MNIST, train the seeds' LeNet for 10 epochs
 #   make fuzz     libFuzzer targets (clang) for every file reader, FUZZ_SECONDS each;
 #                 make fuzz-smoke: 8 s each, what CI runs
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+MIN_BUILD  ?= build-minimal
+MIN_OPTS    = -DCNN_WITH_DNNL=OFF -DCNN_WITH_PNG=OFF -DCNN_WITH_JPEG=OFF -DCNN_WITH_MATIO=OFF \
+              -DCNN_WITH_ONNX=OFF -DCNN_WITH_MPI=OFF
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_DEPS  = cmake make gcc pkg-config libcmocka-dev zlib1g-dev libpng-dev libjpeg-dev libmatio-dev \
               libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
@@ -18,7 +24,7 @@ FUZZ_DEPS   = clang libclang-rt-14-dev libomp-dev
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps demo-deps test asan demo clean install fuzz fuzz-smoke
+.PHONY: all deps demo-deps test test-minimal asan demo clean install fuzz fuzz-smoke
 
 all: $(BUILD)/.configured
 	cmake --build $(BUILD) -j $(JOBS)
@@ -39,6 +45,11 @@ test: deps
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) && \
 		CNN_BACKEND=ref ctest --output-on-failure -j $(JOBS)
+
+test-minimal: deps
+	cmake -S . -B $(MIN_BUILD) -DCMAKE_BUILD_TYPE=Release -DCNN_WERROR=ON $(MIN_OPTS)
+	cmake --build $(MIN_BUILD) -j $(JOBS)
+	cd $(MIN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCNN_SANITIZE=ON -DCNN_WERROR=ON
@@ -65,4 +76,4 @@ install: all
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(MIN_BUILD) $(FUZZ_BUILD)

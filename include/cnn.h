@@ -29,6 +29,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the shared library's interface; the library is built
+   with -fvisibility=hidden, so nothing else leaves it (docs/architecture.md). */
+#pragma GCC visibility push(default)
 
 #define CNN_VERSION "0.1.0"
 #define CNN_MAX_DIMS 6
@@ -1031,6 +1034,7 @@ typedef struct cnn_c_export_info {
 cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const char *dir,
                         const char *name, bool int8, cnn_c_export_info *info);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -186,3 +186,19 @@ void tu_expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle
         fail_msg("error '%s' does not mention '%s'", cnn_graph_error(g), needle);
     cnn_graph_free(g);
 }
+
+void tu_skipped_feature(const char *feature)
+{
+    tu_skipped++;
+    printf("skipped: this build has no %s (docs/architecture.md, \"Build options\")\n", feature);
+}
+
+
+void tu_expect_not_built(cnn_status s, const char *lib)
+{
+    char want[96];
+    snprintf(want, sizeof want, "not built with %s", lib);
+    assert_int_equal(s, CNN_ERR_UNSUPPORTED);
+    if (!strstr(cnn_error_message(), want))
+        fail_msg("error '%s' does not say '%s'", cnn_error_message(), want);
+}

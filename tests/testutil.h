@@ -69,4 +69,40 @@ void tu_expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle
    tools/fixturelib.py (formula_value): big models' parity fixtures need no weights. */
 void tu_formula_fill(const char *name, cnn_tensor *t);
 void tu_formula_weights(cnn_graph *g);
+
+/* Optional features of this build (docs/architecture.md, "Build options"). */
+#ifdef CNN_HAVE_PNG
+#define TU_HAVE_PNG 1
+#else
+#define TU_HAVE_PNG 0
+#endif
+#ifdef CNN_HAVE_JPEG
+#define TU_HAVE_JPEG 1
+#else
+#define TU_HAVE_JPEG 0
+#endif
+#ifdef CNN_HAVE_MATIO
+#define TU_HAVE_MATIO 1
+#else
+#define TU_HAVE_MATIO 0
+#endif
+#ifdef CNN_HAVE_DNNL
+#define TU_HAVE_DNNL 1
+#else
+#define TU_HAVE_DNNL 0
+#endif
+/* Skips the current test unless `have` (a TU_HAVE_ flag): cmocka reports it skipped
+   and tu_exit_status makes the executable exit TU_SKIP_CODE, which CTest reports as a
+   skip. */
+#define TU_NEEDS(have, feature)          \
+    do {                                 \
+        if (!(have)) {                   \
+            tu_skipped_feature(feature); \
+            skip();                      \
+        }                                \
+    } while (0)
+void tu_skipped_feature(const char *feature);
+/* Asserts s is CNN_ERR_UNSUPPORTED with a message naming `lib` ("not built with
+   <lib>"): what a build without the feature answers. */
+void tu_expect_not_built(cnn_status s, const char *lib);
 #endif

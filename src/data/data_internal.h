@@ -3,6 +3,14 @@
 #define CNN_DATA_INTERNAL_H
 #include "../core/core.h"
 
+/* The error of a feature this build left out (docs/architecture.md, "Build options"):
+   `what` needs `lib`, which the build was configured without. */
+#define CNN_NOT_BUILT(what, lib, package, option)                                               \
+    cnn_set_error(CNN_ERR_UNSUPPORTED,                                                          \
+                  "%s: not built with " lib " (install " package " and rebuild with -D" option \
+                  "=ON)",                                                                       \
+                  what)
+
 /* "dir/name" into buf; CNN_ERR_INVALID_ARG if it does not fit. */
 cnn_status cnn_data_join(char *buf, size_t size, const char *dir, const char *name);
 bool cnn_data_is_dir(const char *path);

@@ -2,7 +2,8 @@
    matio, v5 and v7.3, or .npy), applyPCA (covariance + Jacobi eigen-decomposition,
    whitened like sklearn's PCA(whiten=True)), padWithZeros + createImageCubes (S x S
    patches around labelled pixels as (1, K, S, S)), splitTrainTestSet (stratified,
-   seeded), and the colour map of a classification. */
+   seeded), and the colour map of a classification. A build without matio reads .npy
+   only. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -10,7 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
+#ifdef CNN_HAVE_MATIO
 #include <matio.h>
+#endif
 #include <stdio.h>
 #include <zlib.h>
 
@@ -24,13 +27,14 @@
 #define HSI_DEFAULT_TEST 0.7f
 #define HSI_MAX_VARS 64
 
+/* ---------------------------------------------------------------- matio */
+#ifdef CNN_HAVE_MATIO
 /* The public scenes' variable names (Indian Pines, Salinas, Pavia, KSC, Botswana). */
 static const char *const CUBE_NAMES[] = {"indian_pines_corrected", "indian_pines", "salinas_corrected",
                                          "salinas", "paviaU", "pavia", "KSC", "Botswana", NULL};
 static const char *const GT_NAMES[] = {"indian_pines_gt", "salinas_gt", "paviaU_gt", "pavia_gt",
                                        "KSC_gt", "Botswana_gt", NULL};
 
-/* ---------------------------------------------------------------- matio */
 /* matio reports problems through a log function; keep its last message for ours
    instead of letting it print. */
 static _Thread_local char g_mat_msg[256];
@@ -338,6 +342,16 @@ done:
     Mat_Close(m);
     return st;
 }
+
+#else
+/* Built without matio (CNN_WITH_MATIO off): .npy files still load. */
+static cnn_status mat_read(const char *path, const char *var, int rank, cnn_tensor *out, char *used,
+                           size_t used_size)
+{
+    return CNN_NOT_BUILT(path, "matio, so it reads .npy but not MATLAB .mat files", "libmatio-dev",
+                         "CNN_WITH_MATIO");
+}
+#endif
 
 static bool is_npy(const char *path)
 {

@@ -2,7 +2,8 @@
    fields as warped Voronoi cells on a jittered grid, each class one smooth spectrum (a
    baseline plus three Gaussian bumps over the bands), per-cell brightness, smooth spatial
    texture and sensor noise; cell borders and background cells unlabelled (0). Written
-   as MATLAB files through matio, so the loader reads it like the public scenes. */
+   as MATLAB files through matio, so the loader reads it like the public scenes (a build
+   without matio computes the scene but cannot write it). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef CNN_HAVE_MATIO
 #include <matio.h>
+#endif
 
 #include "data_internal.h"
 
@@ -122,6 +125,7 @@ cnn_status cnn_hsi_synthesize(const cnn_hsi_synth_opts *oin, float *cube, int32_
     return CNN_OK;
 }
 
+#ifdef CNN_HAVE_MATIO
 /* One variable into a fresh .mat file at path, atomically (temp name + rename). */
 static cnn_status write_mat(const char *path, const char *var, enum matio_classes cls, enum matio_types type,
                             int rank, size_t *dims, void *data, bool v73)
@@ -151,11 +155,17 @@ static cnn_status write_mat(const char *path, const char *var, enum matio_classe
     return CNN_OK;
 }
 
+#endif
+
 cnn_status cnn_hsi_synth_write(const char *dir, const cnn_hsi_synth_opts *oin)
 {
     cnn_hsi_synth_opts o;
     CNN_CHECK(synth_opts(oin, &o));
     if (!dir || !*dir) return cnn_set_error(CNN_ERR_INVALID_ARG, "hsi synth: no output folder");
+#ifndef CNN_HAVE_MATIO
+    return CNN_NOT_BUILT(dir, "matio, so it cannot write the synthetic scene's .mat files",
+                         "libmatio-dev", "CNN_WITH_MATIO");
+#else
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return cnn_set_error(CNN_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
     size_t H = (size_t)o.height, W = (size_t)o.width, B = (size_t)o.bands;
@@ -187,4 +197,5 @@ done:
     cnn_free(gt);
     cnn_free(gm);
     return st;
+#endif
 }

@@ -1,5 +1,7 @@
 /* Image files: PNG through libpng's simplified API, JPEG through libjpeg (format from
-   the file's first bytes); bilinear resize as torch's interpolate; atomic PNG writes. */
+   the file's first bytes); bilinear resize as torch's interpolate; atomic PNG writes.
+   A build without libpng or libjpeg (CNN_WITH_PNG / CNN_WITH_JPEG off) recognises the
+   format and answers CNN_ERR_UNSUPPORTED for it. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <setjmp.h>
@@ -9,9 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef CNN_HAVE_JPEG
 #include <jpeglib.h>
 #include <jerror.h>
+#endif
+#ifdef CNN_HAVE_PNG
 #include <png.h>
+#endif
 
 #include "data_internal.h"
 
@@ -46,6 +52,7 @@ static cnn_status sniff(const char *path, FILE **fp, img_kind *kind)
     return CNN_OK;
 }
 
+#if defined(CNN_HAVE_PNG) || defined(CNN_HAVE_JPEG)
 static cnn_status check_size(const char *path, uint64_t h, uint64_t w)
 {
     if (h == 0 || w == 0 || h * w > IMAGE_MAX_PIXELS)
@@ -53,7 +60,9 @@ static cnn_status check_size(const char *path, uint64_t h, uint64_t w)
                              (unsigned long long)w, (unsigned long long)h);
     return CNN_OK;
 }
+#endif
 
+#ifdef CNN_HAVE_PNG
 /* PNG -> gray or RGB bytes; an alpha channel is read and dropped (as PIL's
    convert("RGB")), so colours are not composited. */
 static cnn_status png_decode(FILE *f, const char *path, bool header_only, raw_image *img)
@@ -92,6 +101,15 @@ static cnn_status png_decode(FILE *f, const char *path, bool header_only, raw_im
     return CNN_OK;
 }
 
+#else
+static cnn_status png_decode(FILE *f, const char *path, bool header_only, raw_image *img)
+{
+    return CNN_NOT_BUILT(path, "libpng, so it cannot read PNG images", "libpng-dev",
+                         "CNN_WITH_PNG");
+}
+#endif
+
+#ifdef CNN_HAVE_JPEG
 /* libjpeg reports fatal errors through error_exit, which must not return. */
 typedef struct jpeg_err {
     struct jpeg_error_mgr mgr;
@@ -168,6 +186,14 @@ static cnn_status jpeg_decode(FILE *f, const char *path, bool header_only, raw_i
     img->pix = buf;
     return CNN_OK;
 }
+
+#else
+static cnn_status jpeg_decode(FILE *f, const char *path, bool header_only, raw_image *img)
+{
+    return CNN_NOT_BUILT(path, "libjpeg, so it cannot read JPEG images", "libjpeg-dev",
+                         "CNN_WITH_JPEG");
+}
+#endif
 
 static cnn_status decode(const char *path, bool header_only, raw_image *img)
 {
@@ -275,6 +301,10 @@ cnn_status cnn_png_write(const char *path, int w, int h, int channels, const uin
         return cnn_set_error(CNN_ERR_INVALID_ARG,
                              "png %s: need 1 or 3 channels and a positive size (got %d, %dx%d)",
                              path ? path : "(null)", channels, w, h);
+#ifndef CNN_HAVE_PNG
+    return CNN_NOT_BUILT(path, "libpng, so it cannot write PNG images", "libpng-dev",
+                         "CNN_WITH_PNG");
+#else
     char tmp[1100];
     int k = snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path);
     if (k < 0 || (size_t)k >= sizeof tmp) return cnn_set_error(CNN_ERR_INVALID_ARG, "path too long: %s", path);
@@ -309,4 +339,5 @@ cnn_status cnn_png_write(const char *path, int w, int h, int channels, const uin
         return st;
     }
     return CNN_OK;
+#endif
 }

@@ -33,8 +33,14 @@ const cnn_backend cnn_backend_ref = {
     .conv_forward_s8 = cnn_ref_conv_forward_s8,
 };
 
-/* Fastest first: the default when CNN_BACKEND / cnn_set_backend name none. */
-static const cnn_backend *const g_backends[] = {&cnn_backend_cpu, &cnn_backend_ref};
+/* The backends compiled in, fastest first: the first is the default when CNN_BACKEND /
+   cnn_set_backend name none (docs/architecture.md, "Build options"). */
+static const cnn_backend *const g_backends[] = {
+#ifdef CNN_HAVE_CPU_BACKEND
+    &cnn_backend_cpu,
+#endif
+    &cnn_backend_ref,
+};
 static const cnn_backend *g_current;
 
 const cnn_backend *cnn_backend_get(void)
@@ -53,8 +59,12 @@ cnn_status cnn_set_backend(const char *name)
             g_current = g_backends[i];
             return CNN_OK;
         }
-    return cnn_set_error(CNN_ERR_NOT_FOUND, "backend '%s' is not compiled in (have: cpu, ref)",
-                         name ? name : "(null)");
+    char have[128] = "";
+    for (size_t i = 0, k = 0; i < sizeof g_backends / sizeof g_backends[0] && k < sizeof have; i++)
+        k += (size_t)snprintf(have + k, sizeof have - k, "%s%s", i ? ", " : "",
+                              g_backends[i]->name);
+    return cnn_set_error(CNN_ERR_NOT_FOUND, "backend '%s' is not compiled in (have: %s)",
+                         name ? name : "(null)", have);
 }
 
 const char *cnn_backend_name(void) { return cnn_backend_get()->name; }

@@ -33,6 +33,7 @@ static void mkdirs(const char *root, const char *sub)
 /* A w x h PNG whose pixels all equal v (gray) or (v, v/2, 255-v) (colour). */
 static void flat_png(const char *root, const char *name, int w, int h, int ch, int v)
 {
+    TU_NEEDS(TU_HAVE_PNG, "libpng");
     uint8_t px[64 * 64 * 3];
     for (int i = 0; i < w * h; i++)
         for (int k = 0; k < ch; k++) px[i * ch + k] = (uint8_t)(k == 0 ? v : k == 1 ? v / 2 : 255 - v);
@@ -193,5 +194,5 @@ int main(void)
         cmocka_unit_test(test_splits),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return tu_exit_status(cmocka_run_group_tests(tests, setup, teardown));
 }

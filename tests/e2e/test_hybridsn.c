@@ -46,6 +46,7 @@ static int run(char *out, size_t size, const char *cmd)
 static void test_hybridsn_learns_synthetic_scene(void **state)
 {
     (void)state;
+    TU_NEEDS(TU_HAVE_MATIO, "matio"); /* the scene is written as .mat files */
     /* Full: 40x40 pixels, 30 bands, 6 classes, PCA 15, patch 11 (~1000 labelled pixels,
        30% for training). Quick (sanitizers): the smallest input HybridSN takes (PCA 13,
        patch 9) on a smaller scene, half of it for training, a higher rate, fewer epochs. */

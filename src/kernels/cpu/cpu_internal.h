@@ -6,7 +6,8 @@
 
 extern const cnn_backend cnn_backend_cpu;
 
-/* Activation layout handed to oneDNN for dense convolutions. AUTO picks per layer
+/* Activation layout handed to oneDNN for dense convolutions (the layout and chunk
+   knobs exist only in a build with oneDNN, CNN_HAVE_DNNL). AUTO picks per layer
    (see conv_dnnl.c); the others force one, for benchmarks. */
 enum { CNN_CPU_LAYOUT_AUTO, CNN_CPU_LAYOUT_PLAIN, CNN_CPU_LAYOUT_BLOCKED };
 void cnn_cpu_set_layout(int layout);

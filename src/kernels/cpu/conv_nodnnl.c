@@ -1,0 +1,40 @@
+/* The cpu backend's oneDNN entries in a build without oneDNN (CNN_WITH_DNNL off; see
+   docs/architecture.md, "Build options"): the convolutions conv_dnnl.c would hand to
+   oneDNN run the reference kernels instead, while the backend's own kernels
+   (depthwise, thin, tap, GEMM) are unchanged. Same contracts as conv_dnnl.c's; the
+   oneDNN-only knobs (cnn_cpu_set_layout, cnn_cpu_set_chunk_cap) do not exist here. */
+#include "cpu_internal.h"
+
+size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
+size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
+void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                          float *y, void *scratch);
+void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
+                                void *scratch);
+void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
+                                   float *dw, float *db, void *scratch);
+
+size_t cnn_dnnl_conv_scratch_kinds(const cnn_conv_desc *c, int kinds)
+{
+    return kinds == 1 ? cnn_ref_conv_scratch_forward(c) : cnn_ref_conv_scratch(c);
+}
+
+size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c) { return cnn_ref_conv_scratch(c); }
+
+void cnn_dnnl_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                           float *y, void *scratch)
+{
+    cnn_ref_conv_forward(c, x, w, b, y, scratch);
+}
+
+void cnn_dnnl_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,
+                                 float *dx, void *scratch)
+{
+    cnn_ref_conv_backward_data(c, dy, w, dx, scratch);
+}
+
+void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
+                                    float *dw, float *db, void *scratch)
+{
+    cnn_ref_conv_backward_weights(c, x, dy, dw, db, scratch);
+}
