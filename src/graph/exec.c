@@ -111,8 +111,8 @@ cnn_status cnn_graph_set_initial(cnn_graph *g, const char *param, const float *d
         char buf[96];
         return cnn_set_error(CNN_ERR_SHAPE,
                              "set_initial '%s': %zu values given, the parameter %s holds %zu",
-                             param, n, cnn_shape_str(e->p.value.ndim, e->p.value.dims, buf, sizeof buf),
-                             want);
+                             param, n,
+                             cnn_shape_str(e->p.value.ndim, e->p.value.dims, buf, sizeof buf), want);
     }
     if (g->compiled) { /* the values are in place already: write them directly */
         memcpy(e->p.value.data, data, n * sizeof(float));

@@ -289,7 +289,7 @@ cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *
     if (!e) {
         g_param_nomem = true;
         cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'",
-                           suffix ? suffix : n->name);
+                       suffix ? suffix : n->name);
         return NULL;
     }
     char buf[CNN_MAX_SCOPE + 160];
@@ -302,7 +302,7 @@ cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *
         cnn_free(e);
         g_param_nomem = true;
         cnn_node_error(n, CNN_ERR_NOMEM, "out of memory adding parameter '%s'",
-                           suffix ? suffix : n->name);
+                       suffix ? suffix : n->name);
         return NULL;
     }
     for (int i = 0; i < g->n_params; i++)

@@ -97,8 +97,8 @@ static inline float bin_max(float x, float y) { return (x > y || isnan(x)) ? x :
 static inline float bin_min(float x, float y) { return (x < y || isnan(x)) ? x : y; }
 
 /* one row: y[j] = a[j*sa] op b[j*sb] */
-static inline void bin_row_s(cnn_binary_op op, const float *a, int64_t sa, const float *b, int64_t sb,
-                    float *y, int64_t m)
+static inline void bin_row_s(cnn_binary_op op, const float *a, int64_t sa, const float *b,
+                             int64_t sb, float *y, int64_t m)
 {
 #define BIN_LOOP(EXPR)                                   \
     for (int64_t j = 0; j < m; j++) {                    \
@@ -228,7 +228,8 @@ cnn_node *cnn_binary(cnn_graph *g, cnn_node *a, cnn_node *b, cnn_binary_op op)
     if (g && kind) {
         int k = 0;
         for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i]->op == &cnn_op_binary && ((const bin_attr *)g->nodes[i]->attr)->op == op)
+            if (g->nodes[i]->op == &cnn_op_binary &&
+                ((const bin_attr *)g->nodes[i]->attr)->op == op)
                 k++;
         snprintf(name, sizeof name, "%s%d", kind, k);
         kind = name;

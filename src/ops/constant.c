@@ -97,7 +97,8 @@ static cnn_status param_shape(cnn_node *n)
     const const_attr *a = n->attr;
     cnn_status s = const_shape(n);
     if (s != CNN_OK) return s;
-    cnn_param_role role = a->trainable ? (a->ndim >= 2 ? CNN_PARAM_WEIGHT : CNN_PARAM_BIAS) : CNN_PARAM_BUFFER;
+    cnn_param_role role = !a->trainable ? CNN_PARAM_BUFFER
+                          : (a->ndim >= 2 ? CNN_PARAM_WEIGHT : CNN_PARAM_BIAS);
     if (!cnn_node_param(n, NULL, a->ndim, a->dims, role, 0, 0.0f)) return CNN_ERR_INVALID_ARG;
     return CNN_OK;
 }

@@ -12,7 +12,8 @@ static cnn_status gmp_shape(cnn_node *n)
 {
     const cnn_node *x = n->in[0];
     if (x->out.ndim != 4 && x->out.ndim != 5)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W) or (N, C, D, H, W), got %s",
+        return cnn_node_error(n, CNN_ERR_SHAPE,
+                              "input must be (N, C, H, W) or (N, C, D, H, W), got %s",
                               cnn_node_shape_str(x));
     n->batched = x->batched;
     n->out.ndim = x->out.ndim;

@@ -1,8 +1,9 @@
 /* pad — ONNX Pad (and numpy.pad): pads has 2 * rank entries, all begins then all
    ends; negative entries crop. Modes: constant (value, may be -INFINITY), reflect
    (mirror without repeating the edge; pads longer than the axis keep reflecting,
-   as numpy does) and edge (repeat the border). With negative pads on one side, reflect
-   and edge read the input's own borders (the crop does not move them). On a batched
+   as numpy does) and edge (repeat the border). Negative pads crop first and the
+   positive ones pad what remains (reflect / edge read the cropped borders), as ONNX
+   Runtime does. On a batched
    node the batch's pads must be 0. Forward builds a source index per output position
    and axis (in scratch) and copies row by row; backward adds each output gradient to
    its source (reflect / edge sources take several). See docs/architecture.md,
@@ -45,15 +46,21 @@ static cnn_status pad_shape(cnn_node *n)
     size_t idx = 0;
     for (int i = 0; i < r; i++) {
         int64_t d = x->out.dims[i], o = d + a->pads[i] + a->pads[r + i];
-        if (o < 1 || o > INT32_MAX)
+        int64_t kept = d - (a->pads[i] < 0 ? -(int64_t)a->pads[i] : 0) -
+                       (a->pads[r + i] < 0 ? -(int64_t)a->pads[r + i] : 0);
+        if (kept < 1)
             return cnn_node_error(n, CNN_ERR_SHAPE,
-                                  "pads %d and %d leave %lld elements of axis %d (size %lld) of %s",
-                                  a->pads[i], a->pads[r + i], (long long)o, i, (long long)d,
+                                  "pads %d and %d crop all %lld elements of axis %d of %s",
+                                  a->pads[i], a->pads[r + i], (long long)d, i,
                                   cnn_node_shape_str(x));
-        if (a->mode == CNN_PAD_REFLECT && d == 1 && (a->pads[i] > 0 || a->pads[r + i] > 0))
+        if (o > INT32_MAX)
             return cnn_node_error(n, CNN_ERR_SHAPE,
-                                  "reflect padding needs at least 2 elements on axis %d of %s", i,
-                                  cnn_node_shape_str(x));
+                                  "pads %d and %d make axis %d %lld long (at most 2^31 - 1)",
+                                  a->pads[i], a->pads[r + i], i, (long long)o);
+        if (a->mode == CNN_PAD_REFLECT && kept == 1 && (a->pads[i] > 0 || a->pads[r + i] > 0))
+            return cnn_node_error(n, CNN_ERR_SHAPE,
+                                  "reflect padding needs at least 2 elements on axis %d of %s "
+                                  "(after cropping)", i, cnn_node_shape_str(x));
         n->out.dims[i] = (int)o;
         idx += (size_t)o;
     }
@@ -76,7 +83,8 @@ static int64_t src_index(cnn_pad_mode mode, int64_t o, int64_t before, int64_t d
     return s < d ? s : period - s;
 }
 
-/* per axis: element offset into x of each output position (or -1), into scratch */
+/* per axis: element offset into x of each output position (or -1), into scratch;
+   the crop (negative pads) comes first, then the padding maps into what is left */
 static int64_t *pad_maps(const cnn_node *n, void *scratch, int64_t **map)
 {
     const pad_attr *a = n->attr;
@@ -89,10 +97,13 @@ static int64_t *pad_maps(const cnn_node *n, void *scratch, int64_t **map)
         stride *= x->out.dims[i];
     }
     for (int i = 0; i < r; i++) {
+        int64_t pb = a->pads[i], pe = a->pads[r + i];
+        int64_t crop_b = pb < 0 ? -pb : 0, crop_e = pe < 0 ? -pe : 0;
+        int64_t kept = x->out.dims[i] - crop_b - crop_e;
         map[i] = p;
         for (int64_t o = 0; o < n->out.dims[i]; o++) {
-            int64_t s = src_index(a->mode, o, a->pads[i], x->out.dims[i]);
-            p[o] = s < 0 ? -1 : s * strides[i];
+            int64_t s = src_index(a->mode, o, pb > 0 ? pb : 0, kept);
+            p[o] = s < 0 ? -1 : (s + crop_b) * strides[i];
         }
         p += n->out.dims[i];
     }

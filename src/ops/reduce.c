@@ -47,12 +47,14 @@ static cnn_status red_shape(cnn_node *n)
     for (int i = 0; i < a->naxes; i++) {
         int ax = cnn_nd_axis(a->axes[i], r);
         if (ax < 0)
-            return cnn_node_error(n, CNN_ERR_INVALID_ARG, "axis %d is outside the %d dimensions of %s",
+            return cnn_node_error(n, CNN_ERR_INVALID_ARG,
+                                  "axis %d is outside the %d dimensions of %s",
                                   a->axes[i], r, cnn_node_shape_str(x));
         if (a->reduced[ax])
             return cnn_node_error(n, CNN_ERR_INVALID_ARG, "axis %d is given twice", a->axes[i]);
         if (x->batched && ax == 0)
-            return cnn_node_error(n, CNN_ERR_SHAPE, "axis %d is the batch of %s: it cannot be reduced",
+            return cnn_node_error(n, CNN_ERR_SHAPE,
+                                  "axis %d is the batch of %s: it cannot be reduced",
                                   a->axes[i], cnn_node_shape_str(x));
         a->reduced[ax] = true;
     }
@@ -207,6 +209,7 @@ cnn_node *cnn_reduce(cnn_graph *g, cnn_node *x, cnn_reduce_op op, int naxes, con
                      bool keepdims)
 {
     red_attr a = {.op = op, .naxes = naxes, .keepdims = keepdims, .null_axes = axes == NULL};
-    if (axes && naxes > 0 && naxes <= CNN_MAX_DIMS) memcpy(a.axes, axes, (size_t)naxes * sizeof(int));
+    if (axes && naxes > 0 && naxes <= CNN_MAX_DIMS)
+        memcpy(a.axes, axes, (size_t)naxes * sizeof(int));
     return cnn_node_make(g, &cnn_op_reduce, NULL, 1, &x, &a, sizeof a);
 }

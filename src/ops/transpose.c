@@ -29,7 +29,8 @@ static cnn_status tr_shape(cnn_node *n)
         int p = a->perm[i];
         if (p < 0 || p >= r || seen[p])
             return cnn_node_error(n, CNN_ERR_INVALID_ARG,
-                                  "perm is not a permutation of 0..%d (entry %d is %d)", r - 1, i, p);
+                                  "perm is not a permutation of 0..%d (entry %d is %d)", r - 1, i,
+                                  p);
         seen[p] = true;
     }
     if (x->batched && a->perm[0] != 0)

@@ -28,7 +28,8 @@ static const char *un_name(cnn_unary_op op)
 static cnn_status un_shape(cnn_node *n)
 {
     const un_attr *a = n->attr;
-    if (!un_name(a->op)) return cnn_node_error(n, CNN_ERR_INVALID_ARG, "unknown unary op %d", (int)a->op);
+    if (!un_name(a->op))
+        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "unknown unary op %d", (int)a->op);
     const cnn_node *x = n->in[0];
     n->batched = x->batched;
     n->out.ndim = x->out.ndim;
@@ -112,7 +113,8 @@ cnn_node *cnn_unary(cnn_graph *g, cnn_node *x, cnn_unary_op op)
     if (g && kind) {
         int k = 0;
         for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i]->op == &cnn_op_unary && ((const un_attr *)g->nodes[i]->attr)->op == op) k++;
+            if (g->nodes[i]->op == &cnn_op_unary && ((const un_attr *)g->nodes[i]->attr)->op == op)
+                k++;
         snprintf(name, sizeof name, "%s%d", kind, k);
         kind = name;
     }

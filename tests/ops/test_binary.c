@@ -250,6 +250,50 @@ static void test_pow_edges(void **state)
     cnn_graph_free(g);
 }
 
+/* large enough for the parallel paths: 1 and 2 threads give the same bits, forward
+   and both gradients (the (1, C, 1, 1) one accumulated over the broadcast) */
+static void test_threads_same_bits(void **state)
+{
+    (void)state;
+    const size_t nx = 4 * 32 * 24 * 24, nc = 32;
+    float *res[2][3];
+    for (int th = 0; th < 2; th++) {
+        cnn_set_threads(th + 1);
+        cnn_graph *g = cnn_graph_new();
+        cnn_node *x = cnn_input(g, "x", 4, (int[]){4, 32, 24, 24});
+        cnn_input_requires_grad(x);
+        cnn_node *c = cnn_parameter(g, "c", 4, (int[]){1, 32, 1, 1}, true);
+        cnn_node *y = cnn_binary(g, x, c, CNN_BIN_DIV);
+        TU_OK(cnn_graph_compile(g, 3));
+        cnn_graph_set_training(g, true);
+        float *xv = malloc(nx * sizeof *xv), *dy = malloc(nx * sizeof *dy), cv[32];
+        cnn_rng r;
+        cnn_rng_seed(&r, 78);
+        tu_fill(xv, nx, -1, 1, &r);
+        tu_fill(dy, nx, -1, 1, &r);
+        tu_fill(cv, nc, 0.5f, 2, &r);
+        TU_OK(cnn_graph_set_initial(g, "c", cv, nc));
+        TU_OK(cnn_graph_set_input(g, x, xv, 4));
+        TU_OK(cnn_graph_forward(g));
+        TU_OK(cnn_graph_backward_from(g, y, dy));
+        const float *src[3] = {cnn_node_value(y).data, cnn_node_grad(x).data,
+                               cnn_graph_find_param(g, "c")->grad.data};
+        const size_t sz[3] = {nx, nx, nc};
+        for (int k = 0; k < 3; k++) {
+            res[th][k] = malloc(sz[k] * sizeof(float));
+            memcpy(res[th][k], src[k], sz[k] * sizeof(float));
+        }
+        free(xv), free(dy);
+        cnn_graph_free(g);
+    }
+    cnn_set_threads(0);
+    const size_t sz[3] = {nx, nx, nc};
+    for (int k = 0; k < 3; k++) {
+        assert_memory_equal(res[0][k], res[1][k], sz[k] * sizeof(float));
+        free(res[0][k]), free(res[1][k]);
+    }
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -285,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_backward_gradcheck),
         cmocka_unit_test(test_same_operand_and_ties),
         cmocka_unit_test(test_pow_edges),
+        cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -171,6 +171,51 @@ static void test_backward_gradcheck(void **state)
     }
 }
 
+/* large enough for the parallel paths: 1 and 2 threads give the same bits, forward
+   and both gradients (one operand shared over the stacks) */
+static void test_threads_same_bits(void **state)
+{
+    (void)state;
+    float *res[2][3];
+    size_t sz[3];
+    for (int th = 0; th < 2; th++) {
+        cnn_set_threads(th + 1);
+        cnn_graph *g = cnn_graph_new();
+        cnn_node *a = cnn_input(g, "a", 3, (int[]){4, 32, 96});
+        cnn_input_requires_grad(a);
+        cnn_node *b = cnn_parameter(g, "b", 2, (int[]){96, 80}, true);
+        cnn_node *y = cnn_matmul(g, a, b);
+        TU_OK(cnn_graph_compile(g, 3));
+        cnn_graph_set_training(g, true);
+        size_t na = 4 * 32 * 96, nb = 96 * 80, ny = 4 * 32 * 80;
+        float *av = malloc(na * sizeof *av), *bv = malloc(nb * sizeof *bv);
+        float *dy = malloc(ny * sizeof *dy);
+        cnn_rng r;
+        cnn_rng_seed(&r, 77);
+        tu_fill(av, na, -1, 1, &r);
+        tu_fill(bv, nb, -1, 1, &r);
+        tu_fill(dy, ny, -1, 1, &r);
+        TU_OK(cnn_graph_set_initial(g, "b", bv, nb));
+        TU_OK(cnn_graph_set_input(g, a, av, 4));
+        TU_OK(cnn_graph_forward(g));
+        TU_OK(cnn_graph_backward_from(g, y, dy));
+        const float *src[3] = {cnn_node_value(y).data, cnn_node_grad(a).data,
+                               cnn_graph_find_param(g, "b")->grad.data};
+        sz[0] = ny, sz[1] = na, sz[2] = nb;
+        for (int k = 0; k < 3; k++) {
+            res[th][k] = malloc(sz[k] * sizeof(float));
+            memcpy(res[th][k], src[k], sz[k] * sizeof(float));
+        }
+        free(av), free(bv), free(dy);
+        cnn_graph_free(g);
+    }
+    cnn_set_threads(0);
+    for (int k = 0; k < 3; k++) {
+        assert_memory_equal(res[0][k], res[1][k], sz[k] * sizeof(float));
+        free(res[0][k]), free(res[1][k]);
+    }
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -205,6 +250,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward),
         cmocka_unit_test(test_backward_gradcheck),
+        cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,9 @@
 /* pad: constant / reflect / edge with positive, zero and negative (cropping) pads on
    2- to 5-D tensors, batched and unbatched, against an independent reference (reflect
    by repeated mirroring), at the built and a smaller batch; numpy.pad's documented
-   examples; -INFINITY as the constant; backward by central differences (reflect and
-   edge sources take several gradients); errors naming the node; describe(). */
+   examples; negative pads crop before padding; -INFINITY as the constant; backward by
+   central differences (reflect and edge sources take several gradients); errors
+   naming the node; describe(). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ static const pcase cases[] = {
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
-static int src_of(cnn_pad_mode m, int o, int before, int d)
+static int src_kept(cnn_pad_mode m, int o, int before, int d)
 {
     int s = o - before;
     if (s >= 0 && s < d) return s;
@@ -40,6 +41,14 @@ static int src_of(cnn_pad_mode m, int o, int before, int d)
     if (m == CNN_PAD_EDGE) return s < 0 ? 0 : d - 1;
     while (s < 0 || s >= d) s = s < 0 ? -s : 2 * (d - 1) - s;
     return s;
+}
+
+/* crop first (negative pads), then pad what is left (ONNX Runtime's order) */
+static int src_of(cnn_pad_mode m, int o, int pb, int pe, int d)
+{
+    int crop_b = pb < 0 ? -pb : 0, crop = crop_b + (pe < 0 ? -pe : 0);
+    int s = src_kept(m, o, pb > 0 ? pb : 0, d - crop);
+    return s < 0 ? -1 : s + crop_b;
 }
 
 static size_t reference(const pcase *c, const int *xd, const float *x, float v, float *y, int *od)
@@ -53,7 +62,7 @@ static size_t reference(const pcase *c, const int *xd, const float *x, float v, 
         for (int i = r - 1; i >= 0; i--) {
             int o = (int)(rem % (size_t)od[i]);
             rem /= (size_t)od[i];
-            int s = src_of(c->mode, o, c->pads[i], xd[i]);
+            int s = src_of(c->mode, o, c->pads[i], c->pads[r + i], xd[i]);
             if (s < 0) in = false;
             else xi += (size_t)s * st;
             st *= (size_t)xd[i];
@@ -106,7 +115,7 @@ static void test_forward(void **state)
     }
 }
 
-/* numpy.pad's documentation: [1..5] padded (2, 3) */
+/* numpy.pad's documentation: [1..5] padded (2, 3); cropping first, as ONNX Runtime */
 static void test_numpy_examples(void **state)
 {
     (void)state;
@@ -120,6 +129,25 @@ static void test_numpy_examples(void **state)
         {CNN_PAD_CONSTANT, -INFINITY, {-INFINITY, -INFINITY, 1, 2, 3, 4, 5, -INFINITY, -INFINITY,
                                        -INFINITY}},
     };
+    /* crop then pad: [1..5] with pads (-2, 3): [3 4 5] padded at the end */
+    static const struct {
+        cnn_pad_mode m;
+        float want[6];
+    } crop[] = {
+        {CNN_PAD_EDGE, {3, 4, 5, 5, 5, 5}},
+        {CNN_PAD_REFLECT, {3, 4, 5, 4, 3, 4}},
+        {CNN_PAD_CONSTANT, {3, 4, 5, 0, 0, 0}},
+    };
+    for (size_t i = 0; i < sizeof crop / sizeof crop[0]; i++) {
+        cnn_graph *g = cnn_graph_new();
+        cnn_node *k = cnn_constant(g, "k", 1, (int[]){5}, (float[]){1, 2, 3, 4, 5});
+        cnn_node *y = cnn_pad(g, k, (int[]){-2, 3}, crop[i].m, 0);
+        TU_OK(cnn_graph_compile(g, 0));
+        TU_OK(cnn_graph_forward(g));
+        assert_int_equal(cnn_node_value(y).dims[0], 6);
+        assert_memory_equal(cnn_node_value(y).data, crop[i].want, sizeof crop[i].want);
+        cnn_graph_free(g);
+    }
     for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
         cnn_graph *g = cnn_graph_new();
         cnn_node *k = cnn_constant(g, "k", 1, (int[]){5}, (float[]){1, 2, 3, 4, 5});
@@ -171,9 +199,15 @@ static void test_errors_and_describe(void **state)
         {{1, 0, 0, 0, 0, 0}, CNN_PAD_CONSTANT, CNN_ERR_SHAPE,
          "pad 'pad0': pads 1 and 0 of axis 0 would pad the batch of (2, 3, 1)"},
         {{0, -3, 0, 0, 0, 0}, CNN_PAD_CONSTANT, CNN_ERR_SHAPE,
-         "pads -3 and 0 leave 0 elements of axis 1 (size 3) of (2, 3, 1)"},
+         "pads -3 and 0 crop all 3 elements of axis 1 of (2, 3, 1)"},
+        {{0, 0, 0, 0, 0, 2147483647}, CNN_PAD_CONSTANT, CNN_ERR_SHAPE,
+         "pads 0 and 2147483647 make axis 2 2147483648 long"},
         {{0, 0, 1, 0, 0, 0}, CNN_PAD_REFLECT, CNN_ERR_SHAPE,
          "reflect padding needs at least 2 elements on axis 2 of (2, 3, 1)"},
+        {{0, -2, 0, 0, 1, 0}, CNN_PAD_REFLECT, CNN_ERR_SHAPE,
+         "reflect padding needs at least 2 elements on axis 1 of (2, 3, 1) (after cropping)"},
+        {{0, -2, 0, 0, -1, 3}, CNN_PAD_EDGE, CNN_ERR_SHAPE,
+         "pads -2 and -1 crop all 3 elements of axis 1 of (2, 3, 1)"},
         {{0, 0, 0, 0, 0, 0}, (cnn_pad_mode)9, CNN_ERR_INVALID_ARG, "unknown pad mode 9"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
