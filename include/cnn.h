@@ -895,7 +895,8 @@ typedef struct cnn_model {
 /* Builds a zoo model with a labels input and a cross-entropy loss (label smoothing). */
 cnn_status cnn_model_new(const char *name, const cnn_model_opts *o, float label_smoothing,
                          cnn_model *m);
-/* Builds the model a checkpoint names (at the given batch) and loads its weights. */
+/* Builds the model a checkpoint names (at the given batch) and loads its weights. A
+   path ending in ".onnx" is imported instead, with the file's weights. */
 cnn_status cnn_model_load(const char *checkpoint, int batch, cnn_model *m);
 void cnn_model_free(cnn_model *m);
 /* Loads a PNG/JPEG as the model's input: resized to its (C, H, W) and normalised as in
