@@ -225,6 +225,22 @@ class General(nn.Module):
         return torch.clamp(t.flatten(1), -0.5, 0.7) + s.sum(1, keepdim=True) * 0.01
 
 
+class Extra(nn.Module):
+    """PReLU, Softplus, Softsign, LayerNorm (opset 17: LayerNormalization; before:
+    written out in reductions and arithmetic)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.prelu = nn.PReLU(4, init=0.2)
+        self.ln = nn.LayerNorm([6, 6])
+
+    def forward(self, x):
+        y = self.prelu(self.conv(x))
+        y = F.softplus(y) - F.softsign(y)
+        return self.ln(y)
+
+
 def small_models():
     """name -> (constructor, input shape without batch, batch, dynamic batch, opsets)"""
     d2l = zoo_tv
@@ -251,6 +267,7 @@ def small_models():
         "mobilenet_v1": (mobilenet_v1_blocks, (3, 16, 16), 2, True, (11, 13)),
         "hybridsn": (HybridBlocks, (1, 10, 7, 7), 2, False, (11, 13)),
         "attention": (Attention, (3, 4, 4), 2, True, (11, 13, 17)),
+        "extra": (Extra, (3, 6, 6), 2, True, (13, 17)),
         "general": (General, (3, 8, 9), 2, True, (11, 13, 17)),
         "conv1d": (Conv1d, (3, 9), 2, True, (11, 13)),
     }

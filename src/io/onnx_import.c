@@ -1635,6 +1635,66 @@ static cnn_status op_identity(ox_imp *I)
     return set_out_node(I, 0, x->node);
 }
 
+/* Compositions of the general ops, for operators with no layer of their own. */
+static cnn_node *scalar_node(ox_imp *I, const char *what, float v)
+{
+    char name[600];
+    snprintf(name, sizeof name, "%s/%s", I->cur_name, what);
+    return cnn_constant(I->g, name, 1, (int[]){1}, &v);
+}
+
+/* PRelu: max(x, 0) + slope * min(x, 0), slope a (trainable) initializer. */
+static cnn_status op_prelu(ox_imp *I)
+{
+    cnn_node *x, *slope;
+    CNN_CHECK(as_node(I, 0, &x));
+    CNN_CHECK(as_node(I, 1, &slope));
+    cnn_node *zero = scalar_node(I, "zero", 0.0f);
+    cnn_node *pos = cnn_binary(I->g, x, zero, CNN_BIN_MAX), *neg = cnn_binary(I->g, x, zero, CNN_BIN_MIN);
+    return set_out_node(I, 0, cnn_binary(I->g, pos, cnn_binary(I->g, slope, neg, CNN_BIN_MUL), CNN_BIN_ADD));
+}
+
+/* Softplus log(1 + exp(x)); Softsign x / (1 + |x|). */
+static cnn_status op_soft(ox_imp *I)
+{
+    cnn_node *x;
+    CNN_CHECK(as_node(I, 0, &x));
+    cnn_node *one = scalar_node(I, "one", 1.0f);
+    if (strcmp(I->cur->op_type, "Softplus") == 0)
+        return set_out_node(I, 0, cnn_unary(I->g, cnn_binary(I->g, cnn_unary(I->g, x, CNN_UN_EXP), one, CNN_BIN_ADD),
+                                            CNN_UN_LOG));
+    return set_out_node(I, 0, cnn_binary(I->g, x, cnn_binary(I->g, cnn_unary(I->g, x, CNN_UN_ABS), one, CNN_BIN_ADD),
+                                         CNN_BIN_DIV));
+}
+
+/* LayerNormalization over the axes from `axis` on: (x - mean) / sqrt(var + eps) *
+   scale + bias; outputs 1 and 2 are the mean and 1 / sqrt(var + eps). */
+static cnn_status op_layernorm(ox_imp *I)
+{
+    ox_val *xv;
+    CNN_CHECK(data_in(I, 0, &xv));
+    int64_t xd[CNN_ONNX_MAX_RANK];
+    int rank = val_shape(xv, xd);
+    int ax = norm_axis(attr_i(I->cur, "axis", -1), rank);
+    if (ax < 1 || ax >= rank) return fail(I, CNN_ERR_UNSUPPORTED, "axis %d (the batch may not be normalised)", ax);
+    int axes[CNN_MAX_DIMS], na = 0;
+    for (int d = ax; d < rank; d++) axes[na++] = d;
+    cnn_node *x = xv->node, *scale, *bias = NULL;
+    CNN_CHECK(as_node(I, 1, &scale));
+    if (in_name(I->cur, 2)) CNN_CHECK(as_node(I, 2, &bias));
+    cnn_node *mean = cnn_reduce(I->g, x, CNN_REDUCE_MEAN, na, axes, true);
+    cnn_node *c = cnn_binary(I->g, x, mean, CNN_BIN_SUB);
+    cnn_node *var = cnn_reduce(I->g, cnn_binary(I->g, c, c, CNN_BIN_MUL), CNN_REDUCE_MEAN, na, axes, true);
+    cnn_node *den = cnn_unary(I->g, cnn_binary(I->g, var, scalar_node(I, "epsilon", attr_f(I->cur, "epsilon", 1e-5f)),
+                                               CNN_BIN_ADD), CNN_UN_SQRT);
+    cnn_node *y = cnn_binary(I->g, cnn_binary(I->g, c, den, CNN_BIN_DIV), scale, CNN_BIN_MUL);
+    if (bias) y = cnn_binary(I->g, y, bias, CNN_BIN_ADD);
+    CNN_CHECK(set_out_node(I, 0, y));
+    CNN_CHECK(set_out_node(I, 1, mean));
+    return I->cur->n_output > 2 && I->cur->output[2][0] ? set_out_node(I, 2, cnn_unary(I->g, den, CNN_UN_RECIPROCAL))
+                                                         : CNN_OK;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 typedef struct ox_op {
     const char *name;
@@ -1747,6 +1807,10 @@ static const ox_op g_ops[] = {
     {"Sqrt", do_unary},
     {"Reciprocal", do_unary},
     {"GlobalMaxPool", do_global_maxpool},
+    {"PRelu", op_prelu},
+    {"Softplus", op_soft},
+    {"Softsign", op_soft},
+    {"LayerNormalization", op_layernorm},
     {"LogSoftmax", op_softmax},
 };
 #define N_OPS (int)(sizeof g_ops / sizeof g_ops[0])

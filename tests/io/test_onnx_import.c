@@ -63,6 +63,7 @@ static const fx g_fixtures[] = {
     {"lrn", {"train13"}},
     {"same_pad", {"train13"}},
     {"general", {"eval11", "train11", "train13", "train17"}},
+    {"extra", {"eval13", "train13", "train17"}},
     {"attention", {"eval11", "train11", "train13", "train17"}},
     {"nin", {"eval11", "train11", "train13"}},
     {"mobilenet_v1", {"eval11", "train11", "train13"}},
@@ -183,6 +184,30 @@ static void test_names(void **state)
     assert_non_null(cnn_graph_find(g, "/0/Conv"));
     assert_string_equal(cnn_node_op(cnn_graph_find(g, "/0/Conv")), "conv2d");
     assert_string_equal(cnn_node_op(cnn_graph_find(g, "/1/BatchNormalization")), "batchnorm2d");
+    cnn_graph_free(g);
+    /* a training-mode export keeps its Dropout: active in training, identity in eval */
+    cnn_node *din, *dout;
+    g = import("vgg.training13.onnx", 2, &din, &dout);
+    int drops = 0;
+    for (int i = 0; i < cnn_graph_num_nodes(g); i++) drops += strcmp(cnn_node_op(cnn_graph_node(g, i)), "dropout") == 0;
+    assert_int_equal(drops, 1);
+    {
+        float xin[2 * 3 * 8 * 8], a[20], b[20];
+        for (int i = 0; i < 2 * 3 * 8 * 8; i++) xin[i] = (float)((i * 37) % 11) / 11.0f;
+        TU_OK(cnn_graph_compile(g, 1));
+        cnn_graph_set_training(g, true);
+        TU_OK(cnn_graph_set_input(g, din, xin, 2));
+        TU_OK(cnn_graph_forward(g));
+        memcpy(a, cnn_node_value(dout).data, sizeof a);
+        TU_OK(cnn_graph_forward(g));
+        memcpy(b, cnn_node_value(dout).data, sizeof b);
+        assert_true(memcmp(a, b, sizeof a) != 0); /* new masks each step */
+        cnn_graph_set_training(g, false);
+        TU_OK(cnn_graph_forward(g));
+        memcpy(a, cnn_node_value(dout).data, sizeof a);
+        TU_OK(cnn_graph_forward(g));
+        assert_memory_equal(a, cnn_node_value(dout).data, sizeof a);
+    }
     cnn_graph_free(g);
     g = import("alexnet.train13.onnx", 2, NULL, NULL); /* LRN written out by torch */
     assert_non_null(cnn_graph_find(g, "/2/Div"));
