@@ -716,13 +716,19 @@ cnn_status cnn_onnx_export(cnn_graph *g, const char *path, const cnn_onnx_export
         } else if (!strcmp(op, "parameter")) {
             e.vname[i] = ex_param(&e, n->params[0]);
         } else if (!strcmp(op, "constant")) {
-            /* the node copies its data into its (planned) value when it runs: run it */
+            /* the node copies its own data into its value when it runs: run it into a
+               buffer of ours (its planned value may not be placed yet) */
             cnn_ctx ctx = {.batch = 1};
-            if (!n->out.data || n->op->forward(n, &ctx) != CNN_OK) {
-                ex_fail(&e, n, CNN_ERR_STATE, "constant has no value (graph not planned)");
+            float *buf = ex_alloc(&e, cnn_node_numel_max(n) * sizeof *buf), *planned = n->out.data;
+            if (!buf) break;
+            n->out.data = buf;
+            cnn_status fs = n->op->forward(n, &ctx);
+            n->out.data = planned;
+            if (fs != CNN_OK) {
+                ex_fail(&e, n, fs, "constant: %s", cnn_error_message());
                 break;
             }
-            e.vname[i] = ex_init_f32(&e, n->name, n->out.ndim, n->out.dims, n->out.data);
+            e.vname[i] = ex_init_f32(&e, n->name, n->out.ndim, n->out.dims, buf);
         } else {
             e.vname[i] = n->name;
             export_node(&e, n);

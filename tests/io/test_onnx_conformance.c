@@ -128,11 +128,19 @@ static const char *read_tensor(const char *path, cnn_tensor *t)
     }
     t->ndim = (int)p->n_dims;
     for (size_t i = 0; i < p->n_dims; i++) {
+        if (p->dims[i] < 0 || p->dims[i] > (1 << 28) || numel * (size_t)p->dims[i] > ((size_t)1 << 28)) {
+            r = "a .pb file that is not a float tensor of a sane size (a sequence or optional?)";
+            goto done;
+        }
         t->dims[i] = (int)p->dims[i];
         numel *= (size_t)p->dims[i];
     }
     t->data = malloc((numel ? numel : 1) * sizeof(float));
-    if (p->has_raw_data && p->raw_data.len == numel * sizeof(float))
+    if (!t->data)
+        r = "out of memory";
+    else if (numel == 0) /* an empty tensor: nothing to copy (the source may be NULL) */
+        ;
+    else if (p->has_raw_data && p->raw_data.len == numel * sizeof(float))
         memcpy(t->data, p->raw_data.data, numel * sizeof(float));
     else if (p->n_float_data == numel)
         memcpy(t->data, p->float_data, numel * sizeof(float));

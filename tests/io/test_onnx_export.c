@@ -8,6 +8,8 @@
  * outputs of cnn.c's own forward on the same input, within 1e-4 of the output's scale.
  * Bad input: unexportable outputs, unwritable paths; nothing written on failure. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -425,6 +427,109 @@ static void test_export_general_ops(void **state)
     cnn_graph_free(g);
 }
 
+/* Imported graphs export too: every ONNX fixture of the importer's tests (PyTorch's
+   exports of every zoo family and the notes' snippets, opsets 11 to 17) imported,
+   exported, checked, run in ONNX Runtime and imported again bit for bit. */
+static void test_export_imported(void **state)
+{
+    (void)state;
+    const char *src = getenv("CNN_SOURCE_DIR") ? getenv("CNN_SOURCE_DIR") : ".";
+    char fdir[1024], jobs_path[128], cmd[8192] = "", files[6000] = "";
+    snprintf(fdir, sizeof fdir, "%s/tests/fixtures/onnx", src);
+    DIR *d = opendir(fdir);
+    if (!d) fail_msg("%s: %s", fdir, strerror(errno));
+    snprintf(jobs_path, sizeof jobs_path, "%s/imported.jobs", g_dir);
+    FILE *jobs = fopen(jobs_path, "w");
+    assert_non_null(jobs);
+    enum { MAXF = 128 };
+    char names[MAXF][96];
+    float *want[MAXF] = {0};
+    size_t want_n[MAXF] = {0};
+    int nf = 0;
+    struct dirent *e;
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 5);
+    while ((e = readdir(d)) && nf < MAXF) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".onnx") != 0) continue;
+        if (tu_quick() && !strstr(e->d_name, ".train13.")) continue;
+        char in_path[1200], path[256], inpath[256], outpath[256], shape[64] = "";
+        snprintf(in_path, sizeof in_path, "%s/%s", fdir, e->d_name);
+        snprintf(names[nf], sizeof names[nf], "%.*s", (int)(len - 5), e->d_name);
+        cnn_graph *g = cnn_graph_new();
+        cnn_node *in, *out;
+        TU_OK(cnn_onnx_import(g, in_path, &(cnn_onnx_import_opts){.batch = BATCH}, &in, &out));
+        TU_OK(cnn_graph_compile(g, 3));
+        cnn_tensor iv = cnn_node_value(in);
+        size_t nin = cnn_tensor_numel(&iv);
+        float *x = malloc(nin * sizeof *x);
+        tu_fill(x, nin, -1.0f, 1.0f, &rng);
+        cnn_graph_set_training(g, false);
+        TU_OK(cnn_graph_set_input(g, in, x, BATCH));
+        TU_OK(cnn_graph_forward(g));
+        cnn_tensor ov = cnn_node_value(out);
+        want_n[nf] = cnn_tensor_numel(&ov);
+        want[nf] = malloc(want_n[nf] * sizeof(float));
+        memcpy(want[nf], ov.data, want_n[nf] * sizeof(float));
+        snprintf(path, sizeof path, "%s/re_%s.onnx", g_dir, names[nf]);
+        snprintf(inpath, sizeof inpath, "%s/re_%s.in", g_dir, names[nf]);
+        snprintf(outpath, sizeof outpath, "%s/re_%s.out", g_dir, names[nf]);
+        TU_OK(cnn_onnx_export(g, path, NULL));
+        check_structure(path, g, in, out);
+        zoo_case zc = {names[nf], 0, 0, 0, 0, false, true, false};
+        roundtrip(&zc, path, g, x, want[nf], want_n[nf], true);
+        write_raw(inpath, x, nin);
+        for (int k = 0; k < iv.ndim; k++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%d", k ? "x" : "", iv.dims[k]);
+        fprintf(jobs, "%s %s %s %s\n", path, inpath, shape, outpath);
+        snprintf(files + strlen(files), sizeof files - strlen(files), " %s", path);
+        free(x);
+        cnn_graph_free(g);
+        nf++;
+    }
+    closedir(d);
+    fclose(jobs);
+    assert_true(nf > 0);
+    if (python_has_onnx()) {
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c 'import onnx, sys\n"
+                 "for f in sys.argv[1:]: onnx.checker.check_model(onnx.load(f), full_check=True)\n"
+                 "print(\"onnx.checker: %%d re-exported models pass\" %% (len(sys.argv) - 1))'%s",
+                 files);
+        assert_int_equal(system(cmd), 0);
+    }
+    char ortbuf[4096];
+    const char *ort = ort_dir(ortbuf, sizeof ortbuf);
+    if (ort) {
+        snprintf(cmd, sizeof cmd, "%s/tools/install-ort.sh %s", src, ort);
+        if (system(cmd) != 0) fail_msg("tools/install-ort.sh %s failed (node, npm, the npm registry)", ort);
+        snprintf(cmd, sizeof cmd, "node %s/tests/io/ort_run.js %s %s/node_modules >/dev/null", src, jobs_path, ort);
+        assert_int_equal(system(cmd), 0);
+        int bad = 0;
+        for (int i = 0; i < nf; i++) {
+            char outpath[256];
+            snprintf(outpath, sizeof outpath, "%s/re_%s.out", g_dir, names[i]);
+            size_t len = 0;
+            float *got = (float *)slurp(outpath, &len);
+            double diff = 0, scale = 0;
+            bool ok = got && len == want_n[i] * sizeof(float);
+            for (size_t k = 0; ok && k < want_n[i]; k++) {
+                diff = fmax(diff, fabs((double)got[k] - want[i][k]));
+                scale = fmax(scale, fabs((double)want[i][k]));
+            }
+            ok = ok && diff <= 1e-4 * fmax(scale, 1e-3);
+            if (!ok) printf("re-exported %s: ONNX Runtime differs (max |diff| %.3g, scale %.3g)\n", names[i], diff, scale);
+            bad += !ok;
+            free(got);
+        }
+        printf("ONNX Runtime: %d of %d re-exported imported models match cnn.c\n", nf - bad, nf);
+        assert_int_equal(bad, 0);
+    } else {
+        printf("SKIP ONNX Runtime: CNN_BIN not set (run through ctest)\n");
+    }
+    for (int i = 0; i < nf; i++) free(want[i]);
+}
+
 static bool exists(const char *path)
 {
     struct stat st;
@@ -516,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_export_errors),
         cmocka_unit_test(test_export_general_ops),
         cmocka_unit_test(test_export_zoo),
+        cmocka_unit_test(test_export_imported),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
