@@ -107,7 +107,17 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
         { echo "mutate.sh: cmake configure failed, see $LOGDIR/configure.log" >&2; exit 2; }
 fi
 
-build() { bg_wait cmake --build "$BUILD" -j "$JOBS" >"$1" 2>&1; }
+# With -R / -E only the selected tests' programs (and the CLI) are rebuilt.
+TARGETS=()
+select_targets() {
+    [ ${#CTEST_SEL[@]} -gt 0 ] || return 0
+    local t
+    for t in $(ctest --test-dir "$BUILD" -N "${CTEST_SEL[@]}" 2>/dev/null | sed -n 's/^ *Test *#[0-9]*: *//p'); do
+        TARGETS+=(--target "test_$t")
+    done
+    [ ${#TARGETS[@]} -gt 0 ] && TARGETS+=(--target cnn)
+}
+build() { bg_wait cmake --build "$BUILD" -j "$JOBS" "${TARGETS[@]}" >"$1" 2>&1; }
 
 # run_suite <backend> <log>: sets SUITE to "pass" or the failed tests (comma-separated).
 # (No command substitution: the run stays in this shell, where the traps can stop it.)
@@ -128,6 +138,12 @@ run_suite() {
     SUITE=$(sed -n 's/^[0-9]*:\(.*\)$/\1/p' "$BUILD/Testing/Temporary/LastTestsFailed.log" 2>/dev/null | paste -sd, -)
     SUITE=${SUITE:-ctest-rc$rc}
 }
+
+if [ ${#CTEST_SEL[@]} -gt 0 ]; then
+    # the test list needs a configured and built tree once
+    [ -f "$BUILD/CTestTestfile.cmake" ] || build "$LOGDIR/initial-build.log"
+    select_targets
+fi
 
 if [ $BASELINE = 1 ]; then
     echo "== baseline (no bug planted)"
