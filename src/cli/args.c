@@ -53,7 +53,7 @@ static const struct {
     {"width", OPT_INT, 1, 1 << 16, false, "an integer in 1..65536"},
     {"bands", OPT_INT, 1, 1 << 16, false, "an integer in 1..65536"},
     {"pca", OPT_INT, 1, 1 << 16, false, "an integer in 1..65536"},
-    {"patch", OPT_INT, 1, 4095, false, "an odd-or-even integer in 1..4095"},
+    {"patch", OPT_INT, 1, 4095, false, "an integer in 1..4095"},
     {"scale", OPT_INT, 1, 64, false, "an integer in 1..64"},
     {"top", OPT_INT, 1, 1 << 20, false, "an integer >= 1"},
     {"limit", OPT_INT, 1, INT_MAX, false, "an integer >= 1"},
