@@ -290,7 +290,7 @@ static void test_two_ranks_equal_one_process(void **state)
     curve("two.csv", cv, sizeof cv);
     double acc = atof(strrchr(cv, ',') + 1);
     printf("2 ranks, lenet_relu, 3 epochs: test acc %.3f\n", acc);
-    assert_true(acc > 0.5);
+    if (!tu_quick()) assert_true(acc > 0.5);
     /* the whole batch at once is another summation: not the same bits */
     assert_int_equal(run(TRAIN "--epochs 3 --batch 40 --out whole.safetensors", g_bin), 0);
     assert_true(tensors_differ("one.safetensors", "whole.safetensors"));
@@ -538,7 +538,7 @@ static int setup(void **state)
     if (!g_bin) return -1;
     snprintf(g_dir, sizeof g_dir, "/tmp/cnn-dist-XXXXXX");
     if (!mkdtemp(g_dir)) return -1;
-    write_idx("train", 320, 1);
+    write_idx("train", tu_quick() ? 120 : 320, 1); /* the sanitizer run: 3 batches an epoch */
     write_idx("t10k", 100, 2);
     return 0;
 }
