@@ -1,5 +1,7 @@
 /* cnn export: a trained (or freshly initialised) model out of cnn.c, as ONNX. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -56,6 +58,12 @@ int cmd_export(int argc, char **argv)
     if (cdir) {
         cnn_c_export_info ci;
         const char *nm = cname ? cname : m.name;
+        /* DIR is made when missing (its parent must exist), like features --out */
+        if (mkdir(cdir, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "cnn: export --c %s: %s\n", cdir, strerror(errno));
+            cnn_model_free(&m);
+            return 1;
+        }
         if (cnn_export_c(m.g, m.input, m.logits, cdir, nm, int8, &ci) != CNN_OK) {
             cnn_model_free(&m);
             return cli_fail("export");

@@ -205,6 +205,44 @@ static const row rows[] = {
      0, "GFLOP/s"},
     {"{B} bench shufflenet_v1 --width 0.25 --set groups=2 --input 3x32x32 --iters 1 --warmup 0 --no-fusion", 0,
      "images/s"},
+    /* train: transfer, curves inside the epoch, data-parallel options (one process) */
+    {"{B} train lenet --data idx:. --epochs 1 --batch 16 --limit-train 32 --limit-test 16 --from a.safetensors "
+     "--freeze '0.*,3.*' --quiet",
+     0, "frozen: 4 parameters"},
+    {"{B} train lenet --data idx:. --epochs 2 --batch 16 --limit-train 64 --limit-test 16 --points 2 --log pts.csv "
+     "--quiet",
+     0, NULL},
+    {"{B} train lenet --data idx:. --epochs 1 --batch 16 --limit-train 32 --limit-test 16 --dist single --shards 2 "
+     "--dist-timeout 30 --quiet",
+     0, NULL},
+    {"{B} train lenet --data idx:. --epochs 1 --batch 16 --limit-train 32 --limit-test 16 --dist single --sync-bn "
+     "--quiet",
+     0, NULL},
+    {"{B} train lenet --data idx:. --dist sideways", 1, "dist"},
+    /* features of a 3-D model: one depth slice */
+    {"{B} features hyb.safetensors x5.safetensors --layer conv3d_2.0 --depth 1 --out maps3", 0, "feature maps"},
+    /* hsi-map: unlabelled pixels masked */
+    {"{B} hsi-map hyb.safetensors --data hsi:hs/synthetic.mat --gt gt.npy --out map2.png --mask-unlabelled", 0, "OA"},
+    /* quantize: a checkpoint, every calibration method; a zoo model; hyperspectral data */
+    {"{B} quantize a.safetensors --data idx:. --calib 16 --method entropy --keep-float 9 --split train --batch 8 "
+     "--seed 1 --threads 1 --backend ref --out q.safetensors",
+     0, NULL},
+    {"{B} quantize a.safetensors --data idx:. --calib 16 --method percentile --percentile 99.9 --resize 28x28 "
+     "--out q2.safetensors",
+     0, NULL},
+    {"{B} quantize shufflenet_v1 --set groups=2 --width 0.25 --input 1x32x32 --classes 4 --data idx:. --resize 32x32 "
+     "--calib 8 --method minmax --out q3.safetensors",
+     0, NULL},
+    {"{B} quantize hyb.safetensors --data hsi:hs/synthetic.mat --gt hs/synthetic_gt.mat --cube-var synthetic "
+     "--gt-var synthetic_gt --pca 16 --patch 9 --test-ratio 0.5 --calib 8 --out qh.safetensors",
+     0, NULL},
+    {"{B} quantize a.safetensors --data idx:. --calib 100000 --out qbad.safetensors", 1, "calib"},
+    /* export: ONNX and C, float and int8, from checkpoints and zoo models */
+    {"{B} export a.safetensors --onnx a.onnx --threads 1 --backend ref", 0, NULL},
+    {"{B} export shufflenet_v1 --set groups=2 --width 0.25 --input 3x32x32 --classes 4 --seed 1 --onnx s.onnx", 0,
+     NULL},
+    {"{B} export a.safetensors --c cdir --name lenet_c", 0, NULL},
+    {"{B} export q.safetensors --c qdir --name lenet_q --int8", 0, NULL},
     /* errors name the option */
     {"{B} train lenet --data idx:. --schedule sometimes", 1, "schedule"},
     {"{B} train lenet --data idx:. --normalize 0.5", 1, "normalize"},
@@ -212,8 +250,9 @@ static const row rows[] = {
 };
 #define N_ROWS (sizeof rows / sizeof rows[0])
 
-static const char *const commands[] = {"train",    "eval",     "predict",   "summary", "models", "forward",
-                                       "features", "hsi-map", "hsi-synth", "bench",   "version"};
+static const char *const commands[] = {"train",   "eval",      "predict", "summary", "models",
+                                       "forward", "features",  "hsi-map", "hsi-synth", "bench",
+                                       "quantize", "export",   "version"};
 
 /* The options `cnn cmd --help` lists. */
 static int help_options(const char *cmd, char opts[][40], int max)
@@ -504,6 +543,13 @@ static int setup(void **state)
     TU_OK(cnn_safetensors_save(p, 1, &(cnn_named_tensor){"input", &x}, 0, NULL));
     path_of(p, sizeof p, "x3.safetensors");
     TU_OK(cnn_safetensors_save(p, 1, &(cnn_named_tensor){"input", &x3}, 0, NULL));
+    /* a (1, 1, 16, 9, 9) hyperspectral patch for the 3-D model's feature maps */
+    cnn_tensor x5;
+    TU_OK(cnn_tensor_alloc(&x5, 5, (int[]){1, 1, 16, 9, 9}));
+    tu_fill(x5.data, cnn_tensor_numel(&x5), -1.0f, 1.0f, &r);
+    path_of(p, sizeof p, "x5.safetensors");
+    TU_OK(cnn_safetensors_save(p, 1, &(cnn_named_tensor){"input", &x5}, 0, NULL));
+    cnn_tensor_free(&x5);
     cnn_tensor_free(&x);
     cnn_tensor_free(&x3);
     /* a 10x10 ground truth as .npy (int32): 3 classes in bands, a few unlabelled */
