@@ -38,7 +38,7 @@ static const zoo_case CASES[] = {
     {"lenet", 1, 0, 28, 28, false, true, false},
     {"lenet_relu", 1, 0, 32, 32, false, false, false},
     {"mynet", 1, 0, 32, 32, false, false, false},
-    {"alexnet", 3, 0, 64, 64, false, false, true},
+    {"alexnet", 3, 0, 64, 64, false, false, false},
     {"alexnet_d2l", 1, 0, 96, 96, false, false, false},
     {"vgg11", 3, 0, 32, 32, true, false, false},
     {"vgg11_bn", 3, 0, 32, 32, true, false, false},
@@ -162,8 +162,10 @@ static void check_structure(const char *path, cnn_graph *g, cnn_node *in, cnn_no
 
 /* cnn.c -> ONNX -> cnn.c: the imported graph has every parameter and buffer under its
    name with the same bits, and its eval forward gives the same bits. */
+/* exact: 1 = same bits (ops may change kind: printed); 2 = same bits unless an op changed
+   kind; 0 = within 1e-5 */
 static void roundtrip(const zoo_case *zc, const char *path, cnn_graph *g, const float *x,
-                      const float *want, size_t n, bool exact)
+                      const float *want, size_t n, int exact)
 {
     const char *name = zc->name;
     cnn_graph *h = cnn_graph_new();
@@ -192,6 +194,19 @@ static void roundtrip(const zoo_case *zc, const char *path, cnn_graph *g, const 
             fail_msg("%s: parameter '%s' changed in the round trip", name, p->name);
         assert_int_equal(p->trainable, q->trainable);
     }
+    /* bit for bit where the importer rebuilds the same ops; an imported model may come
+       back with an equivalent zoo op in place of a general one (a ReduceMean over H, W as
+       global_avgpool): then within 1e-5, and the changed nodes are named */
+    int changed = 0;
+    for (int i = 0; i < cnn_graph_num_nodes(g); i++) {
+        cnn_node *a = cnn_graph_node(g, i), *b = cnn_graph_find(h, cnn_node_name(a));
+        if (b && strcmp(cnn_node_op(a), cnn_node_op(b)) != 0) {
+            printf("round trip %-22s node '%s': %s came back as %s\n", name, cnn_node_name(a), cnn_node_op(a),
+                   cnn_node_op(b));
+            changed++;
+        }
+    }
+    if (exact == 2 && changed) exact = 0;
     cnn_graph_set_training(h, false);
     TU_OK(cnn_graph_set_input(h, in, x, BATCH));
     TU_OK(cnn_graph_forward(h));
@@ -270,7 +285,7 @@ static void test_export_zoo(void **state)
         snprintf(outpath, sizeof outpath, "%s/%s.out", g_dir, zc->name);
         TU_OK(cnn_onnx_export(g, path, NULL));
         check_structure(path, g, in, out);
-        roundtrip(zc, path, g, x, want[c], want_n[c], true);
+        roundtrip(zc, path, g, x, want[c], want_n[c], 1);
         write_raw(inpath, x, nin);
         for (int d = 0; d < iv.ndim; d++)
             snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%d", d ? "x" : "", iv.dims[d]);
@@ -396,7 +411,7 @@ static void test_export_general_ops(void **state)
     TU_OK(cnn_onnx_export(g, path, NULL));
     check_structure(path, g, x, y);
     static const zoo_case gc = {"general_ops", 3, 0, 6, 5, false, true, true};
-    roundtrip(&gc, path, g, xv, want, 8, false);
+    roundtrip(&gc, path, g, xv, want, 8, 0);
     if (python_has_onnx()) {
         snprintf(cmd, sizeof cmd,
                  "/usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), "
@@ -477,7 +492,7 @@ static void test_export_imported(void **state)
         TU_OK(cnn_onnx_export(g, path, NULL));
         check_structure(path, g, in, out);
         zoo_case zc = {names[nf], 0, 0, 0, 0, false, true, false};
-        roundtrip(&zc, path, g, x, want[nf], want_n[nf], true);
+        roundtrip(&zc, path, g, x, want[nf], want_n[nf], 2);
         write_raw(inpath, x, nin);
         for (int k = 0; k < iv.ndim; k++)
             snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%d", k ? "x" : "", iv.dims[k]);
