@@ -8,14 +8,22 @@
 #             and 16, fp32 vs the int8 checkpoint, median ms per batch;
 #   size      the weights' bytes, fp32 vs int8 (as cnn quantize reports them).
 # usage: bench/int8.sh [CNN_BINARY] [OUT_DIR]   (needs Debian's dataset-fashion-mnist)
-# Environment: EPOCHS_LENET (default 5), EPOCHS_MBV2 (1), LIMIT_MBV2 (20000), ITERS (10).
+# (OUT_DIR defaults to $TMPDIR/cnn_int8)
+# Environment: EPOCHS_LENET (default 5), EPOCHS_MBV2 (1), LIMIT_MBV2 (20000), ITERS (10),
+# ACC_MODELS ("lenet mobilenet_v2"), SPEED_MODELS ("mobilenet_v2 resnet18 shufflenet_v2_x1_0"),
+# SPEED_CALIB (32 examples), SPEED_METHOD (entropy). A checkpoint already in OUT_DIR
+# (OUT_DIR/lenet.safetensors, OUT_DIR/mobilenet_v2.safetensors) is used as it is.
 set -eu
 CNN=${1:-build/cnn}
-OUT=${2:-bench/int8_out}
+OUT=${2:-${TMPDIR:-/tmp}/cnn_int8}
 EL=${EPOCHS_LENET:-5}
 EM=${EPOCHS_MBV2:-1}
 LM=${LIMIT_MBV2:-20000}
 IT=${ITERS:-10}
+ACC=${ACC_MODELS:-lenet mobilenet_v2}
+SPEED=${SPEED_MODELS:-mobilenet_v2 resnet18 shufflenet_v2_x1_0}
+SC=${SPEED_CALIB:-32}
+SMETH=${SPEED_METHOD:-entropy}
 mkdir -p "$OUT"
 acc() { "$CNN" eval "$1" --data fashion-mnist --json | sed 's/.*"overall_acc": \([0-9.]*\).*/\1/'; }
 ms() { "$CNN" bench "$@" --iters "$IT" --warmup 2 --json | sed 's/.*"ms_per_batch": \([0-9.]*\).*/\1/'; }
@@ -24,14 +32,14 @@ echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $("$CNN" version | head -1)"
 echo
 echo "## accuracy (Fashion-MNIST test, 10000 images)"
-[ -f "$OUT/lenet.safetensors" ] || "$CNN" train lenet --data fashion-mnist --epochs "$EL" --batch 256 \
-    --lr 0.9 --init xavier --out "$OUT/lenet.safetensors" > "$OUT/lenet_train.log"
-[ -f "$OUT/mobilenet_v2.safetensors" ] || "$CNN" train mobilenet_v2 --data fashion-mnist --width 0.5 \
+case " $ACC " in *" lenet "*) [ -f "$OUT/lenet.safetensors" ] || "$CNN" train lenet --data fashion-mnist --epochs "$EL" --batch 256 \
+    --lr 0.9 --init xavier --out "$OUT/lenet.safetensors" > "$OUT/lenet_train.log";; esac
+case " $ACC " in *" mobilenet_v2 "*) [ -f "$OUT/mobilenet_v2.safetensors" ] || "$CNN" train mobilenet_v2 --data fashion-mnist --width 0.5 \
     --epochs "$EM" --limit-train "$LM" --batch 64 --optimizer adam --lr 0.002 \
-    --out "$OUT/mobilenet_v2.safetensors" > "$OUT/mobilenet_v2_train.log"
+    --out "$OUT/mobilenet_v2.safetensors" > "$OUT/mobilenet_v2_train.log";; esac
 echo "| model | fp32 | int8 minmax | int8 percentile | int8 entropy | weights fp32 -> int8 |"
 echo "|---|---|---|---|---|---|"
-for m in lenet mobilenet_v2; do
+for m in $ACC; do
     f=$(acc "$OUT/$m.safetensors")
     line="| $m | $f"
     for meth in minmax percentile entropy; do
@@ -43,11 +51,13 @@ for m in lenet mobilenet_v2; do
     echo "$line | $size |"
 done
 echo
-echo "## speed (cnn bench, median ms per batch, $IT iterations; random weights, input 1x224x224)"
+echo "## speed (cnn bench, median ms per batch, $IT iterations; random weights, input 1x224x224,"
+echo "## int8 scales from $SMETH calibration on $SC resized Fashion-MNIST images)"
 echo "| model | batch | fp32 ms | int8 ms | int8 speed-up | weights fp32 -> int8 |"
 echo "|---|---|---|---|---|---|"
-for m in mobilenet_v2 resnet18 shufflenet_v2_x1_0; do
-    "$CNN" quantize $m --input 1x224x224 --data fashion-mnist --resize 224x224 --calib 32 --batch 16 \
+for m in $SPEED; do
+    "$CNN" quantize $m --input 1x224x224 --data fashion-mnist --resize 224x224 --calib "$SC" \
+        --method "$SMETH" --batch 8 \
         --out "$OUT/$m.int8.safetensors" > "$OUT/$m.int8.log"
     size=$(grep '^weights:' "$OUT/$m.int8.log" | sed 's/weights: \(.*\); wrote.*/\1/')
     for b in 1 16; do

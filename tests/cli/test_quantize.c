@@ -1,0 +1,151 @@
+/* cnn quantize / summary / eval / bench / export --c on a quantized checkpoint, and the
+   command's refusals (exit 1 with a message naming the problem, exit 2 for usage), no
+   output file left behind by a failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char g_dir[64];
+static const char *g_bin;
+
+/* Runs a shell command, captures stdout+stderr into out; returns the exit status. */
+static int run(char *out, size_t size, const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[2300];
+    snprintf(full, sizeof full, "cd %s && %s 2>&1", g_dir, cmd);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void be32(FILE *f, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                          (unsigned char)v};
+    fwrite(b, 1, 4, f);
+}
+
+/* idx dataset: 4 classes, a bright 8x8 square in one quadrant */
+static void write_idx(const char *prefix, int n, uint64_t seed)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", g_dir, prefix);
+    FILE *fi = fopen(p, "wb");
+    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", g_dir, prefix);
+    FILE *fl = fopen(p, "wb");
+    assert_true(fi && fl);
+    be32(fi, 0x803), be32(fi, (uint32_t)n), be32(fi, 28), be32(fi, 28);
+    be32(fl, 0x801), be32(fl, (uint32_t)n);
+    cnn_rng r;
+    cnn_rng_seed(&r, seed);
+    unsigned char img[784];
+    for (int i = 0; i < n; i++) {
+        int k = (int)cnn_rng_below(&r, 4);
+        for (int j = 0; j < 784; j++) img[j] = (unsigned char)cnn_rng_below(&r, 60);
+        int y0 = (k / 2) * 14 + 3, x0 = (k % 2) * 14 + 3;
+        for (int y = y0; y < y0 + 8; y++)
+            for (int x = x0; x < x0 + 8; x++) img[y * 28 + x] = 250;
+        fwrite(img, 1, 784, fi);
+        unsigned char lab = (unsigned char)k;
+        fwrite(&lab, 1, 1, fl);
+    }
+    fclose(fi);
+    fclose(fl);
+}
+
+static char out[1 << 16];
+
+static bool exists(const char *name)
+{
+    char p[256];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    return stat(p, &st) == 0;
+}
+
+static void test_quantize_end_to_end(void **state)
+{
+    (void)state;
+    write_idx("train", 96, 1);
+    write_idx("t10k", 32, 2);
+    assert_int_equal(run(out, sizeof out, "%s train lenet_relu --data idx:. --epochs 1 --batch 16 "
+                                          "--optimizer adam --lr 0.003 --out f.safetensors", g_bin), 0);
+    int rc = run(out, sizeof out, "%s quantize f.safetensors --data idx:. --calib 64 --method percentile "
+                                  "--keep-float out.0 --out q.safetensors", g_bin);
+    if (rc != 0) fail_msg("quantize: %s", out);
+    assert_non_null(strstr(out, "4 layers int8, 1 kept float"));
+    assert_non_null(strstr(out, "(--keep-float)"));
+    assert_non_null(strstr(out, "float ops (no int8 kernel): activation"));
+    assert_int_equal(run(out, sizeof out, "%s summary q.safetensors", g_bin), 0);
+    assert_non_null(strstr(out, "int8 x*"));
+    assert_non_null(strstr(out, "int8: 4 conv/linear layers"));
+    assert_int_equal(run(out, sizeof out, "%s eval q.safetensors --data idx:.", g_bin), 0);
+    assert_non_null(strstr(out, "accuracy (OA)"));
+    assert_int_equal(run(out, sizeof out, "%s bench q.safetensors --iters 1 --warmup 0", g_bin), 0);
+    assert_non_null(strstr(out, "(int8)"));
+    assert_int_equal(run(out, sizeof out, "%s export q.safetensors --c . --name qnet --int8", g_bin), 0);
+    assert_non_null(strstr(out, "flash:"));
+    assert_true(exists("qnet.c") && exists("qnet.h"));
+    assert_int_equal(run(out, sizeof out, "%s export f.safetensors --c . --name fnet --int8", g_bin), 1);
+    assert_non_null(strstr(out, "needs a quantized model"));
+    assert_false(exists("fnet.c"));
+}
+
+static void test_quantize_refusals(void **state)
+{
+    (void)state;
+    write_idx("train", 40, 3);
+    write_idx("t10k", 8, 4);
+    assert_int_equal(run(out, sizeof out, "%s quantize lenet_relu --input 1x28x28 --data idx:. --calib 41 "
+                                          "--out bad.safetensors", g_bin), 1);
+    if (!strstr(out, "calibration examples asked for") || !strstr(out, "has 40")) fail_msg("%s", out);
+    assert_int_equal(run(out, sizeof out, "%s quantize lenet_relu --input 1x28x28 --data idx:. --calib 8 "
+                                          "--keep-float nosuch --out bad.safetensors", g_bin), 1);
+    assert_non_null(strstr(out, "no layer 'nosuch'"));
+    assert_int_equal(run(out, sizeof out, "%s quantize lenet_relu --data idx:. --calib 8 "
+                                          "--out bad.safetensors", g_bin), 1);
+    assert_non_null(strstr(out, "takes 1x32x32 inputs but the data gives 1x28x28"));
+    assert_int_equal(run(out, sizeof out, "%s quantize lenet_relu --input 1x28x28 --data idx:. "
+                                          "--method kl --out bad.safetensors", g_bin), 2);
+    assert_non_null(strstr(out, "unknown --method 'kl'"));
+    assert_int_equal(run(out, sizeof out, "%s quantize lenet_relu --input 1x28x28 --data idx:.", g_bin), 2);
+    assert_false(exists("bad.safetensors"));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g_bin = getenv("CNN_BIN");
+    if (!g_bin) return -1;
+    snprintf(g_dir, sizeof g_dir, "/tmp/cnn-quant-XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantize_end_to_end),
+        cmocka_unit_test(test_quantize_refusals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
