@@ -182,12 +182,25 @@ static cnn_status mat5_check(const char *path)
     uint8_t h[128];
     cnn_status st = CNN_OK;
     uint8_t *buf = NULL, *zbuf = NULL;
-    if (fread(h, 1, 128, f) != 128 || fseek(f, 0, SEEK_END) != 0) goto done; /* too short: matio says */
-    long size = ftell(f);
-    bool swap = h[126] == 'M' && h[127] == 'I';
-    if (!swap && !(h[126] == 'I' && h[127] == 'M')) goto done; /* not v5/v7.3: matio says */
-    unsigned version = swap ? (unsigned)h[124] << 8 | h[125] : (unsigned)h[125] << 8 | h[124];
-    if (version != 0x0100) goto done; /* 0x0200: v7.3, HDF5 */
+    /* only v5 and v7.3 reach matio (its v4 guesswork on other files can take minutes) */
+    static const uint8_t hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    uint8_t sig[8];
+    long size = -1;
+    bool swap = false;
+    unsigned version = 0;
+    if (fread(h, 1, 128, f) == 128 && fseek(f, 0, SEEK_END) == 0) {
+        size = ftell(f);
+        swap = h[126] == 'M' && h[127] == 'I';
+        if (swap || (h[126] == 'I' && h[127] == 'M'))
+            version = swap ? (unsigned)h[124] << 8 | h[125] : (unsigned)h[125] << 8 | h[124];
+    }
+    if (version == 0x0200 && (fseek(f, 512, SEEK_SET) != 0 || fread(sig, 1, 8, f) != 8 || memcmp(sig, hdf5_sig, 8)))
+        version = 0;
+    if (version != 0x0100 && version != 0x0200) {
+        st = cnn_set_error(CNN_ERR_FORMAT, "%s: not a MATLAB .mat file (v5 or v7.3) or .npy file", path);
+        goto done;
+    }
+    if (version == 0x0200) goto done; /* v7.3: HDF5 reads it */
     buf = cnn_malloc(MAT5_PEEK);
     zbuf = cnn_malloc(MAT5_PEEK);
     if (!buf || !zbuf) {
