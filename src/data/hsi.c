@@ -15,6 +15,7 @@
 #include <matio.h>
 #endif
 #include <stdio.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "data_internal.h"
@@ -106,7 +107,7 @@ typedef struct mat_entry {
 } mat_entry;
 
 /* Every variable's name, rank and class (headers only). */
-static int mat_list(mat_t *m, mat_entry *e, int max)
+static int mat_list(mat_t *m, mat_entry *e, int max, double fsize)
 {
     int n = 0;
     Mat_Rewind(m);
@@ -125,6 +126,9 @@ static int mat_list(mat_t *m, mat_entry *e, int max)
             numel *= (double)v->dims[i];
         }
         if (numel > (double)(1u << 30)) e[n].too_big = true;
+        /* more values than the file can hold, even at zlib's best ratio (~1032:1):
+           matio would allocate them before finding out */
+        if (numel * (double)Mat_SizeOfClass(v->class_type) > 1032.0 * (double)fsize + 4096.0) e[n].too_big = true;
         n++;
         Mat_VarFree(v);
     }
@@ -237,7 +241,10 @@ static cnn_status mat5_check(const char *path)
                 ok = (r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR) && have >= 8;
                 if (ok) {
                     uint32_t it = mat5_u32(zbuf, swap), in = mat5_u32(zbuf + 4, swap);
-                    ok = it == 14 && mat5_walk(zbuf + 8, have - 8, in, swap, 0);
+                    /* zlib inflates at most ~1032:1: a larger declared matrix is a lie
+                       matio would allocate before finding out */
+                    ok = it == 14 && (uint64_t)in <= 1032u * (uint64_t)n + 1024u &&
+                         mat5_walk(zbuf + 8, have - 8, in, swap, 0);
                 }
                 inflateEnd(&z);
             }
@@ -277,7 +284,8 @@ static cnn_status mat_read(const char *path, const char *var, int rank, cnn_tens
         st = cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
-    int n = mat_list(m, e, HSI_MAX_VARS), pick = -1;
+    struct stat fst;
+    int n = mat_list(m, e, HSI_MAX_VARS, stat(path, &fst) == 0 ? (double)fst.st_size : 0.0), pick = -1;
     mat_list_str(e, n, list, sizeof list);
     if (var) {
         for (int i = 0; i < n && pick < 0; i++)
@@ -322,7 +330,7 @@ static cnn_status mat_read(const char *path, const char *var, int rank, cnn_tens
     }
     if (e[pick].too_big) { /* from the header: a compressed variable cannot inflate first */
         st = cnn_set_error(CNN_ERR_SHAPE, "%s: variable %s is too large (at most 2^20 per dimension and "
-                           "2^30 values)", path, e[pick].desc);
+                           "2^30 values, and no more than the file can hold)", path, e[pick].desc);
         goto done;
     }
     v = Mat_VarRead(m, e[pick].name);
