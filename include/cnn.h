@@ -635,7 +635,8 @@ size_t cnn_dataset_example_size(const cnn_dataset *d);
 cnn_status cnn_dataset_example(const cnn_dataset *d, int i, float *out);
 
 /* Images: load PNG/JPEG (libpng / libjpeg; format from the file's content), convert to
-   c channels (1 = luminance 0.299 R + 0.587 G + 0.114 B, 3 = RGB; alpha is dropped),
+   c channels (1 = luminance 0.299 R + 0.587 G + 0.114 B, 3 = RGB; alpha is dropped;
+   2 = luminance + alpha, 4 = RGBA, with alpha 1 where the file has none),
    bilinear-resize to (h, w), values in [0, 1], CHW float (out: c*h*w). */
 cnn_status cnn_image_load(const char *path, int c, int h, int w, float *out);
 /* The stored size of an image: channels (1 for gray, 3 for colour), height, width. */
