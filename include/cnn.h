@@ -961,8 +961,9 @@ typedef struct cnn_curve_point {
 } cnn_curve_point;
 cnn_status cnn_plot_points(const char *path, const cnn_curve_point *p, int n);
 /* Transfer learning (docs/architecture.md, "Transfer learning"). Copies every tensor
-   of a safetensors file (a cnn.c checkpoint or a PyTorch state_dict, the same names)
-   whose name and shape match a parameter or buffer of g, compiling g first; the others
+   of a safetensors file (a cnn.c checkpoint or a PyTorch state_dict, the same names),
+   or initializer of an ONNX file (path ending in ".onnx", imported with
+   cnn_onnx_import), whose name and shape match a parameter or buffer of g, compiling g first; the others
    keep the values they have (a fresh classifier for another class count). note (may
    be NULL) is told each parameter not loaded and each unused tensor of the file, with
    the reason; the optimizer state of a checkpoint is not counted as unused. Fails

@@ -332,6 +332,17 @@ static void test_checkpoint_and_errors(void **state)
     has("from adam.safetensors: loaded 8 parameters and buffers, 2 initialised afresh, 0 tensors");
     has("out.0.weight: shape (4, 84) in the file, (6, 84) here");
     has("frozen: 2 parameters matching 'C1.*'");
+#ifdef CNN_HAVE_ONNX
+    /* an ONNX file's initializers by name: d2l's LeNet exported with its names, into
+       the zoo's lenet (same Sequential indices) for 6 classes */
+    rc = run("%s train lenet --data idx:. --from %s/tests/fixtures/onnx/lenet.train13.onnx "
+             "--classes 6 --epochs 1 --batch 16",
+             g_bin, getenv("CNN_SOURCE_DIR") ? getenv("CNN_SOURCE_DIR") : "..");
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    has("loaded 8 parameters and buffers, 2 initialised afresh, 0 tensors of the file unused");
+    has("11.weight: shape (10, 84) in the file, (6, 84) here");
+#endif
     assert_int_not_equal(run("%s train lenet_relu --data idx:. --from adam.safetensors --freeze 'nope.*' "
                              "--epochs 1",
                              g_bin),
