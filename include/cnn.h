@@ -635,7 +635,8 @@ size_t cnn_dataset_example_size(const cnn_dataset *d);
 cnn_status cnn_dataset_example(const cnn_dataset *d, int i, float *out);
 
 /* Images: load PNG/JPEG (libpng / libjpeg; format from the file's content), convert to
-   c channels (1 = luminance 0.299 R + 0.587 G + 0.114 B, 3 = RGB; alpha is dropped),
+   c channels (1 = luminance 0.299 R + 0.587 G + 0.114 B, 3 = RGB; alpha is dropped;
+   2 = luminance + alpha, 4 = RGBA, with alpha 1 where the file has none),
    bilinear-resize to (h, w), values in [0, 1], CHW float (out: c*h*w). */
 cnn_status cnn_image_load(const char *path, int c, int h, int w, float *out);
 /* The stored size of an image: channels (1 for gray, 3 for colour), height, width. */
@@ -960,8 +961,9 @@ typedef struct cnn_curve_point {
 } cnn_curve_point;
 cnn_status cnn_plot_points(const char *path, const cnn_curve_point *p, int n);
 /* Transfer learning (docs/architecture.md, "Transfer learning"). Copies every tensor
-   of a safetensors file (a cnn.c checkpoint or a PyTorch state_dict, the same names)
-   whose name and shape match a parameter or buffer of g, compiling g first; the others
+   of a safetensors file (a cnn.c checkpoint or a PyTorch state_dict, the same names),
+   or initializer of an ONNX file (path ending in ".onnx", imported with
+   cnn_onnx_import), whose name and shape match a parameter or buffer of g, compiling g first; the others
    keep the values they have (a fresh classifier for another class count). note (may
    be NULL) is told each parameter not loaded and each unused tensor of the file, with
    the reason; the optimizer state of a checkpoint is not counted as unused. Fails

@@ -291,7 +291,9 @@ static const char FEATURES_USAGE[] =
     "any channel count and for 3D models (HybridSN). A MODEL name is built at the input's\n"
     "own size and channels unless --input says otherwise; a CHECKPOINT resizes images to\n"
     "its input. 3D layers (N,C,D,H,W) give one grid per depth slice (DIR/<layer>_d<k>.png)\n"
-    "or, with --depth K, slice K only. --list prints layer names.";
+    "or, with --depth K, slice K only. --list prints layer names. An image gives 4 (RGBA)\n"
+    "or 2 (gray + alpha) channels when the model takes 4 or 2 (--input 4xHxW); alpha is 1\n"
+    "where the file has none.";
 
 /* One grid: ch tiles of fh x fw (ceil(sqrt(ch)) columns, 1-pixel gaps, small maps
    upscaled), each scaled to its own min..max. */

@@ -273,7 +273,7 @@ int cmd_train(int argc, char **argv)
         {"out", OPT_STR, &out, "checkpoint file (.safetensors), saved after every epoch"},
         {"resume", OPT_STR, &resume, "continue from this checkpoint"},
         {"from", OPT_STR, &from, "transfer: start from the weights that fit (checkpoint or PyTorch "
-                                 "state_dict .safetensors)"},
+                                 "state_dict .safetensors, or an .onnx file's initializers)"},
         {"freeze", OPT_STR, &freeze, "transfer: do not train parameters matching these globs "
                                      "(comma-separated, e.g. 'features.*')"},
         {"log", OPT_STR, &log, "per-epoch metrics as CSV"},

@@ -26,10 +26,12 @@
 #define IMAGE_BUDGET_FLOOR ((uint64_t)1 << 25)
 #define IMAGE_BUDGET_PER_OUT 16
 
-/* A decoded image: ch (1 gray, 3 RGB) interleaved bytes, h rows of w pixels. */
+/* A decoded image: ch (1 gray, 3 RGB) colour channels, then one alpha byte per pixel
+   when alpha is set, interleaved; h rows of w pixels. */
 typedef struct raw_image {
     uint8_t *pix;
     int ch, h, w;
+    bool alpha;
 } raw_image;
 
 typedef enum { IMG_UNKNOWN, IMG_PNG, IMG_JPEG } img_kind;
@@ -63,8 +65,8 @@ static cnn_status check_size(const char *path, uint64_t h, uint64_t w)
 #endif
 
 #ifdef CNN_HAVE_PNG
-/* PNG -> gray or RGB bytes; an alpha channel is read and dropped (as PIL's
-   convert("RGB")), so colours are not composited. */
+/* PNG -> gray or RGB bytes, plus the alpha channel when the file has one (the loader
+   keeps or drops it; colours are never composited). */
 static cnn_status png_decode(FILE *f, const char *path, bool header_only, raw_image *img)
 {
     png_image pi;
@@ -92,11 +94,7 @@ static cnn_status png_decode(FILE *f, const char *path, bool header_only, raw_im
         cnn_free(buf);
         return cnn_set_error(CNN_ERR_FORMAT, "%s: bad PNG: %s", path, pi.message);
     }
-    if (alpha) { /* pack down to ch channels in place */
-        size_t np = (size_t)pi.height * pi.width;
-        for (size_t p = 0; p < np; p++)
-            for (int k = 0; k < img->ch; k++) buf[p * (size_t)img->ch + k] = buf[p * (size_t)stride + k];
-    }
+    img->alpha = alpha;
     img->pix = buf;
     return CNN_OK;
 }
@@ -220,9 +218,10 @@ cnn_status cnn_image_info(const char *path, int *c, int *h, int *w)
 
 cnn_status cnn_image_load(const char *path, int c, int h, int w, float *out)
 {
-    if (!out || (c != 1 && c != 3) || h <= 0 || w <= 0)
+    if (!out || c < 1 || c > 4 || h <= 0 || w <= 0)
         return cnn_set_error(CNN_ERR_INVALID_ARG,
-                             "image %s: channels must be 1 or 3 and size positive (got %d, %dx%d)",
+                             "image %s: channels must be 1, 2 (gray + alpha), 3 or 4 (RGBA) and size "
+                             "positive (got %d, %dx%d)",
                              path ? path : "(null)", c, h, w);
     raw_image img;
     /* decompression bombs: the stored size is read first and refused, before any
@@ -244,13 +243,19 @@ cnn_status cnn_image_load(const char *path, int c, int h, int w, float *out)
     }
     const float s = 255.0f; /* divided, as ToTensor */
     const uint8_t *p = img.pix;
+    /* c = 2 / 4: colour as for 1 / 3, then alpha as the last channel (PIL's
+       convert("LA") / convert("RGBA"): 1.0 where the file has no alpha); c = 1 / 3 drop
+       the alpha channel (PIL's convert("L") / convert("RGB")) */
+    const int colour = c == 2 ? 1 : c == 4 ? 3 : c;
+    const size_t stride = (size_t)img.ch + (img.alpha ? 1 : 0);
     for (size_t i = 0; i < np; i++) {
+        const uint8_t *q = p + i * stride;
         if (img.ch == 1) {
-            float v = p[i] / s;
-            for (int k = 0; k < c; k++) planes[(size_t)k * np + i] = v;
+            float v = q[0] / s;
+            for (int k = 0; k < colour; k++) planes[(size_t)k * np + i] = v;
         } else {
-            float r = p[3 * i] / s, g = p[3 * i + 1] / s, b = p[3 * i + 2] / s;
-            if (c == 1) {
+            float r = q[0] / s, g = q[1] / s, b = q[2] / s;
+            if (colour == 1) {
                 /* ITU-R 601-2 luma, as PIL's convert("L") (without its rounding) */
                 planes[i] = 0.299f * r + 0.587f * g + 0.114f * b;
             } else {
@@ -259,6 +264,7 @@ cnn_status cnn_image_load(const char *path, int c, int h, int w, float *out)
                 planes[2 * np + i] = b;
             }
         }
+        if (colour < c) planes[(size_t)colour * np + i] = img.alpha ? q[img.ch] / s : 1.0f;
     }
     cnn_free(img.pix);
     if (!same) {

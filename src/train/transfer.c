@@ -1,5 +1,6 @@
-/* Transfer learning: loading the parameters of another model that fit, and freezing
-   parameters by name (docs/architecture.md, "Transfer learning"). */
+/* Transfer learning: loading the parameters of another model that fit (a safetensors
+   checkpoint or state_dict, or an ONNX file's initializers), and freezing parameters
+   by name (docs/architecture.md, "Input size and transfer learning"). */
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,14 +16,61 @@ static bool same_shape(const cnn_tensor *a, const cnn_tensor *b)
     return true;
 }
 
+/* Where the tensors come from: a safetensors file, or the graph an ONNX file imports
+   to (its initializers, under their ONNX names, after compile set their values). */
+typedef struct weight_source {
+    cnn_tensor_file *f;
+    cnn_graph *g;
+} weight_source;
+
+static bool source_get(const weight_source *s, const char *name, cnn_tensor *v)
+{
+    if (s->f) return cnn_tensor_file_get(s->f, name, v) == CNN_OK;
+    cnn_param *p = cnn_graph_find_param(s->g, name);
+    if (p) *v = p->value;
+    return p != NULL;
+}
+
+static int source_count(const weight_source *s)
+{
+    return s->f ? cnn_tensor_file_count(s->f) : cnn_graph_num_params(s->g);
+}
+
+static const char *source_name(const weight_source *s, int i)
+{
+    return s->f ? cnn_tensor_file_name(s->f, i) : cnn_graph_param(s->g, i)->name;
+}
+
+static void source_free(weight_source *s)
+{
+    cnn_tensor_file_free(s->f);
+    cnn_graph_free(s->g);
+}
+
+static cnn_status source_open(const char *path, weight_source *s)
+{
+    *s = (weight_source){0};
+    if (!cnn_onnx_is_path(path)) return cnn_safetensors_load(path, &s->f);
+    s->g = cnn_graph_new();
+    if (!s->g) return cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
+    cnn_node *in = NULL, *out = NULL;
+    cnn_status st = cnn_onnx_import(s->g, path, NULL, &in, &out);
+    if (st == CNN_OK) st = cnn_graph_compile(s->g, 0);
+    if (st != CNN_OK) {
+        cnn_graph_free(s->g);
+        s->g = NULL;
+    }
+    return st;
+}
+
 cnn_status cnn_graph_load_matching(cnn_graph *g, const char *path, cnn_transfer_stats *stats,
                                    void (*note)(void *user, const char *name, const char *why),
                                    void *user)
 {
     if (!g || !path) return cnn_set_error(CNN_ERR_INVALID_ARG, "load_matching: NULL argument");
     CNN_CHECK(cnn_graph_compile(g, 0));
-    cnn_tensor_file *f = NULL;
-    CNN_CHECK(cnn_safetensors_load(path, &f));
+    weight_source src;
+    CNN_CHECK(source_open(path, &src));
     cnn_transfer_stats st = {0};
     char why[256], sa[96], sb[96];
     int np = cnn_graph_num_params(g);
@@ -32,7 +80,7 @@ cnn_status cnn_graph_load_matching(cnn_graph *g, const char *path, cnn_transfer_
         for (int i = 0; i < np; i++) {
             cnn_param *p = cnn_graph_param(g, i);
             cnn_tensor v;
-            if (cnn_tensor_file_get(f, p->name, &v) != CNN_OK) {
+            if (!source_get(&src, p->name, &v)) {
                 st.not_loaded++;
                 if (pass && note) note(user, p->name, "not in the file: initialised afresh");
                 continue;
@@ -51,16 +99,16 @@ cnn_status cnn_graph_load_matching(cnn_graph *g, const char *path, cnn_transfer_
             if (pass) memcpy(p->value.data, v.data, cnn_tensor_numel(&v) * sizeof(float));
         }
         if (pass == 0 && st.loaded == 0) {
-            cnn_tensor_file_free(f);
+            source_free(&src);
             return cnn_set_error(CNN_ERR_NOT_FOUND,
                                  "%s: no tensor matches a parameter of the model by name and shape "
                                  "(%d parameters and buffers; names are PyTorch's state_dict keys)",
                                  path, np);
         }
     }
-    bool checkpoint = cnn_tensor_file_meta(f, "cnn.model") != NULL;
-    for (int i = 0; i < cnn_tensor_file_count(f); i++) {
-        const char *name = cnn_tensor_file_name(f, i);
+    bool checkpoint = src.f && cnn_tensor_file_meta(src.f, "cnn.model") != NULL;
+    for (int i = 0; i < source_count(&src); i++) {
+        const char *name = source_name(&src, i);
         size_t len = strlen(name);
         if (len >= 19 && strcmp(name + len - 19, "num_batches_tracked") == 0) continue;
         if (checkpoint && strncmp(name, "optim.", 6) == 0) continue;
@@ -68,7 +116,7 @@ cnn_status cnn_graph_load_matching(cnn_graph *g, const char *path, cnn_transfer_
         st.unused++;
         if (note) note(user, name, "in the file, not in the model: unused");
     }
-    cnn_tensor_file_free(f);
+    source_free(&src);
     if (stats) *stats = st;
     cnn_clear_error();
     return CNN_OK;

@@ -7,6 +7,12 @@
                          average pooling, fc. (Table 1's second-to-last depthwise conv is
                          listed as stride 2 at 7x7; the seed, like every implementation,
                          uses stride 1 there.)
+     mobilenet_v1_keras  note 001's Keras (TensorFlow 2.6) MobileNetV1: its own layer list
+                         (the sixth block keeps 256 channels at stride 2), bias on every
+                         conv, Keras 'same' padding, Dense -> Dropout(0.5) (-> softmax
+                         with --set softmax=1). Names from its attributes: conv1,
+                         conv1batch, depthconv.<i>.{depthwiseconv, depthbatch, conv11,
+                         conv11batch}, dense. See docs/architecture.md (Keras 'same').
      mobilenet_v2        torchvision 0.14 (width_mult with _make_divisible to 8).
      mobilenet_v3_large,
      mobilenet_v3_small  torchvision 0.14 (BN eps 1e-3, momentum 0.01; width_mult). */
@@ -82,6 +88,66 @@ static cnn_node *build_mobilenet_v1(cnn_graph *g, cnn_node *x, const cnn_zoo_arg
     cnn_scope_pop(g);
     x = cnn_flatten(g, cnn_global_avgpool(g, x));
     return cnn_linear(g, x, a->classes, .name = "fc");
+}
+
+/* ---------------------------------------------------------------- V1 (Keras) */
+/* Keras padding='same' for a k x k conv at stride s: the output is ceil(in / s) and the
+   total padding max((out - 1) * s + k - in, 0) is split with the smaller half before
+   (top/left), so a 3x3 stride-2 conv on an even size pads only bottom/right. Written as
+   an explicit cnn_pad then the conv with padding 0 when the split is uneven. */
+static cnn_node *keras_same_conv(cnn_graph *g, cnn_node *x, int out, int k, int stride, int groups,
+                                 const char *name)
+{
+    if (!x) return NULL;
+    int pb[2], pe[2];
+    for (int d = 0; d < 2; d++) {
+        int in = x->out.dims[2 + d], o = (in + stride - 1) / stride;
+        int total = (o - 1) * stride + k - in;
+        if (total < 0) total = 0;
+        pb[d] = total / 2;
+        pe[d] = total - pb[d];
+    }
+    if (pb[0] == pe[0] && pb[1] == pe[1])
+        return cnn_conv2d(g, x, out, .kernel = k, .stride = stride, .padding_h = pb[0],
+                          .padding_w = pb[1], .groups = groups, .name = name);
+    const int pads[8] = {0, 0, pb[0], pb[1], 0, 0, pe[0], pe[1]};
+    x = cnn_pad(g, x, pads, CNN_PAD_CONSTANT, 0.0f);
+    return cnn_conv2d(g, x, out, .kernel = k, .stride = stride, .groups = groups, .name = name);
+}
+
+static cnn_node *build_mobilenet_v1_keras(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+{
+    /* (filter, stride) of note 001's DepthWiseConv blocks, in its order */
+    static const int cfg[13][2] = {
+        {64, 1},  {128, 2}, {128, 1}, {256, 2}, {256, 1}, {256, 2},  {512, 1},
+        {512, 1}, {512, 1}, {512, 1}, {512, 1}, {512, 2}, {1024, 1},
+    };
+    static const char *const keys[] = {"softmax", NULL};
+    if (!cnn_zoo_check_keys(g, "mobilenet_v1_keras", a, keys)) return NULL;
+    if (!cnn_zoo_no_width(g, "mobilenet_v1_keras", a)) return NULL;
+    int softmax = cnn_zoo_opt_int(a, "softmax", 0);
+    if (softmax != 0 && softmax != 1)
+        return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "mobilenet_v1_keras: softmax=%d: expected 0 or 1",
+                            softmax);
+    /* Keras BatchNormalization: epsilon 1e-3, momentum 0.99 (PyTorch momentum 0.01) */
+    const float eps = 1e-3f, mom = 0.01f;
+    x = keras_same_conv(g, x, 32, 3, 2, 1, "conv1");
+    x = cnn_relu(g, cnn_batchnorm2d(g, x, .eps = eps, .momentum = mom, .name = "conv1batch"));
+    cnn_scope_push(g, "depthconv");
+    int cin = 32;
+    for (int i = 0; i < 13; i++) {
+        cnn_scope_pushf(g, "%d", i);
+        x = keras_same_conv(g, x, cin, 3, cfg[i][1], cin, "depthwiseconv");
+        x = cnn_relu(g, cnn_batchnorm2d(g, x, .eps = eps, .momentum = mom, .name = "depthbatch"));
+        x = cnn_conv2d(g, x, cfg[i][0], .kernel = 1, .name = "conv11");
+        x = cnn_relu(g, cnn_batchnorm2d(g, x, .eps = eps, .momentum = mom, .name = "conv11batch"));
+        cnn_scope_pop(g);
+        cin = cfg[i][0];
+    }
+    cnn_scope_pop(g);
+    x = cnn_flatten(g, cnn_global_avgpool(g, x));
+    x = cnn_dropout(g, cnn_linear(g, x, a->classes, .name = "dense"), 0.5f, .name = "dropout");
+    return softmax ? cnn_softmax(g, x) : x;
 }
 
 /* ---------------------------------------------------------------- V2 */
@@ -262,6 +328,10 @@ const cnn_zoo_entry cnn_zoo_mobilenet[] = {
     {{"mobilenet_v1", "MobileNet V1: depthwise separable convs; width_mult = alpha (seed names)",
       3, 0, 224, 224, 1000},
      build_mobilenet_v1},
+    {{"mobilenet_v1_keras",
+      "MobileNet V1 as note 001's Keras model: conv bias, Keras 'same' padding, its layer list", 3,
+      0, 224, 224, 1000},
+     build_mobilenet_v1_keras},
     {{"mobilenet_v2", "MobileNet V2 (torchvision): inverted residuals, linear bottlenecks", 3, 0,
       224, 224, 1000},
      build_mobilenet_v2},

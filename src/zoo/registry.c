@@ -136,6 +136,7 @@ static const struct {
     {"densenet201", DENSENET_OPTS "32"},
     {"mobilenet_v1", "--width ALPHA (every width int(c * alpha); default 1); --set shallow=1 (the "
                      "paper's Shallow MobileNet), conv=1 (its full-convolution baseline)"},
+    {"mobilenet_v1_keras", "--set softmax=0|1 (append the note's softmax; default 0)"},
     {"mobilenet_v2", "--width ALPHA (widths made divisible by 8; default 1); --set seed_last=1 "
                      "(last channels _make_divisible(1280 * alpha) also below 1, as the seed)"},
     {"mobilenet_v3_large", V3_OPTS},

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#ifdef CNN_HAVE_PNG
+#include <png.h>
+#endif
 
 static char g_dir[64];
 static const char *g_bin;
@@ -131,6 +134,24 @@ static void test_summary_all_and_names(void **state)
     assert_int_equal(access(p, R_OK), 0);
 }
 
+/* An 8-bit RGBA PNG (libpng's simplified writer; cnn_png_write has 1 or 3 channels). */
+static void write_rgba(const char *name, int w, int h, const uint8_t *px)
+{
+#ifdef CNN_HAVE_PNG
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    png_image pi;
+    memset(&pi, 0, sizeof pi);
+    pi.version = PNG_IMAGE_VERSION;
+    pi.width = (png_uint_32)w;
+    pi.height = (png_uint_32)h;
+    pi.format = PNG_FORMAT_RGBA;
+    assert_true(png_image_write_to_file(&pi, p, 0, px, 0, NULL));
+#else
+    fail_msg("%s (%dx%d, %p): this build has no libpng", name, w, h, (const void *)px);
+#endif
+}
+
 /* features: a MODEL name is built at the image's own size and channels (a 64x48 RGB
    image stays 3x48x64); a tensor file gives any channel count (RGBA) and 3D inputs,
    whose 3D layers give one grid per depth slice or the one --depth names. */
@@ -160,6 +181,26 @@ static void test_features_inputs(void **state)
     TU_OK(cnn_safetensors_save(p, 1, &n4, 0, NULL));
     assert_int_equal(run("%s features lenet_relu rgba.safetensors --layer C1.0 --out f", g_bin), 0);
     has("6 feature maps of 16x20");
+
+    /* an RGBA PNG for a model that takes 4 channels: the alpha plane is its input (two
+       images differing only in alpha give different maps); 3 channels drop it */
+    {
+        static uint8_t px[20 * 24 * 4], px2[20 * 24 * 4];
+        for (int i = 0; i < 20 * 24; i++) {
+            for (int k = 0; k < 3; k++) px[i * 4 + k] = px2[i * 4 + k] = (uint8_t)(i * 7 + k * 50);
+            px[i * 4 + 3] = (uint8_t)(i * 31);
+            px2[i * 4 + 3] = 255;
+        }
+        write_rgba("a.png", 24, 20, px);
+        write_rgba("b.png", 24, 20, px2);
+        assert_int_equal(run("%s features lenet_relu a.png --input 4x20x24 --layer C1.0 --out fa", g_bin), 0);
+        has("6 feature maps of 16x20");
+        assert_int_equal(run("%s features lenet_relu b.png --input 4x20x24 --layer C1.0 --out fb", g_bin), 0);
+        assert_int_not_equal(run("cmp -s fa/C1.0.png fb/C1.0.png"), 0);
+        assert_int_equal(run("%s features lenet_relu a.png --input 3x20x24 --layer C1.0 --out fc", g_bin), 0);
+        assert_int_equal(run("%s features lenet_relu b.png --input 3x20x24 --layer C1.0 --out fd", g_bin), 0);
+        assert_int_equal(run("cmp -s fc/C1.0.png fd/C1.0.png"), 0);
+    }
 
     /* HybridSN on a (1, 15, 11, 11) patch: conv3d_2.0 is (16, 5, 7, 7) */
     cnn_tensor t3 = {.data = cube, .ndim = 5, .dims = {1, 1, 15, 11, 11}};
@@ -291,6 +332,17 @@ static void test_checkpoint_and_errors(void **state)
     has("from adam.safetensors: loaded 8 parameters and buffers, 2 initialised afresh, 0 tensors");
     has("out.0.weight: shape (4, 84) in the file, (6, 84) here");
     has("frozen: 2 parameters matching 'C1.*'");
+#ifdef CNN_HAVE_ONNX
+    /* an ONNX file's initializers by name: d2l's LeNet exported with its names, into
+       the zoo's lenet (same Sequential indices) for 6 classes */
+    rc = run("%s train lenet --data idx:. --from %s/tests/fixtures/onnx/lenet.train13.onnx "
+             "--classes 6 --epochs 1 --batch 16",
+             g_bin, getenv("CNN_SOURCE_DIR") ? getenv("CNN_SOURCE_DIR") : "..");
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    has("loaded 8 parameters and buffers, 2 initialised afresh, 0 tensors of the file unused");
+    has("11.weight: shape (10, 84) in the file, (6, 84) here");
+#endif
     assert_int_not_equal(run("%s train lenet_relu --data idx:. --from adam.safetensors --freeze 'nope.*' "
                              "--epochs 1",
                              g_bin),

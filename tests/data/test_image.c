@@ -173,7 +173,42 @@ static void test_png(void **state)
     TU_OK(cnn_image_load(dt_path(g_dir, "rgba.png"), 3, 1, 2, out));
     const float want_rgba[6] = {200 / 255.0f, 10 / 255.0f, 100 / 255.0f, 20 / 255.0f, 50 / 255.0f, 30 / 255.0f};
     TU_ASSERT_CLOSE(out, want_rgba, 6, 1e-7f, 0, "png rgba");
+    /* asked for 4 channels: RGBA kept, alpha as the fourth plane */
+    float out4[8];
+    TU_OK(cnn_image_load(dt_path(g_dir, "rgba.png"), 4, 1, 2, out4));
+    const float want4[8] = {200 / 255.0f, 10 / 255.0f, 100 / 255.0f, 20 / 255.0f,
+                            50 / 255.0f,  30 / 255.0f, 0.0f,         128 / 255.0f};
+    TU_ASSERT_CLOSE(out4, want4, 8, 1e-7f, 0, "png rgba -> 4");
+    /* 2 channels from RGBA: luminance, alpha */
+    TU_OK(cnn_image_load(dt_path(g_dir, "rgba.png"), 2, 1, 2, out4));
+    const float want2[4] = {(float)(0.299 * 200 / 255.0 + 0.587 * 100 / 255.0 + 0.114 * 50 / 255.0),
+                            (float)(0.299 * 10 / 255.0 + 0.587 * 20 / 255.0 + 0.114 * 30 / 255.0),
+                            0.0f, 128 / 255.0f};
+    TU_ASSERT_CLOSE(out4, want2, 4, 1e-6f, 1e-6f, "png rgba -> 2");
+    /* the stored size still says 3 colour channels (alpha is optional input) */
+    TU_OK(cnn_image_info(dt_path(g_dir, "rgba.png"), &c, &h, &w));
+    assert_int_equal(c, 3);
+    /* gray + alpha: 2 channels as stored, 4 as gray replicated + alpha, 1 drops alpha */
+    pi.format = PNG_FORMAT_GA;
+    const uint8_t ga[4] = {77, 255, 140, 3};
+    assert_true(png_image_write_to_file(&pi, dt_path(g_dir, "ga.png"), 0, ga, 0, NULL));
+    TU_OK(cnn_image_load(dt_path(g_dir, "ga.png"), 2, 1, 2, out4));
+    const float want_ga[4] = {77 / 255.0f, 140 / 255.0f, 1.0f, 3 / 255.0f};
+    TU_ASSERT_CLOSE(out4, want_ga, 4, 1e-7f, 0, "png gray+alpha -> 2");
+    TU_OK(cnn_image_load(dt_path(g_dir, "ga.png"), 4, 1, 2, out4));
+    const float want_ga4[8] = {77 / 255.0f, 140 / 255.0f, 77 / 255.0f, 140 / 255.0f,
+                               77 / 255.0f, 140 / 255.0f, 1.0f,        3 / 255.0f};
+    TU_ASSERT_CLOSE(out4, want_ga4, 8, 1e-7f, 0, "png gray+alpha -> 4");
+    TU_OK(cnn_image_load(dt_path(g_dir, "ga.png"), 1, 1, 2, out4));
+    TU_ASSERT_CLOSE(out4, want_ga, 2, 1e-7f, 0, "png gray+alpha -> 1");
 #endif
+    /* no alpha in the file: 4 channels get alpha 1 (PIL's convert("RGBA")) */
+    float o4[4 * H * W];
+    TU_OK(cnn_image_load(prgb, 4, H, W, o4));
+    TU_ASSERT_CLOSE(o4, exact, 3 * H * W, 1e-7f, 0, "rgb -> 4 colour");
+    for (int i = 0; i < H * W; i++) assert_true(o4[3 * H * W + i] == 1.0f);
+    assert_int_equal(cnn_image_load(prgb, 5, H, W, o4), CNN_ERR_INVALID_ARG);
+    assert_non_null(strstr(cnn_error_message(), "4 (RGBA)"));
 
     /* overwrite replaces the file */
     memset(gray, 9, sizeof gray);
@@ -252,6 +287,11 @@ static void test_jpeg(void **state)
     TU_OK(cnn_image_load(pg, 3, H, W, out));
     for (int i = 0; i < H * W; i++) want[i] = gray[i] / 255.0f;
     for (int k = 0; k < 3; k++) TU_ASSERT_CLOSE(out + k * H * W, want, H * W, tol, 0, "jpeg gray");
+    /* JPEG has no alpha: gray + alpha 1 for 2 channels */
+    float o2[2 * H * W];
+    TU_OK(cnn_image_load(pg, 2, H, W, o2));
+    TU_ASSERT_CLOSE(o2, want, H * W, tol, 0, "jpeg gray -> 2");
+    for (int i = 0; i < H * W; i++) assert_true(o2[H * W + i] == 1.0f);
     /* downscaled on load: each 8x8 block becomes one pixel of its colour */
     TU_OK(cnn_image_load(pg, 1, 2, 3, out));
     for (int y = 0; y < 2; y++)
@@ -306,7 +346,7 @@ static void test_errors(void **state)
     char p[1024];
     snprintf(p, sizeof p, "%s", dt_path(g_dir, "e.png"));
     TU_OK(cnn_png_write(p, 2, 2, 3, px));
-    DT_FAILS(cnn_image_load(p, 2, 2, 2, out), CNN_ERR_INVALID_ARG, "channels must be 1 or 3");
+    DT_FAILS(cnn_image_load(p, 5, 2, 2, out), CNN_ERR_INVALID_ARG, "channels must be 1, 2 (gray + alpha), 3 or 4");
     DT_FAILS(cnn_image_load(p, 3, 0, 2, out), CNN_ERR_INVALID_ARG, "size positive");
     DT_FAILS(cnn_image_load(dt_path(g_dir, "missing.png"), 3, 2, 2, out), CNN_ERR_IO, "missing.png: cannot open");
     const char *txt = "hello, not an image";

@@ -146,6 +146,64 @@ static void test_torchvision_state_dict_and_freeze(void **state)
     cnn_graph_free(src);
 }
 
+/* An ONNX file exported with its names (training=PRESERVE keeps the state_dict keys
+   as initializer names): d2l's sigmoid LeNet into the zoo's lenet, whose names are the
+   same Sequential indices. Every parameter is taken, and the eval forward then gives
+   PyTorch's output stored beside the file. A file whose names were lost (BN folded,
+   training=EVAL) fits nothing and says so. */
+static void test_onnx(void **state)
+{
+    (void)state;
+#ifndef CNN_HAVE_ONNX
+    skip();
+#else
+    const char *dir = getenv("CNN_SOURCE_DIR");
+    char onnx[1024], ref[1024], folded[1024];
+    snprintf(onnx, sizeof onnx, "%s/tests/fixtures/onnx/lenet.train13.onnx", dir ? dir : ".");
+    snprintf(ref, sizeof ref, "%s/tests/fixtures/onnx/lenet.safetensors", dir ? dir : ".");
+    snprintf(folded, sizeof folded, "%s/tests/fixtures/onnx/resnet.eval11.onnx", dir ? dir : ".");
+    cnn_tensor_file *f = NULL;
+    TU_OK(cnn_safetensors_load(ref, &f));
+    cnn_tensor x, want;
+    TU_OK(cnn_tensor_file_get(f, "input", &x));
+    TU_OK(cnn_tensor_file_get(f, "output", &want));
+    cnn_graph *g = cnn_graph_new();
+    cnn_node *in, *out;
+    cnn_model_opts o = {.batch = x.dims[0], .channels = 1, .height = 28, .width = 28};
+    TU_OK(cnn_model_build(g, "lenet", &o, &in, &out));
+    TU_OK(cnn_graph_compile(g, 3));
+    cnn_transfer_stats st;
+    notes nt = {0};
+    TU_OK(cnn_graph_load_matching(g, onnx, &st, on_note, &nt));
+    printf("%s", nt.text);
+    assert_int_equal(st.loaded, cnn_graph_num_params(g)); /* 5 layers: weight and bias */
+    assert_int_equal(st.loaded, 10);
+    assert_int_equal(st.not_loaded, 0);
+    assert_int_equal(st.unused, 0);
+    cnn_graph_set_training(g, false);
+    tu_forward(g, in, x.data, x.dims[0]);
+    cnn_tensor y = cnn_node_value(out);
+    assert_int_equal(cnn_tensor_numel(&y), cnn_tensor_numel(&want));
+    TU_ASSERT_CLOSE(y.data, want.data, cnn_tensor_numel(&want), 1e-5f, 1e-5f, "lenet from onnx");
+    cnn_tensor_file_free(f);
+    /* names lost: nothing fits, nothing changes */
+    float w0 = cnn_graph_find_param(g, "0.weight")->value.data[0];
+    assert_int_equal(cnn_graph_load_matching(g, folded, NULL, NULL, NULL), CNN_ERR_NOT_FOUND);
+    assert_non_null(strstr(cnn_error_message(), "no tensor matches"));
+    assert_true(cnn_graph_find_param(g, "0.weight")->value.data[0] == w0);
+    /* a broken ONNX file: the importer's error */
+    snprintf(folded, sizeof folded, "%s.onnx", g_path);
+    FILE *bad = fopen(folded, "wb");
+    assert_non_null(bad);
+    fputs("not protobuf", bad);
+    fclose(bad);
+    assert_int_not_equal(cnn_graph_load_matching(g, folded, NULL, NULL, NULL), CNN_OK);
+    printf("  %s\n", cnn_error_message());
+    unlink(folded);
+    cnn_graph_free(g);
+#endif
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -186,6 +244,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zoo_checkpoint),
         cmocka_unit_test(test_torchvision_state_dict_and_freeze),
+        cmocka_unit_test(test_onnx),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -78,6 +78,56 @@ static void test_paper_networks(void **state)
     cnn_graph_free(g);
 }
 
+/* Note 001's Keras MobileNetV1 (mobilenet_v1_keras). Keras' model.summary() figure by
+   hand from the note's layer list (every conv with bias; BatchNormalization has gamma,
+   beta trainable + moving mean, variance non-trainable):
+     conv1 3x3x3x32 + 32 = 896, BN 32
+     block (cin -> f): depthwise 9*cin + cin, BN cin, conv11 cin*f + f, BN f
+       32->64:     320 +   2,112     64->128:    640 +   8,320
+       128->128: 1,280 +  16,512    128->256:  1,280 +  33,024
+       256->256: 2,560 +  65,792    256->256:  2,560 +  65,792 (the note's sixth block)
+       256->512: 2,560 + 131,584    512->512 x5: 5,120 + 262,656 each
+       512->1024: 5,120 + 525,312
+     dense 1024 * 1000 + 1000 = 1,025,000
+   convs and dense 3,229,544; BN channels 32 + 2 * (sum cin + sum f) = 9,408, i.e.
+   18,816 trainable (gamma, beta) and 18,816 non-trainable: Keras "Trainable params:
+   3,248,360", "Total params: 3,267,176". cnn.c counts trainable ones (as PyTorch). */
+static void test_keras_mobilenet(void **state)
+{
+    (void)state;
+    if (tu_quick()) zt_names_only("mobilenet_v1_keras");
+    else zt_parity("mobilenet_v1_keras");
+    cnn_graph *g = cnn_graph_new();
+    TU_OK(cnn_model_build(g, "mobilenet_v1_keras", NULL, NULL, NULL));
+    assert_int_equal(cnn_graph_param_count(g), 3248360);
+    /* bias on every conv; 'same' at stride 2 on 224: pad bottom/right only, 224 -> 225,
+       then the 3x3 conv without padding gives 112 */
+    assert_non_null(cnn_graph_find_param(g, "depthconv.0.depthwiseconv.bias"));
+    assert_non_null(cnn_graph_find_param(g, "conv1.bias"));
+    cnn_node *c1 = cnn_graph_find(g, "conv1");
+    assert_int_equal(cnn_node_value(c1).dims[2], 112);
+    int pads = 0;
+    for (int i = 0; i < cnn_graph_num_nodes(g); i++)
+        pads += !strcmp(cnn_node_op(cnn_graph_node(g, i)), "pad");
+    assert_int_equal(pads, 5); /* conv1 and the four stride-2 depthwise convs */
+    cnn_graph_free(g);
+    /* at 225x225 the five stride-2 convs see odd sizes (225, 113, 57, 29, 15): 'same'
+       pads 1 on each side there, as the conv's own padding, so no pad node */
+    g = cnn_graph_new();
+    TU_OK(cnn_model_build(g, "mobilenet_v1_keras", &(cnn_model_opts){.height = 225, .width = 225},
+                          NULL, NULL));
+    assert_int_equal(cnn_node_value(cnn_graph_find(g, "conv1")).dims[2], 113);
+    pads = 0;
+    for (int i = 0; i < cnn_graph_num_nodes(g); i++)
+        pads += !strcmp(cnn_node_op(cnn_graph_node(g, i)), "pad");
+    assert_int_equal(pads, 0);
+    cnn_graph_free(g);
+    zt_expect_error("mobilenet_v1_keras", &(cnn_model_opts){.set = "softmax=2"},
+                    CNN_ERR_INVALID_ARG, (const char *const[]){"softmax=2", NULL});
+    zt_expect_error("mobilenet_v1_keras", &(cnn_model_opts){.width_mult = 0.5f},
+                    CNN_ERR_INVALID_ARG, (const char *const[]){"mobilenet_v1_keras", NULL});
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -94,6 +144,7 @@ int main(void)
         cmocka_unit_test(test_parity),
         cmocka_unit_test(test_paper_cost),
         cmocka_unit_test(test_paper_networks),
+        cmocka_unit_test(test_keras_mobilenet),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
