@@ -4,14 +4,16 @@
    dequantisation; depthwise ones by an own direct kernel. Integer sums are exact, so
    the result is the reference kernel's bit for bit. oneDNN's int8 GEMM may saturate
    intermediate 16-bit sums on CPUs without VNNI: there the dense path uses our own
-   loops instead. */
+   loops instead, as does a build without oneDNN (CNN_WITH_DNNL=OFF). */
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+#ifdef CNN_HAVE_DNNL
 #include <dnnl.h>
+#endif
 
 #include "../../core/clones.h"
 #include "cpu_internal.h"
@@ -36,12 +38,14 @@ static bool is_pointwise(const cnn_conv_desc *c)
     return true;
 }
 
+#ifdef CNN_HAVE_DNNL
 static bool have_vnni(void)
 {
     static int v = -1;
     if (v < 0) v = __builtin_cpu_supports("avx512vnni") ? 1 : 0;
     return v == 1;
 }
+#endif
 
 static size_t kdim(const cnn_conv_desc *c)
 {
@@ -58,6 +62,7 @@ size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c)
 }
 
 /* columns (K, P) of example n, group grp: row (ci, kd, kh, kw), column output pixel */
+#ifdef CNN_HAVE_DNNL
 static void im2col_s8(const cnn_conv_desc *c, const int8_t *x, int grp, int8_t *col)
 {
     int cg = c->c_in / c->groups;
@@ -108,6 +113,8 @@ static void dequant(const int32_t *acc, size_t og, size_t P, const int32_t *b, c
    256 int32 accumulators; per tap the valid output columns are computed once, so the
    inner loop has no branch. */
 CNN_CLONES
+#endif
+
 static void dw_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                   const float *m, float *y)
 {
@@ -160,6 +167,7 @@ void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8
         dw_s8(c, x, w, b, m, y);
         return;
     }
+#ifdef CNN_HAVE_DNNL
     if (!have_vnni()) {
         cnn_ref_conv_forward_s8(c, x, w, b, m, y, scratch);
         return;
@@ -199,4 +207,7 @@ void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8
             dequant(acc, (size_t)og, P, bg, m + (size_t)grp * og, yg);
         }
     }
+#else
+    cnn_ref_conv_forward_s8(c, x, w, b, m, y, scratch);
+#endif
 }
