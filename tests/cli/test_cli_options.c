@@ -569,6 +569,10 @@ static int teardown(void **state)
 
 int main(void)
 {
+    if (!TU_HAVE_PNG || !TU_HAVE_MATIO) { /* the table's files are PNGs and .mat scenes */
+        printf("skipped: this build has no libpng or matio (docs/architecture.md, \"Build options\")\n");
+        return TU_SKIP_CODE;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_option_has_a_row),
         cmocka_unit_test(test_rows),

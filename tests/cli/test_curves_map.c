@@ -68,6 +68,7 @@ static void write_idx(const char *prefix, int n, uint64_t seed)
 static void test_points_inside_epoch(void **state)
 {
     (void)state;
+    TU_NEEDS(TU_HAVE_PNG, "libpng");
     write_idx("train", 64, 1);
     write_idx("t10k", 16, 2);
     int rc = run("%s train lenet_relu --data idx:. --epochs 2 --batch 16 --points 4 --log c.csv "
@@ -122,6 +123,7 @@ static void test_points_inside_epoch(void **state)
 static void test_plot_points(void **state)
 {
     (void)state;
+    TU_NEEDS(TU_HAVE_PNG, "libpng");
     cnn_curve_point pts[5] = {
         {0.5, 2.0, 0.3, NAN}, {1.0, 1.5, 0.5, 0.55}, {1.5, 1.0, 0.7, NAN}, {2.0, 0.8, 0.8, 0.75},
         {2.5, 0.7, 0.82, NAN},
@@ -143,6 +145,7 @@ static void test_plot_points(void **state)
 static void test_hsi_map_mask(void **state)
 {
     (void)state;
+    TU_NEEDS(TU_HAVE_PNG && TU_HAVE_MATIO, "libpng and matio");
     cnn_hsi_synth_opts so = {.height = 20, .width = 20, .bands = 20, .classes = 4, .seed = 3};
     TU_OK(cnn_hsi_synth_write(g_dir, &so));
     cnn_model m;
@@ -213,5 +216,5 @@ int main(void)
         cmocka_unit_test(test_plot_points),
         cmocka_unit_test(test_hsi_map_mask),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return tu_exit_status(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -88,6 +88,7 @@ static void write_idx(const char *prefix, int n, uint64_t seed)
 static void test_summary_all_and_names(void **state)
 {
     (void)state;
+    TU_NEEDS(TU_HAVE_PNG, "libpng");
     assert_int_equal(run("%s summary lenet", g_bin), 0);
     has("(1, 6, 28, 28)");
     lacks("sigmoid0");
@@ -158,6 +159,7 @@ static void write_rgba(const char *name, int w, int h, const uint8_t *px)
 static void test_features_inputs(void **state)
 {
     (void)state;
+    TU_NEEDS(TU_HAVE_PNG, "libpng");
     uint8_t rgb[48 * 64 * 3];
     for (int i = 0; i < 48 * 64 * 3; i++) rgb[i] = (uint8_t)(i * 13);
     char p[256];
@@ -297,6 +299,7 @@ static void test_hybridsn_pca(void **state)
 static void test_checkpoint_and_errors(void **state)
 {
     (void)state;
+    TU_NEEDS(TU_HAVE_PNG, "libpng");
     write_idx("train", 64, 1);
     write_idx("t10k", 16, 2);
     int rc = run("%s train lenet_relu --data idx:. --epochs 1 --batch 16 --optimizer adam --lr 0.001 "
@@ -432,5 +435,5 @@ int main(void)
         cmocka_unit_test(test_checkpoint_and_errors),
         cmocka_unit_test(test_bench_peak),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return tu_exit_status(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -88,7 +88,9 @@ static void test_backend_cache_oom(void **state)
         TU_OK(cnn_graph_compile(g, 7));
         cnn_graph_set_training(g, false);
         TU_OK(cnn_graph_set_input(g, in, x, 2));
+#ifdef CNN_HAVE_DNNL
         cnn_dnnl_release(); /* the cache is built again inside the failing window */
+#endif
         cnn_alloc_fail_after(k);
         long start = cnn_alloc_count();
         cnn_status s = cnn_graph_forward(g);

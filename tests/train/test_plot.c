@@ -71,6 +71,7 @@ static void test_svg_points(void **state)
 static void test_png_curves(void **state)
 {
     (void)state;
+    TU_NEEDS(TU_HAVE_PNG, "libpng");
     static const unsigned char RGB[3][3] = {{0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c}};
     char p[256];
     tmp(p, sizeof p, "c.png");
@@ -121,5 +122,5 @@ int main(void)
         cmocka_unit_test(test_svg_points),
         cmocka_unit_test(test_png_curves),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
