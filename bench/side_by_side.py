@@ -47,6 +47,9 @@ def torch_model(name, classes, in_ch):
     if name == "resnet18_d2l":
         from fixtures.zoo_tv import resnet18_d2l
         return resnet18_d2l()
+    if name == "alexnet_d2l":
+        from fixtures.zoo_tv import alexnet_d2l
+        return alexnet_d2l()
     if name == "mobilenet_v1":
         from fixtures.zoo_seeds_mobile import MobileNetV1
         return MobileNetV1(in_ch=in_ch, num_classes=classes)
@@ -79,6 +82,10 @@ def workloads():
                  "torchvision resnet18 train (CIFAR shape), SGD momentum"),
         Workload("mobilenet_v2_train", "mobilenet_v2", (3, 32, 32), 128, True, 10,
                  "torchvision mobilenet_v2 train (CIFAR shape), SGD momentum"),
+        # d2l's AlexNet: its three linear layers hold most of the parameters and much of
+        # a training step's time (the notes' train_ch6 at 224x224)
+        Workload("alexnet_d2l_train", "alexnet_d2l", (1, 224, 224), 64, True, 10,
+                 "alexnet_d2l train (Fashion-MNIST at 224), SGD momentum"),
     ]
     for b in (1, 16):
         for m in INFER_MODELS:
