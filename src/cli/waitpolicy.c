@@ -13,7 +13,10 @@
 
 #include "cli.h"
 
-#define CNN_CLI_SPINCOUNT "1000" /* tens of microseconds of spinning, then a futex sleep */
+/* ~0.1 ms of spinning, then a futex sleep: 1000 cost ResNet-18 batch 1 12-17% on a quiet
+   machine (threads asleep between layers); 10000 keeps the quiet speed and most of the
+   busy-machine gain (docs/architecture.md, "Threads on a busy machine") */
+#define CNN_CLI_SPINCOUNT "10000"
 
 void cli_bounded_spin(char **argv)
 {

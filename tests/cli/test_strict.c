@@ -126,13 +126,13 @@ static void test_bounded_spin(void **state)
 {
     (void)state;
     char c[512];
-    EXPECT(0, "GOMP_SPINCOUNT = '1000'",
+    EXPECT(0, "GOMP_SPINCOUNT = '10000'",
            "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose %s version", g_bin);
     EXPECT(0, "GOMP_SPINCOUNT = '12345'",
            "env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=12345 OMP_DISPLAY_ENV=verbose %s version", g_bin);
     /* a user's wait policy is left alone: no GOMP_SPINCOUNT of ours */
     EXPECT(0, "cnn ", "env OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=verbose %s version", g_bin);
-    assert_null(strstr(out, "GOMP_SPINCOUNT = '1000'"));
+    assert_null(strstr(out, "GOMP_SPINCOUNT = '10000'"));
 }
 
 int main(void)
