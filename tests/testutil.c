@@ -202,3 +202,37 @@ void tu_expect_not_built(cnn_status s, const char *lib)
     if (!strstr(cnn_error_message(), want))
         fail_msg("error '%s' does not say '%s'", cnn_error_message(), want);
 }
+
+static void be32(FILE *f, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                          (unsigned char)v};
+    fwrite(b, 1, 4, f);
+}
+
+void tu_write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", dir, prefix);
+    FILE *fi = fopen(p, "wb");
+    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, prefix);
+    FILE *fl = fopen(p, "wb");
+    assert_true(fi && fl);
+    be32(fi, 0x803), be32(fi, (uint32_t)n), be32(fi, 28), be32(fi, 28);
+    be32(fl, 0x801), be32(fl, (uint32_t)n);
+    cnn_rng r;
+    cnn_rng_seed(&r, seed);
+    unsigned char img[784];
+    for (int i = 0; i < n; i++) {
+        int k = (int)cnn_rng_below(&r, 4);
+        for (int j = 0; j < 784; j++) img[j] = (unsigned char)cnn_rng_below(&r, 60);
+        int y0 = (k / 2) * 14 + 3, x0 = (k % 2) * 14 + 3;
+        for (int y = y0; y < y0 + 8; y++)
+            for (int x = x0; x < x0 + 8; x++) img[y * 28 + x] = 250;
+        fwrite(img, 1, 784, fi);
+        unsigned char lab = (unsigned char)k;
+        fwrite(&lab, 1, 1, fl);
+    }
+    fclose(fi);
+    fclose(fl);
+}

@@ -70,6 +70,11 @@ void tu_expect_error(cnn_graph *g, cnn_node *n, cnn_status s, const char *needle
 void tu_formula_fill(const char *name, cnn_tensor *t);
 void tu_formula_weights(cnn_graph *g);
 
+/* A small IDX dataset in dir: DIR/PREFIX-images-idx3-ubyte and -labels-idx1-ubyte, n
+   28x28 images of 4 classes (a bright 8x8 square in one quadrant on noise), from seed:
+   what the CLI tests train and evaluate on (--data idx:DIR). */
+void tu_write_idx(const char *dir, const char *prefix, int n, uint64_t seed);
+
 /* Optional features of this build (docs/architecture.md, "Build options"). */
 #ifdef CNN_HAVE_PNG
 #define TU_HAVE_PNG 1

@@ -29,41 +29,6 @@ static int run(char *out, size_t size, const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void be32(FILE *f, uint32_t v)
-{
-    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
-                          (unsigned char)v};
-    fwrite(b, 1, 4, f);
-}
-
-/* idx dataset: 4 classes, a bright 8x8 square in one quadrant */
-static void write_idx(const char *prefix, int n, uint64_t seed)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", g_dir, prefix);
-    FILE *fi = fopen(p, "wb");
-    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", g_dir, prefix);
-    FILE *fl = fopen(p, "wb");
-    assert_true(fi && fl);
-    be32(fi, 0x803), be32(fi, (uint32_t)n), be32(fi, 28), be32(fi, 28);
-    be32(fl, 0x801), be32(fl, (uint32_t)n);
-    cnn_rng r;
-    cnn_rng_seed(&r, seed);
-    unsigned char img[784];
-    for (int i = 0; i < n; i++) {
-        int k = (int)cnn_rng_below(&r, 4);
-        for (int j = 0; j < 784; j++) img[j] = (unsigned char)cnn_rng_below(&r, 60);
-        int y0 = (k / 2) * 14 + 3, x0 = (k % 2) * 14 + 3;
-        for (int y = y0; y < y0 + 8; y++)
-            for (int x = x0; x < x0 + 8; x++) img[y * 28 + x] = 250;
-        fwrite(img, 1, 784, fi);
-        unsigned char lab = (unsigned char)k;
-        fwrite(&lab, 1, 1, fl);
-    }
-    fclose(fi);
-    fclose(fl);
-}
-
 static char out[1 << 16];
 
 static void test_help_and_models(void **state)
@@ -97,8 +62,8 @@ static void test_summary(void **state)
 static void test_train_eval_predict_features(void **state)
 {
     (void)state;
-    write_idx("train", 640, 1);
-    write_idx("t10k", 128, 2);
+    tu_write_idx(g_dir, "train", 640, 1);
+    tu_write_idx(g_dir, "t10k", 128, 2);
     int rc = run(out, sizeof out,
                  "%s train lenet_relu --data idx:. --resize 32 --epochs 3 --batch 32 --optimizer adam --lr 0.003 "
                  "--out m.safetensors --log log.csv --plot curves.svg --seed 3",
@@ -189,7 +154,7 @@ static void test_bad_input(void **state)
     char p[256];
     snprintf(p, sizeof p, "%s/bad", g_dir);
     mkdir(p, 0755);
-    write_idx("bad/train", 10, 1);
+    tu_write_idx(g_dir, "bad/train", 10, 1);
     snprintf(p, sizeof p, "%s/bad/train-images-idx3-ubyte", g_dir);
     assert_int_equal(truncate(p, 16 + 784 * 5), 0);
     assert_int_not_equal(run(out, sizeof out, "%s train lenet --data idx:bad", g_bin), 0);

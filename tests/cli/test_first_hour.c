@@ -47,42 +47,6 @@ static void lacks(const char *needle)
     if (strstr(out, needle)) fail_msg("output contains '%s':\n%s", needle, out);
 }
 
-static void be32(FILE *f, uint32_t v)
-{
-    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
-                          (unsigned char)v};
-    fwrite(b, 1, 4, f);
-}
-
-/* A 28x28 IDX dataset (like Fashion-MNIST's files): 4 classes, a bright square in
-   one quadrant. */
-static void write_idx(const char *prefix, int n, uint64_t seed)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", g_dir, prefix);
-    FILE *fi = fopen(p, "wb");
-    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", g_dir, prefix);
-    FILE *fl = fopen(p, "wb");
-    assert_true(fi && fl);
-    be32(fi, 0x803), be32(fi, (uint32_t)n), be32(fi, 28), be32(fi, 28);
-    be32(fl, 0x801), be32(fl, (uint32_t)n);
-    cnn_rng r;
-    cnn_rng_seed(&r, seed);
-    unsigned char img[784];
-    for (int i = 0; i < n; i++) {
-        int k = (int)cnn_rng_below(&r, 4);
-        for (int j = 0; j < 784; j++) img[j] = (unsigned char)cnn_rng_below(&r, 60);
-        int y0 = (k / 2) * 14 + 3, x0 = (k % 2) * 14 + 3;
-        for (int y = y0; y < y0 + 8; y++)
-            for (int x = x0; x < x0 + 8; x++) img[y * 28 + x] = 250;
-        fwrite(img, 1, 784, fi);
-        unsigned char lab = (unsigned char)k;
-        fwrite(&lab, 1, 1, fl);
-    }
-    fclose(fi);
-    fclose(fl);
-}
-
 /* summary hides activations / reshapes / dropout unless --all; names are never cut;
    activations say their kind; small totals are in M, not "0.000 G". */
 static void test_summary_all_and_names(void **state)
@@ -232,8 +196,8 @@ static void test_features_inputs(void **state)
 static void test_listed_input_applied(void **state)
 {
     (void)state;
-    write_idx("train", 64, 1);
-    write_idx("t10k", 16, 2);
+    tu_write_idx(g_dir, "train", 64, 1);
+    tu_write_idx(g_dir, "t10k", 16, 2);
     int rc = run("%s train lenet_relu --data idx:. --epochs 1 --batch 16 --quiet", g_bin);
     printf("%s", out);
     assert_int_equal(rc, 0);
@@ -300,8 +264,8 @@ static void test_checkpoint_and_errors(void **state)
 {
     (void)state;
     TU_NEEDS(TU_HAVE_PNG, "libpng");
-    write_idx("train", 64, 1);
-    write_idx("t10k", 16, 2);
+    tu_write_idx(g_dir, "train", 64, 1);
+    tu_write_idx(g_dir, "t10k", 16, 2);
     int rc = run("%s train lenet_relu --data idx:. --epochs 1 --batch 16 --optimizer adam --lr 0.001 "
                  "--out adam.safetensors --quiet",
                  g_bin);

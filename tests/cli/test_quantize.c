@@ -30,41 +30,6 @@ static int run(char *out, size_t size, const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void be32(FILE *f, uint32_t v)
-{
-    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
-                          (unsigned char)v};
-    fwrite(b, 1, 4, f);
-}
-
-/* idx dataset: 4 classes, a bright 8x8 square in one quadrant */
-static void write_idx(const char *prefix, int n, uint64_t seed)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", g_dir, prefix);
-    FILE *fi = fopen(p, "wb");
-    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", g_dir, prefix);
-    FILE *fl = fopen(p, "wb");
-    assert_true(fi && fl);
-    be32(fi, 0x803), be32(fi, (uint32_t)n), be32(fi, 28), be32(fi, 28);
-    be32(fl, 0x801), be32(fl, (uint32_t)n);
-    cnn_rng r;
-    cnn_rng_seed(&r, seed);
-    unsigned char img[784];
-    for (int i = 0; i < n; i++) {
-        int k = (int)cnn_rng_below(&r, 4);
-        for (int j = 0; j < 784; j++) img[j] = (unsigned char)cnn_rng_below(&r, 60);
-        int y0 = (k / 2) * 14 + 3, x0 = (k % 2) * 14 + 3;
-        for (int y = y0; y < y0 + 8; y++)
-            for (int x = x0; x < x0 + 8; x++) img[y * 28 + x] = 250;
-        fwrite(img, 1, 784, fi);
-        unsigned char lab = (unsigned char)k;
-        fwrite(&lab, 1, 1, fl);
-    }
-    fclose(fi);
-    fclose(fl);
-}
-
 static char out[1 << 16];
 
 static bool exists(const char *name)
@@ -78,8 +43,8 @@ static bool exists(const char *name)
 static void test_quantize_end_to_end(void **state)
 {
     (void)state;
-    write_idx("train", 96, 1);
-    write_idx("t10k", 32, 2);
+    tu_write_idx(g_dir, "train", 96, 1);
+    tu_write_idx(g_dir, "t10k", 32, 2);
     assert_int_equal(run(out, sizeof out, "%s train lenet_relu --data idx:. --epochs 1 --batch 16 "
                                           "--optimizer adam --lr 0.003 --out f.safetensors", g_bin), 0);
     int rc = run(out, sizeof out, "%s quantize f.safetensors --data idx:. --calib 64 --method percentile "
@@ -106,8 +71,8 @@ static void test_quantize_end_to_end(void **state)
 static void test_quantize_refusals(void **state)
 {
     (void)state;
-    write_idx("train", 40, 3);
-    write_idx("t10k", 8, 4);
+    tu_write_idx(g_dir, "train", 40, 3);
+    tu_write_idx(g_dir, "t10k", 8, 4);
     assert_int_equal(run(out, sizeof out, "%s quantize lenet_relu --input 1x28x28 --data idx:. --calib 41 "
                                           "--out bad.safetensors", g_bin), 1);
     if (!strstr(out, "calibration examples asked for") || !strstr(out, "has 40")) fail_msg("%s", out);
