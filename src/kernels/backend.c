@@ -42,21 +42,42 @@ static const cnn_backend *const g_backends[] = {
     &cnn_backend_ref,
 };
 static const cnn_backend *g_current;
+/* g_current with every entry it leaves empty taken from ref (docs/architecture.md,
+   "Kernel backends"): ops call any entry without checking for NULL. */
+static cnn_backend g_resolved;
+
+static void resolve(const cnn_backend *be)
+{
+    g_resolved = *be;
+    const cnn_backend *r = &cnn_backend_ref;
+#define FILL(f) if (!g_resolved.f) g_resolved.f = r->f
+    FILL(conv_scratch);
+    FILL(conv_scratch_forward);
+    FILL(conv_forward);
+    FILL(conv_backward_data);
+    FILL(conv_backward_weights);
+    FILL(gemm);
+    FILL(conv_s8_scratch);
+    FILL(conv_forward_s8);
+    /* one FILL per entry of cnn_backend: keep in the struct's order */
+#undef FILL
+    g_current = be;
+}
 
 const cnn_backend *cnn_backend_get(void)
 {
     if (!g_current) {
         const char *e = getenv("CNN_BACKEND");
-        if (!e || cnn_set_backend(e) != CNN_OK) g_current = g_backends[0];
+        if (!e || cnn_set_backend(e) != CNN_OK) resolve(g_backends[0]);
     }
-    return g_current;
+    return &g_resolved;
 }
 
 cnn_status cnn_set_backend(const char *name)
 {
     for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++)
         if (name && strcmp(g_backends[i]->name, name) == 0) {
-            g_current = g_backends[i];
+            resolve(g_backends[i]);
             return CNN_OK;
         }
     char have[128] = "";

@@ -64,8 +64,13 @@ static inline int8_t cnn_q8(float x, float s)
 void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q);
 
 extern const cnn_backend cnn_backend_ref;
-/* The backend in use (CNN_BACKEND env var or cnn_set_backend; default the fastest). */
+/* The backend in use (CNN_BACKEND env var or cnn_set_backend; default the fastest),
+   resolved: an entry the backend leaves NULL is ref's, so every entry can be called. */
 const cnn_backend *cnn_backend_get(void);
+/* Name of the backend whose code entry F of the table in use runs ("ref" where the
+   backend left it to ref), e.g. for `cnn bench --layers`. */
+#define cnn_backend_provider(F) \
+    (cnn_backend_get()->F == cnn_backend_ref.F ? cnn_backend_ref.name : cnn_backend_get()->name)
 /* Scratch bytes enough for this convolution on every compiled-in backend. */
 size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c);
 /* ... for conv_forward_s8 (int8 inference). */
