@@ -51,7 +51,15 @@ typedef struct ox_imp {
     const char *cur_name;
     cnn_node *named;    /* a pattern's node that takes another ONNX node's name ... */
     const char *named_as;
+    int64_t folded;      /* values created by constant folding so far */
+    int64_t fold_budget; /* at most this many (docs/limits.md, ONNX) */
 } ox_imp;
+
+/* Constant folding creates values the file does not hold (ConstantOfShape, Range,
+   Tile of a shape...): a 100-byte file could ask for 2^31 of them. They are bounded by
+   2^24 plus the values the file's initializers really hold, so import memory stays
+   linear in the input. */
+#define OX_FOLD_BASE ((int64_t)1 << 24)
 
 static uint64_t hash_str(const char *s)
 {
@@ -255,6 +263,11 @@ static cnn_status new_const(ox_imp *I, cnn_onnx_const *c, int ndim, const int64_
         n *= dims[d];
         if (n > CNN_ONNX_MAX_NUMEL) return fail(I, CNN_ERR_FORMAT, "constant too large");
     }
+    if (n > I->fold_budget - I->folded)
+        return fail(I, CNN_ERR_FORMAT,
+                    "constant folding would create %lld more values (limit %lld in all for this file)",
+                    (long long)n, (long long)I->fold_budget);
+    I->folded += n;
     c->ndim = ndim;
     c->numel = n;
     if (is_float) c->f = cnn_calloc((size_t)(n ? n : 1), sizeof *c->f);
@@ -2064,6 +2077,16 @@ cnn_status cnn_onnx_import(cnn_graph *g, const char *path, const cnn_onnx_import
     ox_imp I = {.g = g, .path = path, .batch = o && o->batch > 0 ? o->batch : 1};
     CNN_CHECK(cnn_onnx_read(path, &I.m, &I.opset, I.dir, sizeof I.dir));
     I.gr = I.m->graph;
+    I.fold_budget = OX_FOLD_BASE;
+    for (size_t i = 0; I.gr && i < I.gr->n_initializer; i++) {
+        /* (an initializer with bad dims is refused when it is decoded; here it only
+           must not overflow) */
+        const Onnx__TensorProto *t = I.gr->initializer[i];
+        int64_t n = 1;
+        for (size_t d = 0; d < t->n_dims && n > 0; d++)
+            n = t->dims[d] < 0 || t->dims[d] > CNN_ONNX_MAX_NUMEL ? 0 : n * t->dims[d];
+        if (n > 0 && n <= CNN_ONNX_MAX_NUMEL) I.fold_budget += n;
+    }
     cnn_node *in = NULL, *out = NULL;
     cnn_status s = import(&I, o, &in, &out);
     for (int i = 0; i < I.nv; i++) cnn_onnx_const_free(&I.v[i].c);
