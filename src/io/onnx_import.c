@@ -395,8 +395,11 @@ static cnn_status as_node(ox_imp *I, int i, cnn_node **out)
     return s;
 }
 
+/* ONNX axis a (negative counts from the end) as 0..rank-1, or -1 when out of range
+   (checked before the conversion to int: 2^32 + 1 must not become axis 1). */
 static int norm_axis(int64_t a, int rank)
 {
+    if (a < -(int64_t)rank || a >= rank) return -1;
     return (int)(a < 0 ? a + rank : a);
 }
 
@@ -673,11 +676,19 @@ static cnn_status fold(ox_imp *I, const char *op, bool *done)
                 rank = x->ndim + na;
                 if (rank > CNN_ONNX_MAX_RANK) return fail(I, CNN_ERR_UNSUPPORTED, "rank %d", rank);
                 bool ins[CNN_ONNX_MAX_RANK] = {false};
-                for (int k = 0; k < na; k++) ins[norm_axis(axes[k], rank)] = true;
+                for (int k = 0; k < na; k++) {
+                    int a = norm_axis(axes[k], rank);
+                    if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
+                    ins[a] = true;
+                }
                 for (int d = 0, s = 0; d < rank; d++) dims[d] = ins[d] ? 1 : x->dims[s++];
             } else {
                 bool del[CNN_ONNX_MAX_RANK] = {false};
-                for (int k = 0; k < na; k++) del[norm_axis(axes[k], x->ndim)] = true;
+                for (int k = 0; k < na; k++) {
+                    int a = norm_axis(axes[k], x->ndim);
+                    if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
+                    del[a] = true;
+                }
                 for (int d = 0; d < x->ndim; d++)
                     if (!(na < 0 ? x->dims[d] == 1 : del[d])) dims[rank++] = x->dims[d];
             }
@@ -793,8 +804,9 @@ static cnn_status fold(ox_imp *I, const char *op, bool *done)
         }
         for (int k = 0; k < n; k++) {
             int d = norm_axis(na >= 0 ? axes[k] : k, x->ndim);
-            int64_t sp = ns >= 0 ? steps[k] : 1, dim = x->dims[d], a = st[k], b = en[k];
+            int64_t sp = ns >= 0 ? steps[k] : 1;
             if (d < 0 || d >= x->ndim || sp == 0) return fail(I, CNN_ERR_FORMAT, "bad axis or step");
+            int64_t dim = x->dims[d], a = st[k], b = en[k];
             if (a < 0) a += dim;
             if (b < 0) b += dim;
             if (sp > 0) {
@@ -1164,12 +1176,20 @@ static cnn_status op_squeeze(ox_imp *I, bool un)
         int nr = rank + na;
         if (nr > CNN_MAX_DIMS) return fail(I, CNN_ERR_UNSUPPORTED, "rank %d", nr);
         bool ins[CNN_ONNX_MAX_RANK] = {false};
-        for (int k = 0; k < na; k++) ins[norm_axis(axes[k], nr)] = true;
+        for (int k = 0; k < na; k++) {
+            int a = norm_axis(axes[k], nr);
+            if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
+            ins[a] = true;
+        }
         if (ins[0]) return fail(I, CNN_ERR_UNSUPPORTED, "a dimension before the batch");
         for (int d = 0, s = 0; d < nr; d++) t[n++] = ins[d] ? 1 : xd[s++];
     } else {
         bool del[CNN_ONNX_MAX_RANK] = {false};
-        for (int k = 0; k < na; k++) del[norm_axis(axes[k], rank)] = true;
+        for (int k = 0; k < na; k++) {
+            int a = norm_axis(axes[k], rank);
+            if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
+            del[a] = true;
+        }
         if (del[0]) return fail(I, CNN_ERR_UNSUPPORTED, "squeezing the batch dimension");
         for (int d = 0; d < rank; d++)
             if (d == 0 || !(na < 0 ? xd[d] == 1 : del[d])) t[n++] = xd[d];
