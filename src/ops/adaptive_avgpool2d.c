@@ -7,6 +7,7 @@
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 #include "op_describe.h"
+#include "pool_common.h"
 
 typedef struct adaptive_attr {
     int oh, ow;
@@ -30,13 +31,11 @@ static cnn_status adaptive_shape(cnn_node *n)
     return CNN_OK;
 }
 
-/* The backend's geometry of this node over the batch being run (k, s, p unused). */
+/* k, s, p and d do not apply: 1 (the bins come from the sizes). */
 static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
 {
-    const cnn_node *x = n->in[0];
-    return (cnn_pool_desc){.planes = (size_t)ctx->batch * x->out.dims[1],
-                           .in = {1, x->out.dims[2], x->out.dims[3]},
-                           .out = {1, n->out.dims[2], n->out.dims[3]}};
+    static const int one[2] = {1, 1};
+    return cnn_pool2d_desc(n, ctx, one, one, (const int[]){0, 0}, one);
 }
 
 static cnn_status adaptive_forward(cnn_node *n, const cnn_ctx *ctx)

@@ -6,6 +6,7 @@
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 #include "op_describe.h"
+#include "pool_common.h"
 
 typedef struct avgpool2d_attr {
     int kh, kw, sh, sw, ph, pw;
@@ -51,19 +52,14 @@ static cnn_status avgpool2d_shape(cnn_node *n)
     return CNN_OK;
 }
 
-/* The backend's geometry of this node over the batch being run. */
 static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
 {
     const avgpool2d_attr *a = n->attr;
-    const cnn_node *x = n->in[0];
-    return (cnn_pool_desc){.planes = (size_t)ctx->batch * x->out.dims[1],
-                           .in = {1, x->out.dims[2], x->out.dims[3]},
-                           .out = {1, n->out.dims[2], n->out.dims[3]},
-                           .k = {1, a->kh, a->kw},
-                           .s = {1, a->sh, a->sw},
-                           .p = {0, a->ph, a->pw},
-                           .d = {1, 1, 1},
-                           .exclude_pad = a->exclude_pad};
+    cnn_pool_desc d = cnn_pool2d_desc(n, ctx, (const int[]){a->kh, a->kw},
+                                      (const int[]){a->sh, a->sw}, (const int[]){a->ph, a->pw},
+                                      (const int[]){1, 1});
+    d.exclude_pad = a->exclude_pad;
+    return d;
 }
 
 static cnn_status avgpool2d_forward(cnn_node *n, const cnn_ctx *ctx)

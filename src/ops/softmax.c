@@ -1,6 +1,7 @@
 /* softmax — over dimension 1, as torch.softmax(x, dim=1): (N, K) gives a distribution
    per example; (N, C, H, W) one per position over the channels. Max-subtracted for
-   stability. Backward uses the output: dx = y (dy - sum_k dy_k y_k). */
+   stability. Backward uses the output: dx = y (dy - sum_k dy_k y_k). The arithmetic
+   is the backend's softmax entry (docs/architecture.md, "Kernels"). */
 #include "../graph/graph_internal.h"
 
 static cnn_status softmax_shape(cnn_node *n)

@@ -1,6 +1,6 @@
 /* softmax_axis — softmax or log-softmax along any one axis (ONNX Softmax /
-   LogSoftmax at opset 13, torch.softmax / log_softmax with dim). Max-subtracted, the
-   sum in double, as softmax.c (axis 1 gives its bits). On a batched node the batch
+   LogSoftmax at opset 13, torch.softmax / log_softmax with dim). The backend's
+   softmax entry, which softmax.c also calls (axis 1 gives its bits). On a batched node the batch
    (axis 0) cannot be the axis. Backward from the output: softmax
    dx = y (dy - sum dy y), log-softmax dx = dy - exp(y) sum dy.
    See docs/architecture.md, "General tensor ops". */

@@ -57,9 +57,9 @@ static void print_pool(const cnn_pool_desc *d, const char *what)
     fprintf(stderr,
             "  in case %s: planes=%zu in=%dx%dx%d out=%dx%dx%d k=%dx%dx%d s=%dx%dx%d "
             "p=%dx%dx%d d=%dx%dx%d exclude_pad=%d\n",
-            what, d->planes, d->in[0], d->in[1], d->in[2], d->out[0], d->out[1], d->out[2],
-            d->k[0], d->k[1], d->k[2], d->s[0], d->s[1], d->s[2], d->p[0], d->p[1], d->p[2],
-            d->d[0], d->d[1], d->d[2], d->exclude_pad);
+            what, d->planes, d->in[0], d->in[1], d->in[2], d->out[0], d->out[1], d->out[2], d->k[0],
+            d->k[1], d->k[2], d->s[0], d->s[1], d->s[2], d->p[0], d->p[1], d->p[2], d->d[0],
+            d->d[1], d->d[2], d->exclude_pad);
 }
 
 typedef void (*pool_fwd)(const cnn_pool_desc *, const float *, float *);
@@ -183,9 +183,8 @@ static void test_avgpool2d(void **state)
 static void test_adaptive(void **state)
 {
     (void)state;
-    static const int shapes[][4] = {{7, 7, 7, 7},   {7, 7, 1, 1}, {8, 6, 4, 3},
-                                    {7, 5, 3, 2},   {3, 4, 5, 7}, {14, 14, 6, 6},
-                                    {40, 40, 1, 1}, {9, 1, 2, 1}};
+    static const int shapes[][4] = {{7, 7, 7, 7}, {7, 7, 1, 1},   {8, 6, 4, 3},   {7, 5, 3, 2},
+                                    {3, 4, 5, 7}, {14, 14, 6, 6}, {40, 40, 1, 1}, {9, 1, 2, 1}};
     static const size_t planes[] = {1, 63, 130};
     int bad = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
@@ -240,14 +239,16 @@ static void test_global(void **state)
 static void test_softmax(void **state)
 {
     (void)state;
-    static const int64_t shapes[][3] = {{5, 1, 1}, {5, 3, 1}, {7, 10, 4}, {2, 1000, 1}, {600, 10, 16}};
+    static const int64_t shapes[][3] = {
+        {5, 1, 1}, {5, 3, 1}, {7, 10, 4}, {2, 1000, 1}, {600, 10, 16}};
     int bad = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int lg = 0; lg <= 1; lg++) {
             int64_t o = shapes[i][0], k = shapes[i][1], s = shapes[i][2];
             size_t n = (size_t)(o * k * s);
             float *x = rnd(n, false, false), *dy = rnd(n, false, false);
-            for (size_t e = 0; e < n; e++) x[e] *= 20.0f;
+            for (size_t e = 0; e < n; e++)
+                x[e] *= 20.0f;
             float *yr = rnd(n, false, false), *yc = rnd(n, false, false);
             float *dxr = rnd(n, false, false), *dxc = dup(dxr, n);
             cnn_backend_ref.softmax_forward(o, k, s, lg, x, yr);
@@ -294,7 +295,8 @@ static void test_optim(void **state)
                                     .v = adam ? rnd(n, false, false) : NULL,
                                     .n = n};
             if (adam)
-                for (size_t i = 0; i < n; i++) sr[s].v[i] = fabsf(sr[s].v[i]);
+                for (size_t i = 0; i < n; i++)
+                    sr[s].v[i] = fabsf(sr[s].v[i]);
             sc[s] = (cnn_optim_seg){.w = dup(sr[s].w, n),
                                     .g = sr[s].g,
                                     .m = mom ? dup(sr[s].m, n) : NULL,

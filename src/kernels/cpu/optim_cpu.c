@@ -30,26 +30,36 @@ INLINE void sgd_loop(float *restrict w, const float *restrict gr, float *restric
 }
 
 CNN_CLONES static void sgd_chunk(float *restrict w, const float *restrict gr, float *restrict buf,
-                             size_t n, float lr, float wd, float m, bool first, bool nesterov)
+                                 size_t n, float lr, float wd, float m, bool first, bool nesterov)
 {
     if (!buf) {
-        if (wd != 0.0f) sgd_loop(w, gr, NULL, n, lr, wd, m, true, false, false, false);
-        else sgd_loop(w, gr, NULL, n, lr, wd, m, false, false, false, false);
+        if (wd != 0.0f)
+            sgd_loop(w, gr, NULL, n, lr, wd, m, true, false, false, false);
+        else
+            sgd_loop(w, gr, NULL, n, lr, wd, m, false, false, false, false);
     } else if (wd != 0.0f) {
         if (first) {
-            if (nesterov) sgd_loop(w, gr, buf, n, lr, wd, m, true, true, true, true);
-            else sgd_loop(w, gr, buf, n, lr, wd, m, true, true, true, false);
+            if (nesterov)
+                sgd_loop(w, gr, buf, n, lr, wd, m, true, true, true, true);
+            else
+                sgd_loop(w, gr, buf, n, lr, wd, m, true, true, true, false);
         } else {
-            if (nesterov) sgd_loop(w, gr, buf, n, lr, wd, m, true, true, false, true);
-            else sgd_loop(w, gr, buf, n, lr, wd, m, true, true, false, false);
+            if (nesterov)
+                sgd_loop(w, gr, buf, n, lr, wd, m, true, true, false, true);
+            else
+                sgd_loop(w, gr, buf, n, lr, wd, m, true, true, false, false);
         }
     } else {
         if (first) {
-            if (nesterov) sgd_loop(w, gr, buf, n, lr, wd, m, false, true, true, true);
-            else sgd_loop(w, gr, buf, n, lr, wd, m, false, true, true, false);
+            if (nesterov)
+                sgd_loop(w, gr, buf, n, lr, wd, m, false, true, true, true);
+            else
+                sgd_loop(w, gr, buf, n, lr, wd, m, false, true, true, false);
         } else {
-            if (nesterov) sgd_loop(w, gr, buf, n, lr, wd, m, false, true, false, true);
-            else sgd_loop(w, gr, buf, n, lr, wd, m, false, true, false, false);
+            if (nesterov)
+                sgd_loop(w, gr, buf, n, lr, wd, m, false, true, false, true);
+            else
+                sgd_loop(w, gr, buf, n, lr, wd, m, false, true, false, false);
         }
     }
 }
@@ -87,13 +97,16 @@ INLINE void adam_loop(float *restrict w, const float *restrict gr, float *restri
 }
 
 CNN_CLONES static void adam_chunk(float *restrict w, const float *restrict gr, float *restrict m,
-                              float *restrict v, size_t n, float wd, float b1, float b2, float eps,
-                              float step_size, float bc2_sqrt, float decay, bool decoupled)
+                                  float *restrict v, size_t n, float wd, float b1, float b2,
+                                  float eps, float step_size, float bc2_sqrt, float decay,
+                                  bool decoupled)
 {
-    if (wd == 0.0f) adam_loop(w, gr, m, v, n, wd, b1, b2, eps, step_size, bc2_sqrt, decay, false, false);
+    if (wd == 0.0f)
+        adam_loop(w, gr, m, v, n, wd, b1, b2, eps, step_size, bc2_sqrt, decay, false, false);
     else if (decoupled)
         adam_loop(w, gr, m, v, n, wd, b1, b2, eps, step_size, bc2_sqrt, decay, true, true);
-    else adam_loop(w, gr, m, v, n, wd, b1, b2, eps, step_size, bc2_sqrt, decay, false, true);
+    else
+        adam_loop(w, gr, m, v, n, wd, b1, b2, eps, step_size, bc2_sqrt, decay, false, true);
 }
 
 void cnn_cpu_adam_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h)

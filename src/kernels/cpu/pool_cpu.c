@@ -125,9 +125,9 @@ static int mp_small_need(const mp_geom *g)
     return need <= MP_SMALL ? need : 0;
 }
 
-static inline __attribute__((always_inline)) void
-mp_small(const mp_geom *g, int need, const float *restrict x, float *restrict y,
-         int32_t *restrict ix)
+static inline __attribute__((always_inline)) void mp_small(const mp_geom *g, int need,
+                                                           const float *restrict x,
+                                                           float *restrict y, int32_t *restrict ix)
 {
     float xb[MP_SMALL], yb[MP_SMALL];
     int32_t ib[MP_SMALL];
@@ -170,7 +170,7 @@ mp_small(const mp_geom *g, int need, const float *restrict x, float *restrict y,
 }
 
 CNN_CLONES static void mp_fwd_plane(const mp_geom *g, const float *restrict x, float *restrict y,
-                                int32_t *restrict ix)
+                                    int32_t *restrict ix)
 {
     const int w = g->w, ow = g->ow, j0 = g->j0, j1 = g->j1;
     const int sw = g->sw, dw = g->dw;
@@ -248,19 +248,19 @@ void cnn_cpu_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y,
     interior_cols(g.w, g.ow, g.kw, g.sw, g.pw, g.dw, &g.j0, &g.j1);
     const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
     const size_t planes = d->planes;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes * hw))
+#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
     for (size_t p = 0; p < planes; p++)
         mp_fwd_plane(&g, x + p * hw, y + p * ohw, idx + p * ohw);
 }
 
 /* Either max pool: planes in parallel, each by ref's kernel. */
 void cnn_cpu_maxpool_backward(const cnn_pool_desc *d, const float *dy, const int32_t *idx,
-                                 float *dx)
+                              float *dx)
 {
     const size_t vin = (size_t)d->in[0] * d->in[1] * d->in[2];
     const size_t vout = (size_t)d->out[0] * d->out[1] * d->out[2];
     const size_t planes = d->planes;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes * vin))
+#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *vin))
     for (size_t p = 0; p < planes; p++) {
         cnn_pool_desc one = *d;
         one.planes = 1;
@@ -478,7 +478,7 @@ void cnn_cpu_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y)
     const ap_geom g = geom(d, &a);
     const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
     const size_t planes = d->planes;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes * hw))
+#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
     for (size_t p = 0; p < planes; p++)
         ap_fwd_plane(&g, x + p * hw, y + p * ohw);
 }
@@ -489,7 +489,7 @@ void cnn_cpu_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *
     const ap_geom g = geom(d, &a);
     const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
     const size_t planes = d->planes;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes * hw))
+#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
     for (size_t p = 0; p < planes; p++)
         ap_bwd_plane(&g, dy + p * ohw, dx + p * hw);
 }
@@ -498,7 +498,8 @@ void cnn_cpu_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *
 /* sums[q] = x[q*hw] + ... + x[q*hw + hw-1] for q < np planes, each added in order
    from 0 (the reference's order). A single sum is latency-bound (one add per ~4
    cycles); eight planes at a time keep eight independent chains in flight. */
-CNN_CLONES static void plane_sums(const float *restrict x, size_t hw, size_t np, float *restrict sums)
+CNN_CLONES static void plane_sums(const float *restrict x, size_t hw, size_t np,
+                                  float *restrict sums)
 {
     size_t q = 0;
     for (; q + 8 <= np; q += 8) {
@@ -536,7 +537,7 @@ CNN_CLONES static void plane_sums(const float *restrict x, size_t hw, size_t np,
 
 /* dx[q*hw + k] += g[q] for q < np planes. */
 CNN_CLONES static void plane_bcast_add(const float *restrict g, size_t hw, size_t np,
-                                   float *restrict dx)
+                                       float *restrict dx)
 {
     for (size_t q = 0; q < np; q++) {
         float *restrict d = dx + q * hw;
@@ -558,7 +559,7 @@ void cnn_cpu_adaptive_avgpool2d_forward(const cnn_pool_desc *d, const float *xd,
     const int h = d->in[1], w = d->in[2];
     const size_t planes = d->planes, hw = (size_t)h * w, ohw = (size_t)d->out[1] * d->out[2];
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes * hw))
+#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
     for (size_t c = 0; c < chunks; c++) {
         size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, planes);
         if (d->out[1] == h && d->out[2] == w) {
@@ -582,7 +583,7 @@ void cnn_cpu_adaptive_avgpool2d_backward(const cnn_pool_desc *d, const float *dy
     const int h = d->in[1], w = d->in[2];
     const size_t planes = d->planes, hw = (size_t)h * w, ohw = (size_t)d->out[1] * d->out[2];
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes * hw))
+#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
     for (size_t c = 0; c < chunks; c++) {
         size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, planes);
         if (d->out[1] == h && d->out[2] == w) {
@@ -607,7 +608,7 @@ void cnn_cpu_global_avgpool_forward(size_t planes, size_t hw, const float *x, fl
 {
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
     const float inv = 1.0f / (float)hw;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes * hw))
+#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
     for (size_t c = 0; c < chunks; c++) {
         size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, planes);
         plane_sums(x + p0 * hw, hw, p1 - p0, y + p0);
@@ -620,7 +621,7 @@ void cnn_cpu_global_avgpool_backward(size_t planes, size_t hw, const float *dy, 
 {
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
     const float inv = 1.0f / (float)hw;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes * hw))
+#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
     for (size_t c = 0; c < chunks; c++) {
         size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, planes);
         float g[PLANE_CHUNK];
@@ -634,15 +635,15 @@ void cnn_cpu_global_avgpool_backward(size_t planes, size_t hw, const float *dy, 
 /* Planes in parallel, each by ref's kernel. */
 void cnn_cpu_global_maxpool_forward(size_t planes, size_t hw, const float *x, float *y)
 {
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes * hw))
+#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
     for (size_t p = 0; p < planes; p++)
         cnn_ref_global_maxpool_forward(1, hw, x + p * hw, y + p);
 }
 
 void cnn_cpu_global_maxpool_backward(size_t planes, size_t hw, const float *x, const float *dy,
-                                        float *dx)
+                                     float *dx)
 {
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes * hw))
+#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
     for (size_t p = 0; p < planes; p++)
         cnn_ref_global_maxpool_backward(1, hw, x + p * hw, dy + p, dx + p * hw);
 }

@@ -165,7 +165,10 @@ void cnn_ref_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *
 }
 
 /* PyTorch's adaptive bins: [floor(i*in/out), ceil((i+1)*in/out)). */
-static int bin_start(int i, int in, int out) { return (int)((int64_t)i * in / out); }
+static int bin_start(int i, int in, int out)
+{
+    return (int)((int64_t)i * in / out);
+}
 static int bin_end(int i, int in, int out)
 {
     return (int)(((int64_t)(i + 1) * in + out - 1) / out);
