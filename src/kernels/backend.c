@@ -1,4 +1,4 @@
-/* Backend table and run-time choice (DESIGN decision 5). */
+/* Backend table and run-time choice (docs/architecture.md, "Kernels"). */
 #include <stdlib.h>
 #include <string.h>
 

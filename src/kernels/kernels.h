@@ -1,6 +1,6 @@
-/* The kernel interface (DESIGN decision 5): the arithmetic behind ops, one backend
-   per folder. ops/ call only through this table, so a faster backend changes how
-   kernels compute, never what. Every backward kernel ACCUMULATES (+=) into its
+/* The kernel interface (docs/architecture.md, "Kernels"): the arithmetic behind ops,
+   one backend per folder. ops/ call only through this table, so a faster backend
+   changes how kernels compute, never what. Every backward kernel ACCUMULATES (+=) into its
    outputs (dx, dw, db): a tensor used twice gets the sum of its gradients. */
 #ifndef CNN_KERNELS_H
 #define CNN_KERNELS_H

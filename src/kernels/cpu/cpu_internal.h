@@ -1,5 +1,6 @@
-/* The fast CPU backend (DESIGN decision 5): oneDNN for dense convolutions, own
-   OpenMP C for depthwise convolution and GEMM. Internal to src/kernels/cpu and bench/. */
+/* The fast CPU backend (docs/architecture.md, "Kernels"): oneDNN for dense
+   convolutions, own OpenMP C for depthwise convolution, GEMM, pooling, softmax and the
+   optimizer update. Internal to src/kernels/cpu and bench/. */
 #ifndef CNN_KERNELS_CPU_INTERNAL_H
 #define CNN_KERNELS_CPU_INTERNAL_H
 #include "../kernels.h"
