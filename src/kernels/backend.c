@@ -1,25 +1,11 @@
-/* Backend table and run-time choice (DESIGN decision 5). */
+/* Backend table and run-time choice (docs/architecture.md, "Kernels"). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/core.h"
 #include "cpu/cpu_internal.h"
 #include "kernels.h"
-
-size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
-size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
-void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
-                          float *y, void *scratch);
-void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
-                                void *scratch);
-void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
-                                   float *dw, float *db, void *scratch);
-void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
-
-size_t cnn_ref_conv_s8_scratch(const cnn_conv_desc *c);
-void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
-                             const int32_t *b, const float *m, float *y, void *scratch);
+#include "ref/ref.h"
 
 const cnn_backend cnn_backend_ref = {
     .name = "ref",
@@ -31,6 +17,32 @@ const cnn_backend cnn_backend_ref = {
     .gemm = cnn_ref_gemm,
     .conv_s8_scratch = cnn_ref_conv_s8_scratch,
     .conv_forward_s8 = cnn_ref_conv_forward_s8,
+    /* --- pooling --- */
+    .maxpool2d_forward = cnn_ref_maxpool2d_forward,
+    .maxpool3d_forward = cnn_ref_maxpool3d_forward,
+    .maxpool_backward = cnn_ref_maxpool_backward,
+    .avgpool2d_forward = cnn_ref_avgpool2d_forward,
+    .avgpool2d_backward = cnn_ref_avgpool2d_backward,
+    .adaptive_avgpool2d_forward = cnn_ref_adaptive_avgpool2d_forward,
+    .adaptive_avgpool2d_backward = cnn_ref_adaptive_avgpool2d_backward,
+    .global_avgpool_forward = cnn_ref_global_avgpool_forward,
+    .global_avgpool_backward = cnn_ref_global_avgpool_backward,
+    .global_maxpool_forward = cnn_ref_global_maxpool_forward,
+    .global_maxpool_backward = cnn_ref_global_maxpool_backward,
+    /* --- normalisation --- */
+    .lrn_forward = cnn_ref_lrn_forward,
+    .lrn_backward = cnn_ref_lrn_backward,
+    /* --- dropout --- */
+    .dropout_forward = cnn_ref_dropout_forward,
+    .dropout_backward = cnn_ref_dropout_backward,
+    /* --- softmax and loss --- */
+    .softmax_forward = cnn_ref_softmax_forward,
+    .softmax_backward = cnn_ref_softmax_backward,
+    .cross_entropy_forward = cnn_ref_cross_entropy_forward,
+    .cross_entropy_backward = cnn_ref_cross_entropy_backward,
+    /* --- optimizer --- */
+    .sgd_step = cnn_ref_sgd_step,
+    .adam_step = cnn_ref_adam_step,
 };
 
 /* The backends compiled in, fastest first: the first is the default when CNN_BACKEND /
@@ -59,6 +71,28 @@ static void resolve(const cnn_backend *be)
     FILL(gemm);
     FILL(conv_s8_scratch);
     FILL(conv_forward_s8);
+    /* --- pooling, normalisation, dropout, softmax and loss, optimizer --- */
+    FILL(maxpool2d_forward);
+    FILL(maxpool3d_forward);
+    FILL(maxpool_backward);
+    FILL(avgpool2d_forward);
+    FILL(avgpool2d_backward);
+    FILL(adaptive_avgpool2d_forward);
+    FILL(adaptive_avgpool2d_backward);
+    FILL(global_avgpool_forward);
+    FILL(global_avgpool_backward);
+    FILL(global_maxpool_forward);
+    FILL(global_maxpool_backward);
+    FILL(lrn_forward);
+    FILL(lrn_backward);
+    FILL(dropout_forward);
+    FILL(dropout_backward);
+    FILL(softmax_forward);
+    FILL(softmax_backward);
+    FILL(cross_entropy_forward);
+    FILL(cross_entropy_backward);
+    FILL(sgd_step);
+    FILL(adam_step);
     /* one FILL per entry of cnn_backend: keep in the struct's order */
 #undef FILL
     g_current = be;

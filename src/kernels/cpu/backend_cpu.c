@@ -71,4 +71,22 @@ const cnn_backend cnn_backend_cpu = {
     .gemm = cnn_cpu_gemm,
     .conv_s8_scratch = cnn_cpu_conv_s8_scratch,
     .conv_forward_s8 = cnn_cpu_conv_forward_s8,
+    /* --- pooling --- (maxpool3d: ref's) */
+    .maxpool2d_forward = cnn_cpu_maxpool2d_forward,
+    .maxpool_backward = cnn_cpu_maxpool_backward,
+    .avgpool2d_forward = cnn_cpu_avgpool2d_forward,
+    .avgpool2d_backward = cnn_cpu_avgpool2d_backward,
+    .adaptive_avgpool2d_forward = cnn_cpu_adaptive_avgpool2d_forward,
+    .adaptive_avgpool2d_backward = cnn_cpu_adaptive_avgpool2d_backward,
+    .global_avgpool_forward = cnn_cpu_global_avgpool_forward,
+    .global_avgpool_backward = cnn_cpu_global_avgpool_backward,
+    .global_maxpool_forward = cnn_cpu_global_maxpool_forward,
+    .global_maxpool_backward = cnn_cpu_global_maxpool_backward,
+    /* --- normalisation, dropout: ref's --- */
+    /* --- softmax and loss --- (cross entropy: ref's) */
+    .softmax_forward = cnn_cpu_softmax_forward,
+    .softmax_backward = cnn_cpu_softmax_backward,
+    /* --- optimizer --- */
+    .sgd_step = cnn_cpu_sgd_step,
+    .adam_step = cnn_cpu_adam_step,
 };

@@ -1,5 +1,6 @@
-/* The fast CPU backend (DESIGN decision 5): oneDNN for dense convolutions, own
-   OpenMP C for depthwise convolution and GEMM. Internal to src/kernels/cpu and bench/. */
+/* The fast CPU backend (docs/architecture.md, "Kernels"): oneDNN for dense
+   convolutions, own OpenMP C for depthwise convolution, GEMM, pooling, softmax and the
+   optimizer update. Internal to src/kernels/cpu and bench/. */
 #ifndef CNN_KERNELS_CPU_INTERNAL_H
 #define CNN_KERNELS_CPU_INTERNAL_H
 #include "../kernels.h"
@@ -64,4 +65,32 @@ void cnn_cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, co
 size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c);
 void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
                              const int32_t *b, const float *m, float *y, void *scratch);
+
+/* --- pooling, softmax, optimizer (pool_cpu.c, softmax_cpu.c, optim_cpu.c); same
+   contracts as cnn_backend's entries --- */
+int cnn_get_threads(void);
+/* Threads for an element-wise or per-plane loop over `work` elements: below ~64k
+   elements thread start-up costs more than it saves (LeNet's tensors), so 1. */
+static inline int cnn_cpu_threads(size_t work)
+{
+    return work < ((size_t)1 << 16) ? 1 : cnn_get_threads();
+}
+void cnn_cpu_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);
+void cnn_cpu_maxpool_backward(const cnn_pool_desc *d, const float *dy, const int32_t *idx,
+                              float *dx);
+void cnn_cpu_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_cpu_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
+void cnn_cpu_adaptive_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_cpu_adaptive_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
+void cnn_cpu_global_avgpool_forward(size_t planes, size_t hw, const float *x, float *y);
+void cnn_cpu_global_avgpool_backward(size_t planes, size_t hw, const float *dy, float *dx);
+void cnn_cpu_global_maxpool_forward(size_t planes, size_t hw, const float *x, float *y);
+void cnn_cpu_global_maxpool_backward(size_t planes, size_t hw, const float *x, const float *dy,
+                                     float *dx);
+void cnn_cpu_softmax_forward(int64_t outer, int64_t k, int64_t s, bool log, const float *x,
+                             float *y);
+void cnn_cpu_softmax_backward(int64_t outer, int64_t k, int64_t s, bool log, const float *y,
+                              const float *dy, float *dx);
+void cnn_cpu_sgd_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+void cnn_cpu_adam_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
 #endif

@@ -1,0 +1,64 @@
+/* The ref backend's kernels (plain scalar C, the oracle: docs/architecture.md,
+   "Kernels"); each has the contract of the cnn_backend entry of the same name. Other
+   backends call them for the cases they leave to ref. Internal to src/kernels. */
+#ifndef CNN_KERNELS_REF_H
+#define CNN_KERNELS_REF_H
+#include "../kernels.h"
+
+/* convolution, GEMM, int8 */
+size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
+size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
+void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                          float *y, void *scratch);
+void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
+                                void *scratch);
+void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
+                                   float *dw, float *db, void *scratch);
+void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+size_t cnn_ref_conv_s8_scratch(const cnn_conv_desc *c);
+void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
+                             const int32_t *b, const float *m, float *y, void *scratch);
+
+/* pooling (pool_ref.c) */
+void cnn_ref_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);
+/* One output (i, j) of maxpool2d_forward; x is the input plane. */
+void cnn_ref_maxpool2d_at(const cnn_pool_desc *d, const float *x, int i, int j, float *y,
+                          int32_t *idx);
+void cnn_ref_maxpool3d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);
+void cnn_ref_maxpool_backward(const cnn_pool_desc *d, const float *dy, const int32_t *idx,
+                              float *dx);
+void cnn_ref_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_ref_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
+/* One output (i, j) of avgpool2d_forward / its share of avgpool2d_backward (g = its
+   dy); x and dx are one plane. */
+float cnn_ref_avgpool2d_at(const cnn_pool_desc *d, const float *x, int i, int j);
+void cnn_ref_avgpool2d_at_backward(const cnn_pool_desc *d, float g, int i, int j, float *dx);
+void cnn_ref_adaptive_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_ref_adaptive_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
+void cnn_ref_global_avgpool_forward(size_t planes, size_t hw, const float *x, float *y);
+void cnn_ref_global_avgpool_backward(size_t planes, size_t hw, const float *dy, float *dx);
+void cnn_ref_global_maxpool_forward(size_t planes, size_t hw, const float *x, float *y);
+void cnn_ref_global_maxpool_backward(size_t planes, size_t hw, const float *x, const float *dy,
+                                     float *dx);
+/* normalisation (lrn_ref.c) */
+void cnn_ref_lrn_forward(const cnn_lrn_desc *d, const float *x, float *y, float *sc);
+void cnn_ref_lrn_backward(const cnn_lrn_desc *d, const float *x, const float *y, const float *sc,
+                          const float *dy, float *dx, float *scratch);
+/* dropout (dropout_ref.c) */
+void cnn_ref_dropout_forward(size_t n, const float *x, const uint8_t *keep, float scale, float *y);
+void cnn_ref_dropout_backward(size_t n, const float *dy, const uint8_t *keep, float scale,
+                              float *dx);
+/* softmax and loss (softmax_ref.c) */
+void cnn_ref_softmax_forward(int64_t outer, int64_t k, int64_t s, bool log, const float *x,
+                             float *y);
+void cnn_ref_softmax_backward(int64_t outer, int64_t k, int64_t s, bool log, const float *y,
+                              const float *dy, float *dx);
+float cnn_ref_cross_entropy_forward(int n, int k, float smoothing, const float *z,
+                                    const float *labels, float *p);
+void cnn_ref_cross_entropy_backward(int n, int k, float smoothing, float scale, const float *p,
+                                    const float *labels, float *dz);
+/* optimizer (optim_ref.c) */
+void cnn_ref_sgd_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+void cnn_ref_adam_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+#endif
