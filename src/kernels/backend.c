@@ -43,6 +43,36 @@ const cnn_backend cnn_backend_ref = {
     /* --- optimizer --- */
     .sgd_step = cnn_ref_sgd_step,
     .adam_step = cnn_ref_adam_step,
+    /* --- general tensor ops, channel ops and copies --- */
+    .binary_forward = cnn_ref_binary_forward,
+    .binary_backward = cnn_ref_binary_backward,
+    .unary_forward = cnn_ref_unary_forward,
+    .unary_backward = cnn_ref_unary_backward,
+    .reduce_forward = cnn_ref_reduce_forward,
+    .reduce_backward = cnn_ref_reduce_backward,
+    .matmul_forward = cnn_ref_matmul_forward,
+    .matmul_backward_a = cnn_ref_matmul_backward_a,
+    .matmul_backward_b = cnn_ref_matmul_backward_b,
+    .pad_forward = cnn_ref_pad_forward,
+    .pad_backward = cnn_ref_pad_backward,
+    .slice_forward = cnn_ref_slice_forward,
+    .slice_backward = cnn_ref_slice_backward,
+    .transpose_forward = cnn_ref_transpose_forward,
+    .transpose_backward = cnn_ref_transpose_backward,
+    .mul_channel_forward = cnn_ref_mul_channel_forward,
+    .mul_channel_backward = cnn_ref_mul_channel_backward,
+    .mul_spatial_forward = cnn_ref_mul_spatial_forward,
+    .mul_spatial_backward = cnn_ref_mul_spatial_backward,
+    .channel_mean_forward = cnn_ref_channel_mean_forward,
+    .channel_mean_backward = cnn_ref_channel_mean_backward,
+    .channel_max_forward = cnn_ref_channel_max_forward,
+    .channel_max_backward = cnn_ref_channel_max_backward,
+    .channel_shuffle_forward = cnn_ref_channel_shuffle_forward,
+    .channel_shuffle_backward = cnn_ref_channel_shuffle_backward,
+    .copy_blocks = cnn_ref_copy_blocks,
+    .add_blocks = cnn_ref_add_blocks,
+    .bias_add = cnn_ref_bias_add,
+    .bias_grad = cnn_ref_bias_grad,
 };
 
 /* The backends compiled in, fastest first: the first is the default when CNN_BACKEND /
@@ -93,6 +123,36 @@ static void resolve(const cnn_backend *be)
     FILL(cross_entropy_backward);
     FILL(sgd_step);
     FILL(adam_step);
+    /* --- general tensor ops, channel ops and copies --- */
+    FILL(binary_forward);
+    FILL(binary_backward);
+    FILL(unary_forward);
+    FILL(unary_backward);
+    FILL(reduce_forward);
+    FILL(reduce_backward);
+    FILL(matmul_forward);
+    FILL(matmul_backward_a);
+    FILL(matmul_backward_b);
+    FILL(pad_forward);
+    FILL(pad_backward);
+    FILL(slice_forward);
+    FILL(slice_backward);
+    FILL(transpose_forward);
+    FILL(transpose_backward);
+    FILL(mul_channel_forward);
+    FILL(mul_channel_backward);
+    FILL(mul_spatial_forward);
+    FILL(mul_spatial_backward);
+    FILL(channel_mean_forward);
+    FILL(channel_mean_backward);
+    FILL(channel_max_forward);
+    FILL(channel_max_backward);
+    FILL(channel_shuffle_forward);
+    FILL(channel_shuffle_backward);
+    FILL(copy_blocks);
+    FILL(add_blocks);
+    FILL(bias_add);
+    FILL(bias_grad);
     /* one FILL per entry of cnn_backend: keep in the struct's order */
 #undef FILL
     g_current = be;

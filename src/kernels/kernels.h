@@ -1,12 +1,14 @@
-/* The kernel interface (docs/architecture.md, "Kernels"): the arithmetic behind ops,
-   one backend per folder. ops/ call only through this table, so a faster backend
-   changes how kernels compute, never what. Every backward kernel ACCUMULATES (+=) into its
+/* The kernel interface (docs/architecture.md, "Kernels"): the arithmetic behind ops, one backend
+   per folder. ops/ call only through this table, so a faster backend changes how
+   kernels compute, never what. Every backward kernel ACCUMULATES (+=) into its
    outputs (dx, dw, db): a tensor used twice gets the sum of its gradients. */
 #ifndef CNN_KERNELS_H
 #define CNN_KERNELS_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "cnn.h"
 
 /* A convolution in 1-3 spatial dimensions, stored as (D, H, W); a 2D convolution
    has D = 1, k[0] = 1, s[0] = 1, p[0] = 0, d[0] = 1.
@@ -53,6 +55,50 @@ typedef struct cnn_optim_hyper {
     float b1, b2, eps, step_size, bc2_sqrt, decay;
     bool decoupled;
 } cnn_optim_hyper;
+/* General tensor ops (docs/architecture.md, "General tensor ops"). A strided index
+   space: rank r, shape dims, and the strides (in elements) of up to 3 operands over
+   it; a stride of 0 repeats an element (broadcasting). */
+typedef struct cnn_nd_desc {
+    int r;
+    int dims[CNN_MAX_DIMS];
+    int64_t st[3][CNN_MAX_DIMS];
+} cnn_nd_desc;
+
+/* reduce: x contiguous of shape dims (rank r); the axes with reduced[i] set are
+   reduced, y is contiguous over the kept axes in order. */
+typedef struct cnn_reduce_desc {
+    cnn_reduce_op op;
+    int r;
+    int dims[CNN_MAX_DIMS];
+    bool reduced[CNN_MAX_DIMS];
+} cnn_reduce_desc;
+
+/* matmul: nstack products of (M, K) x (K, N); stack index s (over stack[0..nb), row
+   major) reads A at sum c_i sa[i] and B at sum c_i sb[i] (0: that operand is broadcast
+   along stack dimension i); Y is contiguous, (nstack, M, N). */
+typedef struct cnn_matmul_desc {
+    int64_t M, K, N;
+    int nb;
+    int stack[CNN_MAX_DIMS];
+    int64_t sa[CNN_MAX_DIMS], sb[CNN_MAX_DIMS];
+    int64_t nstack;
+} cnn_matmul_desc;
+
+/* pad: x contiguous of shape in (rank r) -> y contiguous of shape out; pads[i] before
+   and pads[r + i] after axis i (negative: crop first), mode and value as cnn_pad. */
+typedef struct cnn_pad_desc {
+    int r;
+    int in[CNN_MAX_DIMS], out[CNN_MAX_DIMS];
+    int pads[2 * CNN_MAX_DIMS];
+    cnn_pad_mode mode;
+    float value;
+} cnn_pad_desc;
+
+/* slice along one axis: x is (outer, d, inner), y (outer, count, inner); y's k-th
+   entry along the axis is x's first + k * step. */
+typedef struct cnn_slice_desc {
+    int64_t outer, d, inner, first, step, count;
+} cnn_slice_desc;
 
 typedef struct cnn_backend {
     const char *name;
@@ -153,6 +199,90 @@ typedef struct cnn_backend {
        how the parameters are cut into segments. */
     void (*sgd_step)(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
     void (*adam_step)(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+    /* --- general tensor ops (docs/architecture.md, "General tensor ops") --- */
+    /* y = a (op) b over d's index space: a at d->st[0], b at d->st[1], y at d->st[2]
+       (overwritten). NaN wins max / min. */
+    void (*binary_forward)(cnn_binary_op op, const cnn_nd_desc *d, const float *a, const float *b,
+                           float *y);
+    /* dx += dy * d y / d operand k (0: a, 1: b); dx at d->st[k], dy at d->st[2]. An
+       element of a broadcast operand sums its gradients in index order. max / min
+       split a tie equally; pow's d/dexponent is 0 where a == 0 and b >= 0. */
+    void (*binary_backward)(cnn_binary_op op, const cnn_nd_desc *d, int k, const float *a,
+                            const float *b, const float *y, const float *dy, float *dx);
+    /* y[i] = op(x[i]), i < n (overwritten). */
+    void (*unary_forward)(cnn_unary_op op, size_t n, const float *x, float *y);
+    /* dx[i] += dy[i] * op'(x[i]) (y: the forward's output; abs' is 0 at 0). */
+    void (*unary_backward)(cnn_unary_op op, size_t n, const float *x, const float *y,
+                           const float *dy, float *dx);
+    /* y = mean / sum / max / min of x over the reduced axes (overwritten); sums in
+       double, in row-major order of the reduced axes; max / min propagate NaN. */
+    void (*reduce_forward)(const cnn_reduce_desc *d, const float *x, float *y);
+    /* dx += mean: dy / count, sum: dy, max / min: dy split equally among the elements
+       equal to y (none for a NaN result). */
+    void (*reduce_backward)(const cnn_reduce_desc *d, const float *x, const float *y,
+                            const float *dy, float *dx);
+    /* Y = A B per stack (overwritten); each element sums over k in order from 0. */
+    void (*matmul_forward)(const cnn_matmul_desc *d, const float *a, const float *b, float *y);
+    /* dA += dY B^T per stack (a broadcast A sums its stacks in order). */
+    void (*matmul_backward_a)(const cnn_matmul_desc *d, const float *b, const float *dy, float *da);
+    /* dB += A^T dY per stack (a broadcast B sums its stacks in order). */
+    void (*matmul_backward_b)(const cnn_matmul_desc *d, const float *a, const float *dy, float *db);
+    /* y = pad(x) (overwritten). scratch: room for the sum of d->out int64 values. */
+    void (*pad_forward)(const cnn_pad_desc *d, const float *x, float *y, void *scratch);
+    /* dx += each output's gradient at its source (reflect / edge sources take several,
+       in output order); scratch as pad_forward's. */
+    void (*pad_backward)(const cnn_pad_desc *d, const float *dy, float *dx, void *scratch);
+    /* y = x[:, first::step][:count] along the axis (overwritten). */
+    void (*slice_forward)(const cnn_slice_desc *d, const float *x, float *y);
+    /* dx[picked] += dy (each picked element once). */
+    void (*slice_backward)(const cnn_slice_desc *d, const float *dy, float *dx);
+    /* Strided copy, y[at st[1]] = x[at st[0]] over d's index space (a permutation of
+       x's strides is a transpose); every element of y written once. */
+    void (*transpose_forward)(const cnn_nd_desc *d, const float *x, float *y);
+    /* dx[at st[0]] += dy[at st[1]] (each element of dx once). */
+    void (*transpose_backward)(const cnn_nd_desc *d, const float *dy, float *dx);
+
+    /* --- channel ops and copies (NC... layouts, plane = elements per channel) --- */
+    /* y[r, :] = x[r, :] * s[r] for rows r = (example, channel) < rows. */
+    void (*mul_channel_forward)(size_t rows, size_t plane, const float *x, const float *s,
+                                float *y);
+    /* ds[r] += sum dy[r, :] x[r, :] (double), dx[r, :] += dy[r, :] s[r]; dx / ds may
+       be NULL. */
+    void (*mul_channel_backward)(size_t rows, size_t plane, const float *x, const float *s,
+                                 const float *dy, float *dx, float *ds);
+    /* x, y (n, c, plane), s (n, plane): y[b, c, :] = x[b, c, :] * s[b, :]. */
+    void (*mul_spatial_forward)(size_t n, size_t c, size_t plane, const float *x, const float *s,
+                                float *y);
+    /* ds[b, k] += sum_c dy x (double), dx += dy * s; dx / ds may be NULL. */
+    void (*mul_spatial_backward)(size_t n, size_t c, size_t plane, const float *x, const float *s,
+                                 const float *dy, float *dx, float *ds);
+    /* x (n, c, plane) -> y (n, plane): mean over channels (float sum in channel
+       order, then / c); overwritten. */
+    void (*channel_mean_forward)(size_t n, size_t c, size_t plane, const float *x, float *y);
+    /* dx[b, c, :] += dy[b, :] * (1 / c). */
+    void (*channel_mean_backward)(size_t n, size_t c, size_t plane, const float *dy, float *dx);
+    /* y = max over channels, arg = its channel (first of equals); overwritten. */
+    void (*channel_max_forward)(size_t n, size_t c, size_t plane, const float *x, float *y,
+                                int32_t *arg);
+    /* dx[b, arg, k] += dy[b, k]. */
+    void (*channel_max_backward)(size_t n, size_t c, size_t plane, const int32_t *arg,
+                                 const float *dy, float *dx);
+    /* (n, g * cg, plane): output channel i * g + k = input channel k * cg + i
+       (overwritten). */
+    void (*channel_shuffle_forward)(size_t n, size_t c, size_t groups, size_t plane, const float *x,
+                                    float *y);
+    /* dx[k * cg + i] += dy[i * g + k]. */
+    void (*channel_shuffle_backward)(size_t n, size_t c, size_t groups, size_t plane,
+                                     const float *dy, float *dx);
+    /* nb blocks of len floats: dst + i*ds = src + i*ss (overwritten; a block already in
+       place, src == dst, is skipped; ss = 0 repeats one block). */
+    void (*copy_blocks)(size_t nb, size_t len, const float *src, size_t ss, float *dst, size_t ds);
+    /* dst + i*ds += src + i*ss, blocks in order (ds = 0 sums the blocks into one). */
+    void (*add_blocks)(size_t nb, size_t len, const float *src, size_t ss, float *dst, size_t ds);
+    /* y (n, c, plane): y[b, o, :] += bias[o]. */
+    void (*bias_add)(size_t n, size_t c, size_t plane, const float *bias, float *y);
+    /* db[o] += sum of dy[:, o, :] (double, examples then positions in order). */
+    void (*bias_grad)(size_t n, size_t c, size_t plane, const float *dy, float *db);
 } cnn_backend;
 
 /* The one activation rounding of int8 precision: q = clamp(round_half_even(x / s),

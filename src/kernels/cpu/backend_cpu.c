@@ -5,6 +5,7 @@
    (gemm_cpu.c). All threads come from the one OpenMP pool that oneDNN (Debian's
    build) also uses; cnn_set_threads sets its size. */
 #include "cpu_internal.h"
+#include "tensor_cpu.h"
 
 static size_t cpu_conv_scratch(const cnn_conv_desc *c)
 {
@@ -89,4 +90,20 @@ const cnn_backend cnn_backend_cpu = {
     /* --- optimizer --- */
     .sgd_step = cnn_cpu_sgd_step,
     .adam_step = cnn_cpu_adam_step,
+    /* --- general tensor ops (tensor_cpu.c); the channel ops and copies are ref's --- */
+    .binary_forward = cnn_cpu_binary_forward,
+    .binary_backward = cnn_cpu_binary_backward,
+    .unary_forward = cnn_cpu_unary_forward,
+    .unary_backward = cnn_cpu_unary_backward,
+    .reduce_forward = cnn_cpu_reduce_forward,
+    .reduce_backward = cnn_cpu_reduce_backward,
+    .matmul_forward = cnn_cpu_matmul_forward,
+    .matmul_backward_a = cnn_cpu_matmul_backward_a,
+    .matmul_backward_b = cnn_cpu_matmul_backward_b,
+    .pad_forward = cnn_cpu_pad_forward,
+    .pad_backward = cnn_cpu_pad_backward,
+    .slice_forward = cnn_cpu_slice_forward,
+    .slice_backward = cnn_cpu_slice_backward,
+    .transpose_forward = cnn_cpu_transpose_forward,
+    .transpose_backward = cnn_cpu_transpose_backward,
 };
