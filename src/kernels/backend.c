@@ -5,6 +5,7 @@
 #include "../core/core.h"
 #include "cpu/cpu_internal.h"
 #include "kernels.h"
+#include "ref/ref.h"
 
 size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
 size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
@@ -31,6 +32,22 @@ const cnn_backend cnn_backend_ref = {
     .gemm = cnn_ref_gemm,
     .conv_s8_scratch = cnn_ref_conv_s8_scratch,
     .conv_forward_s8 = cnn_ref_conv_forward_s8,
+    /* --- fused epilogue --- */
+    .epilogue = cnn_ref_epilogue,
+    /* --- activation --- */
+    .act_forward = cnn_ref_act_forward,
+    .act_backward = cnn_ref_act_backward,
+    /* --- add --- */
+    .add_forward = cnn_ref_add_forward,
+    .add_backward = cnn_ref_add_backward,
+    /* --- batch norm --- */
+    .bn_forward = cnn_ref_bn_forward,
+    .bn_backward = cnn_ref_bn_backward,
+    .bn_eval_affine = cnn_ref_bn_eval_affine,
+    .bn_sync_stats = cnn_ref_bn_sync_stats,
+    .bn_sync_apply = cnn_ref_bn_sync_apply,
+    .bn_sync_bwd_sums = cnn_ref_bn_sync_bwd_sums,
+    .bn_sync_bwd_apply = cnn_ref_bn_sync_bwd_apply,
 };
 
 /* The backends compiled in, fastest first: the first is the default when CNN_BACKEND /
@@ -59,6 +76,18 @@ static void resolve(const cnn_backend *be)
     FILL(gemm);
     FILL(conv_s8_scratch);
     FILL(conv_forward_s8);
+    FILL(epilogue);
+    FILL(act_forward);
+    FILL(act_backward);
+    FILL(add_forward);
+    FILL(add_backward);
+    FILL(bn_forward);
+    FILL(bn_backward);
+    FILL(bn_eval_affine);
+    FILL(bn_sync_stats);
+    FILL(bn_sync_apply);
+    FILL(bn_sync_bwd_sums);
+    FILL(bn_sync_bwd_apply);
     /* one FILL per entry of cnn_backend: keep in the struct's order */
 #undef FILL
     g_current = be;

@@ -64,4 +64,23 @@ void cnn_cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, co
 size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c);
 void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
                              const int32_t *b, const float *m, float *y, void *scratch);
+
+/* --- fused epilogue, activation, add, batch norm --- (epilogue_cpu.c, act_cpu.c,
+   add_cpu.c, bn_cpu.c); same contracts as cnn_backend's entries. */
+void cnn_cpu_epilogue(const cnn_epilogue *e, float *y);
+/* The activation loops over n values in the calling thread (act_forward's and the
+   epilogue's). */
+void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n);
+void cnn_cpu_act_forward(const cnn_act_desc *a, const float *x, float *y, size_t n);
+void cnn_cpu_act_backward(const cnn_act_desc *a, const float *x, const float *y, const float *dy,
+                          float *dx, size_t n);
+void cnn_cpu_add_forward(const float *a, const float *b, float *y, size_t n);
+void cnn_cpu_add_backward(const float *dy, float *da, float *db, size_t n);
+void cnn_cpu_bn_forward(const cnn_bn_args *a, bool training);
+void cnn_cpu_bn_backward(const cnn_bn_args *a, bool training);
+void cnn_cpu_bn_eval_affine(const cnn_bn_args *a, float *scale, float *shift);
+void cnn_cpu_bn_sync_stats(const cnn_bn_args *a, double *lmean, double *lm2);
+void cnn_cpu_bn_sync_apply(const cnn_bn_args *a, const double *sum, const double *m2, double M);
+void cnn_cpu_bn_sync_bwd_sums(const cnn_bn_args *a, double *tot);
+void cnn_cpu_bn_sync_bwd_apply(const cnn_bn_args *a, const double *tot, double M);
 #endif

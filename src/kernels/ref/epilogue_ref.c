@@ -1,0 +1,24 @@
+/* Fused epilogue, plain scalar C (the oracle): each stage over the whole output, with
+   the arithmetic of ref's standalone kernels (the affine of batch norm's eval, add,
+   act_forward), so a chain fused on ref gives the bits of the chain unfused on ref
+   (docs/architecture.md, "Fusion"). */
+#include "ref.h"
+
+void cnn_ref_epilogue(const cnn_epilogue *e, float *y)
+{
+    size_t len = (size_t)e->n * (size_t)e->c * e->s;
+    for (int k = 0; k < e->n_stages; k++) {
+        const cnn_epi_stage *st = &e->st[k];
+        switch (st->kind) {
+        case CNN_EPI_AFFINE:
+            for (size_t i = 0; i < len; i++) {
+                size_t ch = i / e->s % (size_t)e->c;
+                y[i] = y[i] * st->scale[ch] + st->shift[ch];
+            }
+            break;
+        case CNN_EPI_ADD: cnn_ref_add_forward(y, st->other, y, len); break;
+        case CNN_EPI_ACT: cnn_ref_act_forward(&st->act, y, y, len); break;
+        default: break;
+        }
+    }
+}
