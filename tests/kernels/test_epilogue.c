@@ -26,12 +26,12 @@ static float *rnd(size_t n, float lo, float hi)
 
 /* the activations swept, with their parameters */
 static const cnn_act_desc g_acts[] = {
-    {CNN_ACT_RELU, 0.0f, 0.0f},         {CNN_ACT_RELU6, 0.0f, 0.0f},
-    {CNN_ACT_SIGMOID, 0.0f, 0.0f},      {CNN_ACT_TANH, 0.0f, 0.0f},
-    {CNN_ACT_HARDSWISH, 0.0f, 0.0f},    {CNN_ACT_HARDSIGMOID, 1.0f / 6.0f, 0.5f},
-    {CNN_ACT_HARDSIGMOID, 0.2f, 0.5f},  {CNN_ACT_LEAKY_RELU, 0.01f, 0.0f},
-    {CNN_ACT_LEAKY_RELU, 0.3f, 0.0f},   {CNN_ACT_ELU, 1.0f, 0.0f},
-    {CNN_ACT_ELU, 0.5f, 0.0f},          {CNN_ACT_CLIP, -INFINITY, INFINITY},
+    {CNN_ACT_RELU, 0.0f, 0.0f},        {CNN_ACT_RELU6, 0.0f, 0.0f},
+    {CNN_ACT_SIGMOID, 0.0f, 0.0f},     {CNN_ACT_TANH, 0.0f, 0.0f},
+    {CNN_ACT_HARDSWISH, 0.0f, 0.0f},   {CNN_ACT_HARDSIGMOID, 1.0f / 6.0f, 0.5f},
+    {CNN_ACT_HARDSIGMOID, 0.2f, 0.5f}, {CNN_ACT_LEAKY_RELU, 0.01f, 0.0f},
+    {CNN_ACT_LEAKY_RELU, 0.3f, 0.0f},  {CNN_ACT_ELU, 1.0f, 0.0f},
+    {CNN_ACT_ELU, 0.5f, 0.0f},         {CNN_ACT_CLIP, -INFINITY, INFINITY},
     {CNN_ACT_CLIP, -0.25f, 0.75f},
 };
 #define N_ACTS ((int)(sizeof g_acts / sizeof g_acts[0]))
@@ -39,8 +39,9 @@ static const cnn_act_desc g_acts[] = {
 /* One case: y (n, c, s) through the stages picked by mask (1 affine, 2 add, 4 act)
    with activation act on backend be; returns the fused result (malloc'd) after
    checking it against the standalone entries bit for bit. */
-static float *run_case(const cnn_backend *be, int n, int c, size_t s, int mask, const cnn_act_desc *act,
-                       const float *x, const float *other, const cnn_bn_args *bn)
+static float *run_case(const cnn_backend *be, int n, int c, size_t s, int mask,
+                       const cnn_act_desc *act, const float *x, const float *other,
+                       const cnn_bn_args *bn)
 {
     size_t len = (size_t)n * (size_t)c * s;
     float *fused = malloc(len * sizeof *fused), *sep = malloc(len * sizeof *sep);
@@ -70,10 +71,12 @@ static float *run_case(const cnn_backend *be, int n, int c, size_t s, int mask, 
     if (mask & 4) be->act_forward(act, sep, sep, len);
     if (memcmp(fused, sep, len * sizeof *sep) != 0) {
         size_t i = 0;
-        while (fused[i] == sep[i] || (isnan(fused[i]) && isnan(sep[i]))) i++;
-        fail_msg("%s epilogue (%d, %d, %zu) stages %d act %d (%g, %g): [%zu] fused %.9g, separate %.9g",
-                 be->name, n, c, s, mask, act->act, (double)act->alpha, (double)act->beta, i,
-                 (double)fused[i], (double)sep[i]);
+        while (fused[i] == sep[i] || (isnan(fused[i]) && isnan(sep[i])))
+            i++;
+        fail_msg(
+            "%s epilogue (%d, %d, %zu) stages %d act %d (%g, %g): [%zu] fused %.9g, separate %.9g",
+            be->name, n, c, s, mask, act->act, (double)act->alpha, (double)act->beta, i,
+            (double)fused[i], (double)sep[i]);
     }
     free(sep);
     free(coef);
@@ -86,15 +89,22 @@ static void sweep(int n, int c, size_t s)
     float *x = rnd(len, -4.0f, 4.0f), *other = rnd(len, -1.0f, 1.0f);
     float *w = rnd((size_t)c, 0.5f, 1.5f), *b = rnd((size_t)c, -0.5f, 0.5f);
     float *rm = rnd((size_t)c, -0.5f, 0.5f), *rv = rnd((size_t)c, 0.5f, 2.0f);
-    cnn_bn_args bn = {.n = n, .c = c, .s = s, .eps = 1e-5f, .momentum = 0.1f,
-                      .w = w, .b = b, .rmean = rm, .rvar = rv};
+    cnn_bn_args bn = {.n = n,
+                      .c = c,
+                      .s = s,
+                      .eps = 1e-5f,
+                      .momentum = 0.1f,
+                      .w = w,
+                      .b = b,
+                      .rmean = rm,
+                      .rvar = rv};
     char what[160];
     for (int mask = 1; mask < 8; mask++)
         for (int k = 0; k < ((mask & 4) ? N_ACTS : 1); k++) {
             float *r = run_case(&cnn_backend_ref, n, c, s, mask, &g_acts[k], x, other, &bn);
             float *p = run_case(&cnn_backend_cpu, n, c, s, mask, &g_acts[k], x, other, &bn);
-            snprintf(what, sizeof what, "cpu vs ref epilogue (%d, %d, %zu) stages %d act %d", n, c, s,
-                     mask, (mask & 4) ? g_acts[k].act : -1);
+            snprintf(what, sizeof what, "cpu vs ref epilogue (%d, %d, %zu) stages %d act %d", n, c,
+                     s, mask, (mask & 4) ? g_acts[k].act : -1);
             /* sigmoid / tanh: vmath.h's polynomials against double libm, a few ulp */
             TU_ASSERT_CLOSE(p, r, len, 1e-6f, 1e-6f, what);
             free(r);
