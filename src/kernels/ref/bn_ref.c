@@ -6,35 +6,34 @@
 
 #include "ref.h"
 
-/* value k (0 <= k < n * s) of channel ch */
-static size_t at(const cnn_bn_args *a, int ch, size_t k)
-{
-    return ((k / a->s) * (size_t)a->c + (size_t)ch) * a->s + k % a->s;
-}
+/* Element k of example i's plane of channel ch. */
+#define AT(a, i, ch, k) (((size_t)(i) * (size_t)(a)->c + (size_t)(ch)) * (a)->s + (k))
 
 static size_t count(const cnn_bn_args *a) { return (size_t)a->n * a->s; }
 
 /* mean and sum (x - mean)^2 of channel ch */
 static void moments(const cnn_bn_args *a, int ch, double *mean, double *m2)
 {
-    size_t m = count(a);
     double sum = 0.0, sq = 0.0;
-    for (size_t k = 0; k < m; k++) sum += a->x[at(a, ch, k)];
-    double mu = sum / (double)m;
-    for (size_t k = 0; k < m; k++) {
-        double d = (double)a->x[at(a, ch, k)] - mu;
-        sq += d * d;
-    }
+    for (int i = 0; i < a->n; i++)
+        for (size_t k = 0; k < a->s; k++) sum += a->x[AT(a, i, ch, k)];
+    double mu = sum / (double)count(a);
+    for (int i = 0; i < a->n; i++)
+        for (size_t k = 0; k < a->s; k++) {
+            double d = (double)a->x[AT(a, i, ch, k)] - mu;
+            sq += d * d;
+        }
     *mean = mu;
     *m2 = sq;
 }
 
 static void affine(const cnn_bn_args *a, int ch, float scale, float shift)
 {
-    for (size_t k = 0, m = count(a); k < m; k++) {
-        size_t e = at(a, ch, k);
-        a->y[e] = a->x[e] * scale + shift;
-    }
+    for (int i = 0; i < a->n; i++)
+        for (size_t k = 0; k < a->s; k++) {
+            size_t e = AT(a, i, ch, k);
+            a->y[e] = a->x[e] * scale + shift;
+        }
 }
 
 /* eval: y = x * scale + shift from the running statistics */
@@ -82,11 +81,12 @@ void cnn_ref_bn_forward(const cnn_bn_args *a, bool training)
 static void grad_sums(const cnn_bn_args *a, int c, float mu, float is, double *sdy, double *sdyxh)
 {
     double s1 = 0.0, s2 = 0.0;
-    for (size_t k = 0, m = count(a); k < m; k++) {
-        size_t e = at(a, c, k);
-        s1 += a->dy[e];
-        s2 += (double)a->dy[e] * ((double)a->x[e] - mu) * is;
-    }
+    for (int i = 0; i < a->n; i++)
+        for (size_t k = 0; k < a->s; k++) {
+            size_t e = AT(a, i, c, k);
+            s1 += a->dy[e];
+            s2 += (double)a->dy[e] * ((double)a->x[e] - mu) * is;
+        }
     *sdy = s1;
     *sdyxh = s2;
 }
@@ -94,11 +94,12 @@ static void grad_sums(const cnn_bn_args *a, int c, float mu, float is, double *s
 /* dx += w is (dy - mdy - xh mdyxh), xh = (x - mu) is */
 static void grad_apply(const cnn_bn_args *a, int c, float mu, float is, double mdy, double mdyxh)
 {
-    for (size_t k = 0, m = count(a); k < m; k++) {
-        size_t e = at(a, c, k);
-        double xh = ((double)a->x[e] - mu) * is;
-        a->dx[e] += (float)((double)a->w[c] * is * ((double)a->dy[e] - mdy - xh * mdyxh));
-    }
+    for (int i = 0; i < a->n; i++)
+        for (size_t k = 0; k < a->s; k++) {
+            size_t e = AT(a, i, c, k);
+            double xh = ((double)a->x[e] - mu) * is;
+            a->dx[e] += (float)((double)a->w[c] * is * ((double)a->dy[e] - mdy - xh * mdyxh));
+        }
 }
 
 void cnn_ref_bn_backward(const cnn_bn_args *a, bool training)
