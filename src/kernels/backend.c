@@ -7,6 +7,21 @@
 #include "kernels.h"
 #include "ref/ref.h"
 
+size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
+size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
+void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                          float *y, void *scratch);
+void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
+                                void *scratch);
+void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
+                                   float *dw, float *db, void *scratch);
+void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+size_t cnn_ref_conv_s8_scratch(const cnn_conv_desc *c);
+void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
+                             const int32_t *b, const float *m, float *y, void *scratch);
+
 const cnn_backend cnn_backend_ref = {
     .name = "ref",
     .conv_scratch = cnn_ref_conv_scratch,
@@ -73,6 +88,22 @@ const cnn_backend cnn_backend_ref = {
     .add_blocks = cnn_ref_add_blocks,
     .bias_add = cnn_ref_bias_add,
     .bias_grad = cnn_ref_bias_grad,
+    /* --- fused epilogue --- */
+    .epilogue = cnn_ref_epilogue,
+    /* --- activation --- */
+    .act_forward = cnn_ref_act_forward,
+    .act_backward = cnn_ref_act_backward,
+    /* --- add --- */
+    .add_forward = cnn_ref_add_forward,
+    .add_backward = cnn_ref_add_backward,
+    /* --- batch norm --- */
+    .bn_forward = cnn_ref_bn_forward,
+    .bn_backward = cnn_ref_bn_backward,
+    .bn_eval_affine = cnn_ref_bn_eval_affine,
+    .bn_sync_stats = cnn_ref_bn_sync_stats,
+    .bn_sync_apply = cnn_ref_bn_sync_apply,
+    .bn_sync_bwd_sums = cnn_ref_bn_sync_bwd_sums,
+    .bn_sync_bwd_apply = cnn_ref_bn_sync_bwd_apply,
 };
 
 /* The backends compiled in, fastest first: the first is the default when CNN_BACKEND /
@@ -153,6 +184,18 @@ static void resolve(const cnn_backend *be)
     FILL(add_blocks);
     FILL(bias_add);
     FILL(bias_grad);
+    FILL(epilogue);
+    FILL(act_forward);
+    FILL(act_backward);
+    FILL(add_forward);
+    FILL(add_backward);
+    FILL(bn_forward);
+    FILL(bn_backward);
+    FILL(bn_eval_affine);
+    FILL(bn_sync_stats);
+    FILL(bn_sync_apply);
+    FILL(bn_sync_bwd_sums);
+    FILL(bn_sync_bwd_apply);
     /* one FILL per entry of cnn_backend: keep in the struct's order */
 #undef FILL
     g_current = be;

@@ -99,6 +99,43 @@ typedef struct cnn_pad_desc {
 typedef struct cnn_slice_desc {
     int64_t outer, d, inner, first, step, count;
 } cnn_slice_desc;
+/* An activation: kind (a cnn_act value) and its parameters (leaky ReLU's slope, ELU's
+   alpha, clip's bounds, hard-sigmoid's alpha x + beta; see cnn_activation_p). */
+typedef struct cnn_act_desc {
+    int act;
+    float alpha, beta;
+} cnn_act_desc;
+
+/* A fused epilogue (docs/architecture.md, "Fusion"): point-wise stages applied to a
+   producer's output (n, c, s) (s: values per channel plane) while it is in cache.
+   The kinds are listed in the order stages may follow each other in one chain. */
+enum { CNN_EPI_NONE, CNN_EPI_AFFINE, CNN_EPI_ADD, CNN_EPI_ACT };
+#define CNN_EPI_MAX_STAGES 3
+typedef struct cnn_epi_stage {
+    int kind;
+    float *scale, *shift; /* AFFINE: y = y * scale[ch] + shift[ch] (c values each) */
+    const float *other;   /* ADD: y = y + other, other laid out as y */
+    cnn_act_desc act;     /* ACT: y = act(y) */
+} cnn_epi_stage;
+typedef struct cnn_epilogue {
+    int n, c;
+    size_t s;
+    int n_stages;
+    cnn_epi_stage st[CNN_EPI_MAX_STAGES];
+} cnn_epilogue;
+
+/* Batch norm over x (n, c, s): weight w, bias b, running statistics rmean / rvar,
+   saved per-channel batch mean and 1/sqrt(var + eps) (training), gradients dx, dw, db
+   (backward; NULL: not wanted). */
+typedef struct cnn_bn_args {
+    int n, c;
+    size_t s;
+    float eps, momentum;
+    const float *x, *w, *b;
+    float *y, *rmean, *rvar, *mean, *inv_std;
+    const float *dy;
+    float *dx, *dw, *db;
+} cnn_bn_args;
 
 typedef struct cnn_backend {
     const char *name;
@@ -283,6 +320,43 @@ typedef struct cnn_backend {
     void (*bias_add)(size_t n, size_t c, size_t plane, const float *bias, float *y);
     /* db[o] += sum of dy[:, o, :] (double, examples then positions in order). */
     void (*bias_grad)(size_t n, size_t c, size_t plane, const float *dy, float *db);
+    /* --- fused epilogue --- (docs/architecture.md, "Fusion") */
+    /* Runs e's stages, in order, on y (e->n, e->c, e->s) in place, with the same
+       arithmetic as the standalone entries below (act_forward, add_forward,
+       bn_forward's eval affine), so a fused chain gives the unfused chain's bits. */
+    void (*epilogue)(const cnn_epilogue *e, float *y);
+    /* --- activation --- */
+    /* y = act(x) over n values (y may be x). */
+    void (*act_forward)(const cnn_act_desc *a, const float *x, float *y, size_t n);
+    /* dx += dy * act'(x) over n values; x is the input, y the output (the derivative of
+       sigmoid, tanh and ELU reads y). */
+    void (*act_backward)(const cnn_act_desc *a, const float *x, const float *y, const float *dy,
+                         float *dx, size_t n);
+    /* --- add --- */
+    /* y = a + b over n values (y may be a or b). */
+    void (*add_forward)(const float *a, const float *b, float *y, size_t n);
+    /* da += dy and db += dy (either may be NULL; da == db adds dy twice). */
+    void (*add_backward)(const float *dy, float *da, float *db, size_t n);
+    /* --- batch norm --- (see cnn_bn_args) */
+    /* Eval: y = x * scale + shift per channel from the running statistics. Training:
+       batch statistics -> mean, inv_std (saved), running statistics updated, y. */
+    void (*bn_forward)(const cnn_bn_args *a, bool training);
+    /* dw += sum dy xh, db += sum dy (NULL: skipped), dx += the input gradient (NULL:
+       skipped); training with the saved batch statistics, eval with the running ones. */
+    void (*bn_backward)(const cnn_bn_args *a, bool training);
+    /* Eval-mode per-channel scale and shift, y = x * scale[c] + shift[c]: the
+       coefficients bn_forward's eval applies (a fused epilogue's affine stage). */
+    void (*bn_eval_affine)(const cnn_bn_args *a, float *scale, float *shift);
+    /* Synchronised training (statistics over ranks; the caller all-reduces between
+       the steps). Forward: (1) this rank's per-channel mean lmean and centred sum of
+       squares lm2; (2) from the global sum[c] = M mean_c and m2[c] = centred sums over
+       all M values: mean, inv_std, running statistics and y. */
+    void (*bn_sync_stats)(const cnn_bn_args *a, double *lmean, double *lm2);
+    void (*bn_sync_apply)(const cnn_bn_args *a, const double *sum, const double *m2, double M);
+    /* Backward: (1) tot[c] = sum dy, tot[C + c] = sum dy xh of this rank, dw/db += them;
+       (2) dx += with the global tot over M values. */
+    void (*bn_sync_bwd_sums)(const cnn_bn_args *a, double *tot);
+    void (*bn_sync_bwd_apply)(const cnn_bn_args *a, const double *tot, double M);
 } cnn_backend;
 
 /* The one activation rounding of int8 precision: q = clamp(round_half_even(x / s),

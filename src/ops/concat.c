@@ -78,6 +78,7 @@ const cnn_op_def cnn_op_concat = {
     .shape = concat_shape,
     .forward = concat_forward,
     .backward = concat_backward,
+    .inputs_in_place = true, /* along dim 1: planned in place at batch 1 (graph/fuse.c) */
 };
 
 cnn_node *cnn_concat(cnn_graph *g, int n, cnn_node *const *xs)

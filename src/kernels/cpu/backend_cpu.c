@@ -106,4 +106,20 @@ const cnn_backend cnn_backend_cpu = {
     .slice_backward = cnn_cpu_slice_backward,
     .transpose_forward = cnn_cpu_transpose_forward,
     .transpose_backward = cnn_cpu_transpose_backward,
+    /* --- fused epilogue --- */
+    .epilogue = cnn_cpu_epilogue,
+    /* --- activation --- */
+    .act_forward = cnn_cpu_act_forward,
+    .act_backward = cnn_cpu_act_backward,
+    /* --- add --- */
+    .add_forward = cnn_cpu_add_forward,
+    .add_backward = cnn_cpu_add_backward,
+    /* --- batch norm --- */
+    .bn_forward = cnn_cpu_bn_forward,
+    .bn_backward = cnn_cpu_bn_backward,
+    .bn_eval_affine = cnn_cpu_bn_eval_affine,
+    .bn_sync_stats = cnn_cpu_bn_sync_stats,
+    .bn_sync_apply = cnn_cpu_bn_sync_apply,
+    .bn_sync_bwd_sums = cnn_cpu_bn_sync_bwd_sums,
+    .bn_sync_bwd_apply = cnn_cpu_bn_sync_bwd_apply,
 };

@@ -93,4 +93,22 @@ void cnn_cpu_softmax_backward(int64_t outer, int64_t k, int64_t s, bool log, con
                               const float *dy, float *dx);
 void cnn_cpu_sgd_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
 void cnn_cpu_adam_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+/* --- fused epilogue, activation, add, batch norm --- (epilogue_cpu.c, act_cpu.c,
+   add_cpu.c, bn_cpu.c); same contracts as cnn_backend's entries. */
+void cnn_cpu_epilogue(const cnn_epilogue *e, float *y);
+/* The activation loops over n values in the calling thread (act_forward's and the
+   epilogue's). */
+void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n);
+void cnn_cpu_act_forward(const cnn_act_desc *a, const float *x, float *y, size_t n);
+void cnn_cpu_act_backward(const cnn_act_desc *a, const float *x, const float *y, const float *dy,
+                          float *dx, size_t n);
+void cnn_cpu_add_forward(const float *a, const float *b, float *y, size_t n);
+void cnn_cpu_add_backward(const float *dy, float *da, float *db, size_t n);
+void cnn_cpu_bn_forward(const cnn_bn_args *a, bool training);
+void cnn_cpu_bn_backward(const cnn_bn_args *a, bool training);
+void cnn_cpu_bn_eval_affine(const cnn_bn_args *a, float *scale, float *shift);
+void cnn_cpu_bn_sync_stats(const cnn_bn_args *a, double *lmean, double *lm2);
+void cnn_cpu_bn_sync_apply(const cnn_bn_args *a, const double *sum, const double *m2, double M);
+void cnn_cpu_bn_sync_bwd_sums(const cnn_bn_args *a, double *tot);
+void cnn_cpu_bn_sync_bwd_apply(const cnn_bn_args *a, const double *tot, double M);
 #endif
