@@ -437,66 +437,122 @@ static void cases_softmax(void)
     }
 }
 
+typedef struct tshape {
+    int nd, d[CNN_MAX_DIMS];
+    bool batched; /* false: an unbatched parameter node (cnn_parameter) */
+} tshape;
+
+static hin *add_shape(hcase *c, const tshape *t, int fill)
+{
+    return add_in(c, t->batched ? IN_X : IN_P, fill, t->nd, t->d);
+}
+
+static const char *shape_str(const tshape *t, char *buf, size_t n)
+{
+    cnn_shape_str(t->nd, t->d, buf, n);
+    if (!t->batched) strncat(buf, " unbatched", n - strlen(buf) - 1);
+    return buf;
+}
+
 static void cases_elementwise(void)
 {
-    static const int sh[][4] = {{2, 3, 5, 7}, {1, 16, 4, 4}, {3, 17, 1, 1}, {1, 1, 1, 1}};
-    for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
-        const int *r = sh[s];
+    static const tshape sh[] = {{4, {2, 3, 5, 7}, 1}, {4, {1, 16, 4, 4}, 1}, {4, {3, 17, 1, 1}, 1},
+                                {4, {1, 1, 1, 1}, 1}, {5, {3, 2, 3, 2, 2}, 1}, {2, {4, 7}, 1}};
+    char b1[64], b2[64];
+    for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
+        const tshape *t = &sh[i];
         hcase *c = add_case(OP_ADD, "add");
-        IN(c, IN_X, F_UNIF, r[0], r[1], r[2], r[3]);
-        IN(c, IN_X, F_UNIF, r[0], r[1], r[2], r[3]);
+        add_shape(c, t, F_UNIF), add_shape(c, t, F_UNIF);
         c->otol = 1e-6;
-        label(c, "(%d,%d,%d,%d)", r[0], r[1], r[2], r[3]);
-        c = add_case(OP_MUL_CHANNEL, "mul_channel");
-        IN(c, IN_X, F_UNIF, r[0], r[1], r[2], r[3]);
-        IN(c, IN_X, F_UNIF, r[0], r[1], 1, 1);
-        c->otol = 1e-6;
-        label(c, "(%d,%d,%d,%d) * (%d,%d,1,1)", r[0], r[1], r[2], r[3], r[0], r[1]);
-        c = add_case(OP_MUL_SPATIAL, "mul_spatial");
-        IN(c, IN_X, F_UNIF, r[0], r[1], r[2], r[3]);
-        IN(c, IN_X, F_UNIF, r[0], 1, r[2], r[3]);
-        c->otol = 1e-6;
-        label(c, "(%d,%d,%d,%d) * (%d,1,%d,%d)", r[0], r[1], r[2], r[3], r[0], r[2], r[3]);
-        for (int mx = 0; mx < 2; mx++) {
-            c = add_case(mx ? OP_CH_MAX : OP_CH_MEAN, "channel_reduce");
-            IN(c, IN_X, mx ? F_DISTINCT : F_UNIF, r[0], r[1], r[2], r[3]);
-            c->otol = mx ? 0 : 1e-6;
-            label(c, "%s (%d,%d,%d,%d)", mx ? "max" : "mean", r[0], r[1], r[2], r[3]);
-        }
+        label(c, "%s", shape_str(t, b1, sizeof b1));
     }
-    /* shuffle: n c h w groups */
-    static const int tsh[][5] = {{2, 6, 3, 3, 2}, {1, 16, 2, 2, 4}, {2, 12, 1, 3, 3}, {1, 17, 2, 1, 17}, {2, 4, 2, 2, 1}};
-    for (size_t i = 0; i < sizeof tsh / sizeof tsh[0]; i++) {
-        const int *r = tsh[i];
-        hcase *c = add_case(OP_SHUFFLE, "channel_shuffle");
-        IN(c, IN_X, F_UNIF, r[0], r[1], r[2], r[3]);
-        c->p[0] = r[4], c->otol = 0;
-        label(c, "(%d,%d,%d,%d) groups %d", r[0], r[1], r[2], r[3], r[4]);
-    }
-    /* channel slice: n c h w start count */
-    static const int tsl[][6] = {{2, 6, 3, 3, 0, 3}, {2, 6, 3, 3, 3, 3}, {1, 32, 2, 2, 16, 16}, {2, 17, 1, 1, 5, 7}, {1, 3, 2, 2, 0, 3}};
-    for (size_t i = 0; i < sizeof tsl / sizeof tsl[0]; i++) {
-        const int *r = tsl[i];
-        hcase *c = add_case(OP_CH_SLICE, "channel_slice");
-        IN(c, IN_X, F_UNIF, r[0], r[1], r[2], r[3]);
-        c->p[0] = r[4], c->p[1] = r[5], c->otol = 0;
-        label(c, "(%d,%d,%d,%d) [%d, +%d)", r[0], r[1], r[2], r[3], r[4], r[5]);
-    }
-    /* concat: n h w, channel counts */
-    static const int tcc[][6] = {{2, 3, 3, 2, 3, 0}, {1, 2, 2, 16, 16, 1}, {2, 1, 1, 5, 17, 3}, {3, 4, 5, 1, 1, 0}};
-    for (size_t i = 0; i < sizeof tcc / sizeof tcc[0]; i++) {
-        const int *r = tcc[i];
-        hcase *c = add_case(OP_CONCAT, "concat");
-        for (int k = 3; k < 6; k++)
-            if (r[k]) IN(c, IN_X, F_UNIF, r[0], r[k], r[1], r[2]);
-        c->otol = 0;
-        label(c, "%d inputs (%d,%d|%d|%d,%d,%d)", c->nin, r[0], r[3], r[4], r[5], r[1], r[2]);
-    }
-    { /* the same node twice: gradients add up */
-        hcase *c = add_case(OP_CONCAT, "concat");
+    { /* a + a: the gradient doubles */
+        hcase *c = add_case(OP_ADD, "add");
         IN(c, IN_X, F_UNIF, 2, 3, 2, 2);
-        c->p[0] = 1, c->otol = 0;
-        label(c, "x twice (2,3,2,2)");
+        c->p[0] = 1, c->otol = 1e-6;
+        label(c, "x + x (2,3,2,2)");
+    }
+    /* mul_channel: x, s */
+    static const tshape mc[][2] = {
+        {{4, {2, 3, 4, 5}, 1}, {4, {2, 3, 1, 1}, 1}}, {{4, {3, 5, 2, 3}, 1}, {2, {3, 5}, 1}},
+        {{5, {2, 2, 3, 2, 2}, 1}, {5, {2, 2, 1, 1, 1}, 1}}, {{4, {2, 4, 1, 1}, 1}, {4, {2, 4, 1, 1}, 1}},
+        {{4, {1, 16, 3, 3}, 1}, {4, {1, 16, 1, 1}, 1}}, {{4, {2, 17, 2, 1}, 1}, {2, {2, 17}, 1}},
+    };
+    for (size_t i = 0; i < sizeof mc / sizeof mc[0]; i++) {
+        hcase *c = add_case(OP_MUL_CHANNEL, "mul_channel");
+        add_shape(c, &mc[i][0], F_UNIF), add_shape(c, &mc[i][1], F_UNIF);
+        c->otol = 1e-6;
+        label(c, "%s * %s", shape_str(&mc[i][0], b1, sizeof b1), shape_str(&mc[i][1], b2, sizeof b2));
+    }
+    static const tshape ms[] = {{4, {2, 3, 4, 5}, 1}, {4, {3, 1, 3, 3}, 1}, {5, {2, 3, 2, 3, 2}, 1},
+                                {4, {2, 6, 1, 1}, 1}, {4, {1, 16, 2, 3}, 1}};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        hcase *c = add_case(OP_MUL_SPATIAL, "mul_spatial");
+        tshape s1 = ms[i];
+        s1.d[1] = 1;
+        add_shape(c, &ms[i], F_UNIF), add_shape(c, &s1, F_UNIF);
+        c->otol = 1e-6;
+        label(c, "%s * %s", shape_str(&ms[i], b1, sizeof b1), shape_str(&s1, b2, sizeof b2));
+    }
+    static const tshape cr[] = {{4, {2, 3, 4, 5}, 1}, {4, {3, 1, 2, 3}, 1}, {5, {2, 4, 2, 3, 2}, 1},
+                                {4, {2, 7, 1, 1}, 1}, {3, {2, 5, 6}, 1}, {4, {1, 16, 2, 2}, 1}};
+    for (size_t i = 0; i < sizeof cr / sizeof cr[0]; i++)
+        for (int mx = 0; mx < 2; mx++) {
+            hcase *c = add_case(mx ? OP_CH_MAX : OP_CH_MEAN, "channel_reduce");
+            add_shape(c, &cr[i], mx ? F_DISTINCT : F_UNIF);
+            c->otol = mx ? 0 : 1e-6;
+            label(c, "%s %s", mx ? "max" : "mean", shape_str(&cr[i], b1, sizeof b1));
+        }
+    /* shuffle: shape, groups */
+    static const struct { tshape t; int g; } tsh[] = {
+        {{4, {2, 12, 3, 2}, 1}, 1}, {{4, {2, 12, 3, 2}, 1}, 2}, {{4, {2, 12, 3, 2}, 1}, 3},
+        {{4, {2, 12, 3, 2}, 1}, 4}, {{4, {2, 12, 3, 2}, 1}, 12}, {{5, {2, 6, 2, 2, 3}, 1}, 3},
+        {{4, {3, 8, 1, 1}, 1}, 2}, {{4, {1, 16, 2, 2}, 1}, 4}, {{4, {1, 17, 2, 1}, 1}, 17},
+    };
+    for (size_t i = 0; i < sizeof tsh / sizeof tsh[0]; i++) {
+        hcase *c = add_case(OP_SHUFFLE, "channel_shuffle");
+        add_shape(c, &tsh[i].t, F_UNIF);
+        c->p[0] = tsh[i].g, c->otol = 0;
+        label(c, "%s groups %d", shape_str(&tsh[i].t, b1, sizeof b1), tsh[i].g);
+    }
+    /* channel slice: shape, start, count */
+    static const struct { tshape t; int start, count; } tsl[] = {
+        {{4, {2, 8, 3, 2}, 1}, 0, 4}, {{4, {2, 8, 3, 2}, 1}, 4, 4}, {{4, {2, 8, 3, 2}, 1}, 0, 8},
+        {{4, {3, 7, 2, 2}, 1}, 2, 3}, {{4, {2, 5, 1, 1}, 1}, 4, 1}, {{5, {2, 6, 2, 2, 2}, 1}, 1, 4},
+        {{4, {1, 32, 2, 2}, 1}, 16, 16}, {{4, {2, 17, 1, 1}, 1}, 5, 7},
+    };
+    for (size_t i = 0; i < sizeof tsl / sizeof tsl[0]; i++) {
+        hcase *c = add_case(OP_CH_SLICE, "channel_slice");
+        add_shape(c, &tsl[i].t, F_UNIF);
+        c->p[0] = tsl[i].start, c->p[1] = tsl[i].count, c->otol = 0;
+        label(c, "%s [%d, +%d)", shape_str(&tsl[i].t, b1, sizeof b1), tsl[i].start, tsl[i].count);
+    }
+    /* concat: rank, n, spatial dims, the inputs' channels, the order (repeats) */
+    static const struct { int nd, n, sp[3], nin, ch[3], k, order[5]; } tcc[] = {
+        {4, 2, {3, 4, 0}, 1, {3}, 1, {0}},             /* one input: a copy */
+        {4, 2, {3, 4, 0}, 2, {2, 5}, 2, {0, 1}},
+        {4, 3, {2, 3, 0}, 3, {1, 4, 2}, 3, {2, 0, 1}}, /* out of order */
+        {4, 2, {3, 3, 0}, 1, {3}, 2, {0, 0}},          /* concat([a, a]) */
+        {4, 2, {2, 2, 0}, 2, {2, 3}, 5, {0, 1, 0, 1, 0}},
+        {5, 2, {2, 3, 2}, 2, {3, 2}, 3, {0, 1, 0}},
+        {4, 1, {1, 1, 0}, 2, {4, 6}, 2, {0, 1}},
+        {4, 1, {2, 2, 0}, 2, {16, 16}, 2, {0, 1}},
+        {4, 2, {1, 1, 0}, 3, {5, 17, 1}, 3, {0, 1, 2}},
+    };
+    for (size_t i = 0; i < sizeof tcc / sizeof tcc[0]; i++) {
+        hcase *c = add_case(OP_CONCAT, "concat");
+        char what[64] = "";
+        for (int k = 0; k < tcc[i].nin; k++) {
+            int d[5] = {tcc[i].n, tcc[i].ch[k], tcc[i].sp[0], tcc[i].sp[1], tcc[i].sp[2]};
+            add_in(c, IN_X, F_UNIF, tcc[i].nd, d);
+        }
+        c->p[0] = tcc[i].k;
+        for (int k = 0; k < tcc[i].k; k++) {
+            c->p[1 + k] = tcc[i].order[k];
+            snprintf(what + strlen(what), sizeof what - strlen(what), "%s%d", k ? "," : "", tcc[i].ch[tcc[i].order[k]]);
+        }
+        c->otol = 0;
+        label(c, "%d-D batch %d channels [%s]", tcc[i].nd, tcc[i].n, what);
     }
     /* reshape / flatten */
     {
@@ -517,15 +573,22 @@ static void cases_elementwise(void)
 
 static void cases_general(void)
 {
-    /* binary with broadcasting: a's dims, b's dims (b: kind), ops */
-    static const struct { int na, a[4], nb, b[4], bkind; const char *what; } tb[] = {
-        {4, {2, 3, 4, 5}, 4, {2, 3, 4, 5}, IN_X, "same shape"},
-        {4, {2, 3, 4, 5}, 4, {2, 3, 1, 1}, IN_X, "per channel"},
-        {4, {2, 3, 4, 5}, 3, {3, 1, 5}, IN_P, "(3,1,5) parameter"},
-        {4, {2, 16, 2, 2}, 1, {2}, IN_P, "(2) parameter, last axis"},
-        {3, {3, 17, 1}, 2, {1, 4}, IN_C, "(1,4) constant, both broadcast"},
-        {2, {1, 5}, 2, {1, 5}, IN_X, "batch 1"},
-        {4, {2, 3, 4, 5}, 4, {2, 1, 4, 1}, IN_X, "(2,1,4,1)"},
+    char b1[64], b2[64];
+    /* binary: NumPy broadcasting, operands batched or unbatched (parameters), a
+       constant operand */
+    static const struct { tshape a, b; } tb[] = {
+        {{3, {3, 4, 5}, 1}, {3, {3, 4, 5}, 1}},
+        {{4, {2, 3, 4, 5}, 1}, {3, {3, 1, 1}, 0}},
+        {{4, {2, 3, 4, 5}, 1}, {4, {1, 3, 1, 1}, 0}},
+        {{4, {2, 3, 4, 5}, 1}, {1, {1}, 0}},
+        {{1, {5}, 0}, {4, {2, 3, 4, 5}, 1}},
+        {{3, {3, 1, 5}, 0}, {2, {4, 1}, 0}},
+        {{4, {2, 3, 1, 5}, 1}, {2, {4, 1}, 0}},
+        {{3, {2, 1, 4}, 1}, {3, {2, 3, 1}, 1}},
+        {{2, {3, 7}, 1}, {2, {1, 7}, 0}},
+        {{4, {2, 3, 4, 5}, 1}, {4, {2, 3, 1, 1}, 1}},
+        {{4, {2, 16, 2, 2}, 1}, {1, {2}, 0}},
+        {{4, {1, 17, 2, 1}, 1}, {4, {1, 17, 2, 1}, 1}},
     };
     static const struct { cnn_binary_op op; const char *name; } bo[] = {
         {CNN_BIN_ADD, "add"}, {CNN_BIN_SUB, "sub"}, {CNN_BIN_MUL, "mul"}, {CNN_BIN_DIV, "div"},
@@ -539,109 +602,133 @@ static void cases_general(void)
             if (op == CNN_BIN_DIV) fb = F_POS;
             if (op == CNN_BIN_MAX || op == CNN_BIN_MIN) fa = F_LOW, fb = F_HIGH;
             if (op == CNN_BIN_POW) fa = F_POS, fb = F_POSBIG;
-            add_in(c, IN_X, fa, tb[i].na, tb[i].a);
-            add_in(c, tb[i].bkind, fb, tb[i].nb, tb[i].b);
+            add_shape(c, &tb[i].a, fa), add_shape(c, &tb[i].b, fb);
             c->p[0] = (int)op;
             c->otol = 1e-6;
-            label(c, "%s (%d,%d,...) %s", bo[o].name, tb[i].a[0], tb[i].a[1], tb[i].what);
+            label(c, "%s %s, %s", bo[o].name, shape_str(&tb[i].a, b1, sizeof b1), shape_str(&tb[i].b, b2, sizeof b2));
         }
-    { /* the unbatched operand first */
+    { /* a constant operand */
         hcase *c = add_case(OP_BINARY, "binary");
-        IN(c, IN_P, F_UNIF, 3, 1, 1);
-        IN(c, IN_X, F_POS, 2, 3, 2, 2);
-        c->p[0] = CNN_BIN_DIV, c->otol = 1e-6;
-        label(c, "div (3,1,1) parameter / (2,3,2,2)");
+        IN(c, IN_X, F_UNIF, 3, 17, 1);
+        IN(c, IN_C, F_POS, 1, 4);
+        c->p[0] = CNN_BIN_MUL, c->otol = 1e-6;
+        label(c, "mul (3,17,1), (1,4) constant");
     }
     static const struct { cnn_unary_op op; const char *name; int fill; } uo[] = {
         {CNN_UN_NEG, "neg", F_UNIF}, {CNN_UN_ABS, "abs", F_AWAY}, {CNN_UN_EXP, "exp", F_UNIF},
         {CNN_UN_LOG, "log", F_POS},  {CNN_UN_SQRT, "sqrt", F_POS}, {CNN_UN_RECIPROCAL, "reciprocal", F_POS},
     };
-    static const int us[][4] = {{2, 3, 4, 5}, {1, 17, 1, 1}, {3, 16, 2, 1}};
+    static const tshape us[] = {{4, {2, 3, 4, 5}, 1}, {4, {1, 17, 1, 1}, 1}, {4, {3, 16, 2, 1}, 1}, {2, {3, 5}, 0}};
     for (size_t o = 0; o < sizeof uo / sizeof uo[0]; o++)
-        for (size_t s = 0; s < sizeof us / sizeof us[0]; s++) {
+        for (size_t i = 0; i < sizeof us / sizeof us[0]; i++) {
             hcase *c = add_case(OP_UNARY, "unary");
-            IN(c, IN_X, uo[o].fill, us[s][0], us[s][1], us[s][2], us[s][3]);
-            c->p[0] = (int)uo[o].op, c->nkink = 1; /* abs: away from 0 */
+            add_shape(c, &us[i], uo[o].fill);
+            c->p[0] = (int)uo[o].op;
             c->otol = 1e-6;
-            label(c, "%s (%d,%d,%d,%d)", uo[o].name, us[s][0], us[s][1], us[s][2], us[s][3]);
+            label(c, "%s %s", uo[o].name, shape_str(&us[i], b1, sizeof b1));
         }
-    /* reduce: op, axes, keepdims over (2,3,4,5) and (1,16,2,2) */
-    static const struct { int naxes, axes[3], keep; } ra[] = {
-        {0, {0}, 0}, {1, {1}, 1}, {2, {2, 3}, 0}, {1, {-1}, 1}, {2, {1, 3}, 1}, {3, {1, 2, 3}, 0},
+    /* reduce: shape, axes, keepdims; every op */
+    static const struct { tshape t; int naxes, axes[3], keep; } ra[] = {
+        {{4, {2, 3, 4, 5}, 1}, 2, {2, 3}, 1}, {{4, {2, 3, 4, 5}, 1}, 2, {-1, -2}, 0},
+        {{4, {2, 3, 4, 5}, 1}, 1, {1}, 1},    {{4, {2, 3, 4, 5}, 1}, 1, {2}, 0},
+        {{4, {2, 3, 4, 5}, 1}, 0, {0}, 0},    {{3, {3, 4, 5}, 1}, 2, {1, 2}, 1},
+        {{3, {3, 4, 5}, 0}, 0, {0}, 0},       {{3, {3, 4, 5}, 0}, 2, {0, 2}, 1},
+        {{5, {2, 2, 3, 2, 3}, 1}, 3, {2, 4, 3}, 0}, {{4, {1, 16, 2, 2}, 1}, 1, {1}, 0},
+        {{4, {2, 17, 1, 1}, 1}, 3, {1, 2, 3}, 1},
     };
     static const char *rname[] = {"mean", "sum", "max", "min"};
     for (int op = 0; op < 4; op++)
-        for (size_t a = 0; a < sizeof ra / sizeof ra[0]; a++)
-            for (int s = 0; s < 2; s++) {
-                if (s && a % 2) continue;
-                hcase *c = add_case(OP_REDUCE, "reduce");
-                int fill = op >= 2 ? F_DISTINCT : F_UNIF;
-                if (s) IN(c, IN_X, fill, 1, 16, 2, 2);
-                else IN(c, IN_X, fill, 2, 3, 4, 5);
-                c->p[0] = op, c->p[1] = ra[a].naxes, c->p[5] = ra[a].keep;
-                memcpy(c->p + 2, ra[a].axes, 3 * sizeof(int));
-                c->otol = 1e-6;
-                label(c, "%s %s axes %d:(%d,%d,%d)%s", rname[op], s ? "(1,16,2,2)" : "(2,3,4,5)",
-                      ra[a].naxes, ra[a].axes[0], ra[a].axes[1], ra[a].axes[2],
-                      ra[a].keep ? " keepdims" : "");
-            }
-    /* matmul */
-    static const struct { int na, a[4], ka, nb, b[4], kb; const char *what; } tm[] = {
-        {3, {2, 3, 4}, IN_X, 2, {4, 5}, IN_P, "(2,3,4) x (4,5) parameter"},
-        {4, {2, 2, 3, 4}, IN_X, 4, {2, 2, 4, 3}, IN_X, "batched x batched"},
-        {2, {3, 17}, IN_X, 1, {17}, IN_P, "(3,17) x (17) vector"},
-        {3, {1, 16, 16}, IN_X, 3, {1, 16, 5}, IN_X, "16x16 x 16x5, batch 1"},
-        {4, {2, 3, 1, 4}, IN_X, 3, {3, 4, 2}, IN_C, "broadcast leading dims, constant"},
+        for (size_t a = 0; a < sizeof ra / sizeof ra[0]; a++) {
+            hcase *c = add_case(OP_REDUCE, "reduce");
+            add_shape(c, &ra[a].t, op >= 2 ? F_DISTINCT : F_UNIF);
+            c->p[0] = op, c->p[1] = ra[a].naxes, c->p[5] = ra[a].keep;
+            memcpy(c->p + 2, ra[a].axes, 3 * sizeof(int));
+            c->otol = 1e-6;
+            label(c, "%s %s axes %d:(%d,%d,%d)%s", rname[op], shape_str(&ra[a].t, b1, sizeof b1),
+                  ra[a].naxes, ra[a].axes[0], ra[a].axes[1], ra[a].axes[2], ra[a].keep ? " keepdims" : "");
+        }
+    /* matmul: NumPy rules, stacks batched on either side, 1-D operands */
+    static const struct { tshape a, b; } tm[] = {
+        {{2, {3, 4}, 1}, {2, {4, 5}, 0}},          {{3, {2, 3, 4}, 1}, {2, {4, 5}, 0}},
+        {{3, {2, 3, 4}, 1}, {3, {2, 4, 5}, 1}},    {{4, {2, 2, 3, 4}, 1}, {3, {2, 4, 5}, 0}},
+        {{2, {3, 4}, 0}, {3, {2, 4, 5}, 1}},       {{3, {1, 3, 4}, 0}, {3, {2, 4, 5}, 1}},
+        {{3, {2, 3, 4}, 1}, {1, {4}, 0}},          {{1, {4}, 0}, {3, {2, 4, 5}, 1}},
+        {{4, {2, 1, 3, 4}, 0}, {3, {5, 4, 2}, 0}}, {{1, {4}, 0}, {1, {4}, 0}},
+        {{2, {3, 4}, 1}, {1, {4}, 0}},             {{3, {1, 16, 16}, 1}, {3, {1, 16, 5}, 1}},
+        {{2, {3, 17}, 1}, {2, {17, 16}, 0}},
     };
     for (size_t i = 0; i < sizeof tm / sizeof tm[0]; i++) {
         hcase *c = add_case(OP_MATMUL, "matmul");
-        add_in(c, tm[i].ka, F_UNIF, tm[i].na, tm[i].a);
-        add_in(c, tm[i].kb, F_UNIF, tm[i].nb, tm[i].b);
+        add_shape(c, &tm[i].a, F_UNIF), add_shape(c, &tm[i].b, F_UNIF);
         c->tol = 1e-4, c->otol = 1e-5;
-        label(c, "%s", tm[i].what);
+        label(c, "%s x %s", shape_str(&tm[i].a, b1, sizeof b1), shape_str(&tm[i].b, b2, sizeof b2));
     }
-    /* pad: rank 4, pads (8), mode, value */
-    static const struct { int x[4]; int pads[8]; int mode; float v; } tp[] = {
-        {{2, 3, 4, 5}, {0, 0, 1, 2, 0, 0, 2, 1}, CNN_PAD_CONSTANT, 0.0f},
-        {{2, 3, 4, 5}, {0, 1, 0, 1, 0, 2, 1, 0}, CNN_PAD_CONSTANT, -1.5f},
-        {{2, 3, 4, 5}, {0, 0, 2, 3, 0, 0, 1, 3}, CNN_PAD_REFLECT, 0.0f},
-        {{2, 3, 4, 5}, {0, 0, 3, 1, 0, 0, 2, 4}, CNN_PAD_EDGE, 0.0f},
-        {{1, 16, 3, 3}, {0, 0, -1, 1, 0, 0, 1, -2}, CNN_PAD_CONSTANT, 0.5f},
-        {{1, 17, 1, 1}, {0, 0, 1, 1, 0, 0, 1, 1}, CNN_PAD_EDGE, 0.0f},
+    { /* a constant operand */
+        hcase *c = add_case(OP_MATMUL, "matmul");
+        IN(c, IN_X, F_UNIF, 2, 3, 1, 4);
+        IN(c, IN_C, F_UNIF, 3, 4, 2);
+        c->tol = 1e-4, c->otol = 1e-5;
+        label(c, "(2,3,1,4) x (3,4,2) constant");
+    }
+    /* pad: shape, pads (ONNX order: begins, ends), mode, value */
+    static const struct { tshape t; int pads[10]; int mode; float v; } tp[] = {
+        {{4, {2, 3, 4, 5}, 1}, {0, 0, 1, 2, 0, 0, 2, 1}, CNN_PAD_CONSTANT, 0.0f},
+        {{4, {2, 3, 4, 5}, 1}, {0, 0, 1, 2, 0, 0, 2, 1}, CNN_PAD_REFLECT, 0.0f},
+        {{4, {2, 3, 4, 5}, 1}, {0, 0, 1, 2, 0, 0, 2, 1}, CNN_PAD_EDGE, 0.0f},
+        {{4, {2, 3, 4, 5}, 1}, {0, 1, -1, 0, 0, 0, 1, -2}, CNN_PAD_CONSTANT, -1.5f},
+        {{4, {2, 3, 4, 5}, 1}, {0, 0, -1, 3, 0, 0, 2, -2}, CNN_PAD_REFLECT, 0.0f},
+        {{4, {2, 3, 4, 5}, 1}, {0, 2, 0, -1, 0, 1, 0, 4}, CNN_PAD_EDGE, 0.0f},
+        {{3, {2, 3, 3}, 1}, {0, 0, 5, 0, 0, 7}, CNN_PAD_REFLECT, 0.0f}, /* longer than the axis */
+        {{2, {3, 4}, 0}, {1, 0, 2, 3}, CNN_PAD_CONSTANT, 0.5f},
+        {{2, {3, 4}, 0}, {2, -1, 1, 2}, CNN_PAD_REFLECT, 0.0f},
+        {{5, {2, 2, 3, 2, 3}, 1}, {0, 0, 1, 1, 1, 0, 1, 0, 0, 2}, CNN_PAD_EDGE, 0.0f},
+        {{4, {1, 16, 3, 3}, 1}, {0, 0, -1, 1, 0, 0, 1, -2}, CNN_PAD_CONSTANT, 0.5f},
+        {{4, {1, 17, 1, 1}, 1}, {0, 0, 1, 1, 0, 0, 1, 1}, CNN_PAD_EDGE, 0.0f},
     };
     static const char *pm[] = {"constant", "reflect", "edge"};
     for (size_t i = 0; i < sizeof tp / sizeof tp[0]; i++) {
         hcase *c = add_case(OP_PAD, "pad");
-        IN(c, IN_X, F_UNIF, tp[i].x[0], tp[i].x[1], tp[i].x[2], tp[i].x[3]);
-        memcpy(c->p, tp[i].pads, 8 * sizeof(int));
-        c->p[8] = tp[i].mode, c->f[0] = tp[i].v, c->otol = 0;
-        label(c, "%s (%d,%d,%d,%d) pads %d,%d,%d,%d / %d,%d,%d,%d", pm[tp[i].mode], tp[i].x[0],
-              tp[i].x[1], tp[i].x[2], tp[i].x[3], tp[i].pads[0], tp[i].pads[1], tp[i].pads[2],
-              tp[i].pads[3], tp[i].pads[4], tp[i].pads[5], tp[i].pads[6], tp[i].pads[7]);
+        add_shape(c, &tp[i].t, F_UNIF);
+        memcpy(c->p, tp[i].pads, 2 * (size_t)tp[i].t.nd * sizeof(int));
+        c->p[12] = tp[i].mode, c->f[0] = tp[i].v, c->otol = 0;
+        char pads[64] = "";
+        for (int k = 0; k < 2 * tp[i].t.nd; k++)
+            snprintf(pads + strlen(pads), sizeof pads - strlen(pads), "%s%d", k ? "," : "", tp[i].pads[k]);
+        label(c, "%s %s pads %s", pm[tp[i].mode], shape_str(&tp[i].t, b1, sizeof b1), pads);
     }
-    /* slice: axis start end step */
-    static const int ts[][4] = {{1, 0, 2, 1}, {2, 1, INT_MAX, 2}, {3, -1, INT_MIN, -1}, {3, 4, 0, -2},
-                                {1, -2, 100, 1}, {2, -100, 3, 1}, {-1, 1, -1, 1}};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
-        for (int s = 0; s < 2; s++) {
-            hcase *c = add_case(OP_SLICE, "slice");
-            if (s) IN(c, IN_X, F_UNIF, 1, 17, 3, 6);
-            else IN(c, IN_X, F_UNIF, 2, 3, 4, 5);
-            memcpy(c->p, ts[i], 4 * sizeof(int));
-            c->otol = 0;
-            label(c, "%s axis %d [%d:%d:%d]", s ? "(1,17,3,6)" : "(2,3,4,5)", ts[i][0], ts[i][1],
-                  ts[i][2], ts[i][3]);
-        }
-    static const int tt[][4] = {{0, 2, 3, 1}, {0, 1, 3, 2}, {0, 3, 1, 2}, {0, 1, 2, 3}};
-    for (size_t i = 0; i < sizeof tt / sizeof tt[0]; i++)
-        for (int s = 0; s < 2; s++) {
-            hcase *c = add_case(OP_TRANSPOSE, "transpose");
-            if (s) IN(c, IN_X, F_UNIF, 1, 16, 3, 1);
-            else IN(c, IN_X, F_UNIF, 2, 3, 4, 5);
-            memcpy(c->p, tt[i], 4 * sizeof(int));
-            c->otol = 0;
-            label(c, "%s perm %d%d%d%d", s ? "(1,16,3,1)" : "(2,3,4,5)", tt[i][0], tt[i][1], tt[i][2], tt[i][3]);
-        }
+    /* slice: shape, axis, start, end, step (ONNX clamping, open ends, negative steps) */
+    static const struct { tshape t; int axis, start, end, step; } ts[] = {
+        {{4, {2, 6, 3, 4}, 1}, 1, 1, 4, 1},        {{4, {2, 6, 3, 4}, 1}, -1, 0, INT_MAX, 2},
+        {{4, {2, 6, 3, 4}, 1}, 2, -2, INT_MAX, 1}, {{4, {2, 6, 3, 4}, 1}, 1, INT_MAX, INT_MIN, -1},
+        {{4, {2, 6, 3, 4}, 1}, 1, -1, -5, -2},     {{4, {2, 6, 3, 4}, 1}, 3, 10, 1, -1},
+        {{3, {3, 7, 2}, 1}, 1, -100, 100, 3},      {{3, {3, 7, 2}, 1}, 1, 2, 3, 10},
+        {{2, {5, 4}, 0}, 0, 1, -1, 1},             {{3, {5, 4, 2}, 0}, -3, 4, INT_MIN, -2},
+        {{5, {2, 3, 4, 2, 3}, 1}, 2, 1, 3, 1},     {{4, {1, 17, 3, 6}, 1}, 1, 5, 16, 1},
+        {{4, {1, 32, 1, 1}, 1}, 1, 0, 16, 1},
+    };
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        hcase *c = add_case(OP_SLICE, "slice");
+        add_shape(c, &ts[i].t, F_UNIF);
+        c->p[0] = ts[i].axis, c->p[1] = ts[i].start, c->p[2] = ts[i].end, c->p[3] = ts[i].step;
+        c->otol = 0;
+        label(c, "%s axis %d [%d:%d:%d]", shape_str(&ts[i].t, b1, sizeof b1), ts[i].axis,
+              ts[i].start, ts[i].end, ts[i].step);
+    }
+    static const struct { tshape t; int perm[5]; } tt[] = {
+        {{3, {2, 3, 4}, 1}, {0, 2, 1}},          {{4, {2, 3, 4, 5}, 1}, {0, 3, 1, 2}},
+        {{4, {3, 3, 4, 5}, 1}, {0, 2, 3, 1}},    {{4, {2, 3, 4, 5}, 1}, {0, 1, 2, 3}},
+        {{3, {3, 4, 5}, 0}, {2, 0, 1}},          {{2, {4, 5}, 0}, {1, 0}},
+        {{5, {2, 2, 3, 1, 2}, 1}, {0, 4, 2, 3, 1}}, {{4, {1, 16, 3, 1}, 1}, {0, 2, 3, 1}},
+    };
+    for (size_t i = 0; i < sizeof tt / sizeof tt[0]; i++) {
+        hcase *c = add_case(OP_TRANSPOSE, "transpose");
+        add_shape(c, &tt[i].t, F_UNIF);
+        memcpy(c->p, tt[i].perm, (size_t)tt[i].t.nd * sizeof(int));
+        char perm[32] = "";
+        for (int k = 0; k < tt[i].t.nd; k++) snprintf(perm + strlen(perm), sizeof perm - strlen(perm), "%d", tt[i].perm[k]);
+        c->otol = 0;
+        label(c, "%s perm %s", shape_str(&tt[i].t, b1, sizeof b1), perm);
+    }
     {
         hcase *c = add_case(OP_CONSTANT, "constant");
         IN(c, IN_C, F_UNIF, 3, 17, 2);
@@ -655,6 +742,27 @@ static void cases_general(void)
         IN(c, IN_P, F_UNIF, 5);
         c->otol = 0;
         label(c, "(5)");
+    }
+}
+
+/* Every op also at a batch below the one built (the graph plans for the maximum and
+   runs any smaller batch): a copy of its first case with a batched input of batch > 1. */
+static void cases_smaller_batch(void)
+{
+    int n = g_ncases;
+    for (int i = 0; i < n; i++) {
+        const char *grp = g_cases[i].group;
+        int seen = 0, built = 0;
+        for (int j = 0; j < g_ncases && !seen; j++) seen = strcmp(g_cases[j].group, grp) == 0 && g_cases[j].batch;
+        for (int k = 0; k < g_cases[i].nin; k++)
+            if (g_cases[i].in[k].kind == IN_X) built = g_cases[i].in[k].dims[0];
+        if (seen || built < 2) continue;
+        hcase *c = add_case(0, grp);
+        *c = g_cases[i];
+        c->batch = built - 1;
+        char l[sizeof c->label];
+        snprintf(l, sizeof l, "%s", c->label);
+        label(c, "%s at batch %d", l, c->batch);
     }
 }
 
@@ -800,17 +908,17 @@ static cnn_node *build_op(const hcase *c, cnn_graph *g, cnn_node **x)
     case OP_SOFTMAX: return cnn_softmax(g, x[0]);
     case OP_SOFTMAX_AXIS: return cnn_softmax_axis(g, x[0], p[0], p[1]);
     case OP_CE: return cnn_cross_entropy(g, x[0], x[1], .label_smoothing = c->f[0]);
-    case OP_ADD: return cnn_add(g, x[0], x[1]);
+    case OP_ADD: return cnn_add(g, x[0], x[p[0] ? 0 : 1]); /* p[0]: x + x */
     case OP_MUL_CHANNEL: return cnn_mul_channel(g, x[0], x[1]);
     case OP_MUL_SPATIAL: return cnn_mul_spatial(g, x[0], x[1]);
     case OP_CH_MEAN: return cnn_channel_mean(g, x[0]);
     case OP_CH_MAX: return cnn_channel_max(g, x[0]);
     case OP_SHUFFLE: return cnn_channel_shuffle(g, x[0], p[0]);
     case OP_CH_SLICE: return cnn_channel_slice(g, x[0], p[0], p[1]);
-    case OP_CONCAT: {
-        cnn_node *xs[4] = {x[0], x[1], x[2], x[3]};
-        if (p[0]) xs[1] = x[0]; /* the same node twice */
-        return cnn_concat(g, p[0] ? 2 : c->nin, xs);
+    case OP_CONCAT: { /* p[0] entries, p[1 + i]: which input (repeats allowed) */
+        cnn_node *xs[8];
+        for (int i = 0; i < p[0]; i++) xs[i] = x[p[1 + i]];
+        return cnn_concat(g, p[0], xs);
     }
     case OP_FLATTEN: return cnn_flatten(g, x[0]);
     case OP_RESHAPE: return cnn_reshape(g, x[0], 3, p + 1);
@@ -818,9 +926,9 @@ static cnn_node *build_op(const hcase *c, cnn_graph *g, cnn_node **x)
     case OP_UNARY: return cnn_unary(g, x[0], (cnn_unary_op)p[0]);
     case OP_REDUCE: return cnn_reduce(g, x[0], (cnn_reduce_op)p[0], p[1], p + 2, p[5]);
     case OP_MATMUL: return cnn_matmul(g, x[0], x[1]);
-    case OP_PAD: return cnn_pad(g, x[0], p, (cnn_pad_mode)p[8], c->f[0]);
+    case OP_PAD: return cnn_pad(g, x[0], p, (cnn_pad_mode)p[12], c->f[0]);
     case OP_SLICE: return cnn_slice(g, x[0], p[0], p[1], p[2], p[3]);
-    case OP_TRANSPOSE: return cnn_transpose(g, x[0], 4, p);
+    case OP_TRANSPOSE: return cnn_transpose(g, x[0], c->in[0].ndim, p);
     case OP_CONSTANT:
     case OP_PARAMETER: return x[0];
     }
@@ -1349,8 +1457,8 @@ static void o_reduce(octx *o)
 {
     const int *p = o->c->p;
     int nd = o->xnd[0], red[CNN_MAX_DIMS] = {0};
-    if (p[1] == 0)
-        for (int a = 1; a < nd; a++) red[a] = 1;
+    if (p[1] == 0) /* all but the batch of a batched input */
+        for (int a = o->c->in[0].kind == IN_X; a < nd; a++) red[a] = 1;
     for (int i = 0; i < p[1]; i++) red[p[2 + i] < 0 ? p[2 + i] + nd : p[2 + i]] = 1;
     int kd[CNN_MAX_DIMS], idx[CNN_MAX_DIMS];
     size_t cnt = 1;
@@ -1372,52 +1480,65 @@ static void o_reduce(octx *o)
         for (size_t i = 0; i < o->yn; i++) o->y[i] /= (double)cnt;
 }
 
+/* NumPy matmul: a 1-D a is (1, K), a 1-D b is (K, 1), the added axis dropped from
+   the result (which leaves the element order as it is); leading axes broadcast. */
 static void o_matmul(octx *o)
 {
-    /* b 1-D: (K) as (K, 1) with the last output axis dropped */
-    int nb = o->xnd[1], vec = nb == 1;
-    int K = o->xd[0][o->xnd[0] - 1], M = o->xd[0][o->xnd[0] - 2];
-    int P = vec ? 1 : o->xd[1][nb - 1];
-    int lead = vec ? o->ynd - 1 : o->ynd - 2; /* broadcast leading axes of the output */
-    size_t L = prod(lead, o->yd);
+    int ad[CNN_MAX_DIMS], bd[CNN_MAX_DIMS], na = o->xnd[0], nb = o->xnd[1];
+    memcpy(ad, o->xd[0], sizeof ad);
+    memcpy(bd, o->xd[1], sizeof bd);
+    if (na == 1) ad[1] = ad[0], ad[0] = 1, na = 2;
+    if (nb == 1) bd[1] = 1, nb = 2;
+    int M = ad[na - 2], K = ad[na - 1], P = bd[nb - 1];
+    int lead = (na > nb ? na : nb) - 2, ld[CNN_MAX_DIMS];
+    for (int i = 0; i < lead; i++) {
+        int ia = i - (lead - (na - 2)), ib = i - (lead - (nb - 2));
+        int da = ia >= 0 ? ad[ia] : 1, db = ib >= 0 ? bd[ib] : 1;
+        ld[i] = da > db ? da : db;
+    }
+    size_t L = prod(lead, ld);
     for (size_t l = 0; l < L; l++) {
-        int idx[CNN_MAX_DIMS] = {0}, ja[CNN_MAX_DIMS], jb[CNN_MAX_DIMS];
-        unravel(l, lead, o->yd, idx);
-        int offa = lead - (o->xnd[0] - 2), offb = vec ? 0 : lead - (nb - 2);
-        for (int a = 0; a < o->xnd[0] - 2; a++) ja[a] = o->xd[0][a] == 1 ? 0 : idx[a + offa];
-        for (int a = 0; !vec && a < nb - 2; a++) jb[a] = o->xd[1][a] == 1 ? 0 : idx[a + offb];
+        int idx[CNN_MAX_DIMS] = {0}, ja[CNN_MAX_DIMS] = {0}, jb[CNN_MAX_DIMS] = {0};
+        unravel(l, lead, ld, idx);
+        for (int i = 0; i < na - 2; i++) ja[i] = ad[i] == 1 ? 0 : idx[i + lead - (na - 2)];
+        for (int i = 0; i < nb - 2; i++) jb[i] = bd[i] == 1 ? 0 : idx[i + lead - (nb - 2)];
         for (int m = 0; m < M; m++)
             for (int q = 0; q < P; q++) {
-                double s = 0;
+                double sum = 0;
                 for (int k = 0; k < K; k++) {
-                    ja[o->xnd[0] - 2] = m, ja[o->xnd[0] - 1] = k;
-                    double av = o->x[0][ravel(o->xnd[0], o->xd[0], ja)], bv;
-                    if (vec) bv = o->x[1][k];
-                    else {
-                        jb[nb - 2] = k, jb[nb - 1] = q;
-                        bv = o->x[1][ravel(nb, o->xd[1], jb)];
-                    }
-                    s += av * bv;
+                    ja[na - 2] = m, ja[na - 1] = k, jb[nb - 2] = k, jb[nb - 1] = q;
+                    sum += (double)o->x[0][ravel(na, ad, ja)] * o->x[1][ravel(nb, bd, jb)];
                 }
-                o->y[(l * M + m) * P + q] = s;
+                o->y[(l * M + m) * P + q] = sum;
             }
     }
 }
 
+/* reflect by repeated mirroring at -1/2 and n - 1/2 (pads longer than the axis) */
+static int reflect(int j, int n)
+{
+    while (j < 0 || j >= n) j = j < 0 ? -j : 2 * (n - 1) - j;
+    return j;
+}
+
 static void o_pad(octx *o)
 {
+    /* crop (negative pads) first, then pad what is left: reflect / edge read the
+       cropped borders */
     int nd = o->xnd[0], idx[CNN_MAX_DIMS];
+    const int *pads = o->c->p;
     for (size_t i = 0; i < o->yn; i++) {
         unravel(i, o->ynd, o->yd, idx);
         int inside = 1;
         for (int a = 0; a < nd; a++) {
-            int n = o->xd[0][a], j = idx[a] - o->c->p[a];
-            if (j < 0 || j >= n) {
-                if (o->c->p[8] == CNN_PAD_REFLECT) j = j < 0 ? -j : 2 * (n - 1) - j;
-                else if (o->c->p[8] == CNN_PAD_EDGE) j = j < 0 ? 0 : n - 1;
+            int lo = pads[a] < 0 ? -pads[a] : 0, hi = o->xd[0][a] - (pads[nd + a] < 0 ? -pads[nd + a] : 0);
+            int m = hi - lo, j = idx[a] - (pads[a] > 0 ? pads[a] : 0);
+            if (j < 0 || j >= m) {
+                if (o->c->p[12] == CNN_PAD_REFLECT) j = reflect(j, m);
+                else if (o->c->p[12] == CNN_PAD_EDGE) j = j < 0 ? 0 : m - 1;
                 else inside = 0;
             }
-            idx[a] = j;
+            idx[a] = j + lo;
         }
         o->y[i] = inside ? o->x[0][ravel(nd, o->xd[0], idx)] : o->c->f[0];
     }
@@ -1434,6 +1555,140 @@ static void o_slice(octx *o)
         unravel(i, o->ynd, o->yd, idx);
         idx[axis] = st + idx[axis] * step;
         o->y[i] = o->x[0][ravel(nd, o->xd[0], idx)];
+    }
+}
+
+/* The output shape from the op's definition (PyTorch's / ONNX's formulas). */
+static int pool_out(int in, int k, int s, int p, int d, bool ceil_mode)
+{
+    int span = in + 2 * p - d * (k - 1) - 1;
+    int o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (o - 1) * s >= in + p) o--; /* a last window starting in the padding */
+    return o;
+}
+
+static int slice_len(int n, int start, int end, int step)
+{
+    if (start < 0) start = start < -n ? 0 : start + n;
+    if (end < 0) end = end < -n ? -1 : end + n;
+    if (step > 0) {
+        start = start > n ? n : start, end = end > n ? n : (end < 0 ? 0 : end);
+        return end > start ? (end - start + step - 1) / step : 0;
+    }
+    start = start > n - 1 ? n - 1 : start, end = end > n - 1 ? n - 1 : end;
+    return start > end ? (start - end - step - 1) / -step : 0;
+}
+
+static void oshape(const octx *o, int *nd, int *d)
+{
+    const hcase *c = o->c;
+    const int *p = c->p, *x = o->xd[0];
+    int xn = o->xnd[0];
+    *nd = xn;
+    memcpy(d, x, sizeof(int) * CNN_MAX_DIMS);
+    switch (c->op) {
+    case OP_CONV2D:
+    case OP_CONV3D:
+    case OP_CONVT2D:
+        d[1] = p[0];
+        for (int a = 0; a < xn - 2; a++) {
+            int ax = 3 - (xn - 2) + a, k = or1(p[3 + ax]), st = or1(p[6 + ax]), pd = p[9 + ax], dl = or1(p[12 + ax]);
+            d[2 + a] = c->op == OP_CONVT2D ? (x[2 + a] - 1) * st - 2 * pd + dl * (k - 1) + p[15] + 1
+                                           : (x[2 + a] + 2 * pd - dl * (k - 1) - 1) / st + 1;
+        }
+        break;
+    case OP_MAXPOOL2D:
+        for (int a = 0; a < 2; a++)
+            d[2 + a] = pool_out(x[2 + a], p[a], p[2 + a] ? p[2 + a] : p[a], p[4 + a], or1(p[6]), p[7]);
+        break;
+    case OP_AVGPOOL2D:
+        for (int a = 0; a < 2; a++)
+            d[2 + a] = pool_out(x[2 + a], p[a], p[2 + a] ? p[2 + a] : p[a], p[4 + a], 1, p[6]);
+        break;
+    case OP_MAXPOOL3D:
+        for (int a = 0; a < 3; a++)
+            d[2 + a] = pool_out(x[2 + a], p[a], p[3 + a] ? p[3 + a] : p[a], p[6 + a], 1, p[9]);
+        break;
+    case OP_ADAPTIVE: d[2] = p[0], d[3] = p[1]; break;
+    case OP_GAP:
+    case OP_GMP:
+        for (int a = 2; a < xn; a++) d[a] = 1;
+        break;
+    case OP_CE: *nd = 1, d[0] = 1; break;
+    case OP_LINEAR: *nd = 2, d[1] = p[0]; break;
+    case OP_CH_MEAN:
+    case OP_CH_MAX: d[1] = 1; break;
+    case OP_CH_SLICE: d[1] = p[1]; break;
+    case OP_CONCAT:
+        d[1] = 0;
+        for (int e = 0; e < p[0]; e++) d[1] += o->xd[p[1 + e]][1];
+        break;
+    case OP_FLATTEN: *nd = 2, d[1] = (int)prod(xn - 1, x + 1); break;
+    case OP_RESHAPE: {
+        *nd = 1 + p[0];
+        int known = 1, free_axis = -1;
+        for (int a = 0; a < p[0]; a++) {
+            d[1 + a] = p[1 + a];
+            if (p[1 + a] < 0) free_axis = 1 + a;
+            else known *= p[1 + a];
+        }
+        if (free_axis > 0) d[free_axis] = (int)(prod(xn - 1, x + 1) / (size_t)known);
+        break;
+    }
+    case OP_BINARY:
+    case OP_MUL_CHANNEL:
+    case OP_MUL_SPATIAL: {
+        int n1 = o->xnd[1];
+        if (c->op == OP_MUL_CHANNEL) break;
+        *nd = xn > n1 ? xn : n1;
+        for (int a = 0; a < *nd; a++) {
+            int ia = a - (*nd - xn), ib = a - (*nd - n1);
+            int da = ia >= 0 ? x[ia] : 1, db = ib >= 0 ? o->xd[1][ib] : 1;
+            d[a] = da > db ? da : db;
+        }
+        break;
+    }
+    case OP_REDUCE: {
+        int red[CNN_MAX_DIMS] = {0}, n = 0;
+        if (p[1] == 0)
+            for (int a = c->in[0].kind == IN_X; a < xn; a++) red[a] = 1;
+        for (int i = 0; i < p[1]; i++) red[p[2 + i] < 0 ? p[2 + i] + xn : p[2 + i]] = 1;
+        for (int a = 0; a < xn; a++)
+            if (!red[a] || p[5]) d[n++] = red[a] ? 1 : x[a];
+        if (n == 0) d[n++] = 1;
+        *nd = n;
+        break;
+    }
+    case OP_MATMUL: {
+        int na = xn, nb = o->xnd[1], ad[CNN_MAX_DIMS], bd[CNN_MAX_DIMS], n = 0;
+        memcpy(ad, x, sizeof ad);
+        memcpy(bd, o->xd[1], sizeof bd);
+        if (na == 1) ad[1] = ad[0], ad[0] = 1, na = 2;
+        if (nb == 1) bd[1] = 1, nb = 2;
+        int lead = (na > nb ? na : nb) - 2;
+        for (int i = 0; i < lead; i++) {
+            int ia = i - (lead - (na - 2)), ib = i - (lead - (nb - 2));
+            int da = ia >= 0 ? ad[ia] : 1, db = ib >= 0 ? bd[ib] : 1;
+            d[n++] = da > db ? da : db;
+        }
+        if (xn > 1) d[n++] = ad[na - 2];
+        if (o->xnd[1] > 1) d[n++] = bd[nb - 1];
+        if (n == 0) d[n++] = 1;
+        *nd = n;
+        break;
+    }
+    case OP_PAD:
+        for (int a = 0; a < xn; a++) d[a] = x[a] + p[a] + p[xn + a];
+        break;
+    case OP_SLICE: {
+        int ax = p[0] < 0 ? p[0] + xn : p[0];
+        d[ax] = slice_len(x[ax], p[1], p[2], p[3]);
+        break;
+    }
+    case OP_TRANSPOSE:
+        for (int a = 0; a < xn; a++) d[a] = x[p[a]];
+        break;
+    default: break; /* the input's shape */
     }
 }
 
@@ -1472,7 +1727,7 @@ static int oracle(octx *o)
         return 1;
     case OP_CE: o_cross_entropy(o); return 1;
     case OP_ADD:
-        for (size_t i = 0; i < n0; i++) o->y[i] = (double)x[i] + o->x[1][i];
+        for (size_t i = 0; i < n0; i++) o->y[i] = (double)x[i] + o->x[c->p[0] ? 0 : 1][i];
         return 1;
     case OP_MUL_CHANNEL:
     case OP_MUL_SPATIAL:
@@ -1480,7 +1735,10 @@ static int oracle(octx *o)
         for (size_t i = 0; i < o->yn; i++) {
             unravel(i, o->ynd, o->yd, idx);
             int op = c->op == OP_BINARY ? c->p[0] : CNN_BIN_MUL;
-            o->y[i] = binop(op, bcast(o, 0, idx), bcast(o, 1, idx));
+            double b = o->xnd[1] == 2 && c->op == OP_MUL_CHANNEL /* s: (N, C) */
+                           ? o->x[1][(size_t)idx[0] * o->xd[1][1] + idx[1]]
+                           : bcast(o, 1, idx);
+            o->y[i] = binop(op, bcast(o, 0, idx), b);
         }
         return 1;
     case OP_CH_MEAN:
@@ -1510,9 +1768,9 @@ static int oracle(octx *o)
     case OP_CONCAT:
         for (size_t i = 0; i < o->yn; i++) {
             unravel(i, o->ynd, o->yd, idx);
-            int k = 0, ch = idx[1], n = c->p[0] ? 2 : o->nin;
-            while (k < n - 1 && ch >= o->xd[c->p[0] ? 0 : k][1]) ch -= o->xd[c->p[0] ? 0 : k++][1];
-            int src = c->p[0] ? 0 : k;
+            int e = 0, ch = idx[1];
+            while (e < c->p[0] - 1 && ch >= o->xd[c->p[1 + e]][1]) ch -= o->xd[c->p[1 + e++]][1];
+            int src = c->p[1 + e];
             idx[1] = ch;
             o->y[i] = o->x[src][ravel(nd, o->xd[src], idx)];
         }
@@ -1712,6 +1970,15 @@ static int run_case(int ci)
         o.yref = v.data;
         o.train = mode == 1;
         free(want);
+        int snd, sd[CNN_MAX_DIMS];
+        oshape(&o, &snd, sd);
+        if (snd != v.ndim || memcmp(sd, v.dims, (size_t)snd * sizeof(int))) {
+            char got[96], exp[96];
+            snprintf(err, sizeof err, "output shape %s, want %s", cnn_shape_str(v.ndim, v.dims, got, sizeof got),
+                     cnn_shape_str(snd, sd, exp, sizeof exp));
+            ok = 0;
+            break;
+        }
         o.y = want = calloc(o.yn, sizeof(double));
         if (!oracle(&o)) continue;
         float *wf = malloc(o.yn * sizeof(float));
@@ -1805,6 +2072,7 @@ static void test_backend_ops(void **state)
     cases_softmax();
     cases_elementwise();
     cases_general();
+    cases_smaller_batch();
     /* ref first: the others are compared with it */
     static const char *known[] = {"ref", "cpu"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
