@@ -111,6 +111,23 @@ static void label(hcase *c, const char *fmt, ...)
 }
 
 /* ---------------------------------------------------------------- the tables */
+typedef struct tshape {
+    int nd, d[CNN_MAX_DIMS];
+    bool batched; /* false: an unbatched parameter node (cnn_parameter) */
+} tshape;
+
+static hin *add_shape(hcase *c, const tshape *t, int fill)
+{
+    return add_in(c, t->batched ? IN_X : IN_P, fill, t->nd, t->d);
+}
+
+static const char *shape_str(const tshape *t, char *buf, size_t n)
+{
+    cnn_shape_str(t->nd, t->d, buf, n);
+    if (!t->batched) strncat(buf, " unbatched", n - strlen(buf) - 1);
+    return buf;
+}
+
 static void cases_conv(void)
 {
     /* n c h w out k s p d groups no_bias */
@@ -147,6 +164,17 @@ static void cases_conv(void)
         c->tol = 1e-4;
         label(c, "x(3->2,4,9,7) out 5 k5x3 s2x1 p2x0");
     }
+    /* depthwise on the cpu backend's row path: kernels above 7, padding beyond "same" */
+    static const int tdw[][7] = {{1, 4, 9, 10, 9, 4, 1}, {2, 3, 5, 6, 3, 2, 1}, {1, 5, 6, 7, 3, 2, 2}};
+    for (size_t i = 0; i < sizeof tdw / sizeof tdw[0]; i++) {
+        const int *r = tdw[i]; /* n c h w k p dilation */
+        hcase *c = add_case(OP_CONV2D, "conv2d");
+        IN(c, IN_X, F_UNIF, r[0], r[1], r[2], r[3]);
+        c->p[0] = r[1], c->p[1] = r[1], c->p[4] = c->p[5] = r[4], c->p[7] = c->p[8] = 1;
+        c->p[10] = c->p[11] = r[5], c->p[13] = c->p[14] = r[6];
+        c->tol = 1e-4;
+        label(c, "depthwise x(%d,%d,%d,%d) k%d p%d d%d", r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
+    }
     /* conv1d as the library builds it (ONNX Conv on 1-D, HybridSN-style): conv2d over
        (N, C, 1, L) with a 1xk kernel */
     static const int t1[][7] = {{2, 3, 11, 4, 3, 1, 1}, {1, 16, 8, 16, 5, 2, 2}, {2, 4, 7, 4, 3, 1, 4}};
@@ -174,6 +202,24 @@ static void cases_conv(void)
         c->tol = 1e-4;
         label(c, "x(%d,%d,%d,%d,%d) out %d k%dx%dx%d s%d p%d d%d g%d", r[0], r[1], r[2], r[3],
               r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12]);
+    }
+    /* conv3d with different stride / padding / dilation per axis: n c d h w out, then
+       (d, h, w) of kernel, stride, padding, dilation */
+    static const int t3a[][18] = {
+        {1, 2, 7, 6, 6, 3, 3, 3, 3, 2, 1, 1, 1, 0, 2, 1, 1, 1},
+        {2, 2, 6, 7, 5, 2, 3, 2, 3, 1, 2, 1, 0, 1, 1, 2, 1, 1},
+        {1, 3, 5, 5, 8, 3, 3, 3, 3, 1, 1, 2, 1, 1, 1, 1, 2, 1},
+    };
+    for (size_t i = 0; i < sizeof t3a / sizeof t3a[0]; i++) {
+        const int *r = t3a[i];
+        hcase *c = add_case(OP_CONV3D, "conv3d");
+        IN(c, IN_X, F_UNIF, r[0], r[1], r[2], r[3], r[4]);
+        c->p[0] = r[5], c->p[1] = 1;
+        for (int a = 0; a < 3; a++)
+            c->p[3 + a] = r[6 + a], c->p[6 + a] = r[9 + a], c->p[9 + a] = r[12 + a], c->p[12 + a] = r[15 + a];
+        c->tol = 1e-4;
+        label(c, "x(%d,%d,%d,%d,%d) out %d k%dx%dx%d s%dx%dx%d p%dx%dx%d d%dx%dx%d", r[0], r[1], r[2], r[3],
+              r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17]);
     }
     /* n c h w out k s p outpad dil groups */
     static const int tt[][11] = {
@@ -407,17 +453,24 @@ static void cases_softmax(void)
             c->fd_tol = big ? 5e-3 : 2e-3;
             label(c, "x(%d,%d,%d,%d)%s", r[0], r[1], r[2], r[3], big ? " logits near 100, spread 200" : "");
         }
-    /* softmax_axis: rank-4 input, axis, log */
-    static const int ta[][6] = {{2, 3, 4, 5, 1, 0}, {2, 3, 4, 5, 2, 1}, {2, 3, 4, 5, -1, 0},
-                                {2, 3, 4, 5, 3, 1}, {1, 16, 2, 2, 1, 1}, {3, 2, 17, 1, 2, 0}};
-    for (size_t i = 0; i < sizeof ta / sizeof ta[0]; i++) {
-        const int *r = ta[i];
-        hcase *c = add_case(OP_SOFTMAX_AXIS, "softmax_axis");
-        IN(c, IN_X, F_UNIF, r[0], r[1], r[2], r[3]);
-        c->p[0] = r[4], c->p[1] = r[5];
-        c->otol = 1e-5;
-        label(c, "x(%d,%d,%d,%d) axis %d%s", r[0], r[1], r[2], r[3], r[4], r[5] ? " log" : "");
-    }
+    /* softmax_axis: shape, axis; softmax and log-softmax; large inputs on a few */
+    static const struct { tshape t; int axis, big; } ta[] = {
+        {{2, {3, 7}, 1}, 1, 1},          {{2, {3, 7}, 1}, -1, 0},         {{4, {2, 3, 4, 5}, 1}, 1, 0},
+        {{4, {2, 3, 4, 5}, 1}, 2, 1},    {{4, {2, 3, 4, 5}, 1}, -1, 0},   {{3, {4, 5, 6}, 0}, 0, 0},
+        {{3, {4, 5, 6}, 0}, 1, 1},       {{5, {2, 2, 3, 2, 3}, 1}, 3, 0}, {{4, {1, 16, 2, 2}, 1}, 1, 0},
+        {{4, {3, 2, 17, 1}, 1}, 2, 0},
+    };
+    char b1[64];
+    for (size_t i = 0; i < sizeof ta / sizeof ta[0]; i++)
+        for (int lg = 0; lg < 2; lg++) {
+            hcase *c = add_case(OP_SOFTMAX_AXIS, "softmax_axis");
+            add_shape(c, &ta[i].t, F_UNIF);
+            c->p[0] = ta[i].axis, c->p[1] = lg;
+            if (ta[i].big) c->f[0] = 50.0f, c->f[1] = 100.0f;
+            c->otol = 1e-5;
+            label(c, "%s axis %d%s%s", shape_str(&ta[i].t, b1, sizeof b1), ta[i].axis, lg ? " log" : "",
+                  ta[i].big ? " logits near 100, spread 200" : "");
+        }
     /* cross entropy: n k smoothing */
     static const struct { int n, k; float ls; } tc[] = {{4, 10, 0}, {3, 17, 0.1f}, {1, 2, 0}, {5, 16, 0.3f}, {2, 1, 0}};
     for (size_t i = 0; i < sizeof tc / sizeof tc[0]; i++) {
@@ -435,23 +488,6 @@ static void cases_softmax(void)
         c->batch = 3, c->p[0] = 6, c->otol = 1e-5;
         label(c, "logits(4->3,6)");
     }
-}
-
-typedef struct tshape {
-    int nd, d[CNN_MAX_DIMS];
-    bool batched; /* false: an unbatched parameter node (cnn_parameter) */
-} tshape;
-
-static hin *add_shape(hcase *c, const tshape *t, int fill)
-{
-    return add_in(c, t->batched ? IN_X : IN_P, fill, t->nd, t->d);
-}
-
-static const char *shape_str(const tshape *t, char *buf, size_t n)
-{
-    cnn_shape_str(t->nd, t->d, buf, n);
-    if (!t->batched) strncat(buf, " unbatched", n - strlen(buf) - 1);
-    return buf;
 }
 
 static void cases_elementwise(void)
@@ -767,6 +803,8 @@ static void cases_smaller_batch(void)
 }
 
 /* ---------------------------------------------------------------- inputs */
+static int or1(int v) { return v ? v : 1; }
+
 static size_t prod(int n, const int *d)
 {
     size_t s = 1;
@@ -850,7 +888,7 @@ static void gen_input(const hcase *c, int k, float *x, cnn_rng *r)
         break;
     }
     }
-    if (c->op == OP_SOFTMAX && c->f[0] != 0.0f)
+    if ((c->op == OP_SOFTMAX || c->op == OP_SOFTMAX_AXIS) && c->f[0] != 0.0f)
         for (size_t i = 0; i < n; i++) x[i] = x[i] * c->f[0] / 2 + c->f[1];
 }
 
@@ -935,9 +973,75 @@ static cnn_node *build_op(const hcase *c, cnn_graph *g, cnn_node **x)
     return NULL;
 }
 
+/* The layer as built: cost (params, multiply-adds of one example) and PyTorch's default
+   initialisation (conv / linear weight and bias U(-1/sqrt(fan_in), +), fan_in =
+   weight.size(1) * kernel elements; batch norm weight 1, bias 0, running mean 0,
+   running var 1). Before build_case overwrites the values. */
+static int check_layer(const hcase *c, const hgraph *h, char *err, size_t errn)
+{
+    cnn_cost cost = cnn_node_cost(h->y);
+    int64_t params = 0, macs = -1;
+    for (int i = 0; i < cnn_graph_num_params(h->g); i++) {
+        const cnn_param *pp = cnn_graph_param(h->g, i);
+        if (c->op != OP_PARAMETER && pp->name[0] == 'p' && pp->name[1] >= '0' && pp->name[1] <= '3')
+            continue; /* an operand's parameter node, not the layer's */
+        size_t n = cnn_tensor_numel(&pp->value);
+        if (pp->trainable) params += (int64_t)n;
+        const char *dot = strrchr(pp->name, '.');
+        const char *leaf = dot ? dot + 1 : pp->name;
+        bool bn = c->op == OP_BN2D || c->op == OP_BN3D;
+        double lo = 0, hi = 0, bound = 0;
+        if (bn) {
+            lo = hi = strcmp(leaf, "weight") == 0 || strcmp(leaf, "running_var") == 0 ? 1.0 : 0.0;
+        } else if (!strcmp(leaf, "weight") || !strcmp(leaf, "bias")) {
+            const cnn_param *w = cnn_graph_find_param(h->g, "op.weight");
+            if (!w) continue;
+            bound = 1.0 / sqrt((double)(cnn_tensor_numel(&w->value) / (size_t)w->value.dims[0]));
+            lo = -bound, hi = bound;
+        } else {
+            continue;
+        }
+        double mx = 0;
+        for (size_t e = 0; e < n; e++) {
+            double v = pp->value.data[e];
+            mx = fmax(mx, fabs(v));
+            if (v < lo || v > hi) {
+                snprintf(err, errn, "init: %s[%zu] = %g outside [%g, %g]", pp->name, e, v, lo, hi);
+                return 0;
+            }
+        }
+        if (bound > 0 && n >= 20 && mx < 0.7 * bound) {
+            snprintf(err, errn, "init: %s spans only %g of the bound %g", pp->name, mx, bound);
+            return 0;
+        }
+    }
+    const int *p = c->p, *xd = c->in[0].dims;
+    int nd = c->in[0].ndim;
+    cnn_tensor y = cnn_node_value(h->y);
+    size_t k = (size_t)or1(p[3]) * or1(p[4]) * or1(p[5]), G = (size_t)or1(p[1]);
+    switch (c->op) {
+    case OP_CONV2D:
+    case OP_CONV3D: macs = (int64_t)(cnn_tensor_numel(&y) / (size_t)y.dims[0] * ((size_t)xd[1] / G) * k); break;
+    case OP_CONVT2D: macs = (int64_t)(prod(nd - 1, xd + 1) * ((size_t)p[0] / G) * k); break;
+    case OP_LINEAR: macs = (int64_t)prod(nd - 1, xd + 1) * p[0]; break;
+    case OP_ADAPTIVE: case OP_ADD: case OP_AVGPOOL2D: case OP_MAXPOOL2D: case OP_MAXPOOL3D:
+    case OP_BINARY: case OP_CH_MEAN: case OP_CH_MAX: case OP_SHUFFLE: case OP_CH_SLICE:
+    case OP_CONCAT: case OP_MUL_CHANNEL: case OP_MUL_SPATIAL: macs = 0; break;
+    default: break;
+    }
+    if (cost.params != params || (macs >= 0 && cost.macs != macs)) {
+        snprintf(err, errn, "cost: params %lld, macs %lld; want params %lld, macs %lld", (long long)cost.params,
+                 (long long)cost.macs, (long long)params, (long long)macs);
+        return 0;
+    }
+    return 1;
+}
+
 /* Builds the case's graph on the current backend, compiles it and gives every
-   parameter and buffer its values (the same on every backend). data[k]: input k. */
-static int build_case(const hcase *c, int ci, float *const *data, hgraph *h, char *err, size_t errn)
+   parameter and buffer its values (the same on every backend). data[k]: input k.
+   check: also check_layer. */
+static int build_case(const hcase *c, int ci, float *const *data, hgraph *h, char *err, size_t errn,
+                      bool check)
 {
     memset(h, 0, sizeof *h);
     h->g = cnn_graph_new();
@@ -961,6 +1065,7 @@ static int build_case(const hcase *c, int ci, float *const *data, hgraph *h, cha
         return 0;
     }
     cnn_graph_mark_output(h->g, h->y);
+    if (check && !check_layer(c, h, err, errn)) return 0;
     cnn_rng r;
     cnn_rng_seed(&r, 1000 + (uint64_t)ci);
     for (int i = 0; i < cnn_graph_num_params(h->g); i++) {
@@ -1028,7 +1133,7 @@ static int run_backend(const hcase *c, int ci, float *const *data, const float *
                        hres *out, char *err, size_t errn)
 {
     hgraph h;
-    int ok = build_case(c, ci, data, &h, err, errn);
+    int ok = build_case(c, ci, data, &h, err, errn, false);
     for (int mode = c->eval ? 0 : 1; ok && mode < 2; mode++) {
         cnn_graph_set_training(h.g, mode == 1);
         ok = set_inputs(c, &h, data, err, errn) && forward(&h, err, errn);
@@ -1153,7 +1258,6 @@ static void dhw(int nd, const int *d, int *s)
     s[2] = nd >= 3 ? d[nd - 1] : 1;
 }
 
-static int or1(int v) { return v ? v : 1; }
 
 static void o_conv(octx *o, bool transposed)
 {
@@ -1937,7 +2041,7 @@ static int run_case(int ci)
     /* ref: oracle in each mode, then the finite-difference check */
     TU_OK(cnn_set_backend("ref"));
     hgraph h;
-    if (!build_case(c, ci, data, &h, err, sizeof err)) {
+    if (!build_case(c, ci, data, &h, err, sizeof err, true)) {
         ok = 0;
         goto done;
     }
