@@ -15,7 +15,8 @@
         step before it counts; the input generators keep values away from kinks
         (ReLU at 0, clip bounds, max ties) so that no probe crosses one.
    Prints per op the cases and failures and fails on any failure. One op (or a
-   comma-separated list) only: argument 1 or CNN_OPS_ONLY=maxpool2d,binary. */
+   comma-separated list) only: argument 1 or CNN_OPS_ONLY=maxpool2d,binary. Runs at
+   one thread unless CNN_THREADS is set. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -863,7 +864,7 @@ static void gen_input(const hcase *c, int k, float *x, cnn_rng *r)
     case F_AWAY:
         tu_fill(x, n, -8, 8, r);
         for (size_t i = 0; i < n; i++)
-            for (int q = 0; q < (c->nkink ? c->nkink : 0); q++)
+            for (int q = 0; q < c->nkink; q++)
                 if (fabsf(x[i] - c->kink[q]) < 0.05f)
                     x[i] = c->kink[q] + (x[i] < c->kink[q] ? -0.05f : 0.05f);
         if (c->op == OP_UNARY) /* abs: away from 0 */
@@ -1941,7 +1942,7 @@ static int fd_check(const hcase *c, hgraph *h, float **data, const float *w, siz
     float *val[12], *ana[12];
     size_t n[12];
     char name[12][48];
-    int nt = 0, input_of[12];
+    int nt = 0;
     for (int k = 0; k < c->nin; k++)
         if (c->in[k].kind == IN_X) {
             cnn_tensor gi = cnn_node_grad(h->in[k]);
@@ -1949,8 +1950,7 @@ static int fd_check(const hcase *c, hgraph *h, float **data, const float *w, siz
             val[nt] = data[k];
             ana[nt] = malloc(n[nt] * sizeof(float));
             memcpy(ana[nt], gi.data, n[nt] * sizeof(float));
-            snprintf(name[nt], sizeof name[0], "input %d", k);
-            input_of[nt++] = 1;
+            snprintf(name[nt++], sizeof name[0], "input %d", k);
         }
     for (int i = 0; i < cnn_graph_num_params(h->g) && nt < 12; i++) {
         cnn_param *pp = cnn_graph_param(h->g, i);
@@ -1959,10 +1959,8 @@ static int fd_check(const hcase *c, hgraph *h, float **data, const float *w, siz
         val[nt] = pp->value.data;
         ana[nt] = malloc(n[nt] * sizeof(float));
         memcpy(ana[nt], pp->grad.data, n[nt] * sizeof(float));
-        snprintf(name[nt], sizeof name[0], "%s", pp->name);
-        input_of[nt++] = 0;
+        snprintf(name[nt++], sizeof name[0], "%s", pp->name);
     }
-    (void)input_of;
     cnn_rng r;
     cnn_rng_seed(&r, 77);
     int bad = 0;
@@ -2177,6 +2175,10 @@ static void test_backend_ops(void **state)
     cases_elementwise();
     cases_general();
     cases_smaller_batch();
+    /* one thread unless CNN_THREADS says otherwise: the cases are small, and on a
+       busy machine a second thread waiting at every barrier costs 10x the wall time
+       (the kernels' threading has its own tests) */
+    if (!getenv("CNN_THREADS")) cnn_set_threads(1);
     /* ref first: the others are compared with it */
     static const char *known[] = {"ref", "cpu"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
