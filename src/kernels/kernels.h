@@ -71,6 +71,9 @@ const cnn_backend *cnn_backend_get(void);
    backend left it to ref), e.g. for `cnn bench --layers`. */
 #define cnn_backend_provider(F) \
     (cnn_backend_get()->F == cnn_backend_ref.F ? cnn_backend_ref.name : cnn_backend_get()->name)
+/* Which kernel conv_forward of the table in use runs for c, as a short name ("cpu dw",
+   "dnnl wino/16c", "ref"...), for `cnn bench --layers`. */
+const char *cnn_backend_conv_kernel(const cnn_conv_desc *c);
 /* Scratch bytes enough for this convolution on every compiled-in backend. */
 size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c);
 /* ... for conv_forward_s8 (int8 inference). */

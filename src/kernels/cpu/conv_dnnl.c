@@ -603,3 +603,30 @@ void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, cons
 {
     conv_chunks(KIND_BWD_WEIGHTS, c, x, dy, dw, NULL, db, scratch);
 }
+
+/* Which oneDNN path cnn_dnnl_conv_forward takes for c, for `cnn bench --layers`: the
+   verdict cached by a forward already run on this descriptor (any batch), else the one
+   pick_layout / use_winograd would make. "/16c": activations reordered to and from
+   nChw16c (8c) around the call; "/nchw": oneDNN on the caller's layout. */
+const char *cnn_dnnl_conv_kernel(const cnn_conv_desc *c)
+{
+    int layout = pick_layout(c);
+    bool blocked = layout == CNN_CPU_LAYOUT_BLOCKED, wino = use_winograd(c, layout);
+    bool c8 = block_c() == 8;
+    pthread_mutex_lock(&g_lock);
+    for (entry *e = g_cache; e; e = e->next) {
+        cnn_conv_desc d = e->d;
+        d.n = c->n;
+        if (e->kind != KIND_FWD || e->layout != layout || memcmp(&d, c, sizeof d)) continue;
+        if (e->failed) {
+            pthread_mutex_unlock(&g_lock);
+            return "ref (dnnl refused)";
+        }
+        wino = e->winograd;
+        break;
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (!blocked) return "dnnl/nchw";
+    if (wino) return c8 ? "dnnl wino/8c" : "dnnl wino/16c";
+    return c8 ? "dnnl/8c" : "dnnl/16c";
+}

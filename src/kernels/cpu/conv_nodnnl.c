@@ -38,3 +38,9 @@ void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, cons
 {
     cnn_ref_conv_backward_weights(c, x, dy, dw, db, scratch);
 }
+
+const char *cnn_dnnl_conv_kernel(const cnn_conv_desc *c)
+{
+    (void)c;
+    return "ref (no dnnl)";
+}

@@ -27,6 +27,10 @@ void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, cons
 void cnn_cpu_set_chunk_cap(size_t bytes);
 /* Frees every cached primitive (also registered with atexit). */
 void cnn_dnnl_release(void);
+/* Short name of the oneDNN path a forward of c takes ("dnnl/16c", "dnnl wino/16c",
+   "dnnl/nchw", "ref (...)"), and of the cpu kernel (conv_kernel_name.c). */
+const char *cnn_dnnl_conv_kernel(const cnn_conv_desc *c);
+const char *cnn_cpu_conv_kernel(const cnn_conv_desc *c);
 
 /* Depthwise 2D convolution, groups == C_in == C_out, D = 1 (depthwise.c). */
 bool cnn_cpu_is_depthwise(const cnn_conv_desc *c);
