@@ -224,13 +224,12 @@ static double layer_bytes(const cnn_node *n, int batch)
     return 4.0 * b;
 }
 
-/* How a node's value is stored between layers. Public tensors and the planned arena
-   are plain (DESIGN decision 4): (N, C, H, W) and its 1-3D kin. */
+/* How a node's value is stored between layers (NCHW and its kin, or nChw16c where
+   the blocked layout pass keeps it blocked, docs/architecture.md "Blocked layout").
+   A fused chain's value is its tail's. */
 static const char *layer_layout(const cnn_node *n)
 {
-    static const char *plain[] = {"scalar", "N", "NC", "NCL", "NCHW", "NCDHW"};
-    int nd = n->out.ndim;
-    return nd >= 0 && nd <= 5 ? plain[nd] : "plain";
+    return cnn_layout_name(n->fusion ? n->fusion->tail : n);
 }
 
 /* Who computes n's forward: the kernel table entry's backend and, for convolutions,
@@ -245,7 +244,11 @@ static const char *layer_kernel(const cnn_node *n, int batch, char *buf, size_t 
         cnn_conv_desc d;
         n->op->int8_conv(n, &d);
         d.n = batch;
-        snprintf(buf, size, "%s", cnn_backend_conv_kernel(&d));
+        if (n->layout || n->in[0]->layout) /* blocked input and/or output: no reorder there */
+            snprintf(buf, size, "%s %s>%s", cnn_conv_blocked_kernel(&d), n->in[0]->layout ? "16c" : "nchw",
+                     n->layout ? "16c" : "nchw");
+        else
+            snprintf(buf, size, "%s", cnn_backend_conv_kernel(&d));
         return buf;
     }
     return "ops";
@@ -533,7 +536,7 @@ int cmd_bench(int argc, char **argv)
            "is bound by memory\n",
            peak, stream, stream_arg > 0 ? "given" : "STREAM triad measured after the run",
            stream > 0 ? peak / stream : 0.0);
-    printf("\n%-32s %-14s %-18s %-6s %-16s %10s %9s", "layer", "op", "output shape", "layout", "kernel",
+    printf("\n%-32s %-14s %-18s %-7s %-20s %10s %9s", "layer", "op", "output shape", "layout", "kernel",
            "MMACs", "fwd ms");
     if (train) printf(" %9s", "bwd ms");
     printf(" %6s %9s %6s %8s %7s %-6s", "time%", "fwd GF/s", "peak%", "GB/s", "limit%", "of");
@@ -551,7 +554,7 @@ int cmd_bench(int argc, char **argv)
         char kb[64];
         double bytes = layer_bytes(n, batch), gbps = f > 0 ? bytes / f / 1e9 : 0.0, pct;
         const char *lim = layer_limit(fg, gbps, 2.0 * macs * batch / bytes, peak, stream, &pct);
-        printf("%-32.32s %-14.14s %-18.18s %-6.6s %-16.16s %10.3f %9.3f", cnn_node_name(n), cnn_node_op(n),
+        printf("%-32.32s %-14.14s %-18.18s %-7.7s %-20.20s %10.3f %9.3f", cnn_node_name(n), cnn_node_op(n),
                shape, layer_layout(n), layer_kernel(n, batch, kb, sizeof kb), macs / 1e6, f * 1e3);
         if (train) printf(" %9.3f", b * 1e3);
         printf(" %6.1f %9.2f %6.1f %8.2f %7.1f %-6s", layer_sum > 0 ? 100.0 * (f + b) / layer_sum : 0.0,
