@@ -134,7 +134,7 @@ cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_co
 {
     bool xb = n->in[0]->layout != 0, yb = n->layout != 0;
     const cnn_fusion *f = ctx->fused ? n->fusion : NULL;
-    cnn_epilogue e = {0};
+    cnn_blocked_epi e = {0};
     if (f && yb) {
         if (f->bn) {
             cnn_bn_eval_affine(f->bn, f->scale, f->shift);

@@ -34,7 +34,7 @@ bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise)
 
 bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                               const float *w, const float *b, float *y, bool y_blocked,
-                              const cnn_epilogue *epi, void *scratch)
+                              const cnn_blocked_epi *epi, void *scratch)
 {
     if (!cpu_in_use()) return false;
     if (cnn_cpu_is_depthwise(c)) {
@@ -68,7 +68,7 @@ bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise)
 }
 bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                               const float *w, const float *b, float *y, bool y_blocked,
-                              const cnn_epilogue *epi, void *scratch)
+                              const cnn_blocked_epi *epi, void *scratch)
 {
     (void)c, (void)x, (void)x_blocked, (void)w, (void)b, (void)y, (void)y_blocked, (void)epi, (void)scratch;
     return false;

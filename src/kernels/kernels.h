@@ -81,12 +81,12 @@ int cnn_blocked_width(void);
 /* What a convolution forward applies to its output while it is hot: y = act((y *
    scale + shift) + res), each part optional; scale/shift per channel, res in y's
    layout, act elementwise over n floats (any layout). */
-typedef struct cnn_epilogue {
+typedef struct cnn_blocked_epi {
     const float *scale, *shift;
     const float *res;
     void (*act)(const void *arg, float *y, size_t n);
     const void *act_arg;
-} cnn_epilogue;
+} cnn_blocked_epi;
 /* Whether conv c can read and write blocked tensors (*depthwise: it then must do both;
    a dense one may have either side plain). */
 bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise);
@@ -95,7 +95,7 @@ bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise);
    backend cannot (the caller reports it). */
 bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                               const float *w, const float *b, float *y, bool y_blocked,
-                              const cnn_epilogue *epi, void *scratch);
+                              const cnn_blocked_epi *epi, void *scratch);
 /* Which kernel runs a blocked conv ("cpu dw", "dnnl", "dnnl wino"), for cnn bench. */
 const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c);
 /* Scratch bytes enough for this convolution on every compiled-in backend. */

@@ -78,7 +78,7 @@ static void run_case(int n, int ch, int h, int w, int kh, int kw, int s, int ph,
             }
     to_blocked(x, n, ch, is, xb);
     to_blocked(res, n, ch, os, resb);
-    cnn_epilogue e = {.scale = epi >= 1 ? sc : NULL, .shift = epi >= 1 ? sh : NULL,
+    cnn_blocked_epi e = {.scale = epi >= 1 ? sc : NULL, .shift = epi >= 1 ? sh : NULL,
                       .res = epi >= 2 ? resb : NULL, .act = epi >= 3 ? relu6 : NULL};
     cnn_blocked_dw_forward(&c, xb, wt, b, yb, epi ? &e : NULL);
     from_blocked(yb, n, ch, os, y);
@@ -128,7 +128,7 @@ static void test_epilogue(void **state)
             }
     to_blocked(y, n, ch, s, yb);
     to_blocked(res, n, ch, s, rb);
-    cnn_epilogue e = {.scale = sc, .shift = sh, .res = rb, .act = relu6};
+    cnn_blocked_epi e = {.scale = sc, .shift = sh, .res = rb, .act = relu6};
     cnn_blocked_epilogue(&e, n, ch, s, yb);
     from_blocked(yb, n, ch, s, got);
     assert_true(tu_close(got, want, len, 1e-6f, 1e-6f, "blocked epilogue"));

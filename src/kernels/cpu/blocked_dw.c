@@ -25,7 +25,7 @@ bool cnn_blocked_dw_ok(const cnn_conv_desc *c)
 
 /* The epilogue on one row of `len` floats of channel block cb (blocked: lane = channel
    within the block); res points at the same row of the residual. */
-static inline __attribute__((always_inline)) void epi_row(const cnn_epilogue *e, int cb, float *y,
+static inline __attribute__((always_inline)) void epi_row(const cnn_blocked_epi *e, int cb, float *y,
                                                           const float *res, size_t len)
 {
     if (e->scale) {
@@ -41,7 +41,7 @@ static inline __attribute__((always_inline)) void epi_row(const cnn_epilogue *e,
    taps, bias vector. Columns [lo, hi) read only inside the row: no tests there. */
 CNN_CLONES static void dw_row(const cnn_conv_desc *c, const float *restrict xb,
                               const float *restrict wb, const float *restrict bias, int oh,
-                              int lo, int hi, float *restrict yr, const cnn_epilogue *epi, int cb,
+                              int lo, int hi, float *restrict yr, const cnn_blocked_epi *epi, int cb,
                               const float *res)
 {
     const int H = c->in[1], W = c->in[2], OW = c->out[2], kh = c->k[1], kw = c->k[2];
@@ -99,7 +99,7 @@ CNN_CLONES static void dw_row(const cnn_conv_desc *c, const float *restrict xb,
 }
 
 void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
-                            float *y, const cnn_epilogue *epi)
+                            float *y, const cnn_blocked_epi *epi)
 {
     const int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2];
     const int kk = c->k[1] * c->k[2], CB = c->c_in / B;
@@ -133,13 +133,13 @@ void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float 
     }
 }
 
-CNN_CLONES static void epi_piece(const cnn_epilogue *e, int cb, float *y, const float *res, size_t len)
+CNN_CLONES static void epi_piece(const cnn_blocked_epi *e, int cb, float *y, const float *res, size_t len)
 {
     epi_row(e, cb, y, res, len);
 }
 
 /* The epilogue over a whole blocked tensor (N, C/16, S, 16), after a oneDNN forward. */
-void cnn_blocked_epilogue(const cnn_epilogue *e, int n, int c, size_t spatial, float *y)
+void cnn_blocked_epilogue(const cnn_blocked_epi *e, int n, int c, size_t spatial, float *y)
 {
     const int CB = c / B;
     const size_t plane = spatial * B, rows = (spatial + 63) / 64; /* ~4 KiB pieces */

@@ -40,8 +40,8 @@ bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool 
                                    void *scratch);
 bool cnn_blocked_dw_ok(const cnn_conv_desc *c);
 void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
-                            float *y, const cnn_epilogue *epi);
-void cnn_blocked_epilogue(const cnn_epilogue *e, int n, int c, size_t spatial, float *y);
+                            float *y, const cnn_blocked_epi *epi);
+void cnn_blocked_epilogue(const cnn_blocked_epi *e, int n, int c, size_t spatial, float *y);
 /* Depthwise 2D convolution, groups == C_in == C_out, D = 1 (depthwise.c). */
 bool cnn_cpu_is_depthwise(const cnn_conv_desc *c);
 void cnn_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
