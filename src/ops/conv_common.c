@@ -119,7 +119,7 @@ cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom
     cnn_conv_desc d = c->desc;
     d.n = ctx->batch;
     if (ctx->layout && !n->q && (n->layout || n->in[0]->layout)) /* layout.c */
-        return cnn_layout_conv_forward(n, ctx, &d, c->bias ? n->params[1]->value.data : NULL);
+        return ctx->layout_conv(n, ctx, &d, c->bias ? n->params[1]->value.data : NULL);
     if (n->q)
         CNN_CHECK(cnn_qnode_forward(n, ctx));
     else
