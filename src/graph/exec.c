@@ -440,6 +440,7 @@ static cnn_ctx make_ctx(cnn_graph *g)
         .batch = g->batch,
         .scratch = g->scratch,
         .be = cnn_backend_get(),
+        .layout_conv = cnn_layout_conv_forward,
         .rng = &g->rng,
         .sync = g->training && g->sync_comm && cnn_comm_size(g->sync_comm) > 1 ? g->sync_comm : NULL,
     };

@@ -22,6 +22,10 @@ typedef struct cnn_ctx {
     cnn_rng *rng;           /* dropout */
     cnn_comm *sync;         /* training: batch norm statistics over these ranks (NULL: local) */
     bool layout;            /* blocked values are stored blocked this run (layout.c) */
+    /* the forward of a conv whose input or output is blocked (cnn_layout_conv_forward):
+       handed to the ops through the context, so src/ops calls nothing in src/graph */
+    cnn_status (*layout_conv)(cnn_node *n, const struct cnn_ctx *ctx, const cnn_conv_desc *d,
+                              const float *b);
 } cnn_ctx;
 
 /* A parameter with the default initialisation of its layer (PyTorch's). */

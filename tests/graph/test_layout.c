@@ -7,6 +7,7 @@
    at the maximum batch and below it, and through forward_until. Elsewhere (ref) every
    value is plain. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,12 +144,38 @@ static void test_training_plain(void **state)
     cnn_graph_free(off.g);
 }
 
+/* A graph planned blocked and then run on a backend without the blocked path runs
+   plain: same numbers, no error. */
+static void test_backend_switch(void **state)
+{
+    (void)state;
+    net on = build(1, true), off = build(1, false);
+    char prev[32];
+    snprintf(prev, sizeof prev, "%s", cnn_backend_name());
+    TU_OK(cnn_set_backend("ref"));
+    size_t n = (size_t)16 * 12 * 12;
+    float *xs = malloc(n * sizeof *xs);
+    cnn_rng r;
+    cnn_rng_seed(&r, 7);
+    tu_fill(xs, n, -2, 2, &r);
+    TU_OK(cnn_graph_set_input(on.g, on.x, xs, 1));
+    TU_OK(cnn_graph_set_input(off.g, off.x, xs, 1));
+    TU_OK(cnn_graph_forward(on.g));
+    TU_OK(cnn_graph_forward(off.g));
+    TU_OK(cnn_set_backend(prev));
+    close_nodes(on.out, off.out, "logits after a backend switch");
+    free(xs);
+    cnn_graph_free(on.g);
+    cnn_graph_free(off.g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch1),
         cmocka_unit_test(test_batched),
         cmocka_unit_test(test_training_plain),
+        cmocka_unit_test(test_backend_switch),
     };
     return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
