@@ -1,6 +1,8 @@
 /* cnn bench MODEL: images/s and ms per batch of inference or a training step, the
-   planned arena and peak RSS; --layers adds per-layer times, GFLOP/s and % of the
-   machine's FP32 peak (measured at start by an FMA loop, or --peak). */
+   planned arena and peak RSS; --layers adds per-layer layout, kernel, times, GFLOP/s,
+   GB/s and % of the limit that binds the layer: the machine's FP32 peak (measured at
+   start by an FMA loop, or --peak) or its memory bandwidth (a STREAM triad measured in
+   the same run, or --stream). */
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -126,6 +128,42 @@ static double measure_peak(int threads, const char **isa)
     return best;
 }
 
+/* ---------------------------------------------------------------- STREAM triad
+ * a = b + s * c over three arrays of STREAM_N floats (3 x 64 MiB: far past the L2 and
+ * most of a shared L3), split over `threads` threads; GB/s counts 12 bytes per element
+ * as STREAM does (no write-allocate); the best of 7 rounds after a first-touch pass. */
+#define STREAM_N ((size_t)1 << 24)
+static double measure_stream(int threads)
+{
+    float *a = malloc(STREAM_N * sizeof *a), *b = malloc(STREAM_N * sizeof *b),
+          *c = malloc(STREAM_N * sizeof *c);
+    double best = 0.0;
+    if (!a || !b || !c) goto out;
+#ifndef _OPENMP
+    threads = 1;
+#endif
+    long n = (long)STREAM_N;
+    for (int round = 0; round < 8; round++) {
+        double t0 = now_s();
+#ifdef _OPENMP
+#pragma omp parallel for simd schedule(static) num_threads(threads)
+#endif
+        for (long i = 0; i < n; i++) {
+            if (round == 0) b[i] = 1.0f, c[i] = 2.0f; /* first touch, on the thread that reads */
+            a[i] = b[i] + 0.5f * c[i];
+        }
+        double dt = now_s() - t0, gbps = 12.0 * (double)n / dt / 1e9;
+        if (round > 0 && gbps > best) best = gbps;
+    }
+    volatile float sink = a[n / 2];
+    (void)sink;
+out:
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
 /* ---------------------------------------------------------------- helpers */
 static int cmp_double(const void *a, const void *b)
 {
@@ -170,6 +208,67 @@ static double backward_macs(const cnn_node *n)
     return (double)cnn_node_cost(n).macs * (k ? k : 1);
 }
 
+/* Bytes an eval forward of n moves at least once: its inputs, its output, its
+   parameters and, fused into a convolution, the residual its epilogue adds. */
+static double layer_bytes(const cnn_node *n, int batch)
+{
+    double b = 0.0;
+    for (int j = 0; j < n->n_in; j++)
+        b += (double)(n->in[j]->batched ? cnn_node_per_example(n->in[j]) * (size_t)batch
+                                        : cnn_node_numel_max(n->in[j]));
+    const cnn_node *tail = n->fusion ? n->fusion->tail : n;
+    b += (double)(tail->batched ? cnn_node_per_example(tail) * (size_t)batch : cnn_node_numel_max(tail));
+    for (int j = 0; n->fusion && j < n->fusion->n_links; j++) /* values a stage adds */
+        for (int k = 0; k < n->fusion->link[j]->n_in; k++)
+            if (k != n->fusion->chain_in[j])
+                b += (double)cnn_node_per_example(n->fusion->link[j]->in[k]) * batch;
+    for (int i = 0; i < n->n_params; i++) b += (double)cnn_tensor_numel(&n->params[i]->value);
+    return 4.0 * b;
+}
+
+/* How a node's value is stored between layers (NCHW and its kin, or nChw16c where
+   the blocked layout pass keeps it blocked, docs/architecture.md "Blocked layout").
+   A fused chain's value is its tail's. */
+static const char *layer_layout(const cnn_node *n)
+{
+    return cnn_layout_name(n->fusion ? n->fusion->tail : n);
+}
+
+/* Who computes n's forward: the kernel table entry's backend and, for convolutions,
+   which of its kernels (cnn_backend_conv_kernel); "ops" where the op's own plain C in
+   src/ops computes it without a table entry. */
+static const char *layer_kernel(const cnn_node *n, int batch, char *buf, size_t size)
+{
+    const char *op = cnn_node_op(n);
+    if (n->q) return cnn_backend_provider(conv_forward_s8);
+    if (!strcmp(op, "linear") || !strcmp(op, "matmul")) return cnn_backend_provider(gemm);
+    if (n->op->int8_conv && strcmp(op, "linear")) { /* conv2d, conv3d */
+        cnn_conv_desc d;
+        n->op->int8_conv(n, &d);
+        d.n = batch;
+        if (n->layout || n->in[0]->layout) /* blocked input and/or output: no reorder there */
+            snprintf(buf, size, "%s %s>%s", cnn_conv_blocked_kernel(&d), n->in[0]->layout ? "16c" : "nchw",
+                     n->layout ? "16c" : "nchw");
+        else
+            snprintf(buf, size, "%s", cnn_backend_conv_kernel(&d));
+        return buf;
+    }
+    return "ops";
+}
+
+/* Roofline: a layer whose FLOPs per byte moved reach the machine's peak / bandwidth
+   is bound by the FP32 peak, else by memory; *pct = its share of that limit. */
+static const char *layer_limit(double gflops, double gbps, double flops_per_byte, double peak,
+                               double stream, double *pct)
+{
+    if (peak > 0 && stream > 0 && flops_per_byte < peak / stream) {
+        *pct = 100.0 * gbps / stream;
+        return "STREAM";
+    }
+    *pct = peak > 0 ? 100.0 * gflops / peak : 0.0;
+    return "peak";
+}
+
 /* Rows of the --layers table: nodes that ran and compute (not graph inputs). */
 static bool layer_row(const cnn_node *n)
 {
@@ -198,19 +297,22 @@ typedef struct op_total {
 static const char USAGE[] =
     "usage: cnn bench MODEL|CHECKPOINT [--input CxHxW] [--batch B] [--train] [--iters N] [--warmup N]\n"
     "                 [--threads T] [--backend NAME] [--json] [--layers] [--peak GFLOPS]\n"
-    "                 [--no-fusion] [--classes N] [--width A] [--set k=v]\n"
+    "                 [--no-fusion] [--classes N] [--width A] [--set k=v] [--stream GBPS]\n"
     "Times inference (eval mode, forward to the logits) or, with --train, a training step\n"
     "(forward + cross-entropy + backward + SGD momentum) on random data; prints images/s,\n"
     "ms per batch (median and mean), the planned activation arena and peak RSS.\n"
-    "--layers: per-layer forward (and backward) ms, GFLOP/s = 2*MACs*batch/time and % of\n"
-    "the FP32 peak (an FMA loop measured at start unless --peak), totals per op kind.\n"
+    "--layers: per-layer layout, kernel (backend and which of its kernels), forward (and\n"
+    "backward) ms, GFLOP/s = 2*MACs*batch/time, GB/s = bytes moved (inputs, output,\n"
+    "parameters) / time, and % of the limit that binds the layer (roofline): the FP32 peak\n"
+    "(an FMA loop measured at start unless --peak) or STREAM triad bandwidth (measured\n"
+    "after the run unless --stream); totals per op kind.\n"
     "Backward FLOPs count the weight and input gradients, each as many MACs as forward.";
 
 int cmd_bench(int argc, char **argv)
 {
     bool train = false, json = false, layers = false, no_fusion = false;
     int iters = 10, warmup = 2, seed = 0;
-    float peak_arg = 0.0f, lr = 0.01f, momentum = 0.9f;
+    float peak_arg = 0.0f, stream_arg = 0.0f, lr = 0.01f, momentum = 0.9f;
     cli_model_args ma = {0};
     ma.batch = 1;
     const cli_opt opts[] = {
@@ -221,6 +323,7 @@ int cmd_bench(int argc, char **argv)
         {"json", OPT_BOOL, &json, "print one JSON object"},
         {"layers", OPT_BOOL, &layers, "per-layer times, GFLOP/s and % of peak"},
         {"peak", OPT_FLOAT, &peak_arg, "FP32 peak in GFLOP/s (default: measured)"},
+        {"stream", OPT_FLOAT, &stream_arg, "memory bandwidth in GB/s for --layers (default: measured)"},
         {"lr", OPT_FLOAT, &lr, "SGD learning rate for --train (default 0.01)"},
         {"momentum", OPT_FLOAT, &momentum, "SGD momentum for --train (default 0.9)"},
         {"seed", OPT_INT, &seed, "seed of weights and random data (default 0)"},
@@ -236,8 +339,8 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "%s\n", USAGE);
         return 2;
     }
-    if (iters < 1 || warmup < 0 || ma.batch < 1 || peak_arg < 0) {
-        fprintf(stderr, "cnn: bench: --iters and --batch must be >= 1, --warmup and --peak >= 0\n");
+    if (iters < 1 || warmup < 0 || ma.batch < 1 || peak_arg < 0 || stream_arg < 0) {
+        fprintf(stderr, "cnn: bench: --iters and --batch must be >= 1, --warmup, --peak and --stream >= 0\n");
         return 2;
     }
     cnn_model_opts mo;
@@ -335,6 +438,9 @@ int cmd_bench(int argc, char **argv)
     double step_flops = 2.0 * (double)cost.macs * batch * (train ? 3.0 : 1.0);
     double gflops = median > 0 ? step_flops / median / 1e9 : 0.0;
     size_t arena = cnn_graph_arena_bytes(m.g, train), rss = peak_rss_bytes();
+    /* the bandwidth only matters to the per-layer limits: measured after the run and after
+       the RSS is read (its 192 MiB of arrays are not the model's) */
+    double stream = !layers ? 0.0 : stream_arg > 0 ? (double)stream_arg : measure_stream(threads);
     char shape[96];
     /* CxHxW (CxDxHxW) as --input takes it */
     size_t len = 0;
@@ -376,7 +482,7 @@ int cmd_bench(int argc, char **argv)
                (long long)cost.macs, gflops, peak, arena, train ? mp.scratch_training : mp.scratch, mp.saved,
                rss, rss_compiled);
         if (layers) {
-            printf(", \"layers\": [");
+            printf(", \"stream_gbps\": %.3f, \"layers\": [", stream);
             int first = 1;
             for (int i = 0; i < n_nodes; i++) {
                 cnn_node *n = cnn_graph_node(m.g, i);
@@ -390,9 +496,16 @@ int cmd_bench(int argc, char **argv)
                 for (int d = 0; d < v.ndim; d++) printf("%s%d", d ? ", " : "", v.dims[d]);
                 double f = p.forward_s / (double)p.calls, b = p.backward_s / (double)p.calls;
                 double macs = (double)cnn_node_cost(n).macs;
-                printf("], \"macs\": %.0f, \"forward_ms\": %.4f, \"backward_ms\": %.4f, "
-                       "\"forward_gflops\": %.3f, \"backward_gflops\": %.3f}",
-                       macs, f * 1e3, b * 1e3, f > 0 ? 2.0 * macs * batch / f / 1e9 : 0.0,
+                double bytes = layer_bytes(n, batch), fg = f > 0 ? 2.0 * macs * batch / f / 1e9 : 0.0;
+                double gbps = f > 0 ? bytes / f / 1e9 : 0.0, pct;
+                const char *lim = layer_limit(fg, gbps, 2.0 * macs * batch / bytes, peak, stream, &pct);
+                char kb[64];
+                printf("], \"layout\": \"%s\", \"kernel\": ", layer_layout(n));
+                json_str(layer_kernel(n, batch, kb, sizeof kb));
+                printf(", \"macs\": %.0f, \"bytes\": %.0f, \"forward_ms\": %.4f, \"backward_ms\": %.4f, "
+                       "\"forward_gflops\": %.3f, \"forward_gbps\": %.3f, \"limit\": \"%s\", "
+                       "\"limit_pct\": %.2f, \"backward_gflops\": %.3f}",
+                       macs, bytes, f * 1e3, b * 1e3, fg, gbps, lim, pct,
                        train && b > 0 ? 2.0 * backward_macs(n) * batch / b / 1e9 : 0.0);
             }
             printf("\n]");
@@ -421,9 +534,14 @@ int cmd_bench(int argc, char **argv)
     if (!layers) goto done;
 
     double max_pct = 0.0;
-    printf("\n%-32s %-18s %-20s %10s %9s", "layer", "op", "output shape", "MMACs", "fwd ms");
+    printf("  limits: FP32 peak %.1f GFLOP/s, memory %.1f GB/s (%s); a layer below %.1f FLOP/byte "
+           "is bound by memory\n",
+           peak, stream, stream_arg > 0 ? "given" : "STREAM triad measured after the run",
+           stream > 0 ? peak / stream : 0.0);
+    printf("\n%-32s %-14s %-18s %-7s %-20s %10s %9s", "layer", "op", "output shape", "layout", "kernel",
+           "MMACs", "fwd ms");
     if (train) printf(" %9s", "bwd ms");
-    printf(" %6s %9s %6s", "time%", "fwd GF/s", "peak%");
+    printf(" %6s %9s %6s %8s %7s %-6s", "time%", "fwd GF/s", "peak%", "GB/s", "limit%", "of");
     if (train) printf(" %9s %6s", "bwd GF/s", "peak%");
     printf("\n");
     for (int i = 0; i < n_nodes; i++) {
@@ -435,11 +553,14 @@ int cmd_bench(int argc, char **argv)
         double macs = (double)cnn_node_cost(n).macs;
         double fg = f > 0 ? 2.0 * macs * batch / f / 1e9 : 0.0;
         cnn_shape_str(v.ndim, v.dims, shape, sizeof shape);
-        printf("%-32.32s %-18.18s %-20.20s %10.3f %9.3f", cnn_node_name(n), cnn_node_op(n), shape,
-               macs / 1e6, f * 1e3);
+        char kb[64];
+        double bytes = layer_bytes(n, batch), gbps = f > 0 ? bytes / f / 1e9 : 0.0, pct;
+        const char *lim = layer_limit(fg, gbps, 2.0 * macs * batch / bytes, peak, stream, &pct);
+        printf("%-32.32s %-14.14s %-18.18s %-7.7s %-20.20s %10.3f %9.3f", cnn_node_name(n), cnn_node_op(n),
+               shape, layer_layout(n), layer_kernel(n, batch, kb, sizeof kb), macs / 1e6, f * 1e3);
         if (train) printf(" %9.3f", b * 1e3);
-        printf(" %6.1f %9.2f %6.1f", layer_sum > 0 ? 100.0 * (f + b) / layer_sum : 0.0, fg,
-               peak > 0 ? 100.0 * fg / peak : 0.0);
+        printf(" %6.1f %9.2f %6.1f %8.2f %7.1f %-6s", layer_sum > 0 ? 100.0 * (f + b) / layer_sum : 0.0,
+               fg, peak > 0 ? 100.0 * fg / peak : 0.0, gbps, pct, lim);
         if (peak > 0 && 100.0 * fg / peak > max_pct) max_pct = 100.0 * fg / peak;
         if (train) {
             double bg = b > 0 ? 2.0 * backward_macs(n) * batch / b / 1e9 : 0.0;

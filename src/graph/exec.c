@@ -350,6 +350,7 @@ cnn_status cnn_graph_compile(cnn_graph *g, uint64_t seed)
         s += (g->nodes[i]->saved_bytes + 63) / 64 * 64;
     }
     CNN_CHECK(cnn_graph_plan_fusion(g));
+    CNN_CHECK(cnn_graph_plan_layout(g));
     CNN_CHECK(plan(g));
     cnn_rng_seed(&g->rng, seed ^ 0x5eedd20u);
     g->compiled = true;
@@ -415,6 +416,7 @@ static cnn_status replan(cnn_graph *g)
 {
     if (!g->compiled) return CNN_OK;
     CNN_CHECK(cnn_graph_plan_fusion(g));
+    CNN_CHECK(cnn_graph_plan_layout(g));
     CNN_CHECK(plan(g));
     g->plan_applied = -1;
     return CNN_OK;
@@ -438,6 +440,7 @@ static cnn_ctx make_ctx(cnn_graph *g)
         .batch = g->batch,
         .scratch = g->scratch,
         .be = cnn_backend_get(),
+        .layout_conv = cnn_layout_conv_forward,
         .rng = &g->rng,
         .sync = g->training && g->sync_comm && cnn_comm_size(g->sync_comm) > 1 ? g->sync_comm : NULL,
     };
@@ -460,6 +463,7 @@ cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
         cnn_node *root = last->fusion ? last : last->fused_into;
         if (root && root->fusion->tail != last) ctx.unfused = root;
     }
+    ctx.layout = ctx.fused && cnn_layout_active(g, last, ctx.unfused);
     int end = last ? last->id + 1 : g->n_nodes;
     cnn_epilogue epi;
     for (int i = 0; i < end; i++) {

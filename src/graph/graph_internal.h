@@ -21,6 +21,11 @@ typedef struct cnn_ctx {
     const cnn_backend *be;  /* kernels */
     cnn_rng *rng;           /* dropout */
     cnn_comm *sync;         /* training: batch norm statistics over these ranks (NULL: local) */
+    bool layout;            /* blocked values are stored blocked this run (layout.c) */
+    /* the forward of a conv whose input or output is blocked (cnn_layout_conv_forward):
+       handed to the ops through the context, so src/ops calls nothing in src/graph */
+    cnn_status (*layout_conv)(cnn_node *n, const struct cnn_ctx *ctx, const cnn_conv_desc *d,
+                              const float *b);
 } cnn_ctx;
 
 /* A parameter with the default initialisation of its layer (PyTorch's). */
@@ -61,6 +66,7 @@ struct cnn_node {
     cnn_node *alias;        /* eval plan: value stored inside alias's buffer ... */
     size_t alias_off;       /* ... this many bytes from its start */
     struct cnn_qnode *q;    /* int8 precision (quant.c), or NULL: float */
+    unsigned char layout;   /* eval: 16 = value stored nChw16c (layout.c), 0 = plain */
     /* planner bookkeeping */
     int last_use;           /* highest id of a consumer */
     size_t off_eval, off_train, off_grad;
@@ -218,6 +224,15 @@ cnn_status cnn_graph_plan_fusion(cnn_graph *g);
 /* Redoes fusion and both plans of a compiled graph (an output was marked). */
 cnn_status cnn_graph_replan(cnn_graph *g);
 void cnn_graph_fusion_free(cnn_graph *g);
+/* Blocked layout (layout.c, docs/architecture.md "Blocked layout"): assigns each
+   value's layout (after fusion); whether a forward (to `last`, NULL: all) may use it;
+   the forward of a conv whose input or output is blocked (fused epilogue included);
+   a value's layout by name ("NCHW", "nChw16c"). */
+cnn_status cnn_graph_plan_layout(cnn_graph *g);
+bool cnn_layout_active(const cnn_graph *g, const cnn_node *last, const cnn_node *unfused);
+cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_desc *d,
+                                   const float *b);
+const char *cnn_layout_name(const cnn_node *n);
 /* Describes producer n's planned chain as an epilogue for its forward (each link's
    epilogue_stage, at the current batch). */
 void cnn_fusion_describe(const cnn_node *n, const cnn_ctx *ctx, cnn_epilogue *e);

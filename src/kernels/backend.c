@@ -257,3 +257,11 @@ size_t cnn_conv_scratch_forward_bytes(const cnn_conv_desc *c)
     }
     return m;
 }
+
+const char *cnn_backend_conv_kernel(const cnn_conv_desc *c)
+{
+#ifdef CNN_HAVE_CPU_BACKEND
+    if (cnn_backend_get()->conv_forward == cnn_backend_cpu.conv_forward) return cnn_cpu_conv_kernel(c);
+#endif
+    return cnn_backend_provider(conv_forward);
+}

@@ -383,6 +383,33 @@ const cnn_backend *cnn_backend_get(void);
    backend left it to ref), e.g. for `cnn bench --layers`. */
 #define cnn_backend_provider(F) \
     (cnn_backend_get()->F == cnn_backend_ref.F ? cnn_backend_ref.name : cnn_backend_get()->name)
+/* Which kernel conv_forward of the table in use runs for c, as a short name ("cpu dw",
+   "dnnl wino/16c", "ref"...), for `cnn bench --layers`. */
+const char *cnn_backend_conv_kernel(const cnn_conv_desc *c);
+/* Blocked layout (docs/architecture.md, "Blocked layout"): a planned graph may keep
+   a tensor (N, C, H, W) as nChw16c, (N, C/16, H, W, 16), between convolutions that the
+   backend in use runs on it directly. cnn_blocked_width(): 16 when it can, else 0. */
+int cnn_blocked_width(void);
+/* What a convolution forward applies to its output while it is hot: y = act((y *
+   scale + shift) + res), each part optional; scale/shift per channel, res in y's
+   layout, act elementwise over n floats (any layout). */
+typedef struct cnn_blocked_epi {
+    const float *scale, *shift;
+    const float *res;
+    void (*act)(const void *arg, float *y, size_t n);
+    const void *act_arg;
+} cnn_blocked_epi;
+/* Whether conv c can read and write blocked tensors (*depthwise: it then must do both;
+   a dense one may have either side plain). */
+bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise);
+/* y = epilogue(conv(x, w) + b) with x / y blocked as flagged; epi (NULL: none) only
+   with a blocked y (a plain y takes the plain epilogue). Returns false when the
+   backend cannot (the caller reports it). */
+bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
+                              const float *w, const float *b, float *y, bool y_blocked,
+                              const cnn_blocked_epi *epi, void *scratch);
+/* Which kernel runs a blocked conv ("cpu dw", "dnnl", "dnnl wino"), for cnn bench. */
+const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c);
 /* Scratch bytes enough for this convolution on every compiled-in backend. */
 size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c);
 /* ... for conv_forward_s8 (int8 inference). */

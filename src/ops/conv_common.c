@@ -118,6 +118,8 @@ cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom
 {
     cnn_conv_desc d = c->desc;
     d.n = ctx->batch;
+    if (ctx->layout && (n->layout || n->in[0]->layout)) /* layout.c */
+        return ctx->layout_conv(n, ctx, &d, c->bias ? n->params[1]->value.data : NULL);
     ctx->be->conv_forward(&d, n->in[0]->out.data, n->params[0]->value.data,
                           c->bias ? n->params[1]->value.data : NULL, n->out.data, ctx->scratch);
     /* a fused chain after the conv (docs/architecture.md, "Fusion") */

@@ -1,6 +1,7 @@
 /* cnn bench end to end: the JSON object's keys and values (no timing assertions), the
    --train --layers table (conv layers listed, per-op totals), and usage errors. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -127,12 +128,80 @@ static void test_layers_train(void **state)
     assert_true(json_num(c, "forward_gflops") > 0);
 }
 
+/* The string value of "key": in a flat JSON text, into buf; fails the test if absent. */
+static const char *json_str_val(const char *json, const char *key, char *buf, size_t size)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": \"", key);
+    const char *p = strstr(json, pat);
+    if (!p) fail_msg("no string key %s in: %.300s", key, json);
+    p += strlen(pat);
+    size_t n = strcspn(p, "\"");
+    if (n >= size) n = size - 1;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* --layers on inference: each row's layout, kernel, bytes moved, GB/s and the limit
+   that binds it (roofline between the given --peak and --stream). */
+static void test_layers_inference(void **state)
+{
+    (void)state;
+    const char *be = getenv("CNN_BACKEND");
+    bool ref = be && !strcmp(be, "ref");
+    assert_int_equal(run(false, "%s bench lenet_relu --batch 2 --layers --iters 2 --warmup 1 --peak 50 "
+                                "--stream 20",
+                         g_bin), 0);
+    assert_non_null(strstr(out, "limits: FP32 peak 50.0 GFLOP/s, memory 20.0 GB/s (given)"));
+    assert_non_null(strstr(out, "layout"));
+    assert_non_null(strstr(out, "kernel"));
+    assert_non_null(strstr(out, "GB/s"));
+    assert_non_null(strstr(out, "limit%"));
+    /* the first conv's row: plain layout, the kernel that ran it */
+    const char *row = strstr(out, "\nC1.0 ");
+    assert_non_null(row);
+    const char *eol = strchr(row + 1, '\n');
+    assert_non_null(eol);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)(eol - row - 1), row + 1);
+    if (!strstr(line, " NCHW ")) fail_msg("no NCHW layout in: %s", line);
+    if (!strstr(line, ref ? " ref " : " cpu ")) fail_msg("kernel not %s in: %s", ref ? "ref" : "cpu", line);
+
+    assert_int_equal(run(false, "%s bench lenet_relu --batch 2 --layers --json --iters 1 --warmup 0 "
+                                "--peak 50 --stream 20",
+                         g_bin), 0);
+    assert_true(json_num(out, "stream_gbps") == 20);
+    char buf[64];
+    const char *c = strstr(out, "\"name\": \"C1.0\"");
+    assert_non_null(c);
+    assert_string_equal(json_str_val(c, "layout", buf, sizeof buf), "NCHW");
+    json_str_val(c, "kernel", buf, sizeof buf);
+    if (ref ? strcmp(buf, "ref") : strncmp(buf, "cpu", 3)) fail_msg("C1.0 kernel '%s'", buf);
+    /* bytes: input 2x1x32x32 + output 2x6x28x28 + weight 6x1x5x5 + bias 6, as floats */
+    assert_true(json_num(c, "bytes") == 4.0 * (2048 + 9408 + 150 + 6));
+    double ms = json_num(c, "forward_ms"), gbps = json_num(c, "forward_gbps");
+    assert_true(ms > 0);
+    assert_true(fabs(gbps - 46448.0 / (ms * 1e-3) / 1e9) <= 0.01 * gbps + 0.002);
+    /* 2*117600*2 FLOPs over 46448 bytes = 10.1 FLOP/byte, above 50/20: bound by the peak */
+    assert_string_equal(json_str_val(c, "limit", buf, sizeof buf), "peak");
+    assert_true(fabs(json_num(c, "limit_pct") - 2.0 * json_num(c, "forward_gflops")) < 0.02);
+    /* max pooling does no multiply-adds: bound by memory, its share of --stream */
+    const char *p = strstr(out, "\"op\": \"maxpool2d\"");
+    assert_non_null(p);
+    assert_string_equal(json_str_val(p, "limit", buf, sizeof buf), "STREAM");
+    assert_true(fabs(json_num(p, "limit_pct") - 5.0 * json_num(p, "forward_gbps")) < 0.02);
+    assert_string_equal(json_str_val(p, "kernel", buf, sizeof buf), "ops");
+}
+
 static void test_errors(void **state)
 {
     (void)state;
     assert_int_not_equal(run(true, "%s bench nosuchmodel --iters 1", g_bin), 0);
     assert_non_null(strstr(out, "nosuchmodel"));
     assert_int_equal(run(true, "%s bench lenet --iters 0", g_bin), 2);
+    assert_int_equal(run(true, "%s bench lenet --stream -1", g_bin), 2);
+    assert_non_null(strstr(out, "--stream"));
     assert_int_equal(run(true, "%s bench", g_bin), 2);
     assert_non_null(strstr(out, "usage"));
     assert_int_equal(run(true, "%s bench lenet --input 1x2", g_bin), 2);
@@ -153,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_json_inference),
         cmocka_unit_test(test_json_train_batch),
         cmocka_unit_test(test_layers_train),
+        cmocka_unit_test(test_layers_inference),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -170,6 +170,7 @@ static const row rows[] = {
      0, "GFLOP/s"},
     {"{B} bench shufflenet_v1 --width 0.25 --set groups=2 --input 3x32x32 --iters 1 --warmup 0 --no-fusion", 0,
      "images/s"},
+    {"{B} bench lenet --layers --stream 20 --peak 100 --iters 1 --warmup 0", 0, "memory 20.0 GB/s (given)"},
     /* train: transfer, curves inside the epoch, data-parallel options (one process) */
     {"{B} train lenet --data idx:. --epochs 1 --batch 16 --limit-train 32 --limit-test 16 --from a.safetensors "
      "--freeze '0.*,3.*' --quiet",

@@ -171,6 +171,9 @@ static void test_fusion_batched(void **state)
 
 int main(void)
 {
+    /* the fusion pass alone, bit for bit; the blocked layout pass (its own sums) is
+       compared within float rounding in test_layout.c */
+    setenv("CNN_LAYOUT", "0", 1);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_fusion_batch1),
                                        cmocka_unit_test(test_fusion_batched)};
     return cmocka_run_group_tests(tests, NULL, NULL);

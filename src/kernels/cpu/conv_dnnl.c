@@ -39,6 +39,7 @@ typedef struct slot {
 typedef struct entry {
     cnn_conv_desc d;
     int kind, layout;
+    int io;        /* forward, blocked layout: bit 0 x, bit 1 y already nChw16c (no reorder) */
     bool winograd; /* oneDNN's Winograd F(4,3) instead of direct */
     bool has_bias; /* forward adds a bias / backward-weights computes db */
     bool failed; /* oneDNN refused: use the reference kernel */
@@ -231,8 +232,8 @@ static bool build(entry *e, dnnl_alg_kind_t alg, bool size_only)
         if (pr[i] < 0) pr[i] = c->p[sd + i]; /* trailing rows never reached: keep symmetric */
     }
     dnnl_dims_t bdims = {c->c_out};
-    CHECK(act_md(&xu, c, c->c_in, c->in, false));
-    CHECK(act_md(&yu, c, c->c_out, c->out, false));
+    CHECK(act_md(&xu, c, c->c_in, c->in, blocked && (e->io & 1)));
+    CHECK(act_md(&yu, c, c->c_out, c->out, blocked && (e->io & 2)));
     CHECK(wei_md(&wu, c, false));
     CHECK(act_md(&xc, c, c->c_in, c->in, blocked));
     CHECK(act_md(&yc, c, c->c_out, c->out, blocked));
@@ -372,11 +373,11 @@ size_t cnn_dnnl_conv_scratch_kinds(const cnn_conv_desc *c, int kinds)
 size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c) { return cnn_dnnl_conv_scratch_kinds(c, 7); }
 
 /* Cache entry for (kind, c); NULL when oneDNN cannot do it. Called with g_lock held. */
-static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
+static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io)
 {
     int layout = pick_layout(c);
     for (entry *e = g_cache; e; e = e->next)
-        if (e->kind == kind && e->layout == layout && e->has_bias == has_bias &&
+        if (e->kind == kind && e->layout == layout && e->has_bias == has_bias && e->io == io &&
             memcmp(&e->d, c, sizeof *c) == 0)
             return e->failed ? NULL : e;
     if (!ensure_engine()) return NULL;
@@ -387,6 +388,7 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
     e->d = *c;
     e->kind = kind;
     e->layout = layout;
+    e->io = io;
     e->has_bias = has_bias;
     bool ok = false;
     if (use_winograd(c, layout)) {
@@ -398,6 +400,7 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
             e->d = *c;
             e->kind = kind;
             e->layout = layout;
+            e->io = io;
             e->has_bias = has_bias;
         }
         e->winograd = ok;
@@ -405,7 +408,7 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias)
     if (!ok) ok = build(e, alg_direct(), false);
     if (!ok) {
         /* keep only the verdict, so a refused layer costs no rebuild next time */
-        entry f = {.d = *c, .kind = kind, .layout = layout, .has_bias = has_bias, .failed = true};
+        entry f = {.d = *c, .kind = kind, .layout = layout, .io = io, .has_bias = has_bias, .failed = true};
         free_entry(e);
         e = cnn_calloc(1, sizeof *e);
         if (!e) return NULL;
@@ -546,8 +549,8 @@ static void free_chunks(void)
 /* Runs kind on t0, t1 -> t2 (forward: x, w -> y with bias b; backward-data: dy, w ->
    dx; backward-weights: x, dy -> dw and db) chunk by chunk; oneDNN's refusals and a
    scratch off the alignment contract take the reference kernels. */
-static void conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const float *t1,
-                        float *t2, const float *b, float *db, char *scratch)
+static bool conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const float *t1,
+                        float *t2, const float *b, float *db, char *scratch, int io)
 {
     size_t xs = (size_t)c->c_in * spatial_in_all(c), ys = (size_t)c->c_out * spatial_out(c);
     /* per-image strides of t0, t1, t2 */
@@ -562,7 +565,11 @@ static void conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const
         d.n = c->n - n0 < nb ? c->n - n0 : nb;
         const float *a0 = t0 + (size_t)n0 * s0, *a1 = t1 + (size_t)n0 * s1;
         float *a2 = t2 + (size_t)n0 * s2;
-        entry *e = aligned(scratch) ? lookup(kind, &d, has_bias) : NULL;
+        entry *e = aligned(scratch) ? lookup(kind, &d, has_bias, io) : NULL;
+        if (!e && io) { /* blocked tensors: the reference kernels read plain ones */
+            pthread_mutex_unlock(&g_lock);
+            return false;
+        }
         if (!e) {
             if (kind == KIND_FWD) cnn_ref_conv_forward(&d, a0, a1, b, a2, scratch);
             else if (kind == KIND_BWD_DATA) cnn_ref_conv_backward_data(&d, a0, a1, a2, scratch);
@@ -576,22 +583,68 @@ static void conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const
             for (int o = 0; o < c->c_out; o++) db[o] += tdb[o];
     }
     pthread_mutex_unlock(&g_lock);
+    return true;
 }
 
 void cnn_dnnl_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                            float *y, void *scratch)
 {
-    conv_chunks(KIND_FWD, c, x, w, y, b, NULL, scratch);
+    conv_chunks(KIND_FWD, c, x, w, y, b, NULL, scratch, 0);
+}
+
+/* The blocked layout of the planned graph (docs/architecture.md, "Blocked layout"):
+   oneDNN's blocked primitive with x and/or y already in nChw16c, so the reorders on
+   those sides vanish. Only where cnn_dnnl_conv_blocked_ok(c) holds; false when oneDNN
+   refuses or no entry can be made (the caller reports it). */
+bool cnn_dnnl_conv_blocked_ok(const cnn_conv_desc *c)
+{
+    return block_c() == 16 && !is_3d(c) && c->groups == 1 && pick_layout(c) == CNN_CPU_LAYOUT_BLOCKED;
+}
+
+bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
+                                   const float *w, const float *b, float *y, bool y_blocked,
+                                   void *scratch)
+{
+    int io = (x_blocked ? 1 : 0) | (y_blocked ? 2 : 0);
+    if (io && !cnn_dnnl_conv_blocked_ok(c)) return false;
+    return conv_chunks(KIND_FWD, c, x, w, y, b, NULL, scratch, io);
 }
 
 void cnn_dnnl_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,
                                  float *dx, void *scratch)
 {
-    conv_chunks(KIND_BWD_DATA, c, dy, w, dx, NULL, NULL, scratch);
+    conv_chunks(KIND_BWD_DATA, c, dy, w, dx, NULL, NULL, scratch, 0);
 }
 
 void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
                                     float *dw, float *db, void *scratch)
 {
-    conv_chunks(KIND_BWD_WEIGHTS, c, x, dy, dw, NULL, db, scratch);
+    conv_chunks(KIND_BWD_WEIGHTS, c, x, dy, dw, NULL, db, scratch, 0);
+}
+
+/* Which oneDNN path cnn_dnnl_conv_forward takes for c, for `cnn bench --layers`: the
+   verdict cached by a forward already run on this descriptor (any batch), else the one
+   pick_layout / use_winograd would make. "/16c": activations reordered to and from
+   nChw16c (8c) around the call; "/nchw": oneDNN on the caller's layout. */
+const char *cnn_dnnl_conv_kernel(const cnn_conv_desc *c)
+{
+    int layout = pick_layout(c);
+    bool blocked = layout == CNN_CPU_LAYOUT_BLOCKED, wino = use_winograd(c, layout);
+    bool c8 = block_c() == 8;
+    pthread_mutex_lock(&g_lock);
+    for (entry *e = g_cache; e; e = e->next) {
+        cnn_conv_desc d = e->d;
+        d.n = c->n;
+        if (e->kind != KIND_FWD || e->layout != layout || e->io || memcmp(&d, c, sizeof d)) continue;
+        if (e->failed) {
+            pthread_mutex_unlock(&g_lock);
+            return "ref (dnnl refused)";
+        }
+        wino = e->winograd;
+        break;
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (!blocked) return "dnnl/nchw";
+    if (wino) return c8 ? "dnnl wino/8c" : "dnnl wino/16c";
+    return c8 ? "dnnl/8c" : "dnnl/16c";
 }

@@ -30,3 +30,24 @@ void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, cons
 {
     cnn_ref_conv_backward_weights(c, x, dy, dw, db, scratch);
 }
+
+const char *cnn_dnnl_conv_kernel(const cnn_conv_desc *c)
+{
+    (void)c;
+    return "ref (no dnnl)";
+}
+
+bool cnn_dnnl_conv_blocked_ok(const cnn_conv_desc *c)
+{
+    (void)c;
+    return false;
+}
+
+bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
+                                   const float *w, const float *b, float *y, bool y_blocked,
+                                   void *scratch)
+{
+    if (x_blocked || y_blocked) return false;
+    cnn_ref_conv_forward(c, x, w, b, y, scratch);
+    return true;
+}

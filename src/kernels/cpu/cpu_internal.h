@@ -28,7 +28,21 @@ void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, cons
 void cnn_cpu_set_chunk_cap(size_t bytes);
 /* Frees every cached primitive (also registered with atexit). */
 void cnn_dnnl_release(void);
+/* Short name of the oneDNN path a forward of c takes ("dnnl/16c", "dnnl wino/16c",
+   "dnnl/nchw", "ref (...)"), and of the cpu kernel (conv_kernel_name.c). */
+const char *cnn_dnnl_conv_kernel(const cnn_conv_desc *c);
+const char *cnn_cpu_conv_kernel(const cnn_conv_desc *c);
 
+/* The blocked layout's forwards: oneDNN with x / y in nChw16c (conv_dnnl.c) and an
+   own depthwise kernel on nChw16c with the epilogue fused (blocked_dw.c). */
+bool cnn_dnnl_conv_blocked_ok(const cnn_conv_desc *c);
+bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
+                                   const float *w, const float *b, float *y, bool y_blocked,
+                                   void *scratch);
+bool cnn_blocked_dw_ok(const cnn_conv_desc *c);
+void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                            float *y, const cnn_blocked_epi *epi);
+void cnn_blocked_epilogue(const cnn_blocked_epi *e, int n, int c, size_t spatial, float *y);
 /* Depthwise 2D convolution, groups == C_in == C_out, D = 1 (depthwise.c). */
 bool cnn_cpu_is_depthwise(const cnn_conv_desc *c);
 void cnn_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,

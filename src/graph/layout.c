@@ -1,0 +1,174 @@
+/* The blocked layout pass (docs/architecture.md, "Blocked layout"). After fusion, each
+   value of an eval-mode graph is given a layout: plain (N, C, H, W) or nChw16c, (N,
+   C/16, H, W, 16), when the backend in use has a 16-channel blocked path
+   (cnn_blocked_width). A value is blocked when its producer is a convolution chain
+   (conv + fused epilogue) that can write blocked, and every consumer reads it blocked:
+   a convolution that can read blocked, or the fused residual add of a chain that is
+   itself blocked. Depthwise convolutions read and write the same layout. Everything
+   else (pooling, concat, linear, the outputs, the graph's last node, values a
+   forward_until stops at) stays plain, so public tensors are NCHW (DESIGN decision
+   4): reorders happen only inside the convolutions at the edges of a blocked run. The
+   decision starts with every candidate blocked and only ever unblocks, so it reaches a
+   fixed point. CNN_LAYOUT=0 in the environment turns the pass off (for benchmarks). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph_internal.h"
+
+/* The value a conv chain computes (its fused tail, or the conv itself). */
+static cnn_node *tail_of(cnn_node *n) { return n->fusion ? n->fusion->tail : n; }
+
+/* Marks the conv chain rooted at n (the conv and the links sharing its buffer). */
+static void mark_chain(cnn_node *n, unsigned char layout)
+{
+    n->layout = layout;
+    for (int j = 0; n->fusion && j < n->fusion->n_links; j++) n->fusion->link[j]->layout = layout;
+}
+
+/* The residual-add stage of chain f and (*other) the value it adds, or NULL. */
+static cnn_node *chain_add(const cnn_fusion *f, cnn_node **other)
+{
+    for (int j = 0; f && j < f->n_links; j++)
+        if (f->link[j]->op->epilogue_kind == CNN_EPI_ADD) {
+            *other = f->link[j]->in[1 - f->chain_in[j]];
+            return f->link[j];
+        }
+    return NULL;
+}
+
+static bool env_off(void)
+{
+    const char *v = getenv("CNN_LAYOUT");
+    return v && v[0] == '0';
+}
+
+/* Whether conv node n (float, 2D) can run blocked; *dw: depthwise. */
+static bool conv_ok(const cnn_node *n, bool *dw)
+{
+    *dw = false;
+    /* a 2D convolution: takes an epilogue, has a kernel descriptor, (N, C, H, W) */
+    if (!n->op->takes_epilogue || !n->op->int8_conv || n->out.ndim != 4 || n->q || n->fused_into)
+        return false;
+    cnn_conv_desc d;
+    n->op->int8_conv(n, &d); /* the kernel descriptor, at the maximum batch */
+    return cnn_conv_blocked_ok(&d, dw);
+}
+
+cnn_status cnn_graph_plan_layout(cnn_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->layout = 0;
+    int B = cnn_blocked_width();
+    if (g->no_fusion || B == 0 || env_off()) return CNN_OK;
+    int n = g->n_nodes;
+    /* cand[i]: conv i can run blocked; out[i]: its chain's value is blocked;
+       dw[i]: depthwise (in and out in the same layout) */
+    bool *cand = cnn_calloc((size_t)n * 3, sizeof *cand);
+    if (!cand) return cnn_set_error(CNN_ERR_NOMEM, "layout: out of memory");
+    bool *out = cand + n, *dw = cand + 2 * n;
+    for (int i = 0; i < n; i++) {
+        cnn_node *v = g->nodes[i];
+        cand[i] = conv_ok(v, &dw[i]);
+        cnn_node *t = cand[i] ? tail_of(v) : NULL;
+        /* a root planned inside a concat's buffer (alias) feeds the concat: plain */
+        out[i] = t && !t->is_output && t != g->output && t->id != n - 1 && !v->alias &&
+                 t->out.ndim == 4 && t->out.dims[1] % B == 0;
+    }
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int i = 0; i < n; i++) {
+            if (!out[i]) continue;
+            cnn_node *t = tail_of(g->nodes[i]);
+            bool ok = true;
+            /* a blocked residual needs the chain adding it to be blocked, and the reverse */
+            cnn_fusion *f = g->nodes[i]->fusion;
+            cnn_node *r = NULL;
+            if (chain_add(f, &r)) {
+                cnn_node *rr = r->fused_into ? r->fused_into : r;
+                if (!out[rr->id] || tail_of(rr) != r) ok = false;
+            }
+            /* every consumer of t reads it blocked */
+            for (int k = t->id + 1; ok && k < n; k++) {
+                cnn_node *c = g->nodes[k];
+                for (int j = 0; ok && j < c->n_in; j++) {
+                    if (c->in[j] != t) continue;
+                    if (c->fused_into) { /* a link of another chain: only its residual add */
+                        cnn_node *q = c->fused_into;
+                        cnn_node *qr = NULL;
+                        ok = c == chain_add(q->fusion, &qr) && qr == t && out[q->id];
+                    } else {
+                        ok = cand[k] && j == 0 && (!dw[k] || out[k]);
+                    }
+                }
+            }
+            if (!ok) {
+                out[i] = false;
+                changed = true;
+            }
+        }
+        /* a depthwise conv whose input is plain writes plain */
+        for (int i = 0; i < n; i++) {
+            if (!cand[i] || !dw[i] || !out[i]) continue;
+            cnn_node *x = g->nodes[i]->in[0], *p = x->fused_into ? x->fused_into : x;
+            if (!cand[p->id] || !out[p->id] || tail_of(p) != x) {
+                out[i] = false;
+                changed = true;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (out[i]) mark_chain(g->nodes[i], (unsigned char)B);
+    cnn_free(cand);
+    return CNN_OK;
+}
+
+bool cnn_layout_active(const cnn_graph *g, const cnn_node *last, const cnn_node *unfused)
+{
+    if (g->training || g->no_fusion || g->observe || unfused) return false;
+    if (last && last->layout) return false; /* the caller reads last: keep it plain */
+    bool any = false;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i]->q) return false; /* quantized after planning: its input is plain */
+        any |= g->nodes[i]->layout != 0;
+    }
+    return any;
+}
+
+/* The activation stage of the blocked epilogue: the backend's act_forward. */
+static void act_apply(const void *arg, float *y, size_t len)
+{
+    cnn_backend_get()->act_forward(arg, y, y, len);
+}
+
+cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_desc *d, const float *b)
+{
+    bool xb = n->in[0]->layout != 0, yb = n->layout != 0;
+    const cnn_epilogue *f = ctx->epi;
+    cnn_blocked_epi e = {0};
+    for (int k = 0; f && yb && k < f->n_stages; k++) {
+        const cnn_epi_stage *st = &f->st[k];
+        if (st->kind == CNN_EPI_AFFINE) {
+            e.scale = st->scale;
+            e.shift = st->shift;
+        } else if (st->kind == CNN_EPI_ADD) {
+            e.res = st->other;
+        } else if (st->kind == CNN_EPI_ACT) {
+            e.act = act_apply;
+            e.act_arg = &st->act;
+        }
+    }
+    if (!cnn_conv_forward_blocked(d, n->in[0]->out.data, xb, n->params[0]->value.data, b, n->out.data, yb,
+                                  f && yb ? &e : NULL, ctx->scratch))
+        return cnn_node_error(n, CNN_ERR_NOMEM,
+                              "the blocked layout's convolution could not be set up (out of memory, or "
+                              "the backend refused it); CNN_LAYOUT=0 runs the graph plain");
+    if (f && !yb) ctx->be->epilogue(f, n->out.data);
+    return CNN_OK;
+}
+
+const char *cnn_layout_name(const cnn_node *n)
+{
+    static const char *plain[] = {"scalar", "N", "NC", "NCL", "NCHW", "NCDHW"};
+    if (n->layout == 16) return "nChw16c";
+    int nd = n->out.ndim;
+    return nd >= 0 && nd <= 5 ? plain[nd] : "plain";
+}

@@ -1,0 +1,76 @@
+/* The blocked layout's kernel entry points (docs/architecture.md, "Blocked layout"):
+   the cpu backend runs it where it was built with oneDNN on an AVX-512 machine (oneDNN's
+   16-channel blocks); every other backend keeps every tensor plain. */
+#include <string.h>
+
+#include "kernels.h"
+
+#ifdef CNN_HAVE_CPU_BACKEND
+#include "cpu/cpu_internal.h"
+
+static bool cpu_in_use(void) { return cnn_backend_get()->conv_forward == cnn_backend_cpu.conv_forward; }
+
+int cnn_blocked_width(void)
+{
+    if (!cpu_in_use()) return 0;
+    /* a 16-channel dense layer oneDNN takes blocked says whether this build and CPU can */
+    cnn_conv_desc d = {1, 16, 16, 1, {1, 8, 8}, {1, 8, 8}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}};
+    return cnn_dnnl_conv_blocked_ok(&d) ? 16 : 0;
+}
+
+bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise)
+{
+    *depthwise = false;
+    if (!cnn_blocked_width()) return false;
+    if (cnn_blocked_dw_ok(c)) {
+        *depthwise = true;
+        return true;
+    }
+    /* only where cpu_conv_forward hands the layer to oneDNN anyway: its scratch was
+       sized for that path (the blocked user sides need less, never more) */
+    return !cnn_cpu_is_depthwise(c) && !cnn_tap_conv_use(c) && !cnn_thin_conv_use(c) &&
+           cnn_dnnl_conv_blocked_ok(c);
+}
+
+bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
+                              const float *w, const float *b, float *y, bool y_blocked,
+                              const cnn_blocked_epi *epi, void *scratch)
+{
+    if (!cpu_in_use()) return false;
+    if (cnn_cpu_is_depthwise(c)) {
+        if (!x_blocked || !y_blocked || !cnn_blocked_dw_ok(c)) return false;
+        cnn_blocked_dw_forward(c, x, w, b, y, epi);
+        return true;
+    }
+    if (!cnn_dnnl_conv_forward_blocked(c, x, x_blocked, w, b, y, y_blocked, scratch)) return false;
+    if (epi && y_blocked)
+        cnn_blocked_epilogue(epi, c->n, c->c_out, (size_t)c->out[0] * c->out[1] * c->out[2], y);
+    return true;
+}
+
+const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
+{
+    if (cnn_cpu_is_depthwise(c)) return "cpu dw";
+    return strncmp(cnn_dnnl_conv_kernel(c), "dnnl wino", 9) == 0 ? "dnnl wino" : "dnnl";
+}
+#else
+int cnn_blocked_width(void) { return 0; }
+const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
+{
+    (void)c;
+    return "ref";
+}
+bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise)
+{
+    (void)c;
+    *depthwise = false;
+    return false;
+}
+bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
+                              const float *w, const float *b, float *y, bool y_blocked,
+                              const cnn_blocked_epi *epi, void *scratch)
+{
+    (void)c, (void)x, (void)x_blocked, (void)w, (void)b, (void)y, (void)y_blocked, (void)epi, (void)scratch;
+    return false;
+}
+#endif

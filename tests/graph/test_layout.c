@@ -1,0 +1,181 @@
+/* The blocked layout pass (graph/layout.c): on a backend with a 16-channel blocked path
+   (the cpu backend with oneDNN on AVX-512) runs of convolutions with their fused batch
+   norm, residual add and activation keep nChw16c between them, and everything else
+   stays NCHW: outputs, values forward_until stops at, convolutions whose channels do not
+   fill 16-wide blocks, pooling and linear layers. Checked against the same graph with
+   the pass off (CNN_LAYOUT=0): the same numbers within float rounding at every output,
+   at the maximum batch and below it, and through forward_until. Elsewhere (ref) every
+   value is plain. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph_internal.h"
+#include "testutil.h"
+
+typedef struct net {
+    cnn_graph *g;
+    cnn_node *x, *a, *b, *c, *d, *e, *f, *side, *out;
+} net;
+
+/* x (N, 16, 12, 12) -> A conv3x3 16->32 bn relu6 -> B depthwise 3x3 bn relu6 -> C conv1x1
+   32->32 bn + A -> D depthwise 5x5 stride 2 bn relu6 -> E conv3x3 32->48 bn relu -> F conv1x1
+   48->24 -> global average pool -> linear 10; a side output conv1x1 C -> 16. */
+static net build(int max_batch, bool layout)
+{
+    setenv("CNN_LAYOUT", layout ? "1" : "0", 1); /* read when the graph is planned */
+    net m;
+    cnn_graph *g = m.g = cnn_graph_new();
+    m.x = cnn_input(g, "x", 4, (int[]){max_batch, 16, 12, 12});
+    m.a = cnn_relu6(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.x, 32, .kernel = 3, .padding = 1, .no_bias = true,
+                                                      .name = "A"),
+                                        .name = "bnA"));
+    m.b = cnn_relu6(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.a, 32, .kernel = 3, .padding = 1, .groups = 32,
+                                                      .name = "B"),
+                                        .name = "bnB"));
+    m.c = cnn_add(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.b, 32, .kernel = 1, .name = "C"), .name = "bnC"), m.a);
+    m.d = cnn_relu6(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.c, 32, .kernel = 5, .stride = 2, .padding = 2,
+                                                      .groups = 32, .no_bias = true, .name = "D"),
+                                        .name = "bnD"));
+    m.e = cnn_relu(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.d, 48, .kernel = 3, .padding = 1, .name = "E"),
+                                       .name = "bnE"));
+    m.f = cnn_conv2d(g, m.e, 24, .kernel = 1, .name = "F");
+    m.side = cnn_conv2d(g, m.c, 16, .kernel = 1, .name = "side");
+    cnn_graph_mark_output(g, m.side);
+    m.out = cnn_linear(g, cnn_flatten(g, cnn_global_avgpool(g, m.f)), 10, .name = "fc");
+    cnn_graph_mark_output(g, m.out);
+    TU_OK(cnn_graph_compile(g, 3));
+    cnn_rng r;
+    cnn_rng_seed(&r, 11);
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *prm = cnn_graph_param(g, i);
+        size_t n = cnn_tensor_numel(&prm->value);
+        if (strstr(prm->name, "running_var"))
+            tu_fill(prm->value.data, n, 0.5f, 2.0f, &r);
+        else if (strstr(prm->name, "bn") || strstr(prm->name, "running_mean"))
+            tu_fill(prm->value.data, n, -0.5f, 0.5f, &r);
+    }
+    cnn_graph_set_training(g, false);
+    unsetenv("CNN_LAYOUT");
+    return m;
+}
+
+static const char *lay(const cnn_node *n) { return cnn_layout_name(n); }
+
+static void close_nodes(const cnn_node *a, const cnn_node *b, const char *what)
+{
+    cnn_tensor ta = cnn_node_value(a), tb = cnn_node_value(b);
+    assert_int_equal(cnn_tensor_numel(&ta), cnn_tensor_numel(&tb));
+    assert_true(tu_close(ta.data, tb.data, cnn_tensor_numel(&ta), 1e-5f, 1e-5f, what));
+}
+
+static void check(int max_batch, int batch)
+{
+    net on = build(max_batch, true), off = build(max_batch, false);
+    bool blocked = cnn_blocked_width() == 16;
+    /* the plan: blocked runs where the backend has them, plain at every edge */
+    const cnn_node *want_blocked[] = {on.a, on.b, on.c, on.d};
+    for (int i = 0; i < 4; i++) assert_string_equal(lay(want_blocked[i]), blocked ? "nChw16c" : "NCHW");
+    const cnn_node *plain[] = {on.x, on.e, on.f, on.side, on.out, off.a, off.b, off.c, off.d};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        assert_string_not_equal(lay(plain[i]), "nChw16c");
+
+    size_t n = (size_t)batch * 16 * 12 * 12;
+    float *xs = malloc(n * sizeof *xs);
+    cnn_rng r;
+    cnn_rng_seed(&r, 5);
+    tu_fill(xs, n, -2, 2, &r);
+    TU_OK(cnn_graph_set_input(on.g, on.x, xs, batch));
+    TU_OK(cnn_graph_set_input(off.g, off.x, xs, batch));
+    TU_OK(cnn_graph_forward(on.g));
+    TU_OK(cnn_graph_forward(off.g));
+    close_nodes(on.out, off.out, "logits, blocked vs plain");
+    close_nodes(on.side, off.side, "side output, blocked vs plain");
+    /* a value inside a blocked run, asked for: the run to it stays plain */
+    TU_OK(cnn_graph_forward_until(on.g, on.c));
+    TU_OK(cnn_graph_forward_until(off.g, off.c));
+    close_nodes(on.c, off.c, "forward_until a blocked value");
+    TU_OK(cnn_graph_forward_until(on.g, on.b));
+    TU_OK(cnn_graph_forward_until(off.g, off.b));
+    close_nodes(on.b, off.b, "forward_until a depthwise value");
+    /* and a full forward after it is blocked again, with the same numbers */
+    TU_OK(cnn_graph_forward(on.g));
+    TU_OK(cnn_graph_forward(off.g));
+    close_nodes(on.out, off.out, "logits after forward_until");
+    free(xs);
+    cnn_graph_free(on.g);
+    cnn_graph_free(off.g);
+}
+
+static void test_batch1(void **state)
+{
+    (void)state;
+    check(1, 1);
+}
+
+static void test_batched(void **state)
+{
+    (void)state;
+    check(4, 4);
+    check(4, 3);
+}
+
+/* Training mode never sees blocked values: forward and backward as with the pass off. */
+static void test_training_plain(void **state)
+{
+    (void)state;
+    net on = build(2, true), off = build(2, false);
+    size_t n = (size_t)2 * 16 * 12 * 12;
+    float *xs = malloc(n * sizeof *xs);
+    cnn_rng r;
+    cnn_rng_seed(&r, 6);
+    tu_fill(xs, n, -2, 2, &r);
+    cnn_graph_set_training(on.g, true);
+    cnn_graph_set_training(off.g, true);
+    TU_OK(cnn_graph_set_input(on.g, on.x, xs, 2));
+    TU_OK(cnn_graph_set_input(off.g, off.x, xs, 2));
+    TU_OK(cnn_graph_forward(on.g));
+    TU_OK(cnn_graph_forward(off.g));
+    cnn_tensor a = cnn_node_value(on.out), b = cnn_node_value(off.out);
+    assert_memory_equal(a.data, b.data, cnn_tensor_numel(&a) * sizeof(float));
+    free(xs);
+    cnn_graph_free(on.g);
+    cnn_graph_free(off.g);
+}
+
+/* A graph planned blocked and then run on a backend without the blocked path runs
+   plain: same numbers, no error. */
+static void test_backend_switch(void **state)
+{
+    (void)state;
+    net on = build(1, true), off = build(1, false);
+    char prev[32];
+    snprintf(prev, sizeof prev, "%s", cnn_backend_name());
+    TU_OK(cnn_set_backend("ref"));
+    size_t n = (size_t)16 * 12 * 12;
+    float *xs = malloc(n * sizeof *xs);
+    cnn_rng r;
+    cnn_rng_seed(&r, 7);
+    tu_fill(xs, n, -2, 2, &r);
+    TU_OK(cnn_graph_set_input(on.g, on.x, xs, 1));
+    TU_OK(cnn_graph_set_input(off.g, off.x, xs, 1));
+    TU_OK(cnn_graph_forward(on.g));
+    TU_OK(cnn_graph_forward(off.g));
+    TU_OK(cnn_set_backend(prev));
+    close_nodes(on.out, off.out, "logits after a backend switch");
+    free(xs);
+    cnn_graph_free(on.g);
+    cnn_graph_free(off.g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch1),
+        cmocka_unit_test(test_batched),
+        cmocka_unit_test(test_training_plain),
+        cmocka_unit_test(test_backend_switch),
+    };
+    return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
+}
