@@ -125,6 +125,7 @@ bool cnn_layout_active(const cnn_graph *g, const cnn_node *last, const cnn_node 
 {
     if (g->training || g->no_fusion || g->observe || unfused) return false;
     if (last && last->layout) return false; /* the caller reads last: keep it plain */
+    if (cnn_blocked_width() == 0) return false; /* the backend was switched since planning */
     bool any = false;
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i]->q) return false; /* quantized after planning: its input is plain */
