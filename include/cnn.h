@@ -100,6 +100,11 @@ float cnn_rng_normal(cnn_rng *r);               /* N(0, 1) */
 void cnn_set_threads(int n);
 int cnn_get_threads(void);
 
+/* ---------------------------------------------------------------- clock */
+/* Seconds on the monotonic clock (differences are elapsed time): what the library's
+   timings (profiling, epoch times, collectives) and the CLI's reports use. */
+double cnn_now_s(void);
+
 /* ---------------------------------------------------------------- backends */
 /* "ref" (portable C, the oracle) or "cpu" (fast) when compiled in; the default is
    the fastest compiled in, or the CNN_BACKEND environment variable. */
@@ -207,6 +212,39 @@ void cnn_graph_set_training(cnn_graph *g, bool training);
 bool cnn_graph_training(const cnn_graph *g);
 /* The generator dropout uses during training. */
 cnn_rng *cnn_graph_rng(cnn_graph *g);
+
+/* Structure of a built graph, for code outside the graph layer (model builders,
+   exporters, tools; docs/architecture.md, "Layers and who includes what"). Each
+   accepts NULL and an index out of range (0 or NULL then). */
+int cnn_node_ndim(const cnn_node *n);
+/* Dimension i of the node's value (negative i counts from the end); dim 0 of a
+   batched node is the batch of the last run (the maximum before). */
+int cnn_node_dim(const cnn_node *n, int i);
+int cnn_node_num_inputs(const cnn_node *n);
+cnn_node *cnn_node_input(const cnn_node *n, int i);
+/* The node's parameters and buffers (weight, bias, running statistics ...). */
+int cnn_node_num_params(const cnn_node *n);
+cnn_param *cnn_node_param_at(const cnn_node *n, int i);
+bool cnn_graph_compiled(const cnn_graph *g);
+/* Fails the graph as a builder call would: the first error is kept (status and
+   message, cnn_graph_status / cnn_graph_error) and later builder calls given NULL
+   return NULL. Also sets the thread's error; returns s. For model builders that
+   find a problem themselves (an option out of range, an input too small). */
+cnn_status cnn_graph_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Weight sharing: the same layer applied again. A new node computing what `layer`
+   computes (same operator, same options) on new inputs (as many as layer has, of
+   the same shapes), with layer's parameters: no new parameter is made, both nodes
+   read the same values and backward adds both nodes' gradients into them, as a
+   PyTorch module called twice. name: the node's name in the current scope (NULL:
+   "<layer's name>_<k>"). cnn_node_cost counts the parameters at `layer` only. */
+cnn_node *cnn_apply_shared(cnn_graph *g, const cnn_node *layer, int n_in, cnn_node *const *in,
+                           const char *name);
+/* The node a shared node takes its parameters from, or NULL. */
+const cnn_node *cnn_node_shares(const cnn_node *n);
 
 /* Copy batch data in: `batch` examples (<= the built batch), dense NCHW. */
 cnn_status cnn_graph_set_input(cnn_graph *g, cnn_node *input, const float *data, int batch);
@@ -551,7 +589,7 @@ typedef struct cnn_schedule {
 float cnn_schedule_lr(const cnn_schedule *s, float base_lr, float t);
 
 /* ---------------------------------------------------------------- io: safetensors
- * The checkpoint and weight format (DESIGN decision 7). Files are validated fully at
+ * The checkpoint and weight format (docs/architecture.md, "safetensors"). Files are validated fully at
  * load (header JSON, dtypes, offsets, sizes); F32, F64, F16, BF16, I64 and I32 tensors
  * are read and converted to float32. Writes go to a temporary file and are renamed. */
 typedef struct cnn_tensor_file cnn_tensor_file;
@@ -903,6 +941,8 @@ void cnn_model_free(cnn_model *m);
 /* Loads a PNG/JPEG as the model's input: resized to its (C, H, W) and normalised as in
    training (out: C*H*W floats). 2D image models only. */
 cnn_status cnn_model_load_image(const cnn_model *m, const char *path, float *out);
+/* Index of the largest of x[0..n) (the first of equal ones): a predicted class. */
+int cnn_argmax(const float *x, int n);
 /* Argmax predictions and metrics over a dataset in eval mode. */
 cnn_status cnn_evaluate(cnn_model *m, const cnn_dataset *d, int limit, cnn_metrics *out);
 
@@ -1008,6 +1048,10 @@ typedef struct cnn_quant_opts {
 cnn_status cnn_model_quantize(cnn_model *m, const cnn_dataset *d, int n, const cnn_quant_opts *o);
 /* Writes a quantized model's checkpoint atomically (metadata as cnn_checkpoint_save). */
 cnn_status cnn_model_save_quantized(const cnn_model *m, const char *path);
+/* Makes the layers of m->g whose "<layer>.input_scale" f holds int8 with the file's
+   scales (the weights already loaded: cnn_graph_load_weights); path names f in
+   messages. cnn_model_load does this for a quantized checkpoint. */
+cnn_status cnn_model_quant_load(cnn_model *m, const cnn_tensor_file *f, const char *path);
 /* A node's precision: int8 (with its scales) or float. */
 typedef struct cnn_node_quant {
     bool int8;
