@@ -122,6 +122,13 @@ int cnn_node_ndim(const cnn_node *n);
 /* Dimension i of the node's value (negative i counts from the end); dim 0 of a
    batched node is the batch of the last run (the maximum before). */
 int cnn_node_dim(const cnn_node *n, int i);
+/* Whether dimension 0 of the node's value is the batch (inputs and what is computed
+   from them; constants and parameters are not batched). */
+bool cnn_node_batched(const cnn_node *n);
+/* Renames a node (its parameters keep their names): for importers that name nodes
+   after another format's graph. CNN_ERR_INVALID_ARG when another node of the graph
+   has the name. */
+cnn_status cnn_node_set_name(cnn_node *n, const char *name);
 int cnn_node_num_inputs(const cnn_node *n);
 cnn_node *cnn_node_input(const cnn_node *n, int i);
 /* The node's parameters and buffers (weight, bias, running statistics ...). */
@@ -130,7 +137,8 @@ cnn_param *cnn_node_param_at(const cnn_node *n, int i);
 bool cnn_graph_compiled(const cnn_graph *g);
 /* Fails the graph as a builder call would: the first error is kept (status and
    message, cnn_graph_status / cnn_graph_error) and later builder calls given NULL
-   return NULL. Also sets the thread's error; returns s. For model builders that
+   return NULL. Also sets the thread's error; returns s (CNN_OK is taken as
+   CNN_ERR_STATE: a failure needs a status). For model builders that
    find a problem themselves (an option out of range, an input too small). */
 cnn_status cnn_graph_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -142,7 +150,8 @@ cnn_status cnn_graph_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
    the same shapes), with layer's parameters: no new parameter is made, both nodes
    read the same values and backward adds both nodes' gradients into them, as a
    PyTorch module called twice. name: the node's name in the current scope (NULL:
-   "<layer's name>_<k>"). cnn_node_cost counts the parameters at `layer` only. */
+   "<layer's name>_<k>"). cnn_node_cost counts the parameters at `layer` only. A layer
+   without parameters is simply applied again. */
 cnn_node *cnn_apply_shared(cnn_graph *g, const cnn_node *layer, int n_in, cnn_node *const *in,
                            const char *name);
 /* The node a shared node takes its parameters from, or NULL. */

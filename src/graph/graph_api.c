@@ -16,6 +16,23 @@ int cnn_node_dim(const cnn_node *n, int i)
     return i >= 0 && i < n->out.ndim ? n->out.dims[i] : 0;
 }
 
+bool cnn_node_batched(const cnn_node *n) { return n && n->batched; }
+
+cnn_status cnn_node_set_name(cnn_node *n, const char *name)
+{
+    if (!n || !name || !*name) return cnn_set_error(CNN_ERR_INVALID_ARG, "set_name: NULL or empty name");
+    cnn_node *other = cnn_graph_find(n->g, name);
+    if (other == n) return CNN_OK;
+    if (other)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "set_name: %s '%s' cannot be named '%s': %s '%s' has the name",
+                             n->op->name, n->name, name, other->op->name, other->name);
+    char *copy = cnn_strdup(name);
+    if (!copy) return cnn_set_error(CNN_ERR_NOMEM, "set_name: out of memory");
+    cnn_free(n->name);
+    n->name = copy;
+    return CNN_OK;
+}
+
 int cnn_node_num_inputs(const cnn_node *n) { return n ? n->n_in : 0; }
 
 cnn_node *cnn_node_input(const cnn_node *n, int i)
@@ -89,6 +106,13 @@ cnn_node *cnn_apply_shared(cnn_graph *g, const cnn_node *layer, int n_in, cnn_no
         return NULL;
     }
     while (layer->shares) layer = layer->shares; /* the owner of the parameters */
+    if (layer->n_in == 0) {
+        cnn_graph_fail(g, CNN_ERR_INVALID_ARG,
+                       "apply_shared: %s '%s' has no inputs (a graph input, constant or "
+                       "parameter): nothing to apply again",
+                       layer->op->name, layer->name);
+        return NULL;
+    }
     if (n_in != layer->n_in || (n_in && !in)) {
         cnn_graph_fail(g, CNN_ERR_INVALID_ARG, "apply_shared: %s '%s' takes %d inputs, %d given",
                        layer->op->name, layer->name, layer->n_in, n_in);
@@ -105,6 +129,7 @@ cnn_node *cnn_apply_shared(cnn_graph *g, const cnn_node *layer, int n_in, cnn_no
     g->share_src = layer;
     cnn_node *n = cnn_node_make(g, layer->op, name, n_in, in, layer->attr, layer->attr_size);
     g->share_src = NULL;
+    if (n) n->shares = layer; /* also for a layer without parameters */
     return n;
 }
 

@@ -101,6 +101,13 @@ static void test_shared_of_shared(void **state)
     assert_ptr_equal(cnn_node_shares(u), y);
     assert_string_equal(cnn_node_name(u), "fc_2");
     assert_int_equal(cnn_graph_num_params(g), 1);
+    /* a layer without parameters is applied again too */
+    cnn_node *r = cnn_relu(g, u);
+    cnn_node *r2 = cnn_apply_shared(g, r, 1, &r, NULL);
+    assert_non_null(r2);
+    assert_ptr_equal(cnn_node_shares(r2), r);
+    assert_string_equal(cnn_node_kind(r2), "relu");
+    assert_int_equal(cnn_node_num_params(r2), 0);
     cnn_graph_free(g);
 }
 
@@ -136,6 +143,10 @@ static void test_shared_errors(void **state)
     y = cnn_linear(g, a, 4, .name = "fc");
     cnn_node *none = NULL;
     tu_expect_error(g, cnn_apply_shared(g, y, 1, &none, NULL), CNN_ERR_INVALID_ARG, "NULL");
+    /* a node without inputs is not a layer */
+    g = cnn_graph_new();
+    a = cnn_input(g, "a", 2, (int[]){2, 5});
+    tu_expect_error(g, cnn_apply_shared(g, a, 0, NULL, NULL), CNN_ERR_INVALID_ARG, "no inputs");
     /* a compiled graph takes no more nodes */
     g = cnn_graph_new();
     a = cnn_input(g, "a", 2, (int[]){2, 5});
@@ -173,8 +184,25 @@ static void test_accessors(void **state)
     assert_string_equal(cnn_node_param_at(y, 1)->name, "conv.bias");
     assert_null(cnn_node_param_at(y, -1));
     assert_int_equal(cnn_node_num_params(NULL), 0);
+    assert_true(cnn_node_batched(x));
+    assert_true(cnn_node_batched(s));
+    assert_false(cnn_node_batched(NULL));
+    /* renaming: free names only; the parameters keep theirs */
+    TU_OK(cnn_node_set_name(s, "sum"));
+    assert_string_equal(cnn_node_name(s), "sum");
+    assert_ptr_equal(cnn_graph_find(g, "sum"), s);
+    TU_OK(cnn_node_set_name(s, "sum"));
+    assert_int_equal(cnn_node_set_name(s, "conv"), CNN_ERR_INVALID_ARG);
+    assert_non_null(strstr(cnn_error_message(), "'conv'"));
+    assert_string_equal(cnn_node_name(s), "sum");
+    assert_int_equal(cnn_node_set_name(s, ""), CNN_ERR_INVALID_ARG);
+    assert_int_equal(cnn_node_set_name(NULL, "a"), CNN_ERR_INVALID_ARG);
+    TU_OK(cnn_node_set_name(y, "conv_renamed"));
+    assert_string_equal(cnn_node_param_at(y, 0)->name, "conv.weight");
+    cnn_node *k = cnn_constant(g, "k", 1, (int[]){2}, (const float[]){1, 2});
+    assert_false(cnn_node_batched(k));
     /* the graph's output: the last node until one is marked */
-    assert_ptr_equal(cnn_graph_output(g), s);
+    assert_ptr_equal(cnn_graph_output(g), k);
     cnn_graph_mark_output(g, y);
     assert_ptr_equal(cnn_graph_output(g), y);
     assert_false(cnn_graph_compiled(g));
