@@ -7,7 +7,10 @@
 
 #include "graph_internal.h"
 
-int cnn_node_ndim(const cnn_node *n) { return n ? n->out.ndim : 0; }
+int cnn_node_ndim(const cnn_node *n)
+{
+    return n ? n->out.ndim : 0;
+}
 
 int cnn_node_dim(const cnn_node *n, int i)
 {
@@ -16,15 +19,20 @@ int cnn_node_dim(const cnn_node *n, int i)
     return i >= 0 && i < n->out.ndim ? n->out.dims[i] : 0;
 }
 
-bool cnn_node_batched(const cnn_node *n) { return n && n->batched; }
+bool cnn_node_batched(const cnn_node *n)
+{
+    return n && n->batched;
+}
 
 cnn_status cnn_node_set_name(cnn_node *n, const char *name)
 {
-    if (!n || !name || !*name) return cnn_set_error(CNN_ERR_INVALID_ARG, "set_name: NULL or empty name");
+    if (!n || !name || !*name)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "set_name: NULL or empty name");
     cnn_node *other = cnn_graph_find(n->g, name);
     if (other == n) return CNN_OK;
     if (other)
-        return cnn_set_error(CNN_ERR_INVALID_ARG, "set_name: %s '%s' cannot be named '%s': %s '%s' has the name",
+        return cnn_set_error(CNN_ERR_INVALID_ARG,
+                             "set_name: %s '%s' cannot be named '%s': %s '%s' has the name",
                              n->op->name, n->name, name, other->op->name, other->name);
     char *copy = cnn_strdup(name);
     if (!copy) return cnn_set_error(CNN_ERR_NOMEM, "set_name: out of memory");
@@ -33,21 +41,30 @@ cnn_status cnn_node_set_name(cnn_node *n, const char *name)
     return CNN_OK;
 }
 
-int cnn_node_num_inputs(const cnn_node *n) { return n ? n->n_in : 0; }
+int cnn_node_num_inputs(const cnn_node *n)
+{
+    return n ? n->n_in : 0;
+}
 
 cnn_node *cnn_node_input(const cnn_node *n, int i)
 {
     return n && i >= 0 && i < n->n_in ? n->in[i] : NULL;
 }
 
-int cnn_node_num_params(const cnn_node *n) { return n ? n->n_params : 0; }
+int cnn_node_num_params(const cnn_node *n)
+{
+    return n ? n->n_params : 0;
+}
 
 cnn_param *cnn_node_param_at(const cnn_node *n, int i)
 {
     return n && i >= 0 && i < n->n_params ? n->params[i] : NULL;
 }
 
-bool cnn_graph_compiled(const cnn_graph *g) { return g && g->compiled; }
+bool cnn_graph_compiled(const cnn_graph *g)
+{
+    return g && g->compiled;
+}
 
 cnn_status cnn_graph_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
 {
@@ -66,7 +83,10 @@ cnn_status cnn_graph_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
 }
 
 /* ---------------------------------------------------------------- weight sharing */
-const cnn_node *cnn_node_shares(const cnn_node *n) { return n ? n->shares : NULL; }
+const cnn_node *cnn_node_shares(const cnn_node *n)
+{
+    return n ? n->shares : NULL;
+}
 
 /* Inputs of a shared node have the shapes of the layer's inputs (the batch aside). */
 static bool same_inputs(cnn_graph *g, const cnn_node *layer, int n_in, cnn_node *const *in)
@@ -75,7 +95,8 @@ static bool same_inputs(cnn_graph *g, const cnn_node *layer, int n_in, cnn_node 
         if (!in[i]) continue; /* cnn_node_make reports it */
         const cnn_tensor *a = &in[i]->out, *b = &layer->in[i]->out;
         bool same = a->ndim == b->ndim && in[i]->batched == layer->in[i]->batched;
-        for (int d = in[i]->batched ? 1 : 0; same && d < a->ndim; d++) same = a->dims[d] == b->dims[d];
+        for (int d = in[i]->batched ? 1 : 0; same && d < a->ndim; d++)
+            same = a->dims[d] == b->dims[d];
         if (!same) {
             char sa[96], sb[96];
             cnn_graph_fail(g, CNN_ERR_SHAPE,
@@ -105,7 +126,8 @@ cnn_node *cnn_apply_shared(cnn_graph *g, const cnn_node *layer, int n_in, cnn_no
                        layer ? "the layer belongs to another graph" : "layer is NULL");
         return NULL;
     }
-    while (layer->shares) layer = layer->shares; /* the owner of the parameters */
+    while (layer->shares)
+        layer = layer->shares; /* the owner of the parameters */
     if (layer->n_in == 0) {
         cnn_graph_fail(g, CNN_ERR_INVALID_ARG,
                        "apply_shared: %s '%s' has no inputs (a graph input, constant or "
@@ -178,9 +200,11 @@ void cnn_param_init_default(cnn_param *p, cnn_rng *rng)
     size_t n = cnn_tensor_numel(&p->value);
     float *d = p->value.data;
     if (e->init_kind == CNN_PINIT_CONST) {
-        for (size_t i = 0; i < n; i++) d[i] = e->init_value;
+        for (size_t i = 0; i < n; i++)
+            d[i] = e->init_value;
     } else {
         float b = e->init_value;
-        for (size_t i = 0; i < n; i++) d[i] = (2.0f * cnn_rng_uniform(rng) - 1.0f) * b;
+        for (size_t i = 0; i < n; i++)
+            d[i] = (2.0f * cnn_rng_uniform(rng) - 1.0f) * b;
     }
 }

@@ -87,7 +87,8 @@ cnn_status cnn_json_string(cnn_json *p, char **out)
     *out = NULL;
     CNN_CHECK(cnn_json_expect(p, '"'));
     size_t start = p->pos, end = start;
-    while (end < p->n && p->s[end] != '"') end += p->s[end] == '\\' ? 2 : 1;
+    while (end < p->n && p->s[end] != '"')
+        end += p->s[end] == '\\' ? 2 : 1;
     if (end >= p->n) return cnn_json_fail(p, "unterminated string");
     char *d = cnn_malloc(end - start + 1);
     if (!d) return cnn_json_nomem(p);
@@ -210,15 +211,19 @@ cnn_status cnn_json_int_array(cnn_json *p, int64_t *out, int max, int *count)
         CNN_CHECK(cnn_json_int(p, &v));
         if (*count < max) out[*count] = v;
         if (*count < INT_MAX) (*count)++;
-        char c = cnn_json_peek(p);
-        if (c == ',') {
-            p->pos++;
-            continue;
-        }
-        if (c == ']') {
-            p->pos++;
-            return CNN_OK;
-        }
-        return cnn_json_fail(p, "expected ',' or ']' in an array, found %s", cnn_json_desc(p));
+        bool more;
+        CNN_CHECK(cnn_json_next(p, ']', &more, "in an array"));
+        if (!more) return CNN_OK;
     }
+}
+
+cnn_status cnn_json_next(cnn_json *p, char close, bool *more, const char *where)
+{
+    char c = cnn_json_peek(p);
+    if (c != ',' && c != close)
+        return cnn_json_fail(p, "expected ',' or '%c' %s, found %s", close, where,
+                             cnn_json_desc(p));
+    p->pos++;
+    *more = c == ',';
+    return CNN_OK;
 }

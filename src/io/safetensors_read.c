@@ -53,7 +53,8 @@ static const struct {
 static uint64_t le_u(const unsigned char *b, size_t n)
 {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)b[i] << (8 * i);
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)b[i] << (8 * i);
     return v;
 }
 
@@ -155,8 +156,10 @@ static const st_key *find_key(const st_key *idx, int n, const char *name)
 void cnn_tensor_file_free(cnn_tensor_file *f)
 {
     if (!f) return;
-    for (int i = 0; i < f->n; i++) cnn_free(f->e[i].name);
-    for (int i = 0; i < 2 * f->n_meta; i++) cnn_free(f->meta[i]);
+    for (int i = 0; i < f->n; i++)
+        cnn_free(f->e[i].name);
+    for (int i = 0; i < 2 * f->n_meta; i++)
+        cnn_free(f->meta[i]);
     cnn_free(f->e);
     cnn_free(f->meta);
     cnn_free(f->by_name);
@@ -165,7 +168,10 @@ void cnn_tensor_file_free(cnn_tensor_file *f)
     cnn_free(f);
 }
 
-int cnn_tensor_file_count(const cnn_tensor_file *f) { return f ? f->n : 0; }
+int cnn_tensor_file_count(const cnn_tensor_file *f)
+{
+    return f ? f->n : 0;
+}
 
 const char *cnn_tensor_file_name(const cnn_tensor_file *f, int i)
 {
@@ -228,7 +234,8 @@ static cnn_status parse_metadata(cnn_json *p, cnn_tensor_file *f)
     }
     for (;;) {
         char *k = NULL, *v = NULL;
-        if (cnn_json_peek(p) != '"') return cnn_json_fail(p, "expected a metadata key string, found %s", cnn_json_desc(p));
+        if (cnn_json_peek(p) != '"')
+            return cnn_json_fail(p, "expected a metadata key string, found %s", cnn_json_desc(p));
         CNN_CHECK(cnn_json_string(p, &k));
         cnn_status s = cnn_json_expect(p, ':');
         if (s == CNN_OK && cnn_json_peek(p) != '"')
@@ -240,16 +247,9 @@ static cnn_status parse_metadata(cnn_json *p, cnn_tensor_file *f)
             cnn_free(v);
             return s;
         }
-        char c = cnn_json_peek(p);
-        if (c == ',') {
-            p->pos++;
-            continue;
-        }
-        if (c == '}') {
-            p->pos++;
-            return CNN_OK;
-        }
-        return cnn_json_fail(p, "expected ',' or '}' in __metadata__, found %s", cnn_json_desc(p));
+        bool more;
+        CNN_CHECK(cnn_json_next(p, '}', &more, "in __metadata__"));
+        if (!more) return CNN_OK;
     }
 }
 
@@ -261,7 +261,8 @@ static cnn_status parse_tensor(cnn_json *p, st_entry *e)
     if (cnn_json_peek(p) != '}') {
         for (;;) {
             char *k = NULL;
-            if (cnn_json_peek(p) != '"') return cnn_json_fail(p, "expected a key string, found %s", cnn_json_desc(p));
+            if (cnn_json_peek(p) != '"')
+                return cnn_json_fail(p, "expected a key string, found %s", cnn_json_desc(p));
             size_t key_at = p->pos;
             CNN_CHECK(cnn_json_string(p, &k));
             cnn_status s = cnn_json_expect(p, ':');
@@ -271,11 +272,13 @@ static cnn_status parse_tensor(cnn_json *p, st_entry *e)
             }
             if (strcmp(k, "dtype") == 0 && !have_dtype) {
                 char *v = NULL;
-                s = cnn_json_peek(p) == '"' ? cnn_json_string(p, &v)
-                                    : cnn_json_fail(p, "tensor '%s': dtype must be a string", e->name);
+                s = cnn_json_peek(p) == '"'
+                        ? cnn_json_string(p, &v)
+                        : cnn_json_fail(p, "tensor '%s': dtype must be a string", e->name);
                 if (s == CNN_OK) {
                     int d = 0;
-                    while (d < N_DTYPES && strcmp(dtypes[d].name, v) != 0) d++;
+                    while (d < N_DTYPES && strcmp(dtypes[d].name, v) != 0)
+                        d++;
                     if (d == N_DTYPES) {
                         p->err = CNN_ERR_FORMAT;
                         s = cnn_set_error(CNN_ERR_FORMAT,
@@ -334,20 +337,19 @@ static cnn_status parse_tensor(cnn_json *p, st_entry *e)
                 p->pos = key_at;
                 bool dup = !strcmp(k, "dtype") || !strcmp(k, "shape") || !strcmp(k, "data_offsets");
                 s = cnn_json_fail(p, "tensor '%s': %s key \"%.40s\"", e->name,
-                          dup ? "duplicate" : "unknown", k);
+                                  dup ? "duplicate" : "unknown", k);
             }
             cnn_free(k);
             if (s != CNN_OK) return s;
-            char c = cnn_json_peek(p);
-            if (c == ',') {
-                p->pos++;
-                continue;
-            }
-            if (c == '}') break;
-            return cnn_json_fail(p, "expected ',' or '}' in tensor '%s', found %s", e->name, cnn_json_desc(p));
+            char where[300];
+            snprintf(where, sizeof where, "in tensor '%s'", e->name);
+            bool more;
+            CNN_CHECK(cnn_json_next(p, '}', &more, where));
+            if (!more) break;
         }
+    } else {
+        p->pos++; /* {} */
     }
-    p->pos++;
     const char *missing = !have_dtype   ? "dtype"
                           : !have_shape ? "shape"
                           : !have_off   ? "data_offsets"
@@ -366,18 +368,20 @@ static cnn_status index_names(cnn_json *p, cnn_tensor_file *f)
     f->by_name = cnn_malloc((size_t)(f->n ? f->n : 1) * sizeof *f->by_name);
     f->meta_by_name = cnn_malloc((size_t)(f->n_meta ? f->n_meta : 1) * sizeof *f->meta_by_name);
     if (!f->by_name || !f->meta_by_name) return cnn_json_nomem(p);
-    for (int i = 0; i < f->n; i++) f->by_name[i] = (st_key){f->e[i].name, i};
-    for (int i = 0; i < f->n_meta; i++) f->meta_by_name[i] = (st_key){f->meta[2 * i], i};
+    for (int i = 0; i < f->n; i++)
+        f->by_name[i] = (st_key){f->e[i].name, i};
+    for (int i = 0; i < f->n_meta; i++)
+        f->meta_by_name[i] = (st_key){f->meta[2 * i], i};
     qsort(f->by_name, (size_t)f->n, sizeof *f->by_name, key_cmp);
     qsort(f->meta_by_name, (size_t)f->n_meta, sizeof *f->meta_by_name, key_cmp);
     for (int i = 1; i < f->n; i++)
         if (strcmp(f->by_name[i - 1].name, f->by_name[i].name) == 0)
-            return cnn_set_error(CNN_ERR_FORMAT, "%s: header: duplicate tensor name '%.200s'", p->path,
-                                 f->by_name[i].name);
+            return cnn_set_error(CNN_ERR_FORMAT, "%s: header: duplicate tensor name '%.200s'",
+                                 p->path, f->by_name[i].name);
     for (int i = 1; i < f->n_meta; i++)
         if (strcmp(f->meta_by_name[i - 1].name, f->meta_by_name[i].name) == 0)
-            return cnn_set_error(CNN_ERR_FORMAT, "%s: header: duplicate metadata key '%.200s'", p->path,
-                                 f->meta_by_name[i].name);
+            return cnn_set_error(CNN_ERR_FORMAT, "%s: header: duplicate metadata key '%.200s'",
+                                 p->path, f->meta_by_name[i].name);
     return CNN_OK;
 }
 
@@ -388,7 +392,8 @@ static cnn_status parse_header(cnn_json *p, cnn_tensor_file *f)
     if (cnn_json_peek(p) != '}') {
         for (;;) {
             char *k = NULL;
-            if (cnn_json_peek(p) != '"') return cnn_json_fail(p, "expected a key string, found %s", cnn_json_desc(p));
+            if (cnn_json_peek(p) != '"')
+                return cnn_json_fail(p, "expected a key string, found %s", cnn_json_desc(p));
             CNN_CHECK(cnn_json_string(p, &k));
             cnn_status s = cnn_json_expect(p, ':');
             if (s == CNN_OK && strcmp(k, "__metadata__") == 0) {
@@ -405,18 +410,16 @@ static cnn_status parse_header(cnn_json *p, cnn_tensor_file *f)
                 cnn_free(k);
             }
             if (s != CNN_OK) return s;
-            char c = cnn_json_peek(p);
-            if (c == ',') {
-                p->pos++;
-                continue;
-            }
-            if (c == '}') break;
-            return cnn_json_fail(p, "expected ',' or '}' after a header entry, found %s", cnn_json_desc(p));
+            bool more;
+            CNN_CHECK(cnn_json_next(p, '}', &more, "after a header entry"));
+            if (!more) break;
         }
+    } else {
+        p->pos++; /* {} */
     }
-    p->pos++;
     cnn_json_ws(p);
-    if (p->pos != p->n) return cnn_json_fail(p, "unexpected %s after the header object", cnn_json_desc(p));
+    if (p->pos != p->n)
+        return cnn_json_fail(p, "unexpected %s after the header object", cnn_json_desc(p));
     return index_names(p, f);
 }
 
@@ -492,7 +495,8 @@ static cnn_status check_layout(const char *path, cnn_tensor_file *f, uint64_t da
     if (f->n > 1) {
         span *sp = cnn_malloc((size_t)f->n * sizeof *sp);
         if (!sp) return cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
-        for (int i = 0; i < f->n; i++) sp[i] = (span){f->e[i].begin, f->e[i].end, i};
+        for (int i = 0; i < f->n; i++)
+            sp[i] = (span){f->e[i].begin, f->e[i].end, i};
         qsort(sp, (size_t)f->n, sizeof *sp, span_cmp);
         int far = -1; /* the non-empty span reaching furthest so far */
         for (int i = 0; i < f->n; i++) {

@@ -24,7 +24,8 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     if (b->oom) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         char *np = cnn_realloc(b->p, cap);
         if (!np) {
             b->oom = true;
@@ -38,7 +39,10 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_puts(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
 
 static void sb_u64(sbuf *b, uint64_t v)
 {
@@ -132,7 +136,8 @@ static int write_f32(FILE *fp, const float *x, size_t n)
         for (size_t i = 0; i < k; i++) {
             uint32_t u;
             memcpy(&u, &x[i], 4);
-            for (int j = 0; j < 4; j++) buf[4 * i + (size_t)j] = (unsigned char)(u >> (8 * j));
+            for (int j = 0; j < 4; j++)
+                buf[4 * i + (size_t)j] = (unsigned char)(u >> (8 * j));
         }
         if (fwrite(buf, 4, k, fp) != k) return 0;
         x += k;
@@ -147,7 +152,8 @@ static int write_i8(FILE *fp, const float *x, size_t n)
     unsigned char buf[4096];
     while (n) {
         size_t k = n < sizeof buf ? n : sizeof buf;
-        for (size_t i = 0; i < k; i++) buf[i] = (unsigned char)(int8_t)(int)x[i];
+        for (size_t i = 0; i < k; i++)
+            buf[i] = (unsigned char)(int8_t)(int)x[i];
         if (fwrite(buf, 1, k, fp) != k) return 0;
         x += k;
         n -= k;
@@ -183,7 +189,7 @@ cnn_status cnn_safetensors_save_i8(const char *path, int n, const cnn_named_tens
         if (i || n_meta > 0) sb_puts(&h, ",");
         sb_json(&h, tensors[i].name);
         sb_puts(&h, (as_int8 && as_int8[i]) ? ":{\"dtype\":\"I8\",\"shape\":["
-                                       : ":{\"dtype\":\"F32\",\"shape\":[");
+                                            : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             if (d) sb_puts(&h, ",");
             sb_u64(&h, (uint64_t)t->dims[d]);
@@ -196,7 +202,8 @@ cnn_status cnn_safetensors_save_i8(const char *path, int n, const cnn_named_tens
         sb_puts(&h, "]}");
     }
     sb_puts(&h, "}");
-    while (!h.oom && h.len % 8) sb_puts(&h, " "); /* data starts 8-byte aligned */
+    while (!h.oom && h.len % 8)
+        sb_puts(&h, " "); /* data starts 8-byte aligned */
 
     size_t plen = strlen(path);
     char *tmp = h.oom ? NULL : cnn_malloc(plen + 32);
@@ -215,7 +222,8 @@ cnn_status cnn_safetensors_save_i8(const char *path, int n, const cnn_named_tens
         return s;
     }
     unsigned char lenb[8];
-    for (int j = 0; j < 8; j++) lenb[j] = (unsigned char)((uint64_t)h.len >> (8 * j));
+    for (int j = 0; j < 8; j++)
+        lenb[j] = (unsigned char)((uint64_t)h.len >> (8 * j));
     bool ok = fwrite(lenb, 1, 8, fp) == 8 && fwrite(h.p, 1, h.len, fp) == h.len;
     for (int i = 0; ok && i < n; i++)
         ok = (as_int8 && as_int8[i])
@@ -233,7 +241,8 @@ cnn_status cnn_safetensors_save_i8(const char *path, int n, const cnn_named_tens
     } else if (!ok) {
         s = cnn_set_error(CNN_ERR_IO, "%s: write failed: %s", path, strerror(err));
     }
-    if (s != CNN_OK) remove(tmp);
+    if (s != CNN_OK)
+        remove(tmp);
     else {
         cnn_fsync_dir(path);
         cnn_remove_stale_tmp(path);

@@ -31,7 +31,7 @@ static void test_shared_forward(void **state)
     assert_ptr_equal(cnn_node_param_at(z, 1), cnn_node_param_at(y, 1));
     assert_null(cnn_node_param_at(z, 2));
     assert_int_equal(cnn_graph_num_params(g), 2); /* fc.weight, fc.bias: no new ones */
-    assert_int_equal(cnn_node_cost(z).params, 0);  /* counted once, at the source */
+    assert_int_equal(cnn_node_cost(z).params, 0); /* counted once, at the source */
     assert_int_equal(cnn_node_cost(y).params, 4 * 5 + 4);
     assert_int_equal(cnn_graph_cost(g).params, 4 * 5 + 4);
     assert_int_equal(cnn_node_cost(z).macs, cnn_node_cost(y).macs);
@@ -137,7 +137,8 @@ static void test_shared_errors(void **state)
     /* NULL layer, NULL input: the error propagates like any builder call */
     g = cnn_graph_new();
     a = cnn_input(g, "a", 2, (int[]){2, 5});
-    tu_expect_error(g, cnn_apply_shared(g, NULL, 1, &a, NULL), CNN_ERR_INVALID_ARG, "layer is NULL");
+    tu_expect_error(g, cnn_apply_shared(g, NULL, 1, &a, NULL), CNN_ERR_INVALID_ARG,
+                    "layer is NULL");
     g = cnn_graph_new();
     a = cnn_input(g, "a", 2, (int[]){2, 5});
     y = cnn_linear(g, a, 4, .name = "fc");
@@ -231,7 +232,7 @@ static void test_accessors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shared_forward),  cmocka_unit_test(test_shared_gradient),
+        cmocka_unit_test(test_shared_forward),   cmocka_unit_test(test_shared_gradient),
         cmocka_unit_test(test_shared_of_shared), cmocka_unit_test(test_shared_errors),
         cmocka_unit_test(test_accessors),
     };
