@@ -13,6 +13,7 @@ src=$1
 ALLOW='
 src/io/onnx_export.c|graph/graph_internal.h|the ONNX exporter reads every node (inputs, parameters, batch) and its options through the ops describe hook
 src/io/onnx_export.c|ops/op_describe.h|the describe hook: the options an exporter rebuilds each op from
+src/cli/cmd_bench.c|graph/graph_internal.h|cnn bench --layers reports executor internals per layer (fusion chain, layout, which kernel runs): a profiling view of the graph and backends
 src/export/c_export.c|graph/graph_internal.h|the C generator emits each node from its describe options and int8 state (the quantization pass data)
 src/train/quantize.c|graph/graph_internal.h|the front of the int8 pass: calibration through the executor observe hook, node int8 state
 src/train/optim.c|graph/graph_internal.h|the optimizer step runs on the executor parameter block (its arithmetic moves to the backend table)
