@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 void tu_fill(float *x, size_t n, float lo, float hi, cnn_rng *rng)
 {
@@ -235,4 +236,29 @@ void tu_write_idx(const char *dir, const char *prefix, int n, uint64_t seed)
     }
     fclose(fi);
     fclose(fl);
+}
+
+int tu_vrun(char *out, size_t size, const char *dir, int quiet_err, const char *fmt, va_list ap)
+{
+    char cmd[4096], full[4608];
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    if (dir)
+        snprintf(full, sizeof full, "cd %s && %s %s", dir, cmd, quiet_err ? "2>/dev/null" : "2>&1");
+    else
+        snprintf(full, sizeof full, "%s %s", cmd, quiet_err ? "2>/dev/null" : "2>&1");
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int tu_run(char *out, size_t size, const char *dir, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = tu_vrun(out, size, dir, 0, fmt, ap);
+    va_end(ap);
+    return rc;
 }

@@ -75,6 +75,17 @@ void tu_formula_weights(cnn_graph *g);
    what the CLI tests train and evaluate on (--data idx:DIR). */
 void tu_write_idx(const char *dir, const char *prefix, int n, uint64_t seed);
 
+/* Runs a shell command (printf-style, e.g. the CLI: "%s train ...") inside dir (NULL:
+   the current directory), with stderr into the output too unless quiet_err (then it
+   is discarded); its output, truncated to size - 1 bytes, into out. Returns the exit
+   status, or -1 if the command did not exit (a signal). What the CLI tests share. */
+int tu_vrun(char *out, size_t size, const char *dir, int quiet_err, const char *fmt, va_list ap);
+int tu_run(char *out, size_t size, const char *dir, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* Optional features of this build (docs/architecture.md, "Build options"). */
 #ifdef CNN_HAVE_PNG
 #define TU_HAVE_PNG 1

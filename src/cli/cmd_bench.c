@@ -18,12 +18,7 @@
 #include "../graph/graph_internal.h"
 #include "cli.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now_s(void) { return cnn_now_s(); } /* the library's clock (src/core/clock.c) */
 
 /* ---------------------------------------------------------------- FP32 peak
  * Each kernel runs `reps` rounds of 12 independent FMA chains (12 accumulators cover

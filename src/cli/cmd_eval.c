@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../train/train_internal.h"
 #include "cli.h"
 
 static const char *class_name(const cnn_model *m, int c, char *buf, size_t size)

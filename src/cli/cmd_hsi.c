@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "../train/train_internal.h"
 #include "cli.h"
 
 /* key=... in the query part of an hsi spec */
@@ -54,13 +53,6 @@ const char *cli_hsi_spec(const char *data, cli_hsi_args *a, int pca_default, int
         return NULL;
     }
     return a->spec;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static const char MAP_USAGE[] =
@@ -131,7 +123,7 @@ int cmd_hsi_map(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    double t0 = now_s();
+    double t0 = cnn_now_s();
     if (cnn_hsi_scene_load(&o, &sc) != CNN_OK) {
         rc = cli_fail("data");
         goto done;
@@ -146,7 +138,7 @@ int cmd_hsi_map(int argc, char **argv)
     for (int j = 0; j < sc.k; j++) var += sc.explained[j];
     printf("scene %s: %dx%d pixels, %d bands -> PCA %d (%.2f%% of the variance), %d classes, %d labelled "
            "(%.1f s)\n",
-           sc.source, sc.h, sc.w, sc.bands, sc.k, 100.0 * var, sc.classes, sc.labelled, now_s() - t0);
+           sc.source, sc.h, sc.w, sc.bands, sc.k, 100.0 * var, sc.classes, sc.labelled, cnn_now_s() - t0);
     size_t npx = (size_t)sc.h * (size_t)sc.w, ex = (size_t)K * (size_t)S * (size_t)S;
     x = malloc((size_t)batch * ex * sizeof *x);
     pred = malloc(npx * sizeof *pred);
@@ -157,7 +149,7 @@ int cmd_hsi_map(int argc, char **argv)
         goto done;
     }
     cnn_graph_set_training(m.g, false);
-    t0 = now_s();
+    t0 = cnn_now_s();
     int last_pct = -1;
     /* patches of one batch of pixels at a time: the whole scene's would not fit */
     for (size_t p0 = 0; p0 < npx; p0 += (size_t)batch) {
@@ -181,7 +173,7 @@ int cmd_hsi_map(int argc, char **argv)
             last_pct = pct;
         }
     }
-    double secs = now_s() - t0;
+    double secs = cnn_now_s() - t0;
     float ratio = o.test_ratio != 0.0f ? o.test_ratio : 0.7f;
     if (cnn_hsi_split(sc.gt, (int)npx, ratio, o.seed, split) != CNN_OK) {
         rc = cli_fail("split");

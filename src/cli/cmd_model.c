@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../train/train_internal.h"
 #include "cli.h"
 
 int cmd_models(int argc, char **argv)

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../train/train_internal.h"
 #include "cli.h"
 
 static const char QUANT_USAGE[] =
@@ -20,13 +19,6 @@ static const char QUANT_USAGE[] =
     "TensorRT / ncnn, the default). Layers named by --keep-float and ops without an int8\n"
     "kernel stay float. The output is a checkpoint that eval, predict, forward, bench and\n"
     "summary take.";
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int cmd_quantize(int argc, char **argv)
 {
@@ -99,12 +91,12 @@ int cmd_quantize(int argc, char **argv)
         return cli_fail("data");
     }
     int rc = 0;
-    double t0 = now_s();
+    double t0 = cnn_now_s();
     if (cnn_model_quantize(&m, &d, calib, &qo) != CNN_OK) {
         rc = cli_fail("quantize");
         goto done;
     }
-    double t1 = now_s();
+    double t1 = cnn_now_s();
     /* what runs in int8 and what stays float */
     int n_int8 = 0, n_kept = 0;
     size_t w_float = 0, w_int8 = 0;

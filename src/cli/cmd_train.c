@@ -12,13 +12,6 @@
 /* SIGINT and SIGTERM (kill, systemd, job schedulers) both finish the step, save the
    checkpoint and exit; a second signal leaves at once (docs/architecture.md, "Stopping"). */
 static volatile sig_atomic_t g_stop;
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void on_sigint(int sig)
 {
     if (g_stop) _exit(128 + sig);
@@ -471,7 +464,7 @@ int cmd_train(int argc, char **argv)
                (double)cost.macs / 1e6);
         printf("%5s %10s %9s %8s %10s %9s\n", "epoch", "loss", "train_acc", "test_acc", "img/s", "seconds");
     }
-    double t_start = wall_s();
+    double t_start = cnn_now_s();
     catch_stop_signals(true);
     cnn_epoch_stats last = {0};
     cnn_status s = cnn_train(&m, &train, have_test ? &test : NULL, &c, &last);
@@ -490,7 +483,7 @@ int cmd_train(int argc, char **argv)
            (moving data and waiting for the slower rank) against the rest */
         cnn_comm_stats cs = cnn_comm_get_stats(comm);
         cnn_memory_plan mp = cnn_graph_memory_plan(m.g);
-        double wall = wall_s() - t_start;
+        double wall = cnn_now_s() - t_start;
         int n_train = limit_train > 0 && limit_train < train.n ? limit_train : train.n;
         long steps = resume ? 0 : (long)epochs * ((n_train + batch - 1) / batch);
         printf("communication: %.3f s of %.3f s in %lld collectives (%.1f MB); gradients all-reduced per step: "

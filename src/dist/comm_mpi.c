@@ -33,16 +33,16 @@ static cnn_status mpi_fail(cnn_comm *c, int rc, const char *what)
 
 /* Polls until the request completes, MPI reports an error or the deadline passes.
    Spins briefly, then sleeps between polls so a waiting rank leaves its cores to
-   the others (DESIGN decision 10); MPI makes progress inside MPI_Test. */
+   the others (docs/architecture.md, "Threads on a busy machine"); MPI makes progress inside MPI_Test. */
 static cnn_status wait_for(cnn_comm *c, MPI_Request *req, const char *what)
 {
-    double t0 = cnn_dist_now();
+    double t0 = cnn_now_s();
     for (long polls = 0;; polls++) {
         int done = 0;
         int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) return mpi_fail(c, rc, what);
         if (done) return CNN_OK;
-        if (c->timeout > 0 && (polls & 63) == 0 && cnn_dist_now() - t0 > c->timeout)
+        if (c->timeout > 0 && (polls & 63) == 0 && cnn_now_s() - t0 > c->timeout)
             return cnn_set_error(CNN_ERR_IO,
                                  "%s: rank %d of %d: no answer from the other ranks within %g s "
                                  "(a rank died or hangs; CNN_DIST_TIMEOUT sets the limit)",

@@ -28,8 +28,6 @@ struct cnn_comm {
 /* True when the environment says this process was started by mpirun / a PMI(x)
    launcher; *size gets the launch's process count (1 if unknown). */
 bool cnn_dist_launched(int *size);
-/* Seconds on the monotonic clock. */
-double cnn_dist_now(void);
 #ifdef CNN_HAVE_MPI
 cnn_status cnn_comm_mpi_new(cnn_comm **out);
 #endif

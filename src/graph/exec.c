@@ -17,12 +17,7 @@
 
 #define ALIGN_F 16 /* floats: 64 bytes */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now_s(void) { return cnn_now_s(); } /* the library's clock (src/core/clock.c) */
 
 void cnn_graph_set_profiling(cnn_graph *g, bool on)
 {
@@ -48,18 +43,6 @@ cnn_node_profile cnn_node_profile_get(const cnn_node *n)
 static size_t align_up(size_t n) { return (n + ALIGN_F - 1) / ALIGN_F * ALIGN_F; }
 
 /* ---------------------------------------------------------------- params */
-static void init_param(cnn_param_entry *e, cnn_rng *rng)
-{
-    size_t n = cnn_tensor_numel(&e->p.value);
-    float *d = e->p.value.data;
-    if (e->init_kind == CNN_PINIT_CONST) {
-        for (size_t i = 0; i < n; i++) d[i] = e->init_value;
-    } else {
-        float b = e->init_value;
-        for (size_t i = 0; i < n; i++) d[i] = (2.0f * cnn_rng_uniform(rng) - 1.0f) * b;
-    }
-}
-
 static cnn_status alloc_params(cnn_graph *g, uint64_t seed)
 {
     size_t total = 0, total_grad = 0;
@@ -97,7 +80,7 @@ static cnn_status alloc_params(cnn_graph *g, uint64_t seed)
             e->p.grad.data = g->grad_block + goff;
             goff += n;
         }
-        init_param(e, &rng);
+        cnn_param_init_default(&e->p, &rng);
     }
     for (int i = 0; i < g->n_initials; i++) /* after the default init: it draws the same */
         memcpy(g->initials[i].param->p.value.data, g->initials[i].data,

@@ -210,6 +210,7 @@ cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, in
         n->attr = cnn_malloc(attr_size);
         if (!n->attr) goto nomem;
         memcpy(n->attr, attr, attr_size);
+        n->attr_size = attr_size;
     }
     n->batched = true;
     int params_before = g->n_params;
@@ -242,7 +243,7 @@ cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, in
                                per * sizeof(float) / 1073741824.0);
         }
     }
-    if (s == CNN_OK && n->n_params == 0) s = unique_name(g, n);
+    if (s == CNN_OK && (n->n_params == 0 || n->shares)) s = unique_name(g, n);
     if (s == CNN_OK) s = add_node(g, n);
     if (s != CNN_OK) {
         /* drop parameters this node declared */
@@ -284,6 +285,7 @@ cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *
                           cnn_param_role role, int init_uniform, float init_value)
 {
     cnn_graph *g = n->g;
+    if (g->share_src) return cnn_node_param_shared(n, suffix, ndim, dims, role);
     if (n->n_params >= CNN_MAX_NODE_PARAMS) {
         cnn_node_error(n, CNN_ERR_INVALID_ARG, "too many parameters");
         return NULL;
@@ -537,7 +539,7 @@ cnn_cost cnn_node_cost(const cnn_node *n)
 {
     cnn_cost c = {0, 0};
     if (!n) return c;
-    for (int i = 0; i < n->n_params; i++)
+    for (int i = 0; !n->shares && i < n->n_params; i++)
         if (n->params[i]->trainable) c.params += (int64_t)cnn_tensor_numel(&n->params[i]->value);
     if (n->op->cost) c.macs = n->op->cost(n);
     return c;

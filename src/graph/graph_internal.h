@@ -3,6 +3,7 @@
 #define CNN_GRAPH_INTERNAL_H
 #include "../core/core.h"
 #include "../kernels/kernels.h"
+#include "graph_api.h"
 
 #define CNN_MAX_NODE_PARAMS 6
 
@@ -55,6 +56,8 @@ struct cnn_node {
     int n_params;
     cnn_param *params[CNN_MAX_NODE_PARAMS];
     void *attr;             /* op's own attribute struct (a private copy) */
+    size_t attr_size;
+    const cnn_node *shares; /* cnn_apply_shared: the node whose parameters this one uses */
     size_t saved_bytes;     /* kept from forward to backward, at the maximum batch */
     void *saved;
     size_t scratch_bytes;   /* temporary space forward/backward need (training) */
@@ -168,6 +171,7 @@ struct cnn_graph {
     struct cnn_initial *initials; /* cnn_graph_set_initial: applied at compile */
     int n_initials;
     cnn_comm *sync_comm;    /* set by the trainer for --sync-bn (docs/architecture.md) */
+    const cnn_node *share_src; /* cnn_apply_shared: the node being applied again */
 };
 
 /* Values a parameter takes at compile instead of its default init (exec.c). */
@@ -185,6 +189,9 @@ cnn_node *cnn_node_make(cnn_graph *g, const cnn_op_def *op, const char *name, in
    parameter is named as the node (cnn_parameter). */
 cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *dims,
                           cnn_param_role role, int init_uniform, float init_value);
+/* cnn_node_param while g->share_src is set: the shared parameter (graph_api.c). */
+cnn_param *cnn_node_param_shared(cnn_node *n, const char *suffix, int ndim, const int *dims,
+                                 cnn_param_role role);
 /* Error from inside an op: "<op> '<name>': <message>". */
 cnn_status cnn_node_error(const cnn_node *n, cnn_status s, const char *fmt, ...)
 #if defined(__GNUC__)

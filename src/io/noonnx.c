@@ -1,5 +1,5 @@
 /* Builds without ONNX support (CNN_WITH_ONNX=OFF or protobuf-c missing): the ONNX entry
-   points say so instead of being absent (DESIGN decision 14). */
+   points say so instead of being absent (docs/architecture.md, "Build options"). */
 #include "../core/core.h"
 
 #ifndef CNN_HAVE_ONNX

@@ -4,7 +4,7 @@
    import"). */
 #include <string.h>
 
-#include "../graph/graph_internal.h"
+#include "../core/core.h"
 
 bool cnn_onnx_is_path(const char *name)
 {

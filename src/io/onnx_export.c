@@ -247,6 +247,9 @@ static const char *ex_init_i64(ex *e, const char *name, int n, const int64_t *v)
 
 static const char *ex_param(ex *e, const cnn_param *p)
 {
+    /* a parameter shared by two nodes (cnn_apply_shared) is one initializer */
+    for (size_t i = 0; i < e->n_inits; i++)
+        if (e->inits[i]->name == p->name) return p->name;
     return ex_init_f32(e, p->name, p->value.ndim, p->value.dims, p->value.data);
 }
 

@@ -198,7 +198,7 @@ static int val_shape(const ox_val *v, int64_t *dims)
 
 static bool batched(const ox_val *v)
 {
-    return v->node && v->node->batched;
+    return cnn_node_batched(v->node);
 }
 
 /* A constant input as int64 values (converting floats). */
@@ -284,19 +284,16 @@ static cnn_status name_nodes(ox_imp *I, int first)
     ox_val *o = I->cur->n_output ? find_val(I, I->cur->output[0]) : NULL;
     for (int i = first; i < cnn_graph_num_nodes(I->g); i++) {
         cnn_node *n = cnn_graph_node(I->g, i);
-        if (strcmp(n->op->name, "constant") == 0 || strcmp(n->op->name, "parameter") == 0) continue;
+        const char *op = cnn_node_op(n);
+        if (strcmp(op, "constant") == 0 || strcmp(op, "parameter") == 0) continue;
         char buf[1024];
         if (I->named == n) snprintf(buf, sizeof buf, "%s", I->named_as);
         else if (o && o->node == n) snprintf(buf, sizeof buf, "%s", I->cur_name);
-        else snprintf(buf, sizeof buf, "%s/%s", I->cur_name, n->op->name);
+        else snprintf(buf, sizeof buf, "%s/%s", I->cur_name, op);
         size_t len = strlen(buf);
         for (int k = 1; cnn_graph_find(I->g, buf) && cnn_graph_find(I->g, buf) != n; k++)
             snprintf(buf + len, sizeof buf - len, "_%d", k);
-        if (strcmp(n->name, buf) == 0) continue;
-        char *nn = cnn_strdup(buf);
-        if (!nn) return fail(I, CNN_ERR_NOMEM, "out of memory");
-        cnn_free(n->name);
-        n->name = nn;
+        if (cnn_node_set_name(n, buf) != CNN_OK) return fail(I, cnn_error_status(), "%s", cnn_error_message());
     }
     return CNN_OK;
 }
@@ -350,7 +347,7 @@ static cnn_status data_in(ox_imp *I, int i, ox_val **out)
     if (!v || !v->node)
         return fail(I, CNN_ERR_UNSUPPORTED, "input %d ('%s') must be computed from the graph input",
                     i, in_name(I->cur, i) ? in_name(I->cur, i) : "");
-    if (!v->node->batched)
+    if (!cnn_node_batched(v->node))
         return fail(I, CNN_ERR_UNSUPPORTED, "input %d ('%s') has no batch dimension", i, v->name);
     *out = v;
     return CNN_OK;
@@ -2078,7 +2075,7 @@ static cnn_status import(ox_imp *I, const cnn_onnx_import_opts *o, cnn_node **in
     /* outputs: the first is marked last so cnn_graph_output() returns it */
     for (int i = (int)gr->n_output - 1; i >= 0; i--) {
         ox_val *v = find_val(I, gr->output[i]->name);
-        if (!v->node || !v->node->batched)
+        if (!cnn_node_batched(v->node))
             return fail(I, CNN_ERR_UNSUPPORTED, "graph output '%s' does not depend on the input", v->name);
         cnn_graph_mark_output(I->g, v->node);
         if (cnn_graph_status(I->g) != CNN_OK) return fail_graph(I);

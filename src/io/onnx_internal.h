@@ -3,7 +3,7 @@
    import". Compiled only with CNN_HAVE_ONNX. */
 #ifndef CNN_ONNX_INTERNAL_H
 #define CNN_ONNX_INTERNAL_H
-#include "../graph/graph_internal.h"
+#include "../core/core.h"
 #include "onnx/onnx.pb-c.h"
 
 #define CNN_ONNX_MAX_RANK 8

@@ -1,12 +1,13 @@
 /* Weight initialisers, as torch.nn.init: xavier_uniform_/normal_, kaiming_uniform_/
  * normal_ (mode fan_in / fan_out), normal_, constant_, and the layers' defaults.
- * All randomness comes from cnn_rng (DESIGN decision 9), so values match PyTorch in
+ * All randomness comes from cnn_rng (docs/architecture.md), so values match PyTorch in
  * distribution, not bit for bit. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../graph/graph_internal.h"
+#include "../core/core.h"
+#include "../graph/graph_api.h"
 
 /* torch.nn.init._calculate_fan_in_and_fan_out: weight (out, in, *receptive). */
 static cnn_status fans(const cnn_tensor *t, const char *what, double *fan_in, double *fan_out)
@@ -105,17 +106,6 @@ cnn_status cnn_init_tensor(cnn_tensor *t, const cnn_init *init, cnn_rng *rng)
     return cnn_set_error(CNN_ERR_INVALID_ARG, "init: unknown kind %d", (int)init->kind);
 }
 
-/* The layer's own default (as declared by its op), for CNN_INIT_DEFAULT. */
-static void init_entry_default(cnn_param_entry *e, cnn_rng *rng)
-{
-    size_t n = cnn_tensor_numel(&e->p.value);
-    if (e->init_kind == CNN_PINIT_CONST) {
-        for (size_t i = 0; i < n; i++) e->p.value.data[i] = e->init_value;
-    } else {
-        fill_uniform(e->p.value.data, n, (double)e->init_value, rng);
-    }
-}
-
 /* The bias of the layer owning `weight`: same name with "weight" -> "bias". */
 static cnn_param *bias_of(cnn_graph *g, const cnn_param *weight)
 {
@@ -123,10 +113,10 @@ static cnn_param *bias_of(cnn_graph *g, const cnn_param *weight)
     size_t len = strlen(name);
     if (len < 6 || strcmp(name + len - 6, "weight") != 0) return NULL;
     if (len > 6 && name[len - 7] != '.') return NULL;
-    for (int i = 0; i < g->n_params; i++) {
-        const char *b = g->params[i]->p.name;
-        if (strncmp(b, name, len - 6) == 0 && strcmp(b + len - 6, "bias") == 0)
-            return &g->params[i]->p;
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *b = cnn_graph_param(g, i);
+        if (strncmp(b->name, name, len - 6) == 0 && strcmp(b->name + len - 6, "bias") == 0)
+            return b;
     }
     return NULL;
 }
@@ -135,25 +125,25 @@ cnn_status cnn_graph_init(cnn_graph *g, cnn_param_role role, const cnn_init *ini
                           uint64_t seed)
 {
     if (!g || !init) return cnn_set_error(CNN_ERR_INVALID_ARG, "graph_init: NULL argument");
-    if (!g->compiled) CNN_CHECK(cnn_graph_compile(g, seed));
+    if (!cnn_graph_compiled(g)) CNN_CHECK(cnn_graph_compile(g, seed));
     cnn_rng rng;
     cnn_rng_seed(&rng, seed);
-    for (int i = 0; i < g->n_params; i++) {
-        cnn_param_entry *e = g->params[i];
-        if (e->p.role != (int)role) continue;
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *e = cnn_graph_param(g, i);
+        if (e->role != (int)role) continue;
         if (init->kind == CNN_INIT_DEFAULT) {
-            init_entry_default(e, &rng);
+            cnn_param_init_default(e, &rng); /* the layer's own default, as compile draws it */
         } else {
-            cnn_status s = cnn_init_tensor(&e->p.value, init, &rng);
+            cnn_status s = cnn_init_tensor(&e->value, init, &rng);
             if (s != CNN_OK) {
                 char msg[512];
                 snprintf(msg, sizeof msg, "%s", cnn_error_message());
-                return cnn_set_error(s, "graph_init '%s': %s", e->p.name, msg);
+                return cnn_set_error(s, "graph_init '%s': %s", e->name, msg);
             }
         }
         if (zero_bias) {
-            cnn_param *b = bias_of(g, &e->p);
-            if (b && b != &e->p)
+            cnn_param *b = bias_of(g, e);
+            if (b && b != e)
                 memset(b->value.data, 0, cnn_tensor_numel(&b->value) * sizeof(float));
         }
     }

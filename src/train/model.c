@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../graph/graph_internal.h"
 #include "train_internal.h"
 
 cnn_status cnn_model_new(const char *name, const cnn_model_opts *o, float label_smoothing,

@@ -3,7 +3,8 @@
 #define CNN_TRAIN_INTERNAL_H
 #include <stdarg.h>
 
-#include "cnn.h"
+#include "../core/core.h"
+#include "../graph/graph_api.h"
 
 #define CNN_META_MAX 24
 #define CNN_META_LEN 4096
@@ -12,7 +13,6 @@
 int cnn_model_meta(const cnn_model *m, char meta[][2][CNN_META_LEN], int max);
 cnn_status cnn_model_set_class_names(cnn_model *m, char *const *names);
 cnn_status cnn_model_check_data(const cnn_model *m, const cnn_loader *l);
-int cnn_argmax(const float *x, int n);
 
 /* Data-parallel training state (trainer_dist.c; docs/architecture.md "Distributed
    training"). */
@@ -40,6 +40,4 @@ cnn_status cnn_dist_root_status(cnn_dist *d, cnn_status s);
 cnn_status cnn_dist_step(cnn_dist *d, cnn_model *m, const float *x, const float *y, int n, int64_t step,
                          double stats[4]);
 cnn_status cnn_dist_evaluate(cnn_dist *d, cnn_model *m, const cnn_dataset *test, int limit, double *acc);
-/* Makes the layers with "<layer>.input_scale" in f int8 (quantize.c). */
-cnn_status cnn_model_quant_load(cnn_model *m, const cnn_tensor_file *f, const char *path);
 #endif

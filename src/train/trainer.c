@@ -12,15 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../graph/graph_internal.h"
 #include "train_internal.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---------------------------------------------------------------- checkpoints */
 typedef struct train_state {
@@ -33,7 +25,7 @@ typedef struct train_state {
 static cnn_status save_checkpoint(const cnn_model *m, const cnn_optimizer *opt,
                                   const train_state *st, uint64_t seed, const char *path)
 {
-    const cnn_graph *g = m->g;
+    cnn_graph *g = m->g; /* m is const, the graph it points to is not */
     static char meta[CNN_META_MAX][2][CNN_META_LEN];
     int k = cnn_model_meta(m, meta, CNN_META_MAX - 6);
     snprintf(meta[k][0], CNN_META_LEN, "cnn.epoch");
@@ -42,7 +34,7 @@ static cnn_status save_checkpoint(const cnn_model *m, const cnn_optimizer *opt,
     snprintf(meta[k++][1], CNN_META_LEN, "%d", st->batch);
     snprintf(meta[k][0], CNN_META_LEN, "cnn.seed");
     snprintf(meta[k++][1], CNN_META_LEN, "%llu", (unsigned long long)seed);
-    const cnn_rng *r = &g->rng;
+    const cnn_rng *r = cnn_graph_rng(g);
     snprintf(meta[k][0], CNN_META_LEN, "cnn.rng");
     snprintf(meta[k++][1], CNN_META_LEN, "%016llx%016llx%016llx%016llx", (unsigned long long)r->s[0],
              (unsigned long long)r->s[1], (unsigned long long)r->s[2], (unsigned long long)r->s[3]);
@@ -131,7 +123,7 @@ static cnn_status load_resume(cnn_model *m, cnn_optimizer *opt, train_state *st,
             char part[17];
             memcpy(part, rng + 16 * i, 16);
             part[16] = '\0';
-            m->g->rng.s[i] = strtoull(part, NULL, 16);
+            cnn_graph_rng(m->g)->s[i] = strtoull(part, NULL, 16);
         }
     }
     const char *steps = cnn_tensor_file_meta(f, "cnn.optim_steps");
@@ -226,7 +218,7 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
     cnn_status s = cnn_graph_compile(g, c->seed);
     if (s == CNN_OK && c->init.kind != CNN_INIT_DEFAULT)
         s = cnn_graph_init(g, CNN_PARAM_WEIGHT, &c->init, false, c->seed);
-    cnn_rng_seed(&g->rng, c->seed ^ 0xd20f0u);
+    cnn_rng_seed(cnn_graph_rng(g), c->seed ^ 0xd20f0u);
 
     cnn_optimizer *opt = s == CNN_OK ? cnn_optimizer_new(g, &c->optim) : NULL;
     cnn_loader *lt = NULL;
@@ -259,7 +251,7 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
         cnn_optimizer_set_lr(opt, lr);
         cnn_graph_set_training(g, true);
         s = cnn_loader_start_epoch(lt, epoch);
-        double t0 = now_s(), loss_sum = 0.0;
+        double t0 = cnn_now_s(), loss_sum = 0.0;
         int64_t seen = 0, correct = 0;
         int b = 0;
         bool stopped = false;
@@ -292,7 +284,7 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
             b++;
             if (c->on_batch && root)
                 c->on_batch(c->user, epoch, b, batches, loss_sum / (double)seen,
-                            (double)correct / (double)seen, (double)seen / (now_s() - t0));
+                            (double)correct / (double)seen, (double)seen / (cnn_now_s() - t0));
             if (stats[3] > 0) { /* any rank asked to stop: all stop at this step */
                 stopped = true;
                 break;
@@ -313,7 +305,7 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
             break;
         }
         st.batch = 0;
-        double train_s = now_s() - t0;
+        double train_s = cnn_now_s() - t0;
         cnn_epoch_stats es = {
             .epoch = epoch,
             .train_loss = seen ? loss_sum / (double)seen : 0.0,
@@ -326,7 +318,7 @@ cnn_status cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *
         s = cnn_dist_sync_params(&dist, g);
         if (s == CNN_OK && test) s = cnn_dist_evaluate(&dist, m, test, c->limit_test, &es.test_acc);
         if (s != CNN_OK) break;
-        es.seconds = now_s() - t0;
+        es.seconds = cnn_now_s() - t0;
         st.history[st.n_history++] = es;
         st.epoch = epoch;
         if (last) *last = es;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../graph/graph_internal.h"
 #include "train_internal.h"
 
 static uint64_t mix64(uint64_t z)
@@ -79,16 +78,16 @@ static uint64_t run_hash(const cnn_model *m, const cnn_dataset *train, const cnn
 static size_t count_buffers(const cnn_graph *g)
 {
     size_t n = 0;
-    for (int i = 0; i < g->n_params; i++)
-        if (!g->params[i]->p.trainable) n += cnn_tensor_numel(&g->params[i]->p.value);
+    for (int i = 0; i < cnn_graph_num_params(g); i++)
+        if (!cnn_graph_param(g, i)->trainable) n += cnn_tensor_numel(&cnn_graph_param(g, i)->value);
     return n;
 }
 
 static void copy_buffers(cnn_graph *g, float *save, bool to_save)
 {
     size_t off = 0;
-    for (int i = 0; i < g->n_params; i++) {
-        cnn_param *p = &g->params[i]->p;
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *p = cnn_graph_param(g, i);
         if (p->trainable) continue;
         size_t n = cnn_tensor_numel(&p->value);
         if (to_save) memcpy(save + off, p->value.data, n * sizeof(float));
@@ -171,9 +170,11 @@ cnn_status cnn_dist_setup(cnn_dist *d, cnn_model *m, const cnn_dataset *train, c
 cnn_status cnn_dist_prepare(cnn_dist *d, cnn_graph *g)
 {
     d->g = g;
-    if (d->sync_bn && d->P > 1) g->sync_comm = d->comm;
+    if (d->sync_bn && d->P > 1) cnn_graph_set_sync(g, d->comm);
     if (d->K > 1 && d->P == 1) {
-        d->n_grad = g->grad_bytes / sizeof(float);
+        size_t grad_bytes;
+        cnn_graph_grad_block(g, &grad_bytes);
+        d->n_grad = grad_bytes / sizeof(float);
         d->acc = cnn_malloc_aligned((d->n_grad ? d->n_grad : 1) * sizeof(float));
         d->n_buf = count_buffers(g);
         d->bufsave = cnn_malloc((d->n_buf ? d->n_buf : 1) * sizeof(float));
@@ -184,7 +185,7 @@ cnn_status cnn_dist_prepare(cnn_dist *d, cnn_graph *g)
 
 void cnn_dist_free(cnn_dist *d)
 {
-    if (d->g) d->g->sync_comm = NULL;
+    if (d->g) cnn_graph_set_sync(d->g, NULL);
     cnn_free_aligned(d->acc);
     cnn_free(d->bufsave);
     cnn_comm_free(d->own);
@@ -194,7 +195,9 @@ void cnn_dist_free(cnn_dist *d)
 cnn_status cnn_dist_sync_params(cnn_dist *d, cnn_graph *g)
 {
     if (d->P == 1) return CNN_OK;
-    return cnn_comm_bcast(d->comm, g->param_block, g->param_bytes, 0);
+    size_t bytes;
+    float *params = cnn_graph_param_block(g, &bytes);
+    return cnn_comm_bcast(d->comm, params, bytes, 0);
 }
 
 cnn_status cnn_dist_sync_resume(cnn_dist *d, cnn_graph *g, cnn_optimizer *opt, int *epoch, int *batch)
@@ -206,7 +209,7 @@ cnn_status cnn_dist_sync_resume(cnn_dist *d, cnn_graph *g, cnn_optimizer *opt, i
     *epoch = (int)hdr[0];
     *batch = (int)hdr[1];
     cnn_optimizer_set_steps(opt, hdr[2]);
-    CNN_CHECK(cnn_comm_bcast(d->comm, g->rng.s, sizeof g->rng.s, 0));
+    CNN_CHECK(cnn_comm_bcast(d->comm, cnn_graph_rng(g)->s, sizeof cnn_graph_rng(g)->s, 0));
     for (int i = 0; i < cnn_optimizer_num_states(opt); i++) {
         const char *name;
         cnn_tensor *t = cnn_optimizer_state(opt, i, &name);
@@ -234,6 +237,8 @@ cnn_status cnn_dist_step(cnn_dist *d, cnn_model *m, const float *x, const float 
                          double stats[4])
 {
     cnn_graph *g = m->g;
+    size_t grad_bytes;
+    float *grad_block = cnn_graph_grad_block(g, &grad_bytes);
     cnn_tensor in = cnn_node_value(m->input);
     size_t ex = 1;
     for (int i = 1; i < in.ndim; i++) ex *= (size_t)in.dims[i];
@@ -245,9 +250,9 @@ cnn_status cnn_dist_step(cnn_dist *d, cnn_model *m, const float *x, const float 
         int nk = hi - lo;
         const float *xk = d->P > 1 ? x : x + (size_t)lo * ex, *yk = d->P > 1 ? y : y + lo;
         if (nk == 0) {
-            if (g->grad_bytes) memset(g->grad_block, 0, g->grad_bytes);
+            if (grad_bytes) memset(grad_block, 0, grad_bytes);
         } else {
-            if (d->K > 1) cnn_rng_seed(&g->rng, mix64(mix64(d->seed ^ 0x5348415244ULL) ^ (uint64_t)step) ^ (uint64_t)k);
+            if (d->K > 1) cnn_rng_seed(cnn_graph_rng(g), mix64(mix64(d->seed ^ 0x5348415244ULL) ^ (uint64_t)step) ^ (uint64_t)k);
             s = cnn_graph_set_input(g, m->input, xk, nk);
             if (s == CNN_OK) s = cnn_graph_set_input(g, m->labels, yk, nk);
             if (s == CNN_OK) s = cnn_graph_forward(g);
@@ -256,7 +261,7 @@ cnn_status cnn_dist_step(cnn_dist *d, cnn_model *m, const float *x, const float 
             float w = d->K == 1 ? 1.0f : (float)nk / (float)n;
             if (s == CNN_OK) s = cnn_graph_backward_from(g, m->loss, &w);
             if (s != CNN_OK) {
-                if (g->grad_bytes) memset(g->grad_block, 0, g->grad_bytes);
+                if (grad_bytes) memset(grad_block, 0, grad_bytes);
                 stats[2] = 1.0;
                 if (d->P == 1) return s;
                 break;
@@ -267,17 +272,17 @@ cnn_status cnn_dist_step(cnn_dist *d, cnn_model *m, const float *x, const float 
                 if (cnn_argmax(z + (size_t)i * m->classes, m->classes) == (int)yk[i]) stats[1] += 1.0;
         }
         if (d->acc) {
-            const float *gb = g->grad_block;
+            const float *gb = grad_block;
             if (kk == 0) memcpy(d->acc, gb, d->n_grad * sizeof(float));
             else
                 for (size_t i = 0; i < d->n_grad; i++) d->acc[i] += gb[i];
         }
     }
-    if (d->acc) memcpy(g->grad_block, d->acc, d->n_grad * sizeof(float));
+    if (d->acc) memcpy(grad_block, d->acc, d->n_grad * sizeof(float));
     if (d->P == 1) return CNN_OK;
     char keep[1024];
     snprintf(keep, sizeof keep, "%s", cnn_error_message());
-    cnn_status r = cnn_comm_allreduce(d->comm, g->grad_block, g->grad_bytes / sizeof(float), CNN_REDUCE_SUM);
+    cnn_status r = cnn_comm_allreduce(d->comm, grad_block, grad_bytes / sizeof(float), CNN_REDUCE_SUM);
     if (r == CNN_OK) r = cnn_comm_allreduce_f64(d->comm, stats, 4, CNN_REDUCE_SUM);
     if (r != CNN_OK) return r;
     if (s != CNN_OK) return cnn_set_error(s, "%s", keep);

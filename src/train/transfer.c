@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../graph/graph_internal.h"
 #include "train_internal.h"
 
 static bool same_shape(const cnn_tensor *a, const cnn_tensor *b)
@@ -128,7 +127,7 @@ cnn_status cnn_graph_freeze(cnn_graph *g, const char *patterns, int *n)
     if (!g || !patterns) return cnn_set_error(CNN_ERR_INVALID_ARG, "freeze: NULL argument");
     /* the ops' backward still writes every parameter's gradient: a frozen one keeps the
        buffer compile gave it, and only the optimizer leaves it alone */
-    if (!g->compiled)
+    if (!cnn_graph_compiled(g))
         return cnn_set_error(CNN_ERR_STATE, "freeze: compile the graph first (cnn_graph_compile)");
     int total = 0;
     const char *p = patterns;

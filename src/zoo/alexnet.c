@@ -7,17 +7,6 @@
 
 #include "zoo.h"
 
-static bool plain_options(cnn_graph *g, const cnn_zoo_args *a, const char *name)
-{
-    if (!cnn_zoo_check_keys(g, name, a, (const char *const[]){NULL})) return false;
-    if (fabsf(a->width_mult - 1.0f) > 1e-6f) {
-        cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: width multiplier %g is not supported (only 1)",
-                     name, (double)a->width_mult);
-        return false;
-    }
-    return true;
-}
-
 /* Conv (with bias) + ReLU named "<scope>.<idx>". */
 static cnn_node *conv_relu(cnn_graph *g, cnn_node *x, int idx, int out, int k, int s, int p)
 {
@@ -29,7 +18,7 @@ static cnn_node *conv_relu(cnn_graph *g, cnn_node *x, int idx, int out, int k, i
 /* torchvision: features.{0,3,6,8,10}, avgpool 6x6, classifier.{1,4,6}. */
 static cnn_node *alexnet(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    if (!plain_options(g, a, "alexnet")) return NULL;
+    if (!cnn_zoo_plain_options(g, a, "alexnet")) return NULL;
     cnn_scope_push(g, "features");
     x = conv_relu(g, x, 0, 64, 11, 4, 2);
     x = cnn_maxpool2d(g, x, .name = "2", .kernel = 3, .stride = 2);
@@ -55,7 +44,7 @@ static cnn_node *alexnet(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
    linear takes 256*5*5 = 6400 features at 224x224 (it adapts to the input here). */
 static cnn_node *alexnet_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    if (!plain_options(g, a, "alexnet_d2l")) return NULL;
+    if (!cnn_zoo_plain_options(g, a, "alexnet_d2l")) return NULL;
     x = conv_relu(g, x, 0, 96, 11, 4, 1);
     x = cnn_maxpool2d(g, x, .name = "2", .kernel = 3, .stride = 2);
     x = conv_relu(g, x, 3, 256, 5, 1, 2);
@@ -79,7 +68,7 @@ static cnn_node *alexnet_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
    features.<i> (convs 0, 4, 8, 10, 12), classifier.{1,4,6}. */
 static cnn_node *alexnet_paper(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    if (!plain_options(g, a, "alexnet_paper")) return NULL;
+    if (!cnn_zoo_plain_options(g, a, "alexnet_paper")) return NULL;
     cnn_scope_push(g, "features");
     x = conv_relu(g, x, 0, 96, 11, 4, 0);
     x = cnn_lrn(g, x, .name = "2", .size = 5, .alpha = 5e-4f, .beta = 0.75f, .k = 2.0f);

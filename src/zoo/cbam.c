@@ -10,24 +10,22 @@
    Keys: "layer1.0.ca.fc1.weight", "layer1.0.ca.fc2.weight", "layer1.0.sa.conv1.weight". */
 #include "zoo.h"
 
-/* The shared MLP runs once over both descriptors laid side by side: (N, 2C, 1, 1)
-   [avg | max] is interleaved by a 2-group channel shuffle and viewed (N, C, 1, 2), so
-   fc1 sees avg at w=0 and max at w=1. fc2 has no bias, so fc2(a) + fc2(b) =
-   2 * fc2(mean(a, b)): a 1x2 average then fc2, doubled by x + x. */
+/* The channel MLP (fc1, relu, fc2) is one layer applied to both pooled descriptors:
+   the max-pooled one goes through the same fc1 and fc2 again (cnn_apply_shared), so
+   both share the weights and their gradients add, as the reference module called
+   twice (docs/architecture.md, "Weight sharing"). */
 static cnn_node *channel_attention(cnn_graph *g, cnn_node *x, int channels, bool bias)
 {
-    int h = x->out.dims[2], w = x->out.dims[3];
+    int h = cnn_node_dim(x, 2), w = cnn_node_dim(x, 3);
     cnn_scope_push(g, "ca");
     cnn_node *avg = cnn_global_avgpool(g, x);
     cnn_node *max = cnn_maxpool2d(g, x, .kernel_h = h, .kernel_w = w);
-    cnn_node *both = cnn_concat(g, 2, (cnn_node *const[]){avg, max});
-    both = cnn_reshape(g, cnn_channel_shuffle(g, both, 2), 3, (const int[]){channels, 1, 2});
-    cnn_node *s = cnn_relu(g, cnn_conv2d(g, both, channels / 16, .name = "fc1", .kernel = 1,
-                                         .no_bias = !bias));
-    /* with a bias fc2 is affine: fc2(a) + fc2(b) = 2 * fc2(mean(a, b)) still holds */
-    s = cnn_avgpool2d(g, s, .kernel_h = 1, .kernel_w = 2);
-    s = cnn_conv2d(g, s, channels, .name = "fc2", .kernel = 1, .no_bias = !bias);
-    s = cnn_sigmoid(g, cnn_add(g, s, s));
+    cnn_node *fc1 = cnn_conv2d(g, avg, channels / 16, .name = "fc1", .kernel = 1, .no_bias = !bias);
+    cnn_node *fc2 = cnn_conv2d(g, cnn_relu(g, fc1), channels, .name = "fc2", .kernel = 1,
+                               .no_bias = !bias);
+    cnn_node *m = cnn_relu(g, cnn_apply_shared(g, fc1, 1, &max, NULL));
+    m = cnn_apply_shared(g, fc2, 1, &m, NULL);
+    cnn_node *s = cnn_sigmoid(g, cnn_add(g, fc2, m));
     cnn_scope_pop(g);
     return cnn_mul_channel(g, x, s);
 }

@@ -7,19 +7,8 @@
 
 #include "zoo.h"
 
-static bool plain_options(cnn_graph *g, const cnn_zoo_args *a, const char *name)
-{
-    if (!cnn_zoo_check_keys(g, name, a, (const char *const[]){NULL})) return false;
-    if (fabsf(a->width_mult - 1.0f) > 1e-6f) {
-        cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: width multiplier %g is not supported (only 1)",
-                     name, (double)a->width_mult);
-        return false;
-    }
-    return true;
-}
-
 /* Number of channels of a node (0 after an error). */
-static int channels(const cnn_node *x) { return x ? x->out.dims[1] : 0; }
+static int channels(const cnn_node *x) { return x ? cnn_node_dim(x, 1) : 0; }
 
 /* torchvision _DenseLayer: norm1 relu conv1 (1x1 -> 4k) norm2 relu conv2 (3x3 -> k)
    on the concatenation of every earlier feature map; the block keeps concatenating.
@@ -108,7 +97,7 @@ static cnn_node *densenet201(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
    (BN), "12.weight". */
 static cnn_node *densenet_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    if (!plain_options(g, a, "densenet_d2l")) return NULL;
+    if (!cnn_zoo_plain_options(g, a, "densenet_d2l")) return NULL;
     const int growth = 32, convs = 4;
     cnn_scope_push(g, "0");
     x = cnn_conv2d(g, x, 64, .name = "0", .kernel = 7, .stride = 2, .padding = 3);

@@ -7,17 +7,6 @@
 
 #include "zoo.h"
 
-static bool plain_options(cnn_graph *g, const cnn_zoo_args *a, const char *name)
-{
-    if (!cnn_zoo_check_keys(g, name, a, (const char *const[]){NULL})) return false;
-    if (fabsf(a->width_mult - 1.0f) > 1e-6f) {
-        cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: width multiplier %g is not supported (only 1)",
-                     name, (double)a->width_mult);
-        return false;
-    }
-    return true;
-}
-
 /* torchvision BasicConv2d "<name>": conv (no bias) -> BN (eps 1e-3) -> relu. */
 static cnn_node *basic_conv(cnn_graph *g, cnn_node *x, const char *name, int out, int k, int s,
                             int p)
@@ -53,7 +42,7 @@ static cnn_node *googlenet(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
         {"inception4e", {256, 160, 320, 32, 128, 128}}, {"inception5a", {256, 160, 320, 32, 128, 128}},
         {"inception5b", {384, 192, 384, 48, 128, 128}},
     };
-    if (!plain_options(g, a, "googlenet")) return NULL;
+    if (!cnn_zoo_plain_options(g, a, "googlenet")) return NULL;
     x = basic_conv(g, x, "conv1", 64, 7, 2, 3);
     x = cnn_maxpool2d(g, x, .name = "maxpool1", .kernel = 3, .stride = 2, .ceil_mode = true);
     x = basic_conv(g, x, "conv2", 64, 1, 1, 0);
@@ -96,7 +85,7 @@ static cnn_node *googlenet_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
                                  {256, 160, 320, 32, 128, 128}};
     static const int b5[2][6] = {{256, 160, 320, 32, 128, 128}, {384, 192, 384, 48, 128, 128}};
     static const struct { int n; const int (*c)[6]; } stage[3] = {{2, b3}, {5, b4}, {2, b5}};
-    if (!plain_options(g, a, "googlenet_d2l")) return NULL;
+    if (!cnn_zoo_plain_options(g, a, "googlenet_d2l")) return NULL;
     cnn_scope_push(g, "0");
     x = cnn_relu(g, cnn_conv2d(g, x, 64, .name = "0", .kernel = 7, .stride = 2, .padding = 3));
     x = cnn_maxpool2d(g, x, .kernel = 3, .stride = 2, .padding = 1);

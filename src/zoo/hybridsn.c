@@ -31,22 +31,23 @@ static cnn_node *build_hybridsn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a
         return cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "hybridsn: dropout=%g is not in [0, 1)", p);
     /* the valid 3D convolutions take 6 + 4 + 2 bands and the 3x3 convs 2 pixels each
        (three 3D, one 2D): say so before conv3d fails on an empty output */
-    if (x && x->out.ndim == 5 && x->out.dims[2] < 13)
+    if (x && cnn_node_ndim(x) == 5 && cnn_node_dim(x, 2) < 13)
         return cnn_zoo_fail(g, CNN_ERR_SHAPE,
                             "hybridsn: %d spectral bands are too few: the 3D convolutions (depth 7, 5, "
                             "3) need at least 13 (use --pca 13 or more; the paper uses 30)",
-                            x->out.dims[2]);
-    if (x && x->out.ndim == 5 && (x->out.dims[3] < 9 || x->out.dims[4] < 9))
+                            cnn_node_dim(x, 2));
+    if (x && cnn_node_ndim(x) == 5 && (cnn_node_dim(x, 3) < 9 || cnn_node_dim(x, 4) < 9))
         return cnn_zoo_fail(g, CNN_ERR_SHAPE,
                             "hybridsn: patch %dx%d is too small: the four 3x3 convolutions need at "
                             "least 9x9 (use --patch 9 or more; the paper uses 25)",
-                            x->out.dims[3], x->out.dims[4]);
+                            cnn_node_dim(x, 3), cnn_node_dim(x, 4));
     x = conv3d_bn_relu(g, x, "conv3d_1", 8, 7, bn);
     x = conv3d_bn_relu(g, x, "conv3d_2", 16, 5, bn);
     x = conv3d_bn_relu(g, x, "conv3d_3", 32, 3, bn);
     if (!x) return NULL;
     /* (N, C, D, H, W) -> (N, C*D, H, W), as the seed's out.reshape(N, -1, 19, 19) */
-    const int *d = x->out.dims;
+    cnn_tensor v = cnn_node_value(x);
+    const int *d = v.dims;
     x = cnn_reshape(g, x, 3, (int[]){d[1] * d[2], d[3], d[4]});
     cnn_scope_push(g, "conv2d");
     x = cnn_conv2d(g, x, 64, .kernel = 3, .name = "0");

@@ -101,7 +101,7 @@ static cnn_node *keras_same_conv(cnn_graph *g, cnn_node *x, int out, int k, int 
     if (!x) return NULL;
     int pb[2], pe[2];
     for (int d = 0; d < 2; d++) {
-        int in = x->out.dims[2 + d], o = (in + stride - 1) / stride;
+        int in = cnn_node_dim(x, 2 + d), o = (in + stride - 1) / stride;
         int total = (o - 1) * stride + k - in;
         if (total < 0) total = 0;
         pb[d] = total / 2;

@@ -77,7 +77,7 @@ cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts 
         return cnn_set_error(CNN_ERR_NOT_FOUND, "model '%s' is unknown (known: %s)",
                              name ? name : "(null)", list);
     }
-    if (g->n_nodes) return cnn_set_error(CNN_ERR_STATE, "model '%s': the graph is not empty", name);
+    if (cnn_graph_num_nodes(g)) return cnn_set_error(CNN_ERR_STATE, "model '%s': the graph is not empty", name);
     cnn_model_opts d = o ? *o : (cnn_model_opts){0};
     char opt_error[256] = "";
     cnn_zoo_args a = {
@@ -108,9 +108,12 @@ cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts 
         if (strncmp(err, name, strlen(name)) == 0) return cnn_set_error(s, "%s", err);
         return cnn_set_error(s, "model '%s': %s", name, err);
     }
-    if (y->out.ndim != 2)
+    if (cnn_node_ndim(y) != 2) {
+        char shape[96];
+        cnn_tensor v = cnn_node_value(y);
         return cnn_set_error(CNN_ERR_SHAPE, "model '%s': output %s is not (N, classes)", name,
-                             cnn_node_shape_str(y));
+                             cnn_shape_str(v.ndim, v.dims, shape, sizeof shape));
+    }
     cnn_graph_mark_output(g, y);
     if (input) *input = x;
     if (logits) *logits = y;
@@ -217,11 +220,7 @@ cnn_node *cnn_zoo_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cnn_set_error(s, "%s", msg);
-    if (g->status == CNN_OK) {
-        g->status = s;
-        snprintf(g->error, sizeof g->error, "%s", msg);
-    }
+    cnn_graph_fail(g, s, "%s", msg);
     return NULL;
 }
 
@@ -262,6 +261,11 @@ bool cnn_zoo_no_width(cnn_graph *g, const char *model, const cnn_zoo_args *a)
     cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: width multiplier %g is not supported (only 1)", model,
                  (double)a->width_mult);
     return false;
+}
+
+bool cnn_zoo_plain_options(cnn_graph *g, const cnn_zoo_args *a, const char *model)
+{
+    return cnn_zoo_check_keys(g, model, a, (const char *const[]){NULL}) && cnn_zoo_no_width(g, model, a);
 }
 
 int cnn_zoo_make_divisible(float v, int divisor)

@@ -18,7 +18,7 @@ static cnn_node *conv_bn(cnn_graph *g, cnn_node *x, int out, int k, int stride, 
 static cnn_node *block(cnn_graph *g, cnn_node *x, int planes, int stride, bool bottleneck,
                        cnn_zoo_attend_fn attend)
 {
-    int in = x ? x->out.dims[1] : 0;
+    int in = x ? cnn_node_dim(x, 1) : 0;
     int out_c = bottleneck ? planes * 4 : planes;
     cnn_node *y;
     if (bottleneck) {
@@ -35,22 +35,10 @@ static cnn_node *block(cnn_graph *g, cnn_node *x, int planes, int stride, bool b
     return cnn_relu(g, cnn_add(g, y, id));
 }
 
-/* Rejects width multipliers and family options: torchvision's ResNets have neither. */
-static bool plain_options(cnn_graph *g, const cnn_zoo_args *a, const char *name)
-{
-    if (!cnn_zoo_check_keys(g, name, a, (const char *const[]){NULL})) return false;
-    if (fabsf(a->width_mult - 1.0f) > 1e-6f) {
-        cnn_zoo_fail(g, CNN_ERR_INVALID_ARG, "%s: width multiplier %g is not supported (only 1)",
-                     name, (double)a->width_mult);
-        return false;
-    }
-    return true;
-}
-
 cnn_node *cnn_zoo_resnet_body(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const char *name,
                               const int layers[4], bool bottleneck, cnn_zoo_attend_fn attend)
 {
-    if (!plain_options(g, a, name)) return NULL;
+    if (!cnn_zoo_plain_options(g, a, name)) return NULL;
     x = cnn_relu(g, conv_bn(g, x, 64, 7, 2, "conv1", "bn1"));
     x = cnn_maxpool2d(g, x, .name = "maxpool", .kernel = 3, .stride = 2, .padding = 1);
     for (int s = 0; s < 4; s++) {
@@ -109,7 +97,7 @@ static cnn_node *residual_d2l(cnn_graph *g, cnn_node *x, int channels, bool use_
    "0.0.weight" (b1 conv), "0.1.*" (b1 BN), "<1..4>.<i>.conv1.weight", "7.weight". */
 static cnn_node *resnet18_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    if (!plain_options(g, a, "resnet18_d2l")) return NULL;
+    if (!cnn_zoo_plain_options(g, a, "resnet18_d2l")) return NULL;
     cnn_scope_push(g, "0");
     x = cnn_conv2d(g, x, 64, .name = "0", .kernel = 7, .stride = 2, .padding = 3);
     x = cnn_relu(g, cnn_batchnorm2d(g, x, .name = "1"));

@@ -27,7 +27,7 @@
 static cnn_node *v1_unit(cnn_graph *g, cnn_node *x, int cout, int stride, int groups,
                          bool first_grouped)
 {
-    int cin = x->out.dims[1], mid = cout / 4, branch = stride == 2 ? cout - cin : cout;
+    int cin = cnn_node_dim(x, 1), mid = cout / 4, branch = stride == 2 ? cout - cin : cout;
     int g1 = first_grouped ? groups : 1;
     cnn_node *y = cnn_conv2d(g, x, mid, .kernel = 1, .groups = g1, .no_bias = true, .name = "gconv1");
     y = cnn_relu(g, cnn_batchnorm2d(g, y, .name = "bn1"));
@@ -93,7 +93,7 @@ static cnn_node *v2_unit(cnn_graph *g, cnn_node *x, int oup, int stride)
     int bf = oup / 2;
     cnn_node *left;
     if (stride > 1) {
-        int inp = x->out.dims[1];
+        int inp = cnn_node_dim(x, 1);
         cnn_scope_push(g, "branch1");
         left = cnn_conv2d(g, x, inp, .kernel = 3, .stride = stride, .padding = 1, .groups = inp,
                           .no_bias = true, .name = "0");

@@ -2,7 +2,7 @@
    table of entries terminated by {0}; registry.c lists the tables. */
 #ifndef CNN_ZOO_H
 #define CNN_ZOO_H
-#include "../graph/graph_internal.h"
+#include "cnn.h"
 
 /* Resolved options a builder receives: defaults filled in from the entry. */
 typedef struct cnn_zoo_args {
@@ -40,6 +40,8 @@ cnn_node *cnn_zoo_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* A model with neither family options nor a width multiplier: both checks above. */
+bool cnn_zoo_plain_options(cnn_graph *g, const cnn_zoo_args *a, const char *model);
 /* torchvision's _make_divisible(v, divisor, min_value=None). */
 int cnn_zoo_make_divisible(float v, int divisor);
 

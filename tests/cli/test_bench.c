@@ -14,18 +14,11 @@ static char out[1 << 16];
 /* Runs a shell command, captures stdout (stderr too when `err`); returns the exit code. */
 static int run(bool err, const char *fmt, ...)
 {
-    char cmd[1024], full[1200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    int rc = tu_vrun(out, sizeof out, NULL, !err, fmt, ap);
     va_end(ap);
-    snprintf(full, sizeof full, "%s%s", cmd, err ? " 2>&1" : " 2>/dev/null");
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return rc;
 }
 
 /* The number after "key": in a flat JSON text; fails the test if absent. */

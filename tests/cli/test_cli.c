@@ -12,21 +12,13 @@ static char g_dir[64];
 static const char *g_bin;
 
 /* Runs a shell command, captures stdout+stderr into out; returns the exit status. */
-static int run(char *out, size_t size, const char *fmt, ...)
+static int run(char *buf, size_t size, const char *fmt, ...)
 {
-    char cmd[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    int rc = tu_vrun(buf, size, g_dir, 0, fmt, ap);
     va_end(ap);
-    char full[2300];
-    snprintf(full, sizeof full, "cd %s && %s 2>&1", g_dir, cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return rc;
 }
 
 static char out[1 << 16];

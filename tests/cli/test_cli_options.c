@@ -27,7 +27,7 @@ static char out[1 << 17];
    out; returns the exit status. */
 static int run(const char *fmt, ...)
 {
-    char cmd[3000], full[4000];
+    char cmd[3000];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
@@ -43,13 +43,7 @@ static int run(const char *fmt, ...)
             expanded[k + 1] = '\0';
         }
     }
-    snprintf(full, sizeof full, "cd %s && %s 2>&1", g_dir, expanded);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return tu_run(out, sizeof out, g_dir, "%s", expanded);
 }
 
 static void path_of(char *buf, size_t size, const char *name) { snprintf(buf, size, "%s/%s", g_dir, name); }

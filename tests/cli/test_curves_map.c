@@ -14,19 +14,11 @@ static char out[1 << 16];
 
 static int run(const char *fmt, ...)
 {
-    char cmd[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    int rc = tu_vrun(out, sizeof out, g_dir, 0, fmt, ap);
     va_end(ap);
-    char full[2300];
-    snprintf(full, sizeof full, "cd %s && %s 2>&1", g_dir, cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return rc;
 }
 
 /* 64 examples in batches of 16: 4 batches an epoch, --points 4 gives a point after

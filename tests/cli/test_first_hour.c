@@ -22,19 +22,11 @@ static char out[1 << 17];
 /* Runs a shell command in g_dir, stdout+stderr into out; returns the exit status. */
 static int run(const char *fmt, ...)
 {
-    char cmd[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    int rc = tu_vrun(out, sizeof out, g_dir, 0, fmt, ap);
     va_end(ap);
-    char full[2300];
-    snprintf(full, sizeof full, "cd %s && %s 2>&1", g_dir, cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return rc;
 }
 
 static void has(const char *needle)

@@ -15,19 +15,11 @@ static char out[1 << 16];
 /* Runs a shell command, captures stdout+stderr into out; returns the exit status. */
 static int run(const char *fmt, ...)
 {
-    char cmd[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    int rc = tu_vrun(out, sizeof out, NULL, 0, fmt, ap);
     va_end(ap);
-    char full[2300];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return rc;
 }
 
 /* cmd must exit with status rc (2: usage error, 1: failure) and print `needle`. */

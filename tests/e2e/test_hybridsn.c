@@ -33,14 +33,7 @@ static int teardown(void **state)
 /* Runs a shell command; its output (stdout + stderr) into out. Returns the exit status. */
 static int run(char *out, size_t size, const char *cmd)
 {
-    char full[4096];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return tu_run(out, size, NULL, "%s", cmd);
 }
 
 static void test_hybridsn_learns_synthetic_scene(void **state)

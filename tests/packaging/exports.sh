@@ -1,5 +1,6 @@
 #!/bin/sh
-# The shared library exports exactly the functions include/cnn.h declares: no internal
+# The shared library exports exactly the functions include/cnn.h declares (the umbrella
+# and every part it includes, include/cnn/*.h, each under the visibility pragma): no internal
 # cnn_* symbol leaks out (the library is built -fvisibility=hidden and the header
 # marks its declarations default-visible; docs/architecture.md, "Build options"), and
 # no declared function is missing. Usage: exports.sh CC HEADER LIBCNN.so

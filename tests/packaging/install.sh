@@ -22,7 +22,12 @@ case $libdir in
 *) echo "FAIL: cnn.pc's libdir $libdir is not under the install prefix $prefix"; exit 1 ;;
 esac
 [ -f "$libdir/libcnn.so" ] && [ -f "$libdir/libcnn.a" ] || { echo "FAIL: no libcnn in $libdir"; exit 1; }
-[ -f "$(pkg-config --variable=includedir cnn)/cnn.h" ] || { echo "FAIL: no cnn.h at includedir"; exit 1; }
+incdir=$(pkg-config --variable=includedir cnn)
+[ -f "$incdir/cnn.h" ] || { echo "FAIL: no cnn.h at includedir"; exit 1; }
+# every part the umbrella includes is installed beside it
+for part in $(sed -n 's/^#include "\(cnn\/[a-z_]*\.h\)"/\1/p' "$incdir/cnn.h"); do
+    [ -f "$incdir/$part" ] || { echo "FAIL: cnn.h includes $part, not installed"; exit 1; }
+done
 
 # The README's block, as it is: #include lines on top, the rest as main's body.
 awk '/^## The C API in ten lines/ { s = 1 } s && /^```c/ { b = 1; next } b && /^```/ { exit }

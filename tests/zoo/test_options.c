@@ -207,6 +207,25 @@ static void test_forward(void **state)
     }
 }
 
+/* cnn_model_find (what `cnn train` / `cnn help` look a name up with) agrees with the
+   list, and names an unknown model with NULL. */
+static void test_find(void **state)
+{
+    (void)state;
+    assert_true(cnn_model_count() > 40);
+    for (int i = 0; i < cnn_model_count(); i++)
+        assert_ptr_equal(cnn_model_find(cnn_model_at(i)->name), cnn_model_at(i));
+    const cnn_model_info *r = cnn_model_find("resnet18");
+    assert_non_null(r);
+    assert_int_equal(r->classes, 1000);
+    assert_int_equal(r->height, 224);
+    assert_null(cnn_model_find("resnet19"));
+    assert_null(cnn_model_find(""));
+    assert_null(cnn_model_find(NULL));
+    assert_null(cnn_model_at(-1));
+    assert_null(cnn_model_at(cnn_model_count()));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_shufflenet_v1_scales),
         cmocka_unit_test(test_structure),
         cmocka_unit_test(test_forward),
+        cmocka_unit_test(test_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

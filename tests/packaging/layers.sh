@@ -1,0 +1,66 @@
+#!/bin/sh
+# Layers that only point down (docs/architecture.md, "Layers and who includes what"):
+# no file under src/{zoo,train,io,data,cli,export,dist} includes the graph layer's
+# internals (graph/graph_internal.h), an operator header (ops/*.h), the kernel table
+# (kernels/*) or the SIMD helpers (core/clones.h, core/vmath.h). They use include/
+# (cnn.h), src/core/core.h (allocation, atomic files) and, for the trainer,
+# src/graph/graph_api.h. The allow-list below names each exception and why.
+# Usage: layers.sh SOURCE_DIR. Also checks itself: a planted violation must be found.
+set -eu
+src=$1
+
+# file|header|reason. A header is matched by its path's tail (e.g. graph_internal.h).
+ALLOW='
+src/io/onnx_export.c|graph/graph_internal.h|the ONNX exporter reads every node (inputs, parameters, batch) and its options through the ops describe hook
+src/io/onnx_export.c|ops/op_describe.h|the describe hook: the options an exporter rebuilds each op from
+src/cli/cmd_bench.c|graph/graph_internal.h|cnn bench --layers reports executor internals per layer (fusion chain, layout, which kernel runs): a profiling view of the graph and backends
+src/export/c_export.c|graph/graph_internal.h|the C generator emits each node from its describe options and int8 state (the quantization pass data)
+src/train/quantize.c|graph/graph_internal.h|the front of the int8 pass: calibration through the executor observe hook, node int8 state
+src/train/optim.c|graph/graph_internal.h|the optimizer step runs on the executor parameter block (its arithmetic moves to the backend table)
+src/train/optim.c|ops/ops_common.h|threading helpers of the optimizer step (moves to the backend table)
+src/train/optim.c|core/clones.h|SIMD clones of the optimizer step (moves to the backend table)
+src/train/optim.c|kernels/kernels.h|the optimizer update through the backend table
+'
+
+# scan ROOT: prints "file: header" for every forbidden include not allowed
+scan() {
+    root=$1
+    for dir in zoo train io data cli export dist; do
+        [ -d "$root/src/$dir" ] || continue
+        find "$root/src/$dir" -type f \( -name '*.c' -o -name '*.h' \) | sort | while read -r f; do
+            rel=${f#"$root"/}
+            grep -E '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$f" |
+                sed -E 's/^[^"]*"([^"]*)".*/\1/' | while read -r h; do
+                case "$h" in
+                *graph_internal.h | *ops/* | *kernels/* | *kernels.h | *clones.h | *vmath.h | \
+                    *ops_common.h | *op_describe.h | *conv_common.h) ;;
+                *) continue ;;
+                esac
+                tail=$(echo "$h" | sed -E 's@^(\.\./)+@@')
+                if echo "$ALLOW" | grep -q -F "$rel|$tail|"; then continue; fi
+                echo "$rel: $h"
+            done
+        done
+    done
+}
+
+# self-check: a planted include of graph_internal.h in zoo/ is reported
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/src/zoo"
+printf '#include "../graph/graph_internal.h"\n' >"$tmp/src/zoo/planted.c"
+if [ -z "$(scan "$tmp")" ]; then
+    echo "FAIL: the scan does not see a planted include (the check itself is broken)"
+    exit 1
+fi
+
+bad=$(scan "$src")
+if [ -n "$bad" ]; then
+    echo "FAIL: internal headers included above the graph layer (use include/cnn.h, or"
+    echo "add an accessor; docs/architecture.md, \"Layers and who includes what\"):"
+    echo "$bad" | sed 's/^/  /'
+    exit 1
+fi
+echo "ok: zoo, train, io, data, cli, export and dist include no internal graph/ops/kernel header"
+echo "allowed exceptions:"
+echo "$ALLOW" | sed '/^$/d; s/|/: /; s/|/ -- /; s/^/  /'
