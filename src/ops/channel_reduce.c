@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "nd.h"
 
 static cnn_status reduce_shape(cnn_node *n)
 {
@@ -26,13 +27,8 @@ static cnn_status max_shape(cnn_node *n)
     return CNN_OK;
 }
 
-/* Positions per example (product of dims 2..). */
-static size_t plane(const cnn_node *n)
-{
-    size_t p = 1;
-    for (int d = 2; d < n->out.ndim; d++) p *= (size_t)n->out.dims[d];
-    return p;
-}
+/* Elements per channel (of the output; the input's are the same). */
+static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out.dims); }
 
 static cnn_status mean_forward(cnn_node *n, const cnn_ctx *ctx)
 {

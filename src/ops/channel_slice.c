@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "nd.h"
 #include "op_describe.h"
 
 typedef struct slice_attr {
@@ -29,12 +30,8 @@ static cnn_status slice_shape(cnn_node *n)
     return CNN_OK;
 }
 
-static size_t plane(const cnn_node *n)
-{
-    size_t p = 1;
-    for (int d = 2; d < n->out.ndim; d++) p *= (size_t)n->out.dims[d];
-    return p;
-}
+/* Elements per channel (of the output; the input's are the same). */
+static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out.dims); }
 
 /* per example: count * plane floats from channel start of x's C * plane */
 static cnn_status slice_forward(cnn_node *n, const cnn_ctx *ctx)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "nd.h"
 
 typedef struct concat_attr {
     int n; /* as given by the caller, for the error message */
@@ -38,13 +39,8 @@ static cnn_status concat_shape(cnn_node *n)
     return CNN_OK;
 }
 
-/* Elements per channel (product of dims 2..). */
-static size_t plane(const cnn_node *n)
-{
-    size_t s = 1;
-    for (int d = 2; d < n->out.ndim; d++) s *= (size_t)n->out.dims[d];
-    return s;
-}
+/* Elements per channel (of the output; the input's are the same). */
+static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out.dims); }
 
 /* input i's per-example block at offset `off` of each example's block of the output;
    inputs planned in place (graph/fuse.c) are there already and skipped */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "nd.h"
 
 static cnn_status mul_channel_shape(cnn_node *n)
 {
@@ -24,13 +25,8 @@ static cnn_status mul_channel_shape(cnn_node *n)
     return CNN_OK;
 }
 
-/* Elements per channel of x. */
-static size_t plane(const cnn_node *n)
-{
-    size_t p = 1;
-    for (int d = 2; d < n->out.ndim; d++) p *= (size_t)n->out.dims[d];
-    return p;
-}
+/* Elements per channel (of the output; the input's are the same). */
+static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out.dims); }
 
 static cnn_status mul_channel_forward(cnn_node *n, const cnn_ctx *ctx)
 {

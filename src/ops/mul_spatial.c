@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "nd.h"
 
 static cnn_status mul_spatial_shape(cnn_node *n)
 {
@@ -23,12 +24,8 @@ static cnn_status mul_spatial_shape(cnn_node *n)
     return CNN_OK;
 }
 
-static size_t plane(const cnn_node *n)
-{
-    size_t p = 1;
-    for (int d = 2; d < n->out.ndim; d++) p *= (size_t)n->out.dims[d];
-    return p;
-}
+/* Elements per channel (of the output; the input's are the same). */
+static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out.dims); }
 
 static cnn_status mul_spatial_forward(cnn_node *n, const cnn_ctx *ctx)
 {

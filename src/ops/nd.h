@@ -1,6 +1,7 @@
 /* N-dimensional helpers of the general tensor ops (binary, transpose, pad, reduce,
    matmul, ...): axis normalisation here; strides and the broadcast iteration their
-   kernels use in kernels/nd_iter.h. See docs/architecture.md, "General tensor ops". */
+   kernels use in kernels/nd_iter.h; the plane size of the channel ops. See
+   docs/architecture.md, "General tensor ops". */
 #ifndef CNN_OPS_ND_H
 #define CNN_OPS_ND_H
 #include <stddef.h>
@@ -16,4 +17,11 @@ static inline int cnn_nd_axis(int axis, int rank)
     return axis < 0 ? axis + rank : axis;
 }
 
+/* Elements per channel of an (N, C, ...) shape: the product of dims[2..ndim). */
+static inline size_t cnn_nd_plane(int ndim, const int *dims)
+{
+    size_t p = 1;
+    for (int d = 2; d < ndim; d++) p *= (size_t)dims[d];
+    return p;
+}
 #endif
