@@ -1,13 +1,19 @@
-/* The library's own thread pool (docs/architecture.md, "Threads on a busy machine").
-   A parallel loop is published as one 64-bit word, (threads << 32) | chunks left;
-   every thread (the caller first) claims the next chunk with a compare-and-swap and the
-   caller returns when the count of unfinished chunks reaches zero. Nobody waits for a
-   thread to arrive: a worker the scheduler has not run yet, because other processes
-   hold the cores, finds no chunk left when it runs and goes back to sleep, so on a
-   busy machine a loop costs what the threads that did run need, not a barrier that
-   waits for the slowest. Idle workers spin for a bounded time (bridging the gaps
-   between the layers of one step) and then sleep on a futex; the caller spins the
-   same way for the chunks still running elsewhere. */
+/* Parallel loops of the cpu kernels (docs/architecture.md, "Threads on a busy
+   machine"). A loop is a count of chunks that threads claim one at a time, so no chunk
+   is tied to a thread. It runs one of two ways, chosen by a load detector (further
+   down):
+   - quiet machine: on the OpenMP team, the one oneDNN uses too, so no second set of
+     threads competes for the cores;
+   - busy machine: on the library's own threads, with OpenMP held to one thread. The
+     loop is published as one 64-bit word, (threads << 32) | chunks left; every
+     thread (the caller first) claims the next chunk with a compare-and-swap, and the
+     caller returns when the count of unfinished chunks reaches zero. Nobody waits for
+     a thread to arrive: a worker that the scheduler has not run yet, because other
+     processes hold the cores, finds no chunk left when it runs and goes back to
+     sleep, so a loop costs what the threads that did run need, not a barrier that
+     waits for the slowest. Idle workers spin for a bounded time, yielding the core
+     to any runnable thread, then sleep on a futex; the caller waits the same way for
+     chunks still running elsewhere. */
 #include "pool.h"
 
 #include <limits.h>
@@ -29,12 +35,11 @@
 #include <omp.h>
 #endif
 
-/* Spin before sleeping: long enough to bridge the serial work and the OpenMP (oneDNN)
-   regions between two loops of a step on a quiet machine, where a sleeping thread
-   takes tens of microseconds to wake; the spinning yields the core to any runnable
-   thread at every check, so on a busy machine it costs the others almost nothing
-   (measured: docs/architecture.md). */
-#define DEFAULT_SPIN_US 2000
+/* Own threads' spin before sleeping. They run only on a busy machine, where a thread
+   that spins spends the time slice it then lacks for its chunks: LeNet training beside
+   six busy processes ran as fast with 0, 50 or 2000 us, so a short spin that bridges
+   back-to-back loops. The spinning yields the core to any runnable thread. */
+#define DEFAULT_SPIN_US 100
 
 static struct {
     _Atomic uint64_t claim;   /* (threads << 32) | chunks not yet claimed */
@@ -238,20 +243,23 @@ static void wait_done(void)
 }
 
 /* The load detector. A loop whose caller worked alone for more than PROBE_US although
-   a worker was asked to help means the workers did not get a core in that time: on a
-   quiet machine a (spinning) worker claims its first chunk within microseconds. The
-   share of such loops among the long ones (moving average, 1/8 per loop, in 1/1024)
-   above BUSY_ON marks the machine busy, below BUSY_OFF quiet again. While busy, the
-   OpenMP regions that remain (oneDNN's, and loops not yet on the pool) run on the
-   calling thread alone: an OpenMP region ends in a barrier that waits for every
-   thread of the team, a descheduled one included, which is what made a step 20-50x
-   slower beside busy processes. The pool's own loops keep all their threads: a late
-   worker costs them nothing. */
+   other threads were asked to help means they did not get a core in that time: on a
+   quiet machine a spinning worker (OpenMP's or ours) claims its first chunk within
+   microseconds. The share of such loops among the long ones (moving average, 1/8 per
+   loop, in 1/1024) above BUSY_ON marks the machine busy, below BUSY_OFF quiet again.
+   While busy, the loops run on the pool's own threads and every OpenMP region
+   (oneDNN's, and loops not yet on the pool) on the calling thread alone: an OpenMP
+   region ends in a barrier that waits for every thread of the team, a descheduled
+   one included, which is what made a step 20-50x slower beside busy processes. On a
+   quiet machine the two sets of threads would compete for the cores, each spinning
+   while the other needs them (MobileNet V2 batch 1 ran 30% slower), so the loops
+   then run on the OpenMP team. */
 #define PROBE_US 50
 #define BUSY_ON 400
 #define BUSY_OFF 150
 static int g_late;     /* moving average of late loops, 0..1024 */
-static int g_limited;  /* OpenMP held to one thread */
+static int g_limited;  /* busy: own threads for loops, OpenMP held to one thread */
+static int g_forced = -1; /* cnn_pool_force_busy */
 
 static void set_omp_threads(int n)
 {
@@ -264,6 +272,7 @@ static void set_omp_threads(int n)
 
 static void note_loop(bool late)
 {
+    if (g_forced >= 0) return;
     g_late += ((late ? 1024 : 0) - g_late) / 8;
     if (!g_limited && g_late > BUSY_ON) {
         g_limited = 1;
@@ -278,7 +287,18 @@ void cnn_pool_reset_load(void)
 {
     if (atomic_exchange(&P.busy, 1)) return;
     g_late = 0;
-    g_limited = 0;
+    g_limited = g_forced > 0;
+    if (g_limited) set_omp_threads(1);
+    atomic_store(&P.busy, 0);
+}
+
+void cnn_pool_force_busy(int busy)
+{
+    while (atomic_exchange(&P.busy, 1)) sched_yield();
+    g_forced = busy < 0 ? -1 : busy > 0;
+    g_late = 0;
+    g_limited = g_forced > 0;
+    set_omp_threads(g_limited ? 1 : cnn_get_threads());
     atomic_store(&P.busy, 0);
 }
 
@@ -287,13 +307,65 @@ bool cnn_pool_machine_busy(void)
     return g_limited != 0;
 }
 
+#ifdef _OPENMP
+/* Quiet mode: the loop on the OpenMP team, chunks claimed from a counter. The one
+   team serves oneDNN's regions and ours alike, so on a quiet machine no second set of
+   threads competes for the cores (two pools on two cores slowed MobileNet V2 batch 1
+   by 30%: each pool's idle threads spin while the other's need the core). */
+typedef struct {
+    cnn_chunk_fn fn;
+    void *ctx;
+    long n;
+    _Atomic long next;
+    long mine;
+    long long t0, t1;
+} team_loop;
+
+static void run_on_team(team_loop *L, int threads)
+{
+#pragma omp parallel num_threads(threads)
+    {
+        int slot = omp_get_thread_num(), was = tl_inside;
+        tl_inside = 1;
+        long ran = 0;
+        if (slot == 0) L->t0 = now_ns();
+        for (;;) {
+            long i = atomic_fetch_add_explicit(&L->next, 1, memory_order_relaxed);
+            if (i >= L->n) break;
+            L->fn(L->ctx, i, slot);
+            ran++;
+        }
+        if (slot == 0) {
+            L->t1 = now_ns();
+            L->mine = ran;
+        }
+        tl_inside = was;
+    }
+}
+#endif
+
 void cnn_parallel_for_n(long n_chunks, int threads, cnn_chunk_fn fn, void *ctx)
 {
     if (n_chunks <= 0) return;
     if (threads <= 0) threads = cnn_pool_threads();
     if (threads > CNN_POOL_MAX_THREADS) threads = CNN_POOL_MAX_THREADS;
     if (threads > n_chunks) threads = (int)n_chunks;
+    static _Atomic int env_read;
+    if (!atomic_load_explicit(&env_read, memory_order_relaxed) && !atomic_exchange(&env_read, 1)) {
+        /* CNN_POOL_BUSY=0 / 1 fixes the mode, for benchmarks */
+        const char *e = getenv("CNN_POOL_BUSY");
+        if (e && (e[0] == '0' || e[0] == '1') && !e[1]) cnn_pool_force_busy(e[0] - '0');
+    }
     int go = threads > 1 && n_chunks < INT_MAX && !tl_inside && !atomic_exchange(&P.busy, 1);
+#ifdef _OPENMP
+    if (go && !g_limited) {
+        team_loop L = {.fn = fn, .ctx = ctx, .n = n_chunks};
+        run_on_team(&L, threads);
+        if (L.t1 - L.t0 > PROBE_US * 1000LL) note_loop(L.mine == n_chunks);
+        atomic_store(&P.busy, 0);
+        return;
+    }
+#endif
     if (go) {
         ensure_workers(threads);
         if (P.nworkers < 1) {

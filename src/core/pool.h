@@ -39,6 +39,10 @@ int cnn_pool_threads(void);
    calls it). docs/architecture.md, "Threads on a busy machine". */
 bool cnn_pool_machine_busy(void);
 void cnn_pool_reset_load(void);
+/* For tests and benchmarks: 1 runs every loop as on a busy machine (own threads,
+   OpenMP held to one), 0 as on a quiet one (the OpenMP team), -1 lets the detector
+   choose (the default). */
+void cnn_pool_force_busy(int busy);
 
 /* Worker spin time before sleeping, in microseconds (CNN_POOL_SPIN_US overrides the
    default; 0: sleep at once). For benchmarks and tests. */

@@ -1,4 +1,5 @@
-/* core: the thread pool (src/core/pool.c). Every chunk runs exactly once, on a slot
+/* core: the thread pool (src/core/pool.c), each case in both modes (the OpenMP team of
+   a quiet machine, the own threads of a busy one). Every chunk runs exactly once, on a slot
    below the call's thread count that no other chunk holds at the same time; ranges
    cover [0, n) and depend only on n and grain; per-chunk partials combined in chunk
    order give the same bits for every thread count; nested calls and calls from two
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <omp.h>
 
 #include "core/pool.h"
 #include "testutil.h"
@@ -59,8 +62,10 @@ static void test_every_chunk_once(void **state)
     const int ts[] = {1, 2, 3, 4, 8};
     for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
         for (size_t b = 0; b < sizeof ts / sizeof *ts; b++) check_counts(ns[a], ts[b]);
-    /* many short loops back to back: no chunk lost or run twice between loops */
-    int loops = tu_quick() ? 2000 : 20000;
+    /* many short loops back to back: no chunk lost or run twice between loops (the
+       own threads' claim word; on the OpenMP team each loop is a region of its own,
+       slow where the cores are oversubscribed) */
+    int loops = !cnn_pool_machine_busy() ? 200 : tu_quick() ? 2000 : 20000;
     for (int r = 0; r < loops; r++) check_counts(1 + r % 9, 2 + r % 3);
     cnn_parallel_for_n(0, 2, count_chunk, NULL); /* nothing to do: returns at once */
 }
@@ -70,7 +75,7 @@ static void test_no_spin(void **state)
 {
     (void)state;
     cnn_pool_set_spin_us(0);
-    int loops = tu_quick() ? 2000 : 10000;
+    int loops = !cnn_pool_machine_busy() ? 200 : tu_quick() ? 2000 : 10000;
     for (int r = 0; r < loops; r++) check_counts(2 + r % 5, 2 + r % 2);
     cnn_pool_set_spin_us(-1);
 }
@@ -264,16 +269,56 @@ static void test_blocked_thread(void **state)
     assert_int_equal(atomic_load(&b.others_before), 99);
 }
 
+static int quiet_mode(void **state)
+{
+    (void)state;
+    cnn_pool_force_busy(0);
+    return 0;
+}
+
+static int busy_mode(void **state)
+{
+    (void)state;
+    cnn_pool_force_busy(1);
+    return 0;
+}
+
+static int auto_mode(void **state)
+{
+    (void)state;
+    cnn_pool_force_busy(-1);
+    return 0;
+}
+
+/* The mode switch itself: forced busy holds OpenMP to one thread, quiet gives it back. */
+static void test_modes(void **state)
+{
+    (void)state;
+    cnn_pool_force_busy(1);
+    assert_true(cnn_pool_machine_busy());
+    assert_int_equal(omp_get_max_threads(), 1);
+    check_counts(100, 3);
+    cnn_pool_force_busy(0);
+    assert_false(cnn_pool_machine_busy());
+    assert_int_equal(omp_get_max_threads(), cnn_get_threads());
+    check_counts(100, 3);
+    cnn_pool_force_busy(-1);
+}
+
+#define BOTH(f) cmocka_unit_test_setup_teardown(f, quiet_mode, auto_mode), \
+                cmocka_unit_test_setup_teardown(f, busy_mode, auto_mode)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_chunk_once),
-        cmocka_unit_test(test_no_spin),
-        cmocka_unit_test(test_ranges),
-        cmocka_unit_test(test_deterministic_sum),
-        cmocka_unit_test(test_nested),
-        cmocka_unit_test(test_two_callers),
-        cmocka_unit_test(test_blocked_thread),
+        BOTH(test_every_chunk_once),
+        BOTH(test_no_spin),
+        BOTH(test_ranges),
+        BOTH(test_deterministic_sum),
+        BOTH(test_nested),
+        BOTH(test_two_callers),
+        BOTH(test_blocked_thread),
+        cmocka_unit_test(test_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
