@@ -4,9 +4,8 @@
    down):
    - quiet machine: on the OpenMP team, the one oneDNN uses too, so no second set of
      threads competes for the cores;
-   - busy machine: on the library's own threads, with OpenMP held to one thread. The
-     loop is published as one 64-bit word, (threads << 32) | chunks left; every
-     thread (the caller first) claims the next chunk with a compare-and-swap, and the
+   - busy machine: on the library's own threads. The loop is published as one 64-bit
+     word, (threads << 32) | chunks left; every thread (the caller first) claims the next chunk with a compare-and-swap, and the
      caller returns when the count of unfinished chunks reaches zero. Nobody waits for
      a thread to arrive: a worker that the scheduler has not run yet, because other
      processes hold the cores, finds no chunk left when it runs and goes back to
@@ -247,40 +246,27 @@ static void wait_done(void)
    quiet machine a spinning worker (OpenMP's or ours) claims its first chunk within
    microseconds. The share of such loops among the long ones (moving average, 1/8 per
    loop, in 1/1024) above BUSY_ON marks the machine busy, below BUSY_OFF quiet again.
-   While busy, the loops run on the pool's own threads and every OpenMP region
-   (oneDNN's, and loops not yet on the pool) on the calling thread alone: an OpenMP
-   region ends in a barrier that waits for every thread of the team, a descheduled
-   one included, which is what made a step 20-50x slower beside busy processes. On a
-   quiet machine the two sets of threads would compete for the cores, each spinning
-   while the other needs them (MobileNet V2 batch 1 ran 30% slower), so the loops
-   then run on the OpenMP team. */
+   While busy, the loops run on the pool's own threads: an OpenMP region ends in a
+   barrier that waits for every thread of the team, a descheduled one included, which
+   is what made a step 20-50x slower beside busy processes. On a quiet machine a
+   second set of threads beside OpenMP's (which oneDNN uses) would compete for the
+   cores, each spinning while the other needs them (MobileNet V2 batch 1 ran 30%
+   slower), so the loops then run on the OpenMP team. */
 #define PROBE_US 50
 #define BUSY_ON 400
 #define BUSY_OFF 150
 static int g_late;     /* moving average of late loops, 0..1024 */
-static int g_limited;  /* busy: own threads for loops, OpenMP held to one thread */
+static int g_limited;  /* busy: loops on the own threads */
 static int g_forced = -1; /* cnn_pool_force_busy */
-
-static void set_omp_threads(int n)
-{
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
 
 static void note_loop(bool late)
 {
     if (g_forced >= 0) return;
     g_late += ((late ? 1024 : 0) - g_late) / 8;
-    if (!g_limited && g_late > BUSY_ON) {
+    if (!g_limited && g_late > BUSY_ON)
         g_limited = 1;
-        set_omp_threads(1);
-    } else if (g_limited && g_late < BUSY_OFF) {
+    else if (g_limited && g_late < BUSY_OFF)
         g_limited = 0;
-        set_omp_threads(cnn_get_threads());
-    }
 }
 
 void cnn_pool_reset_load(void)
@@ -288,7 +274,6 @@ void cnn_pool_reset_load(void)
     if (atomic_exchange(&P.busy, 1)) return;
     g_late = 0;
     g_limited = g_forced > 0;
-    if (g_limited) set_omp_threads(1);
     atomic_store(&P.busy, 0);
 }
 
@@ -298,7 +283,6 @@ void cnn_pool_force_busy(int busy)
     g_forced = busy < 0 ? -1 : busy > 0;
     g_late = 0;
     g_limited = g_forced > 0;
-    set_omp_threads(g_limited ? 1 : cnn_get_threads());
     atomic_store(&P.busy, 0);
 }
 

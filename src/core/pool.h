@@ -34,14 +34,14 @@ void cnn_parallel_range(long n, long grain, int threads, cnn_range_fn fn, void *
 #define CNN_POOL_MAX_THREADS 256
 int cnn_pool_threads(void);
 
-/* Whether the pool found the machine busy (its workers late for long loops), in which
-   case OpenMP regions run on one thread; cnn_pool_reset_load forgets it (cnn_set_threads
-   calls it). docs/architecture.md, "Threads on a busy machine". */
+/* Whether the pool found the machine busy (helpers late for long loops), in which case
+   loops run on the pool's own threads instead of the OpenMP team; cnn_pool_reset_load
+   forgets it (cnn_set_threads calls it). docs/architecture.md, "Threads on a busy
+   machine". */
 bool cnn_pool_machine_busy(void);
 void cnn_pool_reset_load(void);
-/* For tests and benchmarks: 1 runs every loop as on a busy machine (own threads,
-   OpenMP held to one), 0 as on a quiet one (the OpenMP team), -1 lets the detector
-   choose (the default). */
+/* For tests and benchmarks: 1 runs every loop as on a busy machine (own threads), 0
+   as on a quiet one (the OpenMP team), -1 lets the detector choose (the default). */
 void cnn_pool_force_busy(int busy);
 
 /* Worker spin time before sleeping, in microseconds (CNN_POOL_SPIN_US overrides the

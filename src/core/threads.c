@@ -26,7 +26,7 @@ void cnn_set_threads(int n)
     n = 1;
 #endif
     g_threads = n;
-    cnn_pool_reset_load(); /* OpenMP back at n threads until the pool finds the machine busy */
+    cnn_pool_reset_load(); /* quiet until the pool finds the machine busy again */
 }
 
 int cnn_get_threads(void)
