@@ -335,6 +335,14 @@ def bad_models():
     with open(os.path.join(bad, "w.bin"), "wb") as f:
         f.write(np.array([1.0, 2.0], dtype="<f4").tobytes())
     save("unsupported_op", model([helper.make_node("Einsum", ["x", "x"], ["y"], name="ein", equation="ij,jk->ik")], []))
+    # a 150-byte file whose constant folding would create 2^30 / 2e9 values
+    shape = helper.make_tensor("shape", TensorProto.INT64, [1], [1 << 30])
+    one = helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])
+    save("const_bomb", model([helper.make_node("ConstantOfShape", ["shape"], ["c"], name="c", value=one),
+                              helper.make_node("Add", ["x", "c"], ["y"], name="add")], [shape]))
+    rng = [helper.make_tensor(n, TensorProto.FLOAT, [], [v]) for n, v in (("st", 0.0), ("lim", 2e9), ("dl", 1.0))]
+    save("range_bomb", model([helper.make_node("Range", ["st", "lim", "dl"], ["c"], name="c"),
+                              helper.make_node("Add", ["x", "c"], ["y"], name="add")], rng))
     good = open(os.path.join(bad, "good.onnx"), "rb").read()
     with open(os.path.join(bad, "truncated.onnx"), "wb") as f:
         f.write(good[: len(good) // 2])

@@ -8,7 +8,7 @@ set -eu
 build=$1
 secs=$2
 shift 2
-targets=${*:-"safetensors idx cifar image npy mat"}
+targets=${*:-"safetensors idx cifar image npy mat onnx"}
 root=$(cd "$(dirname "$0")/.." && pwd)
 status=0
 for t in $targets; do

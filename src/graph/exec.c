@@ -1,4 +1,4 @@
-/* Compile, memory plan and executor (DESIGN decisions 1 and 6).
+/* Compile, memory plan and executor (docs/architecture.md, "Graph" and "Memory").
  *
  * Parameters live in one block and their gradients in another (llm.c style).
  * Activations live in one arena with two plans:
@@ -462,12 +462,25 @@ cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
         if (root && root->fusion->tail != last) ctx.unfused = root;
     }
     int end = last ? last->id + 1 : g->n_nodes;
+    cnn_epilogue epi;
     for (int i = 0; i < end; i++) {
         cnn_node *v = g->nodes[i];
         if (ctx.fused && v->fused_into && v->fused_into != ctx.unfused) continue;
         if (g->observe) g->observe(g->observe_arg, v);
         double t0 = g->profiling ? now_s() : 0.0;
-        cnn_status s = v->op->forward(v, &ctx);
+        /* a planned chain goes to the producer as an epilogue (fuse.c) */
+        ctx.epi = NULL;
+        if (ctx.fused && v->fusion && v != ctx.unfused) {
+            cnn_fusion_describe(v, &ctx, &epi);
+            ctx.epi = &epi;
+        }
+        cnn_status s;
+        if (v->q) { /* int8 precision (quant.c): the executor runs the node's int8 conv */
+            s = cnn_qnode_forward(v, &ctx);
+            if (s == CNN_OK && ctx.epi) ctx.be->epilogue(ctx.epi, v->out.data);
+        } else {
+            s = v->op->forward(v, &ctx);
+        }
         if (s != CNN_OK) return s;
         if (g->profiling) {
             v->prof_fwd += now_s() - t0;

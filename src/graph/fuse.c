@@ -1,21 +1,26 @@
-/* Inference graph passes (issue 6): fold batch norm, residual add and activation into
- * the epilogue of the convolution before them, and plan concat inputs inside the
- * concat's buffer. Eval mode only; training runs every node as built.
+/* Inference graph passes (docs/architecture.md, "Fusion"): fold the point-wise ops
+ * after a producer (an op declaring takes_epilogue: the convolutions) into its
+ * epilogue, and plan the inputs of an op declaring inputs_in_place (concat) inside its
+ * buffer. Eval mode only; training runs every node as built. The passes read only the
+ * ops' declarations in cnn_op_def, never which op a node is.
  *
- * Numerics: the epilogue runs the separate ops' own arithmetic (cnn_bn_eval_affine,
- * a + b, cnn_act_apply) on the conv output in the same order, so fused and unfused
- * inference give the same bits. What fusion saves is passes over memory: one read and
- * write of the output (while it is still in cache) instead of one per op, and the
- * intermediate buffers.
+ * A chain: the producer, then stages of increasing epilogue_kind (affine, residual add,
+ * activation; each at most once), each the only consumer of the previous. At forward
+ * time each stage describes itself (epilogue_stage: an affine stage's per-channel
+ * scale and shift, an add's other input, an activation and its parameters); the
+ * producer hands the list to the backend's epilogue, which runs the separate ops' own
+ * arithmetic on the output in the same order, so fused and unfused inference give the
+ * same bits. What fusion saves is passes over memory: one read and write of the
+ * output (while it is still in cache) instead of one per op, and the intermediate
+ * buffers.
  *
- * A node inside a chain shares the conv's buffer: after a full eval forward its value
- * is the chain's result. cnn_graph_forward_until(g, node) stopping inside a chain runs
- * that chain unfused (in place), and cnn_graph_set_fusion(g, false) turns the passes
- * off, for looking at every node's own value. */
+ * A node inside a chain shares the producer's buffer: after a full eval forward its
+ * value is the chain's result. cnn_graph_forward_until(g, node) stopping inside a chain
+ * runs that chain unfused (in place), and cnn_graph_set_fusion(g, false) turns the
+ * passes off, for looking at every node's own value. */
 #include <string.h>
 
 #include "graph_internal.h"
-#include "../ops/ops_common.h"
 
 void cnn_graph_fusion_free(cnn_graph *g)
 {
@@ -29,12 +34,6 @@ void cnn_graph_fusion_free(cnn_graph *g)
     }
     cnn_free_aligned(g->fuse_block);
     g->fuse_block = NULL;
-}
-
-static bool is_conv(const cnn_node *v) { return v->op == &cnn_op_conv2d || v->op == &cnn_op_conv3d; }
-static bool is_bn(const cnn_node *v)
-{
-    return v->op == &cnn_op_batchnorm2d || v->op == &cnn_op_batchnorm3d;
 }
 
 /* The only consumer of v (counting repeated inputs), or NULL. Outputs have none here:
@@ -59,30 +58,40 @@ void cnn_graph_last_uses(cnn_graph *g, int *uses)
         }
 }
 
-/* Follows a chain from conv c; returns the fusion or NULL when nothing follows. */
+/* Where the chain's value tail enters stage node v: the input index if tail is
+   exactly one of v's inputs and every other input is computed before the chain's
+   producer c (the residual of an add must exist when c runs: ResNet's downsample
+   branch is computed after the main branch's last conv, so that add goes with the
+   branch); -1 otherwise. */
+static int chain_input(const cnn_node *v, const cnn_node *tail, const cnn_node *c)
+{
+    int at = -1;
+    for (int i = 0; i < v->n_in; i++) {
+        if (v->in[i] == tail) {
+            if (at >= 0) return -1; /* x + x: not a stage of one chain */
+            at = i;
+        } else if (v->in[i]->id >= c->id) {
+            return -1;
+        }
+    }
+    return at;
+}
+
+/* Follows a chain from producer c; returns the fusion or NULL when nothing follows. */
 static cnn_fusion *chain(cnn_graph *g, cnn_node *c, const int *uses, cnn_status *st)
 {
     cnn_fusion f = {0};
     cnn_node *tail = c, *next = sole_consumer(g, c, uses);
-    if (next && is_bn(next) && next->in[0] == tail) {
-        f.bn = next;
+    int last_kind = CNN_EPI_NONE;
+    while (next && f.n_links < CNN_EPI_MAX_STAGES) {
+        int kind = next->op->epilogue_kind, at;
+        if (kind <= last_kind || !next->op->epilogue_stage || (at = chain_input(next, tail, c)) < 0)
+            break;
+        f.link[f.n_links] = next;
+        f.chain_in[f.n_links++] = at;
+        last_kind = kind;
         tail = next;
         next = sole_consumer(g, tail, uses);
-    }
-    if (next && next->op == &cnn_op_add) {
-        cnn_node *other = next->in[0] == tail ? next->in[1] : next->in[0];
-        /* the residual must exist when the conv runs (ResNet's downsample branch is
-           computed after the main branch's last conv: that add goes with the branch) */
-        if (other != tail && other->id < c->id) {
-            f.residual = other;
-            f.add_node = next;
-            tail = next;
-            next = sole_consumer(g, tail, uses);
-        }
-    }
-    if (next && next->op == &cnn_op_activation) {
-        f.act_node = next;
-        tail = next;
     }
     if (tail == c) return NULL;
     f.tail = tail;
@@ -106,8 +115,9 @@ size_t cnn_alias_root(cnn_node *v, cnn_node **root)
     return off;
 }
 
-/* Concat inputs written in place: batch 1 only (with N > 1 an input's slices are not
-   contiguous in the concat), each input used once and only by the concat. */
+/* Inputs written in place inside k's buffer (an op declaring inputs_in_place: the
+   inputs one after another along dim 1): batch 1 only (with N > 1 an input's slices
+   are not contiguous), each input used once and only by k. */
 static void plan_concat(cnn_graph *g, cnn_node *k, const int *uses)
 {
     if (g->max_batch != 1) return;
@@ -121,7 +131,7 @@ static void plan_concat(cnn_graph *g, cnn_node *k, const int *uses)
         cnn_alias_root(x, &root);
         /* an input's buffer must start 64-byte aligned for the kernels writing it */
         if (x->n_in > 0 && sole_consumer(g, x, uses) == k && root != k && off % 64 == 0) {
-            /* x may be the tail of a conv chain: then the chain's conv buffer moves */
+            /* x may be the tail of a chain: then the producer's buffer moves */
             cnn_node *r = x->fused_into ? x->fused_into : x;
             if (!r->alias) {
                 r->alias = k;
@@ -143,21 +153,20 @@ cnn_status cnn_graph_plan_fusion(cnn_graph *g)
     size_t floats = 0;
     for (int i = 0; i < g->n_nodes && st == CNN_OK; i++) {
         cnn_node *c = g->nodes[i];
-        if (!is_conv(c) || c->fused_into) continue;
+        if (!c->op->takes_epilogue || c->fused_into) continue;
         cnn_fusion *f = chain(g, c, uses, &st);
         if (!f) continue;
         c->fusion = f;
-        cnn_node *links[3] = {f->bn, f->add_node, f->act_node};
-        for (int j = 0; j < 3; j++)
-            if (links[j]) {
-                links[j]->fused_into = c;
-                links[j]->alias = c;
-                links[j]->alias_off = 0;
-            }
-        if (f->bn) floats += 2 * (size_t)c->out.dims[1];
+        for (int j = 0; j < f->n_links; j++) {
+            cnn_node *v = f->link[j];
+            v->fused_into = c;
+            v->alias = c;
+            v->alias_off = 0;
+            if (v->op->epilogue_kind == CNN_EPI_AFFINE) floats += 2 * (size_t)c->out.dims[1];
+        }
     }
     for (int i = 0; i < g->n_nodes && st == CNN_OK; i++)
-        if (g->nodes[i]->op == &cnn_op_concat) plan_concat(g, g->nodes[i], uses);
+        if (g->nodes[i]->op->inputs_in_place) plan_concat(g, g->nodes[i], uses);
     cnn_free(uses);
     if (st == CNN_OK && floats) {
         g->fuse_block = cnn_malloc_aligned(floats * sizeof(float));
@@ -165,43 +174,33 @@ cnn_status cnn_graph_plan_fusion(cnn_graph *g)
         float *p = g->fuse_block;
         for (int i = 0; st == CNN_OK && i < g->n_nodes; i++) {
             cnn_fusion *f = g->nodes[i]->fusion;
-            if (!f || !f->bn) continue;
-            f->scale = p;
-            f->shift = p + g->nodes[i]->out.dims[1];
-            p += 2 * (size_t)g->nodes[i]->out.dims[1];
+            for (int j = 0; f && j < f->n_links; j++)
+                if (f->link[j]->op->epilogue_kind == CNN_EPI_AFFINE) {
+                    f->coef[j] = p;
+                    p += 2 * (size_t)g->nodes[i]->out.dims[1];
+                }
         }
     }
     if (st != CNN_OK) cnn_graph_fusion_free(g);
     return st;
 }
 
-void cnn_fusion_apply(cnn_node *n, const cnn_ctx *ctx)
+void cnn_fusion_describe(const cnn_node *n, const cnn_ctx *ctx, cnn_epilogue *e)
 {
     const cnn_fusion *f = n->fusion;
-    const int C = n->out.dims[1];
-    size_t S = 1;
-    for (int d = 2; d < n->out.ndim; d++) S *= (size_t)n->out.dims[d];
-    if (f->bn) cnn_bn_eval_affine(f->bn, f->scale, f->shift);
-    const float *scale = f->bn ? f->scale : NULL, *shift = f->bn ? f->shift : NULL;
-    const float *res = f->residual ? f->residual->out.data : NULL;
-    cnn_act act = f->act_node ? cnn_activation_kind(f->act_node) : CNN_ACT_NONE;
-    float alpha = 0.0f, beta = 0.0f; /* parametric activations (leaky relu, clip, ...) */
-    if (f->act_node) cnn_activation_params(f->act_node, &alpha, &beta);
-    float *y = n->out.data;
-    long planes = (long)ctx->batch * C;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads((size_t)planes * S))
-    for (long p = 0; p < planes; p++) {
-        float *yp = y + (size_t)p * S;
-        if (scale) {
-            const float sc = scale[p % C], sh = shift[p % C];
-#pragma omp simd
-            for (size_t k = 0; k < S; k++) yp[k] = yp[k] * sc + sh;
+    memset(e, 0, sizeof *e);
+    e->n = ctx->batch;
+    e->c = n->out.dims[1];
+    e->s = 1;
+    for (int d = 2; d < n->out.ndim; d++) e->s *= (size_t)n->out.dims[d];
+    for (int j = 0; j < f->n_links; j++) {
+        cnn_epi_stage *st = &e->st[e->n_stages++];
+        const cnn_node *v = f->link[j];
+        st->kind = v->op->epilogue_kind;
+        if (f->coef[j]) {
+            st->scale = f->coef[j];
+            st->shift = f->coef[j] + e->c;
         }
-        if (res) {
-            const float *rp = res + (size_t)p * S;
-#pragma omp simd
-            for (size_t k = 0; k < S; k++) yp[k] = yp[k] + rp[k];
-        }
-        if (act != CNN_ACT_NONE) cnn_act_apply_p(act, alpha, beta, yp, yp, S);
+        v->op->epilogue_stage(v, f->chain_in[j], ctx, st);
     }
 }

@@ -1,5 +1,5 @@
 /* The static graph builder: nodes in topological order, scope-named parameters,
-   shape inference at every call (DESIGN decisions 1 and 3). */
+   shape inference at every call (docs/architecture.md, "Graph"). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -396,14 +396,14 @@ static cnn_status input_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_input = {
+static const cnn_op_def input_op = {
     .name = "input",
     .shape = input_shape,
     .forward = input_forward,
     .backward = input_backward,
 };
 
-const cnn_op_def cnn_op_labels = {
+static const cnn_op_def labels_op = {
     .name = "labels",
     .shape = input_shape,
     .forward = input_forward,
@@ -455,19 +455,19 @@ static cnn_node *make_input(cnn_graph *g, const cnn_op_def *op, const char *name
 
 cnn_node *cnn_input(cnn_graph *g, const char *name, int ndim, const int *dims)
 {
-    return make_input(g, &cnn_op_input, name ? name : "input", ndim, dims);
+    return make_input(g, &input_op, name ? name : "input", ndim, dims);
 }
 
 void cnn_input_requires_grad(cnn_node *input)
 {
-    if (!input || input->op != &cnn_op_input) return;
+    if (!input || input->op != &input_op) return;
     input->requires_grad = true;
     input->needs_grad = true;
 }
 
 cnn_node *cnn_labels(cnn_graph *g, const char *name, int batch)
 {
-    return make_input(g, &cnn_op_labels, name ? name : "labels", 1, &batch);
+    return make_input(g, &labels_op, name ? name : "labels", 1, &batch);
 }
 
 /* ---------------------------------------------------------------- access */

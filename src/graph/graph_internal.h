@@ -11,8 +11,11 @@ typedef struct cnn_op_def cnn_op_def;
 /* What an op's forward/backward see besides its node. */
 typedef struct cnn_ctx {
     bool training;
-    bool fused;             /* eval with fusion: convs run their epilogues (fuse.c) */
-    const cnn_node *unfused; /* ... except this one (forward_until stops inside it) */
+    bool fused;             /* eval with fusion: planned chains run as epilogues (fuse.c) */
+    const cnn_node *unfused; /* ... except this one's (forward_until stops inside it) */
+    /* The epilogue the node's forward applies to its output with be->epilogue after
+       computing it (an op declaring takes_epilogue; set by the executor), or NULL. */
+    const cnn_epilogue *epi;
     int batch;              /* examples in this run (dims[0] of batched tensors) */
     void *scratch;          /* n->scratch_bytes of temporary space, shared by all ops */
     const cnn_backend *be;  /* kernels */
@@ -53,8 +56,8 @@ struct cnn_node {
     size_t scratch_eval_bytes; /* ... an eval forward needs (shape() may set it lower;
                                   default: scratch_bytes) */
     /* inference graph passes (fuse.c); used by eval-mode forwards only */
-    struct cnn_fusion *fusion; /* conv: the nodes its epilogue computes, or NULL */
-    cnn_node *fused_into;   /* computed by that conv's epilogue: forward skips it */
+    struct cnn_fusion *fusion; /* producer: the nodes its epilogue computes, or NULL */
+    cnn_node *fused_into;   /* computed by that producer's epilogue: forward skips it */
     cnn_node *alias;        /* eval plan: value stored inside alias's buffer ... */
     size_t alias_off;       /* ... this many bytes from its start */
     struct cnn_qnode *q;    /* int8 precision (quant.c), or NULL: float */
@@ -103,6 +106,23 @@ struct cnn_op_def {
        whose weight is params[0] and optional bias params[1]. NULL: no int8 kernel,
        the op stays float. */
     void (*int8_conv)(const cnn_node *n, cnn_conv_desc *d);
+    /* Fusion traits (docs/architecture.md, "Fusion"); graph/ plans from these alone.
+       takes_epilogue: the eval forward applies ctx->epi (when set) to the output,
+       (N, C, spatial), with ctx->be->epilogue, so point-wise ops after it can run
+       there. */
+    bool takes_epilogue;
+    /* An op that can run as a stage of another op's epilogue: the kind of stage it is
+       (CNN_EPI_AFFINE / ADD / ACT, kernels.h), or 0. It is point-wise and keeps its
+       input's shape; an ADD's other inputs must be computed before the chain starts. */
+    int epilogue_kind;
+    /* Describes node n as that stage at forward time, in[chain_in] being the chain's
+       value: AFFINE fills st->scale and st->shift (C floats each, given), ADD sets
+       st->other, ACT st->act. */
+    void (*epilogue_stage)(const cnn_node *n, int chain_in, const cnn_ctx *ctx,
+                           cnn_epi_stage *st);
+    /* The output is the inputs laid one after another along dim 1 (concat): at batch 1
+       each input may be computed in place inside the output's buffer. */
+    bool inputs_in_place;
 };
 
 #define CNN_MAX_SCOPE 512
@@ -172,19 +192,21 @@ size_t cnn_node_numel_max(const cnn_node *n);      /* at the maximum batch */
 /* Elements per example (product of dims 1..) for batched nodes. */
 size_t cnn_node_per_example(const cnn_node *n);
 
-/* Inference fusion (fuse.c). A fusion chain: conv -> [batchnorm] -> [add of a value
-   computed before the conv] -> [activation], each link the only consumer of the
-   previous. In eval mode the conv computes the whole chain in one pass over its output
-   (the same arithmetic in the same order as the separate ops: bit-identical), the
-   other links are skipped and share the conv's buffer. With a maximum batch of 1, the
-   inputs of a concat are also planned inside the concat's buffer, so it copies nothing. */
+/* Inference fusion (fuse.c, docs/architecture.md "Fusion"). A fusion chain: a node
+   whose op takes_epilogue, then stages of increasing epilogue_kind ([affine] ->
+   [add of values computed before the chain] -> [activation]), each link the only
+   consumer of the previous. In eval mode the producer applies the whole chain in one
+   pass over its output (the backend's epilogue, the same arithmetic in the same order
+   as the separate ops: bit-identical), the other links are skipped and share the
+   producer's buffer. With a maximum batch of 1, the inputs of an op declaring
+   inputs_in_place are also planned inside its buffer, so it copies nothing. */
 typedef struct cnn_fusion {
-    cnn_node *bn;        /* batchnorm2d/3d, or NULL */
-    cnn_node *add_node;  /* add, or NULL */
-    cnn_node *residual;  /* the add's other input */
-    cnn_node *act_node;  /* activation, or NULL */
-    cnn_node *tail;      /* last link: holds the chain's value */
-    float *scale, *shift; /* per output channel, in g->fuse_block (bn only) */
+    int n_links;
+    cnn_node *link[CNN_EPI_MAX_STAGES]; /* the stages' nodes, in order */
+    int chain_in[CNN_EPI_MAX_STAGES];   /* which input of each carries the chain */
+    float *coef[CNN_EPI_MAX_STAGES];    /* affine stages: scale and shift (2 C floats,
+                                           in g->fuse_block), else NULL */
+    cnn_node *tail;                     /* last link: holds the chain's value */
 } cnn_fusion;
 /* Sets every node's last_use (highest id of a consumer, its own id if none) and, when
    uses != NULL, uses[id] = how many inputs name the node (fuse.c). */
@@ -196,13 +218,14 @@ cnn_status cnn_graph_plan_fusion(cnn_graph *g);
 /* Redoes fusion and both plans of a compiled graph (an output was marked). */
 cnn_status cnn_graph_replan(cnn_graph *g);
 void cnn_graph_fusion_free(cnn_graph *g);
-/* Runs conv n's epilogue on n->out (eval forward). */
-void cnn_fusion_apply(cnn_node *n, const cnn_ctx *ctx);
-/* Eval-mode batch norm as y = x * scale + shift (batchnorm.c). */
+/* Describes producer n's planned chain as an epilogue for its forward (each link's
+   epilogue_stage, at the current batch). */
+void cnn_fusion_describe(const cnn_node *n, const cnn_ctx *ctx, cnn_epilogue *e);
+/* Eval-mode batch norm as y = x * scale + shift, the backend's coefficients
+   (batchnorm.c; for exporters). */
 void cnn_bn_eval_affine(const cnn_node *bn, float *scale, float *shift);
-/* The activation of an activation node (activation.c). */
+/* The activation of an activation node (activation.c; for exporters). */
 cnn_act cnn_activation_kind(const cnn_node *n);
-void cnn_act_apply(cnn_act act, const float *x, float *y, size_t n);
 /* int8 precision of a node (quant.c, docs/architecture.md "int8 precision"). */
 typedef struct cnn_qnode {
     cnn_conv_desc desc;  /* at the maximum batch */
@@ -222,10 +245,7 @@ float cnn_calib_threshold(const double *hist, int bins, float amax, int method, 
 /* Forward of an int8 node: quantizes its input into scratch, runs conv_forward_s8. */
 cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx);
 /* Parametric activations (leaky relu, elu, clip, hardsigmoid with alpha/beta): the
-   node's alpha and beta, and the apply both the op and fused epilogues run. */
+   node's alpha and beta (activation.c; for exporters). */
 void cnn_activation_params(const cnn_node *n, float *alpha, float *beta);
-void cnn_act_apply_p(cnn_act act, float alpha, float beta, const float *x, float *y, size_t n);
-extern const cnn_op_def cnn_op_conv2d, cnn_op_conv3d, cnn_op_batchnorm2d, cnn_op_batchnorm3d,
-    cnn_op_add, cnn_op_activation, cnn_op_concat;
 
 #endif

@@ -51,7 +51,15 @@ typedef struct ox_imp {
     const char *cur_name;
     cnn_node *named;    /* a pattern's node that takes another ONNX node's name ... */
     const char *named_as;
+    int64_t folded;      /* values created by constant folding so far */
+    int64_t fold_budget; /* at most this many (docs/limits.md, ONNX) */
 } ox_imp;
+
+/* Constant folding creates values the file does not hold (ConstantOfShape, Range,
+   Tile of a shape...): a 100-byte file could ask for 2^31 of them. They are bounded by
+   2^24 plus the values the file's initializers really hold, so import memory stays
+   linear in the input. */
+#define OX_FOLD_BASE ((int64_t)1 << 24)
 
 static uint64_t hash_str(const char *s)
 {
@@ -255,6 +263,11 @@ static cnn_status new_const(ox_imp *I, cnn_onnx_const *c, int ndim, const int64_
         n *= dims[d];
         if (n > CNN_ONNX_MAX_NUMEL) return fail(I, CNN_ERR_FORMAT, "constant too large");
     }
+    if (n > I->fold_budget - I->folded)
+        return fail(I, CNN_ERR_FORMAT,
+                    "constant folding would create %lld more values (limit %lld in all for this file)",
+                    (long long)n, (long long)I->fold_budget);
+    I->folded += n;
     c->ndim = ndim;
     c->numel = n;
     if (is_float) c->f = cnn_calloc((size_t)(n ? n : 1), sizeof *c->f);
@@ -382,8 +395,11 @@ static cnn_status as_node(ox_imp *I, int i, cnn_node **out)
     return s;
 }
 
+/* ONNX axis a (negative counts from the end) as 0..rank-1, or -1 when out of range
+   (checked before the conversion to int: 2^32 + 1 must not become axis 1). */
 static int norm_axis(int64_t a, int rank)
 {
+    if (a < -(int64_t)rank || a >= rank) return -1;
     return (int)(a < 0 ? a + rank : a);
 }
 
@@ -660,11 +676,19 @@ static cnn_status fold(ox_imp *I, const char *op, bool *done)
                 rank = x->ndim + na;
                 if (rank > CNN_ONNX_MAX_RANK) return fail(I, CNN_ERR_UNSUPPORTED, "rank %d", rank);
                 bool ins[CNN_ONNX_MAX_RANK] = {false};
-                for (int k = 0; k < na; k++) ins[norm_axis(axes[k], rank)] = true;
+                for (int k = 0; k < na; k++) {
+                    int a = norm_axis(axes[k], rank);
+                    if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
+                    ins[a] = true;
+                }
                 for (int d = 0, s = 0; d < rank; d++) dims[d] = ins[d] ? 1 : x->dims[s++];
             } else {
                 bool del[CNN_ONNX_MAX_RANK] = {false};
-                for (int k = 0; k < na; k++) del[norm_axis(axes[k], x->ndim)] = true;
+                for (int k = 0; k < na; k++) {
+                    int a = norm_axis(axes[k], x->ndim);
+                    if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
+                    del[a] = true;
+                }
                 for (int d = 0; d < x->ndim; d++)
                     if (!(na < 0 ? x->dims[d] == 1 : del[d])) dims[rank++] = x->dims[d];
             }
@@ -780,8 +804,9 @@ static cnn_status fold(ox_imp *I, const char *op, bool *done)
         }
         for (int k = 0; k < n; k++) {
             int d = norm_axis(na >= 0 ? axes[k] : k, x->ndim);
-            int64_t sp = ns >= 0 ? steps[k] : 1, dim = x->dims[d], a = st[k], b = en[k];
+            int64_t sp = ns >= 0 ? steps[k] : 1;
             if (d < 0 || d >= x->ndim || sp == 0) return fail(I, CNN_ERR_FORMAT, "bad axis or step");
+            int64_t dim = x->dims[d], a = st[k], b = en[k];
             if (a < 0) a += dim;
             if (b < 0) b += dim;
             if (sp > 0) {
@@ -1151,12 +1176,20 @@ static cnn_status op_squeeze(ox_imp *I, bool un)
         int nr = rank + na;
         if (nr > CNN_MAX_DIMS) return fail(I, CNN_ERR_UNSUPPORTED, "rank %d", nr);
         bool ins[CNN_ONNX_MAX_RANK] = {false};
-        for (int k = 0; k < na; k++) ins[norm_axis(axes[k], nr)] = true;
+        for (int k = 0; k < na; k++) {
+            int a = norm_axis(axes[k], nr);
+            if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
+            ins[a] = true;
+        }
         if (ins[0]) return fail(I, CNN_ERR_UNSUPPORTED, "a dimension before the batch");
         for (int d = 0, s = 0; d < nr; d++) t[n++] = ins[d] ? 1 : xd[s++];
     } else {
         bool del[CNN_ONNX_MAX_RANK] = {false};
-        for (int k = 0; k < na; k++) del[norm_axis(axes[k], rank)] = true;
+        for (int k = 0; k < na; k++) {
+            int a = norm_axis(axes[k], rank);
+            if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
+            del[a] = true;
+        }
         if (del[0]) return fail(I, CNN_ERR_UNSUPPORTED, "squeezing the batch dimension");
         for (int d = 0; d < rank; d++)
             if (d == 0 || !(na < 0 ? xd[d] == 1 : del[d])) t[n++] = xd[d];
@@ -2064,6 +2097,16 @@ cnn_status cnn_onnx_import(cnn_graph *g, const char *path, const cnn_onnx_import
     ox_imp I = {.g = g, .path = path, .batch = o && o->batch > 0 ? o->batch : 1};
     CNN_CHECK(cnn_onnx_read(path, &I.m, &I.opset, I.dir, sizeof I.dir));
     I.gr = I.m->graph;
+    I.fold_budget = OX_FOLD_BASE;
+    for (size_t i = 0; I.gr && i < I.gr->n_initializer; i++) {
+        /* (an initializer with bad dims is refused when it is decoded; here it only
+           must not overflow) */
+        const Onnx__TensorProto *t = I.gr->initializer[i];
+        int64_t n = 1;
+        for (size_t d = 0; d < t->n_dims && n > 0; d++)
+            n = t->dims[d] < 0 || t->dims[d] > CNN_ONNX_MAX_NUMEL ? 0 : n * t->dims[d];
+        if (n > 0 && n <= CNN_ONNX_MAX_NUMEL) I.fold_budget += n;
+    }
     cnn_node *in = NULL, *out = NULL;
     cnn_status s = import(&I, o, &in, &out);
     for (int i = 0; i < I.nv; i++) cnn_onnx_const_free(&I.v[i].c);

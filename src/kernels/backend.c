@@ -1,10 +1,11 @@
-/* Backend table and run-time choice (DESIGN decision 5). */
+/* Backend table and run-time choice (docs/architecture.md, "Kernels"). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/core.h"
 #include "cpu/cpu_internal.h"
 #include "kernels.h"
+#include "ref/ref.h"
 
 size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
 size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
@@ -31,6 +32,78 @@ const cnn_backend cnn_backend_ref = {
     .gemm = cnn_ref_gemm,
     .conv_s8_scratch = cnn_ref_conv_s8_scratch,
     .conv_forward_s8 = cnn_ref_conv_forward_s8,
+    /* --- pooling --- */
+    .maxpool2d_forward = cnn_ref_maxpool2d_forward,
+    .maxpool3d_forward = cnn_ref_maxpool3d_forward,
+    .maxpool_backward = cnn_ref_maxpool_backward,
+    .avgpool2d_forward = cnn_ref_avgpool2d_forward,
+    .avgpool2d_backward = cnn_ref_avgpool2d_backward,
+    .adaptive_avgpool2d_forward = cnn_ref_adaptive_avgpool2d_forward,
+    .adaptive_avgpool2d_backward = cnn_ref_adaptive_avgpool2d_backward,
+    .global_avgpool_forward = cnn_ref_global_avgpool_forward,
+    .global_avgpool_backward = cnn_ref_global_avgpool_backward,
+    .global_maxpool_forward = cnn_ref_global_maxpool_forward,
+    .global_maxpool_backward = cnn_ref_global_maxpool_backward,
+    /* --- normalisation --- */
+    .lrn_forward = cnn_ref_lrn_forward,
+    .lrn_backward = cnn_ref_lrn_backward,
+    /* --- dropout --- */
+    .dropout_forward = cnn_ref_dropout_forward,
+    .dropout_backward = cnn_ref_dropout_backward,
+    /* --- softmax and loss --- */
+    .softmax_forward = cnn_ref_softmax_forward,
+    .softmax_backward = cnn_ref_softmax_backward,
+    .cross_entropy_forward = cnn_ref_cross_entropy_forward,
+    .cross_entropy_backward = cnn_ref_cross_entropy_backward,
+    /* --- optimizer --- */
+    .sgd_step = cnn_ref_sgd_step,
+    .adam_step = cnn_ref_adam_step,
+    /* --- general tensor ops, channel ops and copies --- */
+    .binary_forward = cnn_ref_binary_forward,
+    .binary_backward = cnn_ref_binary_backward,
+    .unary_forward = cnn_ref_unary_forward,
+    .unary_backward = cnn_ref_unary_backward,
+    .reduce_forward = cnn_ref_reduce_forward,
+    .reduce_backward = cnn_ref_reduce_backward,
+    .matmul_forward = cnn_ref_matmul_forward,
+    .matmul_backward_a = cnn_ref_matmul_backward_a,
+    .matmul_backward_b = cnn_ref_matmul_backward_b,
+    .pad_forward = cnn_ref_pad_forward,
+    .pad_backward = cnn_ref_pad_backward,
+    .slice_forward = cnn_ref_slice_forward,
+    .slice_backward = cnn_ref_slice_backward,
+    .transpose_forward = cnn_ref_transpose_forward,
+    .transpose_backward = cnn_ref_transpose_backward,
+    .mul_channel_forward = cnn_ref_mul_channel_forward,
+    .mul_channel_backward = cnn_ref_mul_channel_backward,
+    .mul_spatial_forward = cnn_ref_mul_spatial_forward,
+    .mul_spatial_backward = cnn_ref_mul_spatial_backward,
+    .channel_mean_forward = cnn_ref_channel_mean_forward,
+    .channel_mean_backward = cnn_ref_channel_mean_backward,
+    .channel_max_forward = cnn_ref_channel_max_forward,
+    .channel_max_backward = cnn_ref_channel_max_backward,
+    .channel_shuffle_forward = cnn_ref_channel_shuffle_forward,
+    .channel_shuffle_backward = cnn_ref_channel_shuffle_backward,
+    .copy_blocks = cnn_ref_copy_blocks,
+    .add_blocks = cnn_ref_add_blocks,
+    .bias_add = cnn_ref_bias_add,
+    .bias_grad = cnn_ref_bias_grad,
+    /* --- fused epilogue --- */
+    .epilogue = cnn_ref_epilogue,
+    /* --- activation --- */
+    .act_forward = cnn_ref_act_forward,
+    .act_backward = cnn_ref_act_backward,
+    /* --- add --- */
+    .add_forward = cnn_ref_add_forward,
+    .add_backward = cnn_ref_add_backward,
+    /* --- batch norm --- */
+    .bn_forward = cnn_ref_bn_forward,
+    .bn_backward = cnn_ref_bn_backward,
+    .bn_eval_affine = cnn_ref_bn_eval_affine,
+    .bn_sync_stats = cnn_ref_bn_sync_stats,
+    .bn_sync_apply = cnn_ref_bn_sync_apply,
+    .bn_sync_bwd_sums = cnn_ref_bn_sync_bwd_sums,
+    .bn_sync_bwd_apply = cnn_ref_bn_sync_bwd_apply,
 };
 
 /* The backends compiled in, fastest first: the first is the default when CNN_BACKEND /
@@ -59,6 +132,70 @@ static void resolve(const cnn_backend *be)
     FILL(gemm);
     FILL(conv_s8_scratch);
     FILL(conv_forward_s8);
+    /* --- pooling, normalisation, dropout, softmax and loss, optimizer --- */
+    FILL(maxpool2d_forward);
+    FILL(maxpool3d_forward);
+    FILL(maxpool_backward);
+    FILL(avgpool2d_forward);
+    FILL(avgpool2d_backward);
+    FILL(adaptive_avgpool2d_forward);
+    FILL(adaptive_avgpool2d_backward);
+    FILL(global_avgpool_forward);
+    FILL(global_avgpool_backward);
+    FILL(global_maxpool_forward);
+    FILL(global_maxpool_backward);
+    FILL(lrn_forward);
+    FILL(lrn_backward);
+    FILL(dropout_forward);
+    FILL(dropout_backward);
+    FILL(softmax_forward);
+    FILL(softmax_backward);
+    FILL(cross_entropy_forward);
+    FILL(cross_entropy_backward);
+    FILL(sgd_step);
+    FILL(adam_step);
+    /* --- general tensor ops, channel ops and copies --- */
+    FILL(binary_forward);
+    FILL(binary_backward);
+    FILL(unary_forward);
+    FILL(unary_backward);
+    FILL(reduce_forward);
+    FILL(reduce_backward);
+    FILL(matmul_forward);
+    FILL(matmul_backward_a);
+    FILL(matmul_backward_b);
+    FILL(pad_forward);
+    FILL(pad_backward);
+    FILL(slice_forward);
+    FILL(slice_backward);
+    FILL(transpose_forward);
+    FILL(transpose_backward);
+    FILL(mul_channel_forward);
+    FILL(mul_channel_backward);
+    FILL(mul_spatial_forward);
+    FILL(mul_spatial_backward);
+    FILL(channel_mean_forward);
+    FILL(channel_mean_backward);
+    FILL(channel_max_forward);
+    FILL(channel_max_backward);
+    FILL(channel_shuffle_forward);
+    FILL(channel_shuffle_backward);
+    FILL(copy_blocks);
+    FILL(add_blocks);
+    FILL(bias_add);
+    FILL(bias_grad);
+    FILL(epilogue);
+    FILL(act_forward);
+    FILL(act_backward);
+    FILL(add_forward);
+    FILL(add_backward);
+    FILL(bn_forward);
+    FILL(bn_backward);
+    FILL(bn_eval_affine);
+    FILL(bn_sync_stats);
+    FILL(bn_sync_apply);
+    FILL(bn_sync_bwd_sums);
+    FILL(bn_sync_bwd_apply);
     /* one FILL per entry of cnn_backend: keep in the struct's order */
 #undef FILL
     g_current = be;

@@ -3,23 +3,26 @@
    (alpha = negative slope), ELU (alpha), clip (min alpha, max beta) and hard-sigmoid
    max(0, min(1, alpha x + beta)) (ONNX HardSigmoid; alpha 1/6, beta 1/2 is torch's and
    runs torch's arithmetic). Any shape -> same shape. Backward uses the input
-   (hard-swish, ...) or the output (sigmoid, tanh), both kept by the training plan. */
-#include "../core/clones.h"
+   (hard-swish, ...) or the output (sigmoid, tanh), both kept by the training plan.
+   The arithmetic is the backend's (act_forward / act_backward); an activation can run
+   as the last stage of a fused epilogue (docs/architecture.md, "Fusion"). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/vmath.h"
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 #include "op_describe.h"
-
-/* picked at load time: AVX-512 / AVX2 / baseline from one binary */
 
 typedef struct act_attr {
     cnn_act act;
     float alpha, beta;
 } act_attr;
+
+static cnn_act_desc act_desc(const act_attr *a)
+{
+    return (cnn_act_desc){.act = (int)a->act, .alpha = a->alpha, .beta = a->beta};
+}
 
 static const char *act_name(cnn_act a)
 {
@@ -50,12 +53,6 @@ static void act_defaults(cnn_act a, float *alpha, float *beta)
     }
 }
 
-/* hard-sigmoid with torch's constants: the (x + 3) / 6 form, bit for bit as before */
-static bool hsig_default(float alpha, float beta) { return alpha == 1.0f / 6.0f && beta == 0.5f; }
-
-/* elements per parallel work item */
-#define CHUNK ((size_t)16384)
-
 static cnn_status act_shape(cnn_node *n)
 {
     const act_attr *a = n->attr;
@@ -67,189 +64,27 @@ static cnn_status act_shape(cnn_node *n)
     return CNN_OK;
 }
 
-/* Applies the activation to a buffer; shared with fused epilogues of other ops. */
-/* clamp to [0, 6] with comparisons (NaN passes through, as torch.nn.Hardtanh): fminf /
-   fmaxf are library calls without -ffast-math and kept these loops scalar */
-static inline float clamp06(float v)
-{
-    v = v < 0.0f ? 0.0f : v;
-    return v > 6.0f ? 6.0f : v;
-}
-
-/* sigmoid / tanh through vmath.h (inline, so the loops vectorise; libm's expf /
-   tanhf calls kept them scalar at ~2.5 ns per element) */
-CNN_CLONES static void sigmoid_apply(const float *x, float *y, size_t n)
-{
-#pragma omp simd
-    for (size_t i = 0; i < n; i++)
-        y[i] = cnn_vm_sigmoid(x[i]);
-}
-
-CNN_CLONES static void tanh_apply(const float *x, float *y, size_t n)
-{
-#pragma omp simd
-    for (size_t i = 0; i < n; i++)
-        y[i] = cnn_vm_tanh(x[i]);
-}
-
-void cnn_act_apply(cnn_act act, const float *x, float *y, size_t n)
-{
-    float alpha, beta;
-    act_defaults(act, &alpha, &beta);
-    cnn_act_apply_p(act, alpha, beta, x, y, n);
-}
-
-void cnn_act_apply_p(cnn_act act, float alpha, float beta, const float *x, float *y, size_t n)
-{
-    switch (act) {
-    case CNN_ACT_RELU:
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
-    case CNN_ACT_RELU6:
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) y[i] = clamp06(x[i]);
-        break;
-    case CNN_ACT_SIGMOID: sigmoid_apply(x, y, n); break;
-    case CNN_ACT_TANH: tanh_apply(x, y, n); break;
-    case CNN_ACT_HARDSWISH:
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) y[i] = x[i] * clamp06(x[i] + 3.0f) / 6.0f;
-        break;
-    case CNN_ACT_HARDSIGMOID:
-        if (hsig_default(alpha, beta)) {
-#pragma omp simd
-            for (size_t i = 0; i < n; i++) y[i] = clamp06(x[i] + 3.0f) / 6.0f;
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                float t = alpha * x[i] + beta;
-                t = t < 0.0f ? 0.0f : t;
-                y[i] = t > 1.0f ? 1.0f : t;
-            }
-        }
-        break;
-    case CNN_ACT_LEAKY_RELU:
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * alpha;
-        break;
-    case CNN_ACT_ELU:
-        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * expm1f(x[i]);
-        break;
-    case CNN_ACT_CLIP: /* comparisons: NaN passes through, as torch.clamp */
-        for (size_t i = 0; i < n; i++) {
-            float v = x[i] < alpha ? alpha : x[i];
-            y[i] = v > beta ? beta : v;
-        }
-        break;
-    default:
-        for (size_t i = 0; i < n; i++) y[i] = x[i];
-        break;
-    }
-}
-
 static cnn_status act_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
-    const act_attr *a = n->attr;
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-    size_t len = cnn_node_numel(n), chunks = (len + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(len))
-    for (size_t c = 0; c < chunks; c++) {
-        size_t lo = c * CHUNK, m = CNN_MIN(CHUNK, len - lo);
-        cnn_act_apply_p(a->act, a->alpha, a->beta, x + lo, y + lo, m);
-    }
+    cnn_act_desc d = act_desc(n->attr);
+    ctx->be->act_forward(&d, n->in[0]->out.data, n->out.data, cnn_node_numel(n));
     return CNN_OK;
-}
-
-/* dx[0, len) += dy * act'(x) (y = act(x) where the derivative is cheaper from it). */
-CNN_CLONES static void act_grad(const act_attr *a, const float *x, const float *y,
-                                const float *dy, float *dx, size_t len)
-{
-    const cnn_act act = a->act;
-    const float alpha = a->alpha, beta = a->beta;
-    /* loads stay unconditional so the selects vectorise (a load under a condition may
-       not be speculated) */
-    switch (act) {
-    case CNN_ACT_RELU:
-#pragma omp simd
-        for (size_t i = 0; i < len; i++) {
-            float g = dy[i], v = x[i];
-            dx[i] += v > 0.0f ? g : 0.0f;
-        }
-        break;
-    case CNN_ACT_RELU6: /* PyTorch: gradient 0 at both ends (x <= 0, x >= 6) */
-#pragma omp simd
-        for (size_t i = 0; i < len; i++) {
-            float g = dy[i], v = x[i];
-            dx[i] += (v > 0.0f) & (v < 6.0f) ? g : 0.0f;
-        }
-        break;
-    case CNN_ACT_SIGMOID:
-#pragma omp simd
-        for (size_t i = 0; i < len; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
-        break;
-    case CNN_ACT_TANH:
-#pragma omp simd
-        for (size_t i = 0; i < len; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
-        break;
-    case CNN_ACT_HARDSWISH: /* PyTorch: 0 below -3, 1 above 3, (2x+3)/6 between */
-#pragma omp simd
-        for (size_t i = 0; i < len; i++) {
-            float v = x[i], g = dy[i];
-            float d = v < -3.0f ? 0.0f : (v > 3.0f ? 1.0f : (2.0f * v + 3.0f) / 6.0f);
-            dx[i] += g * d;
-        }
-        break;
-    case CNN_ACT_HARDSIGMOID:
-        if (hsig_default(alpha, beta)) {
-#pragma omp simd
-            for (size_t i = 0; i < len; i++) {
-                float v = x[i], g = dy[i] / 6.0f;
-                dx[i] += (v > -3.0f) & (v < 3.0f) ? g : 0.0f;
-            }
-        } else { /* alpha where 0 < alpha x + beta < 1 */
-            for (size_t i = 0; i < len; i++) {
-                float t = alpha * x[i] + beta;
-                dx[i] += (t > 0.0f) & (t < 1.0f) ? dy[i] * alpha : 0.0f;
-            }
-        }
-        break;
-    case CNN_ACT_LEAKY_RELU: /* torch: slope alpha at x <= 0 */
-#pragma omp simd
-        for (size_t i = 0; i < len; i++) {
-            float g = dy[i], v = x[i];
-            dx[i] += v > 0.0f ? g : g * alpha;
-        }
-        break;
-    case CNN_ACT_ELU: /* alpha e^x = y + alpha below 0 */
-        for (size_t i = 0; i < len; i++) dx[i] += x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + alpha);
-        break;
-    case CNN_ACT_CLIP: /* torch.clamp: gradient where min <= x <= max */
-        for (size_t i = 0; i < len; i++) {
-            float v = x[i];
-            dx[i] += (v >= alpha) & (v <= beta) ? dy[i] : 0.0f;
-        }
-        break;
-    default:
-        break;
-    }
 }
 
 static cnn_status act_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
-    const act_attr *a = n->attr;
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    const float *x = n->in[0]->out.data, *y = n->out.data, *dy = n->grad.data;
-    size_t len = cnn_node_numel(n), chunks = (len + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(len))
-    for (size_t c = 0; c < chunks; c++) {
-        size_t lo = c * CHUNK, m = CNN_MIN(CHUNK, len - lo);
-        act_grad(a, x + lo, y + lo, dy + lo, dx + lo, m);
-    }
+    cnn_act_desc d = act_desc(n->attr);
+    ctx->be->act_backward(&d, n->in[0]->out.data, n->out.data, n->grad.data, dx, cnn_node_numel(n));
     return CNN_OK;
+}
+
+/* As the activation stage of a fused epilogue. */
+static void act_stage(const cnn_node *n, int chain_in, const cnn_ctx *ctx, cnn_epi_stage *st)
+{
+    (void)chain_in, (void)ctx;
+    st->act = act_desc(n->attr);
 }
 
 static void act_describe(const cnn_node *n, cnn_op_desc *d)
@@ -269,6 +104,8 @@ const cnn_op_def cnn_op_activation = {
     .forward = act_forward,
     .backward = act_backward,
     .describe = act_describe,
+    .epilogue_kind = CNN_EPI_ACT,
+    .epilogue_stage = act_stage,
 };
 
 cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)
@@ -302,7 +139,7 @@ cnn_node *cnn_activation_p(cnn_graph *g, cnn_node *x, cnn_act act, float alpha, 
     return cnn_node_make(g, &cnn_op_activation, kind, 1, &x, &a, sizeof a);
 }
 
-/* For graph passes (graph/fuse.c): the activation an activation node applies. */
+/* For exporters: the activation an activation node applies. */
 cnn_act cnn_activation_kind(const cnn_node *n) { return ((const act_attr *)n->attr)->act; }
 
 void cnn_activation_params(const cnn_node *n, float *alpha, float *beta)

@@ -3,10 +3,10 @@
    last window that starts in the right padding is dropped. The divisor is the window
    clipped to the padded input (H + pad) with count_include_pad (the default), or the
    real elements in it with .exclude_pad (count_include_pad=False). */
-#include "../core/clones.h"
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 #include "op_describe.h"
+#include "pool_common.h"
 
 typedef struct avgpool2d_attr {
     int kh, kw, sh, sw, ph, pw;
@@ -52,255 +52,20 @@ static cnn_status avgpool2d_shape(cnn_node *n)
     return CNN_OK;
 }
 
-/* One output's window [*h0, *h1) x [*w0, *w1) clipped to the input, and its divisor
-   (0 when the window holds no input element). */
-typedef struct window {
-    int h0, h1, w0, w1;
-    float inv; /* 1 / divisor */
-} window;
-
-static window avg_window(const avgpool2d_attr *a, int h, int w, int i, int j)
-{
-    window r;
-    int h0 = i * a->sh - a->ph, w0 = j * a->sw - a->pw;
-    int h1 = CNN_MIN(h0 + a->kh, h + a->ph), w1 = CNN_MIN(w0 + a->kw, w + a->pw);
-    int padded = (h1 - h0) * (w1 - w0);
-    r.h0 = CNN_MAX(h0, 0);
-    r.w0 = CNN_MAX(w0, 0);
-    r.h1 = CNN_MIN(h1, h);
-    r.w1 = CNN_MIN(w1, w);
-    int real = (r.h1 - r.h0) * (r.w1 - r.w0);
-    if (r.h0 >= r.h1 || r.w0 >= r.w1) {
-        r.h1 = r.h0; /* empty: contributes 0, as PyTorch */
-        r.inv = 0.0f;
-    } else {
-        r.inv = 1.0f / (float)(a->exclude_pad ? real : padded);
-    }
-    return r;
-}
-
-/* Fast paths, one (n, c) plane at a time. Each output row splits into columns whose
-   windows lie inside the input horizontally, [j0, j1), where the divisor is one
-   number for the row, and border columns, which take avg_window per output. The
-   interior is vectorised over output columns: 2x2 and 3x3 windows with stride 1 or 2
-   (full rows) sum in registers; other kernels and rows clipped at the top / bottom
-   make one pass over the row per tap. Sums add the taps in the reference's (row,
-   column) order starting from 0, and backward adds each output's share to an input
-   in the reference's output order, so every path gives the reference's values. */
-typedef struct ap_geom {
-    const avgpool2d_attr *a;
-    int h, w, oh, ow;
-    int j0, j1; /* output columns whose windows lie inside [0, w) */
-} ap_geom;
-
-
-/* Output columns [j0, j1) whose windows (k taps from j*s - p) lie in [0, in). */
-static void interior_cols(int in, int out, int k, int s, int p, int *j0, int *j1)
-{
-    int lo = (p + s - 1) / s;
-    int num = in - 1 + p - (k - 1);
-    int hi = num < 0 ? 0 : num / s + 1;
-    *j0 = CNN_MIN(lo, out);
-    *j1 = CNN_MAX(CNN_MIN(hi, out), *j0);
-}
-
-/* Row i's tap rows inside the input, [*u0, *u1) (relative to the window top), and
-   1 / divisor of its interior columns (kw columns, all inside the input). */
-static float row_taps(const ap_geom *g, int i, int *u0, int *u1)
-{
-    const avgpool2d_attr *a = g->a;
-    int h0 = i * a->sh - a->ph;
-    int hp1 = CNN_MIN(h0 + a->kh, g->h + a->ph); /* clipped to the padded input */
-    *u0 = h0 < 0 ? -h0 : 0;
-    *u1 = CNN_MIN(h0 + a->kh, g->h) - h0;
-    if (*u1 <= *u0) {
-        *u1 = *u0;
-        return 0.0f;
-    }
-    int rows = a->exclude_pad ? *u1 - *u0 : hp1 - h0;
-    return 1.0f / (float)(rows * a->kw);
-}
-
-/* y[j0, j1) of a row whose window (K x K, all rows inside) starts at input offset o
-   for column 0; constant stride SW. */
-static inline __attribute__((always_inline)) void ap_row_fixed(const float *restrict x, int w,
-                                                               int o, int k, int sw, int j0, int j1,
-                                                               float inv, float *restrict yr)
-{
-    /* rows from column j0's window, so no pointer leaves the plane */
-    const float *r0 = x + (o + sw * j0), *r1 = r0 + w, *r2 = r1 + w;
-    if (k == 2) {
-#pragma omp simd
-        for (int j = j0; j < j1; j++) {
-            float sum = 0.0f;
-            sum += r0[sw * (j - j0)];
-            sum += r0[sw * (j - j0) + 1];
-            sum += r1[sw * (j - j0)];
-            sum += r1[sw * (j - j0) + 1];
-            yr[j] = sum * inv;
-        }
-    } else {
-#pragma omp simd
-        for (int j = j0; j < j1; j++) {
-            float sum = 0.0f;
-            sum += r0[sw * (j - j0)];
-            sum += r0[sw * (j - j0) + 1];
-            sum += r0[sw * (j - j0) + 2];
-            sum += r1[sw * (j - j0)];
-            sum += r1[sw * (j - j0) + 1];
-            sum += r1[sw * (j - j0) + 2];
-            sum += r2[sw * (j - j0)];
-            sum += r2[sw * (j - j0) + 1];
-            sum += r2[sw * (j - j0) + 2];
-            yr[j] = sum * inv;
-        }
-    }
-}
-
-CNN_CLONES static void ap_fwd_plane(const ap_geom *g, const float *restrict x, float *restrict y)
-{
-    const avgpool2d_attr *a = g->a;
-    const int w = g->w, ow = g->ow, j0 = g->j0, j1 = g->j1, sw = a->sw, kw = a->kw;
-    for (int i = 0; i < g->oh; i++) {
-        float *restrict yr = y + (size_t)i * ow;
-        int u0, u1;
-        const float inv = row_taps(g, i, &u0, &u1);
-        const int h0 = i * a->sh - a->ph;
-        const int o = (h0 + u0) * w - a->pw; /* first tap of column 0 */
-        const int full = u0 == 0 && u1 == a->kh;
-        if (j0 < j1 && u0 < u1) {
-            if (full && a->kh == 2 && kw == 2 && sw == 2)
-                ap_row_fixed(x, w, o, 2, 2, j0, j1, inv, yr);
-            else if (full && a->kh == 2 && kw == 2 && sw == 1)
-                ap_row_fixed(x, w, o, 2, 1, j0, j1, inv, yr);
-            else if (full && a->kh == 3 && kw == 3 && sw == 2)
-                ap_row_fixed(x, w, o, 3, 2, j0, j1, inv, yr);
-            else if (full && a->kh == 3 && kw == 3 && sw == 1)
-                ap_row_fixed(x, w, o, 3, 1, j0, j1, inv, yr);
-            else {
-                for (int j = j0; j < j1; j++)
-                    yr[j] = 0.0f;
-                for (int u = u0; u < u1; u++)
-                    for (int v = 0; v < kw; v++) {
-                        const float *xr = x + ((h0 + u) * w - a->pw + v + j0 * sw);
-#pragma omp simd
-                        for (int j = j0; j < j1; j++)
-                            yr[j] += xr[(j - j0) * sw];
-                    }
-#pragma omp simd
-                for (int j = j0; j < j1; j++)
-                    yr[j] *= inv;
-            }
-        }
-        for (int j = 0; j < ow; j++) {
-            if (j == j0 && j0 < j1 && u0 < u1) j = j1;
-            if (j >= ow) break;
-            window r = avg_window(a, g->h, w, i, j);
-            float sum = 0.0f;
-            for (int u = r.h0; u < r.h1; u++)
-                for (int v = r.w0; v < r.w1; v++)
-                    sum += x[u * w + v];
-            yr[j] = sum * r.inv;
-        }
-    }
-}
-
-/* Reference backward for output columns [jlo, jhi) of row i. */
-static void bwd_cols(const ap_geom *g, int i, int jlo, int jhi, const float *dyr, float *dx)
-{
-    for (int j = jlo; j < jhi; j++) {
-        window r = avg_window(g->a, g->h, g->w, i, j);
-        float gv = dyr[j] * r.inv;
-        for (int u = r.h0; u < r.h1; u++)
-            for (int v = r.w0; v < r.w1; v++)
-                dx[u * g->w + v] += gv;
-    }
-}
-
-/* dx += each output's dy * inv over its window. Per output row, tap row and tap
-   column v (descending), the outputs' shares go to distinct inputs, so each pass
-   vectorises; v descending makes an input receive its shares in increasing output
-   column order, as the reference. Non-overlapping 2x2 / 3x3 windows (stride =
-   kernel) write all taps in one pass. */
-CNN_CLONES static void ap_bwd_plane(const ap_geom *g, const float *restrict dy, float *restrict dx)
-{
-    const avgpool2d_attr *a = g->a;
-    const int w = g->w, ow = g->ow, j0 = g->j0, j1 = g->j1, sw = a->sw, kw = a->kw;
-    for (int i = 0; i < g->oh; i++) {
-        const float *restrict dyr = dy + (size_t)i * ow;
-        int u0, u1;
-        const float inv = row_taps(g, i, &u0, &u1);
-        const int h0 = i * a->sh - a->ph;
-        const int full = u0 == 0 && u1 == a->kh, interior = j0 < j1 && u0 < u1;
-        /* left border columns first: an input shared with the interior gets their
-           shares first, as in the reference */
-        if (interior) bwd_cols(g, i, 0, j0, dyr, dx);
-        if (interior && full && kw == sw && a->kh == kw && (kw == 2 || kw == 3)) {
-            float *r0 = dx + (h0 * w - a->pw + sw * j0), *r1 = r0 + w, *r2 = r1 + w;
-            if (kw == 2) {
-#pragma omp simd
-                for (int j = j0; j < j1; j++) {
-                    float gv = dyr[j] * inv;
-                    r0[2 * (j - j0)] += gv;
-                    r0[2 * (j - j0) + 1] += gv;
-                    r1[2 * (j - j0)] += gv;
-                    r1[2 * (j - j0) + 1] += gv;
-                }
-            } else {
-#pragma omp simd
-                for (int j = j0; j < j1; j++) {
-                    float gv = dyr[j] * inv;
-                    r0[3 * (j - j0)] += gv;
-                    r0[3 * (j - j0) + 1] += gv;
-                    r0[3 * (j - j0) + 2] += gv;
-                    r1[3 * (j - j0)] += gv;
-                    r1[3 * (j - j0) + 1] += gv;
-                    r1[3 * (j - j0) + 2] += gv;
-                    r2[3 * (j - j0)] += gv;
-                    r2[3 * (j - j0) + 1] += gv;
-                    r2[3 * (j - j0) + 2] += gv;
-                }
-            }
-        } else if (interior) {
-            for (int u = u0; u < u1; u++)
-                for (int v = kw - 1; v >= 0; v--) {
-                    float *dxr = dx + ((h0 + u) * w - a->pw + v + j0 * sw);
-                    if (sw == 1) {
-#pragma omp simd
-                        for (int j = j0; j < j1; j++)
-                            dxr[j - j0] += dyr[j] * inv;
-                    } else {
-                        for (int j = j0; j < j1; j++)
-                            dxr[(j - j0) * sw] += dyr[j] * inv;
-                    }
-                }
-        }
-        bwd_cols(g, i, interior ? j1 : 0, ow, dyr, dx); /* right border (all if none inside) */
-    }
-}
-
-static ap_geom geom(const cnn_node *n)
+static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
 {
     const avgpool2d_attr *a = n->attr;
-    const cnn_node *x = n->in[0];
-    ap_geom g = {.a = a,
-                 .h = x->out.dims[2],
-                 .w = x->out.dims[3],
-                 .oh = n->out.dims[2],
-                 .ow = n->out.dims[3]};
-    interior_cols(g.w, g.ow, a->kw, a->sw, a->pw, &g.j0, &g.j1);
-    return g;
+    cnn_pool_desc d = cnn_pool2d_desc(n, ctx, (const int[]){a->kh, a->kw},
+                                      (const int[]){a->sh, a->sw}, (const int[]){a->ph, a->pw},
+                                      (const int[]){1, 1});
+    d.exclude_pad = a->exclude_pad;
+    return d;
 }
 
 static cnn_status avgpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    const cnn_node *x = n->in[0];
-    const ap_geom g = geom(n);
-    const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
-    const size_t planes = (size_t)ctx->batch * x->out.dims[1];
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(planes *hw))
-    for (size_t p = 0; p < planes; p++)
-        ap_fwd_plane(&g, x->out.data + p * hw, n->out.data + p * ohw);
+    const cnn_pool_desc d = pool_desc(n, ctx);
+    cnn_backend_get()->avgpool2d_forward(&d, n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
@@ -308,12 +73,8 @@ static cnn_status avgpool2d_backward(cnn_node *n, const cnn_ctx *ctx)
 {
     cnn_node *x = n->in[0];
     if (!x->grad.data) return CNN_OK;
-    const ap_geom g = geom(n);
-    const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
-    const size_t planes = (size_t)ctx->batch * x->out.dims[1];
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(planes *hw))
-    for (size_t p = 0; p < planes; p++)
-        ap_bwd_plane(&g, n->grad.data + p * ohw, x->grad.data + p * hw);
+    const cnn_pool_desc d = pool_desc(n, ctx);
+    cnn_backend_get()->avgpool2d_backward(&d, n->grad.data, x->grad.data);
     return CNN_OK;
 }
 

@@ -6,8 +6,10 @@
      running_var  = (1 - momentum) running_var  + momentum var * m / (m - 1)
    (m = N * spatial values per channel, the unbiased variance). Eval uses the running
    statistics. Parameters weight (1), bias (0); buffers running_mean (0), running_var (1),
-   in PyTorch's state_dict order. Saved: per-channel mean and 1/sqrt(var + eps). */
-#include "../core/clones.h"
+   in PyTorch's state_dict order. Saved: per-channel mean and 1/sqrt(var + eps).
+   The arithmetic is the backend's (bn_forward, bn_backward, the bn_sync_* steps); in
+   eval mode a batch norm after a convolution runs as the affine stage of its fused
+   epilogue (docs/architecture.md, "Fusion"). */
 #include <math.h>
 
 #include "../graph/graph_internal.h"
@@ -56,127 +58,49 @@ static size_t bn_spatial(const cnn_node *n)
     return s;
 }
 
-/* The passes below are memory-bound. Channels go in blocks whose N planes fit in L2 at
-   once, so the second pass over a block (output, input gradient) reads it from cache:
-   one trip to memory for forward, one for backward's two inputs. Each channel's sums
-   run in one thread in an order fixed by the shape alone (plane by plane in batch
-   order, or position-wise for small planes), so results depend on neither the block
-   size nor the thread count. Cloned for AVX-512 / AVX2 / baseline: the
-   double accumulators need wide vectors to keep up with memory. */
-#define BLOCK_BYTES ((size_t)256 << 10) /* input bytes per block, per stream */
-#define MAX_CB 256                      /* channels per block */
-#define SMALL_S 32                      /* planes up to this size sum position-wise */
-
-/* Channels [c0, c0 + cb): s1[j] += sum (x - sh[j]), s2[j] += sum (x - sh[j])^2 in
-   double. The shift (a value of the channel) keeps sum - sum^2/m from cancelling when
-   the mean is large against the spread, so one pass is as accurate as two. */
-CNN_CLONES static void stats_block(const float *x, int N, int C, size_t S, int c0, int cb,
-                               const double *sh, double *s1, double *s2)
+/* The kernel arguments of node n at batch N (gradients: those that are wanted). */
+static cnn_bn_args bn_args(const cnn_node *n, int N)
 {
-    if (S <= SMALL_S) {
-        /* small planes (3x3, 4x4, 1x1): a per-plane vector reduction would cost more than
-           the plane, so lane k sums position k over the batch and the lanes are added
-           once per channel */
-        for (int j = 0; j < cb; j++) {
-            double a[SMALL_S] = {0}, q[SMALL_S] = {0}, h = sh[j];
-            for (int i = 0; i < N; i++) {
-                const float *restrict xc = x + ((size_t)i * C + c0 + j) * S;
-#pragma omp simd
-                for (size_t k = 0; k < S; k++) {
-                    double d = (double)xc[k] - h;
-                    a[k] += d;
-                    q[k] += d * d;
-                }
-            }
-            for (size_t k = 0; k < S; k++) {
-                s1[j] += a[k];
-                s2[j] += q[k];
-            }
-        }
-        return;
-    }
-    for (int i = 0; i < N; i++)
-        for (int j = 0; j < cb; j++) {
-            const float *restrict xc = x + ((size_t)i * C + c0 + j) * S;
-            double h = sh[j], a = 0.0, q = 0.0;
-#pragma omp simd reduction(+ : a, q)
-            for (size_t k = 0; k < S; k++) {
-                double d = (double)xc[k] - h;
-                a += d;
-                q += d * d;
-            }
-            s1[j] += a;
-            s2[j] += q;
-        }
-}
-
-/* y = x * scale + shift per channel (the eval arithmetic of cnn_bn_eval_affine). May
-   run in place (y == x: a fused chain run unfused, graph/fuse.c): no restrict. */
-CNN_CLONES static void affine_block(const float *x, float *y, int N, int C, size_t S, int c0, int cb,
-                                const float *scale, const float *shift)
-{
-    for (int i = 0; i < N; i++)
-        for (int j = 0; j < cb; j++) {
-            size_t o = ((size_t)i * C + c0 + j) * S;
-            const float *xc = x + o;
-            float *yc = y + o;
-            float sc = scale[j], sf = shift[j];
-#pragma omp simd
-            for (size_t k = 0; k < S; k++) yc[k] = xc[k] * sc + sf;
-        }
-}
-
-/* Channels per block: N planes of S values per channel within BLOCK_BYTES (backward
-   passes 2N for its two inputs), and at least two blocks per thread for balance. */
-static int bn_block(int N, int C, size_t S, int threads)
-{
-    size_t per = (size_t)N * S * sizeof(float);
-    size_t cb = per ? BLOCK_BYTES / per : MAX_CB;
-    if (cb > MAX_CB) cb = MAX_CB;
-    size_t bal = ((size_t)C + 2 * (size_t)threads - 1) / (2 * (size_t)threads);
-    if (threads > 1 && cb > bal) cb = bal;
-    return cb < 1 ? 1 : (int)cb;
+    const bn_attr *a = n->attr;
+    float *saved = n->saved;
+    cnn_bn_args r = {
+        .n = N,
+        .c = a->c,
+        .s = bn_spatial(n),
+        .eps = a->eps,
+        .momentum = a->momentum,
+        .x = n->in[0]->out.data,
+        .w = n->params[0]->value.data,
+        .b = n->params[1]->value.data,
+        .y = n->out.data,
+        .rmean = n->params[2]->value.data,
+        .rvar = n->params[3]->value.data,
+        .mean = saved,
+        .inv_std = saved ? saved + a->c : NULL,
+        .dy = n->grad.data,
+        .dx = n->in[0]->grad.data,
+        .dw = n->params[0]->grad.data,
+        .db = n->params[1]->grad.data,
+    };
+    return r;
 }
 
 /* Synchronised batch norm (--sync-bn, docs/architecture.md "Distributed training"):
    the statistics of the global batch over all ranks. Each rank's per-channel count,
-   mean and centred sum of squares (its shifted one-pass sums) are combined exactly as
-   Chan et al.'s parallel variance: two all-reduces (the means, then the centred sums
-   around the global mean), so no large-mean cancellation. */
+   mean and centred sum of squares (bn_sync_stats) are combined exactly as Chan et al.'s
+   parallel variance: two all-reduces (the means, then the centred sums around the
+   global mean), so no large-mean cancellation. */
 static cnn_status bn_forward_sync(cnn_node *n, const cnn_ctx *ctx)
 {
     bn_attr *a = n->attr;
-    int N = ctx->batch, C = a->c;
-    size_t S = bn_spatial(n);
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-    const float *w = n->params[0]->value.data, *b = n->params[1]->value.data;
-    float *rmean = n->params[2]->value.data, *rvar = n->params[3]->value.data;
-    float *mean = n->saved, *inv_std = mean + C;
+    cnn_bn_args k = bn_args(n, ctx->batch);
+    int C = a->c;
     double *sum = ctx->scratch;           /* C + 1: m mean_r, then m */
     double *m2 = sum + C + 1;             /* C + 1: centred sums around the global mean */
     double *lmean = m2 + C + 1, *lm2 = lmean + C; /* this rank's mean and centred sum */
-    const double lm = (double)N * (double)S, eps = a->eps, mom = a->momentum;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(N, C, S, nt);
-    int nb = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
-        int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
-        double sh[MAX_CB], s1[MAX_CB], s2[MAX_CB];
-        for (int j = 0; j < nc; j++) {
-            sh[j] = x[(size_t)(c0 + j) * S];
-            s1[j] = s2[j] = 0.0;
-        }
-        stats_block(x, N, C, S, c0, nc, sh, s1, s2);
-        for (int j = 0; j < nc; j++) {
-            int c = c0 + j;
-            double d = s1[j] / lm;
-            lmean[c] = sh[j] + d;
-            lm2[c] = s2[j] - s1[j] * d; /* sum (x - mean_r)^2 */
-            if (lm2[c] < 0.0) lm2[c] = 0.0;
-            sum[c] = lm * lmean[c];
-        }
-    }
+    const double lm = (double)k.n * (double)k.s;
+    ctx->be->bn_sync_stats(&k, lmean, lm2);
+    for (int c = 0; c < C; c++) sum[c] = lm * lmean[c];
     sum[C] = lm;
     cnn_status s = cnn_comm_allreduce_f64(ctx->sync, sum, (size_t)C + 1, CNN_REDUCE_SUM);
     if (s != CNN_OK) return s;
@@ -189,237 +113,52 @@ static cnn_status bn_forward_sync(cnn_node *n, const cnn_ctx *ctx)
     m2[C] = 0.0;
     s = cnn_comm_allreduce_f64(ctx->sync, m2, (size_t)C, CNN_REDUCE_SUM);
     if (s != CNN_OK) return s;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
-        int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
-        float scale[MAX_CB], shift[MAX_CB];
-        for (int j = 0; j < nc; j++) {
-            int c = c0 + j;
-            double dmu = sum[c] / M, var = m2[c] / M;
-            float mu = (float)dmu, is = (float)(1.0 / sqrt(var + eps));
-            mean[c] = mu;
-            inv_std[c] = is;
-            rmean[c] = (float)((1.0 - mom) * rmean[c] + mom * dmu);
-            rvar[c] = (float)((1.0 - mom) * rvar[c] + mom * var * M / (M - 1.0));
-            scale[j] = w[c] * is;
-            shift[j] = b[c] - mu * scale[j];
-        }
-        affine_block(x, y, N, C, S, c0, nc, scale, shift);
-    }
+    ctx->be->bn_sync_apply(&k, sum, m2, M);
     return CNN_OK;
 }
 
 static cnn_status bn_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     if (ctx->training && ctx->sync) return bn_forward_sync(n, ctx);
-    const bn_attr *a = n->attr;
-    int N = ctx->batch, C = a->c;
-    size_t S = bn_spatial(n);
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-    const float *w = n->params[0]->value.data, *b = n->params[1]->value.data;
-    float *rmean = n->params[2]->value.data, *rvar = n->params[3]->value.data;
-    float *mean = n->saved, *inv_std = mean + C;
-    size_t m = (size_t)N * S;
-    if (ctx->training && m < 2)
+    cnn_bn_args k = bn_args(n, ctx->batch);
+    if (ctx->training && (size_t)k.n * k.s < 2)
         return cnn_node_error(n, CNN_ERR_SHAPE,
                               "expected more than 1 value per channel when training, got input %s",
                               cnn_node_shape_str(n->in[0]));
-    const bool training = ctx->training;
-    const double eps = a->eps, mom = a->momentum, dm = (double)m;
-    int nt = cnn_par_threads(m * (size_t)C), cb = bn_block(N, C, S, nt);
-    int nb = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
-        int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
-        double sh[MAX_CB], s1[MAX_CB], s2[MAX_CB];
-        float scale[MAX_CB], shift[MAX_CB];
-        if (training) {
-            for (int j = 0; j < nc; j++) {
-                sh[j] = x[(size_t)(c0 + j) * S];
-                s1[j] = s2[j] = 0.0;
-            }
-            stats_block(x, N, C, S, c0, nc, sh, s1, s2);
-        }
-        for (int j = 0; j < nc; j++) {
-            int c = c0 + j;
-            float mu, is;
-            if (training) {
-                double d = s1[j] / dm;
-                double var = s2[j] / dm - d * d; /* biased: normalises the batch */
-                if (var < 0.0) var = 0.0;
-                double dmu = sh[j] + d;
-                mu = (float)dmu;
-                is = (float)(1.0 / sqrt(var + eps));
-                mean[c] = mu;
-                inv_std[c] = is;
-                rmean[c] = (float)((1.0 - mom) * rmean[c] + mom * dmu);
-                rvar[c] = (float)((1.0 - mom) * rvar[c] + mom * var * dm / (dm - 1.0));
-            } else {
-                mu = rmean[c];
-                is = (float)(1.0 / sqrt((double)rvar[c] + eps));
-            }
-            scale[j] = w[c] * is;
-            shift[j] = b[c] - mu * scale[j];
-        }
-        affine_block(x, y, N, C, S, c0, nc, scale, shift);
-    }
+    ctx->be->bn_forward(&k, ctx->training);
     return CNN_OK;
 }
 
-/* Channels [c0, c0 + cb): sdy[j] += sum dy, sdyx[j] += sum dy (x - mu[j]), in double. */
-CNN_CLONES static void bwd_sums_block(const float *x, const float *dy, int N, int C, size_t S, int c0,
-                                  int cb, const float *mu, double *sdy, double *sdyx)
-{
-    if (S <= SMALL_S) { /* as in stats_block */
-        for (int j = 0; j < cb; j++) {
-            double a[SMALL_S] = {0}, q[SMALL_S] = {0};
-            float u = mu[j];
-            for (int i = 0; i < N; i++) {
-                size_t o = ((size_t)i * C + c0 + j) * S;
-                const float *restrict xc = x + o, *restrict gc = dy + o;
-#pragma omp simd
-                for (size_t k = 0; k < S; k++) {
-                    a[k] += gc[k];
-                    q[k] += (double)gc[k] * (double)(xc[k] - u);
-                }
-            }
-            for (size_t k = 0; k < S; k++) {
-                sdy[j] += a[k];
-                sdyx[j] += q[k];
-            }
-        }
-        return;
-    }
-    for (int i = 0; i < N; i++)
-        for (int j = 0; j < cb; j++) {
-            size_t o = ((size_t)i * C + c0 + j) * S;
-            const float *restrict xc = x + o, *restrict gc = dy + o;
-            float u = mu[j];
-            double a = 0.0, q = 0.0;
-#pragma omp simd reduction(+ : a, q)
-            for (size_t k = 0; k < S; k++) {
-                a += gc[k];
-                q += (double)gc[k] * (double)(xc[k] - u);
-            }
-            sdy[j] += a;
-            sdyx[j] += q;
-        }
-}
-
-/* dx += k1 (dy - mdy - xh mdyxh), xh = (x - mu) is, per channel. */
-CNN_CLONES static void bwd_apply_block(const float *x, const float *dy, float *dx, int N, int C,
-                                   size_t S, int c0, int cb, const float *mu, const float *is,
-                                   const float *k1, const float *mdy, const float *mdyxh)
-{
-    for (int i = 0; i < N; i++)
-        for (int j = 0; j < cb; j++) {
-            size_t o = ((size_t)i * C + c0 + j) * S;
-            const float *restrict xc = x + o, *restrict gc = dy + o;
-            float *restrict dc = dx + o;
-            float u = mu[j], s = is[j], k = k1[j], a = mdy[j], q = mdyxh[j];
-#pragma omp simd
-            for (size_t e = 0; e < S; e++) {
-                float xh = (xc[e] - u) * s;
-                dc[e] += k * (gc[e] - a - xh * q);
-            }
-        }
-}
-
-/* Training: with xh = (x - mean) inv_std over the m values of a channel,
-   dx = weight inv_std / m (m dy - sum dy - xh sum(dy xh)); eval: dx = weight inv_std dy
-   with the running statistics (constants). */
 /* Synchronised backward: the weight and bias gradients from this rank's values (the
    trainer's gradient all-reduce adds the ranks), the input gradient with the sums of
    dy and dy xh over the global batch (one all-reduce). */
 static cnn_status bn_backward_sync(cnn_node *n, const cnn_ctx *ctx)
 {
     const bn_attr *a = n->attr;
-    int N = ctx->batch, C = a->c;
-    size_t S = bn_spatial(n);
-    const float *x = n->in[0]->out.data, *dy = n->grad.data;
-    float *dx = n->in[0]->grad.data;
-    const float *w = n->params[0]->value.data;
-    float *dw = n->params[0]->grad.data, *db = n->params[1]->grad.data;
-    const float *mean = n->saved, *inv_std = mean + C;
+    cnn_bn_args k = bn_args(n, ctx->batch);
     double *tot = ctx->scratch; /* sum dy (C), sum dy xh (C) */
-    const double M = a->sync_m;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
-    int nb = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
-        int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
-        double sdy[MAX_CB], sdyx[MAX_CB];
-        for (int j = 0; j < nc; j++) sdy[j] = sdyx[j] = 0.0;
-        bwd_sums_block(x, dy, N, C, S, c0, nc, mean + c0, sdy, sdyx);
-        for (int j = 0; j < nc; j++) {
-            int c = c0 + j;
-            double sdyxh = sdyx[j] * (double)inv_std[c];
-            if (db) db[c] += (float)sdy[j];
-            if (dw) dw[c] += (float)sdyxh;
-            tot[c] = sdy[j];
-            tot[C + c] = sdyxh;
-        }
-    }
-    if (!dx) return CNN_OK;
-    cnn_status s = cnn_comm_allreduce_f64(ctx->sync, tot, 2 * (size_t)C, CNN_REDUCE_SUM);
+    ctx->be->bn_sync_bwd_sums(&k, tot);
+    if (!k.dx) return CNN_OK;
+    cnn_status s = cnn_comm_allreduce_f64(ctx->sync, tot, 2 * (size_t)a->c, CNN_REDUCE_SUM);
     if (s != CNN_OK) return s;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
-        int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
-        float k1[MAX_CB], mdy[MAX_CB], mdyxh[MAX_CB];
-        for (int j = 0; j < nc; j++) {
-            int c = c0 + j;
-            k1[j] = w[c] * inv_std[c];
-            mdy[j] = (float)(tot[c] / M);
-            mdyxh[j] = (float)(tot[C + c] / M);
-        }
-        bwd_apply_block(x, dy, dx, N, C, S, c0, nc, mean + c0, inv_std + c0, k1, mdy, mdyxh);
-    }
+    ctx->be->bn_sync_bwd_apply(&k, tot, a->sync_m);
     return CNN_OK;
 }
 
 static cnn_status bn_backward(cnn_node *n, const cnn_ctx *ctx)
 {
     if (ctx->training && ctx->sync) return bn_backward_sync(n, ctx);
-    const bn_attr *a = n->attr;
-    int N = ctx->batch, C = a->c;
-    size_t S = bn_spatial(n);
-    const float *x = n->in[0]->out.data, *dy = n->grad.data;
-    float *dx = n->in[0]->grad.data;
-    const float *w = n->params[0]->value.data;
-    float *dw = n->params[0]->grad.data, *db = n->params[1]->grad.data;
-    const float *rmean = n->params[2]->value.data, *rvar = n->params[3]->value.data;
-    const float *mean = n->saved, *inv_std = mean + C;
-    const bool training = ctx->training;
-    const double m = (double)N * (double)S;
-    /* blocks sized for the two input streams (x, dy) */
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
-    int nb = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
-        int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
-        double sdy[MAX_CB], sdyx[MAX_CB];
-        float mu[MAX_CB], is[MAX_CB], k1[MAX_CB], mdy[MAX_CB], mdyxh[MAX_CB];
-        for (int j = 0; j < nc; j++) {
-            int c = c0 + j;
-            mu[j] = training ? mean[c] : rmean[c];
-            is[j] = training ? inv_std[c] : (float)(1.0 / sqrt((double)rvar[c] + (double)a->eps));
-            sdy[j] = sdyx[j] = 0.0;
-        }
-        if (db || dw || (dx && training)) bwd_sums_block(x, dy, N, C, S, c0, nc, mu, sdy, sdyx);
-        for (int j = 0; j < nc; j++) {
-            int c = c0 + j;
-            double sdyxh = sdyx[j] * (double)is[j];
-            if (db) db[c] += (float)sdy[j];
-            if (dw) dw[c] += (float)sdyxh;
-            k1[j] = w[c] * is[j];
-            mdy[j] = training ? (float)(sdy[j] / m) : 0.0f;
-            mdyxh[j] = training ? (float)(sdyxh / m) : 0.0f;
-        }
-        if (dx) bwd_apply_block(x, dy, dx, N, C, S, c0, nc, mu, is, k1, mdy, mdyxh);
-    }
+    cnn_bn_args k = bn_args(n, ctx->batch);
+    ctx->be->bn_backward(&k, ctx->training);
     return CNN_OK;
+}
+
+/* As the affine stage of a fused epilogue: the eval coefficients into st's arrays. */
+static void bn_stage(const cnn_node *n, int chain_in, const cnn_ctx *ctx, cnn_epi_stage *st)
+{
+    (void)chain_in;
+    cnn_bn_args k = bn_args(n, ctx->batch);
+    ctx->be->bn_eval_affine(&k, st->scale, st->shift);
 }
 
 static void bn_describe(const cnn_node *n, cnn_op_desc *d)
@@ -435,6 +174,8 @@ const cnn_op_def cnn_op_batchnorm2d = {
     .forward = bn_forward,
     .backward = bn_backward,
     .describe = bn_describe,
+    .epilogue_kind = CNN_EPI_AFFINE,
+    .epilogue_stage = bn_stage,
 };
 
 const cnn_op_def cnn_op_batchnorm3d = {
@@ -443,6 +184,8 @@ const cnn_op_def cnn_op_batchnorm3d = {
     .forward = bn_forward,
     .backward = bn_backward,
     .describe = bn_describe,
+    .epilogue_kind = CNN_EPI_AFFINE,
+    .epilogue_stage = bn_stage,
 };
 
 static cnn_node *bn_make(cnn_graph *g, cnn_node *x, const cnn_batchnorm_opts *o, int spatial_dims)
@@ -466,16 +209,10 @@ cnn_node *cnn_batchnorm3d_(cnn_graph *g, cnn_node *x, const cnn_batchnorm_opts *
     return bn_make(g, x, o, 3);
 }
 
-/* Eval-mode y = x * scale + shift with exactly bn_forward's eval arithmetic, so a
-   convolution that applies it in its epilogue (graph/fuse.c) gives the same bits. */
+/* Eval-mode y = x * scale + shift with exactly the backend's eval arithmetic (for
+   exporters). */
 void cnn_bn_eval_affine(const cnn_node *n, float *scale, float *shift)
 {
-    const bn_attr *a = n->attr;
-    const float *w = n->params[0]->value.data, *b = n->params[1]->value.data;
-    const float *rmean = n->params[2]->value.data, *rvar = n->params[3]->value.data;
-    for (int c = 0; c < a->c; c++) {
-        float is = (float)(1.0 / sqrt((double)rvar[c] + (double)a->eps));
-        scale[c] = w[c] * is;
-        shift[c] = b[c] - rmean[c] * scale[c];
-    }
+    cnn_bn_args k = bn_args(n, 1);
+    cnn_backend_get()->bn_eval_affine(&k, scale, shift);
 }

@@ -7,13 +7,11 @@
    dimensions; max/min split a tie's gradient equally, pow differentiates both
    operands (torch's rules: d/dexponent is 0 where base == 0 and exponent >= 0).
    See docs/architecture.md, "General tensor ops". */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../graph/graph_internal.h"
 #include "nd.h"
-#include "ops_common.h"
 
 typedef struct bin_attr {
     cnn_binary_op op;
@@ -75,131 +73,45 @@ static cnn_status bin_shape(cnn_node *n)
     return CNN_OK;
 }
 
-/* Iteration over the output at the current batch: operand 0 = a, 1 = b, 2 = out. */
-static void bin_iter(const cnn_node *n, cnn_nd_iter *it)
+/* The index space of the output at the current batch: operand 0 = a, 1 = b (stride 0
+   where broadcast), 2 = out. */
+static void bin_desc(const cnn_node *n, cnn_nd_desc *d)
 {
     int r = n->out.ndim;
-    int64_t st[3][CNN_MAX_DIMS], so[CNN_MAX_DIMS];
+    d->r = r;
+    for (int i = 0; i < r; i++)
+        d->dims[i] = n->out.dims[i];
     for (int k = 0; k < 2; k++) {
         const cnn_node *x = n->in[k];
         int64_t sx[CNN_MAX_DIMS];
         cnn_nd_strides(x->out.ndim, x->out.dims, sx);
         int lead = r - x->out.ndim;
         for (int i = 0; i < r; i++)
-            st[k][i] = (i < lead || x->out.dims[i - lead] == 1) ? 0 : sx[i - lead];
+            d->st[k][i] = (i < lead || x->out.dims[i - lead] == 1) ? 0 : sx[i - lead];
     }
-    cnn_nd_strides(r, n->out.dims, so);
-    memcpy(st[2], so, sizeof so);
-    cnn_nd_iter_init(it, r, n->out.dims, 3, st);
-}
-
-static inline float bin_max(float x, float y) { return (x > y || isnan(x)) ? x : y; }
-static inline float bin_min(float x, float y) { return (x < y || isnan(x)) ? x : y; }
-
-/* one row: y[j] = a[j*sa] op b[j*sb] */
-static inline void bin_row_s(cnn_binary_op op, const float *a, int64_t sa, const float *b,
-                             int64_t sb, float *y, int64_t m)
-{
-#define BIN_LOOP(EXPR)                                   \
-    for (int64_t j = 0; j < m; j++) {                    \
-        const float x = a[j * sa], v = b[j * sb];        \
-        y[j] = (EXPR);                                   \
-    }
-    switch (op) {
-    case CNN_BIN_ADD: BIN_LOOP(x + v) break;
-    case CNN_BIN_SUB: BIN_LOOP(x - v) break;
-    case CNN_BIN_MUL: BIN_LOOP(x * v) break;
-    case CNN_BIN_DIV: BIN_LOOP(x / v) break;
-    case CNN_BIN_MAX: BIN_LOOP(bin_max(x, v)) break;
-    case CNN_BIN_MIN: BIN_LOOP(bin_min(x, v)) break;
-    case CNN_BIN_POW: BIN_LOOP(powf(x, v)) break;
-    }
-#undef BIN_LOOP
-}
-
-/* the common stride pairs with constant strides, so those loops vectorise */
-static void bin_row(cnn_binary_op op, const float *a, int64_t sa, const float *b, int64_t sb,
-                    float *y, int64_t m)
-{
-    if (sa == 1 && sb == 1) bin_row_s(op, a, 1, b, 1, y, m);
-    else if (sa == 1 && sb == 0) bin_row_s(op, a, 1, b, 0, y, m);
-    else if (sa == 0 && sb == 1) bin_row_s(op, a, 0, b, 1, y, m);
-    else bin_row_s(op, a, sa, b, sb, y, m);
+    cnn_nd_strides(r, n->out.dims, d->st[2]);
 }
 
 static cnn_status bin_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
     const bin_attr *at = n->attr;
-    cnn_nd_iter it;
-    bin_iter(n, &it);
-    const float *a = n->in[0]->out.data, *b = n->in[1]->out.data;
-    float *y = n->out.data;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads((size_t)(it.rows * it.inner)))
-    for (int64_t row = 0; row < it.rows; row++) {
-        int64_t off[3];
-        cnn_nd_row(&it, row, 3, off);
-        bin_row(at->op, a + off[0], it.st[0][it.r - 1], b + off[1], it.st[1][it.r - 1],
-                y + off[2], it.inner);
-    }
+    cnn_nd_desc d;
+    bin_desc(n, &d);
+    cnn_backend_get()->binary_forward(at->op, &d, n->in[0]->out.data, n->in[1]->out.data,
+                                      n->out.data);
     return CNN_OK;
-}
-
-/* d out / d operand k at one element (x = a, v = b, z = out) */
-static inline float bin_grad(cnn_binary_op op, int k, float g, float x, float v, float z)
-{
-    switch (op) {
-    case CNN_BIN_ADD: return g;
-    case CNN_BIN_SUB: return k ? -g : g;
-    case CNN_BIN_MUL: return k ? g * x : g * v;
-    case CNN_BIN_DIV: return k ? -g * x / (v * v) : g / v;
-    case CNN_BIN_MAX:
-        if (x == v) return g * 0.5f;
-        return (k ? v < x : x < v) ? 0.0f : g;
-    case CNN_BIN_MIN:
-        if (x == v) return g * 0.5f;
-        return (k ? v > x : x > v) ? 0.0f : g;
-    case CNN_BIN_POW:
-        if (k) return (x == 0.0f && v >= 0.0f) ? 0.0f : g * z * logf(x);
-        return v == 0.0f ? 0.0f : g * v * powf(x, v - 1.0f);
-    }
-    return 0.0f;
-}
-
-static void grad_rows(const cnn_node *n, const cnn_nd_iter *it, int k, int64_t r0, int64_t r1)
-{
-    const bin_attr *at = n->attr;
-    const float *a = n->in[0]->out.data, *b = n->in[1]->out.data;
-    const float *z = n->out.data, *dy = n->grad.data;
-    float *dx = n->in[k]->grad.data;
-    const int64_t sa = it->st[0][it->r - 1], sb = it->st[1][it->r - 1];
-    const int64_t sx = it->st[k][it->r - 1];
-    for (int64_t row = r0; row < r1; row++) {
-        int64_t off[3];
-        cnn_nd_row(it, row, 3, off);
-        const float *pa = a + off[0], *pb = b + off[1], *pz = z + off[2], *pg = dy + off[2];
-        float *px = dx + off[k];
-        for (int64_t j = 0; j < it->inner; j++)
-            px[j * sx] += bin_grad(at->op, k, pg[j], pa[j * sa], pb[j * sb], pz[j]);
-    }
 }
 
 static cnn_status bin_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
-    cnn_nd_iter it;
-    bin_iter(n, &it);
-    for (int k = 0; k < 2; k++) {
-        if (!n->in[k]->grad.data) continue;
-        /* an operand as large as the output takes each row once: rows in parallel;
-           a broadcast one accumulates rows into shared elements: one thread, in order */
-        if (cnn_node_numel(n->in[k]) == cnn_node_numel(n)) {
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n)))
-            for (int64_t row = 0; row < it.rows; row++) grad_rows(n, &it, k, row, row + 1);
-        } else {
-            grad_rows(n, &it, k, 0, it.rows);
-        }
-    }
+    const bin_attr *at = n->attr;
+    cnn_nd_desc d;
+    bin_desc(n, &d);
+    for (int k = 0; k < 2; k++)
+        if (n->in[k]->grad.data)
+            cnn_backend_get()->binary_backward(at->op, &d, k, n->in[0]->out.data,
+                                               n->in[1]->out.data, n->out.data, n->grad.data,
+                                               n->in[k]->grad.data);
     return CNN_OK;
 }
 

@@ -36,17 +36,8 @@ static size_t plane(const cnn_node *n)
 
 static cnn_status mean_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    size_t S = plane(n), C = (size_t)n->in[0]->out.dims[1];
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-    for (int b = 0; b < ctx->batch; b++) {
-        const float *xb = x + (size_t)b * C * S;
-        float *yb = y + (size_t)b * S;
-        for (size_t k = 0; k < S; k++) yb[k] = 0.0f;
-        for (size_t c = 0; c < C; c++)
-            for (size_t k = 0; k < S; k++) yb[k] += xb[c * S + k];
-        for (size_t k = 0; k < S; k++) yb[k] /= (float)C;
-    }
+    cnn_backend_get()->channel_mean_forward((size_t)ctx->batch, (size_t)n->in[0]->out.dims[1],
+                                            plane(n), n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
@@ -54,39 +45,15 @@ static cnn_status mean_backward(cnn_node *n, const cnn_ctx *ctx)
 {
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    size_t S = plane(n), C = (size_t)n->in[0]->out.dims[1];
-    const float *dy = n->grad.data;
-    float inv = 1.0f / (float)C;
-    for (int b = 0; b < ctx->batch; b++)
-        for (size_t c = 0; c < C; c++) {
-            float *d = dx + ((size_t)b * C + c) * S;
-            const float *g = dy + (size_t)b * S;
-            for (size_t k = 0; k < S; k++) d[k] += g[k] * inv;
-        }
+    cnn_backend_get()->channel_mean_backward((size_t)ctx->batch, (size_t)n->in[0]->out.dims[1],
+                                             plane(n), n->grad.data, dx);
     return CNN_OK;
 }
 
 static cnn_status max_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    size_t S = plane(n), C = (size_t)n->in[0]->out.dims[1];
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-    int32_t *arg = n->saved;
-    for (int b = 0; b < ctx->batch; b++) {
-        const float *xb = x + (size_t)b * C * S;
-        float *yb = y + (size_t)b * S;
-        int32_t *ab = arg + (size_t)b * S;
-        for (size_t k = 0; k < S; k++) {
-            yb[k] = xb[k];
-            ab[k] = 0;
-        }
-        for (size_t c = 1; c < C; c++)
-            for (size_t k = 0; k < S; k++)
-                if (xb[c * S + k] > yb[k]) {
-                    yb[k] = xb[c * S + k];
-                    ab[k] = (int32_t)c;
-                }
-    }
+    cnn_backend_get()->channel_max_forward((size_t)ctx->batch, (size_t)n->in[0]->out.dims[1],
+                                           plane(n), n->in[0]->out.data, n->out.data, n->saved);
     return CNN_OK;
 }
 
@@ -94,14 +61,8 @@ static cnn_status max_backward(cnn_node *n, const cnn_ctx *ctx)
 {
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    size_t S = plane(n), C = (size_t)n->in[0]->out.dims[1];
-    const float *dy = n->grad.data;
-    const int32_t *arg = n->saved;
-    for (int b = 0; b < ctx->batch; b++)
-        for (size_t k = 0; k < S; k++) {
-            size_t i = (size_t)b * S + k;
-            dx[((size_t)b * C + (size_t)arg[i]) * S + k] += dy[i];
-        }
+    cnn_backend_get()->channel_max_backward((size_t)ctx->batch, (size_t)n->in[0]->out.dims[1],
+                                            plane(n), n->saved, n->grad.data, dx);
     return CNN_OK;
 }
 

@@ -38,14 +38,9 @@ static size_t plane(const cnn_node *n)
 static cnn_status shuffle_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     const shuffle_attr *a = n->attr;
-    size_t S = plane(n), C = (size_t)n->out.dims[1], G = (size_t)a->groups, cg = C / G;
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-    for (int b = 0; b < ctx->batch; b++)
-        for (size_t k = 0; k < G; k++)
-            for (size_t i = 0; i < cg; i++)
-                memcpy(y + ((size_t)b * C + i * G + k) * S, x + ((size_t)b * C + k * cg + i) * S,
-                       S * sizeof(float));
+    cnn_backend_get()->channel_shuffle_forward((size_t)ctx->batch, (size_t)n->out.dims[1],
+                                               (size_t)a->groups, plane(n), n->in[0]->out.data,
+                                               n->out.data);
     return CNN_OK;
 }
 
@@ -54,15 +49,8 @@ static cnn_status shuffle_backward(cnn_node *n, const cnn_ctx *ctx)
     const shuffle_attr *a = n->attr;
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    size_t S = plane(n), C = (size_t)n->out.dims[1], G = (size_t)a->groups, cg = C / G;
-    const float *dy = n->grad.data;
-    for (int b = 0; b < ctx->batch; b++)
-        for (size_t k = 0; k < G; k++)
-            for (size_t i = 0; i < cg; i++) {
-                float *d = dx + ((size_t)b * C + k * cg + i) * S;
-                const float *g = dy + ((size_t)b * C + i * G + k) * S;
-                for (size_t t = 0; t < S; t++) d[t] += g[t];
-            }
+    cnn_backend_get()->channel_shuffle_backward((size_t)ctx->batch, (size_t)n->out.dims[1],
+                                                (size_t)a->groups, plane(n), n->grad.data, dx);
     return CNN_OK;
 }
 

@@ -36,14 +36,14 @@ static size_t plane(const cnn_node *n)
     return p;
 }
 
+/* per example: count * plane floats from channel start of x's C * plane */
 static cnn_status slice_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     const slice_attr *a = n->attr;
     size_t S = plane(n), C = (size_t)n->in[0]->out.dims[1], len = (size_t)a->count * S;
-    const float *x = n->in[0]->out.data + (size_t)a->start * S;
-    float *y = n->out.data;
-    for (int b = 0; b < ctx->batch; b++)
-        memcpy(y + (size_t)b * len, x + (size_t)b * C * S, len * sizeof(float));
+    cnn_backend_get()->copy_blocks((size_t)ctx->batch, len,
+                                   n->in[0]->out.data + (size_t)a->start * S, C * S, n->out.data,
+                                   len);
     return CNN_OK;
 }
 
@@ -52,13 +52,8 @@ static cnn_status slice_backward(cnn_node *n, const cnn_ctx *ctx)
     const slice_attr *a = n->attr;
     if (!n->in[0]->grad.data) return CNN_OK;
     size_t S = plane(n), C = (size_t)n->in[0]->out.dims[1], len = (size_t)a->count * S;
-    float *dx = n->in[0]->grad.data + (size_t)a->start * S;
-    const float *dy = n->grad.data;
-    for (int b = 0; b < ctx->batch; b++) {
-        float *d = dx + (size_t)b * C * S;
-        const float *g = dy + (size_t)b * len;
-        for (size_t k = 0; k < len; k++) d[k] += g[k];
-    }
+    cnn_backend_get()->add_blocks((size_t)ctx->batch, len, n->grad.data, len,
+                                  n->in[0]->grad.data + (size_t)a->start * S, C * S);
     return CNN_OK;
 }
 

@@ -46,38 +46,28 @@ static size_t plane(const cnn_node *n)
     return s;
 }
 
+/* input i's per-example block at offset `off` of each example's block of the output;
+   inputs planned in place (graph/fuse.c) are there already and skipped */
 static cnn_status concat_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    size_t S = plane(n), ctot = (size_t)n->out.dims[1];
-    float *y = n->out.data;
-    for (int b = 0; b < ctx->batch; b++) {
-        size_t off = 0;
-        for (int i = 0; i < n->n_in; i++) {
-            size_t len = (size_t)n->in[i]->out.dims[1] * S;
-            float *dst = y + (size_t)b * ctot * S + off;
-            const float *src = n->in[i]->out.data + (size_t)b * len;
-            if (src != dst) /* inputs planned in place (graph/fuse.c) are there already */
-                memcpy(dst, src, len * sizeof(float));
-            off += len;
-        }
+    size_t S = plane(n), ctot = (size_t)n->out.dims[1], off = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        size_t len = (size_t)n->in[i]->out.dims[1] * S;
+        cnn_backend_get()->copy_blocks((size_t)ctx->batch, len, n->in[i]->out.data, len,
+                                       n->out.data + off, ctot * S);
+        off += len;
     }
     return CNN_OK;
 }
 
 static cnn_status concat_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    size_t S = plane(n), ctot = (size_t)n->out.dims[1];
-    const float *dy = n->grad.data;
-    size_t off = 0;
+    size_t S = plane(n), ctot = (size_t)n->out.dims[1], off = 0;
     for (int i = 0; i < n->n_in; i++) {
         size_t len = (size_t)n->in[i]->out.dims[1] * S;
-        float *dx = n->in[i]->grad.data;
-        if (dx)
-            for (int b = 0; b < ctx->batch; b++) {
-                const float *src = dy + (size_t)b * ctot * S + off;
-                float *dst = dx + (size_t)b * len;
-                for (size_t k = 0; k < len; k++) dst[k] += src[k];
-            }
+        if (n->in[i]->grad.data)
+            cnn_backend_get()->add_blocks((size_t)ctx->batch, len, n->grad.data + off, ctot * S,
+                                          n->in[i]->grad.data, len);
         off += len;
     }
     return CNN_OK;
@@ -88,6 +78,7 @@ const cnn_op_def cnn_op_concat = {
     .shape = concat_shape,
     .forward = concat_forward,
     .backward = concat_backward,
+    .inputs_in_place = true, /* along dim 1: planned in place at batch 1 (graph/fuse.c) */
 };
 
 cnn_node *cnn_concat(cnn_graph *g, int n, cnn_node *const *xs)

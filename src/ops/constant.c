@@ -56,9 +56,8 @@ static cnn_status const_shape(cnn_node *n)
 
 static cnn_status const_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
     const const_attr *a = n->attr;
-    memcpy(n->out.data, a->data, a->n * sizeof(float));
+    cnn_backend_get()->copy_blocks(1, a->n, a->data, 0, n->out.data, 0);
     return CNN_OK;
 }
 
@@ -105,19 +104,16 @@ static cnn_status param_shape(cnn_node *n)
 
 static cnn_status param_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
-    memcpy(n->out.data, n->params[0]->value.data, cnn_node_numel(n) * sizeof(float));
+    cnn_backend_get()->copy_blocks(1, cnn_node_numel(n), n->params[0]->value.data, 0, n->out.data,
+                                   0);
     return CNN_OK;
 }
 
 static cnn_status param_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
     float *dp = n->params[0]->grad.data;
     if (!dp) return CNN_OK;
-    const float *dy = n->grad.data;
-    size_t len = cnn_node_numel(n);
-    for (size_t i = 0; i < len; i++) dp[i] += dy[i];
+    cnn_backend_get()->add_blocks(1, cnn_node_numel(n), n->grad.data, 0, dp, 0);
     return CNN_OK;
 }
 

@@ -118,12 +118,10 @@ cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom
 {
     cnn_conv_desc d = c->desc;
     d.n = ctx->batch;
-    if (n->q)
-        CNN_CHECK(cnn_qnode_forward(n, ctx));
-    else
-        ctx->be->conv_forward(&d, n->in[0]->out.data, n->params[0]->value.data,
-                              c->bias ? n->params[1]->value.data : NULL, n->out.data, ctx->scratch);
-    if (ctx->fused && n->fusion && n != ctx->unfused) cnn_fusion_apply(n, ctx);
+    ctx->be->conv_forward(&d, n->in[0]->out.data, n->params[0]->value.data,
+                          c->bias ? n->params[1]->value.data : NULL, n->out.data, ctx->scratch);
+    /* a fused chain after the conv (docs/architecture.md, "Fusion") */
+    if (ctx->epi) ctx->be->epilogue(ctx->epi, n->out.data);
     return CNN_OK;
 }
 

@@ -1,6 +1,8 @@
 /* What conv2d, conv3d and conv_transpose2d share: option resolution, validation with
    the messages users see, and (for the regular convolutions) shape, cost, forward and
-   backward over 1-3 spatial dims. Each op file keeps its own definition and builder. */
+   backward over 1-3 spatial dims. Each op file keeps its own definition and builder.
+   The regular convolutions take a fused epilogue (cnn_op_def.takes_epilogue): their
+   forward hands ctx->epi to the backend (docs/architecture.md, "Fusion"). */
 #ifndef CNN_CONV_COMMON_H
 #define CNN_CONV_COMMON_H
 #include "../graph/graph_internal.h"

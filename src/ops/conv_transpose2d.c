@@ -99,15 +99,9 @@ static cnn_status conv_transpose2d_forward(cnn_node *n, const cnn_ctx *ctx)
     float *y = n->out.data;
     memset(y, 0, cnn_node_numel(n) * sizeof *y); /* conv_backward_data accumulates */
     ctx->be->conv_backward_data(&d, n->in[0]->out.data, n->params[0]->value.data, y, ctx->scratch);
-    if (a->bias) {
-        const float *b = n->params[1]->value.data;
-        size_t plane = (size_t)d.in[1] * (size_t)d.in[2];
-        for (int i = 0; i < ctx->batch; i++)
-            for (int o = 0; o < a->out; o++) {
-                float *yp = y + ((size_t)i * (size_t)a->out + (size_t)o) * plane;
-                for (size_t q = 0; q < plane; q++) yp[q] += b[o];
-            }
-    }
+    if (a->bias)
+        ctx->be->bias_add((size_t)ctx->batch, (size_t)a->out, (size_t)d.in[1] * (size_t)d.in[2],
+                          n->params[1]->value.data, y);
     return CNN_OK;
 }
 
@@ -121,24 +115,13 @@ static cnn_status conv_transpose2d_backward(cnn_node *n, const cnn_ctx *ctx)
     void *conv_scratch = (char *)ctx->scratch + a->tmp_bytes;
     /* dy is the equivalent conv's input, x its output gradient */
     ctx->be->conv_backward_weights(&d, dy, x->out.data, n->params[0]->grad.data, NULL, conv_scratch);
-    if (a->bias) {
-        float *db = n->params[1]->grad.data;
-        size_t plane = (size_t)d.in[1] * (size_t)d.in[2];
-        for (int o = 0; o < a->out; o++) {
-            double s = 0.0;
-            for (int i = 0; i < ctx->batch; i++) {
-                const float *dp = dy + ((size_t)i * (size_t)a->out + (size_t)o) * plane;
-                for (size_t q = 0; q < plane; q++) s += dp[q];
-            }
-            db[o] += (float)s;
-        }
-    }
+    if (a->bias)
+        ctx->be->bias_grad((size_t)ctx->batch, (size_t)a->out, (size_t)d.in[1] * (size_t)d.in[2],
+                           dy, n->params[1]->grad.data);
     if (x->grad.data) {
         float *tmp = ctx->scratch; /* conv_forward overwrites: go through tmp, then add */
         ctx->be->conv_forward(&d, dy, n->params[0]->value.data, NULL, tmp, conv_scratch);
-        float *dx = x->grad.data;
-        size_t nx = cnn_node_numel(x);
-        for (size_t i = 0; i < nx; i++) dx[i] += tmp[i];
+        ctx->be->add_blocks(1, cnn_node_numel(x), tmp, 0, x->grad.data, 0);
     }
     return CNN_OK;
 }

@@ -1,8 +1,6 @@
 /* cross_entropy — logits (N, K), labels (N) -> scalar (1): the mean over the batch of
    -sum_k q_k log softmax(z)_k with q = (1-eps) onehot + eps/K, as
    torch.nn.CrossEntropyLoss(label_smoothing=eps). Saves softmax for backward. */
-#include <math.h>
-
 #include "../graph/graph_internal.h"
 #include "op_describe.h"
 
@@ -34,36 +32,15 @@ static cnn_status ce_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     const ce_attr *a = n->attr;
     int N = ctx->batch, K = n->in[0]->out.dims[1];
-    const float *z = n->in[0]->out.data, *lab = n->in[1]->out.data;
-    float *p = n->saved;
-    double total = 0.0;
+    const float *lab = n->in[1]->out.data;
     for (int i = 0; i < N; i++) {
-        const float *zi = z + (size_t)i * K;
-        float *pi = p + (size_t)i * K;
         int y = (int)lab[i];
         if (y < 0 || y >= K || (float)y != lab[i])
             return cnn_node_error(n, CNN_ERR_INVALID_ARG, "label %g of example %d is not a class in 0..%d",
                                   (double)lab[i], i, K - 1);
-        /* one expf per logit (not two exp in double): the exponentials go into p and
-           are scaled by 1 / sum afterwards; sums stay in double */
-        float m = zi[0];
-        for (int k = 1; k < K; k++) m = zi[k] > m ? zi[k] : m;
-        double s = 0.0, sz = 0.0;
-        for (int k = 0; k < K; k++) {
-            float e = expf(zi[k] - m);
-            pi[k] = e;
-            s += e;
-            sz += zi[k];
-        }
-        double lse = (double)m + log(s);
-        float inv = (float)(1.0 / s);
-#pragma omp simd
-        for (int k = 0; k < K; k++) pi[k] *= inv;
-        double mean_logp = sz - (double)K * lse; /* sum_k log p_k */
-        double nll = lse - (double)zi[y];
-        total += (1.0 - a->smoothing) * nll - a->smoothing * mean_logp / K;
     }
-    n->out.data[0] = (float)(total / N);
+    n->out.data[0] = cnn_backend_get()->cross_entropy_forward(N, K, a->smoothing,
+                                                              n->in[0]->out.data, lab, n->saved);
     return CNN_OK;
 }
 
@@ -73,16 +50,9 @@ static cnn_status ce_backward(cnn_node *n, const cnn_ctx *ctx)
     float *dz = n->in[0]->grad.data;
     if (!dz) return CNN_OK;
     int N = ctx->batch, K = n->in[0]->out.dims[1];
-    const float *p = n->saved, *lab = n->in[1]->out.data;
     float scale = n->grad.data[0] / (float)N;
-    float off = a->smoothing / (float)K;
-    for (int i = 0; i < N; i++) {
-        int y = (int)lab[i];
-        for (int k = 0; k < K; k++) {
-            float q = off + (k == y ? 1.0f - a->smoothing : 0.0f);
-            dz[(size_t)i * K + k] += scale * (p[(size_t)i * K + k] - q);
-        }
-    }
+    cnn_backend_get()->cross_entropy_backward(N, K, a->smoothing, scale, n->saved,
+                                              n->in[1]->out.data, dz);
     return CNN_OK;
 }
 

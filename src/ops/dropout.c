@@ -2,7 +2,6 @@
    training zeroes each element with probability p (drawn from the graph RNG, so one
    seed gives one mask) and scales the kept ones by 1 / (1 - p); eval is the identity.
    Saved: the keep mask, one byte per element. */
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -26,6 +25,8 @@ static cnn_status dropout_shape(cnn_node *n)
     return CNN_OK;
 }
 
+/* The mask is drawn here, from the graph's RNG in element order, so one seed gives one
+   mask on every backend; the backend applies it. */
 static cnn_status dropout_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     const dropout_attr *a = n->attr;
@@ -39,10 +40,9 @@ static cnn_status dropout_forward(cnn_node *n, const cnn_ctx *ctx)
         return CNN_OK;
     }
     float scale = 1.0f / (1.0f - a->p);
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len; i++)
         keep[i] = cnn_rng_uniform(ctx->rng) >= a->p;
-        y[i] = keep[i] ? x[i] * scale : 0.0f;
-    }
+    cnn_backend_get()->dropout_forward(len, x, keep, scale, y);
     return CNN_OK;
 }
 
@@ -51,12 +51,8 @@ static cnn_status dropout_backward(cnn_node *n, const cnn_ctx *ctx)
     const dropout_attr *a = n->attr;
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    const float *dy = n->grad.data;
-    const uint8_t *keep = n->saved;
     float scale = (ctx->training && a->p > 0.0f) ? 1.0f / (1.0f - a->p) : 1.0f;
-    size_t len = cnn_node_numel(n);
-    for (size_t i = 0; i < len; i++)
-        if (keep[i]) dx[i] += dy[i] * scale;
+    cnn_backend_get()->dropout_backward(cnn_node_numel(n), n->grad.data, n->saved, scale, dx);
     return CNN_OK;
 }
 

@@ -3,8 +3,6 @@
    adaptive_max_pool2d(x, 1). NaN wins, as in torch's max pooling; backward gives the
    gradient to the first maximum of each plane (found again from the kept input).
    See docs/architecture.md, "General tensor ops". */
-#include <math.h>
-
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 
@@ -23,23 +21,11 @@ static cnn_status gmp_shape(cnn_node *n)
     return CNN_OK;
 }
 
-static int64_t plane_argmax(const float *p, int64_t S)
-{
-    int64_t best = 0;
-    for (int64_t k = 1; k < S && !isnan(p[best]); k++)
-        if (p[k] > p[best] || isnan(p[k])) best = k;
-    return best;
-}
-
 static cnn_status gmp_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     (void)ctx;
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-    int64_t planes = (int64_t)cnn_node_numel(n);
-    int64_t S = (int64_t)(cnn_node_numel(n->in[0]) / (size_t)planes);
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n->in[0])))
-    for (int64_t p = 0; p < planes; p++) y[p] = x[p * S + plane_argmax(x + p * S, S)];
+    size_t planes = cnn_node_numel(n), hw = cnn_node_numel(n->in[0]) / planes;
+    cnn_backend_get()->global_maxpool_forward(planes, hw, n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
@@ -48,11 +34,8 @@ static cnn_status gmp_backward(cnn_node *n, const cnn_ctx *ctx)
     (void)ctx;
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    const float *x = n->in[0]->out.data, *dy = n->grad.data;
-    int64_t planes = (int64_t)cnn_node_numel(n);
-    int64_t S = (int64_t)(cnn_node_numel(n->in[0]) / (size_t)planes);
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n->in[0])))
-    for (int64_t p = 0; p < planes; p++) dx[p * S + plane_argmax(x + p * S, S)] += dy[p];
+    size_t planes = cnn_node_numel(n), hw = cnn_node_numel(n->in[0]) / planes;
+    cnn_backend_get()->global_maxpool_backward(planes, hw, n->in[0]->out.data, n->grad.data, dx);
     return CNN_OK;
 }
 

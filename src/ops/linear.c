@@ -45,11 +45,9 @@ static cnn_status linear_forward(cnn_node *n, const cnn_ctx *ctx)
     float *y = n->out.data;
     int N = ctx->batch;
     if (n->q) return cnn_qnode_forward(n, ctx);
-    if (a->bias) {
-        const float *b = n->params[1]->value.data;
-        for (int i = 0; i < N; i++)
-            for (int o = 0; o < a->out; o++) y[(size_t)i * a->out + o] = b[o];
-    }
+    if (a->bias) /* y = b in every row, then y += x W^T */
+        ctx->be->copy_blocks((size_t)N, (size_t)a->out, n->params[1]->value.data, 0, y,
+                             (size_t)a->out);
     ctx->be->gemm(0, 1, N, a->out, a->in, 1.0f, n->in[0]->out.data, a->in,
                   n->params[0]->value.data, a->in, a->bias ? 1.0f : 0.0f, y, a->out);
     return CNN_OK;
@@ -63,11 +61,9 @@ static cnn_status linear_backward(cnn_node *n, const cnn_ctx *ctx)
     /* dW (out, in) += dy^T (out, N) x (N, in) */
     ctx->be->gemm(1, 0, a->out, a->in, N, 1.0f, dy, a->out, x, a->in, 1.0f,
                   n->params[0]->grad.data, a->in);
-    if (a->bias) {
-        float *db = n->params[1]->grad.data;
-        for (int i = 0; i < N; i++)
-            for (int o = 0; o < a->out; o++) db[o] += dy[(size_t)i * a->out + o];
-    }
+    if (a->bias) /* db += every row of dy, in order */
+        ctx->be->add_blocks((size_t)N, (size_t)a->out, dy, (size_t)a->out, n->params[1]->grad.data,
+                            0);
     /* dx (N, in) += dy (N, out) W (out, in) */
     if (n->in[0]->grad.data)
         ctx->be->gemm(0, 0, N, a->in, a->out, 1.0f, dy, a->out, n->params[0]->value.data, a->in,

@@ -41,68 +41,31 @@ static int64_t lrn_cost(const cnn_node *n)
     return (int64_t)cnn_node_per_example(n) * (a->size + 2);
 }
 
-static size_t inner_of(const cnn_node *n)
+/* The backend's geometry of this node over the batch being run. */
+static cnn_lrn_desc lrn_desc(const cnn_node *n, const cnn_ctx *ctx)
 {
-    size_t s = 1;
-    for (int i = 2; i < n->out.ndim; i++) s *= (size_t)n->out.dims[i];
-    return s;
+    const lrn_attr *a = n->attr;
+    cnn_lrn_desc d = {.n = ctx->batch, .c = n->out.dims[1], .s = 1, .size = a->size,
+                      .alpha = a->alpha, .beta = a->beta, .k = a->k};
+    for (int i = 2; i < n->out.ndim; i++) d.s *= (size_t)n->out.dims[i];
+    return d;
 }
 
 static cnn_status lrn_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    const lrn_attr *a = n->attr;
-    int N = ctx->batch, C = n->out.dims[1];
-    size_t S = inner_of(n);
-    int before = a->size / 2, after = (a->size - 1) / 2;
-    float scale = a->alpha / (float)a->size;
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data, *s = n->saved;
-    for (int i = 0; i < N; i++) {
-        const float *xi = x + (size_t)i * C * S;
-        float *yi = y + (size_t)i * C * S, *si = s + (size_t)i * C * S;
-        for (int c = 0; c < C; c++) {
-            int lo = CNN_MAX(c - before, 0), hi = CNN_MIN(c + after, C - 1);
-            for (size_t p = 0; p < S; p++) {
-                float sum = 0.0f;
-                for (int q = lo; q <= hi; q++) {
-                    float v = xi[(size_t)q * S + p];
-                    sum += v * v;
-                }
-                float sc = a->k + scale * sum;
-                si[(size_t)c * S + p] = sc;
-                yi[(size_t)c * S + p] = xi[(size_t)c * S + p] * powf(sc, -a->beta);
-            }
-        }
-    }
+    const cnn_lrn_desc d = lrn_desc(n, ctx);
+    cnn_backend_get()->lrn_forward(&d, n->in[0]->out.data, n->out.data, n->saved);
     return CNN_OK;
 }
 
-/* dx_j = dy_j s_j^-beta - 2 alpha beta / size * x_j * sum_{c: j in window(c)} dy_c y_c / s_c,
-   where j in window(c) <=> j - (size-1)/2 <= c <= j + size/2. */
+/* Backward (scratch: t_c = dy_c y_c / s_c for one example) in the backend. */
 static cnn_status lrn_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    const lrn_attr *a = n->attr;
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    int N = ctx->batch, C = n->out.dims[1];
-    size_t S = inner_of(n);
-    int before = a->size / 2, after = (a->size - 1) / 2;
-    float coef = 2.0f * a->alpha * a->beta / (float)a->size;
-    const float *x = n->in[0]->out.data, *y = n->out.data, *s = n->saved, *dy = n->grad.data;
-    float *t = ctx->scratch;
-    for (int i = 0; i < N; i++) {
-        size_t base = (size_t)i * C * S;
-        for (size_t e = 0; e < (size_t)C * S; e++) t[e] = dy[base + e] * y[base + e] / s[base + e];
-        for (int j = 0; j < C; j++) {
-            int lo = CNN_MAX(j - after, 0), hi = CNN_MIN(j + before, C - 1);
-            for (size_t p = 0; p < S; p++) {
-                float sum = 0.0f;
-                for (int c = lo; c <= hi; c++) sum += t[(size_t)c * S + p];
-                size_t e = base + (size_t)j * S + p;
-                dx[e] += dy[e] * powf(s[e], -a->beta) - coef * x[e] * sum;
-            }
-        }
-    }
+    const cnn_lrn_desc d = lrn_desc(n, ctx);
+    cnn_backend_get()->lrn_backward(&d, n->in[0]->out.data, n->out.data, n->saved, n->grad.data,
+                                    dx, ctx->scratch);
     return CNN_OK;
 }
 

@@ -4,26 +4,17 @@
    operands: the result's dimension 0 must be each batched operand's batch, which
    holds for (N, K) x (K, M) (the batch as the rows: a linear layer) and for stacks
    of the result's rank; a batched 1-D operand or a batched second operand of rank 2
-   would contract over the batch and is a shape error. Plain loops (i, k, j order, so
-   the inner loop runs along rows), rows in parallel; backward dA = dY B^T,
-   dB = A^T dY, summed over broadcast stacks in order. cost: M K N per example.
+   would contract over the batch and is a shape error. Backward dA = dY B^T,
+   dB = A^T dY, summed over broadcast stacks in order (the backend's matmul entries).
+   cost: M K N per example.
    See docs/architecture.md, "General tensor ops". */
 #include <string.h>
 
 #include "../graph/graph_internal.h"
 #include "nd.h"
-#include "ops_common.h"
 
 /* Shapes at the current batch, with 1-D operands promoted. */
-typedef struct mm_geom {
-    int64_t M, K, N;
-    int nb;                        /* stack dimensions of the result */
-    int stack[CNN_MAX_DIMS];
-    int64_t sa[CNN_MAX_DIMS], sb[CNN_MAX_DIMS]; /* matrix strides per stack index (0: broadcast) */
-    int64_t nstack;
-} mm_geom;
-
-static int mm_geom_of(const cnn_node *a, const cnn_node *b, mm_geom *g, int *bad_dim)
+static int mm_geom_of(const cnn_node *a, const cnn_node *b, cnn_matmul_desc *g, int *bad_dim)
 {
     int ra = a->out.ndim, rb = b->out.ndim;
     const int *da = a->out.dims, *db = b->out.dims;
@@ -57,7 +48,7 @@ static cnn_status mm_shape(cnn_node *n)
 {
     const cnn_node *a = n->in[0], *b = n->in[1];
     int ra = a->out.ndim, rb = b->out.ndim, bad = 0;
-    mm_geom g;
+    cnn_matmul_desc g;
     int s = mm_geom_of(a, b, &g, &bad);
     if (s == -1)
         return cnn_node_error(n, CNN_ERR_SHAPE, "%s x %s: inner dimensions %lld and %d differ",
@@ -94,114 +85,31 @@ static cnn_status mm_shape(cnn_node *n)
 
 static int64_t mm_cost(const cnn_node *n)
 {
-    mm_geom g;
+    cnn_matmul_desc g;
     int bad;
     if (mm_geom_of(n->in[0], n->in[1], &g, &bad) != 0) return 0;
     int64_t total = g.nstack * g.M * g.K * g.N; /* shapes at the maximum batch */
     return n->batched && n->g->max_batch > 0 ? total / n->g->max_batch : total;
 }
 
-static void stack_offsets(const mm_geom *g, int64_t s, int64_t *oa, int64_t *ob)
-{
-    *oa = *ob = 0;
-    for (int i = g->nb - 1; i >= 0; i--) {
-        int64_t c = s % g->stack[i];
-        s /= g->stack[i];
-        *oa += c * g->sa[i];
-        *ob += c * g->sb[i];
-    }
-}
-
 static cnn_status mm_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
-    mm_geom g;
+    cnn_matmul_desc g;
     int bad;
     mm_geom_of(n->in[0], n->in[1], &g, &bad);
-    const float *A = n->in[0]->out.data, *B = n->in[1]->out.data;
-    float *Y = n->out.data;
-    const int64_t M = g.M, K = g.K, N = g.N;
-    int64_t rows = g.nstack * M;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads((size_t)(rows * K * N)))
-    for (int64_t row = 0; row < rows; row++) {
-        int64_t s = row / M, i = row % M, oa, ob;
-        stack_offsets(&g, s, &oa, &ob);
-        const float *a = A + oa + i * K, *b = B + ob;
-        float *y = Y + row * N;
-        for (int64_t j = 0; j < N; j++) y[j] = 0.0f;
-        for (int64_t k = 0; k < K; k++) {
-            const float aik = a[k];
-            const float *bk = b + k * N;
-            for (int64_t j = 0; j < N; j++) y[j] += aik * bk[j];
-        }
-    }
+    cnn_backend_get()->matmul_forward(&g, n->in[0]->out.data, n->in[1]->out.data, n->out.data);
     return CNN_OK;
-}
-
-/* dA[s][i, :] += dY[s][i, :] B[s]^T for stacks s0..s1 (rows i in parallel) */
-static void grad_a(const mm_geom *g, const float *B, const float *dY, float *dA, int64_t s0,
-                   int64_t s1)
-{
-    const int64_t M = g->M, K = g->K, N = g->N;
-    int64_t rows = (s1 - s0) * M;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads((size_t)(rows * K * N)))
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t s = s0 + r / M, i = r % M, oa, ob;
-        stack_offsets(g, s, &oa, &ob);
-        const float *dy = dY + (s * M + i) * N, *b = B + ob;
-        float *da = dA + oa + i * K;
-        for (int64_t k = 0; k < K; k++) {
-            const float *bk = b + k * N;
-            float acc = 0.0f;
-            for (int64_t j = 0; j < N; j++) acc += dy[j] * bk[j];
-            da[k] += acc;
-        }
-    }
-}
-
-/* dB[s][k, :] += sum_i A[s][i, k] dY[s][i, :] for stacks s0..s1 (rows k in parallel) */
-static void grad_b(const mm_geom *g, const float *A, const float *dY, float *dB, int64_t s0,
-                   int64_t s1)
-{
-    const int64_t M = g->M, K = g->K, N = g->N;
-    int64_t rows = (s1 - s0) * K;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads((size_t)(rows * M * N)))
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t s = s0 + r / K, k = r % K, oa, ob;
-        stack_offsets(g, s, &oa, &ob);
-        const float *a = A + oa;
-        float *db = dB + ob + k * N;
-        for (int64_t i = 0; i < M; i++) {
-            const float aik = a[i * K + k];
-            const float *dy = dY + (s * M + i) * N;
-            for (int64_t j = 0; j < N; j++) db[j] += aik * dy[j];
-        }
-    }
 }
 
 static cnn_status mm_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
-    mm_geom g;
+    cnn_matmul_desc g;
     int bad;
     mm_geom_of(n->in[0], n->in[1], &g, &bad);
     const float *A = n->in[0]->out.data, *B = n->in[1]->out.data, *dY = n->grad.data;
     float *dA = n->in[0]->grad.data, *dB = n->in[1]->grad.data;
-    /* an operand broadcast over stacks accumulates them one after another */
-    if (dA) {
-        bool shared = (int64_t)cnn_node_numel(n->in[0]) != g.nstack * g.M * g.K;
-        if (shared)
-            for (int64_t s = 0; s < g.nstack; s++) grad_a(&g, B, dY, dA, s, s + 1);
-        else
-            grad_a(&g, B, dY, dA, 0, g.nstack);
-    }
-    if (dB) {
-        bool shared = (int64_t)cnn_node_numel(n->in[1]) != g.nstack * g.K * g.N;
-        if (shared)
-            for (int64_t s = 0; s < g.nstack; s++) grad_b(&g, A, dY, dB, s, s + 1);
-        else
-            grad_b(&g, A, dY, dB, 0, g.nstack);
-    }
+    if (dA) cnn_backend_get()->matmul_backward_a(&g, B, dY, dA);
+    if (dB) cnn_backend_get()->matmul_backward_b(&g, A, dY, dB);
     return CNN_OK;
 }
 

@@ -4,8 +4,6 @@
    Padded positions count as -inf. The argmax of each output (d*H*W + h*W + w in its
    input volume, like return_indices=True; ties -> the first max) is saved as int32
    for backward. */
-#include <math.h>
-
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 #include "op_describe.h"
@@ -57,47 +55,26 @@ static cnn_status maxpool3d_shape(cnn_node *n)
     return CNN_OK;
 }
 
-static cnn_status maxpool3d_forward(cnn_node *n, const cnn_ctx *ctx)
+/* The backend's geometry of this node over the batch being run. */
+static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
 {
     const maxpool3d_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    const int id = x->out.dims[2], ih = x->out.dims[3], iw = x->out.dims[4];
-    const int od = n->out.dims[2], oh = n->out.dims[3], ow = n->out.dims[4];
-    const size_t vin = (size_t)id * ih * iw, vout = (size_t)od * oh * ow;
-    const size_t planes = (size_t)ctx->batch * x->out.dims[1];
-    for (size_t p = 0; p < planes; p++) {
-        const float *xp = x->out.data + p * vin;
-        float *yp = n->out.data + p * vout;
-        int32_t *ip = (int32_t *)n->saved + p * vout;
-        for (int t = 0; t < od; t++) {
-            int d0 = t * a->s[0] - a->p[0], d1 = CNN_MIN(d0 + a->k[0], id);
-            d0 = CNN_MAX(d0, 0);
-            for (int i = 0; i < oh; i++) {
-                int h0 = i * a->s[1] - a->p[1], h1 = CNN_MIN(h0 + a->k[1], ih);
-                h0 = CNN_MAX(h0, 0);
-                for (int j = 0; j < ow; j++) {
-                    int w0 = j * a->s[2] - a->p[2], w1 = CNN_MIN(w0 + a->k[2], iw);
-                    w0 = CNN_MAX(w0, 0);
-                    /* padding <= kernel/2 and the ceil rule keep every window non-empty */
-                    float best = -INFINITY;
-                    int32_t bi = (d0 * ih + h0) * iw + w0;
-                    for (int c = d0; c < d1; c++)
-                        for (int u = h0; u < h1; u++)
-                            for (int v = w0; v < w1; v++) {
-                                int32_t q = (c * ih + u) * iw + v;
-                                float val = xp[q];
-                                if (val > best || isnan(val)) {
-                                    best = val;
-                                    bi = q;
-                                }
-                            }
-                    size_t o = ((size_t)t * oh + i) * ow + j;
-                    yp[o] = best;
-                    ip[o] = bi;
-                }
-            }
-        }
+    cnn_pool_desc d = {.planes = (size_t)ctx->batch * x->out.dims[1], .d = {1, 1, 1}};
+    for (int i = 0; i < 3; i++) {
+        d.in[i] = x->out.dims[2 + i];
+        d.out[i] = n->out.dims[2 + i];
+        d.k[i] = a->k[i];
+        d.s[i] = a->s[i];
+        d.p[i] = a->p[i];
     }
+    return d;
+}
+
+static cnn_status maxpool3d_forward(cnn_node *n, const cnn_ctx *ctx)
+{
+    const cnn_pool_desc d = pool_desc(n, ctx);
+    cnn_backend_get()->maxpool3d_forward(&d, n->in[0]->out.data, n->out.data, n->saved);
     return CNN_OK;
 }
 
@@ -105,16 +82,8 @@ static cnn_status maxpool3d_backward(cnn_node *n, const cnn_ctx *ctx)
 {
     cnn_node *x = n->in[0];
     if (!x->grad.data) return CNN_OK;
-    const size_t vin = (size_t)x->out.dims[2] * x->out.dims[3] * x->out.dims[4];
-    const size_t vout = (size_t)n->out.dims[2] * n->out.dims[3] * n->out.dims[4];
-    const size_t planes = (size_t)ctx->batch * x->out.dims[1];
-    const int32_t *idx = n->saved;
-    for (size_t p = 0; p < planes; p++) {
-        float *dx = x->grad.data + p * vin;
-        const float *dy = n->grad.data + p * vout;
-        const int32_t *ip = idx + p * vout;
-        for (size_t o = 0; o < vout; o++) dx[ip[o]] += dy[o];
-    }
+    const cnn_pool_desc d = pool_desc(n, ctx);
+    cnn_backend_get()->maxpool_backward(&d, n->grad.data, n->saved, x->grad.data);
     return CNN_OK;
 }
 

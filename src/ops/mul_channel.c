@@ -34,29 +34,17 @@ static size_t plane(const cnn_node *n)
 
 static cnn_status mul_channel_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    size_t S = plane(n), rows = (size_t)ctx->batch * (size_t)n->out.dims[1];
-    const float *x = n->in[0]->out.data, *s = n->in[1]->out.data;
-    float *y = n->out.data;
-    for (size_t r = 0; r < rows; r++)
-        for (size_t k = 0; k < S; k++) y[r * S + k] = x[r * S + k] * s[r];
+    size_t rows = (size_t)ctx->batch * (size_t)n->out.dims[1];
+    cnn_backend_get()->mul_channel_forward(rows, plane(n), n->in[0]->out.data, n->in[1]->out.data,
+                                           n->out.data);
     return CNN_OK;
 }
 
 static cnn_status mul_channel_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    size_t S = plane(n), rows = (size_t)ctx->batch * (size_t)n->out.dims[1];
-    const float *x = n->in[0]->out.data, *s = n->in[1]->out.data, *dy = n->grad.data;
-    float *dx = n->in[0]->grad.data, *ds = n->in[1]->grad.data;
-    for (size_t r = 0; r < rows; r++) {
-        float sr = s[r];
-        if (ds) {
-            double acc = 0.0;
-            for (size_t k = 0; k < S; k++) acc += (double)dy[r * S + k] * x[r * S + k];
-            ds[r] += (float)acc;
-        }
-        if (dx)
-            for (size_t k = 0; k < S; k++) dx[r * S + k] += dy[r * S + k] * sr;
-    }
+    size_t rows = (size_t)ctx->batch * (size_t)n->out.dims[1];
+    cnn_backend_get()->mul_channel_backward(rows, plane(n), n->in[0]->out.data, n->in[1]->out.data,
+                                            n->grad.data, n->in[0]->grad.data, n->in[1]->grad.data);
     return CNN_OK;
 }
 

@@ -32,41 +32,16 @@ static size_t plane(const cnn_node *n)
 
 static cnn_status mul_spatial_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    size_t S = plane(n), C = (size_t)n->out.dims[1];
-    const float *x = n->in[0]->out.data, *s = n->in[1]->out.data;
-    float *y = n->out.data;
-    for (int b = 0; b < ctx->batch; b++) {
-        const float *sb = s + (size_t)b * S;
-        for (size_t c = 0; c < C; c++) {
-            size_t o = ((size_t)b * C + c) * S;
-            for (size_t k = 0; k < S; k++) y[o + k] = x[o + k] * sb[k];
-        }
-    }
+    cnn_backend_get()->mul_spatial_forward((size_t)ctx->batch, (size_t)n->out.dims[1], plane(n),
+                                           n->in[0]->out.data, n->in[1]->out.data, n->out.data);
     return CNN_OK;
 }
 
 static cnn_status mul_spatial_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    size_t S = plane(n), C = (size_t)n->out.dims[1];
-    const float *x = n->in[0]->out.data, *s = n->in[1]->out.data, *dy = n->grad.data;
-    float *dx = n->in[0]->grad.data, *ds = n->in[1]->grad.data;
-    for (int b = 0; b < ctx->batch; b++) {
-        const float *sb = s + (size_t)b * S;
-        if (ds)
-            for (size_t k = 0; k < S; k++) {
-                double acc = 0.0;
-                for (size_t c = 0; c < C; c++) {
-                    size_t o = ((size_t)b * C + c) * S + k;
-                    acc += (double)dy[o] * x[o];
-                }
-                ds[(size_t)b * S + k] += (float)acc;
-            }
-        if (dx)
-            for (size_t c = 0; c < C; c++) {
-                size_t o = ((size_t)b * C + c) * S;
-                for (size_t k = 0; k < S; k++) dx[o + k] += dy[o + k] * sb[k];
-            }
-    }
+    cnn_backend_get()->mul_spatial_backward((size_t)ctx->batch, (size_t)n->out.dims[1], plane(n),
+                                            n->in[0]->out.data, n->in[1]->out.data, n->grad.data,
+                                            n->in[0]->grad.data, n->in[1]->grad.data);
     return CNN_OK;
 }
 

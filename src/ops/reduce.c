@@ -5,12 +5,10 @@
    max/min propagate NaN. Backward: mean spreads g / count, sum g, max/min split g
    equally among the elements equal to the result (torch.amax's rule).
    See docs/architecture.md, "General tensor ops". */
-#include <math.h>
 #include <string.h>
 
 #include "../graph/graph_internal.h"
 #include "nd.h"
-#include "ops_common.h"
 
 typedef struct red_attr {
     cnn_reduce_op op;
@@ -71,118 +69,33 @@ static cnn_status red_shape(cnn_node *n)
     return CNN_OK;
 }
 
-/* kept axes: operand 0 = x, 1 = out (contiguous); reduced axes: x only */
-static void red_iters(const cnn_node *n, cnn_nd_iter *kept, cnn_nd_iter *red, int64_t *count)
+static void red_desc(const cnn_node *n, cnn_reduce_desc *d)
 {
     const red_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    int r = x->out.ndim, nk = 0, nr = 0;
-    int64_t sx[CNN_MAX_DIMS], sk[2][CNN_MAX_DIMS], sr[1][CNN_MAX_DIMS];
-    int dk[CNN_MAX_DIMS], dr[CNN_MAX_DIMS];
-    cnn_nd_strides(r, x->out.dims, sx);
-    for (int i = 0; i < r; i++) {
-        if (a->reduced[i]) {
-            dr[nr] = x->out.dims[i];
-            sr[0][nr++] = sx[i];
-        } else {
-            dk[nk] = x->out.dims[i];
-            sk[0][nk++] = sx[i];
-        }
+    d->op = a->op;
+    d->r = x->out.ndim;
+    for (int i = 0; i < d->r; i++) {
+        d->dims[i] = x->out.dims[i];
+        d->reduced[i] = a->reduced[i];
     }
-    int64_t so = 1; /* out strides over the kept axes, row-major */
-    for (int i = nk - 1; i >= 0; i--) {
-        sk[1][i] = so;
-        so *= dk[i];
-    }
-    cnn_nd_iter_init(kept, nk, dk, 2, sk);
-    cnn_nd_iter_init(red, nr, dr, 1, sr);
-    *count = red->rows * red->inner;
-}
-
-static float reduce_one(cnn_reduce_op op, const float *x, const cnn_nd_iter *red, int64_t count)
-{
-    const int64_t s = red->st[0][red->r - 1];
-    if (op == CNN_REDUCE_MEAN || op == CNN_REDUCE_SUM) {
-        double acc = 0.0;
-        for (int64_t row = 0; row < red->rows; row++) {
-            int64_t off;
-            cnn_nd_row(red, row, 1, &off);
-            for (int64_t j = 0; j < red->inner; j++) acc += x[off + j * s];
-        }
-        return (float)(op == CNN_REDUCE_MEAN ? acc / (double)count : acc);
-    }
-    float m = x[0];
-    for (int64_t row = 0; row < red->rows; row++) {
-        int64_t off;
-        cnn_nd_row(red, row, 1, &off);
-        for (int64_t j = 0; j < red->inner; j++) {
-            float v = x[off + j * s];
-            if (isnan(v) || (op == CNN_REDUCE_MAX ? v > m : v < m)) m = v;
-            if (isnan(m)) return m;
-        }
-    }
-    return m;
 }
 
 static cnn_status red_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
-    const red_attr *a = n->attr;
-    cnn_nd_iter kept, red;
-    int64_t count;
-    red_iters(n, &kept, &red, &count);
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n->in[0])))
-    for (int64_t row = 0; row < kept.rows; row++) {
-        int64_t off[2];
-        cnn_nd_row(&kept, row, 2, off);
-        for (int64_t j = 0; j < kept.inner; j++)
-            y[off[1] + j] = reduce_one(a->op, x + off[0] + j * kept.st[0][kept.r - 1], &red, count);
-    }
+    cnn_reduce_desc d;
+    red_desc(n, &d);
+    cnn_backend_get()->reduce_forward(&d, n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
 static cnn_status red_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    const red_attr *a = n->attr;
-    cnn_nd_iter kept, red;
-    int64_t count;
-    red_iters(n, &kept, &red, &count);
-    const float *x = n->in[0]->out.data, *y = n->out.data, *dy = n->grad.data;
-    const int64_t s = red.st[0][red.r - 1];
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n->in[0])))
-    for (int64_t row = 0; row < kept.rows; row++) {
-        int64_t off[2];
-        cnn_nd_row(&kept, row, 2, off);
-        for (int64_t j = 0; j < kept.inner; j++) {
-            int64_t base = off[0] + j * kept.st[0][kept.r - 1];
-            float g = dy[off[1] + j], target = y[off[1] + j];
-            bool pick = a->op == CNN_REDUCE_MAX || a->op == CNN_REDUCE_MIN;
-            if (a->op == CNN_REDUCE_MEAN) g = (float)((double)g / (double)count);
-            if (pick) { /* ties share: count them first */
-                int64_t ties = 0;
-                for (int64_t rr = 0; rr < red.rows; rr++) {
-                    int64_t o;
-                    cnn_nd_row(&red, rr, 1, &o);
-                    for (int64_t k = 0; k < red.inner; k++) ties += x[base + o + k * s] == target;
-                }
-                if (ties == 0) continue; /* NaN result: no element equals it */
-                g = g / (float)ties;
-            }
-            for (int64_t rr = 0; rr < red.rows; rr++) {
-                int64_t o;
-                cnn_nd_row(&red, rr, 1, &o);
-                for (int64_t k = 0; k < red.inner; k++) {
-                    int64_t e = base + o + k * s;
-                    if (!pick || x[e] == target) dx[e] += g;
-                }
-            }
-        }
-    }
+    cnn_reduce_desc d;
+    red_desc(n, &d);
+    cnn_backend_get()->reduce_backward(&d, n->in[0]->out.data, n->out.data, n->grad.data, dx);
     return CNN_OK;
 }
 

@@ -50,19 +50,15 @@ static cnn_status reshape_shape(cnn_node *n)
 
 static cnn_status reshape_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
-    memcpy(n->out.data, n->in[0]->out.data, cnn_node_numel(n) * sizeof(float));
+    cnn_backend_get()->copy_blocks(1, cnn_node_numel(n), n->in[0]->out.data, 0, n->out.data, 0);
     return CNN_OK;
 }
 
 static cnn_status reshape_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    const float *dy = n->grad.data;
-    size_t len = cnn_node_numel(n);
-    for (size_t i = 0; i < len; i++) dx[i] += dy[i];
+    cnn_backend_get()->add_blocks(1, cnn_node_numel(n), n->grad.data, 0, dx, 0);
     return CNN_OK;
 }
 

@@ -8,7 +8,6 @@
 
 #include "../graph/graph_internal.h"
 #include "nd.h"
-#include "ops_common.h"
 
 typedef struct slice_attr {
     int axis, start, end, step; /* as given */
@@ -54,51 +53,37 @@ static cnn_status slice_shape(cnn_node *n)
     return CNN_OK;
 }
 
-/* outer (dims before the axis, current batch), the axis' input length, inner */
-static void slice_geom(const cnn_node *n, int64_t *outer, int64_t *d, int64_t *inner)
+/* x as (outer: dims before the axis at the current batch, the axis, inner) */
+static void slice_desc(const cnn_node *n, cnn_slice_desc *d)
 {
     const slice_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    *outer = *inner = 1;
-    for (int i = 0; i < a->ax; i++) *outer *= x->out.dims[i];
-    for (int i = a->ax + 1; i < x->out.ndim; i++) *inner *= x->out.dims[i];
-    *d = x->out.dims[a->ax];
+    d->outer = d->inner = 1;
+    for (int i = 0; i < a->ax; i++)
+        d->outer *= x->out.dims[i];
+    for (int i = a->ax + 1; i < x->out.ndim; i++)
+        d->inner *= x->out.dims[i];
+    d->d = x->out.dims[a->ax];
+    d->first = a->first;
+    d->step = a->step;
+    d->count = a->count;
 }
 
 static cnn_status slice_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
-    const slice_attr *a = n->attr;
-    int64_t outer, d, inner, cnt = a->count;
-    slice_geom(n, &outer, &d, &inner);
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n)))
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t k = 0; k < cnt; k++) {
-            const float *src = x + (o * d + a->first + k * a->step) * inner;
-            float *dst = y + (o * cnt + k) * inner;
-            for (int64_t i = 0; i < inner; i++) dst[i] = src[i];
-        }
+    cnn_slice_desc d;
+    slice_desc(n, &d);
+    cnn_backend_get()->slice_forward(&d, n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
 static cnn_status slice_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    const slice_attr *a = n->attr;
-    int64_t outer, d, inner, cnt = a->count;
-    slice_geom(n, &outer, &d, &inner);
-    const float *dy = n->grad.data;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n)))
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t k = 0; k < cnt; k++) {
-            float *dst = dx + (o * d + a->first + k * a->step) * inner;
-            const float *src = dy + (o * cnt + k) * inner;
-            for (int64_t i = 0; i < inner; i++) dst[i] += src[i];
-        }
+    cnn_slice_desc d;
+    slice_desc(n, &d);
+    cnn_backend_get()->slice_backward(&d, n->grad.data, dx);
     return CNN_OK;
 }
 

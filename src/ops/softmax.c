@@ -1,8 +1,7 @@
 /* softmax — over dimension 1, as torch.softmax(x, dim=1): (N, K) gives a distribution
    per example; (N, C, H, W) one per position over the channels. Max-subtracted for
-   stability. Backward uses the output: dx = y (dy - sum_k dy_k y_k). */
-#include <math.h>
-
+   stability. Backward uses the output: dx = y (dy - sum_k dy_k y_k). The arithmetic
+   is the backend's softmax entry (docs/architecture.md, "Kernels"). */
 #include "../graph/graph_internal.h"
 
 static cnn_status softmax_shape(cnn_node *n)
@@ -17,35 +16,17 @@ static cnn_status softmax_shape(cnn_node *n)
 }
 
 /* Positions per example over which softmax runs independently (H*W; 1 for (N, K)). */
-static size_t inner_of(const cnn_node *n)
+static int64_t inner_of(const cnn_node *n)
 {
-    size_t s = 1;
-    for (int i = 2; i < n->out.ndim; i++) s *= (size_t)n->out.dims[i];
+    int64_t s = 1;
+    for (int i = 2; i < n->out.ndim; i++) s *= n->out.dims[i];
     return s;
 }
 
 static cnn_status softmax_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    int N = ctx->batch, K = n->out.dims[1];
-    size_t S = inner_of(n);
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-    for (int i = 0; i < N; i++) {
-        const float *xi = x + (size_t)i * K * S;
-        float *yi = y + (size_t)i * K * S;
-        for (size_t p = 0; p < S; p++) {
-            float m = xi[p];
-            for (int k = 1; k < K; k++) m = fmaxf(m, xi[(size_t)k * S + p]);
-            double sum = 0.0;
-            for (int k = 0; k < K; k++) {
-                float e = expf(xi[(size_t)k * S + p] - m);
-                yi[(size_t)k * S + p] = e;
-                sum += e;
-            }
-            float inv = (float)(1.0 / sum);
-            for (int k = 0; k < K; k++) yi[(size_t)k * S + p] *= inv;
-        }
-    }
+    cnn_backend_get()->softmax_forward(ctx->batch, n->out.dims[1], inner_of(n), false,
+                                       n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
@@ -53,23 +34,8 @@ static cnn_status softmax_backward(cnn_node *n, const cnn_ctx *ctx)
 {
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    int N = ctx->batch, K = n->out.dims[1];
-    size_t S = inner_of(n);
-    const float *y = n->out.data, *dy = n->grad.data;
-    for (int i = 0; i < N; i++) {
-        size_t base = (size_t)i * K * S;
-        for (size_t p = 0; p < S; p++) {
-            double dot = 0.0;
-            for (int k = 0; k < K; k++) {
-                size_t e = base + (size_t)k * S + p;
-                dot += (double)dy[e] * y[e];
-            }
-            for (int k = 0; k < K; k++) {
-                size_t e = base + (size_t)k * S + p;
-                dx[e] += y[e] * (dy[e] - (float)dot);
-            }
-        }
-    }
+    cnn_backend_get()->softmax_backward(ctx->batch, n->out.dims[1], inner_of(n), false,
+                                        n->out.data, n->grad.data, dx);
     return CNN_OK;
 }
 

@@ -1,11 +1,9 @@
 /* softmax_axis — softmax or log-softmax along any one axis (ONNX Softmax /
-   LogSoftmax at opset 13, torch.softmax / log_softmax with dim). Max-subtracted, the
-   sum in double, as softmax.c (axis 1 gives its bits). On a batched node the batch
+   LogSoftmax at opset 13, torch.softmax / log_softmax with dim). The backend's
+   softmax entry, which softmax.c also calls (axis 1 gives its bits). On a batched node the batch
    (axis 0) cannot be the axis. Backward from the output: softmax
    dx = y (dy - sum dy y), log-softmax dx = dy - exp(y) sum dy.
    See docs/architecture.md, "General tensor ops". */
-#include <math.h>
-
 #include "../graph/graph_internal.h"
 #include "nd.h"
 #include "ops_common.h"
@@ -49,30 +47,7 @@ static cnn_status sma_forward(cnn_node *n, const cnn_ctx *ctx)
     const sma_attr *a = n->attr;
     int64_t outer, K, S;
     sma_geom(n, &outer, &K, &S);
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n) * 8))
-    for (int64_t i = 0; i < outer; i++) {
-        const float *xi = x + i * K * S;
-        float *yi = y + i * K * S;
-        for (int64_t p = 0; p < S; p++) {
-            float m = xi[p];
-            for (int64_t k = 1; k < K; k++) m = fmaxf(m, xi[k * S + p]);
-            double sum = 0.0;
-            for (int64_t k = 0; k < K; k++) {
-                float e = expf(xi[k * S + p] - m);
-                if (!a->log) yi[k * S + p] = e;
-                sum += e;
-            }
-            if (a->log) {
-                float ls = (float)log(sum);
-                for (int64_t k = 0; k < K; k++) yi[k * S + p] = (xi[k * S + p] - m) - ls;
-            } else {
-                float inv = (float)(1.0 / sum);
-                for (int64_t k = 0; k < K; k++) yi[k * S + p] *= inv;
-            }
-        }
-    }
+    cnn_backend_get()->softmax_forward(outer, K, S, a->log, n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
@@ -84,23 +59,7 @@ static cnn_status sma_backward(cnn_node *n, const cnn_ctx *ctx)
     const sma_attr *a = n->attr;
     int64_t outer, K, S;
     sma_geom(n, &outer, &K, &S);
-    const float *y = n->out.data, *dy = n->grad.data;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n) * 8))
-    for (int64_t i = 0; i < outer; i++) {
-        size_t base = (size_t)(i * K * S);
-        for (int64_t p = 0; p < S; p++) {
-            double dot = 0.0;
-            for (int64_t k = 0; k < K; k++) {
-                size_t e = base + (size_t)(k * S + p);
-                dot += a->log ? (double)dy[e] : (double)dy[e] * y[e];
-            }
-            for (int64_t k = 0; k < K; k++) {
-                size_t e = base + (size_t)(k * S + p);
-                if (a->log) dx[e] += dy[e] - expf(y[e]) * (float)dot;
-                else dx[e] += y[e] * (dy[e] - (float)dot);
-            }
-        }
-    }
+    cnn_backend_get()->softmax_backward(outer, K, S, a->log, n->out.data, n->grad.data, dx);
     return CNN_OK;
 }
 

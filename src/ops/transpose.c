@@ -1,13 +1,12 @@
 /* transpose — permutes dimensions: out.dims[i] = x.dims[perm[i]] (torch.permute, ONNX
    Transpose). On a batched node perm[0] must be 0 (the batch stays dimension 0).
-   Forward gathers over the output with the permuted strides (dimensions that stay
-   adjacent are copied as one run); backward scatters, each input element once.
+   Forward gathers over the output with the permuted strides; backward scatters,
+   each input element once.
    See docs/architecture.md, "General tensor ops". */
 #include <string.h>
 
 #include "../graph/graph_internal.h"
 #include "nd.h"
-#include "ops_common.h"
 
 typedef struct tr_attr {
     int ndim;
@@ -44,53 +43,35 @@ static cnn_status tr_shape(cnn_node *n)
 }
 
 /* over the output index space: operand 0 = x (permuted strides), 1 = out */
-static void tr_iter(const cnn_node *n, cnn_nd_iter *it)
+static void tr_desc(const cnn_node *n, cnn_nd_desc *d)
 {
     const tr_attr *a = n->attr;
     int r = n->out.ndim;
-    int64_t sx[CNN_MAX_DIMS], st[2][CNN_MAX_DIMS];
+    int64_t sx[CNN_MAX_DIMS];
     cnn_nd_strides(r, n->in[0]->out.dims, sx);
-    for (int i = 0; i < r; i++) st[0][i] = sx[a->perm[i]];
-    cnn_nd_strides(r, n->out.dims, st[1]);
-    cnn_nd_iter_init(it, r, n->out.dims, 2, st);
+    d->r = r;
+    for (int i = 0; i < r; i++) {
+        d->dims[i] = n->out.dims[i];
+        d->st[0][i] = sx[a->perm[i]];
+    }
+    cnn_nd_strides(r, n->out.dims, d->st[1]);
 }
 
 static cnn_status tr_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
-    cnn_nd_iter it;
-    tr_iter(n, &it);
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-    const int64_t s = it.st[0][it.r - 1];
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n)))
-    for (int64_t row = 0; row < it.rows; row++) {
-        int64_t off[2];
-        cnn_nd_row(&it, row, 2, off);
-        const float *px = x + off[0];
-        float *py = y + off[1];
-        for (int64_t j = 0; j < it.inner; j++) py[j] = px[j * s];
-    }
+    cnn_nd_desc d;
+    tr_desc(n, &d);
+    cnn_backend_get()->transpose_forward(&d, n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
 static cnn_status tr_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
-    cnn_nd_iter it;
-    tr_iter(n, &it);
-    const float *dy = n->grad.data;
-    const int64_t s = it.st[0][it.r - 1];
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(cnn_node_numel(n)))
-    for (int64_t row = 0; row < it.rows; row++) {
-        int64_t off[2];
-        cnn_nd_row(&it, row, 2, off);
-        float *px = dx + off[0];
-        const float *pg = dy + off[1];
-        for (int64_t j = 0; j < it.inner; j++) px[j * s] += pg[j];
-    }
+    cnn_nd_desc d;
+    tr_desc(n, &d);
+    cnn_backend_get()->transpose_backward(&d, n->grad.data, dx);
     return CNN_OK;
 }
 

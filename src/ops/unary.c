@@ -2,11 +2,9 @@
    Reciprocal, torch's functions of the same names; libm's float functions). Any shape
    -> same shape. Backward: -g; g sign(x) (0 at 0, as torch); g y; g / x; g / (2 y);
    -g y^2. See docs/architecture.md, "General tensor ops". */
-#include <math.h>
 #include <stdio.h>
 
 #include "../graph/graph_internal.h"
-#include "ops_common.h"
 
 typedef struct un_attr {
     cnn_unary_op op;
@@ -39,53 +37,18 @@ static cnn_status un_shape(cnn_node *n)
 
 static cnn_status un_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
     const un_attr *a = n->attr;
-    const float *x = n->in[0]->out.data;
-    float *y = n->out.data;
-    long len = (long)cnn_node_numel(n);
-#define UN_LOOP(EXPR)                                                                    \
-    _Pragma("omp parallel for schedule(static) num_threads(cnn_par_threads((size_t)len))") \
-    for (long i = 0; i < len; i++) {                                                     \
-        const float v = x[i];                                                            \
-        y[i] = (EXPR);                                                                   \
-    }
-    switch (a->op) {
-    case CNN_UN_NEG: UN_LOOP(-v) break;
-    case CNN_UN_ABS: UN_LOOP(fabsf(v)) break;
-    case CNN_UN_EXP: UN_LOOP(expf(v)) break;
-    case CNN_UN_LOG: UN_LOOP(logf(v)) break;
-    case CNN_UN_SQRT: UN_LOOP(sqrtf(v)) break;
-    case CNN_UN_RECIPROCAL: UN_LOOP(1.0f / v) break;
-    }
-#undef UN_LOOP
+    cnn_backend_get()->unary_forward(a->op, cnn_node_numel(n), n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
 static cnn_status un_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    (void)ctx;
     float *dx = n->in[0]->grad.data;
     if (!dx) return CNN_OK;
     const un_attr *a = n->attr;
-    const float *x = n->in[0]->out.data, *y = n->out.data, *dy = n->grad.data;
-    long len = (long)cnn_node_numel(n);
-#define UN_LOOP(EXPR)                                                                    \
-    _Pragma("omp parallel for schedule(static) num_threads(cnn_par_threads((size_t)len))") \
-    for (long i = 0; i < len; i++) {                                                     \
-        const float g = dy[i], v = x[i], z = y[i];                                       \
-        (void)v, (void)z;                                                                \
-        dx[i] += (EXPR);                                                                 \
-    }
-    switch (a->op) {
-    case CNN_UN_NEG: UN_LOOP(-g) break;
-    case CNN_UN_ABS: UN_LOOP(v > 0.0f ? g : (v < 0.0f ? -g : 0.0f)) break;
-    case CNN_UN_EXP: UN_LOOP(g * z) break;
-    case CNN_UN_LOG: UN_LOOP(g / v) break;
-    case CNN_UN_SQRT: UN_LOOP(g / (2.0f * z)) break;
-    case CNN_UN_RECIPROCAL: UN_LOOP(-g * z * z) break;
-    }
-#undef UN_LOOP
+    cnn_backend_get()->unary_backward(a->op, cnn_node_numel(n), n->in[0]->out.data, n->out.data,
+                                      n->grad.data, dx);
     return CNN_OK;
 }
 

@@ -10,17 +10,15 @@
  * All state lives in one block allocated by cnn_optimizer_new (llm.c style);
  * step allocates nothing. Buffers (running statistics) are never touched.
  *
- * A step is one pass over every parameter, cut into chunks that OpenMP shares out
- * (the chunk table is built with the optimizer). The update is element-wise, so the
- * results do not depend on the thread count; the loops are specialised per option so
- * they vectorise (cloned for AVX-512 / AVX2 / baseline). */
-#include "../core/clones.h"
+ * A step is one pass over every parameter, cut into chunks (the chunk table is built
+ * with the optimizer) handed to the backend's sgd_step / adam_step as segments
+ * (docs/architecture.md, "Kernels"). The update is element-wise, so the results do
+ * not depend on how the backend shares the chunks out. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../graph/graph_internal.h"
-#include "../ops/ops_common.h"
 
 /* floats per work item of a step: 64 KiB per stream */
 #define CHUNK ((size_t)16384)
@@ -42,6 +40,7 @@ struct cnn_optimizer {
     float *block;       /* every state buffer */
     int n_chunks;
     optim_chunk *chunks; /* every parameter's elements in CHUNK pieces, in the table block */
+    cnn_optim_seg *segs; /* one per chunk, filled each step, in the table block */
     size_t numel;        /* trainable elements in all */
     int64_t steps;
 };
@@ -122,12 +121,13 @@ cnn_optimizer *cnn_optimizer_new(cnn_graph *g, const cnn_optim_opts *opts)
     opt->n_states = np * per;
     /* one allocation for the tables and names, one for the float state */
     /* chunks first: the one member with size_t alignment needs */
-    size_t chunk_bytes = (size_t)nch * sizeof(optim_chunk);
+    size_t chunk_bytes = (size_t)nch * sizeof(optim_chunk) + (size_t)nch * sizeof(cnn_optim_seg);
     size_t tab = chunk_bytes + (size_t)np * sizeof(cnn_param *) +
                  (size_t)opt->n_states * sizeof(cnn_tensor) + (size_t)opt->n_states * sizeof(char *);
     char *mem = cnn_calloc(1, tab + name_bytes + 1);
     if (!mem) goto nomem;
     opt->chunks = (optim_chunk *)mem;
+    opt->segs = (cnn_optim_seg *)(mem + (size_t)nch * sizeof(optim_chunk));
     opt->n_chunks = nch;
     opt->numel = numel;
     opt->params = (cnn_param **)(mem + chunk_bytes);
@@ -185,116 +185,53 @@ void cnn_optimizer_set_lr(cnn_optimizer *opt, float lr)
 
 float cnn_optimizer_lr(const cnn_optimizer *opt) { return opt ? opt->o.lr : 0.0f; }
 
-#define INLINE static inline __attribute__((always_inline))
-
-/* torch.optim.SGD on n elements; the flags are constants at each call below, so every
-   combination is its own branch-free loop. */
-INLINE void sgd_loop(float *restrict w, const float *restrict gr, float *restrict buf, size_t n,
-                     float lr, float wd, float m, bool has_wd, bool has_buf, bool first,
-                     bool nesterov)
+/* The segments of this step: one per chunk, pointing at the parameters' current
+   value and gradient (filled each step: bookkeeping only, no allocation). */
+static void fill_segs(cnn_optimizer *opt)
 {
-#pragma omp simd
-    for (size_t i = 0; i < n; i++) {
-        float d = gr[i];
-        if (has_wd) d += wd * w[i];
-        if (has_buf) {
-            float b = first ? d : m * buf[i] + d; /* dampening 0 */
-            buf[i] = b;
-            d = nesterov ? d + m * b : b;
-        }
-        w[i] -= lr * d;
-    }
-}
-
-CNN_CLONES static void sgd_chunk(float *restrict w, const float *restrict gr, float *restrict buf,
-                             size_t n, float lr, float wd, float m, bool first, bool nesterov)
-{
-    if (!buf) {
-        if (wd != 0.0f) sgd_loop(w, gr, NULL, n, lr, wd, m, true, false, false, false);
-        else sgd_loop(w, gr, NULL, n, lr, wd, m, false, false, false, false);
-    } else if (wd != 0.0f) {
-        if (first) {
-            if (nesterov) sgd_loop(w, gr, buf, n, lr, wd, m, true, true, true, true);
-            else sgd_loop(w, gr, buf, n, lr, wd, m, true, true, true, false);
-        } else {
-            if (nesterov) sgd_loop(w, gr, buf, n, lr, wd, m, true, true, false, true);
-            else sgd_loop(w, gr, buf, n, lr, wd, m, true, true, false, false);
-        }
-    } else {
-        if (first) {
-            if (nesterov) sgd_loop(w, gr, buf, n, lr, wd, m, false, true, true, true);
-            else sgd_loop(w, gr, buf, n, lr, wd, m, false, true, true, false);
-        } else {
-            if (nesterov) sgd_loop(w, gr, buf, n, lr, wd, m, false, true, false, true);
-            else sgd_loop(w, gr, buf, n, lr, wd, m, false, true, false, false);
-        }
+    for (int c = 0; c < opt->n_chunks; c++) {
+        const optim_chunk *ch = &opt->chunks[c];
+        cnn_param *p = opt->params[ch->k];
+        int per = opt->per_param;
+        opt->segs[c] = (cnn_optim_seg){
+            .w = p->value.data + ch->off,
+            .g = p->grad.data + ch->off,
+            .m = per ? opt->states[per * ch->k].data + ch->off : NULL,
+            .v = per == 2 ? opt->states[2 * ch->k + 1].data + ch->off : NULL,
+            .n = ch->len,
+        };
     }
 }
 
 static void sgd_step(cnn_optimizer *opt)
 {
-    const float lr = opt->o.lr, wd = opt->o.weight_decay, m = opt->o.momentum;
-    const bool first = opt->steps == 0, nesterov = opt->o.nesterov;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(opt->numel))
-    for (int c = 0; c < opt->n_chunks; c++) {
-        const optim_chunk *ch = &opt->chunks[c];
-        cnn_param *p = opt->params[ch->k];
-        float *buf = opt->per_param ? opt->states[ch->k].data + ch->off : NULL;
-        sgd_chunk(p->value.data + ch->off, p->grad.data + ch->off, buf, ch->len, lr, wd, m, first,
-                  nesterov);
-    }
-}
-
-/* torch.optim.Adam / AdamW on n elements (sqrtf keeps this loop scalar: without
-   -fno-math-errno gcc does not vectorise it; the threads still share the chunks). */
-INLINE void adam_loop(float *restrict w, const float *restrict gr, float *restrict m,
-                      float *restrict v, size_t n, float wd, float b1, float b2, float eps,
-                      float step_size, float bc2_sqrt, float decay, bool decoupled, bool has_wd)
-{
-    for (size_t i = 0; i < n; i++) {
-        float gi = gr[i];
-        if (decoupled) {
-            if (has_wd) w[i] *= decay;
-        } else if (has_wd) {
-            gi += wd * w[i];
-        }
-        m[i] = m[i] * b1 + (1.0f - b1) * gi;
-        v[i] = v[i] * b2 + (1.0f - b2) * gi * gi;
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        w[i] -= step_size * (m[i] / denom);
-    }
-}
-
-CNN_CLONES static void adam_chunk(float *restrict w, const float *restrict gr, float *restrict m,
-                              float *restrict v, size_t n, float wd, float b1, float b2, float eps,
-                              float step_size, float bc2_sqrt, float decay, bool decoupled)
-{
-    if (wd == 0.0f) adam_loop(w, gr, m, v, n, wd, b1, b2, eps, step_size, bc2_sqrt, decay, false, false);
-    else if (decoupled)
-        adam_loop(w, gr, m, v, n, wd, b1, b2, eps, step_size, bc2_sqrt, decay, true, true);
-    else adam_loop(w, gr, m, v, n, wd, b1, b2, eps, step_size, bc2_sqrt, decay, false, true);
+    const cnn_optim_hyper h = {.lr = opt->o.lr,
+                               .wd = opt->o.weight_decay,
+                               .momentum = opt->o.momentum,
+                               .first = opt->steps == 0,
+                               .nesterov = opt->o.nesterov};
+    fill_segs(opt);
+    cnn_backend_get()->sgd_step(opt->segs, opt->n_chunks, &h);
 }
 
 static void adam_step(cnn_optimizer *opt)
 {
     const float lr = opt->o.lr, wd = opt->o.weight_decay;
-    const float b1 = opt->o.beta1, b2 = opt->o.beta2, eps = opt->o.eps;
-    const bool decoupled = opt->o.kind == CNN_OPTIM_ADAMW;
     /* bias corrections in double, as torch computes them in Python floats */
     double t = (double)opt->steps;
-    double bc1 = 1.0 - pow((double)b1, t);
-    double bc2 = 1.0 - pow((double)b2, t);
-    const float step_size = (float)((double)lr / bc1);
-    const float bc2_sqrt = (float)sqrt(bc2);
-    const float decay = (float)(1.0 - (double)lr * (double)wd);
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(opt->numel))
-    for (int c = 0; c < opt->n_chunks; c++) {
-        const optim_chunk *ch = &opt->chunks[c];
-        cnn_param *p = opt->params[ch->k];
-        adam_chunk(p->value.data + ch->off, p->grad.data + ch->off,
-                   opt->states[2 * ch->k].data + ch->off, opt->states[2 * ch->k + 1].data + ch->off,
-                   ch->len, wd, b1, b2, eps, step_size, bc2_sqrt, decay, decoupled);
-    }
+    double bc1 = 1.0 - pow((double)opt->o.beta1, t);
+    double bc2 = 1.0 - pow((double)opt->o.beta2, t);
+    const cnn_optim_hyper h = {.lr = lr,
+                               .wd = wd,
+                               .b1 = opt->o.beta1,
+                               .b2 = opt->o.beta2,
+                               .eps = opt->o.eps,
+                               .step_size = (float)((double)lr / bc1),
+                               .bc2_sqrt = (float)sqrt(bc2),
+                               .decay = (float)(1.0 - (double)lr * (double)wd),
+                               .decoupled = opt->o.kind == CNN_OPTIM_ADAMW};
+    fill_segs(opt);
+    cnn_backend_get()->adam_step(opt->segs, opt->n_chunks, &h);
 }
 
 cnn_status cnn_optimizer_step(cnn_optimizer *opt)

@@ -10,6 +10,7 @@
 #include "../../fuzz/fuzz_image.c"
 #include "../../fuzz/fuzz_mat.c"
 #include "../../fuzz/fuzz_npy.c"
+#include "../../fuzz/fuzz_onnx.c"
 #include "../../fuzz/fuzz_safetensors.c"
 #include "testutil.h"
 
@@ -19,6 +20,7 @@ static const struct {
 } TARGETS[] = {
     {"safetensors", cnn_fuzz_safetensors}, {"idx", cnn_fuzz_idx}, {"cifar", cnn_fuzz_cifar},
     {"image", cnn_fuzz_image},             {"npy", cnn_fuzz_npy}, {"mat", cnn_fuzz_mat},
+    {"onnx", cnn_fuzz_onnx},
 };
 
 /* Runs every file of dir through fn; returns how many. */

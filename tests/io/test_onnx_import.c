@@ -302,6 +302,9 @@ static void test_bad_input(void **state)
     expect_error("bad/external_escape.onnx", CNN_ERR_FORMAT, "leaves the model's folder");
     expect_error("bad/unsupported_op.onnx", CNN_ERR_UNSUPPORTED, "node 'ein' (Einsum, opset 13)");
     expect_error("bad/no_such_file.onnx", CNN_ERR_IO, "cannot open");
+    /* constant folding bounded by the file (docs/limits.md): were 97 s and 12 GB */
+    expect_error("bad/const_bomb.onnx", CNN_ERR_FORMAT, "constant folding would create 1073741824");
+    expect_error("bad/range_bomb.onnx", CNN_ERR_FORMAT, "constant folding would create 2000000000");
     /* the symbolic dim given by the options: fine */
     cnn_graph *g = cnn_graph_new();
     TU_OK(cnn_onnx_import(g, fixture("bad/symbolic.onnx"), &(cnn_onnx_import_opts){.height = 2}, NULL, NULL));

@@ -1,9 +1,9 @@
-/* parametric activations (cnn_activation_p): leaky ReLU, ELU, clip and hard-sigmoid
-   with alpha/beta against the ONNX / torch formulas in double, at the built and a
-   smaller batch; backward by central differences away from the kinks; the kinks'
-   one-sided gradients (torch's choices); hard-sigmoid at alpha 1/6, beta 1/2 equal bit
-   for bit to cnn_hardsigmoid; cnn_activation's defaults; describe() attributes; the
-   kinds without parameters ignore them. */
+/* parametric activations (cnn_activation_p: leaky ReLU, ELU, clip, hard-sigmoid):
+   beyond the operator harness (test_backend_ops.c: forward against the ONNX / torch
+   formulas, finite differences away from the kinks, every backend against ref): the
+   kinks' one-sided gradients (torch's choices); hard-sigmoid at alpha 1/6, beta 1/2
+   equal bit for bit to cnn_hardsigmoid; cnn_activation's defaults; describe()
+   attributes; the kinds without parameters ignore them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,96 +17,9 @@ typedef struct pcase {
     float alpha, beta;
 } pcase;
 
-static const pcase cases[] = {
-    {CNN_ACT_LEAKY_RELU, 0.01f, 0}, {CNN_ACT_LEAKY_RELU, 0.2f, 0}, {CNN_ACT_LEAKY_RELU, -0.5f, 0},
-    {CNN_ACT_ELU, 1.0f, 0},         {CNN_ACT_ELU, 0.3f, 0},        {CNN_ACT_CLIP, -1.0f, 0.5f},
-    {CNN_ACT_CLIP, 0.0f, 6.0f},     {CNN_ACT_CLIP, -INFINITY, 0.25f},
-    {CNN_ACT_HARDSIGMOID, 0.2f, 0.5f}, {CNN_ACT_HARDSIGMOID, 1.0f / 6.0f, 0.5f},
-    {CNN_ACT_HARDSIGMOID, -0.4f, 0.1f},
-};
 #define NCASES (sizeof cases / sizeof cases[0])
 
-static double formula(const pcase *c, double x)
-{
-    double a = c->alpha, b = c->beta, t;
-    switch (c->act) {
-    case CNN_ACT_LEAKY_RELU: return x > 0 ? x : a * x;
-    case CNN_ACT_ELU: return x > 0 ? x : a * (exp(x) - 1);
-    case CNN_ACT_CLIP: return x < a ? a : (x > b ? b : x);
-    case CNN_ACT_HARDSIGMOID: t = a * x + b; return t < 0 ? 0 : (t > 1 ? 1 : t);
-    default: return NAN;
-    }
-}
-
-/* the kinks, where the gradcheck must not probe */
-static bool near_kink(const pcase *c, float x)
-{
-    switch (c->act) {
-    case CNN_ACT_LEAKY_RELU:
-    case CNN_ACT_ELU: return fabsf(x) < 0.01f;
-    case CNN_ACT_CLIP: return fabsf(x - c->alpha) < 0.01f || fabsf(x - c->beta) < 0.01f;
-    case CNN_ACT_HARDSIGMOID:
-        return fabsf(c->alpha * x + c->beta) < 0.01f || fabsf(c->alpha * x + c->beta - 1) < 0.01f;
-    default: return false;
-    }
-}
-
 enum { N = 3, C = 4, H = 5, W = 6, NX = N * C * H * W };
-
-static void test_forward_matches_formula(void **state)
-{
-    (void)state;
-    for (size_t t = 0; t < NCASES; t++) {
-        const pcase *c = &cases[t];
-        cnn_graph *g = cnn_graph_new();
-        cnn_node *x = cnn_input(g, "x", 4, (int[]){N, C, H, W});
-        cnn_node *y = cnn_activation_p(g, x, c->act, c->alpha, c->beta);
-        TU_OK(cnn_graph_status(g));
-        TU_OK(cnn_graph_compile(g, 0));
-        float xs[NX], want[NX];
-        cnn_rng r;
-        cnn_rng_seed(&r, 3 + t);
-        tu_fill(xs, NX, -8, 8, &r);
-        xs[0] = 0.0f, xs[1] = -3.0f, xs[2] = 3.0f, xs[3] = c->alpha, xs[4] = c->beta;
-        if (isinf(xs[3])) xs[3] = -1e30f;
-        for (int batch = N; batch >= 1; batch -= 2) {
-            size_t n = (size_t)batch * C * H * W;
-            TU_OK(cnn_graph_set_input(g, x, xs, batch));
-            TU_OK(cnn_graph_forward(g));
-            for (size_t i = 0; i < n; i++) want[i] = (float)formula(c, xs[i]);
-            char what[64];
-            snprintf(what, sizeof what, "act %d alpha %g beta %g batch %d", (int)c->act,
-                     (double)c->alpha, (double)c->beta, batch);
-            TU_ASSERT_CLOSE(cnn_node_value(y).data, want, n, 1e-6f, 1e-5f, what);
-        }
-        cnn_graph_free(g);
-    }
-}
-
-static void test_backward_gradcheck(void **state)
-{
-    (void)state;
-    for (size_t t = 0; t < NCASES; t++) {
-        const pcase *c = &cases[t];
-        cnn_graph *g = cnn_graph_new();
-        cnn_node *x = cnn_input(g, "x", 4, (int[]){N, C, H, W});
-        cnn_input_requires_grad(x);
-        cnn_node *y = cnn_activation_p(g, x, c->act, c->alpha, c->beta);
-        TU_OK(cnn_graph_compile(g, 0));
-        cnn_graph_set_training(g, true);
-        float xs[NX];
-        cnn_rng r;
-        cnn_rng_seed(&r, 30 + t);
-        tu_fill(xs, NX, -4, 4, &r);
-        for (int i = 0; i < NX; i++)
-            while (near_kink(c, xs[i])) xs[i] += 0.05f;
-        TU_OK(cnn_graph_set_input(g, x, xs, N));
-        int bad = tu_gradcheck(g, y, &x, 1, 1e-3, 2e-3, 150);
-        if (bad) fprintf(stderr, "activation_p case %zu failed\n", t);
-        assert_int_equal(bad, 0);
-        cnn_graph_free(g);
-    }
-}
 
 /* exactly at the kinks: leaky relu slope alpha at 0, clip passes at both bounds
    (torch.clamp), hard-sigmoid 0 where alpha x + beta is 0 or 1 */
@@ -189,8 +102,6 @@ static void test_defaults_and_describe(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forward_matches_formula),
-        cmocka_unit_test(test_backward_gradcheck),
         cmocka_unit_test(test_kink_gradients),
         cmocka_unit_test(test_defaults_and_describe),
     };

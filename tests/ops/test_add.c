@@ -1,8 +1,7 @@
-/* add: forward against a naive loop for 2-D, 4-D and 5-D shapes and a smaller batch
-   than built; backward by central differences for both inputs, including a + a (the
-   gradient doubles); shape errors naming both shapes; the chunked, multithreaded loops
-   on a large odd-sized tensor (both inputs, one input, a + a) exactly, at 1 and 2
-   threads. */
+/* add beyond the operator harness (test_backend_ops.c: values, a + a, smaller
+   batch, gradients, every backend against ref): shape errors naming both shapes; the
+   chunked, multithreaded loops on a large odd-sized tensor (both inputs, one input,
+   a + a) exactly, at 1 and 2 threads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,100 +12,6 @@ typedef struct cfg {
     int ndim;
     int dims[5];
 } cfg;
-
-static const cfg cases[] = {
-    {4, {2, 3, 4, 5}},
-    {5, {3, 2, 3, 2, 2}},
-    {2, {4, 7}},
-    {4, {1, 1, 1, 1}},
-};
-
-static size_t numel(const cfg *c, int batch)
-{
-    size_t n = (size_t)batch;
-    for (int d = 1; d < c->ndim; d++) n *= (size_t)c->dims[d];
-    return n;
-}
-
-static void test_forward_matches_naive(void **state)
-{
-    (void)state;
-    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        const cfg *c = &cases[t];
-        cnn_graph *g = cnn_graph_new();
-        cnn_node *a = cnn_input(g, "a", c->ndim, c->dims);
-        cnn_node *b = cnn_input(g, "b", c->ndim, c->dims);
-        cnn_node *y = cnn_add(g, a, b);
-        TU_OK(cnn_graph_status(g));
-        assert_int_equal(cnn_node_cost(y).macs, 0);
-        TU_OK(cnn_graph_compile(g, 1));
-        for (int batch = c->dims[0]; batch >= 1; batch--) {
-            size_t n = numel(c, batch);
-            float *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
-            float *want = malloc(n * sizeof *want);
-            cnn_rng r;
-            cnn_rng_seed(&r, t * 10 + (size_t)batch);
-            tu_fill(xa, n, -1, 1, &r);
-            tu_fill(xb, n, -1, 1, &r);
-            TU_OK(cnn_graph_set_input(g, a, xa, batch));
-            TU_OK(cnn_graph_set_input(g, b, xb, batch));
-            TU_OK(cnn_graph_forward(g));
-            for (size_t i = 0; i < n; i++) want[i] = xa[i] + xb[i];
-            cnn_tensor v = cnn_node_value(y);
-            assert_int_equal(cnn_tensor_numel(&v), n);
-            char what[48];
-            snprintf(what, sizeof what, "add case %zu batch %d", t, batch);
-            TU_ASSERT_CLOSE(v.data, want, n, 1e-30f, 0.0f, what); /* one rounding, same as ours */
-            free(xa);
-            free(xb);
-            free(want);
-        }
-        cnn_graph_free(g);
-    }
-}
-
-static void test_backward_gradcheck(void **state)
-{
-    (void)state;
-    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        for (int same = 0; same < 2; same++) {
-            const cfg *c = &cases[t];
-            cnn_graph *g = cnn_graph_new();
-            cnn_node *in[2];
-            in[0] = cnn_input(g, "a", c->ndim, c->dims);
-            cnn_input_requires_grad(in[0]);
-            in[1] = same ? in[0] : cnn_input(g, "b", c->ndim, c->dims);
-            cnn_input_requires_grad(in[1]);
-            cnn_node *y = cnn_add(g, in[0], in[1]);
-            TU_OK(cnn_graph_compile(g, 1));
-            cnn_graph_set_training(g, true);
-            size_t n = numel(c, c->dims[0]);
-            float *x = malloc(n * sizeof *x);
-            cnn_rng r;
-            cnn_rng_seed(&r, 50 + t);
-            for (int k = 0; k < 2 - same; k++) {
-                tu_fill(x, n, -1, 1, &r);
-                TU_OK(cnn_graph_set_input(g, in[k], x, c->dims[0]));
-            }
-            /* linear: central differences exact up to float rounding (~1e-5 here) */
-            int bad = tu_gradcheck(g, y, in, 2 - same, 1e-2, 1e-3, 200);
-            if (bad) fprintf(stderr, "add gradcheck case %zu (a + a: %d) failed\n", t, same);
-            assert_int_equal(bad, 0);
-            if (same) { /* d(a + a)/da = 2 r: check the value, not only consistency */
-                cnn_tensor ga = cnn_node_grad(in[0]);
-                float *r2 = malloc(n * sizeof *r2);
-                cnn_rng rr;
-                cnn_rng_seed(&rr, 12345); /* tu_gradcheck's upstream r */
-                tu_fill(r2, n, -1, 1, &rr);
-                for (size_t i = 0; i < n; i++) r2[i] *= 2.0f;
-                TU_ASSERT_CLOSE(ga.data, r2, n, 1e-6f, 1e-6f, "d(a + a)/da");
-                free(r2);
-            }
-            free(x);
-            cnn_graph_free(g);
-        }
-    }
-}
 
 static void test_invalid_shapes(void **state)
 {
@@ -183,8 +88,6 @@ static void test_large_chunked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forward_matches_naive),
-        cmocka_unit_test(test_backward_gradcheck),
         cmocka_unit_test(test_invalid_shapes),
         cmocka_unit_test(test_large_chunked),
     };

@@ -1,9 +1,7 @@
-/* binary: every op against a double-precision NumPy-broadcasting reference over a sweep
-   of shape pairs (same shape, scalar, (C,1,1) and (1,C,1,1) against a batched
-   tensor, batched on either side, both unbatched, both batched with broadcasting),
-   at the built and a smaller batch, on the backend in use; gradients of both operands
-   (batched inputs and unbatched parameters, summed over broadcast dimensions) by
-   central differences; max/min tie splitting; x op x; error cases naming the node. */
+/* binary beyond the operator harness (test_backend_ops.c: every op with NumPy
+   broadcasting against double, batched and unbatched operands, gradients by finite
+   differences, every backend against ref): max/min tie splitting and x op x; pow at
+   its edges; the same bits at 1 and 2 threads; error cases naming the node. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,174 +18,11 @@ typedef struct bcase {
     opnd a, b;
 } bcase;
 
-static const bcase cases[] = {
-    {{3, {3, 4, 5}, true}, {3, {3, 4, 5}, true}},
-    {{4, {2, 3, 4, 5}, true}, {3, {3, 1, 1}, false}},
-    {{4, {2, 3, 4, 5}, true}, {4, {1, 3, 1, 1}, false}},
-    {{4, {2, 3, 4, 5}, true}, {1, {1}, false}},
-    {{1, {5}, false}, {4, {2, 3, 4, 5}, true}},
-    {{3, {3, 1, 5}, false}, {2, {4, 1}, false}},
-    {{4, {2, 3, 1, 5}, true}, {2, {4, 1}, false}},
-    {{3, {2, 1, 4}, true}, {3, {2, 3, 1}, true}},
-    {{2, {3, 7}, true}, {2, {1, 7}, false}},
-};
 #define NCASES (sizeof cases / sizeof cases[0])
 
 static const cnn_binary_op ops[] = {CNN_BIN_ADD, CNN_BIN_SUB, CNN_BIN_MUL, CNN_BIN_DIV,
                                     CNN_BIN_MAX, CNN_BIN_MIN, CNN_BIN_POW};
 #define NOPS (sizeof ops / sizeof ops[0])
-
-static double ref_op(cnn_binary_op op, double x, double y)
-{
-    switch (op) {
-    case CNN_BIN_ADD: return x + y;
-    case CNN_BIN_SUB: return x - y;
-    case CNN_BIN_MUL: return x * y;
-    case CNN_BIN_DIV: return x / y;
-    case CNN_BIN_MAX: return x > y ? x : y;
-    case CNN_BIN_MIN: return x < y ? x : y;
-    case CNN_BIN_POW: return pow(x, y);
-    }
-    return 0;
-}
-
-static size_t numel(const opnd *o, int batch)
-{
-    size_t s = 1;
-    for (int i = 0; i < o->nd; i++) s *= (size_t)((i == 0 && o->batched) ? batch : o->d[i]);
-    return s;
-}
-
-/* NumPy broadcasting, written out: out dims, then every output index mapped back */
-static size_t ref_broadcast(const bcase *c, int batch, cnn_binary_op op, const float *a,
-                            const float *b, float *y, int *od, int *ord)
-{
-    const opnd *ab[2] = {&c->a, &c->b};
-    int r = c->a.nd > c->b.nd ? c->a.nd : c->b.nd;
-    int dd[2][6];
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < r; i++) {
-            int lead = r - ab[k]->nd, j = i - lead;
-            dd[k][i] = j < 0 ? 1 : ((j == 0 && ab[k]->batched) ? batch : ab[k]->d[j]);
-        }
-    size_t total = 1;
-    for (int i = 0; i < r; i++) {
-        od[i] = dd[0][i] > dd[1][i] ? dd[0][i] : dd[1][i];
-        total *= (size_t)od[i];
-    }
-    *ord = r;
-    for (size_t e = 0; e < total; e++) {
-        size_t rem = e, ia = 0, ib = 0, sa = 1, sb = 1;
-        for (int i = r - 1; i >= 0; i--) {
-            size_t c_i = rem % (size_t)od[i];
-            rem /= (size_t)od[i];
-            ia += (dd[0][i] == 1 ? 0 : c_i) * sa;
-            ib += (dd[1][i] == 1 ? 0 : c_i) * sb;
-            sa *= (size_t)dd[0][i];
-            sb *= (size_t)dd[1][i];
-        }
-        if (y) y[e] = (float)ref_op(op, a[ia], b[ib]);
-    }
-    return total;
-}
-
-/* batched operands are inputs, unbatched ones parameters (so gradcheck probes both) */
-static cnn_node *make_operand(cnn_graph *g, const char *name, const opnd *o)
-{
-    if (o->batched) {
-        cnn_node *x = cnn_input(g, name, o->nd, o->d);
-        cnn_input_requires_grad(x);
-        return x;
-    }
-    return cnn_parameter(g, name, o->nd, o->d, true);
-}
-
-static void fill_for(cnn_binary_op op, int k, float *x, size_t n, cnn_rng *r)
-{
-    if (op == CNN_BIN_POW && k == 0) tu_fill(x, n, 0.5f, 2.0f, r);      /* positive base */
-    else if (op == CNN_BIN_DIV && k == 1) tu_fill(x, n, 0.5f, 2.0f, r); /* away from 0 */
-    else tu_fill(x, n, -1.5f, 1.5f, r);
-    if (op == CNN_BIN_MAX || op == CNN_BIN_MIN) /* a on a 0.1 grid, b halfway: no ties */
-        for (size_t i = 0; i < n; i++) x[i] = floorf(x[i] * 10.0f) / 10.0f + (k ? 0.05f : 0.0f);
-}
-
-static void set_operand(cnn_graph *g, cnn_node *x, const opnd *o, const float *v, int batch)
-{
-    if (o->batched) TU_OK(cnn_graph_set_input(g, x, v, batch));
-    else TU_OK(cnn_graph_set_initial(g, cnn_node_name(x), v, numel(o, batch)));
-}
-
-static void test_forward_matches_reference(void **state)
-{
-    (void)state;
-    for (size_t t = 0; t < NCASES; t++)
-        for (size_t o = 0; o < NOPS; o++) {
-            const bcase *c = &cases[t];
-            cnn_graph *g = cnn_graph_new();
-            cnn_node *a = make_operand(g, "a", &c->a), *b = make_operand(g, "b", &c->b);
-            cnn_node *y = cnn_binary(g, a, b, ops[o]);
-            TU_OK(cnn_graph_status(g));
-            assert_int_equal(cnn_node_cost(y).macs, 0);
-            TU_OK(cnn_graph_compile(g, 1));
-            int maxb = c->a.batched ? c->a.d[0] : (c->b.batched ? c->b.d[0] : 1);
-            for (int batch = maxb; batch >= 1; batch--) {
-                size_t na = numel(&c->a, batch), nb = numel(&c->b, batch);
-                float *av = malloc(na * sizeof *av), *bv = malloc(nb * sizeof *bv);
-                cnn_rng r;
-                cnn_rng_seed(&r, t * 100 + o * 10 + (size_t)batch);
-                fill_for(ops[o], 0, av, na, &r);
-                fill_for(ops[o], 1, bv, nb, &r);
-                set_operand(g, a, &c->a, av, batch);
-                set_operand(g, b, &c->b, bv, batch);
-                TU_OK(cnn_graph_forward(g));
-                int od[6], r_;
-                size_t ny = ref_broadcast(c, batch, ops[o], av, bv, NULL, od, &r_);
-                float *want = malloc(ny * sizeof *want);
-                ref_broadcast(c, batch, ops[o], av, bv, want, od, &r_);
-                cnn_tensor v = cnn_node_value(y);
-                assert_int_equal(v.ndim, r_);
-                for (int i = 0; i < r_; i++) assert_int_equal(v.dims[i], od[i]);
-                char what[96];
-                snprintf(what, sizeof what, "binary case %zu op %d batch %d", t, (int)ops[o], batch);
-                TU_ASSERT_CLOSE(v.data, want, ny, 1e-6f, 1e-6f, what);
-                free(av), free(bv), free(want);
-            }
-            cnn_graph_free(g);
-        }
-}
-
-static void test_backward_gradcheck(void **state)
-{
-    (void)state;
-    for (size_t t = 0; t < NCASES; t++)
-        for (size_t o = 0; o < NOPS; o++) {
-            const bcase *c = &cases[t];
-            cnn_graph *g = cnn_graph_new();
-            cnn_node *a = make_operand(g, "a", &c->a), *b = make_operand(g, "b", &c->b);
-            cnn_node *y = cnn_binary(g, a, b, ops[o]);
-            TU_OK(cnn_graph_compile(g, 1));
-            int batch = c->a.batched ? c->a.d[0] : (c->b.batched ? c->b.d[0] : 1);
-            size_t na = numel(&c->a, batch), nb = numel(&c->b, batch);
-            float *av = malloc(na * sizeof *av), *bv = malloc(nb * sizeof *bv);
-            cnn_rng r;
-            cnn_rng_seed(&r, 500 + t * 10 + o);
-            fill_for(ops[o], 0, av, na, &r);
-            fill_for(ops[o], 1, bv, nb, &r);
-            cnn_graph_set_training(g, true);
-            set_operand(g, a, &c->a, av, batch);
-            set_operand(g, b, &c->b, bv, batch);
-            cnn_node *ins[2];
-            int nin = 0;
-            if (c->a.batched) ins[nin++] = a;
-            if (c->b.batched) ins[nin++] = b;
-            /* max/min: operands >= 0.05 apart (fill_for), far from the kink at eps 1e-3 */
-            int bad = tu_gradcheck(g, y, ins, nin, 1e-3, 5e-3, 60);
-            if (bad) fprintf(stderr, "binary gradcheck case %zu op %d failed\n", t, (int)ops[o]);
-            assert_int_equal(bad, 0);
-            free(av), free(bv);
-            cnn_graph_free(g);
-        }
-}
 
 /* x op x: both gradients land in one tensor; max/min ties split (x max x = x: 1) */
 static void test_same_operand_and_ties(void **state)
@@ -325,8 +160,6 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forward_matches_reference),
-        cmocka_unit_test(test_backward_gradcheck),
         cmocka_unit_test(test_same_operand_and_ties),
         cmocka_unit_test(test_pow_edges),
         cmocka_unit_test(test_threads_same_bits),

@@ -1,5 +1,5 @@
-/* mul_spatial: forward against a naive broadcast loop (4-D and 5-D, built and smaller
-   batch); backward by central differences for x and s, also through CBAM's chain
+/* mul_spatial beyond the operator harness (test_backend_ops.c: values, 4-D and
+   5-D, gradients, every backend against ref): backward through CBAM's chain
    x * sigmoid(channel_max(x)) where x feeds both inputs; shape errors. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,107 +10,6 @@
 typedef struct cfg {
     int nd, d[5]; /* x; s has d[1] = 1 */
 } cfg;
-
-static const cfg cases[] = {
-    {4, {2, 3, 4, 5}},
-    {4, {3, 1, 3, 3}},   /* one channel */
-    {5, {2, 3, 2, 3, 2}},
-    {4, {2, 6, 1, 1}},
-};
-
-static size_t prod(int nd, const int *d, int batch, int c)
-{
-    size_t n = (size_t)batch * (size_t)c;
-    for (int i = 2; i < nd; i++) n *= (size_t)d[i];
-    return n;
-}
-
-static void naive(const cfg *c, int batch, const float *x, const float *s, float *y)
-{
-    size_t S = prod(c->nd, c->d, 1, 1);
-    for (int b = 0; b < batch; b++)
-        for (int ch = 0; ch < c->d[1]; ch++)
-            for (size_t k = 0; k < S; k++) {
-                size_t i = ((size_t)b * c->d[1] + ch) * S + k;
-                y[i] = x[i] * s[(size_t)b * S + k];
-            }
-}
-
-static void build(cnn_graph *g, const cfg *c, cnn_node **in, cnn_node **y)
-{
-    int sd[5];
-    memcpy(sd, c->d, sizeof sd);
-    sd[1] = 1;
-    in[0] = cnn_input(g, "x", c->nd, c->d);
-    in[1] = cnn_input(g, "s", c->nd, sd);
-    cnn_input_requires_grad(in[0]);
-    cnn_input_requires_grad(in[1]);
-    *y = cnn_mul_spatial(g, in[0], in[1]);
-}
-
-static void test_forward_matches_naive(void **state)
-{
-    (void)state;
-    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        const cfg *c = &cases[t];
-        cnn_graph *g = cnn_graph_new();
-        cnn_node *in[2], *y;
-        build(g, c, in, &y);
-        TU_OK(cnn_graph_status(g));
-        assert_int_equal(cnn_node_cost(y).macs, 0);
-        TU_OK(cnn_graph_compile(g, 1));
-        for (int batch = c->d[0]; batch >= 1; batch--) {
-            size_t nx = prod(c->nd, c->d, batch, c->d[1]), ns = prod(c->nd, c->d, batch, 1);
-            float *x = malloc(nx * sizeof *x), *s = malloc(ns * sizeof *s);
-            float *want = malloc(nx * sizeof *want);
-            cnn_rng r;
-            cnn_rng_seed(&r, t * 10 + (size_t)batch);
-            tu_fill(x, nx, -1, 1, &r);
-            tu_fill(s, ns, 0, 1, &r);
-            TU_OK(cnn_graph_set_input(g, in[0], x, batch));
-            TU_OK(cnn_graph_set_input(g, in[1], s, batch));
-            TU_OK(cnn_graph_forward(g));
-            naive(c, batch, x, s, want);
-            cnn_tensor v = cnn_node_value(y);
-            assert_int_equal(cnn_tensor_numel(&v), nx);
-            char what[48];
-            snprintf(what, sizeof what, "mul_spatial case %zu batch %d", t, batch);
-            TU_ASSERT_CLOSE(v.data, want, nx, 1e-30f, 0.0f, what); /* one product: exact */
-            free(x);
-            free(s);
-            free(want);
-        }
-        cnn_graph_free(g);
-    }
-}
-
-static void test_backward_gradcheck(void **state)
-{
-    (void)state;
-    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        const cfg *c = &cases[t];
-        cnn_graph *g = cnn_graph_new();
-        cnn_node *in[2], *y;
-        build(g, c, in, &y);
-        TU_OK(cnn_graph_compile(g, 1));
-        cnn_graph_set_training(g, true);
-        size_t nx = prod(c->nd, c->d, c->d[0], c->d[1]), ns = prod(c->nd, c->d, c->d[0], 1);
-        float *x = malloc(nx * sizeof *x), *s = malloc(ns * sizeof *s);
-        cnn_rng r;
-        cnn_rng_seed(&r, 90 + t);
-        tu_fill(x, nx, -1, 1, &r);
-        tu_fill(s, ns, -1, 1, &r);
-        TU_OK(cnn_graph_set_input(g, in[0], x, c->d[0]));
-        TU_OK(cnn_graph_set_input(g, in[1], s, c->d[0]));
-        /* linear in each input separately: exact up to float rounding (~1e-5) */
-        int bad = tu_gradcheck(g, y, in, 2, 1e-2, 1e-3, 200);
-        if (bad) fprintf(stderr, "mul_spatial gradcheck case %zu failed\n", t);
-        assert_int_equal(bad, 0);
-        free(x);
-        free(s);
-        cnn_graph_free(g);
-    }
-}
 
 /* CBAM's spatial gate on one tensor: y = x * sigmoid(max_c x); x reaches y twice. */
 static void test_cbam_chain_gradcheck(void **state)
@@ -182,8 +81,6 @@ static void test_invalid_shapes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forward_matches_naive),
-        cmocka_unit_test(test_backward_gradcheck),
         cmocka_unit_test(test_cbam_chain_gradcheck),
         cmocka_unit_test(test_invalid_shapes),
     };

@@ -1,8 +1,8 @@
-/* transpose: forward against an index-by-index reference for permutations of 2- to
-   5-D tensors (batched and unbatched), at the built and a smaller batch; the channel
-   shuffle pattern (reshape-transpose-reshape) equals cnn_channel_shuffle; backward by
-   central differences (inputs and an unbatched parameter); errors (batch moved, not a
-   permutation, wrong length, NULL) naming the node; describe() gives perm. */
+/* transpose beyond the operator harness (test_backend_ops.c: permutations of 2- to
+   5-D tensors, batched and unbatched, gradients, every backend against ref): the
+   channel shuffle pattern (reshape-transpose-reshape) equals cnn_channel_shuffle;
+   errors (batch moved, not a permutation, wrong length, NULL) naming the node;
+   describe() gives perm. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,113 +15,7 @@ typedef struct tcase {
     bool batched;
 } tcase;
 
-static const tcase cases[] = {
-    {3, {2, 3, 4}, {0, 2, 1}, true},
-    {4, {2, 3, 4, 5}, {0, 3, 1, 2}, true},
-    {4, {3, 3, 4, 5}, {0, 2, 3, 1}, true},
-    {4, {2, 3, 4, 5}, {0, 1, 2, 3}, true},
-    {3, {3, 4, 5}, {2, 0, 1}, false},
-    {2, {4, 5}, {1, 0}, false},
-    {5, {2, 2, 3, 1, 2}, {0, 4, 2, 3, 1}, true},
-};
 #define NCASES (sizeof cases / sizeof cases[0])
-
-static size_t numel(int nd, const int *d)
-{
-    size_t s = 1;
-    for (int i = 0; i < nd; i++) s *= (size_t)d[i];
-    return s;
-}
-
-static void reference(const tcase *c, const int *xd, const float *x, float *y)
-{
-    int od[6];
-    for (int i = 0; i < c->nd; i++) od[i] = xd[c->perm[i]];
-    size_t total = numel(c->nd, od);
-    for (size_t e = 0; e < total; e++) {
-        int idx[6]; /* output index -> input index: in[perm[i]] = out[i] */
-        size_t rem = e;
-        for (int i = c->nd - 1; i >= 0; i--) {
-            idx[c->perm[i]] = (int)(rem % (size_t)od[i]);
-            rem /= (size_t)od[i];
-        }
-        size_t xi = 0;
-        for (int i = 0; i < c->nd; i++) xi = xi * (size_t)xd[i] + (size_t)idx[i];
-        y[e] = x[xi];
-    }
-}
-
-static cnn_node *make_x(cnn_graph *g, const tcase *c)
-{
-    if (c->batched) {
-        cnn_node *x = cnn_input(g, "x", c->nd, c->d);
-        cnn_input_requires_grad(x);
-        return x;
-    }
-    return cnn_parameter(g, "x", c->nd, c->d, true);
-}
-
-static void set_x(cnn_graph *g, cnn_node *x, const tcase *c, const float *v, int batch)
-{
-    if (c->batched) TU_OK(cnn_graph_set_input(g, x, v, batch));
-    else TU_OK(cnn_graph_set_initial(g, "x", v, numel(c->nd, c->d)));
-}
-
-static void test_forward(void **state)
-{
-    (void)state;
-    for (size_t t = 0; t < NCASES; t++) {
-        const tcase *c = &cases[t];
-        cnn_graph *g = cnn_graph_new();
-        cnn_node *x = make_x(g, c);
-        cnn_node *y = cnn_transpose(g, x, c->nd, c->perm);
-        TU_OK(cnn_graph_status(g));
-        for (int i = 0; i < c->nd; i++) assert_int_equal(cnn_node_value(y).dims[i], c->d[c->perm[i]]);
-        TU_OK(cnn_graph_compile(g, 1));
-        for (int batch = c->batched ? c->d[0] : 1; batch >= 1; batch--) {
-            int xd[6];
-            memcpy(xd, c->d, sizeof xd);
-            if (c->batched) xd[0] = batch;
-            size_t n = numel(c->nd, xd);
-            float *xv = malloc(n * sizeof *xv), *want = malloc(n * sizeof *want);
-            cnn_rng r;
-            cnn_rng_seed(&r, t * 10 + (size_t)batch);
-            tu_fill(xv, n, -1, 1, &r);
-            set_x(g, x, c, xv, batch);
-            TU_OK(cnn_graph_forward(g));
-            reference(c, xd, xv, want);
-            char what[64];
-            snprintf(what, sizeof what, "transpose case %zu batch %d", t, batch);
-            TU_ASSERT_CLOSE(cnn_node_value(y).data, want, n, 1e-30f, 0.0f, what); /* exact */
-            free(xv), free(want);
-        }
-        cnn_graph_free(g);
-    }
-}
-
-static void test_backward_gradcheck(void **state)
-{
-    (void)state;
-    for (size_t t = 0; t < NCASES; t++) {
-        const tcase *c = &cases[t];
-        cnn_graph *g = cnn_graph_new();
-        cnn_node *x = make_x(g, c);
-        cnn_node *y = cnn_tanh(g, cnn_transpose(g, x, c->nd, c->perm)); /* non-linear after */
-        TU_OK(cnn_graph_compile(g, 1));
-        size_t n = numel(c->nd, c->d);
-        float *xv = malloc(n * sizeof *xv);
-        cnn_rng r;
-        cnn_rng_seed(&r, 70 + t);
-        tu_fill(xv, n, -1, 1, &r);
-        cnn_graph_set_training(g, true);
-        set_x(g, x, c, xv, c->d[0]);
-        int bad = tu_gradcheck(g, y, &x, c->batched ? 1 : 0, 1e-3, 2e-3, 100);
-        if (bad) fprintf(stderr, "transpose gradcheck case %zu failed\n", t);
-        assert_int_equal(bad, 0);
-        free(xv);
-        cnn_graph_free(g);
-    }
-}
 
 /* ShuffleNet's channel shuffle as torch exports it: (N, g*c, H, W) -> reshape
    (N, g, c, H, W) -> transpose (0, 2, 1, 3, 4) -> reshape back (cnn_reshape: dims
@@ -192,8 +86,6 @@ static void test_errors_and_describe(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forward),
-        cmocka_unit_test(test_backward_gradcheck),
         cmocka_unit_test(test_channel_shuffle_pattern),
         cmocka_unit_test(test_errors_and_describe),
     };

@@ -5,6 +5,7 @@
    (gemm_cpu.c). All threads come from the one OpenMP pool that oneDNN (Debian's
    build) also uses; cnn_set_threads sets its size. */
 #include "cpu_internal.h"
+#include "tensor_cpu.h"
 
 static size_t cpu_conv_scratch(const cnn_conv_desc *c)
 {
@@ -71,4 +72,54 @@ const cnn_backend cnn_backend_cpu = {
     .gemm = cnn_cpu_gemm,
     .conv_s8_scratch = cnn_cpu_conv_s8_scratch,
     .conv_forward_s8 = cnn_cpu_conv_forward_s8,
+    /* --- pooling --- (maxpool3d: ref's) */
+    .maxpool2d_forward = cnn_cpu_maxpool2d_forward,
+    .maxpool_backward = cnn_cpu_maxpool_backward,
+    .avgpool2d_forward = cnn_cpu_avgpool2d_forward,
+    .avgpool2d_backward = cnn_cpu_avgpool2d_backward,
+    .adaptive_avgpool2d_forward = cnn_cpu_adaptive_avgpool2d_forward,
+    .adaptive_avgpool2d_backward = cnn_cpu_adaptive_avgpool2d_backward,
+    .global_avgpool_forward = cnn_cpu_global_avgpool_forward,
+    .global_avgpool_backward = cnn_cpu_global_avgpool_backward,
+    .global_maxpool_forward = cnn_cpu_global_maxpool_forward,
+    .global_maxpool_backward = cnn_cpu_global_maxpool_backward,
+    /* --- normalisation, dropout: ref's --- */
+    /* --- softmax and loss --- (cross entropy: ref's) */
+    .softmax_forward = cnn_cpu_softmax_forward,
+    .softmax_backward = cnn_cpu_softmax_backward,
+    /* --- optimizer --- */
+    .sgd_step = cnn_cpu_sgd_step,
+    .adam_step = cnn_cpu_adam_step,
+    /* --- general tensor ops (tensor_cpu.c); the channel ops and copies are ref's --- */
+    .binary_forward = cnn_cpu_binary_forward,
+    .binary_backward = cnn_cpu_binary_backward,
+    .unary_forward = cnn_cpu_unary_forward,
+    .unary_backward = cnn_cpu_unary_backward,
+    .reduce_forward = cnn_cpu_reduce_forward,
+    .reduce_backward = cnn_cpu_reduce_backward,
+    .matmul_forward = cnn_cpu_matmul_forward,
+    .matmul_backward_a = cnn_cpu_matmul_backward_a,
+    .matmul_backward_b = cnn_cpu_matmul_backward_b,
+    .pad_forward = cnn_cpu_pad_forward,
+    .pad_backward = cnn_cpu_pad_backward,
+    .slice_forward = cnn_cpu_slice_forward,
+    .slice_backward = cnn_cpu_slice_backward,
+    .transpose_forward = cnn_cpu_transpose_forward,
+    .transpose_backward = cnn_cpu_transpose_backward,
+    /* --- fused epilogue --- */
+    .epilogue = cnn_cpu_epilogue,
+    /* --- activation --- */
+    .act_forward = cnn_cpu_act_forward,
+    .act_backward = cnn_cpu_act_backward,
+    /* --- add --- */
+    .add_forward = cnn_cpu_add_forward,
+    .add_backward = cnn_cpu_add_backward,
+    /* --- batch norm --- */
+    .bn_forward = cnn_cpu_bn_forward,
+    .bn_backward = cnn_cpu_bn_backward,
+    .bn_eval_affine = cnn_cpu_bn_eval_affine,
+    .bn_sync_stats = cnn_cpu_bn_sync_stats,
+    .bn_sync_apply = cnn_cpu_bn_sync_apply,
+    .bn_sync_bwd_sums = cnn_cpu_bn_sync_bwd_sums,
+    .bn_sync_bwd_apply = cnn_cpu_bn_sync_bwd_apply,
 };

@@ -21,16 +21,8 @@
 
 #include "../../core/core.h"
 #include "../../core/pool.h"
+#include "../ref/ref.h"
 #include "cpu_internal.h"
-
-size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
-size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
-void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
-                          float *y, void *scratch);
-void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
-                                void *scratch);
-void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
-                                   float *dw, float *db, void *scratch);
 
 enum { KIND_FWD, KIND_BWD_DATA, KIND_BWD_WEIGHTS };
 #define ALIGN 64

@@ -3,16 +3,8 @@
    oneDNN run the reference kernels instead, while the backend's own kernels
    (depthwise, thin, tap, GEMM) are unchanged. Same contracts as conv_dnnl.c's; the
    oneDNN-only knobs (cnn_cpu_set_layout, cnn_cpu_set_chunk_cap) do not exist here. */
+#include "../ref/ref.h"
 #include "cpu_internal.h"
-
-size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
-size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
-void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
-                          float *y, void *scratch);
-void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
-                                void *scratch);
-void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
-                                   float *dw, float *db, void *scratch);
 
 size_t cnn_dnnl_conv_scratch_kinds(const cnn_conv_desc *c, int kinds)
 {

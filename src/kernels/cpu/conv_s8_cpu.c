@@ -14,10 +14,8 @@
 
 #include "../../core/clones.h"
 #include "../../core/pool.h"
+#include "../ref/ref.h"
 #include "cpu_internal.h"
-
-void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
-                             const int32_t *b, const float *m, float *y, void *scratch);
 
 #define ALIGN 64
 static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }

@@ -1,5 +1,6 @@
-/* The fast CPU backend (DESIGN decision 5): oneDNN for dense convolutions, own
-   OpenMP C for depthwise convolution and GEMM. Internal to src/kernels/cpu and bench/. */
+/* The fast CPU backend (docs/architecture.md, "Kernels"): oneDNN for dense
+   convolutions, own OpenMP C for depthwise convolution, GEMM, pooling, softmax and the
+   optimizer update. Internal to src/kernels/cpu and bench/. */
 #ifndef CNN_KERNELS_CPU_INTERNAL_H
 #define CNN_KERNELS_CPU_INTERNAL_H
 #include "../kernels.h"
@@ -64,4 +65,50 @@ void cnn_cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, co
 size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c);
 void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
                              const int32_t *b, const float *m, float *y, void *scratch);
+
+/* --- pooling, softmax, optimizer (pool_cpu.c, softmax_cpu.c, optim_cpu.c); same
+   contracts as cnn_backend's entries --- */
+int cnn_get_threads(void);
+/* Threads for an element-wise or per-plane loop over `work` elements: below ~64k
+   elements thread start-up costs more than it saves (LeNet's tensors), so 1. */
+static inline int cnn_cpu_threads(size_t work)
+{
+    return work < ((size_t)1 << 16) ? 1 : cnn_get_threads();
+}
+void cnn_cpu_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);
+void cnn_cpu_maxpool_backward(const cnn_pool_desc *d, const float *dy, const int32_t *idx,
+                              float *dx);
+void cnn_cpu_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_cpu_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
+void cnn_cpu_adaptive_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_cpu_adaptive_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
+void cnn_cpu_global_avgpool_forward(size_t planes, size_t hw, const float *x, float *y);
+void cnn_cpu_global_avgpool_backward(size_t planes, size_t hw, const float *dy, float *dx);
+void cnn_cpu_global_maxpool_forward(size_t planes, size_t hw, const float *x, float *y);
+void cnn_cpu_global_maxpool_backward(size_t planes, size_t hw, const float *x, const float *dy,
+                                     float *dx);
+void cnn_cpu_softmax_forward(int64_t outer, int64_t k, int64_t s, bool log, const float *x,
+                             float *y);
+void cnn_cpu_softmax_backward(int64_t outer, int64_t k, int64_t s, bool log, const float *y,
+                              const float *dy, float *dx);
+void cnn_cpu_sgd_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+void cnn_cpu_adam_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+/* --- fused epilogue, activation, add, batch norm --- (epilogue_cpu.c, act_cpu.c,
+   add_cpu.c, bn_cpu.c); same contracts as cnn_backend's entries. */
+void cnn_cpu_epilogue(const cnn_epilogue *e, float *y);
+/* The activation loops over n values in the calling thread (act_forward's and the
+   epilogue's). */
+void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n);
+void cnn_cpu_act_forward(const cnn_act_desc *a, const float *x, float *y, size_t n);
+void cnn_cpu_act_backward(const cnn_act_desc *a, const float *x, const float *y, const float *dy,
+                          float *dx, size_t n);
+void cnn_cpu_add_forward(const float *a, const float *b, float *y, size_t n);
+void cnn_cpu_add_backward(const float *dy, float *da, float *db, size_t n);
+void cnn_cpu_bn_forward(const cnn_bn_args *a, bool training);
+void cnn_cpu_bn_backward(const cnn_bn_args *a, bool training);
+void cnn_cpu_bn_eval_affine(const cnn_bn_args *a, float *scale, float *shift);
+void cnn_cpu_bn_sync_stats(const cnn_bn_args *a, double *lmean, double *lm2);
+void cnn_cpu_bn_sync_apply(const cnn_bn_args *a, const double *sum, const double *m2, double M);
+void cnn_cpu_bn_sync_bwd_sums(const cnn_bn_args *a, double *tot);
+void cnn_cpu_bn_sync_bwd_apply(const cnn_bn_args *a, const double *tot, double M);
 #endif

@@ -15,10 +15,8 @@
 #include <math.h>
 
 #include "../../core/pool.h"
+#include "../ref/ref.h"
 #include "cpu_internal.h"
-
-void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 #define JB 32
 #define RB 4

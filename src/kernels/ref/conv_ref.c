@@ -7,10 +7,7 @@
 
 #include "cnn.h"
 
-#include "../kernels.h"
-
-void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+#include "ref.h"
 
 static int max_threads(void)
 {

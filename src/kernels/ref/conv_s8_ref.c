@@ -3,7 +3,7 @@
    kernel (docs/architecture.md, "int8 precision"). Plain C; OpenMP over
    (example, output channel) only, which changes no arithmetic: integer sums are
    exact in any order. */
-#include "../kernels.h"
+#include "ref.h"
 
 size_t cnn_ref_conv_s8_scratch(const cnn_conv_desc *c)
 {

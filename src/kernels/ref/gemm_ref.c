@@ -2,7 +2,7 @@
    memory. `omp simd` lets the compiler vectorise them, the dot products included
    (a reduction it may reorder: float rounding only). Row-major,
    C = alpha * op(A) op(B) + beta * C. */
-#include "../kernels.h"
+#include "ref.h"
 
 void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc)
