@@ -6,13 +6,14 @@ a busy machine").
 Workloads: LeNet training (batch 256, Fashion-MNIST shape) and MobileNet V2 inference
 (batch 8, 224x224). Conditions: alone; beside BUSY `yes > /dev/null` processes (six by
 default: on two cores a fair share is a quarter); beside a second copy of the same
-command started with it (fair share: a half). Systems: cnn.c "before" (libgomp's
-default spinning, GOMP_SPINCOUNT=300000, what the CLI ran with before it bounded it),
-cnn.c "after" (the CLI's own setting: no OMP variable set), PyTorch (torch's own
-threads, same thread count). Every cell is REPEATS separate runs: median and worst.
+command started with it (fair share: a half). Systems: cnn.c "before" (--before BIN: an
+older build with its own defaults; without it, this build with libgomp's default
+spinning, GOMP_SPINCOUNT=300000), cnn.c "after" (this build, no OMP variable set),
+PyTorch (torch's own threads, same thread count). Every cell is REPEATS separate runs:
+median and worst; the systems alternate within a cell, so they see the same load.
 
     /usr/bin/python3 bench/oversub.py [--threads 2] [--repeats 3] [--busy 6]
-        [--only lenet_train,mobilenet_v2_b8] [--cnn build/cnn]
+        [--only lenet_train,mobilenet_v2_b8] [--cnn build/cnn] [--before OLD/cnn]
 
 The machine's load average is printed with each row: on a shared machine "alone" is
 only as alone as the others let it be.
@@ -40,9 +41,9 @@ def clean_env(extra=None):
     return env
 
 
-def cnn_cmd(a, w):
+def cnn_cmd(a, w, binary=None):
     model, chw, batch, train, classes, iters, warmup = WORKLOADS[w]
-    cmd = [a.cnn, "bench", model, "--input", chw, "--batch", str(batch), "--classes", str(classes),
+    cmd = [binary or a.cnn, "bench", model, "--input", chw, "--batch", str(batch), "--classes", str(classes),
            "--iters", str(iters), "--warmup", str(warmup), "--threads", str(a.threads), "--json"]
     if train:
         cmd += ["--train", "--lr", "0.1", "--momentum", "0"]
@@ -126,6 +127,7 @@ def main():
     ap.add_argument("--busy", type=int, default=6)
     ap.add_argument("--only", default="")
     ap.add_argument("--cnn", default=os.path.join(ROOT, "build", "cnn"))
+    ap.add_argument("--before", default="", help="an older cnn binary for the 'before' column")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--torch-one", default="")
     a = ap.parse_args()
@@ -133,8 +135,11 @@ def main():
         torch_one(a.torch_one, a.threads)
         return
     names = [n for n in WORKLOADS if not a.only or n in a.only.split(",")]
-    systems = [("cnn.c before", lambda w: cnn_cmd(a, w), clean_env({"GOMP_SPINCOUNT": "300000"})),
-               ("cnn.c after", lambda w: cnn_cmd(a, w), clean_env())]
+    if a.before:
+        before = ("cnn.c before", lambda w: cnn_cmd(a, w, a.before), clean_env())
+    else:
+        before = ("cnn.c before", lambda w: cnn_cmd(a, w), clean_env({"GOMP_SPINCOUNT": "300000"}))
+    systems = [before, ("cnn.c after", lambda w: cnn_cmd(a, w), clean_env())]
     if not a.no_torch:
         systems.append(("PyTorch", lambda w: torch_cmd(a, w), clean_env()))
     print(f"threads {a.threads}, {os.cpu_count()} cores, {a.repeats} runs per cell (median / worst), "
@@ -146,13 +151,14 @@ def main():
         alone = {}
         for cond in ("alone", "busy", "twin"):
             cells, med = [], {}
+            vals = {sname: [] for sname, _, _ in systems}
+            for r in range(a.repeats):
+                for sname, mk, env in (systems if r % 2 == 0 else systems[::-1]):
+                    vals[sname].append(measure(mk(w), env, cond, a.busy))
             for sname, mk, env in systems:
-                vals = []
-                for _ in range(a.repeats):
-                    vals.append(measure(mk(w), env, cond, a.busy))
-                med[sname] = statistics.median(vals)
+                med[sname] = statistics.median(vals[sname])
                 fmt = (lambda v: f"{v:.0f}") if med[sname] >= 10 else (lambda v: f"{v:.2f}")
-                cells.append(f"{fmt(med[sname])} / {fmt(min(vals))}")
+                cells.append(f"{fmt(med[sname])} / {fmt(min(vals[sname]))}")
             if cond == "alone":
                 alone = med
             ratio = med["cnn.c after"] / alone["cnn.c after"] if alone.get("cnn.c after") else float("nan")

@@ -5,6 +5,7 @@
 #endif
 
 #include "cnn.h"
+#include "pool.h"
 
 static int g_threads;
 
@@ -25,6 +26,7 @@ void cnn_set_threads(int n)
     n = 1;
 #endif
     g_threads = n;
+    cnn_pool_reset_load(); /* quiet until the pool finds the machine busy again */
 }
 
 int cnn_get_threads(void)

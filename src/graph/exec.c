@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "graph_internal.h"
+#include "../core/pool.h"
 
 #define ALIGN_F 16 /* floats: 64 bytes */
 
@@ -480,6 +481,11 @@ cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
 /* memset to 0 over both cores for large blocks: a training step zeroes every
    gradient once (hundreds of MB for MobileNet at batch 64), one thread alone reaches
    about half the machine's bandwidth. */
+static void zero_range(void *arg, long lo, long hi, int slot)
+{
+    memset((float *)arg + lo, 0, (size_t)(hi - lo) * sizeof(float));
+}
+
 static void zero_floats(float *p, size_t n)
 {
     const size_t chunk = (size_t)1 << 16;
@@ -487,12 +493,7 @@ static void zero_floats(float *p, size_t n)
         memset(p, 0, n * sizeof *p);
         return;
     }
-    long chunks = (long)((n + chunk - 1) / chunk);
-#pragma omp parallel for schedule(static)
-    for (long c = 0; c < chunks; c++) {
-        size_t lo = (size_t)c * chunk, len = n - lo < chunk ? n - lo : chunk;
-        memset(p + lo, 0, len * sizeof *p);
-    }
+    cnn_parallel_range((long)n, (long)chunk, 0, zero_range, p);
 }
 
 static cnn_status run_backward(cnn_graph *g, cnn_node *from, const float *dout)

@@ -20,6 +20,7 @@
 #include <dnnl.h>
 
 #include "../../core/core.h"
+#include "../../core/pool.h"
 #include "../ref/ref.h"
 #include "cpu_internal.h"
 
@@ -424,6 +425,18 @@ static bool aligned(const void *scratch) { return ((uintptr_t)scratch & 63) == 0
 
 static void set(dnnl_memory_t m, const void *p) { dnnl_memory_set_data_handle(m, (void *)p); }
 
+typedef struct add_args {
+    float *dst;
+    const float *src;
+} add_args;
+
+static void add_range(void *arg, long i0, long i1, int thread)
+{
+    const add_args *a = arg;
+#pragma omp simd
+    for (long i = i0; i < i1; i++) a->dst[i] += a->src[i];
+}
+
 /* Runs entry e on the caller's tensors t[0..2] (roles as in build()). */
 static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratch)
 {
@@ -456,9 +469,8 @@ static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratc
     if (o->prim && !o->reorder) {
         float *dst = t2;
         const float *src = (const float *)(scratch + o->off);
-        long n = (long)(o->bytes / sizeof(float));
-#pragma omp parallel for simd schedule(static)
-        for (long i = 0; i < n; i++) dst[i] += src[i];
+        add_args a = {dst, src};
+        cnn_parallel_range((long)(o->bytes / sizeof(float)), 16384, 0, add_range, &a);
     }
 }
 

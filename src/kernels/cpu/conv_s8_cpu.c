@@ -7,15 +7,13 @@
    loops instead, as does a build without oneDNN (CNN_WITH_DNNL=OFF). */
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #ifdef CNN_HAVE_DNNL
 #include <dnnl.h>
 #endif
 
 #include "../../core/clones.h"
+#include "../../core/pool.h"
 #include "../ref/ref.h"
 #include "cpu_internal.h"
 
@@ -60,19 +58,31 @@ size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c)
 }
 
 /* columns (K, P) of example n, group grp: row (ci, kd, kh, kw), column output pixel */
+/* The arguments of one call, for the pool's chunks. */
+typedef struct s8_args {
+    const cnn_conv_desc *c;
+    const int8_t *x, *w;
+    int8_t *col;
+    const int32_t *acc, *b;
+    const float *m;
+    float *y;
+    size_t og, P;
+    int grp;
+} s8_args;
+
 #ifdef CNN_HAVE_DNNL
-static void im2col_s8(const cnn_conv_desc *c, const int8_t *x, int grp, int8_t *col)
+static void im2col_rows(void *arg, long r0, long r1, int slot)
 {
+    const s8_args *a = arg;
+    const cnn_conv_desc *c = a->c;
     int cg = c->c_in / c->groups;
     size_t in_sp = (size_t)c->in[0] * c->in[1] * c->in[2], P = out_sp(c);
-    long rows = (long)kdim(c);
-#pragma omp parallel for schedule(static) if (rows * (long)P > 65536)
-    for (long r = 0; r < rows; r++) {
+    for (long r = r0; r < r1; r++) {
         int kw = (int)(r % c->k[2]), kh = (int)(r / c->k[2] % c->k[1]);
         int kd = (int)(r / ((long)c->k[2] * c->k[1]) % c->k[0]);
         int ci = (int)(r / ((long)c->k[2] * c->k[1] * c->k[0]));
-        const int8_t *xc = x + ((size_t)grp * cg + ci) * in_sp;
-        int8_t *dst = col + (size_t)r * P;
+        const int8_t *xc = a->x + ((size_t)a->grp * cg + ci) * in_sp;
+        int8_t *dst = a->col + (size_t)r * P;
         for (int od = 0; od < c->out[0]; od++) {
             int id = od * c->s[0] - c->p[0] + kd * c->d[0];
             for (int oh = 0; oh < c->out[1]; oh++) {
@@ -92,36 +102,56 @@ static void im2col_s8(const cnn_conv_desc *c, const int8_t *x, int grp, int8_t *
     }
 }
 
+/* columns (K, P) of example n, group grp: row (ci, kd, kh, kw), column output pixel;
+   chunks of at least ~64k bytes */
+static void im2col_s8(const cnn_conv_desc *c, const int8_t *x, int grp, int8_t *col)
+{
+    s8_args a = {.c = c, .x = x, .col = col, .grp = grp};
+    size_t P = out_sp(c);
+    long grain = P >= 65536 ? 1 : (long)(65536 / (P ? P : 1));
+    cnn_parallel_range((long)kdim(c), grain, 0, im2col_rows, &a);
+}
+
 /* y = (float)(acc + b) * m for og channels of P pixels */
 CNN_CLONES
+static void dequant_rows(void *arg, long o0, long o1, int slot)
+{
+    const s8_args *a = arg;
+    size_t P = a->P;
+    for (long o = o0; o < o1; o++) {
+        int32_t bo = a->b ? a->b[o] : 0;
+        float mo = a->m[o];
+        const int32_t *ac = a->acc + (size_t)o * P;
+        float *yo = a->y + (size_t)o * P;
+        for (size_t q = 0; q < P; q++) yo[q] = (float)(ac[q] + bo) * mo;
+    }
+}
+
 static void dequant(const int32_t *acc, size_t og, size_t P, const int32_t *b, const float *m,
                     float *y)
 {
-#pragma omp parallel for schedule(static) if (og * P > 65536)
-    for (long o = 0; o < (long)og; o++) {
-        int32_t bo = b ? b[o] : 0;
-        float mo = m[o];
-        const int32_t *a = acc + (size_t)o * P;
-        float *yo = y + (size_t)o * P;
-        for (size_t p = 0; p < P; p++) yo[p] = (float)(a[p] + bo) * mo;
-    }
+    s8_args a = {.acc = acc, .og = og, .P = P, .b = b, .m = m, .y = y};
+    long grain = P >= 65536 ? 1 : (long)(65536 / (P ? P : 1));
+    cnn_parallel_range((long)og, grain, 0, dequant_rows, &a);
 }
+#endif
 
 /* Depthwise 2D: one (example, channel) plane per job, output rows in chunks of up to
    256 int32 accumulators; per tap the valid output columns are computed once, so the
    inner loop has no branch. */
 CNN_CLONES
-#endif
-
-static void dw_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                  const float *m, float *y)
+static void dw_s8_planes(void *arg, long j0, long j1, int slot)
 {
+    const s8_args *a = arg;
+    const cnn_conv_desc *c = a->c;
+    const int8_t *x = a->x, *w = a->w;
+    const int32_t *b = a->b;
+    const float *m = a->m;
+    float *y = a->y;
     int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2];
     int KH = c->k[1], KW = c->k[2], sh = c->s[1], sw = c->s[2];
     int ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
-    long jobs = (long)c->n * c->c_in;
-#pragma omp parallel for schedule(static)
-    for (long job = 0; job < jobs; job++) {
+    for (long job = j0; job < j1; job++) {
         int ch = (int)(job % c->c_in);
         const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
         float *yp = y + (size_t)job * OH * OW;
@@ -156,6 +186,15 @@ static void dw_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, cons
                 for (int j = 0; j < n; j++) yr[j] = (float)acc[j] * mo;
             }
     }
+}
+
+static void dw_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                  const float *m, float *y)
+{
+    s8_args a = {.c = c, .x = x, .w = w, .b = b, .m = m, .y = y};
+    long op = (long)c->out[1] * c->out[2];
+    long grain = op >= 16384 ? 1 : 16384 / (op > 0 ? op : 1);
+    cnn_parallel_range((long)c->n * c->c_in, grain, 0, dw_s8_planes, &a);
 }
 
 void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,

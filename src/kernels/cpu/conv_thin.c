@@ -22,6 +22,7 @@
 
 #include "cnn.h"
 
+#include "../../core/pool.h"
 #include "cpu_internal.h"
 
 /* a * b + c in the micro-kernels below may fuse into FMA (ISO C mode turns
@@ -110,15 +111,6 @@ static int par_threads(const cnn_conv_desc *c)
     double macs = (double)c->n * c->c_out * c->out[0] * c->out[1] * c->out[2] *
                   (double)(c->c_in / c->groups) * c->k[0] * c->k[1] * c->k[2];
     return macs < 1e6 ? 1 : use_threads();
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
 }
 
 /* Measured against oneDNN on one thread (kernel CPU time; LeNet's layers, the first
@@ -490,18 +482,32 @@ CNN_CLONES static void fwd_item(const geom *g, const float *xn, const float *w, 
     }
 }
 
+/* The arguments of one call, for the pool's chunks (slot: the per-thread buffers). */
+typedef struct thin_args {
+    const geom *g;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw, *db, *part, *scratch;
+    size_t xs, ys, cK, per;
+    long items;
+    int slots;
+} thin_args;
+
+static void fwd_chunk(void *arg, long it, int slot)
+{
+    const thin_args *a = arg;
+    const geom *g = a->g;
+    int n = (int)(it / g->chunks), ch = (int)(it % g->chunks);
+    fwd_item(g, a->x + (size_t)n * a->xs, a->w, a->b, a->y + (size_t)n * a->ys, ch,
+             a->scratch + (size_t)slot * g->per_thread);
+}
+
 void cnn_thin_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                            float *y, void *scratch)
 {
     geom g = make_geom(c, CHUNK_BYTES);
-    size_t xs = (size_t)c->c_in * g.h * g.w, ys = (size_t)c->c_out * g.P;
-    long items = (long)g.n * g.chunks;
-#pragma omp parallel for schedule(static) num_threads(par_threads(c))
-    for (long it = 0; it < items; it++) {
-        int n = (int)(it / g.chunks), ch = (int)(it % g.chunks);
-        fwd_item(&g, x + (size_t)n * xs, w, b, y + (size_t)n * ys, ch,
-                 (float *)scratch + (size_t)thread_id() * g.per_thread);
-    }
+    thin_args a = {.g = &g, .x = x, .w = w, .b = b, .y = y, .scratch = scratch,
+                   .xs = (size_t)c->c_in * g.h * g.w, .ys = (size_t)c->c_out * g.P};
+    cnn_parallel_for_n((long)g.n * g.chunks, par_threads(c), fwd_chunk, &a);
 }
 
 /* One image: per chunk and group, col = W_g^T dy_chunk into padded rows, which are
@@ -537,6 +543,13 @@ CNN_CLONES static void bwd_data_image(const geom *g, const float *dyn, const flo
     }
 }
 
+static void bwd_data_chunk(void *arg, long n, int slot)
+{
+    const thin_args *a = arg;
+    bwd_data_image(a->g, a->dy + (size_t)n * a->ys, a->w, a->dx + (size_t)n * a->xs,
+                   a->scratch + (size_t)slot * a->g->per_thread);
+}
+
 void cnn_thin_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,
                                  float *dx, void *scratch)
 {
@@ -548,11 +561,9 @@ void cnn_thin_conv_backward_data(const cnn_conv_desc *c, const float *dy, const 
         for (int o = 0; o < g.og; o++)
             for (int r = 0; r < g.K; r++)
                 wt[((size_t)gi * g.K + r) * g.og + o] = w[((size_t)gi * g.og + o) * g.K + r];
-    size_t xs = (size_t)c->c_in * g.h * g.w, ys = (size_t)c->c_out * g.P;
-#pragma omp parallel for schedule(static) num_threads(par_threads(c))
-    for (int n = 0; n < g.n; n++)
-        bwd_data_image(&g, dy + (size_t)n * ys, wt, dx + (size_t)n * xs,
-                       (float *)scratch + (size_t)thread_id() * g.per_thread);
+    thin_args a = {.g = &g, .dy = dy, .w = wt, .dx = dx, .scratch = scratch,
+                   .xs = (size_t)c->c_in * g.h * g.w, .ys = (size_t)c->c_out * g.P};
+    cnn_parallel_for_n(g.n, par_threads(c), bwd_data_chunk, &a);
 }
 
 /* Items [i0, i1) of one slot into its partials (zeroed here). An item is ipi whole
@@ -615,6 +626,28 @@ CNN_CLONES static float reduce_slots(const float *p, size_t per, int slots)
     return lanes_sum(lanes);
 }
 
+/* Partial slot s: a fixed range of items, whichever thread runs it. */
+static void bwd_weights_chunk(void *arg, long s, int slot)
+{
+    const thin_args *a = arg;
+    float *pdw = a->part + (size_t)s * a->per;
+    bwd_weights_slot(a->g, a->x, a->dy, a->db != NULL, a->items * s / a->slots,
+                     a->items * (s + 1) / a->slots, a->scratch + (size_t)slot * a->g->per_thread,
+                     pdw, pdw + a->cK * V);
+}
+
+static void reduce_chunk(void *arg, long e0, long e1, int slot)
+{
+    const thin_args *a = arg;
+    for (long e = e0; e < e1; e++) {
+        float v = reduce_slots(a->part + (size_t)e * V, a->per, a->slots);
+        if (e < (long)a->cK)
+            a->dw[e] += v;
+        else if (a->db)
+            a->db[e - (long)a->cK] += v;
+    }
+}
+
 void cnn_thin_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
                                     float *dw, float *db, void *scratch)
 {
@@ -624,19 +657,9 @@ void cnn_thin_conv_backward_weights(const cnn_conv_desc *c, const float *x, cons
     size_t cK = (size_t)c->c_out * g.K, per = (cK + (size_t)c->c_out) * V;
     long items = g.chunks == 1 ? (g.n + g.ipi - 1) / g.ipi : (long)g.n * g.chunks;
     int slots = items < NSLOT ? (int)items : NSLOT;
-#pragma omp parallel for schedule(static) num_threads(par_threads(c))
-    for (int s = 0; s < slots; s++) {
-        float *pdw = part + (size_t)s * per;
-        bwd_weights_slot(&g, x, dy, db != NULL, items * s / slots, items * (s + 1) / slots,
-                         (float *)scratch + (size_t)thread_id() * g.per_thread, pdw, pdw + cK * V);
-    }
+    thin_args a = {.g = &g, .x = x, .dy = dy, .dw = dw, .db = db, .part = part,
+                   .scratch = scratch, .cK = cK, .per = per, .items = items, .slots = slots};
+    cnn_parallel_for_n(slots, par_threads(c), bwd_weights_chunk, &a);
     /* slots in order, then lanes in a fixed tree */
-#pragma omp parallel for schedule(static) num_threads(par_threads(c))
-    for (long e = 0; e < (long)(cK + (size_t)c->c_out); e++) {
-        float v = reduce_slots(part + (size_t)e * V, per, slots);
-        if (e < (long)cK)
-            dw[e] += v;
-        else if (db)
-            db[e - (long)cK] += v;
-    }
+    cnn_parallel_range((long)(cK + (size_t)c->c_out), 256, par_threads(c), reduce_chunk, &a);
 }

@@ -3,14 +3,16 @@
    kernel tap runs one pass over an output row, split into a border part with bounds
    tests and an interior [lo, hi) where every tap is inside the input, so the inner
    loop has none and vectorises. Cloned for AVX-512 / AVX2 / baseline and picked at
-   load time (target_clones), so one binary runs everywhere. OpenMP over (n, c) for
-   forward and backward-data, over c for backward-weights (no reduction races; the
+   load time (target_clones), so one binary runs everywhere. The pool (src/core/pool.h)
+   runs chunks of (n, c) planes for forward and backward-data, of channels for
+   backward-weights (no reduction races; the
    sum order is fixed, so results do not depend on the thread count). Planes up to
    ~50x50 (forward) / 128x128 (backward) take the stacked path further down instead. */
 #include "../../core/clones.h"
 #include <stdint.h>
 #include <string.h>
 
+#include "../../core/pool.h"
 #include "cpu_internal.h"
 
 /* Geometry of one plane. */
@@ -373,52 +375,76 @@ static void stk_put_dy(const dw_geom *g, const float *restrict dy, float *restri
     }
 }
 
+/* The arguments of one call, for the pool's chunks. */
+typedef struct dw_args {
+    const cnn_conv_desc *c;
+    const dw_geom *g;
+    const dw_stk *st;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw, *db;
+    long off[DW_KMAX * DW_KMAX];
+    int coff[DW_KMAX];
+    const int32_t *m; /* stk_masks, built once per call and shared */
+    bool same;
+} dw_args;
+
+/* Stacked tasks per chunk: each chunk zeroes its two stacks once (about one task's
+   stores), so a chunk of 16 spends nearly all its time on them; which thread runs a
+   task never changes its result. */
+#define DW_TASK_GRAIN 16
+
+static void stk_forward_tasks(void *arg, long t0, long t1, int slot)
+{
+    const dw_args *a = arg;
+    const cnn_conv_desc *c = a->c;
+    const dw_geom *g = a->g;
+    const dw_stk *st = a->st;
+    size_t ip = (size_t)g->h * g->w, op = (size_t)g->oh * g->ow, kp = (size_t)g->kh * g->kw;
+    int C = c->c_in, nch = (c->n + st->P - 1) / st->P;
+    float buf[2 * st->size];
+    const int32_t *m = a->m;
+    memset(buf, 0, sizeof buf);
+    float *X = buf, *Y = buf + st->size + st->first;
+    for (long t = t0; t < t1; t++) {
+        int ch = (int)(t / nch), n0 = (int)(t % nch) * st->P;
+        int np = c->n - n0 < st->P ? c->n - n0 : st->P;
+        for (int q = 0; q < np; q++)
+            memcpy(X + st->first + q * st->pitch, a->x + ((size_t)(n0 + q) * C + ch) * ip,
+                   ip * sizeof *X);
+        float bias = a->b ? a->b[ch] : 0.0f;
+        if (a->same && ip >= DW_DIRECT) { /* long enough alone: straight into y */
+            for (int q = 0; q < np; q++)
+                stk_conv(g, X + st->first + q * st->pitch, m, st->len, (long)ip, a->w + ch * kp,
+                         a->off, bias, false, a->y + ((size_t)(n0 + q) * C + ch) * op);
+            continue;
+        }
+        long len = np * st->pitch - (long)st->G * g->w;
+        stk_conv(g, X + st->first, m, st->len, len, a->w + ch * kp, a->off, bias, false, Y);
+        for (int q = 0; q < np; q++) {
+            float *yp = a->y + ((size_t)(n0 + q) * C + ch) * op;
+            const float *Yp = Y + q * st->pitch;
+            if (a->same) {
+                memcpy(yp, Yp, op * sizeof *yp);
+                continue;
+            }
+            for (int oh = 0; oh < g->oh; oh++)
+                for (int ow = 0; ow < g->ow; ow++)
+                    yp[(size_t)oh * g->ow + ow] = Yp[(size_t)oh * g->sh * g->w + ow * g->sw];
+        }
+    }
+}
+
 static void stk_forward(const cnn_conv_desc *c, const dw_geom *g, const dw_stk *st,
                         const float *x, const float *w, const float *b, float *y)
 {
-    size_t ip = (size_t)g->h * g->w, op = (size_t)g->oh * g->ow, kp = (size_t)g->kh * g->kw;
-    int C = c->c_in, nch = (c->n + st->P - 1) / st->P;
-    long off[DW_KMAX * DW_KMAX];
-    int coff[DW_KMAX];
-    stk_offsets(g, false, off, coff);
-    bool same = g->sh == 1 && g->sw == 1 && g->ow == g->w;
-    long tasks = (long)C * nch;
-#pragma omp parallel
-    {
-        float buf[2 * st->size];
-        int32_t m[g->kw * st->len];
-        memset(buf, 0, sizeof buf);
-        float *X = buf, *Y = buf + st->size + st->first;
-        stk_masks(g, st->len, coff, m);
-#pragma omp for schedule(static)
-        for (long t = 0; t < tasks; t++) {
-            int ch = (int)(t / nch), n0 = (int)(t % nch) * st->P;
-            int np = c->n - n0 < st->P ? c->n - n0 : st->P;
-            for (int p = 0; p < np; p++)
-                memcpy(X + st->first + p * st->pitch, x + ((size_t)(n0 + p) * C + ch) * ip,
-                       ip * sizeof *X);
-            float bias = b ? b[ch] : 0.0f;
-            if (same && ip >= DW_DIRECT) { /* long enough alone: straight into y */
-                for (int p = 0; p < np; p++)
-                    stk_conv(g, X + st->first + p * st->pitch, m, st->len, (long)ip, w + ch * kp,
-                             off, bias, false, y + ((size_t)(n0 + p) * C + ch) * op);
-                continue;
-            }
-            long len = np * st->pitch - (long)st->G * g->w;
-            stk_conv(g, X + st->first, m, st->len, len, w + ch * kp, off, bias, false, Y);
-            for (int p = 0; p < np; p++) {
-                float *yp = y + ((size_t)(n0 + p) * C + ch) * op;
-                const float *Yp = Y + p * st->pitch;
-                if (same) {
-                    memcpy(yp, Yp, op * sizeof *yp);
-                    continue;
-                }
-                for (int oh = 0; oh < g->oh; oh++)
-                    for (int ow = 0; ow < g->ow; ow++)
-                        yp[(size_t)oh * g->ow + ow] = Yp[(size_t)oh * g->sh * g->w + ow * g->sw];
-            }
-        }
-    }
+    dw_args a = {.c = c, .g = g, .st = st, .x = x, .w = w, .b = b, .y = y,
+                 .same = g->sh == 1 && g->sw == 1 && g->ow == g->w};
+    stk_offsets(g, false, a.off, a.coff);
+    int32_t m[g->kw * st->len];
+    stk_masks(g, st->len, a.coff, m);
+    a.m = m;
+    long tasks = (long)c->c_in * ((c->n + st->P - 1) / st->P);
+    cnn_parallel_range(tasks, DW_TASK_GRAIN, 0, stk_forward_tasks, &a);
 }
 
 CNN_CLONES static void add_plane(float *restrict dx, const float *restrict src, size_t n)
@@ -427,88 +453,126 @@ CNN_CLONES static void add_plane(float *restrict dx, const float *restrict src, 
     for (size_t i = 0; i < n; i++) dx[i] += src[i];
 }
 
+static void stk_backward_data_tasks(void *arg, long t0, long t1, int slot)
+{
+    const dw_args *a = arg;
+    const cnn_conv_desc *c = a->c;
+    const dw_geom *g = a->g;
+    const dw_stk *st = a->st;
+    size_t ip = (size_t)g->h * g->w, op = (size_t)g->oh * g->ow, kp = (size_t)g->kh * g->kw;
+    int C = c->c_in, nch = (c->n + st->P - 1) / st->P;
+    float buf[2 * st->size];
+    const int32_t *m = a->m;
+    memset(buf, 0, sizeof buf);
+    float *D = buf, *Y = buf + st->size + st->first;
+    for (long t = t0; t < t1; t++) {
+        int ch = (int)(t / nch), n0 = (int)(t % nch) * st->P;
+        int np = c->n - n0 < st->P ? c->n - n0 : st->P;
+        for (int q = 0; q < np; q++)
+            stk_put_dy(g, a->dy + ((size_t)(n0 + q) * C + ch) * op, D + st->first + q * st->pitch);
+        if (ip >= DW_DIRECT) { /* long enough alone: accumulate straight into dx */
+            for (int q = 0; q < np; q++)
+                stk_conv(g, D + st->first + q * st->pitch, m, st->len, (long)ip, a->w + ch * kp,
+                         a->off, 0.0f, true, a->dx + ((size_t)(n0 + q) * C + ch) * ip);
+            continue;
+        }
+        long len = np * st->pitch - (long)st->G * g->w;
+        stk_conv(g, D + st->first, m, st->len, len, a->w + ch * kp, a->off, 0.0f, false, Y);
+        for (int q = 0; q < np; q++)
+            add_plane(a->dx + ((size_t)(n0 + q) * C + ch) * ip, Y + q * st->pitch, ip);
+    }
+}
+
 static void stk_backward_data(const cnn_conv_desc *c, const dw_geom *g, const dw_stk *st,
                               const float *dy, const float *w, float *dx)
 {
+    dw_args a = {.c = c, .g = g, .st = st, .dy = dy, .w = w, .dx = dx};
+    stk_offsets(g, true, a.off, a.coff);
+    int32_t m[g->kw * st->len];
+    stk_masks(g, st->len, a.coff, m);
+    a.m = m;
+    long tasks = (long)c->c_in * ((c->n + st->P - 1) / st->P);
+    cnn_parallel_range(tasks, DW_TASK_GRAIN, 0, stk_backward_data_tasks, &a);
+}
+
+/* Channels [c0, c1), images in a fixed order: no dependence on the thread count. */
+static void stk_backward_weights_channels(void *arg, long c0, long c1, int slot)
+{
+    const dw_args *a = arg;
+    const cnn_conv_desc *c = a->c;
+    const dw_geom *g = a->g;
+    const dw_stk *st = a->st;
     size_t ip = (size_t)g->h * g->w, op = (size_t)g->oh * g->ow, kp = (size_t)g->kh * g->kw;
-    int C = c->c_in, nch = (c->n + st->P - 1) / st->P;
-    long off[DW_KMAX * DW_KMAX];
-    int coff[DW_KMAX];
-    stk_offsets(g, true, off, coff);
-    long tasks = (long)C * nch;
-#pragma omp parallel
-    {
-        float buf[2 * st->size];
-        int32_t m[g->kw * st->len];
-        memset(buf, 0, sizeof buf);
-        float *D = buf, *Y = buf + st->size + st->first;
-        stk_masks(g, st->len, coff, m);
-#pragma omp for schedule(static)
-        for (long t = 0; t < tasks; t++) {
-            int ch = (int)(t / nch), n0 = (int)(t % nch) * st->P;
+    int C = c->c_in;
+    float buf[2 * st->size];
+    const int32_t *m = a->m;
+    memset(buf, 0, sizeof buf);
+    float *X = buf, *D = buf + st->size;
+    for (int ch = (int)c0; ch < (int)c1; ch++) {
+        float tot[DW_KMAX * DW_KMAX] = {0}, part[DW_KMAX * DW_KMAX], bsum = 0.0f;
+        for (int n0 = 0; n0 < c->n; n0 += st->P) {
             int np = c->n - n0 < st->P ? c->n - n0 : st->P;
-            for (int p = 0; p < np; p++)
-                stk_put_dy(g, dy + ((size_t)(n0 + p) * C + ch) * op, D + st->first + p * st->pitch);
-            if (ip >= DW_DIRECT) { /* long enough alone: accumulate straight into dx */
-                for (int p = 0; p < np; p++)
-                    stk_conv(g, D + st->first + p * st->pitch, m, st->len, (long)ip, w + ch * kp,
-                             off, 0.0f, true, dx + ((size_t)(n0 + p) * C + ch) * ip);
-                continue;
+            for (int q = 0; q < np; q++) {
+                size_t pl = (size_t)(n0 + q) * C + ch;
+                memcpy(X + st->first + q * st->pitch, a->x + pl * ip, ip * sizeof *X);
+                stk_put_dy(g, a->dy + pl * op, D + st->first + q * st->pitch);
             }
             long len = np * st->pitch - (long)st->G * g->w;
-            stk_conv(g, D + st->first, m, st->len, len, w + ch * kp, off, 0.0f, false, Y);
-            for (int p = 0; p < np; p++)
-                add_plane(dx + ((size_t)(n0 + p) * C + ch) * ip, Y + p * st->pitch, ip);
+            bsum += stk_dot(g, X + st->first, D + st->first, m, st->len, len, a->off, part);
+            for (size_t q = 0; q < kp; q++) tot[q] += part[q];
         }
+        for (size_t q = 0; q < kp; q++) a->dw[ch * kp + q] += tot[q];
+        if (a->db) a->db[ch] += bsum;
     }
 }
 
 static void stk_backward_weights(const cnn_conv_desc *c, const dw_geom *g, const dw_stk *st,
                                  const float *x, const float *dy, float *dw, float *db)
 {
+    dw_args a = {.c = c, .g = g, .st = st, .x = x, .dy = dy, .dw = dw, .db = db};
+    stk_offsets(g, false, a.off, a.coff);
+    int32_t m[g->kw * st->len];
+    stk_masks(g, st->len, a.coff, m);
+    a.m = m;
+    long grain = DW_TASK_GRAIN / ((c->n + st->P - 1) / st->P);
+    cnn_parallel_range(c->c_in, grain < 1 ? 1 : grain, 0, stk_backward_weights_channels, &a);
+}
+
+static void fwd_planes(void *arg, long p0, long p1, int slot)
+{
+    const dw_args *a = arg;
+    const dw_geom *g = a->g;
     size_t ip = (size_t)g->h * g->w, op = (size_t)g->oh * g->ow, kp = (size_t)g->kh * g->kw;
-    int C = c->c_in;
-    long off[DW_KMAX * DW_KMAX];
-    int coff[DW_KMAX];
-    stk_offsets(g, false, off, coff);
-#pragma omp parallel
-    {
-        float buf[2 * st->size];
-        int32_t m[g->kw * st->len];
-        memset(buf, 0, sizeof buf);
-        float *X = buf, *D = buf + st->size;
-        stk_masks(g, st->len, coff, m);
-        /* channels in parallel, images in a fixed order: no dependence on the thread count */
-#pragma omp for schedule(static)
-        for (int ch = 0; ch < C; ch++) {
-            float tot[DW_KMAX * DW_KMAX] = {0}, part[DW_KMAX * DW_KMAX], bsum = 0.0f;
-            for (int n0 = 0; n0 < c->n; n0 += st->P) {
-                int np = c->n - n0 < st->P ? c->n - n0 : st->P;
-                for (int p = 0; p < np; p++) {
-                    size_t pl = (size_t)(n0 + p) * C + ch;
-                    memcpy(X + st->first + p * st->pitch, x + pl * ip, ip * sizeof *X);
-                    stk_put_dy(g, dy + pl * op, D + st->first + p * st->pitch);
-                }
-                long len = np * st->pitch - (long)st->G * g->w;
-                bsum += stk_dot(g, X + st->first, D + st->first, m, st->len, len, off, part);
-                for (size_t q = 0; q < kp; q++) tot[q] += part[q];
-            }
-            for (size_t q = 0; q < kp; q++) dw[ch * kp + q] += tot[q];
-            if (db) db[ch] += bsum;
-        }
+    for (long q = p0; q < p1; q++) {
+        int ch = (int)(q % a->c->c_in);
+        fwd_plane(g, a->x + (size_t)q * ip, a->w + (size_t)ch * kp, a->b ? a->b[ch] : 0.0f,
+                  a->y + (size_t)q * op);
     }
+}
+
+/* Planes per chunk of the row path: at least ~16k outputs each. */
+static long plane_grain(const dw_geom *g)
+{
+    long op = (long)g->oh * g->ow;
+    return op >= 16384 ? 1 : 16384 / (op > 0 ? op : 1);
 }
 
 static void dw_forward_rows(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                             float *y)
 {
     dw_geom g = geom(c);
-    size_t ip = (size_t)g.h * g.w, op = (size_t)g.oh * g.ow, kp = (size_t)g.kh * g.kw;
-    long planes = (long)c->n * c->c_in;
-#pragma omp parallel for schedule(static)
-    for (long p = 0; p < planes; p++) {
-        int ch = (int)(p % c->c_in);
-        fwd_plane(&g, x + (size_t)p * ip, w + (size_t)ch * kp, b ? b[ch] : 0.0f, y + (size_t)p * op);
+    dw_args a = {.c = c, .g = &g, .x = x, .w = w, .b = b, .y = y};
+    cnn_parallel_range((long)c->n * c->c_in, plane_grain(&g), 0, fwd_planes, &a);
+}
+
+static void bwd_data_planes(void *arg, long p0, long p1, int slot)
+{
+    const dw_args *a = arg;
+    const dw_geom *g = a->g;
+    size_t ip = (size_t)g->h * g->w, op = (size_t)g->oh * g->ow, kp = (size_t)g->kh * g->kw;
+    for (long q = p0; q < p1; q++) {
+        int ch = (int)(q % a->c->c_in);
+        bwd_data_plane(g, a->dy + (size_t)q * op, a->w + (size_t)ch * kp, a->dx + (size_t)q * ip);
     }
 }
 
@@ -516,12 +580,23 @@ static void dw_backward_data_rows(const cnn_conv_desc *c, const float *dy, const
                                   float *dx)
 {
     dw_geom g = geom(c);
-    size_t ip = (size_t)g.h * g.w, op = (size_t)g.oh * g.ow, kp = (size_t)g.kh * g.kw;
-    long planes = (long)c->n * c->c_in;
-#pragma omp parallel for schedule(static)
-    for (long p = 0; p < planes; p++) {
-        int ch = (int)(p % c->c_in);
-        bwd_data_plane(&g, dy + (size_t)p * op, w + (size_t)ch * kp, dx + (size_t)p * ip);
+    dw_args a = {.c = c, .g = &g, .dy = dy, .w = w, .dx = dx};
+    cnn_parallel_range((long)c->n * c->c_in, plane_grain(&g), 0, bwd_data_planes, &a);
+}
+
+static void bwd_weights_channels(void *arg, long c0, long c1, int slot)
+{
+    const dw_args *a = arg;
+    const dw_geom *g = a->g;
+    size_t ip = (size_t)g->h * g->w, op = (size_t)g->oh * g->ow, kp = (size_t)g->kh * g->kw;
+    int C = a->c->c_in;
+    for (int ch = (int)c0; ch < (int)c1; ch++) {
+        float bsum = 0.0f;
+        for (int n = 0; n < a->c->n; n++) {
+            size_t q = (size_t)n * C + (size_t)ch;
+            bsum += bwd_weights_plane(g, a->x + q * ip, a->dy + q * op, a->dw + (size_t)ch * kp);
+        }
+        if (a->db) a->db[ch] += bsum;
     }
 }
 
@@ -529,17 +604,9 @@ static void dw_backward_weights_rows(const cnn_conv_desc *c, const float *x, con
                                      float *dw, float *db)
 {
     dw_geom g = geom(c);
-    size_t ip = (size_t)g.h * g.w, op = (size_t)g.oh * g.ow, kp = (size_t)g.kh * g.kw;
-    int C = c->c_in;
-#pragma omp parallel for schedule(static)
-    for (int ch = 0; ch < C; ch++) {
-        float bsum = 0.0f;
-        for (int n = 0; n < c->n; n++) {
-            size_t p = (size_t)n * C + (size_t)ch;
-            bsum += bwd_weights_plane(&g, x + p * ip, dy + p * op, dw + (size_t)ch * kp);
-        }
-        if (db) db[ch] += bsum;
-    }
+    dw_args a = {.c = c, .g = &g, .x = x, .dy = dy, .dw = dw, .db = db};
+    long per = plane_grain(&g) / (c->n > 0 ? c->n : 1);
+    cnn_parallel_range(c->c_in, per < 1 ? 1 : per, 0, bwd_weights_channels, &a);
 }
 
 void cnn_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,

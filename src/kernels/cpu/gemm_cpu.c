@@ -14,6 +14,7 @@
 #include "../../core/clones.h"
 #include <math.h>
 
+#include "../../core/pool.h"
 #include "../ref/ref.h"
 #include "cpu_internal.h"
 
@@ -50,28 +51,63 @@ static inline __attribute__((always_inline)) void tile_nn(int ta, int nr, int nj
             c[(size_t)r * ldc + l] = store(acc[r][l], alpha, beta, c[(size_t)r * ldc + l]);
 }
 
-CNN_CLONES static void gemm_nn(int ta, int m, int n, int k, float alpha, const float *a, int lda,
-                           const float *b, int ldb, float beta, float *c, int ldc)
+/* The arguments of one product, for the pool's chunks. */
+typedef struct gemm_args {
+    int ta, m, n, k, lda, ldb, ldc, kv, mb, nb, i0, i1, j0, j1;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    bool col_major;
+} gemm_args;
+
+/* Loops below ~1e5 multiply-adds run on one thread; a chunk of a parallel one is at
+   least ~2.6e5 (a few microseconds: the claim costs ~0.1 us, and a chunk held by a
+   thread that loses its core delays the loop by at most one chunk's work). */
+#define PAR_WORK 1e5
+#define CHUNK_WORK 262144.0
+
+static int gemm_threads(double work)
+{
+    return work > PAR_WORK ? 0 : 1;
+}
+
+static long grain_of(double per_item)
+{
+    double g = CHUNK_WORK / (per_item > 1 ? per_item : 1);
+    return g < 1 ? 1 : (long)g;
+}
+
+CNN_CLONES static void gemm_nn_tiles(void *arg, long t0, long t1, int slot)
+{
+    const gemm_args *g = arg;
+    int ta = g->ta, m = g->m, n = g->n, k = g->k, mb = g->mb;
+    for (long t = t0; t < t1; t++) {
+        int j0 = (int)(g->col_major ? t / mb : t % g->nb) * JB;
+        int i0 = (int)(g->col_major ? t % mb : t / g->nb) * RB;
+        int nr = m - i0 < RB ? m - i0 : RB, nj = n - j0 < JB ? n - j0 : JB;
+        const float *ai = ta ? g->a + i0 : g->a + (size_t)i0 * g->lda;
+        float *ct = g->c + (size_t)i0 * g->ldc + j0;
+        if (nr == RB && nj == JB)
+            tile_nn(ta, RB, JB, k, g->alpha, ai, g->lda, g->b + j0, g->ldb, g->beta, ct, g->ldc);
+        else
+            tile_nn(ta, nr, nj, k, g->alpha, ai, g->lda, g->b + j0, g->ldb, g->beta, ct, g->ldc);
+    }
+}
+
+static void gemm_nn(int ta, int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc)
 {
     int mb = (m + RB - 1) / RB, nb = (n + JB - 1) / JB;
     long tiles = (long)mb * nb;
     double work = (double)m * n * k;
     /* when B is the big operand (k > m: a linear layer's dx, whose B is the weight),
-       column-panel major: consecutive tiles (one thread's share) reuse the k x 32 panel
-       of B from cache across every row block, so it streams once, not once per 4 rows;
+       column-panel major: consecutive tiles (one chunk) reuse the k x 32 panel of B
+       from cache across every row block, so it streams once, not once per 4 rows;
        otherwise row major, so C (a weight gradient) is written row after row */
-    bool col_major = k > m;
-#pragma omp parallel for schedule(static) if (work > 1e5)
-    for (long t = 0; t < tiles; t++) {
-        int j0 = (int)(col_major ? t / mb : t % nb) * JB, i0 = (int)(col_major ? t % mb : t / nb) * RB;
-        int nr = m - i0 < RB ? m - i0 : RB, nj = n - j0 < JB ? n - j0 : JB;
-        const float *ai = ta ? a + i0 : a + (size_t)i0 * lda;
-        float *ct = c + (size_t)i0 * ldc + j0;
-        if (nr == RB && nj == JB)
-            tile_nn(ta, RB, JB, k, alpha, ai, lda, b + j0, ldb, beta, ct, ldc);
-        else
-            tile_nn(ta, nr, nj, k, alpha, ai, lda, b + j0, ldb, beta, ct, ldc);
-    }
+    gemm_args g = {.ta = ta, .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
+                   .mb = mb, .nb = nb, .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c,
+                   .col_major = k > m};
+    cnn_parallel_range(tiles, grain_of((double)RB * JB * k), gemm_threads(work), gemm_nn_tiles, &g);
 }
 
 /* Fixed-order sum of the 16 lanes. */
@@ -83,15 +119,14 @@ static inline float lanes_sum(const float *v)
     return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 
-/* C[i, j] for i in [i0, i1), j in [j0, j1): one 16-lane dot product each. */
-CNN_CLONES static void gemm_nt_rows(int ta, int i0, int i1, int j0, int j1, int k, int kv, float alpha,
-                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                         int ldc)
+/* C[i, j] for i in [r0, r1), j in [j0, j1): one 16-lane dot product each. */
+CNN_CLONES static void gemm_nt_rows_part(void *arg, long r0, long r1, int slot)
 {
-    double work = (double)(i1 - i0) * (j1 - j0) * k;
-#pragma omp parallel for schedule(static) if (work > 1e5)
-    for (int i = i0; i < i1; i++) {
-        for (int j = j0; j < j1; j++) {
+    const gemm_args *g = arg;
+    int ta = g->ta, k = g->k, kv = g->kv, lda = g->lda, ldb = g->ldb;
+    const float *a = g->a, *b = g->b;
+    for (int i = g->i0 + (int)r0; i < g->i0 + (int)r1; i++) {
+        for (int j = g->j0; j < g->j1; j++) {
             const float *bj = b + (size_t)j * ldb;
             float acc[LANES] = {0};
             if (!ta) {
@@ -107,10 +142,19 @@ CNN_CLONES static void gemm_nt_rows(int ta, int i0, int i1, int j0, int j1, int 
                 for (int p = kv; p < k; p++)
                     acc[p - kv] = fmaf(a[(size_t)p * lda + i], bj[p], acc[p - kv]);
             }
-            float *cij = c + (size_t)i * ldc + j;
-            *cij = store(lanes_sum(acc), alpha, beta, *cij);
+            float *cij = g->c + (size_t)i * g->ldc + j;
+            *cij = store(lanes_sum(acc), g->alpha, g->beta, *cij);
         }
     }
+}
+
+static void gemm_nt_rows(const gemm_args *g0, int i0, int i1, int j0, int j1)
+{
+    gemm_args g = *g0;
+    g.i0 = i0, g.i1 = i1, g.j0 = j0, g.j1 = j1;
+    double work = (double)(i1 - i0) * (j1 - j0) * g.k;
+    cnn_parallel_range(i1 - i0, grain_of((double)(j1 - j0) * g.k), gemm_threads(work),
+                       gemm_nt_rows_part, &g);
 }
 
 /* A 4 x 4 block of C (op(A) = A): the same per-element lane sequence as the general
@@ -141,29 +185,37 @@ static inline __attribute__((always_inline)) void nt_block4(int k, int kv, float
         }
 }
 
-CNN_CLONES static void gemm_nt(int ta, int m, int n, int k, float alpha, const float *a, int lda,
-                           const float *b, int ldb, float beta, float *c, int ldc)
+CNN_CLONES static void gemm_nt_blocks(void *arg, long t0, long t1, int slot)
+{
+    const gemm_args *g = arg;
+    for (long t = t0; t < t1; t++) {
+        int j0 = (int)(t / g->mb) * NT, i0 = (int)(t % g->mb) * NT;
+        nt_block4(g->k, g->kv, g->alpha, g->a + (size_t)i0 * g->lda, g->lda,
+                  g->b + (size_t)j0 * g->ldb, g->ldb, g->beta, g->c + (size_t)i0 * g->ldc + j0,
+                  g->ldc);
+    }
+}
+
+static void gemm_nt(int ta, int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc)
 {
     double work = (double)m * n * k;
-    int kv = k / LANES * LANES;
+    gemm_args g = {.ta = ta, .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
+                   .kv = k / LANES * LANES, .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c};
     if (!ta && m >= NT && n >= NT) {
         /* 4 x 4 blocks, column-block major so that the four rows of B (a linear layer's
            weights) stay in cache across every row block: the weight streams from
            memory once per pass instead of once per example */
         int mb = m / NT, nb = n / NT;
-        long tiles = (long)mb * nb;
-#pragma omp parallel for schedule(static) if (work > 1e5)
-        for (long t = 0; t < tiles; t++) {
-            int j0 = (int)(t / mb) * NT, i0 = (int)(t % mb) * NT;
-            nt_block4(k, kv, alpha, a + (size_t)i0 * lda, lda, b + (size_t)j0 * ldb, ldb, beta,
-                      c + (size_t)i0 * ldc + j0, ldc);
-        }
+        g.mb = mb;
+        cnn_parallel_range((long)mb * nb, grain_of((double)NT * NT * k), gemm_threads(work),
+                           gemm_nt_blocks, &g);
         /* the edges (rows past mb * 4, columns past nb * 4) by the general loop */
-        if (mb * NT < m) gemm_nt_rows(ta, mb * NT, m, 0, n, k, kv, alpha, a, lda, b, ldb, beta, c, ldc);
-        if (nb * NT < n) gemm_nt_rows(ta, 0, mb * NT, nb * NT, n, k, kv, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (mb * NT < m) gemm_nt_rows(&g, mb * NT, m, 0, n);
+        if (nb * NT < n) gemm_nt_rows(&g, 0, mb * NT, nb * NT, n);
         return;
     }
-    gemm_nt_rows(ta, 0, m, 0, n, k, kv, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_nt_rows(&g, 0, m, 0, n);
 }
 
 void cnn_cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
