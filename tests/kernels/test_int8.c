@@ -3,7 +3,7 @@
    stay below 2^24), and the cpu backend against the reference bit for bit over a
    sweep of descriptors (dense im2col + oneDNN GEMM, pointwise without im2col, grouped,
    depthwise with every stride / padding / dilation branch, 3-D, linear as 1x1, batch
-   > 1). Also the activation rounding cnn_q8 on its edge cases. */
+   > 1), each through the AVX-512 VNNI kernels and without them. Also the activation rounding cnn_q8 on its edge cases. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,9 +103,8 @@ static void run_case(const cnn_conv_desc *c, bool bias)
     free(xf), free(wf), free(bf), free(s_ref), free(s_cpu), free(s_flt);
 }
 
-static void test_sweep(void **state)
+static void sweep(void)
 {
-    (void)state;
     /* dense 2-D: im2col + GEMM, odd sizes, stride, padding, dilation, groups */
     const int dense[][10] = {
         /* n ci co g  h  w  k s p d */
@@ -144,6 +143,37 @@ static void test_sweep(void **state)
     cnn_conv_desc lin = {.n = 7, .c_in = 400, .c_out = 120, .groups = 1, .in = {1, 1, 1},
                          .out = {1, 1, 1}, .k = {1, 1, 1}, .s = {1, 1, 1}, .d = {1, 1, 1}};
     run_case(&lin, true);
+    /* the VNNI micro-kernel's tails: channels not a multiple of 8, pixels not of 48,
+       reduction not of 4, groups with batch */
+    const int tails[][10] = {
+        {1, 13, 21, 1, 10, 9, 1, 1, 0, 1}, {3, 7, 9, 1, 11, 5, 3, 1, 1, 1},
+        {2, 18, 30, 3, 9, 13, 3, 2, 1, 1}, {1, 5, 17, 1, 23, 19, 3, 2, 0, 1},
+        {2, 64, 40, 1, 7, 7, 3, 1, 1, 1},  {1, 3, 24, 1, 33, 31, 3, 2, 1, 1},
+        {1, 9, 8, 1, 16, 48, 1, 1, 0, 1},  {1, 6, 8, 1, 12, 12, 3, 3, 2, 2},
+    };
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        const int *a = tails[i];
+        cnn_conv_desc c = desc2(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+        run_case(&c, i % 2 == 0);
+    }
+    const int dw2[][8] = {{2, 3, 33, 47, 3, 2, 1, 1}, {1, 2, 9, 17, 3, 3, 1, 1}, {1, 2, 40, 40, 9, 1, 4, 1}};
+    for (size_t i = 0; i < sizeof dw2 / sizeof dw2[0]; i++) {
+        const int *a = dw2[i];
+        cnn_conv_desc c = desc2(a[0], a[1], a[1], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+        run_case(&c, true);
+    }
+}
+
+/* the sweep through every cpu path: AVX-512 VNNI kernels where the CPU has them, and
+   the others (im2col + oneDNN GEMM, scalar depthwise) */
+static void test_sweep(void **state)
+{
+    (void)state;
+    fprintf(stderr, "cpu int8 with VNNI kernels: %s\n", cnn_vnni_s8_available() ? "yes" : "no (not this CPU)");
+    sweep();
+    cnn_vnni_s8_enable(false);
+    sweep();
+    cnn_vnni_s8_enable(true);
 }
 
 /* The rounding every int8 path shares: half to even, clamp to +-127, NaN -> 0. */

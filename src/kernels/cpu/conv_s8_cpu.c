@@ -55,10 +55,12 @@ static size_t out_sp(const cnn_conv_desc *c) { return (size_t)c->out[0] * c->out
 
 size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c)
 {
-    if (is_dw(c)) return 0;
+    size_t v = cnn_vnni_s8_scratch(c);
+    if (is_dw(c)) return v;
     size_t og = (size_t)(c->c_out / c->groups), P = out_sp(c);
     size_t col = is_pointwise(c) ? 0 : round_up(kdim(c) * P, ALIGN);
-    return col + round_up(og * P * sizeof(int32_t), ALIGN);
+    size_t own = col + round_up(og * P * sizeof(int32_t), ALIGN);
+    return own > v ? own : v;
 }
 
 /* columns (K, P) of example n, group grp: row (ci, kd, kh, kw), column output pixel */
@@ -163,6 +165,10 @@ static void dw_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, cons
 void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
                              const int32_t *b, const float *m, float *y, void *scratch)
 {
+    if (cnn_vnni_s8_use(c)) {
+        cnn_vnni_s8_forward(c, x, w, b, m, y, scratch);
+        return;
+    }
     if (is_dw(c)) {
         dw_s8(c, x, w, b, m, y);
         return;
