@@ -133,6 +133,8 @@ cnn_status cnn_node_quantize(cnn_node *n, float in_scale, const float *wq, const
     return CNN_OK;
 }
 
+/* Runs the node and its fused epilogue (batch norm, residual add, activation: in the
+   int8 kernel's store for none / ReLU / ReLU6, else cnn_fusion_apply after it). */
 cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     const cnn_qnode *q = n->q;
@@ -140,7 +142,25 @@ cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
     cnn_quantize_s8(n->in[0]->out.data, cnn_node_numel(n->in[0]), q->in_scale, xq);
     cnn_conv_desc d = q->desc;
     d.n = ctx->batch;
-    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m, n->out.data, (char *)ctx->scratch + q->x_bytes);
+    bool fused = ctx->fused && n->fusion && n != ctx->unfused, later = fused;
+    cnn_s8_epilogue ep = {0};
+    if (fused) {
+        const cnn_fusion *f = n->fusion;
+        cnn_act act = f->act_node ? cnn_activation_kind(f->act_node) : CNN_ACT_NONE;
+        if (act == CNN_ACT_NONE || act == CNN_ACT_RELU || act == CNN_ACT_RELU6) {
+            if (f->bn) {
+                cnn_bn_eval_affine(f->bn, f->scale, f->shift);
+                ep.scale = f->scale;
+                ep.shift = f->shift;
+            }
+            ep.res = f->residual ? f->residual->out.data : NULL;
+            ep.act = act == CNN_ACT_RELU ? 1 : act == CNN_ACT_RELU6 ? 2 : 0;
+            later = false;
+        }
+    }
+    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m, fused && !later ? &ep : NULL, n->out.data,
+                             (char *)ctx->scratch + q->x_bytes);
+    if (later) cnn_fusion_apply(n, ctx);
     return CNN_OK;
 }
 

@@ -118,11 +118,9 @@ cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom
 {
     cnn_conv_desc d = c->desc;
     d.n = ctx->batch;
-    if (n->q)
-        CNN_CHECK(cnn_qnode_forward(n, ctx));
-    else
-        ctx->be->conv_forward(&d, n->in[0]->out.data, n->params[0]->value.data,
-                              c->bias ? n->params[1]->value.data : NULL, n->out.data, ctx->scratch);
+    if (n->q) return cnn_qnode_forward(n, ctx); /* applies the fused epilogue itself */
+    ctx->be->conv_forward(&d, n->in[0]->out.data, n->params[0]->value.data,
+                          c->bias ? n->params[1]->value.data : NULL, n->out.data, ctx->scratch);
     if (ctx->fused && n->fusion && n != ctx->unfused) cnn_fusion_apply(n, ctx);
     return CNN_OK;
 }

@@ -9,7 +9,8 @@
    registers; vpdpbusd multiplies unsigned by signed bytes, so the weights go in as
    w + 128 (a byte xor) and the pixel's column sum times 128, computed while packing,
    is taken off again: acc = sum (w + 128) x - 128 sum x = sum w x, exact in int32.
-   The dequantisation (float)(acc + b) * m is the store. One pass over all images of
+   The dequantisation (float)(acc + b) * m and the fused epilogue (batch norm, residual,
+   ReLU / ReLU6: cnn_s8_epilogue) are the store. One pass over all images of
    the batch (no per-image GEMM).
 
    depthwise 2D: 16 output pixels per vector, each tap a (masked) byte load widened
@@ -109,6 +110,24 @@ TGT static INL __m128i load_lanes(const int8_t *row, int W, int iw0, int s, int 
     return _mm_loadu_si128((const __m128i *)t);
 }
 
+/* the epilogue on 16 lanes with cnn_s8_epilogue_apply's operations (channel o; res:
+   the residual at these lanes or NULL) */
+TGT static INL __m512 epilogue(const cnn_s8_epilogue *ep, int o, __m512 f, const float *res, __mmask16 mk)
+{
+    if (!ep) return f;
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    if (ep->scale) f = _mm512_mul_ps(f, _mm512_set1_ps(ep->scale[o]));
+    if (ep->shift) f = _mm512_add_ps(f, _mm512_set1_ps(ep->shift[o]));
+    if (res) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, res));
+    if (ep->act == 1) {
+        f = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), f);
+    } else if (ep->act == 2) {
+        f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, zero, _CMP_LT_OQ), zero);
+        f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, six, _CMP_GT_OQ), six);
+    }
+    return f;
+}
+
 /* Packs the columns of one (image, group) panel for output rows [oh0, oh1). */
 TGT static void pack(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp, int8_t *xp,
                      int32_t *cs, int oh0, int oh1)
@@ -176,7 +195,7 @@ static INL uint32_t wword(const int8_t *w, int K, int kq)
 /* mr x nv accumulators over the panel; stores (float)(acc + b) * m for lanes < P. */
 TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *xp, size_t Pp,
                           const int32_t *cs, size_t p0, size_t P, const int32_t *b, const float *m,
-                          float *y)
+                          const cnn_s8_epilogue *ep, int oc, const float *res, float *y)
 {
     __m512i acc[MR][NV];
     _Pragma("GCC unroll 8")
@@ -220,6 +239,7 @@ TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *
             __m512i a = _mm512_sub_epi32(acc[i][j], c128);
             if (b) a = _mm512_add_epi32(a, _mm512_set1_epi32(b[i]));
             __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(m[i]));
+            f = epilogue(ep, oc + i, f, res ? res + (size_t)i * P + p : NULL, mk);
             _mm512_mask_storeu_ps(y + (size_t)i * P + p, mk, f);
         }
     }
@@ -227,14 +247,15 @@ TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *
 
 #define MICRO_NV(mr)                                                                        \
     switch (nv) {                                                                           \
-    case 1: micro(mr, 1, w, K, xp, Pp, cs, p0, P, b, m, y); break;                          \
-    case 2: micro(mr, 2, w, K, xp, Pp, cs, p0, P, b, m, y); break;                          \
-    default: micro(mr, 3, w, K, xp, Pp, cs, p0, P, b, m, y); break;                         \
+    case 1: micro(mr, 1, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                          \
+    case 2: micro(mr, 2, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                          \
+    default: micro(mr, 3, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                         \
     }
 
 TGT static void micro_any(int mr, int nv, const int8_t *w, int K, const int8_t *xp, size_t Pp,
                           const int32_t *cs, size_t p0, size_t P, const int32_t *b,
-                          const float *m, float *y)
+                          const float *m, const cnn_s8_epilogue *ep, int oc, const float *res,
+                          float *y)
 {
     switch (mr) {
     case 8: MICRO_NV(8); break;
@@ -249,7 +270,7 @@ TGT static void micro_any(int mr, int nv, const int8_t *w, int K, const int8_t *
 }
 
 TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                      const float *m, float *y, void *scratch)
+                      const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
 {
     int G = c->groups, cg = c->c_in / G, og = c->c_out / G, K = (int)kdim(c), OH = c->out[1];
     size_t K4 = (size_t)(K + 3) / 4, P = (size_t)OH * c->out[2], Pp = rup(P, 16);
@@ -279,29 +300,84 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
         size_t p0 = (size_t)pbi * NV * 16;
         int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
         int oc = g * og + o0;
+        size_t yo = ((size_t)n * c->c_out + oc) * P;
         micro_any(mr, nv, w + (size_t)oc * K, K, xp + (size_t)pn * K4 * Pp * 4, Pp, cs + (size_t)pn * Pp,
-                  p0, P, b ? b + oc : NULL, m + oc, y + ((size_t)n * c->c_out + oc) * P);
+                  p0, P, b ? b + oc : NULL, m + oc, ep, oc, ep && ep->res ? ep->res + yo : NULL, y + yo);
     }
 }
 
-/* depthwise: one (image, channel) plane per job */
+/* depthwise, strides 1 and 2: per output row, the kH input rows it reads widened to
+   float once (zero padded left and right), then per 16 outputs one unmasked load and
+   an FMA per tap. Other strides, or rows too wide for the row buffer: masked byte loads
+   per tap. One (image, channel) plane per job. */
+#define DW_ROWBUF 8192 /* floats */
 TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                          const float *m, float *y)
+                          const float *m, const cnn_s8_epilogue *ep, float *y)
 {
     int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2], KH = c->k[1], KW = c->k[2];
     int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
+    /* a padded row: pw zeros, W values, zeros up to the last lane any vector reads */
+    int OWv = (OW + 15) / 16 * 16;
+    int RW = (OWv - 1) * sw + (KW - 1) * dw + 1 + 32;
+    if (RW < pw + W) RW = pw + W;
+    bool rows = (sw == 1 || sw == 2) && KH * RW <= DW_ROWBUF && KH * KW <= 64;
     long jobs = (long)c->n * c->c_in;
 #pragma omp parallel for schedule(static)
     for (long job = 0; job < jobs; job++) {
         int ch = (int)(job % c->c_in);
         const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
         float *yp = y + (size_t)job * OH * OW;
+        const float *rp = ep && ep->res ? ep->res + (size_t)job * OH * OW : NULL;
         __m512i bo = _mm512_set1_epi32(b ? b[ch] : 0);
         __m512 mo = _mm512_set1_ps(m[ch]);
         float wf[64];
         bool small = KH * KW <= 64;
         if (small)
             for (int t = 0; t < KH * KW; t++) wf[t] = (float)wp[t];
+        if (rows) {
+            float buf[DW_ROWBUF] __attribute__((aligned(64)));
+            const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            for (int oh = 0; oh < OH; oh++) {
+                for (int kh = 0; kh < KH; kh++) {
+                    float *r = buf + (size_t)kh * RW;
+                    int ih = oh * sh - ph + kh * dh;
+                    if (ih < 0 || ih >= H) {
+                        memset(r, 0, (size_t)RW * sizeof *r);
+                        continue;
+                    }
+                    memset(r, 0, (size_t)pw * sizeof *r);
+                    memset(r + pw + W, 0, (size_t)(RW - pw - W) * sizeof *r);
+                    const int8_t *src = xp + (size_t)ih * W;
+                    for (int i = 0; i < W; i += 16) {
+                        int nl = W - i < 16 ? W - i : 16;
+                        __m128i bt = _mm_maskz_loadu_epi8((__mmask16)((1u << nl) - 1u), src + i);
+                        _mm512_mask_storeu_ps(r + pw + i, (__mmask16)((1u << nl) - 1u),
+                                              _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bt)));
+                    }
+                }
+                for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+                    int nl = OW - ow0 < 16 ? OW - ow0 : 16;
+                    __m512 acc = _mm512_setzero_ps();
+                    for (int kh = 0; kh < KH; kh++) {
+                        const float *r = buf + (size_t)kh * RW + (size_t)ow0 * sw;
+                        for (int kw = 0; kw < KW; kw++) {
+                            __m512 xv;
+                            if (sw == 1) xv = _mm512_loadu_ps(r + kw * dw);
+                            else
+                                xv = _mm512_permutex2var_ps(_mm512_loadu_ps(r + kw * dw), even,
+                                                            _mm512_loadu_ps(r + kw * dw + 16));
+                            acc = _mm512_fmadd_ps(xv, _mm512_set1_ps(wf[kh * KW + kw]), acc);
+                        }
+                    }
+                    __m512i a = _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo);
+                    __mmask16 mk = (__mmask16)((1u << nl) - 1u);
+                    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
+                    f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
+                    _mm512_mask_storeu_ps(yp + (size_t)oh * OW + ow0, mk, f);
+                }
+            }
+            continue;
+        }
         for (int oh = 0; oh < OH; oh++)
             for (int ow0 = 0; ow0 < OW; ow0 += 16) {
                 int nl = OW - ow0 < 16 ? OW - ow0 : 16;
@@ -319,19 +395,21 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
                 }
                 __m512i a = _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo);
                 __mmask16 mk = (__mmask16)((1u << nl) - 1u);
-                _mm512_mask_storeu_ps(yp + (size_t)oh * OW + ow0, mk, _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo));
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
+                f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
+                _mm512_mask_storeu_ps(yp + (size_t)oh * OW + ow0, mk, f);
             }
     }
 }
 #endif
 
 void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                         const float *m, float *y, void *scratch)
+                         const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
 {
 #ifdef VNNI_OK
-    if (is_dw(c)) depthwise(c, x, w, b, m, y);
-    else dense(c, x, w, b, m, y, scratch);
+    if (is_dw(c)) depthwise(c, x, w, b, m, ep, y);
+    else dense(c, x, w, b, m, ep, y, scratch);
 #else
-    (void)c, (void)x, (void)w, (void)b, (void)m, (void)y, (void)scratch;
+    (void)c, (void)x, (void)w, (void)b, (void)m, (void)ep, (void)y, (void)scratch;
 #endif
 }

@@ -58,8 +58,37 @@ void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q)
     (void)vec;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
+void cnn_s8_epilogue_apply(const cnn_conv_desc *c, const cnn_s8_epilogue *ep, float *y)
+{
+    if (!ep) return;
+    size_t S = (size_t)c->out[0] * c->out[1] * c->out[2];
+    long planes = (long)c->n * c->c_out;
+#pragma omp parallel for schedule(static) if (planes * (long)S > 65536)
+    for (long pl = 0; pl < planes; pl++) {
+        int o = (int)(pl % c->c_out);
+        float *yp = y + (size_t)pl * S;
+        const float *rp = ep->res ? ep->res + (size_t)pl * S : NULL;
+        for (size_t i = 0; i < S; i++) {
+            float v = yp[i];
+            if (ep->scale) v = v * ep->scale[o];
+            if (ep->shift) v = v + ep->shift[o];
+            if (rp) v = v + rp[i];
+            if (ep->act == 1) v = v > 0.0f ? v : 0.0f;
+            else if (ep->act == 2) {
+                v = v < 0.0f ? 0.0f : v;
+                v = v > 6.0f ? 6.0f : v;
+            }
+            yp[i] = v;
+        }
+    }
+}
+
 void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
-                             const int32_t *b, const float *m, float *y, void *scratch)
+                             const int32_t *b, const float *m, const cnn_s8_epilogue *ep, float *y,
+                             void *scratch)
 {
     (void)scratch;
     int cg = c->c_in / c->groups, og = c->c_out / c->groups;
@@ -97,4 +126,5 @@ void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8
                     yo[((size_t)od * c->out[1] + oh) * c->out[2] + ow] = (float)acc * m[o];
                 }
     }
+    cnn_s8_epilogue_apply(c, ep, y);
 }
