@@ -280,7 +280,9 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
     int32_t *cs = (int32_t *)((char *)scratch + rup((size_t)panels * K4 * Pp * 4, 64));
     /* pack: (panel, output row) jobs */
     long rows = panels * OH;
-#pragma omp parallel for schedule(static)
+    /* small layers run on one thread: a parallel region costs more than they do */
+    bool par = (double)panels * (double)P * (double)K4 > 16384.0;
+#pragma omp parallel for schedule(static) if (par)
     for (long r = 0; r < rows; r++) {
         long pn = r / OH;
         int oh = (int)(r % OH);
@@ -291,7 +293,8 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
     /* GEMM: (panel, pixel block, channel block) jobs, channel blocks innermost */
     long pb = (long)((Pp / 16 + NV - 1) / NV), ob = (og + MR - 1) / MR;
     long jobs = panels * pb * ob;
-#pragma omp parallel for schedule(static)
+    par = jobs > 1 && (double)panels * (double)P * (double)K * (double)og > 262144.0;
+#pragma omp parallel for schedule(static) if (par)
     for (long jb = 0; jb < jobs; jb++) {
         long pn = jb / (pb * ob), rest = jb % (pb * ob);
         int pbi = (int)(rest / ob), obi = (int)(rest % ob);
@@ -322,7 +325,8 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
     if (RW < pw + W) RW = pw + W;
     bool rows = (sw == 1 || sw == 2) && KH * RW <= DW_ROWBUF && KH * KW <= 64;
     long jobs = (long)c->n * c->c_in;
-#pragma omp parallel for schedule(static)
+    bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
+#pragma omp parallel for schedule(static) if (par)
     for (long job = 0; job < jobs; job++) {
         int ch = (int)(job % c->c_in);
         const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
