@@ -10,7 +10,7 @@
 #include "cli.h"
 
 static const char QUANT_USAGE[] =
-    "usage: cnn quantize CHECKPOINT|MODEL --data DATA --out Q.safetensors [--calib N]\n"
+    "usage: cnn quantize CHECKPOINT|MODEL|FILE.onnx --data DATA --out Q.safetensors [--calib N]\n"
     "                    [--method minmax|percentile|entropy] [--percentile P]\n"
     "                    [--keep-float LAYER[,LAYER...]] [--split train|test] [--batch N]\n"
     "Post-training int8 quantization: symmetric int8 weights per output channel and one\n"
@@ -18,7 +18,7 @@ static const char QUANT_USAGE[] =
     "the first N examples of DATA (default 512; entropy = the KL-divergence method of\n"
     "TensorRT / ncnn, the default). Layers named by --keep-float and ops without an int8\n"
     "kernel stay float. The output is a checkpoint that eval, predict, forward, bench and\n"
-    "summary take.";
+    "summary take. An ONNX file is imported as `cnn eval` imports it.";
 
 int cmd_quantize(int argc, char **argv)
 {

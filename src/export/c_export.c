@@ -21,10 +21,14 @@
 enum {
     H_CONV = 1 << 0, H_AFFINE = 1 << 1, H_ACT = 1 << 2, H_MAXPOOL = 1 << 3, H_AVGPOOL = 1 << 4,
     H_ADAPTIVE = 1 << 5, H_ADD = 1 << 6, H_COPY = 1 << 7, H_SHUFFLE = 1 << 8, H_MULCH = 1 << 9,
-    H_QCONV = 1 << 10, H_GLOBAL = 1 << 11,
+    H_QCONV = 1 << 10, H_GLOBAL = 1 << 11, H_BIN = 1 << 12, H_UNARY = 1 << 13, H_GATHER = 1 << 14,
+    H_PAD = 1 << 15, H_REDUCE = 1 << 16, H_MATMUL = 1 << 17, H_SOFTMAX = 1 << 18, H_LRN = 1 << 19,
+    H_CONVT = 1 << 20,
 };
+/* helpers that call <math.h> */
+#define H_MATH (H_BIN | H_UNARY | H_SOFTMAX | H_LRN)
 
-typedef enum { K_SKIP, K_INPUT, K_ALIAS, K_INPLACE, K_OWN } kind;
+typedef enum { K_SKIP, K_INPUT, K_ALIAS, K_INPLACE, K_OWN, K_CONST } kind;
 
 typedef struct xnode {
     kind k;
@@ -41,6 +45,7 @@ typedef struct gen {
     bool int8;           /* int8 nodes as integer kernels */
     size_t weight_bytes;
     size_t qx_bytes;     /* largest quantized input of an int8 node */
+    bool math;           /* include <math.h> (HUGE_VALF) */
     bool failed;
 } gen;
 
@@ -311,6 +316,207 @@ static void emit_helpers(gen *g)
                "    long i;\n"
                "    for (c = 0; c < C; c++)\n"
                "        for (i = 0; i < S; i++) y[c * S + i] = x[c * S + i] * s[c];\n"
+               "}\n\n");    if (g->helpers & H_BIN)
+        out(g, "/* y = a op b over an index space of rank p[0], dims p[1..r], a's strides\n"
+               "   p[r+1..2r], b's p[2r+1..3r] (0: broadcast); op as cnn_binary_op */\n"
+               "static void bin(int op, const float *a, const float *b, float *y, const long *p)\n"
+               "{\n"
+               "    long r = p[0], n = 1, i, k;\n"
+               "    for (k = 0; k < r; k++) n *= p[1 + k];\n"
+               "    for (i = 0; i < n; i++) {\n"
+               "        long rem = i, oa = 0, ob = 0;\n"
+               "        float x, v, z;\n"
+               "        for (k = r - 1; k >= 0; k--) {\n"
+               "            long c = rem %% p[1 + k];\n"
+               "            rem /= p[1 + k];\n"
+               "            oa += c * p[1 + r + k];\n"
+               "            ob += c * p[1 + 2 * r + k];\n"
+               "        }\n"
+               "        x = a[oa], v = b[ob];\n"
+               "        switch (op) {\n"
+               "        case 0: z = x + v; break;\n"
+               "        case 1: z = x - v; break;\n"
+               "        case 2: z = x * v; break;\n"
+               "        case 3: z = x / v; break;\n"
+               "        case 4: z = (x > v || x != x) ? x : v; break;\n"
+               "        case 5: z = (x < v || x != x) ? x : v; break;\n"
+               "        default: z = powf(x, v); break;\n"
+               "        }\n"
+               "        y[i] = z;\n"
+               "    }\n"
+               "}\n\n");
+    if (g->helpers & H_UNARY)
+        out(g, "/* op as cnn_unary_op */\n"
+               "static void unary(int op, const float *x, float *y, long n)\n"
+               "{\n"
+               "    long i;\n"
+               "    for (i = 0; i < n; i++) {\n"
+               "        float v = x[i];\n"
+               "        switch (op) {\n"
+               "        case 0: v = -v; break;\n"
+               "        case 1: v = fabsf(v); break;\n"
+               "        case 2: v = expf(v); break;\n"
+               "        case 3: v = logf(v); break;\n"
+               "        case 4: v = sqrtf(v); break;\n"
+               "        default: v = 1.0f / v; break;\n"
+               "        }\n"
+               "        y[i] = v;\n"
+               "    }\n"
+               "}\n\n");
+    if (g->helpers & H_GATHER)
+        out(g, "/* y (contiguous over dims p[2..r+1]) = x[p[1] + sum c_k p[r+2+k]] (transpose, slice) */\n"
+               "static void gather(const float *x, float *y, const long *p)\n"
+               "{\n"
+               "    long r = p[0], n = 1, i, k;\n"
+               "    for (k = 0; k < r; k++) n *= p[2 + k];\n"
+               "    for (i = 0; i < n; i++) {\n"
+               "        long rem = i, o = p[1];\n"
+               "        for (k = r - 1; k >= 0; k--) {\n"
+               "            o += (rem %% p[2 + k]) * p[2 + r + k];\n"
+               "            rem /= p[2 + k];\n"
+               "        }\n"
+               "        y[i] = x[o];\n"
+               "    }\n"
+               "}\n\n");
+    if (g->helpers & H_PAD)
+        out(g, "/* pad: output dims p[1..r], input strides p[r+1..2r], per axis k a source map\n"
+               "   m + p[2r+1+k] (input index per output index, -1: the value v) */\n"
+               "static void pad(const float *x, float *y, const long *p, const long *m, float v)\n"
+               "{\n"
+               "    long r = p[0], n = 1, i, k;\n"
+               "    for (k = 0; k < r; k++) n *= p[1 + k];\n"
+               "    for (i = 0; i < n; i++) {\n"
+               "        long rem = i, o = 0, out = 0;\n"
+               "        for (k = r - 1; k >= 0; k--) {\n"
+               "            long s = m[p[1 + 2 * r + k] + rem %% p[1 + k]];\n"
+               "            rem /= p[1 + k];\n"
+               "            if (s < 0) out = 1;\n"
+               "            o += s * p[1 + r + k];\n"
+               "        }\n"
+               "        y[i] = out ? v : x[o];\n"
+               "    }\n"
+               "}\n\n");
+    if (g->helpers & H_REDUCE)
+        out(g, "/* reduce (op: 0 mean, 1 sum, 2 max, 3 min) over input dims p[1..r], strides\n"
+               "   p[r+1..2r], reduced axes p[2r+1+k] != 0, in the library's order: sums in double */\n"
+               "static void reduce(int op, const float *x, float *y, const long *p)\n"
+               "{\n"
+               "    long r = p[0], nk = 1, nr = 1, i, j, k;\n"
+               "    for (k = 0; k < r; k++) {\n"
+               "        if (p[1 + 2 * r + k]) nr *= p[1 + k];\n"
+               "        else nk *= p[1 + k];\n"
+               "    }\n"
+               "    for (i = 0; i < nk; i++) {\n"
+               "        long rem = i, base = 0;\n"
+               "        double acc = 0.0;\n"
+               "        float m = 0.0f;\n"
+               "        for (k = r - 1; k >= 0; k--)\n"
+               "            if (!p[1 + 2 * r + k]) {\n"
+               "                base += (rem %% p[1 + k]) * p[1 + r + k];\n"
+               "                rem /= p[1 + k];\n"
+               "            }\n"
+               "        m = x[base];\n"
+               "        for (j = 0; j < nr; j++) {\n"
+               "            long rj = j, o = base;\n"
+               "            float v;\n"
+               "            for (k = r - 1; k >= 0; k--)\n"
+               "                if (p[1 + 2 * r + k]) {\n"
+               "                    o += (rj %% p[1 + k]) * p[1 + r + k];\n"
+               "                    rj /= p[1 + k];\n"
+               "                }\n"
+               "            v = x[o];\n"
+               "            if (op < 2) acc += v;\n"
+               "            else if (m == m && (v != v || (op == 2 ? v > m : v < m))) m = v;\n"
+               "        }\n"
+               "        y[i] = op == 0 ? (float)(acc / (double)nr) : op == 1 ? (float)acc : m;\n"
+               "    }\n"
+               "}\n\n");
+    if (g->helpers & H_MATMUL)
+        out(g, "/* p: stacks, M, K, N, then per stack the offsets of a and b */\n"
+               "static void matmul(const float *A, const float *B, float *Y, const long *p)\n"
+               "{\n"
+               "    long s, i, j, k, M = p[1], K = p[2], N = p[3];\n"
+               "    for (s = 0; s < p[0]; s++)\n"
+               "        for (i = 0; i < M; i++) {\n"
+               "            const float *a = A + p[4 + 2 * s] + i * K, *b = B + p[5 + 2 * s];\n"
+               "            float *y = Y + (s * M + i) * N;\n"
+               "            for (j = 0; j < N; j++) y[j] = 0.0f;\n"
+               "            for (k = 0; k < K; k++)\n"
+               "                for (j = 0; j < N; j++) y[j] += a[k] * b[k * N + j];\n"
+               "        }\n"
+               "}\n\n");
+    if (g->helpers & H_SOFTMAX)
+        out(g, "/* (log-)softmax over K of (outer, K, S), max-subtracted, the sum in double */\n"
+               "static void softmax(const float *x, float *y, long outer, long K, long S, int lg)\n"
+               "{\n"
+               "    long i, p, k;\n"
+               "    for (i = 0; i < outer; i++) {\n"
+               "        const float *xi = x + i * K * S;\n"
+               "        float *yi = y + i * K * S;\n"
+               "        for (p = 0; p < S; p++) {\n"
+               "            float m = xi[p];\n"
+               "            double sum = 0.0;\n"
+               "            for (k = 1; k < K; k++) m = fmaxf(m, xi[k * S + p]);\n"
+               "            for (k = 0; k < K; k++) {\n"
+               "                float e = expf(xi[k * S + p] - m);\n"
+               "                if (!lg) yi[k * S + p] = e;\n"
+               "                sum += e;\n"
+               "            }\n"
+               "            if (lg) {\n"
+               "                float ls = (float)log(sum);\n"
+               "                for (k = 0; k < K; k++) yi[k * S + p] = (xi[k * S + p] - m) - ls;\n"
+               "            } else {\n"
+               "                float inv = (float)(1.0 / sum);\n"
+               "                for (k = 0; k < K; k++) yi[k * S + p] *= inv;\n"
+               "            }\n"
+               "        }\n"
+               "    }\n"
+               "}\n\n");
+    if (g->helpers & H_LRN)
+        out(g, "/* local response normalisation across C channels of S positions */\n"
+               "static void lrn(const float *x, float *y, int C, long S, int size, float alpha, float beta, float k)\n"
+               "{\n"
+               "    int c, q;\n"
+               "    long p;\n"
+               "    float scale = alpha / (float)size;\n"
+               "    for (c = 0; c < C; c++) {\n"
+               "        int lo = c - size / 2 > 0 ? c - size / 2 : 0;\n"
+               "        int hi = c + (size - 1) / 2 < C - 1 ? c + (size - 1) / 2 : C - 1;\n"
+               "        for (p = 0; p < S; p++) {\n"
+               "            float sum = 0.0f;\n"
+               "            for (q = lo; q <= hi; q++) sum += x[q * S + p] * x[q * S + p];\n"
+               "            y[c * S + p] = x[c * S + p] * powf(k + scale * sum, -beta);\n"
+               "        }\n"
+               "    }\n"
+               "}\n\n");
+    if (g->helpers & H_CONVT)
+        out(g, "/* transposed 2D convolution (PyTorch's ConvTranspose2d), w (C_in, C_out/g, kH, kW).\n"
+               "   p: C_in, H, W, C_out, H', W', kH, kW, sH, sW, pH, pW, dH, dW, groups */\n"
+               "static void convt(const float *x, const float *w, const float *b, float *y, const int *p)\n"
+               "{\n"
+               "    int ci = p[0], h = p[1], wd = p[2], co = p[3], oh = p[4], ow = p[5];\n"
+               "    int g = p[14], cg = ci / g, og = co / g, c, o, r, q, a, e;\n"
+               "    long i, S = (long)oh * ow;\n"
+               "    for (o = 0; o < co; o++)\n"
+               "        for (i = 0; i < S; i++) y[o * S + i] = b ? b[o] : 0.0f;\n"
+               "    for (c = 0; c < ci; c++)\n"
+               "        for (o = 0; o < og; o++) {\n"
+               "            int oc = (c / cg) * og + o;\n"
+               "            const float *wc = w + ((long)c * og + o) * p[6] * p[7];\n"
+               "            for (r = 0; r < h; r++)\n"
+               "                for (q = 0; q < wd; q++) {\n"
+               "                    float v = x[((long)c * h + r) * wd + q];\n"
+               "                    for (a = 0; a < p[6]; a++) {\n"
+               "                        int yr = r * p[8] - p[10] + a * p[12];\n"
+               "                        if (yr < 0 || yr >= oh) continue;\n"
+               "                        for (e = 0; e < p[7]; e++) {\n"
+               "                            int yc = q * p[9] - p[11] + e * p[13];\n"
+               "                            if (yc < 0 || yc >= ow) continue;\n"
+               "                            y[(long)oc * S + (long)yr * ow + yc] += v * wc[a * p[7] + e];\n"
+               "                        }\n"
+               "                    }\n"
+               "                }\n"
+               "        }\n"
                "}\n\n");
 }
 
@@ -328,14 +534,53 @@ static size_t per_ex(const cnn_node *n) { return cnn_node_per_example(n); }
 /* spatial size H, W of a 4-D value */
 static int dim(const cnn_node *n, int i) { return n->out.dims[i]; }
 
-/* "arena + off" or "input" for node id v */
+/* "arena + off", "input" or a constant's array "kN" for node id v */
 static const char *ref(const xnode *x, const cnn_node *const *nodes, int v, char *buf, size_t size)
 {
     (void)nodes;
     int r = x[v].root;
     if (r < 0) snprintf(buf, size, "input");
+    else if (x[r].k == K_CONST) snprintf(buf, size, "k%d", r);
     else snprintf(buf, size, "arena + %zu", x[r].off);
     return buf;
+}
+
+/* the dims of n at batch 1 (a batched node's dimension 0 is the batch) */
+static int dims1(const cnn_node *n, long *d)
+{
+    for (int i = 0; i < n->out.ndim; i++) d[i] = n->out.dims[i];
+    if (n->batched && n->out.ndim > 0) d[0] = 1;
+    return n->out.ndim;
+}
+
+static void strides_of(int r, const long *d, long *st)
+{
+    long s = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        st[i] = s;
+        s *= d[i];
+    }
+}
+
+static void emit_longs(gen *g, const char *name, const long *v, size_t k)
+{
+    out(g, "static const long %s[%zu] = {", name, k ? k : 1);
+    for (size_t i = 0; i < k; i++) out(g, "%s%ldL", i % 8 ? ", " : (i ? ",\n    " : "\n    "), v[i]);
+    out(g, "%s};\n", k ? "\n" : "0");
+}
+
+/* source index of output index o along an axis of d elements padded by `before` (as
+   the pad op: -1 for the constant) */
+static long pad_src(int mode, long o, long before, long d)
+{
+    long s = o - before;
+    if (s >= 0 && s < d) return s;
+    if (mode == CNN_PAD_CONSTANT) return -1;
+    if (mode == CNN_PAD_EDGE) return s < 0 ? 0 : d - 1;
+    long period = 2 * (d - 1);
+    s %= period;
+    if (s < 0) s += period;
+    return s < d ? s : period - s;
 }
 
 static cnn_status check_node(const cnn_node *n)
@@ -343,7 +588,9 @@ static cnn_status check_node(const cnn_node *n)
     static const char *ok[] = {"conv2d", "conv3d", "linear", "batchnorm2d", "batchnorm3d",
                                "activation", "maxpool2d", "avgpool2d", "adaptive_avgpool2d",
                                "global_avgpool", "reshape", "dropout", "add", "concat",
-                               "channel_shuffle", "channel_slice", "mul_channel"};
+                               "channel_shuffle", "channel_slice", "mul_channel", "softmax",
+                               "softmax_axis", "lrn", "conv_transpose2d", "binary", "unary",
+                               "transpose", "slice", "pad", "reduce", "matmul"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (is(n, ok[i])) {
             if ((is(n, "maxpool2d") || is(n, "avgpool2d") || is(n, "adaptive_avgpool2d") ||
@@ -354,7 +601,9 @@ static cnn_status check_node(const cnn_node *n)
     return cnn_node_error(n, CNN_ERR_UNSUPPORTED,
                           "the C exporter has no generator for op '%s' (supported: conv2d/3d, "
                           "linear, batch norm, activations, max/avg/adaptive pooling, add, "
-                          "concat, reshape, dropout, channel shuffle/slice, mul_channel)",
+                          "concat, reshape, dropout, channel shuffle/slice, mul_channel, "
+                          "softmax, lrn, conv_transpose2d, binary, unary, transpose, slice, "
+                          "pad, reduce, matmul)",
                           op(n));
 }
 
@@ -367,6 +616,7 @@ static size_t plan(cnn_graph *g, const cnn_node *input, int last_id, xnode *x)
         x[i].numel = per_ex(n);
         x[i].last = i;
         if (n == input) x[i].k = K_INPUT, x[i].root = -1;
+        else if (n->n_in == 0 && !n->batched) x[i].k = K_CONST, x[i].root = i;
         else if (n->n_in == 0) x[i].k = K_SKIP, x[i].root = i;
         else if (is(n, "reshape") || is(n, "dropout")) x[i].k = K_ALIAS, x[i].root = x[n->in[0]->id].root;
         else x[i].k = K_OWN, x[i].root = i;
@@ -385,7 +635,7 @@ static size_t plan(cnn_graph *g, const cnn_node *input, int last_id, xnode *x)
         if (x[i].k != K_OWN || !(is(n, "batchnorm2d") || is(n, "batchnorm3d") || is(n, "activation") || is(n, "add")))
             continue;
         int r = x[n->in[0]->id].root;
-        if (r < 0 || x[r].last != i) continue;
+        if (r < 0 || x[r].k == K_CONST || x[r].last != i) continue;
         if (is(n, "add") && x[n->in[1]->id].root == r) continue;
         int mylast = x[i].last;
         x[i].k = K_INPLACE;
@@ -423,6 +673,184 @@ static size_t plan(cnn_graph *g, const cnn_node *input, int last_id, xnode *x)
     }
     cnn_free(live);
     return peak;
+}
+
+/* softmax, lrn, conv_transpose2d and the general tensor ops (binary, unary, transpose,
+   slice, pad, reduce, matmul) at batch 1; a: the input's reference, y: the output's */
+static cnn_status gen_general(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes, const char *a,
+                              const char *y, char *body, size_t bsz, size_t *blen)
+{
+#define BODY(...) (*blen += (size_t)snprintf(body + *blen, bsz > *blen ? bsz - *blen : 0, __VA_ARGS__))
+    char b[64], nm[32], f1[40], f2[40], f3[40];
+    cnn_op_desc d;
+    const cnn_desc_attr *t;
+    int id = n->id;
+    long od[CNN_MAX_DIMS], ost[CNN_MAX_DIMS], id_[CNN_MAX_DIMS], ist[CNN_MAX_DIMS];
+    long v[4 + 4 * CNN_MAX_DIMS];
+    int r = dims1(n, od);
+    strides_of(r, od, ost);
+    int ri = dims1(n->in[0], id_);
+    strides_of(ri, id_, ist);
+    snprintf(nm, sizeof nm, "g%d", id);
+    if (is(n, "softmax") || is(n, "softmax_axis")) {
+        int ax = 1, lg = 0;
+        if (is(n, "softmax_axis")) {
+            ax = (int)attr(n, &d, "axis")->i[0];
+            lg = (int)attr(n, &d, "log")->i[0];
+            if (ax < 0) ax += r;
+        }
+        long outer = 1, S = 1;
+        for (int i = 0; i < ax; i++) outer *= od[i];
+        for (int i = ax + 1; i < r; i++) S *= od[i];
+        BODY("    softmax(%s, %s, %ld, %ld, %ld, %d);\n", a, y, outer, od[ax], S, lg);
+        G->helpers |= H_SOFTMAX;
+    } else if (is(n, "lrn")) {
+        long S = 1;
+        for (int i = 2; i < r; i++) S *= od[i];
+        int size = (int)attr(n, &d, "size")->i[0];
+        float al = attr(n, &d, "alpha")->f[0], be = attr(n, &d, "beta")->f[0], k = attr(n, &d, "k")->f[0];
+        BODY("    lrn(%s, %s, %ld, %ld, %d, %s, %s, %s);\n", a, y, od[1], S, size, flit(al, f1, sizeof f1),
+             flit(be, f2, sizeof f2), flit(k, f3, sizeof f3));
+        G->helpers |= H_LRN;
+    } else if (is(n, "conv_transpose2d")) {
+        int k[2], st[2], pd[2], dl[2];
+        t = attr(n, &d, "kernel"), k[0] = (int)t->i[0], k[1] = (int)t->i[1];
+        t = attr(n, &d, "stride"), st[0] = (int)t->i[0], st[1] = (int)t->i[1];
+        t = attr(n, &d, "padding"), pd[0] = (int)t->i[0], pd[1] = (int)t->i[1];
+        t = attr(n, &d, "dilation"), dl[0] = (int)t->i[0], dl[1] = (int)t->i[1];
+        int groups = (int)attr(n, &d, "groups")->i[0];
+        bool bias = attr(n, &d, "bias")->i[0] != 0;
+        snprintf(nm, sizeof nm, "w%d", id);
+        CNN_CHECK(emit_array(G, n, nm, n->params[0]->value.data, cnn_tensor_numel(&n->params[0]->value)));
+        if (bias) {
+            snprintf(nm, sizeof nm, "b%d", id);
+            CNN_CHECK(emit_array(G, n, nm, n->params[1]->value.data, (size_t)od[1]));
+        }
+        out(G, "static const int g%d[15] = {%ld, %ld, %ld, %ld, %ld, %ld, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n",
+            id, id_[1], id_[2], id_[3], od[1], od[2], od[3], k[0], k[1], st[0], st[1], pd[0], pd[1], dl[0],
+            dl[1], groups);
+        if (bias) BODY("    convt(%s, w%d, b%d, %s, g%d);\n", a, id, id, y, id);
+        else BODY("    convt(%s, w%d, 0, %s, g%d);\n", a, id, y, id);
+        G->helpers |= H_CONVT;
+    } else if (is(n, "unary")) {
+        BODY("    unary(%d, %s, %s, %zu);\n", (int)attr(n, &d, "op")->i[0], a, y, per_ex(n));
+        G->helpers |= H_UNARY;
+    } else if (is(n, "binary")) {
+        v[0] = r;
+        for (int i = 0; i < r; i++) v[1 + i] = od[i];
+        for (int k = 0; k < 2; k++) {
+            long dk[CNN_MAX_DIMS], sk[CNN_MAX_DIMS];
+            int rk = dims1(n->in[k], dk), lead = r - rk;
+            strides_of(rk, dk, sk);
+            for (int i = 0; i < r; i++) v[1 + (k + 1) * r + i] = (i < lead || dk[i - lead] == 1) ? 0 : sk[i - lead];
+        }
+        emit_longs(G, nm, v, 1 + 3 * (size_t)r);
+        ref(x, (const cnn_node *const *)nodes, n->in[1]->id, b, sizeof b);
+        BODY("    bin(%d, %s, %s, %s, g%d);\n", (int)attr(n, &d, "op")->i[0], a, b, y, id);
+        G->helpers |= H_BIN;
+    } else if (is(n, "transpose") || is(n, "slice")) {
+        v[0] = r, v[1] = 0;
+        for (int i = 0; i < r; i++) v[2 + i] = od[i];
+        if (is(n, "transpose")) {
+            t = attr(n, &d, "perm");
+            for (int i = 0; i < r; i++) v[2 + r + i] = ist[t->i[i]];
+        } else {
+            int ax = (int)attr(n, &d, "axis")->i[0];
+            long start = attr(n, &d, "start")->i[0], step = attr(n, &d, "step")->i[0];
+            if (ax < 0) ax += r;
+            long dd = id_[ax];
+            if (start < 0) start += dd;
+            if (step > 0) start = start < 0 ? 0 : start > dd ? dd : start;
+            else start = start < 0 ? 0 : start > dd - 1 ? dd - 1 : start;
+            for (int i = 0; i < r; i++) v[2 + r + i] = ist[i];
+            v[1] = start * ist[ax];
+            v[2 + r + ax] = ist[ax] * step;
+        }
+        emit_longs(G, nm, v, 2 + 2 * (size_t)r);
+        BODY("    gather(%s, %s, g%d);\n", a, y, id);
+        G->helpers |= H_GATHER;
+    } else if (is(n, "pad")) {
+        const cnn_desc_attr *pads = attr(n, &d, "pads");
+        long pb[CNN_MAX_DIMS];
+        for (int i = 0; i < r; i++) pb[i] = pads->i[i];
+        int mode = (int)attr(n, &d, "mode")->i[0];
+        float val = attr(n, &d, "value")->f[0];
+        for (int i = 0; i < 2 * r; i++)
+            if (pads->i[i] < 0 && mode != CNN_PAD_CONSTANT)
+                return cnn_node_error(n, CNN_ERR_UNSUPPORTED,
+                                      "the C exporter does not crop (negative pads) in reflect / edge mode");
+        if (val != val) return cnn_node_error(n, CNN_ERR_UNSUPPORTED, "pad value NaN cannot be exported");
+        size_t total = 0;
+        v[0] = r;
+        for (int i = 0; i < r; i++) {
+            v[1 + i] = od[i];
+            v[1 + r + i] = ist[i];
+            v[1 + 2 * r + i] = (long)total;
+            total += (size_t)od[i];
+        }
+        emit_longs(G, nm, v, 1 + 3 * (size_t)r);
+        long *map = cnn_malloc(total * sizeof *map);
+        if (!map) return cnn_set_error(CNN_ERR_NOMEM, "export: out of memory");
+        for (int i = 0, off = 0; i < r; off += (int)od[i], i++)
+            for (long o = 0; o < od[i]; o++) map[off + o] = pad_src(mode, o, pb[i], id_[i]);
+        snprintf(nm, sizeof nm, "m%d", id);
+        emit_longs(G, nm, map, total);
+        cnn_free(map);
+        if (isinf(val)) snprintf(f1, sizeof f1, "%sHUGE_VALF", val < 0 ? "-" : "");
+        else flit(val, f1, sizeof f1);
+        BODY("    pad(%s, %s, g%d, m%d, %s);\n", a, y, id, id, f1);
+        G->helpers |= H_PAD;
+        if (isinf(val)) G->math = true;
+    } else if (is(n, "reduce")) {
+        int opk = (int)attr(n, &d, "op")->i[0];
+        t = attr(n, &d, "axes");
+        v[0] = ri;
+        for (int i = 0; i < ri; i++) {
+            v[1 + i] = id_[i];
+            v[1 + ri + i] = ist[i];
+            v[1 + 2 * ri + i] = 0;
+        }
+        for (int j = 0; j < t->n; j++) v[1 + 2 * ri + t->i[j]] = 1;
+        emit_longs(G, nm, v, 1 + 3 * (size_t)ri);
+        BODY("    reduce(%d, %s, %s, g%d);\n", opk, a, y, id);
+        G->helpers |= H_REDUCE;
+    } else if (is(n, "matmul")) {
+        long ad[CNN_MAX_DIMS] = {0}, bd[CNN_MAX_DIMS] = {0}, as[CNN_MAX_DIMS], bs[CNN_MAX_DIMS];
+        int ra = dims1(n->in[0], ad), rb = dims1(n->in[1], bd);
+        if (ra < 1 || rb < 1) return cnn_node_error(n, CNN_ERR_UNSUPPORTED, "matmul of a scalar");
+        strides_of(ra, ad, as);
+        strides_of(rb, bd, bs);
+        long M = ra == 1 ? 1 : ad[ra - 2], K = ad[ra - 1], N = rb == 1 ? 1 : bd[rb - 1];
+        int la = ra >= 2 ? ra - 2 : 0, lb = rb >= 2 ? rb - 2 : 0, ls = la > lb ? la : lb;
+        long sd[CNN_MAX_DIMS], ns = 1;
+        for (int i = 0; i < ls; i++) {
+            int ia = i - (ls - la), ib = i - (ls - lb);
+            long da = ia >= 0 ? ad[ia] : 1, db = ib >= 0 ? bd[ib] : 1;
+            sd[i] = da > db ? da : db;
+            ns *= sd[i];
+        }
+        long *pv = cnn_malloc((size_t)(4 + 2 * ns) * sizeof *pv);
+        if (!pv) return cnn_set_error(CNN_ERR_NOMEM, "export: out of memory");
+        pv[0] = ns, pv[1] = M, pv[2] = K, pv[3] = N;
+        for (long s2 = 0; s2 < ns; s2++) {
+            long rem = s2, oa = 0, ob = 0;
+            for (int i = ls - 1; i >= 0; i--) {
+                long c = rem % sd[i];
+                rem /= sd[i];
+                int ia = i - (ls - la), ib = i - (ls - lb);
+                if (ia >= 0 && ad[ia] != 1) oa += c * as[ia];
+                if (ib >= 0 && bd[ib] != 1) ob += c * bs[ib];
+            }
+            pv[4 + 2 * s2] = oa, pv[5 + 2 * s2] = ob;
+        }
+        emit_longs(G, nm, pv, (size_t)(4 + 2 * ns));
+        cnn_free(pv);
+        ref(x, (const cnn_node *const *)nodes, n->in[1]->id, b, sizeof b);
+        BODY("    matmul(%s, %s, %s, g%d);\n", a, b, y, id);
+        G->helpers |= H_MATMUL;
+    }
+#undef BODY
+    return CNN_OK;
 }
 
 static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes, char *body, size_t bsz,
@@ -561,6 +989,8 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
         int C = dim(n, 1);
         BODY("    mulch(%s, %s, %s, %d, %zu);\n", a, b, y, C, per_ex(n) / (size_t)C);
         G->helpers |= H_MULCH;
+    } else {
+        CNN_CHECK(gen_general(G, n, x, nodes, a, y, body, bsz, blen));
     }
 #undef BODY
     return CNN_OK;
@@ -634,6 +1064,21 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
     for (int i = 0; s == CNN_OK && i <= last; i++) {
         cnn_node *n = g->nodes[i];
         if (x[i].k == K_SKIP || x[i].k == K_INPUT || x[i].k == K_ALIAS) continue;
+        if (x[i].k == K_CONST) { /* a constant or parameter node something reads */
+            if (x[i].last <= i) continue;
+            char nm[32];
+            snprintf(nm, sizeof nm, "k%d", i);
+            if (is(n, "parameter")) {
+                s = emit_array(&G, n, nm, n->params[0]->value.data, cnn_tensor_numel(&n->params[0]->value));
+            } else {
+                cnn_ctx cx;
+                memset(&cx, 0, sizeof cx);
+                cx.batch = 1;
+                s = n->op->forward(n, &cx); /* a constant writes its data into its buffer */
+                if (s == CNN_OK) s = emit_array(&G, n, nm, n->out.data, cnn_node_numel(n));
+            }
+            continue;
+        }
         if (blen + 1024 > bsz) {
             char *nb = cnn_realloc(body, bsz * 2);
             if (!nb) {
@@ -671,7 +1116,8 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
             gen H = {.c = c, .helpers = G.helpers, .acts = G.acts, .qx_bytes = G.qx_bytes};
             out(&H, "/* %s: generated by cnn.c's C exporter from %d graph nodes. C99%s. */\n", name,
                 last + 1, int8 ? ", int8 conv/linear layers" : "");
-            if (G.acts & (1u << CNN_ACT_SIGMOID | 1u << CNN_ACT_TANH | 1u << CNN_ACT_ELU))
+            if ((G.acts & (1u << CNN_ACT_SIGMOID | 1u << CNN_ACT_TANH | 1u << CNN_ACT_ELU)) ||
+                (G.helpers & H_MATH) || G.math)
                 out(&H, "#include <math.h>\n");
             out(&H, "\n#include \"%s.h\"\n\n", name);
             emit_helpers(&H);

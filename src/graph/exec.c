@@ -461,13 +461,8 @@ cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
             cnn_fusion_describe(v, &ctx, &epi);
             ctx.epi = &epi;
         }
-        cnn_status s;
-        if (v->q) { /* int8 precision (quant.c): the executor runs the node's int8 conv */
-            s = cnn_qnode_forward(v, &ctx);
-            if (s == CNN_OK && ctx.epi) ctx.be->epilogue(ctx.epi, v->out.data);
-        } else {
-            s = v->op->forward(v, &ctx);
-        }
+        /* int8 precision (quant.c): the executor runs the node's int8 conv */
+        cnn_status s = v->q ? cnn_qnode_forward(v, &ctx) : v->op->forward(v, &ctx);
         if (s != CNN_OK) return s;
         if (g->profiling) {
             v->prof_fwd += now_s() - t0;

@@ -133,6 +133,9 @@ cnn_status cnn_node_quantize(cnn_node *n, float in_scale, const float *wq, const
     return CNN_OK;
 }
 
+/* Runs the node and the epilogue the executor planned for it (ctx->epi: batch norm's
+   affine, residual add, activation): in the int8 kernel's store when its activation is
+   none / ReLU / ReLU6, else with the backend's float epilogue after it. */
 cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     const cnn_qnode *q = n->q;
@@ -140,7 +143,25 @@ cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
     cnn_quantize_s8(n->in[0]->out.data, cnn_node_numel(n->in[0]), q->in_scale, xq);
     cnn_conv_desc d = q->desc;
     d.n = ctx->batch;
-    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m, n->out.data, (char *)ctx->scratch + q->x_bytes);
+    const cnn_epilogue *e = ctx->epi;
+    cnn_s8_epilogue ep = {0};
+    bool in_store = e != NULL;
+    for (int k = 0; e && k < e->n_stages; k++) {
+        const cnn_epi_stage *st = &e->st[k];
+        if (st->kind == CNN_EPI_AFFINE) {
+            ep.scale = st->scale;
+            ep.shift = st->shift;
+        } else if (st->kind == CNN_EPI_ADD) {
+            ep.res = st->other;
+        } else if (st->act.act == CNN_ACT_RELU || st->act.act == CNN_ACT_RELU6) {
+            ep.act = st->act.act == CNN_ACT_RELU ? 1 : 2;
+        } else {
+            in_store = false;
+        }
+    }
+    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m, in_store ? &ep : NULL, n->out.data,
+                             (char *)ctx->scratch + q->x_bytes);
+    if (e && !in_store) ctx->be->epilogue(e, n->out.data);
     return CNN_OK;
 }
 

@@ -7,21 +7,6 @@
 #include "kernels.h"
 #include "ref/ref.h"
 
-size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
-size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
-void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
-                          float *y, void *scratch);
-void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
-                                void *scratch);
-void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
-                                   float *dw, float *db, void *scratch);
-void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
-
-size_t cnn_ref_conv_s8_scratch(const cnn_conv_desc *c);
-void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
-                             const int32_t *b, const float *m, float *y, void *scratch);
-
 const cnn_backend cnn_backend_ref = {
     .name = "ref",
     .conv_scratch = cnn_ref_conv_scratch,

@@ -137,6 +137,7 @@ typedef struct cnn_bn_args {
     float *dx, *dw, *db;
 } cnn_bn_args;
 
+struct cnn_s8_epilogue; /* below, with the int8 helpers */
 typedef struct cnn_backend {
     const char *name;
     /* Scratch bytes the conv kernels below need for this descriptor. The scratch
@@ -160,11 +161,12 @@ typedef struct cnn_backend {
     /* int8 (docs/architecture.md, "int8 precision"). x: (N, C_in, D, H, W) int8,
        w: (C_out, C_in/groups, kD, kH, kW) int8, b: int32 per output channel (may be
        NULL), m: float per output channel. acc = b[o] + sum x * w, exact in int32;
-       y = (float)acc * m[o] (one rounding), NCDHW. Every backend gives the same
-       integers and so the same floats. */
+       y = (float)acc * m[o] (one rounding), NCDHW, then the epilogue ep (may be NULL;
+       cnn_s8_epilogue). Every backend gives the same integers and so the same floats. */
     size_t (*conv_s8_scratch)(const cnn_conv_desc *c);
     void (*conv_forward_s8)(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
-                            const int32_t *b, const float *m, float *y, void *scratch);
+                            const int32_t *b, const float *m, const struct cnn_s8_epilogue *ep,
+                            float *y, void *scratch);
 
     /* --- pooling --- (docs/architecture.md, "Kernels"). x: planes x in[0]*in[1]*in[2]
        floats, y: planes x out[0]*out[1]*out[2]; forwards overwrite y (and idx),
@@ -374,6 +376,17 @@ static inline int8_t cnn_q8(float x, float s)
 }
 /* Quantizes n floats with cnn_q8 (OpenMP over chunks for large n). */
 void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q);
+/* The fused epilogue of an int8 convolution (batch norm, residual add, activation fused
+   into it, docs/architecture.md "int8 precision"), in this order and with these
+   roundings (no contraction into FMAs): y = y * scale[o] (if scale), y = y + shift[o],
+   y = y + res (if res: same layout as y), then act: 0 none, 1 relu (y > 0 ? y : 0),
+   2 relu6 (y < 0 ? 0 : y, then > 6 ? 6). */
+typedef struct cnn_s8_epilogue {
+    const float *scale, *shift, *res;
+    int act;
+} cnn_s8_epilogue;
+/* Applies ep to the output y of convolution c (reference code, every plane). */
+void cnn_s8_epilogue_apply(const cnn_conv_desc *c, const cnn_s8_epilogue *ep, float *y);
 
 extern const cnn_backend cnn_backend_ref;
 /* The backend in use (CNN_BACKEND env var or cnn_set_backend; default the fastest),

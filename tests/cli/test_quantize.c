@@ -60,6 +60,32 @@ static void test_quantize_end_to_end(void **state)
     assert_false(exists("fnet.c"));
 }
 
+/* cnn quantize FILE.onnx: the imported network calibrated and written as a quantized
+   checkpoint that eval and summary read */
+static void test_quantize_onnx(void **state)
+{
+    (void)state;
+    const char *src = getenv("CNN_SOURCE_DIR");
+    char abs[4096];
+    if (!src || !realpath(src, abs)) snprintf(abs, sizeof abs, "%s", src ? src : ".");
+    tu_write_idx(g_dir, "train", 48, 5);
+    tu_write_idx(g_dir, "t10k", 16, 6);
+    int rc = run(out, sizeof out, "%s quantize %s/tests/fixtures/onnx/lenet.eval11.onnx --data idx:. --calib 32 "
+                                  "--method minmax --out onnxq.safetensors", g_bin, abs);
+    if (rc != 0) fail_msg("quantize onnx: %s", out);
+    assert_non_null(strstr(out, "5 layers int8, 0 kept float"));
+    assert_non_null(strstr(out, "float ops (no int8 kernel): activation"));
+    assert_int_equal(run(out, sizeof out, "%s summary onnxq.safetensors", g_bin), 0);
+    assert_non_null(strstr(out, "int8: 5 conv/linear layers"));
+    assert_int_equal(run(out, sizeof out, "%s eval onnxq.safetensors --data idx:.", g_bin), 0);
+    assert_non_null(strstr(out, "accuracy (OA)"));
+    /* a model whose input the data does not fit: refused, nothing written */
+    assert_int_equal(run(out, sizeof out, "%s quantize %s/tests/fixtures/onnx/mobilenet_v2.eval11.onnx "
+                                          "--data idx:. --calib 8 --out bad_onnx.safetensors", g_bin, abs), 1);
+    if (!strstr(out, "takes 3x32x32 inputs but the data gives 1x28x28")) fail_msg("%s", out);
+    assert_false(exists("bad_onnx.safetensors"));
+}
+
 static void test_quantize_refusals(void **state)
 {
     (void)state;
@@ -102,6 +128,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize_end_to_end),
+        cmocka_unit_test(test_quantize_onnx),
         cmocka_unit_test(test_quantize_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -6,7 +6,9 @@
    compiled for 32-bit ARM and run under qemu-arm against the host's outputs, and built
    for a Cortex-M4 (arm-none-eabi-size reported); each step is skipped with a message
    where its Debian packages (gcc-arm-linux-gnueabihf + qemu-user, gcc-arm-none-eabi)
-   are missing. Also: an op without a generator and a bad name are refused, nothing
+   are missing. A graph of transposed convolution, LRN, softmax and the general tensor
+   ops (binary, unary, transpose, slice, pad, reduce, matmul, constants) the same way.
+   Also: an op without a generator and a bad name are refused, nothing
    written. */
 #include <math.h>
 #include <stdio.h>
@@ -65,6 +67,9 @@ static double max_err(const float *a, const float *b, size_t n)
 
 static char g_out[1 << 16];
 
+static void export_and_run(cnn_graph *g, cnn_node *input, cnn_node *output, const char *model,
+                           const float *x, size_t in_n, const float *want, size_t n_out, bool int8);
+
 /* model exported as C (int8: quantized first, calibrated on random images, and its
    int8 layers exported as integer code, which must give the library's int8 bits) */
 static void check(const char *model, int c, int hw, float wm, bool int8)
@@ -107,12 +112,20 @@ static void check(const char *model, int c, int hw, float wm, bool int8)
     float want[10];
     memcpy(want, cnn_node_value(m.logits).data, sizeof want);
     TU_OK(cnn_set_backend("cpu"));
-
-    cnn_c_export_info info;
     char name[64];
     snprintf(name, sizeof name, "%s%s", model, int8 ? "_int8" : "");
-    model = name;
-    TU_OK(cnn_export_c(m.g, m.input, m.logits, g_dir, model, int8, &info));
+    export_and_run(m.g, m.input, m.logits, name, x, in_n, want, 10, int8);
+    free(x);
+    cnn_model_free(&m);
+}
+
+/* exports g from input to output as C, builds and runs it on x (host, then qemu-arm and
+   Cortex-M4 where installed) and compares with want (the library's ref outputs) */
+static void export_and_run(cnn_graph *g, cnn_node *input, cnn_node *output, const char *model,
+                           const float *x, size_t in_n, const float *want, size_t n_out, bool int8)
+{
+    cnn_c_export_info info;
+    TU_OK(cnn_export_c(g, input, output, g_dir, model, int8, &info));
     fprintf(stderr, "%s: %zu weight bytes, %zu arena bytes\n", model, info.weight_bytes, info.arena_bytes);
     /* a driver: input.bin -> NAME_run -> output.bin */
     char path[256];
@@ -142,12 +155,12 @@ static void check(const char *model, int c, int hw, float wm, bool int8)
                 flags, model, model, model, model, model, model);
     if (rc != 0) fail_msg("host build/run of %s failed (%d):\n%.4000s", model, rc, g_out);
     snprintf(path, sizeof path, "%s/host_%s.bin", g_dir, model);
-    float *host = read_floats(path, 10);
-    double e = max_err(host, want, 10);
+    float *host = read_floats(path, n_out);
+    double e = max_err(host, want, n_out);
     fprintf(stderr, "%s: host C vs library ref: max |diff| / (1 + |ref|) = %.3g\n", model, e);
     assert_true(e <= 1e-5);
     if (int8) { /* the same integers, so the same floats */
-        assert_memory_equal(host, want, sizeof want);
+        assert_memory_equal(host, want, n_out * sizeof *want);
         assert_int_equal(sh(g_out, sizeof g_out, "grep -c '#include <math.h>' %s.c", model), 1);
     }
 
@@ -158,11 +171,11 @@ static void check(const char *model, int c, int hw, float wm, bool int8)
                 flags, model, model, model, model, model, model);
         if (rc != 0) fail_msg("32-bit ARM build/run of %s failed (%d):\n%.4000s", model, rc, g_out);
         snprintf(path, sizeof path, "%s/arm_%s.bin", g_dir, model);
-        float *arm = read_floats(path, 10);
-        double ea = max_err(arm, host, 10);
+        float *arm = read_floats(path, n_out);
+        double ea = max_err(arm, host, n_out);
         fprintf(stderr, "%s: qemu-arm (armhf) vs host: max |diff| / (1 + |host|) = %.3g\n", model, ea);
         assert_true(ea <= 1e-5);
-        if (int8) assert_memory_equal(arm, host, 10 * sizeof *arm);
+        if (int8) assert_memory_equal(arm, host, n_out * sizeof *arm);
         free(arm);
     } else {
         fprintf(stderr, "SKIP %s on 32-bit ARM: gcc-arm-linux-gnueabihf / qemu-user not installed\n", model);
@@ -178,8 +191,6 @@ static void check(const char *model, int c, int hw, float wm, bool int8)
         fprintf(stderr, "SKIP %s for Cortex-M4: gcc-arm-none-eabi not installed\n", model);
     }
     free(host);
-    free(x);
-    cnn_model_free(&m);
 }
 
 static void test_lenet(void **state)
@@ -198,15 +209,80 @@ static void test_mobilenet_shufflenet(void **state)
     if (!tu_quick()) check("shufflenet_v2_x0_5", 3, 64, 0.0f, false);
 }
 
+/* the library's ref outputs of g for input x, then the export compared with them */
+static void check_graph(cnn_graph *g, cnn_node *in, cnn_node *outn, const char *name, uint64_t seed)
+{
+    TU_OK(cnn_graph_compile(g, seed));
+    cnn_graph_set_training(g, false);
+    cnn_tensor ti = cnn_node_value(in), to = cnn_node_value(outn); /* batch 1 */
+    size_t in_n = cnn_tensor_numel(&ti), n_out = cnn_tensor_numel(&to);
+    float *x = malloc(in_n * sizeof *x), *want = malloc(n_out * sizeof *want);
+    assert_true(x && want);
+    cnn_rng r;
+    cnn_rng_seed(&r, seed);
+    tu_fill(x, in_n, -1.0f, 1.0f, &r);
+    TU_OK(cnn_set_backend("ref"));
+    TU_OK(cnn_graph_set_input(g, in, x, 1));
+    TU_OK(cnn_graph_forward_until(g, outn));
+    memcpy(want, cnn_node_value(outn).data, n_out * sizeof *want);
+    for (size_t i = 0; i < n_out; i++) assert_true(isfinite(want[i]));
+    TU_OK(cnn_set_backend("cpu"));
+    export_and_run(g, in, outn, name, x, in_n, want, n_out, false);
+    free(x);
+    free(want);
+}
+
+/* transposed convolution, LRN, softmax / log-softmax and the general tensor ops
+   (binary with broadcasting and constants, unary, transpose, slice with a step, pad in
+   every mode incl. -inf and cropping, reduce, matmul with a constant) */
+static void test_general_ops(void **state)
+{
+    (void)state;
+    cnn_graph *g = cnn_graph_new();
+    cnn_node *x = cnn_input(g, "input", 4, (int[]){1, 4, 6, 6});
+    cnn_node *c = cnn_conv_transpose2d(g, x, 6, .kernel = 3, .stride = 2, .padding = 1, .output_padding = 1);
+    cnn_node *l = cnn_lrn(g, c, .size = 3, .alpha = 0.5f);
+    float kv[6] = {0.5f, -1.0f, 2.0f, 1.5f, -0.25f, 3.0f};
+    cnn_node *b = cnn_binary(g, l, cnn_constant(g, "k", 4, (int[]){1, 6, 1, 1}, kv), CNN_BIN_MUL);
+    cnn_node *u = cnn_unary(g, cnn_unary(g, b, CNN_UN_ABS), CNN_UN_SQRT);
+    cnn_node *t = cnn_transpose(g, u, 4, (int[]){0, 1, 3, 2});
+    cnn_node *sl = cnn_slice(g, t, 3, 1, 11, 2);                                           /* (1,6,12,5) */
+    cnn_node *p = cnn_pad(g, sl, (int[]){0, 0, 1, 2, 0, 0, 1, 0}, CNN_PAD_REFLECT, 0.0f); /* (1,6,14,7) */
+    cnn_node *rd = cnn_reduce(g, p, CNN_REDUCE_MEAN, 1, (int[]){3}, false);               /* (1,6,14) */
+    float mv[14 * 5];
+    for (int i = 0; i < 14 * 5; i++) mv[i] = (float)((i * 7) % 11) / 5.0f - 1.0f;
+    cnn_node *mm = cnn_matmul(g, rd, cnn_constant(g, "mk", 2, (int[]){14, 5}, mv));      /* (1,6,5) */
+    cnn_node *mx = cnn_reduce(g, mm, CNN_REDUCE_MAX, 1, (int[]){1}, true);                /* (1,1,5) */
+    cnn_node *sub = cnn_binary(g, mm, mx, CNN_BIN_SUB);
+    cnn_node *ls = cnn_softmax_axis(g, cnn_binary(g, sub, cnn_unary(g, sub, CNN_UN_EXP), CNN_BIN_MAX), 2, true);
+    cnn_node *y = cnn_softmax(g, cnn_flatten(g, ls));
+    check_graph(g, x, y, "general", 21);
+    cnn_graph_free(g);
+
+    cnn_graph *h = cnn_graph_new();
+    cnn_node *a = cnn_input(h, "input", 4, (int[]){1, 2, 5, 5});
+    cnn_node *p1 = cnn_pad(h, a, (int[]){0, 0, 2, 1, 0, 0, 1, 3}, CNN_PAD_EDGE, 0.0f);     /* (1,2,8,9) */
+    cnn_node *p2 = cnn_pad(h, p1, (int[]){0, 0, 1, 1, 0, 0, 1, 1}, CNN_PAD_CONSTANT, -INFINITY);
+    cnn_node *p3 = cnn_pad(h, p2, (int[]){0, 0, -1, -1, 0, 0, 0, -2}, CNN_PAD_CONSTANT, 0.5f);
+    cnn_node *mxp = cnn_reduce(h, p3, CNN_REDUCE_MAX, 1, (int[]){2}, true);
+    cnn_node *mn = cnn_reduce(h, p1, CNN_REDUCE_MIN, 2, (int[]){2, 3}, true);            /* (1,2,1,1) */
+    cnn_node *sum = cnn_reduce(h, cnn_binary(h, p1, mn, CNN_BIN_DIV), CNN_REDUCE_SUM, 1, (int[]){3}, false);
+    cnn_node *pw = cnn_binary(h, cnn_unary(h, sum, CNN_UN_ABS), sum, CNN_BIN_POW);
+    cnn_node *mnm = cnn_binary(h, pw, sum, CNN_BIN_MIN);
+    check_graph(h, a, cnn_concat(h, 2, (cnn_node *[]){cnn_flatten(h, mxp), cnn_flatten(h, mnm)}),
+                "pads", 22);
+    cnn_graph_free(h);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
     cnn_graph *g = cnn_graph_new();
     cnn_node *x = cnn_input(g, "input", 4, (int[]){1, 2, 5, 5});
-    cnn_node *y = cnn_lrn(g, cnn_conv2d(g, x, 4, .kernel = 3), .size = 3);
+    cnn_node *y = cnn_global_maxpool(g, cnn_conv2d(g, x, 4, .kernel = 3));
     TU_OK(cnn_graph_compile(g, 1));
     assert_int_equal(cnn_export_c(g, x, y, g_dir, "net", false, NULL), CNN_ERR_UNSUPPORTED);
-    assert_non_null(strstr(cnn_error_message(), "no generator for op 'lrn'"));
+    assert_non_null(strstr(cnn_error_message(), "no generator for op 'global_maxpool'"));
     assert_int_equal(cnn_export_c(g, x, y, g_dir, "9net", false, NULL), CNN_ERR_INVALID_ARG);
     struct stat st;
     char p[128];
@@ -244,6 +320,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lenet),
         cmocka_unit_test(test_mobilenet_shufflenet),
+        cmocka_unit_test(test_general_ops),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -3,7 +3,8 @@
    stay below 2^24), and the cpu backend against the reference bit for bit over a
    sweep of descriptors (dense im2col + oneDNN GEMM, pointwise without im2col, grouped,
    depthwise with every stride / padding / dilation branch, 3-D, linear as 1x1, batch
-   > 1). Also the activation rounding cnn_q8 on its edge cases. */
+   > 1), each through the AVX-512 VNNI kernels and without them, with and without the
+   fused epilogue (batch norm, residual, ReLU / ReLU6). Also the activation rounding cnn_q8 on its edge cases. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,8 @@ static cnn_conv_desc desc2(int n, int ci, int co, int g, int h, int w, int k, in
     return desc3(n, ci, co, g, 1, h, w, 1, k, k, s, 0, p, p, d);
 }
 
-static void run_case(const cnn_conv_desc *c, bool bias)
+/* epk: 0 no epilogue; 1..3 scale+shift+residual with act none / relu / relu6 */
+static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
 {
     size_t in_sp = (size_t)c->in[0] * c->in[1] * c->in[2];
     size_t out_sp = (size_t)c->out[0] * c->out[1] * c->out[2];
@@ -69,8 +71,18 @@ static void run_case(const cnn_conv_desc *c, bool bias)
     memset(y_cpu, 0xff, ys * sizeof *y_cpu); /* NaN: every output must be written */
     void *s_ref = scratch_for(cnn_backend_ref.conv_s8_scratch(c));
     void *s_cpu = scratch_for(cnn_backend_cpu.conv_s8_scratch(c));
-    cnn_backend_ref.conv_forward_s8(c, x, w, b, m, y_ref, s_ref);
-    cnn_backend_cpu.conv_forward_s8(c, x, w, b, m, y_cpu, s_cpu);
+    cnn_s8_epilogue ep = {0};
+    float *sc = NULL, *res = NULL;
+    if (epk) {
+        sc = malloc(2 * (size_t)c->c_out * sizeof *sc);
+        res = malloc(ys * sizeof *res);
+        assert_true(sc && res);
+        tu_fill(sc, 2 * (size_t)c->c_out, -1.5f, 1.5f, &g_rng);
+        tu_fill(res, ys, -2.0f, 2.0f, &g_rng);
+        ep = (cnn_s8_epilogue){.scale = sc, .shift = sc + c->c_out, .res = res, .act = epk - 1};
+    }
+    cnn_backend_ref.conv_forward_s8(c, x, w, b, m, epk ? &ep : NULL, y_ref, s_ref);
+    cnn_backend_cpu.conv_forward_s8(c, x, w, b, m, epk ? &ep : NULL, y_cpu, s_cpu);
 
     /* the float reference convolution on the same integers: exact sums */
     float *xf = malloc(xs * sizeof *xf), *wf = malloc(ws * sizeof *wf), *bf = NULL;
@@ -88,6 +100,14 @@ static void run_case(const cnn_conv_desc *c, bool bias)
     for (size_t i = 0; i < ys; i++) {
         int o = (int)(i / out_sp % (size_t)c->c_out);
         float want = y_flt[i] * m[o]; /* y_flt is the exact integer sum (< 2^24) */
+        if (epk) { /* one rounding per operation */
+            volatile float t = want * sc[o];
+            t = t + sc[c->c_out + o];
+            t = t + res[i];
+            if (epk == 2) t = t > 0.0f ? t : 0.0f;
+            if (epk == 3) t = t < 0.0f ? 0.0f : t > 6.0f ? 6.0f : t;
+            want = t;
+        }
         if (memcmp(&want, &y_ref[i], sizeof want) != 0 || memcmp(&y_ref[i], &y_cpu[i], sizeof want) != 0) {
             if (bad++ < 3)
                 fprintf(stderr,
@@ -100,12 +120,18 @@ static void run_case(const cnn_conv_desc *c, bool bias)
     }
     assert_int_equal(bad, 0);
     free(x), free(w), free(b), free(m), free(y_ref), free(y_cpu), free(y_flt);
-    free(xf), free(wf), free(bf), free(s_ref), free(s_cpu), free(s_flt);
+    free(xf), free(wf), free(bf), free(s_ref), free(s_cpu), free(s_flt), free(sc), free(res);
 }
 
-static void test_sweep(void **state)
+static int g_ep; /* cycles the epilogue kinds over the sweep */
+static void run_case(const cnn_conv_desc *c, bool bias)
 {
-    (void)state;
+    run_case_ep(c, bias, 0);
+    run_case_ep(c, bias, 1 + g_ep++ % 3);
+}
+
+static void sweep(void)
+{
     /* dense 2-D: im2col + GEMM, odd sizes, stride, padding, dilation, groups */
     const int dense[][10] = {
         /* n ci co g  h  w  k s p d */
@@ -144,6 +170,37 @@ static void test_sweep(void **state)
     cnn_conv_desc lin = {.n = 7, .c_in = 400, .c_out = 120, .groups = 1, .in = {1, 1, 1},
                          .out = {1, 1, 1}, .k = {1, 1, 1}, .s = {1, 1, 1}, .d = {1, 1, 1}};
     run_case(&lin, true);
+    /* the VNNI micro-kernel's tails: channels not a multiple of 8, pixels not of 48,
+       reduction not of 4, groups with batch */
+    const int tails[][10] = {
+        {1, 13, 21, 1, 10, 9, 1, 1, 0, 1}, {3, 7, 9, 1, 11, 5, 3, 1, 1, 1},
+        {2, 18, 30, 3, 9, 13, 3, 2, 1, 1}, {1, 5, 17, 1, 23, 19, 3, 2, 0, 1},
+        {2, 64, 40, 1, 7, 7, 3, 1, 1, 1},  {1, 3, 24, 1, 33, 31, 3, 2, 1, 1},
+        {1, 9, 8, 1, 16, 48, 1, 1, 0, 1},  {1, 6, 8, 1, 12, 12, 3, 3, 2, 2},
+    };
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        const int *a = tails[i];
+        cnn_conv_desc c = desc2(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+        run_case(&c, i % 2 == 0);
+    }
+    const int dw2[][8] = {{2, 3, 33, 47, 3, 2, 1, 1}, {1, 2, 9, 17, 3, 3, 1, 1}, {1, 2, 40, 40, 9, 1, 4, 1}};
+    for (size_t i = 0; i < sizeof dw2 / sizeof dw2[0]; i++) {
+        const int *a = dw2[i];
+        cnn_conv_desc c = desc2(a[0], a[1], a[1], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+        run_case(&c, true);
+    }
+}
+
+/* the sweep through every cpu path: AVX-512 VNNI kernels where the CPU has them, and
+   the others (im2col + oneDNN GEMM, scalar depthwise) */
+static void test_sweep(void **state)
+{
+    (void)state;
+    fprintf(stderr, "cpu int8 with VNNI kernels: %s\n", cnn_vnni_s8_available() ? "yes" : "no (not this CPU)");
+    sweep();
+    cnn_vnni_s8_enable(false);
+    sweep();
+    cnn_vnni_s8_enable(true);
 }
 
 /* The rounding every int8 path shares: half to even, clamp to +-127, NaN -> 0. */

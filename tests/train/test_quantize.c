@@ -182,6 +182,54 @@ static void test_checkpoint_roundtrip(void **state)
     unlink(qp);
 }
 
+/* an ONNX model (PyTorch's export of the fixture network) quantizes like a zoo model:
+   ref and cpu the same bits, logits near the float ones, and its quantized checkpoint
+   reloads to the same bits */
+static void test_onnx(void **state)
+{
+    (void)state;
+    const char *src = getenv("CNN_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/fixtures/onnx/lenet.eval11.onnx", src ? src : ".");
+    cnn_model m;
+    TU_OK(cnn_model_load(path, 8, &m));
+    cnn_graph_set_training(m.g, false);
+    cnn_dataset d;
+    make_data(&d, 40, 1, 28, 28, 9);
+    d.classes = m.classes;
+    float *yf = logits(&m, &d, 8);
+    /* minmax: this untrained sigmoid network's activations crowd near one value, where
+       entropy calibration clips (0.6 relative error here) */
+    cnn_quant_opts o = {.method = CNN_CALIB_MINMAX};
+    TU_OK(cnn_model_quantize(&m, &d, 40, &o));
+    assert_int_equal(cnn_graph_num_int8(m.g), 5); /* 2 conv + 3 linear (Gemm) */
+    TU_OK(cnn_set_backend("ref"));
+    float *yr = logits(&m, &d, 8);
+    TU_OK(cnn_set_backend("cpu"));
+    float *yc = logits(&m, &d, 8);
+    size_t n = 8 * (size_t)m.classes;
+    assert_memory_equal(yr, yc, n * sizeof *yr);
+    double e = rel_err(yc, yf, n);
+    fprintf(stderr, "lenet.eval11.onnx: relative logit error int8 vs float %.4f\n", e);
+    assert_true(e < 0.1);
+    char qp[] = "/tmp/cnn_quant_onnx_XXXXXX";
+    int fd = mkstemp(qp);
+    assert_true(fd >= 0);
+    close(fd);
+    TU_OK(cnn_model_save_quantized(&m, qp));
+    cnn_model r;
+    TU_OK(cnn_model_load(qp, 8, &r));
+    cnn_graph_set_training(r.g, false);
+    assert_int_equal(cnn_graph_num_int8(r.g), 5);
+    float *y2 = logits(&r, &d, 8);
+    assert_memory_equal(yc, y2, n * sizeof *yc);
+    free(yf), free(yr), free(yc), free(y2);
+    cnn_model_free(&r);
+    cnn_model_free(&m);
+    free_data(&d);
+    unlink(qp);
+}
+
 static void expect_fail(cnn_model *m, const cnn_dataset *d, int n, const cnn_quant_opts *o,
                         cnn_status want, const char *needle)
 {
@@ -277,6 +325,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_models),
         cmocka_unit_test(test_checkpoint_roundtrip),
+        cmocka_unit_test(test_onnx),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_fashion_mnist),
     };

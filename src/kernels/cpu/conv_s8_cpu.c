@@ -51,10 +51,12 @@ static size_t out_sp(const cnn_conv_desc *c) { return (size_t)c->out[0] * c->out
 
 size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c)
 {
-    if (is_dw(c)) return 0;
+    size_t v = cnn_vnni_s8_scratch(c);
+    if (is_dw(c)) return v;
     size_t og = (size_t)(c->c_out / c->groups), P = out_sp(c);
     size_t col = is_pointwise(c) ? 0 : round_up(kdim(c) * P, ALIGN);
-    return col + round_up(og * P * sizeof(int32_t), ALIGN);
+    size_t own = col + round_up(og * P * sizeof(int32_t), ALIGN);
+    return own > v ? own : v;
 }
 
 /* columns (K, P) of example n, group grp: row (ci, kd, kh, kw), column output pixel */
@@ -196,9 +198,24 @@ static void dw_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, cons
     long grain = op >= 16384 ? 1 : 16384 / (op > 0 ? op : 1);
     cnn_parallel_range((long)c->n * c->c_in, grain, 0, dw_s8_planes, &a);
 }
+/* the paths without VNNI: the epilogue as a pass of its own */
+static void forward_plain(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                          const float *m, float *y, void *scratch);
 
 void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
-                             const int32_t *b, const float *m, float *y, void *scratch)
+                             const int32_t *b, const float *m, const cnn_s8_epilogue *ep, float *y,
+                             void *scratch)
+{
+    if (cnn_vnni_s8_use(c)) {
+        cnn_vnni_s8_forward(c, x, w, b, m, ep, y, scratch);
+        return;
+    }
+    forward_plain(c, x, w, b, m, y, scratch);
+    cnn_s8_epilogue_apply(c, ep, y);
+}
+
+static void forward_plain(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                          const float *m, float *y, void *scratch)
 {
     if (is_dw(c)) {
         dw_s8(c, x, w, b, m, y);
@@ -206,7 +223,7 @@ void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8
     }
 #ifdef CNN_HAVE_DNNL
     if (!have_vnni()) {
-        cnn_ref_conv_forward_s8(c, x, w, b, m, y, scratch);
+        cnn_ref_conv_forward_s8(c, x, w, b, m, NULL, y, scratch);
         return;
     }
     int cg = c->c_in / c->groups, og = c->c_out / c->groups;
@@ -237,7 +254,7 @@ void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8
                 one.c_out = og;
                 one.groups = 1;
                 cnn_ref_conv_forward_s8(&one, xn + (size_t)grp * cg * in_sp,
-                                        w + (size_t)grp * og * K, bg, m + (size_t)grp * og, yg,
+                                        w + (size_t)grp * og * K, bg, m + (size_t)grp * og, NULL, yg,
                                         NULL);
                 continue;
             }
@@ -245,6 +262,6 @@ void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8
         }
     }
 #else
-    cnn_ref_conv_forward_s8(c, x, w, b, m, y, scratch);
+    cnn_ref_conv_forward_s8(c, x, w, b, m, NULL, y, scratch);
 #endif
 }

@@ -72,13 +72,23 @@ void cnn_thin_conv_backward_data(const cnn_conv_desc *c, const float *dy, const 
                                  float *dx, void *scratch);
 void cnn_thin_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
                                     float *dw, float *db, void *scratch);
+/* int8 convolutions with AVX-512 VNNI (conv_s8_vnni.c): dense 2D ones as packed
+   columns + an own vpdpbusd micro-kernel, depthwise 2D ones vectorised; the contracts
+   of conv_forward_s8. cnn_vnni_s8_use says which layers (and whether the CPU can). */
+bool cnn_vnni_s8_available(void);
+void cnn_vnni_s8_enable(bool on); /* off: the other paths (tests, benchmarks) */
+bool cnn_vnni_s8_use(const cnn_conv_desc *c);
+size_t cnn_vnni_s8_scratch(const cnn_conv_desc *c);
+void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                         const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch);
 /* Row-major SGEMM, each element independent of M (gemm_cpu.c). */
 void cnn_cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc);
 /* int8 convolutions (conv_s8_cpu.c); same contracts as cnn_backend's entries. */
 size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c);
 void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
-                             const int32_t *b, const float *m, float *y, void *scratch);
+                             const int32_t *b, const float *m, const cnn_s8_epilogue *ep, float *y,
+                             void *scratch);
 
 /* --- pooling, softmax, optimizer (pool_cpu.c, softmax_cpu.c, optim_cpu.c); same
    contracts as cnn_backend's entries --- */

@@ -11,18 +11,84 @@ size_t cnn_ref_conv_s8_scratch(const cnn_conv_desc *c)
     return 0;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+/* cnn_q8 on 16 lanes, operation for operation: the same division, clamps, NaN -> 0
+   and 1.5 * 2^23 rounding, so the same integers as the scalar definition. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void q8_avx512(const float *x, size_t n,
+                                                                             float s, int8_t *q)
+{
+    const __m512 vs = _mm512_set1_ps(s), hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+    const __m512 rc = _mm512_set1_ps(12582912.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(mk, x + i), vs);
+        __mmask16 ok = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+        v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
+        v = _mm512_sub_ps(_mm512_add_ps(v, rc), rc);
+        v = _mm512_maskz_mov_ps(ok, v);
+        _mm_mask_storeu_epi8(q + i, mk, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v)));
+    }
+}
+static bool have_avx512bw(void)
+{
+    static int v = -1;
+    if (v < 0) v = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    return v == 1;
+}
+#else
+static bool have_avx512bw(void) { return false; }
+#endif
+
 void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q)
 {
     long chunks = (long)((n + 65535) / 65536);
+    bool vec = have_avx512bw();
 #pragma omp parallel for schedule(static) if (chunks > 1)
     for (long k = 0; k < chunks; k++) {
         size_t lo = (size_t)k * 65536, hi = lo + 65536 < n ? lo + 65536 : n;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+        if (vec) {
+            q8_avx512(x + lo, hi - lo, s, q + lo);
+            continue;
+        }
+#endif
         for (size_t i = lo; i < hi; i++) q[i] = cnn_q8(x[i], s);
+    }
+    (void)vec;
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
+void cnn_s8_epilogue_apply(const cnn_conv_desc *c, const cnn_s8_epilogue *ep, float *y)
+{
+    if (!ep) return;
+    size_t S = (size_t)c->out[0] * c->out[1] * c->out[2];
+    long planes = (long)c->n * c->c_out;
+#pragma omp parallel for schedule(static) if (planes * (long)S > 65536)
+    for (long pl = 0; pl < planes; pl++) {
+        int o = (int)(pl % c->c_out);
+        float *yp = y + (size_t)pl * S;
+        const float *rp = ep->res ? ep->res + (size_t)pl * S : NULL;
+        for (size_t i = 0; i < S; i++) {
+            float v = yp[i];
+            if (ep->scale) v = v * ep->scale[o];
+            if (ep->shift) v = v + ep->shift[o];
+            if (rp) v = v + rp[i];
+            if (ep->act == 1) v = v > 0.0f ? v : 0.0f;
+            else if (ep->act == 2) {
+                v = v < 0.0f ? 0.0f : v;
+                v = v > 6.0f ? 6.0f : v;
+            }
+            yp[i] = v;
+        }
     }
 }
 
 void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
-                             const int32_t *b, const float *m, float *y, void *scratch)
+                             const int32_t *b, const float *m, const cnn_s8_epilogue *ep, float *y,
+                             void *scratch)
 {
     (void)scratch;
     int cg = c->c_in / c->groups, og = c->c_out / c->groups;
@@ -60,4 +126,5 @@ void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8
                     yo[((size_t)od * c->out[1] + oh) * c->out[2] + ow] = (float)acc * m[o];
                 }
     }
+    cnn_s8_epilogue_apply(c, ep, y);
 }

@@ -20,7 +20,8 @@ void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, co
                   int lda, const float *b, int ldb, float beta, float *c, int ldc);
 size_t cnn_ref_conv_s8_scratch(const cnn_conv_desc *c);
 void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
-                             const int32_t *b, const float *m, float *y, void *scratch);
+                             const int32_t *b, const float *m, const cnn_s8_epilogue *ep, float *y,
+                             void *scratch);
 
 /* pooling (pool_ref.c) */
 void cnn_ref_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);

@@ -1,0 +1,419 @@
+/* int8 convolutions of the cpu backend with AVX-512 VNNI (docs/architecture.md, "int8
+   precision"), exact integer sums like the reference kernel, so the same bits:
+
+   dense 2D convolutions (any stride / padding / dilation / groups): the int8 input
+   is packed per (image, group) as columns [K/4][P][4] (K = C_in/groups * kH * kW, P
+   output pixels rounded up to 16; padding and the K tail are the value 0), i.e. the
+   im2col matrix with 4 consecutive reduction rows interleaved, as vpdpbusd reads
+   them. A micro-kernel keeps 8 output channels x 48 pixels of int32 accumulators in
+   registers; vpdpbusd multiplies unsigned by signed bytes, so the weights go in as
+   w + 128 (a byte xor) and the pixel's column sum times 128, computed while packing,
+   is taken off again: acc = sum (w + 128) x - 128 sum x = sum w x, exact in int32.
+   The dequantisation (float)(acc + b) * m and the fused epilogue (batch norm, residual,
+   ReLU / ReLU6: cnn_s8_epilogue) are the store. One pass over all images of
+   the batch (no per-image GEMM).
+
+   depthwise 2D: 16 output pixels per vector, each tap a (masked) byte load widened
+   to float and an FMA: every product and partial sum is an integer below 2^24 while
+   kH * kW <= 1040, so float arithmetic is exact here and acc converts back to int32
+   exactly.
+
+   Used where the CPU has AVX-512 VNNI (cnn_vnni_s8_use); the caller keeps its other
+   paths elsewhere. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define VNNI_OK 1
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define INL __attribute__((always_inline)) inline
+#endif
+
+#define MR 8  /* output channels per micro-kernel */
+#define NV 3  /* 16-pixel vectors per micro-kernel */
+
+static size_t rup(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+static bool is_2d(const cnn_conv_desc *c)
+{
+    return c->in[0] == 1 && c->k[0] == 1 && c->out[0] == 1;
+}
+
+static bool is_dw(const cnn_conv_desc *c)
+{
+    return c->groups == c->c_in && c->c_in == c->c_out && is_2d(c);
+}
+
+static bool g_off;
+void cnn_vnni_s8_enable(bool on) { g_off = !on; }
+
+bool cnn_vnni_s8_available(void)
+{
+#ifdef VNNI_OK
+    static int v = -1;
+    if (g_off) return false;
+    if (v < 0) {
+        const char *e = getenv("CNN_CPU_VNNI"); /* 0: off, for benchmarks */
+        v = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && !(e && strcmp(e, "0") == 0);
+    }
+    return v == 1;
+#else
+    return false;
+#endif
+}
+
+bool cnn_vnni_s8_use(const cnn_conv_desc *c)
+{
+    if (!cnn_vnni_s8_available() || !is_2d(c)) return false;
+    if (is_dw(c)) return c->k[1] * c->k[2] <= 1040; /* float sums stay exact integers */
+    return true;
+}
+
+static size_t kdim(const cnn_conv_desc *c) { return (size_t)(c->c_in / c->groups) * c->k[1] * c->k[2]; }
+
+size_t cnn_vnni_s8_scratch(const cnn_conv_desc *c)
+{
+    if (!is_2d(c) || is_dw(c)) return 0;
+    size_t K4 = (kdim(c) + 3) / 4, Pp = rup((size_t)c->out[1] * c->out[2], 16);
+    size_t panels = (size_t)c->n * c->groups;
+    return rup(panels * K4 * Pp * 4, 64) + rup(panels * Pp * sizeof(int32_t), 64);
+}
+
+#ifdef VNNI_OK
+/* 16 bytes of input row `row` (W bytes) at columns iw0 + l * s for lanes l < nl;
+   0 outside the row. */
+TGT static INL __m128i load_lanes(const int8_t *row, int W, int iw0, int s, int nl)
+{
+    if (s == 1) {
+        int lo = iw0 < 0 ? -iw0 : 0, hi = W - iw0 < nl ? W - iw0 : nl;
+        if (hi <= lo) return _mm_setzero_si128();
+        __mmask16 mk = (__mmask16)(((1u << (hi - lo)) - 1u) << lo);
+        return _mm_maskz_loadu_epi8(mk, row + iw0);
+    }
+    int lo = iw0 < 0 ? (-iw0 + s - 1) / s : 0;
+    int hi = W - 1 - iw0 >= 0 ? (W - 1 - iw0) / s + 1 : 0;
+    if (hi > nl) hi = nl;
+    if (hi <= lo) return _mm_setzero_si128();
+    if (s == 2) { /* even bytes of 32: vpmovwb keeps each word's low byte */
+        int b0 = 2 * lo, b1 = 2 * (hi - 1); /* odd bytes are dropped: not read past b1 */
+        __mmask32 mk = (__mmask32)(((1u << (b1 - b0 + 1)) - 1u) << b0);
+        __m256i v = _mm256_maskz_loadu_epi8(mk, row + iw0);
+        return _mm256_cvtepi16_epi8(v);
+    }
+    int8_t t[16] = {0};
+    for (int l = lo; l < hi; l++) t[l] = row[iw0 + l * s];
+    return _mm_loadu_si128((const __m128i *)t);
+}
+
+/* the epilogue on 16 lanes with cnn_s8_epilogue_apply's operations (channel o; res:
+   the residual at these lanes or NULL) */
+TGT static INL __m512 epilogue(const cnn_s8_epilogue *ep, int o, __m512 f, const float *res, __mmask16 mk)
+{
+    if (!ep) return f;
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    if (ep->scale) f = _mm512_mul_ps(f, _mm512_set1_ps(ep->scale[o]));
+    if (ep->shift) f = _mm512_add_ps(f, _mm512_set1_ps(ep->shift[o]));
+    if (res) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, res));
+    if (ep->act == 1) {
+        f = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), f);
+    } else if (ep->act == 2) {
+        f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, zero, _CMP_LT_OQ), zero);
+        f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, six, _CMP_GT_OQ), six);
+    }
+    return f;
+}
+
+/* Packs the columns of one (image, group) panel for output rows [oh0, oh1). */
+TGT static void pack(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp, int8_t *xp,
+                     int32_t *cs, int oh0, int oh1)
+{
+    int H = c->in[1], W = c->in[2], OW = c->out[2], KH = c->k[1], KW = c->k[2];
+    int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
+    int K4 = (K + 3) / 4;
+    bool flat = KH == 1 && KW == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
+    if (flat) { /* pointwise: the pixels of all rows are contiguous */
+        size_t P = (size_t)c->out[1] * OW, p0 = (size_t)oh0 * OW, p1 = (size_t)oh1 * OW;
+        for (size_t p = p0; p < p1; p += 16) {
+            int nl = p1 - p < 16 ? (int)(p1 - p) : 16;
+            __mmask16 mk = (__mmask16)((1u << nl) - 1u);
+            __m512i csv = _mm512_setzero_si512();
+            for (int kq = 0; kq < K4; kq++) {
+                __m512i v = _mm512_setzero_si512();
+                for (int j = 0; j < 4; j++) {
+                    int k = 4 * kq + j;
+                    if (k >= K) break;
+                    __m128i b = _mm_maskz_loadu_epi8(mk, xg + (size_t)k * P + p);
+                    v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(b), 8 * j));
+                    csv = _mm512_add_epi32(csv, _mm512_cvtepi8_epi32(b));
+                }
+                _mm512_mask_storeu_epi32(xp + ((size_t)kq * Pp + p) * 4, mk, v);
+            }
+            _mm512_mask_storeu_epi32(cs + p, mk, csv);
+        }
+        return;
+    }
+    for (int oh = oh0; oh < oh1; oh++)
+        for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+            int nl = OW - ow0 < 16 ? OW - ow0 : 16;
+            __mmask16 mk = (__mmask16)((1u << nl) - 1u);
+            size_t p = (size_t)oh * OW + ow0;
+            __m512i csv = _mm512_setzero_si512();
+            for (int kq = 0; kq < K4; kq++) {
+                __m512i v = _mm512_setzero_si512();
+                for (int j = 0; j < 4; j++) {
+                    int k = 4 * kq + j;
+                    if (k >= K) break;
+                    int ci = k / (KH * KW), r = k % (KH * KW), kh = r / KW, kw = r % KW;
+                    int ih = oh * sh - ph + kh * dh;
+                    if (ih < 0 || ih >= H) continue;
+                    __m128i b = load_lanes(xg + ((size_t)ci * H + ih) * W, W, ow0 * sw - pw + kw * dw, sw, nl);
+                    v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(b), 8 * j));
+                    csv = _mm512_add_epi32(csv, _mm512_cvtepi8_epi32(b));
+                }
+                _mm512_mask_storeu_epi32(xp + ((size_t)kq * Pp + p) * 4, mk, v);
+            }
+            _mm512_mask_storeu_epi32(cs + p, mk, csv);
+        }
+}
+
+/* w + 128 as unsigned bytes, 4 reduction rows from k = 4 kq (0 past K) */
+static INL uint32_t wword(const int8_t *w, int K, int kq)
+{
+    uint32_t u = 0;
+    int k = 4 * kq, n = K - k < 4 ? K - k : 4;
+    if (n == 4) memcpy(&u, w + k, 4);
+    else
+        for (int j = 0; j < n; j++) u |= (uint32_t)(uint8_t)w[k + j] << (8 * j);
+    return u ^ 0x80808080u;
+}
+
+/* mr x nv accumulators over the panel; stores (float)(acc + b) * m for lanes < P. */
+TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *xp, size_t Pp,
+                          const int32_t *cs, size_t p0, size_t P, const int32_t *b, const float *m,
+                          const cnn_s8_epilogue *ep, int oc, const float *res, float *y)
+{
+    __m512i acc[MR][NV];
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < mr; i++)
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < nv; j++) acc[i][j] = _mm512_setzero_si512();
+    int K4 = (K + 3) / 4, Kf = K / 4;
+    const int8_t *xq = xp + p0 * 4;
+    for (int kq = 0; kq < Kf; kq++, xq += Pp * 4) {
+        __m512i xv[NV];
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < nv; j++) xv[j] = _mm512_loadu_si512(xq + 64 * j);
+        _Pragma("GCC unroll 8")
+        for (int i = 0; i < mr; i++) {
+            uint32_t u;
+            memcpy(&u, w + (size_t)i * K + 4 * kq, 4);
+            __m512i wb = _mm512_set1_epi32((int)(u ^ 0x80808080u));
+            _Pragma("GCC unroll 4")
+            for (int j = 0; j < nv; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wb, xv[j]);
+        }
+    }
+    if (Kf < K4) {
+        __m512i xv[NV];
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < nv; j++) xv[j] = _mm512_loadu_si512(xq + 64 * j);
+        _Pragma("GCC unroll 8")
+        for (int i = 0; i < mr; i++) {
+            __m512i wb = _mm512_set1_epi32((int)wword(w + (size_t)i * K, K, Kf));
+            _Pragma("GCC unroll 4")
+            for (int j = 0; j < nv; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wb, xv[j]);
+        }
+    }
+    _Pragma("GCC unroll 4")
+    for (int j = 0; j < nv; j++) {
+        size_t p = p0 + 16 * (size_t)j;
+        if (p >= P) break;
+        __mmask16 mk = P - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (P - p)) - 1u);
+        __m512i c128 = _mm512_slli_epi32(_mm512_loadu_si512(cs + p), 7);
+        _Pragma("GCC unroll 8")
+        for (int i = 0; i < mr; i++) {
+            __m512i a = _mm512_sub_epi32(acc[i][j], c128);
+            if (b) a = _mm512_add_epi32(a, _mm512_set1_epi32(b[i]));
+            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(m[i]));
+            f = epilogue(ep, oc + i, f, res ? res + (size_t)i * P + p : NULL, mk);
+            _mm512_mask_storeu_ps(y + (size_t)i * P + p, mk, f);
+        }
+    }
+}
+
+#define MICRO_NV(mr)                                                                        \
+    switch (nv) {                                                                           \
+    case 1: micro(mr, 1, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                          \
+    case 2: micro(mr, 2, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                          \
+    default: micro(mr, 3, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                         \
+    }
+
+TGT static void micro_any(int mr, int nv, const int8_t *w, int K, const int8_t *xp, size_t Pp,
+                          const int32_t *cs, size_t p0, size_t P, const int32_t *b,
+                          const float *m, const cnn_s8_epilogue *ep, int oc, const float *res,
+                          float *y)
+{
+    switch (mr) {
+    case 8: MICRO_NV(8); break;
+    case 7: MICRO_NV(7); break;
+    case 6: MICRO_NV(6); break;
+    case 5: MICRO_NV(5); break;
+    case 4: MICRO_NV(4); break;
+    case 3: MICRO_NV(3); break;
+    case 2: MICRO_NV(2); break;
+    default: MICRO_NV(1); break;
+    }
+}
+
+TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                      const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
+{
+    int G = c->groups, cg = c->c_in / G, og = c->c_out / G, K = (int)kdim(c), OH = c->out[1];
+    size_t K4 = (size_t)(K + 3) / 4, P = (size_t)OH * c->out[2], Pp = rup(P, 16);
+    size_t in_sp = (size_t)c->in[1] * c->in[2];
+    long panels = (long)c->n * G;
+    int8_t *xp = scratch;
+    int32_t *cs = (int32_t *)((char *)scratch + rup((size_t)panels * K4 * Pp * 4, 64));
+    /* pack: (panel, output row) jobs */
+    long rows = panels * OH;
+    /* small layers run on one thread: a parallel region costs more than they do */
+    bool par = (double)panels * (double)P * (double)K4 > 16384.0;
+#pragma omp parallel for schedule(static) if (par)
+    for (long r = 0; r < rows; r++) {
+        long pn = r / OH;
+        int oh = (int)(r % OH);
+        int n = (int)(pn / G), g = (int)(pn % G);
+        pack(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xp + (size_t)pn * K4 * Pp * 4,
+             cs + (size_t)pn * Pp, oh, oh + 1);
+    }
+    /* GEMM: (panel, pixel block, channel block) jobs, channel blocks innermost */
+    long pb = (long)((Pp / 16 + NV - 1) / NV), ob = (og + MR - 1) / MR;
+    long jobs = panels * pb * ob;
+    par = jobs > 1 && (double)panels * (double)P * (double)K * (double)og > 262144.0;
+#pragma omp parallel for schedule(static) if (par)
+    for (long jb = 0; jb < jobs; jb++) {
+        long pn = jb / (pb * ob), rest = jb % (pb * ob);
+        int pbi = (int)(rest / ob), obi = (int)(rest % ob);
+        int n = (int)(pn / G), g = (int)(pn % G);
+        int o0 = obi * MR, mr = og - o0 < MR ? og - o0 : MR;
+        size_t p0 = (size_t)pbi * NV * 16;
+        int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
+        int oc = g * og + o0;
+        size_t yo = ((size_t)n * c->c_out + oc) * P;
+        micro_any(mr, nv, w + (size_t)oc * K, K, xp + (size_t)pn * K4 * Pp * 4, Pp, cs + (size_t)pn * Pp,
+                  p0, P, b ? b + oc : NULL, m + oc, ep, oc, ep && ep->res ? ep->res + yo : NULL, y + yo);
+    }
+}
+
+/* depthwise, strides 1 and 2: per output row, the kH input rows it reads widened to
+   float once (zero padded left and right), then per 16 outputs one unmasked load and
+   an FMA per tap. Other strides, or rows too wide for the row buffer: masked byte loads
+   per tap. One (image, channel) plane per job. */
+#define DW_ROWBUF 8192 /* floats */
+TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                          const float *m, const cnn_s8_epilogue *ep, float *y)
+{
+    int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2], KH = c->k[1], KW = c->k[2];
+    int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
+    /* a padded row: pw zeros, W values, zeros up to the last lane any vector reads */
+    int OWv = (OW + 15) / 16 * 16;
+    int RW = (OWv - 1) * sw + (KW - 1) * dw + 1 + 32;
+    if (RW < pw + W) RW = pw + W;
+    bool rows = (sw == 1 || sw == 2) && KH * RW <= DW_ROWBUF && KH * KW <= 64;
+    long jobs = (long)c->n * c->c_in;
+    bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
+#pragma omp parallel for schedule(static) if (par)
+    for (long job = 0; job < jobs; job++) {
+        int ch = (int)(job % c->c_in);
+        const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
+        float *yp = y + (size_t)job * OH * OW;
+        const float *rp = ep && ep->res ? ep->res + (size_t)job * OH * OW : NULL;
+        __m512i bo = _mm512_set1_epi32(b ? b[ch] : 0);
+        __m512 mo = _mm512_set1_ps(m[ch]);
+        float wf[64];
+        bool small = KH * KW <= 64;
+        if (small)
+            for (int t = 0; t < KH * KW; t++) wf[t] = (float)wp[t];
+        if (rows) {
+            float buf[DW_ROWBUF] __attribute__((aligned(64)));
+            const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            for (int oh = 0; oh < OH; oh++) {
+                for (int kh = 0; kh < KH; kh++) {
+                    float *r = buf + (size_t)kh * RW;
+                    int ih = oh * sh - ph + kh * dh;
+                    if (ih < 0 || ih >= H) {
+                        memset(r, 0, (size_t)RW * sizeof *r);
+                        continue;
+                    }
+                    memset(r, 0, (size_t)pw * sizeof *r);
+                    memset(r + pw + W, 0, (size_t)(RW - pw - W) * sizeof *r);
+                    const int8_t *src = xp + (size_t)ih * W;
+                    for (int i = 0; i < W; i += 16) {
+                        int nl = W - i < 16 ? W - i : 16;
+                        __m128i bt = _mm_maskz_loadu_epi8((__mmask16)((1u << nl) - 1u), src + i);
+                        _mm512_mask_storeu_ps(r + pw + i, (__mmask16)((1u << nl) - 1u),
+                                              _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bt)));
+                    }
+                }
+                for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+                    int nl = OW - ow0 < 16 ? OW - ow0 : 16;
+                    __m512 acc = _mm512_setzero_ps();
+                    for (int kh = 0; kh < KH; kh++) {
+                        const float *r = buf + (size_t)kh * RW + (size_t)ow0 * sw;
+                        for (int kw = 0; kw < KW; kw++) {
+                            __m512 xv;
+                            if (sw == 1) xv = _mm512_loadu_ps(r + kw * dw);
+                            else
+                                xv = _mm512_permutex2var_ps(_mm512_loadu_ps(r + kw * dw), even,
+                                                            _mm512_loadu_ps(r + kw * dw + 16));
+                            acc = _mm512_fmadd_ps(xv, _mm512_set1_ps(wf[kh * KW + kw]), acc);
+                        }
+                    }
+                    __m512i a = _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo);
+                    __mmask16 mk = (__mmask16)((1u << nl) - 1u);
+                    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
+                    f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
+                    _mm512_mask_storeu_ps(yp + (size_t)oh * OW + ow0, mk, f);
+                }
+            }
+            continue;
+        }
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+                int nl = OW - ow0 < 16 ? OW - ow0 : 16;
+                __m512 acc = _mm512_setzero_ps();
+                for (int kh = 0; kh < KH; kh++) {
+                    int ih = oh * sh - ph + kh * dh;
+                    if (ih < 0 || ih >= H) continue;
+                    const int8_t *row = xp + (size_t)ih * W;
+                    for (int kw = 0; kw < KW; kw++) {
+                        __m128i bt = load_lanes(row, W, ow0 * sw - pw + kw * dw, sw, nl);
+                        __m512 xv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bt));
+                        float wv = small ? wf[kh * KW + kw] : (float)wp[kh * KW + kw];
+                        acc = _mm512_fmadd_ps(xv, _mm512_set1_ps(wv), acc);
+                    }
+                }
+                __m512i a = _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo);
+                __mmask16 mk = (__mmask16)((1u << nl) - 1u);
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
+                f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
+                _mm512_mask_storeu_ps(yp + (size_t)oh * OW + ow0, mk, f);
+            }
+    }
+}
+#endif
+
+void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                         const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
+{
+#ifdef VNNI_OK
+    if (is_dw(c)) depthwise(c, x, w, b, m, ep, y);
+    else dense(c, x, w, b, m, ep, y, scratch);
+#else
+    (void)c, (void)x, (void)w, (void)b, (void)m, (void)ep, (void)y, (void)scratch;
+#endif
+}
