@@ -44,7 +44,6 @@ static cnn_status linear_forward(cnn_node *n, const cnn_ctx *ctx)
     const linear_attr *a = n->attr;
     float *y = n->out.data;
     int N = ctx->batch;
-    if (n->q) return cnn_qnode_forward(n, ctx);
     if (a->bias) /* y = b in every row, then y += x W^T */
         ctx->be->copy_blocks((size_t)N, (size_t)a->out, n->params[1]->value.data, 0, y,
                              (size_t)a->out);
