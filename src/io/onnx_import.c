@@ -1101,9 +1101,9 @@ static bool shuffle_pattern(ox_imp *I, ox_val *x, const int64_t *t, int n, int *
 {
     int64_t xd[CNN_ONNX_MAX_RANK];
     if (val_shape(x, xd) != 4 || n != 5) return false;
-    if (t[1] < 1 || t[2] < 1 || t[1] * t[2] != xd[1] || t[3] != xd[2] || t[4] != xd[3]) return false;
+    if (t[1] < 1 || t[2] < 1 || t[1] > INT_MAX || t[2] > INT_MAX || t[1] * t[2] != xd[1] || t[3] != xd[2] || t[4] != xd[3]) return false;
     ox_val *r1 = find_val(I, I->cur->output[0]);
-    if (r1->uses != 1 || r1->consumer < 0) return false;
+    if (!r1 || r1->uses != 1 || r1->consumer < 0) return false;
     const Onnx__NodeProto *tr = I->gr->node[r1->consumer];
     int64_t perm[8];
     if (!tr->op_type || strcmp(tr->op_type, "Transpose") != 0 || tr->n_output < 1 ||
