@@ -1,6 +1,6 @@
 /* The cpu backend's optimizer updates (docs/architecture.md, "Kernels"): segments
-   shared out by the pool (one segment a chunk), each update loop specialised per option so it vectorises
-   (cloned for AVX-512 / AVX2 / baseline). Element-wise, with ref's operations in ref's
+   shared out by the pool (one segment a chunk), each update loop specialised per option so it
+   vectorises (cloned for AVX-512 / AVX2 / baseline). Element-wise, with ref's operations in ref's
    order: the results are ref's and do not depend on the thread count. */
 #include "../../core/clones.h"
 #include <math.h>
