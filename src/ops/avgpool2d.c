@@ -7,6 +7,7 @@
 #include "ops_common.h"
 #include "op_describe.h"
 #include "pool_common.h"
+#include "spatial.h"
 
 typedef struct avgpool2d_attr {
     int kh, kw, sh, sw, ph, pw;
@@ -18,38 +19,11 @@ typedef struct avgpool2d_attr {
 static cnn_status avgpool2d_shape(cnn_node *n)
 {
     avgpool2d_attr *a = n->attr;
-    const cnn_node *x = n->in[0];
-    if (x->out.ndim != 4)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
-                              cnn_node_shape_str(x));
-    if (a->kh < 1 || a->kw < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "kernel %dx%d must be >= 1 (set .kernel)",
-                              a->kh, a->kw);
-    if (a->sh < 1 || a->sw < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "stride %dx%d must be >= 1", a->sh, a->sw);
-    if (a->ph < 0 || a->pw < 0)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "padding %dx%d must be >= 0", a->ph, a->pw);
-    if (a->ph > a->kh / 2 || a->pw > a->kw / 2)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
-                              "padding %dx%d must be at most half the kernel %dx%d", a->ph, a->pw,
-                              a->kh, a->kw);
     if (a->dilation != 0 && a->dilation != 1)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG,
                               "dilation %d is not supported (AvgPool2d has none)", a->dilation);
-    int h = x->out.dims[2], w = x->out.dims[3];
-    int oh = cnn_pool_out_size(h, a->kh, a->sh, a->ph, 1, a->ceil_mode);
-    int ow = cnn_pool_out_size(w, a->kw, a->sw, a->pw, 1, a->ceil_mode);
-    if (oh < 1 || ow < 1)
-        return cnn_node_error(n, CNN_ERR_SHAPE,
-                              "output %dx%d is smaller than 1x1: kernel %dx%d (padding %dx%d) "
-                              "does not fit the input %s",
-                              oh, ow, a->kh, a->kw, a->ph, a->pw, cnn_node_shape_str(x));
-    n->out.ndim = 4;
-    n->out.dims[0] = x->out.dims[0];
-    n->out.dims[1] = x->out.dims[1];
-    n->out.dims[2] = oh;
-    n->out.dims[3] = ow;
-    return CNN_OK;
+    return cnn_pool_shape(n, 2, (const int[]){a->kh, a->kw}, (const int[]){a->sh, a->sw},
+                          (const int[]){a->ph, a->pw}, NULL, a->ceil_mode);
 }
 
 static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)

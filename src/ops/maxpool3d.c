@@ -7,6 +7,7 @@
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
 #include "op_describe.h"
+#include "spatial.h"
 
 typedef struct maxpool3d_attr {
     int k[3], s[3], p[3]; /* (D, H, W) */
@@ -17,41 +18,11 @@ static cnn_status maxpool3d_shape(cnn_node *n)
 {
     maxpool3d_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    if (x->out.ndim != 5)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, D, H, W), got %s",
-                              cnn_node_shape_str(x));
-    const int *k = a->k, *s = a->s, *p = a->p;
-    if (k[0] < 1 || k[1] < 1 || k[2] < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
-                              "kernel %dx%dx%d must be >= 1 (set .kernel)", k[0], k[1], k[2]);
-    if (s[0] < 1 || s[1] < 1 || s[2] < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "stride %dx%dx%d must be >= 1", s[0], s[1],
-                              s[2]);
-    if (p[0] < 0 || p[1] < 0 || p[2] < 0)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "padding %dx%dx%d must be >= 0", p[0],
-                              p[1], p[2]);
-    if (p[0] > k[0] / 2 || p[1] > k[1] / 2 || p[2] > k[2] / 2)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
-                              "padding %dx%dx%d must be at most half the kernel %dx%dx%d", p[0],
-                              p[1], p[2], k[0], k[1], k[2]);
+    CNN_CHECK(cnn_pool_shape(n, 3, a->k, a->s, a->p, NULL, a->ceil_mode));
     if ((int64_t)x->out.dims[2] * x->out.dims[3] * x->out.dims[4] > INT32_MAX)
         return cnn_node_error(n, CNN_ERR_SHAPE, "input volume %s too large for int32 indices",
                               cnn_node_shape_str(x));
-    int o[3];
-    for (int i = 0; i < 3; i++)
-        o[i] = cnn_pool_out_size(x->out.dims[2 + i], k[i], s[i], p[i], 1, a->ceil_mode);
-    if (o[0] < 1 || o[1] < 1 || o[2] < 1)
-        return cnn_node_error(n, CNN_ERR_SHAPE,
-                              "output %dx%dx%d is smaller than 1x1x1: kernel %dx%dx%d (padding "
-                              "%dx%dx%d) does not fit the input %s",
-                              o[0], o[1], o[2], k[0], k[1], k[2], p[0], p[1], p[2],
-                              cnn_node_shape_str(x));
-    n->out.ndim = 5;
-    n->out.dims[0] = x->out.dims[0];
-    n->out.dims[1] = x->out.dims[1];
-    for (int i = 0; i < 3; i++) n->out.dims[2 + i] = o[i];
-    n->saved_bytes =
-        (size_t)x->out.dims[0] * x->out.dims[1] * o[0] * o[1] * o[2] * sizeof(int32_t);
+    n->saved_bytes = cnn_tensor_numel(&n->out) * sizeof(int32_t);
     return CNN_OK;
 }
 
