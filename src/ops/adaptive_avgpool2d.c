@@ -28,8 +28,8 @@ static cnn_status adaptive_shape(cnn_node *n)
 /* k, s, p and d do not apply: 1 (the bins come from the sizes). */
 static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
 {
-    static const int one[2] = {1, 1};
-    return cnn_pool2d_desc(n, ctx, one, one, (const int[]){0, 0}, one);
+    static const cnn_pool_win w = {.nd = 2, .k = {1, 1}, .s = {1, 1}, .d = {1, 1}};
+    return cnn_pool_desc_of(n, ctx, &w);
 }
 
 static cnn_status adaptive_forward(cnn_node *n, const cnn_ctx *ctx)

@@ -4,15 +4,12 @@
    clipped to the padded input (H + pad) with count_include_pad (the default), or the
    real elements in it with .exclude_pad (count_include_pad=False). */
 #include "../graph/graph_internal.h"
-#include "ops_common.h"
 #include "op_describe.h"
 #include "pool_common.h"
-#include "spatial.h"
 
 typedef struct avgpool2d_attr {
-    int kh, kw, sh, sw, ph, pw;
-    int dilation; /* only to reject it: a max pool option */
-    bool ceil_mode;
+    cnn_pool_win w; /* dilation 1 */
+    int dilation;   /* only to reject it: a max pool option */
     bool exclude_pad;
 } avgpool2d_attr;
 
@@ -22,16 +19,13 @@ static cnn_status avgpool2d_shape(cnn_node *n)
     if (a->dilation != 0 && a->dilation != 1)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG,
                               "dilation %d is not supported (AvgPool2d has none)", a->dilation);
-    return cnn_pool_shape(n, 2, (const int[]){a->kh, a->kw}, (const int[]){a->sh, a->sw},
-                          (const int[]){a->ph, a->pw}, NULL, a->ceil_mode);
+    return cnn_pool_shape(n, &a->w, false);
 }
 
 static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
 {
     const avgpool2d_attr *a = n->attr;
-    cnn_pool_desc d = cnn_pool2d_desc(n, ctx, (const int[]){a->kh, a->kw},
-                                      (const int[]){a->sh, a->sw}, (const int[]){a->ph, a->pw},
-                                      (const int[]){1, 1});
+    cnn_pool_desc d = cnn_pool_desc_of(n, ctx, &a->w);
     d.exclude_pad = a->exclude_pad;
     return d;
 }
@@ -55,11 +49,7 @@ static cnn_status avgpool2d_backward(cnn_node *n, const cnn_ctx *ctx)
 static void avgpool2d_describe(const cnn_node *n, cnn_op_desc *d)
 {
     const avgpool2d_attr *a = n->attr;
-    cnn_desc_ints(d, "kernel", 2, (const int[]){a->kh, a->kw});
-    cnn_desc_ints(d, "stride", 2, (const int[]){a->sh, a->sw});
-    cnn_desc_ints(d, "padding", 2, (const int[]){a->ph, a->pw});
-    cnn_desc_ints(d, "dilation", 2, (const int[]){1, 1}); /* shape() rejects others */
-    cnn_desc_int(d, "ceil_mode", a->ceil_mode);
+    cnn_pool_describe(&a->w, d); /* dilation 1: shape() rejects others */
     cnn_desc_int(d, "exclude_pad", a->exclude_pad);
 }
 
@@ -74,17 +64,7 @@ const cnn_op_def cnn_op_avgpool2d = {
 
 cnn_node *cnn_avgpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)
 {
-    int kh = cnn_opt_pick(o->kernel_h, o->kernel, 0), kw = cnn_opt_pick(o->kernel_w, o->kernel, 0);
-    avgpool2d_attr a = {
-        .kh = kh,
-        .kw = kw,
-        .sh = cnn_opt_pick(o->stride_h, o->stride, kh),
-        .sw = cnn_opt_pick(o->stride_w, o->stride, kw),
-        .ph = cnn_opt_pick(o->padding_h, o->padding, 0),
-        .pw = cnn_opt_pick(o->padding_w, o->padding, 0),
-        .dilation = o->dilation,
-        .ceil_mode = o->ceil_mode,
-        .exclude_pad = o->exclude_pad,
-    };
+    avgpool2d_attr a = {.w = cnn_pool2d_win(o), .dilation = o->dilation, .exclude_pad = o->exclude_pad};
+    a.w.d[0] = a.w.d[1] = 1;
     return cnn_node_make(g, &cnn_op_avgpool2d, o->name, 1, &x, &a, sizeof a);
 }

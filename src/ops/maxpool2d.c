@@ -5,14 +5,11 @@
    like return_indices=True; ties -> the first max, NaN wins as in PyTorch) is saved
    as int32 for backward and for cnn_maxpool2d_indices. */
 #include "../graph/graph_internal.h"
-#include "ops_common.h"
 #include "op_describe.h"
 #include "pool_common.h"
-#include "spatial.h"
 
 typedef struct maxpool2d_attr {
-    int kh, kw, sh, sw, ph, pw, dh, dw;
-    bool ceil_mode;
+    cnn_pool_win w; /* first: cnn_maxpool_backward reads it */
     bool exclude_pad; /* only to reject it: an avg pool option */
     bool ran;         /* forward has filled n->saved */
 } maxpool2d_attr;
@@ -23,9 +20,7 @@ static cnn_status maxpool2d_shape(cnn_node *n)
     const cnn_node *x = n->in[0];
     if (a->exclude_pad)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "exclude_pad applies to avgpool2d only");
-    CNN_CHECK(cnn_pool_shape(n, 2, (const int[]){a->kh, a->kw}, (const int[]){a->sh, a->sw},
-                             (const int[]){a->ph, a->pw}, (const int[]){a->dh, a->dw},
-                             a->ceil_mode));
+    CNN_CHECK(cnn_pool_shape(n, &a->w, true));
     if ((int64_t)x->out.dims[2] * x->out.dims[3] > INT32_MAX)
         return cnn_node_error(n, CNN_ERR_SHAPE, "input plane %s too large for int32 indices",
                               cnn_node_shape_str(x));
@@ -33,39 +28,19 @@ static cnn_status maxpool2d_shape(cnn_node *n)
     return CNN_OK;
 }
 
-static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
-{
-    const maxpool2d_attr *a = n->attr;
-    return cnn_pool2d_desc(n, ctx, (const int[]){a->kh, a->kw}, (const int[]){a->sh, a->sw},
-                           (const int[]){a->ph, a->pw}, (const int[]){a->dh, a->dw});
-}
-
 static cnn_status maxpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     maxpool2d_attr *a = n->attr;
-    const cnn_pool_desc d = pool_desc(n, ctx);
+    const cnn_pool_desc d = cnn_pool_desc_of(n, ctx, &a->w);
     cnn_backend_get()->maxpool2d_forward(&d, n->in[0]->out.data, n->out.data, n->saved);
     a->ran = true;
-    return CNN_OK;
-}
-
-static cnn_status maxpool2d_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    cnn_node *x = n->in[0];
-    if (!x->grad.data) return CNN_OK;
-    const cnn_pool_desc d = pool_desc(n, ctx);
-    cnn_backend_get()->maxpool_backward(&d, n->grad.data, n->saved, x->grad.data);
     return CNN_OK;
 }
 
 static void maxpool2d_describe(const cnn_node *n, cnn_op_desc *d)
 {
     const maxpool2d_attr *a = n->attr;
-    cnn_desc_ints(d, "kernel", 2, (const int[]){a->kh, a->kw});
-    cnn_desc_ints(d, "stride", 2, (const int[]){a->sh, a->sw});
-    cnn_desc_ints(d, "padding", 2, (const int[]){a->ph, a->pw});
-    cnn_desc_ints(d, "dilation", 2, (const int[]){a->dh, a->dw});
-    cnn_desc_int(d, "ceil_mode", a->ceil_mode);
+    cnn_pool_describe(&a->w, d);
     cnn_desc_int(d, "exclude_pad", 0);
 }
 
@@ -74,25 +49,13 @@ const cnn_op_def cnn_op_maxpool2d = {
     .shape = maxpool2d_shape,
     .cost = NULL, /* no multiply-adds */
     .forward = maxpool2d_forward,
-    .backward = maxpool2d_backward,
+    .backward = cnn_maxpool_backward,
     .describe = maxpool2d_describe,
 };
 
 cnn_node *cnn_maxpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)
 {
-    int kh = cnn_opt_pick(o->kernel_h, o->kernel, 0), kw = cnn_opt_pick(o->kernel_w, o->kernel, 0);
-    maxpool2d_attr a = {
-        .kh = kh,
-        .kw = kw,
-        .sh = cnn_opt_pick(o->stride_h, o->stride, kh),
-        .sw = cnn_opt_pick(o->stride_w, o->stride, kw),
-        .ph = cnn_opt_pick(o->padding_h, o->padding, 0),
-        .pw = cnn_opt_pick(o->padding_w, o->padding, 0),
-        .dh = o->dilation ? o->dilation : 1,
-        .dw = o->dilation ? o->dilation : 1,
-        .ceil_mode = o->ceil_mode,
-        .exclude_pad = o->exclude_pad,
-    };
+    maxpool2d_attr a = {.w = cnn_pool2d_win(o), .exclude_pad = o->exclude_pad};
     return cnn_node_make(g, &cnn_op_maxpool2d, o->name, 1, &x, &a, sizeof a);
 }
 

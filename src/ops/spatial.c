@@ -1,7 +1,6 @@
 /* Shared by the convolution and pooling ops: see spatial.h. */
 #include <stdio.h>
 
-#include "ops_common.h"
 #include "spatial.h"
 
 const char *cnn_dims_str(int nd, const int *v, char *buf, size_t size)
@@ -54,45 +53,4 @@ void cnn_spatial_set_out(cnn_node *n, int c, int nd, const int *o)
     n->out.dims[0] = n->in[0]->out.dims[0];
     n->out.dims[1] = c;
     for (int i = 0; i < nd; i++) n->out.dims[2 + i] = o[i];
-}
-
-cnn_status cnn_pool_shape(cnn_node *n, int nd, const int *k, const int *s, const int *p,
-                          const int *d, bool ceil_mode)
-{
-    static const int one[3] = {1, 1, 1};
-    const cnn_node *x = n->in[0];
-    char bk[48], bp[48], bd[48], bo[48];
-    CNN_CHECK(cnn_spatial_input_check(n, nd));
-    CNN_CHECK(cnn_window_check(n, nd, k, s, d, p));
-    for (int i = 0; i < nd; i++)
-        if (p[i] > k[i] / 2)
-            return cnn_node_error(n, CNN_ERR_INVALID_ARG,
-                                  "padding %s must be at most half the kernel %s",
-                                  cnn_dims_str(nd, p, bp, sizeof bp),
-                                  cnn_dims_str(nd, k, bk, sizeof bk));
-    const int *dil = d ? d : one;
-    int o[3];
-    bool fits = true;
-    for (int i = 0; i < nd; i++) {
-        o[i] = cnn_pool_out_size(x->out.dims[2 + i], k[i], s[i], p[i], dil[i], ceil_mode);
-        fits = fits && o[i] >= 1;
-    }
-    if (!fits) {
-        cnn_dims_str(nd, o, bo, sizeof bo);
-        cnn_dims_str(nd, k, bk, sizeof bk);
-        cnn_dims_str(nd, p, bp, sizeof bp);
-        const char *least = nd == 3 ? "1x1x1" : "1x1";
-        if (d)
-            return cnn_node_error(n, CNN_ERR_SHAPE,
-                                  "output %s is smaller than %s: kernel %s (dilation %s, padding "
-                                  "%s) does not fit the input %s",
-                                  bo, least, bk, cnn_dims_str(nd, d, bd, sizeof bd), bp,
-                                  cnn_node_shape_str(x));
-        return cnn_node_error(n, CNN_ERR_SHAPE,
-                              "output %s is smaller than %s: kernel %s (padding %s) does not fit "
-                              "the input %s",
-                              bo, least, bk, bp, cnn_node_shape_str(x));
-    }
-    cnn_spatial_set_out(n, x->out.dims[1], nd, o);
-    return CNN_OK;
 }

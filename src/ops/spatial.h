@@ -18,9 +18,4 @@ cnn_status cnn_window_check(cnn_node *n, int nd, const int *k, const int *s, con
                             const int *p);
 /* n's output (N, c, o[0..nd)) with N the input's. */
 void cnn_spatial_set_out(cnn_node *n, int c, int nd, const int *o);
-/* A pooling node's shape, as PyTorch's pools: the input check, the window check,
-   padding at most half the kernel, the output size (cnn_pool_out_size) at least 1
-   per axis, then the output (N, C, *out). d NULL: dilation 1, not named in errors. */
-cnn_status cnn_pool_shape(cnn_node *n, int nd, const int *k, const int *s, const int *p,
-                          const int *d, bool ceil_mode);
 #endif
