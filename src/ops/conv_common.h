@@ -24,7 +24,7 @@ typedef struct cnn_conv_geom {
 cnn_status cnn_conv_check(cnn_node *n, const cnn_conv_geom *c, int c_in);
 
 /* The regular convolution (conv2d, conv3d): x (N, C, *spatial) -> (N, out, *spatial'),
-   its geometry the node's attr; the cnn_op_def entries of both (CNN_CONV_OP_DEF). */
+   its geometry the node's attr: the cnn_op_def entries of both. */
 cnn_status cnn_conv_shape(cnn_node *n);
 int64_t cnn_conv_cost(const cnn_node *n);
 cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx);
@@ -34,11 +34,4 @@ void cnn_conv_int8(const cnn_node *n, cnn_conv_desc *d);
 /* describe(): out_channels, kernel, stride, padding, dilation (nd values each), groups,
    bias (0/1). */
 void cnn_conv_describe(const cnn_node *n, cnn_op_desc *d);
-/* The cnn_op_def of a regular convolution named op_name. */
-#define CNN_CONV_OP_DEF(op_name)                                                             \
-    {                                                                                        \
-        .name = op_name, .int8_conv = cnn_conv_int8, .takes_epilogue = true,                 \
-        .shape = cnn_conv_shape, .cost = cnn_conv_cost, .forward = cnn_conv_forward,         \
-        .backward = cnn_conv_backward, .describe = cnn_conv_describe,                        \
-    }
 #endif
