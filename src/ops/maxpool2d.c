@@ -28,10 +28,16 @@ static cnn_status maxpool2d_shape(cnn_node *n)
     return CNN_OK;
 }
 
+static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
+{
+    const maxpool2d_attr *a = n->attr;
+    return cnn_pool_desc_of(n, ctx, &a->w);
+}
+
 static cnn_status maxpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     maxpool2d_attr *a = n->attr;
-    const cnn_pool_desc d = cnn_pool_desc_of(n, ctx, &a->w);
+    const cnn_pool_desc d = pool_desc(n, ctx);
     cnn_backend_get()->maxpool2d_forward(&d, n->in[0]->out.data, n->out.data, n->saved);
     a->ran = true;
     return CNN_OK;

@@ -84,16 +84,16 @@ void cnn_pool_describe(const cnn_pool_win *w, cnn_op_desc *d)
 
 cnn_pool_desc cnn_pool_desc_of(const cnn_node *n, const cnn_ctx *ctx, const cnn_pool_win *w)
 {
+    if (w->nd == 2) return cnn_pool2d_desc(n, ctx, w->k, w->s, w->p, w->d);
     const cnn_node *x = n->in[0];
     cnn_pool_desc d = {.planes = (size_t)ctx->batch * x->out.dims[1]};
     for (int i = 0; i < 3; i++) {
-        int j = i - (3 - w->nd); /* index into the window's axes, < 0 for the leading one */
-        d.in[i] = j < 0 ? 1 : x->out.dims[2 + j];
-        d.out[i] = j < 0 ? 1 : n->out.dims[2 + j];
-        d.k[i] = j < 0 ? 1 : w->k[j];
-        d.s[i] = j < 0 ? 1 : w->s[j];
-        d.p[i] = j < 0 ? 0 : w->p[j];
-        d.d[i] = j < 0 ? 1 : w->d[j];
+        d.in[i] = x->out.dims[2 + i];
+        d.out[i] = n->out.dims[2 + i];
+        d.k[i] = w->k[i];
+        d.s[i] = w->s[i];
+        d.p[i] = w->p[i];
+        d.d[i] = w->d[i];
     }
     return d;
 }

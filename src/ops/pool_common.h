@@ -1,7 +1,8 @@
-/* What the pooling ops share (docs/architecture.md, "Ops"): the window of a max or
-   average pool resolved from its options, its shape checks with the messages users
-   see, its describe() keys, and the backend's geometry (cnn_pool_desc) of a node over
-   the batch being run. */
+/* The backend's geometry (cnn_pool_desc) of a 2D pooling node over the batch being
+   run: planes N * C of the input's (H, W) to the node's (H', W'). And what the pooling
+   ops share (docs/architecture.md, "Operators"): the window of a max or average pool
+   resolved from its options, its shape checks with the messages users see, its
+   describe() keys, its backend geometry and the max pools' backward. */
 #ifndef CNN_OPS_POOL_COMMON_H
 #define CNN_OPS_POOL_COMMON_H
 #include "../graph/graph_internal.h"
@@ -27,7 +28,21 @@ void cnn_pool_describe(const cnn_pool_win *w, cnn_op_desc *d);
 /* backward of either max pool: dx[idx] += dy with the argmax saved by forward; the
    node's attr begins with its cnn_pool_win. */
 cnn_status cnn_maxpool_backward(cnn_node *n, const cnn_ctx *ctx);
-/* planes N * C of the input's spatial axes to the node's; a 2D window has the
-   leading axis 1 (cnn_pool_desc). */
+/* The backend's geometry of a pooling node over the batch being run: planes N * C of
+   the input's spatial axes to the node's; a 2D window has the leading axis 1
+   (cnn_pool2d_desc below). */
 cnn_pool_desc cnn_pool_desc_of(const cnn_node *n, const cnn_ctx *ctx, const cnn_pool_win *w);
+/* k, s, p, d: (H, W) kernel, stride, padding and dilation. */
+static inline cnn_pool_desc cnn_pool2d_desc(const cnn_node *n, const cnn_ctx *ctx, const int k[2],
+                                            const int s[2], const int p[2], const int d[2])
+{
+    const cnn_node *x = n->in[0];
+    return (cnn_pool_desc){.planes = (size_t)ctx->batch * x->out.dims[1],
+                           .in = {1, x->out.dims[2], x->out.dims[3]},
+                           .out = {1, n->out.dims[2], n->out.dims[3]},
+                           .k = {1, k[0], k[1]},
+                           .s = {1, s[0], s[1]},
+                           .p = {0, p[0], p[1]},
+                           .d = {1, d[0], d[1]}};
+}
 #endif

@@ -92,8 +92,9 @@ static inline int cnn_cpu_threads(size_t work)
 {
     return work < ((size_t)1 << 16) ? 1 : cnn_get_threads();
 }
-cnn_maxpool_fwd_fn cnn_cpu_maxpool2d_forward;
-cnn_maxpool_bwd_fn cnn_cpu_maxpool_backward;
+void cnn_cpu_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);
+void cnn_cpu_maxpool_backward(const cnn_pool_desc *d, const float *dy, const int32_t *idx,
+                              float *dx);
 cnn_pool_fwd_fn cnn_cpu_avgpool2d_forward, cnn_cpu_adaptive_avgpool2d_forward;
 cnn_pool_bwd_fn cnn_cpu_avgpool2d_backward, cnn_cpu_adaptive_avgpool2d_backward;
 cnn_planes_fn cnn_cpu_global_avgpool_forward, cnn_cpu_global_avgpool_backward;

@@ -18,20 +18,26 @@ void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8
                              void *scratch);
 
 /* pooling (pool_ref.c) */
-cnn_maxpool_fwd_fn cnn_ref_maxpool2d_forward, cnn_ref_maxpool3d_forward;
+void cnn_ref_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);
 /* One output (i, j) of maxpool2d_forward; x is the input plane. */
 void cnn_ref_maxpool2d_at(const cnn_pool_desc *d, const float *x, int i, int j, float *y,
                           int32_t *idx);
-cnn_maxpool_bwd_fn cnn_ref_maxpool_backward;
-cnn_pool_fwd_fn cnn_ref_avgpool2d_forward, cnn_ref_adaptive_avgpool2d_forward;
-cnn_pool_bwd_fn cnn_ref_avgpool2d_backward, cnn_ref_adaptive_avgpool2d_backward;
+void cnn_ref_maxpool3d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);
+void cnn_ref_maxpool_backward(const cnn_pool_desc *d, const float *dy, const int32_t *idx,
+                              float *dx);
+void cnn_ref_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_ref_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
 /* One output (i, j) of avgpool2d_forward / its share of avgpool2d_backward (g = its
    dy); x and dx are one plane. */
 float cnn_ref_avgpool2d_at(const cnn_pool_desc *d, const float *x, int i, int j);
 void cnn_ref_avgpool2d_at_backward(const cnn_pool_desc *d, float g, int i, int j, float *dx);
-cnn_planes_fn cnn_ref_global_avgpool_forward, cnn_ref_global_avgpool_backward;
-cnn_planes_fn cnn_ref_global_maxpool_forward;
-cnn_planes_max_bwd_fn cnn_ref_global_maxpool_backward;
+void cnn_ref_adaptive_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_ref_adaptive_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
+void cnn_ref_global_avgpool_forward(size_t planes, size_t hw, const float *x, float *y);
+void cnn_ref_global_avgpool_backward(size_t planes, size_t hw, const float *dy, float *dx);
+void cnn_ref_global_maxpool_forward(size_t planes, size_t hw, const float *x, float *y);
+void cnn_ref_global_maxpool_backward(size_t planes, size_t hw, const float *x, const float *dy,
+                                     float *dx);
 /* normalisation (lrn_ref.c) */
 void cnn_ref_lrn_forward(const cnn_lrn_desc *d, const float *x, float *y, float *sc);
 void cnn_ref_lrn_backward(const cnn_lrn_desc *d, const float *x, const float *y, const float *sc,
