@@ -19,12 +19,8 @@ typedef void cnn_conv_bwd_weights_fn(const cnn_conv_desc *c, const float *x, con
 typedef void cnn_gemm_fn(int trans_a, int trans_b, int m, int n, int k, float alpha,
                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
                          int ldc);
-/* pooling: maxpool2d/3d_forward, maxpool_backward; avgpool2d and adaptive_avgpool2d
-   forward / backward; global_avgpool forward and backward, global_maxpool_forward;
-   global_maxpool_backward */
-typedef void cnn_maxpool_fwd_fn(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);
-typedef void cnn_maxpool_bwd_fn(const cnn_pool_desc *d, const float *dy, const int32_t *idx,
-                                float *dx);
+/* pooling: avgpool2d and adaptive_avgpool2d forward / backward; global_avgpool
+   forward and backward, global_maxpool_forward; global_maxpool_backward */
 typedef void cnn_pool_fwd_fn(const cnn_pool_desc *d, const float *x, float *y);
 typedef void cnn_pool_bwd_fn(const cnn_pool_desc *d, const float *dy, float *dx);
 typedef void cnn_planes_fn(size_t planes, size_t hw, const float *x, float *y);
