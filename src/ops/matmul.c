@@ -123,6 +123,5 @@ const cnn_op_def cnn_op_matmul = {
 
 cnn_node *cnn_matmul(cnn_graph *g, cnn_node *a, cnn_node *b)
 {
-    cnn_node *in[2] = {a, b};
-    return cnn_node_make(g, &cnn_op_matmul, NULL, 2, in, NULL, 0);
+    return cnn_node_make(g, &cnn_op_matmul, NULL, 2, (cnn_node *[]){a, b}, NULL, 0);
 }
