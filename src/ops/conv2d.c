@@ -19,6 +19,7 @@ static cnn_status conv2d_backward(cnn_node *n, const cnn_ctx *ctx)
 const cnn_op_def cnn_op_conv2d = {
     .name = "conv2d",
     .int8_conv = cnn_conv_int8,
+    .kernel_name = cnn_conv_kernel_name,
     .takes_epilogue = true,
     .shape = conv2d_shape,
     .cost = conv2d_cost,

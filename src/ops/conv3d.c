@@ -19,6 +19,7 @@ static cnn_status conv3d_backward(cnn_node *n, const cnn_ctx *ctx)
 const cnn_op_def cnn_op_conv3d = {
     .name = "conv3d",
     .int8_conv = cnn_conv_int8,
+    .kernel_name = cnn_conv_kernel_name,
     .takes_epilogue = true,
     .shape = conv3d_shape,
     .cost = conv3d_cost,

@@ -35,11 +35,4 @@ static inline void cnn_desc_float(cnn_op_desc *d, const char *key, float v)
     a->n = 1;
     a->f[0] = v;
 }
-/* The attribute named key, or NULL. */
-static inline const cnn_desc_attr *cnn_desc_find(const cnn_op_desc *d, const char *key)
-{
-    for (int i = 0; i < d->n_attrs; i++)
-        if (strcmp(d->attrs[i].key, key) == 0) return &d->attrs[i];
-    return NULL;
-}
 #endif
