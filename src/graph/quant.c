@@ -46,6 +46,8 @@ static cnn_status grow_scratch(cnn_graph *g, cnn_node *n, size_t need)
 cnn_status cnn_node_set_int8(cnn_node *n, float in_scale, const float *wq, const float *w_scale)
 {
     char what[64];
+    if (!n || (wq && !w_scale))
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "set_int8: %s is NULL", n ? "weight_scale" : "node");
     if (!n->op->int8_conv) return cnn_node_error(n, CNN_ERR_UNSUPPORTED, "no int8 kernel");
     if (!n->g->compiled) return cnn_node_error(n, CNN_ERR_STATE, "quantize: compile the graph first");
     if (!(in_scale > 0.0f) || !isfinite(in_scale))

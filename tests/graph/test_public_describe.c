@@ -210,6 +210,9 @@ static void test_int8_state(void **state)
     assert_false(cnn_node_quant_info(m.bn).capable);
     assert_int_equal(cnn_node_set_int8(m.bn, 0.1f, NULL, NULL), CNN_ERR_UNSUPPORTED);
     assert_int_equal(cnn_node_set_int8(m.c, 0.0f, NULL, NULL), CNN_ERR_INVALID_ARG);
+    assert_int_equal(cnn_node_set_int8(NULL, 0.1f, NULL, NULL), CNN_ERR_INVALID_ARG);
+    float ints[108] = {0};
+    assert_int_equal(cnn_node_set_int8(m.c, 0.1f, ints, NULL), CNN_ERR_INVALID_ARG);
     assert_int_equal(cnn_graph_num_int8(m.g), 0);
 
     assert_int_equal(cnn_node_set_int8(m.c, 0.05f, NULL, NULL), CNN_OK);
