@@ -86,14 +86,8 @@ static void linear_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_int(d, "bias", a->bias);
 }
 
-/* profiles: the table's gemm runs the float forward */
-static const char *linear_kernel(const cnn_node *n, int batch, char *buf, size_t size)
-{
-    return cnn_backend_provider(gemm);
-}
-
 const cnn_op_def cnn_op_linear = {
-    .kernel_name = linear_kernel,
+    .kernel_name = cnn_gemm_kernel_name,
     .name = "linear",
     .int8_conv = linear_int8,
     .shape = linear_shape,

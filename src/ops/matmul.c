@@ -12,6 +12,7 @@
 
 #include "../graph/graph_internal.h"
 #include "nd.h"
+#include "op_describe.h"
 
 /* Shapes at the current batch, with 1-D operands promoted. */
 static int mm_geom_of(const cnn_node *a, const cnn_node *b, cnn_matmul_desc *g, int *bad_dim)
@@ -113,14 +114,8 @@ static cnn_status mm_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-/* profiles: the table's gemm runs it */
-static const char *mm_kernel(const cnn_node *n, int batch, char *buf, size_t size)
-{
-    return cnn_backend_provider(gemm);
-}
-
 const cnn_op_def cnn_op_matmul = {
-    .kernel_name = mm_kernel,
+    .kernel_name = cnn_gemm_kernel_name,
     .name = "matmul",
     .shape = mm_shape,
     .cost = mm_cost,
