@@ -185,8 +185,7 @@ typedef struct cnn_layer_profile {
     /* what computes the forward: a convolution kernel ("cpu dw", "dnnl wino", with
        "16c>nchw" when it reads or writes the blocked layout), the backend providing
        the table entry (gemm, int8 convolution), or "ops" (the op's own dispatch) */
-    const char *kernel;
-    char kernel_buf[64];         /* storage kernel may point into */
+    char kernel[64];
 } cnn_layer_profile;
 /* Fills p for node n of g with the kernel choice at this batch. */
 cnn_status cnn_graph_profile(const cnn_graph *g, const cnn_node *n, int batch, cnn_layer_profile *p);

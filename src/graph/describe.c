@@ -2,6 +2,7 @@
    per-layer profile (cnn_graph_profile): what exporters and tools above the graph
    read instead of the node structs (docs/architecture.md, "Describing a graph").
    Everything here goes through the op table's hooks and traits; no op is named. */
+#include <stdio.h>
 #include <string.h>
 
 #include "graph_internal.h"
@@ -76,12 +77,11 @@ cnn_status cnn_graph_profile(const cnn_graph *g, const cnn_node *n, int batch, c
         p->n_chain = j + 1;
     }
     p->layout = cnn_layout_name(f ? f->tail : n);
-    if (n->q)
-        p->kernel = cnn_backend_provider(conv_forward_s8);
-    else if (n->op->kernel_name)
-        p->kernel = n->op->kernel_name(n, batch > 0 ? batch : 1, p->kernel_buf, sizeof p->kernel_buf);
-    else
-        p->kernel = "ops";
+    char buf[sizeof p->kernel];
+    const char *k = n->q ? cnn_backend_provider(conv_forward_s8)
+                    : n->op->kernel_name ? n->op->kernel_name(n, batch > 0 ? batch : 1, buf, sizeof buf)
+                                         : "ops";
+    snprintf(p->kernel, sizeof p->kernel, "%s", k);
     return CNN_OK;
 }
 
