@@ -197,11 +197,3 @@ cnn_node *cnn_batchnorm3d_(cnn_graph *g, cnn_node *x, const cnn_batchnorm_opts *
 {
     return bn_make(g, x, o, 3);
 }
-
-/* Eval-mode y = x * scale + shift with exactly the backend's eval arithmetic (for
-   exporters). */
-void cnn_bn_eval_affine(const cnn_node *n, float *scale, float *shift)
-{
-    cnn_bn_args k = bn_args(n, 1);
-    cnn_backend_get()->bn_eval_affine(&k, scale, shift);
-}

@@ -8,6 +8,7 @@
 const cnn_op_def cnn_op_conv3d = {
     .name = "conv3d",
     .int8_conv = cnn_conv_int8,
+    .kernel_name = cnn_conv_kernel_name,
     .takes_epilogue = true,
     .shape = cnn_conv_shape,
     .cost = cnn_conv_cost,

@@ -125,3 +125,16 @@ void cnn_conv_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_int(d, "groups", c->groups);
     cnn_desc_int(d, "bias", c->bias);
 }
+
+const char *cnn_conv_kernel_name(const cnn_node *n, int batch, char *buf, size_t size)
+{
+    cnn_conv_desc d;
+    cnn_conv_int8(n, &d);
+    d.n = batch;
+    if (n->layout || n->in[0]->layout) /* blocked input and/or output: no reorder there */
+        snprintf(buf, size, "%s %s>%s", cnn_conv_blocked_kernel(&d), n->in[0]->layout ? "16c" : "nchw",
+                 n->layout ? "16c" : "nchw");
+    else
+        snprintf(buf, size, "%s", cnn_backend_conv_kernel(&d));
+    return buf;
+}

@@ -31,6 +31,10 @@ cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx);
 cnn_status cnn_conv_backward(cnn_node *n, const cnn_ctx *ctx);
 /* cnn_op_def.int8_conv of the regular convolutions. */
 void cnn_conv_int8(const cnn_node *n, cnn_conv_desc *d);
+/* The kernel a convolution's eval forward runs at this batch (op kernel_name hook,
+   for cnn_graph_profile): the backend's choice, or the blocked kernel with the
+   layouts it reads and writes ("cpu dw 16c>nchw"). */
+const char *cnn_conv_kernel_name(const cnn_node *n, int batch, char *buf, size_t size);
 /* describe(): out_channels, kernel, stride, padding, dilation (nd values each), groups,
    bias (0/1). */
 void cnn_conv_describe(const cnn_node *n, cnn_op_desc *d);
