@@ -86,12 +86,6 @@ void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8
 /* --- pooling, softmax, optimizer (pool_cpu.c, softmax_cpu.c, optim_cpu.c); same
    contracts as cnn_backend's entries --- */
 int cnn_get_threads(void);
-/* Threads for an element-wise or per-plane loop over `work` elements: below ~64k
-   elements thread start-up costs more than it saves (LeNet's tensors), so 1. */
-static inline int cnn_cpu_threads(size_t work)
-{
-    return work < ((size_t)1 << 16) ? 1 : cnn_get_threads();
-}
 void cnn_cpu_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);
 void cnn_cpu_maxpool_backward(const cnn_pool_desc *d, const float *dy, const int32_t *idx,
                               float *dx);
