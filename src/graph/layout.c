@@ -36,6 +36,10 @@ static cnn_node *chain_add(const cnn_fusion *f, cnn_node **other)
     return NULL;
 }
 
+/* Channels off the B grid are padded with zero lanes; worth it while the padding adds
+   at most half (24 -> 32, 40 -> 48 yes; 3, 8 or 20 channels stay plain). */
+static bool pad_ok(int c, int B) { return 2 * ((c + B - 1) / B * B) <= 3 * c; }
+
 static bool env_off(void)
 {
     const char *v = getenv("CNN_LAYOUT");
@@ -71,7 +75,7 @@ cnn_status cnn_graph_plan_layout(cnn_graph *g)
         cnn_node *t = cand[i] ? tail_of(v) : NULL;
         /* a root planned inside a concat's buffer (alias) feeds the concat: plain */
         out[i] = t && !t->is_output && t != g->output && t->id != n - 1 && !v->alias &&
-                 t->out.ndim == 4 && t->out.dims[1] % B == 0;
+                 t->out.ndim == 4 && pad_ok(t->out.dims[1], B);
     }
     for (bool changed = true; changed;) {
         changed = false;
@@ -163,6 +167,13 @@ cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_co
                               "the blocked layout's convolution could not be set up (out of memory, or "
                               "the backend refused it); CNN_LAYOUT=0 runs the graph plain");
     if (f && !yb) ctx->be->epilogue(f, n->out.data);
+    /* padded channels: an activation with act(0) != 0 (sigmoid, hardsigmoid) wrote the
+       padded lanes; they are 0 again for the consumers that sum over lanes */
+    if (yb && e.act && d->c_out % n->layout) {
+        float z = 0.0f;
+        e.act(e.act_arg, &z, 1);
+        if (z != 0.0f) cnn_blocked_zero_tail(ctx->batch, d->c_out, (size_t)d->out[1] * d->out[2], n->out.data);
+    }
     return CNN_OK;
 }
 

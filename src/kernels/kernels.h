@@ -412,6 +412,11 @@ typedef struct cnn_blocked_epi {
     void (*act)(const void *arg, float *y, size_t n);
     const void *act_arg;
 } cnn_blocked_epi;
+/* Channels off the 16 grid: the last block of each image's (N, ceil(C/16), S, 16)
+   tensor holds C % 16 real lanes, the others are 0 (every blocked kernel keeps them 0
+   or writes them 0). cnn_blocked_zero_tail sets them to 0 again. */
+void cnn_blocked_zero_tail(int n, int c, size_t spatial, float *y);
+static inline size_t cnn_blocked_c(size_t c) { return (c + 15) / 16 * 16; }
 /* Whether conv c can read and write blocked tensors (*depthwise: it then must do both;
    a dense one may have either side plain). */
 bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise);

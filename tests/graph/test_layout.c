@@ -16,12 +16,14 @@
 
 typedef struct net {
     cnn_graph *g;
-    cnn_node *x, *a, *b, *c, *d, *e, *f, *side, *out;
+    cnn_node *x, *a, *b, *c, *d, *e, *h, *f, *side, *out;
 } net;
 
 /* x (N, 16, 12, 12) -> A conv3x3 16->32 bn relu6 -> B depthwise 3x3 bn relu6 -> C conv1x1
-   32->32 bn + A -> D depthwise 5x5 stride 2 bn relu6 -> E conv3x3 32->48 bn relu -> F conv1x1
-   48->24 -> global average pool -> linear 10; a side output conv1x1 C -> 16. */
+   32->32 bn + A -> D depthwise 5x5 stride 2 bn relu6 -> E conv3x3 32->40 bn relu -> H
+   depthwise 3x3 40 bn hardsigmoid -> F conv1x1 40->24 -> global average pool -> linear
+   10; a side output conv1x1 C -> 16. E and H: 40 channels, padded to 48 when blocked
+   (hardsigmoid(0) != 0: the padded lanes are cleared again). */
 static net build(int max_batch, bool layout)
 {
     setenv("CNN_LAYOUT", layout ? "1" : "0", 1); /* read when the graph is planned */
@@ -38,9 +40,12 @@ static net build(int max_batch, bool layout)
     m.d = cnn_relu6(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.c, 32, .kernel = 5, .stride = 2, .padding = 2,
                                                       .groups = 32, .no_bias = true, .name = "D"),
                                         .name = "bnD"));
-    m.e = cnn_relu(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.d, 48, .kernel = 3, .padding = 1, .name = "E"),
+    m.e = cnn_relu(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.d, 40, .kernel = 3, .padding = 1, .name = "E"),
                                        .name = "bnE"));
-    m.f = cnn_conv2d(g, m.e, 24, .kernel = 1, .name = "F");
+    m.h = cnn_hardsigmoid(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.e, 40, .kernel = 3, .padding = 1, .groups = 40,
+                                                            .name = "H"),
+                                              .name = "bnH"));
+    m.f = cnn_conv2d(g, m.h, 24, .kernel = 1, .name = "F");
     m.side = cnn_conv2d(g, m.c, 16, .kernel = 1, .name = "side");
     cnn_graph_mark_output(g, m.side);
     m.out = cnn_linear(g, cnn_flatten(g, cnn_global_avgpool(g, m.f)), 10, .name = "fc");
@@ -75,9 +80,9 @@ static void check(int max_batch, int batch)
     net on = build(max_batch, true), off = build(max_batch, false);
     bool blocked = cnn_blocked_width() == 16;
     /* the plan: blocked runs where the backend has them, plain at every edge */
-    const cnn_node *want_blocked[] = {on.a, on.b, on.c, on.d};
-    for (int i = 0; i < 4; i++) assert_string_equal(lay(want_blocked[i]), blocked ? "nChw16c" : "NCHW");
-    const cnn_node *plain[] = {on.x, on.e, on.f, on.side, on.out, off.a, off.b, off.c, off.d};
+    const cnn_node *want_blocked[] = {on.a, on.b, on.c, on.d, on.e, on.h};
+    for (int i = 0; i < 6; i++) assert_string_equal(lay(want_blocked[i]), blocked ? "nChw16c" : "NCHW");
+    const cnn_node *plain[] = {on.x, on.f, on.side, on.out, off.a, off.b, off.c, off.d, off.e};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         assert_string_not_equal(lay(plain[i]), "nChw16c");
 

@@ -14,13 +14,20 @@ static size_t cpu_conv_scratch(const cnn_conv_desc *c)
     return cnn_thin_conv_use(c) ? cnn_thin_conv_scratch(c) : cnn_dnnl_conv_scratch(c);
 }
 
-/* Inference needs only the forward's scratch (oneDNN's backward kinds are larger). */
-static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
+/* Inference needs only the forward's scratch (oneDNN's backward kinds are larger),
+   and the blocked layout's oneDNN call where the plain one is another kernel. */
+static size_t cpu_conv_forward_only(const cnn_conv_desc *c)
 {
     if (cnn_cpu_is_depthwise(c)) return 0;
     if (cnn_tap_conv_use(c)) return cnn_tap_conv_scratch(c);
     if (cnn_thin_conv_use(c)) return cnn_thin_conv_scratch_forward(c);
     return cnn_dnnl_conv_scratch_kinds(c, 1);
+}
+static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
+{
+    size_t s = cpu_conv_forward_only(c);
+    size_t b = cnn_cpu_is_depthwise(c) || cnn_tap_conv_use(c) ? 0 : cnn_dnnl_conv_scratch_blocked(c);
+    return b > s ? b : s;
 }
 
 static void cpu_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,

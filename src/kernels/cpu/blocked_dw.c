@@ -20,7 +20,7 @@ enum { B = 16, KMAX = 121 }; /* up to 11x11 taps in the per-block weight copy */
 
 bool cnn_blocked_dw_ok(const cnn_conv_desc *c)
 {
-    return cnn_cpu_is_depthwise(c) && c->c_in % B == 0 && c->k[1] * c->k[2] <= KMAX;
+    return cnn_cpu_is_depthwise(c) && c->k[1] * c->k[2] <= KMAX; /* C padded to whole blocks */
 }
 
 /* The epilogue on one row of `len` floats of channel block cb (blocked: lane = channel
@@ -102,7 +102,7 @@ void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float 
                             float *y, const cnn_blocked_epi *epi)
 {
     const int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2];
-    const int kk = c->k[1] * c->k[2], CB = c->c_in / B;
+    const int kk = c->k[1] * c->k[2], CB = (c->c_in + B - 1) / B;
     /* interior output columns: every tap inside [0, W) */
     int lo = (c->p[2] + c->s[2] - 1) / c->s[2];
     int num = W - 1 + c->p[2] - (c->k[2] - 1) * c->d[2];
@@ -121,9 +121,10 @@ void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float 
             long p = it / OH; /* plane: image * CB + channel block */
             int cb = (int)(p % CB);
             if (cb != cur) { /* this block's taps as (kh*kw, 16) vectors */
-                for (int q = 0; q < kk; q++)
-                    for (int l = 0; l < B; l++) wb[q * B + l] = w[(size_t)(cb * B + l) * kk + q];
-                for (int l = 0; l < B; l++) bias[l] = b ? b[cb * B + l] : 0.0f;
+                for (int q = 0; q < kk; q++) /* padded lanes: 0 taps and bias, 0 out */
+                    for (int l = 0; l < B; l++)
+                        wb[q * B + l] = cb * B + l < c->c_in ? w[(size_t)(cb * B + l) * kk + q] : 0.0f;
+                for (int l = 0; l < B; l++) bias[l] = b && cb * B + l < c->c_in ? b[cb * B + l] : 0.0f;
                 cur = cb;
             }
             size_t yo = (size_t)p * yplane + (size_t)oh * OW * B;
@@ -141,7 +142,7 @@ CNN_CLONES static void epi_piece(const cnn_blocked_epi *e, int cb, float *y, con
 /* The epilogue over a whole blocked tensor (N, C/16, S, 16), after a oneDNN forward. */
 void cnn_blocked_epilogue(const cnn_blocked_epi *e, int n, int c, size_t spatial, float *y)
 {
-    const int CB = c / B;
+    const int CB = (c + B - 1) / B;
     const size_t plane = spatial * B, rows = (spatial + 63) / 64; /* ~4 KiB pieces */
     const long items = (long)n * CB * (long)rows;
 #pragma omp parallel for schedule(static)

@@ -36,6 +36,8 @@ const char *cnn_cpu_conv_kernel(const cnn_conv_desc *c);
 /* The blocked layout's forwards: oneDNN with x / y in nChw16c (conv_dnnl.c) and an
    own depthwise kernel on nChw16c with the epilogue fused (blocked_dw.c). */
 bool cnn_dnnl_conv_blocked_ok(const cnn_conv_desc *c);
+/* Forward scratch a blocked-layout call of c may take beyond its plain forward's. */
+size_t cnn_dnnl_conv_scratch_blocked(const cnn_conv_desc *c);
 bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                                    const float *w, const float *b, float *y, bool y_blocked,
                                    void *scratch);
