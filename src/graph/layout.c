@@ -1,13 +1,15 @@
 /* The blocked layout pass (docs/architecture.md, "Blocked layout"). After fusion, each
    value of an eval-mode graph is given a layout: plain (N, C, H, W) or nChw16c, (N,
-   C/16, H, W, 16), when the backend in use has a 16-channel blocked path
-   (cnn_blocked_width). A value is blocked when its producer is a convolution chain
-   (conv + fused epilogue) that can write blocked, and every consumer reads it blocked:
-   a convolution that can read blocked, or the fused residual add of a chain that is
-   itself blocked. Depthwise convolutions read and write the same layout. Everything
-   else (pooling, concat, linear, the outputs, the graph's last node, values a
-   forward_until stops at) stays plain, so public tensors are NCHW (DESIGN decision
-   4): reorders happen only inside the convolutions at the edges of a blocked run. The
+   ceil(C/16), H, W, 16), when the backend in use has a 16-channel blocked path
+   (cnn_blocked_width). A value is blocked when its producer can write it blocked (a
+   convolution chain, conv + fused epilogue, or an op whose layout_trait says so) and
+   every consumer reads it blocked: a convolution, the fused residual add of a chain
+   that is itself blocked, or an op by its trait. Depthwise convolutions and ops with
+   the SAME trait (pooling, activation, the SE gate) keep their input's layout; READS
+   ops (global average pooling) write plain; ANY ops (concat, channel shuffle, channel
+   slice) copy between layouts. Everything else (linear, the outputs, the graph's last
+   node, values a forward_until stops at) stays plain, so public tensors are NCHW
+   (DESIGN decision 4): reorders happen only at the edges of a blocked run. The
    decision starts with every candidate blocked and only ever unblocks, so it reaches a
    fixed point. CNN_LAYOUT=0 in the environment turns the pass off (for benchmarks). */
 #include <stdlib.h>
@@ -58,38 +60,68 @@ static bool conv_ok(const cnn_node *n, bool *dw)
     return cnn_conv_blocked_ok(&d, dw);
 }
 
+/* What node v (run by the executor, not a fused link) does with blocked values. */
+enum { K_PLAIN, K_CONV, K_DW, K_SAME, K_READS, K_ANY };
+static int kind_of(const cnn_node *v)
+{
+    bool dw;
+    if (conv_ok(v, &dw)) return dw ? K_DW : K_CONV;
+    if (v->fused_into || v->fusion || v->q || !v->op->layout_trait) return K_PLAIN;
+    switch (v->op->layout_trait(v)) {
+    case CNN_LAYOUT_SAME: return K_SAME;
+    case CNN_LAYOUT_READS: return K_READS;
+    case CNN_LAYOUT_ANY: return K_ANY;
+    default: return K_PLAIN;
+    }
+}
+
+/* Whether value x (an input of some node) is blocked under the decision out[]. */
+static bool value_blocked(const cnn_node *x, const bool *out)
+{
+    const cnn_node *p = x->fused_into ? x->fused_into : x;
+    return out[p->id] && tail_of((cnn_node *)p) == x;
+}
+
 cnn_status cnn_graph_plan_layout(cnn_graph *g)
 {
     for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->layout = 0;
     int B = cnn_blocked_width();
     if (g->no_fusion || B == 0 || env_off()) return CNN_OK;
     int n = g->n_nodes;
-    /* cand[i]: conv i can run blocked; out[i]: its chain's value is blocked;
-       dw[i]: depthwise (in and out in the same layout) */
-    bool *cand = cnn_calloc((size_t)n * 3, sizeof *cand);
-    if (!cand) return cnn_set_error(CNN_ERR_NOMEM, "layout: out of memory");
-    bool *out = cand + n, *dw = cand + 2 * n;
+    /* out[i]: the value of node i (its chain's tail) is blocked; kind[i]: kind_of */
+    bool *out = cnn_calloc((size_t)n, sizeof *out);
+    int *kind = cnn_calloc((size_t)n, sizeof *kind);
+    if (!out || !kind) {
+        cnn_free(out), cnn_free(kind);
+        return cnn_set_error(CNN_ERR_NOMEM, "layout: out of memory");
+    }
     for (int i = 0; i < n; i++) {
         cnn_node *v = g->nodes[i];
-        cand[i] = conv_ok(v, &dw[i]);
-        cnn_node *t = cand[i] ? tail_of(v) : NULL;
-        /* a root planned inside a concat's buffer (alias) feeds the concat: plain */
-        out[i] = t && !t->is_output && t != g->output && t->id != n - 1 && !v->alias &&
-                 t->out.ndim == 4 && pad_ok(t->out.dims[1], B);
+        kind[i] = kind_of(v);
+        cnn_node *t = tail_of(v);
+        /* a value planned inside another's buffer (a concat's, in place) is plain */
+        out[i] = kind[i] != K_PLAIN && kind[i] != K_READS && !t->is_output && t != g->output &&
+                 t->id != n - 1 && !v->alias && t->out.ndim == 4 && pad_ok(t->out.dims[1], B);
+    }
+    /* ... and so is a buffer others are planned in (not its own chain's links) */
+    for (int i = 0; i < n; i++) {
+        cnn_node *u = g->nodes[i];
+        if (u->alias && !u->fused_into) out[u->alias->id] = false;
     }
     for (bool changed = true; changed;) {
         changed = false;
         for (int i = 0; i < n; i++) {
             if (!out[i]) continue;
-            cnn_node *t = tail_of(g->nodes[i]);
+            cnn_node *v = g->nodes[i], *t = tail_of(v);
             bool ok = true;
             /* a blocked residual needs the chain adding it to be blocked, and the reverse */
-            cnn_fusion *f = g->nodes[i]->fusion;
             cnn_node *r = NULL;
-            if (chain_add(f, &r)) {
+            if (chain_add(v->fusion, &r)) {
                 cnn_node *rr = r->fused_into ? r->fused_into : r;
                 if (!out[rr->id] || tail_of(rr) != r) ok = false;
             }
+            /* a node keeping its input's layout: blocked only with a blocked input */
+            if ((kind[i] == K_DW || kind[i] == K_SAME) && !value_blocked(v->in[0], out)) ok = false;
             /* every consumer of t reads it blocked */
             for (int k = t->id + 1; ok && k < n; k++) {
                 cnn_node *c = g->nodes[k];
@@ -99,8 +131,15 @@ cnn_status cnn_graph_plan_layout(cnn_graph *g)
                         cnn_node *q = c->fused_into;
                         cnn_node *qr = NULL;
                         ok = c == chain_add(q->fusion, &qr) && qr == t && out[q->id];
-                    } else {
-                        ok = cand[k] && j == 0 && (!dw[k] || out[k]);
+                        continue;
+                    }
+                    switch (kind[k]) {
+                    case K_CONV: ok = j == 0; break;
+                    case K_READS: ok = j == 0; break;
+                    case K_ANY: ok = true; break;
+                    case K_DW:
+                    case K_SAME: ok = j == 0 && out[k]; break;
+                    default: ok = false;
                     }
                 }
             }
@@ -109,19 +148,11 @@ cnn_status cnn_graph_plan_layout(cnn_graph *g)
                 changed = true;
             }
         }
-        /* a depthwise conv whose input is plain writes plain */
-        for (int i = 0; i < n; i++) {
-            if (!cand[i] || !dw[i] || !out[i]) continue;
-            cnn_node *x = g->nodes[i]->in[0], *p = x->fused_into ? x->fused_into : x;
-            if (!cand[p->id] || !out[p->id] || tail_of(p) != x) {
-                out[i] = false;
-                changed = true;
-            }
-        }
     }
     for (int i = 0; i < n; i++)
         if (out[i]) mark_chain(g->nodes[i], (unsigned char)B);
-    cnn_free(cand);
+    cnn_free(out);
+    cnn_free(kind);
     return CNN_OK;
 }
 

@@ -80,9 +80,9 @@ static void check(int max_batch, int batch)
     net on = build(max_batch, true), off = build(max_batch, false);
     bool blocked = cnn_blocked_width() == 16;
     /* the plan: blocked runs where the backend has them, plain at every edge */
-    const cnn_node *want_blocked[] = {on.a, on.b, on.c, on.d, on.e, on.h};
-    for (int i = 0; i < 6; i++) assert_string_equal(lay(want_blocked[i]), blocked ? "nChw16c" : "NCHW");
-    const cnn_node *plain[] = {on.x, on.f, on.side, on.out, off.a, off.b, off.c, off.d, off.e};
+    const cnn_node *want_blocked[] = {on.a, on.b, on.c, on.d, on.e, on.h, on.f};
+    for (int i = 0; i < 7; i++) assert_string_equal(lay(want_blocked[i]), blocked ? "nChw16c" : "NCHW");
+    const cnn_node *plain[] = {on.x, on.side, on.out, off.a, off.b, off.c, off.d, off.e, off.f};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         assert_string_not_equal(lay(plain[i]), "nChw16c");
 

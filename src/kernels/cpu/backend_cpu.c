@@ -82,6 +82,11 @@ const cnn_backend cnn_backend_cpu = {
     /* --- pooling --- (maxpool3d: ref's) */
     .maxpool2d_forward = cnn_cpu_maxpool2d_forward,
     .maxpool_backward = cnn_cpu_maxpool_backward,
+    .maxpool2d_blocked_forward = cnn_cpu_maxpool2d_blocked_forward,
+    .avgpool2d_blocked_forward = cnn_cpu_avgpool2d_blocked_forward,
+    .global_avgpool_blocked_forward = cnn_cpu_global_avgpool_blocked_forward,
+    .mul_channel_blocked_forward = cnn_cpu_mul_channel_blocked_forward,
+    .channel_copy = cnn_cpu_channel_copy,
     .avgpool2d_forward = cnn_cpu_avgpool2d_forward,
     .avgpool2d_backward = cnn_cpu_avgpool2d_backward,
     .adaptive_avgpool2d_forward = cnn_cpu_adaptive_avgpool2d_forward,

@@ -45,6 +45,13 @@ bool cnn_blocked_dw_ok(const cnn_conv_desc *c);
 void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                             float *y, const cnn_blocked_epi *epi);
 void cnn_blocked_epilogue(const cnn_blocked_epi *e, int n, int c, size_t spatial, float *y);
+/* The blocked layout's pooling, SE gate and channel copies (blocked_ops.c). */
+void cnn_cpu_maxpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_cpu_avgpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_cpu_global_avgpool_blocked_forward(size_t n, size_t c, size_t hw, const float *x, float *y);
+void cnn_cpu_mul_channel_blocked_forward(size_t n, size_t c, size_t hw, const float *x, const float *s,
+                                         float *y);
+void cnn_cpu_channel_copy(const cnn_chan_copy *d, const float *x, float *y);
 /* Depthwise 2D convolution, groups == C_in == C_out, D = 1 (depthwise.c). */
 bool cnn_cpu_is_depthwise(const cnn_conv_desc *c);
 void cnn_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
