@@ -82,29 +82,20 @@ static bool value_blocked(const cnn_node *x, const bool *out)
     return out[p->id] && tail_of((cnn_node *)p) == x;
 }
 
-cnn_status cnn_graph_plan_layout(cnn_graph *g)
+/* The fixed point: out[i] for every node, from all-candidates-blocked down. With
+   `aliases`, values planned inside another's buffer (concat inputs in place) and
+   those buffers stay plain; without, they are ignored (a first look at which concats
+   would rather be blocked). */
+static void decide(cnn_graph *g, bool *out, const int *kind, int B, bool aliases)
 {
-    for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->layout = 0;
-    int B = cnn_blocked_width();
-    if (g->no_fusion || B == 0 || env_off()) return CNN_OK;
     int n = g->n_nodes;
-    /* out[i]: the value of node i (its chain's tail) is blocked; kind[i]: kind_of */
-    bool *out = cnn_calloc((size_t)n, sizeof *out);
-    int *kind = cnn_calloc((size_t)n, sizeof *kind);
-    if (!out || !kind) {
-        cnn_free(out), cnn_free(kind);
-        return cnn_set_error(CNN_ERR_NOMEM, "layout: out of memory");
-    }
     for (int i = 0; i < n; i++) {
         cnn_node *v = g->nodes[i];
-        kind[i] = kind_of(v);
         cnn_node *t = tail_of(v);
-        /* a value planned inside another's buffer (a concat's, in place) is plain */
         out[i] = kind[i] != K_PLAIN && kind[i] != K_READS && !t->is_output && t != g->output &&
-                 t->id != n - 1 && !v->alias && t->out.ndim == 4 && pad_ok(t->out.dims[1], B);
+                 t->id != n - 1 && !(aliases && v->alias) && t->out.ndim == 4 && pad_ok(t->out.dims[1], B);
     }
-    /* ... and so is a buffer others are planned in (not its own chain's links) */
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; aliases && i < n; i++) { /* a buffer others are planned in (not its chain's links) */
         cnn_node *u = g->nodes[i];
         if (u->alias && !u->fused_into) out[u->alias->id] = false;
     }
@@ -134,7 +125,7 @@ cnn_status cnn_graph_plan_layout(cnn_graph *g)
                         continue;
                     }
                     switch (kind[k]) {
-                    case K_CONV: ok = j == 0; break;
+                    case K_CONV:
                     case K_READS: ok = j == 0; break;
                     case K_ANY: ok = true; break;
                     case K_DW:
@@ -149,6 +140,34 @@ cnn_status cnn_graph_plan_layout(cnn_graph *g)
             }
         }
     }
+}
+
+cnn_status cnn_graph_plan_layout(cnn_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->layout = 0;
+    int B = cnn_blocked_width();
+    if (g->no_fusion || B == 0 || env_off()) return CNN_OK;
+    int n = g->n_nodes;
+    /* out[i]: the value of node i (its chain's tail) is blocked; kind[i]: kind_of */
+    bool *out = cnn_calloc((size_t)n, sizeof *out);
+    int *kind = cnn_calloc((size_t)n, sizeof *kind);
+    if (!out || !kind) {
+        cnn_free(out), cnn_free(kind);
+        return cnn_set_error(CNN_ERR_NOMEM, "layout: out of memory");
+    }
+    for (int i = 0; i < n; i++) kind[i] = kind_of(g->nodes[i]);
+    /* A concat (an op with inputs_in_place) that would be blocked copies its inputs
+       into its blocked buffer instead of having them computed in place (fuse.c, batch
+       1): its inputs get buffers of their own, in whichever layout suits them. */
+    decide(g, out, kind, B, false);
+    for (int i = 0; i < n; i++) {
+        cnn_node *u = g->nodes[i];
+        if (u->alias && !u->fused_into && u->alias->op->inputs_in_place && out[u->alias->id]) {
+            u->alias = NULL;
+            u->alias_off = 0;
+        }
+    }
+    decide(g, out, kind, B, true);
     for (int i = 0; i < n; i++)
         if (out[i]) mark_chain(g->nodes[i], (unsigned char)B);
     cnn_free(out);

@@ -4,12 +4,14 @@
    concat, channel shuffle and channel slice between layouts. The 16 channels of a
    block are one vector: every loop below runs over whole blocks, 16 lanes at a time,
    with the reference kernels' arithmetic per lane (ref/blocked_ref.c: the same sums in
-   the same order, no contraction), so results equal them bit for bit. Threads split
-   (image, channel block, output row) items, so batch 1 keeps every core busy. */
+   the same order, no contraction), so results equal them bit for bit. The library's
+   pool (core/pool.h) runs (image, channel block, output row) items, so batch 1 keeps
+   every core busy. */
 #include <math.h>
 #include <string.h>
 
 #include "../../core/clones.h"
+#include "../../core/pool.h"
 #include "../ref/ref.h"
 #include "cpu_internal.h"
 
@@ -34,18 +36,6 @@ CNN_CLONES static void maxpool_row(const cnn_pool_desc *d, const float *restrict
     }
 }
 
-void cnn_cpu_maxpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y)
-{
-    const int OH = d->out[1];
-    const size_t hw = (size_t)d->in[1] * d->in[2], ohw = (size_t)OH * d->out[2];
-    const long items = (long)d->planes * OH;
-#pragma omp parallel for schedule(static)
-    for (long it = 0; it < items; it++) {
-        size_t p = (size_t)(it / OH);
-        int i = (int)(it % OH);
-        maxpool_row(d, x + p * hw * B, i, y + (p * ohw + (size_t)i * d->out[2]) * B);
-    }
-}
 
 CNN_CLONES static void avgpool_row(const cnn_pool_desc *d, const float *restrict xp, int i,
                                    float *restrict yr)
@@ -64,17 +54,43 @@ CNN_CLONES static void avgpool_row(const cnn_pool_desc *d, const float *restrict
     }
 }
 
-void cnn_cpu_avgpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y)
+typedef struct pool_args {
+    const cnn_pool_desc *d;
+    const float *x;
+    float *y;
+    bool max;
+} pool_args;
+
+/* Item it: output row it % OH of block plane it / OH. */
+static void pool_item(void *arg, long it, int slot)
 {
+    (void)slot;
+    const pool_args *a = arg;
+    const cnn_pool_desc *d = a->d;
     const int OH = d->out[1];
     const size_t hw = (size_t)d->in[1] * d->in[2], ohw = (size_t)OH * d->out[2];
-    const long items = (long)d->planes * OH;
-#pragma omp parallel for schedule(static)
-    for (long it = 0; it < items; it++) {
-        size_t p = (size_t)(it / OH);
-        int i = (int)(it % OH);
-        avgpool_row(d, x + p * hw * B, i, y + (p * ohw + (size_t)i * d->out[2]) * B);
-    }
+    size_t p = (size_t)(it / OH);
+    int i = (int)(it % OH);
+    float *yr = a->y + (p * ohw + (size_t)i * d->out[2]) * B;
+    if (a->max) maxpool_row(d, a->x + p * hw * B, i, yr);
+    else avgpool_row(d, a->x + p * hw * B, i, yr);
+}
+
+static void pool_run(const cnn_pool_desc *d, const float *x, float *y, bool max)
+{
+    pool_args a = {d, x, y, max};
+    size_t work = d->planes * B * (size_t)d->in[1] * d->in[2];
+    cnn_parallel_for_n((long)d->planes * d->out[1], cnn_cpu_threads(work), pool_item, &a);
+}
+
+void cnn_cpu_maxpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y)
+{
+    pool_run(d, x, y, true);
+}
+
+void cnn_cpu_avgpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y)
+{
+    pool_run(d, x, y, false);
 }
 
 CNN_CLONES static void gap_block(size_t hw, const float *restrict xp, float inv, float *restrict out)
@@ -85,19 +101,28 @@ CNN_CLONES static void gap_block(size_t hw, const float *restrict xp, float inv,
     for (int l = 0; l < B; l++) out[l] = sum[l] * inv;
 }
 
+typedef struct plane_args {
+    size_t c, hw, pieces;
+    const float *x, *s;
+    float *y;
+} plane_args;
+
+static void gap_item(void *arg, long it, int slot)
+{
+    (void)slot;
+    const plane_args *a = arg;
+    const size_t CB = (a->c + B - 1) / B, b = (size_t)it / CB, cb = (size_t)it % CB;
+    float m[B];
+    gap_block(a->hw, a->x + (size_t)it * a->hw * B, 1.0f / (float)a->hw, m);
+    size_t lanes = a->c - cb * B < B ? a->c - cb * B : B;
+    memcpy(a->y + b * a->c + cb * B, m, lanes * sizeof(float));
+}
+
 void cnn_cpu_global_avgpool_blocked_forward(size_t n, size_t c, size_t hw, const float *x, float *y)
 {
-    const size_t CB = (c + B - 1) / B;
-    const float inv = 1.0f / (float)hw;
-    const long items = (long)(n * CB);
-#pragma omp parallel for schedule(static)
-    for (long it = 0; it < items; it++) {
-        size_t b = (size_t)it / CB, cb = (size_t)it % CB;
-        float m[B];
-        gap_block(hw, x + (size_t)it * hw * B, inv, m);
-        size_t lanes = c - cb * B < B ? c - cb * B : B;
-        memcpy(y + b * c + cb * B, m, lanes * sizeof(float));
-    }
+    plane_args a = {c, hw, 1, x, NULL, y};
+    size_t CB = (c + B - 1) / B;
+    cnn_parallel_for_n((long)(n * CB), cnn_cpu_threads(n * CB * B * hw), gap_item, &a);
 }
 
 CNN_CLONES static void scale_rows(size_t len, const float *restrict x, const float *restrict s,
@@ -107,21 +132,27 @@ CNN_CLONES static void scale_rows(size_t len, const float *restrict x, const flo
         for (int l = 0; l < B; l++) y[k * B + l] = x[k * B + l] * s[l];
 }
 
+enum { PIECE = 256 }; /* positions per item of the gate: 16 KiB */
+
+static void gate_item(void *arg, long it, int slot)
+{
+    (void)slot;
+    const plane_args *a = arg;
+    const size_t CB = (a->c + B - 1) / B, c = a->c;
+    size_t blk = (size_t)it / a->pieces, k0 = (size_t)it % a->pieces * PIECE;
+    size_t b = blk / CB, cb = blk % CB, k1 = k0 + PIECE < a->hw ? k0 + PIECE : a->hw;
+    float sv[B];
+    for (int l = 0; l < B; l++) sv[l] = cb * B + l < c ? a->s[b * c + cb * B + l] : 0.0f;
+    size_t o = (blk * a->hw + k0) * B;
+    scale_rows(k1 - k0, a->x + o, sv, a->y + o);
+}
+
 void cnn_cpu_mul_channel_blocked_forward(size_t n, size_t c, size_t hw, const float *x, const float *s,
                                          float *y)
 {
-    const size_t CB = (c + B - 1) / B, piece = 256; /* positions per item: 16 KiB */
-    const size_t pieces = (hw + piece - 1) / piece;
-    const long items = (long)(n * CB * pieces);
-#pragma omp parallel for schedule(static)
-    for (long it = 0; it < items; it++) {
-        size_t blk = (size_t)it / pieces, k0 = (size_t)it % pieces * piece;
-        size_t b = blk / CB, cb = blk % CB, k1 = k0 + piece < hw ? k0 + piece : hw;
-        float sv[B];
-        for (int l = 0; l < B; l++) sv[l] = cb * B + l < c ? s[b * c + cb * B + l] : 0.0f;
-        size_t o = (blk * hw + k0) * B;
-        scale_rows(k1 - k0, x + o, sv, y + o);
-    }
+    const size_t CB = (c + B - 1) / B;
+    plane_args a = {c, hw, (hw + PIECE - 1) / PIECE, x, s, y};
+    cnn_parallel_for_n((long)(n * CB * a.pieces), cnn_cpu_threads(n * CB * B * hw), gate_item, &a);
 }
 
 /* Offset of channel ch's position 0 of image b, and the step between positions. */
@@ -132,32 +163,40 @@ static size_t chan_at(bool blocked, size_t C, size_t S, size_t b, size_t ch, siz
     return (b * ((C + B - 1) / B) + ch / B) * S * B + ch % B;
 }
 
+typedef struct copy_args {
+    const cnn_chan_copy *d;
+    const float *x;
+    float *y;
+    size_t nb; /* whole blocks per image, 0: channel by channel */
+} copy_args;
+
+static void copy_item(void *arg, long it, int slot)
+{
+    (void)slot;
+    const copy_args *a = arg;
+    const cnn_chan_copy *d = a->d;
+    const size_t S = d->spatial;
+    if (a->nb) { /* item: one block plane */
+        size_t b = (size_t)it / a->nb, k = (size_t)it % a->nb;
+        size_t xcb = ((size_t)d->xc + B - 1) / B, ycb = ((size_t)d->yc + B - 1) / B;
+        memcpy(a->y + ((b * ycb + (size_t)d->y0 / B + k) * S) * B,
+               a->x + ((b * xcb + (size_t)d->x0 / B + k) * S) * B, S * B * sizeof(float));
+        return;
+    }
+    size_t b = (size_t)it / (size_t)d->cnt; /* item: one channel */
+    int k = (int)(it % d->cnt);
+    size_t src = (size_t)(d->x0 + (k % d->groups) * d->cg + k / d->groups), sx, sy;
+    size_t xo = chan_at(d->xb, (size_t)d->xc, S, b, src, &sx);
+    size_t yo = chan_at(d->yb, (size_t)d->yc, S, b, (size_t)(d->y0 + k), &sy);
+    for (size_t s = 0; s < S; s++) a->y[yo + s * sy] = a->x[xo + s * sx];
+}
+
 void cnn_cpu_channel_copy(const cnn_chan_copy *d, const float *x, float *y)
 {
-    const size_t S = d->spatial;
     /* whole blocks onto whole blocks: one copy per block plane */
     bool whole = d->xb && d->yb && d->groups == 1 && d->x0 % B == 0 && d->y0 % B == 0 &&
                  (d->cnt % B == 0 || (d->x0 + d->cnt == d->xc && d->y0 + d->cnt == d->yc));
-    if (whole) {
-        const size_t nb = ((size_t)d->cnt + B - 1) / B, xcb = ((size_t)d->xc + B - 1) / B,
-                     ycb = ((size_t)d->yc + B - 1) / B;
-        const long items = (long)(d->n * nb);
-#pragma omp parallel for schedule(static)
-        for (long it = 0; it < items; it++) {
-            size_t b = (size_t)it / nb, k = (size_t)it % nb;
-            memcpy(y + ((b * ycb + (size_t)d->y0 / B + k) * S) * B,
-                   x + ((b * xcb + (size_t)d->x0 / B + k) * S) * B, S * B * sizeof(float));
-        }
-        return;
-    }
-    const long items = (long)d->n * d->cnt;
-#pragma omp parallel for schedule(static)
-    for (long it = 0; it < items; it++) {
-        size_t b = (size_t)it / (size_t)d->cnt;
-        int k = (int)(it % d->cnt);
-        size_t src = (size_t)(d->x0 + (k % d->groups) * d->cg + k / d->groups), sx, sy;
-        size_t xo = chan_at(d->xb, (size_t)d->xc, S, b, src, &sx);
-        size_t yo = chan_at(d->yb, (size_t)d->yc, S, b, (size_t)(d->y0 + k), &sy);
-        for (size_t s = 0; s < S; s++) y[yo + s * sy] = x[xo + s * sx];
-    }
+    copy_args a = {d, x, y, whole ? ((size_t)d->cnt + B - 1) / B : 0};
+    long items = (long)d->n * (whole ? (long)a.nb : d->cnt);
+    cnn_parallel_for_n(items, cnn_cpu_threads(d->n * (size_t)d->cnt * d->spatial), copy_item, &a);
 }
