@@ -24,18 +24,21 @@ CNN_CLONES static void maxpool_row(const cnn_pool_desc *d, const float *restrict
     for (int j = 0; j < OW; j++) {
         int win[4];
         cnn_ref_maxpool2d_window(d, i, j, win);
+        /* max as `q > best ? q : best` (one vmaxps), a NaN seen noted apart: it wins */
         float best[B];
-        for (int l = 0; l < B; l++) best[l] = -INFINITY;
+        int nan[B];
+        for (int l = 0; l < B; l++) best[l] = -INFINITY, nan[l] = 0;
         for (int u = win[0]; u < win[1]; u += d->d[1])
             for (int v = win[2]; v < win[3]; v += d->d[2]) {
                 const float *q = xp + ((size_t)u * W + v) * B;
-                for (int l = 0; l < B; l++)
-                    if (q[l] > best[l] || q[l] != q[l]) best[l] = q[l];
+                for (int l = 0; l < B; l++) {
+                    best[l] = q[l] > best[l] ? q[l] : best[l];
+                    nan[l] |= q[l] != q[l];
+                }
             }
-        memcpy(yr + (size_t)j * B, best, sizeof best);
+        for (int l = 0; l < B; l++) yr[(size_t)j * B + l] = nan[l] ? NAN : best[l];
     }
 }
-
 
 CNN_CLONES static void avgpool_row(const cnn_pool_desc *d, const float *restrict xp, int i,
                                    float *restrict yr)
@@ -163,11 +166,27 @@ static size_t chan_at(bool blocked, size_t C, size_t S, size_t b, size_t ch, siz
     return (b * ((C + B - 1) / B) + ch / B) * S * B + ch % B;
 }
 
+/* y (S, 16) of one block: lane l of position s = x[off[l] + s * sx] where on[l] (on
+   NULL: every lane); a gather per position. */
+CNN_CLONES static void gather_rows(size_t S, size_t sx, const float *restrict x, const int *restrict off,
+                                   const int *restrict on, float *restrict y)
+{
+    if (!on) {
+        for (size_t s = 0; s < S; s++)
+            for (int l = 0; l < B; l++) y[s * B + l] = x[(size_t)off[l] + s * sx];
+        return;
+    }
+    for (size_t s = 0; s < S; s++)
+        for (int l = 0; l < B; l++)
+            if (on[l]) y[s * B + l] = x[(size_t)off[l] + s * sx];
+}
+
 typedef struct copy_args {
     const cnn_chan_copy *d;
     const float *x;
     float *y;
-    size_t nb; /* whole blocks per image, 0: channel by channel */
+    int mode;     /* 0: channel by channel (plain y), 1: whole blocks, 2: y block by block */
+    size_t units; /* items per image */
 } copy_args;
 
 static void copy_item(void *arg, long it, int slot)
@@ -175,16 +194,27 @@ static void copy_item(void *arg, long it, int slot)
     (void)slot;
     const copy_args *a = arg;
     const cnn_chan_copy *d = a->d;
-    const size_t S = d->spatial;
-    if (a->nb) { /* item: one block plane */
-        size_t b = (size_t)it / a->nb, k = (size_t)it % a->nb;
-        size_t xcb = ((size_t)d->xc + B - 1) / B, ycb = ((size_t)d->yc + B - 1) / B;
-        memcpy(a->y + ((b * ycb + (size_t)d->y0 / B + k) * S) * B,
-               a->x + ((b * xcb + (size_t)d->x0 / B + k) * S) * B, S * B * sizeof(float));
+    const size_t S = d->spatial, b = (size_t)it / a->units, u = (size_t)it % a->units;
+    const size_t xcb = ((size_t)d->xc + B - 1) / B, ycb = ((size_t)d->yc + B - 1) / B;
+    if (a->mode == 1) { /* one block plane onto another */
+        memcpy(a->y + ((b * ycb + (size_t)d->y0 / B + u) * S) * B,
+               a->x + ((b * xcb + (size_t)d->x0 / B + u) * S) * B, S * B * sizeof(float));
         return;
     }
-    size_t b = (size_t)it / (size_t)d->cnt; /* item: one channel */
-    int k = (int)(it % d->cnt);
+    if (a->mode == 2) { /* the lanes of y block y0 / 16 + u that the copy writes, position by position */
+        size_t blk = (size_t)d->y0 / B + u, sx = 1, x_img = b * (d->xb ? xcb * B : (size_t)d->xc) * S;
+        int off[B], on[B], all = 1;
+        for (int l = 0; l < B; l++) {
+            int k = (int)(blk * B) + l - d->y0;
+            on[l] = k >= 0 && k < d->cnt;
+            all &= on[l];
+            size_t src = on[l] ? (size_t)(d->x0 + (k % d->groups) * d->cg + k / d->groups) : 0;
+            off[l] = (int)(chan_at(d->xb, (size_t)d->xc, S, b, src, &sx) - x_img);
+        }
+        gather_rows(S, sx, a->x + x_img, off, all ? NULL : on, a->y + (b * ycb + blk) * S * B);
+        return;
+    }
+    int k = (int)u; /* one channel of a plain y */
     size_t src = (size_t)(d->x0 + (k % d->groups) * d->cg + k / d->groups), sx, sy;
     size_t xo = chan_at(d->xb, (size_t)d->xc, S, b, src, &sx);
     size_t yo = chan_at(d->yb, (size_t)d->yc, S, b, (size_t)(d->y0 + k), &sy);
@@ -196,7 +226,10 @@ void cnn_cpu_channel_copy(const cnn_chan_copy *d, const float *x, float *y)
     /* whole blocks onto whole blocks: one copy per block plane */
     bool whole = d->xb && d->yb && d->groups == 1 && d->x0 % B == 0 && d->y0 % B == 0 &&
                  (d->cnt % B == 0 || (d->x0 + d->cnt == d->xc && d->y0 + d->cnt == d->yc));
-    copy_args a = {d, x, y, whole ? ((size_t)d->cnt + B - 1) / B : 0};
-    long items = (long)d->n * (whole ? (long)a.nb : d->cnt);
-    cnn_parallel_for_n(items, cnn_cpu_threads(d->n * (size_t)d->cnt * d->spatial), copy_item, &a);
+    copy_args a = {d, x, y, whole ? 1 : d->yb ? 2 : 0, 0};
+    if (whole) a.units = ((size_t)d->cnt + B - 1) / B;
+    else if (d->yb) a.units = (size_t)((d->y0 + d->cnt - 1) / B - d->y0 / B + 1);
+    else a.units = (size_t)d->cnt;
+    cnn_parallel_for_n((long)(d->n * a.units), cnn_cpu_threads(d->n * (size_t)d->cnt * d->spatial), copy_item,
+                       &a);
 }
