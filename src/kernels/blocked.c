@@ -7,12 +7,15 @@
 
 void cnn_blocked_zero_tail(int n, int c, size_t spatial, float *y)
 {
+    typedef int v16i __attribute__((vector_size(64)));
+    typedef int v16iu __attribute__((vector_size(64), aligned(4), may_alias));
     const int B = 16, CB = (c + B - 1) / B, lo = c % B;
     if (!lo) return;
+    v16i keep;
+    for (int l = 0; l < B; l++) keep[l] = l < lo ? -1 : 0;
     for (int i = 0; i < n; i++) {
         float *p = y + ((size_t)i * CB + (size_t)(CB - 1)) * spatial * B;
-        for (size_t s = 0; s < spatial; s++)
-            for (int l = lo; l < B; l++) p[s * B + l] = 0.0f;
+        for (size_t s = 0; s < spatial; s++) *(v16iu *)(p + s * B) &= keep;
     }
 }
 

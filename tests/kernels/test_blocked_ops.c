@@ -174,6 +174,24 @@ static void test_channel_copy(void **state)
     copy_case(2, 10, 48, 16, 1, 32, 0, 32);
 }
 
+/* cnn_blocked_zero_tail clears exactly the padded lanes of each image's last block. */
+static void test_zero_tail(void **state)
+{
+    (void)state;
+    for (int c = 16; c <= 40; c += 3) {
+        int n = 2;
+        size_t S = 13, len = (size_t)n * CB(c) * 16 * S;
+        float *y = rnd(len, false), *want = malloc(len * sizeof *want);
+        memcpy(want, y, len * sizeof *y);
+        for (int i = 0; i < n; i++)
+            for (int ch = c; ch < CB(c) * 16; ch++)
+                for (size_t p = 0; p < S; p++) want[(((size_t)i * CB(c) + ch / 16) * S + p) * 16 + ch % 16] = 0.0f;
+        cnn_blocked_zero_tail(n, c, S, y);
+        assert_memory_equal(y, want, len * sizeof *y);
+        free(y), free(want);
+    }
+}
+
 int main(void)
 {
     cnn_rng_seed(&g_rng, 23);
@@ -183,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_pooling),
         cmocka_unit_test(test_global_and_gate),
         cmocka_unit_test(test_channel_copy),
+        cmocka_unit_test(test_zero_tail),
     };
     return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -181,6 +181,34 @@ CNN_CLONES static void gather_rows(size_t S, size_t sx, const float *restrict x,
             if (on[l]) y[s * B + l] = x[(size_t)off[l] + s * sx];
 }
 
+typedef float v16 __attribute__((vector_size(64)));
+typedef int v16i __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* A y block from blocked x: for each pair of source block planes, the lanes it gives
+   (mask) and where they sit among the pair's 32 lanes (idx). */
+typedef struct permute_plan {
+    int np;
+    bool partial; /* lanes outside every mask keep y's values */
+    const float *src[B];
+    v16i idx[B / 2], mask[B / 2];
+} permute_plan;
+
+CNN_CLONES static void permute_rows(size_t S, const permute_plan *p, float *restrict y)
+{
+    const v16 zero = {0};
+    for (size_t s = 0; s < S; s++) {
+        v16 acc = zero;
+        if (p->partial) acc = *(const v16u *)(y + s * B);
+        for (int q = 0; q < p->np; q++) {
+            v16 lo = *(const v16u *)(p->src[2 * q] + s * B), hi = *(const v16u *)(p->src[2 * q + 1] + s * B);
+            v16 v = __builtin_shuffle(lo, hi, p->idx[q]);
+            acc = (v16)(((v16i)acc & ~p->mask[q]) | ((v16i)v & p->mask[q]));
+        }
+        *(v16u *)(y + s * B) = acc;
+    }
+}
+
 typedef struct copy_args {
     const cnn_chan_copy *d;
     const float *x;
@@ -203,15 +231,39 @@ static void copy_item(void *arg, long it, int slot)
     }
     if (a->mode == 2) { /* the lanes of y block y0 / 16 + u that the copy writes, position by position */
         size_t blk = (size_t)d->y0 / B + u, sx = 1, x_img = b * (d->xb ? xcb * B : (size_t)d->xc) * S;
-        int off[B], on[B], all = 1;
+        float *yb = a->y + (b * ycb + blk) * S * B;
+        int off[B], on[B], all = 1, sblk[B], slane[B];
         for (int l = 0; l < B; l++) {
             int k = (int)(blk * B) + l - d->y0;
             on[l] = k >= 0 && k < d->cnt;
             all &= on[l];
-            size_t src = on[l] ? (size_t)(d->x0 + (k % d->groups) * d->cg + k / d->groups) : 0;
-            off[l] = (int)(chan_at(d->xb, (size_t)d->xc, S, b, src, &sx) - x_img);
+            int src = on[l] ? d->x0 + (k % d->groups) * d->cg + k / d->groups : 0;
+            off[l] = (int)(chan_at(d->xb, (size_t)d->xc, S, b, (size_t)src, &sx) - x_img);
+            sblk[l] = src / B, slane[l] = src % B;
         }
-        gather_rows(S, sx, a->x + x_img, off, all ? NULL : on, a->y + (b * ycb + blk) * S * B);
+        if (d->xb) { /* blocked x: two source blocks per permute */
+            permute_plan pl = {.np = 0, .partial = !all};
+            int seen[B], ns = 0;
+            for (int l = 0; l < B; l++) {
+                if (!on[l]) continue;
+                int j = 0;
+                while (j < ns && seen[j] != sblk[l]) j++;
+                if (j == ns) seen[ns++] = sblk[l];
+            }
+            for (int j = 0; j < ns; j += 2) {
+                int q = pl.np++, b1 = j + 1 < ns ? seen[j + 1] : seen[j];
+                pl.src[2 * q] = a->x + x_img + (size_t)seen[j] * S * B;
+                pl.src[2 * q + 1] = a->x + x_img + (size_t)b1 * S * B;
+                for (int l = 0; l < B; l++) {
+                    bool first = on[l] && sblk[l] == seen[j], second = on[l] && j + 1 < ns && sblk[l] == b1;
+                    pl.idx[q][l] = second ? B + slane[l] : first ? slane[l] : 0;
+                    pl.mask[q][l] = first || second ? -1 : 0;
+                }
+            }
+            permute_rows(S, &pl, yb);
+            return;
+        }
+        gather_rows(S, sx, a->x + x_img, off, all ? NULL : on, yb);
         return;
     }
     int k = (int)u; /* one channel of a plain y */
