@@ -242,7 +242,8 @@ static const char *layer_kernel(const cnn_node *n, int batch, char *buf, size_t 
         n->op->int8_conv(n, &d);
         d.n = batch;
         if (n->layout || n->in[0]->layout) /* blocked input and/or output: no reorder there */
-            snprintf(buf, size, "%s %s>%s", cnn_conv_blocked_kernel(&d), n->in[0]->layout ? "16c" : "nchw",
+            snprintf(buf, size, "%s %s>%s", cnn_conv_blocked_kernel_io(&d, n->in[0]->layout, n->layout),
+                     n->in[0]->layout ? "16c" : "nchw",
                      n->layout ? "16c" : "nchw");
         else
             snprintf(buf, size, "%s", cnn_backend_conv_kernel(&d));

@@ -55,6 +55,10 @@ bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blo
         cnn_blocked_dw_forward(c, x, w, b, y, epi);
         return true;
     }
+    if (y_blocked && cnn_blocked_pw_use(c)) { /* the own 1x1 kernel, epilogue fused */
+        cnn_blocked_pw_forward(c, x, x_blocked, w, b, y, epi, scratch);
+        return true;
+    }
     if (!cnn_dnnl_conv_forward_blocked(c, x, x_blocked, w, b, y, y_blocked, scratch)) return false;
     if (epi && y_blocked)
         cnn_blocked_epilogue(epi, c->n, c->c_out, (size_t)c->out[0] * c->out[1] * c->out[2], y);
@@ -63,7 +67,14 @@ bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blo
 
 const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
 {
+    return cnn_conv_blocked_kernel_io(c, true, true);
+}
+
+const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked)
+{
+    (void)x_blocked;
     if (cnn_cpu_is_depthwise(c)) return "cpu dw";
+    if (y_blocked && cnn_blocked_pw_use(c)) return "cpu pw";
     return strncmp(cnn_dnnl_conv_kernel(c), "dnnl wino", 9) == 0 ? "dnnl wino" : "dnnl";
 }
 #else
@@ -71,6 +82,11 @@ int cnn_blocked_width(void) { return 0; }
 const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
 {
     (void)c;
+    return "ref";
+}
+const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked)
+{
+    (void)c, (void)x_blocked, (void)y_blocked;
     return "ref";
 }
 bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise)

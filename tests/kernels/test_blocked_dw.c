@@ -1,7 +1,8 @@
 /* The blocked layout's depthwise kernel (cpu/blocked_dw.c) and epilogue against the
    reference backend: x and y converted between NCHW and nChw16c around the kernel,
    swept over kernel (1x1 to 7x7, non-square), stride 1-3, padding 0 to past "same",
-   dilation 1-2, planes from 1x1 to 57x57, batch 1-3, 16-48 channels, bias; the fused
+   dilation 1-2, planes from 1x1 to 112x112, batch 1-3, 16-160 channels, bias, 1 and 2
+   threads; the fused
    epilogue (folded batch norm scale/shift, residual, activation) against the same
    steps on the reference output. On failure every parameter is printed. */
 #include <math.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "kernels/cpu/cpu_internal.h"
 #include "kernels/kernels.h"
 #include "testutil.h"
@@ -103,9 +105,8 @@ static void run_case(int n, int ch, int h, int w, int kh, int kw, int s, int ph,
     free(resb), free(y), free(scratch);
 }
 
-static void test_sweep(void **state)
+static void sweep(void)
 {
-    (void)state;
     static const int ks[][2] = {{3, 3}, {5, 5}, {1, 1}, {7, 7}, {3, 5}, {2, 2}};
     static const int sizes[][2] = {{1, 1}, {2, 3}, {7, 7}, {14, 14}, {9, 13}, {28, 28}};
     int i = 0;
@@ -122,7 +123,31 @@ static void test_sweep(void **state)
     run_case(1, 16, 56, 56, 3, 3, 1, 1, 1, 1, true, 3);
     run_case(2, 24, 28, 28, 3, 3, 2, 1, 1, 1, true, 3); /* MobileNet's padded stages */
     run_case(1, 72, 14, 14, 5, 5, 1, 2, 2, 1, true, 3);
-    assert_true(g_cases > 200);
+    run_case(1, 40, 28, 28, 5, 5, 2, 2, 2, 1, true, 3);
+    /* planes whose bands take the zero-padded row copy and planes too large for it,
+       at the MobileNet shapes (3x3 / 5x5, stride 1 / 2) */
+    run_case(1, 96, 112, 112, 3, 3, 2, 1, 1, 1, true, 3);
+    run_case(1, 32, 112, 112, 3, 3, 1, 1, 1, 1, true, 2);
+    run_case(1, 160, 7, 7, 5, 5, 1, 2, 2, 1, true, 3);
+    run_case(3, 48, 14, 14, 5, 5, 2, 2, 2, 1, false, 1);
+    run_case(1, 64, 28, 28, 5, 5, 1, 2, 2, 1, true, 3);
+}
+
+/* The same cases on 1 and 2 threads, on the OpenMP team and the pool's own threads:
+   the split over (image, channel block, row band) changes with the thread count. */
+static void test_sweep(void **state)
+{
+    (void)state;
+    for (int t = 1; t <= 2; t++)
+        for (int busy = 0; busy <= 1; busy++) {
+            cnn_set_threads(t);
+            cnn_pool_force_busy(busy);
+            g_cases = 0;
+            sweep();
+            assert_true(g_cases > 200);
+        }
+    cnn_pool_force_busy(-1);
+    cnn_set_threads(0);
 }
 
 /* The whole-tensor epilogue (after a oneDNN forward) against the plain steps. */

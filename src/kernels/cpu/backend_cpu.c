@@ -11,7 +11,9 @@ static size_t cpu_conv_scratch(const cnn_conv_desc *c)
 {
     if (cnn_cpu_is_depthwise(c)) return 0;
     if (cnn_tap_conv_use(c)) return cnn_tap_conv_scratch(c);
-    return cnn_thin_conv_use(c) ? cnn_thin_conv_scratch(c) : cnn_dnnl_conv_scratch(c);
+    if (cnn_thin_conv_use(c)) return cnn_thin_conv_scratch(c);
+    size_t s = cnn_dnnl_conv_scratch(c), pw = cnn_blocked_pw_scratch(c);
+    return s > pw ? s : pw;
 }
 
 /* Inference needs only the forward's scratch (oneDNN's backward kinds are larger),
@@ -21,7 +23,9 @@ static size_t cpu_conv_forward_only(const cnn_conv_desc *c)
     if (cnn_cpu_is_depthwise(c)) return 0;
     if (cnn_tap_conv_use(c)) return cnn_tap_conv_scratch(c);
     if (cnn_thin_conv_use(c)) return cnn_thin_conv_scratch_forward(c);
-    return cnn_dnnl_conv_scratch_kinds(c, 1);
+    /* the blocked layout may run a 1x1 layer with the own kernel (blocked_pw.c) */
+    size_t s = cnn_dnnl_conv_scratch_kinds(c, 1), pw = cnn_blocked_pw_scratch(c);
+    return s > pw ? s : pw;
 }
 static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
 {

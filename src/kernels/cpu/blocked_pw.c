@@ -1,0 +1,222 @@
+/* Pointwise (1x1, stride 1, no padding, groups 1) convolution on the blocked layout
+   nChw16c (docs/architecture.md, "Blocked layout"): x (N, Ci/16, S, 16) -> y (N,
+   Co/16, S, 16), Ci and Co multiples of 16. A matrix product per image, y[p][o] =
+   sum_k x[p][k] w[o][k], with the output held in registers: a tile of up to four
+   16-channel output blocks x a few pixels (24 zmm accumulators for 4 x 6), each input
+   channel broadcast from x and multiplied by the tile's weight vectors. The weights
+   are first packed (one pass on the pool, into the call's scratch) to (group of up to
+   four output blocks, Ci, 16 x blocks), so the inner loop reads one stream. The whole
+   reduction stays in registers, and the epilogue (folded batch norm, residual add)
+   is applied to the registers before the single store; the activation runs on the
+   chunk's rows right after, while they are in L1. Threads split (image, output group,
+   pixel range) chunks. */
+/* multiply-adds as FMAs (ISO C mode leaves them apart): this file's sums are its own,
+   compared with the reference within float rounding, never bit for bit */
+#pragma GCC optimize("fp-contract=fast")
+#include <stdint.h>
+#include <stdlib.h>
+#include <immintrin.h>
+
+#include "../../core/pool.h"
+#include "cpu_internal.h"
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+#define ld(p) (*(const v16u *)(p))
+#define st(p, v) (*(v16u *)(p) = (v))
+enum { B = 16, G = 4 /* output blocks per group */ };
+/* AVX-512 only: the blocked layout exists only there (cnn_blocked_width) */
+#define PW_TARGET __attribute__((target("avx512f")))
+
+bool cnn_blocked_pw_ok(const cnn_conv_desc *c)
+{
+    return __builtin_cpu_supports("avx512f") && c->groups == 1 && c->c_in % B == 0 && c->c_out % B == 0 && c->in[0] == 1 && c->k[0] == 1 &&
+           c->k[1] == 1 && c->k[2] == 1 && c->s[1] == 1 && c->s[2] == 1 && c->p[1] == 0 && c->p[2] == 0 &&
+           c->out[1] == c->in[1] && c->out[2] == c->in[2];
+}
+
+size_t cnn_blocked_pw_scratch(const cnn_conv_desc *c)
+{
+    return cnn_blocked_pw_ok(c) ? (size_t)c->c_out * (size_t)c->c_in * sizeof(float) + 64 : 0;
+}
+
+typedef struct pw_job {
+    const cnn_conv_desc *c;
+    const float *x, *w, *b;
+    float *y, *wp;
+    const cnn_blocked_epi *epi;
+    long S;       /* pixels per image */
+    int groups;   /* output groups (of up to G blocks) */
+    int ranges;   /* pixel ranges per (image, group) */
+    long range;   /* pixels per range */
+    bool x_blocked; /* x nChw16c, else NCHW */
+} pw_job;
+
+/* Packing: group g's panel is (Ci, nb * 16) at wp + g * G * 16 * Ci; each 16 output
+   channels of one input channel are one gather of a weight column. */
+PW_TARGET static void pack_group(const pw_job *j, long g)
+{
+    const int ci = j->c->c_in, co = j->c->c_out;
+    const int o0 = (int)g * G * B, nb = (co - o0) / B < G ? (co - o0) / B : G, wd = nb * B;
+    float *dst = j->wp + (size_t)o0 * ci;
+    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32(ci));
+    for (int ob = 0; ob < nb; ob++) {
+        const float *src = j->w + (size_t)(o0 + ob * B) * ci;
+        for (int k = 0; k < ci; k++)
+            _mm512_storeu_ps(dst + (size_t)k * wd + ob * B, _mm512_i32gather_ps(idx, src + k, 4));
+    }
+}
+
+static void pack_chunk(void *ctx, long g, int slot)
+{
+    (void)slot;
+    pack_group(ctx, g);
+}
+
+/* NO output blocks x NP pixels from pixel p of one image: xi (Ci/16, S, 16) (XB) or
+   (Ci, S), wg the
+   group's panel (Ci, NO * 16), y (Co/16, S, 16) at the group's first block. */
+PW_TARGET static inline __attribute__((always_inline)) void pw_tile(const pw_job *j, const float *restrict xi,
+                                                          const float *restrict wg, const float *bias,
+                                                          float *restrict yg, const float *resg,
+                                                          const float *scale, const float *shift, long p,
+                                                          const int NO, const int NP, const bool XB)
+{
+    const long S = j->S;
+    const int CBI = j->c->c_in / B;
+    /* x[channel cb * 16 + l][pixel p]: blocked at cb * S * 16 + p * 16 + l, plain at
+       cb * 16 * S + l * S + p */
+    const long ps = XB ? B : 1, ls = XB ? 1 : S;
+    v16 a[G][6 * 2];
+#pragma GCC unroll 4
+    for (int o = 0; o < NO; o++) {
+        v16 bv = bias ? (v16)ld(bias + o * B) : (v16){0};
+#pragma GCC unroll 12
+        for (int q = 0; q < NP; q++) a[o][q] = bv;
+    }
+    const float *xp = xi + p * ps;
+    const float *wk = wg;
+    for (int cb = 0; cb < CBI; cb++, xp += S * B) {
+#pragma GCC unroll 16
+        for (int l = 0; l < B; l++, wk += NO * B) {
+            v16 wv[G];
+#pragma GCC unroll 4
+            for (int o = 0; o < NO; o++) wv[o] = ld(wk + o * B);
+#pragma GCC unroll 12
+            for (int q = 0; q < NP; q++) {
+                v16 xv = (v16)_mm512_set1_ps(xp[q * ps + l * ls]);
+                __asm__("" : "+v"(xv)); /* one broadcast feeds the NO FMAs (not NO loads) */
+#pragma GCC unroll 4
+                for (int o = 0; o < NO; o++) a[o][q] += wv[o] * xv;
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int o = 0; o < NO; o++) {
+        float *yo = yg + (size_t)o * S * B + p * B;
+        const float *ro = resg ? resg + (size_t)o * S * B + p * B : NULL;
+        v16 sc = scale ? (v16)ld(scale + o * B) : (v16){0}, sh = scale ? (v16)ld(shift + o * B) : (v16){0};
+#pragma GCC unroll 12
+        for (int q = 0; q < NP; q++) {
+            v16 v = a[o][q];
+            if (scale) v = v * sc + sh;
+            if (ro) v += ld(ro + q * B);
+            st(yo + q * B, v);
+        }
+    }
+}
+
+/* Pixels [p0, p1) of NO output blocks: full tiles of NP pixels, then of 4, 2, 1. */
+PW_TARGET static inline __attribute__((always_inline)) void pw_range(const pw_job *j, const float *xi, const float *wg,
+                                                           const float *bias, float *yg, const float *resg,
+                                                           const float *scale, const float *shift, long p0,
+                                                           long p1, const int NO, const int NP, const bool XB)
+{
+    long p = p0;
+    for (; p + NP <= p1; p += NP) pw_tile(j, xi, wg, bias, yg, resg, scale, shift, p, NO, NP, XB);
+    for (; p + 4 <= p1; p += 4) pw_tile(j, xi, wg, bias, yg, resg, scale, shift, p, NO, 4, XB);
+    if (p + 2 <= p1) {
+        pw_tile(j, xi, wg, bias, yg, resg, scale, shift, p, NO, 2, XB);
+        p += 2;
+    }
+    if (p < p1) pw_tile(j, xi, wg, bias, yg, resg, scale, shift, p, NO, 1, XB);
+}
+
+PW_TARGET static void pw_piece(const pw_job *j, long n, int g, long p0, long p1)
+{
+    const cnn_conv_desc *c = j->c;
+    const int ci = c->c_in, co = c->c_out, o0 = g * G * B;
+    const int nb = (co - o0) / B < G ? (co - o0) / B : G;
+    const long S = j->S;
+    const float *xi = j->x + (size_t)n * ci * S;
+    const float *wg = j->wp + (size_t)o0 * ci;
+    const size_t yoff = ((size_t)n * co + o0) * S;
+    float *yg = j->y + yoff;
+    const cnn_blocked_epi *e = j->epi;
+    const float *resg = e && e->res ? e->res + yoff : NULL;
+    const float *scale = e && e->scale ? e->scale + o0 : NULL, *shift = e && e->scale ? e->shift + o0 : NULL;
+    const float *bias = j->b ? j->b + o0 : NULL;
+    if (j->x_blocked) switch (nb) {
+        case 4: pw_range(j, xi, wg, bias, yg, resg, scale, shift, p0, p1, 4, 6, true); break;
+        case 3: pw_range(j, xi, wg, bias, yg, resg, scale, shift, p0, p1, 3, 8, true); break;
+        case 2: pw_range(j, xi, wg, bias, yg, resg, scale, shift, p0, p1, 2, 12, true); break;
+        default: pw_range(j, xi, wg, bias, yg, resg, scale, shift, p0, p1, 1, 12, true); break;
+        }
+    else switch (nb) {
+        case 4: pw_range(j, xi, wg, bias, yg, resg, scale, shift, p0, p1, 4, 6, false); break;
+        case 3: pw_range(j, xi, wg, bias, yg, resg, scale, shift, p0, p1, 3, 8, false); break;
+        case 2: pw_range(j, xi, wg, bias, yg, resg, scale, shift, p0, p1, 2, 12, false); break;
+        default: pw_range(j, xi, wg, bias, yg, resg, scale, shift, p0, p1, 1, 12, false); break;
+        }
+    if (e && e->act)
+        for (int o = 0; o < nb; o++) e->act(e->act_arg, yg + ((size_t)o * S + p0) * B, (size_t)(p1 - p0) * B);
+}
+
+static void pw_chunk(void *ctx, long chunk, int slot)
+{
+    (void)slot;
+    const pw_job *j = ctx;
+    long r = chunk % j->ranges, ng = chunk / j->ranges;
+    int g = (int)(ng % j->groups);
+    long n = ng / j->groups, p0 = r * j->range, p1 = p0 + j->range < j->S ? p0 + j->range : j->S;
+    pw_piece(j, n, g, p0, p1);
+}
+
+void cnn_blocked_pw_forward(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
+                            const float *b, float *y, const cnn_blocked_epi *epi, void *scratch)
+{
+    pw_job j = {.c = c, .x = x, .w = w, .b = b, .y = y, .epi = epi, .x_blocked = x_blocked};
+    j.wp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    j.S = (long)c->out[1] * c->out[2];
+    j.groups = (c->c_out / B + G - 1) / G;
+    cnn_parallel_for_n(j.groups, (long)c->c_out * c->c_in < 32768 ? 1 : 0, pack_chunk, &j);
+    /* pixel ranges of at least 48 pixels (whole 6-pixel tiles), and at least 8
+       chunks per thread where the call is large enough: at batch 1 the output groups
+       and the pixel ranges share out the work. Each output is computed the same way
+       whatever the ranges, so results do not depend on them. */
+    long per = (long)c->n * j.groups, want = 8L * cnn_pool_threads();
+    long range = 6 * ((j.S + 5) / 6);
+    while (range > 48 && per * ((j.S + range - 1) / range) < want) range = 6 * ((range / 2 + 5) / 6);
+    j.range = range;
+    j.ranges = (int)((j.S + range - 1) / range);
+    double macs = (double)c->n * j.S * c->c_in * c->c_out;
+    cnn_parallel_for_n(per * j.ranges, macs < 262144.0 ? 1 : 0, pw_chunk, &j);
+}
+
+bool cnn_blocked_pw_use(const cnn_conv_desc *c)
+{
+    static int env = -2;
+    if (env == -2) {
+        const char *v = getenv("CNN_CPU_PW");
+        env = v && *v ? atoi(v) != 0 : -1;
+    }
+    if (!cnn_blocked_pw_ok(c)) return false;
+    if (env >= 0) return env == 1;
+    /* Measured against oneDNN's blocked primitive at batch 1 (bench/blocked_layers.c,
+       bench/RESULTS.md): with planes of 14x14 and more and up to ~40k weights the own
+       kernel is as fast on one thread and faster on two (its epilogue fused, its split
+       over output groups and pixel ranges); on 7x7 planes with wide layers oneDNN is
+       faster (the per-call weight packing weighs more there). */
+    return (long)c->out[1] * c->out[2] >= 196 && (long)c->c_in * c->c_out <= 40000;
+}

@@ -1,0 +1,167 @@
+/* The blocked layout's own 1x1 kernel (cpu/blocked_pw.c) against the reference
+   backend: x plain or nChw16c, y nChw16c, converted around the kernel; swept over
+   channels in / out (16 to 320, output groups of 1-4 blocks and their remainders),
+   planes from 1x1 to 28x28 (pixel tiles and their remainders), batch 1 and 3, bias,
+   the fused epilogue (folded batch norm, residual, activation), 1 and 2 threads on
+   both pool modes. Shapes it must refuse (stride 2, padding, groups, channels off the
+   16 grid) are checked too. On failure every parameter is printed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pool.h"
+#include "kernels/cpu/cpu_internal.h"
+#include "kernels/kernels.h"
+#include "testutil.h"
+
+static cnn_rng g_rng;
+
+static float *rnd(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    assert_non_null(p);
+    tu_fill(p, n, -1.0f, 1.0f, &g_rng);
+    return p;
+}
+
+/* (N, C, S) -> (N, C/16, S, 16) and back */
+static void to_blocked(const float *x, int n, int c, size_t s, float *xb)
+{
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++)
+            for (size_t p = 0; p < s; p++)
+                xb[(((size_t)i * (c / 16) + ch / 16) * s + p) * 16 + ch % 16] = x[((size_t)i * c + ch) * s + p];
+}
+static void from_blocked(const float *xb, int n, int c, size_t s, float *x)
+{
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++)
+            for (size_t p = 0; p < s; p++)
+                x[((size_t)i * c + ch) * s + p] = xb[(((size_t)i * (c / 16) + ch / 16) * s + p) * 16 + ch % 16];
+}
+
+static void relu6(const void *arg, float *y, size_t n)
+{
+    (void)arg;
+    for (size_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i] > 6.0f ? 6.0f : y[i];
+}
+
+static cnn_conv_desc desc(int n, int ci, int co, int h, int w)
+{
+    cnn_conv_desc c = {.n = n, .c_in = ci, .c_out = co, .groups = 1, .in = {1, h, w}, .out = {1, h, w},
+                       .k = {1, 1, 1}, .s = {1, 1, 1}, .p = {0, 0, 0}, .d = {1, 1, 1}};
+    return c;
+}
+
+static int g_cases;
+
+/* One case; epi: 0 none, 1 scale/shift, 2 + residual, 3 + activation. */
+static void run_case(int n, int ci, int co, int h, int w, bool xb, bool bias, int epi)
+{
+    cnn_conv_desc c = desc(n, ci, co, h, w);
+    assert_true(cnn_blocked_pw_ok(&c));
+    g_cases++;
+    size_t s = (size_t)h * w, xs = (size_t)n * ci * s, ys = (size_t)n * co * s;
+    float *x = rnd(xs), *wt = rnd((size_t)co * ci), *b = bias ? rnd(co) : NULL;
+    float *sc = rnd(co), *sh = rnd(co), *res = rnd(ys);
+    float *y_ref = rnd(ys), *xbuf = rnd(xs), *yb = rnd(ys), *resb = rnd(ys), *y = rnd(ys);
+    size_t sr = cnn_backend_ref.conv_scratch(&c), sp = cnn_blocked_pw_scratch(&c);
+    void *scratch = aligned_alloc(64, ((sr > sp ? sr : sp) + 63) / 64 * 64 + 64);
+    assert_non_null(scratch);
+    cnn_backend_ref.conv_forward(&c, x, wt, b, y_ref, scratch);
+    for (int i = 0; i < n; i++)
+        for (int q = 0; q < co; q++)
+            for (size_t p = 0; p < s; p++) {
+                float *v = &y_ref[((size_t)i * co + q) * s + p];
+                if (epi >= 1) *v = *v * sc[q] + sh[q];
+                if (epi >= 2) *v = *v + res[((size_t)i * co + q) * s + p];
+                if (epi >= 3) relu6(NULL, v, 1);
+            }
+    if (xb) to_blocked(x, n, ci, s, xbuf);
+    else memcpy(xbuf, x, xs * sizeof *x);
+    to_blocked(res, n, co, s, resb);
+    cnn_blocked_epi e = {.scale = epi >= 1 ? sc : NULL, .shift = epi >= 1 ? sh : NULL,
+                         .res = epi >= 2 ? resb : NULL, .act = epi >= 3 ? relu6 : NULL};
+    cnn_blocked_pw_forward(&c, xbuf, xb, wt, b, yb, epi ? &e : NULL, scratch);
+    from_blocked(yb, n, co, s, y);
+    /* float32 rounding of a K-term sum of products in [-1, 1]: below 2e-6 K */
+    float tol = 2e-6f * (float)(ci + 3);
+    if (!tu_close(y, y_ref, ys, tol, tol, "blocked pointwise"))
+        fail_msg("blocked pw: n=%d ci=%d co=%d in=%dx%d x_blocked=%d bias=%d epi=%d threads=%d", n, ci, co, h, w,
+                 xb, bias, epi, cnn_get_threads());
+    free(x), free(wt), free(b), free(sc), free(sh), free(res), free(y_ref), free(xbuf), free(yb);
+    free(resb), free(y), free(scratch);
+}
+
+static void sweep(void)
+{
+    static const int ch[] = {16, 32, 48, 64, 96, 160};
+    static const int sizes[][2] = {{1, 1}, {2, 3}, {7, 7}, {5, 11}, {14, 14}};
+    int i = 0;
+    for (size_t a = 0; a < sizeof ch / sizeof ch[0]; a++)
+        for (size_t o = 0; o < sizeof ch / sizeof ch[0]; o++)
+            for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++, i++)
+                run_case(1 + 2 * (i % 5 == 0), ch[a], ch[o], sizes[z][0], sizes[z][1], i % 3 != 0, i % 2 == 0,
+                         i % 4);
+    /* MobileNet V2 shapes: a large plane, the widest layers */
+    run_case(1, 32, 16, 56, 56, true, true, 1);
+    run_case(1, 320, 1280, 7, 7, true, false, 3);
+    run_case(1, 960, 160, 7, 7, true, true, 2);
+    run_case(1, 32, 192, 28, 28, false, true, 3);
+}
+
+static void test_sweep(void **state)
+{
+    (void)state;
+    for (int t = 1; t <= 2; t++)
+        for (int busy = 0; busy <= 1; busy++) {
+            cnn_set_threads(t);
+            cnn_pool_force_busy(busy);
+            g_cases = 0;
+            sweep();
+            assert_true(g_cases > 150);
+        }
+    cnn_pool_force_busy(-1);
+    cnn_set_threads(0);
+}
+
+/* The shapes that are not a plain matrix product per image stay with oneDNN. */
+static void test_refuses(void **state)
+{
+    (void)state;
+    cnn_conv_desc c = desc(1, 32, 32, 8, 8);
+    assert_true(cnn_blocked_pw_ok(&c));
+    c.c_in = 24;
+    assert_false(cnn_blocked_pw_ok(&c));
+    c = desc(1, 32, 40, 8, 8);
+    assert_false(cnn_blocked_pw_ok(&c));
+    c = desc(1, 32, 32, 8, 8);
+    c.s[1] = c.s[2] = 2, c.out[1] = c.out[2] = 4;
+    assert_false(cnn_blocked_pw_ok(&c));
+    c = desc(1, 32, 32, 8, 8);
+    c.p[1] = c.p[2] = 1, c.out[1] = c.out[2] = 10;
+    assert_false(cnn_blocked_pw_ok(&c));
+    c = desc(1, 32, 32, 8, 8);
+    c.groups = 2;
+    assert_false(cnn_blocked_pw_ok(&c));
+    c = desc(1, 32, 32, 8, 8);
+    c.k[1] = c.k[2] = 3, c.p[1] = c.p[2] = 1;
+    assert_false(cnn_blocked_pw_ok(&c));
+    assert_int_equal(cnn_blocked_pw_scratch(&c), 0);
+}
+
+int main(void)
+{
+    cnn_rng_seed(&g_rng, 19);
+    if (!__builtin_cpu_supports("avx512f")) {
+        printf("no AVX-512: the blocked 1x1 kernel is not used on this CPU\n");
+        cnn_conv_desc c = desc(1, 32, 32, 8, 8);
+        return cnn_blocked_pw_ok(&c) ? 1 : 0;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_refuses),
+    };
+    return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
+}
