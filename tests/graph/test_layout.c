@@ -269,6 +269,35 @@ static void test_ops_batched(void **state)
     check_ops(3, 2);
 }
 
+/* A 3x3 convolution whose plain forward is the own thin kernel (8 input channels) but
+   which the blocked layout runs with oneDNN (here its Winograd form, N H W >= 512, whose
+   scratch the plan must cover: tests/e2e/test_learn.c crashed when it did not). */
+static void test_blocked_scratch(void **state)
+{
+    (void)state;
+    float out[2][8 * 10];
+    for (int on = 0; on < 2; on++) {
+        setenv("CNN_LAYOUT", on ? "1" : "0", 1);
+        cnn_graph *g = cnn_graph_new();
+        cnn_node *x = cnn_input(g, "x", 4, (int[]){8, 8, 8, 8});
+        cnn_node *h = cnn_relu(g, cnn_conv2d(g, x, 16, .kernel = 3, .padding = 1, .name = "c"));
+        cnn_node *y = cnn_linear(g, cnn_flatten(g, cnn_global_avgpool(g, h)), 10, .name = "fc");
+        TU_OK(cnn_graph_compile(g, 5));
+        cnn_graph_set_training(g, false);
+        unsetenv("CNN_LAYOUT");
+        assert_string_equal(lay(h), on && cnn_blocked_width() == 16 ? "nChw16c" : "NCHW");
+        float xs[8 * 8 * 8 * 8];
+        cnn_rng r;
+        cnn_rng_seed(&r, 9);
+        tu_fill(xs, sizeof xs / sizeof xs[0], -1, 1, &r);
+        TU_OK(cnn_graph_set_input(g, x, xs, 8));
+        TU_OK(cnn_graph_forward(g));
+        memcpy(out[on], cnn_node_value(y).data, sizeof out[on]);
+        cnn_graph_free(g);
+    }
+    assert_true(tu_close(out[1], out[0], 8 * 10, 1e-5f, 1e-5f, "thin conv run blocked"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_backend_switch),
         cmocka_unit_test(test_ops_batch1),
         cmocka_unit_test(test_ops_batched),
+        cmocka_unit_test(test_blocked_scratch),
     };
     return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

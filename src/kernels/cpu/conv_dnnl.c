@@ -345,14 +345,18 @@ static bool ensure_engine(void)
 
 /* Scratch an entry of this kind needs: the larger of its Winograd and direct forms
    (lookup falls back from one to the other), 0 if oneDNN refuses both. */
-static size_t entry_need(int kind, const cnn_conv_desc *c, bool has_bias)
+static size_t entry_need_layout(int kind, const cnn_conv_desc *c, bool has_bias, int layout)
 {
-    entry e = {.d = *c, .kind = kind, .layout = pick_layout(c), .has_bias = has_bias};
+    entry e = {.d = *c, .kind = kind, .layout = layout, .has_bias = has_bias};
     size_t m = 0;
     if (use_winograd(c, e.layout) && build(&e, dnnl_convolution_winograd, true)) m = e.need;
     e.need = 0;
     if (build(&e, alg_direct(), true) && e.need > m) m = e.need;
     return m;
+}
+static size_t entry_need(int kind, const cnn_conv_desc *c, bool has_bias)
+{
+    return entry_need_layout(kind, c, has_bias, pick_layout(c));
 }
 
 /* Exact scratch of the kinds in `kinds` (bit k: kind k; primitive descriptors only:
@@ -624,10 +628,9 @@ bool cnn_dnnl_conv_blocked_ok(const cnn_conv_desc *c)
 size_t cnn_dnnl_conv_scratch_blocked(const cnn_conv_desc *c)
 {
     if (!cnn_dnnl_conv_blocked_ok(c) || pick_layout(c) == CNN_CPU_LAYOUT_BLOCKED) return 0;
-    entry e = {.d = *c, .kind = KIND_FWD, .layout = CNN_CPU_LAYOUT_BLOCKED, .has_bias = true};
-    size_t m = 0;
+    size_t m = 0; /* Winograd or direct, as lookup may take either */
     pthread_mutex_lock(&g_lock);
-    if (ensure_engine() && build(&e, alg_direct(), true)) m = e.need;
+    if (ensure_engine()) m = entry_need_layout(KIND_FWD, c, true, CNN_CPU_LAYOUT_BLOCKED);
     pthread_mutex_unlock(&g_lock);
     return m;
 }
