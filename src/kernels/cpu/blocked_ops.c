@@ -83,7 +83,7 @@ static void pool_run(const cnn_pool_desc *d, const float *x, float *y, bool max)
 {
     pool_args a = {d, x, y, max};
     size_t work = d->planes * B * (size_t)d->in[1] * d->in[2];
-    cnn_parallel_for_n((long)d->planes * d->out[1], cnn_cpu_threads(work), pool_item, &a);
+    cnn_parallel_for_n((long)d->planes * d->out[1], cnn_threads_for((double)(work)), pool_item, &a);
 }
 
 void cnn_cpu_maxpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y)
@@ -125,7 +125,7 @@ void cnn_cpu_global_avgpool_blocked_forward(size_t n, size_t c, size_t hw, const
 {
     plane_args a = {c, hw, 1, x, NULL, y};
     size_t CB = (c + B - 1) / B;
-    cnn_parallel_for_n((long)(n * CB), cnn_cpu_threads(n * CB * B * hw), gap_item, &a);
+    cnn_parallel_for_n((long)(n * CB), cnn_threads_for((double)(n * CB * B * hw)), gap_item, &a);
 }
 
 CNN_CLONES static void scale_rows(size_t len, const float *restrict x, const float *restrict s,
@@ -155,7 +155,7 @@ void cnn_cpu_mul_channel_blocked_forward(size_t n, size_t c, size_t hw, const fl
 {
     const size_t CB = (c + B - 1) / B;
     plane_args a = {c, hw, (hw + PIECE - 1) / PIECE, x, s, y};
-    cnn_parallel_for_n((long)(n * CB * a.pieces), cnn_cpu_threads(n * CB * B * hw), gate_item, &a);
+    cnn_parallel_for_n((long)(n * CB * a.pieces), cnn_threads_for((double)(n * CB * B * hw)), gate_item, &a);
 }
 
 /* Offset of channel ch's position 0 of image b, and the step between positions. */
@@ -282,6 +282,6 @@ void cnn_cpu_channel_copy(const cnn_chan_copy *d, const float *x, float *y)
     if (whole) a.units = ((size_t)d->cnt + B - 1) / B;
     else if (d->yb) a.units = (size_t)((d->y0 + d->cnt - 1) / B - d->y0 / B + 1);
     else a.units = (size_t)d->cnt;
-    cnn_parallel_for_n((long)(d->n * a.units), cnn_cpu_threads(d->n * (size_t)d->cnt * d->spatial), copy_item,
+    cnn_parallel_for_n((long)(d->n * a.units), cnn_threads_for((double)(d->n * (size_t)d->cnt * d->spatial)), copy_item,
                        &a);
 }
