@@ -157,6 +157,16 @@ static size_t place(interval *live, int n_live, size_t size)
     }
 }
 
+/* Floats of v's value in the eval plan: a blocked value's channels padded to whole
+   blocks (docs/architecture.md, "Blocked layout"). */
+static size_t eval_numel(const cnn_node *v)
+{
+    size_t n = cnn_node_numel_max(v);
+    if (!v->layout) return n;
+    size_t c = (size_t)v->out.dims[1], cp = (c + v->layout - 1) / v->layout * v->layout;
+    return n / c * cp;
+}
+
 static cnn_status plan(cnn_graph *g)
 {
     int n = g->n_nodes;
@@ -205,7 +215,7 @@ static cnn_status plan(cnn_graph *g)
         cnn_node *r;
         size_t off = cnn_alias_root(v, &r);
         if (!placed[r->id]) {
-            size_t size = align_up(cnn_node_numel_max(r)) * sizeof(float);
+            size_t size = align_up(eval_numel(r)) * sizeof(float);
             r->off_eval = place(live, n_live, size);
             placed[r->id] = true;
             live[n_live++] = (interval){r->off_eval, size, (int)group_end[r->id]};

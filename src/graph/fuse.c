@@ -38,6 +38,11 @@ void cnn_graph_fusion_free(cnn_graph *g)
 
 /* The only consumer of v (counting repeated inputs), or NULL. Outputs have none here:
    their own value must survive the forward. */
+/* Floats of each of an affine stage's scale and shift: C padded to whole 16-channel
+   blocks, so the blocked layout's epilogue reads whole vectors (docs/architecture.md,
+   "Blocked layout"); the padded lanes are 0. */
+static size_t coef_len(const cnn_node *c) { return ((size_t)c->out.dims[1] + 15) / 16 * 16; }
+
 static cnn_node *sole_consumer(cnn_graph *g, const cnn_node *v, const int *uses)
 {
     if (v->is_output || v == g->output || uses[v->id] != 1 || v->id == g->n_nodes - 1) return NULL;
@@ -162,7 +167,7 @@ cnn_status cnn_graph_plan_fusion(cnn_graph *g)
             v->fused_into = c;
             v->alias = c;
             v->alias_off = 0;
-            if (v->op->epilogue_kind == CNN_EPI_AFFINE) floats += 2 * (size_t)c->out.dims[1];
+            if (v->op->epilogue_kind == CNN_EPI_AFFINE) floats += 2 * coef_len(c);
         }
     }
     for (int i = 0; i < g->n_nodes && st == CNN_OK; i++)
@@ -171,13 +176,14 @@ cnn_status cnn_graph_plan_fusion(cnn_graph *g)
     if (st == CNN_OK && floats) {
         g->fuse_block = cnn_malloc_aligned(floats * sizeof(float));
         if (!g->fuse_block) st = cnn_set_error(CNN_ERR_NOMEM, "fusion: out of memory");
+        else memset(g->fuse_block, 0, floats * sizeof(float)); /* the padded lanes stay 0 */
         float *p = g->fuse_block;
         for (int i = 0; st == CNN_OK && i < g->n_nodes; i++) {
             cnn_fusion *f = g->nodes[i]->fusion;
             for (int j = 0; f && j < f->n_links; j++)
                 if (f->link[j]->op->epilogue_kind == CNN_EPI_AFFINE) {
                     f->coef[j] = p;
-                    p += 2 * (size_t)g->nodes[i]->out.dims[1];
+                    p += 2 * coef_len(g->nodes[i]);
                 }
         }
     }
@@ -199,7 +205,7 @@ void cnn_fusion_describe(const cnn_node *n, const cnn_ctx *ctx, cnn_epilogue *e)
         st->kind = v->op->epilogue_kind;
         if (f->coef[j]) {
             st->scale = f->coef[j];
-            st->shift = f->coef[j] + e->c;
+            st->shift = f->coef[j] + coef_len(n);
         }
         v->op->epilogue_stage(v, f->chain_in[j], ctx, st);
     }

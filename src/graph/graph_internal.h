@@ -115,10 +115,18 @@ struct cnn_op_def {
     /* The output is the inputs laid one after another along dim 1 (concat): at batch 1
        each input may be computed in place inside the output's buffer. */
     bool inputs_in_place;
+    /* Blocked layout trait (layout.c, docs/architecture.md "Blocked layout"): what the
+       node's eval forward does with nChw16c values when ctx->layout is set (it reads
+       n->layout and in[i]->layout): CNN_LAYOUT_SAME, in[0] and the output in one
+       layout, other inputs plain; CNN_LAYOUT_READS, in[0] in either layout, the output
+       plain; CNN_LAYOUT_ANY, every input and the output each in either layout. NULL or
+       0: plain only. A callback: it may depend on the node (its rank, its options). */
+    int (*layout_trait)(const cnn_node *n);
     /* For profiles (cnn_graph_profile): the kernel n's eval forward runs at this batch,
        as a short name, possibly written into buf. NULL: "ops". */
     const char *(*kernel_name)(const cnn_node *n, int batch, char *buf, size_t size);
 };
+enum { CNN_LAYOUT_SAME = 1, CNN_LAYOUT_READS, CNN_LAYOUT_ANY };
 
 #define CNN_MAX_SCOPE 512
 struct cnn_graph {

@@ -1,13 +1,15 @@
 /* The blocked layout pass (docs/architecture.md, "Blocked layout"). After fusion, each
    value of an eval-mode graph is given a layout: plain (N, C, H, W) or nChw16c, (N,
-   C/16, H, W, 16), when the backend in use has a 16-channel blocked path
-   (cnn_blocked_width). A value is blocked when its producer is a convolution chain
-   (conv + fused epilogue) that can write blocked, and every consumer reads it blocked:
-   a convolution that can read blocked, or the fused residual add of a chain that is
-   itself blocked. Depthwise convolutions read and write the same layout. Everything
-   else (pooling, concat, linear, the outputs, the graph's last node, values a
-   forward_until stops at) stays plain, so public tensors are NCHW (DESIGN decision
-   4): reorders happen only inside the convolutions at the edges of a blocked run. The
+   ceil(C/16), H, W, 16), when the backend in use has a 16-channel blocked path
+   (cnn_blocked_width). A value is blocked when its producer can write it blocked (a
+   convolution chain, conv + fused epilogue, or an op whose layout_trait says so) and
+   every consumer reads it blocked: a convolution, the fused residual add of a chain
+   that is itself blocked, or an op by its trait. Depthwise convolutions and ops with
+   the SAME trait (pooling, activation, the SE gate) keep their input's layout; READS
+   ops (global average pooling) write plain; ANY ops (concat, channel shuffle, channel
+   slice) copy between layouts. Everything else (linear, the outputs, the graph's last
+   node, values a forward_until stops at) stays plain, so public tensors are NCHW
+   (DESIGN decision 4): reorders happen only at the edges of a blocked run. The
    decision starts with every candidate blocked and only ever unblocks, so it reaches a
    fixed point. CNN_LAYOUT=0 in the environment turns the pass off (for benchmarks). */
 #include <stdlib.h>
@@ -36,6 +38,10 @@ static cnn_node *chain_add(const cnn_fusion *f, cnn_node **other)
     return NULL;
 }
 
+/* Channels off the B grid are padded with zero lanes; worth it while the padding adds
+   at most half (24 -> 32, 40 -> 48 yes; 3, 8 or 20 channels stay plain). */
+static bool pad_ok(int c, int B) { return 2 * ((c + B - 1) / B * B) <= 3 * c; }
+
 static bool env_off(void)
 {
     const char *v = getenv("CNN_LAYOUT");
@@ -54,38 +60,59 @@ static bool conv_ok(const cnn_node *n, bool *dw)
     return cnn_conv_blocked_ok(&d, dw);
 }
 
-cnn_status cnn_graph_plan_layout(cnn_graph *g)
+/* What node v (run by the executor, not a fused link) does with blocked values. */
+enum { K_PLAIN, K_CONV, K_DW, K_SAME, K_READS, K_ANY };
+static int kind_of(const cnn_node *v)
 {
-    for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->layout = 0;
-    int B = cnn_blocked_width();
-    if (g->no_fusion || B == 0 || env_off()) return CNN_OK;
+    bool dw;
+    if (conv_ok(v, &dw)) return dw ? K_DW : K_CONV;
+    if (v->fused_into || v->fusion || v->q || !v->op->layout_trait) return K_PLAIN;
+    switch (v->op->layout_trait(v)) {
+    case CNN_LAYOUT_SAME: return K_SAME;
+    case CNN_LAYOUT_READS: return K_READS;
+    case CNN_LAYOUT_ANY: return K_ANY;
+    default: return K_PLAIN;
+    }
+}
+
+/* Whether value x (an input of some node) is blocked under the decision out[]. */
+static bool value_blocked(const cnn_node *x, const bool *out)
+{
+    const cnn_node *p = x->fused_into ? x->fused_into : x;
+    return out[p->id] && tail_of((cnn_node *)p) == x;
+}
+
+/* The fixed point: out[i] for every node, from all-candidates-blocked down. With
+   `aliases`, values planned inside another's buffer (concat inputs in place) and
+   those buffers stay plain; without, they are ignored (a first look at which concats
+   would rather be blocked). */
+static void decide(cnn_graph *g, bool *out, const int *kind, int B, bool aliases)
+{
     int n = g->n_nodes;
-    /* cand[i]: conv i can run blocked; out[i]: its chain's value is blocked;
-       dw[i]: depthwise (in and out in the same layout) */
-    bool *cand = cnn_calloc((size_t)n * 3, sizeof *cand);
-    if (!cand) return cnn_set_error(CNN_ERR_NOMEM, "layout: out of memory");
-    bool *out = cand + n, *dw = cand + 2 * n;
     for (int i = 0; i < n; i++) {
         cnn_node *v = g->nodes[i];
-        cand[i] = conv_ok(v, &dw[i]);
-        cnn_node *t = cand[i] ? tail_of(v) : NULL;
-        /* a root planned inside a concat's buffer (alias) feeds the concat: plain */
-        out[i] = t && !t->is_output && t != g->output && t->id != n - 1 && !v->alias &&
-                 t->out.ndim == 4 && t->out.dims[1] % B == 0;
+        cnn_node *t = tail_of(v);
+        out[i] = kind[i] != K_PLAIN && kind[i] != K_READS && !t->is_output && t != g->output &&
+                 t->id != n - 1 && !(aliases && v->alias) && t->out.ndim == 4 && pad_ok(t->out.dims[1], B);
+    }
+    for (int i = 0; aliases && i < n; i++) { /* a buffer others are planned in (not its chain's links) */
+        cnn_node *u = g->nodes[i];
+        if (u->alias && !u->fused_into) out[u->alias->id] = false;
     }
     for (bool changed = true; changed;) {
         changed = false;
         for (int i = 0; i < n; i++) {
             if (!out[i]) continue;
-            cnn_node *t = tail_of(g->nodes[i]);
+            cnn_node *v = g->nodes[i], *t = tail_of(v);
             bool ok = true;
             /* a blocked residual needs the chain adding it to be blocked, and the reverse */
-            cnn_fusion *f = g->nodes[i]->fusion;
             cnn_node *r = NULL;
-            if (chain_add(f, &r)) {
+            if (chain_add(v->fusion, &r)) {
                 cnn_node *rr = r->fused_into ? r->fused_into : r;
                 if (!out[rr->id] || tail_of(rr) != r) ok = false;
             }
+            /* a node keeping its input's layout: blocked only with a blocked input */
+            if ((kind[i] == K_DW || kind[i] == K_SAME) && !value_blocked(v->in[0], out)) ok = false;
             /* every consumer of t reads it blocked */
             for (int k = t->id + 1; ok && k < n; k++) {
                 cnn_node *c = g->nodes[k];
@@ -95,8 +122,15 @@ cnn_status cnn_graph_plan_layout(cnn_graph *g)
                         cnn_node *q = c->fused_into;
                         cnn_node *qr = NULL;
                         ok = c == chain_add(q->fusion, &qr) && qr == t && out[q->id];
-                    } else {
-                        ok = cand[k] && j == 0 && (!dw[k] || out[k]);
+                        continue;
+                    }
+                    switch (kind[k]) {
+                    case K_CONV:
+                    case K_READS: ok = j == 0; break;
+                    case K_ANY: ok = true; break;
+                    case K_DW:
+                    case K_SAME: ok = j == 0 && out[k]; break;
+                    default: ok = false;
                     }
                 }
             }
@@ -105,19 +139,39 @@ cnn_status cnn_graph_plan_layout(cnn_graph *g)
                 changed = true;
             }
         }
-        /* a depthwise conv whose input is plain writes plain */
-        for (int i = 0; i < n; i++) {
-            if (!cand[i] || !dw[i] || !out[i]) continue;
-            cnn_node *x = g->nodes[i]->in[0], *p = x->fused_into ? x->fused_into : x;
-            if (!cand[p->id] || !out[p->id] || tail_of(p) != x) {
-                out[i] = false;
-                changed = true;
-            }
+    }
+}
+
+cnn_status cnn_graph_plan_layout(cnn_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->layout = 0;
+    int B = cnn_blocked_width();
+    if (g->no_fusion || B == 0 || env_off()) return CNN_OK;
+    int n = g->n_nodes;
+    /* out[i]: the value of node i (its chain's tail) is blocked; kind[i]: kind_of */
+    bool *out = cnn_calloc((size_t)n, sizeof *out);
+    int *kind = cnn_calloc((size_t)n, sizeof *kind);
+    if (!out || !kind) {
+        cnn_free(out), cnn_free(kind);
+        return cnn_set_error(CNN_ERR_NOMEM, "layout: out of memory");
+    }
+    for (int i = 0; i < n; i++) kind[i] = kind_of(g->nodes[i]);
+    /* A concat (an op with inputs_in_place) that would be blocked copies its inputs
+       into its blocked buffer instead of having them computed in place (fuse.c, batch
+       1): its inputs get buffers of their own, in whichever layout suits them. */
+    decide(g, out, kind, B, false);
+    for (int i = 0; i < n; i++) {
+        cnn_node *u = g->nodes[i];
+        if (u->alias && !u->fused_into && u->alias->op->inputs_in_place && out[u->alias->id]) {
+            u->alias = NULL;
+            u->alias_off = 0;
         }
     }
+    decide(g, out, kind, B, true);
     for (int i = 0; i < n; i++)
         if (out[i]) mark_chain(g->nodes[i], (unsigned char)B);
-    cnn_free(cand);
+    cnn_free(out);
+    cnn_free(kind);
     return CNN_OK;
 }
 
@@ -163,6 +217,13 @@ cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_co
                               "the blocked layout's convolution could not be set up (out of memory, or "
                               "the backend refused it); CNN_LAYOUT=0 runs the graph plain");
     if (f && !yb) ctx->be->epilogue(f, n->out.data);
+    /* padded channels: an activation with act(0) != 0 (sigmoid, hardsigmoid) wrote the
+       padded lanes; they are 0 again for the consumers that sum over lanes */
+    if (yb && e.act && d->c_out % n->layout) {
+        float z = 0.0f;
+        e.act(e.act_arg, &z, 1);
+        if (z != 0.0f) cnn_blocked_zero_tail(ctx->batch, d->c_out, (size_t)d->out[1] * d->out[2], n->out.data);
+    }
     return CNN_OK;
 }
 

@@ -69,6 +69,11 @@ const cnn_backend cnn_backend_ref = {
     .channel_max_backward = cnn_ref_channel_max_backward,
     .channel_shuffle_forward = cnn_ref_channel_shuffle_forward,
     .channel_shuffle_backward = cnn_ref_channel_shuffle_backward,
+    .maxpool2d_blocked_forward = cnn_ref_maxpool2d_blocked_forward,
+    .avgpool2d_blocked_forward = cnn_ref_avgpool2d_blocked_forward,
+    .global_avgpool_blocked_forward = cnn_ref_global_avgpool_blocked_forward,
+    .mul_channel_blocked_forward = cnn_ref_mul_channel_blocked_forward,
+    .channel_copy = cnn_ref_channel_copy,
     .copy_blocks = cnn_ref_copy_blocks,
     .add_blocks = cnn_ref_add_blocks,
     .bias_add = cnn_ref_bias_add,
@@ -165,6 +170,11 @@ static void resolve(const cnn_backend *be)
     FILL(channel_max_backward);
     FILL(channel_shuffle_forward);
     FILL(channel_shuffle_backward);
+    FILL(maxpool2d_blocked_forward);
+    FILL(avgpool2d_blocked_forward);
+    FILL(global_avgpool_blocked_forward);
+    FILL(mul_channel_blocked_forward);
+    FILL(channel_copy);
     FILL(copy_blocks);
     FILL(add_blocks);
     FILL(bias_add);

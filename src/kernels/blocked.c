@@ -5,6 +5,20 @@
 
 #include "kernels.h"
 
+void cnn_blocked_zero_tail(int n, int c, size_t spatial, float *y)
+{
+    typedef int v16i __attribute__((vector_size(64)));
+    typedef int v16iu __attribute__((vector_size(64), aligned(4), may_alias));
+    const int B = 16, CB = (c + B - 1) / B, lo = c % B;
+    if (!lo) return;
+    v16i keep;
+    for (int l = 0; l < B; l++) keep[l] = l < lo ? -1 : 0;
+    for (int i = 0; i < n; i++) {
+        float *p = y + ((size_t)i * CB + (size_t)(CB - 1)) * spatial * B;
+        for (size_t s = 0; s < spatial; s++) *(v16iu *)(p + s * B) &= keep;
+    }
+}
+
 #ifdef CNN_HAVE_CPU_BACKEND
 #include "cpu/cpu_internal.h"
 
@@ -26,10 +40,9 @@ bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise)
         *depthwise = true;
         return true;
     }
-    /* only where cpu_conv_forward hands the layer to oneDNN anyway: its scratch was
-       sized for that path (the blocked user sides need less, never more) */
-    return !cnn_cpu_is_depthwise(c) && !cnn_tap_conv_use(c) && !cnn_thin_conv_use(c) &&
-           cnn_dnnl_conv_blocked_ok(c);
+    /* oneDNN's blocked primitive (channels padded to whole blocks); the scratch of the
+       cpu backend's forward covers it (cnn_dnnl_conv_scratch_blocked) */
+    return !cnn_cpu_is_depthwise(c) && !cnn_tap_conv_use(c) && cnn_dnnl_conv_blocked_ok(c);
 }
 
 bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,

@@ -23,6 +23,14 @@ typedef struct cnn_pool_desc {
     bool exclude_pad; /* avgpool2d: divide by the input elements of the window only */
 } cnn_pool_desc;
 
+/* A channel copy between layouts (cnn_backend.channel_copy). */
+typedef struct cnn_chan_copy {
+    size_t n, spatial;
+    int xc, x0, groups, cg;
+    int yc, y0, cnt;
+    bool xb, yb;
+} cnn_chan_copy;
+
 /* Local response normalisation of (n, c, s): s positions per channel. */
 typedef struct cnn_lrn_desc {
     int n, c;
@@ -299,6 +307,26 @@ typedef struct cnn_backend {
     void (*bias_add)(size_t n, size_t c, size_t plane, const float *bias, float *y);
     /* db[o] += sum of dy[:, o, :] (double, examples then positions in order). */
     void (*bias_grad)(size_t n, size_t c, size_t plane, const float *dy, float *db);
+    /* --- blocked layout (nChw16c, docs/architecture.md "Blocked layout") ---
+       A blocked tensor (N, C, H, W) is (N, ceil(C/16), H, W, 16); the padded lanes of
+       the last block are 0 in every input and these kernels keep them 0 (or finite:
+       pooling of zeros is zero). The results equal the plain entries' on the same
+       values (same arithmetic per channel, in the same order). */
+    /* Max / average pooling of d->planes = N * ceil(C/16) blocks of 16 lanes, x and y
+       blocked (no argmax: inference only). */
+    void (*maxpool2d_blocked_forward)(const cnn_pool_desc *d, const float *x, float *y);
+    void (*avgpool2d_blocked_forward)(const cnn_pool_desc *d, const float *x, float *y);
+    /* Mean of each channel of blocked x (n, c, hw) into plain y (n, c), as
+       global_avgpool_forward. */
+    void (*global_avgpool_blocked_forward)(size_t n, size_t c, size_t hw, const float *x, float *y);
+    /* y = x * s[b, ch] with x, y blocked (n, c, hw) and s plain (n, c). */
+    void (*mul_channel_blocked_forward)(size_t n, size_t c, size_t hw, const float *x, const float *s,
+                                        float *y);
+    /* Channel copy between layouts (concat, channel shuffle, channel slice): channel
+       y0 + k of y (k < cnt) = channel x0 + (k % groups) * cg + k / groups of x, each of
+       the n images' `spatial` positions; x has xc channels, y yc, each plain or blocked
+       as xb / yb say. The padded lanes of y are not written. */
+    void (*channel_copy)(const cnn_chan_copy *d, const float *x, float *y);
     /* --- fused epilogue --- (docs/architecture.md, "Fusion") */
     /* Runs e's stages, in order, on y (e->n, e->c, e->s) in place, with the same
        arithmetic as the standalone entries below (act_forward, add_forward,
@@ -389,6 +417,11 @@ typedef struct cnn_blocked_epi {
     void (*act)(const void *arg, float *y, size_t n);
     const void *act_arg;
 } cnn_blocked_epi;
+/* Channels off the 16 grid: the last block of each image's (N, ceil(C/16), S, 16)
+   tensor holds C % 16 real lanes, the others are 0 (every blocked kernel keeps them 0
+   or writes them 0). cnn_blocked_zero_tail sets them to 0 again. */
+void cnn_blocked_zero_tail(int n, int c, size_t spatial, float *y);
+static inline size_t cnn_blocked_c(size_t c) { return (c + 15) / 16 * 16; }
 /* Whether conv c can read and write blocked tensors (*depthwise: it then must do both;
    a dense one may have either side plain). */
 bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise);

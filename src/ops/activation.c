@@ -67,9 +67,18 @@ static cnn_status act_shape(cnn_node *n)
 static cnn_status act_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     cnn_act_desc d = act_desc(n->attr);
+    if (ctx->layout && n->layout) { /* blocked: the padded lanes too, then 0 again */
+        size_t c = (size_t)n->out.dims[1], per = cnn_node_numel(n) / c;
+        ctx->be->act_forward(&d, n->in[0]->out.data, n->out.data, per * cnn_blocked_c(c));
+        cnn_blocked_zero_tail(ctx->batch, (int)c, per / (size_t)ctx->batch, n->out.data);
+        return CNN_OK;
+    }
     ctx->be->act_forward(&d, n->in[0]->out.data, n->out.data, cnn_node_numel(n));
     return CNN_OK;
 }
+
+/* Blocked layout: point-wise, in the input's layout (4-D values). */
+static int act_trait(const cnn_node *n) { return n->out.ndim == 4 ? CNN_LAYOUT_SAME : 0; }
 
 static cnn_status act_backward(cnn_node *n, const cnn_ctx *ctx)
 {
@@ -106,6 +115,7 @@ const cnn_op_def cnn_op_activation = {
     .describe = act_describe,
     .epilogue_kind = CNN_EPI_ACT,
     .epilogue_stage = act_stage,
+    .layout_trait = act_trait,
 };
 
 cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)

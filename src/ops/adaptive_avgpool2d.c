@@ -32,8 +32,31 @@ static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
     return cnn_pool_desc_of(n, ctx, &w);
 }
 
+/* Blocked layout: a blocked input (N, C, H, W) averaged over each plane into the plain
+   (N, C, 1, 1) output (global pooling, and adaptive pooling to 1x1, whose mean then
+   multiplies by 1 / (H W) instead of dividing: float rounding apart). */
+static bool global_blocked(const cnn_node *n, const cnn_ctx *ctx)
+{
+    const cnn_node *x = n->in[0];
+    if (!ctx->layout || !x->layout) return false;
+    ctx->be->global_avgpool_blocked_forward((size_t)ctx->batch, (size_t)x->out.dims[1],
+                                            (size_t)x->out.dims[2] * x->out.dims[3], x->out.data, n->out.data);
+    return true;
+}
+static int global_trait(const cnn_node *n)
+{
+    (void)n;
+    return CNN_LAYOUT_READS;
+}
+static int adaptive_trait(const cnn_node *n)
+{
+    const adaptive_attr *a = n->attr;
+    return a->oh == 1 && a->ow == 1 ? CNN_LAYOUT_READS : 0;
+}
+
 static cnn_status adaptive_forward(cnn_node *n, const cnn_ctx *ctx)
 {
+    if (global_blocked(n, ctx)) return CNN_OK;
     const cnn_pool_desc d = pool_desc(n, ctx);
     cnn_backend_get()->adaptive_avgpool2d_forward(&d, n->in[0]->out.data, n->out.data);
     return CNN_OK;
@@ -61,6 +84,7 @@ const cnn_op_def cnn_op_adaptive_avgpool2d = {
     .forward = adaptive_forward,
     .backward = adaptive_backward,
     .describe = adaptive_describe,
+    .layout_trait = adaptive_trait,
 };
 
 cnn_node *cnn_adaptive_avgpool2d(cnn_graph *g, cnn_node *x, int out_h, int out_w)
@@ -79,6 +103,7 @@ static cnn_status global_shape(cnn_node *n)
 
 static cnn_status global_forward(cnn_node *n, const cnn_ctx *ctx)
 {
+    if (global_blocked(n, ctx)) return CNN_OK;
     const cnn_node *x = n->in[0];
     const size_t hw = (size_t)x->out.dims[2] * x->out.dims[3];
     cnn_backend_get()->global_avgpool_forward((size_t)ctx->batch * x->out.dims[1], hw,
@@ -102,6 +127,7 @@ const cnn_op_def cnn_op_global_avgpool = {
     .cost = NULL, /* no multiply-adds */
     .forward = global_forward,
     .backward = global_backward,
+    .layout_trait = global_trait,
 };
 
 cnn_node *cnn_global_avgpool(cnn_graph *g, cnn_node *x)

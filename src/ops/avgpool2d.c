@@ -32,8 +32,9 @@ static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
 
 static cnn_status avgpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    const cnn_pool_desc d = pool_desc(n, ctx);
-    cnn_backend_get()->avgpool2d_forward(&d, n->in[0]->out.data, n->out.data);
+    cnn_pool_desc d = pool_desc(n, ctx);
+    if (cnn_pool2d_blocked(n, ctx, &d)) ctx->be->avgpool2d_blocked_forward(&d, n->in[0]->out.data, n->out.data);
+    else cnn_backend_get()->avgpool2d_forward(&d, n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
@@ -60,6 +61,7 @@ const cnn_op_def cnn_op_avgpool2d = {
     .forward = avgpool2d_forward,
     .backward = avgpool2d_backward,
     .describe = avgpool2d_describe,
+    .layout_trait = cnn_pool2d_layout_trait,
 };
 
 cnn_node *cnn_avgpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)

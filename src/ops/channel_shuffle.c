@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "layout_ops.h"
 #include "nd.h"
 #include "op_describe.h"
 
@@ -35,6 +36,11 @@ static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out
 static cnn_status shuffle_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     const shuffle_attr *a = n->attr;
+    int c = n->out.dims[1];
+    if (cnn_layout_copy(ctx, n->in[0], 0, a->groups, c / a->groups, n, 0, c)) { /* one gather */
+        cnn_layout_clear_tail(ctx, n);
+        return CNN_OK;
+    }
     cnn_backend_get()->channel_shuffle_forward((size_t)ctx->batch, (size_t)n->out.dims[1],
                                                (size_t)a->groups, plane(n), n->in[0]->out.data,
                                                n->out.data);
@@ -63,6 +69,7 @@ const cnn_op_def cnn_op_channel_shuffle = {
     .forward = shuffle_forward,
     .backward = shuffle_backward,
     .describe = shuffle_describe,
+    .layout_trait = cnn_layout_any_4d,
 };
 
 cnn_node *cnn_channel_shuffle(cnn_graph *g, cnn_node *x, int groups)

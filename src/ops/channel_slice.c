@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "layout_ops.h"
 #include "nd.h"
 #include "op_describe.h"
 
@@ -37,6 +38,10 @@ static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out
 static cnn_status slice_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     const slice_attr *a = n->attr;
+    if (cnn_layout_copy(ctx, n->in[0], a->start, 1, 1, n, 0, a->count)) {
+        cnn_layout_clear_tail(ctx, n);
+        return CNN_OK;
+    }
     size_t S = plane(n), C = (size_t)n->in[0]->out.dims[1], len = (size_t)a->count * S;
     cnn_backend_get()->copy_blocks((size_t)ctx->batch, len,
                                    n->in[0]->out.data + (size_t)a->start * S, C * S, n->out.data,
@@ -67,6 +72,7 @@ const cnn_op_def cnn_op_channel_slice = {
     .forward = slice_forward,
     .backward = slice_backward,
     .describe = slice_describe,
+    .layout_trait = cnn_layout_any_4d,
 };
 
 cnn_node *cnn_channel_slice(cnn_graph *g, cnn_node *x, int start, int count)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "layout_ops.h"
 #include "nd.h"
 
 typedef struct concat_attr {
@@ -47,8 +48,18 @@ static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out
 static cnn_status concat_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     size_t S = plane(n), ctot = (size_t)n->out.dims[1], off = 0;
+    if (ctx->layout && n->layout) { /* blocked output: each input copied into it */
+        for (int i = 0, c0 = 0; i < n->n_in; c0 += n->in[i]->out.dims[1], i++)
+            cnn_layout_copy(ctx, n->in[i], 0, 1, 1, n, c0, n->in[i]->out.dims[1]);
+        cnn_layout_clear_tail(ctx, n);
+        return CNN_OK;
+    }
     for (int i = 0; i < n->n_in; i++) {
         size_t len = (size_t)n->in[i]->out.dims[1] * S;
+        if (cnn_layout_copy(ctx, n->in[i], 0, 1, 1, n, (int)(off / S), n->in[i]->out.dims[1])) {
+            off += len; /* a blocked input into the plain output */
+            continue;
+        }
         cnn_backend_get()->copy_blocks((size_t)ctx->batch, len, n->in[i]->out.data, len,
                                        n->out.data + off, ctot * S);
         off += len;
@@ -75,6 +86,7 @@ const cnn_op_def cnn_op_concat = {
     .forward = concat_forward,
     .backward = concat_backward,
     .inputs_in_place = true, /* along dim 1: planned in place at batch 1 (graph/fuse.c) */
+    .layout_trait = cnn_layout_any_4d,
 };
 
 cnn_node *cnn_concat(cnn_graph *g, int n, cnn_node *const *xs)

@@ -37,7 +37,13 @@ static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
 static cnn_status maxpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     maxpool2d_attr *a = n->attr;
-    const cnn_pool_desc d = pool_desc(n, ctx);
+    cnn_pool_desc d = pool_desc(n, ctx);
+    if (cnn_pool2d_blocked(n, ctx, &d)) { /* eval, blocked: no indices */
+        ctx->be->maxpool2d_blocked_forward(&d, n->in[0]->out.data, n->out.data);
+        /* a window of padding only gives -inf, in the padded lanes too: 0 there */
+        cnn_blocked_zero_tail(ctx->batch, n->out.dims[1], (size_t)n->out.dims[2] * n->out.dims[3], n->out.data);
+        return CNN_OK;
+    }
     cnn_backend_get()->maxpool2d_forward(&d, n->in[0]->out.data, n->out.data, n->saved);
     a->ran = true;
     return CNN_OK;
@@ -57,6 +63,7 @@ const cnn_op_def cnn_op_maxpool2d = {
     .forward = maxpool2d_forward,
     .backward = cnn_maxpool_backward,
     .describe = maxpool2d_describe,
+    .layout_trait = cnn_pool2d_layout_trait,
 };
 
 cnn_node *cnn_maxpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)

@@ -30,6 +30,11 @@ static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out
 
 static cnn_status mul_channel_forward(cnn_node *n, const cnn_ctx *ctx)
 {
+    if (ctx->layout && n->layout) { /* blocked x and y, plain gate (layout_trait) */
+        ctx->be->mul_channel_blocked_forward((size_t)ctx->batch, (size_t)n->out.dims[1], plane(n),
+                                             n->in[0]->out.data, n->in[1]->out.data, n->out.data);
+        return CNN_OK;
+    }
     size_t rows = (size_t)ctx->batch * (size_t)n->out.dims[1];
     cnn_backend_get()->mul_channel_forward(rows, plane(n), n->in[0]->out.data, n->in[1]->out.data,
                                            n->out.data);
@@ -44,11 +49,15 @@ static cnn_status mul_channel_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
+/* Blocked layout: x and the output in one layout, the gate s plain. */
+static int mul_channel_trait(const cnn_node *n) { return n->out.ndim == 4 ? CNN_LAYOUT_SAME : 0; }
+
 const cnn_op_def cnn_op_mul_channel = {
     .name = "mul_channel",
     .shape = mul_channel_shape,
     .forward = mul_channel_forward,
     .backward = mul_channel_backward,
+    .layout_trait = mul_channel_trait,
 };
 
 cnn_node *cnn_mul_channel(cnn_graph *g, cnn_node *x, cnn_node *s)

@@ -45,4 +45,16 @@ static inline cnn_pool_desc cnn_pool2d_desc(const cnn_node *n, const cnn_ctx *ct
                            .p = {0, p[0], p[1]},
                            .d = {1, d[0], d[1]}};
 }
+/* Blocked layout (docs/architecture.md, "Blocked layout"): a 2D pooling keeps its
+   input's layout (the SAME trait); blocked, a plane is a block of 16 channels. */
+static inline int cnn_pool2d_layout_trait(const cnn_node *n)
+{
+    return n->in[0]->out.ndim == 4 ? CNN_LAYOUT_SAME : 0;
+}
+static inline bool cnn_pool2d_blocked(const cnn_node *n, const cnn_ctx *ctx, cnn_pool_desc *d)
+{
+    if (!ctx->layout || !n->layout) return false;
+    d->planes = (size_t)ctx->batch * (cnn_blocked_c((size_t)n->out.dims[1]) / 16);
+    return true;
+}
 #endif

@@ -16,12 +16,14 @@
 
 typedef struct net {
     cnn_graph *g;
-    cnn_node *x, *a, *b, *c, *d, *e, *f, *side, *out;
+    cnn_node *x, *a, *b, *c, *d, *e, *h, *f, *side, *out;
 } net;
 
 /* x (N, 16, 12, 12) -> A conv3x3 16->32 bn relu6 -> B depthwise 3x3 bn relu6 -> C conv1x1
-   32->32 bn + A -> D depthwise 5x5 stride 2 bn relu6 -> E conv3x3 32->48 bn relu -> F conv1x1
-   48->24 -> global average pool -> linear 10; a side output conv1x1 C -> 16. */
+   32->32 bn + A -> D depthwise 5x5 stride 2 bn relu6 -> E conv3x3 32->40 bn relu -> H
+   depthwise 3x3 40 bn hardsigmoid -> F conv1x1 40->24 -> global average pool -> linear
+   10; a side output conv1x1 C -> 16. E and H: 40 channels, padded to 48 when blocked
+   (hardsigmoid(0) != 0: the padded lanes are cleared again). */
 static net build(int max_batch, bool layout)
 {
     setenv("CNN_LAYOUT", layout ? "1" : "0", 1); /* read when the graph is planned */
@@ -38,9 +40,12 @@ static net build(int max_batch, bool layout)
     m.d = cnn_relu6(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.c, 32, .kernel = 5, .stride = 2, .padding = 2,
                                                       .groups = 32, .no_bias = true, .name = "D"),
                                         .name = "bnD"));
-    m.e = cnn_relu(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.d, 48, .kernel = 3, .padding = 1, .name = "E"),
+    m.e = cnn_relu(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.d, 40, .kernel = 3, .padding = 1, .name = "E"),
                                        .name = "bnE"));
-    m.f = cnn_conv2d(g, m.e, 24, .kernel = 1, .name = "F");
+    m.h = cnn_hardsigmoid(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.e, 40, .kernel = 3, .padding = 1, .groups = 40,
+                                                            .name = "H"),
+                                              .name = "bnH"));
+    m.f = cnn_conv2d(g, m.h, 24, .kernel = 1, .name = "F");
     m.side = cnn_conv2d(g, m.c, 16, .kernel = 1, .name = "side");
     cnn_graph_mark_output(g, m.side);
     m.out = cnn_linear(g, cnn_flatten(g, cnn_global_avgpool(g, m.f)), 10, .name = "fc");
@@ -75,9 +80,9 @@ static void check(int max_batch, int batch)
     net on = build(max_batch, true), off = build(max_batch, false);
     bool blocked = cnn_blocked_width() == 16;
     /* the plan: blocked runs where the backend has them, plain at every edge */
-    const cnn_node *want_blocked[] = {on.a, on.b, on.c, on.d};
-    for (int i = 0; i < 4; i++) assert_string_equal(lay(want_blocked[i]), blocked ? "nChw16c" : "NCHW");
-    const cnn_node *plain[] = {on.x, on.e, on.f, on.side, on.out, off.a, off.b, off.c, off.d};
+    const cnn_node *want_blocked[] = {on.a, on.b, on.c, on.d, on.e, on.h, on.f};
+    for (int i = 0; i < 7; i++) assert_string_equal(lay(want_blocked[i]), blocked ? "nChw16c" : "NCHW");
+    const cnn_node *plain[] = {on.x, on.side, on.out, off.a, off.b, off.c, off.d, off.e, off.f};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         assert_string_not_equal(lay(plain[i]), "nChw16c");
 
@@ -169,6 +174,130 @@ static void test_backend_switch(void **state)
     cnn_graph_free(off.g);
 }
 
+/* The ops that read and write blocked values besides convolutions: x (N, 16, 10, 10)
+   -> A conv3x3 16->24 bn relu -> P maxpool 3x3/2 -> R hardswish -> M = R * gate, the
+   gate hardsigmoid(conv1x1 24(relu(conv1x1 8(global average pool R)))) -> Bc conv1x1
+   24->32 of M -> K concat(M, Bc) (in place at batch 1: undone for the blocked copy) ->
+   S channel shuffle 2 -> L channel slice 8..48 -> V avgpool 2x2/1 -> F conv1x1 40->48
+   -> adaptive average pool 1x1 -> linear 10. */
+typedef struct opsnet {
+    cnn_graph *g;
+    cnn_node *x, *a, *p, *r, *gap, *gate, *m, *bc, *k, *s, *l, *v, *f, *q, *out;
+} opsnet;
+
+static opsnet build_ops(int max_batch, bool layout)
+{
+    setenv("CNN_LAYOUT", layout ? "1" : "0", 1);
+    opsnet m;
+    cnn_graph *g = m.g = cnn_graph_new();
+    m.x = cnn_input(g, "x", 4, (int[]){max_batch, 16, 10, 10});
+    m.a = cnn_relu(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.x, 24, .kernel = 3, .padding = 1, .name = "A"),
+                                       .name = "bnA"));
+    m.p = cnn_maxpool2d(g, m.a, .kernel = 3, .stride = 2, .padding = 1);
+    m.r = cnn_activation(g, m.p, CNN_ACT_HARDSWISH);
+    m.gap = cnn_global_avgpool(g, m.r);
+    m.gate = cnn_hardsigmoid(g, cnn_conv2d(g, cnn_relu(g, cnn_conv2d(g, m.gap, 8, .kernel = 1, .name = "fc1")),
+                                             24, .kernel = 1, .name = "fc2"));
+    m.m = cnn_mul_channel(g, m.r, m.gate);
+    m.bc = cnn_conv2d(g, m.m, 32, .kernel = 1, .name = "Bc");
+    m.k = cnn_concat(g, 2, (cnn_node *[]){m.m, m.bc});
+    m.s = cnn_channel_shuffle(g, m.k, 2);
+    m.l = cnn_channel_slice(g, m.s, 8, 40);
+    m.v = cnn_avgpool2d(g, m.l, .kernel = 2, .stride = 1);
+    m.f = cnn_conv2d(g, m.v, 48, .kernel = 1, .name = "F");
+    m.q = cnn_adaptive_avgpool2d(g, m.f, 1, 1);
+    m.out = cnn_linear(g, cnn_flatten(g, m.q), 10, .name = "fc");
+    TU_OK(cnn_graph_compile(g, 4));
+    cnn_rng r;
+    cnn_rng_seed(&r, 12);
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *prm = cnn_graph_param(g, i);
+        size_t n = cnn_tensor_numel(&prm->value);
+        if (strstr(prm->name, "running_var")) tu_fill(prm->value.data, n, 0.5f, 2.0f, &r);
+        else if (strstr(prm->name, "bn")) tu_fill(prm->value.data, n, -0.5f, 0.5f, &r);
+    }
+    cnn_graph_set_training(g, false);
+    unsetenv("CNN_LAYOUT");
+    return m;
+}
+
+static void check_ops(int max_batch, int batch)
+{
+    opsnet on = build_ops(max_batch, true), off = build_ops(max_batch, false);
+    bool blocked = cnn_blocked_width() == 16;
+    const cnn_node *want_blocked[] = {on.a, on.p, on.r, on.m, on.bc, on.k, on.s, on.l, on.v, on.f};
+    for (size_t i = 0; i < sizeof want_blocked / sizeof want_blocked[0]; i++)
+        assert_string_equal(lay(want_blocked[i]), blocked ? "nChw16c" : "NCHW");
+    /* global pooling writes plain; the gate stays plain; the edges are plain */
+    const cnn_node *plain[] = {on.x, on.gap, on.gate, on.q, on.out};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) assert_string_not_equal(lay(plain[i]), "nChw16c");
+    size_t n = (size_t)batch * 16 * 10 * 10;
+    float *xs = malloc(n * sizeof *xs);
+    cnn_rng r;
+    cnn_rng_seed(&r, 8);
+    tu_fill(xs, n, -3, 3, &r);
+    TU_OK(cnn_graph_set_input(on.g, on.x, xs, batch));
+    TU_OK(cnn_graph_set_input(off.g, off.x, xs, batch));
+    TU_OK(cnn_graph_forward(on.g));
+    TU_OK(cnn_graph_forward(off.g));
+    close_nodes(on.out, off.out, "ops net: logits, blocked vs plain");
+    /* values inside the blocked run, asked for: plain runs to them */
+    cnn_node *mid_on[] = {on.k, on.s, on.m}, *mid_off[] = {off.k, off.s, off.m};
+    for (int i = 0; i < 3; i++) {
+        TU_OK(cnn_graph_forward_until(on.g, mid_on[i]));
+        TU_OK(cnn_graph_forward_until(off.g, mid_off[i]));
+        close_nodes(mid_on[i], mid_off[i], "ops net: forward_until");
+    }
+    TU_OK(cnn_graph_forward(on.g));
+    TU_OK(cnn_graph_forward(off.g));
+    close_nodes(on.out, off.out, "ops net: logits after forward_until");
+    free(xs);
+    cnn_graph_free(on.g);
+    cnn_graph_free(off.g);
+}
+
+static void test_ops_batch1(void **state)
+{
+    (void)state;
+    check_ops(1, 1);
+}
+
+static void test_ops_batched(void **state)
+{
+    (void)state;
+    check_ops(3, 3);
+    check_ops(3, 2);
+}
+
+/* A 3x3 convolution whose plain forward is the own thin kernel (8 input channels) but
+   which the blocked layout runs with oneDNN (here its Winograd form, N H W >= 512, whose
+   scratch the plan must cover: tests/e2e/test_learn.c crashed when it did not). */
+static void test_blocked_scratch(void **state)
+{
+    (void)state;
+    float out[2][8 * 10];
+    for (int on = 0; on < 2; on++) {
+        setenv("CNN_LAYOUT", on ? "1" : "0", 1);
+        cnn_graph *g = cnn_graph_new();
+        cnn_node *x = cnn_input(g, "x", 4, (int[]){8, 8, 8, 8});
+        cnn_node *h = cnn_relu(g, cnn_conv2d(g, x, 16, .kernel = 3, .padding = 1, .name = "c"));
+        cnn_node *y = cnn_linear(g, cnn_flatten(g, cnn_global_avgpool(g, h)), 10, .name = "fc");
+        TU_OK(cnn_graph_compile(g, 5));
+        cnn_graph_set_training(g, false);
+        unsetenv("CNN_LAYOUT");
+        assert_string_equal(lay(h), on && cnn_blocked_width() == 16 ? "nChw16c" : "NCHW");
+        float xs[8 * 8 * 8 * 8];
+        cnn_rng r;
+        cnn_rng_seed(&r, 9);
+        tu_fill(xs, sizeof xs / sizeof xs[0], -1, 1, &r);
+        TU_OK(cnn_graph_set_input(g, x, xs, 8));
+        TU_OK(cnn_graph_forward(g));
+        memcpy(out[on], cnn_node_value(y).data, sizeof out[on]);
+        cnn_graph_free(g);
+    }
+    assert_true(tu_close(out[1], out[0], 8 * 10, 1e-5f, 1e-5f, "thin conv run blocked"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +305,9 @@ int main(void)
         cmocka_unit_test(test_batched),
         cmocka_unit_test(test_training_plain),
         cmocka_unit_test(test_backend_switch),
+        cmocka_unit_test(test_ops_batch1),
+        cmocka_unit_test(test_ops_batched),
+        cmocka_unit_test(test_blocked_scratch),
     };
     return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

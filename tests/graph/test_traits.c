@@ -105,6 +105,17 @@ static void test_declared_traits(void **state)
     assert_true(bn->op->epilogue_stage && a->op->epilogue_stage && r->op->epilogue_stage);
     assert_true(k->op->inputs_in_place);
     assert_false(p->op->takes_epilogue || p->op->epilogue_kind || p->op->inputs_in_place);
+    /* the blocked layout traits (graph/layout.c plans from these alone) */
+    cnn_node *gp = cnn_global_avgpool(g, p), *sh = cnn_channel_shuffle(g, k, 2);
+    cnn_node *mc = cnn_mul_channel(g, p, gp), *fl = cnn_flatten(g, gp);
+    TU_OK(cnn_graph_status(g));
+    assert_int_equal(p->op->layout_trait(p), CNN_LAYOUT_SAME);
+    assert_int_equal(r->op->layout_trait(r), CNN_LAYOUT_SAME);
+    assert_int_equal(mc->op->layout_trait(mc), CNN_LAYOUT_SAME);
+    assert_int_equal(gp->op->layout_trait(gp), CNN_LAYOUT_READS);
+    assert_int_equal(k->op->layout_trait(k), CNN_LAYOUT_ANY);
+    assert_int_equal(sh->op->layout_trait(sh), CNN_LAYOUT_ANY);
+    assert_true(!fl->op->layout_trait && !c3->op->layout_trait);
     /* compiled in eval mode the chain conv -> bn -> add -> leaky relu is one epilogue */
     TU_OK(cnn_graph_compile(g, 1));
     cnn_graph_set_training(g, false);

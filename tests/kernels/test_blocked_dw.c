@@ -25,20 +25,22 @@ static float *rnd(size_t n)
     return p;
 }
 
-/* (N, C, S) <-> (N, C/16, S, 16) */
+/* (N, C, S) <-> (N, ceil(C/16), S, 16), padded lanes 0 */
+#define CB(c) (((c) + 15) / 16)
 static void to_blocked(const float *x, int n, int c, size_t s, float *xb)
 {
+    memset(xb, 0, (size_t)n * CB(c) * 16 * s * sizeof *xb);
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++)
             for (size_t p = 0; p < s; p++)
-                xb[(((size_t)i * (c / 16) + ch / 16) * s + p) * 16 + ch % 16] = x[((size_t)i * c + ch) * s + p];
+                xb[(((size_t)i * CB(c) + ch / 16) * s + p) * 16 + ch % 16] = x[((size_t)i * c + ch) * s + p];
 }
 static void from_blocked(const float *xb, int n, int c, size_t s, float *x)
 {
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++)
             for (size_t p = 0; p < s; p++)
-                x[((size_t)i * c + ch) * s + p] = xb[(((size_t)i * (c / 16) + ch / 16) * s + p) * 16 + ch % 16];
+                x[((size_t)i * c + ch) * s + p] = xb[(((size_t)i * CB(c) + ch / 16) * s + p) * 16 + ch % 16];
 }
 
 static void relu6(const void *arg, float *y, size_t n)
@@ -62,10 +64,14 @@ static void run_case(int n, int ch, int h, int w, int kh, int kw, int s, int ph,
     assert_true(cnn_blocked_dw_ok(&c));
     g_cases++;
     size_t is = (size_t)h * w, os = (size_t)c.out[1] * c.out[2], xs = (size_t)n * ch * is,
-           ys = (size_t)n * ch * os;
+           ys = (size_t)n * ch * os, cp = (size_t)CB(ch) * 16;
     float *x = rnd(xs), *wt = rnd((size_t)ch * kh * kw), *b = bias ? rnd(ch) : NULL;
-    float *sc = rnd(ch), *sh = rnd(ch), *res = rnd(ys);
-    float *y_ref = rnd(ys), *xb = rnd(xs), *yb = rnd(ys), *resb = rnd(ys), *y = rnd(ys);
+    /* the graph stores fused coefficients padded to whole blocks, 0 in the pad */
+    float *sc = calloc(cp, sizeof *sc), *sh = calloc(cp, sizeof *sh), *res = rnd(ys);
+    tu_fill(sc, (size_t)ch, -1.0f, 1.0f, &g_rng);
+    tu_fill(sh, (size_t)ch, -1.0f, 1.0f, &g_rng);
+    float *y_ref = rnd(ys), *xb = rnd((size_t)n * cp * is), *yb = rnd((size_t)n * cp * os);
+    float *resb = rnd((size_t)n * cp * os), *y = rnd(ys);
     size_t sb = cnn_backend_ref.conv_scratch(&c);
     void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64 + 64);
     assert_non_null(scratch);
@@ -84,6 +90,12 @@ static void run_case(int n, int ch, int h, int w, int kh, int kw, int s, int ph,
                       .res = epi >= 2 ? resb : NULL, .act = epi >= 3 ? relu6 : NULL};
     cnn_blocked_dw_forward(&c, xb, wt, b, yb, epi ? &e : NULL);
     from_blocked(yb, n, ch, os, y);
+    /* channels off the 16 grid: the padded lanes come out 0 */
+    for (int i = 0; i < n; i++)
+        for (size_t p = 0; p < os; p++)
+            for (int l = ch % 16; ch % 16 && l < 16; l++)
+                if (yb[(((size_t)i * CB(ch) + CB(ch) - 1) * os + p) * 16 + l] != 0.0f)
+                    fail_msg("blocked dw: padded lane %d not 0 (c=%d)", l, ch);
     /* float32 rounding of a K-term sum of products in [-1, 1]: below 2e-6 K */
     float tol = 2e-6f * (float)(kh * kw + 3);
     if (!tu_close(y, y_ref, ys, tol, tol, "blocked depthwise"))
@@ -102,13 +114,16 @@ static void sweep(void)
         for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
             for (int s = 1; s <= 2; s++)
                 for (int p = 0; p <= ks[k][0] / 2 + 1; p++, i++)
-                    run_case(1 + i % 2, 16 * (1 + i % 3), sizes[z][0], sizes[z][1], ks[k][0], ks[k][1], s, p,
+                    run_case(1 + i % 2, (int[]){16, 24, 32, 40, 48}[i % 5], sizes[z][0], sizes[z][1], ks[k][0], ks[k][1], s, p,
                              p < ks[k][1] / 2 + 1 ? p : ks[k][1] / 2, 1, i % 2 == 0, i % 4);
     /* dilation, stride 3, a plane larger than the interior fast path's unroll */
     run_case(2, 32, 9, 11, 3, 3, 1, 2, 2, 2, true, 3);
     run_case(1, 16, 17, 17, 5, 5, 3, 2, 2, 2, false, 2);
     run_case(3, 48, 57, 57, 3, 3, 2, 1, 1, 1, true, 3);
     run_case(1, 16, 56, 56, 3, 3, 1, 1, 1, 1, true, 3);
+    run_case(2, 24, 28, 28, 3, 3, 2, 1, 1, 1, true, 3); /* MobileNet's padded stages */
+    run_case(1, 72, 14, 14, 5, 5, 1, 2, 2, 1, true, 3);
+    run_case(1, 40, 28, 28, 5, 5, 2, 2, 2, 1, true, 3);
     /* planes whose bands take the zero-padded row copy and planes too large for it,
        at the MobileNet shapes (3x3 / 5x5, stride 1 / 2) */
     run_case(1, 96, 112, 112, 3, 3, 2, 1, 1, 1, true, 3);

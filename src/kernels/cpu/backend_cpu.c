@@ -16,8 +16,9 @@ static size_t cpu_conv_scratch(const cnn_conv_desc *c)
     return s > pw ? s : pw;
 }
 
-/* Inference needs only the forward's scratch (oneDNN's backward kinds are larger). */
-static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
+/* Inference needs only the forward's scratch (oneDNN's backward kinds are larger),
+   and the blocked layout's oneDNN call where the plain one is another kernel. */
+static size_t cpu_conv_forward_only(const cnn_conv_desc *c)
 {
     if (cnn_cpu_is_depthwise(c)) return 0;
     if (cnn_tap_conv_use(c)) return cnn_tap_conv_scratch(c);
@@ -25,6 +26,12 @@ static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
     /* the blocked layout may run a 1x1 layer with the own kernel (blocked_pw.c) */
     size_t s = cnn_dnnl_conv_scratch_kinds(c, 1), pw = cnn_blocked_pw_scratch(c);
     return s > pw ? s : pw;
+}
+static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
+{
+    size_t s = cpu_conv_forward_only(c);
+    size_t b = cnn_cpu_is_depthwise(c) || cnn_tap_conv_use(c) ? 0 : cnn_dnnl_conv_scratch_blocked(c);
+    return b > s ? b : s;
 }
 
 static void cpu_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
@@ -79,6 +86,11 @@ const cnn_backend cnn_backend_cpu = {
     /* --- pooling --- (maxpool3d: ref's) */
     .maxpool2d_forward = cnn_cpu_maxpool2d_forward,
     .maxpool_backward = cnn_cpu_maxpool_backward,
+    .maxpool2d_blocked_forward = cnn_cpu_maxpool2d_blocked_forward,
+    .avgpool2d_blocked_forward = cnn_cpu_avgpool2d_blocked_forward,
+    .global_avgpool_blocked_forward = cnn_cpu_global_avgpool_blocked_forward,
+    .mul_channel_blocked_forward = cnn_cpu_mul_channel_blocked_forward,
+    .channel_copy = cnn_cpu_channel_copy,
     .avgpool2d_forward = cnn_cpu_avgpool2d_forward,
     .avgpool2d_backward = cnn_cpu_avgpool2d_backward,
     .adaptive_avgpool2d_forward = cnn_cpu_adaptive_avgpool2d_forward,

@@ -28,7 +28,7 @@ enum { B = 16, KMAX = 121 /* up to 11x11 taps in the per-block weight copy */,
 
 bool cnn_blocked_dw_ok(const cnn_conv_desc *c)
 {
-    return cnn_cpu_is_depthwise(c) && c->c_in % B == 0 && c->k[1] * c->k[2] <= KMAX;
+    return cnn_cpu_is_depthwise(c) && c->k[1] * c->k[2] <= KMAX; /* C padded to whole blocks */
 }
 
 /* The epilogue on one row of `len` floats of channel block cb (blocked: lane = channel
@@ -174,15 +174,16 @@ static void dw_chunk(void *ctx, long chunk, int slot)
     const dw_job *j = ctx;
     const cnn_conv_desc *c = j->c;
     const int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2];
-    const int kk = c->k[1] * c->k[2], CB = c->c_in / B;
+    const int kk = c->k[1] * c->k[2], CB = (c->c_in + B - 1) / B;
     float wb[KMAX * B] __attribute__((aligned(64))), bias[B] __attribute__((aligned(64)));
     long p = chunk / j->bands; /* plane: image * CB + channel block */
     int cb = (int)(p % CB), r0 = (int)(chunk % j->bands) * j->rows;
     int r1 = r0 + j->rows < OH ? r0 + j->rows : OH;
     /* this block's taps as (kh*kw, 16) vectors */
-    for (int q = 0; q < kk; q++)
-        for (int l = 0; l < B; l++) wb[q * B + l] = j->w[(size_t)(cb * B + l) * kk + q];
-    for (int l = 0; l < B; l++) bias[l] = j->b ? j->b[cb * B + l] : 0.0f;
+    for (int q = 0; q < kk; q++) /* padded lanes: 0 taps and bias, 0 out */
+        for (int l = 0; l < B; l++)
+            wb[q * B + l] = cb * B + l < c->c_in ? j->w[(size_t)(cb * B + l) * kk + q] : 0.0f;
+    for (int l = 0; l < B; l++) bias[l] = j->b && cb * B + l < c->c_in ? j->b[cb * B + l] : 0.0f;
     const float *xp = j->x + (size_t)p * H * W * B;
     float *yp = j->y + (size_t)p * OH * OW * B;
     const float *rp = j->epi && j->epi->res ? j->epi->res + (size_t)p * OH * OW * B : NULL;
@@ -213,7 +214,7 @@ static void dw_chunk(void *ctx, long chunk, int slot)
 void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                             float *y, const cnn_blocked_epi *epi)
 {
-    const int W = c->in[2], OH = c->out[1], OW = c->out[2], CB = c->c_in / B;
+    const int W = c->in[2], OH = c->out[1], OW = c->out[2], CB = (c->c_in + B - 1) / B;
     dw_job j = {.c = c, .x = x, .w = w, .b = b, .y = y, .epi = epi};
     /* interior output columns: every tap inside [0, W) */
     j.lo = (c->p[2] + c->s[2] - 1) / c->s[2];
@@ -263,7 +264,7 @@ static void epi_chunk(void *ctx, long it, int slot)
    pieces of 64 pixels (4 KiB) on the pool. */
 void cnn_blocked_epilogue(const cnn_blocked_epi *e, int n, int c, size_t spatial, float *y)
 {
-    epi_job j = {.e = e, .y = y, .CB = c / B, .spatial = spatial, .rows = (spatial + 63) / 64};
+    epi_job j = {.e = e, .y = y, .CB = (c + B - 1) / B, .spatial = spatial, .rows = (spatial + 63) / 64};
     long items = (long)n * j.CB * (long)j.rows;
     /* a piece is cheap: small tensors run inline rather than wake the other threads */
     cnn_parallel_for_n(items, items * 64 * B < 32768 ? 1 : 0, epi_chunk, &j);

@@ -236,7 +236,8 @@ static bool build(entry *e, dnnl_alg_kind_t alg, bool size_only)
     CHECK(act_md(&xu, c, c->c_in, c->in, blocked && (e->io & 1)));
     CHECK(act_md(&yu, c, c->c_out, c->out, blocked && (e->io & 2)));
     CHECK(wei_md(&wu, c, false));
-    CHECK(act_md(&xc, c, c->c_in, c->in, blocked));
+    /* a plain 1-3 channel input (a stem) stays plain: oneDNN's first-layer kernel */
+    CHECK(act_md(&xc, c, c->c_in, c->in, blocked && !(e->io == 2 && c->c_in < 4)));
     CHECK(act_md(&yc, c, c->c_out, c->out, blocked));
     CHECK(wei_md(&wc, c, blocked));
     CHECK(dnnl_memory_desc_init_by_tag(&bmd, 1, bdims, dnnl_f32, dnnl_a));
@@ -344,14 +345,18 @@ static bool ensure_engine(void)
 
 /* Scratch an entry of this kind needs: the larger of its Winograd and direct forms
    (lookup falls back from one to the other), 0 if oneDNN refuses both. */
-static size_t entry_need(int kind, const cnn_conv_desc *c, bool has_bias)
+static size_t entry_need_layout(int kind, const cnn_conv_desc *c, bool has_bias, int layout)
 {
-    entry e = {.d = *c, .kind = kind, .layout = pick_layout(c), .has_bias = has_bias};
+    entry e = {.d = *c, .kind = kind, .layout = layout, .has_bias = has_bias};
     size_t m = 0;
     if (use_winograd(c, e.layout) && build(&e, dnnl_convolution_winograd, true)) m = e.need;
     e.need = 0;
     if (build(&e, alg_direct(), true) && e.need > m) m = e.need;
     return m;
+}
+static size_t entry_need(int kind, const cnn_conv_desc *c, bool has_bias)
+{
+    return entry_need_layout(kind, c, has_bias, pick_layout(c));
 }
 
 /* Exact scratch of the kinds in `kinds` (bit k: kind k; primitive descriptors only:
@@ -376,7 +381,7 @@ size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c) { return cnn_dnnl_conv_scra
 /* Cache entry for (kind, c); NULL when oneDNN cannot do it. Called with g_lock held. */
 static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io)
 {
-    int layout = pick_layout(c);
+    int layout = io ? CNN_CPU_LAYOUT_BLOCKED : pick_layout(c);
     for (entry *e = g_cache; e; e = e->next)
         if (e->kind == kind && e->layout == layout && e->has_bias == has_bias && e->io == io &&
             memcmp(&e->d, c, sizeof *c) == 0)
@@ -564,7 +569,10 @@ static void free_chunks(void)
 static bool conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const float *t1,
                         float *t2, const float *b, float *db, char *scratch, int io)
 {
-    size_t xs = (size_t)c->c_in * spatial_in_all(c), ys = (size_t)c->c_out * spatial_out(c);
+    /* a blocked side's channels are padded to whole blocks */
+    size_t ci = io & 1 ? ((size_t)c->c_in + 15) / 16 * 16 : (size_t)c->c_in;
+    size_t co = io & 2 ? ((size_t)c->c_out + 15) / 16 * 16 : (size_t)c->c_out;
+    size_t xs = ci * spatial_in_all(c), ys = co * spatial_out(c);
     /* per-image strides of t0, t1, t2 */
     size_t s0 = kind == KIND_BWD_DATA ? ys : xs;
     size_t s1 = kind == KIND_BWD_WEIGHTS ? ys : 0;
@@ -610,7 +618,21 @@ void cnn_dnnl_conv_forward(const cnn_conv_desc *c, const float *x, const float *
    refuses or no entry can be made (the caller reports it). */
 bool cnn_dnnl_conv_blocked_ok(const cnn_conv_desc *c)
 {
-    return block_c() == 16 && !is_3d(c) && c->groups == 1 && pick_layout(c) == CNN_CPU_LAYOUT_BLOCKED;
+    /* channels off the 16 grid too: nChw16c pads them with zeros (blocked entries
+       always take the blocked primitive, see lookup) */
+    return block_c() == 16 && !is_3d(c) && c->groups == 1;
+}
+
+/* Forward scratch of the blocked primitive with both sides reordered (the most any
+   blocked-layout call of c takes), where c's plain forward would not be blocked. */
+size_t cnn_dnnl_conv_scratch_blocked(const cnn_conv_desc *c)
+{
+    if (!cnn_dnnl_conv_blocked_ok(c) || pick_layout(c) == CNN_CPU_LAYOUT_BLOCKED) return 0;
+    size_t m = 0; /* Winograd or direct, as lookup may take either */
+    pthread_mutex_lock(&g_lock);
+    if (ensure_engine()) m = entry_need_layout(KIND_FWD, c, true, CNN_CPU_LAYOUT_BLOCKED);
+    pthread_mutex_unlock(&g_lock);
+    return m;
 }
 
 bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,

@@ -36,6 +36,8 @@ const char *cnn_cpu_conv_kernel(const cnn_conv_desc *c);
 /* The blocked layout's forwards: oneDNN with x / y in nChw16c (conv_dnnl.c) and an
    own depthwise kernel on nChw16c with the epilogue fused (blocked_dw.c). */
 bool cnn_dnnl_conv_blocked_ok(const cnn_conv_desc *c);
+/* Forward scratch a blocked-layout call of c may take beyond its plain forward's. */
+size_t cnn_dnnl_conv_scratch_blocked(const cnn_conv_desc *c);
 bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                                    const float *w, const float *b, float *y, bool y_blocked,
                                    void *scratch);
@@ -43,6 +45,13 @@ bool cnn_blocked_dw_ok(const cnn_conv_desc *c);
 void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                             float *y, const cnn_blocked_epi *epi);
 void cnn_blocked_epilogue(const cnn_blocked_epi *e, int n, int c, size_t spatial, float *y);
+/* The blocked layout's pooling, SE gate and channel copies (blocked_ops.c). */
+void cnn_cpu_maxpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_cpu_avgpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y);
+void cnn_cpu_global_avgpool_blocked_forward(size_t n, size_t c, size_t hw, const float *x, float *y);
+void cnn_cpu_mul_channel_blocked_forward(size_t n, size_t c, size_t hw, const float *x, const float *s,
+                                         float *y);
+void cnn_cpu_channel_copy(const cnn_chan_copy *d, const float *x, float *y);
 /* Pointwise (1x1, stride 1, unpadded, groups 1) convolution writing nChw16c from a
    blocked or plain x, with the epilogue fused (blocked_pw.c); scratch:
    cnn_blocked_pw_scratch(c) bytes (the packed weights). cnn_blocked_pw_use: whether the blocked layout runs c with it rather

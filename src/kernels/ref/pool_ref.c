@@ -6,8 +6,7 @@
 #include "../../core/core.h"
 #include "ref.h"
 
-void cnn_ref_maxpool2d_at(const cnn_pool_desc *d, const float *x, int i, int j, float *y,
-                          int32_t *idx)
+void cnn_ref_maxpool2d_window(const cnn_pool_desc *d, int i, int j, int win[4])
 {
     const int h = d->in[1], w = d->in[2], dh = d->d[1], dw = d->d[2];
     int h0 = i * d->s[1] - d->p[1], w0 = j * d->s[2] - d->p[2];
@@ -17,6 +16,16 @@ void cnn_ref_maxpool2d_at(const cnn_pool_desc *d, const float *x, int i, int j, 
         h0 += dh;
     while (w0 < 0)
         w0 += dw;
+    win[0] = h0, win[1] = h1, win[2] = w0, win[3] = w1;
+}
+
+void cnn_ref_maxpool2d_at(const cnn_pool_desc *d, const float *x, int i, int j, float *y,
+                          int32_t *idx)
+{
+    const int w = d->in[2], dh = d->d[1], dw = d->d[2];
+    int win[4];
+    cnn_ref_maxpool2d_window(d, i, j, win);
+    const int h0 = win[0], h1 = win[1], w0 = win[2], w1 = win[3];
     float best = -INFINITY;
     /* a window of padding only (possible with dilation) has no argmax: -1 */
     int32_t bi = (h0 < h1 && w0 < w1) ? h0 * w + w0 : -1;
@@ -122,6 +131,13 @@ static avg_window window_of(const cnn_pool_desc *d, int i, int j)
         r.inv = 1.0f / (float)(d->exclude_pad ? real : padded);
     }
     return r;
+}
+
+float cnn_ref_avgpool2d_window(const cnn_pool_desc *d, int i, int j, int win[4])
+{
+    avg_window r = window_of(d, i, j);
+    win[0] = r.h0, win[1] = r.h1, win[2] = r.w0, win[3] = r.w1;
+    return r.inv;
 }
 
 float cnn_ref_avgpool2d_at(const cnn_pool_desc *d, const float *x, int i, int j)
