@@ -128,6 +128,25 @@ TGT static INL __m512 epilogue(const cnn_s8_epilogue *ep, int o, __m512 f, const
     return f;
 }
 
+/* Stores 16 lanes of output element i (of the whole output y): floats, or with
+   ep->q_out > 0 their cnn_q8 as bytes, with cnn_quantize_s8's vector operations (the
+   division, clamps, NaN -> 0, 1.5 * 2^23 rounding), so the same integers. */
+TGT static INL void store16(const cnn_s8_epilogue *ep, void *y, size_t i, __m512 f, __mmask16 mk)
+{
+    if (ep && ep->q_out > 0.0f) {
+        const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+        const __m512 rc = _mm512_set1_ps(12582912.0f);
+        __m512 v = _mm512_div_ps(f, _mm512_set1_ps(ep->q_out));
+        __mmask16 ok = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+        v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
+        v = _mm512_sub_ps(_mm512_add_ps(v, rc), rc);
+        v = _mm512_maskz_mov_ps(ok, v);
+        _mm_mask_storeu_epi8((int8_t *)y + i, mk, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v)));
+    } else {
+        _mm512_mask_storeu_ps((float *)y + i, mk, f);
+    }
+}
+
 /* Packs the columns of one (image, group) panel for output rows [oh0, oh1). */
 TGT static void pack(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp, int8_t *xp,
                      int32_t *cs, int oh0, int oh1)
@@ -195,7 +214,7 @@ static INL uint32_t wword(const int8_t *w, int K, int kq)
 /* mr x nv accumulators over the panel; stores (float)(acc + b) * m for lanes < P. */
 TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *xp, size_t Pp,
                           const int32_t *cs, size_t p0, size_t P, const int32_t *b, const float *m,
-                          const cnn_s8_epilogue *ep, int oc, const float *res, float *y)
+                          const cnn_s8_epilogue *ep, int oc, const float *res, void *y, size_t yo)
 {
     __m512i acc[MR][NV];
     _Pragma("GCC unroll 8")
@@ -240,22 +259,22 @@ TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *
             if (b) a = _mm512_add_epi32(a, _mm512_set1_epi32(b[i]));
             __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(m[i]));
             f = epilogue(ep, oc + i, f, res ? res + (size_t)i * P + p : NULL, mk);
-            _mm512_mask_storeu_ps(y + (size_t)i * P + p, mk, f);
+            store16(ep, y, yo + (size_t)i * P + p, f, mk);
         }
     }
 }
 
 #define MICRO_NV(mr)                                                                        \
     switch (nv) {                                                                           \
-    case 1: micro(mr, 1, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                          \
-    case 2: micro(mr, 2, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                          \
-    default: micro(mr, 3, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                         \
+    case 1: micro(mr, 1, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y, yo); break;                          \
+    case 2: micro(mr, 2, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y, yo); break;                          \
+    default: micro(mr, 3, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y, yo); break;                         \
     }
 
 TGT static void micro_any(int mr, int nv, const int8_t *w, int K, const int8_t *xp, size_t Pp,
                           const int32_t *cs, size_t p0, size_t P, const int32_t *b,
                           const float *m, const cnn_s8_epilogue *ep, int oc, const float *res,
-                          float *y)
+                          void *y, size_t yo)
 {
     switch (mr) {
     case 8: MICRO_NV(8); break;
@@ -305,7 +324,7 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
         int oc = g * og + o0;
         size_t yo = ((size_t)n * c->c_out + oc) * P;
         micro_any(mr, nv, w + (size_t)oc * K, K, xp + (size_t)pn * K4 * Pp * 4, Pp, cs + (size_t)pn * Pp,
-                  p0, P, b ? b + oc : NULL, m + oc, ep, oc, ep && ep->res ? ep->res + yo : NULL, y + yo);
+                  p0, P, b ? b + oc : NULL, m + oc, ep, oc, ep && ep->res ? ep->res + yo : NULL, y, yo);
     }
 }
 
@@ -330,7 +349,7 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
     for (long job = 0; job < jobs; job++) {
         int ch = (int)(job % c->c_in);
         const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
-        float *yp = y + (size_t)job * OH * OW;
+        size_t yp = (size_t)job * OH * OW; /* output element of the plane */
         const float *rp = ep && ep->res ? ep->res + (size_t)job * OH * OW : NULL;
         __m512i bo = _mm512_set1_epi32(b ? b[ch] : 0);
         __m512 mo = _mm512_set1_ps(m[ch]);
@@ -377,7 +396,7 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
                     __mmask16 mk = (__mmask16)((1u << nl) - 1u);
                     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
                     f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
-                    _mm512_mask_storeu_ps(yp + (size_t)oh * OW + ow0, mk, f);
+                    store16(ep, y, yp + (size_t)oh * OW + ow0, f, mk);
                 }
             }
             continue;
@@ -401,7 +420,7 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
                 __mmask16 mk = (__mmask16)((1u << nl) - 1u);
                 __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
                 f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
-                _mm512_mask_storeu_ps(yp + (size_t)oh * OW + ow0, mk, f);
+                store16(ep, y, yp + (size_t)oh * OW + ow0, f, mk);
             }
     }
 }
