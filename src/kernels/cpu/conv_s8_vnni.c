@@ -13,6 +13,9 @@
    ReLU / ReLU6: cnn_s8_epilogue) are the store. One pass over all images of
    the batch (no per-image GEMM).
 
+   depthwise 2D with AVX-512 VBMI (dw_vbmi): straight from the int8 input, a vpermb
+   and a vpdpbusd per 4 taps of an input row; without VBMI, or when a vector's input
+   span passes 64 bytes:
    depthwise 2D: 16 output pixels per vector, each tap a (masked) byte load widened
    to float and an FMA: every product and partial sum is an integer below 2^24 while
    kH * kW <= 1040, so float arithmetic is exact here and acc converts back to int32
@@ -30,6 +33,7 @@
 #include <immintrin.h>
 #define VNNI_OK 1
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define TGT_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
 #define INL __attribute__((always_inline)) inline
 #endif
 
@@ -48,8 +52,9 @@ static bool is_dw(const cnn_conv_desc *c)
     return c->groups == c->c_in && c->c_in == c->c_out && is_2d(c);
 }
 
-static bool g_off;
+static bool g_off, g_no_vbmi;
 void cnn_vnni_s8_enable(bool on) { g_off = !on; }
+void cnn_vnni_s8_vbmi_enable(bool on) { g_no_vbmi = !on; }
 
 bool cnn_vnni_s8_available(void)
 {
@@ -328,6 +333,95 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
     }
 }
 
+static bool have_vbmi(void)
+{
+    static int v = -1;
+    if (v < 0) v = __builtin_cpu_supports("avx512vbmi") != 0;
+    return v == 1 && !g_no_vbmi;
+}
+
+/* bytes of one input row the 16 outputs of a vector read, when they fit one 64-byte
+   window (then dw_vbmi runs the layer) */
+static bool dw_fits_window(const cnn_conv_desc *c)
+{
+    return c->k[2] <= 16 && 15 * c->s[2] + (c->k[2] - 1) * c->d[2] + 1 <= 64;
+}
+
+/* depthwise straight from the int8 input with vpdpbusd (AVX-512 VBMI + VNNI): per
+   input row kh and 16 output pixels one masked 64-byte load of the row window (bytes
+   outside the row are the padding 0), each byte x stored as x + 128 (xor 0x80, so
+   unsigned as vpdpbusd reads it; a padding 0 becomes 128 too), then per 4 taps of the
+   row a byte permutation (vpermb) that puts the 4 input bytes of each output pixel
+   into its dword and one vpdpbusd with the 4 weights (0 past kW). The accumulator
+   starts at b - 128 * (sum of all weights), which takes the 128s off again; a row
+   outside the image adds back its 128 * row sum instead of being read. Exact int32. */
+TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                        const float *m, const cnn_s8_epilogue *ep, float *y)
+{
+    int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2], KH = c->k[1], KW = c->k[2];
+    int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
+    int G4 = (KW + 3) / 4;
+    __m512i idx[4];
+    for (int g = 0; g < G4; g++) {
+        int8_t t[64];
+        for (int j = 0; j < 16; j++)
+            for (int q = 0; q < 4; q++) {
+                int k = 4 * g + q;
+                t[4 * j + q] = (int8_t)(k < KW ? j * sw + k * dw : 0);
+            }
+        idx[g] = _mm512_loadu_si512(t);
+    }
+    long jobs = (long)c->n * c->c_in;
+    bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
+#pragma omp parallel for schedule(static) if (par)
+    for (long job = 0; job < jobs; job++) {
+        int ch = (int)(job % c->c_in);
+        const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
+        size_t yp = (size_t)job * OH * OW;
+        const float *rp = ep && ep->res ? ep->res + (size_t)job * OH * OW : NULL;
+        __m512i wv[64]; /* [kh][g], KH <= 16 */
+        int32_t rowsum[16], all = 0;
+        for (int kh = 0; kh < KH; kh++) {
+            rowsum[kh] = 0;
+            for (int g = 0; g < G4; g++) {
+                uint32_t u = 0;
+                for (int q = 0; q < 4 && 4 * g + q < KW; q++) {
+                    int8_t v = wp[kh * KW + 4 * g + q];
+                    u |= (uint32_t)(uint8_t)v << (8 * q);
+                    rowsum[kh] += v;
+                }
+                wv[kh * G4 + g] = _mm512_set1_epi32((int)u);
+            }
+            all += rowsum[kh];
+        }
+        const __m512i init = _mm512_set1_epi32((b ? b[ch] : 0) - 128 * all), x80 = _mm512_set1_epi8(-128);
+        const __m512 mo = _mm512_set1_ps(m[ch]);
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+                int nl = OW - ow0 < 16 ? OW - ow0 : 16;
+                int base = ow0 * sw - pw, lo = base < 0 ? -base : 0, hi = W - base < 64 ? W - base : 64;
+                __mmask64 mk = hi <= lo ? 0
+                                        : (hi == 64 ? ~(__mmask64)0 : (((__mmask64)1 << hi) - 1)) &
+                                              ~(((__mmask64)1 << lo) - 1);
+                __m512i acc = init;
+                for (int kh = 0; kh < KH; kh++) {
+                    int ih = oh * sh - ph + kh * dh;
+                    if (ih < 0 || ih >= H) {
+                        acc = _mm512_add_epi32(acc, _mm512_set1_epi32(128 * rowsum[kh]));
+                        continue;
+                    }
+                    __m512i win = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, xp + (size_t)ih * W + base), x80);
+                    for (int g = 0; g < G4; g++)
+                        acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(idx[g], win), wv[kh * G4 + g]);
+                }
+                __mmask16 m16 = (__mmask16)((1u << nl) - 1u);
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mo);
+                f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, m16);
+                store16(ep, y, yp + (size_t)oh * OW + ow0, f, m16);
+            }
+    }
+}
+
 /* depthwise, strides 1 and 2: per output row, the kH input rows it reads widened to
    float once (zero padded left and right), then per 16 outputs one unmasked load and
    an FMA per tap. Other strides, or rows too wide for the row buffer: masked byte loads
@@ -430,7 +524,8 @@ void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *
                          const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
 {
 #ifdef VNNI_OK
-    if (is_dw(c)) depthwise(c, x, w, b, m, ep, y);
+    if (is_dw(c) && c->k[1] <= 16 && dw_fits_window(c) && have_vbmi()) dw_vbmi(c, x, w, b, m, ep, y);
+    else if (is_dw(c)) depthwise(c, x, w, b, m, ep, y);
     else dense(c, x, w, b, m, ep, y, scratch);
 #else
     (void)c, (void)x, (void)w, (void)b, (void)m, (void)ep, (void)y, (void)scratch;
