@@ -187,17 +187,27 @@ TGT static void pack(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp,
             __mmask16 mk = (__mmask16)((1u << nl) - 1u);
             size_t p = (size_t)oh * OW + ow0;
             __m512i csv = _mm512_setzero_si512();
+            /* k = (ci, kh, kw) walked by counters (no divisions per row) */
+            int kh = 0, kw = 0, ih0 = oh * sh - ph, iw0 = ow0 * sw - pw;
+            const int8_t *plane = xg;
             for (int kq = 0; kq < K4; kq++) {
                 __m512i v = _mm512_setzero_si512();
                 for (int j = 0; j < 4; j++) {
                     int k = 4 * kq + j;
                     if (k >= K) break;
-                    int ci = k / (KH * KW), r = k % (KH * KW), kh = r / KW, kw = r % KW;
-                    int ih = oh * sh - ph + kh * dh;
-                    if (ih < 0 || ih >= H) continue;
-                    __m128i b = load_lanes(xg + ((size_t)ci * H + ih) * W, W, ow0 * sw - pw + kw * dw, sw, nl);
-                    v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(b), 8 * j));
-                    csv = _mm512_add_epi32(csv, _mm512_cvtepi8_epi32(b));
+                    int ih = ih0 + kh * dh;
+                    if (ih >= 0 && ih < H) {
+                        __m128i b = load_lanes(plane + (size_t)ih * W, W, iw0 + kw * dw, sw, nl);
+                        v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(b), 8 * j));
+                        csv = _mm512_add_epi32(csv, _mm512_cvtepi8_epi32(b));
+                    }
+                    if (++kw == KW) {
+                        kw = 0;
+                        if (++kh == KH) {
+                            kh = 0;
+                            plane += (size_t)H * W;
+                        }
+                    }
                 }
                 _mm512_mask_storeu_epi32(xp + ((size_t)kq * Pp + p) * 4, mk, v);
             }
