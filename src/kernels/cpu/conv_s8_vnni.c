@@ -312,6 +312,31 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
     long panels = (long)c->n * G;
     int8_t *xp = scratch;
     int32_t *cs = (int32_t *)((char *)scratch + rup((size_t)panels * K4 * Pp * 4, 64));
+    long pb = (long)((Pp / 16 + NV - 1) / NV), ob = (og + MR - 1) / MR;
+    if (panels >= 4) {
+        /* a batch (or groups): one (image, group) panel per job, packed and multiplied
+           at once, so its columns are still in this core's cache when the micro-kernel
+           reads them (all panels packed first leave the caches at batch 16) */
+        bool pp = (double)panels * (double)P * (double)K * (double)og > 262144.0;
+#pragma omp parallel for schedule(dynamic, 1) if (pp)
+        for (long pn = 0; pn < panels; pn++) {
+            int n = (int)(pn / G), g = (int)(pn % G);
+            int8_t *xpn = xp + (size_t)pn * K4 * Pp * 4;
+            int32_t *csn = cs + (size_t)pn * Pp;
+            pack(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xpn, csn, 0, OH);
+            for (long pbi = 0; pbi < pb; pbi++)
+                for (long obi = 0; obi < ob; obi++) {
+                    int o0 = (int)obi * MR, mr = og - o0 < MR ? og - o0 : MR;
+                    size_t p0 = (size_t)pbi * NV * 16;
+                    int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
+                    int oc = g * og + o0;
+                    size_t yo = ((size_t)n * c->c_out + oc) * P;
+                    micro_any(mr, nv, w + (size_t)oc * K, K, xpn, Pp, csn, p0, P, b ? b + oc : NULL, m + oc, ep,
+                              oc, ep && ep->res ? ep->res + yo : NULL, y, yo);
+                }
+        }
+        return;
+    }
     /* pack: (panel, output row) jobs */
     long rows = panels * OH;
     /* small layers run on one thread: a parallel region costs more than they do */
@@ -325,7 +350,6 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
              cs + (size_t)pn * Pp, oh, oh + 1);
     }
     /* GEMM: (panel, pixel block, channel block) jobs, channel blocks innermost */
-    long pb = (long)((Pp / 16 + NV - 1) / NV), ob = (og + MR - 1) / MR;
     long jobs = panels * pb * ob;
     par = jobs > 1 && (double)panels * (double)P * (double)K * (double)og > 262144.0;
 #pragma omp parallel for schedule(static) if (par)
