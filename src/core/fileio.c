@@ -89,5 +89,18 @@ cnn_status cnn_check_output_path(const char *what, const char *path)
                              strerror(errno));
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return cnn_set_error(CNN_ERR_IO, "%s '%s': is a directory", what, path);
+    /* access() trusts the mode bits; a read-only mount, a full quota or a pseudo file
+       system (/proc) only shows when a file is created: create the writer's own
+       temporary name once and remove it, so the failure shows now, not after training */
+    char probe[8192];
+    if ((size_t)snprintf(probe, sizeof probe, "%s.tmp.%ld", path, (long)getpid()) >= sizeof probe)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "%s '%s': path too long", what, path);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0 && errno == EEXIST) return CNN_OK; /* ours, being written: creating works */
+    if (fd < 0)
+        return cnn_set_error(CNN_ERR_IO, "%s '%s': cannot create a file in '%s': %s", what, path, dir,
+                             strerror(errno));
+    close(fd);
+    unlink(probe);
     return CNN_OK;
 }

@@ -173,6 +173,8 @@ static void test_output_paths_checked_first(void **state)
         {"--plot", "no/such/dir/p.svg"},
         {"--out", "train-labels-idx1-ubyte/ck.safetensors"}, /* a file, not a directory */
         {"--out", "sub/"},
+        /* exists and passes access(W_OK) for root, but no file can be created there */
+        {"--out", "/proc/ck.safetensors"},
     };
     run("mkdir -p sub");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

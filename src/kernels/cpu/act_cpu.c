@@ -1,11 +1,12 @@
 /* Activations, forward and backward: element-wise loops in chunks shared among threads
-   (element-wise, so the results do not depend on the thread count), vectorised with
+   (the pool; element-wise, so the results do not depend on the thread count), vectorised with
    `#pragma omp simd`; sigmoid and tanh through vmath.h's inline polynomials. Picked at
    load time: AVX-512 / AVX2 / baseline from one binary (CNN_CLONES). */
 #include "../../core/clones.h"
 #include <math.h>
 
 #include "../../core/core.h"
+#include "../../core/pool.h"
 #include "../../core/vmath.h"
 #include "../../ops/ops_common.h"
 #include "cnn.h"
@@ -90,14 +91,26 @@ void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n
     }
 }
 
+typedef struct {
+    const cnn_act_desc *a;
+    const float *x, *y, *dy;
+    float *out;
+    size_t len;
+} act_args;
+
+static void act_fwd_chunk(void *ctx, long c, int slot)
+{
+    (void)slot;
+    const act_args *p = ctx;
+    size_t lo = (size_t)c * CHUNK, m = CNN_MIN(CHUNK, p->len - lo);
+    cnn_cpu_act_apply(p->a, p->x + lo, p->out + lo, m);
+}
+
 void cnn_cpu_act_forward(const cnn_act_desc *a, const float *x, float *y, size_t len)
 {
     size_t chunks = (len + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(len))
-    for (size_t c = 0; c < chunks; c++) {
-        size_t lo = c * CHUNK, m = CNN_MIN(CHUNK, len - lo);
-        cnn_cpu_act_apply(a, x + lo, y + lo, m);
-    }
+    act_args p = {a, x, NULL, NULL, y, len};
+    cnn_parallel_for_n((long)chunks, cnn_par_threads(len), act_fwd_chunk, &p);
 }
 
 /* dx[0, len) += dy * act'(x) (y = act(x) where the derivative is cheaper from it). */
@@ -174,13 +187,18 @@ CNN_CLONES static void act_grad(const cnn_act_desc *a, const float *x, const flo
     }
 }
 
+static void act_bwd_chunk(void *ctx, long c, int slot)
+{
+    (void)slot;
+    const act_args *p = ctx;
+    size_t lo = (size_t)c * CHUNK, m = CNN_MIN(CHUNK, p->len - lo);
+    act_grad(p->a, p->x + lo, p->y + lo, p->dy + lo, p->out + lo, m);
+}
+
 void cnn_cpu_act_backward(const cnn_act_desc *a, const float *x, const float *y, const float *dy,
                           float *dx, size_t len)
 {
     size_t chunks = (len + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(len))
-    for (size_t c = 0; c < chunks; c++) {
-        size_t lo = c * CHUNK, m = CNN_MIN(CHUNK, len - lo);
-        act_grad(a, x + lo, y + lo, dy + lo, dx + lo, m);
-    }
+    act_args p = {a, x, y, dy, dx, len};
+    cnn_parallel_for_n((long)chunks, cnn_par_threads(len), act_bwd_chunk, &p);
 }

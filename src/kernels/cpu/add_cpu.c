@@ -1,8 +1,9 @@
-/* Element-wise add and its gradient. Memory-bound: chunks shared among threads
+/* Element-wise add and its gradient. Memory-bound: chunks shared among threads (the pool)
    (element-wise, so the results do not depend on the thread count), loops cloned for
    AVX-512 / AVX2 / baseline; backward reads dy once for both inputs. */
 #include "../../core/clones.h"
 
+#include "../../core/pool.h"
 #include "../../ops/ops_common.h"
 #include "cpu_internal.h"
 
@@ -37,24 +38,40 @@ CNN_CLONES static void add_grad_chunk(const float *restrict dy, float *da, float
     }
 }
 
+typedef struct {
+    const float *a, *b;
+    float *y, *da, *db;
+    size_t len;
+} add_args;
+
+static void add_fwd_chunk(void *ctx, long c, int slot)
+{
+    (void)slot;
+    const add_args *p = ctx;
+    size_t o = (size_t)c * CHUNK, len = p->len;
+    add_chunk(p->a + o, p->b + o, p->y + o, len - o < CHUNK ? len - o : CHUNK);
+}
+
+static void add_bwd_chunk(void *ctx, long c, int slot)
+{
+    (void)slot;
+    const add_args *p = ctx;
+    size_t o = (size_t)c * CHUNK, len = p->len;
+    add_grad_chunk(p->a + o, p->da ? p->da + o : NULL, p->db ? p->db + o : NULL,
+                   len - o < CHUNK ? len - o : CHUNK);
+}
+
 void cnn_cpu_add_forward(const float *a, const float *b, float *y, size_t len)
 {
     long nch = (long)((len + CHUNK - 1) / CHUNK);
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(len))
-    for (long c = 0; c < nch; c++) {
-        size_t o = (size_t)c * CHUNK;
-        add_chunk(a + o, b + o, y + o, len - o < CHUNK ? len - o : CHUNK);
-    }
+    add_args p = {a, b, y, NULL, NULL, len};
+    cnn_parallel_for_n(nch, cnn_par_threads(len), add_fwd_chunk, &p);
 }
 
 void cnn_cpu_add_backward(const float *dy, float *da, float *db, size_t len)
 {
     if (!da && !db) return;
     long nch = (long)((len + CHUNK - 1) / CHUNK);
-#pragma omp parallel for schedule(static) num_threads(cnn_par_threads(len))
-    for (long c = 0; c < nch; c++) {
-        size_t o = (size_t)c * CHUNK;
-        add_grad_chunk(dy + o, da ? da + o : NULL, db ? db + o : NULL,
-                       len - o < CHUNK ? len - o : CHUNK);
-    }
+    add_args p = {dy, NULL, NULL, da, db, len};
+    cnn_parallel_for_n(nch, cnn_par_threads(len), add_bwd_chunk, &p);
 }

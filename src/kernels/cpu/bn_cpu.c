@@ -1,9 +1,10 @@
 /* Batch norm, forward (training and eval), backward and the synchronised variants'
-   per-rank steps (docs/architecture.md, "Distributed training"): the blocked, cloned,
-   OpenMP kernels of the cpu backend. */
+   per-rank steps (docs/architecture.md, "Distributed training"): the blocked, cloned
+   kernels of the cpu backend, one channel block a chunk of the pool. */
 #include "../../core/clones.h"
 #include <math.h>
 
+#include "../../core/pool.h"
 #include "../../ops/ops_common.h"
 #include "cpu_internal.h"
 
@@ -104,19 +105,34 @@ void cnn_cpu_bn_eval_affine(const cnn_bn_args *a, float *scale, float *shift)
     for (int c = 0; c < a->c; c++) eval_coef(a, c, &scale[c], &shift[c]);
 }
 
+/* Arguments of the block loops below (one block of channels a chunk). */
+typedef struct {
+    const cnn_bn_args *a;
+    bool training;
+    double *lmean, *lm2, *tot;
+    const double *sum, *m2, *ctot;
+    double M;
+    int cb; /* channels per block */
+} bn_job;
+
 /* Synchronised batch norm, step 1: this rank's per-channel mean and centred sum of
    squares, from the shifted one-pass sums. */
-void cnn_cpu_bn_sync_stats(const cnn_bn_args *a, double *lmean, double *lm2)
+static void bn_sync_stats_blk(void *ctx, long blk, int slot)
 {
+    (void)slot;
+    const bn_job *job = ctx;
+    const cnn_bn_args *a = job->a;
+    double *lmean = job->lmean;
+    double *lm2 = job->lm2;
     int N = a->n, C = a->c;
     size_t S = a->s;
     const float *x = a->x;
     const double lm = (double)N * (double)S;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(N, C, S, nt);
-    int nb = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
+    const int cb = job->cb;
+    const int bi = (int)blk;
+    {
         int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
+        if (nc <= 0) return;
         double sh[MAX_CB], s1[MAX_CB], s2[MAX_CB];
         for (int j = 0; j < nc; j++) {
             sh[j] = x[(size_t)(c0 + j) * S];
@@ -133,10 +149,26 @@ void cnn_cpu_bn_sync_stats(const cnn_bn_args *a, double *lmean, double *lm2)
     }
 }
 
+void cnn_cpu_bn_sync_stats(const cnn_bn_args *a, double *lmean, double *lm2)
+{
+    int N = a->n, C = a->c;
+    size_t S = a->s;
+    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(N, C, S, nt);
+    int nb = (C + cb - 1) / cb;
+    bn_job job = {.a = a, .cb = cb, .lmean = lmean, .lm2 = lm2};
+    cnn_parallel_for_n(nb, nt, bn_sync_stats_blk, &job);
+}
+
 /* Step 2: the global statistics (sum[c] = M mean, m2[c] centred sums over M values)
    -> saved mean / inv_std, running statistics, y. */
-void cnn_cpu_bn_sync_apply(const cnn_bn_args *a, const double *sum, const double *m2, double M)
+static void bn_sync_apply_blk(void *ctx, long blk, int slot)
 {
+    (void)slot;
+    const bn_job *job = ctx;
+    const cnn_bn_args *a = job->a;
+    const double *sum = job->sum;
+    const double *m2 = job->m2;
+    double M = job->M;
     int N = a->n, C = a->c;
     size_t S = a->s;
     const float *x = a->x;
@@ -145,11 +177,11 @@ void cnn_cpu_bn_sync_apply(const cnn_bn_args *a, const double *sum, const double
     float *rmean = a->rmean, *rvar = a->rvar;
     float *mean = a->mean, *inv_std = a->inv_std;
     const double eps = a->eps, mom = a->momentum;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(N, C, S, nt);
-    int nb = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
+    const int cb = job->cb;
+    const int bi = (int)blk;
+    {
         int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
+        if (nc <= 0) return;
         float scale[MAX_CB], shift[MAX_CB];
         for (int j = 0; j < nc; j++) {
             int c = c0 + j;
@@ -166,8 +198,22 @@ void cnn_cpu_bn_sync_apply(const cnn_bn_args *a, const double *sum, const double
     }
 }
 
-void cnn_cpu_bn_forward(const cnn_bn_args *a, bool training)
+void cnn_cpu_bn_sync_apply(const cnn_bn_args *a, const double *sum, const double *m2, double M)
 {
+    int N = a->n, C = a->c;
+    size_t S = a->s;
+    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(N, C, S, nt);
+    int nb = (C + cb - 1) / cb;
+    bn_job job = {.a = a, .cb = cb, .sum = sum, .m2 = m2, .M = M};
+    cnn_parallel_for_n(nb, nt, bn_sync_apply_blk, &job);
+}
+
+static void bn_forward_blk(void *ctx, long blk, int slot)
+{
+    (void)slot;
+    const bn_job *job = ctx;
+    const cnn_bn_args *a = job->a;
+    bool training = job->training;
     int N = a->n, C = a->c;
     size_t S = a->s;
     const float *x = a->x;
@@ -177,11 +223,11 @@ void cnn_cpu_bn_forward(const cnn_bn_args *a, bool training)
     float *mean = a->mean, *inv_std = a->inv_std;
     size_t m = (size_t)N * S;
     const double eps = a->eps, mom = a->momentum, dm = (double)m;
-    int nt = cnn_par_threads(m * (size_t)C), cb = bn_block(N, C, S, nt);
-    int nb = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
+    const int cb = job->cb;
+    const int bi = (int)blk;
+    {
         int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
+        if (nc <= 0) return;
         double sh[MAX_CB], s1[MAX_CB], s2[MAX_CB];
         float scale[MAX_CB], shift[MAX_CB];
         if (training) {
@@ -212,6 +258,17 @@ void cnn_cpu_bn_forward(const cnn_bn_args *a, bool training)
         }
         affine_block(x, y, N, C, S, c0, nc, scale, shift);
     }
+}
+
+void cnn_cpu_bn_forward(const cnn_bn_args *a, bool training)
+{
+    int N = a->n, C = a->c;
+    size_t S = a->s;
+    size_t m = (size_t)N * S;
+    int nt = cnn_par_threads(m * (size_t)C), cb = bn_block(N, C, S, nt);
+    int nb = (C + cb - 1) / cb;
+    bn_job job = {.a = a, .cb = cb, .training = training};
+    cnn_parallel_for_n(nb, nt, bn_forward_blk, &job);
 }
 
 /* Channels [c0, c0 + cb): sdy[j] += sum dy, sdyx[j] += sum dy (x - mu[j]), in double. */
@@ -276,8 +333,12 @@ CNN_CLONES static void bwd_apply_block(const float *x, const float *dy, float *d
 /* Training: with xh = (x - mean) inv_std over the m values of a channel,
    dx = weight inv_std / m (m dy - sum dy - xh sum(dy xh)); eval: dx = weight inv_std dy
    with the running statistics (constants). */
-void cnn_cpu_bn_backward(const cnn_bn_args *a, bool training)
+static void bn_backward_blk(void *ctx, long blk, int slot)
 {
+    (void)slot;
+    const bn_job *job = ctx;
+    const cnn_bn_args *a = job->a;
+    bool training = job->training;
     int N = a->n, C = a->c;
     size_t S = a->s;
     const float *x = a->x, *dy = a->dy;
@@ -288,11 +349,11 @@ void cnn_cpu_bn_backward(const cnn_bn_args *a, bool training)
     const float *mean = a->mean, *inv_std = a->inv_std;
     const double m = (double)N * (double)S;
     /* blocks sized for the two input streams (x, dy) */
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
-    int nb = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
+    const int cb = job->cb;
+    const int bi = (int)blk;
+    {
         int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
+        if (nc <= 0) return;
         double sdy[MAX_CB], sdyx[MAX_CB];
         float mu[MAX_CB], is[MAX_CB], k1[MAX_CB], mdy[MAX_CB], mdyxh[MAX_CB];
         for (int j = 0; j < nc; j++) {
@@ -315,21 +376,35 @@ void cnn_cpu_bn_backward(const cnn_bn_args *a, bool training)
     }
 }
 
+void cnn_cpu_bn_backward(const cnn_bn_args *a, bool training)
+{
+    int N = a->n, C = a->c;
+    size_t S = a->s;
+    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
+    int nb = (C + cb - 1) / cb;
+    bn_job job = {.a = a, .cb = cb, .training = training};
+    cnn_parallel_for_n(nb, nt, bn_backward_blk, &job);
+}
+
 /* Synchronised backward, step 1: the weight and bias gradients from this rank's values
    (the trainer's gradient all-reduce adds the ranks) and tot = this rank's sum dy (C),
    sum dy xh (C), which the caller all-reduces. */
-void cnn_cpu_bn_sync_bwd_sums(const cnn_bn_args *a, double *tot)
+static void bn_sync_bwd_sums_blk(void *ctx, long blk, int slot)
 {
+    (void)slot;
+    const bn_job *job = ctx;
+    const cnn_bn_args *a = job->a;
+    double *tot = job->tot;
     int N = a->n, C = a->c;
     size_t S = a->s;
     const float *x = a->x, *dy = a->dy;
     float *dw = a->dw, *db = a->db;
     const float *mean = a->mean, *inv_std = a->inv_std;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
-    int nb = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
+    const int cb = job->cb;
+    const int bi = (int)blk;
+    {
         int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
+        if (nc <= 0) return;
         double sdy[MAX_CB], sdyx[MAX_CB];
         for (int j = 0; j < nc; j++) sdy[j] = sdyx[j] = 0.0;
         bwd_sums_block(x, dy, N, C, S, c0, nc, mean + c0, sdy, sdyx);
@@ -344,20 +419,35 @@ void cnn_cpu_bn_sync_bwd_sums(const cnn_bn_args *a, double *tot)
     }
 }
 
-/* Step 2: the input gradient with the sums over the global batch of M values. */
-void cnn_cpu_bn_sync_bwd_apply(const cnn_bn_args *a, const double *tot, double M)
+void cnn_cpu_bn_sync_bwd_sums(const cnn_bn_args *a, double *tot)
 {
+    int N = a->n, C = a->c;
+    size_t S = a->s;
+    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
+    int nb = (C + cb - 1) / cb;
+    bn_job job = {.a = a, .cb = cb, .tot = tot};
+    cnn_parallel_for_n(nb, nt, bn_sync_bwd_sums_blk, &job);
+}
+
+/* Step 2: the input gradient with the sums over the global batch of M values. */
+static void bn_sync_bwd_apply_blk(void *ctx, long blk, int slot)
+{
+    (void)slot;
+    const bn_job *job = ctx;
+    const cnn_bn_args *a = job->a;
+    const double *tot = job->ctot;
+    double M = job->M;
     int N = a->n, C = a->c;
     size_t S = a->s;
     const float *x = a->x, *dy = a->dy;
     float *dx = a->dx;
     const float *w = a->w;
     const float *mean = a->mean, *inv_std = a->inv_std;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
-    int nb = (C + cb - 1) / cb;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int bi = 0; bi < nb; bi++) {
+    const int cb = job->cb;
+    const int bi = (int)blk;
+    {
         int c0 = bi * cb, nc = C - c0 < cb ? C - c0 : cb;
+        if (nc <= 0) return;
         float k1[MAX_CB], mdy[MAX_CB], mdyxh[MAX_CB];
         for (int j = 0; j < nc; j++) {
             int c = c0 + j;
@@ -367,4 +457,14 @@ void cnn_cpu_bn_sync_bwd_apply(const cnn_bn_args *a, const double *tot, double M
         }
         bwd_apply_block(x, dy, dx, N, C, S, c0, nc, mean + c0, inv_std + c0, k1, mdy, mdyxh);
     }
+}
+
+void cnn_cpu_bn_sync_bwd_apply(const cnn_bn_args *a, const double *tot, double M)
+{
+    int N = a->n, C = a->c;
+    size_t S = a->s;
+    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
+    int nb = (C + cb - 1) / cb;
+    bn_job job = {.a = a, .cb = cb, .ctot = tot, .M = M};
+    cnn_parallel_for_n(nb, nt, bn_sync_bwd_apply_blk, &job);
 }

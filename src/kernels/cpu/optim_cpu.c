@@ -1,11 +1,12 @@
 /* The cpu backend's optimizer updates (docs/architecture.md, "Kernels"): segments
-   shared out by OpenMP, each update loop specialised per option so it vectorises
-   (cloned for AVX-512 / AVX2 / baseline). Element-wise, with ref's operations in ref's
+   shared out by the pool (one segment a chunk), each update loop specialised per option so it
+   vectorises (cloned for AVX-512 / AVX2 / baseline). Element-wise, with ref's operations in ref's
    order: the results are ref's and do not depend on the thread count. */
 #include "../../core/clones.h"
 #include <math.h>
 #include <stdbool.h>
 
+#include "../../core/pool.h"
 #include "cpu_internal.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -64,16 +65,28 @@ CNN_CLONES static void sgd_chunk(float *restrict w, const float *restrict gr, fl
     }
 }
 
+typedef struct {
+    const cnn_optim_seg *seg;
+    const cnn_optim_hyper *h;
+} optim_args;
+
+static void sgd_seg(void *ctx, long c, int slot)
+{
+    (void)slot;
+    const optim_args *p = ctx;
+    const cnn_optim_seg *seg = p->seg;
+    const cnn_optim_hyper *h = p->h;
+    sgd_chunk(seg[c].w, seg[c].g, seg[c].m, seg[c].n, h->lr, h->wd, h->momentum, h->first,
+              h->nesterov);
+}
+
 void cnn_cpu_sgd_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h)
 {
-    const float lr = h->lr, wd = h->wd, m = h->momentum;
-    const bool first = h->first, nesterov = h->nesterov;
     size_t numel = 0;
     for (int c = 0; c < n_seg; c++)
         numel += seg[c].n;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(numel))
-    for (int c = 0; c < n_seg; c++)
-        sgd_chunk(seg[c].w, seg[c].g, seg[c].m, seg[c].n, lr, wd, m, first, nesterov);
+    optim_args p = {seg, h};
+    cnn_parallel_for_n(n_seg, cnn_cpu_threads(numel), sgd_seg, &p);
 }
 
 /* torch.optim.Adam / AdamW on n elements (sqrtf keeps this loop scalar: without
@@ -109,13 +122,21 @@ CNN_CLONES static void adam_chunk(float *restrict w, const float *restrict gr, f
         adam_loop(w, gr, m, v, n, wd, b1, b2, eps, step_size, bc2_sqrt, decay, false, true);
 }
 
+static void adam_seg(void *ctx, long c, int slot)
+{
+    (void)slot;
+    const optim_args *p = ctx;
+    const cnn_optim_seg *seg = p->seg;
+    const cnn_optim_hyper *h = p->h;
+    adam_chunk(seg[c].w, seg[c].g, seg[c].m, seg[c].v, seg[c].n, h->wd, h->b1, h->b2, h->eps,
+               h->step_size, h->bc2_sqrt, h->decay, h->decoupled);
+}
+
 void cnn_cpu_adam_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h)
 {
     size_t numel = 0;
     for (int c = 0; c < n_seg; c++)
         numel += seg[c].n;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(numel))
-    for (int c = 0; c < n_seg; c++)
-        adam_chunk(seg[c].w, seg[c].g, seg[c].m, seg[c].v, seg[c].n, h->wd, h->b1, h->b2, h->eps,
-                   h->step_size, h->bc2_sqrt, h->decay, h->decoupled);
+    optim_args p = {seg, h};
+    cnn_parallel_for_n(n_seg, cnn_cpu_threads(numel), adam_seg, &p);
 }

@@ -1,5 +1,5 @@
 /* The cpu backend's pooling kernels (docs/architecture.md, "Kernels"): planes in
-   parallel (OpenMP), vectorised interiors compiled per ISA (CNN_CLONES), and the ref
+   parallel (the pool), vectorised interiors compiled per ISA (CNN_CLONES), and the ref
    kernel for borders and the cases without a fast path. Every path visits taps and
    adds in ref's order, so results equal ref's to the bit. */
 #include "../../core/clones.h"
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../../core/core.h"
+#include "../../core/pool.h"
 #include "../ref/ref.h"
 #include "cpu_internal.h"
 
@@ -230,6 +231,26 @@ CNN_CLONES static void mp_fwd_plane(const mp_geom *g, const float *restrict x, f
     }
 }
 
+/* Arguments of the parallel loops below (the pool: one plane, or one PLANE_CHUNK of
+   planes, a chunk). */
+typedef struct {
+    const cnn_pool_desc *d;
+    const void *g;
+    const float *x, *dy;
+    float *y, *dx;
+    int32_t *idx;
+    const int32_t *cidx;
+    size_t hw, ohw, planes;
+    float inv;
+} pl_args;
+
+static void mp_fwd_one(void *ctx, long p, int slot)
+{
+    (void)slot;
+    const pl_args *a = ctx;
+    mp_fwd_plane(a->g, a->x + p * a->hw, a->y + p * a->ohw, a->idx + p * a->ohw);
+}
+
 void cnn_cpu_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx)
 {
     mp_geom g = {.d = d,
@@ -248,9 +269,17 @@ void cnn_cpu_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y,
     interior_cols(g.w, g.ow, g.kw, g.sw, g.pw, g.dw, &g.j0, &g.j1);
     const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
     const size_t planes = d->planes;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
-    for (size_t p = 0; p < planes; p++)
-        mp_fwd_plane(&g, x + p * hw, y + p * ohw, idx + p * ohw);
+    pl_args a = {.g = &g, .x = x, .y = y, .idx = idx, .hw = hw, .ohw = ohw};
+    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * hw), mp_fwd_one, &a);
+}
+
+static void mp_bwd_one(void *ctx, long p, int slot)
+{
+    (void)slot;
+    const pl_args *a = ctx;
+    cnn_pool_desc one = *a->d;
+    one.planes = 1;
+    cnn_ref_maxpool_backward(&one, a->dy + p * a->ohw, a->cidx + p * a->ohw, a->dx + p * a->hw);
 }
 
 /* Either max pool: planes in parallel, each by ref's kernel. */
@@ -260,12 +289,8 @@ void cnn_cpu_maxpool_backward(const cnn_pool_desc *d, const float *dy, const int
     const size_t vin = (size_t)d->in[0] * d->in[1] * d->in[2];
     const size_t vout = (size_t)d->out[0] * d->out[1] * d->out[2];
     const size_t planes = d->planes;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *vin))
-    for (size_t p = 0; p < planes; p++) {
-        cnn_pool_desc one = *d;
-        one.planes = 1;
-        cnn_ref_maxpool_backward(&one, dy + p * vout, idx + p * vout, dx + p * vin);
-    }
+    pl_args a = {.d = d, .dy = dy, .dx = dx, .cidx = idx, .hw = vin, .ohw = vout};
+    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * vin), mp_bwd_one, &a);
 }
 
 /* ---------------------------------------------------------------- average pool 2D */
@@ -472,15 +497,28 @@ static avgpool2d_attr attr_of(const cnn_pool_desc *d)
                             .exclude_pad = d->exclude_pad};
 }
 
+static void ap_fwd_one(void *ctx, long p, int slot)
+{
+    (void)slot;
+    const pl_args *a = ctx;
+    ap_fwd_plane(a->g, a->x + p * a->hw, a->y + p * a->ohw);
+}
+
+static void ap_bwd_one(void *ctx, long p, int slot)
+{
+    (void)slot;
+    const pl_args *a = ctx;
+    ap_bwd_plane(a->g, a->dy + p * a->ohw, a->dx + p * a->hw);
+}
+
 void cnn_cpu_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y)
 {
     const avgpool2d_attr a = attr_of(d);
     const ap_geom g = geom(d, &a);
     const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
     const size_t planes = d->planes;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
-    for (size_t p = 0; p < planes; p++)
-        ap_fwd_plane(&g, x + p * hw, y + p * ohw);
+    pl_args pa = {.g = &g, .x = x, .y = y, .hw = hw, .ohw = ohw};
+    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * hw), ap_fwd_one, &pa);
 }
 
 void cnn_cpu_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx)
@@ -489,9 +527,8 @@ void cnn_cpu_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *
     const ap_geom g = geom(d, &a);
     const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
     const size_t planes = d->planes;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
-    for (size_t p = 0; p < planes; p++)
-        ap_bwd_plane(&g, dy + p * ohw, dx + p * hw);
+    pl_args pa = {.g = &g, .dy = dy, .dx = dx, .hw = hw, .ohw = ohw};
+    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * hw), ap_bwd_one, &pa);
 }
 
 /* ---------------------------------------------------------------- adaptive and global average */
@@ -551,6 +588,9 @@ CNN_CLONES static void plane_bcast_add(const float *restrict g, size_t hw, size_
 /* planes per parallel work item of the whole-plane paths (a multiple of 8) */
 #define PLANE_CHUNK ((size_t)64)
 
+static void aap_fwd_chunk(void *ctx, long ci, int slot);
+static void aap_bwd_chunk(void *ctx, long ci, int slot);
+
 /* Planes in parallel. Fast paths with ref's arithmetic: the output size of the input
    (each bin one element: y = 0 + x), and 1x1 (ResNet's, DenseNet's head: whole-plane
    sums); ref's kernel on the chunk otherwise. */
@@ -559,8 +599,21 @@ void cnn_cpu_adaptive_avgpool2d_forward(const cnn_pool_desc *d, const float *xd,
     const int h = d->in[1], w = d->in[2];
     const size_t planes = d->planes, hw = (size_t)h * w, ohw = (size_t)d->out[1] * d->out[2];
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
-    for (size_t c = 0; c < chunks; c++) {
+    pl_args a = {.d = d, .x = xd, .y = yd, .hw = hw, .ohw = ohw, .planes = planes};
+    cnn_parallel_for_n((long)chunks, cnn_cpu_threads(planes * hw), aap_fwd_chunk, &a);
+}
+
+static void aap_fwd_chunk(void *ctx, long ci, int slot)
+{
+    (void)slot;
+    const pl_args *a = ctx;
+    const cnn_pool_desc *d = a->d;
+    const int h = d->in[1], w = d->in[2];
+    const size_t planes = a->planes, hw = a->hw, ohw = a->ohw;
+    const float *xd = a->x;
+    float *yd = a->y;
+    {
+        size_t c = (size_t)ci;
         size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, planes);
         if (d->out[1] == h && d->out[2] == w) {
 #pragma omp simd
@@ -583,8 +636,21 @@ void cnn_cpu_adaptive_avgpool2d_backward(const cnn_pool_desc *d, const float *dy
     const int h = d->in[1], w = d->in[2];
     const size_t planes = d->planes, hw = (size_t)h * w, ohw = (size_t)d->out[1] * d->out[2];
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
-    for (size_t c = 0; c < chunks; c++) {
+    pl_args a = {.d = d, .dy = dy, .dx = dx, .hw = hw, .ohw = ohw, .planes = planes};
+    cnn_parallel_for_n((long)chunks, cnn_cpu_threads(planes * hw), aap_bwd_chunk, &a);
+}
+
+static void aap_bwd_chunk(void *ctx, long ci, int slot)
+{
+    (void)slot;
+    const pl_args *a = ctx;
+    const cnn_pool_desc *d = a->d;
+    const int h = d->in[1], w = d->in[2];
+    const size_t planes = a->planes, hw = a->hw, ohw = a->ohw;
+    const float *dy = a->dy;
+    float *dx = a->dx;
+    {
+        size_t c = (size_t)ci;
         size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, planes);
         if (d->out[1] == h && d->out[2] == w) {
 #pragma omp simd
@@ -603,47 +669,69 @@ void cnn_cpu_adaptive_avgpool2d_backward(const cnn_pool_desc *d, const float *dy
     }
 }
 
+static void gap_fwd_chunk(void *ctx, long ci, int slot)
+{
+    (void)slot;
+    const pl_args *a = ctx;
+    const size_t hw = a->hw, c = (size_t)ci;
+    size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, a->planes);
+    plane_sums(a->x + p0 * hw, hw, p1 - p0, a->y + p0);
+    for (size_t p = p0; p < p1; p++)
+        a->y[p] *= a->inv;
+}
+
+static void gap_bwd_chunk(void *ctx, long ci, int slot)
+{
+    (void)slot;
+    const pl_args *a = ctx;
+    const size_t hw = a->hw, c = (size_t)ci;
+    size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, a->planes);
+    float g[PLANE_CHUNK];
+    for (size_t p = p0; p < p1; p++)
+        g[p - p0] = a->dy[p] * a->inv;
+    plane_bcast_add(g, hw, p1 - p0, a->dx + p0 * hw);
+}
+
 /* Planes in parallel, PLANE_CHUNK at a time; each plane summed in order from 0. */
 void cnn_cpu_global_avgpool_forward(size_t planes, size_t hw, const float *x, float *y)
 {
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
-    const float inv = 1.0f / (float)hw;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
-    for (size_t c = 0; c < chunks; c++) {
-        size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, planes);
-        plane_sums(x + p0 * hw, hw, p1 - p0, y + p0);
-        for (size_t p = p0; p < p1; p++)
-            y[p] *= inv;
-    }
+    pl_args a = {.x = x, .y = y, .hw = hw, .planes = planes, .inv = 1.0f / (float)hw};
+    cnn_parallel_for_n((long)chunks, cnn_cpu_threads(planes * hw), gap_fwd_chunk, &a);
 }
 
 void cnn_cpu_global_avgpool_backward(size_t planes, size_t hw, const float *dy, float *dx)
 {
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
-    const float inv = 1.0f / (float)hw;
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
-    for (size_t c = 0; c < chunks; c++) {
-        size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, planes);
-        float g[PLANE_CHUNK];
-        for (size_t p = p0; p < p1; p++)
-            g[p - p0] = dy[p] * inv;
-        plane_bcast_add(g, hw, p1 - p0, dx + p0 * hw);
-    }
+    pl_args a = {.dy = dy, .dx = dx, .hw = hw, .planes = planes, .inv = 1.0f / (float)hw};
+    cnn_parallel_for_n((long)chunks, cnn_cpu_threads(planes * hw), gap_bwd_chunk, &a);
 }
 
 /* ---------------------------------------------------------------- global max */
+static void gmp_fwd_one(void *ctx, long p, int slot)
+{
+    (void)slot;
+    const pl_args *a = ctx;
+    cnn_ref_global_maxpool_forward(1, a->hw, a->x + p * a->hw, a->y + p);
+}
+
+static void gmp_bwd_one(void *ctx, long p, int slot)
+{
+    (void)slot;
+    const pl_args *a = ctx;
+    cnn_ref_global_maxpool_backward(1, a->hw, a->x + p * a->hw, a->dy + p, a->dx + p * a->hw);
+}
+
 /* Planes in parallel, each by ref's kernel. */
 void cnn_cpu_global_maxpool_forward(size_t planes, size_t hw, const float *x, float *y)
 {
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
-    for (size_t p = 0; p < planes; p++)
-        cnn_ref_global_maxpool_forward(1, hw, x + p * hw, y + p);
+    pl_args a = {.x = x, .y = y, .hw = hw};
+    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * hw), gmp_fwd_one, &a);
 }
 
 void cnn_cpu_global_maxpool_backward(size_t planes, size_t hw, const float *x, const float *dy,
                                      float *dx)
 {
-#pragma omp parallel for schedule(static) num_threads(cnn_cpu_threads(planes *hw))
-    for (size_t p = 0; p < planes; p++)
-        cnn_ref_global_maxpool_backward(1, hw, x + p * hw, dy + p, dx + p * hw);
+    pl_args a = {.x = x, .dy = dy, .dx = dx, .hw = hw};
+    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * hw), gmp_bwd_one, &a);
 }

@@ -1,12 +1,13 @@
 /* The cpu backend's general tensor ops (binary, unary, reduce, matmul, pad, slice,
    transpose): the index space walked as rows over dimensions merged where every
    operand is contiguous (nd_iter.h), the stride patterns of the common broadcasts as
-   their own vectorisable loops, rows in OpenMP parallel. Each output element is
-   computed by the same operations in the same order as in ref (tensor_math.h); an
-   operand broadcast over the output takes its gradient on one thread in order, so
-   results do not depend on the thread count (docs/architecture.md, "Kernels"). */
+   their own vectorisable loops, rows in parallel (the pool, in ranges of rows). Each output element
+   is computed by the same operations in the same order as in ref (tensor_math.h); an operand
+   broadcast over the output takes its gradient on one thread in order, so results do not depend on
+   the thread count (docs/architecture.md, "Kernels"). */
 #include <string.h>
 
+#include "../../core/pool.h"
 #include "../nd_iter.h"
 #include "../tensor_math.h"
 #include "tensor_cpu.h"
@@ -17,6 +18,25 @@ static int par_threads(size_t work)
 {
     return work < ((size_t)1 << 16) ? 1 : cnn_get_threads();
 }
+
+/* Rows per range of a parallel loop whose rows each take `per_row` elements of work:
+   about 16k elements a range (which rows go together never changes a result). */
+static long row_grain(int64_t per_row)
+{
+    int64_t g = per_row > 0 ? 16384 / per_row : 16384;
+    return g < 1 ? 1 : (long)g;
+}
+
+/* Arguments of the parallel loops below. */
+typedef struct {
+    const void *d;
+    const cnn_nd_iter *it, *red;
+    const float *a, *b, *y, *dy;
+    float *out;
+    int op, k;
+    int64_t count, s, inner;
+    int64_t *const *map;
+} tc_args;
 
 static void iter_of(const cnn_nd_desc *d, int nops, cnn_nd_iter *it)
 {
@@ -60,18 +80,27 @@ static void bin_row(cnn_binary_op op, const float *a, int64_t sa, const float *b
         bin_row_s(op, a, sa, b, sb, y, m);
 }
 
+static void bin_fwd_rows(void *ctx, long lo, long hi, int slot)
+{
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_nd_iter *it = t->it;
+    for (int64_t row = lo; row < hi; row++) {
+        int64_t off[3];
+        cnn_nd_row(it, row, 3, off);
+        bin_row((cnn_binary_op)t->op, t->a + off[0], it->st[0][it->r - 1], t->b + off[1],
+                it->st[1][it->r - 1], t->out + off[2], it->inner);
+    }
+}
+
 void cnn_cpu_binary_forward(cnn_binary_op op, const cnn_nd_desc *d, const float *a, const float *b,
                             float *y)
 {
     cnn_nd_iter it;
     iter_of(d, 3, &it);
-#pragma omp parallel for schedule(static) num_threads(par_threads((size_t)(it.rows * it.inner)))
-    for (int64_t row = 0; row < it.rows; row++) {
-        int64_t off[3];
-        cnn_nd_row(&it, row, 3, off);
-        bin_row(op, a + off[0], it.st[0][it.r - 1], b + off[1], it.st[1][it.r - 1], y + off[2],
-                it.inner);
-    }
+    tc_args t = {.it = &it, .a = a, .b = b, .out = y, .op = (int)op};
+    cnn_parallel_range((long)it.rows, row_grain(it.inner),
+                       par_threads((size_t)(it.rows * it.inner)), bin_fwd_rows, &t);
 }
 
 static void grad_rows(cnn_binary_op op, const cnn_nd_iter *it, int k, const float *a,
@@ -90,6 +119,13 @@ static void grad_rows(cnn_binary_op op, const cnn_nd_iter *it, int k, const floa
     }
 }
 
+static void bin_bwd_rows(void *ctx, long lo, long hi, int slot)
+{
+    (void)slot;
+    const tc_args *t = ctx;
+    grad_rows((cnn_binary_op)t->op, t->it, t->k, t->a, t->b, t->y, t->dy, t->out, lo, hi);
+}
+
 void cnn_cpu_binary_backward(cnn_binary_op op, const cnn_nd_desc *d, int k, const float *a,
                              const float *b, const float *y, const float *dy, float *dx)
 {
@@ -103,28 +139,26 @@ void cnn_cpu_binary_backward(cnn_binary_op op, const cnn_nd_desc *d, int k, cons
     /* an operand as large as the output takes each row once: rows in parallel;
        a broadcast one accumulates rows into shared elements: one thread, in order */
     if (own == total) {
-#pragma omp parallel for schedule(static) num_threads(par_threads(total))
-        for (int64_t row = 0; row < it.rows; row++)
-            grad_rows(op, &it, k, a, b, y, dy, dx, row, row + 1);
+        tc_args t = {.it = &it, .a = a, .b = b, .y = y, .dy = dy, .out = dx, .op = (int)op, .k = k};
+        cnn_parallel_range((long)it.rows, row_grain(it.inner), par_threads(total), bin_bwd_rows,
+                           &t);
     } else {
         grad_rows(op, &it, k, a, b, y, dy, dx, 0, it.rows);
     }
 }
 
-void cnn_cpu_unary_forward(cnn_unary_op op, size_t n, const float *x, float *y)
+static void un_fwd_range(void *ctx, long lo, long hi, int slot)
 {
-    long len = (long)n;
+    (void)slot;
+    const tc_args *t = ctx;
+    const float *x = t->a;
+    float *y = t->out;
 #define UN_LOOP(EXPR)                                                                              \
-    _Pragma(                                                                                       \
-        "omp parallel for schedule(static) num_threads(par_threads((size_t)len))") for (long i =   \
-                                                                                            0;     \
-                                                                                        i < len;   \
-                                                                                        i++)       \
-    {                                                                                              \
+    for (long i = lo; i < hi; i++) {                                                               \
         const float v = x[i];                                                                      \
         y[i] = (EXPR);                                                                             \
     }
-    switch (op) {
+    switch ((cnn_unary_op)t->op) {
     case CNN_UN_NEG: UN_LOOP(-v) break;
     case CNN_UN_ABS: UN_LOOP(fabsf(v)) break;
     case CNN_UN_EXP: UN_LOOP(expf(v)) break;
@@ -135,22 +169,25 @@ void cnn_cpu_unary_forward(cnn_unary_op op, size_t n, const float *x, float *y)
 #undef UN_LOOP
 }
 
-void cnn_cpu_unary_backward(cnn_unary_op op, size_t n, const float *x, const float *y,
-                            const float *dy, float *dx)
+void cnn_cpu_unary_forward(cnn_unary_op op, size_t n, const float *x, float *y)
 {
-    long len = (long)n;
+    tc_args t = {.a = x, .out = y, .op = (int)op};
+    cnn_parallel_range((long)n, 16384, par_threads(n), un_fwd_range, &t);
+}
+
+static void un_bwd_range(void *ctx, long lo, long hi, int slot)
+{
+    (void)slot;
+    const tc_args *t = ctx;
+    const float *x = t->a, *y = t->y, *dy = t->dy;
+    float *dx = t->out;
 #define UN_LOOP(EXPR)                                                                              \
-    _Pragma(                                                                                       \
-        "omp parallel for schedule(static) num_threads(par_threads((size_t)len))") for (long i =   \
-                                                                                            0;     \
-                                                                                        i < len;   \
-                                                                                        i++)       \
-    {                                                                                              \
+    for (long i = lo; i < hi; i++) {                                                               \
         const float g = dy[i], v = x[i], z = y[i];                                                 \
         (void)v, (void)z;                                                                          \
         dx[i] += (EXPR);                                                                           \
     }
-    switch (op) {
+    switch ((cnn_unary_op)t->op) {
     case CNN_UN_NEG: UN_LOOP(-g) break;
     case CNN_UN_ABS: UN_LOOP(v > 0.0f ? g : (v < 0.0f ? -g : 0.0f)) break;
     case CNN_UN_EXP: UN_LOOP(g * z) break;
@@ -159,6 +196,13 @@ void cnn_cpu_unary_backward(cnn_unary_op op, size_t n, const float *x, const flo
     case CNN_UN_RECIPROCAL: UN_LOOP(-g * z * z) break;
     }
 #undef UN_LOOP
+}
+
+void cnn_cpu_unary_backward(cnn_unary_op op, size_t n, const float *x, const float *y,
+                            const float *dy, float *dx)
+{
+    tc_args t = {.a = x, .y = y, .dy = dy, .out = dx, .op = (int)op};
+    cnn_parallel_range((long)n, 16384, par_threads(n), un_bwd_range, &t);
 }
 
 /* kept axes: operand 0 = x, 1 = out (contiguous); reduced axes: x only */
@@ -221,13 +265,16 @@ static float reduce_one(cnn_reduce_op op, const float *x, const cnn_nd_iter *red
     return m;
 }
 
-void cnn_cpu_reduce_forward(const cnn_reduce_desc *d, const float *x, float *y)
+static void red_fwd_rows(void *ctx, long lo, long hi, int slot)
 {
-    cnn_nd_iter kept, red;
-    int64_t count;
-    red_iters(d, &kept, &red, &count);
-#pragma omp parallel for schedule(static) num_threads(par_threads(red_numel(d)))
-    for (int64_t row = 0; row < kept.rows; row++) {
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_reduce_desc *d = t->d;
+    const cnn_nd_iter kept = *t->it, red = *t->red;
+    const int64_t count = t->count;
+    const float *x = t->a;
+    float *y = t->out;
+    for (int64_t row = lo; row < hi; row++) {
         int64_t off[2];
         cnn_nd_row(&kept, row, 2, off);
         for (int64_t j = 0; j < kept.inner; j++)
@@ -235,15 +282,26 @@ void cnn_cpu_reduce_forward(const cnn_reduce_desc *d, const float *x, float *y)
     }
 }
 
-void cnn_cpu_reduce_backward(const cnn_reduce_desc *d, const float *x, const float *y,
-                             const float *dy, float *dx)
+void cnn_cpu_reduce_forward(const cnn_reduce_desc *d, const float *x, float *y)
 {
     cnn_nd_iter kept, red;
     int64_t count;
     red_iters(d, &kept, &red, &count);
-    const int64_t s = red.st[0][red.r - 1];
-#pragma omp parallel for schedule(static) num_threads(par_threads(red_numel(d)))
-    for (int64_t row = 0; row < kept.rows; row++) {
+    tc_args t = {.d = d, .it = &kept, .red = &red, .count = count, .a = x, .out = y};
+    cnn_parallel_range((long)kept.rows, row_grain(kept.inner * count), par_threads(red_numel(d)),
+                       red_fwd_rows, &t);
+}
+
+static void red_bwd_rows(void *ctx, long lo, long hi, int slot)
+{
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_reduce_desc *d = t->d;
+    const cnn_nd_iter kept = *t->it, red = *t->red;
+    const int64_t count = t->count, s = t->s;
+    const float *x = t->a, *y = t->y, *dy = t->dy;
+    float *dx = t->out;
+    for (int64_t row = lo; row < hi; row++) {
         int64_t off[2];
         cnn_nd_row(&kept, row, 2, off);
         for (int64_t j = 0; j < kept.inner; j++) {
@@ -274,6 +332,26 @@ void cnn_cpu_reduce_backward(const cnn_reduce_desc *d, const float *x, const flo
     }
 }
 
+void cnn_cpu_reduce_backward(const cnn_reduce_desc *d, const float *x, const float *y,
+                             const float *dy, float *dx)
+{
+    cnn_nd_iter kept, red;
+    int64_t count;
+    red_iters(d, &kept, &red, &count);
+    const int64_t s = red.st[0][red.r - 1];
+    tc_args t = {.d = d,
+                 .it = &kept,
+                 .red = &red,
+                 .count = count,
+                 .s = s,
+                 .a = x,
+                 .y = y,
+                 .dy = dy,
+                 .out = dx};
+    cnn_parallel_range((long)kept.rows, row_grain(kept.inner * count), par_threads(red_numel(d)),
+                       red_bwd_rows, &t);
+}
+
 static void stack_offsets(const cnn_matmul_desc *g, int64_t s, int64_t *oa, int64_t *ob)
 {
     *oa = *ob = 0;
@@ -286,12 +364,15 @@ static void stack_offsets(const cnn_matmul_desc *g, int64_t s, int64_t *oa, int6
 }
 
 /* Plain loops (i, k, j order, so the inner loop runs along rows), rows in parallel. */
-void cnn_cpu_matmul_forward(const cnn_matmul_desc *g, const float *A, const float *B, float *Y)
+static void mm_fwd_rows(void *ctx, long lo, long hi, int slot)
 {
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_matmul_desc *g = t->d;
     const int64_t M = g->M, K = g->K, N = g->N;
-    int64_t rows = g->nstack * M;
-#pragma omp parallel for schedule(static) num_threads(par_threads((size_t)(rows * K * N)))
-    for (int64_t row = 0; row < rows; row++) {
+    const float *A = t->a, *B = t->b;
+    float *Y = t->out;
+    for (int64_t row = lo; row < hi; row++) {
         int64_t s = row / M, i = row % M, oa, ob;
         stack_offsets(g, s, &oa, &ob);
         const float *a = A + oa + i * K, *b = B + ob;
@@ -307,14 +388,25 @@ void cnn_cpu_matmul_forward(const cnn_matmul_desc *g, const float *A, const floa
     }
 }
 
-/* dA[s][i, :] += dY[s][i, :] B[s]^T for stacks s0..s1 (rows i in parallel) */
-static void grad_a(const cnn_matmul_desc *g, const float *B, const float *dY, float *dA, int64_t s0,
-                   int64_t s1)
+void cnn_cpu_matmul_forward(const cnn_matmul_desc *g, const float *A, const float *B, float *Y)
 {
     const int64_t M = g->M, K = g->K, N = g->N;
-    int64_t rows = (s1 - s0) * M;
-#pragma omp parallel for schedule(static) num_threads(par_threads((size_t)(rows * K * N)))
-    for (int64_t r = 0; r < rows; r++) {
+    int64_t rows = g->nstack * M;
+    tc_args t = {.d = g, .a = A, .b = B, .out = Y};
+    cnn_parallel_range((long)rows, row_grain(K * N), par_threads((size_t)(rows * K * N)),
+                       mm_fwd_rows, &t);
+}
+
+/* dA[s][i, :] += dY[s][i, :] B[s]^T for stacks s0..s1 (rows i in parallel) */
+static void mm_grad_a_rows(void *ctx, long lo, long hi, int slot)
+{
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_matmul_desc *g = t->d;
+    const int64_t M = g->M, K = g->K, N = g->N, s0 = t->count;
+    const float *B = t->b, *dY = t->dy;
+    float *dA = t->out;
+    for (int64_t r = lo; r < hi; r++) {
         int64_t s = s0 + r / M, i = r % M, oa, ob;
         stack_offsets(g, s, &oa, &ob);
         const float *dy = dY + (s * M + i) * N, *b = B + ob;
@@ -329,14 +421,26 @@ static void grad_a(const cnn_matmul_desc *g, const float *B, const float *dY, fl
     }
 }
 
-/* dB[s][k, :] += sum_i A[s][i, k] dY[s][i, :] for stacks s0..s1 (rows k in parallel) */
-static void grad_b(const cnn_matmul_desc *g, const float *A, const float *dY, float *dB, int64_t s0,
+static void grad_a(const cnn_matmul_desc *g, const float *B, const float *dY, float *dA, int64_t s0,
                    int64_t s1)
 {
     const int64_t M = g->M, K = g->K, N = g->N;
-    int64_t rows = (s1 - s0) * K;
-#pragma omp parallel for schedule(static) num_threads(par_threads((size_t)(rows * M * N)))
-    for (int64_t r = 0; r < rows; r++) {
+    int64_t rows = (s1 - s0) * M;
+    tc_args t = {.d = g, .count = s0, .b = B, .dy = dY, .out = dA};
+    cnn_parallel_range((long)rows, row_grain(K * N), par_threads((size_t)(rows * K * N)),
+                       mm_grad_a_rows, &t);
+}
+
+/* dB[s][k, :] += sum_i A[s][i, k] dY[s][i, :] for stacks s0..s1 (rows k in parallel) */
+static void mm_grad_b_rows(void *ctx, long lo, long hi, int slot)
+{
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_matmul_desc *g = t->d;
+    const int64_t M = g->M, K = g->K, N = g->N, s0 = t->count;
+    const float *A = t->a, *dY = t->dy;
+    float *dB = t->out;
+    for (int64_t r = lo; r < hi; r++) {
         int64_t s = s0 + r / K, k = r % K, oa, ob;
         stack_offsets(g, s, &oa, &ob);
         const float *a = A + oa;
@@ -348,6 +452,16 @@ static void grad_b(const cnn_matmul_desc *g, const float *A, const float *dY, fl
                 db[j] += aik * dy[j];
         }
     }
+}
+
+static void grad_b(const cnn_matmul_desc *g, const float *A, const float *dY, float *dB, int64_t s0,
+                   int64_t s1)
+{
+    const int64_t M = g->M, K = g->K, N = g->N;
+    int64_t rows = (s1 - s0) * K;
+    tc_args t = {.d = g, .count = s0, .a = A, .dy = dY, .out = dB};
+    cnn_parallel_range((long)rows, row_grain(M * N), par_threads((size_t)(rows * M * N)),
+                       mm_grad_b_rows, &t);
 }
 
 /* an operand is broadcast over stacks when one of its stack strides is 0 */
@@ -423,16 +537,18 @@ static size_t pad_numel(const cnn_pad_desc *d)
 }
 
 /* a source index per output position and axis (in scratch), copied row by row */
-void cnn_cpu_pad_forward(const cnn_pad_desc *d, const float *x, float *y, void *scratch)
+static void pad_fwd_rows(void *ctx, long lo, long hi, int slot)
 {
-    int64_t *map[CNN_MAX_DIMS];
-    pad_maps(d, scratch, map);
-    int r = d->r;
-    int64_t inner = d->out[r - 1], rows = (int64_t)pad_numel(d) / inner;
-    const int64_t *last = map[r - 1];
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_pad_desc *d = t->d;
+    int64_t *const *map = t->map;
+    const int64_t inner = t->inner;
+    const int64_t *last = map[d->r - 1];
     const float v = d->value;
-#pragma omp parallel for schedule(static) num_threads(par_threads(pad_numel(d)))
-    for (int64_t row = 0; row < rows; row++) {
+    const float *x = t->a;
+    float *y = t->out;
+    for (int64_t row = lo; row < hi; row++) {
         int64_t off = row_src(d, map, row);
         float *py = y + row * inner;
         if (off < 0) {
@@ -444,6 +560,16 @@ void cnn_cpu_pad_forward(const cnn_pad_desc *d, const float *x, float *y, void *
         for (int64_t j = 0; j < inner; j++)
             py[j] = last[j] < 0 ? v : px[last[j]];
     }
+}
+
+void cnn_cpu_pad_forward(const cnn_pad_desc *d, const float *x, float *y, void *scratch)
+{
+    int64_t *map[CNN_MAX_DIMS];
+    pad_maps(d, scratch, map);
+    int r = d->r;
+    int64_t inner = d->out[r - 1], rows = (int64_t)pad_numel(d) / inner;
+    tc_args t = {.d = d, .map = map, .inner = inner, .a = x, .out = y};
+    cnn_parallel_range((long)rows, row_grain(inner), par_threads(pad_numel(d)), pad_fwd_rows, &t);
 }
 
 void cnn_cpu_pad_backward(const cnn_pad_desc *d, const float *dy, float *dx, void *scratch)
@@ -464,11 +590,15 @@ void cnn_cpu_pad_backward(const cnn_pad_desc *d, const float *dy, float *dx, voi
     }
 }
 
-void cnn_cpu_slice_forward(const cnn_slice_desc *d, const float *x, float *y)
+static void slice_fwd_rows(void *ctx, long lo, long hi, int slot)
 {
-    const int64_t outer = d->outer, cnt = d->count, inner = d->inner;
-#pragma omp parallel for schedule(static) num_threads(par_threads((size_t)(outer * cnt * inner)))
-    for (int64_t o = 0; o < outer; o++)
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_slice_desc *d = t->d;
+    const int64_t cnt = d->count, inner = d->inner;
+    const float *x = t->a;
+    float *y = t->out;
+    for (int64_t o = lo; o < hi; o++)
         for (int64_t k = 0; k < cnt; k++) {
             const float *src = x + (o * d->d + d->first + k * d->step) * inner;
             float *dst = y + (o * cnt + k) * inner;
@@ -477,11 +607,23 @@ void cnn_cpu_slice_forward(const cnn_slice_desc *d, const float *x, float *y)
         }
 }
 
-void cnn_cpu_slice_backward(const cnn_slice_desc *d, const float *dy, float *dx)
+void cnn_cpu_slice_forward(const cnn_slice_desc *d, const float *x, float *y)
 {
     const int64_t outer = d->outer, cnt = d->count, inner = d->inner;
-#pragma omp parallel for schedule(static) num_threads(par_threads((size_t)(outer * cnt * inner)))
-    for (int64_t o = 0; o < outer; o++)
+    tc_args t = {.d = d, .a = x, .out = y};
+    cnn_parallel_range((long)outer, row_grain(cnt * inner),
+                       par_threads((size_t)(outer * cnt * inner)), slice_fwd_rows, &t);
+}
+
+static void slice_bwd_rows(void *ctx, long lo, long hi, int slot)
+{
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_slice_desc *d = t->d;
+    const int64_t cnt = d->count, inner = d->inner;
+    const float *dy = t->dy;
+    float *dx = t->out;
+    for (int64_t o = lo; o < hi; o++)
         for (int64_t k = 0; k < cnt; k++) {
             float *dst = dx + (o * d->d + d->first + k * d->step) * inner;
             const float *src = dy + (o * cnt + k) * inner;
@@ -490,15 +632,25 @@ void cnn_cpu_slice_backward(const cnn_slice_desc *d, const float *dy, float *dx)
         }
 }
 
+void cnn_cpu_slice_backward(const cnn_slice_desc *d, const float *dy, float *dx)
+{
+    const int64_t outer = d->outer, cnt = d->count, inner = d->inner;
+    tc_args t = {.d = d, .dy = dy, .out = dx};
+    cnn_parallel_range((long)outer, row_grain(cnt * inner),
+                       par_threads((size_t)(outer * cnt * inner)), slice_bwd_rows, &t);
+}
+
 /* gathers over the output with the permuted strides (dimensions that stay adjacent
    are copied as one run); backward scatters, each input element once */
-void cnn_cpu_transpose_forward(const cnn_nd_desc *d, const float *x, float *y)
+static void tr_fwd_rows(void *ctx, long lo, long hi, int slot)
 {
-    cnn_nd_iter it;
-    iter_of(d, 2, &it);
-    const int64_t s = it.st[0][it.r - 1];
-#pragma omp parallel for schedule(static) num_threads(par_threads((size_t)(it.rows * it.inner)))
-    for (int64_t row = 0; row < it.rows; row++) {
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_nd_iter it = *t->it;
+    const int64_t s = t->s;
+    const float *x = t->a;
+    float *y = t->out;
+    for (int64_t row = lo; row < hi; row++) {
         int64_t off[2];
         cnn_nd_row(&it, row, 2, off);
         const float *px = x + off[0];
@@ -508,13 +660,25 @@ void cnn_cpu_transpose_forward(const cnn_nd_desc *d, const float *x, float *y)
     }
 }
 
-void cnn_cpu_transpose_backward(const cnn_nd_desc *d, const float *dy, float *dx)
+void cnn_cpu_transpose_forward(const cnn_nd_desc *d, const float *x, float *y)
 {
     cnn_nd_iter it;
     iter_of(d, 2, &it);
     const int64_t s = it.st[0][it.r - 1];
-#pragma omp parallel for schedule(static) num_threads(par_threads((size_t)(it.rows * it.inner)))
-    for (int64_t row = 0; row < it.rows; row++) {
+    tc_args t = {.it = &it, .s = s, .a = x, .out = y};
+    cnn_parallel_range((long)it.rows, row_grain(it.inner),
+                       par_threads((size_t)(it.rows * it.inner)), tr_fwd_rows, &t);
+}
+
+static void tr_bwd_rows(void *ctx, long lo, long hi, int slot)
+{
+    (void)slot;
+    const tc_args *t = ctx;
+    const cnn_nd_iter it = *t->it;
+    const int64_t s = t->s;
+    const float *dy = t->dy;
+    float *dx = t->out;
+    for (int64_t row = lo; row < hi; row++) {
         int64_t off[2];
         cnn_nd_row(&it, row, 2, off);
         float *px = dx + off[0];
@@ -522,4 +686,14 @@ void cnn_cpu_transpose_backward(const cnn_nd_desc *d, const float *dy, float *dx
         for (int64_t j = 0; j < it.inner; j++)
             px[j * s] += pg[j];
     }
+}
+
+void cnn_cpu_transpose_backward(const cnn_nd_desc *d, const float *dy, float *dx)
+{
+    cnn_nd_iter it;
+    iter_of(d, 2, &it);
+    const int64_t s = it.st[0][it.r - 1];
+    tc_args t = {.it = &it, .s = s, .dy = dy, .out = dx};
+    cnn_parallel_range((long)it.rows, row_grain(it.inner),
+                       par_threads((size_t)(it.rows * it.inner)), tr_bwd_rows, &t);
 }
