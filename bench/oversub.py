@@ -10,7 +10,11 @@ command started with it (fair share: a half). Systems: cnn.c "before" (--before 
 older build with its own defaults; without it, this build with libgomp's default
 spinning, GOMP_SPINCOUNT=300000), cnn.c "after" (this build, no OMP variable set),
 PyTorch (torch's own threads, same thread count). Every cell is REPEATS separate runs:
-median and worst; the systems alternate within a cell, so they see the same load.
+median and worst. A round runs every condition and every system in turn (the systems'
+order alternating between rounds), so the ratio busy / alone of one round compares the
+same minutes of a shared machine: its median and worst round are printed. Beside busy
+loops the script also prints the CPU share cnn.c got: its CPU time over its own and the
+loops' (fair: threads / (threads + BUSY)).
 
     /usr/bin/python3 bench/oversub.py [--threads 2] [--repeats 3] [--busy 6]
         [--only lenet_train,mobilenet_v2_b8] [--cnn build/cnn] [--before OLD/cnn]
@@ -21,6 +25,7 @@ only as alone as the others let it be.
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,24 +63,42 @@ def parse(out):
     return json.loads(out.strip().splitlines()[-1])["images_per_s"]
 
 
+def cpu_s(pid):
+    """user + system CPU seconds of a running process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(cmd, env, condition, busy):
-    """images/s of cmd under condition: alone, busy (BUSY yes loops) or twin."""
+    """(images/s, share) of cmd under condition: alone, busy (BUSY yes loops) or twin.
+    share (busy only): the command's CPU time over its and the busy loops' CPU time in
+    the same interval, the share of the CPU it got against them (fair: threads / (threads
+    + BUSY)); None otherwise."""
     others = []
     try:
         if condition == "busy":
             for _ in range(busy):
                 others.append(subprocess.Popen(["sh", "-c", "exec yes > /dev/null"]))
             time.sleep(0.5)
+            yes0 = sum(cpu_s(p.pid) for p in others)
+            own0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
         if condition == "twin":
             procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                           text=True))
         outs = [p.communicate() for p in procs]
+        share = None
+        if condition == "busy":
+            yes = sum(cpu_s(p.pid) for p in others) - yes0
+            own1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            own = own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime
+            share = own / (own + yes) if own + yes > 0 else float("nan")
         for p, (o, e) in zip(procs, outs):
             if p.returncode != 0:
                 raise RuntimeError(" ".join(cmd) + ": " + e.strip())
         # twin: both runs count, each should get half
-        return statistics.mean(parse(o) for o, _ in outs)
+        return statistics.mean(parse(o) for o, _ in outs), share
     finally:
         for p in others:
             p.kill()
@@ -143,27 +166,37 @@ def main():
     if not a.no_torch:
         systems.append(("PyTorch", lambda w: torch_cmd(a, w), clean_env()))
     print(f"threads {a.threads}, {os.cpu_count()} cores, {a.repeats} runs per cell (median / worst), "
-          f"busy = {a.busy} x `yes > /dev/null`")
+          f"busy = {a.busy} x `yes > /dev/null`; each round runs every condition and system in "
+          f"turn, so a round's busy/alone ratio compares the same minutes")
     print("| workload | condition | " + " | ".join(s[0] for s in systems) +
-          " | cnn.c after / its alone | load avg |")
-    print("|---|---|" + "---|" * len(systems) + "---|---|")
+          " | cnn.c after / its alone (median / worst round) | cnn.c after's CPU share | load avg |")
+    print("|---|---|" + "---|" * len(systems) + "---|---|---|")
+    conds = ("alone", "busy", "twin")
     for w in names:
-        alone = {}
-        for cond in ("alone", "busy", "twin"):
-            cells, med = [], {}
-            vals = {sname: [] for sname, _, _ in systems}
-            for r in range(a.repeats):
+        vals = {(c, sname): [] for c in conds for sname, _, _ in systems}
+        shares, loads = [], {c: [] for c in conds}
+        for r in range(a.repeats):
+            for cond in conds:
                 for sname, mk, env in (systems if r % 2 == 0 else systems[::-1]):
-                    vals[sname].append(measure(mk(w), env, cond, a.busy))
-            for sname, mk, env in systems:
-                med[sname] = statistics.median(vals[sname])
-                fmt = (lambda v: f"{v:.0f}") if med[sname] >= 10 else (lambda v: f"{v:.2f}")
-                cells.append(f"{fmt(med[sname])} / {fmt(min(vals[sname]))}")
-            if cond == "alone":
-                alone = med
-            ratio = med["cnn.c after"] / alone["cnn.c after"] if alone.get("cnn.c after") else float("nan")
-            load = os.getloadavg()[0]
-            print(f"| {w} | {cond} | " + " | ".join(cells) + f" | {ratio:.2f} | {load:.1f} |", flush=True)
+                    v, share = measure(mk(w), env, cond, a.busy)
+                    vals[(cond, sname)].append(v)
+                    if share is not None and sname == "cnn.c after":
+                        shares.append(share)
+                loads[cond].append(os.getloadavg()[0])
+        alone = vals[("alone", "cnn.c after")]
+        for cond in conds:
+            cells = []
+            for sname, _, _ in systems:
+                v = vals[(cond, sname)]
+                med = statistics.median(v)
+                fmt = (lambda x: f"{x:.0f}") if med >= 10 else (lambda x: f"{x:.2f}")
+                cells.append(f"{fmt(med)} / {fmt(min(v))}")
+            ratios = [x / y for x, y in zip(vals[(cond, "cnn.c after")], alone)]
+            share = (f"{100 * statistics.median(shares):.0f}% (fair {100 * a.threads / (a.threads + a.busy):.0f}%)"
+                     if cond == "busy" and shares else "")
+            print(f"| {w} | {cond} | " + " | ".join(cells) +
+                  f" | {statistics.median(ratios):.2f} / {min(ratios):.2f} | {share} | "
+                  f"{statistics.median(loads[cond]):.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@
    "Layers and who includes what"). Each part marks its declarations default-visible. */
 #include "cnn/core.h"
 #include "cnn/graph.h"
+#include "cnn/describe.h"
 #include "cnn/ops.h"
 #include "cnn/io.h"
 #include "cnn/data.h"

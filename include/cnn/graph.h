@@ -169,6 +169,35 @@ typedef struct cnn_node_profile {
 } cnn_node_profile;
 void cnn_graph_set_profiling(cnn_graph *g, bool on);
 cnn_node_profile cnn_node_profile_get(const cnn_node *n);
+/* A layer as the eval executor runs it, for profilers (`cnn bench --layers`; docs/
+   architecture.md, "Describing a graph"), valid while the graph's plan is unchanged:
+   the node's timing, the fusion chain it computes in its epilogue, how its value is
+   stored and which kernel computes it. */
+#define CNN_PROFILE_MAX_CHAIN 8
+typedef struct cnn_layer_profile {
+    cnn_node_profile time;
+    /* the nodes computed in this node's epilogue, in order (their forward is skipped,
+       the chain's value is the last one's), and which input of each carries the chain */
+    int n_chain;
+    const cnn_node *chain[CNN_PROFILE_MAX_CHAIN];
+    int chain_in[CNN_PROFILE_MAX_CHAIN];
+    const cnn_node *fused_into;  /* the node whose epilogue computes this one, or NULL */
+    const char *layout;          /* storage of the layer's value: "NCHW", "nChw16c", ... */
+    /* what computes the forward: a convolution kernel ("cpu dw", "dnnl wino", with
+       "16c>nchw" when it reads or writes the blocked layout), the backend providing
+       the table entry (gemm, int8 convolution), or "ops" (the op's own dispatch) */
+    char kernel[64];
+} cnn_layer_profile;
+/* Fills p for node n of g with the kernel choice at this batch. */
+cnn_status cnn_graph_profile(const cnn_graph *g, const cnn_node *n, int batch, cnn_layer_profile *p);
+/* Calls fn(arg, node) before each forward of a node, its inputs computed (calibration
+   of int8 scales reads them: cnn_node_value of its inputs). While an observer is set
+   the executor keeps every value observable (no blocked layout); call with fn NULL to
+   remove it. Together with cnn_graph_set_fusion(g, false) it sees every node run. */
+typedef void (*cnn_observe_fn)(void *arg, const cnn_node *n);
+void cnn_graph_set_observer(cnn_graph *g, cnn_observe_fn fn, void *arg);
+/* Whether eval forwards run fused chains (cnn_graph_set_fusion; on by default). */
+bool cnn_graph_fusion(const cnn_graph *g);
 /* Runs forward only up to and including `last` (e.g. logits, skipping the loss). */
 cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last);
 /* Backward from a scalar loss node (d loss = 1): fills every parameter's grad

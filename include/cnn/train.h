@@ -244,8 +244,23 @@ typedef struct cnn_node_quant {
     int channels;              /* output channels (weight_scale entries) */
     const float *weight_scale;
     size_t weight_elems;       /* int8 weight elements */
+    /* what the int8 kernel computes with (docs/architecture.md, "int8 precision"):
+       y[c] = multiplier[c] * (sum of int8 weight * int8 input + bias[c]) */
+    const int8_t *weight;      /* weight_elems integers, in the layout of the weight */
+    const int32_t *bias;       /* bias in accumulator units, or NULL (no bias) */
+    const float *multiplier;   /* per output channel: input_scale * weight_scale */
 } cnn_node_quant;
 cnn_node_quant cnn_node_quant_info(const cnn_node *n);
+/* Makes node n (an op with an int8 kernel: cnn_node_quant_info(n).capable) int8 with
+   the per-tensor input scale input_scale: its weights quantized per output channel
+   from its float weight, or, with weights and weight_scale given (a quantized
+   checkpoint), taken as those integer values and scales; the float weight then holds
+   the dequantized values. The graph must be compiled. CNN_ERR_UNSUPPORTED when the
+   bias does not fit the int32 accumulator at this scale (n stays float). */
+cnn_status cnn_node_set_int8(cnn_node *n, float input_scale, const float *weights,
+                             const float *weight_scale);
+/* Makes an int8 node float again (its weight keeps the dequantized values). */
+void cnn_node_clear_int8(cnn_node *n);
 /* Layers computed in int8 in g. */
 int cnn_graph_num_int8(const cnn_graph *g);
 

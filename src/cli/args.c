@@ -278,6 +278,19 @@ bool cli_model_opts(const cli_model_args *m, cnn_model_opts *o)
     return true;
 }
 
+int cli_parse_args(int argc, char **argv, const cli_opt *opts, int n_opts, const char **pos,
+                   int max_pos, int *n_pos, const char *usage)
+{
+    int r = cli_parse(argc, argv, 2, opts, n_opts, pos, max_pos, n_pos, usage);
+    return r == 0 ? -1 : r == 1 ? 0 : 2;
+}
+
+int cli_usage(const char *usage)
+{
+    fprintf(stderr, "%s\n", usage);
+    return 2;
+}
+
 int cli_fail(const char *what)
 {
     const char *msg = cnn_error_message();

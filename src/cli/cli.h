@@ -18,6 +18,13 @@ typedef struct cli_opt {
 int cli_parse(int argc, char **argv, int first, const cli_opt *opts, int n_opts,
               const char **pos, int max_pos, int *n_pos, const char *usage);
 void cli_print_help(const char *usage, const cli_opt *opts, int n_opts);
+/* A command's cli_parse of argv[2..] as its exit code: -1 to go on, 0 after --help,
+   2 after a usage error (printed). */
+int cli_parse_args(int argc, char **argv, const cli_opt *opts, int n_opts, const char **pos,
+                   int max_pos, int *n_pos, const char *usage);
+#define CLI_NOPTS(opts) ((int)(sizeof(opts) / sizeof((opts)[0])))
+/* Prints the usage to stderr; returns 2, the exit code of a usage error. */
+int cli_usage(const char *usage);
 
 /* Model options shared by every command that builds a model. */
 typedef struct cli_model_args {

@@ -15,7 +15,6 @@
 #define BENCH_X86 1
 #endif
 
-#include "../graph/graph_internal.h"
 #include "cli.h"
 
 static double now_s(void) { return cnn_now_s(); } /* the library's clock (src/core/clock.c) */
@@ -190,65 +189,62 @@ static size_t peak_rss_bytes(void)
 static double backward_macs(const cnn_node *n)
 {
     int k = 0;
-    for (int i = 0; i < n->n_params; i++)
-        if (n->params[i]->trainable && n->params[i]->role == CNN_PARAM_WEIGHT) {
+    for (int i = 0; i < cnn_node_num_params(n); i++) {
+        const cnn_param *p = cnn_node_param_at(n, i);
+        if (p->trainable && p->role == CNN_PARAM_WEIGHT) {
             k++;
             break;
         }
-    for (int j = 0; j < n->n_in; j++)
-        if (n->in[j]->grad.data) {
+    }
+    for (int j = 0; j < cnn_node_num_inputs(n); j++)
+        if (cnn_node_grad(cnn_node_input(n, j)).data) {
             k++;
             break;
         }
     return (double)cnn_node_cost(n).macs * (k ? k : 1);
 }
 
+/* Elements of v's value at this batch. */
+static double value_elems(const cnn_node *v, int batch)
+{
+    return (double)cnn_node_per_example(v) * (cnn_node_batched(v) ? batch : 1);
+}
+
 /* Bytes an eval forward of n moves at least once: its inputs, its output, its
    parameters and, fused into a convolution, the residual its epilogue adds. */
-static double layer_bytes(const cnn_node *n, int batch)
+static double layer_bytes(const cnn_graph *g, const cnn_node *n, int batch)
 {
+    cnn_layer_profile lp;
+    if (cnn_graph_profile(g, n, batch, &lp) != CNN_OK) return 0.0;
     double b = 0.0;
-    for (int j = 0; j < n->n_in; j++)
-        b += (double)(n->in[j]->batched ? cnn_node_per_example(n->in[j]) * (size_t)batch
-                                        : cnn_node_numel_max(n->in[j]));
-    const cnn_node *tail = n->fusion ? n->fusion->tail : n;
-    b += (double)(tail->batched ? cnn_node_per_example(tail) * (size_t)batch : cnn_node_numel_max(tail));
-    for (int j = 0; n->fusion && j < n->fusion->n_links; j++) /* values a stage adds */
-        for (int k = 0; k < n->fusion->link[j]->n_in; k++)
-            if (k != n->fusion->chain_in[j])
-                b += (double)cnn_node_per_example(n->fusion->link[j]->in[k]) * batch;
-    for (int i = 0; i < n->n_params; i++) b += (double)cnn_tensor_numel(&n->params[i]->value);
+    for (int j = 0; j < cnn_node_num_inputs(n); j++) b += value_elems(cnn_node_input(n, j), batch);
+    b += value_elems(lp.n_chain ? lp.chain[lp.n_chain - 1] : n, batch); /* the chain's value */
+    for (int j = 0; j < lp.n_chain; j++) /* values a stage adds */
+        for (int k = 0; k < cnn_node_num_inputs(lp.chain[j]); k++)
+            if (k != lp.chain_in[j])
+                b += (double)cnn_node_per_example(cnn_node_input(lp.chain[j], k)) * batch;
+    for (int i = 0; i < cnn_node_num_params(n); i++)
+        b += (double)cnn_tensor_numel(&cnn_node_param_at(n, i)->value);
     return 4.0 * b;
 }
 
 /* How a node's value is stored between layers (NCHW and its kin, or nChw16c where
-   the blocked layout pass keeps it blocked, docs/architecture.md "Blocked layout").
-   A fused chain's value is its tail's. */
-static const char *layer_layout(const cnn_node *n)
+   the blocked layout pass keeps it blocked, docs/architecture.md "Blocked layout"),
+   and who computes its forward (the kernel a convolution runs, the backend of a
+   table entry, or "ops"): the executor's profile of the layer (cnn_graph_profile).
+   Copied into buf. */
+static const char *layer_layout(const cnn_graph *g, const cnn_node *n, char *buf, size_t size)
 {
-    return cnn_layout_name(n->fusion ? n->fusion->tail : n);
+    cnn_layer_profile lp;
+    snprintf(buf, size, "%s", cnn_graph_profile(g, n, 1, &lp) == CNN_OK ? lp.layout : "?");
+    return buf;
 }
 
-/* Who computes n's forward: the kernel table entry's backend and, for convolutions,
-   which of its kernels (cnn_backend_conv_kernel); "ops" where the op's own plain C in
-   src/ops computes it without a table entry. */
-static const char *layer_kernel(const cnn_node *n, int batch, char *buf, size_t size)
+static const char *layer_kernel(const cnn_graph *g, const cnn_node *n, int batch, char *buf, size_t size)
 {
-    const char *op = cnn_node_op(n);
-    if (n->q) return cnn_backend_provider(conv_forward_s8);
-    if (!strcmp(op, "linear") || !strcmp(op, "matmul")) return cnn_backend_provider(gemm);
-    if (n->op->int8_conv && strcmp(op, "linear")) { /* conv2d, conv3d */
-        cnn_conv_desc d;
-        n->op->int8_conv(n, &d);
-        d.n = batch;
-        if (n->layout || n->in[0]->layout) /* blocked input and/or output: no reorder there */
-            snprintf(buf, size, "%s %s>%s", cnn_conv_blocked_kernel(&d), n->in[0]->layout ? "16c" : "nchw",
-                     n->layout ? "16c" : "nchw");
-        else
-            snprintf(buf, size, "%s", cnn_backend_conv_kernel(&d));
-        return buf;
-    }
-    return "ops";
+    cnn_layer_profile lp;
+    snprintf(buf, size, "%s", cnn_graph_profile(g, n, batch, &lp) == CNN_OK ? lp.kernel : "?");
+    return buf;
 }
 
 /* Roofline: a layer whose FLOPs per byte moved reach the machine's peak / bandwidth
@@ -491,12 +487,12 @@ int cmd_bench(int argc, char **argv)
                 for (int d = 0; d < v.ndim; d++) printf("%s%d", d ? ", " : "", v.dims[d]);
                 double f = p.forward_s / (double)p.calls, b = p.backward_s / (double)p.calls;
                 double macs = (double)cnn_node_cost(n).macs;
-                double bytes = layer_bytes(n, batch), fg = f > 0 ? 2.0 * macs * batch / f / 1e9 : 0.0;
+                double bytes = layer_bytes(m.g, n, batch), fg = f > 0 ? 2.0 * macs * batch / f / 1e9 : 0.0;
                 double gbps = f > 0 ? bytes / f / 1e9 : 0.0, pct;
                 const char *lim = layer_limit(fg, gbps, 2.0 * macs * batch / bytes, peak, stream, &pct);
-                char kb[64];
-                printf("], \"layout\": \"%s\", \"kernel\": ", layer_layout(n));
-                json_str(layer_kernel(n, batch, kb, sizeof kb));
+                char kb[64], lb[32];
+                printf("], \"layout\": \"%s\", \"kernel\": ", layer_layout(m.g, n, lb, sizeof lb));
+                json_str(layer_kernel(m.g, n, batch, kb, sizeof kb));
                 printf(", \"macs\": %.0f, \"bytes\": %.0f, \"forward_ms\": %.4f, \"backward_ms\": %.4f, "
                        "\"forward_gflops\": %.3f, \"forward_gbps\": %.3f, \"limit\": \"%s\", "
                        "\"limit_pct\": %.2f, \"backward_gflops\": %.3f}",
@@ -548,11 +544,12 @@ int cmd_bench(int argc, char **argv)
         double macs = (double)cnn_node_cost(n).macs;
         double fg = f > 0 ? 2.0 * macs * batch / f / 1e9 : 0.0;
         cnn_shape_str(v.ndim, v.dims, shape, sizeof shape);
-        char kb[64];
-        double bytes = layer_bytes(n, batch), gbps = f > 0 ? bytes / f / 1e9 : 0.0, pct;
+        char kb[64], lb[32];
+        double bytes = layer_bytes(m.g, n, batch), gbps = f > 0 ? bytes / f / 1e9 : 0.0, pct;
         const char *lim = layer_limit(fg, gbps, 2.0 * macs * batch / bytes, peak, stream, &pct);
         printf("%-32.32s %-14.14s %-18.18s %-7.7s %-20.20s %10.3f %9.3f", cnn_node_name(n), cnn_node_op(n),
-               shape, layer_layout(n), layer_kernel(n, batch, kb, sizeof kb), macs / 1e6, f * 1e3);
+               shape, layer_layout(m.g, n, lb, sizeof lb), layer_kernel(m.g, n, batch, kb, sizeof kb), macs / 1e6,
+               f * 1e3);
         if (train) printf(" %9.3f", b * 1e3);
         printf(" %6.1f %9.2f %6.1f %8.2f %7.1f %-6s", layer_sum > 0 ? 100.0 * (f + b) / layer_sum : 0.0,
                fg, peak > 0 ? 100.0 * fg / peak : 0.0, gbps, pct, lim);

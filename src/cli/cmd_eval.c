@@ -36,13 +36,9 @@ int cmd_eval(int argc, char **argv)
         CLI_HSI_OPTS(&ha),
     };
     const char *pos[1];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, EVAL_USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (n_pos != 1 || !data || batch < 1) {
-        fprintf(stderr, "%s\n", EVAL_USAGE);
-        return 2;
-    }
+    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, EVAL_USAGE);
+    if (r >= 0) return r;
+    if (n_pos != 1 || !data || batch < 1) return cli_usage(EVAL_USAGE);
     if (strcmp(split, "test") != 0 && strcmp(split, "train") != 0) {
         fprintf(stderr, "cnn: --split: '%s' is not 'test' or 'train'\n", split);
         return 2;
@@ -118,13 +114,9 @@ int cmd_predict(int argc, char **argv)
     int top = 5;
     const cli_opt opts[] = {{"top", OPT_INT, &top, "classes to show (default 5)"}};
     const char *pos[256];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, 1, pos, 256, &n_pos, PREDICT_USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (n_pos < 2 || top < 1) {
-        fprintf(stderr, "%s\n", PREDICT_USAGE);
-        return 2;
-    }
+    int n_pos, r = cli_parse_args(argc, argv, opts, 1, pos, 256, &n_pos, PREDICT_USAGE);
+    if (r >= 0) return r;
+    if (n_pos < 2 || top < 1) return cli_usage(PREDICT_USAGE);
     cnn_model m;
     if (cnn_model_load(pos[0], 1, &m) != CNN_OK) return cli_fail(pos[0]);
     cnn_tensor in = cnn_node_value(m.input);

@@ -35,13 +35,9 @@ int cmd_export(int argc, char **argv)
         CLI_MODEL_OPTS(&ma),
     };
     const char *pos[1];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, EXPORT_USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (n_pos != 1 || (!onnx && !cdir)) {
-        fprintf(stderr, "%s\n", EXPORT_USAGE);
-        return 2;
-    }
+    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, EXPORT_USAGE);
+    if (r >= 0) return r;
+    if (n_pos != 1 || (!onnx && !cdir)) return cli_usage(EXPORT_USAGE);
     cnn_model m;
     struct stat st;
     if (stat(pos[0], &st) == 0) {

@@ -80,13 +80,9 @@ int cmd_hsi_map(int argc, char **argv)
         CLI_HSI_OPTS(&ha),
     };
     const char *pos[1];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, MAP_USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (n_pos != 1 || !data || !out || batch < 1 || scale < 1) {
-        fprintf(stderr, "%s\n", MAP_USAGE);
-        return 2;
-    }
+    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, MAP_USAGE);
+    if (r >= 0) return r;
+    if (n_pos != 1 || !data || !out || batch < 1 || scale < 1) return cli_usage(MAP_USAGE);
     if (strncmp(data, "hsi:", 4) != 0) {
         fprintf(stderr, "cnn: hsi-map needs hsi: data (got '%s')\n", data);
         return 2;
@@ -235,13 +231,9 @@ int cmd_hsi_synth(int argc, char **argv)
         {"v73", OPT_BOOL, &v73, "write MATLAB v7.3 (HDF5) files instead of v5"},
     };
     const char *pos[1];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 0, &n_pos, SYNTH_USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (!out || height < 1 || width < 1 || bands < 1 || classes < 1 || seed < 0) {
-        fprintf(stderr, "%s\n", SYNTH_USAGE);
-        return 2;
-    }
+    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 0, &n_pos, SYNTH_USAGE);
+    if (r >= 0) return r;
+    if (!out || height < 1 || width < 1 || bands < 1 || classes < 1 || seed < 0) return cli_usage(SYNTH_USAGE);
     cnn_hsi_synth_opts o = {.height = height, .width = width, .bands = bands, .classes = classes,
                             .seed = (uint64_t)seed, .v73 = v73};
     if (cnn_hsi_synth_write(out, &o) != CNN_OK) return cli_fail("hsi-synth");

@@ -82,13 +82,9 @@ int cmd_summary(int argc, char **argv)
         CLI_MODEL_OPTS(&ma),
     };
     const char *pos[1];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, SUMMARY_USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (n_pos != 1) {
-        fprintf(stderr, "%s\n", SUMMARY_USAGE);
-        return 2;
-    }
+    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, SUMMARY_USAGE);
+    if (r >= 0) return r;
+    if (n_pos != 1) return cli_usage(SUMMARY_USAGE);
     cnn_model_opts mo;
     if (!cli_model_opts(&ma, &mo)) return 2;
     cnn_graph *g = NULL;
@@ -224,13 +220,9 @@ int cmd_forward(int argc, char **argv)
         {"set", OPT_LIST, ma.set, "family option key=value (repeatable)"},
     };
     const char *pos[1];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, FORWARD_USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (n_pos != 1 || !input || !output) {
-        fprintf(stderr, "%s\n", FORWARD_USAGE);
-        return 2;
-    }
+    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, FORWARD_USAGE);
+    if (r >= 0) return r;
+    if (n_pos != 1 || !input || !output) return cli_usage(FORWARD_USAGE);
     cnn_tensor_file *f = NULL;
     if (cnn_safetensors_load(input, &f) != CNN_OK) return cli_fail("input");
     cnn_tensor x;
@@ -350,13 +342,9 @@ int cmd_features(int argc, char **argv)
         CLI_MODEL_OPTS(&ma),
     };
     const char *pos[2];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 2, &n_pos, FEATURES_USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (n_pos < 1 || (!list && (n_pos != 2 || !layer))) {
-        fprintf(stderr, "%s\n", FEATURES_USAGE);
-        return 2;
-    }
+    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 2, &n_pos, FEATURES_USAGE);
+    if (r >= 0) return r;
+    if (n_pos < 1 || (!list && (n_pos != 2 || !layer))) return cli_usage(FEATURES_USAGE);
     /* the input: an image, or a tensor file (any channels, 3D) */
     cnn_tensor_file *tf = NULL;
     cnn_tensor tin = {0};

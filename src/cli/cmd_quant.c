@@ -43,13 +43,9 @@ int cmd_quantize(int argc, char **argv)
         CLI_HSI_OPTS(&ha),
     };
     const char *pos[1];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, QUANT_USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (n_pos != 1 || !data || !out || batch < 1) {
-        fprintf(stderr, "%s\n", QUANT_USAGE);
-        return 2;
-    }
+    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, QUANT_USAGE);
+    if (r >= 0) return r;
+    if (n_pos != 1 || !data || !out || batch < 1) return cli_usage(QUANT_USAGE);
     cnn_quant_opts qo = {.percentile = pct, .keep_float = keep};
     if (strcmp(method, "minmax") == 0) qo.method = CNN_CALIB_MINMAX;
     else if (strcmp(method, "percentile") == 0) qo.method = CNN_CALIB_PERCENTILE;

@@ -285,13 +285,9 @@ int cmd_train(int argc, char **argv)
         CLI_HSI_OPTS(&ha),
     };
     const char *pos[1];
-    int n_pos;
-    int r = cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, 1, &n_pos, USAGE);
-    if (r) return r == 1 ? 0 : 2;
-    if (n_pos != 1 || !data) {
-        fprintf(stderr, "%s\n", USAGE);
-        return 2;
-    }
+    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, USAGE);
+    if (r >= 0) return r;
+    if (n_pos != 1 || !data) return cli_usage(USAGE);
     if (!(data = cli_hsi_spec(data, &ha, 0, 0))) return 2;
     cnn_train_config c = {
         .epochs = epochs,

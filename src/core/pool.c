@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -132,6 +133,11 @@ int cnn_pool_threads(void)
     return t < 1 ? 1 : (t > CNN_POOL_MAX_THREADS ? CNN_POOL_MAX_THREADS : t);
 }
 
+int cnn_threads_for(double work)
+{
+    return work < CNN_PAR_MIN_WORK ? 1 : cnn_pool_threads();
+}
+
 /* Claims and runs chunks of the current loop until none is left (or this slot is not
    one of the loop's threads). */
 static long run_chunks(int slot)
@@ -219,8 +225,9 @@ static void ensure_workers(int want)
    microseconds on a quiet machine), then sleep (one of them lost its core). */
 #define CALLER_SPIN_US 100
 
-static void wait_done(void)
+static bool wait_done(void)
 {
+    bool slept = false;
     long long limit = 0;
     int spins = 0, us = spin_us() < CALLER_SPIN_US ? spin_us() : CALLER_SPIN_US;
     while (atomic_load_explicit(&P.pending, memory_order_acquire) != 0) {
@@ -237,8 +244,10 @@ static void wait_done(void)
         uint32_t v = atomic_load(&P.pending);
         if (v == 0) break;
         wait_on(&P.pending, v);
+        slept = true;
     }
     atomic_store(&P.caller_waits, 0);
+    return slept;
 }
 
 /* The load detector. A loop whose caller worked alone for more than PROBE_US although
@@ -255,6 +264,40 @@ static void wait_done(void)
 #define PROBE_US 50
 #define BUSY_ON 400
 #define BUSY_OFF 150
+/* CNN_POOL_STATS=1: what the loops cost, printed to stderr at exit (for finding where
+   a step's time goes on a busy machine; docs/architecture.md, "Threads on a busy
+   machine"). S is written by the caller of a loop only, under P.busy; loops that run
+   inline (on any thread, inside other threads' OpenMP regions too) count in S_serial. */
+static _Atomic long long S_serial;
+static struct {
+    long long team, own;         /* loops on the OpenMP team, on own threads */
+    long long late, slept;       /* loops the caller ran alone; waits that slept */
+    long long run_ns, wait_ns;   /* caller's time in its chunks; waiting after them */
+    long long switches;          /* quiet <-> busy */
+} S;
+static _Atomic int g_stats = -1;
+
+static void stats_print(void)
+{
+    fprintf(stderr,
+            "pool: %lld loops on the team, %lld on own threads, %lld inline; %lld ran by the caller "
+            "alone; caller %.1f ms in chunks, %.1f ms waiting for others (%lld waits slept); "
+            "%lld mode switches\n",
+            S.team, S.own, atomic_load(&S_serial), S.late, S.run_ns / 1e6, S.wait_ns / 1e6, S.slept, S.switches);
+}
+
+static bool stats_on(void)
+{
+    int on = atomic_load_explicit(&g_stats, memory_order_relaxed);
+    if (on < 0) {
+        const char *e = getenv("CNN_POOL_STATS");
+        on = e && e[0] == '1' && !e[1];
+        int unset = -1;
+        if (atomic_compare_exchange_strong(&g_stats, &unset, on) && on) atexit(stats_print);
+    }
+    return on > 0;
+}
+
 static int g_late;     /* moving average of late loops, 0..1024 */
 static int g_limited;  /* busy: loops on the own threads */
 static int g_forced = -1; /* cnn_pool_force_busy */
@@ -263,10 +306,12 @@ static void note_loop(bool late)
 {
     if (g_forced >= 0) return;
     g_late += ((late ? 1024 : 0) - g_late) / 8;
+    int was = g_limited;
     if (!g_limited && g_late > BUSY_ON)
         g_limited = 1;
     else if (g_limited && g_late < BUSY_OFF)
         g_limited = 0;
+    S.switches += was != g_limited;
 }
 
 void cnn_pool_reset_load(void)
@@ -346,6 +391,12 @@ void cnn_parallel_for_n(long n_chunks, int threads, cnn_chunk_fn fn, void *ctx)
         team_loop L = {.fn = fn, .ctx = ctx, .n = n_chunks};
         run_on_team(&L, threads);
         if (L.t1 - L.t0 > PROBE_US * 1000LL) note_loop(L.mine == n_chunks);
+        if (stats_on()) {
+            S.team++;
+            S.late += L.mine == n_chunks;
+            S.run_ns += L.t1 - L.t0;
+            S.wait_ns += now_ns() - L.t1;
+        }
         atomic_store(&P.busy, 0);
         return;
     }
@@ -360,6 +411,7 @@ void cnn_parallel_for_n(long n_chunks, int threads, cnn_chunk_fn fn, void *ctx)
         }
     }
     if (!go) {
+        if (stats_on() && !tl_inside) atomic_fetch_add_explicit(&S_serial, 1, memory_order_relaxed);
         int was = tl_inside;
         tl_inside = 1;
         for (long i = 0; i < n_chunks; i++) fn(ctx, i, 0);
@@ -379,8 +431,15 @@ void cnn_parallel_for_n(long n_chunks, int threads, cnn_chunk_fn fn, void *ctx)
     long mine = run_chunks(0);
     long long t1 = now_ns();
     tl_inside = 0;
-    wait_done();
+    bool slept = wait_done();
     if (t1 - t0 > PROBE_US * 1000LL) note_loop(mine == n_chunks);
+    if (stats_on()) {
+        S.own++;
+        S.late += mine == n_chunks;
+        S.slept += slept;
+        S.run_ns += t1 - t0;
+        S.wait_ns += now_ns() - t1;
+    }
     atomic_store(&P.busy, 0);
 }
 
@@ -406,6 +465,7 @@ void cnn_parallel_range(long n, long grain, int threads, cnn_range_fn fn, void *
     long chunks = n / grain;
     if (chunks > MAX_RANGES) chunks = MAX_RANGES;
     if (chunks < 2) {
+        if (stats_on() && !tl_inside) atomic_fetch_add_explicit(&S_serial, 1, memory_order_relaxed);
         fn(ctx, 0, n, 0);
         return;
     }

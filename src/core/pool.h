@@ -34,6 +34,22 @@ void cnn_parallel_range(long n, long grain, int threads, cnn_range_fn fn, void *
 #define CNN_POOL_MAX_THREADS 256
 int cnn_pool_threads(void);
 
+/* The thread-count policy of the cpu kernels, the one place it is decided
+   (docs/architecture.md, "Threads on a busy machine"): the threads for a loop of `work`
+   units, one unit being about one element of an element-wise loop. Below
+   CNN_PAR_MIN_WORK units the loop runs on the caller alone (waking and synchronising a
+   second thread costs more than it saves: LeNet's small tensors), otherwise on
+   cnn_pool_threads(). Kernels whose unit of work costs more or less than an element
+   scale it by its weight below. The answer depends only on `work` and the configured
+   thread count, never on the machine's load, so a kernel may derive its chunking from
+   it and stay deterministic. */
+#define CNN_PAR_MIN_WORK 65536.0
+/* weights: a GEMM multiply-add (parallel from 1e5 of them) and a multiply-add of the
+   thin convolution (from 1e6: its per-thread buffers cost more to fill) */
+#define CNN_WORK_GEMM_MAC (CNN_PAR_MIN_WORK / 1e5)
+#define CNN_WORK_CONV_MAC (CNN_PAR_MIN_WORK / 1e6)
+int cnn_threads_for(double work);
+
 /* Whether the pool found the machine busy (helpers late for long loops), in which case
    loops run on the pool's own threads instead of the OpenMP team; cnn_pool_reset_load
    forgets it (cnn_set_threads calls it). docs/architecture.md, "Threads on a busy

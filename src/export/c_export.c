@@ -5,8 +5,9 @@
    `int NAME_run(const float *input, float *output)` computing the graph at batch 1 in
    eval mode. The generated code is C99, needs only <math.h> (sigmoid / tanh / elu),
    allocates nothing and starts no thread. Each node is generated from its op's
-   describe() attributes (the convolution geometry from its int8_conv hook, batch norm
-   as the eval affine of cnn_bn_eval_affine); an op without a generator is
+   description (include/cnn/describe.h: its options, the convolution geometry of
+   cnn_node_conv, batch norm as the eval affine of cnn_node_eval_affine, int8 state
+   from cnn_node_quant_info); an op without a generator is
    CNN_ERR_UNSUPPORTED naming the node. Both files are written to temporary names and
    renamed. */
 #include <errno.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../graph/graph_internal.h"
+#include "../core/core.h"
 
 enum {
     H_CONV = 1 << 0, H_AFFINE = 1 << 1, H_ACT = 1 << 2, H_MAXPOOL = 1 << 3, H_AVGPOOL = 1 << 4,
@@ -58,17 +59,17 @@ static void out(gen *g, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *op(const cnn_node *n) { return n->op->name; }
-static bool is(const cnn_node *n, const char *name) { return strcmp(n->op->name, name) == 0; }
+static const char *op(const cnn_node *n) { return cnn_node_op(n); }
+static bool is(const cnn_node *n, const char *name) { return strcmp(cnn_node_op(n), name) == 0; }
 
 static const cnn_desc_attr *attr(const cnn_node *n, cnn_op_desc *d, const char *key)
 {
-    memset(d, 0, sizeof *d);
-    if (n->op->describe) n->op->describe(n, d);
-    for (int i = 0; i < d->n_attrs; i++)
-        if (strcmp(d->attrs[i].key, key) == 0) return &d->attrs[i];
-    return NULL;
+    cnn_node_describe(n, d);
+    return cnn_desc_find(d, key);
 }
+
+/* the index of n's input i */
+static int in_id(const cnn_node *n, int i) { return cnn_node_index(cnn_node_input(n, i)); }
 
 /* const float array from floats (refuses NaN / Inf) */
 static cnn_status emit_array(gen *g, const cnn_node *n, const char *name, const float *v, size_t k)
@@ -532,7 +533,7 @@ static const char *flit(float v, char *buf, size_t size)
 static size_t per_ex(const cnn_node *n) { return cnn_node_per_example(n); }
 
 /* spatial size H, W of a 4-D value */
-static int dim(const cnn_node *n, int i) { return n->out.dims[i]; }
+static int dim(const cnn_node *n, int i) { return cnn_node_dim(n, i); }
 
 /* "arena + off", "input" or a constant's array "kN" for node id v */
 static const char *ref(const xnode *x, const cnn_node *const *nodes, int v, char *buf, size_t size)
@@ -548,9 +549,10 @@ static const char *ref(const xnode *x, const cnn_node *const *nodes, int v, char
 /* the dims of n at batch 1 (a batched node's dimension 0 is the batch) */
 static int dims1(const cnn_node *n, long *d)
 {
-    for (int i = 0; i < n->out.ndim; i++) d[i] = n->out.dims[i];
-    if (n->batched && n->out.ndim > 0) d[0] = 1;
-    return n->out.ndim;
+    int r = cnn_node_ndim(n);
+    for (int i = 0; i < r; i++) d[i] = cnn_node_dim(n, i);
+    if (cnn_node_batched(n) && r > 0) d[0] = 1;
+    return r;
 }
 
 static void strides_of(int r, const long *d, long *st)
@@ -594,7 +596,7 @@ static cnn_status check_node(const cnn_node *n)
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (is(n, ok[i])) {
             if ((is(n, "maxpool2d") || is(n, "avgpool2d") || is(n, "adaptive_avgpool2d") ||
-                 is(n, "global_avgpool")) && n->out.ndim != 4)
+                 is(n, "global_avgpool")) && cnn_node_ndim(n) != 4)
                 break;
             return CNN_OK;
         }
@@ -608,23 +610,22 @@ static cnn_status check_node(const cnn_node *n)
 }
 
 /* Plans the arena: roots, aliases, in-place ops, first-fit offsets; returns floats. */
-static size_t plan(cnn_graph *g, const cnn_node *input, int last_id, xnode *x)
+static size_t plan(cnn_node **nodes, const cnn_node *input, int last_id, xnode *x)
 {
-    cnn_node **nodes = g->nodes;
     for (int i = 0; i <= last_id; i++) {
         cnn_node *n = nodes[i];
         x[i].numel = per_ex(n);
         x[i].last = i;
         if (n == input) x[i].k = K_INPUT, x[i].root = -1;
-        else if (n->n_in == 0 && !n->batched) x[i].k = K_CONST, x[i].root = i;
-        else if (n->n_in == 0) x[i].k = K_SKIP, x[i].root = i;
-        else if (is(n, "reshape") || is(n, "dropout")) x[i].k = K_ALIAS, x[i].root = x[n->in[0]->id].root;
+        else if (cnn_node_num_inputs(n) == 0 && !cnn_node_batched(n)) x[i].k = K_CONST, x[i].root = i;
+        else if (cnn_node_num_inputs(n) == 0) x[i].k = K_SKIP, x[i].root = i;
+        else if (is(n, "reshape") || is(n, "dropout")) x[i].k = K_ALIAS, x[i].root = x[in_id(n, 0)].root;
         else x[i].k = K_OWN, x[i].root = i;
     }
     /* last uses by root, through aliases */
     for (int i = 0; i <= last_id; i++)
-        for (int j = 0; j < nodes[i]->n_in; j++) {
-            int r = x[nodes[i]->in[j]->id].root;
+        for (int j = 0; j < cnn_node_num_inputs(nodes[i]); j++) {
+            int r = x[in_id(nodes[i], j)].root;
             if (r >= 0 && x[r].last < i) x[r].last = i;
         }
     x[last_id].last = last_id + 1;
@@ -634,9 +635,9 @@ static size_t plan(cnn_graph *g, const cnn_node *input, int last_id, xnode *x)
         cnn_node *n = nodes[i];
         if (x[i].k != K_OWN || !(is(n, "batchnorm2d") || is(n, "batchnorm3d") || is(n, "activation") || is(n, "add")))
             continue;
-        int r = x[n->in[0]->id].root;
+        int r = x[in_id(n, 0)].root;
         if (r < 0 || x[r].k == K_CONST || x[r].last != i) continue;
-        if (is(n, "add") && x[n->in[1]->id].root == r) continue;
+        if (is(n, "add") && x[in_id(n, 1)].root == r) continue;
         int mylast = x[i].last;
         x[i].k = K_INPLACE;
         x[i].root = r;
@@ -684,12 +685,12 @@ static cnn_status gen_general(gen *G, cnn_node *n, const xnode *x, cnn_node **no
     char b[64], nm[32], f1[40], f2[40], f3[40];
     cnn_op_desc d;
     const cnn_desc_attr *t;
-    int id = n->id;
+    int id = cnn_node_index(n);
     long od[CNN_MAX_DIMS], ost[CNN_MAX_DIMS], id_[CNN_MAX_DIMS], ist[CNN_MAX_DIMS];
     long v[4 + 4 * CNN_MAX_DIMS];
     int r = dims1(n, od);
     strides_of(r, od, ost);
-    int ri = dims1(n->in[0], id_);
+    int ri = dims1(cnn_node_input(n, 0), id_);
     strides_of(ri, id_, ist);
     snprintf(nm, sizeof nm, "g%d", id);
     if (is(n, "softmax") || is(n, "softmax_axis")) {
@@ -721,10 +722,10 @@ static cnn_status gen_general(gen *G, cnn_node *n, const xnode *x, cnn_node **no
         int groups = (int)attr(n, &d, "groups")->i[0];
         bool bias = attr(n, &d, "bias")->i[0] != 0;
         snprintf(nm, sizeof nm, "w%d", id);
-        CNN_CHECK(emit_array(G, n, nm, n->params[0]->value.data, cnn_tensor_numel(&n->params[0]->value)));
+        CNN_CHECK(emit_array(G, n, nm, cnn_node_param_at(n, 0)->value.data, cnn_tensor_numel(&cnn_node_param_at(n, 0)->value)));
         if (bias) {
             snprintf(nm, sizeof nm, "b%d", id);
-            CNN_CHECK(emit_array(G, n, nm, n->params[1]->value.data, (size_t)od[1]));
+            CNN_CHECK(emit_array(G, n, nm, cnn_node_param_at(n, 1)->value.data, (size_t)od[1]));
         }
         out(G, "static const int g%d[15] = {%ld, %ld, %ld, %ld, %ld, %ld, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n",
             id, id_[1], id_[2], id_[3], od[1], od[2], od[3], k[0], k[1], st[0], st[1], pd[0], pd[1], dl[0],
@@ -740,12 +741,12 @@ static cnn_status gen_general(gen *G, cnn_node *n, const xnode *x, cnn_node **no
         for (int i = 0; i < r; i++) v[1 + i] = od[i];
         for (int k = 0; k < 2; k++) {
             long dk[CNN_MAX_DIMS], sk[CNN_MAX_DIMS];
-            int rk = dims1(n->in[k], dk), lead = r - rk;
+            int rk = dims1(cnn_node_input(n, k), dk), lead = r - rk;
             strides_of(rk, dk, sk);
             for (int i = 0; i < r; i++) v[1 + (k + 1) * r + i] = (i < lead || dk[i - lead] == 1) ? 0 : sk[i - lead];
         }
         emit_longs(G, nm, v, 1 + 3 * (size_t)r);
-        ref(x, (const cnn_node *const *)nodes, n->in[1]->id, b, sizeof b);
+        ref(x, (const cnn_node *const *)nodes, in_id(n, 1), b, sizeof b);
         BODY("    bin(%d, %s, %s, %s, g%d);\n", (int)attr(n, &d, "op")->i[0], a, b, y, id);
         G->helpers |= H_BIN;
     } else if (is(n, "transpose") || is(n, "slice")) {
@@ -816,7 +817,7 @@ static cnn_status gen_general(gen *G, cnn_node *n, const xnode *x, cnn_node **no
         G->helpers |= H_REDUCE;
     } else if (is(n, "matmul")) {
         long ad[CNN_MAX_DIMS] = {0}, bd[CNN_MAX_DIMS] = {0}, as[CNN_MAX_DIMS], bs[CNN_MAX_DIMS];
-        int ra = dims1(n->in[0], ad), rb = dims1(n->in[1], bd);
+        int ra = dims1(cnn_node_input(n, 0), ad), rb = dims1(cnn_node_input(n, 1), bd);
         if (ra < 1 || rb < 1) return cnn_node_error(n, CNN_ERR_UNSUPPORTED, "matmul of a scalar");
         strides_of(ra, ad, as);
         strides_of(rb, bd, bs);
@@ -845,7 +846,7 @@ static cnn_status gen_general(gen *G, cnn_node *n, const xnode *x, cnn_node **no
         }
         emit_longs(G, nm, pv, (size_t)(4 + 2 * ns));
         cnn_free(pv);
-        ref(x, (const cnn_node *const *)nodes, n->in[1]->id, b, sizeof b);
+        ref(x, (const cnn_node *const *)nodes, in_id(n, 1), b, sizeof b);
         BODY("    matmul(%s, %s, %s, g%d);\n", a, b, y, id);
         G->helpers |= H_MATMUL;
     }
@@ -858,47 +859,47 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
 {
     char a[64], b[64], y[64], nm[32];
     cnn_op_desc d;
-    int id = n->id;
-    ref(x, (const cnn_node *const *)nodes, n->in[0]->id, a, sizeof a);
+    int id = cnn_node_index(n);
+    ref(x, (const cnn_node *const *)nodes, in_id(n, 0), a, sizeof a);
     ref(x, (const cnn_node *const *)nodes, id, y, sizeof y);
 #define BODY(...) (*blen += (size_t)snprintf(body + *blen, bsz > *blen ? bsz - *blen : 0, __VA_ARGS__))
-    BODY("    /* %s: %s %s */\n", n->name, op(n), cnn_node_shape_str(n));
-    if (n->op->int8_conv && G->int8 && n->q) { /* int8 conv2d, conv3d, linear */
-        const cnn_qnode *q = n->q;
-        const cnn_conv_desc *c = &q->desc;
+    BODY("    /* %s: %s %s */\n", cnn_node_name(n), op(n), cnn_node_shape_str(n));
+    cnn_node_quant q = cnn_node_quant_info(n);
+    cnn_conv_desc cd;
+    if (G->int8 && q.int8 && cnn_node_conv(n, &cd)) { /* int8 conv2d, conv3d, linear */
+        const cnn_conv_desc *c = &cd;
         size_t K = (size_t)(c->c_in / c->groups) * c->k[0] * c->k[1] * c->k[2], W = K * (size_t)c->c_out;
         out(G, "static const signed char qw%d[%zu] = {", id, W);
-        for (size_t i = 0; i < W; i++) out(G, "%s%d", i % 16 ? ", " : (i ? ",\n    " : "\n    "), q->w[i]);
+        for (size_t i = 0; i < W; i++) out(G, "%s%d", i % 16 ? ", " : (i ? ",\n    " : "\n    "), q.weight[i]);
         out(G, "\n};\n");
         G->weight_bytes += W;
-        if (q->b) {
+        if (q.bias) {
             out(G, "static const long qb%d[%d] = {", id, c->c_out);
-            for (int i = 0; i < c->c_out; i++) out(G, "%s%ldL", i % 8 ? ", " : (i ? ",\n    " : "\n    "), (long)q->b[i]);
+            for (int i = 0; i < c->c_out; i++) out(G, "%s%ldL", i % 8 ? ", " : (i ? ",\n    " : "\n    "), (long)q.bias[i]);
             out(G, "\n};\n");
             G->weight_bytes += 4 * (size_t)c->c_out;
         }
         snprintf(nm, sizeof nm, "qm%d", id);
-        CNN_CHECK(emit_array(G, n, nm, q->m, (size_t)c->c_out));
+        CNN_CHECK(emit_array(G, n, nm, q.multiplier, (size_t)c->c_out));
         out(G, "static const int g%d[21] = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
                "%d, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n",
             id, c->c_in, c->in[0], c->in[1], c->in[2], c->c_out, c->out[0], c->out[1], c->out[2], c->k[0],
             c->k[1], c->k[2], c->s[0], c->s[1], c->s[2], c->p[0], c->p[1], c->p[2], c->d[0], c->d[1], c->d[2],
             c->groups);
         char fs[40];
-        if (q->b) BODY("    qconv(%s, %s, qw%d, qb%d, qm%d, %s, g%d);\n", a, flit(q->in_scale, fs, sizeof fs), id, id, id, y, id);
-        else BODY("    qconv(%s, %s, qw%d, 0, qm%d, %s, g%d);\n", a, flit(q->in_scale, fs, sizeof fs), id, id, y, id);
-        size_t xb = per_ex(n->in[0]);
+        if (q.bias) BODY("    qconv(%s, %s, qw%d, qb%d, qm%d, %s, g%d);\n", a, flit(q.input_scale, fs, sizeof fs), id, id, id, y, id);
+        else BODY("    qconv(%s, %s, qw%d, 0, qm%d, %s, g%d);\n", a, flit(q.input_scale, fs, sizeof fs), id, id, y, id);
+        size_t xb = per_ex(cnn_node_input(n, 0));
         if (xb > G->qx_bytes) G->qx_bytes = xb;
         G->helpers |= H_QCONV;
-    } else if (n->op->int8_conv) { /* conv2d, conv3d, linear */
-        cnn_conv_desc c;
-        n->op->int8_conv(n, &c);
+    } else if (cnn_node_conv(n, &cd)) { /* conv2d, conv3d, linear */
+        cnn_conv_desc c = cd;
         snprintf(nm, sizeof nm, "w%d", id);
-        CNN_CHECK(emit_array(G, n, nm, n->params[0]->value.data, cnn_tensor_numel(&n->params[0]->value)));
-        bool bias = n->n_params > 1;
+        CNN_CHECK(emit_array(G, n, nm, cnn_node_param_at(n, 0)->value.data, cnn_tensor_numel(&cnn_node_param_at(n, 0)->value)));
+        bool bias = cnn_node_num_params(n) > 1;
         if (bias) {
             snprintf(nm, sizeof nm, "b%d", id);
-            CNN_CHECK(emit_array(G, n, nm, n->params[1]->value.data, (size_t)c.c_out));
+            CNN_CHECK(emit_array(G, n, nm, cnn_node_param_at(n, 1)->value.data, (size_t)c.c_out));
         }
         out(G->c ? G : G, "static const int g%d[21] = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
                           "%d, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n",
@@ -912,7 +913,7 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
         int C = dim(n, 1);
         float *sc = cnn_malloc((size_t)C * 2 * sizeof *sc);
         if (!sc) return cnn_set_error(CNN_ERR_NOMEM, "export: out of memory");
-        cnn_bn_eval_affine(n, sc, sc + C);
+        cnn_node_eval_affine(n, sc, sc + C);
         snprintf(nm, sizeof nm, "s%d", id);
         cnn_status s = emit_array(G, n, nm, sc, (size_t)C);
         snprintf(nm, sizeof nm, "t%d", id);
@@ -922,15 +923,15 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
         BODY("    affine(%s, s%d, t%d, %s, %d, %zu);\n", a, id, id, y, C, per_ex(n) / (size_t)C);
         G->helpers |= H_AFFINE;
     } else if (is(n, "activation")) {
-        float al = 0.0f, be = 0.0f;
-        cnn_activation_params(n, &al, &be);
+        float al = attr(n, &d, "alpha")->f[0], be = attr(n, &d, "beta")->f[0];
+        int act = (int)attr(n, &d, "act")->i[0];
         if (!isfinite(al) || !isfinite(be))
             return cnn_node_error(n, CNN_ERR_UNSUPPORTED, "non-finite activation parameters");
         char fa[40], fb[40];
-        BODY("    act(%d, %s, %s, %s, %s, %zu);\n", (int)cnn_activation_kind(n), flit(al, fa, sizeof fa),
+        BODY("    act(%d, %s, %s, %s, %s, %zu);\n", act, flit(al, fa, sizeof fa),
              flit(be, fb, sizeof fb), a, y, per_ex(n));
         G->helpers |= H_ACT;
-        G->acts |= 1u << (unsigned)cnn_activation_kind(n);
+        G->acts |= 1u << (unsigned)act;
     } else if (is(n, "maxpool2d") || is(n, "avgpool2d")) {
         const cnn_desc_attr *k = attr(n, &d, "kernel");
         int kk[2] = {k->i[0], k->i[1]}, s[2], p[2], dl[2] = {1, 1}, ex = 0;
@@ -940,7 +941,7 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
         p[0] = (int)t->i[0], p[1] = (int)t->i[1];
         if ((t = attr(n, &d, "dilation"))) dl[0] = (int)t->i[0], dl[1] = (int)t->i[1];
         if ((t = attr(n, &d, "exclude_pad"))) ex = (int)t->i[0];
-        const cnn_node *in = n->in[0];
+        const cnn_node *in = cnn_node_input(n, 0);
         bool mx = is(n, "maxpool2d");
         if (mx)
             out(G, "static const int g%d[13] = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n", id,
@@ -954,24 +955,24 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
         G->helpers |= mx ? H_MAXPOOL : H_AVGPOOL;
     } else if (is(n, "global_avgpool")) {
         int C = dim(n, 1);
-        BODY("    global_avg(%s, %s, %d, %zu);\n", a, y, C, per_ex(n->in[0]) / (size_t)C);
+        BODY("    global_avg(%s, %s, %d, %zu);\n", a, y, C, per_ex(cnn_node_input(n, 0)) / (size_t)C);
         G->helpers |= H_GLOBAL;
     } else if (is(n, "adaptive_avgpool2d")) {
-        const cnn_node *in = n->in[0];
+        const cnn_node *in = cnn_node_input(n, 0);
         out(G, "static const int g%d[5] = {%d, %d, %d, %d, %d};\n", id, dim(in, 1), dim(in, 2),
             dim(in, 3), dim(n, 2), dim(n, 3));
         BODY("    adaptive(%s, %s, g%d);\n", a, y, id);
         G->helpers |= H_ADAPTIVE;
     } else if (is(n, "add")) {
-        ref(x, (const cnn_node *const *)nodes, n->in[1]->id, b, sizeof b);
+        ref(x, (const cnn_node *const *)nodes, in_id(n, 1), b, sizeof b);
         BODY("    add(%s, %s, %s, %zu);\n", a, b, y, per_ex(n));
         G->helpers |= H_ADD;
     } else if (is(n, "concat")) {
         size_t off = 0;
-        for (int i = 0; i < n->n_in; i++) {
-            ref(x, (const cnn_node *const *)nodes, n->in[i]->id, b, sizeof b);
-            BODY("    copy(%s, %s + %zu, %zu);\n", b, y, off, per_ex(n->in[i]));
-            off += per_ex(n->in[i]);
+        for (int i = 0; i < cnn_node_num_inputs(n); i++) {
+            ref(x, (const cnn_node *const *)nodes, in_id(n, i), b, sizeof b);
+            BODY("    copy(%s, %s + %zu, %zu);\n", b, y, off, per_ex(cnn_node_input(n, i)));
+            off += per_ex(cnn_node_input(n, i));
         }
         G->helpers |= H_COPY;
     } else if (is(n, "channel_shuffle")) {
@@ -985,7 +986,7 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
         BODY("    copy(%s + %zu, %s, %zu);\n", a, (size_t)t->i[0] * S, y, per_ex(n));
         G->helpers |= H_COPY;
     } else if (is(n, "mul_channel")) {
-        ref(x, (const cnn_node *const *)nodes, n->in[1]->id, b, sizeof b);
+        ref(x, (const cnn_node *const *)nodes, in_id(n, 1), b, sizeof b);
         int C = dim(n, 1);
         BODY("    mulch(%s, %s, %s, %d, %zu);\n", a, b, y, C, per_ex(n) / (size_t)C);
         G->helpers |= H_MULCH;
@@ -1010,26 +1011,26 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
 {
     if (!g || !input || !output || !dir || !name)
         return cnn_set_error(CNN_ERR_INVALID_ARG, "export: NULL argument");
-    if (!g->compiled) CNN_CHECK(cnn_graph_compile(g, 0));
+    if (!cnn_graph_compiled(g)) CNN_CHECK(cnn_graph_compile(g, 0));
     if (!*name || !(name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
         return cnn_set_error(CNN_ERR_INVALID_ARG, "export: name '%s' is not a C identifier", name);
     for (const char *p = name; *p; p++)
         if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
             return cnn_set_error(CNN_ERR_INVALID_ARG, "export: name '%s' is not a C identifier", name);
-    if (input->n_in != 0 || output->id < input->id)
+    if (cnn_node_num_inputs(input) != 0 || cnn_node_index(output) < cnn_node_index(input))
         return cnn_set_error(CNN_ERR_INVALID_ARG, "export: '%s' is not an input before '%s'",
-                             input->name, output->name);
-    int last = output->id;
+                             cnn_node_name(input), cnn_node_name(output));
+    int last = cnn_node_index(output);
     for (int i = 0; i <= last; i++) {
-        cnn_node *n = g->nodes[i];
-        if (n->n_in == 0) {
-            if (n != input && n->batched && i < last) {
+        cnn_node *n = cnn_graph_node(g, i);
+        if (cnn_node_num_inputs(n) == 0) {
+            if (n != input && cnn_node_batched(n) && i < last) {
                 /* a second input (labels...) is fine only if nothing up to output uses it */
                 for (int j = i + 1; j <= last; j++)
-                    for (int k = 0; k < g->nodes[j]->n_in; k++)
-                        if (g->nodes[j]->in[k] == n)
-                            return cnn_node_error(g->nodes[j], CNN_ERR_UNSUPPORTED,
-                                                  "export: uses a second input '%s'", n->name);
+                    for (int k = 0; k < cnn_node_num_inputs(cnn_graph_node(g, j)); k++)
+                        if (cnn_node_input(cnn_graph_node(g, j), k) == n)
+                            return cnn_node_error(cnn_graph_node(g, j), CNN_ERR_UNSUPPORTED,
+                                                  "export: uses a second input '%s'", cnn_node_name(n));
             }
             continue;
         }
@@ -1038,11 +1039,13 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
     xnode *x = cnn_calloc((size_t)last + 1, sizeof *x);
     size_t bsz = (size_t)(last + 1) * 512 + 4096, blen = 0;
     char *body = cnn_malloc(bsz);
-    if (!x || !body) {
-        cnn_free(x), cnn_free(body);
+    cnn_node **nodes = cnn_malloc(((size_t)last + 1) * sizeof *nodes); /* by index */
+    if (!x || !body || !nodes) {
+        cnn_free(x), cnn_free(body), cnn_free(nodes);
         return cnn_set_error(CNN_ERR_NOMEM, "export: out of memory");
     }
-    size_t arena = plan(g, input, last, x);
+    for (int i = 0; i <= last; i++) nodes[i] = cnn_graph_node(g, i);
+    size_t arena = plan(nodes, input, last, x);
     char hpath[4096], cpath[4096], htmp[4200], ctmp[4200];
     snprintf(hpath, sizeof hpath, "%s/%s.h", dir, name);
     snprintf(cpath, sizeof cpath, "%s/%s.c", dir, name);
@@ -1053,7 +1056,7 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
     char wtmp[4200];
     snprintf(wtmp, sizeof wtmp, "%s/%s.weights.tmp.%ld", dir, name, (long)getpid());
     if (int8 && !cnn_graph_num_int8(g)) {
-        cnn_free(x), cnn_free(body);
+        cnn_free(x), cnn_free(body), cnn_free(nodes);
         return cnn_set_error(CNN_ERR_INVALID_ARG,
                              "export: --int8 needs a quantized model (cnn quantize); this one is float");
     }
@@ -1062,20 +1065,19 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
     cnn_status s = CNN_OK;
     if (!G.c) s = cnn_set_error(CNN_ERR_IO, "export: cannot create '%s': %s", wtmp, strerror(errno));
     for (int i = 0; s == CNN_OK && i <= last; i++) {
-        cnn_node *n = g->nodes[i];
+        cnn_node *n = nodes[i];
         if (x[i].k == K_SKIP || x[i].k == K_INPUT || x[i].k == K_ALIAS) continue;
         if (x[i].k == K_CONST) { /* a constant or parameter node something reads */
             if (x[i].last <= i) continue;
             char nm[32];
             snprintf(nm, sizeof nm, "k%d", i);
             if (is(n, "parameter")) {
-                s = emit_array(&G, n, nm, n->params[0]->value.data, cnn_tensor_numel(&n->params[0]->value));
+                s = emit_array(&G, n, nm, cnn_node_param_at(n, 0)->value.data, cnn_tensor_numel(&cnn_node_param_at(n, 0)->value));
             } else {
-                cnn_ctx cx;
-                memset(&cx, 0, sizeof cx);
-                cx.batch = 1;
-                s = n->op->forward(n, &cx); /* a constant writes its data into its buffer */
-                if (s == CNN_OK) s = emit_array(&G, n, nm, n->out.data, cnn_node_numel(n));
+                float *v = cnn_malloc(per_ex(n) * sizeof *v);
+                s = v ? cnn_node_data(n, v) : cnn_set_error(CNN_ERR_NOMEM, "export: out of memory");
+                if (s == CNN_OK) s = emit_array(&G, n, nm, v, per_ex(n));
+                cnn_free(v);
             }
             continue;
         }
@@ -1087,7 +1089,7 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
             }
             body = nb, bsz *= 2;
         }
-        s = gen_node(&G, n, x, g->nodes, body, bsz, &blen);
+        s = gen_node(&G, n, x, nodes, body, bsz, &blen);
     }
     size_t in_n = per_ex(input), out_n = per_ex(output);
     if (s == CNN_OK) {
@@ -1131,7 +1133,7 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
             out(&H, "int %s_run(const float *input, float *output)\n{\n", name);
             fwrite(body, 1, blen, c);
             char o[64];
-            ref(x, (const cnn_node *const *)g->nodes, last, o, sizeof o);
+            ref(x, (const cnn_node *const *)nodes, last, o, sizeof o);
             out(&H, "    {\n        const float *r = %s;\n        long i;\n"
                     "        for (i = 0; i < %zu; i++) output[i] = r[i];\n    }\n    return 0;\n}\n",
                 o, out_n);
@@ -1148,5 +1150,6 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
     }
     cnn_free(x);
     cnn_free(body);
+    cnn_free(nodes);
     return s;
 }

@@ -76,24 +76,7 @@ struct cnn_node {
     size_t off_eval, off_train, off_grad;
 };
 
-/* A node's options in a format-neutral form, for exporters (ONNX, generated C) and
-   inspection: each op's describe() lists its attributes as named integer or float
-   lists ("kernel" {3, 3}, "stride", "padding", "groups", "act", "alpha", ...), in the
-   terms of the public builder that made it, so an exporter can rebuild the call.
-   See docs/architecture.md, "Operators". */
-#define CNN_DESC_MAX_ATTRS 16
-#define CNN_DESC_MAX_VALUES 12
-typedef struct cnn_desc_attr {
-    const char *key;                   /* a static string */
-    bool is_float;
-    int n;                             /* values used */
-    int64_t i[CNN_DESC_MAX_VALUES];
-    float f[CNN_DESC_MAX_VALUES];
-} cnn_desc_attr;
-typedef struct cnn_op_desc {
-    int n_attrs;
-    cnn_desc_attr attrs[CNN_DESC_MAX_ATTRS];
-} cnn_op_desc;
+/* cnn_op_desc, a node's options as an op's describe() lists them: include/cnn/describe.h. */
 
 struct cnn_op_def {
     const char *name;
@@ -133,6 +116,9 @@ struct cnn_op_def {
     /* The output is the inputs laid one after another along dim 1 (concat): at batch 1
        each input may be computed in place inside the output's buffer. */
     bool inputs_in_place;
+    /* For profiles (cnn_graph_profile): the kernel n's eval forward runs at this batch,
+       as a short name, possibly written into buf. NULL: "ops". */
+    const char *(*kernel_name)(const cnn_node *n, int batch, char *buf, size_t size);
 };
 
 #define CNN_MAX_SCOPE 512
@@ -167,7 +153,7 @@ struct cnn_graph {
     bool no_fusion;         /* cnn_graph_set_fusion(g, false) */
     float *fuse_block;      /* folded batch-norm scale/shift of fused convolutions */
     /* called before each node's forward with its inputs computed (calibration) */
-    void (*observe)(void *arg, cnn_node *v);
+    cnn_observe_fn observe;
     void *observe_arg;
     struct cnn_initial *initials; /* cnn_graph_set_initial: applied at compile */
     int n_initials;
@@ -193,18 +179,9 @@ cnn_param *cnn_node_param(cnn_node *n, const char *suffix, int ndim, const int *
 /* cnn_node_param while g->share_src is set: the shared parameter (graph_api.c). */
 cnn_param *cnn_node_param_shared(cnn_node *n, const char *suffix, int ndim, const int *dims,
                                  cnn_param_role role);
-/* Error from inside an op: "<op> '<name>': <message>". */
-cnn_status cnn_node_error(const cnn_node *n, cnn_status s, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-/* "(N, C, H, W)" of a node's value, into a small thread-local ring of buffers. */
-const char *cnn_node_shape_str(const cnn_node *n);
+/* cnn_node_error (include/cnn/describe.h): an error naming the node. */
 size_t cnn_node_numel(const cnn_node *n);          /* at the current batch */
 size_t cnn_node_numel_max(const cnn_node *n);      /* at the maximum batch */
-/* Elements per example (product of dims 1..) for batched nodes. */
-size_t cnn_node_per_example(const cnn_node *n);
 
 /* Inference fusion (fuse.c, docs/architecture.md "Fusion"). A fusion chain: a node
    whose op takes_epilogue, then stages of increasing epilogue_kind ([affine] ->
@@ -244,11 +221,6 @@ const char *cnn_layout_name(const cnn_node *n);
 /* Describes producer n's planned chain as an epilogue for its forward (each link's
    epilogue_stage, at the current batch). */
 void cnn_fusion_describe(const cnn_node *n, const cnn_ctx *ctx, cnn_epilogue *e);
-/* Eval-mode batch norm as y = x * scale + shift, the backend's coefficients
-   (batchnorm.c; for exporters). */
-void cnn_bn_eval_affine(const cnn_node *bn, float *scale, float *shift);
-/* The activation of an activation node (activation.c; for exporters). */
-cnn_act cnn_activation_kind(const cnn_node *n);
 /* int8 precision of a node (quant.c, docs/architecture.md "int8 precision"). */
 typedef struct cnn_qnode {
     cnn_conv_desc desc;  /* at the maximum batch */
@@ -261,18 +233,11 @@ typedef struct cnn_qnode {
     float q_out;         /* this forward: > 0 if the value was stored as int8 at this
                             scale for int8 readers (quant.c), else 0 (float) */
 } cnn_qnode;
-/* Makes n int8 with input scale in_scale: weights quantized from params[0], or taken
-   from wq (integer values, with w_scale) when loading a quantized checkpoint. */
-cnn_status cnn_node_quantize(cnn_node *n, float in_scale, const float *wq, const float *w_scale);
-/* Calibration threshold from a histogram of |x| over [0, amax): method 1 percentile,
-   2 entropy (KL), otherwise amax. */
-float cnn_calib_threshold(const double *hist, int bins, float amax, int method, float percentile);
+/* cnn_node_set_int8 (include/cnn/train.h) makes a node int8; cnn_calib_threshold
+   (graph_api.h) turns calibration histograms into thresholds. */
 /* Forward of an int8 node: quantizes its input into scratch, runs conv_forward_s8. */
 cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx);
 /* int8 activations between int8 layers (quant.c): on by default (also CNN_INT8_CHAIN=0). */
 void cnn_int8_chain_enable(bool on);
-/* Parametric activations (leaky relu, elu, clip, hardsigmoid with alpha/beta): the
-   node's alpha and beta (activation.c; for exporters). */
-void cnn_activation_params(const cnn_node *n, float *alpha, float *beta);
 
 #endif

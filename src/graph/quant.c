@@ -44,9 +44,11 @@ static cnn_status grow_scratch(cnn_graph *g, cnn_node *n, size_t need)
 
 /* Quantizes node n with input scale in_scale. wq: int8 weights already known (a
    quantized checkpoint, with w_scale), or NULL to quantize params[0]. */
-cnn_status cnn_node_quantize(cnn_node *n, float in_scale, const float *wq, const float *w_scale)
+cnn_status cnn_node_set_int8(cnn_node *n, float in_scale, const float *wq, const float *w_scale)
 {
     char what[64];
+    if (!n || (wq && !w_scale))
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "set_int8: %s is NULL", n ? "weight_scale" : "node");
     if (!n->op->int8_conv) return cnn_node_error(n, CNN_ERR_UNSUPPORTED, "no int8 kernel");
     if (!n->g->compiled) return cnn_node_error(n, CNN_ERR_STATE, "quantize: compile the graph first");
     if (!(in_scale > 0.0f) || !isfinite(in_scale))
@@ -226,8 +228,18 @@ cnn_node_quant cnn_node_quant_info(const cnn_node *n)
         r.channels = n->q->desc.c_out;
         r.weight_scale = n->q->w_scale;
         r.weight_elems = cnn_tensor_numel(&n->params[0]->value);
+        r.weight = n->q->w;
+        r.bias = n->q->b;
+        r.multiplier = n->q->m;
     }
     return r;
+}
+
+void cnn_node_clear_int8(cnn_node *n)
+{
+    if (!n) return;
+    cnn_free(n->q);
+    n->q = NULL;
 }
 
 int cnn_graph_num_int8(const cnn_graph *g)

@@ -60,6 +60,21 @@ char cnn_json_peek(cnn_json *p)
     return p->pos < p->n ? p->s[p->pos] : 0;
 }
 
+cnn_status cnn_json_key(cnn_json *p, const char *what, char **key, size_t *at)
+{
+    *key = NULL;
+    if (cnn_json_peek(p) != '"')
+        return cnn_json_fail(p, "expected %s, found %s", what, cnn_json_desc(p));
+    if (at) *at = p->pos;
+    CNN_CHECK(cnn_json_string(p, key));
+    cnn_status s = cnn_json_expect(p, ':');
+    if (s != CNN_OK) {
+        cnn_free(*key);
+        *key = NULL;
+    }
+    return s;
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';

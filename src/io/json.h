@@ -25,6 +25,10 @@ cnn_status cnn_json_expect(cnn_json *p, char c);
 char cnn_json_peek(cnn_json *p); /* next non-space character, 0 at the end */
 /* A JSON string -> newly allocated UTF-8 (NUL-free). */
 cnn_status cnn_json_string(cnn_json *p, char **out);
+/* An object member's key and its ':' -> *key newly allocated (NULL on failure).
+   No string next fails "expected <what>, found ..."; *at (may be NULL) gets the
+   key's offset. */
+cnn_status cnn_json_key(cnn_json *p, const char *what, char **key, size_t *at);
 /* A JSON integer (no fraction or exponent), in int64 range. */
 cnn_status cnn_json_int(cnn_json *p, int64_t *out);
 /* After a member or element: ',' (*more = true) or the closing `close` (*more =

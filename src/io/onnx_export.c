@@ -21,8 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../graph/graph_internal.h"
-#include "../ops/op_describe.h"
+#include "../core/core.h"
 #include "onnx/onnx.pb-c.h"
 
 #define EXPORT_OPSET 17
@@ -112,7 +111,7 @@ static cnn_status ex_fail(ex *e, const cnn_node *n, cnn_status s, const char *fm
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (e->st == CNN_OK)
-        e->st = cnn_set_error(s, "onnx export: %s '%s': %s", n->op->name, n->name, msg);
+        e->st = cnn_set_error(s, "onnx export: %s '%s': %s", cnn_node_op(n), cnn_node_name(n), msg);
     return e->st;
 }
 
@@ -261,19 +260,19 @@ static Onnx__ValueInfoProto *ex_value_info(ex *e, const char *name, const cnn_no
     Onnx__TypeProto *tp = ex_alloc(e, sizeof *tp);
     Onnx__TypeProto__Tensor *tt = ex_alloc(e, sizeof *tt);
     Onnx__TensorShapeProto *sh = ex_alloc(e, sizeof *sh);
-    int nd = n->out.ndim;
+    int nd = cnn_node_ndim(n);
     Onnx__TensorShapeProto__Dimension **dims = ex_alloc(e, (size_t)(nd > 0 ? nd : 1) * sizeof *dims);
     if (!v || !tp || !tt || !sh || !dims) return NULL;
     for (int i = 0; i < nd; i++) {
         Onnx__TensorShapeProto__Dimension *d = ex_alloc(e, sizeof *d);
         if (!d) return NULL;
         onnx__tensor_shape_proto__dimension__init(d);
-        if (i == 0 && n->batched) {
+        if (i == 0 && cnn_node_batched(n)) {
             d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
             d->dim_param = "N";
         } else {
             d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-            d->dim_value = n->out.dims[i];
+            d->dim_value = cnn_node_dim(n, i);
         }
         dims[i] = d;
     }
@@ -354,8 +353,9 @@ static void reshape_to(ex *e, const char *name, const char *x, int nd, const int
    a (H*W, oh*ow) averaging matrix, Reshape - MatMul - Reshape. */
 static void adaptive_matmul(ex *e, const cnn_node *n, const char *x, const char *out)
 {
-    int C = n->in[0]->out.dims[1], H = n->in[0]->out.dims[2], W = n->in[0]->out.dims[3];
-    int oh = n->out.dims[2], ow = n->out.dims[3];
+    const cnn_node *in = cnn_node_input(n, 0);
+    int C = cnn_node_dim(in, 1), H = cnn_node_dim(in, 2), W = cnn_node_dim(in, 3);
+    int oh = cnn_node_dim(n, 2), ow = cnn_node_dim(n, 3);
     float *m = ex_alloc(e, (size_t)H * W * oh * ow * sizeof *m);
     if (!m) return;
     for (int i = 0; i < oh; i++) {
@@ -367,18 +367,19 @@ static void adaptive_matmul(ex *e, const cnn_node *n, const char *x, const char 
                 for (int w = w0; w < w1; w++) m[((size_t)h * W + w) * oh * ow + (size_t)i * ow + j] = inv;
         }
     }
-    const char *mat = ex_init_f32(e, ex_str(e, "%s::bins", n->name), 2, (const int[]){H * W, oh * ow}, m);
-    const char *flat = ex_str(e, "%s::flat", n->name), *prod = ex_str(e, "%s::matmul", n->name);
+    const char *nm = cnn_node_name(n);
+    const char *mat = ex_init_f32(e, ex_str(e, "%s::bins", nm), 2, (const int[]){H * W, oh * ow}, m);
+    const char *flat = ex_str(e, "%s::flat", nm), *prod = ex_str(e, "%s::matmul", nm);
     reshape_to(e, flat, x, 2, (const int64_t[]){C, (int64_t)H * W}, flat);
-    ex_node(e, "MatMul", n->name, 2, (const char *[]){flat, mat}, prod);
-    reshape_to(e, ex_str(e, "%s::unflat", n->name), prod, 3, (const int64_t[]){C, oh, ow}, out);
+    ex_node(e, "MatMul", nm, 2, (const char *[]){flat, mat}, prod);
+    reshape_to(e, ex_str(e, "%s::unflat", nm), prod, 3, (const int64_t[]){C, oh, ow}, out);
 }
 
 static void export_activation(ex *e, const cnn_node *n, const cnn_op_desc *d, const char *x,
                               const char *out)
 {
     int64_t act = desc_int(d, "act", -1);
-    const char *nm = n->name;
+    const char *nm = cnn_node_name(n);
     Onnx__NodeProto *p;
     switch ((cnn_act)act) {
     case CNN_ACT_RELU: ex_node(e, "Relu", nm, 1, &x, out); return;
@@ -415,20 +416,27 @@ static const char *const UNARY_OPS[] = {"Neg", "Abs", "Exp", "Log", "Sqrt", "Rec
 static const char *const REDUCE_OPS[] = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"};
 static const char *const PAD_MODES[] = {"constant", "reflect", "edge"};
 
-/* One cnn node as ONNX node(s) producing e->vname[n->id]. */
+/* The ONNX value name of n's input i. */
+static const char *in_name(const ex *e, const cnn_node *n, int i)
+{
+    return e->vname[cnn_node_index(cnn_node_input(n, i))];
+}
+
+/* One cnn node as ONNX node(s) producing e->vname[its index]. */
 static void export_node(ex *e, const cnn_node *n)
 {
-    const char *op = n->op->name, *nm = n->name, *out = e->vname[n->id];
-    const char *x = n->n_in > 0 ? e->vname[n->in[0]->id] : NULL;
+    const char *op = cnn_node_op(n), *nm = cnn_node_name(n), *out = e->vname[cnn_node_index(n)];
+    const char *x = cnn_node_num_inputs(n) > 0 ? in_name(e, n, 0) : NULL;
+    int n_in = cnn_node_num_inputs(n);
+    const cnn_node *in0 = cnn_node_input(n, 0);
     cnn_op_desc d;
-    memset(&d, 0, sizeof d);
-    if (n->op->describe) n->op->describe(n, &d);
+    cnn_node_describe(n, &d);
     Onnx__NodeProto *p;
 
     if (!strcmp(op, "conv2d") || !strcmp(op, "conv3d") || !strcmp(op, "conv_transpose2d")) {
         bool tr = !strcmp(op, "conv_transpose2d");
-        const char *w = ex_param(e, n->params[0]);
-        const char *b = desc_int(&d, "bias", 0) ? ex_param(e, n->params[1]) : NULL;
+        const char *w = ex_param(e, cnn_node_param_at(n, 0));
+        const char *b = desc_int(&d, "bias", 0) ? ex_param(e, cnn_node_param_at(n, 1)) : NULL;
         p = ex_node(e, tr ? "ConvTranspose" : "Conv", nm, b ? 3 : 2, (const char *[]){x, w, b}, out);
         if (!window_attrs(e, p, n, &d, true)) return;
         attr_int(e, p, "group", desc_int(&d, "groups", 1));
@@ -436,7 +444,7 @@ static void export_node(ex *e, const cnn_node *n)
         if (tr && op_pad) attr_ints(e, p, "output_padding", op_pad->n, op_pad->i);
     } else if (!strcmp(op, "batchnorm2d") || !strcmp(op, "batchnorm3d")) {
         const char *in[5] = {x};
-        for (int i = 0; i < 4; i++) in[i + 1] = ex_param(e, n->params[i]);
+        for (int i = 0; i < 4; i++) in[i + 1] = ex_param(e, cnn_node_param_at(n, i));
         p = ex_node(e, "BatchNormalization", nm, 5, in, out);
         attr_float(e, p, "epsilon", desc_float(&d, "eps", 1e-5f));
         /* ONNX: running = running * momentum + batch * (1 - momentum); torch the reverse */
@@ -453,7 +461,7 @@ static void export_node(ex *e, const cnn_node *n)
     } else if (!strcmp(op, "global_avgpool")) {
         ex_node(e, "GlobalAveragePool", nm, 1, &x, out);
     } else if (!strcmp(op, "adaptive_avgpool2d")) {
-        int H = n->in[0]->out.dims[2], W = n->in[0]->out.dims[3], oh = n->out.dims[2], ow = n->out.dims[3];
+        int H = cnn_node_dim(in0, 2), W = cnn_node_dim(in0, 3), oh = cnn_node_dim(n, 2), ow = cnn_node_dim(n, 3);
         if (oh == 1 && ow == 1) {
             ex_node(e, "GlobalAveragePool", nm, 1, &x, out);
         } else if (H % oh == 0 && W % ow == 0) { /* equal bins: an ordinary average pool */
@@ -494,17 +502,17 @@ static void export_node(ex *e, const cnn_node *n)
         }
     } else if (!strcmp(op, "concat")) {
         const char *in[256];
-        if (n->n_in > 256) {
-            ex_fail(e, n, CNN_ERR_UNSUPPORTED, "%d inputs (at most 256 exported)", n->n_in);
+        if (n_in > 256) {
+            ex_fail(e, n, CNN_ERR_UNSUPPORTED, "%d inputs (at most 256 exported)", n_in);
             return;
         }
-        for (int i = 0; i < n->n_in; i++) in[i] = e->vname[n->in[i]->id];
-        p = ex_node(e, "Concat", nm, n->n_in, in, out);
+        for (int i = 0; i < n_in; i++) in[i] = in_name(e, n, i);
+        p = ex_node(e, "Concat", nm, n_in, in, out);
         attr_int(e, p, "axis", 1);
     } else if (!strcmp(op, "add")) {
-        ex_node(e, "Add", nm, 2, (const char *[]){x, e->vname[n->in[1]->id]}, out);
+        ex_node(e, "Add", nm, 2, (const char *[]){x, in_name(e, n, 1)}, out);
     } else if (!strcmp(op, "mul_channel") || !strcmp(op, "mul_spatial")) {
-        ex_node(e, "Mul", nm, 2, (const char *[]){x, e->vname[n->in[1]->id]}, out);
+        ex_node(e, "Mul", nm, 2, (const char *[]){x, in_name(e, n, 1)}, out);
     } else if (!strcmp(op, "channel_mean") || !strcmp(op, "channel_max")) {
         p = ex_node(e, !strcmp(op, "channel_mean") ? "ReduceMean" : "ReduceMax", nm, 1, &x, out);
         attr_ints(e, p, "axes", 1, (const int64_t[]){1});
@@ -513,17 +521,17 @@ static void export_node(ex *e, const cnn_node *n)
         /* Reshape (N, g, C/g, *) - Transpose (0, 2, 1, ...) - Reshape (N, C, *), as torch
            writes it (importers recognise the pattern) */
         int64_t gr = desc_int(&d, "groups", 1), dims[CNN_MAX_DIMS + 1];
-        int nd = n->out.ndim;
+        int nd = cnn_node_ndim(n);
         dims[0] = gr;
-        dims[1] = n->out.dims[1] / gr;
-        for (int i = 2; i < nd; i++) dims[i] = n->out.dims[i];
+        dims[1] = cnn_node_dim(n, 1) / gr;
+        for (int i = 2; i < nd; i++) dims[i] = cnn_node_dim(n, i);
         const char *v1 = ex_str(e, "%s::split", nm), *v2 = ex_str(e, "%s::transpose", nm);
         reshape_to(e, v1, x, nd, dims, v1);
         int64_t perm[CNN_MAX_DIMS + 1] = {0, 2, 1};
         for (int i = 3; i <= nd; i++) perm[i] = i;
         p = ex_node(e, "Transpose", v2, 1, &v1, v2);
         attr_ints(e, p, "perm", nd + 1, perm);
-        for (int i = 1; i < nd; i++) dims[i - 1] = n->out.dims[i];
+        for (int i = 1; i < nd; i++) dims[i - 1] = cnn_node_dim(n, i);
         reshape_to(e, nm, v2, nd - 1, dims, out);
     } else if (!strcmp(op, "channel_slice")) {
         int64_t st = desc_int(&d, "start", 0), cnt = desc_int(&d, "count", 0);
@@ -537,13 +545,13 @@ static void export_node(ex *e, const cnn_node *n)
         ex_node(e, "Dropout", nm, 2, (const char *[]){x, r}, out);
     } else if (!strcmp(op, "linear")) {
         const char *xi = x;
-        if (n->in[0]->out.ndim != 2) {
+        if (cnn_node_ndim(in0) != 2) {
             xi = ex_str(e, "%s::flatten", nm);
             p = ex_node(e, "Flatten", xi, 1, &x, xi);
             attr_int(e, p, "axis", 1);
         }
-        const char *w = ex_param(e, n->params[0]);
-        const char *b = desc_int(&d, "bias", 0) ? ex_param(e, n->params[1]) : NULL;
+        const char *w = ex_param(e, cnn_node_param_at(n, 0));
+        const char *b = desc_int(&d, "bias", 0) ? ex_param(e, cnn_node_param_at(n, 1)) : NULL;
         p = ex_node(e, "Gemm", nm, b ? 3 : 2, (const char *[]){xi, w, b}, out);
         attr_int(e, p, "transB", 1);
     } else if (!strcmp(op, "global_maxpool")) {
@@ -554,7 +562,7 @@ static void export_node(ex *e, const cnn_node *n)
             ex_fail(e, n, CNN_ERR_UNSUPPORTED, "binary op %lld has no ONNX export", (long long)k);
             return;
         }
-        ex_node(e, BINARY_OPS[k], nm, 2, (const char *[]){x, e->vname[n->in[1]->id]}, out);
+        ex_node(e, BINARY_OPS[k], nm, 2, (const char *[]){x, in_name(e, n, 1)}, out);
     } else if (!strcmp(op, "unary")) {
         int64_t k = desc_int(&d, "op", -1);
         if (k < 0 || k >= (int64_t)(sizeof UNARY_OPS / sizeof *UNARY_OPS)) {
@@ -563,7 +571,7 @@ static void export_node(ex *e, const cnn_node *n)
         }
         ex_node(e, UNARY_OPS[k], nm, 1, &x, out);
     } else if (!strcmp(op, "matmul")) {
-        ex_node(e, "MatMul", nm, 2, (const char *[]){x, e->vname[n->in[1]->id]}, out);
+        ex_node(e, "MatMul", nm, 2, (const char *[]){x, in_name(e, n, 1)}, out);
     } else if (!strcmp(op, "transpose")) {
         const cnn_desc_attr *perm = need(e, n, &d, "perm");
         if (!perm) return;
@@ -600,7 +608,7 @@ static void export_node(ex *e, const cnn_node *n)
         int64_t all[CNN_MAX_DIMS];
         int na = axes ? axes->n : 0;
         if (na == 0) { /* all but the batch of a batched node */
-            for (int i = n->in[0]->batched ? 1 : 0; i < n->in[0]->out.ndim; i++) all[na++] = i;
+            for (int i = cnn_node_batched(in0) ? 1 : 0; i < cnn_node_ndim(in0); i++) all[na++] = i;
         } else {
             memcpy(all, axes->i, (size_t)na * sizeof *all);
         }
@@ -671,7 +679,7 @@ static cnn_status write_model(const Onnx__ModelProto *m, const char *path)
 static cnn_node *pick_output(cnn_graph *g, const cnn_onnx_export_opts *o)
 {
     cnn_node *out = o && o->output ? o->output : cnn_graph_output(g);
-    if (out && !strcmp(out->op->name, "cross_entropy")) out = out->in[0];
+    if (out && !strcmp(cnn_node_op(out), "cross_entropy")) out = cnn_node_input(out, 0);
     return out;
 }
 
@@ -682,7 +690,8 @@ cnn_status cnn_onnx_export(cnn_graph *g, const char *path, const cnn_onnx_export
     if (cnn_graph_status(g) != CNN_OK)
         return cnn_set_error(cnn_graph_status(g), "onnx export: the graph has an error: %s",
                              cnn_graph_error(g));
-    if (g->n_nodes == 0) return cnn_set_error(CNN_ERR_INVALID_ARG, "onnx export: the graph is empty");
+    int n_nodes = cnn_graph_num_nodes(g);
+    if (n_nodes == 0) return cnn_set_error(CNN_ERR_INVALID_ARG, "onnx export: the graph is empty");
     {
         uint32_t one = 1; /* raw_data is little-endian */
         unsigned char first;
@@ -691,54 +700,53 @@ cnn_status cnn_onnx_export(cnn_graph *g, const char *path, const cnn_onnx_export
             return cnn_set_error(CNN_ERR_UNSUPPORTED, "onnx export: big-endian hosts are not supported");
     }
     cnn_node *outn = pick_output(g, o);
-    if (!outn || outn->g != g)
+    if (!outn || cnn_graph_node(g, cnn_node_index(outn)) != outn)
         return cnn_set_error(CNN_ERR_INVALID_ARG, "onnx export: the output node is not in this graph");
     cnn_status s;
-    if (!g->compiled && (s = cnn_graph_compile(g, 0)) != CNN_OK) return s;
+    if (!cnn_graph_compiled(g) && (s = cnn_graph_compile(g, 0)) != CNN_OK) return s;
 
     ex e = {.g = g};
-    bool *needed = cnn_calloc((size_t)g->n_nodes, sizeof *needed);
-    e.vname = cnn_calloc((size_t)g->n_nodes, sizeof *e.vname);
+    bool *needed = cnn_calloc((size_t)n_nodes, sizeof *needed);
+    e.vname = cnn_calloc((size_t)n_nodes, sizeof *e.vname);
     Onnx__ValueInfoProto *outvi = NULL;
     if (!needed || !e.vname) {
         e.st = cnn_set_error(CNN_ERR_NOMEM, "onnx export: out of memory");
         goto done;
     }
     /* what the output depends on (ids are topological: consumers after producers) */
-    needed[outn->id] = true;
-    for (int i = outn->id; i >= 0; i--)
-        if (needed[i])
-            for (int j = 0; j < g->nodes[i]->n_in; j++) needed[g->nodes[i]->in[j]->id] = true;
-    for (int i = 0; i <= outn->id && e.st == CNN_OK; i++) {
-        cnn_node *n = g->nodes[i];
+    int out_id = cnn_node_index(outn);
+    needed[out_id] = true;
+    for (int i = out_id; i >= 0; i--)
+        if (needed[i]) {
+            const cnn_node *n = cnn_graph_node(g, i);
+            for (int j = 0; j < cnn_node_num_inputs(n); j++) needed[cnn_node_index(cnn_node_input(n, j))] = true;
+        }
+    for (int i = 0; i <= out_id && e.st == CNN_OK; i++) {
+        const cnn_node *n = cnn_graph_node(g, i);
         if (!needed[i]) continue;
-        const char *op = n->op->name;
+        const char *op = cnn_node_op(n), *nm = cnn_node_name(n);
         if (!strcmp(op, "input")) {
-            e.vname[i] = n->name;
-            ex_push(&e, (void ***)&e.inputs, &e.n_inputs, &e.cap_inputs, ex_value_info(&e, n->name, n));
+            e.vname[i] = nm;
+            ex_push(&e, (void ***)&e.inputs, &e.n_inputs, &e.cap_inputs, ex_value_info(&e, nm, n));
         } else if (!strcmp(op, "parameter")) {
-            e.vname[i] = ex_param(&e, n->params[0]);
+            e.vname[i] = ex_param(&e, cnn_node_param_at(n, 0));
         } else if (!strcmp(op, "constant")) {
-            /* the node copies its own data into its value when it runs: run it into a
-               buffer of ours (its planned value may not be placed yet) */
-            cnn_ctx ctx = {.batch = 1};
-            float *buf = ex_alloc(&e, cnn_node_numel_max(n) * sizeof *buf), *planned = n->out.data;
+            float *buf = ex_alloc(&e, cnn_node_per_example(n) * sizeof *buf);
             if (!buf) break;
-            n->out.data = buf;
-            cnn_status fs = n->op->forward(n, &ctx);
-            n->out.data = planned;
+            cnn_status fs = cnn_node_data(n, buf);
             if (fs != CNN_OK) {
                 ex_fail(&e, n, fs, "constant: %s", cnn_error_message());
                 break;
             }
-            e.vname[i] = ex_init_f32(&e, n->name, n->out.ndim, n->out.dims, buf);
+            cnn_tensor v = cnn_node_value(n);
+            e.vname[i] = ex_init_f32(&e, nm, v.ndim, v.dims, buf);
         } else {
-            e.vname[i] = n->name;
+            e.vname[i] = nm;
             export_node(&e, n);
         }
     }
     if (e.st != CNN_OK) goto done;
-    outvi = ex_value_info(&e, e.vname[outn->id], outn);
+    outvi = ex_value_info(&e, e.vname[out_id], outn);
     Onnx__ValueInfoProto **outs = ex_alloc(&e, sizeof *outs);
     Onnx__GraphProto *gp = ex_alloc(&e, sizeof *gp);
     Onnx__OperatorSetIdProto *ops = ex_alloc(&e, sizeof *ops);

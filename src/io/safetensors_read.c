@@ -234,11 +234,9 @@ static cnn_status parse_metadata(cnn_json *p, cnn_tensor_file *f)
     }
     for (;;) {
         char *k = NULL, *v = NULL;
+        CNN_CHECK(cnn_json_key(p, "a metadata key string", &k, NULL));
+        cnn_status s = CNN_OK;
         if (cnn_json_peek(p) != '"')
-            return cnn_json_fail(p, "expected a metadata key string, found %s", cnn_json_desc(p));
-        CNN_CHECK(cnn_json_string(p, &k));
-        cnn_status s = cnn_json_expect(p, ':');
-        if (s == CNN_OK && cnn_json_peek(p) != '"')
             s = cnn_json_fail(p, "__metadata__ values must be strings, found %s", cnn_json_desc(p));
         if (s == CNN_OK) s = cnn_json_string(p, &v);
         if (s == CNN_OK) s = add_meta(p, f, k, v);
@@ -261,15 +259,9 @@ static cnn_status parse_tensor(cnn_json *p, st_entry *e)
     if (cnn_json_peek(p) != '}') {
         for (;;) {
             char *k = NULL;
-            if (cnn_json_peek(p) != '"')
-                return cnn_json_fail(p, "expected a key string, found %s", cnn_json_desc(p));
-            size_t key_at = p->pos;
-            CNN_CHECK(cnn_json_string(p, &k));
-            cnn_status s = cnn_json_expect(p, ':');
-            if (s != CNN_OK) {
-                cnn_free(k);
-                return s;
-            }
+            size_t key_at = 0;
+            CNN_CHECK(cnn_json_key(p, "a key string", &k, &key_at));
+            cnn_status s = CNN_OK;
             if (strcmp(k, "dtype") == 0 && !have_dtype) {
                 char *v = NULL;
                 s = cnn_json_peek(p) == '"'
@@ -392,22 +384,18 @@ static cnn_status parse_header(cnn_json *p, cnn_tensor_file *f)
     if (cnn_json_peek(p) != '}') {
         for (;;) {
             char *k = NULL;
-            if (cnn_json_peek(p) != '"')
-                return cnn_json_fail(p, "expected a key string, found %s", cnn_json_desc(p));
-            CNN_CHECK(cnn_json_string(p, &k));
-            cnn_status s = cnn_json_expect(p, ':');
-            if (s == CNN_OK && strcmp(k, "__metadata__") == 0) {
+            CNN_CHECK(cnn_json_key(p, "a key string", &k, NULL));
+            cnn_status s = CNN_OK;
+            if (strcmp(k, "__metadata__") == 0) {
                 if (have_meta) s = cnn_json_fail(p, "duplicate __metadata__");
                 if (s == CNN_OK) s = parse_metadata(p, f);
                 have_meta = true;
                 cnn_free(k);
-            } else if (s == CNN_OK) {
+            } else {
                 st_entry e = {.name = k};
-                if (s == CNN_OK) s = parse_tensor(p, &e);
+                s = parse_tensor(p, &e);
                 if (s == CNN_OK) s = add_entry(p, f, &e);
                 if (s != CNN_OK) cnn_free(k);
-            } else {
-                cnn_free(k);
             }
             if (s != CNN_OK) return s;
             bool more;

@@ -212,35 +212,30 @@ cnn_status cnn_set_backend(const char *name)
 
 const char *cnn_backend_name(void) { return cnn_backend_get()->name; }
 
-size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c)
-{
-    size_t m = 0;
-    for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++) {
-        size_t b = g_backends[i]->conv_scratch(c);
-        if (b > m) m = b;
-    }
-    return m;
-}
-
-size_t cnn_conv_s8_scratch_bytes(const cnn_conv_desc *c)
-{
-    size_t m = 0;
-    for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++) {
-        size_t b = g_backends[i]->conv_s8_scratch(c);
-        if (b > m) m = b;
-    }
-    return m;
-}
-
-size_t cnn_conv_scratch_forward_bytes(const cnn_conv_desc *c)
+/* The largest scratch of every compiled-in backend for c (the arena must serve
+   whichever one runs): all conv kinds, the forward alone, or int8. */
+enum { SCRATCH_ALL, SCRATCH_FORWARD, SCRATCH_S8 };
+static size_t max_scratch(const cnn_conv_desc *c, int kind)
 {
     size_t m = 0;
     for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++) {
         const cnn_backend *be = g_backends[i];
-        size_t b = be->conv_scratch_forward ? be->conv_scratch_forward(c) : be->conv_scratch(c);
+        size_t b;
+        if (kind == SCRATCH_S8) b = be->conv_s8_scratch(c);
+        else if (kind == SCRATCH_FORWARD && be->conv_scratch_forward) b = be->conv_scratch_forward(c);
+        else b = be->conv_scratch(c);
         if (b > m) m = b;
     }
     return m;
+}
+
+size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c) { return max_scratch(c, SCRATCH_ALL); }
+
+size_t cnn_conv_s8_scratch_bytes(const cnn_conv_desc *c) { return max_scratch(c, SCRATCH_S8); }
+
+size_t cnn_conv_scratch_forward_bytes(const cnn_conv_desc *c)
+{
+    return max_scratch(c, SCRATCH_FORWARD);
 }
 
 const char *cnn_backend_conv_kernel(const cnn_conv_desc *c)

@@ -9,15 +9,10 @@
 #include <stdint.h>
 
 #include "cnn.h"
+#include "../core/optim_seg.h"
 
-/* A convolution in 1-3 spatial dimensions, stored as (D, H, W); a 2D convolution
-   has D = 1, k[0] = 1, s[0] = 1, p[0] = 0, d[0] = 1.
-   x: (N, C_in, D, H, W), w: (C_out, C_in/groups, kD, kH, kW), y: (N, C_out, D', H', W'). */
-typedef struct cnn_conv_desc {
-    int n, c_in, c_out, groups;
-    int in[3], out[3];
-    int k[3], s[3], p[3], d[3];
-} cnn_conv_desc;
+/* cnn_conv_desc, the geometry of a convolution: include/cnn/describe.h (public: exporters
+   read it too). */
 
 /* A pooling geometry, (D, H, W) as cnn_conv_desc; 2D pooling has in[0] = out[0] = 1,
    k[0] = s[0] = d[0] = 1, p[0] = 0. planes = N * C, each pooled alone. */
@@ -36,25 +31,7 @@ typedef struct cnn_lrn_desc {
     float alpha, beta, k;
 } cnn_lrn_desc;
 
-/* One contiguous piece of a parameter for the optimizer entries: value w, gradient g,
-   state m (momentum buffer / exp_avg; NULL for plain SGD) and v (exp_avg_sq). */
-typedef struct cnn_optim_seg {
-    float *w;
-    const float *g;
-    float *m, *v;
-    size_t n;
-} cnn_optim_seg;
-
-/* One step's hyper-parameters. SGD: d = g + wd w; b = first ? d : momentum b + d;
-   d = nesterov ? d + momentum b : b; w -= lr d. Adam: g += wd w (AdamW instead
-   w *= decay); m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-   w -= step_size * m / (sqrt(v) / bc2_sqrt + eps). */
-typedef struct cnn_optim_hyper {
-    float lr, wd, momentum;
-    bool first, nesterov;
-    float b1, b2, eps, step_size, bc2_sqrt, decay;
-    bool decoupled;
-} cnn_optim_hyper;
+/* cnn_optim_seg, cnn_optim_hyper: the optimizer entries' data, core/optim_seg.h. */
 /* General tensor ops (docs/architecture.md, "General tensor ops"). A strided index
    space: rank r, shape dims, and the strides (in elements) of up to 3 operands over
    it; a stride of 0 repeats an element (broadcasting). */

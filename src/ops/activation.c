@@ -139,12 +139,3 @@ cnn_node *cnn_activation_p(cnn_graph *g, cnn_node *x, cnn_act act, float alpha, 
     return cnn_node_make(g, &cnn_op_activation, kind, 1, &x, &a, sizeof a);
 }
 
-/* For exporters: the activation an activation node applies. */
-cnn_act cnn_activation_kind(const cnn_node *n) { return ((const act_attr *)n->attr)->act; }
-
-void cnn_activation_params(const cnn_node *n, float *alpha, float *beta)
-{
-    const act_attr *a = n->attr;
-    *alpha = a->alpha;
-    *beta = a->beta;
-}

@@ -8,6 +8,7 @@
 #include "ops_common.h"
 #include "op_describe.h"
 #include "pool_common.h"
+#include "spatial.h"
 
 typedef struct adaptive_attr {
     int oh, ow;
@@ -16,26 +17,19 @@ typedef struct adaptive_attr {
 static cnn_status adaptive_shape(cnn_node *n)
 {
     const adaptive_attr *a = n->attr;
-    const cnn_node *x = n->in[0];
-    if (x->out.ndim != 4)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
-                              cnn_node_shape_str(x));
+    CNN_CHECK(cnn_spatial_input_check(n, 2));
     if (a->oh < 1 || a->ow < 1)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "output size %dx%d must be >= 1x1", a->oh,
                               a->ow);
-    n->out.ndim = 4;
-    n->out.dims[0] = x->out.dims[0];
-    n->out.dims[1] = x->out.dims[1];
-    n->out.dims[2] = a->oh;
-    n->out.dims[3] = a->ow;
+    cnn_spatial_set_out(n, n->in[0]->out.dims[1], 2, (const int[]){a->oh, a->ow});
     return CNN_OK;
 }
 
 /* k, s, p and d do not apply: 1 (the bins come from the sizes). */
 static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
 {
-    static const int one[2] = {1, 1};
-    return cnn_pool2d_desc(n, ctx, one, one, (const int[]){0, 0}, one);
+    static const cnn_pool_win w = {.nd = 2, .k = {1, 1}, .s = {1, 1}, .d = {1, 1}};
+    return cnn_pool_desc_of(n, ctx, &w);
 }
 
 static cnn_status adaptive_forward(cnn_node *n, const cnn_ctx *ctx)
@@ -78,15 +72,8 @@ cnn_node *cnn_adaptive_avgpool2d(cnn_graph *g, cnn_node *x, int out_h, int out_w
 /* ---------------------------------------------------------------- global */
 static cnn_status global_shape(cnn_node *n)
 {
-    const cnn_node *x = n->in[0];
-    if (x->out.ndim != 4)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
-                              cnn_node_shape_str(x));
-    n->out.ndim = 4;
-    n->out.dims[0] = x->out.dims[0];
-    n->out.dims[1] = x->out.dims[1];
-    n->out.dims[2] = 1;
-    n->out.dims[3] = 1;
+    CNN_CHECK(cnn_spatial_input_check(n, 2));
+    cnn_spatial_set_out(n, n->in[0]->out.dims[1], 2, (const int[]){1, 1});
     return CNN_OK;
 }
 

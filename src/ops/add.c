@@ -54,6 +54,5 @@ const cnn_op_def cnn_op_add = {
 
 cnn_node *cnn_add(cnn_graph *g, cnn_node *a, cnn_node *b)
 {
-    cnn_node *in[2] = {a, b};
-    return cnn_node_make(g, &cnn_op_add, NULL, 2, in, NULL, 0);
+    return cnn_node_make(g, &cnn_op_add, NULL, 2, (cnn_node *[]){a, b}, NULL, 0);
 }

@@ -168,25 +168,14 @@ static void bn_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_float(d, "momentum", a->momentum);
 }
 
-const cnn_op_def cnn_op_batchnorm2d = {
-    .name = "batchnorm2d",
-    .shape = bn_shape,
-    .forward = bn_forward,
-    .backward = bn_backward,
-    .describe = bn_describe,
-    .epilogue_kind = CNN_EPI_AFFINE,
-    .epilogue_stage = bn_stage,
-};
-
-const cnn_op_def cnn_op_batchnorm3d = {
-    .name = "batchnorm3d",
-    .shape = bn_shape,
-    .forward = bn_forward,
-    .backward = bn_backward,
-    .describe = bn_describe,
-    .epilogue_kind = CNN_EPI_AFFINE,
-    .epilogue_stage = bn_stage,
-};
+/* batchnorm2d and batchnorm3d: the same op over 2 or 3 spatial axes, two names */
+#define BN_OP_DEF(op_name)                                                                   \
+    {                                                                                        \
+        .name = op_name, .shape = bn_shape, .forward = bn_forward, .backward = bn_backward,  \
+        .describe = bn_describe, .epilogue_kind = CNN_EPI_AFFINE, .epilogue_stage = bn_stage, \
+    }
+const cnn_op_def cnn_op_batchnorm2d = BN_OP_DEF("batchnorm2d");
+const cnn_op_def cnn_op_batchnorm3d = BN_OP_DEF("batchnorm3d");
 
 static cnn_node *bn_make(cnn_graph *g, cnn_node *x, const cnn_batchnorm_opts *o, int spatial_dims)
 {
@@ -207,12 +196,4 @@ cnn_node *cnn_batchnorm2d_(cnn_graph *g, cnn_node *x, const cnn_batchnorm_opts *
 cnn_node *cnn_batchnorm3d_(cnn_graph *g, cnn_node *x, const cnn_batchnorm_opts *o)
 {
     return bn_make(g, x, o, 3);
-}
-
-/* Eval-mode y = x * scale + shift with exactly the backend's eval arithmetic (for
-   exporters). */
-void cnn_bn_eval_affine(const cnn_node *n, float *scale, float *shift)
-{
-    cnn_bn_args k = bn_args(n, 1);
-    cnn_backend_get()->bn_eval_affine(&k, scale, shift);
 }

@@ -5,25 +5,15 @@
    forward and backward are the N-d convolution's of conv_common.c. */
 #include "conv_common.h"
 
-static cnn_status conv2d_shape(cnn_node *n) { return cnn_conv_shape(n, n->attr); }
-static int64_t conv2d_cost(const cnn_node *n) { return cnn_conv_cost(n, n->attr); }
-static cnn_status conv2d_forward(cnn_node *n, const cnn_ctx *ctx)
-{
-    return cnn_conv_forward(n, ctx, n->attr);
-}
-static cnn_status conv2d_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    return cnn_conv_backward(n, ctx, n->attr);
-}
-
 const cnn_op_def cnn_op_conv2d = {
     .name = "conv2d",
     .int8_conv = cnn_conv_int8,
+    .kernel_name = cnn_conv_kernel_name,
     .takes_epilogue = true,
-    .shape = conv2d_shape,
-    .cost = conv2d_cost,
-    .forward = conv2d_forward,
-    .backward = conv2d_backward,
+    .shape = cnn_conv_shape,
+    .cost = cnn_conv_cost,
+    .forward = cnn_conv_forward,
+    .backward = cnn_conv_backward,
     .describe = cnn_conv_describe,
 };
 

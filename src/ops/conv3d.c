@@ -5,25 +5,15 @@
    backward are the N-d convolution's of conv_common.c. */
 #include "conv_common.h"
 
-static cnn_status conv3d_shape(cnn_node *n) { return cnn_conv_shape(n, n->attr); }
-static int64_t conv3d_cost(const cnn_node *n) { return cnn_conv_cost(n, n->attr); }
-static cnn_status conv3d_forward(cnn_node *n, const cnn_ctx *ctx)
-{
-    return cnn_conv_forward(n, ctx, n->attr);
-}
-static cnn_status conv3d_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    return cnn_conv_backward(n, ctx, n->attr);
-}
-
 const cnn_op_def cnn_op_conv3d = {
     .name = "conv3d",
     .int8_conv = cnn_conv_int8,
+    .kernel_name = cnn_conv_kernel_name,
     .takes_epilogue = true,
-    .shape = conv3d_shape,
-    .cost = conv3d_cost,
-    .forward = conv3d_forward,
-    .backward = conv3d_backward,
+    .shape = cnn_conv_shape,
+    .cost = cnn_conv_cost,
+    .forward = cnn_conv_forward,
+    .backward = cnn_conv_backward,
     .describe = cnn_conv_describe,
 };
 

@@ -1,44 +1,14 @@
 /* Shared by the convolution ops: see conv_common.h. The output size is PyTorch's:
    out = floor((in + 2*pad - dil*(k-1) - 1) / stride) + 1 per axis. */
 #include <math.h>
-#include <stdio.h>
 
 #include "conv_common.h"
 #include "op_describe.h"
 
-const char *cnn_dims_str(int nd, const int *v, char *buf, size_t size)
-{
-    size_t pos = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < nd && pos < size; i++)
-        pos += (size_t)snprintf(buf + pos, size - pos, i ? "x%d" : "%d", v[i]);
-    return buf;
-}
-
-static bool all_at_least(int nd, const int *v, int lo)
-{
-    for (int i = 0; i < nd; i++)
-        if (v[i] < lo) return false;
-    return true;
-}
-
 cnn_status cnn_conv_check(cnn_node *n, const cnn_conv_geom *c, int c_in)
 {
-    char b1[48];
-    int nd = c->nd;
     if (c->out < 1) return cnn_node_error(n, CNN_ERR_INVALID_ARG, "out_channels %d must be >= 1", c->out);
-    if (!all_at_least(nd, c->k, 1))
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "kernel %s must be >= 1 (set .kernel)",
-                              cnn_dims_str(nd, c->k, b1, sizeof b1));
-    if (!all_at_least(nd, c->s, 1))
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "stride %s must be >= 1",
-                              cnn_dims_str(nd, c->s, b1, sizeof b1));
-    if (!all_at_least(nd, c->d, 1))
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "dilation %s must be >= 1",
-                              cnn_dims_str(nd, c->d, b1, sizeof b1));
-    if (!all_at_least(nd, c->p, 0))
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "padding %s must be >= 0",
-                              cnn_dims_str(nd, c->p, b1, sizeof b1));
+    CNN_CHECK(cnn_window_check(n, c->nd, c->k, c->s, c->d, c->p));
     if (c->groups < 1) return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d must be >= 1", c->groups);
     if (c_in % c->groups)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d does not divide %d input channels",
@@ -49,13 +19,12 @@ cnn_status cnn_conv_check(cnn_node *n, const cnn_conv_geom *c, int c_in)
     return CNN_OK;
 }
 
-cnn_status cnn_conv_shape(cnn_node *n, cnn_conv_geom *c)
+cnn_status cnn_conv_shape(cnn_node *n)
 {
+    cnn_conv_geom *c = n->attr;
     const cnn_node *x = n->in[0];
     int nd = c->nd;
-    if (x->out.ndim != nd + 2)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be %s, got %s",
-                              nd == 3 ? "(N, C, D, H, W)" : "(N, C, H, W)", cnn_node_shape_str(x));
+    CNN_CHECK(cnn_spatial_input_check(n, nd));
     int c_in = x->out.dims[1];
     const int *in = &x->out.dims[2];
     CNN_CHECK(cnn_conv_check(n, c, c_in));
@@ -71,10 +40,7 @@ cnn_status cnn_conv_shape(cnn_node *n, cnn_conv_geom *c)
         }
         o[i] = (in[i] + 2 * c->p[i] - span) / c->s[i] + 1;
     }
-    n->out.ndim = nd + 2;
-    n->out.dims[0] = x->out.dims[0];
-    n->out.dims[1] = c->out;
-    for (int i = 0; i < nd; i++) n->out.dims[2 + i] = o[i];
+    cnn_spatial_set_out(n, c->out, nd, o);
 
     int cg = c_in / c->groups, fan_in = cg;
     int wd[5] = {c->out, cg};
@@ -105,8 +71,9 @@ cnn_status cnn_conv_shape(cnn_node *n, cnn_conv_geom *c)
 }
 
 /* output elements * (C_in/groups * prod(k)) */
-int64_t cnn_conv_cost(const cnn_node *n, const cnn_conv_geom *c)
+int64_t cnn_conv_cost(const cnn_node *n)
 {
+    const cnn_conv_geom *c = n->attr;
     int64_t per_out = c->desc.c_in / c->groups;
     for (int i = 0; i < c->nd; i++) per_out *= c->k[i];
     int64_t outs = c->out;
@@ -114,8 +81,9 @@ int64_t cnn_conv_cost(const cnn_node *n, const cnn_conv_geom *c)
     return per_out * outs;
 }
 
-cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom *c)
+cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx)
 {
+    const cnn_conv_geom *c = n->attr;
     cnn_conv_desc d = c->desc;
     d.n = ctx->batch;
     if (ctx->layout && (n->layout || n->in[0]->layout)) /* layout.c */
@@ -127,8 +95,9 @@ cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom
     return CNN_OK;
 }
 
-cnn_status cnn_conv_backward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom *c)
+cnn_status cnn_conv_backward(cnn_node *n, const cnn_ctx *ctx)
 {
+    const cnn_conv_geom *c = n->attr;
     cnn_conv_desc d = c->desc;
     d.n = ctx->batch;
     cnn_node *x = n->in[0];
@@ -155,4 +124,17 @@ void cnn_conv_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_ints(d, "dilation", c->nd, c->d);
     cnn_desc_int(d, "groups", c->groups);
     cnn_desc_int(d, "bias", c->bias);
+}
+
+const char *cnn_conv_kernel_name(const cnn_node *n, int batch, char *buf, size_t size)
+{
+    cnn_conv_desc d;
+    cnn_conv_int8(n, &d);
+    d.n = batch;
+    if (n->layout || n->in[0]->layout) /* blocked input and/or output: no reorder there */
+        snprintf(buf, size, "%s %s>%s", cnn_conv_blocked_kernel(&d), n->in[0]->layout ? "16c" : "nchw",
+                 n->layout ? "16c" : "nchw");
+    else
+        snprintf(buf, size, "%s", cnn_backend_conv_kernel(&d));
+    return buf;
 }

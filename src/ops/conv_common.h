@@ -7,6 +7,7 @@
 #define CNN_CONV_COMMON_H
 #include "../graph/graph_internal.h"
 #include "ops_common.h"
+#include "spatial.h"
 
 /* A convolution's options along its nd spatial axes (2: H, W; 3: D, H, W). */
 typedef struct cnn_conv_geom {
@@ -18,19 +19,22 @@ typedef struct cnn_conv_geom {
     cnn_conv_desc desc; /* the kernel descriptor, at the maximum batch */
 } cnn_conv_geom;
 
-/* "3x3" / "7x3x3" of nd values into buf (16 bytes per value is plenty). */
-const char *cnn_dims_str(int nd, const int *v, char *buf, size_t size);
 /* Validates out_channels, kernel, stride, dilation, padding and groups against c_in
    input channels; the error names the op, the layer, the option and its value. */
 cnn_status cnn_conv_check(cnn_node *n, const cnn_conv_geom *c, int c_in);
 
-/* The regular convolution (conv2d, conv3d): x (N, C, *spatial) -> (N, out, *spatial'). */
-cnn_status cnn_conv_shape(cnn_node *n, cnn_conv_geom *c);
-int64_t cnn_conv_cost(const cnn_node *n, const cnn_conv_geom *c);
-cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom *c);
-cnn_status cnn_conv_backward(cnn_node *n, const cnn_ctx *ctx, const cnn_conv_geom *c);
+/* The regular convolution (conv2d, conv3d): x (N, C, *spatial) -> (N, out, *spatial'),
+   its geometry the node's attr: the cnn_op_def entries of both. */
+cnn_status cnn_conv_shape(cnn_node *n);
+int64_t cnn_conv_cost(const cnn_node *n);
+cnn_status cnn_conv_forward(cnn_node *n, const cnn_ctx *ctx);
+cnn_status cnn_conv_backward(cnn_node *n, const cnn_ctx *ctx);
 /* cnn_op_def.int8_conv of the regular convolutions. */
 void cnn_conv_int8(const cnn_node *n, cnn_conv_desc *d);
+/* The kernel a convolution's eval forward runs at this batch (op kernel_name hook,
+   for cnn_graph_profile): the backend's choice, or the blocked kernel with the
+   layouts it reads and writes ("cpu dw 16c>nchw"). */
+const char *cnn_conv_kernel_name(const cnn_node *n, int batch, char *buf, size_t size);
 /* describe(): out_channels, kernel, stride, padding, dilation (nd values each), groups,
    bias (0/1). */
 void cnn_conv_describe(const cnn_node *n, cnn_op_desc *d);

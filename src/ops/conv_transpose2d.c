@@ -30,9 +30,7 @@ static cnn_status conv_transpose2d_shape(cnn_node *n)
 {
     conv_transpose2d_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    if (x->out.ndim != 4)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
-                              cnn_node_shape_str(x));
+    CNN_CHECK(cnn_spatial_input_check(n, 2));
     int c_in = x->out.dims[1], h = x->out.dims[2], w = x->out.dims[3];
     cnn_conv_geom geom = {.nd = 2, .out = a->out, .k = {a->kh, a->kw}, .s = {a->sh, a->sw},
                           .p = {a->ph, a->pw}, .d = {a->dh, a->dw}, .groups = a->groups};
@@ -58,11 +56,7 @@ static cnn_status conv_transpose2d_shape(cnn_node *n)
     if (oh > INT32_MAX || ow > INT32_MAX)
         return cnn_node_error(n, CNN_ERR_SHAPE, "output %lldx%lld is too large for input %s",
                               (long long)oh, (long long)ow, cnn_node_shape_str(x));
-    n->out.ndim = 4;
-    n->out.dims[0] = x->out.dims[0];
-    n->out.dims[1] = a->out;
-    n->out.dims[2] = (int)oh;
-    n->out.dims[3] = (int)ow;
+    cnn_spatial_set_out(n, a->out, 2, (const int[]){(int)oh, (int)ow});
 
     /* PyTorch's fan_in of this weight is weight.size(1) * kh * kw */
     int og = a->out / a->groups;

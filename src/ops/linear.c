@@ -87,6 +87,7 @@ static void linear_describe(const cnn_node *n, cnn_op_desc *d)
 }
 
 const cnn_op_def cnn_op_linear = {
+    .kernel_name = cnn_gemm_kernel_name,
     .name = "linear",
     .int8_conv = linear_int8,
     .shape = linear_shape,

@@ -12,6 +12,7 @@
 
 #include "../graph/graph_internal.h"
 #include "nd.h"
+#include "op_describe.h"
 
 /* Shapes at the current batch, with 1-D operands promoted. */
 static int mm_geom_of(const cnn_node *a, const cnn_node *b, cnn_matmul_desc *g, int *bad_dim)
@@ -114,6 +115,7 @@ static cnn_status mm_backward(cnn_node *n, const cnn_ctx *ctx)
 }
 
 const cnn_op_def cnn_op_matmul = {
+    .kernel_name = cnn_gemm_kernel_name,
     .name = "matmul",
     .shape = mm_shape,
     .cost = mm_cost,
@@ -123,6 +125,5 @@ const cnn_op_def cnn_op_matmul = {
 
 cnn_node *cnn_matmul(cnn_graph *g, cnn_node *a, cnn_node *b)
 {
-    cnn_node *in[2] = {a, b};
-    return cnn_node_make(g, &cnn_op_matmul, NULL, 2, in, NULL, 0);
+    return cnn_node_make(g, &cnn_op_matmul, NULL, 2, (cnn_node *[]){a, b}, NULL, 0);
 }

@@ -5,13 +5,11 @@
    like return_indices=True; ties -> the first max, NaN wins as in PyTorch) is saved
    as int32 for backward and for cnn_maxpool2d_indices. */
 #include "../graph/graph_internal.h"
-#include "ops_common.h"
 #include "op_describe.h"
 #include "pool_common.h"
 
 typedef struct maxpool2d_attr {
-    int kh, kw, sh, sw, ph, pw, dh, dw;
-    bool ceil_mode;
+    cnn_pool_win w; /* first: cnn_maxpool_backward reads it */
     bool exclude_pad; /* only to reject it: an avg pool option */
     bool ran;         /* forward has filled n->saved */
 } maxpool2d_attr;
@@ -20,50 +18,20 @@ static cnn_status maxpool2d_shape(cnn_node *n)
 {
     maxpool2d_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    if (x->out.ndim != 4)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
-                              cnn_node_shape_str(x));
-    if (a->kh < 1 || a->kw < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "kernel %dx%d must be >= 1 (set .kernel)",
-                              a->kh, a->kw);
-    if (a->sh < 1 || a->sw < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "stride %dx%d must be >= 1", a->sh, a->sw);
-    if (a->dh < 1 || a->dw < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "dilation %dx%d must be >= 1", a->dh, a->dw);
-    if (a->ph < 0 || a->pw < 0)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "padding %dx%d must be >= 0", a->ph, a->pw);
-    if (a->ph > a->kh / 2 || a->pw > a->kw / 2)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
-                              "padding %dx%d must be at most half the kernel %dx%d", a->ph, a->pw,
-                              a->kh, a->kw);
     if (a->exclude_pad)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "exclude_pad applies to avgpool2d only");
-    int h = x->out.dims[2], w = x->out.dims[3];
-    if ((int64_t)h * w > INT32_MAX)
+    CNN_CHECK(cnn_pool_shape(n, &a->w, true));
+    if ((int64_t)x->out.dims[2] * x->out.dims[3] > INT32_MAX)
         return cnn_node_error(n, CNN_ERR_SHAPE, "input plane %s too large for int32 indices",
                               cnn_node_shape_str(x));
-    int oh = cnn_pool_out_size(h, a->kh, a->sh, a->ph, a->dh, a->ceil_mode);
-    int ow = cnn_pool_out_size(w, a->kw, a->sw, a->pw, a->dw, a->ceil_mode);
-    if (oh < 1 || ow < 1)
-        return cnn_node_error(n, CNN_ERR_SHAPE,
-                              "output %dx%d is smaller than 1x1: kernel %dx%d (dilation %dx%d, "
-                              "padding %dx%d) does not fit the input %s",
-                              oh, ow, a->kh, a->kw, a->dh, a->dw, a->ph, a->pw,
-                              cnn_node_shape_str(x));
-    n->out.ndim = 4;
-    n->out.dims[0] = x->out.dims[0];
-    n->out.dims[1] = x->out.dims[1];
-    n->out.dims[2] = oh;
-    n->out.dims[3] = ow;
-    n->saved_bytes = (size_t)x->out.dims[0] * x->out.dims[1] * oh * ow * sizeof(int32_t);
+    n->saved_bytes = cnn_tensor_numel(&n->out) * sizeof(int32_t);
     return CNN_OK;
 }
 
 static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
 {
     const maxpool2d_attr *a = n->attr;
-    return cnn_pool2d_desc(n, ctx, (const int[]){a->kh, a->kw}, (const int[]){a->sh, a->sw},
-                           (const int[]){a->ph, a->pw}, (const int[]){a->dh, a->dw});
+    return cnn_pool_desc_of(n, ctx, &a->w);
 }
 
 static cnn_status maxpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
@@ -75,23 +43,10 @@ static cnn_status maxpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-static cnn_status maxpool2d_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    cnn_node *x = n->in[0];
-    if (!x->grad.data) return CNN_OK;
-    const cnn_pool_desc d = pool_desc(n, ctx);
-    cnn_backend_get()->maxpool_backward(&d, n->grad.data, n->saved, x->grad.data);
-    return CNN_OK;
-}
-
 static void maxpool2d_describe(const cnn_node *n, cnn_op_desc *d)
 {
     const maxpool2d_attr *a = n->attr;
-    cnn_desc_ints(d, "kernel", 2, (const int[]){a->kh, a->kw});
-    cnn_desc_ints(d, "stride", 2, (const int[]){a->sh, a->sw});
-    cnn_desc_ints(d, "padding", 2, (const int[]){a->ph, a->pw});
-    cnn_desc_ints(d, "dilation", 2, (const int[]){a->dh, a->dw});
-    cnn_desc_int(d, "ceil_mode", a->ceil_mode);
+    cnn_pool_describe(&a->w, d);
     cnn_desc_int(d, "exclude_pad", 0);
 }
 
@@ -100,25 +55,13 @@ const cnn_op_def cnn_op_maxpool2d = {
     .shape = maxpool2d_shape,
     .cost = NULL, /* no multiply-adds */
     .forward = maxpool2d_forward,
-    .backward = maxpool2d_backward,
+    .backward = cnn_maxpool_backward,
     .describe = maxpool2d_describe,
 };
 
 cnn_node *cnn_maxpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)
 {
-    int kh = cnn_opt_pick(o->kernel_h, o->kernel, 0), kw = cnn_opt_pick(o->kernel_w, o->kernel, 0);
-    maxpool2d_attr a = {
-        .kh = kh,
-        .kw = kw,
-        .sh = cnn_opt_pick(o->stride_h, o->stride, kh),
-        .sw = cnn_opt_pick(o->stride_w, o->stride, kw),
-        .ph = cnn_opt_pick(o->padding_h, o->padding, 0),
-        .pw = cnn_opt_pick(o->padding_w, o->padding, 0),
-        .dh = o->dilation ? o->dilation : 1,
-        .dw = o->dilation ? o->dilation : 1,
-        .ceil_mode = o->ceil_mode,
-        .exclude_pad = o->exclude_pad,
-    };
+    maxpool2d_attr a = {.w = cnn_pool2d_win(o), .exclude_pad = o->exclude_pad};
     return cnn_node_make(g, &cnn_op_maxpool2d, o->name, 1, &x, &a, sizeof a);
 }
 

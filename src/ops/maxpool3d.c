@@ -5,96 +5,37 @@
    input volume, like return_indices=True; ties -> the first max) is saved as int32
    for backward. */
 #include "../graph/graph_internal.h"
-#include "ops_common.h"
 #include "op_describe.h"
+#include "pool_common.h"
 
 typedef struct maxpool3d_attr {
-    int k[3], s[3], p[3]; /* (D, H, W) */
-    bool ceil_mode;
+    cnn_pool_win w; /* first (cnn_maxpool_backward); (D, H, W), dilation 1 */
 } maxpool3d_attr;
 
 static cnn_status maxpool3d_shape(cnn_node *n)
 {
     maxpool3d_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    if (x->out.ndim != 5)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, D, H, W), got %s",
-                              cnn_node_shape_str(x));
-    const int *k = a->k, *s = a->s, *p = a->p;
-    if (k[0] < 1 || k[1] < 1 || k[2] < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
-                              "kernel %dx%dx%d must be >= 1 (set .kernel)", k[0], k[1], k[2]);
-    if (s[0] < 1 || s[1] < 1 || s[2] < 1)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "stride %dx%dx%d must be >= 1", s[0], s[1],
-                              s[2]);
-    if (p[0] < 0 || p[1] < 0 || p[2] < 0)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG, "padding %dx%dx%d must be >= 0", p[0],
-                              p[1], p[2]);
-    if (p[0] > k[0] / 2 || p[1] > k[1] / 2 || p[2] > k[2] / 2)
-        return cnn_node_error(n, CNN_ERR_INVALID_ARG,
-                              "padding %dx%dx%d must be at most half the kernel %dx%dx%d", p[0],
-                              p[1], p[2], k[0], k[1], k[2]);
+    CNN_CHECK(cnn_pool_shape(n, &a->w, false));
     if ((int64_t)x->out.dims[2] * x->out.dims[3] * x->out.dims[4] > INT32_MAX)
         return cnn_node_error(n, CNN_ERR_SHAPE, "input volume %s too large for int32 indices",
                               cnn_node_shape_str(x));
-    int o[3];
-    for (int i = 0; i < 3; i++)
-        o[i] = cnn_pool_out_size(x->out.dims[2 + i], k[i], s[i], p[i], 1, a->ceil_mode);
-    if (o[0] < 1 || o[1] < 1 || o[2] < 1)
-        return cnn_node_error(n, CNN_ERR_SHAPE,
-                              "output %dx%dx%d is smaller than 1x1x1: kernel %dx%dx%d (padding "
-                              "%dx%dx%d) does not fit the input %s",
-                              o[0], o[1], o[2], k[0], k[1], k[2], p[0], p[1], p[2],
-                              cnn_node_shape_str(x));
-    n->out.ndim = 5;
-    n->out.dims[0] = x->out.dims[0];
-    n->out.dims[1] = x->out.dims[1];
-    for (int i = 0; i < 3; i++) n->out.dims[2 + i] = o[i];
-    n->saved_bytes =
-        (size_t)x->out.dims[0] * x->out.dims[1] * o[0] * o[1] * o[2] * sizeof(int32_t);
+    n->saved_bytes = cnn_tensor_numel(&n->out) * sizeof(int32_t);
     return CNN_OK;
-}
-
-/* The backend's geometry of this node over the batch being run. */
-static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
-{
-    const maxpool3d_attr *a = n->attr;
-    const cnn_node *x = n->in[0];
-    cnn_pool_desc d = {.planes = (size_t)ctx->batch * x->out.dims[1], .d = {1, 1, 1}};
-    for (int i = 0; i < 3; i++) {
-        d.in[i] = x->out.dims[2 + i];
-        d.out[i] = n->out.dims[2 + i];
-        d.k[i] = a->k[i];
-        d.s[i] = a->s[i];
-        d.p[i] = a->p[i];
-    }
-    return d;
 }
 
 static cnn_status maxpool3d_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    const cnn_pool_desc d = pool_desc(n, ctx);
+    const maxpool3d_attr *a = n->attr;
+    const cnn_pool_desc d = cnn_pool_desc_of(n, ctx, &a->w);
     cnn_backend_get()->maxpool3d_forward(&d, n->in[0]->out.data, n->out.data, n->saved);
-    return CNN_OK;
-}
-
-static cnn_status maxpool3d_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    cnn_node *x = n->in[0];
-    if (!x->grad.data) return CNN_OK;
-    const cnn_pool_desc d = pool_desc(n, ctx);
-    cnn_backend_get()->maxpool_backward(&d, n->grad.data, n->saved, x->grad.data);
     return CNN_OK;
 }
 
 static void maxpool3d_describe(const cnn_node *n, cnn_op_desc *d)
 {
     const maxpool3d_attr *a = n->attr;
-    cnn_desc_ints(d, "kernel", 3, a->k);
-    cnn_desc_ints(d, "stride", 3, a->s);
-    cnn_desc_ints(d, "padding", 3, a->p);
-    cnn_desc_ints(d, "dilation", 3, (const int[]){1, 1, 1});
-    cnn_desc_int(d, "ceil_mode", a->ceil_mode);
+    cnn_pool_describe(&a->w, d);
     cnn_desc_int(d, "exclude_pad", 0);
 }
 
@@ -103,21 +44,12 @@ const cnn_op_def cnn_op_maxpool3d = {
     .shape = maxpool3d_shape,
     .cost = NULL, /* no multiply-adds */
     .forward = maxpool3d_forward,
-    .backward = maxpool3d_backward,
+    .backward = cnn_maxpool_backward,
     .describe = maxpool3d_describe,
 };
 
 cnn_node *cnn_maxpool3d_(cnn_graph *g, cnn_node *x, const cnn_pool3d_opts *o)
 {
-    int kd = cnn_opt_pick(o->kernel_d, o->kernel, 0), kh = cnn_opt_pick(o->kernel_h, o->kernel, 0),
-        kw = cnn_opt_pick(o->kernel_w, o->kernel, 0);
-    maxpool3d_attr a = {
-        .k = {kd, kh, kw},
-        .s = {cnn_opt_pick(o->stride_d, o->stride, kd), cnn_opt_pick(o->stride_h, o->stride, kh),
-              cnn_opt_pick(o->stride_w, o->stride, kw)},
-        .p = {cnn_opt_pick(o->padding_d, o->padding, 0), cnn_opt_pick(o->padding_h, o->padding, 0),
-              cnn_opt_pick(o->padding_w, o->padding, 0)},
-        .ceil_mode = o->ceil_mode,
-    };
+    maxpool3d_attr a = {.w = cnn_pool3d_win(o)};
     return cnn_node_make(g, &cnn_op_maxpool3d, o->name, 1, &x, &a, sizeof a);
 }

@@ -51,6 +51,5 @@ const cnn_op_def cnn_op_mul_spatial = {
 
 cnn_node *cnn_mul_spatial(cnn_graph *g, cnn_node *x, cnn_node *s)
 {
-    cnn_node *in[2] = {x, s};
-    return cnn_node_make(g, &cnn_op_mul_spatial, NULL, 2, in, NULL, 0);
+    return cnn_node_make(g, &cnn_op_mul_spatial, NULL, 2, (cnn_node *[]){x, s}, NULL, 0);
 }

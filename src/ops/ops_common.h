@@ -25,10 +25,4 @@ static inline int cnn_pool_out_size(int in, int k, int s, int p, int d, bool cei
     return out;
 }
 
-/* Threads for an element-wise or per-plane loop over `work` elements: below ~64k
-   elements thread start-up costs more than it saves (LeNet's tensors), so 1. */
-static inline int cnn_par_threads(size_t work)
-{
-    return work < ((size_t)1 << 16) ? 1 : cnn_get_threads();
-}
 #endif

@@ -1,9 +1,37 @@
 /* The backend's geometry (cnn_pool_desc) of a 2D pooling node over the batch being
-   run: planes N * C of the input's (H, W) to the node's (H', W'). */
+   run: planes N * C of the input's (H, W) to the node's (H', W'). And what the pooling
+   ops share (docs/architecture.md, "Operators"): the window of a max or average pool
+   resolved from its options, its shape checks with the messages users see, its
+   describe() keys, its backend geometry and the max pools' backward. */
 #ifndef CNN_OPS_POOL_COMMON_H
 #define CNN_OPS_POOL_COMMON_H
 #include "../graph/graph_internal.h"
+#include "op_describe.h"
 
+/* A pooling window over nd spatial axes (2: H, W; 3: D, H, W). */
+typedef struct cnn_pool_win {
+    int nd;
+    int k[3], s[3], p[3], d[3]; /* kernel, stride (default the kernel), padding, dilation */
+    bool ceil_mode;
+} cnn_pool_win;
+
+/* From the builders' options; dilation 0 is 1. */
+cnn_pool_win cnn_pool2d_win(const cnn_pool2d_opts *o);
+cnn_pool_win cnn_pool3d_win(const cnn_pool3d_opts *o);
+/* A pooling node's shape, as PyTorch's pools: the input check, the window check,
+   padding at most half the kernel, the output size (cnn_pool_out_size) at least 1
+   per axis, then the output (N, C, *out). The errors name the dilation when
+   name_dilation (a pool that has one). */
+cnn_status cnn_pool_shape(cnn_node *n, const cnn_pool_win *w, bool name_dilation);
+/* describe(): kernel, stride, padding, dilation (nd values each), ceil_mode. */
+void cnn_pool_describe(const cnn_pool_win *w, cnn_op_desc *d);
+/* backward of either max pool: dx[idx] += dy with the argmax saved by forward; the
+   node's attr begins with its cnn_pool_win. */
+cnn_status cnn_maxpool_backward(cnn_node *n, const cnn_ctx *ctx);
+/* The backend's geometry of a pooling node over the batch being run: planes N * C of
+   the input's spatial axes to the node's; a 2D window has the leading axis 1
+   (cnn_pool2d_desc below). */
+cnn_pool_desc cnn_pool_desc_of(const cnn_node *n, const cnn_ctx *ctx, const cnn_pool_win *w);
 /* k, s, p, d: (H, W) kernel, stride, padding and dilation. */
 static inline cnn_pool_desc cnn_pool2d_desc(const cnn_node *n, const cnn_ctx *ctx, const int k[2],
                                             const int s[2], const int p[2], const int d[2])

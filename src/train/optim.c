@@ -18,7 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../graph/graph_internal.h"
+#include "../core/core.h"
+#include "../graph/graph_api.h"
 
 /* floats per work item of a step: 64 KiB per stream */
 #define CHUNK ((size_t)16384)
@@ -98,13 +99,13 @@ cnn_optimizer *cnn_optimizer_new(cnn_graph *g, const cnn_optim_opts *opts)
         if (o.eps == 0.0f) o.eps = 1e-8f;
     }
     if (check_opts(&o) != CNN_OK) return NULL;
-    if (!g->compiled && cnn_graph_compile(g, 0) != CNN_OK) return NULL;
+    if (!cnn_graph_compiled(g) && cnn_graph_compile(g, 0) != CNN_OK) return NULL;
 
     int np = 0, nch = 0;
     size_t name_bytes = 0, floats = 0, numel = 0;
     int per = o.kind == CNN_OPTIM_SGD ? (o.momentum > 0.0f ? 1 : 0) : 2;
-    for (int i = 0; i < g->n_params; i++) {
-        const cnn_param *p = &g->params[i]->p;
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        const cnn_param *p = cnn_graph_param(g, i);
         if (!p->trainable) continue;
         np++;
         name_bytes += (size_t)per * (strlen(p->name) + sizeof "momentum_buffer.");
@@ -144,8 +145,8 @@ cnn_optimizer *cnn_optimizer_new(cnn_graph *g, const cnn_optim_opts *opts)
     const char *const *kinds = o.kind == CNN_OPTIM_SGD ? sgd_names : adam_names;
     size_t foff = 0;
     int k = 0, ci = 0;
-    for (int i = 0; i < g->n_params; i++) {
-        cnn_param *p = &g->params[i]->p;
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *p = cnn_graph_param(g, i);
         if (!p->trainable) continue;
         opt->params[k] = p;
         for (int j = 0; j < per; j++) {
@@ -211,7 +212,7 @@ static void sgd_step(cnn_optimizer *opt)
                                .first = opt->steps == 0,
                                .nesterov = opt->o.nesterov};
     fill_segs(opt);
-    cnn_backend_get()->sgd_step(opt->segs, opt->n_chunks, &h);
+    cnn_graph_sgd_step(opt->g, opt->segs, opt->n_chunks, &h);
 }
 
 static void adam_step(cnn_optimizer *opt)
@@ -231,7 +232,7 @@ static void adam_step(cnn_optimizer *opt)
                                .decay = (float)(1.0 - (double)lr * (double)wd),
                                .decoupled = opt->o.kind == CNN_OPTIM_ADAMW};
     fill_segs(opt);
-    cnn_backend_get()->adam_step(opt->segs, opt->n_chunks, &h);
+    cnn_graph_adam_step(opt->g, opt->segs, opt->n_chunks, &h);
 }
 
 cnn_status cnn_optimizer_step(cnn_optimizer *opt)

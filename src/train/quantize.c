@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../graph/graph_internal.h"
+#include "../core/core.h"
+#include "../graph/graph_api.h"
 #include "train_internal.h"
 
 #define BINS 2048
@@ -22,28 +23,31 @@ typedef struct calib {
     const char *bad_node;
 } calib;
 
-static void observe(void *arg, cnn_node *v)
+/* The executor's observer (cnn_graph_set_observer): v's input, before v runs. */
+static void observe(void *arg, const cnn_node *v)
 {
     calib *c = arg;
-    if (!c->want[v->id]) return;
-    const float *x = v->in[0]->out.data;
-    size_t n = cnn_node_numel(v->in[0]);
+    int id = cnn_node_index(v);
+    if (!c->want[id]) return;
+    cnn_tensor in = cnn_node_value(cnn_node_input(v, 0));
+    const float *x = in.data;
+    size_t n = cnn_tensor_numel(&in);
     if (c->pass == 1) {
-        float a = c->amax[v->id];
+        float a = c->amax[id];
         for (size_t i = 0; i < n; i++) {
             float f = fabsf(x[i]);
             if (!isfinite(f)) {
                 c->bad_input = true;
-                c->bad_node = v->name;
+                c->bad_node = cnn_node_name(v);
                 continue;
             }
             if (f > a) a = f;
         }
-        c->amax[v->id] = a;
+        c->amax[id] = a;
         return;
     }
-    double *h = c->hist + (size_t)v->id * BINS;
-    float a = c->amax[v->id];
+    double *h = c->hist + (size_t)id * BINS;
+    float a = c->amax[id];
     if (!(a > 0.0f)) return;
     float scale = (float)BINS / a;
     for (size_t i = 0; i < n; i++) {
@@ -92,8 +96,7 @@ static cnn_status run_pass(cnn_model *m, const cnn_dataset *d, int n, calib *c)
     cnn_status s = cnn_loader_new(&view, m->opts.batch, false, false, &m->transform, 0, &l);
     if (s == CNN_OK) s = cnn_model_check_data(m, l);
     if (s == CNN_OK) s = cnn_loader_start_epoch(l, 0);
-    m->g->observe = observe;
-    m->g->observe_arg = c;
+    cnn_graph_set_observer(m->g, observe, c);
     while (s == CNN_OK) {
         const float *x, *y;
         int b = 0;
@@ -102,8 +105,7 @@ static cnn_status run_pass(cnn_model *m, const cnn_dataset *d, int n, calib *c)
         s = cnn_graph_set_input(m->g, m->input, x, b);
         if (s == CNN_OK) s = cnn_graph_forward_until(m->g, m->logits);
     }
-    m->g->observe = NULL;
-    m->g->observe_arg = NULL;
+    cnn_graph_set_observer(m->g, NULL, NULL);
     cnn_loader_free(l);
     return s;
 }
@@ -122,13 +124,13 @@ cnn_status cnn_model_quantize(cnn_model *m, const cnn_dataset *d, int n, const c
         return cnn_set_error(CNN_ERR_INVALID_ARG, "quantize: percentile %g must be in 50..100",
                              (double)opts.percentile);
     cnn_graph *g = m->g;
-    if (!g->compiled) CNN_CHECK(cnn_graph_compile(g, 0));
+    if (!cnn_graph_compiled(g)) CNN_CHECK(cnn_graph_compile(g, 0));
     CNN_CHECK(check_names(g, opts.keep_float));
     if (cnn_graph_num_int8(g))
         return cnn_set_error(CNN_ERR_STATE, "quantize: the model is already quantized");
     /* refuse NaN / Inf anywhere in the weights before any work */
-    for (int i = 0; i < g->n_params; i++) {
-        const cnn_param *p = &g->params[i]->p;
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        const cnn_param *p = cnn_graph_param(g, i);
         size_t k = cnn_tensor_numel(&p->value);
         for (size_t j = 0; j < k; j++)
             if (!isfinite(p->value.data[j]))
@@ -137,22 +139,22 @@ cnn_status cnn_model_quantize(cnn_model *m, const cnn_dataset *d, int n, const c
                                      "a model with NaN/Inf weights",
                                      p->name, j, (double)p->value.data[j]);
     }
+    int nn = cnn_graph_num_nodes(g);
     calib c = {.g = g};
-    c.want = cnn_calloc((size_t)g->n_nodes, sizeof *c.want);
-    c.amax = cnn_calloc((size_t)g->n_nodes, sizeof *c.amax);
-    c.hist = opts.method != CNN_CALIB_MINMAX ? cnn_calloc((size_t)g->n_nodes * BINS, sizeof *c.hist)
-                                             : NULL;
+    c.want = cnn_calloc((size_t)nn, sizeof *c.want);
+    c.amax = cnn_calloc((size_t)nn, sizeof *c.amax);
+    c.hist = opts.method != CNN_CALIB_MINMAX ? cnn_calloc((size_t)nn * BINS, sizeof *c.hist) : NULL;
     cnn_status s = CNN_OK;
     if (!c.want || !c.amax || (opts.method != CNN_CALIB_MINMAX && !c.hist))
         s = cnn_set_error(CNN_ERR_NOMEM, "quantize: out of memory");
     int wanted = 0;
-    for (int i = 0; s == CNN_OK && i < g->n_nodes; i++) {
-        cnn_node *v = g->nodes[i];
-        c.want[i] = v->op->int8_conv && v->n_params >= 1 && v->id <= m->logits->id &&
-                    !name_in_list(opts.keep_float, v->name);
+    for (int i = 0; s == CNN_OK && i < nn; i++) {
+        cnn_node *v = cnn_graph_node(g, i);
+        c.want[i] = cnn_node_quant_info(v).capable && cnn_node_num_params(v) >= 1 &&
+                    i <= cnn_node_index(m->logits) && !name_in_list(opts.keep_float, cnn_node_name(v));
         wanted += c.want[i];
     }
-    bool was_training = g->training, fusion = !g->no_fusion;
+    bool was_training = cnn_graph_training(g), fusion = cnn_graph_fusion(g);
     cnn_graph_set_training(g, false);
     if (s == CNN_OK) s = cnn_graph_set_fusion(g, false); /* every value stays observable */
     if (s == CNN_OK && wanted) {
@@ -169,9 +171,9 @@ cnn_status cnn_model_quantize(cnn_model *m, const cnn_dataset *d, int n, const c
         }
     }
     /* all scales first, then quantize: a failure leaves the model float */
-    float *scale = cnn_calloc((size_t)g->n_nodes, sizeof *scale);
+    float *scale = cnn_calloc((size_t)nn, sizeof *scale);
     if (s == CNN_OK && !scale) s = cnn_set_error(CNN_ERR_NOMEM, "quantize: out of memory");
-    for (int i = 0; s == CNN_OK && i < g->n_nodes; i++) {
+    for (int i = 0; s == CNN_OK && i < nn; i++) {
         if (!c.want[i]) continue;
         float t = c.amax[i];
         if (c.hist)
@@ -179,19 +181,16 @@ cnn_status cnn_model_quantize(cnn_model *m, const cnn_dataset *d, int n, const c
                                     opts.method == CNN_CALIB_PERCENTILE ? 1 : 2, opts.percentile);
         scale[i] = t > 0.0f ? t / 127.0f : 1.0f;
     }
-    for (int i = 0; s == CNN_OK && i < g->n_nodes; i++) {
+    for (int i = 0; s == CNN_OK && i < nn; i++) {
         if (!c.want[i]) continue;
-        s = cnn_node_quantize(g->nodes[i], scale[i], NULL, NULL);
+        s = cnn_node_set_int8(cnn_graph_node(g, i), scale[i], NULL, NULL);
         if (s == CNN_ERR_UNSUPPORTED) { /* bias beyond int32 at this scale: stays float */
             cnn_clear_error();
             s = CNN_OK;
         }
     }
     if (s != CNN_OK) /* undo: drop int8 state (weights were only replaced on success) */
-        for (int i = 0; i < g->n_nodes; i++) {
-            cnn_free(g->nodes[i]->q);
-            g->nodes[i]->q = NULL;
-        }
+        for (int i = 0; i < nn; i++) cnn_node_clear_int8(cnn_graph_node(g, i));
     cnn_free(scale);
     cnn_free(c.want);
     cnn_free(c.amax);
@@ -214,53 +213,59 @@ cnn_status cnn_model_save_quantized(const cnn_model *m, const char *path)
         kv[2 * i] = meta[i][0];
         kv[2 * i + 1] = meta[i][1];
     }
-    int nq = cnn_graph_num_int8(g), nt = g->n_params + 2 * nq;
+    int nq = cnn_graph_num_int8(g), np = cnn_graph_num_params(g), nt = np + 2 * nq;
     cnn_named_tensor *ts = cnn_calloc((size_t)nt + 1, sizeof *ts);
     bool *i8 = cnn_calloc((size_t)nt + 1, sizeof *i8);
     cnn_tensor *extra = cnn_calloc((size_t)(3 * nq) + 1, sizeof *extra);
     char **names = cnn_calloc((size_t)(2 * nq) + 1, sizeof *names);
+    float *in_scales = cnn_calloc((size_t)nq + 1, sizeof *in_scales);
     float *ints = NULL;
     size_t n_ints = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i]->q) n_ints += cnn_tensor_numel(&g->nodes[i]->params[0]->value);
+    for (int i = 0; i < cnn_graph_num_nodes(g); i++)
+        n_ints += cnn_node_quant_info(cnn_graph_node(g, i)).weight_elems;
     ints = cnn_malloc((n_ints ? n_ints : 1) * sizeof *ints);
     cnn_status s = CNN_OK;
-    if (!ts || !i8 || !extra || !names || !ints) s = cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
+    if (!ts || !i8 || !extra || !names || !in_scales || !ints)
+        s = cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
     int t = 0, e = 0, nn = 0;
     size_t off = 0;
-    for (int i = 0; s == CNN_OK && i < g->n_params; i++) {
-        cnn_param *p = &g->params[i]->p;
+    for (int i = 0; s == CNN_OK && i < np; i++) {
+        cnn_param *p = cnn_graph_param(g, i);
         ts[t++] = (cnn_named_tensor){p->name, &p->value};
     }
-    for (int i = 0; s == CNN_OK && i < g->n_nodes; i++) {
-        cnn_node *v = g->nodes[i];
-        if (!v->q) continue;
-        cnn_param *w = v->params[0];
+    for (int i = 0; s == CNN_OK && i < cnn_graph_num_nodes(g); i++) {
+        const cnn_node *v = cnn_graph_node(g, i);
+        cnn_node_quant q = cnn_node_quant_info(v);
+        if (!q.int8) continue;
+        cnn_param *w = cnn_node_param_at(v, 0);
         size_t numel = cnn_tensor_numel(&w->value);
+        const char *vname = cnn_node_name(v);
         /* the weight entry becomes the int8 integers */
-        for (int j = 0; j < g->n_params; j++)
+        for (int j = 0; j < np; j++)
             if (ts[j].tensor == &w->value) {
                 cnn_tensor *iv = &extra[e++];
                 *iv = w->value;
                 iv->data = ints + off;
-                for (size_t q = 0; q < numel; q++) ints[off + q] = (float)v->q->w[q];
+                for (size_t w8 = 0; w8 < numel; w8++) ints[off + w8] = (float)q.weight[w8];
                 off += numel;
                 ts[j].tensor = iv;
                 i8[j] = true;
             }
-        size_t len = strlen(v->name) + 16;
+        size_t len = strlen(vname) + 16;
         names[nn] = cnn_malloc(len);
         names[nn + 1] = cnn_malloc(len);
         if (!names[nn] || !names[nn + 1]) {
             s = cnn_set_error(CNN_ERR_NOMEM, "%s: out of memory", path);
             break;
         }
-        snprintf(names[nn], len, "%s.weight_scale", v->name);
-        snprintf(names[nn + 1], len, "%s.input_scale", v->name);
+        snprintf(names[nn], len, "%s.weight_scale", vname);
+        snprintf(names[nn + 1], len, "%s.input_scale", vname);
         cnn_tensor *ws = &extra[e++], *is = &extra[e++];
-        int C = v->q->desc.c_out, one = 1;
-        *ws = (cnn_tensor){.ndim = 1, .dims = {C}, .data = v->q->w_scale};
-        *is = (cnn_tensor){.ndim = 1, .dims = {one}, .data = &v->q->in_scale};
+        int C = q.channels, one = 1;
+        in_scales[nn / 2] = q.input_scale;
+        /* written, not modified: the tensor type has no const data */
+        *ws = (cnn_tensor){.ndim = 1, .dims = {C}, .data = (float *)q.weight_scale};
+        *is = (cnn_tensor){.ndim = 1, .dims = {one}, .data = &in_scales[nn / 2]};
         ts[t++] = (cnn_named_tensor){names[nn], ws};
         ts[t++] = (cnn_named_tensor){names[nn + 1], is};
         nn += 2;
@@ -271,6 +276,7 @@ cnn_status cnn_model_save_quantized(const cnn_model *m, const char *path)
     cnn_free(ts);
     cnn_free(i8);
     cnn_free(extra);
+    cnn_free(in_scales);
     cnn_free(ints);
     return s;
 }
@@ -281,25 +287,27 @@ cnn_status cnn_model_quant_load(cnn_model *m, const cnn_tensor_file *f, const ch
 {
     cnn_graph *g = m->g;
     cnn_status s = CNN_OK;
-    char name[CNN_MAX_SCOPE + 64];
-    for (int i = 0; s == CNN_OK && i < g->n_nodes; i++) {
-        cnn_node *v = g->nodes[i];
+    char name[1024]; /* node names are shorter (the builder's scope limit) */
+    for (int i = 0; s == CNN_OK && i < cnn_graph_num_nodes(g); i++) {
+        cnn_node *v = cnn_graph_node(g, i);
+        const char *vname = cnn_node_name(v);
         cnn_tensor is, ws;
-        snprintf(name, sizeof name, "%s.input_scale", v->name);
+        snprintf(name, sizeof name, "%s.input_scale", vname);
         if (cnn_tensor_file_get(f, name, &is) != CNN_OK) continue;
-        snprintf(name, sizeof name, "%s.weight_scale", v->name);
-        if (!v->op->int8_conv || v->n_params < 1)
+        snprintf(name, sizeof name, "%s.weight_scale", vname);
+        if (!cnn_node_quant_info(v).capable || cnn_node_num_params(v) < 1)
             s = cnn_set_error(CNN_ERR_FORMAT, "%s: layer '%s' (%s) has an input scale but no int8 kernel",
-                              path, v->name, v->op->name);
+                              path, vname, cnn_node_op(v));
         else if (cnn_tensor_file_get(f, name, &ws) != CNN_OK)
             s = cnn_set_error(CNN_ERR_FORMAT, "%s: no '%s' for the int8 layer '%s'", path, name,
-                              v->name);
-        else if (cnn_tensor_numel(&is) != 1 || ws.ndim != 1 || ws.dims[0] != v->params[0]->value.dims[0])
-            s = cnn_set_error(CNN_ERR_FORMAT, "%s: scales of '%s' have the wrong shape", path, v->name);
+                              vname);
+        else if (cnn_tensor_numel(&is) != 1 || ws.ndim != 1 ||
+                 ws.dims[0] != cnn_node_param_at(v, 0)->value.dims[0])
+            s = cnn_set_error(CNN_ERR_FORMAT, "%s: scales of '%s' have the wrong shape", path, vname);
         if (s != CNN_OK) break;
         /* the weights as loaded are the integers; copy them out before quantize
            overwrites the param with the dequantized values */
-        cnn_param *w = v->params[0];
+        cnn_param *w = cnn_node_param_at(v, 0);
         size_t numel = cnn_tensor_numel(&w->value);
         float *ints = cnn_malloc(numel * sizeof *ints);
         if (!ints) {
@@ -307,7 +315,7 @@ cnn_status cnn_model_quant_load(cnn_model *m, const cnn_tensor_file *f, const ch
             break;
         }
         memcpy(ints, w->value.data, numel * sizeof *ints);
-        s = cnn_node_quantize(v, is.data[0], ints, ws.data);
+        s = cnn_node_set_int8(v, is.data[0], ints, ws.data);
         if (s != CNN_OK) {
             memcpy(w->value.data, ints, numel * sizeof *ints);
             char msg[1024];

@@ -94,12 +94,12 @@ static cnn_node *alexnet_paper(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 
 const cnn_zoo_entry cnn_zoo_alexnet[] = {
     {{"alexnet", "AlexNet (torchvision): 5 convs + 3 FC, 61.1M params", 3, 0, 224, 224, 1000},
-     alexnet},
+     alexnet, NULL},
     {{"alexnet_d2l", "AlexNet of d2l: 96-256-384-384-256 convs, dropout 0.5, Fashion-MNIST 224x224",
       1, 0, 224, 224, 10},
-     alexnet_d2l},
+     alexnet_d2l, NULL},
     {{"alexnet_paper", "AlexNet as in Krizhevsky et al. 2012: LRN, two-GPU grouped convs, 61.0M "
       "params, 227x227", 3, 0, 227, 227, 1000},
-     alexnet_paper},
-    {{0}, 0},
+     alexnet_paper, NULL},
+    {{0}, 0, NULL},
 };

@@ -59,40 +59,18 @@ static cnn_node *cbam_paper(cnn_graph *g, cnn_node *x, int channels)
     return cnn_mul_spatial(g, x, m);
 }
 
-static cnn_node *cbam_resnet18_paper(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return cnn_zoo_resnet_body(g, x, a, "cbam_resnet18_paper", (const int[4]){2, 2, 2, 2}, false,
-                               cbam_paper);
-}
-
-static cnn_node *cbam_resnet50_paper(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return cnn_zoo_resnet_body(g, x, a, "cbam_resnet50_paper", (const int[4]){3, 4, 6, 3}, true,
-                               cbam_paper);
-}
-
-static cnn_node *cbam_resnet18(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return cnn_zoo_resnet_body(g, x, a, "cbam_resnet18", (const int[4]){2, 2, 2, 2}, false, cbam);
-}
-
-static cnn_node *cbam_resnet50(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return cnn_zoo_resnet_body(g, x, a, "cbam_resnet50", (const int[4]){3, 4, 6, 3}, true, cbam);
-}
-
 const cnn_zoo_entry cnn_zoo_cbam[] = {
     {{"cbam_resnet18", "CBAM-ResNet-18: ResNet-18 with channel + spatial attention per block", 3, 0,
       224, 224, 1000},
-     cbam_resnet18},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{2, 2, 2, 2}, false, cbam}},
     {{"cbam_resnet50", "CBAM-ResNet-50: ResNet-50 (torchvision) with channel + spatial attention",
       3, 0, 224, 224, 1000},
-     cbam_resnet50},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 6, 3}, true, cbam}},
     {{"cbam_resnet18_paper", "CBAM-ResNet-18 as the CBAM authors' code: MLP biases, BN after the "
       "spatial conv", 3, 0, 224, 224, 1000},
-     cbam_resnet18_paper},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{2, 2, 2, 2}, false, cbam_paper}},
     {{"cbam_resnet50_paper", "CBAM-ResNet-50 as the CBAM authors' code (the paper's 28.09M)", 3, 0,
       224, 224, 1000},
-     cbam_resnet50_paper},
-    {{0}, 0},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 6, 3}, true, cbam_paper}},
+    {{0}, 0, NULL},
 };

@@ -31,9 +31,16 @@ static cnn_node *dense_layer_tv(cnn_graph *g, cnn_node *x, int growth, int bn_si
    bottleneck=0|1 (the 1x1 4k conv of DenseNet-B; default 1) and theta=F (the
    transition's compression, floor(theta * C) channels; default 0.5, DenseNet-C/BC;
    1 is none). The defaults are torchvision's DenseNet-BC. */
-static cnn_node *densenet_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const char *name,
-                             const int blocks[4], int growth_default)
+typedef struct densenet_variant {
+    int blocks[4];
+    int growth; /* default of the family option */
+} densenet_variant;
+
+static cnn_node *densenet_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
+    const densenet_variant *v = a->variant;
+    const char *name = a->model;
+    const int *blocks = v->blocks, growth_default = v->growth;
     static const char *const keys[] = {"growth", "bottleneck", "theta", NULL};
     if (!cnn_zoo_check_keys(g, name, a, keys) || !cnn_zoo_no_width(g, name, a)) return NULL;
     int growth = cnn_zoo_opt_int(a, "growth", growth_default);
@@ -74,22 +81,6 @@ static cnn_node *densenet_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, c
     return cnn_linear(g, x, a->classes, .name = "classifier");
 }
 
-static cnn_node *densenet121(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return densenet_tv(g, x, a, "densenet121", (const int[4]){6, 12, 24, 16}, 32);
-}
-static cnn_node *densenet161(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return densenet_tv(g, x, a, "densenet161", (const int[4]){6, 12, 36, 24}, 48);
-}
-static cnn_node *densenet169(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return densenet_tv(g, x, a, "densenet169", (const int[4]){6, 12, 32, 32}, 32);
-}
-static cnn_node *densenet201(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return densenet_tv(g, x, a, "densenet201", (const int[4]){6, 12, 48, 32}, 32);
-}
 
 /* d2l: Sequential(b1, DenseBlock, transition, ..., DenseBlock, BN, ReLU, pool,
    Flatten, Linear): keys "0.0" (conv), "0.1" (BN), "<k>.net.<i>.0" (BN) and
@@ -130,18 +121,18 @@ static cnn_node *densenet_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 const cnn_zoo_entry cnn_zoo_densenet[] = {
     {{"densenet121", "DenseNet-121 (torchvision): growth 32, blocks 6-12-24-16, 8.0M params", 3, 0,
       224, 224, 1000},
-     densenet121},
+     densenet_tv, &(const densenet_variant){{6, 12, 24, 16}, 32}},
     {{"densenet161", "DenseNet-161 (torchvision): growth 48, blocks 6-12-36-24, 28.7M params", 3, 0,
       224, 224, 1000},
-     densenet161},
+     densenet_tv, &(const densenet_variant){{6, 12, 36, 24}, 48}},
     {{"densenet169", "DenseNet-169 (torchvision): growth 32, blocks 6-12-32-32, 14.1M params", 3, 0,
       224, 224, 1000},
-     densenet169},
+     densenet_tv, &(const densenet_variant){{6, 12, 32, 32}, 32}},
     {{"densenet201", "DenseNet-201 (torchvision): growth 32, blocks 6-12-48-32, 20.0M params", 3, 0,
       224, 224, 1000},
-     densenet201},
+     densenet_tv, &(const densenet_variant){{6, 12, 48, 32}, 32}},
     {{"densenet_d2l", "DenseNet of d2l: growth 32, 4 blocks of 4 convs, Fashion-MNIST 96x96", 1, 0,
       96, 96, 10},
-     densenet_d2l},
-    {{0}, 0},
+     densenet_d2l, NULL},
+    {{0}, 0, NULL},
 };

@@ -112,8 +112,8 @@ static cnn_node *googlenet_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 const cnn_zoo_entry cnn_zoo_googlenet[] = {
     {{"googlenet", "GoogLeNet / Inception v1 (torchvision, BN, no aux heads): 6.6M params", 3, 0,
       224, 224, 1000},
-     googlenet},
+     googlenet, NULL},
     {{"googlenet_d2l", "GoogLeNet of d2l (no BN, 5x5 branch), Fashion-MNIST 96x96", 1, 0, 96, 96, 10},
-     googlenet_d2l},
-    {{0}, 0},
+     googlenet_d2l, NULL},
+    {{0}, 0, NULL},
 };

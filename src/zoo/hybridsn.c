@@ -63,6 +63,6 @@ static cnn_node *build_hybridsn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a
 const cnn_zoo_entry cnn_zoo_hybridsn[] = {
     {{"hybridsn", "HybridSN: 3D-2D CNN for hyperspectral patches (1x30x25x25, 16 classes)", 1, 30,
       25, 25, 16},
-     build_hybridsn},
-    {{0}, 0},
+     build_hybridsn, NULL},
+    {{0}, 0, NULL},
 };

@@ -59,11 +59,11 @@ static cnn_node *build_mynet(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 
 const cnn_zoo_entry cnn_zoo_lenet[] = {
     {{"lenet", "LeNet-5 as in d2l: sigmoid, average pooling (Sequential keys)", 1, 0, 28, 28, 10},
-     build_lenet},
+     build_lenet, NULL},
     {{"lenet_relu", "LeNet-5 with ReLU and max pooling (the notes' numberModel)", 1, 0, 32, 32, 10},
-     build_lenet_relu},
+     build_lenet_relu, NULL},
     {{"mynet", "three 3x3 convs (32, 128, 512) and a linear classifier (seed MyNet)", 1, 0, 32, 32,
       10},
-     build_mynet},
-    {{0}, 0},
+     build_mynet, NULL},
+    {{0}, 0, NULL},
 };

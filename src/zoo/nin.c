@@ -33,6 +33,6 @@ static cnn_node *build_nin(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 const cnn_zoo_entry cnn_zoo_nin[] = {
     {{"nin", "Network in Network as in d2l: NiN blocks, global average pooling", 1, 0, 224, 224,
       10},
-     build_nin},
-    {{0}, 0},
+     build_nin, NULL},
+    {{0}, 0, NULL},
 };

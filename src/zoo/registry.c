@@ -90,6 +90,8 @@ cnn_status cnn_model_build(cnn_graph *g, const char *name, const cnn_model_opts 
         .classes = d.classes > 0 ? d.classes : e->info.classes,
         .width_mult = d.width_mult > 0 ? d.width_mult : 1.0f,
         .set = d.set ? d.set : "",
+        .model = e->info.name,
+        .variant = e->variant,
     };
     if (d.batch < 0 || d.channels < 0 || d.height < 0 || d.width < 0 || d.classes < 0 ||
         d.depth < 0 || d.width_mult < 0)

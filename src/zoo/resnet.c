@@ -54,29 +54,10 @@ cnn_node *cnn_zoo_resnet_body(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, 
     return cnn_linear(g, x, a->classes, .name = "fc");
 }
 
-static cnn_node *resnet18(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
+cnn_node *cnn_zoo_resnet_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
-    return cnn_zoo_resnet_body(g, x, a, "resnet18", (const int[4]){2, 2, 2, 2}, false, NULL);
-}
-
-static cnn_node *resnet34(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return cnn_zoo_resnet_body(g, x, a, "resnet34", (const int[4]){3, 4, 6, 3}, false, NULL);
-}
-
-static cnn_node *resnet50(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return cnn_zoo_resnet_body(g, x, a, "resnet50", (const int[4]){3, 4, 6, 3}, true, NULL);
-}
-
-static cnn_node *resnet101(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return cnn_zoo_resnet_body(g, x, a, "resnet101", (const int[4]){3, 4, 23, 3}, true, NULL);
-}
-
-static cnn_node *resnet152(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return cnn_zoo_resnet_body(g, x, a, "resnet152", (const int[4]){3, 8, 36, 3}, true, NULL);
+    const cnn_zoo_resnet_variant *v = a->variant;
+    return cnn_zoo_resnet_body(g, x, a, a->model, v->layers, v->bottleneck, v->attend);
 }
 
 /* d2l Residual: conv1 (3x3, stride s) bn1 relu conv2 bn2, optional 1x1 conv3 on the
@@ -119,20 +100,20 @@ static cnn_node *resnet18_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 
 const cnn_zoo_entry cnn_zoo_resnet[] = {
     {{"resnet18", "ResNet-18 (torchvision): BasicBlock [2,2,2,2], 11.7M params", 3, 0, 224, 224, 1000},
-     resnet18},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{2, 2, 2, 2}, false, NULL}},
     {{"resnet34", "ResNet-34 (torchvision): BasicBlock [3,4,6,3], 21.8M params", 3, 0, 224, 224, 1000},
-     resnet34},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 6, 3}, false, NULL}},
     {{"resnet50", "ResNet-50 (torchvision, stride on 3x3): Bottleneck [3,4,6,3], 25.6M params", 3, 0,
       224, 224, 1000},
-     resnet50},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 6, 3}, true, NULL}},
     {{"resnet101", "ResNet-101 (torchvision, stride on 3x3): Bottleneck [3,4,23,3], 44.5M params", 3,
       0, 224, 224, 1000},
-     resnet101},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 23, 3}, true, NULL}},
     {{"resnet152", "ResNet-152 (torchvision, stride on 3x3): Bottleneck [3,8,36,3], 60.2M params", 3,
       0, 224, 224, 1000},
-     resnet152},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 8, 36, 3}, true, NULL}},
     {{"resnet18_d2l", "ResNet-18 of d2l (Residual blocks with biased convs), Fashion-MNIST 96x96", 1,
       0, 96, 96, 10},
-     resnet18_d2l},
-    {{0}, 0},
+     resnet18_d2l, NULL},
+    {{0}, 0, NULL},
 };

@@ -17,24 +17,12 @@ static cnn_node *squeeze_excite(cnn_graph *g, cnn_node *x, int channels)
     return cnn_mul_channel(g, x, s);
 }
 
-static cnn_node *se_resnet18(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return cnn_zoo_resnet_body(g, x, a, "se_resnet18", (const int[4]){2, 2, 2, 2}, false,
-                               squeeze_excite);
-}
-
-static cnn_node *se_resnet50(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return cnn_zoo_resnet_body(g, x, a, "se_resnet50", (const int[4]){3, 4, 6, 3}, true,
-                               squeeze_excite);
-}
-
 const cnn_zoo_entry cnn_zoo_senet[] = {
     {{"se_resnet18", "SE-ResNet-18: ResNet-18 with squeeze-and-excitation (r=16) per block", 3, 0,
       224, 224, 1000},
-     se_resnet18},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{2, 2, 2, 2}, false, squeeze_excite}},
     {{"se_resnet50", "SE-ResNet-50: ResNet-50 (torchvision) with squeeze-and-excitation (r=16)", 3,
       0, 224, 224, 1000},
-     se_resnet50},
-    {{0}, 0},
+     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 6, 3}, true, squeeze_excite}},
+    {{0}, 0, NULL},
 };

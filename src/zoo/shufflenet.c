@@ -164,10 +164,10 @@ V2(x2_0, 24, 244, 488, 976, 2048)
 const cnn_zoo_entry cnn_zoo_shufflenet[] = {
     {{"shufflenet_v1", "ShuffleNet V1: pointwise group convs + channel shuffle (set groups=g)", 3, 0,
       224, 224, 1000},
-     build_shufflenet_v1},
-    {{"shufflenet_v2_x0_5", "ShuffleNet V2 0.5x (torchvision)", 3, 0, 224, 224, 1000}, build_v2_x0_5},
-    {{"shufflenet_v2_x1_0", "ShuffleNet V2 1.0x (torchvision)", 3, 0, 224, 224, 1000}, build_v2_x1_0},
-    {{"shufflenet_v2_x1_5", "ShuffleNet V2 1.5x (torchvision)", 3, 0, 224, 224, 1000}, build_v2_x1_5},
-    {{"shufflenet_v2_x2_0", "ShuffleNet V2 2.0x (torchvision)", 3, 0, 224, 224, 1000}, build_v2_x2_0},
-    {{0}, 0},
+     build_shufflenet_v1, NULL},
+    {{"shufflenet_v2_x0_5", "ShuffleNet V2 0.5x (torchvision)", 3, 0, 224, 224, 1000}, build_v2_x0_5, NULL},
+    {{"shufflenet_v2_x1_0", "ShuffleNet V2 1.0x (torchvision)", 3, 0, 224, 224, 1000}, build_v2_x1_0, NULL},
+    {{"shufflenet_v2_x1_5", "ShuffleNet V2 1.5x (torchvision)", 3, 0, 224, 224, 1000}, build_v2_x1_5, NULL},
+    {{"shufflenet_v2_x2_0", "ShuffleNet V2 2.0x (torchvision)", 3, 0, 224, 224, 1000}, build_v2_x2_0, NULL},
+    {{0}, 0, NULL},
 };

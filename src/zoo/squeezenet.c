@@ -79,9 +79,9 @@ static cnn_node *squeezenet1_1(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 const cnn_zoo_entry cnn_zoo_squeezenet[] = {
     {{"squeezenet1_0", "SqueezeNet 1.0 (torchvision): Fire modules, 1.25M params", 3, 0, 224, 224,
       1000},
-     squeezenet1_0},
+     squeezenet1_0, NULL},
     {{"squeezenet1_1", "SqueezeNet 1.1 (torchvision): 2.4x cheaper than 1.0, 1.24M params", 3, 0,
       224, 224, 1000},
-     squeezenet1_1},
-    {{0}, 0},
+     squeezenet1_1, NULL},
+    {{0}, 0, NULL},
 };

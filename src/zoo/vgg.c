@@ -34,11 +34,20 @@ static bool check_width(cnn_graph *g, const cnn_zoo_args *a, const char *name)
     return true;
 }
 
+/* a torchvision entry's variant: its configuration, with or without batch norm */
+typedef struct vgg_variant {
+    const int *cfg;
+    bool bn;
+} vgg_variant;
+
 /* torchvision's make_layers + VGG: features.<i> (conv, [bn], relu, ... pools),
    avgpool 7x7, classifier.{0,3,6}. */
-static cnn_node *vgg_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const char *name,
-                        const int *cfg, bool bn)
+static cnn_node *vgg_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 {
+    const vgg_variant *var = a->variant;
+    const char *name = a->model;
+    const int *cfg = var->cfg;
+    bool bn = var->bn;
     if (!cnn_zoo_check_keys(g, name, a, (const char *const[]){NULL}) || !check_width(g, a, name))
         return NULL;
     cnn_scope_push(g, "features");
@@ -79,46 +88,6 @@ static cnn_node *vgg_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const 
     return x;
 }
 
-static cnn_node *vgg11(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return vgg_tv(g, x, a, "vgg11", cfg_a, false);
-}
-static cnn_node *vgg11_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return vgg_tv(g, x, a, "vgg11_bn", cfg_a, true);
-}
-static cnn_node *vgg13(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return vgg_tv(g, x, a, "vgg13", cfg_b, false);
-}
-static cnn_node *vgg13_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return vgg_tv(g, x, a, "vgg13_bn", cfg_b, true);
-}
-static cnn_node *vgg19(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return vgg_tv(g, x, a, "vgg19", cfg_e, false);
-}
-static cnn_node *vgg19_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return vgg_tv(g, x, a, "vgg19_bn", cfg_e, true);
-}
-static cnn_node *vgg16_c(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return vgg_tv(g, x, a, "vgg16_c", cfg_c, false);
-}
-static cnn_node *vgg11_lrn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return vgg_tv(g, x, a, "vgg11_lrn", cfg_a_lrn, false);
-}
-static cnn_node *vgg16(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return vgg_tv(g, x, a, "vgg16", cfg_d, false);
-}
-static cnn_node *vgg16_bn(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
-{
-    return vgg_tv(g, x, a, "vgg16_bn", cfg_d, true);
-}
 
 /* d2l: Sequential(vgg_block x5, Flatten, Linear, ReLU, Dropout, Linear, ReLU, Dropout,
    Linear): keys "<block>.<2*i>.weight" for the block's convs, then 6, 9, 12. The
@@ -153,22 +122,30 @@ static cnn_node *vgg11_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 }
 
 const cnn_zoo_entry cnn_zoo_vgg[] = {
-    {{"vgg11", "VGG-11 (torchvision, configuration A): 132.9M params", 3, 0, 224, 224, 1000}, vgg11},
-    {{"vgg11_bn", "VGG-11 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg11_bn},
-    {{"vgg13", "VGG-13 (torchvision, configuration B): 133.0M params", 3, 0, 224, 224, 1000}, vgg13},
-    {{"vgg13_bn", "VGG-13 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg13_bn},
-    {{"vgg19", "VGG-19 (torchvision, configuration E): 143.7M params", 3, 0, 224, 224, 1000}, vgg19},
-    {{"vgg19_bn", "VGG-19 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg19_bn},
-    {{"vgg16", "VGG-16 (torchvision, configuration D): 138.4M params", 3, 0, 224, 224, 1000}, vgg16},
+    {{"vgg11", "VGG-11 (torchvision, configuration A): 132.9M params", 3, 0, 224, 224, 1000},
+     vgg_tv, &(const vgg_variant){cfg_a, false}},
+    {{"vgg11_bn", "VGG-11 with batch norm (torchvision)", 3, 0, 224, 224, 1000},
+     vgg_tv, &(const vgg_variant){cfg_a, true}},
+    {{"vgg13", "VGG-13 (torchvision, configuration B): 133.0M params", 3, 0, 224, 224, 1000},
+     vgg_tv, &(const vgg_variant){cfg_b, false}},
+    {{"vgg13_bn", "VGG-13 with batch norm (torchvision)", 3, 0, 224, 224, 1000},
+     vgg_tv, &(const vgg_variant){cfg_b, true}},
+    {{"vgg19", "VGG-19 (torchvision, configuration E): 143.7M params", 3, 0, 224, 224, 1000},
+     vgg_tv, &(const vgg_variant){cfg_e, false}},
+    {{"vgg19_bn", "VGG-19 with batch norm (torchvision)", 3, 0, 224, 224, 1000},
+     vgg_tv, &(const vgg_variant){cfg_e, true}},
+    {{"vgg16", "VGG-16 (torchvision, configuration D): 138.4M params", 3, 0, 224, 224, 1000},
+     vgg_tv, &(const vgg_variant){cfg_d, false}},
     {{"vgg16_c", "VGG-16 configuration C of the paper: 1x1 convs third in blocks 3-5, 133.6M params",
       3, 0, 224, 224, 1000},
-     vgg16_c},
+     vgg_tv, &(const vgg_variant){cfg_c, false}},
     {{"vgg11_lrn", "VGG-11 configuration A-LRN of the paper: LRN after the first conv", 3, 0, 224,
       224, 1000},
-     vgg11_lrn},
-    {{"vgg16_bn", "VGG-16 with batch norm (torchvision)", 3, 0, 224, 224, 1000}, vgg16_bn},
+     vgg_tv, &(const vgg_variant){cfg_a_lrn, false}},
+    {{"vgg16_bn", "VGG-16 with batch norm (torchvision)", 3, 0, 224, 224, 1000},
+     vgg_tv, &(const vgg_variant){cfg_d, true}},
     {{"vgg11_d2l", "VGG-11 of d2l with channels / ratio (set ratio=N, default 4), 224x224", 1, 0,
       224, 224, 10},
-     vgg11_d2l},
-    {{0}, 0},
+     vgg11_d2l, NULL},
+    {{0}, 0, NULL},
 };

@@ -10,15 +10,20 @@ typedef struct cnn_zoo_args {
     float width_mult;
     const char *set; /* raw "key=value,..." */
     char *opt_error; /* cnn_zoo_opt_*: first malformed value (registry fails the build) */
+    const char *model;   /* the entry's name */
+    const void *variant; /* the entry's variant (cnn_zoo_entry) */
 } cnn_zoo_args;
 
 /* Builds the model from x (the input node) and returns the logits node (NULL with
    the graph's error set on failure). */
 typedef cnn_node *(*cnn_zoo_build_fn)(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a);
 
+/* One builder may serve several entries of a family: each entry's variant (its
+   configuration, NULL if none) reaches it as a->variant, its name as a->model. */
 typedef struct cnn_zoo_entry {
     cnn_model_info info;
     cnn_zoo_build_fn build;
+    const void *variant;
 } cnn_zoo_entry;
 
 /* Family option lookup from a->set: returns the integer/float value of key, or dflt.
@@ -52,6 +57,14 @@ int cnn_zoo_make_divisible(float v, int divisor);
 typedef cnn_node *(*cnn_zoo_attend_fn)(cnn_graph *g, cnn_node *x, int channels);
 cnn_node *cnn_zoo_resnet_body(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a, const char *name,
                               const int layers[4], bool bottleneck, cnn_zoo_attend_fn attend);
+/* The variant of a torchvision ResNet entry (resnet, senet, cbam) and its builder,
+   cnn_zoo_resnet_body with the entry's name. */
+typedef struct cnn_zoo_resnet_variant {
+    int layers[4];
+    bool bottleneck;
+    cnn_zoo_attend_fn attend; /* NULL: none */
+} cnn_zoo_resnet_variant;
+cnn_node *cnn_zoo_resnet_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a);
 
 /* Family tables (src/zoo/<family>.c). */
 extern const cnn_zoo_entry cnn_zoo_lenet[];      /* lenet, lenet_relu, mynet */

@@ -5,7 +5,9 @@
    order give the same bits for every thread count; nested calls and calls from two
    threads at once run (inline) and finish; the sleeping path (no spinning) loses no
    wake-up over many short loops; a chunk that blocks one thread does not stop the
-   others from finishing every other chunk. */
+   others from finishing every other chunk. The one thread-count policy
+   (cnn_threads_for): one thread below its threshold, the configured count from it, the
+   same answer on a busy machine. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
@@ -304,6 +306,34 @@ static void test_modes(void **state)
     assert_false(cnn_pool_machine_busy());
 }
 
+/* The thread-count policy: thresholds of each kind of work, the configured count,
+   never the load. */
+static void test_thread_policy(void **state)
+{
+    (void)state;
+    int saved = cnn_get_threads();
+    for (int t = 1; t <= 3; t++) {
+        cnn_set_threads(t);
+        int want = cnn_get_threads(); /* 1 in a build without OpenMP */
+        for (int busy = 0; busy <= 1; busy++) {
+            cnn_pool_force_busy(busy);
+            assert_int_equal(cnn_threads_for(0), 1);
+            assert_int_equal(cnn_threads_for(-5), 1);
+            assert_int_equal(cnn_threads_for(65535), 1);
+            assert_int_equal(cnn_threads_for(65536), want);
+            assert_int_equal(cnn_threads_for(1e12), want);
+            /* element-wise loops from 64k elements, GEMM from 1e5 multiply-adds, the
+               thin convolution from 1e6 */
+            assert_int_equal(cnn_threads_for(0.99e5 * CNN_WORK_GEMM_MAC), 1);
+            assert_int_equal(cnn_threads_for(1.01e5 * CNN_WORK_GEMM_MAC), want);
+            assert_int_equal(cnn_threads_for(0.99e6 * CNN_WORK_CONV_MAC), 1);
+            assert_int_equal(cnn_threads_for(1.01e6 * CNN_WORK_CONV_MAC), want);
+        }
+        cnn_pool_force_busy(-1);
+    }
+    cnn_set_threads(saved);
+}
+
 #define BOTH(f) cmocka_unit_test_setup_teardown(f, quiet_mode, auto_mode), \
                 cmocka_unit_test_setup_teardown(f, busy_mode, auto_mode)
 
@@ -318,6 +348,7 @@ int main(void)
         BOTH(test_two_callers),
         BOTH(test_blocked_thread),
         cmocka_unit_test(test_modes),
+        cmocka_unit_test(test_thread_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

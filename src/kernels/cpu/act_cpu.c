@@ -110,7 +110,7 @@ void cnn_cpu_act_forward(const cnn_act_desc *a, const float *x, float *y, size_t
 {
     size_t chunks = (len + CHUNK - 1) / CHUNK;
     act_args p = {a, x, NULL, NULL, y, len};
-    cnn_parallel_for_n((long)chunks, cnn_par_threads(len), act_fwd_chunk, &p);
+    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)len), act_fwd_chunk, &p);
 }
 
 /* dx[0, len) += dy * act'(x) (y = act(x) where the derivative is cheaper from it). */
@@ -200,5 +200,5 @@ void cnn_cpu_act_backward(const cnn_act_desc *a, const float *x, const float *y,
 {
     size_t chunks = (len + CHUNK - 1) / CHUNK;
     act_args p = {a, x, y, dy, dx, len};
-    cnn_parallel_for_n((long)chunks, cnn_par_threads(len), act_bwd_chunk, &p);
+    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)len), act_bwd_chunk, &p);
 }

@@ -65,7 +65,7 @@ void cnn_cpu_add_forward(const float *a, const float *b, float *y, size_t len)
 {
     long nch = (long)((len + CHUNK - 1) / CHUNK);
     add_args p = {a, b, y, NULL, NULL, len};
-    cnn_parallel_for_n(nch, cnn_par_threads(len), add_fwd_chunk, &p);
+    cnn_parallel_for_n(nch, cnn_threads_for((double)len), add_fwd_chunk, &p);
 }
 
 void cnn_cpu_add_backward(const float *dy, float *da, float *db, size_t len)
@@ -73,5 +73,5 @@ void cnn_cpu_add_backward(const float *dy, float *da, float *db, size_t len)
     if (!da && !db) return;
     long nch = (long)((len + CHUNK - 1) / CHUNK);
     add_args p = {dy, NULL, NULL, da, db, len};
-    cnn_parallel_for_n(nch, cnn_par_threads(len), add_bwd_chunk, &p);
+    cnn_parallel_for_n(nch, cnn_threads_for((double)len), add_bwd_chunk, &p);
 }

@@ -153,7 +153,7 @@ void cnn_cpu_bn_sync_stats(const cnn_bn_args *a, double *lmean, double *lm2)
 {
     int N = a->n, C = a->c;
     size_t S = a->s;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(N, C, S, nt);
+    int nt = cnn_threads_for((double)(size_t)N * S * (size_t)C), cb = bn_block(N, C, S, nt);
     int nb = (C + cb - 1) / cb;
     bn_job job = {.a = a, .cb = cb, .lmean = lmean, .lm2 = lm2};
     cnn_parallel_for_n(nb, nt, bn_sync_stats_blk, &job);
@@ -202,7 +202,7 @@ void cnn_cpu_bn_sync_apply(const cnn_bn_args *a, const double *sum, const double
 {
     int N = a->n, C = a->c;
     size_t S = a->s;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(N, C, S, nt);
+    int nt = cnn_threads_for((double)(size_t)N * S * (size_t)C), cb = bn_block(N, C, S, nt);
     int nb = (C + cb - 1) / cb;
     bn_job job = {.a = a, .cb = cb, .sum = sum, .m2 = m2, .M = M};
     cnn_parallel_for_n(nb, nt, bn_sync_apply_blk, &job);
@@ -265,7 +265,7 @@ void cnn_cpu_bn_forward(const cnn_bn_args *a, bool training)
     int N = a->n, C = a->c;
     size_t S = a->s;
     size_t m = (size_t)N * S;
-    int nt = cnn_par_threads(m * (size_t)C), cb = bn_block(N, C, S, nt);
+    int nt = cnn_threads_for((double)m * (size_t)C), cb = bn_block(N, C, S, nt);
     int nb = (C + cb - 1) / cb;
     bn_job job = {.a = a, .cb = cb, .training = training};
     cnn_parallel_for_n(nb, nt, bn_forward_blk, &job);
@@ -380,7 +380,7 @@ void cnn_cpu_bn_backward(const cnn_bn_args *a, bool training)
 {
     int N = a->n, C = a->c;
     size_t S = a->s;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
+    int nt = cnn_threads_for((double)(size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
     int nb = (C + cb - 1) / cb;
     bn_job job = {.a = a, .cb = cb, .training = training};
     cnn_parallel_for_n(nb, nt, bn_backward_blk, &job);
@@ -423,7 +423,7 @@ void cnn_cpu_bn_sync_bwd_sums(const cnn_bn_args *a, double *tot)
 {
     int N = a->n, C = a->c;
     size_t S = a->s;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
+    int nt = cnn_threads_for((double)(size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
     int nb = (C + cb - 1) / cb;
     bn_job job = {.a = a, .cb = cb, .tot = tot};
     cnn_parallel_for_n(nb, nt, bn_sync_bwd_sums_blk, &job);
@@ -463,7 +463,7 @@ void cnn_cpu_bn_sync_bwd_apply(const cnn_bn_args *a, const double *tot, double M
 {
     int N = a->n, C = a->c;
     size_t S = a->s;
-    int nt = cnn_par_threads((size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
+    int nt = cnn_threads_for((double)(size_t)N * S * (size_t)C), cb = bn_block(2 * N, C, S, nt);
     int nb = (C + cb - 1) / cb;
     bn_job job = {.a = a, .cb = cb, .ctot = tot, .M = M};
     cnn_parallel_for_n(nb, nt, bn_sync_bwd_apply_blk, &job);

@@ -105,12 +105,12 @@ static int use_threads(void)
 }
 
 /* ... and 1 below ~1M multiply-adds (LeNet at batch 1: 0.1-0.3M), where waking the
-   second thread costs more than it saves. */
+   second thread costs more than it saves: the policy of cnn_threads_for. */
 static int par_threads(const cnn_conv_desc *c)
 {
     double macs = (double)c->n * c->c_out * c->out[0] * c->out[1] * c->out[2] *
                   (double)(c->c_in / c->groups) * c->k[0] * c->k[1] * c->k[2];
-    return macs < 1e6 ? 1 : use_threads();
+    return cnn_threads_for(macs * CNN_WORK_CONV_MAC) == 1 ? 1 : use_threads();
 }
 
 /* Measured against oneDNN on one thread (kernel CPU time; LeNet's layers, the first

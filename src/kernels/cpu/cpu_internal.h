@@ -3,7 +3,7 @@
    optimizer update. Internal to src/kernels/cpu and bench/. */
 #ifndef CNN_KERNELS_CPU_INTERNAL_H
 #define CNN_KERNELS_CPU_INTERNAL_H
-#include "../kernels.h"
+#include "../entry_fn.h"
 
 extern const cnn_backend cnn_backend_cpu;
 
@@ -57,21 +57,15 @@ bool cnn_thin_conv_use(const cnn_conv_desc *c);
 /* Dense convolutions whose every output reads one kernel tap (1x1 planes with "same"
    padding) as matrix products (conv_tap.c); same contracts as cnn_backend's. */
 bool cnn_tap_conv_use(const cnn_conv_desc *c);
-size_t cnn_tap_conv_scratch(const cnn_conv_desc *c);
-void cnn_tap_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
-                          float *y, void *scratch);
-void cnn_tap_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
-                                void *scratch);
-void cnn_tap_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
-                                   float *dw, float *db, void *scratch);
-size_t cnn_thin_conv_scratch(const cnn_conv_desc *c);
-size_t cnn_thin_conv_scratch_forward(const cnn_conv_desc *c); /* forward alone */
-void cnn_thin_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
-                           float *y, void *scratch);
-void cnn_thin_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,
-                                 float *dx, void *scratch);
-void cnn_thin_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
-                                    float *dw, float *db, void *scratch);
+cnn_conv_scratch_fn cnn_tap_conv_scratch;
+cnn_conv_fwd_fn cnn_tap_conv_forward;
+cnn_conv_bwd_data_fn cnn_tap_conv_backward_data;
+cnn_conv_bwd_weights_fn cnn_tap_conv_backward_weights;
+cnn_conv_scratch_fn cnn_thin_conv_scratch;
+cnn_conv_scratch_fn cnn_thin_conv_scratch_forward; /* forward alone */
+cnn_conv_fwd_fn cnn_thin_conv_forward;
+cnn_conv_bwd_data_fn cnn_thin_conv_backward_data;
+cnn_conv_bwd_weights_fn cnn_thin_conv_backward_weights;
 /* int8 convolutions with AVX-512 VNNI (conv_s8_vnni.c): dense 2D ones as packed
    columns + an own vpdpbusd micro-kernel, depthwise 2D ones vectorised; the contracts
    of conv_forward_s8. cnn_vnni_s8_use says which layers (and whether the CPU can). */
@@ -83,8 +77,7 @@ size_t cnn_vnni_s8_scratch(const cnn_conv_desc *c);
 void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                          const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch);
 /* Row-major SGEMM, each element independent of M (gemm_cpu.c). */
-void cnn_cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+cnn_gemm_fn cnn_cpu_gemm;
 /* int8 convolutions (conv_s8_cpu.c); same contracts as cnn_backend's entries. */
 size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c);
 void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
@@ -94,46 +87,30 @@ void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8
 /* --- pooling, softmax, optimizer (pool_cpu.c, softmax_cpu.c, optim_cpu.c); same
    contracts as cnn_backend's entries --- */
 int cnn_get_threads(void);
-/* Threads for an element-wise or per-plane loop over `work` elements: below ~64k
-   elements thread start-up costs more than it saves (LeNet's tensors), so 1. */
-static inline int cnn_cpu_threads(size_t work)
-{
-    return work < ((size_t)1 << 16) ? 1 : cnn_get_threads();
-}
 void cnn_cpu_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y, int32_t *idx);
 void cnn_cpu_maxpool_backward(const cnn_pool_desc *d, const float *dy, const int32_t *idx,
                               float *dx);
-void cnn_cpu_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y);
-void cnn_cpu_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
-void cnn_cpu_adaptive_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y);
-void cnn_cpu_adaptive_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
-void cnn_cpu_global_avgpool_forward(size_t planes, size_t hw, const float *x, float *y);
-void cnn_cpu_global_avgpool_backward(size_t planes, size_t hw, const float *dy, float *dx);
-void cnn_cpu_global_maxpool_forward(size_t planes, size_t hw, const float *x, float *y);
-void cnn_cpu_global_maxpool_backward(size_t planes, size_t hw, const float *x, const float *dy,
-                                     float *dx);
-void cnn_cpu_softmax_forward(int64_t outer, int64_t k, int64_t s, bool log, const float *x,
-                             float *y);
-void cnn_cpu_softmax_backward(int64_t outer, int64_t k, int64_t s, bool log, const float *y,
-                              const float *dy, float *dx);
-void cnn_cpu_sgd_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
-void cnn_cpu_adam_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+cnn_pool_fwd_fn cnn_cpu_avgpool2d_forward, cnn_cpu_adaptive_avgpool2d_forward;
+cnn_pool_bwd_fn cnn_cpu_avgpool2d_backward, cnn_cpu_adaptive_avgpool2d_backward;
+cnn_planes_fn cnn_cpu_global_avgpool_forward, cnn_cpu_global_avgpool_backward;
+cnn_planes_fn cnn_cpu_global_maxpool_forward;
+cnn_planes_max_bwd_fn cnn_cpu_global_maxpool_backward;
+cnn_softmax_fwd_fn cnn_cpu_softmax_forward;
+cnn_softmax_bwd_fn cnn_cpu_softmax_backward;
+cnn_optim_step_fn cnn_cpu_sgd_step, cnn_cpu_adam_step;
 /* --- fused epilogue, activation, add, batch norm --- (epilogue_cpu.c, act_cpu.c,
    add_cpu.c, bn_cpu.c); same contracts as cnn_backend's entries. */
-void cnn_cpu_epilogue(const cnn_epilogue *e, float *y);
+cnn_epilogue_fn cnn_cpu_epilogue;
 /* The activation loops over n values in the calling thread (act_forward's and the
    epilogue's). */
-void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n);
-void cnn_cpu_act_forward(const cnn_act_desc *a, const float *x, float *y, size_t n);
-void cnn_cpu_act_backward(const cnn_act_desc *a, const float *x, const float *y, const float *dy,
-                          float *dx, size_t n);
-void cnn_cpu_add_forward(const float *a, const float *b, float *y, size_t n);
-void cnn_cpu_add_backward(const float *dy, float *da, float *db, size_t n);
-void cnn_cpu_bn_forward(const cnn_bn_args *a, bool training);
-void cnn_cpu_bn_backward(const cnn_bn_args *a, bool training);
-void cnn_cpu_bn_eval_affine(const cnn_bn_args *a, float *scale, float *shift);
-void cnn_cpu_bn_sync_stats(const cnn_bn_args *a, double *lmean, double *lm2);
-void cnn_cpu_bn_sync_apply(const cnn_bn_args *a, const double *sum, const double *m2, double M);
-void cnn_cpu_bn_sync_bwd_sums(const cnn_bn_args *a, double *tot);
-void cnn_cpu_bn_sync_bwd_apply(const cnn_bn_args *a, const double *tot, double M);
+cnn_act_fwd_fn cnn_cpu_act_apply, cnn_cpu_act_forward;
+cnn_act_bwd_fn cnn_cpu_act_backward;
+cnn_add_fwd_fn cnn_cpu_add_forward;
+cnn_add_bwd_fn cnn_cpu_add_backward;
+cnn_bn_fn cnn_cpu_bn_forward, cnn_cpu_bn_backward;
+cnn_bn_affine_fn cnn_cpu_bn_eval_affine;
+cnn_bn_sync_stats_fn cnn_cpu_bn_sync_stats;
+cnn_bn_sync_apply_fn cnn_cpu_bn_sync_apply;
+cnn_bn_sync_bwd_sums_fn cnn_cpu_bn_sync_bwd_sums;
+cnn_bn_sync_bwd_apply_fn cnn_cpu_bn_sync_bwd_apply;
 #endif

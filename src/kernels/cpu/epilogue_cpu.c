@@ -35,5 +35,5 @@ void cnn_cpu_epilogue(const cnn_epilogue *e, float *y)
 {
     long planes = (long)e->n * e->c;
     void *ctx[2] = {(void *)e, y};
-    cnn_parallel_for_n(planes, cnn_par_threads((size_t)planes * e->s), epi_plane, ctx);
+    cnn_parallel_for_n(planes, cnn_threads_for((double)(size_t)planes * e->s), epi_plane, ctx);
 }

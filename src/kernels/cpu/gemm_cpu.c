@@ -60,15 +60,14 @@ typedef struct gemm_args {
     bool col_major;
 } gemm_args;
 
-/* Loops below ~1e5 multiply-adds run on one thread; a chunk of a parallel one is at
-   least ~2.6e5 (a few microseconds: the claim costs ~0.1 us, and a chunk held by a
-   thread that loses its core delays the loop by at most one chunk's work). */
-#define PAR_WORK 1e5
+/* Threads: cnn_threads_for (parallel from ~1e5 multiply-adds); a chunk of a parallel
+   loop is at least ~2.6e5 (a few microseconds: the claim costs ~0.1 us, and a chunk
+   held by a thread that loses its core delays the loop by at most one chunk's work). */
 #define CHUNK_WORK 262144.0
 
 static int gemm_threads(double work)
 {
-    return work > PAR_WORK ? 0 : 1;
+    return cnn_threads_for(work * CNN_WORK_GEMM_MAC);
 }
 
 static long grain_of(double per_item)

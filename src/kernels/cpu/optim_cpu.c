@@ -86,7 +86,7 @@ void cnn_cpu_sgd_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper
     for (int c = 0; c < n_seg; c++)
         numel += seg[c].n;
     optim_args p = {seg, h};
-    cnn_parallel_for_n(n_seg, cnn_cpu_threads(numel), sgd_seg, &p);
+    cnn_parallel_for_n(n_seg, cnn_threads_for((double)numel), sgd_seg, &p);
 }
 
 /* torch.optim.Adam / AdamW on n elements (sqrtf keeps this loop scalar: without
@@ -138,5 +138,5 @@ void cnn_cpu_adam_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hype
     for (int c = 0; c < n_seg; c++)
         numel += seg[c].n;
     optim_args p = {seg, h};
-    cnn_parallel_for_n(n_seg, cnn_cpu_threads(numel), adam_seg, &p);
+    cnn_parallel_for_n(n_seg, cnn_threads_for((double)numel), adam_seg, &p);
 }

@@ -270,7 +270,7 @@ void cnn_cpu_maxpool2d_forward(const cnn_pool_desc *d, const float *x, float *y,
     const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
     const size_t planes = d->planes;
     pl_args a = {.g = &g, .x = x, .y = y, .idx = idx, .hw = hw, .ohw = ohw};
-    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * hw), mp_fwd_one, &a);
+    cnn_parallel_for_n((long)planes, cnn_threads_for((double)planes * hw), mp_fwd_one, &a);
 }
 
 static void mp_bwd_one(void *ctx, long p, int slot)
@@ -290,7 +290,7 @@ void cnn_cpu_maxpool_backward(const cnn_pool_desc *d, const float *dy, const int
     const size_t vout = (size_t)d->out[0] * d->out[1] * d->out[2];
     const size_t planes = d->planes;
     pl_args a = {.d = d, .dy = dy, .dx = dx, .cidx = idx, .hw = vin, .ohw = vout};
-    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * vin), mp_bwd_one, &a);
+    cnn_parallel_for_n((long)planes, cnn_threads_for((double)planes * vin), mp_bwd_one, &a);
 }
 
 /* ---------------------------------------------------------------- average pool 2D */
@@ -518,7 +518,7 @@ void cnn_cpu_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y)
     const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
     const size_t planes = d->planes;
     pl_args pa = {.g = &g, .x = x, .y = y, .hw = hw, .ohw = ohw};
-    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * hw), ap_fwd_one, &pa);
+    cnn_parallel_for_n((long)planes, cnn_threads_for((double)planes * hw), ap_fwd_one, &pa);
 }
 
 void cnn_cpu_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx)
@@ -528,7 +528,7 @@ void cnn_cpu_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *
     const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
     const size_t planes = d->planes;
     pl_args pa = {.g = &g, .dy = dy, .dx = dx, .hw = hw, .ohw = ohw};
-    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * hw), ap_bwd_one, &pa);
+    cnn_parallel_for_n((long)planes, cnn_threads_for((double)planes * hw), ap_bwd_one, &pa);
 }
 
 /* ---------------------------------------------------------------- adaptive and global average */
@@ -600,7 +600,7 @@ void cnn_cpu_adaptive_avgpool2d_forward(const cnn_pool_desc *d, const float *xd,
     const size_t planes = d->planes, hw = (size_t)h * w, ohw = (size_t)d->out[1] * d->out[2];
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
     pl_args a = {.d = d, .x = xd, .y = yd, .hw = hw, .ohw = ohw, .planes = planes};
-    cnn_parallel_for_n((long)chunks, cnn_cpu_threads(planes * hw), aap_fwd_chunk, &a);
+    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)planes * hw), aap_fwd_chunk, &a);
 }
 
 static void aap_fwd_chunk(void *ctx, long ci, int slot)
@@ -637,7 +637,7 @@ void cnn_cpu_adaptive_avgpool2d_backward(const cnn_pool_desc *d, const float *dy
     const size_t planes = d->planes, hw = (size_t)h * w, ohw = (size_t)d->out[1] * d->out[2];
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
     pl_args a = {.d = d, .dy = dy, .dx = dx, .hw = hw, .ohw = ohw, .planes = planes};
-    cnn_parallel_for_n((long)chunks, cnn_cpu_threads(planes * hw), aap_bwd_chunk, &a);
+    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)planes * hw), aap_bwd_chunk, &a);
 }
 
 static void aap_bwd_chunk(void *ctx, long ci, int slot)
@@ -697,14 +697,14 @@ void cnn_cpu_global_avgpool_forward(size_t planes, size_t hw, const float *x, fl
 {
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
     pl_args a = {.x = x, .y = y, .hw = hw, .planes = planes, .inv = 1.0f / (float)hw};
-    cnn_parallel_for_n((long)chunks, cnn_cpu_threads(planes * hw), gap_fwd_chunk, &a);
+    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)planes * hw), gap_fwd_chunk, &a);
 }
 
 void cnn_cpu_global_avgpool_backward(size_t planes, size_t hw, const float *dy, float *dx)
 {
     const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
     pl_args a = {.dy = dy, .dx = dx, .hw = hw, .planes = planes, .inv = 1.0f / (float)hw};
-    cnn_parallel_for_n((long)chunks, cnn_cpu_threads(planes * hw), gap_bwd_chunk, &a);
+    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)planes * hw), gap_bwd_chunk, &a);
 }
 
 /* ---------------------------------------------------------------- global max */
@@ -726,12 +726,12 @@ static void gmp_bwd_one(void *ctx, long p, int slot)
 void cnn_cpu_global_maxpool_forward(size_t planes, size_t hw, const float *x, float *y)
 {
     pl_args a = {.x = x, .y = y, .hw = hw};
-    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * hw), gmp_fwd_one, &a);
+    cnn_parallel_for_n((long)planes, cnn_threads_for((double)planes * hw), gmp_fwd_one, &a);
 }
 
 void cnn_cpu_global_maxpool_backward(size_t planes, size_t hw, const float *x, const float *dy,
                                      float *dx)
 {
     pl_args a = {.x = x, .dy = dy, .dx = dx, .hw = hw};
-    cnn_parallel_for_n((long)planes, cnn_cpu_threads(planes * hw), gmp_bwd_one, &a);
+    cnn_parallel_for_n((long)planes, cnn_threads_for((double)planes * hw), gmp_bwd_one, &a);
 }

@@ -31,7 +31,7 @@ void cnn_cpu_softmax_forward(int64_t outer, int64_t K, int64_t S, bool log_, con
                              float *y)
 {
     softmax_args a = {K, S, log_, x, NULL, NULL, y};
-    cnn_parallel_for_n((long)outer, cnn_cpu_threads((size_t)(outer * K * S) * 8), softmax_fwd_row,
+    cnn_parallel_for_n((long)outer, cnn_threads_for((double)(size_t)(outer * K * S) * 8), softmax_fwd_row,
                        &a);
 }
 
@@ -39,6 +39,6 @@ void cnn_cpu_softmax_backward(int64_t outer, int64_t K, int64_t S, bool log_, co
                               const float *dy, float *dx)
 {
     softmax_args a = {K, S, log_, NULL, y, dy, dx};
-    cnn_parallel_for_n((long)outer, cnn_cpu_threads((size_t)(outer * K * S) * 8), softmax_bwd_row,
+    cnn_parallel_for_n((long)outer, cnn_threads_for((double)(size_t)(outer * K * S) * 8), softmax_bwd_row,
                        &a);
 }

@@ -12,13 +12,6 @@
 #include "../tensor_math.h"
 #include "tensor_cpu.h"
 
-/* Threads for `work` elements: below ~64k elements thread start-up costs more than it
-   saves (LeNet's tensors), so 1. */
-static int par_threads(size_t work)
-{
-    return work < ((size_t)1 << 16) ? 1 : cnn_get_threads();
-}
-
 /* Rows per range of a parallel loop whose rows each take `per_row` elements of work:
    about 16k elements a range (which rows go together never changes a result). */
 static long row_grain(int64_t per_row)
@@ -100,7 +93,7 @@ void cnn_cpu_binary_forward(cnn_binary_op op, const cnn_nd_desc *d, const float 
     iter_of(d, 3, &it);
     tc_args t = {.it = &it, .a = a, .b = b, .out = y, .op = (int)op};
     cnn_parallel_range((long)it.rows, row_grain(it.inner),
-                       par_threads((size_t)(it.rows * it.inner)), bin_fwd_rows, &t);
+                       cnn_threads_for((double)(size_t)(it.rows * it.inner)), bin_fwd_rows, &t);
 }
 
 static void grad_rows(cnn_binary_op op, const cnn_nd_iter *it, int k, const float *a,
@@ -140,7 +133,7 @@ void cnn_cpu_binary_backward(cnn_binary_op op, const cnn_nd_desc *d, int k, cons
        a broadcast one accumulates rows into shared elements: one thread, in order */
     if (own == total) {
         tc_args t = {.it = &it, .a = a, .b = b, .y = y, .dy = dy, .out = dx, .op = (int)op, .k = k};
-        cnn_parallel_range((long)it.rows, row_grain(it.inner), par_threads(total), bin_bwd_rows,
+        cnn_parallel_range((long)it.rows, row_grain(it.inner), cnn_threads_for((double)total), bin_bwd_rows,
                            &t);
     } else {
         grad_rows(op, &it, k, a, b, y, dy, dx, 0, it.rows);
@@ -172,7 +165,7 @@ static void un_fwd_range(void *ctx, long lo, long hi, int slot)
 void cnn_cpu_unary_forward(cnn_unary_op op, size_t n, const float *x, float *y)
 {
     tc_args t = {.a = x, .out = y, .op = (int)op};
-    cnn_parallel_range((long)n, 16384, par_threads(n), un_fwd_range, &t);
+    cnn_parallel_range((long)n, 16384, cnn_threads_for((double)n), un_fwd_range, &t);
 }
 
 static void un_bwd_range(void *ctx, long lo, long hi, int slot)
@@ -202,7 +195,7 @@ void cnn_cpu_unary_backward(cnn_unary_op op, size_t n, const float *x, const flo
                             const float *dy, float *dx)
 {
     tc_args t = {.a = x, .y = y, .dy = dy, .out = dx, .op = (int)op};
-    cnn_parallel_range((long)n, 16384, par_threads(n), un_bwd_range, &t);
+    cnn_parallel_range((long)n, 16384, cnn_threads_for((double)n), un_bwd_range, &t);
 }
 
 /* kept axes: operand 0 = x, 1 = out (contiguous); reduced axes: x only */
@@ -288,7 +281,7 @@ void cnn_cpu_reduce_forward(const cnn_reduce_desc *d, const float *x, float *y)
     int64_t count;
     red_iters(d, &kept, &red, &count);
     tc_args t = {.d = d, .it = &kept, .red = &red, .count = count, .a = x, .out = y};
-    cnn_parallel_range((long)kept.rows, row_grain(kept.inner * count), par_threads(red_numel(d)),
+    cnn_parallel_range((long)kept.rows, row_grain(kept.inner * count), cnn_threads_for((double)red_numel(d)),
                        red_fwd_rows, &t);
 }
 
@@ -348,7 +341,7 @@ void cnn_cpu_reduce_backward(const cnn_reduce_desc *d, const float *x, const flo
                  .y = y,
                  .dy = dy,
                  .out = dx};
-    cnn_parallel_range((long)kept.rows, row_grain(kept.inner * count), par_threads(red_numel(d)),
+    cnn_parallel_range((long)kept.rows, row_grain(kept.inner * count), cnn_threads_for((double)red_numel(d)),
                        red_bwd_rows, &t);
 }
 
@@ -393,7 +386,7 @@ void cnn_cpu_matmul_forward(const cnn_matmul_desc *g, const float *A, const floa
     const int64_t M = g->M, K = g->K, N = g->N;
     int64_t rows = g->nstack * M;
     tc_args t = {.d = g, .a = A, .b = B, .out = Y};
-    cnn_parallel_range((long)rows, row_grain(K * N), par_threads((size_t)(rows * K * N)),
+    cnn_parallel_range((long)rows, row_grain(K * N), cnn_threads_for((double)(size_t)(rows * K * N)),
                        mm_fwd_rows, &t);
 }
 
@@ -427,7 +420,7 @@ static void grad_a(const cnn_matmul_desc *g, const float *B, const float *dY, fl
     const int64_t M = g->M, K = g->K, N = g->N;
     int64_t rows = (s1 - s0) * M;
     tc_args t = {.d = g, .count = s0, .b = B, .dy = dY, .out = dA};
-    cnn_parallel_range((long)rows, row_grain(K * N), par_threads((size_t)(rows * K * N)),
+    cnn_parallel_range((long)rows, row_grain(K * N), cnn_threads_for((double)(size_t)(rows * K * N)),
                        mm_grad_a_rows, &t);
 }
 
@@ -460,7 +453,7 @@ static void grad_b(const cnn_matmul_desc *g, const float *A, const float *dY, fl
     const int64_t M = g->M, K = g->K, N = g->N;
     int64_t rows = (s1 - s0) * K;
     tc_args t = {.d = g, .count = s0, .a = A, .dy = dY, .out = dB};
-    cnn_parallel_range((long)rows, row_grain(M * N), par_threads((size_t)(rows * M * N)),
+    cnn_parallel_range((long)rows, row_grain(M * N), cnn_threads_for((double)(size_t)(rows * M * N)),
                        mm_grad_b_rows, &t);
 }
 
@@ -569,7 +562,7 @@ void cnn_cpu_pad_forward(const cnn_pad_desc *d, const float *x, float *y, void *
     int r = d->r;
     int64_t inner = d->out[r - 1], rows = (int64_t)pad_numel(d) / inner;
     tc_args t = {.d = d, .map = map, .inner = inner, .a = x, .out = y};
-    cnn_parallel_range((long)rows, row_grain(inner), par_threads(pad_numel(d)), pad_fwd_rows, &t);
+    cnn_parallel_range((long)rows, row_grain(inner), cnn_threads_for((double)pad_numel(d)), pad_fwd_rows, &t);
 }
 
 void cnn_cpu_pad_backward(const cnn_pad_desc *d, const float *dy, float *dx, void *scratch)
@@ -612,7 +605,7 @@ void cnn_cpu_slice_forward(const cnn_slice_desc *d, const float *x, float *y)
     const int64_t outer = d->outer, cnt = d->count, inner = d->inner;
     tc_args t = {.d = d, .a = x, .out = y};
     cnn_parallel_range((long)outer, row_grain(cnt * inner),
-                       par_threads((size_t)(outer * cnt * inner)), slice_fwd_rows, &t);
+                       cnn_threads_for((double)(size_t)(outer * cnt * inner)), slice_fwd_rows, &t);
 }
 
 static void slice_bwd_rows(void *ctx, long lo, long hi, int slot)
@@ -637,7 +630,7 @@ void cnn_cpu_slice_backward(const cnn_slice_desc *d, const float *dy, float *dx)
     const int64_t outer = d->outer, cnt = d->count, inner = d->inner;
     tc_args t = {.d = d, .dy = dy, .out = dx};
     cnn_parallel_range((long)outer, row_grain(cnt * inner),
-                       par_threads((size_t)(outer * cnt * inner)), slice_bwd_rows, &t);
+                       cnn_threads_for((double)(size_t)(outer * cnt * inner)), slice_bwd_rows, &t);
 }
 
 /* gathers over the output with the permuted strides (dimensions that stay adjacent
@@ -667,7 +660,7 @@ void cnn_cpu_transpose_forward(const cnn_nd_desc *d, const float *x, float *y)
     const int64_t s = it.st[0][it.r - 1];
     tc_args t = {.it = &it, .s = s, .a = x, .out = y};
     cnn_parallel_range((long)it.rows, row_grain(it.inner),
-                       par_threads((size_t)(it.rows * it.inner)), tr_fwd_rows, &t);
+                       cnn_threads_for((double)(size_t)(it.rows * it.inner)), tr_fwd_rows, &t);
 }
 
 static void tr_bwd_rows(void *ctx, long lo, long hi, int slot)
@@ -695,5 +688,5 @@ void cnn_cpu_transpose_backward(const cnn_nd_desc *d, const float *dy, float *dx
     const int64_t s = it.st[0][it.r - 1];
     tc_args t = {.it = &it, .s = s, .dy = dy, .out = dx};
     cnn_parallel_range((long)it.rows, row_grain(it.inner),
-                       par_threads((size_t)(it.rows * it.inner)), tr_bwd_rows, &t);
+                       cnn_threads_for((double)(size_t)(it.rows * it.inner)), tr_bwd_rows, &t);
 }

@@ -61,14 +61,16 @@ size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c)
     return (size_t)max_threads() * col_rows(c) * col_cols(c) * sizeof(float);
 }
 
-/* Gather group g of one example x (C_in, D, H, W) into col (R, P). */
-static void im2col(const cnn_conv_desc *c, const float *x, int g, float *col)
+/* One walk over group g's column matrix col (R, P) of one example, rows (ci, kd, kh,
+   kw), columns the output positions: with x, gather x (C_in, D, H, W) into col (0 in
+   the padding: im2col); without, scatter-add col into dx (col2im). */
+static void col_walk(const cnn_conv_desc *c, int g, const float *x, float *dx, float *col)
 {
     int cg = c->c_in / c->groups;
     size_t P = col_cols(c);
     size_t r = 0;
     for (int ci = 0; ci < cg; ci++) {
-        const float *xc = x + (size_t)(g * cg + ci) * in_plane(c);
+        size_t plane = (size_t)(g * cg + ci) * in_plane(c);
         for (int kd = 0; kd < c->k[0]; kd++)
             for (int kh = 0; kh < c->k[1]; kh++)
                 for (int kw = 0; kw < c->k[2]; kw++, r++) {
@@ -82,9 +84,11 @@ static void im2col(const cnn_conv_desc *c, const float *x, int g, float *col)
                                 int iw = ow * c->s[2] - c->p[2] + kw * c->d[2];
                                 bool in = id >= 0 && id < c->in[0] && ih >= 0 && ih < c->in[1] &&
                                           iw >= 0 && iw < c->in[2];
-                                row[q] = in ? xc[((size_t)id * c->in[1] + (size_t)ih) * c->in[2] +
-                                                 (size_t)iw]
-                                            : 0.0f;
+                                size_t at = plane +
+                                            ((size_t)id * c->in[1] + (size_t)ih) * c->in[2] +
+                                            (size_t)iw;
+                                if (x) row[q] = in ? x[at] : 0.0f;
+                                else if (in) dx[at] += row[q];
                             }
                         }
                     }
@@ -92,34 +96,14 @@ static void im2col(const cnn_conv_desc *c, const float *x, int g, float *col)
     }
 }
 
-/* Scatter-add col (R, P) back into group g of dx. */
-static void col2im(const cnn_conv_desc *c, const float *col, int g, float *dx)
+static void im2col(const cnn_conv_desc *c, const float *x, int g, float *col)
 {
-    int cg = c->c_in / c->groups;
-    size_t P = col_cols(c);
-    size_t r = 0;
-    for (int ci = 0; ci < cg; ci++) {
-        float *xc = dx + (size_t)(g * cg + ci) * in_plane(c);
-        for (int kd = 0; kd < c->k[0]; kd++)
-            for (int kh = 0; kh < c->k[1]; kh++)
-                for (int kw = 0; kw < c->k[2]; kw++, r++) {
-                    const float *row = col + r * P;
-                    size_t q = 0;
-                    for (int od = 0; od < c->out[0]; od++) {
-                        int id = od * c->s[0] - c->p[0] + kd * c->d[0];
-                        for (int oh = 0; oh < c->out[1]; oh++) {
-                            int ih = oh * c->s[1] - c->p[1] + kh * c->d[1];
-                            for (int ow = 0; ow < c->out[2]; ow++, q++) {
-                                int iw = ow * c->s[2] - c->p[2] + kw * c->d[2];
-                                if (id >= 0 && id < c->in[0] && ih >= 0 && ih < c->in[1] &&
-                                    iw >= 0 && iw < c->in[2])
-                                    xc[((size_t)id * c->in[1] + (size_t)ih) * c->in[2] + (size_t)iw] +=
-                                        row[q];
-                            }
-                        }
-                    }
-                }
-    }
+    col_walk(c, g, x, NULL, col);
+}
+
+static void col2im(const cnn_conv_desc *c, float *col, int g, float *dx)
+{
+    col_walk(c, g, NULL, dx, col);
 }
 
 void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,

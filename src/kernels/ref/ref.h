@@ -1,23 +1,17 @@
 /* The ref backend's kernels (plain scalar C, the oracle: docs/architecture.md,
-   "Kernels"); each has the contract of the cnn_backend entry of the same name. Other
-   backends call them for the cases they leave to ref. Internal to src/kernels. */
-/* Prototypes of the ref backend's kernels (plain scalar C, the oracle every test
-   trusts), for backend.c's table; same contracts as cnn_backend's entries. */
+   "Kernels"); each has the contract of the cnn_backend entry of the same name (its
+   signature from entry_fn.h where one is shared). Other backends call them for the
+   cases they leave to ref. Internal to src/kernels. */
 #ifndef CNN_KERNELS_REF_H
 #define CNN_KERNELS_REF_H
-#include "../kernels.h"
+#include "../entry_fn.h"
 
 /* convolution, GEMM, int8 */
-size_t cnn_ref_conv_scratch(const cnn_conv_desc *c);
-size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c);
-void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
-                          float *y, void *scratch);
-void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
-                                void *scratch);
-void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
-                                   float *dw, float *db, void *scratch);
-void cnn_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+cnn_conv_scratch_fn cnn_ref_conv_scratch, cnn_ref_conv_scratch_forward;
+cnn_conv_fwd_fn cnn_ref_conv_forward;
+cnn_conv_bwd_data_fn cnn_ref_conv_backward_data;
+cnn_conv_bwd_weights_fn cnn_ref_conv_backward_weights;
+cnn_gemm_fn cnn_ref_gemm;
 size_t cnn_ref_conv_s8_scratch(const cnn_conv_desc *c);
 void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
                              const int32_t *b, const float *m, const cnn_s8_epilogue *ep, float *y,
@@ -53,39 +47,25 @@ void cnn_ref_dropout_forward(size_t n, const float *x, const uint8_t *keep, floa
 void cnn_ref_dropout_backward(size_t n, const float *dy, const uint8_t *keep, float scale,
                               float *dx);
 /* softmax and loss (softmax_ref.c) */
-void cnn_ref_softmax_forward(int64_t outer, int64_t k, int64_t s, bool log, const float *x,
-                             float *y);
-void cnn_ref_softmax_backward(int64_t outer, int64_t k, int64_t s, bool log, const float *y,
-                              const float *dy, float *dx);
+cnn_softmax_fwd_fn cnn_ref_softmax_forward;
+cnn_softmax_bwd_fn cnn_ref_softmax_backward;
 float cnn_ref_cross_entropy_forward(int n, int k, float smoothing, const float *z,
                                     const float *labels, float *p);
 void cnn_ref_cross_entropy_backward(int n, int k, float smoothing, float scale, const float *p,
                                     const float *labels, float *dz);
 /* optimizer (optim_ref.c) */
-void cnn_ref_sgd_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
-void cnn_ref_adam_step(const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+cnn_optim_step_fn cnn_ref_sgd_step, cnn_ref_adam_step;
 /* general tensor ops */
-void cnn_ref_binary_forward(cnn_binary_op op, const cnn_nd_desc *d, const float *a, const float *b,
-                            float *y);
-void cnn_ref_binary_backward(cnn_binary_op op, const cnn_nd_desc *d, int k, const float *a,
-                             const float *b, const float *y, const float *dy, float *dx);
-void cnn_ref_unary_forward(cnn_unary_op op, size_t n, const float *x, float *y);
-void cnn_ref_unary_backward(cnn_unary_op op, size_t n, const float *x, const float *y,
-                            const float *dy, float *dx);
-void cnn_ref_reduce_forward(const cnn_reduce_desc *d, const float *x, float *y);
-void cnn_ref_reduce_backward(const cnn_reduce_desc *d, const float *x, const float *y,
-                             const float *dy, float *dx);
-void cnn_ref_matmul_forward(const cnn_matmul_desc *d, const float *a, const float *b, float *y);
-void cnn_ref_matmul_backward_a(const cnn_matmul_desc *d, const float *b, const float *dy,
-                               float *da);
-void cnn_ref_matmul_backward_b(const cnn_matmul_desc *d, const float *a, const float *dy,
-                               float *db);
-void cnn_ref_pad_forward(const cnn_pad_desc *d, const float *x, float *y, void *scratch);
-void cnn_ref_pad_backward(const cnn_pad_desc *d, const float *dy, float *dx, void *scratch);
-void cnn_ref_slice_forward(const cnn_slice_desc *d, const float *x, float *y);
-void cnn_ref_slice_backward(const cnn_slice_desc *d, const float *dy, float *dx);
-void cnn_ref_transpose_forward(const cnn_nd_desc *d, const float *x, float *y);
-void cnn_ref_transpose_backward(const cnn_nd_desc *d, const float *dy, float *dx);
+cnn_binary_fwd_fn cnn_ref_binary_forward;
+cnn_binary_bwd_fn cnn_ref_binary_backward;
+cnn_unary_fwd_fn cnn_ref_unary_forward;
+cnn_unary_bwd_fn cnn_ref_unary_backward;
+cnn_reduce_fwd_fn cnn_ref_reduce_forward;
+cnn_reduce_bwd_fn cnn_ref_reduce_backward;
+cnn_matmul_fn cnn_ref_matmul_forward, cnn_ref_matmul_backward_a, cnn_ref_matmul_backward_b;
+cnn_pad_fn cnn_ref_pad_forward, cnn_ref_pad_backward;
+cnn_slice_fn cnn_ref_slice_forward, cnn_ref_slice_backward;
+cnn_transpose_fn cnn_ref_transpose_forward, cnn_ref_transpose_backward;
 void cnn_ref_mul_channel_forward(size_t rows, size_t plane, const float *x, const float *s,
                                  float *y);
 void cnn_ref_mul_channel_backward(size_t rows, size_t plane, const float *x, const float *s,
@@ -109,17 +89,15 @@ void cnn_ref_add_blocks(size_t nb, size_t len, const float *src, size_t ss, floa
 void cnn_ref_bias_add(size_t n, size_t c, size_t plane, const float *bias, float *y);
 void cnn_ref_bias_grad(size_t n, size_t c, size_t plane, const float *dy, float *db);
 /* --- fused epilogue, activation, add, batch norm --- */
-void cnn_ref_epilogue(const cnn_epilogue *e, float *y);
-void cnn_ref_act_forward(const cnn_act_desc *a, const float *x, float *y, size_t n);
-void cnn_ref_act_backward(const cnn_act_desc *a, const float *x, const float *y, const float *dy,
-                          float *dx, size_t n);
-void cnn_ref_add_forward(const float *a, const float *b, float *y, size_t n);
-void cnn_ref_add_backward(const float *dy, float *da, float *db, size_t n);
-void cnn_ref_bn_forward(const cnn_bn_args *a, bool training);
-void cnn_ref_bn_backward(const cnn_bn_args *a, bool training);
-void cnn_ref_bn_eval_affine(const cnn_bn_args *a, float *scale, float *shift);
-void cnn_ref_bn_sync_stats(const cnn_bn_args *a, double *lmean, double *lm2);
-void cnn_ref_bn_sync_apply(const cnn_bn_args *a, const double *sum, const double *m2, double M);
-void cnn_ref_bn_sync_bwd_sums(const cnn_bn_args *a, double *tot);
-void cnn_ref_bn_sync_bwd_apply(const cnn_bn_args *a, const double *tot, double M);
+cnn_epilogue_fn cnn_ref_epilogue;
+cnn_act_fwd_fn cnn_ref_act_forward;
+cnn_act_bwd_fn cnn_ref_act_backward;
+cnn_add_fwd_fn cnn_ref_add_forward;
+cnn_add_bwd_fn cnn_ref_add_backward;
+cnn_bn_fn cnn_ref_bn_forward, cnn_ref_bn_backward;
+cnn_bn_affine_fn cnn_ref_bn_eval_affine;
+cnn_bn_sync_stats_fn cnn_ref_bn_sync_stats;
+cnn_bn_sync_apply_fn cnn_ref_bn_sync_apply;
+cnn_bn_sync_bwd_sums_fn cnn_ref_bn_sync_bwd_sums;
+cnn_bn_sync_bwd_apply_fn cnn_ref_bn_sync_bwd_apply;
 #endif
