@@ -107,6 +107,7 @@ cnn_memory_plan cnn_graph_memory_plan(cnn_graph *g);
    are planned in place. Nodes inside such a chain share the convolution's buffer, so
    after an eval forward their value is the chain's result; forward_until(node) still
    gives a node's own value, and a node marked with cnn_graph_mark_output keeps it.
+   (Between two int8 layers of a quantized model the value is kept as int8 bytes.)
    Off: every node keeps its own value (more memory). */
 cnn_status cnn_graph_set_fusion(cnn_graph *g, bool on);
 

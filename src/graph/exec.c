@@ -458,6 +458,7 @@ cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
         if (root && root->fusion->tail != last) ctx.unfused = root;
     }
     ctx.layout = ctx.fused && cnn_layout_active(g, last, ctx.unfused);
+    ctx.last = last;
     int end = last ? last->id + 1 : g->n_nodes;
     cnn_epilogue epi;
     for (int i = 0; i < end; i++) {

@@ -23,6 +23,7 @@ typedef struct cnn_ctx {
     cnn_rng *rng;           /* dropout */
     cnn_comm *sync;         /* training: batch norm statistics over these ranks (NULL: local) */
     bool layout;            /* blocked values are stored blocked this run (layout.c) */
+    const cnn_node *last;   /* forward_until's node (its value stays float), or NULL */
     /* the forward of a conv whose input or output is blocked (cnn_layout_conv_forward):
        handed to the ops through the context, so src/ops calls nothing in src/graph */
     cnn_status (*layout_conv)(cnn_node *n, const struct cnn_ctx *ctx, const cnn_conv_desc *d,
@@ -237,10 +238,14 @@ typedef struct cnn_qnode {
     int32_t *b;          /* bias in accumulator units, or NULL */
     int8_t *w;           /* int8 weights, the layout of params[0] */
     size_t x_bytes;      /* the quantized input's scratch bytes (64-byte multiple) */
+    float q_out;         /* this forward: > 0 if the value was stored as int8 at this
+                            scale for int8 readers (quant.c), else 0 (float) */
 } cnn_qnode;
 /* cnn_node_set_int8 (include/cnn/train.h) makes a node int8; cnn_calib_threshold
    (graph_api.h) turns calibration histograms into thresholds. */
 /* Forward of an int8 node: quantizes its input into scratch, runs conv_forward_s8. */
 cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx);
+/* int8 activations between int8 layers (quant.c): on by default (also CNN_INT8_CHAIN=0). */
+void cnn_int8_chain_enable(bool on);
 
 #endif

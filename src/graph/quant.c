@@ -13,6 +13,7 @@
    the values the int8 kernel uses. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph_internal.h"
@@ -135,19 +136,66 @@ cnn_status cnn_node_set_int8(cnn_node *n, float in_scale, const float *wq, const
     return CNN_OK;
 }
 
+/* int8 activations between int8 layers (docs/architecture.md, "int8 precision"): a
+   producer whose value is read only by int8 nodes with one input scale stores
+   cnn_q8(y, that scale) in its kernel's store instead of y, and those consumers take
+   the integers as they are instead of quantizing y themselves: the same integers, one
+   pass over memory less. Decided at each eval forward with fusion (the executor's
+   ctx), never for a value the caller reads (an output, the last node, forward_until's
+   node) or while calibrating. On by default; cnn_int8_chain_enable(false) or
+   CNN_INT8_CHAIN=0 turn it off (tests, benchmarks). */
+static int g_chain = -1;
+void cnn_int8_chain_enable(bool on) { g_chain = on; }
+
+static bool chain_on(void)
+{
+    if (g_chain < 0) {
+        const char *e = getenv("CNN_INT8_CHAIN");
+        g_chain = !(e && strcmp(e, "0") == 0);
+    }
+    return g_chain == 1;
+}
+
+/* The input scale every reader of n's value shares when all of them are int8 nodes
+   taking it as their input, else 0. */
+static float readers_scale(const cnn_node *n, const cnn_ctx *ctx)
+{
+    const cnn_graph *g = n->g;
+    const cnn_node *t = n->fusion ? n->fusion->tail : n;
+    if (!ctx->fused || ctx->unfused || g->observe || !chain_on() || n->alias) return 0.0f;
+    if (t == ctx->last || t->is_output || t == g->output || t->id == g->n_nodes - 1) return 0.0f;
+    float s = 0.0f;
+    for (int i = t->id + 1; i <= t->last_use && i < g->n_nodes; i++) {
+        const cnn_node *u = g->nodes[i];
+        for (int j = 0; j < u->n_in; j++) {
+            if (u->in[j] != t) continue;
+            if (!u->q || u->fused_into || j != 0) return 0.0f;
+            if (s == 0.0f) s = u->q->in_scale;
+            else if (u->q->in_scale != s) return 0.0f;
+        }
+    }
+    return s;
+}
+
 /* Runs the node and the epilogue the executor planned for it (ctx->epi: batch norm's
    affine, residual add, activation): in the int8 kernel's store when its activation is
    none / ReLU / ReLU6, else with the backend's float epilogue after it. */
 cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    const cnn_qnode *q = n->q;
-    int8_t *xq = ctx->scratch;
-    cnn_quantize_s8(n->in[0]->out.data, cnn_node_numel(n->in[0]), q->in_scale, xq);
+    cnn_qnode *q = n->q;
+    const cnn_node *x = n->in[0], *xr = x->fused_into ? x->fused_into : x;
+    const int8_t *xq;
+    if (xr->q && xr->q->q_out > 0.0f) { /* the producer stored our integers */
+        xq = (const int8_t *)x->out.data;
+    } else {
+        cnn_quantize_s8(x->out.data, cnn_node_numel(x), q->in_scale, ctx->scratch);
+        xq = ctx->scratch;
+    }
     cnn_conv_desc d = q->desc;
     d.n = ctx->batch;
     const cnn_epilogue *e = ctx->epi;
     cnn_s8_epilogue ep = {0};
-    bool in_store = e != NULL;
+    bool in_store = true;
     for (int k = 0; e && k < e->n_stages; k++) {
         const cnn_epi_stage *st = &e->st[k];
         if (st->kind == CNN_EPI_AFFINE) {
@@ -161,8 +209,10 @@ cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
             in_store = false;
         }
     }
-    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m, in_store ? &ep : NULL, n->out.data,
-                             (char *)ctx->scratch + q->x_bytes);
+    q->q_out = in_store ? readers_scale(n, ctx) : 0.0f;
+    ep.q_out = q->q_out;
+    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m, in_store && (e || ep.q_out > 0.0f) ? &ep : NULL,
+                             n->out.data, (char *)ctx->scratch + q->x_bytes);
     if (e && !in_store) ctx->be->epilogue(e, n->out.data);
     return CNN_OK;
 }

@@ -385,13 +385,21 @@ void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q);
    into it, docs/architecture.md "int8 precision"), in this order and with these
    roundings (no contraction into FMAs): y = y * scale[o] (if scale), y = y + shift[o],
    y = y + res (if res: same layout as y), then act: 0 none, 1 relu (y > 0 ? y : 0),
-   2 relu6 (y < 0 ? 0 : y, then > 6 ? 6). */
+   2 relu6 (y < 0 ? 0 : y, then > 6 ? 6). With q_out > 0 the result is stored as
+   int8 instead, cnn_q8(y, q_out), element i at byte i of the output buffer (int8
+   activations between int8 layers: q_out is the consumer's input scale, so the
+   consumer reads the integers it would have computed itself). */
 typedef struct cnn_s8_epilogue {
     const float *scale, *shift, *res;
     int act;
+    float q_out;
 } cnn_s8_epilogue;
-/* Applies ep to the output y of convolution c (reference code, every plane). */
+/* Applies ep to the output y of convolution c (reference code, every plane); with
+   ep->q_out > 0 then requantises y in place into int8 (cnn_quantize_s8_inplace). */
 void cnn_s8_epilogue_apply(const cnn_conv_desc *c, const cnn_s8_epilogue *ep, float *y);
+/* q[i] = cnn_q8(y[i], s) for i < n, written over y itself (byte i of the buffer), in
+   increasing order on one thread: each store lands on floats already read. */
+void cnn_quantize_s8_inplace(float *y, size_t n, float s);
 
 extern const cnn_backend cnn_backend_ref;
 /* The backend in use (CNN_BACKEND env var or cnn_set_backend; default the fastest),

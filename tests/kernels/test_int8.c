@@ -3,8 +3,10 @@
    stay below 2^24), and the cpu backend against the reference bit for bit over a
    sweep of descriptors (dense im2col + oneDNN GEMM, pointwise without im2col, grouped,
    depthwise with every stride / padding / dilation branch, 3-D, linear as 1x1, batch
-   > 1), each through the AVX-512 VNNI kernels and without them, with and without the
-   fused epilogue (batch norm, residual, ReLU / ReLU6). Also the activation rounding cnn_q8 on its edge cases. */
+   > 1), each through the AVX-512 VNNI kernels (depthwise with VBMI and without) and
+   without them, with and without the
+   fused epilogue (batch norm, residual, ReLU / ReLU6), storing float or requantised
+   int8 output. Also the activation rounding cnn_q8 on its edge cases. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +121,29 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
         }
     }
     assert_int_equal(bad, 0);
+    /* int8 output (the store requantises for an int8 reader): both backends give
+       cnn_q8 of the float result, element i at byte i; the scale makes the largest
+       values clamp */
+    float amax = 0.0f;
+    for (size_t i = 0; i < ys; i++) amax = fmaxf(amax, fabsf(y_ref[i]));
+    ep.q_out = amax > 0.0f ? amax / 100.0f : 1.0f;
+    memset(y_cpu, 0x55, ys * sizeof *y_cpu);
+    float *yq_ref = malloc(ys * sizeof *yq_ref);
+    assert_non_null(yq_ref);
+    memset(yq_ref, 0x55, ys * sizeof *yq_ref);
+    cnn_backend_ref.conv_forward_s8(c, x, w, b, m, &ep, yq_ref, s_ref);
+    cnn_backend_cpu.conv_forward_s8(c, x, w, b, m, &ep, y_cpu, s_cpu);
+    const int8_t *qr = (const int8_t *)yq_ref, *qc = (const int8_t *)y_cpu;
+    for (size_t i = 0; i < ys; i++) {
+        int8_t want = cnn_q8(y_ref[i], ep.q_out);
+        if (qr[i] != want || qc[i] != want) {
+            if (bad++ < 3)
+                fprintf(stderr, "FAILED int8 output n=%d ci=%d co=%d g=%d k=%d at %zu: want %d ref %d cpu %d\n",
+                        c->n, c->c_in, c->c_out, c->groups, c->k[1], i, want, qr[i], qc[i]);
+        }
+    }
+    assert_int_equal(bad, 0);
+    free(yq_ref);
     free(x), free(w), free(b), free(m), free(y_ref), free(y_cpu), free(y_flt);
     free(xf), free(wf), free(bf), free(s_ref), free(s_cpu), free(s_flt), free(sc), free(res);
 }
@@ -183,7 +208,10 @@ static void sweep(void)
         cnn_conv_desc c = desc2(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
         run_case(&c, i % 2 == 0);
     }
-    const int dw2[][8] = {{2, 3, 33, 47, 3, 2, 1, 1}, {1, 2, 9, 17, 3, 3, 1, 1}, {1, 2, 40, 40, 9, 1, 4, 1}};
+    /* ... and wider than one 64-byte window of the VBMI kernel (stride 4, kernel 7;
+       dilation 4, kernel 5), a kernel of 13 taps (4 groups of 4) */
+    const int dw2[][8] = {{2, 3, 33, 47, 3, 2, 1, 1}, {1, 2, 9, 17, 3, 3, 1, 1}, {1, 2, 40, 40, 9, 1, 4, 1},
+                          {1, 3, 30, 70, 7, 4, 3, 1}, {1, 2, 20, 50, 5, 1, 4, 4}, {1, 2, 20, 37, 13, 1, 6, 1}};
     for (size_t i = 0; i < sizeof dw2 / sizeof dw2[0]; i++) {
         const int *a = dw2[i];
         cnn_conv_desc c = desc2(a[0], a[1], a[1], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
@@ -198,6 +226,9 @@ static void test_sweep(void **state)
     (void)state;
     fprintf(stderr, "cpu int8 with VNNI kernels: %s\n", cnn_vnni_s8_available() ? "yes" : "no (not this CPU)");
     sweep();
+    cnn_vnni_s8_vbmi_enable(false); /* depthwise from float rows (VNNI CPUs without VBMI) */
+    sweep();
+    cnn_vnni_s8_vbmi_enable(true);
     cnn_vnni_s8_enable(false);
     sweep();
     cnn_vnni_s8_enable(true);

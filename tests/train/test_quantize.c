@@ -1,6 +1,6 @@
 /* Post-training int8 quantization of models (docs/architecture.md, "int8
    precision"): int8 outputs follow the float ones; ref and cpu give the same bits on a
-   whole quantized network; a quantized checkpoint reloads to the same bits with I8
+   whole quantized network, with int8 activations between int8 layers and without; a quantized checkpoint reloads to the same bits with I8
    weights; --keep-float keeps a layer float; bad input is refused with the model left
    float; on Fashion-MNIST (when installed) a trained LeNet keeps its accuracy within
    one point with entropy and percentile calibration. */
@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "graph/graph_internal.h"
 #include "testutil.h"
 
 /* n examples of c x h x w bytes: class k = a bright square in quadrant k over noise */
@@ -112,6 +113,29 @@ static void check_model(const char *name, int c, int hw, float wm, int method)
     TU_OK(cnn_set_backend("cpu"));
     float *yc = logits(&m, &d, 8);
     assert_memory_equal(yr, yc, 8 * 4 * sizeof *yr);
+    /* int8 activations between int8 layers: this forward's producers that stored int8
+       for their int8 readers; without that (each reader quantizing the float value
+       itself) the same bits on both backends */
+    int chained = 0;
+    for (int i = 0; i < cnn_graph_num_nodes(m.g); i++) {
+        const cnn_node *v = cnn_graph_node(m.g, i);
+        chained += v->q && v->q->q_out > 0.0f;
+    }
+    cnn_int8_chain_enable(false);
+    float *yc0 = logits(&m, &d, 8);
+    TU_OK(cnn_set_backend("ref"));
+    float *yr0 = logits(&m, &d, 8);
+    TU_OK(cnn_set_backend("cpu"));
+    cnn_int8_chain_enable(true);
+    for (int i = 0; i < cnn_graph_num_nodes(m.g); i++) {
+        const cnn_node *v = cnn_graph_node(m.g, i);
+        assert_false(v->q && v->q->q_out > 0.0f);
+    }
+    assert_memory_equal(yc0, yc, 8 * 4 * sizeof *yc);
+    assert_memory_equal(yr0, yc, 8 * 4 * sizeof *yc);
+    free(yc0), free(yr0);
+    fprintf(stderr, "%s: %d of %d int8 layers store int8 for their int8 readers\n", name, chained, n_q);
+    if (strcmp(name, "mobilenet_v2") == 0) assert_true(chained >= 2 * n_q / 3 - 2);
     double e = rel_err(yc, yf, 8 * 4);
     fprintf(stderr, "%s method %d: %d int8 layers, relative logit error %.4f\n", name, method, n_q, e);
     assert_true(e < 0.1);

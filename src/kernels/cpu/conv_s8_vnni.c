@@ -13,6 +13,9 @@
    ReLU / ReLU6: cnn_s8_epilogue) are the store. One pass over all images of
    the batch (no per-image GEMM).
 
+   depthwise 2D with AVX-512 VBMI (dw_vbmi): straight from the int8 input, a vpermb
+   and a vpdpbusd per 4 taps of an input row; without VBMI, or when a vector's input
+   span passes 64 bytes:
    depthwise 2D: 16 output pixels per vector, each tap a (masked) byte load widened
    to float and an FMA: every product and partial sum is an integer below 2^24 while
    kH * kW <= 1040, so float arithmetic is exact here and acc converts back to int32
@@ -30,6 +33,7 @@
 #include <immintrin.h>
 #define VNNI_OK 1
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define TGT_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
 #define INL __attribute__((always_inline)) inline
 #endif
 
@@ -48,8 +52,9 @@ static bool is_dw(const cnn_conv_desc *c)
     return c->groups == c->c_in && c->c_in == c->c_out && is_2d(c);
 }
 
-static bool g_off;
+static bool g_off, g_no_vbmi;
 void cnn_vnni_s8_enable(bool on) { g_off = !on; }
+void cnn_vnni_s8_vbmi_enable(bool on) { g_no_vbmi = !on; }
 
 bool cnn_vnni_s8_available(void)
 {
@@ -128,6 +133,25 @@ TGT static INL __m512 epilogue(const cnn_s8_epilogue *ep, int o, __m512 f, const
     return f;
 }
 
+/* Stores 16 lanes of output element i (of the whole output y): floats, or with
+   ep->q_out > 0 their cnn_q8 as bytes, with cnn_quantize_s8's vector operations (the
+   division, clamps, NaN -> 0, 1.5 * 2^23 rounding), so the same integers. */
+TGT static INL void store16(const cnn_s8_epilogue *ep, void *y, size_t i, __m512 f, __mmask16 mk)
+{
+    if (ep && ep->q_out > 0.0f) {
+        const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+        const __m512 rc = _mm512_set1_ps(12582912.0f);
+        __m512 v = _mm512_div_ps(f, _mm512_set1_ps(ep->q_out));
+        __mmask16 ok = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+        v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
+        v = _mm512_sub_ps(_mm512_add_ps(v, rc), rc);
+        v = _mm512_maskz_mov_ps(ok, v);
+        _mm_mask_storeu_epi8((int8_t *)y + i, mk, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v)));
+    } else {
+        _mm512_mask_storeu_ps((float *)y + i, mk, f);
+    }
+}
+
 /* Packs the columns of one (image, group) panel for output rows [oh0, oh1). */
 TGT static void pack(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp, int8_t *xp,
                      int32_t *cs, int oh0, int oh1)
@@ -163,17 +187,27 @@ TGT static void pack(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp,
             __mmask16 mk = (__mmask16)((1u << nl) - 1u);
             size_t p = (size_t)oh * OW + ow0;
             __m512i csv = _mm512_setzero_si512();
+            /* k = (ci, kh, kw) walked by counters (no divisions per row) */
+            int kh = 0, kw = 0, ih0 = oh * sh - ph, iw0 = ow0 * sw - pw;
+            const int8_t *plane = xg;
             for (int kq = 0; kq < K4; kq++) {
                 __m512i v = _mm512_setzero_si512();
                 for (int j = 0; j < 4; j++) {
                     int k = 4 * kq + j;
                     if (k >= K) break;
-                    int ci = k / (KH * KW), r = k % (KH * KW), kh = r / KW, kw = r % KW;
-                    int ih = oh * sh - ph + kh * dh;
-                    if (ih < 0 || ih >= H) continue;
-                    __m128i b = load_lanes(xg + ((size_t)ci * H + ih) * W, W, ow0 * sw - pw + kw * dw, sw, nl);
-                    v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(b), 8 * j));
-                    csv = _mm512_add_epi32(csv, _mm512_cvtepi8_epi32(b));
+                    int ih = ih0 + kh * dh;
+                    if (ih >= 0 && ih < H) {
+                        __m128i b = load_lanes(plane + (size_t)ih * W, W, iw0 + kw * dw, sw, nl);
+                        v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(b), 8 * j));
+                        csv = _mm512_add_epi32(csv, _mm512_cvtepi8_epi32(b));
+                    }
+                    if (++kw == KW) {
+                        kw = 0;
+                        if (++kh == KH) {
+                            kh = 0;
+                            plane += (size_t)H * W;
+                        }
+                    }
                 }
                 _mm512_mask_storeu_epi32(xp + ((size_t)kq * Pp + p) * 4, mk, v);
             }
@@ -195,7 +229,7 @@ static INL uint32_t wword(const int8_t *w, int K, int kq)
 /* mr x nv accumulators over the panel; stores (float)(acc + b) * m for lanes < P. */
 TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *xp, size_t Pp,
                           const int32_t *cs, size_t p0, size_t P, const int32_t *b, const float *m,
-                          const cnn_s8_epilogue *ep, int oc, const float *res, float *y)
+                          const cnn_s8_epilogue *ep, int oc, const float *res, void *y, size_t yo)
 {
     __m512i acc[MR][NV];
     _Pragma("GCC unroll 8")
@@ -240,22 +274,22 @@ TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *
             if (b) a = _mm512_add_epi32(a, _mm512_set1_epi32(b[i]));
             __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(m[i]));
             f = epilogue(ep, oc + i, f, res ? res + (size_t)i * P + p : NULL, mk);
-            _mm512_mask_storeu_ps(y + (size_t)i * P + p, mk, f);
+            store16(ep, y, yo + (size_t)i * P + p, f, mk);
         }
     }
 }
 
 #define MICRO_NV(mr)                                                                        \
     switch (nv) {                                                                           \
-    case 1: micro(mr, 1, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                          \
-    case 2: micro(mr, 2, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                          \
-    default: micro(mr, 3, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y); break;                         \
+    case 1: micro(mr, 1, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y, yo); break;                          \
+    case 2: micro(mr, 2, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y, yo); break;                          \
+    default: micro(mr, 3, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y, yo); break;                         \
     }
 
 TGT static void micro_any(int mr, int nv, const int8_t *w, int K, const int8_t *xp, size_t Pp,
                           const int32_t *cs, size_t p0, size_t P, const int32_t *b,
                           const float *m, const cnn_s8_epilogue *ep, int oc, const float *res,
-                          float *y)
+                          void *y, size_t yo)
 {
     switch (mr) {
     case 8: MICRO_NV(8); break;
@@ -278,6 +312,31 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
     long panels = (long)c->n * G;
     int8_t *xp = scratch;
     int32_t *cs = (int32_t *)((char *)scratch + rup((size_t)panels * K4 * Pp * 4, 64));
+    long pb = (long)((Pp / 16 + NV - 1) / NV), ob = (og + MR - 1) / MR;
+    if (panels >= 4) {
+        /* a batch (or groups): one (image, group) panel per job, packed and multiplied
+           at once, so its columns are still in this core's cache when the micro-kernel
+           reads them (all panels packed first leave the caches at batch 16) */
+        bool pp = (double)panels * (double)P * (double)K * (double)og > 262144.0;
+#pragma omp parallel for schedule(dynamic, 1) if (pp)
+        for (long pn = 0; pn < panels; pn++) {
+            int n = (int)(pn / G), g = (int)(pn % G);
+            int8_t *xpn = xp + (size_t)pn * K4 * Pp * 4;
+            int32_t *csn = cs + (size_t)pn * Pp;
+            pack(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xpn, csn, 0, OH);
+            for (long pbi = 0; pbi < pb; pbi++)
+                for (long obi = 0; obi < ob; obi++) {
+                    int o0 = (int)obi * MR, mr = og - o0 < MR ? og - o0 : MR;
+                    size_t p0 = (size_t)pbi * NV * 16;
+                    int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
+                    int oc = g * og + o0;
+                    size_t yo = ((size_t)n * c->c_out + oc) * P;
+                    micro_any(mr, nv, w + (size_t)oc * K, K, xpn, Pp, csn, p0, P, b ? b + oc : NULL, m + oc, ep,
+                              oc, ep && ep->res ? ep->res + yo : NULL, y, yo);
+                }
+        }
+        return;
+    }
     /* pack: (panel, output row) jobs */
     long rows = panels * OH;
     /* small layers run on one thread: a parallel region costs more than they do */
@@ -291,7 +350,6 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
              cs + (size_t)pn * Pp, oh, oh + 1);
     }
     /* GEMM: (panel, pixel block, channel block) jobs, channel blocks innermost */
-    long pb = (long)((Pp / 16 + NV - 1) / NV), ob = (og + MR - 1) / MR;
     long jobs = panels * pb * ob;
     par = jobs > 1 && (double)panels * (double)P * (double)K * (double)og > 262144.0;
 #pragma omp parallel for schedule(static) if (par)
@@ -305,7 +363,96 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
         int oc = g * og + o0;
         size_t yo = ((size_t)n * c->c_out + oc) * P;
         micro_any(mr, nv, w + (size_t)oc * K, K, xp + (size_t)pn * K4 * Pp * 4, Pp, cs + (size_t)pn * Pp,
-                  p0, P, b ? b + oc : NULL, m + oc, ep, oc, ep && ep->res ? ep->res + yo : NULL, y + yo);
+                  p0, P, b ? b + oc : NULL, m + oc, ep, oc, ep && ep->res ? ep->res + yo : NULL, y, yo);
+    }
+}
+
+static bool have_vbmi(void)
+{
+    static int v = -1;
+    if (v < 0) v = __builtin_cpu_supports("avx512vbmi") != 0;
+    return v == 1 && !g_no_vbmi;
+}
+
+/* bytes of one input row the 16 outputs of a vector read, when they fit one 64-byte
+   window (then dw_vbmi runs the layer) */
+static bool dw_fits_window(const cnn_conv_desc *c)
+{
+    return c->k[2] <= 16 && 15 * c->s[2] + (c->k[2] - 1) * c->d[2] + 1 <= 64;
+}
+
+/* depthwise straight from the int8 input with vpdpbusd (AVX-512 VBMI + VNNI): per
+   input row kh and 16 output pixels one masked 64-byte load of the row window (bytes
+   outside the row are the padding 0), each byte x stored as x + 128 (xor 0x80, so
+   unsigned as vpdpbusd reads it; a padding 0 becomes 128 too), then per 4 taps of the
+   row a byte permutation (vpermb) that puts the 4 input bytes of each output pixel
+   into its dword and one vpdpbusd with the 4 weights (0 past kW). The accumulator
+   starts at b - 128 * (sum of all weights), which takes the 128s off again; a row
+   outside the image adds back its 128 * row sum instead of being read. Exact int32. */
+TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                        const float *m, const cnn_s8_epilogue *ep, float *y)
+{
+    int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2], KH = c->k[1], KW = c->k[2];
+    int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
+    int G4 = (KW + 3) / 4;
+    __m512i idx[4];
+    for (int g = 0; g < G4; g++) {
+        int8_t t[64];
+        for (int j = 0; j < 16; j++)
+            for (int q = 0; q < 4; q++) {
+                int k = 4 * g + q;
+                t[4 * j + q] = (int8_t)(k < KW ? j * sw + k * dw : 0);
+            }
+        idx[g] = _mm512_loadu_si512(t);
+    }
+    long jobs = (long)c->n * c->c_in;
+    bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
+#pragma omp parallel for schedule(static) if (par)
+    for (long job = 0; job < jobs; job++) {
+        int ch = (int)(job % c->c_in);
+        const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
+        size_t yp = (size_t)job * OH * OW;
+        const float *rp = ep && ep->res ? ep->res + (size_t)job * OH * OW : NULL;
+        __m512i wv[64]; /* [kh][g], KH <= 16 */
+        int32_t rowsum[16], all = 0;
+        for (int kh = 0; kh < KH; kh++) {
+            rowsum[kh] = 0;
+            for (int g = 0; g < G4; g++) {
+                uint32_t u = 0;
+                for (int q = 0; q < 4 && 4 * g + q < KW; q++) {
+                    int8_t v = wp[kh * KW + 4 * g + q];
+                    u |= (uint32_t)(uint8_t)v << (8 * q);
+                    rowsum[kh] += v;
+                }
+                wv[kh * G4 + g] = _mm512_set1_epi32((int)u);
+            }
+            all += rowsum[kh];
+        }
+        const __m512i init = _mm512_set1_epi32((b ? b[ch] : 0) - 128 * all), x80 = _mm512_set1_epi8(-128);
+        const __m512 mo = _mm512_set1_ps(m[ch]);
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+                int nl = OW - ow0 < 16 ? OW - ow0 : 16;
+                int base = ow0 * sw - pw, lo = base < 0 ? -base : 0, hi = W - base < 64 ? W - base : 64;
+                __mmask64 mk = hi <= lo ? 0
+                                        : (hi == 64 ? ~(__mmask64)0 : (((__mmask64)1 << hi) - 1)) &
+                                              ~(((__mmask64)1 << lo) - 1);
+                __m512i acc = init;
+                for (int kh = 0; kh < KH; kh++) {
+                    int ih = oh * sh - ph + kh * dh;
+                    if (ih < 0 || ih >= H) {
+                        acc = _mm512_add_epi32(acc, _mm512_set1_epi32(128 * rowsum[kh]));
+                        continue;
+                    }
+                    __m512i win = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, xp + (size_t)ih * W + base), x80);
+                    for (int g = 0; g < G4; g++)
+                        acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(idx[g], win), wv[kh * G4 + g]);
+                }
+                __mmask16 m16 = (__mmask16)((1u << nl) - 1u);
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mo);
+                f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, m16);
+                store16(ep, y, yp + (size_t)oh * OW + ow0, f, m16);
+            }
     }
 }
 
@@ -330,7 +477,7 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
     for (long job = 0; job < jobs; job++) {
         int ch = (int)(job % c->c_in);
         const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
-        float *yp = y + (size_t)job * OH * OW;
+        size_t yp = (size_t)job * OH * OW; /* output element of the plane */
         const float *rp = ep && ep->res ? ep->res + (size_t)job * OH * OW : NULL;
         __m512i bo = _mm512_set1_epi32(b ? b[ch] : 0);
         __m512 mo = _mm512_set1_ps(m[ch]);
@@ -377,7 +524,7 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
                     __mmask16 mk = (__mmask16)((1u << nl) - 1u);
                     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
                     f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
-                    _mm512_mask_storeu_ps(yp + (size_t)oh * OW + ow0, mk, f);
+                    store16(ep, y, yp + (size_t)oh * OW + ow0, f, mk);
                 }
             }
             continue;
@@ -401,7 +548,7 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
                 __mmask16 mk = (__mmask16)((1u << nl) - 1u);
                 __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
                 f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
-                _mm512_mask_storeu_ps(yp + (size_t)oh * OW + ow0, mk, f);
+                store16(ep, y, yp + (size_t)oh * OW + ow0, f, mk);
             }
     }
 }
@@ -411,7 +558,8 @@ void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *
                          const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
 {
 #ifdef VNNI_OK
-    if (is_dw(c)) depthwise(c, x, w, b, m, ep, y);
+    if (is_dw(c) && c->k[1] <= 16 && dw_fits_window(c) && have_vbmi()) dw_vbmi(c, x, w, b, m, ep, y);
+    else if (is_dw(c)) depthwise(c, x, w, b, m, ep, y);
     else dense(c, x, w, b, m, ep, y, scratch);
 #else
     (void)c, (void)x, (void)w, (void)b, (void)m, (void)ep, (void)y, (void)scratch;

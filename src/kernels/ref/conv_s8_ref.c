@@ -58,6 +58,18 @@ void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q)
     (void)vec;
 }
 
+void cnn_quantize_s8_inplace(float *y, size_t n, float s)
+{
+    int8_t *q = (int8_t *)y;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    if (have_avx512bw()) { /* 16 floats read before their 16 bytes are stored */
+        q8_avx512(y, n, s, q);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) q[i] = cnn_q8(y[i], s);
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("fp-contract=off")))
 #endif
@@ -84,6 +96,7 @@ void cnn_s8_epilogue_apply(const cnn_conv_desc *c, const cnn_s8_epilogue *ep, fl
             yp[i] = v;
         }
     }
+    if (ep->q_out > 0.0f) cnn_quantize_s8_inplace(y, (size_t)planes * S, ep->q_out);
 }
 
 void cnn_ref_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
