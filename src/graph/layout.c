@@ -230,7 +230,8 @@ cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_co
 const char *cnn_layout_name(const cnn_node *n)
 {
     static const char *plain[] = {"scalar", "N", "NC", "NCL", "NCHW", "NCDHW"};
-    if (n->layout == 16) return "nChw16c";
+    /* the layout the node runs in: a graph quantized after planning runs plain */
+    if (n->layout == 16 && cnn_layout_active(n->g, NULL, NULL)) return "nChw16c";
     int nd = n->out.ndim;
     return nd >= 0 && nd <= 5 ? plain[nd] : "plain";
 }
