@@ -202,7 +202,15 @@ CNN_CLONES static void permute_rows(size_t S, const permute_plan *p, float *rest
         if (p->partial) acc = *(const v16u *)(y + s * B);
         for (int q = 0; q < p->np; q++) {
             v16 lo = *(const v16u *)(p->src[2 * q] + s * B), hi = *(const v16u *)(p->src[2 * q + 1] + s * B);
+#if defined(__clang__) /* clang has no two-input variable shuffle: the same, lane by lane */
+            v16 v;
+            for (int l = 0; l < B; l++) {
+                int k = p->idx[q][l] & (2 * B - 1);
+                v[l] = k < B ? lo[k] : hi[k - B];
+            }
+#else
             v16 v = __builtin_shuffle(lo, hi, p->idx[q]);
+#endif
             acc = (v16)(((v16i)acc & ~p->mask[q]) | ((v16i)v & p->mask[q]));
         }
         *(v16u *)(y + s * B) = acc;
