@@ -70,7 +70,7 @@ fuzz:
 	./tools/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 fuzz-smoke:
-	$(MAKE) fuzz FUZZ_SECONDS=8
+	FUZZ_SEED=1 $(MAKE) fuzz FUZZ_SECONDS=8
 
 install: all
 	cmake --install $(BUILD)

@@ -3,6 +3,8 @@
 # copied to a scratch corpus so new inputs do not land in the repository). A crash
 # leaves its input in fuzz/findings/<t>/; keep it as fuzz/regress/<t>/<name> once
 # fixed (tests/fuzz/test_fuzz_regress.c runs those in every build).
+# FUZZ_SEED: libFuzzer's -seed (make fuzz-smoke sets 1 so CI explores the same inputs
+# each run; unset, 0: a new seed each run, as a campaign wants).
 # usage: tools/run-fuzz.sh BUILD SECONDS [TARGET...]
 set -eu
 build=$1
@@ -21,7 +23,7 @@ for t in $targets; do
     echo "== fuzz_$t: ${secs}s"
     # -rss_limit_mb: a reader must stay bounded; -timeout: and fast on every input
     if ! ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive \
-        "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        "$bin" -seed="${FUZZ_SEED:-0}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -artifact_prefix="$root/fuzz/findings/$t/" -print_final_stats=1 "$work" 2>"$work.log"; then
         tail -40 "$work.log" >&2
         echo "fuzz_$t: FAILED (input in fuzz/findings/$t/)" >&2

@@ -158,19 +158,52 @@ static uint32_t mat5_u32(const uint8_t *b, bool swap)
     return swap ? (v >> 24 | (v >> 8 & 0xff00u) | (v << 8 & 0xff0000u) | v << 24) : v;
 }
 
-/* Sub-elements of a matrix: buf holds avail of its declared bytes. */
+/* Sub-elements of a matrix: buf holds avail of its declared bytes. A cell, struct,
+   object or function array is also checked for count: matio allocates a pointer per
+   cell (per element and field) from the dimensions, and each of them needs at least an
+   8-byte tag in the declared bytes. */
 static bool mat5_walk(const uint8_t *buf, size_t avail, uint64_t declared, bool swap, int depth)
 {
     if (depth > 16) return false;
     uint64_t off = 0;
-    while (off + 8 <= declared && off + 8 <= avail) {
+    unsigned cls = 0, field_len = 0;
+    double numel = 1.0;
+    for (int sub = 0; off + 8 <= declared && off + 8 <= avail; sub++) {
         uint32_t t = mat5_u32(buf + off, swap), n = mat5_u32(buf + off + 4, swap);
-        if (t >> 16) { /* small element: 4 bytes of data in the tag */
-            if ((t >> 16) > 4) return false;
+        const uint8_t *data = buf + off + 8;
+        size_t have = avail - off - 8;
+        bool small = t >> 16;
+        if (small) { /* small element: 4 bytes of data in the tag */
+            n = t >> 16;
+            t &= 0xffffu;
+            if (n > 4) return false;
+            data = buf + off + 4;
+            have = 4;
+        } else if (n > declared - off - 8) {
+            return false;
+        }
+        if (have > n) have = n;
+        /* matio reads a matrix's header at fixed places: array flags (2 x uint32),
+           dimensions (int32, at least 2), name (int8) */
+        if ((sub == 0 && (t != 6 || n != 8)) || (sub == 1 && (t != 5 || n % 4 || n < 8)) ||
+            (sub == 2 && t != 1))
+            return false;
+        if (sub == 0 && have >= 4) cls = mat5_u32(data, swap) & 0xffu; /* array flags */
+        if (sub == 1) /* dimensions (int32) */
+            for (size_t i = 0; i + 4 <= have; i += 4) numel *= (double)mat5_u32(data + i, swap);
+        /* char (4), sparse (5) and numeric (6..15) data is read later, after our own
+           size checks; every other class (cell, function, opaque, unknown) is treated
+           as a cell array by matio, struct and object per field */
+        bool strct = cls == 2 || cls == 3, cell = !strct && (cls < 4 || cls > 15);
+        if (cell && sub == 1 && numel * 8.0 > (double)declared) return false;
+        if (strct && sub == (cls == 3 ? 4 : 3) && have >= 4) field_len = mat5_u32(data, swap);
+        if (strct && sub == (cls == 3 ? 5 : 4) && field_len &&
+            numel * (double)(n / field_len) * 8.0 > (double)declared)
+            return false;
+        if (small) {
             off += 8;
             continue;
         }
-        if (n > declared - off - 8) return false;
         if (t == 14 && !mat5_walk(buf + off + 8, avail - off - 8 < n ? (size_t)(avail - off - 8) : n, n, swap,
                                   depth + 1))
             return false;

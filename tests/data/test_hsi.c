@@ -59,19 +59,29 @@ static void write_mat(const char *path, bool v73, const tvar *v, int n)
     assert_non_null(m);
     for (int i = 0; i < n; i++) {
         matvar_t *mv;
-        if (v[i].cls == MAT_C_CELL) {
-            size_t d[2] = {1, 1};
-            mv = Mat_VarCreate(v[i].name, MAT_C_CELL, MAT_T_CELL, 2, d, NULL, 0);
+        static double one = 1.0;
+        size_t ed[2] = {1, 1};
+        if (v[i].cls == MAT_C_CELL || v[i].cls == MAT_C_STRUCT) { /* every cell (field) holds 1.0 */
+            const char *fields[2] = {"alpha", "beta"};
+            size_t cells = v[i].dims[0] * v[i].dims[1];
+            mv = v[i].cls == MAT_C_CELL
+                     ? Mat_VarCreate(v[i].name, MAT_C_CELL, MAT_T_CELL, 2, (size_t *)v[i].dims, NULL, 0)
+                     : Mat_VarCreateStruct(v[i].name, 2, (size_t *)v[i].dims, fields, 2);
             assert_non_null(mv);
-            size_t ed[2] = {1, 1};
-            static double one = 1.0;
-            matvar_t *el = Mat_VarCreate(NULL, MAT_C_DOUBLE, MAT_T_DOUBLE, 2, ed, &one, 0);
-            Mat_VarSetCell(mv, 0, el);
+            for (size_t c = 0; c < cells; c++) {
+                if (v[i].cls == MAT_C_CELL)
+                    Mat_VarSetCell(mv, (int)c, Mat_VarCreate(NULL, MAT_C_DOUBLE, MAT_T_DOUBLE, 2, ed, &one, 0));
+                else
+                    for (int k = 0; k < 2; k++)
+                        Mat_VarSetStructFieldByName(
+                            mv, fields[k], c, Mat_VarCreate(NULL, MAT_C_DOUBLE, MAT_T_DOUBLE, 2, ed, &one, 0));
+            }
         } else {
             mv = Mat_VarCreate(v[i].name, v[i].cls, v[i].type, v[i].rank, (size_t *)v[i].dims, v[i].data, 0);
         }
         assert_non_null(mv);
-        assert_int_equal(Mat_VarWrite(m, mv, MAT_COMPRESSION_NONE), 0);
+        /* v5: every other variable compressed, as MATLAB's -v7 writes them */
+        assert_int_equal(Mat_VarWrite(m, mv, !v73 && i % 2 ? MAT_COMPRESSION_ZLIB : MAT_COMPRESSION_NONE), 0);
         Mat_VarFree(mv);
     }
     Mat_Close(m);
@@ -138,9 +148,10 @@ static void mat_roundtrip(bool v73)
         {"gt_u8", MAT_C_UINT8, MAT_T_UINT8, 2, {TH, TW}, gu},
         {"gt_d", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, {TH, TW}, gd},
         {"words", MAT_C_CHAR, MAT_T_UINT8, 2, {1, 5}, text},
-        {"things", MAT_C_CELL, MAT_T_CELL, 2, {1, 1}, NULL},
+        {"things", MAT_C_CELL, MAT_T_CELL, 2, {2, 3}, NULL},
+        {"meta", MAT_C_STRUCT, MAT_T_STRUCT, 2, {1, 4}, NULL},
     };
-    write_mat(p, v73, vars, 7);
+    write_mat(p, v73, vars, 8);
     cnn_tensor t;
     static const char *const cubes[] = {"cube_d", "cube_f", "cube_i"};
     for (int i = 0; i < 3; i++) {
