@@ -121,6 +121,7 @@ TGT static INL __m512 epilogue(const cnn_s8_epilogue *ep, int o, __m512 f, const
 {
     if (!ep) return f;
     const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    if (ep->bias) f = _mm512_add_ps(f, _mm512_set1_ps(ep->bias[o]));
     if (ep->scale) f = _mm512_mul_ps(f, _mm512_set1_ps(ep->scale[o]));
     if (ep->shift) f = _mm512_add_ps(f, _mm512_set1_ps(ep->shift[o]));
     if (res) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, res));
