@@ -21,8 +21,10 @@
    kH * kW <= 1040, so float arithmetic is exact here and acc converts back to int32
    exactly.
 
-   Used where the CPU has AVX-512 VNNI (cnn_vnni_s8_use); the caller keeps its other
-   paths elsewhere. */
+   linear (1x1 pixels): dot products along the reduction (lin_chunks).
+
+   Parallel loops run on the library's pool (core/pool.h). Used where the CPU has
+   AVX-512 VNNI (cnn_vnni_s8_use); the caller keeps its other paths elsewhere. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,6 +408,128 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
     cnn_parallel_range(jobs, j.pb, jobs > 1 && macs > 262144.0 ? 0 : 1, dense_gemm, &j);
 }
 
+/* linear (a 1x1 convolution of 1x1 pixels, every image one pixel): the dense path
+   would fill one lane of 16 per vector. Instead dot products along the reduction:
+   per 64 bytes of K, the rows of 4 output channels (as w + 128, unsigned) times the
+   inputs of up to 4 images (signed), 16 vpdpbusd into 16 accumulators, each summed
+   across its lanes at the end, minus 128 times the image's input sum: exact int32
+   as in the dense kernel. A chunk is 16 output channels for all images; their
+   epilogue and store run as one vector per image. */
+#define LIN_OB 16
+typedef struct ljob {
+    const cnn_conv_desc *c;
+    const int8_t *x, *w;
+    const int32_t *b;
+    const float *m;
+    const cnn_s8_epilogue *ep;
+    float *y;
+    const int32_t *sx; /* per image: sum of its inputs */
+} ljob;
+
+static bool is_linear(const cnn_conv_desc *c)
+{
+    return is_2d(c) && c->groups == 1 && c->in[1] == 1 && c->in[2] == 1 && c->k[1] == 1 &&
+           c->k[2] == 1 && c->p[1] == 0 && c->p[2] == 0 && c->out[1] == 1 && c->out[2] == 1;
+}
+
+/* sums of channels o0 .. o0 + no - 1 (no <= 4) x images n0 .. n0 + NI - 1 into
+   t[i][o - o0 + oo] */
+TGT static INL void lin_block(const ljob *j, int NI, int n0, int o0, int no, int32_t t[][LIN_OB], int ob0)
+{
+    int K = j->c->c_in;
+    const int8_t *x = j->x + (size_t)n0 * K, *w = j->w + (size_t)o0 * K;
+    __m512i acc[4][4];
+    _Pragma("GCC unroll 4")
+    for (int q = 0; q < 4; q++)
+        _Pragma("GCC unroll 4")
+        for (int i = 0; i < 4; i++) acc[q][i] = _mm512_setzero_si512();
+    const __m512i x80 = _mm512_set1_epi8(-128);
+    for (int k = 0; k < K; k += 64) {
+        __mmask64 mk = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+        __m512i xv[4];
+        _Pragma("GCC unroll 4")
+        for (int i = 0; i < NI; i++) xv[i] = _mm512_maskz_loadu_epi8(mk, x + (size_t)i * K + k);
+        _Pragma("GCC unroll 4")
+        for (int q = 0; q < 4; q++) {
+            if (q >= no) break;
+            __m512i wv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, w + (size_t)q * K + k), x80);
+            _Pragma("GCC unroll 4")
+            for (int i = 0; i < NI; i++) acc[q][i] = _mm512_dpbusd_epi32(acc[q][i], wv, xv[i]);
+        }
+    }
+    for (int q = 0; q < no; q++)
+        for (int i = 0; i < NI; i++)
+            t[i][ob0 + q] = _mm512_reduce_add_epi32(acc[q][i]) - 128 * j->sx[n0 + i];
+}
+
+/* chunks of LIN_OB output channels [lo, hi) */
+TGT static void lin_chunks(void *arg, long lo, long hi, int slot)
+{
+    (void)slot;
+    const ljob *j = arg;
+    const cnn_conv_desc *c = j->c;
+    const cnn_s8_epilogue *ep = j->ep;
+    int O = c->c_out, N = c->n;
+    for (long ch = lo; ch < hi; ch++) {
+        int o0 = (int)ch * LIN_OB, nob = O - o0 < LIN_OB ? O - o0 : LIN_OB;
+        __mmask16 mk = (__mmask16)((1u << nob) - 1u);
+        __m512i bv = j->b ? _mm512_maskz_loadu_epi32(mk, j->b + o0) : _mm512_setzero_si512();
+        __m512 mv = _mm512_maskz_loadu_ps(mk, j->m + o0);
+        for (int n0 = 0; n0 < N; n0 += 4) {
+            int ni = N - n0 < 4 ? N - n0 : 4;
+            int32_t t[4][LIN_OB];
+            for (int q0 = 0; q0 < nob; q0 += 4) {
+                int no = nob - q0 < 4 ? nob - q0 : 4;
+                switch (ni) {
+                case 4: lin_block(j, 4, n0, o0 + q0, no, t, q0); break;
+                case 3: lin_block(j, 3, n0, o0 + q0, no, t, q0); break;
+                case 2: lin_block(j, 2, n0, o0 + q0, no, t, q0); break;
+                default: lin_block(j, 1, n0, o0 + q0, no, t, q0); break;
+                }
+            }
+            for (int i = 0; i < ni; i++) {
+                size_t yo = (size_t)(n0 + i) * O + o0;
+                __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mk, t[i]), bv);
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mv);
+                if (ep) { /* cnn_s8_epilogue_apply's operations, channel per lane */
+                    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+                    if (ep->bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, ep->bias + o0));
+                    if (ep->scale) f = _mm512_mul_ps(f, _mm512_maskz_loadu_ps(mk, ep->scale + o0));
+                    if (ep->shift) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, ep->shift + o0));
+                    if (ep->res) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, ep->res + yo));
+                    if (ep->act == 1) {
+                        f = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), f);
+                    } else if (ep->act == 2) {
+                        f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, zero, _CMP_LT_OQ), zero);
+                        f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, six, _CMP_GT_OQ), six);
+                    }
+                }
+                store16(ep, j->y, yo, f, mk);
+            }
+        }
+    }
+}
+
+TGT static void linear_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                          const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
+{
+    int K = c->c_in, N = c->n;
+    int32_t *sx = scratch;
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int n = 0; n < N; n++) {
+        __m512i s = _mm512_setzero_si512();
+        for (int k = 0; k < K; k += 64) {
+            __mmask64 mk = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+            s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(mk, x + (size_t)n * K + k));
+        }
+        sx[n] = _mm512_reduce_add_epi32(s);
+    }
+    ljob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .sx = sx};
+    long chunks = (c->c_out + LIN_OB - 1) / LIN_OB;
+    double macs = (double)N * K * c->c_out;
+    cnn_parallel_range(chunks, 1, chunks > 1 && macs > 262144.0 ? 0 : 1, lin_chunks, &j);
+}
+
 static bool have_vbmi(void)
 {
     static int v = -1;
@@ -623,7 +747,8 @@ void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *
                          const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
 {
 #ifdef VNNI_OK
-    if (is_dw(c) && c->k[1] <= 16 && dw_fits_window(c) && have_vbmi()) dw_vbmi(c, x, w, b, m, ep, y);
+    if (is_linear(c)) linear_s8(c, x, w, b, m, ep, y, scratch);
+    else if (is_dw(c) && c->k[1] <= 16 && dw_fits_window(c) && have_vbmi()) dw_vbmi(c, x, w, b, m, ep, y);
     else if (is_dw(c)) depthwise(c, x, w, b, m, ep, y);
     else dense(c, x, w, b, m, ep, y, scratch);
 #else
