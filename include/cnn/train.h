@@ -249,14 +249,17 @@ typedef struct cnn_node_quant {
     const int8_t *weight;      /* weight_elems integers, in the layout of the weight */
     const int32_t *bias;       /* bias in accumulator units, or NULL (no bias) */
     const float *multiplier;   /* per output channel: input_scale * weight_scale */
+    /* a bias beyond int32 at this input scale stays float (bias is then NULL):
+       y[c] = multiplier[c] * (sum of int8 weight * int8 input) + float_bias[c] */
+    const float *float_bias;
 } cnn_node_quant;
 cnn_node_quant cnn_node_quant_info(const cnn_node *n);
 /* Makes node n (an op with an int8 kernel: cnn_node_quant_info(n).capable) int8 with
    the per-tensor input scale input_scale: its weights quantized per output channel
    from its float weight, or, with weights and weight_scale given (a quantized
    checkpoint), taken as those integer values and scales; the float weight then holds
-   the dequantized values. The graph must be compiled. CNN_ERR_UNSUPPORTED when the
-   bias does not fit the int32 accumulator at this scale (n stays float). */
+   the dequantized values. The graph must be compiled. A bias that does not fit the
+   int32 accumulator at this scale stays float (cnn_node_quant.float_bias). */
 cnn_status cnn_node_set_int8(cnn_node *n, float input_scale, const float *weights,
                              const float *weight_scale);
 /* Makes an int8 node float again (its weight keeps the dequantized values). */

@@ -24,7 +24,7 @@ enum {
     H_ADAPTIVE = 1 << 5, H_ADD = 1 << 6, H_COPY = 1 << 7, H_SHUFFLE = 1 << 8, H_MULCH = 1 << 9,
     H_QCONV = 1 << 10, H_GLOBAL = 1 << 11, H_BIN = 1 << 12, H_UNARY = 1 << 13, H_GATHER = 1 << 14,
     H_PAD = 1 << 15, H_REDUCE = 1 << 16, H_MATMUL = 1 << 17, H_SOFTMAX = 1 << 18, H_LRN = 1 << 19,
-    H_CONVT = 1 << 20,
+    H_CONVT = 1 << 20, H_QBIAS = 1 << 21,
 };
 /* helpers that call <math.h> */
 #define H_MATH (H_BIN | H_UNARY | H_SOFTMAX | H_LRN)
@@ -215,6 +215,15 @@ static void emit_helpers(gen *g)
                "                }\n"
                "}\n\n",
             g->qx_bytes ? g->qx_bytes : 1);
+    if (g->helpers & H_QBIAS)
+        out(g, "/* int8 layer whose bias is beyond int32: y = y + b[c] after qconv */\n"
+               "static void qbias(float *y, const float *b, int C, long S)\n"
+               "{\n"
+               "    int c;\n"
+               "    long i;\n"
+               "    for (c = 0; c < C; c++)\n"
+               "        for (i = 0; i < S; i++) y[c * S + i] = y[c * S + i] + b[c];\n"
+               "}\n\n");
     if (g->helpers & H_MAXPOOL)
         out(g, "/* p: C, H, W, OH, OW, kH, kW, sH, sW, pH, pW, dH, dW */\n"
                "static void maxpool(const float *x, float *y, const int *p)\n"
@@ -889,6 +898,12 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
         char fs[40];
         if (q.bias) BODY("    qconv(%s, %s, qw%d, qb%d, qm%d, %s, g%d);\n", a, flit(q.input_scale, fs, sizeof fs), id, id, id, y, id);
         else BODY("    qconv(%s, %s, qw%d, 0, qm%d, %s, g%d);\n", a, flit(q.input_scale, fs, sizeof fs), id, id, y, id);
+        if (q.float_bias) {
+            snprintf(nm, sizeof nm, "qf%d", id);
+            CNN_CHECK(emit_array(G, n, nm, q.float_bias, (size_t)c->c_out));
+            BODY("    qbias(%s, qf%d, %d, %zu);\n", y, id, c->c_out, per_ex(n) / (size_t)c->c_out);
+            G->helpers |= H_QBIAS;
+        }
         size_t xb = per_ex(cnn_node_input(n, 0));
         if (xb > G->qx_bytes) G->qx_bytes = xb;
         G->helpers |= H_QCONV;

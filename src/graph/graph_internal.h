@@ -236,6 +236,8 @@ typedef struct cnn_qnode {
     float *w_scale;      /* per output channel: weight = w_scale * int8 */
     float *m;            /* in_scale * w_scale: int32 accumulator -> float */
     int32_t *b;          /* bias in accumulator units, or NULL */
+    bool float_bias;     /* b is NULL: the bias (params[1]) is beyond int32 at this
+                            scale and added in float after the multiplier */
     int8_t *w;           /* int8 weights, the layout of params[0] */
     size_t x_bytes;      /* the quantized input's scratch bytes (64-byte multiple) */
     float q_out;         /* this forward: > 0 if the value was stored as int8 at this

@@ -5,8 +5,10 @@
      weights  w_q = clamp(round_half_even(w / s_w[o]), -127, 127),
               s_w[o] = max |w[o, ...]| / 127 per output channel (1 if all zero);
      input    x_q = cnn_q8(x, s_x), s_x per tensor from calibration;
-     bias     b_q[o] = round_half_even(b[o] / (s_x * s_w[o])) (int32, saturated);
-     output   y = (float)(b_q[o] + sum x_q * w_q) * (s_x * s_w[o]).
+     bias     b_q[o] = round_half_even(b[o] / (s_x * s_w[o])) (int32) when every
+              |b_q| < 2^30; else the layer keeps its bias in float;
+     output   y = (float)(b_q[o] + sum x_q * w_q) * (s_x * s_w[o]), or with a float
+              bias y = (float)(sum x_q * w_q) * (s_x * s_w[o]) + b[o] (two roundings).
 
    Zero points are 0 everywhere (symmetric). The float weights of the node are
    replaced by s_w * w_q, so anything still reading them (backward, exporters) sees
@@ -81,6 +83,7 @@ cnn_status cnn_node_set_int8(cnn_node *n, float in_scale, const float *wq, const
     q->w = (int8_t *)p;
     q->desc = d;
     q->in_scale = in_scale;
+    bool fbias = false; /* a bias beyond int32 at this scale: kept in float */
     for (size_t o = 0; o < C; o++) {
         const float *wo = w->value.data + o * K;
         float s;
@@ -111,16 +114,12 @@ cnn_status cnn_node_set_int8(cnn_node *n, float in_scale, const float *wq, const
         q->m[o] = in_scale * s;
         if (b) {
             double bq = nearbyint((double)b->value.data[o] / ((double)in_scale * (double)s));
-            if (!(fabs(bq) < 1073741824.0)) { /* 2^30: leaves room for the sum */
-                cnn_free(q);
-                return cnn_node_error(n, CNN_ERR_UNSUPPORTED,
-                                      "bias %g of channel %zu is %.3g accumulator units at input "
-                                      "scale %g: beyond int32, the layer stays float",
-                                      (double)b->value.data[o], o, bq, (double)in_scale);
-            }
-            q->b[o] = (int32_t)bq;
+            if (!(fabs(bq) < 1073741824.0)) fbias = true; /* 2^30: leaves room for the sum */
+            else q->b[o] = (int32_t)bq;
         }
     }
+    if (fbias) q->b = NULL; /* the executor adds params[1] after the multiplier */
+    q->float_bias = fbias;
     /* the float weights become what the int8 kernel computes with */
     for (size_t o = 0; o < C; o++)
         for (size_t k = 0; k < K; k++)
@@ -194,7 +193,7 @@ cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
     cnn_conv_desc d = q->desc;
     d.n = ctx->batch;
     const cnn_epilogue *e = ctx->epi;
-    cnn_s8_epilogue ep = {0};
+    cnn_s8_epilogue ep = {.bias = q->float_bias ? n->params[1]->value.data : NULL};
     bool in_store = true;
     for (int k = 0; e && k < e->n_stages; k++) {
         const cnn_epi_stage *st = &e->st[k];
@@ -211,8 +210,11 @@ cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
     }
     q->q_out = in_store ? readers_scale(n, ctx) : 0.0f;
     ep.q_out = q->q_out;
-    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m, in_store && (e || ep.q_out > 0.0f) ? &ep : NULL,
-                             n->out.data, (char *)ctx->scratch + q->x_bytes);
+    if (!in_store) /* only the float bias in the store; the rest after it */
+        ep = (cnn_s8_epilogue){.bias = ep.bias};
+    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m,
+                             ep.bias || (in_store && (e || ep.q_out > 0.0f)) ? &ep : NULL, n->out.data,
+                             (char *)ctx->scratch + q->x_bytes);
     if (e && !in_store) ctx->be->epilogue(e, n->out.data);
     return CNN_OK;
 }
@@ -231,6 +233,7 @@ cnn_node_quant cnn_node_quant_info(const cnn_node *n)
         r.weight = n->q->w;
         r.bias = n->q->b;
         r.multiplier = n->q->m;
+        r.float_bias = n->q->float_bias ? n->params[1]->value.data : NULL;
     }
     return r;
 }

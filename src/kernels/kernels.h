@@ -383,14 +383,15 @@ static inline int8_t cnn_q8(float x, float s)
 void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q);
 /* The fused epilogue of an int8 convolution (batch norm, residual add, activation fused
    into it, docs/architecture.md "int8 precision"), in this order and with these
-   roundings (no contraction into FMAs): y = y * scale[o] (if scale), y = y + shift[o],
+   roundings (no contraction into FMAs): y = y + bias[o] (if bias: a float bias, for a
+   layer whose bias does not fit the int32 accumulator), y = y * scale[o] (if scale), y = y + shift[o],
    y = y + res (if res: same layout as y), then act: 0 none, 1 relu (y > 0 ? y : 0),
    2 relu6 (y < 0 ? 0 : y, then > 6 ? 6). With q_out > 0 the result is stored as
    int8 instead, cnn_q8(y, q_out), element i at byte i of the output buffer (int8
    activations between int8 layers: q_out is the consumer's input scale, so the
    consumer reads the integers it would have computed itself). */
 typedef struct cnn_s8_epilogue {
-    const float *scale, *shift, *res;
+    const float *bias, *scale, *shift, *res;
     int act;
     float q_out;
 } cnn_s8_epilogue;

@@ -184,10 +184,6 @@ cnn_status cnn_model_quantize(cnn_model *m, const cnn_dataset *d, int n, const c
     for (int i = 0; s == CNN_OK && i < nn; i++) {
         if (!c.want[i]) continue;
         s = cnn_node_set_int8(cnn_graph_node(g, i), scale[i], NULL, NULL);
-        if (s == CNN_ERR_UNSUPPORTED) { /* bias beyond int32 at this scale: stays float */
-            cnn_clear_error();
-            s = CNN_OK;
-        }
     }
     if (s != CNN_OK) /* undo: drop int8 state (weights were only replaced on success) */
         for (int i = 0; i < nn; i++) cnn_node_clear_int8(cnn_graph_node(g, i));

@@ -300,6 +300,42 @@ static void test_refusals(void **state)
     cnn_graph_free(h);
 }
 
+/* int8 layers whose bias is beyond int32 at their input scale keep it in float (added
+   after the multiplier): exported, the library's int8 ref bits (host and qemu-arm) */
+static void test_int8_float_bias(void **state)
+{
+    (void)state;
+    cnn_graph *g = cnn_graph_new();
+    cnn_node *x = cnn_input(g, "input", 4, (int[]){1, 4, 6, 6});
+    cnn_node *c = cnn_conv2d(g, x, 8, .kernel = 3, .padding = 1, .name = "conv");
+    cnn_node *f = cnn_flatten(g, cnn_relu(g, cnn_batchnorm2d(g, c)));
+    cnn_node *l = cnn_linear(g, f, 5, .name = "fc");
+    TU_OK(cnn_graph_compile(g, 5));
+    cnn_graph_set_training(g, false);
+    cnn_param *cb = cnn_graph_find_param(g, "conv.bias"), *lb = cnn_graph_find_param(g, "fc.bias");
+    assert_true(cb && lb);
+    for (int o = 0; o < 8; o++) cb->value.data[o] = 2.0e4f * (float)(o - 3);
+    for (int o = 0; o < 5; o++) lb->value.data[o] = 3.0e8f * (float)(o - 2) + 12345.0f;
+    float xv[4 * 6 * 6], want[5];
+    cnn_rng r;
+    cnn_rng_seed(&r, 4);
+    tu_fill(xv, sizeof xv / sizeof xv[0], -1.0f, 1.0f, &r);
+    TU_OK(cnn_graph_set_input(g, x, xv, 1));
+    TU_OK(cnn_graph_forward_until(g, f));
+    float amax = 0.0f;
+    for (size_t i = 0; i < 8 * 6 * 6; i++) amax = fmaxf(amax, fabsf(cnn_node_value(f).data[i]));
+    TU_OK(cnn_node_set_int8(c, 1.0f / 127.0f, NULL, NULL));
+    TU_OK(cnn_node_set_int8(l, amax / 127.0f, NULL, NULL));
+    assert_non_null(cnn_node_quant_info(c).float_bias);
+    assert_non_null(cnn_node_quant_info(l).float_bias);
+    TU_OK(cnn_set_backend("ref"));
+    TU_OK(cnn_graph_forward_until(g, l));
+    memcpy(want, cnn_node_value(l).data, sizeof want);
+    TU_OK(cnn_set_backend("cpu"));
+    export_and_run(g, x, l, "fbias_int8", xv, sizeof xv / sizeof xv[0], want, 5, true);
+    cnn_graph_free(g);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -321,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_lenet),
         cmocka_unit_test(test_mobilenet_shufflenet),
         cmocka_unit_test(test_general_ops),
+        cmocka_unit_test(test_int8_float_bias),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

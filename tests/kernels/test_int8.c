@@ -5,8 +5,8 @@
    depthwise with every stride / padding / dilation branch, 3-D, linear as 1x1, batch
    > 1), each through the AVX-512 VNNI kernels (depthwise with VBMI and without) and
    without them, with and without the
-   fused epilogue (batch norm, residual, ReLU / ReLU6), storing float or requantised
-   int8 output. Also the activation rounding cnn_q8 on its edge cases. */
+   fused epilogue (float bias, batch norm, residual, ReLU / ReLU6), storing float or
+   requantised int8 output. Also the activation rounding cnn_q8 on its edge cases. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +74,7 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
     void *s_ref = scratch_for(cnn_backend_ref.conv_s8_scratch(c));
     void *s_cpu = scratch_for(cnn_backend_cpu.conv_s8_scratch(c));
     cnn_s8_epilogue ep = {0};
-    float *sc = NULL, *res = NULL;
+    float *sc = NULL, *res = NULL, *fb = NULL;
     if (epk) {
         sc = malloc(2 * (size_t)c->c_out * sizeof *sc);
         res = malloc(ys * sizeof *res);
@@ -82,6 +82,12 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
         tu_fill(sc, 2 * (size_t)c->c_out, -1.5f, 1.5f, &g_rng);
         tu_fill(res, ys, -2.0f, 2.0f, &g_rng);
         ep = (cnn_s8_epilogue){.scale = sc, .shift = sc + c->c_out, .res = res, .act = epk - 1};
+        if (!bias) { /* a layer whose bias is beyond int32 keeps it in float */
+            fb = malloc((size_t)c->c_out * sizeof *fb);
+            assert_non_null(fb);
+            tu_fill(fb, (size_t)c->c_out, -3.0f, 3.0f, &g_rng);
+            ep.bias = fb;
+        }
     }
     cnn_backend_ref.conv_forward_s8(c, x, w, b, m, epk ? &ep : NULL, y_ref, s_ref);
     cnn_backend_cpu.conv_forward_s8(c, x, w, b, m, epk ? &ep : NULL, y_cpu, s_cpu);
@@ -103,7 +109,9 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
         int o = (int)(i / out_sp % (size_t)c->c_out);
         float want = y_flt[i] * m[o]; /* y_flt is the exact integer sum (< 2^24) */
         if (epk) { /* one rounding per operation */
-            volatile float t = want * sc[o];
+            volatile float t = want;
+            if (fb) t = t + fb[o];
+            t = t * sc[o];
             t = t + sc[c->c_out + o];
             t = t + res[i];
             if (epk == 2) t = t > 0.0f ? t : 0.0f;
@@ -145,7 +153,7 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
     assert_int_equal(bad, 0);
     free(yq_ref);
     free(x), free(w), free(b), free(m), free(y_ref), free(y_cpu), free(y_flt);
-    free(xf), free(wf), free(bf), free(s_ref), free(s_cpu), free(s_flt), free(sc), free(res);
+    free(xf), free(wf), free(bf), free(s_ref), free(s_cpu), free(s_flt), free(sc), free(res), free(fb);
 }
 
 static int g_ep; /* cycles the epilogue kinds over the sweep */
@@ -192,9 +200,16 @@ static void sweep(void)
     run_case(&c3, true);
     cnn_conv_desc c4 = desc3(1, 4, 6, 2, 5, 6, 6, 3, 3, 3, 2, 1, 1, 1, 1);
     run_case(&c4, false);
-    cnn_conv_desc lin = {.n = 7, .c_in = 400, .c_out = 120, .groups = 1, .in = {1, 1, 1},
-                         .out = {1, 1, 1}, .k = {1, 1, 1}, .s = {1, 1, 1}, .d = {1, 1, 1}};
-    run_case(&lin, true);
+    const int lins[][3] = {/* n, in, out */
+                           {7, 400, 120}, {1, 1280, 1000}, {1, 37, 5}, {16, 130, 21}, {3, 64, 16},
+                           {5, 1, 3}, {2, 500, 33}};
+    for (size_t i = 0; i < sizeof lins / sizeof lins[0]; i++) {
+        cnn_conv_desc lin = {.n = lins[i][0], .c_in = lins[i][1], .c_out = lins[i][2], .groups = 1,
+                             .in = {1, 1, 1}, .out = {1, 1, 1}, .k = {1, 1, 1}, .s = {1, 1, 1},
+                             .d = {1, 1, 1}};
+        run_case(&lin, i % 2 == 0);
+        run_case(&lin, i % 2 == 1);
+    }
     /* the VNNI micro-kernel's tails: channels not a multiple of 8, pixels not of 48,
        reduction not of 4, groups with batch */
     const int tails[][10] = {

@@ -21,12 +21,15 @@
    kH * kW <= 1040, so float arithmetic is exact here and acc converts back to int32
    exactly.
 
-   Used where the CPU has AVX-512 VNNI (cnn_vnni_s8_use); the caller keeps its other
-   paths elsewhere. */
+   linear (1x1 pixels): dot products along the reduction (lin_chunks).
+
+   Parallel loops run on the library's pool (core/pool.h). Used where the CPU has
+   AVX-512 VNNI (cnn_vnni_s8_use); the caller keeps its other paths elsewhere. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/pool.h"
 #include "cpu_internal.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -121,6 +124,7 @@ TGT static INL __m512 epilogue(const cnn_s8_epilogue *ep, int o, __m512 f, const
 {
     if (!ep) return f;
     const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    if (ep->bias) f = _mm512_add_ps(f, _mm512_set1_ps(ep->bias[o]));
     if (ep->scale) f = _mm512_mul_ps(f, _mm512_set1_ps(ep->scale[o]));
     if (ep->shift) f = _mm512_add_ps(f, _mm512_set1_ps(ep->shift[o]));
     if (res) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, res));
@@ -303,68 +307,227 @@ TGT static void micro_any(int mr, int nv, const int8_t *w, int K, const int8_t *
     }
 }
 
+/* One call's arguments and geometry, for the pool's chunks (core/pool.h). */
+typedef struct vjob {
+    const cnn_conv_desc *c;
+    const int8_t *x, *w;
+    const int32_t *b;
+    const float *m;
+    const cnn_s8_epilogue *ep;
+    float *y;
+    int8_t *xp; /* packed columns */
+    int32_t *cs;
+    int G, cg, og, K, OH;
+    size_t K4, P, Pp, in_sp;
+    long pb, ob;
+    int8_t idx[4][64]; /* dw_vbmi's byte permutations */
+    int G4, RW;
+    bool rows;
+} vjob;
+
+/* the micro-kernel over channel block obi, pixel block pbi of panel pn (packed) */
+TGT static INL void gemm_block(const vjob *j, long pn, int obi, int pbi)
+{
+    const cnn_conv_desc *c = j->c;
+    int n = (int)(pn / j->G), g = (int)(pn % j->G);
+    int o0 = obi * MR, mr = j->og - o0 < MR ? j->og - o0 : MR;
+    size_t p0 = (size_t)pbi * NV * 16;
+    int nv = (int)((j->Pp - p0) / 16 < NV ? (j->Pp - p0) / 16 : NV);
+    int oc = g * j->og + o0;
+    size_t yo = ((size_t)n * c->c_out + oc) * j->P;
+    const cnn_s8_epilogue *ep = j->ep;
+    micro_any(mr, nv, j->w + (size_t)oc * j->K, j->K, j->xp + (size_t)pn * j->K4 * j->Pp * 4, j->Pp,
+              j->cs + (size_t)pn * j->Pp, p0, j->P, j->b ? j->b + oc : NULL, j->m + oc, ep, oc,
+              ep && ep->res ? ep->res + yo : NULL, j->y, yo);
+}
+
+/* one (image, group) panel: packed, then multiplied while in this core's cache */
+TGT static void dense_panel(void *arg, long pn, int slot)
+{
+    (void)slot;
+    const vjob *j = arg;
+    int n = (int)(pn / j->G), g = (int)(pn % j->G);
+    pack(j->c, j->x + ((size_t)n * j->c->c_in + (size_t)g * j->cg) * j->in_sp, j->K, j->Pp,
+         j->xp + (size_t)pn * j->K4 * j->Pp * 4, j->cs + (size_t)pn * j->Pp, 0, j->OH);
+    for (int pbi = 0; pbi < j->pb; pbi++)
+        for (int obi = 0; obi < j->ob; obi++) gemm_block(j, pn, obi, pbi);
+}
+
+/* (panel, output row) r in [lo, hi): packed */
+TGT static void dense_pack(void *arg, long lo, long hi, int slot)
+{
+    (void)slot;
+    const vjob *j = arg;
+    for (long r = lo; r < hi; r++) {
+        long pn = r / j->OH;
+        int oh = (int)(r % j->OH), n = (int)(pn / j->G), g = (int)(pn % j->G);
+        pack(j->c, j->x + ((size_t)n * j->c->c_in + (size_t)g * j->cg) * j->in_sp, j->K, j->Pp,
+             j->xp + (size_t)pn * j->K4 * j->Pp * 4, j->cs + (size_t)pn * j->Pp, oh, oh + 1);
+    }
+}
+
+/* GEMM jobs [lo, hi) of (panel, channel block, pixel block), pixel blocks innermost */
+TGT static void dense_gemm(void *arg, long lo, long hi, int slot)
+{
+    (void)slot;
+    const vjob *j = arg;
+    long per = j->pb * j->ob;
+    for (long jb = lo; jb < hi; jb++) {
+        long pn = jb / per, rest = jb % per;
+        gemm_block(j, pn, (int)(rest / j->pb), (int)(rest % j->pb));
+    }
+}
+
 TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                       const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
 {
-    int G = c->groups, cg = c->c_in / G, og = c->c_out / G, K = (int)kdim(c), OH = c->out[1];
-    size_t K4 = (size_t)(K + 3) / 4, P = (size_t)OH * c->out[2], Pp = rup(P, 16);
-    size_t in_sp = (size_t)c->in[1] * c->in[2];
-    long panels = (long)c->n * G;
-    int8_t *xp = scratch;
-    int32_t *cs = (int32_t *)((char *)scratch + rup((size_t)panels * K4 * Pp * 4, 64));
-    long pb = (long)((Pp / 16 + NV - 1) / NV), ob = (og + MR - 1) / MR;
+    vjob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .G = c->groups,
+              .K = (int)kdim(c), .OH = c->out[1]};
+    j.cg = c->c_in / j.G, j.og = c->c_out / j.G;
+    j.K4 = (size_t)(j.K + 3) / 4, j.P = (size_t)j.OH * c->out[2], j.Pp = rup(j.P, 16);
+    j.in_sp = (size_t)c->in[1] * c->in[2];
+    long panels = (long)c->n * j.G;
+    j.xp = scratch;
+    j.cs = (int32_t *)((char *)scratch + rup((size_t)panels * j.K4 * j.Pp * 4, 64));
+    j.pb = (long)((j.Pp / 16 + NV - 1) / NV), j.ob = (j.og + MR - 1) / MR;
+    double macs = (double)panels * (double)j.P * (double)j.K * (double)j.og;
     if (panels >= 4) {
-        /* a batch (or groups): one (image, group) panel per job, packed and multiplied
-           at once, so its columns are still in this core's cache when the micro-kernel
-           reads them (all panels packed first leave the caches at batch 16) */
-        bool pp = (double)panels * (double)P * (double)K * (double)og > 262144.0;
-#pragma omp parallel for schedule(dynamic, 1) if (pp)
-        for (long pn = 0; pn < panels; pn++) {
-            int n = (int)(pn / G), g = (int)(pn % G);
-            int8_t *xpn = xp + (size_t)pn * K4 * Pp * 4;
-            int32_t *csn = cs + (size_t)pn * Pp;
-            pack(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xpn, csn, 0, OH);
-            for (long pbi = 0; pbi < pb; pbi++)
-                for (long obi = 0; obi < ob; obi++) {
-                    int o0 = (int)obi * MR, mr = og - o0 < MR ? og - o0 : MR;
-                    size_t p0 = (size_t)pbi * NV * 16;
-                    int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
-                    int oc = g * og + o0;
-                    size_t yo = ((size_t)n * c->c_out + oc) * P;
-                    micro_any(mr, nv, w + (size_t)oc * K, K, xpn, Pp, csn, p0, P, b ? b + oc : NULL, m + oc, ep,
-                              oc, ep && ep->res ? ep->res + yo : NULL, y, yo);
-                }
-        }
+        /* a batch (or groups): one (image, group) panel per chunk, packed and
+           multiplied at once, so its columns are still in this core's cache when the
+           micro-kernel reads them (all panels packed first leave the caches at batch 16) */
+        cnn_parallel_for_n(panels, macs > 262144.0 ? 0 : 1, dense_panel, &j);
         return;
     }
-    /* pack: (panel, output row) jobs */
-    long rows = panels * OH;
-    /* small layers run on one thread: a parallel region costs more than they do */
-    bool par = (double)panels * (double)P * (double)K4 > 16384.0;
-#pragma omp parallel for schedule(static) if (par)
-    for (long r = 0; r < rows; r++) {
-        long pn = r / OH;
-        int oh = (int)(r % OH);
-        int n = (int)(pn / G), g = (int)(pn % G);
-        pack(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xp + (size_t)pn * K4 * Pp * 4,
-             cs + (size_t)pn * Pp, oh, oh + 1);
+    /* all rows packed, then the GEMM jobs, pixel blocks innermost: a range of jobs
+       holds whole channel blocks, so ranges of equal length hold equal work (the last
+       pixel block is often narrower: 49 pixels are 48 + 1). Small layers run on one
+       thread: waking the other costs more than they do. */
+    long rows = panels * j.OH, jobs = panels * j.pb * j.ob;
+    cnn_parallel_range(rows, 1, (double)panels * (double)j.P * (double)j.K4 > 16384.0 ? 0 : 1,
+                       dense_pack, &j);
+    cnn_parallel_range(jobs, j.pb, jobs > 1 && macs > 262144.0 ? 0 : 1, dense_gemm, &j);
+}
+
+/* linear (a 1x1 convolution of 1x1 pixels, every image one pixel): the dense path
+   would fill one lane of 16 per vector. Instead dot products along the reduction:
+   per 64 bytes of K, the rows of 4 output channels (as w + 128, unsigned) times the
+   inputs of up to 4 images (signed), 16 vpdpbusd into 16 accumulators, each summed
+   across its lanes at the end, minus 128 times the image's input sum: exact int32
+   as in the dense kernel. A chunk is 16 output channels for all images; their
+   epilogue and store run as one vector per image. */
+#define LIN_OB 16
+typedef struct ljob {
+    const cnn_conv_desc *c;
+    const int8_t *x, *w;
+    const int32_t *b;
+    const float *m;
+    const cnn_s8_epilogue *ep;
+    float *y;
+    const int32_t *sx; /* per image: sum of its inputs */
+} ljob;
+
+static bool is_linear(const cnn_conv_desc *c)
+{
+    return is_2d(c) && c->groups == 1 && c->in[1] == 1 && c->in[2] == 1 && c->k[1] == 1 &&
+           c->k[2] == 1 && c->p[1] == 0 && c->p[2] == 0 && c->out[1] == 1 && c->out[2] == 1;
+}
+
+/* sums of channels o0 .. o0 + no - 1 (no <= 4) x images n0 .. n0 + NI - 1 into
+   t[i][o - o0 + oo] */
+TGT static INL void lin_block(const ljob *j, int NI, int n0, int o0, int no, int32_t t[][LIN_OB], int ob0)
+{
+    int K = j->c->c_in;
+    const int8_t *x = j->x + (size_t)n0 * K, *w = j->w + (size_t)o0 * K;
+    __m512i acc[4][4];
+    _Pragma("GCC unroll 4")
+    for (int q = 0; q < 4; q++)
+        _Pragma("GCC unroll 4")
+        for (int i = 0; i < 4; i++) acc[q][i] = _mm512_setzero_si512();
+    const __m512i x80 = _mm512_set1_epi8(-128);
+    for (int k = 0; k < K; k += 64) {
+        __mmask64 mk = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+        __m512i xv[4];
+        _Pragma("GCC unroll 4")
+        for (int i = 0; i < NI; i++) xv[i] = _mm512_maskz_loadu_epi8(mk, x + (size_t)i * K + k);
+        _Pragma("GCC unroll 4")
+        for (int q = 0; q < 4; q++) {
+            if (q >= no) break;
+            __m512i wv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, w + (size_t)q * K + k), x80);
+            _Pragma("GCC unroll 4")
+            for (int i = 0; i < NI; i++) acc[q][i] = _mm512_dpbusd_epi32(acc[q][i], wv, xv[i]);
+        }
     }
-    /* GEMM: (panel, pixel block, channel block) jobs, channel blocks innermost */
-    long jobs = panels * pb * ob;
-    par = jobs > 1 && (double)panels * (double)P * (double)K * (double)og > 262144.0;
-#pragma omp parallel for schedule(static) if (par)
-    for (long jb = 0; jb < jobs; jb++) {
-        long pn = jb / (pb * ob), rest = jb % (pb * ob);
-        int pbi = (int)(rest / ob), obi = (int)(rest % ob);
-        int n = (int)(pn / G), g = (int)(pn % G);
-        int o0 = obi * MR, mr = og - o0 < MR ? og - o0 : MR;
-        size_t p0 = (size_t)pbi * NV * 16;
-        int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
-        int oc = g * og + o0;
-        size_t yo = ((size_t)n * c->c_out + oc) * P;
-        micro_any(mr, nv, w + (size_t)oc * K, K, xp + (size_t)pn * K4 * Pp * 4, Pp, cs + (size_t)pn * Pp,
-                  p0, P, b ? b + oc : NULL, m + oc, ep, oc, ep && ep->res ? ep->res + yo : NULL, y, yo);
+    for (int q = 0; q < no; q++)
+        for (int i = 0; i < NI; i++)
+            t[i][ob0 + q] = _mm512_reduce_add_epi32(acc[q][i]) - 128 * j->sx[n0 + i];
+}
+
+/* chunks of LIN_OB output channels [lo, hi) */
+TGT static void lin_chunks(void *arg, long lo, long hi, int slot)
+{
+    (void)slot;
+    const ljob *j = arg;
+    const cnn_conv_desc *c = j->c;
+    const cnn_s8_epilogue *ep = j->ep;
+    int O = c->c_out, N = c->n;
+    for (long ch = lo; ch < hi; ch++) {
+        int o0 = (int)ch * LIN_OB, nob = O - o0 < LIN_OB ? O - o0 : LIN_OB;
+        __mmask16 mk = (__mmask16)((1u << nob) - 1u);
+        __m512i bv = j->b ? _mm512_maskz_loadu_epi32(mk, j->b + o0) : _mm512_setzero_si512();
+        __m512 mv = _mm512_maskz_loadu_ps(mk, j->m + o0);
+        for (int n0 = 0; n0 < N; n0 += 4) {
+            int ni = N - n0 < 4 ? N - n0 : 4;
+            int32_t t[4][LIN_OB];
+            for (int q0 = 0; q0 < nob; q0 += 4) {
+                int no = nob - q0 < 4 ? nob - q0 : 4;
+                switch (ni) {
+                case 4: lin_block(j, 4, n0, o0 + q0, no, t, q0); break;
+                case 3: lin_block(j, 3, n0, o0 + q0, no, t, q0); break;
+                case 2: lin_block(j, 2, n0, o0 + q0, no, t, q0); break;
+                default: lin_block(j, 1, n0, o0 + q0, no, t, q0); break;
+                }
+            }
+            for (int i = 0; i < ni; i++) {
+                size_t yo = (size_t)(n0 + i) * O + o0;
+                __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mk, t[i]), bv);
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mv);
+                if (ep) { /* cnn_s8_epilogue_apply's operations, channel per lane */
+                    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+                    if (ep->bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, ep->bias + o0));
+                    if (ep->scale) f = _mm512_mul_ps(f, _mm512_maskz_loadu_ps(mk, ep->scale + o0));
+                    if (ep->shift) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, ep->shift + o0));
+                    if (ep->res) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, ep->res + yo));
+                    if (ep->act == 1) {
+                        f = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), f);
+                    } else if (ep->act == 2) {
+                        f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, zero, _CMP_LT_OQ), zero);
+                        f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, six, _CMP_GT_OQ), six);
+                    }
+                }
+                store16(ep, j->y, yo, f, mk);
+            }
+        }
     }
+}
+
+TGT static void linear_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                          const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
+{
+    int K = c->c_in, N = c->n;
+    int32_t *sx = scratch;
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int n = 0; n < N; n++) {
+        __m512i s = _mm512_setzero_si512();
+        for (int k = 0; k < K; k += 64) {
+            __mmask64 mk = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+            s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(mk, x + (size_t)n * K + k));
+        }
+        sx[n] = _mm512_reduce_add_epi32(s);
+    }
+    ljob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .sx = sx};
+    long chunks = (c->c_out + LIN_OB - 1) / LIN_OB;
+    double macs = (double)N * K * c->c_out;
+    cnn_parallel_range(chunks, 1, chunks > 1 && macs > 262144.0 ? 0 : 1, lin_chunks, &j);
 }
 
 static bool have_vbmi(void)
@@ -389,26 +552,22 @@ static bool dw_fits_window(const cnn_conv_desc *c)
    into its dword and one vpdpbusd with the 4 weights (0 past kW). The accumulator
    starts at b - 128 * (sum of all weights), which takes the 128s off again; a row
    outside the image adds back its 128 * row sum instead of being read. Exact int32. */
-TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                        const float *m, const cnn_s8_epilogue *ep, float *y)
+TGT_VBMI static void dwv_planes(void *arg, long j0, long j1, int slot)
 {
+    (void)slot;
+    const vjob *jb = arg;
+    const cnn_conv_desc *c = jb->c;
+    const int8_t *x = jb->x, *w = jb->w;
+    const int32_t *b = jb->b;
+    const float *m = jb->m;
+    const cnn_s8_epilogue *ep = jb->ep;
+    float *y = jb->y;
     int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2], KH = c->k[1], KW = c->k[2];
-    int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
-    int G4 = (KW + 3) / 4;
+    int sh = c->s[1], ph = c->p[1], pw = c->p[2], dh = c->d[1], sw = c->s[2];
+    int G4 = jb->G4;
     __m512i idx[4];
-    for (int g = 0; g < G4; g++) {
-        int8_t t[64];
-        for (int j = 0; j < 16; j++)
-            for (int q = 0; q < 4; q++) {
-                int k = 4 * g + q;
-                t[4 * j + q] = (int8_t)(k < KW ? j * sw + k * dw : 0);
-            }
-        idx[g] = _mm512_loadu_si512(t);
-    }
-    long jobs = (long)c->n * c->c_in;
-    bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
-#pragma omp parallel for schedule(static) if (par)
-    for (long job = 0; job < jobs; job++) {
+    for (int g = 0; g < G4; g++) idx[g] = _mm512_loadu_si512(jb->idx[g]);
+    for (long job = j0; job < j1; job++) {
         int ch = (int)(job % c->c_in);
         const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
         size_t yp = (size_t)job * OH * OW;
@@ -456,25 +615,41 @@ TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8
     }
 }
 
+TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                        const float *m, const cnn_s8_epilogue *ep, float *y)
+{
+    vjob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .G4 = (c->k[2] + 3) / 4};
+    for (int g = 0; g < j.G4; g++)
+        for (int l = 0; l < 16; l++)
+            for (int q = 0; q < 4; q++) {
+                int k = 4 * g + q;
+                j.idx[g][4 * l + q] = (int8_t)(k < c->k[2] ? l * c->s[2] + k * c->d[2] : 0);
+            }
+    long jobs = (long)c->n * c->c_in;
+    bool par = (double)jobs * c->out[1] * c->out[2] * c->k[1] * c->k[2] > 65536.0;
+    cnn_parallel_range(jobs, 1, par ? 0 : 1, dwv_planes, &j);
+}
+
 /* depthwise, strides 1 and 2: per output row, the kH input rows it reads widened to
    float once (zero padded left and right), then per 16 outputs one unmasked load and
    an FMA per tap. Other strides, or rows too wide for the row buffer: masked byte loads
    per tap. One (image, channel) plane per job. */
 #define DW_ROWBUF 8192 /* floats */
-TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                          const float *m, const cnn_s8_epilogue *ep, float *y)
+TGT static void dwf_planes(void *arg, long j0, long j1, int slot)
 {
+    (void)slot;
+    const vjob *jb = arg;
+    const cnn_conv_desc *c = jb->c;
+    const int8_t *x = jb->x, *w = jb->w;
+    const int32_t *b = jb->b;
+    const float *m = jb->m;
+    const cnn_s8_epilogue *ep = jb->ep;
+    float *y = jb->y;
     int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2], KH = c->k[1], KW = c->k[2];
     int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
-    /* a padded row: pw zeros, W values, zeros up to the last lane any vector reads */
-    int OWv = (OW + 15) / 16 * 16;
-    int RW = (OWv - 1) * sw + (KW - 1) * dw + 1 + 32;
-    if (RW < pw + W) RW = pw + W;
-    bool rows = (sw == 1 || sw == 2) && KH * RW <= DW_ROWBUF && KH * KW <= 64;
-    long jobs = (long)c->n * c->c_in;
-    bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
-#pragma omp parallel for schedule(static) if (par)
-    for (long job = 0; job < jobs; job++) {
+    int RW = jb->RW;
+    bool rows = jb->rows;
+    for (long job = j0; job < j1; job++) {
         int ch = (int)(job % c->c_in);
         const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
         size_t yp = (size_t)job * OH * OW; /* output element of the plane */
@@ -552,13 +727,28 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
             }
     }
 }
+TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                          const float *m, const cnn_s8_epilogue *ep, float *y)
+{
+    int W = c->in[2], OW = c->out[2], KH = c->k[1], KW = c->k[2], sw = c->s[2], pw = c->p[2];
+    /* a padded row: pw zeros, W values, zeros up to the last lane any vector reads */
+    int OWv = (OW + 15) / 16 * 16;
+    int RW = (OWv - 1) * sw + (KW - 1) * c->d[2] + 1 + 32;
+    if (RW < pw + W) RW = pw + W;
+    vjob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .RW = RW,
+              .rows = (sw == 1 || sw == 2) && KH * RW <= DW_ROWBUF && KH * KW <= 64};
+    long jobs = (long)c->n * c->c_in;
+    bool par = (double)jobs * c->out[1] * OW * KH * KW > 65536.0;
+    cnn_parallel_range(jobs, 1, par ? 0 : 1, dwf_planes, &j);
+}
 #endif
 
 void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                          const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
 {
 #ifdef VNNI_OK
-    if (is_dw(c) && c->k[1] <= 16 && dw_fits_window(c) && have_vbmi()) dw_vbmi(c, x, w, b, m, ep, y);
+    if (is_linear(c)) linear_s8(c, x, w, b, m, ep, y, scratch);
+    else if (is_dw(c) && c->k[1] <= 16 && dw_fits_window(c) && have_vbmi()) dw_vbmi(c, x, w, b, m, ep, y);
     else if (is_dw(c)) depthwise(c, x, w, b, m, ep, y);
     else dense(c, x, w, b, m, ep, y, scratch);
 #else

@@ -85,6 +85,7 @@ void cnn_s8_epilogue_apply(const cnn_conv_desc *c, const cnn_s8_epilogue *ep, fl
         const float *rp = ep->res ? ep->res + (size_t)pl * S : NULL;
         for (size_t i = 0; i < S; i++) {
             float v = yp[i];
+            if (ep->bias) v = v + ep->bias[o];
             if (ep->scale) v = v * ep->scale[o];
             if (ep->shift) v = v + ep->shift[o];
             if (rp) v = v + rp[i];
