@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 
 typedef struct const_attr {
     int ndim;
@@ -61,11 +62,7 @@ static cnn_status const_forward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_constant = {
-    .name = "constant",
-    .shape = const_shape,
-    .forward = const_forward,
-};
+CNN_OP_DEF(constant, .shape = const_shape, .forward = const_forward);
 
 cnn_node *cnn_constant(cnn_graph *g, const char *name, int ndim, const int *dims,
                        const float *data)
@@ -117,12 +114,7 @@ static cnn_status param_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_parameter = {
-    .name = "parameter",
-    .shape = param_shape,
-    .forward = param_forward,
-    .backward = param_backward,
-};
+CNN_OP_DEF(parameter, .shape = param_shape, .forward = param_forward, .backward = param_backward);
 
 cnn_node *cnn_parameter(cnn_graph *g, const char *name, int ndim, const int *dims, bool trainable)
 {
