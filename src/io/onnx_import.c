@@ -84,10 +84,7 @@ static cnn_status fail(ox_imp *I, cnn_status s, const char *fmt, ...)
 static cnn_status fail(ox_imp *I, cnn_status s, const char *fmt, ...)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    CNN_VFORMAT(msg, fmt);
     if (I->cur)
         return cnn_set_error(s, "%s: node '%s' (%s, opset %lld): %s", I->path, I->cur_name,
                              I->cur->op_type ? I->cur->op_type : "?", (long long)I->opset, msg);
