@@ -23,6 +23,13 @@ void cnn_free(void *p);
 void cnn_fsync_dir(const char *path);
 int cnn_remove_stale_tmp(const char *path);
 cnn_status cnn_check_output_path(const char *what, const char *path);
+/* A text file written atomically: write(f, ctx) into "<path>.tmp.<pid>", renamed over
+   path, then cnn_fsync_dir and cnn_remove_stale_tmp. When the temporary cannot be
+   opened, closed or renamed, it is removed, path is left as it was and the error is
+   CNN_ERR_IO with the message err_fmt (its one %s: path). */
+typedef void cnn_text_writer(FILE *f, const void *ctx);
+cnn_status cnn_write_text_atomic(const char *path, cnn_text_writer *write, const void *ctx,
+                                 const char *err_fmt);
 
 /* IEEE half -> float, including subnormals, inf and NaN (the float16 tensors of
    safetensors and ONNX files). */
