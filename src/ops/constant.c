@@ -101,17 +101,12 @@ static cnn_status param_shape(cnn_node *n)
 
 static cnn_status param_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    cnn_backend_get()->copy_blocks(1, cnn_node_numel(n), n->params[0]->value.data, 0, n->out.data,
-                                   0);
-    return CNN_OK;
+    return cnn_identity_forward(n, n->params[0]->value.data);
 }
 
 static cnn_status param_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    float *dp = n->params[0]->grad.data;
-    if (!dp) return CNN_OK;
-    cnn_backend_get()->add_blocks(1, cnn_node_numel(n), n->grad.data, 0, dp, 0);
-    return CNN_OK;
+    return cnn_identity_backward(n, n->params[0]->grad.data);
 }
 
 CNN_OP_DEF(parameter, .shape = param_shape, .forward = param_forward, .backward = param_backward);

@@ -55,6 +55,20 @@ static inline void cnn_out_like(cnn_node *n, const cnn_node *x)
     memcpy(n->out.dims, x->out.dims, (size_t)x->out.ndim * sizeof(int));
 }
 
+/* An identity's arithmetic over the node's elements at this batch (reshape: src its
+   input; parameter: its value): y = src by the backend's copy_blocks, and dsrc += dy by
+   its add_blocks (nothing when dsrc is NULL: no gradient wanted). */
+static inline cnn_status cnn_identity_forward(cnn_node *n, const float *src)
+{
+    cnn_backend_get()->copy_blocks(1, cnn_node_numel(n), src, 0, n->out.data, 0);
+    return CNN_OK;
+}
+static inline cnn_status cnn_identity_backward(cnn_node *n, float *dsrc)
+{
+    if (dsrc) cnn_backend_get()->add_blocks(1, cnn_node_numel(n), n->grad.data, 0, dsrc, 0);
+    return CNN_OK;
+}
+
 /* An option that may be given per axis (specific), for all axes (general), or not. */
 static inline int cnn_opt_pick(int specific, int general, int dflt)
 {

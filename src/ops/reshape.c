@@ -51,16 +51,12 @@ static cnn_status reshape_shape(cnn_node *n)
 
 static cnn_status reshape_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    cnn_backend_get()->copy_blocks(1, cnn_node_numel(n), n->in[0]->out.data, 0, n->out.data, 0);
-    return CNN_OK;
+    return cnn_identity_forward(n, n->in[0]->out.data);
 }
 
 static cnn_status reshape_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    float *dx = n->in[0]->grad.data;
-    if (!dx) return CNN_OK;
-    cnn_backend_get()->add_blocks(1, cnn_node_numel(n), n->grad.data, 0, dx, 0);
-    return CNN_OK;
+    return cnn_identity_backward(n, n->in[0]->grad.data);
 }
 
 static void reshape_describe(const cnn_node *n, cnn_op_desc *d)
