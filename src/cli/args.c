@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -276,6 +277,36 @@ bool cli_model_opts(const cli_model_args *m, cnn_model_opts *o)
         }
     }
     return true;
+}
+
+int cli_model_open(const char *path, int batch, cli_model_args *ma, int seed, cnn_model *m)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (cnn_model_load(path, batch, m) != CNN_OK) return cli_fail(path);
+        return -1;
+    }
+    cnn_model_opts mo;
+    ma->batch = batch;
+    if (!cli_model_opts(ma, &mo)) return 2;
+    if (cnn_model_new(path, &mo, 0.0f, m) != CNN_OK ||
+        cnn_graph_compile(m->g, (uint64_t)seed) != CNN_OK)
+        return cli_fail(path);
+    return -1;
+}
+
+int cli_model_data(const char **data, cli_hsi_args *a, cnn_model *m, bool train, cnn_dataset *d)
+{
+    cnn_tensor in = cnn_node_value(m->input);
+    if (!(*data = cli_hsi_spec(*data, a, in.ndim == 5 ? in.dims[2] : 0, in.ndim == 5 ? in.dims[3] : 0))) {
+        cnn_model_free(m);
+        return 2;
+    }
+    if (cnn_dataset_open(*data, train, d) != CNN_OK) {
+        cnn_model_free(m);
+        return cli_fail("data");
+    }
+    return -1;
 }
 
 int cli_parse_args(int argc, char **argv, const cli_opt *opts, int n_opts, const char **pos,

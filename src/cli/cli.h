@@ -42,6 +42,11 @@ typedef struct cli_model_args {
 /* Fills o from m; returns false (message printed) on a malformed --input. */
 bool cli_model_opts(const cli_model_args *m, cnn_model_opts *o);
 
+/* The model a command runs: the checkpoint file at path (loaded at batch), else the zoo
+   model of that name built from the flags ma at batch and initialised from seed. -1
+   when m is made, else the command's exit code (message printed). */
+int cli_model_open(const char *path, int batch, cli_model_args *ma, int seed, cnn_model *m);
+
 /* Hyperspectral data flags, appended to an "hsi:" data spec as its query options
    (src/cli/cmd_hsi.c). */
 typedef struct cli_hsi_args {
@@ -61,6 +66,11 @@ typedef struct cli_hsi_args {
    patch defaults > 0 (a checkpoint's input) are added when neither flag nor spec sets
    them. NULL (message printed) for flags on other data or a spec too long. */
 const char *cli_hsi_spec(const char *data, cli_hsi_args *a, int pca_default, int patch_default);
+
+/* Opens *data for model m: an hsi: spec takes the flags in a, and m's PCA components and
+   patch size (its (N, 1, K, S, S) input) unless given; *data becomes that spec. -1 when d
+   is open, else the exit code (message printed) with m freed. */
+int cli_model_data(const char **data, cli_hsi_args *a, cnn_model *m, bool train, cnn_dataset *d);
 
 /* Strict integer: all of v, within lo..hi (no blanks, no garbage, no overflow). */
 bool cli_parse_int(const char *v, long lo, long hi, int *out);

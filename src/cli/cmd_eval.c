@@ -45,16 +45,8 @@ int cmd_eval(int argc, char **argv)
     }
     cnn_model m;
     if (cnn_model_load(pos[0], batch, &m) != CNN_OK) return cli_fail(pos[0]);
-    cnn_tensor in = cnn_node_value(m.input);
-    if (!(data = cli_hsi_spec(data, &ha, in.ndim == 5 ? in.dims[2] : 0, in.ndim == 5 ? in.dims[3] : 0))) {
-        cnn_model_free(&m);
-        return 2;
-    }
     cnn_dataset d = {0};
-    if (cnn_dataset_open(data, strcmp(split, "train") == 0, &d) != CNN_OK) {
-        cnn_model_free(&m);
-        return cli_fail("data");
-    }
+    if ((r = cli_model_data(&data, &ha, &m, strcmp(split, "train") == 0, &d)) >= 0) return r;
     cnn_metrics mt;
     int rc = 0;
     if (cnn_evaluate(&m, &d, limit, &mt) != CNN_OK) {

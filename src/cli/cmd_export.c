@@ -39,17 +39,7 @@ int cmd_export(int argc, char **argv)
     if (r >= 0) return r;
     if (n_pos != 1 || (!onnx && !cdir)) return cli_usage(EXPORT_USAGE);
     cnn_model m;
-    struct stat st;
-    if (stat(pos[0], &st) == 0) {
-        if (cnn_model_load(pos[0], 1, &m) != CNN_OK) return cli_fail(pos[0]);
-    } else {
-        cnn_model_opts mo;
-        ma.batch = 1;
-        if (!cli_model_opts(&ma, &mo)) return 2;
-        if (cnn_model_new(pos[0], &mo, 0.0f, &m) != CNN_OK ||
-            cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK)
-            return cli_fail(pos[0]);
-    }
+    if ((r = cli_model_open(pos[0], 1, &ma, seed, &m)) >= 0) return r;
     int rc = 0;
     if (cdir) {
         cnn_c_export_info ci;

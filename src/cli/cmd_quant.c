@@ -55,17 +55,7 @@ int cmd_quantize(int argc, char **argv)
         return 2;
     }
     cnn_model m;
-    struct stat st;
-    if (stat(pos[0], &st) == 0) {
-        if (cnn_model_load(pos[0], batch, &m) != CNN_OK) return cli_fail(pos[0]);
-    } else {
-        cnn_model_opts mo;
-        ma.batch = batch;
-        if (!cli_model_opts(&ma, &mo)) return 2;
-        if (cnn_model_new(pos[0], &mo, 0.0f, &m) != CNN_OK ||
-            cnn_graph_compile(m.g, (uint64_t)seed) != CNN_OK)
-            return cli_fail(pos[0]);
-    }
+    if ((r = cli_model_open(pos[0], batch, &ma, seed, &m)) >= 0) return r;
     if (resize) {
         int h = 0, w = 0;
         if (sscanf(resize, "%dx%d", &h, &w) != 2 || h < 1 || w < 1) {
@@ -76,16 +66,8 @@ int cmd_quantize(int argc, char **argv)
         m.transform.resize_h = h;
         m.transform.resize_w = w;
     }
-    cnn_tensor in = cnn_node_value(m.input);
-    if (!(data = cli_hsi_spec(data, &ha, in.ndim == 5 ? in.dims[2] : 0, in.ndim == 5 ? in.dims[3] : 0))) {
-        cnn_model_free(&m);
-        return 2;
-    }
     cnn_dataset d = {0};
-    if (cnn_dataset_open(data, strcmp(split, "test") != 0, &d) != CNN_OK) {
-        cnn_model_free(&m);
-        return cli_fail("data");
-    }
+    if ((r = cli_model_data(&data, &ha, &m, strcmp(split, "test") != 0, &d)) >= 0) return r;
     int rc = 0;
     double t0 = cnn_now_s();
     if (cnn_model_quantize(&m, &d, calib, &qo) != CNN_OK) {

@@ -1,6 +1,10 @@
 /* Internal core helpers: allocation with fault injection, error helpers. */
 #ifndef CNN_CORE_H
 #define CNN_CORE_H
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
 #include "cnn.h"
 
 /* All library allocations go through these (cnn_alloc_fail_after can fail them). */
@@ -19,6 +23,27 @@ void cnn_free(void *p);
 void cnn_fsync_dir(const char *path);
 int cnn_remove_stale_tmp(const char *path);
 cnn_status cnn_check_output_path(const char *what, const char *path);
+/* A text file written atomically: write(f, ctx) into "<path>.tmp.<pid>", renamed over
+   path, then cnn_fsync_dir and cnn_remove_stale_tmp. When the temporary cannot be
+   opened, closed or renamed, it is removed, path is left as it was and the error is
+   CNN_ERR_IO with the message err_fmt (its one %s: path). */
+typedef void cnn_text_writer(FILE *f, const void *ctx);
+cnn_status cnn_write_text_atomic(const char *path, cnn_text_writer *write, const void *ctx,
+                                 const char *err_fmt);
+
+/* IEEE half -> float, including subnormals, inf and NaN (the float16 tensors of
+   safetensors and ONNX files). */
+float cnn_half_to_float(uint16_t h);
+
+/* Formats the variadic arguments of the enclosing function (declared "..., fmt, ...")
+   into the char array buf, truncating (the message helpers' first step). */
+#define CNN_VFORMAT(buf, fmt)                      \
+    do {                                           \
+        va_list cnn__ap;                           \
+        va_start(cnn__ap, fmt);                    \
+        vsnprintf(buf, sizeof(buf), fmt, cnn__ap); \
+        va_end(cnn__ap);                           \
+    } while (0)
 
 #define CNN_CHECK(expr)                    \
     do {                                   \

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cnn.h"
+#include "core.h"
 
 static _Thread_local char g_message[1024];
 static _Thread_local cnn_status g_status;
@@ -19,10 +20,7 @@ void cnn_clear_error(void)
 
 cnn_status cnn_set_error(cnn_status s, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_message, sizeof g_message, fmt, ap);
-    va_end(ap);
+    CNN_VFORMAT(g_message, fmt);
     g_status = s;
     return s;
 }

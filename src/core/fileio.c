@@ -104,3 +104,20 @@ cnn_status cnn_check_output_path(const char *what, const char *path)
     unlink(probe);
     return CNN_OK;
 }
+
+cnn_status cnn_write_text_atomic(const char *path, cnn_text_writer *write, const void *ctx,
+                                 const char *err_fmt)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return cnn_set_error(CNN_ERR_IO, err_fmt, path);
+    write(f, ctx);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return cnn_set_error(CNN_ERR_IO, err_fmt, path);
+    }
+    cnn_fsync_dir(path);
+    cnn_remove_stale_tmp(path);
+    return CNN_OK;
+}

@@ -49,6 +49,11 @@ int cnn_pool_threads(void);
 #define CNN_WORK_GEMM_MAC (CNN_PAR_MIN_WORK / 1e5)
 #define CNN_WORK_CONV_MAC (CNN_PAR_MIN_WORK / 1e6)
 int cnn_threads_for(double work);
+/* The most threads a kernel sizes per-thread scratch for: the processors OpenMP sees (1
+   without OpenMP); and the configured count (cnn_get_threads) capped by it, >= 1: the
+   threads of a loop that indexes that scratch by thread. */
+int cnn_threads_max(void);
+int cnn_threads_capped(void);
 
 /* Whether the pool found the machine busy (helpers late for long loops), in which case
    loops run on the pool's own threads instead of the OpenMP team; cnn_pool_reset_load

@@ -1,4 +1,5 @@
 /* Dense float32 tensors: shape helpers and owned allocation. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,4 +47,28 @@ void cnn_tensor_free(cnn_tensor *t)
     if (!t) return;
     cnn_free(t->data);
     t->data = NULL;
+}
+
+float cnn_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ffu, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: normalise */
+            int e = -1;
+            do {
+                e++;
+                man <<= 1;
+            } while (!(man & 0x400u));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
 }

@@ -34,3 +34,18 @@ int cnn_get_threads(void)
     if (g_threads == 0) cnn_set_threads(0);
     return g_threads;
 }
+
+int cnn_threads_max(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_procs();
+#else
+    return 1;
+#endif
+}
+
+int cnn_threads_capped(void)
+{
+    int t = cnn_get_threads(), m = cnn_threads_max();
+    return t < 1 ? 1 : (t > m ? m : t);
+}

@@ -94,10 +94,7 @@ void cnn_scope_push(cnn_graph *g, const char *name)
 void cnn_scope_pushf(cnn_graph *g, const char *fmt, ...)
 {
     char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
+    CNN_VFORMAT(buf, fmt);
     cnn_scope_push(g, buf);
 }
 
@@ -273,10 +270,7 @@ nomem:
 cnn_status cnn_node_error(const cnn_node *n, cnn_status s, const char *fmt, ...)
 {
     char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    CNN_VFORMAT(msg, fmt);
     return cnn_set_error(s, "%s '%s': %s", n->op ? n->op->name : "node", n->name ? n->name : "?",
                          msg);
 }

@@ -69,10 +69,7 @@ bool cnn_graph_compiled(const cnn_graph *g)
 cnn_status cnn_graph_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
 {
     char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    CNN_VFORMAT(msg, fmt);
     if (s == CNN_OK) s = CNN_ERR_STATE;
     cnn_set_error(s, "%s", msg);
     if (g && g->status == CNN_OK) {

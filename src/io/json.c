@@ -10,10 +10,7 @@
 cnn_status cnn_json_fail(cnn_json *p, const char *fmt, ...)
 {
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    CNN_VFORMAT(msg, fmt);
     p->err = CNN_ERR_FORMAT;
     return cnn_set_error(CNN_ERR_FORMAT, "%s: malformed header JSON at byte %zu: %s", p->path,
                          p->pos, msg);

@@ -106,10 +106,7 @@ static cnn_status ex_fail(ex *e, const cnn_node *n, cnn_status s, const char *fm
 static cnn_status ex_fail(ex *e, const cnn_node *n, cnn_status s, const char *fmt, ...)
 {
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    CNN_VFORMAT(msg, fmt);
     if (e->st == CNN_OK)
         e->st = cnn_set_error(s, "onnx export: %s '%s': %s", cnn_node_op(n), cnn_node_name(n), msg);
     return e->st;

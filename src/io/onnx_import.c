@@ -84,10 +84,7 @@ static cnn_status fail(ox_imp *I, cnn_status s, const char *fmt, ...)
 static cnn_status fail(ox_imp *I, cnn_status s, const char *fmt, ...)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    CNN_VFORMAT(msg, fmt);
     if (I->cur)
         return cnn_set_error(s, "%s: node '%s' (%s, opset %lld): %s", I->path, I->cur_name,
                              I->cur->op_type ? I->cur->op_type : "?", (long long)I->opset, msg);
@@ -865,14 +862,25 @@ static cnn_status fold(ox_imp *I, const char *op, bool *done)
 }
 
 /* ---------------------------------------------------------------- layers */
+/* A convolution's inputs: data x (its shape in xd, its rank returned in *rank),
+   weight w and the optional bias b (NULL when absent). */
+static cnn_status conv_inputs(ox_imp *I, ox_val **x, ox_val **w, ox_val **b, int64_t *xd,
+                              int *rank)
+{
+    *b = NULL;
+    CNN_CHECK(data_in(I, 0, x));
+    CNN_CHECK(weight(I, 1, "weight", w));
+    if (in_name(I->cur, 2)) CNN_CHECK(weight(I, 2, "bias", b));
+    *rank = val_shape(*x, xd);
+    return CNN_OK;
+}
+
 static cnn_status op_conv(ox_imp *I)
 {
-    ox_val *x, *w, *b = NULL;
-    CNN_CHECK(data_in(I, 0, &x));
-    CNN_CHECK(weight(I, 1, "weight", &w));
-    if (in_name(I->cur, 2)) CNN_CHECK(weight(I, 2, "bias", &b));
+    ox_val *x, *w, *b;
     int64_t xd[CNN_ONNX_MAX_RANK];
-    int rank = val_shape(x, xd);
+    int rank;
+    CNN_CHECK(conv_inputs(I, &x, &w, &b, xd, &rank));
     int nd = rank - 2;
     if (nd < 1 || nd > 3 || w->c.ndim != rank)
         return fail(I, CNN_ERR_UNSUPPORTED, "input rank %d, weight rank %d (1-D, 2-D and 3-D convolutions are supported)",
@@ -919,12 +927,10 @@ static cnn_status op_conv(ox_imp *I)
 
 static cnn_status op_conv_transpose(ox_imp *I)
 {
-    ox_val *x, *w, *b = NULL;
-    CNN_CHECK(data_in(I, 0, &x));
-    CNN_CHECK(weight(I, 1, "weight", &w));
-    if (in_name(I->cur, 2)) CNN_CHECK(weight(I, 2, "bias", &b));
+    ox_val *x, *w, *b;
     int64_t xd[CNN_ONNX_MAX_RANK];
-    int rank = val_shape(x, xd);
+    int rank;
+    CNN_CHECK(conv_inputs(I, &x, &w, &b, xd, &rank));
     if (rank != 4 || w->c.ndim != 4)
         return fail(I, CNN_ERR_UNSUPPORTED, "input rank %d: 2-D transposed convolutions are supported", rank);
     if (attr(I->cur, "output_shape"))

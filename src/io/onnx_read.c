@@ -99,30 +99,6 @@ void cnn_onnx_const_free(cnn_onnx_const *c)
     memset(c, 0, sizeof *c);
 }
 
-static float half_to_float(uint16_t h)
-{
-    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, u;
-    if (e == 0) {
-        if (m == 0) {
-            u = s;
-        } else {
-            e = 127 - 15 + 1;
-            while (!(m & 1024)) {
-                m <<= 1;
-                e--;
-            }
-            u = s | (e << 23) | ((m & 1023) << 13);
-        }
-    } else if (e == 31) {
-        u = s | 0x7f800000u | (m << 13);
-    } else {
-        u = s | ((e + 127 - 15) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 static uint64_t le_u(const uint8_t *b, size_t n)
 {
     uint64_t v = 0;
@@ -292,7 +268,7 @@ cnn_status cnn_onnx_decode(const Onnx__TensorProto *t, const char *dir, const ch
                 c->f[k] = (float)d;
                 break;
             }
-            case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: c->f[k] = half_to_float((uint16_t)u); break;
+            case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: c->f[k] = cnn_half_to_float((uint16_t)u); break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: {
                 uint32_t u32 = (uint32_t)u << 16;
                 memcpy(&c->f[k], &u32, 4);
@@ -312,7 +288,7 @@ cnn_status cnn_onnx_decode(const Onnx__TensorProto *t, const char *dir, const ch
             case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: c->f[k] = t->float_data[k]; break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: c->f[k] = (float)t->double_data[k]; break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
-                c->f[k] = half_to_float((uint16_t)t->int32_data[k]);
+                c->f[k] = cnn_half_to_float((uint16_t)t->int32_data[k]);
                 break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: {
                 uint32_t u32 = (uint32_t)(uint16_t)t->int32_data[k] << 16;

@@ -58,31 +58,6 @@ static uint64_t le_u(const unsigned char *b, size_t n)
     return v;
 }
 
-/* IEEE half -> float, including subnormals, inf and NaN. */
-static float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ffu, bits;
-    if (exp == 0) {
-        if (man == 0) {
-            bits = sign;
-        } else { /* subnormal: normalise */
-            int e = -1;
-            do {
-                e++;
-                man <<= 1;
-            } while (!(man & 0x400u));
-            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else {
-        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 static float bits_to_float(uint32_t u)
 {
     float f;
@@ -105,7 +80,7 @@ static void convert(st_dtype dt, const unsigned char *src, size_t n, float *dst)
             dst[i] = (float)d;
             break;
         }
-        case DT_F16: dst[i] = half_to_float((uint16_t)u); break;
+        case DT_F16: dst[i] = cnn_half_to_float((uint16_t)u); break;
         case DT_BF16: dst[i] = bits_to_float((uint32_t)u << 16); break;
         case DT_I64: dst[i] = (float)(int64_t)u; break;
         case DT_I32: dst[i] = (float)(int32_t)(uint32_t)u; break;

@@ -26,6 +26,12 @@ typedef void cnn_pool_bwd_fn(const cnn_pool_desc *d, const float *dy, float *dx)
 typedef void cnn_planes_fn(size_t planes, size_t hw, const float *x, float *y);
 typedef void cnn_planes_max_bwd_fn(size_t planes, size_t hw, const float *x, const float *dy,
                                    float *dx);
+/* the blocked layout: maxpool2d_ and avgpool2d_blocked_forward (cnn_pool_fwd_fn),
+   global_avgpool_blocked_forward, mul_channel_blocked_forward, channel_copy */
+typedef void cnn_blocked_planes_fn(size_t n, size_t c, size_t hw, const float *x, float *y);
+typedef void cnn_blocked_scale_fn(size_t n, size_t c, size_t hw, const float *x, const float *s,
+                                  float *y);
+typedef void cnn_chan_copy_fn(const cnn_chan_copy *d, const float *x, float *y);
 /* softmax_forward, softmax_backward */
 typedef void cnn_softmax_fwd_fn(int64_t outer, int64_t k, int64_t s, bool log, const float *x,
                                 float *y);

@@ -106,17 +106,9 @@ static void act_describe(const cnn_node *n, cnn_op_desc *d)
 
 static const char *act_kind(const cnn_node *n) { return act_name(((const act_attr *)n->attr)->act); }
 
-const cnn_op_def cnn_op_activation = {
-    .name = "activation",
-    .kind = act_kind,
-    .shape = act_shape,
-    .forward = act_forward,
-    .backward = act_backward,
-    .describe = act_describe,
-    .epilogue_kind = CNN_EPI_ACT,
-    .epilogue_stage = act_stage,
-    .layout_trait = act_trait,
-};
+CNN_OP_DEF(activation, .kind = act_kind, .shape = act_shape, .forward = act_forward,
+           .backward = act_backward, .describe = act_describe, .epilogue_kind = CNN_EPI_ACT,
+           .epilogue_stage = act_stage, .layout_trait = act_trait);
 
 cnn_node *cnn_activation(cnn_graph *g, cnn_node *x, cnn_act act)
 {
@@ -131,21 +123,9 @@ cnn_node *cnn_activation_p(cnn_graph *g, cnn_node *x, cnn_act act, float alpha, 
     if (act_name(act) && act != CNN_ACT_HARDSIGMOID && act < CNN_ACT_LEAKY_RELU)
         alpha = beta = 0.0f;
     act_attr a = {.act = act, .alpha = alpha, .beta = beta};
-    /* unique default names per kind: "relu0", "relu1", ... (like other ops' "<op><k>");
-       a kind ending in a digit takes an underscore ("relu6_4", not "relu64") */
+    /* unique default names per kind: "relu0", "relu1", "relu6_0", ... */
     char name[32];
-    const char *kind = act_name(act);
-    if (g && kind) {
-        int k = 0;
-        for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i]->op == &cnn_op_activation &&
-                ((const act_attr *)g->nodes[i]->attr)->act == act)
-                k++;
-        size_t kl = strlen(kind);
-        bool digit = kl && kind[kl - 1] >= '0' && kind[kl - 1] <= '9';
-        snprintf(name, sizeof name, "%s%s%d", kind, digit ? "_" : "", k);
-        kind = name;
-    }
+    const char *kind = CNN_KIND_NAME(g, &cnn_op_activation, act_name(act), &a, act, name);
     return cnn_node_make(g, &cnn_op_activation, kind, 1, &x, &a, sizeof a);
 }
 

@@ -77,15 +77,10 @@ static void adaptive_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_ints(d, "output", 2, (const int[]){a->oh, a->ow});
 }
 
-const cnn_op_def cnn_op_adaptive_avgpool2d = {
-    .name = "adaptive_avgpool2d",
-    .shape = adaptive_shape,
-    .cost = NULL, /* no multiply-adds */
-    .forward = adaptive_forward,
-    .backward = adaptive_backward,
-    .describe = adaptive_describe,
-    .layout_trait = adaptive_trait,
-};
+CNN_OP_DEF(adaptive_avgpool2d, .shape = adaptive_shape,
+           .cost = NULL, /* no multiply-adds */
+           .forward = adaptive_forward, .backward = adaptive_backward,
+           .describe = adaptive_describe, .layout_trait = adaptive_trait);
 
 cnn_node *cnn_adaptive_avgpool2d(cnn_graph *g, cnn_node *x, int out_h, int out_w)
 {
@@ -121,16 +116,8 @@ static cnn_status global_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_global_avgpool = {
-    .name = "global_avgpool",
-    .shape = global_shape,
-    .cost = NULL, /* no multiply-adds */
-    .forward = global_forward,
-    .backward = global_backward,
-    .layout_trait = global_trait,
-};
+CNN_OP_DEF(global_avgpool, .shape = global_shape,
+           .cost = NULL, /* no multiply-adds */
+           .forward = global_forward, .backward = global_backward, .layout_trait = global_trait);
 
-cnn_node *cnn_global_avgpool(cnn_graph *g, cnn_node *x)
-{
-    return cnn_node_make(g, &cnn_op_global_avgpool, NULL, 1, &x, NULL, 0);
-}
+CNN_OP_BUILDER_X(global_avgpool)

@@ -43,16 +43,7 @@ static void add_stage(const cnn_node *n, int chain_in, const cnn_ctx *ctx, cnn_e
     st->other = n->in[1 - chain_in]->out.data;
 }
 
-const cnn_op_def cnn_op_add = {
-    .name = "add",
-    .shape = add_shape,
-    .forward = add_forward,
-    .backward = add_backward,
-    .epilogue_kind = CNN_EPI_ADD,
-    .epilogue_stage = add_stage,
-};
+CNN_OP_DEF(add, .shape = add_shape, .forward = add_forward, .backward = add_backward,
+           .epilogue_kind = CNN_EPI_ADD, .epilogue_stage = add_stage);
 
-cnn_node *cnn_add(cnn_graph *g, cnn_node *a, cnn_node *b)
-{
-    return cnn_node_make(g, &cnn_op_add, NULL, 2, (cnn_node *[]){a, b}, NULL, 0);
-}
+CNN_OP_BUILDER_AB(add)

@@ -4,6 +4,7 @@
    clipped to the padded input (H + pad) with count_include_pad (the default), or the
    real elements in it with .exclude_pad (count_include_pad=False). */
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "op_describe.h"
 #include "pool_common.h"
 
@@ -54,15 +55,10 @@ static void avgpool2d_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_int(d, "exclude_pad", a->exclude_pad);
 }
 
-const cnn_op_def cnn_op_avgpool2d = {
-    .name = "avgpool2d",
-    .shape = avgpool2d_shape,
-    .cost = NULL, /* no multiply-adds */
-    .forward = avgpool2d_forward,
-    .backward = avgpool2d_backward,
-    .describe = avgpool2d_describe,
-    .layout_trait = cnn_pool2d_layout_trait,
-};
+CNN_OP_DEF(avgpool2d, .shape = avgpool2d_shape,
+           .cost = NULL, /* no multiply-adds */
+           .forward = avgpool2d_forward, .backward = avgpool2d_backward,
+           .describe = avgpool2d_describe, .layout_trait = cnn_pool2d_layout_trait);
 
 cnn_node *cnn_avgpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)
 {

@@ -37,8 +37,7 @@ static cnn_status bn_shape(cnn_node *n)
     if (!(a->momentum > 0.0f && a->momentum <= 1.0f))
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "momentum %g outside (0, 1]",
                               (double)a->momentum);
-    n->out.ndim = x->out.ndim;
-    for (int i = 0; i < x->out.ndim; i++) n->out.dims[i] = x->out.dims[i];
+    cnn_out_like(n, x);
     a->c = x->out.dims[1];
     if (!cnn_node_param(n, "weight", 1, &a->c, CNN_PARAM_NORM_WEIGHT, 0, 1.0f) ||
         !cnn_node_param(n, "bias", 1, &a->c, CNN_PARAM_NORM_BIAS, 0, 0.0f) ||

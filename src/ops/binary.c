@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
+#include "op_describe.h"
 #include "nd.h"
 
 typedef struct bin_attr {
@@ -118,17 +120,11 @@ static cnn_status bin_backward(cnn_node *n, const cnn_ctx *ctx)
 static void bin_describe(const cnn_node *n, cnn_op_desc *d)
 {
     const bin_attr *at = n->attr;
-    d->n_attrs = 1;
-    d->attrs[0] = (cnn_desc_attr){.key = "op", .n = 1, .i = {at->op}};
+    cnn_desc_int(d, "op", at->op);
 }
 
-const cnn_op_def cnn_op_binary = {
-    .name = "binary",
-    .shape = bin_shape,
-    .forward = bin_forward,
-    .backward = bin_backward,
-    .describe = bin_describe,
-};
+CNN_OP_DEF(binary, .shape = bin_shape, .forward = bin_forward, .backward = bin_backward,
+           .describe = bin_describe);
 
 cnn_node *cnn_binary(cnn_graph *g, cnn_node *a, cnn_node *b, cnn_binary_op op)
 {
@@ -136,15 +132,6 @@ cnn_node *cnn_binary(cnn_graph *g, cnn_node *a, cnn_node *b, cnn_binary_op op)
     cnn_node *in[2] = {a, b};
     /* default names per kind, "add0", "mul1", ... as activations do */
     char name[32];
-    const char *kind = bin_name(op);
-    if (g && kind) {
-        int k = 0;
-        for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i]->op == &cnn_op_binary &&
-                ((const bin_attr *)g->nodes[i]->attr)->op == op)
-                k++;
-        snprintf(name, sizeof name, "%s%d", kind, k);
-        kind = name;
-    }
+    const char *kind = CNN_KIND_NAME(g, &cnn_op_binary, bin_name(op), &at, op, name);
     return cnn_node_make(g, &cnn_op_binary, kind, 2, in, &at, sizeof at);
 }

@@ -6,16 +6,14 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "nd.h"
 
 static cnn_status reduce_shape(cnn_node *n)
 {
     const cnn_node *x = n->in[0];
-    if (!x->batched || x->out.ndim < 3)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
-                              cnn_node_shape_str(x));
-    n->out.ndim = x->out.ndim;
-    memcpy(n->out.dims, x->out.dims, sizeof n->out.dims);
+    CNN_CHECK(cnn_input_batched(n, 3, "(N, C, H, W)"));
+    cnn_out_like(n, x);
     n->out.dims[1] = 1;
     return CNN_OK;
 }
@@ -62,26 +60,10 @@ static cnn_status max_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_channel_mean = {
-    .name = "channel_mean",
-    .shape = reduce_shape,
-    .forward = mean_forward,
-    .backward = mean_backward,
-};
+CNN_OP_DEF(channel_mean, .shape = reduce_shape, .forward = mean_forward, .backward = mean_backward);
 
-const cnn_op_def cnn_op_channel_max = {
-    .name = "channel_max",
-    .shape = max_shape,
-    .forward = max_forward,
-    .backward = max_backward,
-};
+CNN_OP_DEF(channel_max, .shape = max_shape, .forward = max_forward, .backward = max_backward);
 
-cnn_node *cnn_channel_mean(cnn_graph *g, cnn_node *x)
-{
-    return cnn_node_make(g, &cnn_op_channel_mean, NULL, 1, &x, NULL, 0);
-}
+CNN_OP_BUILDER_X(channel_mean)
 
-cnn_node *cnn_channel_max(cnn_graph *g, cnn_node *x)
-{
-    return cnn_node_make(g, &cnn_op_channel_max, NULL, 1, &x, NULL, 0);
-}
+CNN_OP_BUILDER_X(channel_max)

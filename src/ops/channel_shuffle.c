@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "layout_ops.h"
 #include "nd.h"
 #include "op_describe.h"
@@ -17,16 +18,13 @@ static cnn_status shuffle_shape(cnn_node *n)
 {
     const shuffle_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    if (!x->batched || x->out.ndim < 2)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
-                              cnn_node_shape_str(x));
+    CNN_CHECK(cnn_input_batched(n, 2, "(N, C, H, W)"));
     if (a->groups < 1)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d must be >= 1", a->groups);
     if (x->out.dims[1] % a->groups)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d does not divide %d channels of %s",
                               a->groups, x->out.dims[1], cnn_node_shape_str(x));
-    n->out.ndim = x->out.ndim;
-    memcpy(n->out.dims, x->out.dims, sizeof n->out.dims);
+    cnn_out_like(n, x);
     return CNN_OK;
 }
 
@@ -63,14 +61,9 @@ static void shuffle_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_int(d, "groups", a->groups);
 }
 
-const cnn_op_def cnn_op_channel_shuffle = {
-    .name = "channel_shuffle",
-    .shape = shuffle_shape,
-    .forward = shuffle_forward,
-    .backward = shuffle_backward,
-    .describe = shuffle_describe,
-    .layout_trait = cnn_layout_any_4d,
-};
+CNN_OP_DEF(channel_shuffle, .shape = shuffle_shape, .forward = shuffle_forward,
+           .backward = shuffle_backward, .describe = shuffle_describe,
+           .layout_trait = cnn_layout_any_4d);
 
 cnn_node *cnn_channel_shuffle(cnn_graph *g, cnn_node *x, int groups)
 {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "layout_ops.h"
 #include "nd.h"
 #include "op_describe.h"
@@ -15,9 +16,7 @@ static cnn_status slice_shape(cnn_node *n)
 {
     const slice_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    if (!x->batched || x->out.ndim < 2)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
-                              cnn_node_shape_str(x));
+    CNN_CHECK(cnn_input_batched(n, 2, "(N, C, H, W)"));
     int c = x->out.dims[1];
     if (a->start < 0 || a->count < 1 || a->start > c - a->count)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG,
@@ -25,8 +24,7 @@ static cnn_status slice_shape(cnn_node *n)
                               "channels of %s",
                               a->start, a->start + a->count, a->start, a->count, c,
                               cnn_node_shape_str(x));
-    n->out.ndim = x->out.ndim;
-    memcpy(n->out.dims, x->out.dims, sizeof n->out.dims);
+    cnn_out_like(n, x);
     n->out.dims[1] = a->count;
     return CNN_OK;
 }
@@ -66,14 +64,9 @@ static void slice_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_int(d, "count", a->count);
 }
 
-const cnn_op_def cnn_op_channel_slice = {
-    .name = "channel_slice",
-    .shape = slice_shape,
-    .forward = slice_forward,
-    .backward = slice_backward,
-    .describe = slice_describe,
-    .layout_trait = cnn_layout_any_4d,
-};
+CNN_OP_DEF(channel_slice, .shape = slice_shape, .forward = slice_forward,
+           .backward = slice_backward, .describe = slice_describe,
+           .layout_trait = cnn_layout_any_4d);
 
 cnn_node *cnn_channel_slice(cnn_graph *g, cnn_node *x, int start, int count)
 {

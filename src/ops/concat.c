@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "layout_ops.h"
 #include "nd.h"
 
@@ -80,14 +81,9 @@ static cnn_status concat_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_concat = {
-    .name = "concat",
-    .shape = concat_shape,
-    .forward = concat_forward,
-    .backward = concat_backward,
-    .inputs_in_place = true, /* along dim 1: planned in place at batch 1 (graph/fuse.c) */
-    .layout_trait = cnn_layout_any_4d,
-};
+CNN_OP_DEF(concat, .shape = concat_shape, .forward = concat_forward, .backward = concat_backward,
+           .inputs_in_place = true, /* along dim 1: planned in place at batch 1 (graph/fuse.c) */
+           .layout_trait = cnn_layout_any_4d);
 
 cnn_node *cnn_concat(cnn_graph *g, int n, cnn_node *const *xs)
 {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 
 typedef struct const_attr {
     int ndim;
@@ -61,11 +62,7 @@ static cnn_status const_forward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_constant = {
-    .name = "constant",
-    .shape = const_shape,
-    .forward = const_forward,
-};
+CNN_OP_DEF(constant, .shape = const_shape, .forward = const_forward);
 
 cnn_node *cnn_constant(cnn_graph *g, const char *name, int ndim, const int *dims,
                        const float *data)
@@ -104,25 +101,15 @@ static cnn_status param_shape(cnn_node *n)
 
 static cnn_status param_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    cnn_backend_get()->copy_blocks(1, cnn_node_numel(n), n->params[0]->value.data, 0, n->out.data,
-                                   0);
-    return CNN_OK;
+    return cnn_identity_forward(n, n->params[0]->value.data);
 }
 
 static cnn_status param_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    float *dp = n->params[0]->grad.data;
-    if (!dp) return CNN_OK;
-    cnn_backend_get()->add_blocks(1, cnn_node_numel(n), n->grad.data, 0, dp, 0);
-    return CNN_OK;
+    return cnn_identity_backward(n, n->params[0]->grad.data);
 }
 
-const cnn_op_def cnn_op_parameter = {
-    .name = "parameter",
-    .shape = param_shape,
-    .forward = param_forward,
-    .backward = param_backward,
-};
+CNN_OP_DEF(parameter, .shape = param_shape, .forward = param_forward, .backward = param_backward);
 
 cnn_node *cnn_parameter(cnn_graph *g, const char *name, int ndim, const int *dims, bool trainable)
 {

@@ -5,17 +5,7 @@
    forward and backward are the N-d convolution's of conv_common.c. */
 #include "conv_common.h"
 
-const cnn_op_def cnn_op_conv2d = {
-    .name = "conv2d",
-    .int8_conv = cnn_conv_int8,
-    .kernel_name = cnn_conv_kernel_name,
-    .takes_epilogue = true,
-    .shape = cnn_conv_shape,
-    .cost = cnn_conv_cost,
-    .forward = cnn_conv_forward,
-    .backward = cnn_conv_backward,
-    .describe = cnn_conv_describe,
-};
+CNN_CONV_OP_DEF(conv2d);
 
 cnn_node *cnn_conv2d_(cnn_graph *g, cnn_node *x, int out_channels, const cnn_conv2d_opts *o)
 {

@@ -1,6 +1,7 @@
 /* What conv2d, conv3d and conv_transpose2d share: option resolution, validation with
    the messages users see, and (for the regular convolutions) shape, cost, forward and
-   backward over 1-3 spatial dims. Each op file keeps its own definition and builder.
+   backward over 1-3 spatial dims, and their op table (CNN_CONV_OP_DEF). Each op file
+   keeps its own builder.
    The regular convolutions take a fused epilogue (cnn_op_def.takes_epilogue): their
    forward hands ctx->epi to the backend (docs/architecture.md, "Fusion"). */
 #ifndef CNN_CONV_COMMON_H
@@ -38,4 +39,10 @@ const char *cnn_conv_kernel_name(const cnn_node *n, int batch, char *buf, size_t
 /* describe(): out_channels, kernel, stride, padding, dilation (nd values each), groups,
    bias (0/1). */
 void cnn_conv_describe(const cnn_node *n, cnn_op_desc *d);
+/* The op table of a regular convolution (conv2d, conv3d): the entries above. */
+#define CNN_CONV_OP_DEF(id)                                                                 \
+    CNN_OP_DEF(id, .int8_conv = cnn_conv_int8, .kernel_name = cnn_conv_kernel_name,         \
+               .takes_epilogue = true, .shape = cnn_conv_shape, .cost = cnn_conv_cost,      \
+               .forward = cnn_conv_forward, .backward = cnn_conv_backward,                  \
+               .describe = cnn_conv_describe)
 #endif

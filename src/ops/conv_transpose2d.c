@@ -17,6 +17,7 @@
 
 #include "conv_common.h"
 #include "op_describe.h"
+#include "ops_common.h"
 
 typedef struct conv_transpose2d_attr {
     int out;
@@ -133,14 +134,9 @@ static void conv_transpose2d_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_int(d, "bias", a->bias);
 }
 
-const cnn_op_def cnn_op_conv_transpose2d = {
-    .name = "conv_transpose2d",
-    .shape = conv_transpose2d_shape,
-    .cost = conv_transpose2d_cost,
-    .forward = conv_transpose2d_forward,
-    .backward = conv_transpose2d_backward,
-    .describe = conv_transpose2d_describe,
-};
+CNN_OP_DEF(conv_transpose2d, .shape = conv_transpose2d_shape, .cost = conv_transpose2d_cost,
+           .forward = conv_transpose2d_forward, .backward = conv_transpose2d_backward,
+           .describe = conv_transpose2d_describe);
 
 cnn_node *cnn_conv_transpose2d_(cnn_graph *g, cnn_node *x, int out_channels,
                                 const cnn_conv_transpose2d_opts *o)

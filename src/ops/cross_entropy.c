@@ -2,6 +2,7 @@
    -sum_k q_k log softmax(z)_k with q = (1-eps) onehot + eps/K, as
    torch.nn.CrossEntropyLoss(label_smoothing=eps). Saves softmax for backward. */
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "op_describe.h"
 
 typedef struct ce_attr {
@@ -62,13 +63,8 @@ static void ce_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_float(d, "label_smoothing", a->smoothing);
 }
 
-const cnn_op_def cnn_op_cross_entropy = {
-    .name = "cross_entropy",
-    .shape = ce_shape,
-    .forward = ce_forward,
-    .backward = ce_backward,
-    .describe = ce_describe,
-};
+CNN_OP_DEF(cross_entropy, .shape = ce_shape, .forward = ce_forward, .backward = ce_backward,
+           .describe = ce_describe);
 
 cnn_node *cnn_cross_entropy_(cnn_graph *g, cnn_node *logits, cnn_node *labels,
                              const cnn_cross_entropy_opts *o)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "op_describe.h"
 
 typedef struct dropout_attr {
@@ -18,8 +19,7 @@ static cnn_status dropout_shape(cnn_node *n)
     const cnn_node *x = n->in[0];
     if (!(a->p >= 0.0f && a->p < 1.0f))
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "p %g outside [0, 1)", (double)a->p);
-    n->out.ndim = x->out.ndim;
-    for (int i = 0; i < x->out.ndim; i++) n->out.dims[i] = x->out.dims[i];
+    cnn_out_like(n, x);
     n->batched = x->batched;
     n->saved_bytes = cnn_node_numel_max(x); /* uint8 keep mask */
     return CNN_OK;
@@ -62,13 +62,8 @@ static void dropout_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_float(d, "p", a->p);
 }
 
-const cnn_op_def cnn_op_dropout = {
-    .name = "dropout",
-    .shape = dropout_shape,
-    .forward = dropout_forward,
-    .backward = dropout_backward,
-    .describe = dropout_describe,
-};
+CNN_OP_DEF(dropout, .shape = dropout_shape, .forward = dropout_forward,
+           .backward = dropout_backward, .describe = dropout_describe);
 
 cnn_node *cnn_dropout_(cnn_graph *g, cnn_node *x, float p, const cnn_dropout_opts *o)
 {

@@ -39,14 +39,6 @@ static cnn_status gmp_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_global_maxpool = {
-    .name = "global_maxpool",
-    .shape = gmp_shape,
-    .forward = gmp_forward,
-    .backward = gmp_backward,
-};
+CNN_OP_DEF(global_maxpool, .shape = gmp_shape, .forward = gmp_forward, .backward = gmp_backward);
 
-cnn_node *cnn_global_maxpool(cnn_graph *g, cnn_node *x)
-{
-    return cnn_node_make(g, &cnn_op_global_maxpool, NULL, 1, &x, NULL, 0);
-}
+CNN_OP_BUILDER_X(global_maxpool)

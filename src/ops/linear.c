@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "op_describe.h"
 
 typedef struct linear_attr {
@@ -14,9 +15,7 @@ static cnn_status linear_shape(cnn_node *n)
 {
     linear_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    if (!x->batched || x->out.ndim < 2)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, features), got %s",
-                              cnn_node_shape_str(x));
+    CNN_CHECK(cnn_input_batched(n, 2, "(N, features)"));
     if (a->out < 1) return cnn_node_error(n, CNN_ERR_INVALID_ARG, "out_features %d must be >= 1", a->out);
     if (x->out.ndim != 2)
         return cnn_node_error(n, CNN_ERR_SHAPE, "input %s is not flat: add cnn_flatten before it",
@@ -86,16 +85,9 @@ static void linear_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_int(d, "bias", a->bias);
 }
 
-const cnn_op_def cnn_op_linear = {
-    .kernel_name = cnn_gemm_kernel_name,
-    .name = "linear",
-    .int8_conv = linear_int8,
-    .shape = linear_shape,
-    .cost = linear_cost,
-    .forward = linear_forward,
-    .backward = linear_backward,
-    .describe = linear_describe,
-};
+CNN_OP_DEF(linear, .kernel_name = cnn_gemm_kernel_name, .int8_conv = linear_int8,
+           .shape = linear_shape, .cost = linear_cost, .forward = linear_forward,
+           .backward = linear_backward, .describe = linear_describe);
 
 cnn_node *cnn_linear_(cnn_graph *g, cnn_node *x, int out_features, const cnn_linear_opts *o)
 {

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "op_describe.h"
 
 typedef struct lrn_attr {
@@ -16,17 +17,14 @@ static cnn_status lrn_shape(cnn_node *n)
 {
     const lrn_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    if (!x->batched || x->out.ndim < 3)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W) (3 or more dims), got %s",
-                              cnn_node_shape_str(x));
+    CNN_CHECK(cnn_input_batched(n, 3, "(N, C, H, W) (3 or more dims)"));
     if (a->size < 1) return cnn_node_error(n, CNN_ERR_INVALID_ARG, "size %d must be >= 1 (set .size)", a->size);
     if (!isfinite(a->alpha) || !isfinite(a->beta) || !(a->k > 0.0f) || !isfinite(a->k))
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "alpha %g, beta %g and k %g must be finite with k > 0",
                               (double)a->alpha, (double)a->beta, (double)a->k);
     if (a->alpha < 0.0f)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "alpha %g must be >= 0", (double)a->alpha);
-    n->out.ndim = x->out.ndim;
-    for (int i = 0; i < x->out.ndim; i++) n->out.dims[i] = x->out.dims[i];
+    cnn_out_like(n, x);
     n->saved_bytes = cnn_node_numel_max(x) * sizeof(float);
     /* backward: t_c = dy_c y_c / s_c for one example */
     n->scratch_bytes = cnn_node_per_example(x) * sizeof(float);
@@ -78,14 +76,8 @@ static void lrn_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_float(d, "k", a->k);
 }
 
-const cnn_op_def cnn_op_lrn = {
-    .name = "lrn",
-    .shape = lrn_shape,
-    .cost = lrn_cost,
-    .forward = lrn_forward,
-    .backward = lrn_backward,
-    .describe = lrn_describe,
-};
+CNN_OP_DEF(lrn, .shape = lrn_shape, .cost = lrn_cost, .forward = lrn_forward,
+           .backward = lrn_backward, .describe = lrn_describe);
 
 cnn_node *cnn_lrn_(cnn_graph *g, cnn_node *x, const cnn_lrn_opts *o)
 {

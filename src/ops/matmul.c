@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "nd.h"
 #include "op_describe.h"
 
@@ -114,16 +115,7 @@ static cnn_status mm_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_matmul = {
-    .kernel_name = cnn_gemm_kernel_name,
-    .name = "matmul",
-    .shape = mm_shape,
-    .cost = mm_cost,
-    .forward = mm_forward,
-    .backward = mm_backward,
-};
+CNN_OP_DEF(matmul, .kernel_name = cnn_gemm_kernel_name, .shape = mm_shape, .cost = mm_cost,
+           .forward = mm_forward, .backward = mm_backward);
 
-cnn_node *cnn_matmul(cnn_graph *g, cnn_node *a, cnn_node *b)
-{
-    return cnn_node_make(g, &cnn_op_matmul, NULL, 2, (cnn_node *[]){a, b}, NULL, 0);
-}
+CNN_OP_BUILDER_AB(matmul)

@@ -5,6 +5,7 @@
    like return_indices=True; ties -> the first max, NaN wins as in PyTorch) is saved
    as int32 for backward and for cnn_maxpool2d_indices. */
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "op_describe.h"
 #include "pool_common.h"
 
@@ -16,16 +17,10 @@ typedef struct maxpool2d_attr {
 
 static cnn_status maxpool2d_shape(cnn_node *n)
 {
-    maxpool2d_attr *a = n->attr;
-    const cnn_node *x = n->in[0];
+    const maxpool2d_attr *a = n->attr;
     if (a->exclude_pad)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "exclude_pad applies to avgpool2d only");
-    CNN_CHECK(cnn_pool_shape(n, &a->w, true));
-    if ((int64_t)x->out.dims[2] * x->out.dims[3] > INT32_MAX)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input plane %s too large for int32 indices",
-                              cnn_node_shape_str(x));
-    n->saved_bytes = cnn_tensor_numel(&n->out) * sizeof(int32_t);
-    return CNN_OK;
+    return cnn_maxpool_shape(n, true);
 }
 
 static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
@@ -49,22 +44,10 @@ static cnn_status maxpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-static void maxpool2d_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const maxpool2d_attr *a = n->attr;
-    cnn_pool_describe(&a->w, d);
-    cnn_desc_int(d, "exclude_pad", 0);
-}
-
-const cnn_op_def cnn_op_maxpool2d = {
-    .name = "maxpool2d",
-    .shape = maxpool2d_shape,
-    .cost = NULL, /* no multiply-adds */
-    .forward = maxpool2d_forward,
-    .backward = cnn_maxpool_backward,
-    .describe = maxpool2d_describe,
-    .layout_trait = cnn_pool2d_layout_trait,
-};
+CNN_OP_DEF(maxpool2d, .shape = maxpool2d_shape,
+           .cost = NULL, /* no multiply-adds */
+           .forward = maxpool2d_forward, .backward = cnn_maxpool_backward,
+           .describe = cnn_maxpool_describe, .layout_trait = cnn_pool2d_layout_trait);
 
 cnn_node *cnn_maxpool2d_(cnn_graph *g, cnn_node *x, const cnn_pool2d_opts *o)
 {

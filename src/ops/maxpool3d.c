@@ -5,6 +5,7 @@
    input volume, like return_indices=True; ties -> the first max) is saved as int32
    for backward. */
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "op_describe.h"
 #include "pool_common.h"
 
@@ -12,17 +13,7 @@ typedef struct maxpool3d_attr {
     cnn_pool_win w; /* first (cnn_maxpool_backward); (D, H, W), dilation 1 */
 } maxpool3d_attr;
 
-static cnn_status maxpool3d_shape(cnn_node *n)
-{
-    maxpool3d_attr *a = n->attr;
-    const cnn_node *x = n->in[0];
-    CNN_CHECK(cnn_pool_shape(n, &a->w, false));
-    if ((int64_t)x->out.dims[2] * x->out.dims[3] * x->out.dims[4] > INT32_MAX)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input volume %s too large for int32 indices",
-                              cnn_node_shape_str(x));
-    n->saved_bytes = cnn_tensor_numel(&n->out) * sizeof(int32_t);
-    return CNN_OK;
-}
+static cnn_status maxpool3d_shape(cnn_node *n) { return cnn_maxpool_shape(n, false); }
 
 static cnn_status maxpool3d_forward(cnn_node *n, const cnn_ctx *ctx)
 {
@@ -32,21 +23,10 @@ static cnn_status maxpool3d_forward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-static void maxpool3d_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const maxpool3d_attr *a = n->attr;
-    cnn_pool_describe(&a->w, d);
-    cnn_desc_int(d, "exclude_pad", 0);
-}
-
-const cnn_op_def cnn_op_maxpool3d = {
-    .name = "maxpool3d",
-    .shape = maxpool3d_shape,
-    .cost = NULL, /* no multiply-adds */
-    .forward = maxpool3d_forward,
-    .backward = cnn_maxpool_backward,
-    .describe = maxpool3d_describe,
-};
+CNN_OP_DEF(maxpool3d, .shape = maxpool3d_shape,
+           .cost = NULL, /* no multiply-adds */
+           .forward = maxpool3d_forward, .backward = cnn_maxpool_backward,
+           .describe = cnn_maxpool_describe);
 
 cnn_node *cnn_maxpool3d_(cnn_graph *g, cnn_node *x, const cnn_pool3d_opts *o)
 {

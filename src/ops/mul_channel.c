@@ -4,14 +4,13 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "nd.h"
 
 static cnn_status mul_channel_shape(cnn_node *n)
 {
     const cnn_node *x = n->in[0], *s = n->in[1];
-    if (!x->batched || x->out.ndim < 3)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
-                              cnn_node_shape_str(x));
+    CNN_CHECK(cnn_input_batched(n, 3, "(N, C, H, W)"));
     bool ok = s->batched && s->out.ndim >= 2 && s->out.ndim <= x->out.ndim &&
               s->out.dims[0] == x->out.dims[0] && s->out.dims[1] == x->out.dims[1];
     for (int d = 2; ok && d < s->out.ndim; d++)
@@ -20,8 +19,7 @@ static cnn_status mul_channel_shape(cnn_node *n)
         return cnn_node_error(n, CNN_ERR_SHAPE, "scale %s does not fit input %s: want (%d, %d, 1, 1)",
                               cnn_node_shape_str(s), cnn_node_shape_str(x), x->out.dims[0],
                               x->out.dims[1]);
-    n->out.ndim = x->out.ndim;
-    memcpy(n->out.dims, x->out.dims, sizeof n->out.dims);
+    cnn_out_like(n, x);
     return CNN_OK;
 }
 
@@ -52,15 +50,7 @@ static cnn_status mul_channel_backward(cnn_node *n, const cnn_ctx *ctx)
 /* Blocked layout: x and the output in one layout, the gate s plain. */
 static int mul_channel_trait(const cnn_node *n) { return n->out.ndim == 4 ? CNN_LAYOUT_SAME : 0; }
 
-const cnn_op_def cnn_op_mul_channel = {
-    .name = "mul_channel",
-    .shape = mul_channel_shape,
-    .forward = mul_channel_forward,
-    .backward = mul_channel_backward,
-    .layout_trait = mul_channel_trait,
-};
+CNN_OP_DEF(mul_channel, .shape = mul_channel_shape, .forward = mul_channel_forward,
+           .backward = mul_channel_backward, .layout_trait = mul_channel_trait);
 
-cnn_node *cnn_mul_channel(cnn_graph *g, cnn_node *x, cnn_node *s)
-{
-    return cnn_node_make(g, &cnn_op_mul_channel, NULL, 2, (cnn_node *[]){x, s}, NULL, 0);
-}
+CNN_OP_BUILDER_AB(mul_channel)

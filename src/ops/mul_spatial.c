@@ -4,14 +4,13 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "nd.h"
 
 static cnn_status mul_spatial_shape(cnn_node *n)
 {
     const cnn_node *x = n->in[0], *s = n->in[1];
-    if (!x->batched || x->out.ndim < 3)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, C, H, W), got %s",
-                              cnn_node_shape_str(x));
+    CNN_CHECK(cnn_input_batched(n, 3, "(N, C, H, W)"));
     bool ok = s->batched && s->out.ndim == x->out.ndim && s->out.dims[1] == 1;
     for (int d = 0; ok && d < x->out.ndim; d++)
         if (d != 1 && s->out.dims[d] != x->out.dims[d]) ok = false;
@@ -19,8 +18,7 @@ static cnn_status mul_spatial_shape(cnn_node *n)
         return cnn_node_error(n, CNN_ERR_SHAPE, "scale %s does not fit input %s: want dim 1 = 1 "
                               "and the others equal",
                               cnn_node_shape_str(s), cnn_node_shape_str(x));
-    n->out.ndim = x->out.ndim;
-    memcpy(n->out.dims, x->out.dims, sizeof n->out.dims);
+    cnn_out_like(n, x);
     return CNN_OK;
 }
 
@@ -42,14 +40,7 @@ static cnn_status mul_spatial_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_mul_spatial = {
-    .name = "mul_spatial",
-    .shape = mul_spatial_shape,
-    .forward = mul_spatial_forward,
-    .backward = mul_spatial_backward,
-};
+CNN_OP_DEF(mul_spatial, .shape = mul_spatial_shape, .forward = mul_spatial_forward,
+           .backward = mul_spatial_backward);
 
-cnn_node *cnn_mul_spatial(cnn_graph *g, cnn_node *x, cnn_node *s)
-{
-    return cnn_node_make(g, &cnn_op_mul_spatial, NULL, 2, (cnn_node *[]){x, s}, NULL, 0);
-}
+CNN_OP_BUILDER_AB(mul_spatial)

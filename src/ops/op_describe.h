@@ -6,34 +6,33 @@
 
 #include "../graph/graph_internal.h"
 
-/* Appends key = v[0..n) (ints); silently ignores what does not fit (the limits are
-   far above what any op lists). */
-static inline void cnn_desc_ints(cnn_op_desc *d, const char *key, int n, const int *v)
+/* The next attribute of d with its key, kind and count set; NULL when d is full (the
+   limits are far above what any op lists: the helpers below then add nothing). */
+static inline cnn_desc_attr *cnn_desc_next(cnn_op_desc *d, const char *key, bool is_float, int n)
 {
-    if (d->n_attrs >= CNN_DESC_MAX_ATTRS || n < 0 || n > CNN_DESC_MAX_VALUES) return;
+    if (d->n_attrs >= CNN_DESC_MAX_ATTRS) return NULL;
     cnn_desc_attr *a = &d->attrs[d->n_attrs++];
     a->key = key;
-    a->is_float = false;
+    a->is_float = is_float;
     a->n = n;
-    for (int i = 0; i < n; i++) a->i[i] = v[i];
+    return a;
+}
+/* Appends key = v[0..n) (ints; nothing for n outside 0..CNN_DESC_MAX_VALUES). */
+static inline void cnn_desc_ints(cnn_op_desc *d, const char *key, int n, const int *v)
+{
+    if (n < 0 || n > CNN_DESC_MAX_VALUES) return;
+    cnn_desc_attr *a = cnn_desc_next(d, key, false, n);
+    for (int i = 0; a && i < n; i++) a->i[i] = v[i];
 }
 static inline void cnn_desc_int(cnn_op_desc *d, const char *key, int64_t v)
 {
-    if (d->n_attrs >= CNN_DESC_MAX_ATTRS) return;
-    cnn_desc_attr *a = &d->attrs[d->n_attrs++];
-    a->key = key;
-    a->is_float = false;
-    a->n = 1;
-    a->i[0] = v;
+    cnn_desc_attr *a = cnn_desc_next(d, key, false, 1);
+    if (a) a->i[0] = v;
 }
 static inline void cnn_desc_float(cnn_op_desc *d, const char *key, float v)
 {
-    if (d->n_attrs >= CNN_DESC_MAX_ATTRS) return;
-    cnn_desc_attr *a = &d->attrs[d->n_attrs++];
-    a->key = key;
-    a->is_float = true;
-    a->n = 1;
-    a->f[0] = v;
+    cnn_desc_attr *a = cnn_desc_next(d, key, true, 1);
+    if (a) a->f[0] = v;
 }
 /* The kernel_name hook (profiles) of an op whose forward is the table's gemm (linear,
    matmul): the backend providing that entry. */

@@ -1,11 +1,73 @@
-/* Small helpers several op files share: option resolution and PyTorch's pooling
-   output size. */
+/* Small helpers several op files share: the op table and builder macros, option
+   resolution and PyTorch's pooling output size. */
 #ifndef CNN_OPS_COMMON_H
 #define CNN_OPS_COMMON_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "cnn.h"
+#include "../graph/graph_internal.h"
+
+/* An op's table (docs/architecture.md, "Operators"): const cnn_op_def cnn_op_<id>, named
+   "<id>", with the entries given as designated initialisers:
+     CNN_OP_DEF(softmax, .shape = softmax_shape, .forward = softmax_forward, ...); */
+#define CNN_OP_DEF(id, ...) const cnn_op_def cnn_op_##id = {.name = #id, __VA_ARGS__}
+/* The public builder of an op without attributes or default name: cnn_<id>(g, x) on one
+   input, cnn_<id>(g, a, b) on two. */
+#define CNN_OP_BUILDER_X(id)                                                               \
+    cnn_node *cnn_##id(cnn_graph *g, cnn_node *x)                                          \
+    {                                                                                      \
+        return cnn_node_make(g, &cnn_op_##id, NULL, 1, &x, NULL, 0);                       \
+    }
+#define CNN_OP_BUILDER_AB(id)                                                              \
+    cnn_node *cnn_##id(cnn_graph *g, cnn_node *a, cnn_node *b)                             \
+    {                                                                                      \
+        return cnn_node_make(g, &cnn_op_##id, NULL, 2, (cnn_node *[]){a, b}, NULL, 0);     \
+    }
+
+/* The default name of a node of an op with several kinds (activations, unary and binary
+   ops, flatten): "<kind><k>" into buf, k counting the nodes of op already in g whose
+   attr holds the same key as attr (key_size bytes at key_offset), like other ops'
+   "<op><k>"; a kind ending in a digit takes an underscore ("relu6_4", not "relu64").
+   kind itself when g or kind is NULL. CNN_KIND_NAME names the key by its member. */
+const char *cnn_kind_name(const cnn_graph *g, const cnn_op_def *op, const char *kind,
+                          const void *attr, size_t key_offset, size_t key_size, char *buf,
+                          size_t size);
+#define CNN_KIND_NAME(g, op, kind, a, member, buf)                                           \
+    cnn_kind_name(g, op, kind, a, (size_t)((const char *)&(a)->member - (const char *)(a)), \
+                  sizeof (a)->member, buf, sizeof buf)
+
+/* n's input must be batched with at least min_ndim dims; the error names the shape the
+   op wants ("input must be (N, C, H, W), got (3, 4)"). */
+static inline cnn_status cnn_input_batched(cnn_node *n, int min_ndim, const char *want)
+{
+    const cnn_node *x = n->in[0];
+    if (!x->batched || x->out.ndim < min_ndim)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be %s, got %s", want,
+                              cnn_node_shape_str(x));
+    return CNN_OK;
+}
+/* n's output takes x's dims (ops whose output has their input's shape). */
+static inline void cnn_out_like(cnn_node *n, const cnn_node *x)
+{
+    n->out.ndim = x->out.ndim;
+    memcpy(n->out.dims, x->out.dims, (size_t)x->out.ndim * sizeof(int));
+}
+
+/* An identity's arithmetic over the node's elements at this batch (reshape: src its
+   input; parameter: its value): y = src by the backend's copy_blocks, and dsrc += dy by
+   its add_blocks (nothing when dsrc is NULL: no gradient wanted). */
+static inline cnn_status cnn_identity_forward(cnn_node *n, const float *src)
+{
+    cnn_backend_get()->copy_blocks(1, cnn_node_numel(n), src, 0, n->out.data, 0);
+    return CNN_OK;
+}
+static inline cnn_status cnn_identity_backward(cnn_node *n, float *dsrc)
+{
+    if (dsrc) cnn_backend_get()->add_blocks(1, cnn_node_numel(n), n->grad.data, 0, dsrc, 0);
+    return CNN_OK;
+}
 
 /* An option that may be given per axis (specific), for all axes (general), or not. */
 static inline int cnn_opt_pick(int specific, int general, int dflt)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 
 typedef struct pad_attr {
     int ndim;               /* entries in pads / 2 (the input's rank) */
@@ -112,13 +113,8 @@ static void pad_describe(const cnn_node *n, cnn_op_desc *d)
     d->attrs[2] = (cnn_desc_attr){.key = "value", .is_float = true, .n = 1, .f = {a->value}};
 }
 
-const cnn_op_def cnn_op_pad = {
-    .name = "pad",
-    .shape = pad_shape,
-    .forward = pad_forward,
-    .backward = pad_backward,
-    .describe = pad_describe,
-};
+CNN_OP_DEF(pad, .shape = pad_shape, .forward = pad_forward, .backward = pad_backward,
+           .describe = pad_describe);
 
 cnn_node *cnn_pad(cnn_graph *g, cnn_node *x, const int *pads, cnn_pad_mode mode, float value)
 {

@@ -98,6 +98,26 @@ cnn_pool_desc cnn_pool_desc_of(const cnn_node *n, const cnn_ctx *ctx, const cnn_
     return d;
 }
 
+cnn_status cnn_maxpool_shape(cnn_node *n, bool name_dilation)
+{
+    const cnn_pool_win *w = n->attr;
+    const cnn_node *x = n->in[0];
+    CNN_CHECK(cnn_pool_shape(n, w, name_dilation));
+    int64_t in = 1;
+    for (int i = 0; i < w->nd; i++) in *= x->out.dims[2 + i];
+    if (in > INT32_MAX)
+        return cnn_node_error(n, CNN_ERR_SHAPE, "input %s %s too large for int32 indices",
+                              w->nd == 3 ? "volume" : "plane", cnn_node_shape_str(x));
+    n->saved_bytes = cnn_tensor_numel(&n->out) * sizeof(int32_t);
+    return CNN_OK;
+}
+
+void cnn_maxpool_describe(const cnn_node *n, cnn_op_desc *d)
+{
+    cnn_pool_describe(n->attr, d);
+    cnn_desc_int(d, "exclude_pad", 0);
+}
+
 cnn_status cnn_maxpool_backward(cnn_node *n, const cnn_ctx *ctx)
 {
     cnn_node *x = n->in[0];

@@ -25,6 +25,11 @@ cnn_pool_win cnn_pool3d_win(const cnn_pool3d_opts *o);
 cnn_status cnn_pool_shape(cnn_node *n, const cnn_pool_win *w, bool name_dilation);
 /* describe(): kernel, stride, padding, dilation (nd values each), ceil_mode. */
 void cnn_pool_describe(const cnn_pool_win *w, cnn_op_desc *d);
+/* shape() and describe() of either max pool (its attr begins with its cnn_pool_win):
+   cnn_pool_shape, then room saved for the int32 argmax of every output, whose input
+   plane (2D) or volume (3D) must fit int32; cnn_pool_describe and exclude_pad 0. */
+cnn_status cnn_maxpool_shape(cnn_node *n, bool name_dilation);
+void cnn_maxpool_describe(const cnn_node *n, cnn_op_desc *d);
 /* backward of either max pool: dx[idx] += dy with the argmax saved by forward; the
    node's attr begins with its cnn_pool_win. */
 cnn_status cnn_maxpool_backward(cnn_node *n, const cnn_ctx *ctx);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "nd.h"
 
 typedef struct red_attr {
@@ -110,13 +111,8 @@ static void red_describe(const cnn_node *n, cnn_op_desc *d)
     d->attrs[2] = (cnn_desc_attr){.key = "keepdims", .n = 1, .i = {a->keepdims}};
 }
 
-const cnn_op_def cnn_op_reduce = {
-    .name = "reduce",
-    .shape = red_shape,
-    .forward = red_forward,
-    .backward = red_backward,
-    .describe = red_describe,
-};
+CNN_OP_DEF(reduce, .shape = red_shape, .forward = red_forward, .backward = red_backward,
+           .describe = red_describe);
 
 cnn_node *cnn_reduce(cnn_graph *g, cnn_node *x, cnn_reduce_op op, int naxes, const int *axes,
                      bool keepdims)

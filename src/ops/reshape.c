@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "op_describe.h"
 
 typedef struct reshape_attr {
@@ -50,16 +51,12 @@ static cnn_status reshape_shape(cnn_node *n)
 
 static cnn_status reshape_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    cnn_backend_get()->copy_blocks(1, cnn_node_numel(n), n->in[0]->out.data, 0, n->out.data, 0);
-    return CNN_OK;
+    return cnn_identity_forward(n, n->in[0]->out.data);
 }
 
 static cnn_status reshape_backward(cnn_node *n, const cnn_ctx *ctx)
 {
-    float *dx = n->in[0]->grad.data;
-    if (!dx) return CNN_OK;
-    cnn_backend_get()->add_blocks(1, cnn_node_numel(n), n->grad.data, 0, dx, 0);
-    return CNN_OK;
+    return cnn_identity_backward(n, n->in[0]->grad.data);
 }
 
 static void reshape_describe(const cnn_node *n, cnn_op_desc *d)
@@ -68,13 +65,8 @@ static void reshape_describe(const cnn_node *n, cnn_op_desc *d)
     cnn_desc_ints(d, "dims", a->ndim, a->dims);
 }
 
-const cnn_op_def cnn_op_reshape = {
-    .name = "reshape",
-    .shape = reshape_shape,
-    .forward = reshape_forward,
-    .backward = reshape_backward,
-    .describe = reshape_describe,
-};
+CNN_OP_DEF(reshape, .shape = reshape_shape, .forward = reshape_forward,
+           .backward = reshape_backward, .describe = reshape_describe);
 
 cnn_node *cnn_reshape(cnn_graph *g, cnn_node *x, int ndim, const int *dims)
 {
@@ -88,13 +80,7 @@ cnn_node *cnn_flatten(cnn_graph *g, cnn_node *x)
 {
     reshape_attr a = {.ndim = 1, .dims = {-1}, .flatten = true};
     /* unique default names "flatten0", "flatten1", ... like other ops' "<op><k>" */
-    char name[32] = "flatten";
-    if (g) {
-        int k = 0;
-        for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i]->op == &cnn_op_reshape && ((const reshape_attr *)g->nodes[i]->attr)->flatten)
-                k++;
-        snprintf(name, sizeof name, "flatten%d", k);
-    }
+    char buf[32];
+    const char *name = CNN_KIND_NAME(g, &cnn_op_reshape, "flatten", &a, flatten, buf);
     return cnn_node_make(g, &cnn_op_reshape, name, 1, &x, &a, sizeof a);
 }

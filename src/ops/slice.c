@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "nd.h"
 
 typedef struct slice_attr {
@@ -96,13 +97,8 @@ static void slice_describe(const cnn_node *n, cnn_op_desc *d)
     for (int i = 0; i < 4; i++) d->attrs[i] = (cnn_desc_attr){.key = keys[i], .n = 1, .i = {v[i]}};
 }
 
-const cnn_op_def cnn_op_slice = {
-    .name = "slice",
-    .shape = slice_shape,
-    .forward = slice_forward,
-    .backward = slice_backward,
-    .describe = slice_describe,
-};
+CNN_OP_DEF(slice, .shape = slice_shape, .forward = slice_forward, .backward = slice_backward,
+           .describe = slice_describe);
 
 cnn_node *cnn_slice(cnn_graph *g, cnn_node *x, int axis, int start, int end, int step)
 {

@@ -3,15 +3,13 @@
    stability. Backward uses the output: dx = y (dy - sum_k dy_k y_k). The arithmetic
    is the backend's softmax entry (docs/architecture.md, "Kernels"). */
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 
 static cnn_status softmax_shape(cnn_node *n)
 {
     const cnn_node *x = n->in[0];
-    if (!x->batched || x->out.ndim < 2)
-        return cnn_node_error(n, CNN_ERR_SHAPE, "input must be (N, K) or (N, C, ...), got %s",
-                              cnn_node_shape_str(x));
-    n->out.ndim = x->out.ndim;
-    for (int i = 0; i < x->out.ndim; i++) n->out.dims[i] = x->out.dims[i];
+    CNN_CHECK(cnn_input_batched(n, 2, "(N, K) or (N, C, ...)"));
+    cnn_out_like(n, x);
     return CNN_OK;
 }
 
@@ -39,14 +37,7 @@ static cnn_status softmax_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-const cnn_op_def cnn_op_softmax = {
-    .name = "softmax",
-    .shape = softmax_shape,
-    .forward = softmax_forward,
-    .backward = softmax_backward,
-};
+CNN_OP_DEF(softmax, .shape = softmax_shape, .forward = softmax_forward,
+           .backward = softmax_backward);
 
-cnn_node *cnn_softmax(cnn_graph *g, cnn_node *x)
-{
-    return cnn_node_make(g, &cnn_op_softmax, NULL, 1, &x, NULL, 0);
-}
+CNN_OP_BUILDER_X(softmax)

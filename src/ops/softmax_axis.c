@@ -27,8 +27,7 @@ static cnn_status sma_shape(cnn_node *n)
                               "axis %d is the batch of %s: a softmax over it would mix examples",
                               a->axis, cnn_node_shape_str(x));
     n->batched = x->batched;
-    n->out.ndim = x->out.ndim;
-    for (int i = 0; i < x->out.ndim; i++) n->out.dims[i] = x->out.dims[i];
+    cnn_out_like(n, x);
     return CNN_OK;
 }
 
@@ -71,13 +70,8 @@ static void sma_describe(const cnn_node *n, cnn_op_desc *d)
     d->attrs[1] = (cnn_desc_attr){.key = "log", .n = 1, .i = {a->log}};
 }
 
-const cnn_op_def cnn_op_softmax_axis = {
-    .name = "softmax_axis",
-    .shape = sma_shape,
-    .forward = sma_forward,
-    .backward = sma_backward,
-    .describe = sma_describe,
-};
+CNN_OP_DEF(softmax_axis, .shape = sma_shape, .forward = sma_forward, .backward = sma_backward,
+           .describe = sma_describe);
 
 cnn_node *cnn_softmax_axis(cnn_graph *g, cnn_node *x, int axis, bool log)
 {

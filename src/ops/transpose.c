@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
 #include "nd.h"
 
 typedef struct tr_attr {
@@ -83,13 +84,8 @@ static void tr_describe(const cnn_node *n, cnn_op_desc *d)
     for (int i = 0; i < a->ndim; i++) d->attrs[0].i[i] = a->perm[i];
 }
 
-const cnn_op_def cnn_op_transpose = {
-    .name = "transpose",
-    .shape = tr_shape,
-    .forward = tr_forward,
-    .backward = tr_backward,
-    .describe = tr_describe,
-};
+CNN_OP_DEF(transpose, .shape = tr_shape, .forward = tr_forward, .backward = tr_backward,
+           .describe = tr_describe);
 
 cnn_node *cnn_transpose(cnn_graph *g, cnn_node *x, int ndim, const int *perm)
 {

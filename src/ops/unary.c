@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 #include "../graph/graph_internal.h"
+#include "ops_common.h"
+#include "op_describe.h"
 
 typedef struct un_attr {
     cnn_unary_op op;
@@ -30,8 +32,7 @@ static cnn_status un_shape(cnn_node *n)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "unknown unary op %d", (int)a->op);
     const cnn_node *x = n->in[0];
     n->batched = x->batched;
-    n->out.ndim = x->out.ndim;
-    for (int i = 0; i < x->out.ndim; i++) n->out.dims[i] = x->out.dims[i];
+    cnn_out_like(n, x);
     return CNN_OK;
 }
 
@@ -55,31 +56,17 @@ static cnn_status un_backward(cnn_node *n, const cnn_ctx *ctx)
 static void un_describe(const cnn_node *n, cnn_op_desc *d)
 {
     const un_attr *a = n->attr;
-    d->n_attrs = 1;
-    d->attrs[0] = (cnn_desc_attr){.key = "op", .n = 1, .i = {a->op}};
+    cnn_desc_int(d, "op", a->op);
 }
 
-const cnn_op_def cnn_op_unary = {
-    .name = "unary",
-    .shape = un_shape,
-    .forward = un_forward,
-    .backward = un_backward,
-    .describe = un_describe,
-};
+CNN_OP_DEF(unary, .shape = un_shape, .forward = un_forward, .backward = un_backward,
+           .describe = un_describe);
 
 cnn_node *cnn_unary(cnn_graph *g, cnn_node *x, cnn_unary_op op)
 {
     un_attr a = {.op = op};
     /* default names per kind, "exp0", "log1", ... as binary ops and activations */
     char name[32];
-    const char *kind = un_name(op);
-    if (g && kind) {
-        int k = 0;
-        for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i]->op == &cnn_op_unary && ((const un_attr *)g->nodes[i]->attr)->op == op)
-                k++;
-        snprintf(name, sizeof name, "%s%d", kind, k);
-        kind = name;
-    }
+    const char *kind = CNN_KIND_NAME(g, &cnn_op_unary, un_name(op), &a, op, name);
     return cnn_node_make(g, &cnn_op_unary, kind, 1, &x, &a, sizeof a);
 }

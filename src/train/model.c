@@ -221,22 +221,18 @@ cnn_status cnn_evaluate(cnn_model *m, const cnn_dataset *d, int limit, cnn_metri
         return cnn_set_error(CNN_ERR_UNSUPPORTED, "model '%s': its output is not (N, classes) logits",
                              m->name);
     CNN_CHECK(cnn_metrics_init(out, m->classes));
-    cnn_dataset view = *d;
-    if (limit > 0 && limit < view.n) view.n = limit;
+    cnn_dataset view;
     cnn_loader *l = NULL;
-    cnn_status s = cnn_loader_new(&view, m->opts.batch, false, false, &m->transform, 0, &l);
-    if (s == CNN_OK) s = cnn_model_check_data(m, l);
-    if (s == CNN_OK) s = cnn_loader_start_epoch(l, 0);
+    cnn_status s = cnn_model_eval_loader(m, d, limit, &view, &l);
     bool was_training = cnn_graph_training(m->g);
     cnn_graph_set_training(m->g, false);
     double loss_sum = 0.0;
     while (s == CNN_OK) {
-        const float *x, *y;
+        const float *y;
         int n = 0;
-        s = cnn_loader_next(l, &x, &y, &n);
+        s = cnn_model_next_batch(m, l, &y, &n);
         if (s != CNN_OK || n == 0) break;
-        s = cnn_graph_set_input(m->g, m->input, x, n);
-        if (s == CNN_OK) s = cnn_graph_set_input(m->g, m->labels, y, n);
+        s = cnn_graph_set_input(m->g, m->labels, y, n);
         if (s == CNN_OK) s = cnn_graph_forward(m->g);
         if (s != CNN_OK) break;
         loss_sum += (double)cnn_node_value(m->loss).data[0] * n;
@@ -253,6 +249,27 @@ cnn_status cnn_evaluate(cnn_model *m, const cnn_dataset *d, int limit, cnn_metri
     out->loss = out->total ? loss_sum / (double)out->total : 0.0;
     cnn_metrics_finish(out);
     return CNN_OK;
+}
+
+cnn_status cnn_model_next_batch(cnn_model *m, cnn_loader *l, const float **y, int *n)
+{
+    const float *x;
+    *n = 0;
+    cnn_status s = cnn_loader_next(l, &x, y, n);
+    if (s != CNN_OK || *n == 0) return s;
+    return cnn_graph_set_input(m->g, m->input, x, *n);
+}
+
+cnn_status cnn_model_eval_loader(const cnn_model *m, const cnn_dataset *d, int limit,
+                                 cnn_dataset *view, cnn_loader **l)
+{
+    *view = *d;
+    if (limit > 0 && limit < view->n) view->n = limit;
+    *l = NULL;
+    cnn_status s = cnn_loader_new(view, m->opts.batch, false, false, &m->transform, 0, l);
+    if (s == CNN_OK) s = cnn_model_check_data(m, *l);
+    if (s == CNN_OK) s = cnn_loader_start_epoch(*l, 0);
+    return s;
 }
 
 cnn_status cnn_model_check_data(const cnn_model *m, const cnn_loader *l)

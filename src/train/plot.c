@@ -66,8 +66,15 @@ static int tick_step(x_range r)
 }
 static double py(double v, double ymax) { return T + (1.0 - v / ymax) * (H - T - B); }
 
-static cnn_status write_svg(FILE *f, const cnn_curve_point *s, int n)
+typedef struct svg_points {
+    const cnn_curve_point *s;
+    int n;
+} svg_points;
+
+static void svg_write(FILE *f, const void *ctx)
 {
+    const cnn_curve_point *s = ((const svg_points *)ctx)->s;
+    int n = ((const svg_points *)ctx)->n;
     double ym = y_max(s, n);
     x_range xr = x_of(s, n);
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -94,7 +101,6 @@ static cnn_status write_svg(FILE *f, const cnn_curve_point *s, int n)
                 T + 24 + 20 * k, SERIES[k]);
     }
     fprintf(f, "</svg>\n");
-    return CNN_OK;
 }
 
 /* ---------------------------------------------------------------- PNG */
@@ -188,18 +194,7 @@ cnn_status cnn_plot_points(const char *path, const cnn_curve_point *s, int n)
     if (ends_with(path, ".png")) return write_png(path, s, n);
     if (!ends_with(path, ".svg"))
         return cnn_set_error(CNN_ERR_INVALID_ARG, "plot '%s': use a .svg or .png file name", path);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return cnn_set_error(CNN_ERR_IO, "plot '%s': cannot write", path);
-    write_svg(f, s, n);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cnn_set_error(CNN_ERR_IO, "plot '%s': cannot write", path);
-    }
-    cnn_fsync_dir(path);
-    cnn_remove_stale_tmp(path);
-    return CNN_OK;
+    return cnn_write_text_atomic(path, svg_write, &(svg_points){s, n}, "plot '%s': cannot write");
 }
 
 cnn_status cnn_plot_curves(const char *path, const cnn_epoch_stats *s, int n)

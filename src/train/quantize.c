@@ -90,20 +90,16 @@ static cnn_status check_names(const cnn_graph *g, const char *list)
 
 static cnn_status run_pass(cnn_model *m, const cnn_dataset *d, int n, calib *c)
 {
-    cnn_dataset view = *d;
-    view.n = n;
+    cnn_dataset view;
     cnn_loader *l = NULL;
-    cnn_status s = cnn_loader_new(&view, m->opts.batch, false, false, &m->transform, 0, &l);
-    if (s == CNN_OK) s = cnn_model_check_data(m, l);
-    if (s == CNN_OK) s = cnn_loader_start_epoch(l, 0);
+    cnn_status s = cnn_model_eval_loader(m, d, n, &view, &l); /* 1 <= n <= d->n */
     cnn_graph_set_observer(m->g, observe, c);
     while (s == CNN_OK) {
-        const float *x, *y;
+        const float *y;
         int b = 0;
-        s = cnn_loader_next(l, &x, &y, &b);
+        s = cnn_model_next_batch(m, l, &y, &b);
         if (s != CNN_OK || b == 0) break;
-        s = cnn_graph_set_input(m->g, m->input, x, b);
-        if (s == CNN_OK) s = cnn_graph_forward_until(m->g, m->logits);
+        s = cnn_graph_forward_until(m->g, m->logits);
     }
     cnn_graph_set_observer(m->g, NULL, NULL);
     cnn_loader_free(l);

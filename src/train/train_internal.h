@@ -13,6 +13,16 @@
 int cnn_model_meta(const cnn_model *m, char meta[][2][CNN_META_LEN], int max);
 cnn_status cnn_model_set_class_names(cnn_model *m, char *const *names);
 cnn_status cnn_model_check_data(const cnn_model *m, const cnn_loader *l);
+/* An in-order loader (no shuffle, no augmentation) over the first limit examples of d
+   (all for limit <= 0) at the model's batch and transform, checked against its input
+   (cnn_model_check_data) and started: evaluation and calibration. The loader reads
+   *view (that view of d), which must outlive it. *l is set whenever the loader was
+   made, failure or not (the caller frees it). */
+cnn_status cnn_model_eval_loader(const cnn_model *m, const cnn_dataset *d, int limit,
+                                 cnn_dataset *view, cnn_loader **l);
+/* The next batch of l set as m's input: *n examples (0: the epoch is over), *y their
+   labels. */
+cnn_status cnn_model_next_batch(cnn_model *m, cnn_loader *l, const float **y, int *n);
 
 /* Data-parallel training state (trainer_dist.c; docs/architecture.md "Distributed
    training"). */

@@ -163,23 +163,23 @@ static cnn_status load_resume(cnn_model *m, cnn_optimizer *opt, train_state *st,
 }
 
 /* ---------------------------------------------------------------- logs */
+typedef struct csv_rows {
+    const cnn_epoch_stats *h;
+    int n;
+} csv_rows;
+
+static void csv_write(FILE *f, const void *ctx)
+{
+    const csv_rows *r = ctx;
+    fprintf(f, "epoch,train_loss,train_acc,test_acc,images_per_s,seconds\n");
+    for (int i = 0; i < r->n; i++)
+        fprintf(f, "%d,%.6f,%.6f,%.6f,%.1f,%.3f\n", r->h[i].epoch, r->h[i].train_loss,
+                r->h[i].train_acc, r->h[i].test_acc, r->h[i].images_per_s, r->h[i].seconds);
+}
+
 static cnn_status write_csv(const char *path, const cnn_epoch_stats *h, int n)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return cnn_set_error(CNN_ERR_IO, "%s: cannot write the log", path);
-    fprintf(f, "epoch,train_loss,train_acc,test_acc,images_per_s,seconds\n");
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%d,%.6f,%.6f,%.6f,%.1f,%.3f\n", h[i].epoch, h[i].train_loss, h[i].train_acc,
-                h[i].test_acc, h[i].images_per_s, h[i].seconds);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cnn_set_error(CNN_ERR_IO, "%s: cannot write the log", path);
-    }
-    cnn_fsync_dir(path);
-    cnn_remove_stale_tmp(path);
-    return CNN_OK;
+    return cnn_write_text_atomic(path, csv_write, &(csv_rows){h, n}, "%s: cannot write the log");
 }
 
 /* ---------------------------------------------------------------- the loop */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/core.h"
 #include "zoo.h"
 
 static const cnn_zoo_entry *const g_families[] = {
@@ -218,10 +219,7 @@ float cnn_zoo_opt_float(const cnn_zoo_args *a, const char *key, float dflt)
 cnn_node *cnn_zoo_fail(cnn_graph *g, cnn_status s, const char *fmt, ...)
 {
     char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    CNN_VFORMAT(msg, fmt);
     cnn_graph_fail(g, s, "%s", msg);
     return NULL;
 }

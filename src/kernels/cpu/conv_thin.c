@@ -88,29 +88,14 @@ static geom make_geom(const cnn_conv_desc *c, size_t budget)
     return g;
 }
 
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_num_procs();
-#else
-    return 1;
-#endif
-}
-
-/* Threads to use now: the configured count, capped by the buffers in scratch. */
-static int use_threads(void)
-{
-    int t = cnn_get_threads(), m = max_threads();
-    return t < 1 ? 1 : (t > m ? m : t);
-}
-
-/* ... and 1 below ~1M multiply-adds (LeNet at batch 1: 0.1-0.3M), where waking the
+/* Threads to use now: the configured count capped by the buffers in scratch
+   (cnn_threads_capped), and 1 below ~1M multiply-adds (LeNet at batch 1: 0.1-0.3M), where waking the
    second thread costs more than it saves: the policy of cnn_threads_for. */
 static int par_threads(const cnn_conv_desc *c)
 {
     double macs = (double)c->n * c->c_out * c->out[0] * c->out[1] * c->out[2] *
                   (double)(c->c_in / c->groups) * c->k[0] * c->k[1] * c->k[2];
-    return cnn_threads_for(macs * CNN_WORK_CONV_MAC) == 1 ? 1 : use_threads();
+    return cnn_threads_for(macs * CNN_WORK_CONV_MAC) == 1 ? 1 : cnn_threads_capped();
 }
 
 /* Measured against oneDNN on one thread (kernel CPU time; LeNet's layers, the first
@@ -148,7 +133,7 @@ static layout make_layout(const cnn_conv_desc *c)
     geom g1 = make_geom(c, CHUNK_BYTES), g2 = make_geom(c, ITEM_BYTES);
     size_t per = g1.per_thread > g2.per_thread ? g1.per_thread : g2.per_thread;
     size_t ck = (size_t)c->c_out * (size_t)g1.K;
-    l.wt = (size_t)max_threads() * per;
+    l.wt = (size_t)cnn_threads_max() * per;
     l.part = l.wt + round_up(ck, V);
     l.total = l.part + (size_t)NSLOT * (ck + (size_t)c->c_out) * V;
     return l;
@@ -162,7 +147,7 @@ size_t cnn_thin_conv_scratch(const cnn_conv_desc *c)
 /* Forward alone uses only the per-thread buffers at its own chunk size. */
 size_t cnn_thin_conv_scratch_forward(const cnn_conv_desc *c)
 {
-    return (size_t)max_threads() * make_geom(c, CHUNK_BYTES).per_thread * sizeof(float);
+    return (size_t)cnn_threads_max() * make_geom(c, CHUNK_BYTES).per_thread * sizeof(float);
 }
 
 typedef float vf __attribute__((vector_size(V * sizeof(float))));

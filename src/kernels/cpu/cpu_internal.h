@@ -46,12 +46,10 @@ void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float 
                             float *y, const cnn_blocked_epi *epi);
 void cnn_blocked_epilogue(const cnn_blocked_epi *e, int n, int c, size_t spatial, float *y);
 /* The blocked layout's pooling, SE gate and channel copies (blocked_ops.c). */
-void cnn_cpu_maxpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y);
-void cnn_cpu_avgpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y);
-void cnn_cpu_global_avgpool_blocked_forward(size_t n, size_t c, size_t hw, const float *x, float *y);
-void cnn_cpu_mul_channel_blocked_forward(size_t n, size_t c, size_t hw, const float *x, const float *s,
-                                         float *y);
-void cnn_cpu_channel_copy(const cnn_chan_copy *d, const float *x, float *y);
+cnn_pool_fwd_fn cnn_cpu_maxpool2d_blocked_forward, cnn_cpu_avgpool2d_blocked_forward;
+cnn_blocked_planes_fn cnn_cpu_global_avgpool_blocked_forward;
+cnn_blocked_scale_fn cnn_cpu_mul_channel_blocked_forward;
+cnn_chan_copy_fn cnn_cpu_channel_copy;
 /* Pointwise (1x1, stride 1, unpadded, groups 1) convolution writing nChw16c from a
    blocked or plain x, with the epilogue fused (blocked_pw.c); scratch:
    cnn_blocked_pw_scratch(c) bytes (the packed weights). cnn_blocked_pw_use: whether the blocked layout runs c with it rather

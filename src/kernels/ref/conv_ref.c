@@ -7,23 +7,8 @@
 
 #include "cnn.h"
 
+#include "../../core/pool.h"
 #include "ref.h"
-
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_num_procs();
-#else
-    return 1;
-#endif
-}
-
-/* Threads to use now: the configured count, capped by the scratch slots. */
-static int use_threads(void)
-{
-    int t = cnn_get_threads(), m = max_threads();
-    return t < 1 ? 1 : (t > m ? m : t);
-}
 
 static int thread_id(void)
 {
@@ -52,13 +37,13 @@ size_t cnn_ref_conv_scratch(const cnn_conv_desc *c)
 {
     size_t per = col_rows(c) * col_cols(c);
     size_t wsz = (size_t)c->c_out * col_rows(c) + (size_t)c->c_out;
-    return (size_t)max_threads() * (per + wsz) * sizeof(float);
+    return (size_t)cnn_threads_max() * (per + wsz) * sizeof(float);
 }
 
 /* Forward alone: one column matrix per thread, no weight-gradient partial sums. */
 size_t cnn_ref_conv_scratch_forward(const cnn_conv_desc *c)
 {
-    return (size_t)max_threads() * col_rows(c) * col_cols(c) * sizeof(float);
+    return (size_t)cnn_threads_max() * col_rows(c) * col_cols(c) * sizeof(float);
 }
 
 /* One walk over group g's column matrix col (R, P) of one example, rows (ci, kd, kh,
@@ -112,7 +97,7 @@ void cnn_ref_conv_forward(const cnn_conv_desc *c, const float *x, const float *w
     size_t R = col_rows(c), P = col_cols(c);
     size_t per = R * P; /* cnn_ref_conv_scratch_forward's layout */
     int og = c->c_out / c->groups;
-#pragma omp parallel for schedule(static) num_threads(use_threads())
+#pragma omp parallel for schedule(static) num_threads(cnn_threads_capped())
     for (int n = 0; n < c->n; n++) {
         float *col = (float *)scratch + (size_t)thread_id() * per;
         const float *xn = x + (size_t)n * c->c_in * in_plane(c);
@@ -134,7 +119,7 @@ void cnn_ref_conv_backward_data(const cnn_conv_desc *c, const float *dy, const f
     size_t R = col_rows(c), P = col_cols(c);
     size_t per = R * P + (size_t)c->c_out * R + (size_t)c->c_out;
     int og = c->c_out / c->groups;
-#pragma omp parallel for schedule(static) num_threads(use_threads())
+#pragma omp parallel for schedule(static) num_threads(cnn_threads_capped())
     for (int n = 0; n < c->n; n++) {
         float *col = (float *)scratch + (size_t)thread_id() * per;
         const float *dyn = dy + (size_t)n * c->c_out * P;
@@ -154,7 +139,7 @@ void cnn_ref_conv_backward_weights(const cnn_conv_desc *c, const float *x, const
     size_t R = col_rows(c), P = col_cols(c);
     size_t per = R * P + (size_t)c->c_out * R + (size_t)c->c_out;
     int og = c->c_out / c->groups;
-    int T = use_threads();
+    int T = cnn_threads_capped();
     if (T > c->n) T = c->n;
     /* each thread accumulates its examples into a private dW/db, summed at the end
        in a fixed order so results do not depend on scheduling */

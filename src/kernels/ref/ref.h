@@ -31,12 +31,10 @@ void cnn_ref_avgpool2d_forward(const cnn_pool_desc *d, const float *x, float *y)
 void cnn_ref_maxpool2d_window(const cnn_pool_desc *d, int i, int j, int win[4]);
 float cnn_ref_avgpool2d_window(const cnn_pool_desc *d, int i, int j, int win[4]);
 /* The blocked layout's kernels (blocked_ref.c; cnn_backend, "blocked layout"). */
-void cnn_ref_maxpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y);
-void cnn_ref_avgpool2d_blocked_forward(const cnn_pool_desc *d, const float *x, float *y);
-void cnn_ref_global_avgpool_blocked_forward(size_t n, size_t c, size_t hw, const float *x, float *y);
-void cnn_ref_mul_channel_blocked_forward(size_t n, size_t c, size_t hw, const float *x, const float *s,
-                                         float *y);
-void cnn_ref_channel_copy(const cnn_chan_copy *d, const float *x, float *y);
+cnn_pool_fwd_fn cnn_ref_maxpool2d_blocked_forward, cnn_ref_avgpool2d_blocked_forward;
+cnn_blocked_planes_fn cnn_ref_global_avgpool_blocked_forward;
+cnn_blocked_scale_fn cnn_ref_mul_channel_blocked_forward;
+cnn_chan_copy_fn cnn_ref_channel_copy;
 void cnn_ref_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx);
 /* One output (i, j) of avgpool2d_forward / its share of avgpool2d_backward (g = its
    dy); x and dx are one plane. */
