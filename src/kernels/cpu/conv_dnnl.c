@@ -42,8 +42,9 @@ typedef struct entry {
     int kind, layout;
     int io;        /* forward, blocked layout: bit 0 x, bit 1 y already nChw16c (no reorder) */
     bool winograd; /* oneDNN's Winograd F(4,3) instead of direct */
-    bool infer;    /* constant weights: forward_inference (Winograd weights transformed
-                      once, by the packing reorder) */
+    bool kept;     /* a forward whose weights are kept packed (lookup) */
+    bool infer;    /* ... as forward_inference (Winograd weights transformed once, by
+                      the packing reorder) */
     bool has_bias; /* forward adds a bias / backward-weights computes db */
     bool failed; /* oneDNN refused: use the reference kernel */
     dnnl_memory_desc_t wmd; /* forward: the weights' layout the primitive reads */
@@ -323,17 +324,49 @@ fail:
    weight transform runs on every call, so it pays only with enough output pixels:
    measured on ResNet-18 at batch 1, 28x28 ran 2x faster, 14x14 even, 7x7 3x slower;
    at batch 16 every stage ran 1.6-2.4x faster.
-   CNN_CPU_WINOGRAD=0 turns it off (for benchmarks). */
-static bool use_winograd(const cnn_conv_desc *c, int layout)
+   With constant weights (kept: transformed once, wpack_get) it was measured per shape
+   on ResNet-18's and GoogLeNet's layers at batch 1 and 16 (bench/dense_layers.c,
+   bench/RESULTS.md): 1.3-2.3x faster on planes of 14x14 and more, except with an odd
+   number of output channel blocks (GoogLeNet's 96->208: 0.82x); on 7x7 planes the
+   transformed weights (4x the direct ones) dominate: even at batch 1 and ResNet's
+   512->512 at batch 16 (0.92x), faster with fewer weights per output pixel
+   (GoogLeNet's 160->320 at batch 16: 1.6x, 48->128 at batch 1: 1.3x).
+   CNN_CPU_WINOGRAD=0 turns it off, 2 takes it wherever oneDNN has it (benchmarks). */
+static int g_wino = -1; /* -1: CNN_CPU_WINOGRAD decides when first asked */
+
+static bool use_winograd_kept(const cnn_conv_desc *c, int layout, bool kept)
 {
-    static int env = -1;
+    int env = g_wino;
     if (env < 0) {
         const char *v = getenv("CNN_CPU_WINOGRAD");
-        env = !(v && v[0] == '0');
+        env = g_wino = v && v[0] == '0' ? 0 : v && v[0] == '2' ? 2 : 1;
     }
     return env && layout == CNN_CPU_LAYOUT_BLOCKED && !is_3d(c) && c->groups == 1 &&
            c->k[1] == 3 && c->k[2] == 3 && c->s[1] == 1 && c->s[2] == 1 && c->d[1] == 1 &&
-           c->d[2] == 1 && c->out[1] >= 4 && c->out[2] >= 4 && (size_t)c->n * spatial_out(c) >= 512;
+           c->d[2] == 1 && c->out[1] >= 4 && c->out[2] >= 4 &&
+           (env == 2 ||
+            (!kept && (size_t)c->n * spatial_out(c) >= 512) ||
+            (kept && (c->c_out + 15) / 16 % 2 == 0 &&
+             ((c->out[1] >= 12 && c->out[2] >= 12) ||
+              (double)c->c_in * (double)c->c_out <= 200.0 * (double)c->n * (double)spatial_out(c))));
+}
+
+static bool use_winograd(const cnn_conv_desc *c, int layout) { return use_winograd_kept(c, layout, false); }
+
+/* Forgets every cached primitive and packed weights: their algorithm was chosen
+   under the old setting. For benchmarks. */
+void cnn_cpu_set_winograd(int mode)
+{
+    pthread_mutex_lock(&g_lock);
+    while (g_cache) {
+        entry *e = g_cache;
+        g_cache = e->next;
+        free_entry(e);
+    }
+    free_chunks();
+    wpack_free_all();
+    g_wino = mode;
+    pthread_mutex_unlock(&g_lock);
 }
 
 static dnnl_alg_kind_t alg_direct(void) { return dnnl_convolution_direct; }
@@ -362,7 +395,8 @@ static size_t entry_need_layout(int kind, const cnn_conv_desc *c, bool has_bias,
     if (use_winograd(c, e.layout) && build(&e, dnnl_convolution_winograd, true)) m = e.need;
     e.need = 0;
     e.infer = kind == KIND_FWD; /* constant weights' Winograd */
-    if (e.infer && use_winograd(c, e.layout) && build(&e, dnnl_convolution_winograd, true) && e.need > m)
+    if (e.infer && use_winograd_kept(c, e.layout, true) && build(&e, dnnl_convolution_winograd, true) &&
+        e.need > m)
         m = e.need;
     e.infer = false;
     e.need = 0;
@@ -393,48 +427,43 @@ size_t cnn_dnnl_conv_scratch_kinds(const cnn_conv_desc *c, int kinds)
 
 size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c) { return cnn_dnnl_conv_scratch_kinds(c, 7); }
 
-/* Cache entry for (kind, c); NULL when oneDNN cannot do it. Called with g_lock held. */
-static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io, bool infer)
+/* Cache entry for (kind, c); NULL when oneDNN cannot do it. kept: a forward whose
+   weights are kept packed (wpack_get), which chooses Winograd by its own measurements
+   and runs it as forward_inference (weights transformed once). Called with g_lock
+   held. */
+static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io, bool kept)
 {
     int layout = io ? CNN_CPU_LAYOUT_BLOCKED : pick_layout(c);
-    /* only Winograd differs, and only kept packed it pays */
-    infer = infer && kind == KIND_FWD && use_winograd(c, layout) && wpack_cap() > 0;
+    kept = kept && kind == KIND_FWD && wpack_cap() > 0;
+    bool wino = kept ? use_winograd_kept(c, layout, true) : use_winograd(c, layout);
     for (entry *e = g_cache; e; e = e->next)
         if (e->kind == kind && e->layout == layout && e->has_bias == has_bias && e->io == io &&
-            e->infer == infer && memcmp(&e->d, c, sizeof *c) == 0)
+            e->kept == kept && memcmp(&e->d, c, sizeof *c) == 0)
             return e->failed ? NULL : e;
     if (!ensure_engine()) return NULL;
+    entry init = {.d = *c, .kind = kind, .layout = layout, .io = io, .has_bias = has_bias, .kept = kept,
+                  .infer = kept && wino};
     /* cnn_calloc: the allocator's fault injection reaches this cache; a failed
        allocation takes the reference kernels (docs/architecture.md, "Strict options") */
     entry *e = cnn_calloc(1, sizeof *e);
     if (!e) return NULL;
-    e->d = *c;
-    e->kind = kind;
-    e->layout = layout;
-    e->io = io;
-    e->has_bias = has_bias;
-    e->infer = infer;
+    *e = init;
     bool ok = false;
-    if (use_winograd(c, layout)) {
+    if (wino) {
         ok = build(e, dnnl_convolution_winograd, false);
         if (!ok) { /* refused (ISA, shape): start again, direct */
             free_entry(e);
             e = cnn_calloc(1, sizeof *e);
             if (!e) return NULL;
-            e->d = *c;
-            e->kind = kind;
-            e->layout = layout;
-            e->io = io;
-            e->has_bias = has_bias;
-    e->infer = infer;
+            *e = init;
         }
         e->winograd = ok;
     }
     if (!ok) ok = build(e, alg_direct(), false);
     if (!ok) {
         /* keep only the verdict, so a refused layer costs no rebuild next time */
-        entry f = {.d = *c, .kind = kind, .layout = layout, .io = io, .has_bias = has_bias, .infer = infer,
-                   .failed = true};
+        entry f = init;
+        f.failed = true;
         free_entry(e);
         e = cnn_calloc(1, sizeof *e);
         if (!e) return NULL;
@@ -789,17 +818,25 @@ const char *cnn_dnnl_conv_kernel(const cnn_conv_desc *c)
     bool blocked = layout == CNN_CPU_LAYOUT_BLOCKED, wino = use_winograd(c, layout);
     bool c8 = block_c() == 8;
     pthread_mutex_lock(&g_lock);
-    for (entry *e = g_cache; e; e = e->next) {
+    /* the plain call's entry, else one of the blocked layout (cnn_conv_blocked_kernel_io
+       asks here too: with constant weights its Winograd choice differs) */
+    entry *hit = NULL;
+    for (entry *e = g_cache; e && !(hit && !hit->io); e = e->next) {
         cnn_conv_desc d = e->d;
         d.n = c->n;
-        if (e->kind != KIND_FWD || e->layout != layout || e->io || memcmp(&d, c, sizeof d)) continue;
-        if (e->failed) {
-            pthread_mutex_unlock(&g_lock);
-            return "ref (dnnl refused)";
-        }
-        wino = e->winograd;
-        break;
+        if (e->kind != KIND_FWD || memcmp(&d, c, sizeof d)) continue;
+        if (!e->io && e->layout == layout) hit = e;
+        else if (e->io && !hit) hit = e;
     }
+    if (hit && hit->io) {
+        blocked = true;
+        layout = CNN_CPU_LAYOUT_BLOCKED;
+    }
+    if (hit && hit->failed) {
+        pthread_mutex_unlock(&g_lock);
+        return "ref (dnnl refused)";
+    }
+    if (hit) wino = hit->winograd;
     pthread_mutex_unlock(&g_lock);
     if (!blocked) return "dnnl/nchw";
     if (wino) return c8 ? "dnnl wino/8c" : "dnnl wino/16c";

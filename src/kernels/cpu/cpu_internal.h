@@ -26,6 +26,9 @@ void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, cons
 /* Scratch cap per oneDNN forward above which a batch runs in chunks of images (0: the
    default, 64 MiB); for tests. */
 void cnn_cpu_set_chunk_cap(size_t bytes);
+/* oneDNN's Winograd for 3x3 layers: 0 never, 1 where it measured faster (the
+   default), 2 wherever oneDNN has it; forgets the cached primitives. For benchmarks. */
+void cnn_cpu_set_winograd(int mode);
 /* Frees every cached primitive (also registered with atexit). */
 void cnn_dnnl_release(void);
 /* Short name of the oneDNN path a forward of c takes ("dnnl/16c", "dnnl wino/16c",
