@@ -1,10 +1,10 @@
 /* Constant weights (cnn_graph_set_const_weights, docs/architecture.md "Blocked
    layout"): the cpu backend keeps the blocked layout's convolution weights packed
    between eval forwards (Winograd ones transformed once). Checked against the same
-   graph run plain with the pass off (CNN_LAYOUT=0), which packs nothing: equal within
-   float rounding (1e-4 absolute and relative: the Winograd F(4,3) layers round
-   differently from direct summation) on the first forward, bit for bit on the next
-   ones (the kept weights), and again after every way the weights change: written by
+   graph run plain (CNN_LAYOUT=0) on the ref backend: equal within float rounding
+   (1e-4 absolute and relative on logits of magnitude 0.1-40: the Winograd F(4,3)
+   layers round differently from direct summation) on the first forward, bit for bit
+   on the next ones (the kept weights), and again after every way the weights change: written by
    the caller + cnn_graph_weights_changed, cnn_graph_load_weights, an optimizer step,
    and a new graph built where a freed one was. On the ref backend nothing is kept and
    the same checks hold trivially. */
@@ -60,11 +60,16 @@ static net build(bool layout, uint64_t seed)
     return m;
 }
 
-/* Forward both; the kept graph's logits close to the plain one's; returns them in y. */
+/* Forward both, the plain one on the ref backend (plain C, no packing, no Winograd);
+   the kept graph's logits close to its; returns them in y. */
 static void forward_close(net *kept, net *plain, float *y, const char *what)
 {
+    char prev[32];
+    snprintf(prev, sizeof prev, "%s", cnn_backend_name());
     TU_OK(cnn_graph_forward(kept->g));
+    TU_OK(cnn_set_backend("ref"));
     TU_OK(cnn_graph_forward(plain->g));
+    TU_OK(cnn_set_backend(prev));
     memcpy(y, cnn_node_value(kept->out).data, 10 * sizeof *y);
     assert_true(tu_close(y, cnn_node_value(plain->out).data, 10, 1e-4f, 1e-4f, what));
 }
