@@ -436,7 +436,9 @@ static uint64_t next_wgen(void)
 
 void cnn_graph_set_const_weights(cnn_graph *g, bool on)
 {
-    if (g) g->wgen = on ? next_wgen() : 0;
+    if (!g) return;
+    g->wgen = on ? next_wgen() : 0;
+    g->wkept |= on;
 }
 
 void cnn_graph_weights_changed(cnn_graph *g)

@@ -70,6 +70,8 @@ const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
     return cnn_conv_blocked_kernel_io(c, true, true);
 }
 
+void cnn_conv_forget_kept(const void *lo, size_t bytes) { cnn_dnnl_forget_kept(lo, bytes); }
+
 const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked)
 {
     (void)x_blocked;
@@ -79,6 +81,7 @@ const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, b
 }
 #else
 int cnn_blocked_width(void) { return 0; }
+void cnn_conv_forget_kept(const void *lo, size_t bytes) { (void)lo, (void)bytes; }
 const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
 {
     (void)c;

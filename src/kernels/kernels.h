@@ -441,6 +441,9 @@ bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise);
 bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                               const float *w, const float *b, float *y, bool y_blocked,
                               const cnn_blocked_epi *epi, void *scratch, uint64_t wgen);
+/* Frees what the backend kept packed for weights in [lo, lo + bytes) (a graph with
+   constant weights being freed). */
+void cnn_conv_forget_kept(const void *lo, size_t bytes);
 /* Which kernel runs a blocked conv ("cpu dw", "dnnl", "dnnl wino"), for cnn bench. */
 const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c);
 /* ... with x / y blocked as flagged ("cpu pw": the own 1x1 kernel, y blocked only). */

@@ -530,6 +530,30 @@ static void wpack_free_all(void)
     }
 }
 
+size_t cnn_dnnl_kept_bytes(void)
+{
+    pthread_mutex_lock(&g_lock);
+    size_t b = g_wpack_bytes;
+    pthread_mutex_unlock(&g_lock);
+    return b;
+}
+
+void cnn_dnnl_forget_kept(const void *lo, size_t bytes)
+{
+    const char *a = lo, *b = a + bytes;
+    pthread_mutex_lock(&g_lock);
+    for (wpack **q = &g_wpacks; *q;) {
+        wpack *p = *q;
+        if ((const char *)p->src >= a && (const char *)p->src < b) {
+            *q = p->next;
+            wpack_free(p);
+        } else {
+            q = &p->next;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+}
+
 /* The packed weights of forward entry e for the caller's w under generation gen
    (packing them when they are new or of another generation), or NULL: pack into the
    scratch. Called with g_lock held. */

@@ -29,6 +29,10 @@ void cnn_cpu_set_chunk_cap(size_t bytes);
 /* oneDNN's Winograd for 3x3 layers: 0 never, 1 where it measured faster (the
    default), 2 wherever oneDNN has it; forgets the cached primitives. For benchmarks. */
 void cnn_cpu_set_winograd(int mode);
+/* Frees the packed weights kept for weights in [lo, lo + bytes) (conv_dnnl.c). */
+void cnn_dnnl_forget_kept(const void *lo, size_t bytes);
+/* Bytes of packed weights kept now (for tests). */
+size_t cnn_dnnl_kept_bytes(void);
 /* Frees every cached primitive (also registered with atexit). */
 void cnn_dnnl_release(void);
 /* Short name of the oneDNN path a forward of c takes ("dnnl/16c", "dnnl wino/16c",
