@@ -327,7 +327,8 @@ fail:
    With constant weights (kept: transformed once, wpack_get) it was measured per shape
    on ResNet-18's and GoogLeNet's layers at batch 1 and 16 (bench/dense_layers.c,
    bench/RESULTS.md): 1.3-2.3x faster on planes of 14x14 and more, except with an odd
-   number of output channel blocks (GoogLeNet's 96->208: 0.82x); on 7x7 planes the
+   number of output channel blocks on a small call (GoogLeNet's 96->208 at 14x14: 0.82x
+   at batch 1, 1.6x at batch 16); on 7x7 planes the
    transformed weights (4x the direct ones) dominate: even at batch 1 and ResNet's
    512->512 at batch 16 (0.92x), faster with fewer weights per output pixel
    (GoogLeNet's 160->320 at batch 16: 1.6x, 48->128 at batch 1: 1.3x).
@@ -346,7 +347,7 @@ static bool use_winograd_kept(const cnn_conv_desc *c, int layout, bool kept)
            c->d[2] == 1 && c->out[1] >= 4 && c->out[2] >= 4 &&
            (env == 2 ||
             (!kept && (size_t)c->n * spatial_out(c) >= 512) ||
-            (kept && (c->c_out + 15) / 16 % 2 == 0 &&
+            (kept && ((c->c_out + 15) / 16 % 2 == 0 || (size_t)c->n * spatial_out(c) >= 512) &&
              ((c->out[1] >= 12 && c->out[2] >= 12) ||
               (double)c->c_in * (double)c->c_out <= 200.0 * (double)c->n * (double)spatial_out(c))));
 }
@@ -554,9 +555,7 @@ void cnn_dnnl_forget_kept(const void *lo, size_t bytes)
     pthread_mutex_unlock(&g_lock);
 }
 
-/* The packed weights of forward entry e for the caller's w under generation gen
-   (packing them when they are new or of another generation), or NULL: pack into the
-   scratch. Called with g_lock held. */
+/* The cap, CNN_CPU_WCACHE_MB read once. */
 static size_t wpack_cap(void)
 {
     static int env_read;
@@ -568,6 +567,9 @@ static size_t wpack_cap(void)
     return g_wpack_cap;
 }
 
+/* The packed weights of forward entry e for the caller's w under generation gen
+   (packing them when they are new or of another generation), or NULL: pack into the
+   scratch. Called with g_lock held. */
 static void *wpack_get(entry *e, const float *w, uint64_t gen)
 {
     wpack_cap();
