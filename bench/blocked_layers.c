@@ -133,7 +133,7 @@ static double best_of(int what, const cnn_conv_desc *c, int reps, float *x, floa
         else if (what == DW_OLD) old_blocked_dw_forward(c, x, w, b, y, NULL);
 #endif
         else if (what == PW_DNNL) {
-            cnn_dnnl_conv_forward_blocked(c, x, true, w, b, y, true, scratch);
+            cnn_dnnl_conv_forward_blocked(c, x, true, w, b, y, true, scratch, 0);
             if (epi) cnn_blocked_epilogue(epi, 1, c->c_out, (size_t)c->out[1] * c->out[2], y);
         } else
             cnn_blocked_pw_forward(c, x, true, w, b, y, epi, scratch);

@@ -111,6 +111,16 @@ cnn_memory_plan cnn_graph_memory_plan(cnn_graph *g);
    Off: every node keeps its own value (more memory). */
 cnn_status cnn_graph_set_fusion(cnn_graph *g, bool on);
 
+/* Constant weights for inference (off by default). On, the cpu backend keeps the
+   blocked layout's convolution weights packed (reordered, Winograd-transformed)
+   between eval forwards instead of packing them on every call, as ONNX Runtime does
+   with its initializers. The library's own writes (cnn_graph_load_weights,
+   cnn_graph_load_matching, optimizer steps) repack; a caller that writes parameter
+   values itself while it is on calls cnn_graph_weights_changed(g) before the next
+   forward. */
+void cnn_graph_set_const_weights(cnn_graph *g, bool on);
+void cnn_graph_weights_changed(cnn_graph *g);
+
 void cnn_graph_set_training(cnn_graph *g, bool training);
 bool cnn_graph_training(const cnn_graph *g);
 /* The generator dropout uses during training. */

@@ -380,6 +380,8 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
     cnn_graph_set_training(m.g, train);
+    /* inference: the weights stay as compiled (packed once, as ONNX Runtime does) */
+    if (!train) cnn_graph_set_const_weights(m.g, true);
     if (train) {
         cnn_optim_opts oo = {.kind = CNN_OPTIM_SGD, .lr = lr, .momentum = momentum};
         opt = cnn_optimizer_new(m.g, &oo);

@@ -426,6 +426,26 @@ cnn_status cnn_graph_set_fusion(cnn_graph *g, bool on)
 
 cnn_status cnn_graph_replan(cnn_graph *g) { return replan(g); }
 
+/* Generations are unique across graphs, so packed weights a backend kept for a freed
+   graph are never taken for another's at the same address. */
+static uint64_t next_wgen(void)
+{
+    static uint64_t gen;
+    return __atomic_add_fetch(&gen, 1, __ATOMIC_RELAXED);
+}
+
+void cnn_graph_set_const_weights(cnn_graph *g, bool on)
+{
+    if (!g) return;
+    g->wgen = on ? next_wgen() : 0;
+    g->wkept |= on;
+}
+
+void cnn_graph_weights_changed(cnn_graph *g)
+{
+    if (g && g->wgen) g->wgen = next_wgen();
+}
+
 static cnn_ctx make_ctx(cnn_graph *g)
 {
     cnn_ctx c = {

@@ -43,6 +43,7 @@ void cnn_graph_free(cnn_graph *g)
     cnn_free(g->initials);
     cnn_free(g->nodes);
     cnn_free(g->params);
+    if (g->wkept && g->param_block) cnn_conv_forget_kept(g->param_block, g->param_bytes);
     cnn_free_aligned(g->param_block);
     cnn_free_aligned(g->grad_block);
     cnn_free_aligned(g->saved_block);

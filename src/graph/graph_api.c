@@ -209,12 +209,12 @@ void cnn_param_init_default(cnn_param *p, cnn_rng *rng)
 /* ---------------------------------------------------------------- optimizer update */
 void cnn_graph_sgd_step(cnn_graph *g, const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h)
 {
-    (void)g; /* one backend table per process today (cnn_backend_get) */
-    cnn_backend_get()->sgd_step(seg, n_seg, h);
+    cnn_backend_get()->sgd_step(seg, n_seg, h); /* one backend table per process today */
+    cnn_graph_weights_changed(g);
 }
 
 void cnn_graph_adam_step(cnn_graph *g, const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h)
 {
-    (void)g;
     cnn_backend_get()->adam_step(seg, n_seg, h);
+    cnn_graph_weights_changed(g);
 }

@@ -167,6 +167,10 @@ struct cnn_graph {
     int n_initials;
     cnn_comm *sync_comm;    /* set by the trainer for --sync-bn (docs/architecture.md) */
     const cnn_node *share_src; /* cnn_apply_shared: the node being applied again */
+    /* cnn_graph_set_const_weights: generation of the weights the backend may keep packed
+       between forwards (unique across graphs); 0: packed on every call */
+    uint64_t wgen;
+    bool wkept; /* wgen was ever set: the backend may hold packed copies of the params */
 };
 
 /* Values a parameter takes at compile instead of its default init (exec.c). */

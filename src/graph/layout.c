@@ -212,7 +212,7 @@ cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_co
         }
     }
     if (!cnn_conv_forward_blocked(d, n->in[0]->out.data, xb, n->params[0]->value.data, b, n->out.data, yb,
-                                  f && yb ? &e : NULL, ctx->scratch))
+                                  f && yb ? &e : NULL, ctx->scratch, n->g->wgen))
         return cnn_node_error(n, CNN_ERR_NOMEM,
                               "the blocked layout's convolution could not be set up (out of memory, or "
                               "the backend refused it); CNN_LAYOUT=0 runs the graph plain");

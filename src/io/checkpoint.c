@@ -63,6 +63,7 @@ cnn_status cnn_graph_load_weights(cnn_graph *g, const char *path, bool strict)
         if (cnn_tensor_file_get(f, p->name, &v) == CNN_OK)
             memcpy(p->value.data, v.data, cnn_tensor_numel(&v) * sizeof(float));
     }
+    cnn_graph_weights_changed(g);
     if (s == CNN_OK) cnn_clear_error();
     cnn_tensor_file_free(f);
     return s;

@@ -47,7 +47,7 @@ bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise)
 
 bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                               const float *w, const float *b, float *y, bool y_blocked,
-                              const cnn_blocked_epi *epi, void *scratch)
+                              const cnn_blocked_epi *epi, void *scratch, uint64_t wgen)
 {
     if (!cpu_in_use()) return false;
     if (cnn_cpu_is_depthwise(c)) {
@@ -59,7 +59,7 @@ bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blo
         cnn_blocked_pw_forward(c, x, x_blocked, w, b, y, epi, scratch);
         return true;
     }
-    if (!cnn_dnnl_conv_forward_blocked(c, x, x_blocked, w, b, y, y_blocked, scratch)) return false;
+    if (!cnn_dnnl_conv_forward_blocked(c, x, x_blocked, w, b, y, y_blocked, scratch, wgen)) return false;
     if (epi && y_blocked)
         cnn_blocked_epilogue(epi, c->n, c->c_out, (size_t)c->out[0] * c->out[1] * c->out[2], y);
     return true;
@@ -70,6 +70,8 @@ const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
     return cnn_conv_blocked_kernel_io(c, true, true);
 }
 
+void cnn_conv_forget_kept(const void *lo, size_t bytes) { cnn_dnnl_forget_kept(lo, bytes); }
+
 const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked)
 {
     (void)x_blocked;
@@ -79,6 +81,7 @@ const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, b
 }
 #else
 int cnn_blocked_width(void) { return 0; }
+void cnn_conv_forget_kept(const void *lo, size_t bytes) { (void)lo, (void)bytes; }
 const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
 {
     (void)c;
@@ -97,9 +100,10 @@ bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise)
 }
 bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                               const float *w, const float *b, float *y, bool y_blocked,
-                              const cnn_blocked_epi *epi, void *scratch)
+                              const cnn_blocked_epi *epi, void *scratch, uint64_t wgen)
 {
     (void)c, (void)x, (void)x_blocked, (void)w, (void)b, (void)y, (void)y_blocked, (void)epi, (void)scratch;
+    (void)wgen;
     return false;
 }
 #endif

@@ -435,11 +435,16 @@ static inline size_t cnn_blocked_c(size_t c) { return (c + 15) / 16 * 16; }
    a dense one may have either side plain). */
 bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise);
 /* y = epilogue(conv(x, w) + b) with x / y blocked as flagged; epi (NULL: none) only
-   with a blocked y (a plain y takes the plain epilogue). Returns false when the
+   with a blocked y (a plain y takes the plain epilogue). wgen: the graph's constant
+   weights generation (cnn_graph_set_const_weights; 0: w may have changed since the
+   last call), under which the backend may keep w packed. Returns false when the
    backend cannot (the caller reports it). */
 bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                               const float *w, const float *b, float *y, bool y_blocked,
-                              const cnn_blocked_epi *epi, void *scratch);
+                              const cnn_blocked_epi *epi, void *scratch, uint64_t wgen);
+/* Frees what the backend kept packed for weights in [lo, lo + bytes) (a graph with
+   constant weights being freed). */
+void cnn_conv_forget_kept(const void *lo, size_t bytes);
 /* Which kernel runs a blocked conv ("cpu dw", "dnnl", "dnnl wino"), for cnn bench. */
 const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c);
 /* ... with x / y blocked as flagged ("cpu pw": the own 1x1 kernel, y blocked only). */

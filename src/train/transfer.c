@@ -97,6 +97,7 @@ cnn_status cnn_graph_load_matching(cnn_graph *g, const char *path, cnn_transfer_
             st.loaded++;
             if (pass) memcpy(p->value.data, v.data, cnn_tensor_numel(&v) * sizeof(float));
         }
+        if (pass) cnn_graph_weights_changed(g);
         if (pass == 0 && st.loaded == 0) {
             source_free(&src);
             return cnn_set_error(CNN_ERR_NOT_FOUND,

@@ -42,8 +42,12 @@ typedef struct entry {
     int kind, layout;
     int io;        /* forward, blocked layout: bit 0 x, bit 1 y already nChw16c (no reorder) */
     bool winograd; /* oneDNN's Winograd F(4,3) instead of direct */
+    bool kept;     /* a forward whose weights are kept packed (lookup) */
+    bool infer;    /* ... as forward_inference (Winograd weights transformed once, by
+                      the packing reorder) */
     bool has_bias; /* forward adds a bias / backward-weights computes db */
     bool failed; /* oneDNN refused: use the reference kernel */
+    dnnl_memory_desc_t wmd; /* forward: the weights' layout the primitive reads */
     dnnl_primitive_t prim;
     slot s[3];
     dnnl_memory_t bias; /* forward bias, or backward-weights diff_bias in scratch */
@@ -62,6 +66,8 @@ static int g_layout = CNN_CPU_LAYOUT_AUTO;
 static bool g_atexit;
 
 static void free_chunks(void);
+static void wpack_free_all(void);
+static size_t wpack_cap(void);
 
 /* Chunk sizes and scratch needs depend on the layout: forget them. */
 void cnn_cpu_set_layout(int layout)
@@ -117,6 +123,7 @@ void cnn_dnnl_release(void)
         free_entry(e);
     }
     free_chunks();
+    wpack_free_all();
     if (g_stream) dnnl_stream_destroy(g_stream);
     if (g_engine) dnnl_engine_destroy(g_engine);
     g_stream = NULL;
@@ -245,9 +252,12 @@ static bool build(entry *e, dnnl_alg_kind_t alg, bool size_only)
     const dnnl_memory_desc_t *bp = e->has_bias ? &bmd : NULL;
     CHECK(dnnl_primitive_attr_create(&attr));
     CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-    /* forward_training for every kind: with forward_inference oneDNN 2.6 picked a
-       Winograd schedule up to 6x slower on ResNet-18's 28x28 layers at batch 1 */
-    CHECK(dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training,
+    /* forward_training for every kind but constant weights: with forward_inference
+       oneDNN 2.6's Winograd takes its weights transformed (a reorder into its wino
+       format), which per call was up to 6x slower on ResNet-18's 28x28 layers at
+       batch 1; kept packed (wpack_get) the transform runs once */
+    CHECK(dnnl_dilated_convolution_forward_desc_init(&fd, e->infer ? dnnl_forward_inference
+                                                                   : dnnl_forward_training,
                                                      alg, &xc, &wc, bp, &yc,
                                                      strides, dil, pl, pr));
     CHECK(dnnl_primitive_desc_create(&fpd, &fd, attr, g_engine, NULL));
@@ -259,6 +269,7 @@ static bool build(entry *e, dnnl_alg_kind_t alg, bool size_only)
                         dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), &need, size_only));
         CHECK(make_slot(&e->s[1], DNNL_ARG_WEIGHTS, false, false, &wu,
                         dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &need, size_only));
+        e->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         CHECK(make_slot(&e->s[2], DNNL_ARG_DST, true, false, &yu,
                         dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), &need, size_only));
         if (e->has_bias && !size_only)
@@ -313,17 +324,50 @@ fail:
    weight transform runs on every call, so it pays only with enough output pixels:
    measured on ResNet-18 at batch 1, 28x28 ran 2x faster, 14x14 even, 7x7 3x slower;
    at batch 16 every stage ran 1.6-2.4x faster.
-   CNN_CPU_WINOGRAD=0 turns it off (for benchmarks). */
-static bool use_winograd(const cnn_conv_desc *c, int layout)
+   With constant weights (kept: transformed once, wpack_get) it was measured per shape
+   on ResNet-18's and GoogLeNet's layers at batch 1 and 16 (bench/dense_layers.c,
+   bench/RESULTS.md): 1.3-2.3x faster on planes of 14x14 and more, except with an odd
+   number of output channel blocks on a small call (GoogLeNet's 96->208 at 14x14: 0.82x
+   at batch 1, 1.6x at batch 16); on 7x7 planes the
+   transformed weights (4x the direct ones) dominate: even at batch 1 and ResNet's
+   512->512 at batch 16 (0.92x), faster with fewer weights per output pixel
+   (GoogLeNet's 160->320 at batch 16: 1.6x, 48->128 at batch 1: 1.3x).
+   CNN_CPU_WINOGRAD=0 turns it off, 2 takes it wherever oneDNN has it (benchmarks). */
+static int g_wino = -1; /* -1: CNN_CPU_WINOGRAD decides when first asked */
+
+static bool use_winograd_kept(const cnn_conv_desc *c, int layout, bool kept)
 {
-    static int env = -1;
+    int env = g_wino;
     if (env < 0) {
         const char *v = getenv("CNN_CPU_WINOGRAD");
-        env = !(v && v[0] == '0');
+        env = g_wino = v && v[0] == '0' ? 0 : v && v[0] == '2' ? 2 : 1;
     }
     return env && layout == CNN_CPU_LAYOUT_BLOCKED && !is_3d(c) && c->groups == 1 &&
            c->k[1] == 3 && c->k[2] == 3 && c->s[1] == 1 && c->s[2] == 1 && c->d[1] == 1 &&
-           c->d[2] == 1 && c->out[1] >= 4 && c->out[2] >= 4 && (size_t)c->n * spatial_out(c) >= 512;
+           c->d[2] == 1 && c->out[1] >= 4 && c->out[2] >= 4 &&
+           (env == 2 ||
+            (!kept && (size_t)c->n * spatial_out(c) >= 512) ||
+            (kept && ((c->c_out + 15) / 16 % 2 == 0 || (size_t)c->n * spatial_out(c) >= 512) &&
+             ((c->out[1] >= 12 && c->out[2] >= 12) ||
+              (double)c->c_in * (double)c->c_out <= 200.0 * (double)c->n * (double)spatial_out(c))));
+}
+
+static bool use_winograd(const cnn_conv_desc *c, int layout) { return use_winograd_kept(c, layout, false); }
+
+/* Forgets every cached primitive and packed weights: their algorithm was chosen
+   under the old setting. For benchmarks. */
+void cnn_cpu_set_winograd(int mode)
+{
+    pthread_mutex_lock(&g_lock);
+    while (g_cache) {
+        entry *e = g_cache;
+        g_cache = e->next;
+        free_entry(e);
+    }
+    free_chunks();
+    wpack_free_all();
+    g_wino = mode;
+    pthread_mutex_unlock(&g_lock);
 }
 
 static dnnl_alg_kind_t alg_direct(void) { return dnnl_convolution_direct; }
@@ -350,6 +394,12 @@ static size_t entry_need_layout(int kind, const cnn_conv_desc *c, bool has_bias,
     entry e = {.d = *c, .kind = kind, .layout = layout, .has_bias = has_bias};
     size_t m = 0;
     if (use_winograd(c, e.layout) && build(&e, dnnl_convolution_winograd, true)) m = e.need;
+    e.need = 0;
+    e.infer = kind == KIND_FWD; /* constant weights' Winograd */
+    if (e.infer && use_winograd_kept(c, e.layout, true) && build(&e, dnnl_convolution_winograd, true) &&
+        e.need > m)
+        m = e.need;
+    e.infer = false;
     e.need = 0;
     if (build(&e, alg_direct(), true) && e.need > m) m = e.need;
     return m;
@@ -378,43 +428,43 @@ size_t cnn_dnnl_conv_scratch_kinds(const cnn_conv_desc *c, int kinds)
 
 size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c) { return cnn_dnnl_conv_scratch_kinds(c, 7); }
 
-/* Cache entry for (kind, c); NULL when oneDNN cannot do it. Called with g_lock held. */
-static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io)
+/* Cache entry for (kind, c); NULL when oneDNN cannot do it. kept: a forward whose
+   weights are kept packed (wpack_get), which chooses Winograd by its own measurements
+   and runs it as forward_inference (weights transformed once). Called with g_lock
+   held. */
+static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io, bool kept)
 {
     int layout = io ? CNN_CPU_LAYOUT_BLOCKED : pick_layout(c);
+    kept = kept && kind == KIND_FWD && wpack_cap() > 0;
+    bool wino = kept ? use_winograd_kept(c, layout, true) : use_winograd(c, layout);
     for (entry *e = g_cache; e; e = e->next)
         if (e->kind == kind && e->layout == layout && e->has_bias == has_bias && e->io == io &&
-            memcmp(&e->d, c, sizeof *c) == 0)
+            e->kept == kept && memcmp(&e->d, c, sizeof *c) == 0)
             return e->failed ? NULL : e;
     if (!ensure_engine()) return NULL;
+    entry init = {.d = *c, .kind = kind, .layout = layout, .io = io, .has_bias = has_bias, .kept = kept,
+                  .infer = kept && wino};
     /* cnn_calloc: the allocator's fault injection reaches this cache; a failed
        allocation takes the reference kernels (docs/architecture.md, "Strict options") */
     entry *e = cnn_calloc(1, sizeof *e);
     if (!e) return NULL;
-    e->d = *c;
-    e->kind = kind;
-    e->layout = layout;
-    e->io = io;
-    e->has_bias = has_bias;
+    *e = init;
     bool ok = false;
-    if (use_winograd(c, layout)) {
+    if (wino) {
         ok = build(e, dnnl_convolution_winograd, false);
         if (!ok) { /* refused (ISA, shape): start again, direct */
             free_entry(e);
             e = cnn_calloc(1, sizeof *e);
             if (!e) return NULL;
-            e->d = *c;
-            e->kind = kind;
-            e->layout = layout;
-            e->io = io;
-            e->has_bias = has_bias;
+            *e = init;
         }
         e->winograd = ok;
     }
     if (!ok) ok = build(e, alg_direct(), false);
     if (!ok) {
         /* keep only the verdict, so a refused layer costs no rebuild next time */
-        entry f = {.d = *c, .kind = kind, .layout = layout, .io = io, .has_bias = has_bias, .failed = true};
+        entry f = init;
+        f.failed = true;
         free_entry(e);
         e = cnn_calloc(1, sizeof *e);
         if (!e) return NULL;
@@ -442,8 +492,130 @@ static void add_range(void *arg, long i0, long i1, int thread)
     for (long i = i0; i < i1; i++) a->dst[i] += a->src[i];
 }
 
-/* Runs entry e on the caller's tensors t[0..2] (roles as in build()). */
-static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratch)
+/* Packed weights of the blocked layout's forwards under constant weights
+   (cnn_graph_set_const_weights; docs/architecture.md, "Blocked layout"): packing
+   (OIhw -> OIhw16i16o, or the Winograd transform) on every call cost up to a third of
+   ResNet-18's batch-1 time. An entry is keyed by the weights' address and the packed
+   layout and holds the graph's weights generation it was packed under; a call with
+   another generation (the weights were written, or another graph now lives at that
+   address: generations are unique) packs again into it. Checking the values instead
+   (memcmp against a copy) cost more than packing. At most g_wpack_cap bytes (least
+   recently used entries go first; CNN_CPU_WCACHE_MB, 0 turns it off); a failed
+   allocation packs into the scratch as without constant weights. */
+typedef struct wpack {
+    const float *src;       /* the caller's weights */
+    uint64_t gen;           /* the generation they were packed under */
+    dnnl_memory_desc_t md;  /* the packed layout */
+    void *packed;           /* dnnl_memory_desc_get_size(md) bytes */
+    size_t bytes;           /* held */
+    unsigned long used;     /* last use, for eviction */
+    struct wpack *next;
+} wpack;
+static wpack *g_wpacks;
+static size_t g_wpack_bytes, g_wpack_cap = (size_t)512 << 20;
+static unsigned long g_wpack_clock;
+
+static void wpack_free(wpack *p)
+{
+    g_wpack_bytes -= p->bytes;
+    cnn_free_aligned(p->packed);
+    cnn_free(p);
+}
+
+static void wpack_free_all(void)
+{
+    while (g_wpacks) {
+        wpack *p = g_wpacks;
+        g_wpacks = p->next;
+        wpack_free(p);
+    }
+}
+
+size_t cnn_dnnl_kept_bytes(void)
+{
+    pthread_mutex_lock(&g_lock);
+    size_t b = g_wpack_bytes;
+    pthread_mutex_unlock(&g_lock);
+    return b;
+}
+
+void cnn_dnnl_forget_kept(const void *lo, size_t bytes)
+{
+    const char *a = lo, *b = a + bytes;
+    pthread_mutex_lock(&g_lock);
+    for (wpack **q = &g_wpacks; *q;) {
+        wpack *p = *q;
+        if ((const char *)p->src >= a && (const char *)p->src < b) {
+            *q = p->next;
+            wpack_free(p);
+        } else {
+            q = &p->next;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* The cap, CNN_CPU_WCACHE_MB read once. */
+static size_t wpack_cap(void)
+{
+    static int env_read;
+    if (!env_read) {
+        const char *v = getenv("CNN_CPU_WCACHE_MB");
+        if (v && v[0]) g_wpack_cap = (size_t)atol(v) << 20;
+        env_read = 1;
+    }
+    return g_wpack_cap;
+}
+
+/* The packed weights of forward entry e for the caller's w under generation gen
+   (packing them when they are new or of another generation), or NULL: pack into the
+   scratch. Called with g_lock held. */
+static void *wpack_get(entry *e, const float *w, uint64_t gen)
+{
+    wpack_cap();
+    size_t bytes = round_up(dnnl_memory_desc_get_size(&e->wmd), ALIGN);
+    if (!gen || bytes > g_wpack_cap) return NULL;
+    wpack *p = g_wpacks;
+    while (p && !(p->src == w && dnnl_memory_desc_equal(&p->md, &e->wmd))) p = p->next;
+    if (p) {
+        p->used = ++g_wpack_clock;
+        if (p->gen == gen) return p->packed;
+    } else {
+        while (g_wpacks && g_wpack_bytes + bytes > g_wpack_cap) { /* evict the oldest */
+            wpack **o = &g_wpacks;
+            for (wpack **q = &g_wpacks; *q; q = &(*q)->next)
+                if ((*q)->used < (*o)->used) o = q;
+            wpack *d = *o;
+            *o = d->next;
+            wpack_free(d);
+        }
+        p = cnn_calloc(1, sizeof *p);
+        if (!p) return NULL;
+        p->packed = cnn_malloc_aligned(bytes);
+        if (!p->packed) {
+            cnn_free(p);
+            return NULL;
+        }
+        p->src = w;
+        p->md = e->wmd;
+        p->bytes = bytes;
+        p->used = ++g_wpack_clock;
+        g_wpack_bytes += bytes;
+        p->next = g_wpacks;
+        g_wpacks = p;
+    }
+    slot *s = &e->s[1];
+    set(s->user, w);
+    set(s->prim, p->packed);
+    dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->prim}};
+    dnnl_primitive_execute(s->reorder, g_stream, 2, ra);
+    p->gen = gen;
+    return p->packed;
+}
+
+/* Runs entry e on the caller's tensors t[0..2] (roles as in build()); wgen: a
+   forward's constant weights generation (wpack_get), 0 none. */
+static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratch, uint64_t wgen)
 {
     const void *t[3] = {t0, t1, t2};
     dnnl_exec_arg_t args[6];
@@ -451,6 +623,12 @@ static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratc
     for (int i = 0; i < 3; i++) {
         slot *s = &e->s[i];
         set(s->user, t[i]);
+        void *kept = wgen && i == 1 && e->kind == KIND_FWD && s->reorder ? wpack_get(e, t[1], wgen) : NULL;
+        if (kept) {
+            set(s->prim, kept);
+            args[na++] = (dnnl_exec_arg_t){s->arg, s->prim};
+            continue;
+        }
         if (s->prim) set(s->prim, scratch + s->off);
         args[na++] = (dnnl_exec_arg_t){s->arg, s->prim ? s->prim : s->user};
         if (s->prim && !s->out) {
@@ -567,7 +745,7 @@ static void free_chunks(void)
    dx; backward-weights: x, dy -> dw and db) chunk by chunk; oneDNN's refusals and a
    scratch off the alignment contract take the reference kernels. */
 static bool conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const float *t1,
-                        float *t2, const float *b, float *db, char *scratch, int io)
+                        float *t2, const float *b, float *db, char *scratch, int io, uint64_t wgen)
 {
     /* a blocked side's channels are padded to whole blocks */
     size_t ci = io & 1 ? ((size_t)c->c_in + 15) / 16 * 16 : (size_t)c->c_in;
@@ -585,7 +763,7 @@ static bool conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const
         d.n = c->n - n0 < nb ? c->n - n0 : nb;
         const float *a0 = t0 + (size_t)n0 * s0, *a1 = t1 + (size_t)n0 * s1;
         float *a2 = t2 + (size_t)n0 * s2;
-        entry *e = aligned(scratch) ? lookup(kind, &d, has_bias, io) : NULL;
+        entry *e = aligned(scratch) ? lookup(kind, &d, has_bias, io, wgen != 0) : NULL;
         if (!e && io) { /* blocked tensors: the reference kernels read plain ones */
             pthread_mutex_unlock(&g_lock);
             return false;
@@ -598,7 +776,7 @@ static bool conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const
         }
         float *tdb = (float *)(scratch + e->bias_off);
         if (e->bias) set(e->bias, kind == KIND_FWD ? (void *)b : (void *)tdb);
-        run(e, a0, a1, a2, scratch);
+        run(e, a0, a1, a2, scratch, wgen);
         if (kind == KIND_BWD_WEIGHTS && db)
             for (int o = 0; o < c->c_out; o++) db[o] += tdb[o];
     }
@@ -609,7 +787,7 @@ static bool conv_chunks(int kind, const cnn_conv_desc *c, const float *t0, const
 void cnn_dnnl_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                            float *y, void *scratch)
 {
-    conv_chunks(KIND_FWD, c, x, w, y, b, NULL, scratch, 0);
+    conv_chunks(KIND_FWD, c, x, w, y, b, NULL, scratch, 0, 0);
 }
 
 /* The blocked layout of the planned graph (docs/architecture.md, "Blocked layout"):
@@ -637,23 +815,23 @@ size_t cnn_dnnl_conv_scratch_blocked(const cnn_conv_desc *c)
 
 bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                                    const float *w, const float *b, float *y, bool y_blocked,
-                                   void *scratch)
+                                   void *scratch, uint64_t wgen)
 {
     int io = (x_blocked ? 1 : 0) | (y_blocked ? 2 : 0);
     if (io && !cnn_dnnl_conv_blocked_ok(c)) return false;
-    return conv_chunks(KIND_FWD, c, x, w, y, b, NULL, scratch, io);
+    return conv_chunks(KIND_FWD, c, x, w, y, b, NULL, scratch, io, wgen);
 }
 
 void cnn_dnnl_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,
                                  float *dx, void *scratch)
 {
-    conv_chunks(KIND_BWD_DATA, c, dy, w, dx, NULL, NULL, scratch, 0);
+    conv_chunks(KIND_BWD_DATA, c, dy, w, dx, NULL, NULL, scratch, 0, 0);
 }
 
 void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
                                     float *dw, float *db, void *scratch)
 {
-    conv_chunks(KIND_BWD_WEIGHTS, c, x, dy, dw, NULL, db, scratch, 0);
+    conv_chunks(KIND_BWD_WEIGHTS, c, x, dy, dw, NULL, db, scratch, 0, 0);
 }
 
 /* Which oneDNN path cnn_dnnl_conv_forward takes for c, for `cnn bench --layers`: the
@@ -666,17 +844,25 @@ const char *cnn_dnnl_conv_kernel(const cnn_conv_desc *c)
     bool blocked = layout == CNN_CPU_LAYOUT_BLOCKED, wino = use_winograd(c, layout);
     bool c8 = block_c() == 8;
     pthread_mutex_lock(&g_lock);
-    for (entry *e = g_cache; e; e = e->next) {
+    /* the plain call's entry, else one of the blocked layout (cnn_conv_blocked_kernel_io
+       asks here too: with constant weights its Winograd choice differs) */
+    entry *hit = NULL;
+    for (entry *e = g_cache; e && !(hit && !hit->io); e = e->next) {
         cnn_conv_desc d = e->d;
         d.n = c->n;
-        if (e->kind != KIND_FWD || e->layout != layout || e->io || memcmp(&d, c, sizeof d)) continue;
-        if (e->failed) {
-            pthread_mutex_unlock(&g_lock);
-            return "ref (dnnl refused)";
-        }
-        wino = e->winograd;
-        break;
+        if (e->kind != KIND_FWD || memcmp(&d, c, sizeof d)) continue;
+        if (!e->io && e->layout == layout) hit = e;
+        else if (e->io && !hit) hit = e;
     }
+    if (hit && hit->io) {
+        blocked = true;
+        layout = CNN_CPU_LAYOUT_BLOCKED;
+    }
+    if (hit && hit->failed) {
+        pthread_mutex_unlock(&g_lock);
+        return "ref (dnnl refused)";
+    }
+    if (hit) wino = hit->winograd;
     pthread_mutex_unlock(&g_lock);
     if (!blocked) return "dnnl/nchw";
     if (wino) return c8 ? "dnnl wino/8c" : "dnnl wino/16c";

@@ -26,6 +26,13 @@ void cnn_dnnl_conv_backward_weights(const cnn_conv_desc *c, const float *x, cons
 /* Scratch cap per oneDNN forward above which a batch runs in chunks of images (0: the
    default, 64 MiB); for tests. */
 void cnn_cpu_set_chunk_cap(size_t bytes);
+/* oneDNN's Winograd for 3x3 layers: 0 never, 1 where it measured faster (the
+   default), 2 wherever oneDNN has it; forgets the cached primitives. For benchmarks. */
+void cnn_cpu_set_winograd(int mode);
+/* Frees the packed weights kept for weights in [lo, lo + bytes) (conv_dnnl.c). */
+void cnn_dnnl_forget_kept(const void *lo, size_t bytes);
+/* Bytes of packed weights kept now (for tests). */
+size_t cnn_dnnl_kept_bytes(void);
 /* Frees every cached primitive (also registered with atexit). */
 void cnn_dnnl_release(void);
 /* Short name of the oneDNN path a forward of c takes ("dnnl/16c", "dnnl wino/16c",
@@ -40,7 +47,7 @@ bool cnn_dnnl_conv_blocked_ok(const cnn_conv_desc *c);
 size_t cnn_dnnl_conv_scratch_blocked(const cnn_conv_desc *c);
 bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                                    const float *w, const float *b, float *y, bool y_blocked,
-                                   void *scratch);
+                                   void *scratch, uint64_t wgen);
 bool cnn_blocked_dw_ok(const cnn_conv_desc *c);
 void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                             float *y, const cnn_blocked_epi *epi);
