@@ -43,8 +43,9 @@ CNN_CLONES static void tanh_apply(const float *x, float *y, size_t n)
 }
 
 /* cloned too: the fused epilogues call it on short rows, and its baseline build was
-   SSE2 code (one in six samples of a MobileNet V2 profile) */
-CNN_CLONES void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n)
+   SSE2 code (one in six samples of a MobileNet V2 profile); static, as a cloned
+   function of the library's would export its resolver */
+CNN_CLONES static void act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n)
 {
     const float alpha = a->alpha, beta = a->beta;
     switch (a->act) {
@@ -92,6 +93,8 @@ CNN_CLONES void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *
         break;
     }
 }
+
+void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n) { act_apply(a, x, y, n); }
 
 typedef struct {
     const cnn_act_desc *a;
