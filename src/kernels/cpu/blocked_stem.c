@@ -197,9 +197,11 @@ void cnn_blocked_stem_forward(const cnn_conv_desc *c, const float *x, const floa
     cnn_parallel_for_n(per * j.bands, macs < 262144.0 ? 1 : 0, stem_chunk, &j);
 }
 
-/* Whether the blocked layout runs c with this kernel rather than oneDNN: every shape it
-   takes (measured on MobileNet's and ShuffleNet's stems, bench/RESULTS.md);
-   CNN_CPU_STEM=0 leaves them to oneDNN, for benchmarks. */
+/* Whether the blocked layout runs c with this kernel rather than oneDNN: at two or more
+   output blocks (measured at batch 1 on the stems, bench/RESULTS.md: 3->32 and 3->24
+   ran 25-30% faster on two threads and level on one; 3->16, one block, level on two
+   and slower on one, so it stays with oneDNN); CNN_CPU_STEM=0 / 1 forces it, for
+   benchmarks. */
 bool cnn_blocked_stem_use(const cnn_conv_desc *c)
 {
     static int env = -2;
@@ -207,5 +209,6 @@ bool cnn_blocked_stem_use(const cnn_conv_desc *c)
         const char *v = getenv("CNN_CPU_STEM");
         env = v && *v ? atoi(v) != 0 : -1;
     }
-    return env != 0 && cnn_blocked_stem_ok(c);
+    if (!cnn_blocked_stem_ok(c)) return false;
+    return env >= 0 ? env == 1 : up16(c->c_out) >= 2 * B;
 }
