@@ -30,6 +30,13 @@ static const layer LAYERS[] = {
     {192, 64, 14, 1, 1},   {64, 384, 14, 1, 1},   {384, 64, 14, 1, 1},  {384, 96, 14, 1, 1},
     {96, 576, 14, 1, 1},   {576, 96, 14, 1, 1},   {576, 160, 7, 1, 1},  {160, 960, 7, 1, 1},
     {960, 160, 7, 1, 1},   {960, 320, 7, 1, 1},   {320, 1280, 7, 1, 1},
+    /* channels off the 16 grid (padded blocks): MobileNet V2's 24-channel stage,
+       V3's 40 / 72 / 120, ShuffleNet V2's 58 / 116 / 232 branches */
+    {16, 96, 112, 1, 1},   {96, 24, 56, 1, 1},    {24, 144, 56, 1, 1},  {144, 24, 56, 1, 1},
+    {40, 120, 28, 1, 1},   {120, 40, 28, 1, 1},   {72, 40, 28, 1, 1},   {58, 58, 28, 1, 1},
+    {116, 116, 14, 1, 1},  {232, 232, 7, 1, 1},
+    /* first layers (3 plain channels in, nChw16c out): MobileNet V2 / V3, ShuffleNet V2 */
+    {3, 32, 224, 3, 2},    {3, 16, 224, 3, 2},    {3, 24, 224, 3, 2},
 };
 
 static double now(void)
@@ -112,7 +119,7 @@ void old_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float 
                             const cnn_blocked_epi *epi);
 #endif
 
-enum { DW_NEW, DW_OLD, PW_DNNL, PW_OWN };
+enum { DW_NEW, DW_OLD, PW_DNNL, PW_OWN, STEM_DNNL, STEM_OWN };
 
 static void relu6(const void *arg, float *y, size_t n)
 {
@@ -132,6 +139,11 @@ static double best_of(int what, const cnn_conv_desc *c, int reps, float *x, floa
 #ifdef OLD_DW
         else if (what == DW_OLD) old_blocked_dw_forward(c, x, w, b, y, NULL);
 #endif
+        else if (what == STEM_DNNL) {
+            cnn_dnnl_conv_forward_blocked(c, x, false, w, b, y, true, scratch);
+            if (epi) cnn_blocked_epilogue(epi, 1, c->c_out, (size_t)c->out[1] * c->out[2], y);
+        } else if (what == STEM_OWN)
+            cnn_blocked_stem_forward(c, x, w, b, y, epi, scratch);
         else if (what == PW_DNNL) {
             cnn_dnnl_conv_forward_blocked(c, x, true, w, b, y, true, scratch, 0);
             if (epi) cnn_blocked_epilogue(epi, 1, c->c_out, (size_t)c->out[1] * c->out[2], y);
@@ -154,27 +166,32 @@ int main(int argc, char **argv)
            reps, peak, bw);
     for (size_t li = 0; li < sizeof LAYERS / sizeof LAYERS[0]; li++) {
         const layer *L = &LAYERS[li];
-        bool dw = L->k > 1;
+        bool stem = L->c_in <= 4, dw = L->k > 1 && !stem;
         char name[64];
-        snprintf(name, sizeof name, "%s %dx%d/%d %d->%d @%d", dw ? "dw" : "pw", L->k, L->k, L->s, L->c_in,
+        snprintf(name, sizeof name, "%s %dx%d/%d %d->%d @%d", stem ? "stem" : dw ? "dw" : "pw", L->k, L->k, L->s, L->c_in,
                  L->c_out, L->hw);
         if (only && !strstr(name, only)) continue;
         int p = L->k / 2, o = (L->hw + 2 * p - L->k) / L->s + 1;
-        cnn_conv_desc c = {.n = 1, .c_in = L->c_in, .c_out = L->c_out, .groups = dw ? L->c_in : 1,
+        cnn_conv_desc c = {.n = 1, .c_in = L->c_in, .c_out = L->c_out, .groups = dw ? L->c_in : 1, /* stem: x plain */
                            .in = {1, L->hw, L->hw}, .out = {1, o, o}, .k = {1, L->k, L->k},
                            .s = {1, L->s, L->s}, .p = {0, p, p}, .d = {1, 1, 1}};
-        size_t xs = (size_t)L->c_in * L->hw * L->hw, ys = (size_t)L->c_out * o * o;
+        /* blocked tensors: channels padded to whole blocks */
+        size_t xs = (stem ? (size_t)L->c_in : cnn_blocked_c((size_t)L->c_in)) * L->hw * L->hw;
+        size_t ys = (size_t)cnn_blocked_c((size_t)L->c_out) * o * o;
         size_t ws = (size_t)L->c_out * (dw ? 1 : L->c_in) * L->k * L->k;
-        double flop = 2.0 * (double)ys * (dw ? 1 : L->c_in) * L->k * L->k;
+        double flop = 2.0 * (double)L->c_out * o * o * (dw ? 1 : L->c_in) * L->k * L->k; /* real channels */
         double bytes = 4.0 * (double)(xs + ys + ws + L->c_out);
         float *x = buf(xs), *y = buf(ys), *w = buf(ws), *b = buf((size_t)L->c_out);
-        size_t sb = cnn_conv_scratch_bytes(&c) + cnn_blocked_pw_scratch(&c) + 64;
+        size_t sb = cnn_conv_scratch_bytes(&c) + cnn_blocked_pw_scratch(&c) + cnn_blocked_stem_scratch(&c) +
+                    cnn_conv_scratch_forward_bytes(&c) + 64;
         void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
-        float *sc = buf((size_t)L->c_out), *sh = buf((size_t)L->c_out);
-        cnn_blocked_epi e = {.scale = sc, .shift = sh, .act = relu6};
+        float *sc = buf(cnn_blocked_c((size_t)L->c_out)), *sh = buf(cnn_blocked_c((size_t)L->c_out));
+        /* ReLU6 in registers where the kernel can (act_desc), as the graph passes it */
+        static const cnn_act_desc r6 = {.act = CNN_ACT_RELU6};
+        cnn_blocked_epi e = {.scale = sc, .shift = sh, .act = relu6, .act_desc = &r6};
         epi = with_epi ? &e : NULL;
-        int runs[2] = {dw ? DW_NEW : PW_DNNL, dw ? DW_OLD : PW_OWN};
-        const char *rn[] = {"own", "old", "dnnl", "own"};
+        int runs[2] = {stem ? STEM_DNNL : dw ? DW_NEW : PW_DNNL, stem ? STEM_OWN : dw ? DW_OLD : PW_OWN};
+        const char *rn[] = {"own", "old", "dnnl", "own", "dnnl", "own"};
         printf("%-28s", name);
         for (int i = 0; i < 2; i++) {
 #ifndef OLD_DW

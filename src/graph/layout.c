@@ -209,6 +209,7 @@ cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_co
         } else if (st->kind == CNN_EPI_ACT) {
             e.act = act_apply;
             e.act_arg = &st->act;
+            e.act_desc = &st->act;
         }
     }
     if (!cnn_conv_forward_blocked(d, n->in[0]->out.data, xb, n->params[0]->value.data, b, n->out.data, yb,

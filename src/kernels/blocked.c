@@ -55,7 +55,11 @@ bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blo
         cnn_blocked_dw_forward(c, x, w, b, y, epi);
         return true;
     }
-    if (y_blocked && cnn_blocked_pw_use(c)) { /* the own 1x1 kernel, epilogue fused */
+    if (y_blocked && !x_blocked && cnn_blocked_stem_use(c)) { /* a first layer, epilogue fused */
+        cnn_blocked_stem_forward(c, x, w, b, y, epi, scratch);
+        return true;
+    }
+    if (y_blocked && cnn_blocked_pw_use(c, x_blocked)) { /* the own 1x1 kernel, epilogue fused */
         cnn_blocked_pw_forward(c, x, x_blocked, w, b, y, epi, scratch);
         return true;
     }
@@ -74,9 +78,9 @@ void cnn_conv_forget_kept(const void *lo, size_t bytes) { cnn_dnnl_forget_kept(l
 
 const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked)
 {
-    (void)x_blocked;
     if (cnn_cpu_is_depthwise(c)) return "cpu dw";
-    if (y_blocked && cnn_blocked_pw_use(c)) return "cpu pw";
+    if (y_blocked && !x_blocked && cnn_blocked_stem_use(c)) return "cpu stem";
+    if (y_blocked && cnn_blocked_pw_use(c, x_blocked)) return "cpu pw";
     return strncmp(cnn_dnnl_conv_kernel(c), "dnnl wino", 9) == 0 ? "dnnl wino" : "dnnl";
 }
 #else

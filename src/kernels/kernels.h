@@ -425,6 +425,9 @@ typedef struct cnn_blocked_epi {
     const float *res;
     void (*act)(const void *arg, float *y, size_t n);
     const void *act_arg;
+    /* the activation act applies, where it is one (NULL: only act says): a kernel may
+       then apply it to its registers before the store instead of calling act */
+    const cnn_act_desc *act_desc;
 } cnn_blocked_epi;
 /* Channels off the 16 grid: the last block of each image's (N, ceil(C/16), S, 16)
    tensor holds C % 16 real lanes, the others are 0 (every blocked kernel keeps them 0

@@ -218,14 +218,18 @@ static void test_conv_chunked(void **state)
 }
 
 /* 1x1 planes with "same" padding: every output reads one tap (conv_tap.c's GEMMs):
-   3x3 / 5x5 / dilated / rectangular kernels, bias on and off, odd channel counts. */
+   1x1 / 3x3 / 5x5 / dilated / rectangular kernels, bias on and off, odd channel counts. */
 static void test_conv_one_tap(void **state)
 {
     (void)state;
     cnn_conv_desc cs[] = {desc2d(3, 32, 48, 1, 1, 1, 3, 3, 1, 1, 1),
                           desc2d(2, 17, 5, 1, 1, 1, 5, 5, 1, 2, 1),
                           desc2d(1, 64, 64, 1, 1, 1, 3, 3, 1, 2, 2),
-                          desc2d(3, 7, 9, 1, 1, 1, 3, 3, 2, 1, 1)};
+                          desc2d(3, 7, 9, 1, 1, 1, 3, 3, 2, 1, 1),
+                          /* 1x1 kernels: a squeeze-and-excitation gate's fully connected layers */
+                          desc2d(1, 96, 24, 1, 1, 1, 1, 1, 1, 0, 1),
+                          desc2d(3, 24, 96, 1, 1, 1, 1, 1, 1, 0, 1),
+                          desc2d(2, 58, 13, 1, 1, 1, 1, 1, 2, 0, 1)};
     int bad = 0;
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         assert_true(finish_desc(&cs[i]));

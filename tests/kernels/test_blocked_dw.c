@@ -49,6 +49,31 @@ static void relu6(const void *arg, float *y, size_t n)
     for (size_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i] > 6.0f ? 6.0f : y[i];
 }
 
+static float clamp06(float v) { return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v; }
+
+/* The activations of the cases, scalar, as the epilogue's act function (arg: the
+   cnn_act_desc) and for the reference; the kernel applies the first four in its
+   registers (act_desc set), sigmoid through the function. */
+static float act1(int act, float v)
+{
+    switch (act) {
+    case CNN_ACT_RELU: return v > 0.0f ? v : 0.0f;
+    case CNN_ACT_RELU6: return clamp06(v);
+    case CNN_ACT_HARDSWISH: return v * clamp06(v + 3.0f) / 6.0f;
+    case CNN_ACT_HARDSIGMOID: return clamp06(v + 3.0f) / 6.0f;
+    case CNN_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
+    default: return v;
+    }
+}
+static void act_fn(const void *arg, float *y, size_t n)
+{
+    const cnn_act_desc *a = arg;
+    for (size_t i = 0; i < n; i++) y[i] = act1(a->act, y[i]);
+}
+/* epi 3, case i: g_acts[i % 6]; the first through the function only (no act_desc) */
+static const int g_acts[] = {CNN_ACT_RELU6, CNN_ACT_RELU, CNN_ACT_RELU6, CNN_ACT_HARDSWISH, CNN_ACT_HARDSIGMOID,
+                             CNN_ACT_SIGMOID};
+
 static int g_cases;
 
 /* One case; epi: 0 none, 1 scale/shift, 2 + residual, 3 + activation. */
@@ -62,6 +87,8 @@ static void run_case(int n, int ch, int h, int w, int kh, int kw, int s, int ph,
     c.out[2] = (w + 2 * pw - d * (kw - 1) - 1) / s + 1;
     if (c.out[1] < 1 || c.out[2] < 1) return;
     assert_true(cnn_blocked_dw_ok(&c));
+    const int ai = g_cases % 6;
+    const cnn_act_desc ad = {.act = g_acts[ai]};
     g_cases++;
     size_t is = (size_t)h * w, os = (size_t)c.out[1] * c.out[2], xs = (size_t)n * ch * is,
            ys = (size_t)n * ch * os, cp = (size_t)CB(ch) * 16;
@@ -82,25 +109,28 @@ static void run_case(int n, int ch, int h, int w, int kh, int kw, int s, int ph,
                 float *v = &y_ref[((size_t)i * ch + q) * os + p];
                 if (epi >= 1) *v = *v * sc[q] + sh[q];
                 if (epi >= 2) *v = *v + res[((size_t)i * ch + q) * os + p];
-                if (epi >= 3) relu6(NULL, v, 1);
+                if (epi >= 3) *v = act1(ad.act, *v);
             }
     to_blocked(x, n, ch, is, xb);
     to_blocked(res, n, ch, os, resb);
     cnn_blocked_epi e = {.scale = epi >= 1 ? sc : NULL, .shift = epi >= 1 ? sh : NULL,
-                      .res = epi >= 2 ? resb : NULL, .act = epi >= 3 ? relu6 : NULL};
+                      .res = epi >= 2 ? resb : NULL, .act = epi >= 3 ? act_fn : NULL, .act_arg = &ad,
+                      .act_desc = epi >= 3 && ai ? &ad : NULL};
     cnn_blocked_dw_forward(&c, xb, wt, b, yb, epi ? &e : NULL);
     from_blocked(yb, n, ch, os, y);
-    /* channels off the 16 grid: the padded lanes come out 0 */
+    /* channels off the 16 grid: the padded lanes come out act(0) (0 but hard-sigmoid's
+       and sigmoid's, which the graph clears) */
+    float pad0 = epi >= 3 ? act1(ad.act, 0.0f) : 0.0f;
     for (int i = 0; i < n; i++)
         for (size_t p = 0; p < os; p++)
             for (int l = ch % 16; ch % 16 && l < 16; l++)
-                if (yb[(((size_t)i * CB(ch) + CB(ch) - 1) * os + p) * 16 + l] != 0.0f)
-                    fail_msg("blocked dw: padded lane %d not 0 (c=%d)", l, ch);
+                if (yb[(((size_t)i * CB(ch) + CB(ch) - 1) * os + p) * 16 + l] != pad0)
+                    fail_msg("blocked dw: padded lane %d not %g (c=%d)", l, pad0, ch);
     /* float32 rounding of a K-term sum of products in [-1, 1]: below 2e-6 K */
     float tol = 2e-6f * (float)(kh * kw + 3);
     if (!tu_close(y, y_ref, ys, tol, tol, "blocked depthwise"))
-        fail_msg("blocked dw: n=%d c=%d in=%dx%d k=%dx%d s=%d p=%dx%d d=%d bias=%d epi=%d", n, ch, h, w, kh,
-                 kw, s, ph, pw, d, bias, epi);
+        fail_msg("blocked dw: n=%d c=%d in=%dx%d k=%dx%d s=%d p=%dx%d d=%d bias=%d epi=%d act=%d", n, ch, h, w,
+                 kh, kw, s, ph, pw, d, bias, epi, ai);
     free(x), free(wt), free(b), free(sc), free(sh), free(res), free(y_ref), free(xb), free(yb);
     free(resb), free(y), free(scratch);
 }
@@ -172,6 +202,19 @@ static void test_epilogue(void **state)
     cnn_blocked_epilogue(&e, n, ch, s, yb);
     from_blocked(yb, n, ch, s, got);
     assert_true(tu_close(got, want, len, 1e-6f, 1e-6f, "blocked epilogue"));
+    /* the activation in registers (hard-swish), without the residual */
+    const cnn_act_desc hs = {.act = CNN_ACT_HARDSWISH};
+    for (int i = 0; i < n; i++)
+        for (int q = 0; q < ch; q++)
+            for (size_t p = 0; p < s; p++) {
+                size_t o = ((size_t)i * ch + q) * s + p;
+                want[o] = act1(hs.act, y[o] * sc[q] + sh[q]);
+            }
+    to_blocked(y, n, ch, s, yb);
+    cnn_blocked_epi e2 = {.scale = sc, .shift = sh, .act = act_fn, .act_arg = &hs, .act_desc = &hs};
+    cnn_blocked_epilogue(&e2, n, ch, s, yb);
+    from_blocked(yb, n, ch, s, got);
+    assert_true(tu_close(got, want, len, 1e-6f, 1e-6f, "blocked epilogue, hard-swish"));
     free(y), free(res), free(sc), free(sh), free(yb), free(rb), free(want), free(got);
 }
 

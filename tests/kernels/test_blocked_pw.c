@@ -1,10 +1,12 @@
 /* The blocked layout's own 1x1 kernel (cpu/blocked_pw.c) against the reference
    backend: x plain or nChw16c, y nChw16c, converted around the kernel; swept over
-   channels in / out (16 to 320, output groups of 1-4 blocks and their remainders),
-   planes from 1x1 to 28x28 (pixel tiles and their remainders), batch 1 and 3, bias,
-   the fused epilogue (folded batch norm, residual, activation), 1 and 2 threads on
-   both pool modes. Shapes it must refuse (stride 2, padding, groups, channels off the
-   16 grid) are checked too. On failure every parameter is printed. */
+   channels in / out (16 to 320, output groups of 1-4 blocks and their remainders;
+   channels off the 16 grid, padded, from a blocked x), planes from 1x1 to 28x28 (pixel
+   tiles and their remainders), batch 1 and 3, bias, the fused epilogue (folded batch
+   norm, residual, each activation the kernel applies in registers and one it calls),
+   1 and 2 threads on both pool modes. Shapes it must refuse (stride 2, padding,
+   groups, a plain x off the 16 grid) are checked too. On failure every parameter is
+   printed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,27 +27,47 @@ static float *rnd(size_t n)
     return p;
 }
 
-/* (N, C, S) -> (N, C/16, S, 16) and back */
+/* (N, C, S) -> (N, ceil(C/16), S, 16), padded lanes 0, and back */
+#define CB(c) (((c) + 15) / 16)
 static void to_blocked(const float *x, int n, int c, size_t s, float *xb)
 {
+    memset(xb, 0, (size_t)n * CB(c) * 16 * s * sizeof *xb);
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++)
             for (size_t p = 0; p < s; p++)
-                xb[(((size_t)i * (c / 16) + ch / 16) * s + p) * 16 + ch % 16] = x[((size_t)i * c + ch) * s + p];
+                xb[(((size_t)i * CB(c) + ch / 16) * s + p) * 16 + ch % 16] = x[((size_t)i * c + ch) * s + p];
 }
 static void from_blocked(const float *xb, int n, int c, size_t s, float *x)
 {
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++)
             for (size_t p = 0; p < s; p++)
-                x[((size_t)i * c + ch) * s + p] = xb[(((size_t)i * (c / 16) + ch / 16) * s + p) * 16 + ch % 16];
+                x[((size_t)i * c + ch) * s + p] = xb[(((size_t)i * CB(c) + ch / 16) * s + p) * 16 + ch % 16];
 }
 
-static void relu6(const void *arg, float *y, size_t n)
+static float clamp06(float v) { return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v; }
+
+/* The activations of the cases, scalar, as the epilogue's act function (arg: the
+   cnn_act_desc) and for the reference. */
+static float act1(int act, float v)
 {
-    (void)arg;
-    for (size_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i] > 6.0f ? 6.0f : y[i];
+    switch (act) {
+    case CNN_ACT_RELU: return v > 0.0f ? v : 0.0f;
+    case CNN_ACT_RELU6: return clamp06(v);
+    case CNN_ACT_HARDSWISH: return v * clamp06(v + 3.0f) / 6.0f;
+    case CNN_ACT_HARDSIGMOID: return clamp06(v + 3.0f) / 6.0f;
+    case CNN_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
+    default: return v;
+    }
 }
+static void act_fn(const void *arg, float *y, size_t n)
+{
+    const cnn_act_desc *a = arg;
+    for (size_t i = 0; i < n; i++) y[i] = act1(a->act, y[i]);
+}
+/* epi 3: the activation of case i; the first kind goes through the function only */
+static const int g_acts[] = {CNN_ACT_RELU6, CNN_ACT_RELU, CNN_ACT_RELU6, CNN_ACT_HARDSWISH, CNN_ACT_HARDSIGMOID,
+                             CNN_ACT_SIGMOID};
 
 static cnn_conv_desc desc(int n, int ci, int co, int h, int w)
 {
@@ -56,16 +78,22 @@ static cnn_conv_desc desc(int n, int ci, int co, int h, int w)
 
 static int g_cases;
 
-/* One case; epi: 0 none, 1 scale/shift, 2 + residual, 3 + activation. */
-static void run_case(int n, int ci, int co, int h, int w, bool xb, bool bias, int epi)
+/* One case; epi: 0 none, 1 scale/shift, 2 + residual, 3 + activation g_acts[ai]. */
+static void run_case_act(int n, int ci, int co, int h, int w, bool xb, bool bias, int epi, int ai)
 {
     cnn_conv_desc c = desc(n, ci, co, h, w);
-    assert_true(cnn_blocked_pw_ok(&c));
+    assert_true(cnn_blocked_pw_ok_io(&c, xb));
     g_cases++;
     size_t s = (size_t)h * w, xs = (size_t)n * ci * s, ys = (size_t)n * co * s;
+    size_t xps = (size_t)n * CB(ci) * 16 * s, yps = (size_t)n * CB(co) * 16 * s, cp = (size_t)CB(co) * 16;
     float *x = rnd(xs), *wt = rnd((size_t)co * ci), *b = bias ? rnd(co) : NULL;
-    float *sc = rnd(co), *sh = rnd(co), *res = rnd(ys);
-    float *y_ref = rnd(ys), *xbuf = rnd(xs), *yb = rnd(ys), *resb = rnd(ys), *y = rnd(ys);
+    /* the graph stores fused coefficients padded to whole blocks, 0 in the pad */
+    float *sc = calloc(cp, sizeof *sc), *sh = calloc(cp, sizeof *sh), *res = rnd(ys);
+    assert_true(sc && sh);
+    tu_fill(sc, (size_t)co, -1.0f, 1.0f, &g_rng);
+    tu_fill(sh, (size_t)co, -1.0f, 1.0f, &g_rng);
+    const cnn_act_desc ad = {.act = g_acts[ai % 6]};
+    float *y_ref = rnd(ys), *xbuf = rnd(xps), *yb = rnd(yps), *resb = rnd(yps), *y = rnd(ys);
     size_t sr = cnn_backend_ref.conv_scratch(&c), sp = cnn_blocked_pw_scratch(&c);
     void *scratch = aligned_alloc(64, ((sr > sp ? sr : sp) + 63) / 64 * 64 + 64);
     assert_non_null(scratch);
@@ -76,22 +104,37 @@ static void run_case(int n, int ci, int co, int h, int w, bool xb, bool bias, in
                 float *v = &y_ref[((size_t)i * co + q) * s + p];
                 if (epi >= 1) *v = *v * sc[q] + sh[q];
                 if (epi >= 2) *v = *v + res[((size_t)i * co + q) * s + p];
-                if (epi >= 3) relu6(NULL, v, 1);
+                if (epi >= 3) *v = act1(ad.act, *v);
             }
     if (xb) to_blocked(x, n, ci, s, xbuf);
     else memcpy(xbuf, x, xs * sizeof *x);
     to_blocked(res, n, co, s, resb);
     cnn_blocked_epi e = {.scale = epi >= 1 ? sc : NULL, .shift = epi >= 1 ? sh : NULL,
-                         .res = epi >= 2 ? resb : NULL, .act = epi >= 3 ? relu6 : NULL};
+                         .res = epi >= 2 ? resb : NULL, .act = epi >= 3 ? act_fn : NULL,
+                         .act_arg = &ad, .act_desc = epi >= 3 && ai % 6 ? &ad : NULL};
     cnn_blocked_pw_forward(&c, xbuf, xb, wt, b, yb, epi ? &e : NULL, scratch);
     from_blocked(yb, n, co, s, y);
+    /* channels off the 16 grid: the padded lanes come out act(0) (0 but hard-sigmoid's
+       and sigmoid's, which the graph clears) */
+    float pad0 = epi >= 3 ? act1(ad.act, 0.0f) : 0.0f;
+    for (int i = 0; i < n; i++)
+        for (size_t p = 0; p < s; p++)
+            for (int l = co % 16; co % 16 && l < 16; l++)
+                if (yb[(((size_t)i * CB(co) + CB(co) - 1) * s + p) * 16 + l] != pad0)
+                    fail_msg("blocked pw: padded lane %d not %g (co=%d)", l, pad0, co);
     /* float32 rounding of a K-term sum of products in [-1, 1]: below 2e-6 K */
     float tol = 2e-6f * (float)(ci + 3);
     if (!tu_close(y, y_ref, ys, tol, tol, "blocked pointwise"))
-        fail_msg("blocked pw: n=%d ci=%d co=%d in=%dx%d x_blocked=%d bias=%d epi=%d threads=%d", n, ci, co, h, w,
-                 xb, bias, epi, cnn_get_threads());
+        fail_msg("blocked pw: n=%d ci=%d co=%d in=%dx%d x_blocked=%d bias=%d epi=%d act=%d threads=%d", n, ci, co,
+                 h, w, xb, bias, epi, ai, cnn_get_threads());
     free(x), free(wt), free(b), free(sc), free(sh), free(res), free(y_ref), free(xbuf), free(yb);
     free(resb), free(y), free(scratch);
+}
+
+static int g_ai;
+static void run_case(int n, int ci, int co, int h, int w, bool xb, bool bias, int epi)
+{
+    run_case_act(n, ci, co, h, w, xb, bias, epi, g_ai++);
 }
 
 static void sweep(void)
@@ -104,6 +147,15 @@ static void sweep(void)
             for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++, i++)
                 run_case(1 + 2 * (i % 5 == 0), ch[a], ch[o], sizes[z][0], sizes[z][1], i % 3 != 0, i % 2 == 0,
                          i % 4);
+    /* channels off the 16 grid (x blocked, padded lanes 0): MobileNet's 24 / 40 / 72 /
+       120 / 200 / 184, ShuffleNet's 58 / 116 / 232, a few below one block; every
+       activation with the full epilogue */
+    static const int odd[] = {24, 40, 58, 3, 116, 72, 8, 120, 200, 184, 232, 17};
+    for (size_t a = 0; a < sizeof odd / sizeof odd[0]; a++)
+        for (size_t o = 0; o < 4; o++, i++)
+            run_case_act(1 + (i % 7 == 0), odd[a], (int[]){odd[(a + 3 * o + 1) % 12], 16, 48, 24}[o],
+                         (int[]){28, 7, 3, 14}[(a + o) % 4], (int[]){28, 7, 5, 14}[(a + o) % 4], true, i % 2 == 0,
+                         (int)(o % 2 ? 3 : 1 + i % 3), (int)(a + o));
     /* MobileNet V2 shapes: a large plane, the widest layers */
     run_case(1, 32, 16, 56, 56, true, true, 1);
     run_case(1, 320, 1280, 7, 7, true, false, 3);
@@ -133,10 +185,12 @@ static void test_refuses(void **state)
     (void)state;
     cnn_conv_desc c = desc(1, 32, 32, 8, 8);
     assert_true(cnn_blocked_pw_ok(&c));
-    c.c_in = 24;
-    assert_false(cnn_blocked_pw_ok(&c));
+    c.c_in = 24; /* off the 16 grid: from a blocked x only (padded lanes) */
+    assert_true(cnn_blocked_pw_ok_io(&c, true));
+    assert_false(cnn_blocked_pw_ok_io(&c, false));
+    assert_false(cnn_blocked_pw_use(&c, false));
     c = desc(1, 32, 40, 8, 8);
-    assert_false(cnn_blocked_pw_ok(&c));
+    assert_true(cnn_blocked_pw_ok_io(&c, false));
     c = desc(1, 32, 32, 8, 8);
     c.s[1] = c.s[2] = 2, c.out[1] = c.out[2] = 4;
     assert_false(cnn_blocked_pw_ok(&c));

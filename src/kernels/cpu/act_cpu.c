@@ -42,7 +42,10 @@ CNN_CLONES static void tanh_apply(const float *x, float *y, size_t n)
         y[i] = cnn_vm_tanh(x[i]);
 }
 
-void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n)
+/* cloned too: the fused epilogues call it on short rows, and its baseline build was
+   SSE2 code (one in six samples of a MobileNet V2 profile); static, as a cloned
+   function of the library's would export its resolver */
+CNN_CLONES static void act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n)
 {
     const float alpha = a->alpha, beta = a->beta;
     switch (a->act) {
@@ -90,6 +93,8 @@ void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n
         break;
     }
 }
+
+void cnn_cpu_act_apply(const cnn_act_desc *a, const float *x, float *y, size_t n) { act_apply(a, x, y, n); }
 
 typedef struct {
     const cnn_act_desc *a;

@@ -12,8 +12,9 @@ static size_t cpu_conv_scratch(const cnn_conv_desc *c)
     if (cnn_cpu_is_depthwise(c)) return 0;
     if (cnn_tap_conv_use(c)) return cnn_tap_conv_scratch(c);
     if (cnn_thin_conv_use(c)) return cnn_thin_conv_scratch(c);
-    size_t s = cnn_dnnl_conv_scratch(c), pw = cnn_blocked_pw_scratch(c);
-    return s > pw ? s : pw;
+    size_t s = cnn_dnnl_conv_scratch(c), pw = cnn_blocked_pw_scratch(c), st = cnn_blocked_stem_scratch(c);
+    s = s > pw ? s : pw;
+    return s > st ? s : st;
 }
 
 /* Inference needs only the forward's scratch (oneDNN's backward kinds are larger),
@@ -31,6 +32,8 @@ static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
 {
     size_t s = cpu_conv_forward_only(c);
     size_t b = cnn_cpu_is_depthwise(c) || cnn_tap_conv_use(c) ? 0 : cnn_dnnl_conv_scratch_blocked(c);
+    size_t st = cnn_tap_conv_use(c) ? 0 : cnn_blocked_stem_scratch(c); /* the blocked layout's first layer */
+    b = b > st ? b : st;
     return b > s ? b : s;
 }
 

@@ -3,7 +3,8 @@
    any kernel, stride, padding and dilation. The 16 channels of a block are one vector,
    so every tap is one FMA on a whole vector with no gathers, and stride 2 reads only
    the columns it needs. An output row is computed into y and its epilogue (folded
-   batch norm, residual add, activation) applied while it is still in L1. The interior
+   batch norm, residual add, activation: one pass, the activation in registers where
+   blocked_act.h has it) applied while it is still in L1. The interior
    of a row runs eight output columns at a time (eight accumulators, each tap's weights
    loaded once for them); the border columns too, with taps outside the row reading a
    zero vector (no per-tap branch, no single dependent chain). The pool's threads (src/core/pool.c) split (image, channel
@@ -16,6 +17,7 @@
 
 #include "../../core/clones.h"
 #include "../../core/pool.h"
+#include "blocked_act.h"
 #include "cpu_internal.h"
 
 /* 16 floats; the unaligned alias of it reads and writes any float address */
@@ -32,17 +34,25 @@ bool cnn_blocked_dw_ok(const cnn_conv_desc *c)
 }
 
 /* The epilogue on one row of `len` floats of channel block cb (blocked: lane = channel
-   within the block); res points at the same row of the residual. */
+   within the block); res points at the same row of the residual. One pass over the
+   row (in L1), the activation in registers where blocked_act.h has it, else the
+   epilogue's act function after. */
 static inline __attribute__((always_inline)) void epi_row(const cnn_blocked_epi *e, int cb, float *y,
                                                           const float *res, size_t len)
 {
-    if (e->scale) {
-        v16 sc = ld(e->scale + (size_t)cb * B), sh = ld(e->shift + (size_t)cb * B);
-        for (size_t i = 0; i < len; i += B) st(y + i, ld(y + i) * sc + sh);
-    }
-    if (res)
-        for (size_t i = 0; i < len; i += B) st(y + i, ld(y + i) + ld(res + i));
-    if (e->act) e->act(e->act_arg, y, len);
+    const int act = cnn_bact_kind(e);
+    const bool affine = e->scale != NULL;
+    const v16 sc = affine ? (v16)ld(e->scale + (size_t)cb * B) : (v16){0};
+    const v16 sh = affine ? (v16)ld(e->shift + (size_t)cb * B) : (v16){0};
+    if (affine || res || (act != CNN_BACT_NONE && act != CNN_BACT_CALL))
+        for (size_t i = 0; i < len; i += B) {
+            v16 v = ld(y + i);
+            if (affine) v = v * sc + sh;
+            if (res) v += ld(res + i);
+            if (act != CNN_BACT_CALL) cnn_bact_apply(&v, act);
+            st(y + i, v);
+        }
+    if (act == CNN_BACT_CALL) e->act(e->act_arg, y, len);
 }
 
 static const float g_zero[B] __attribute__((aligned(64)));

@@ -1,15 +1,17 @@
 /* Pointwise (1x1, stride 1, no padding, groups 1) convolution on the blocked layout
    nChw16c (docs/architecture.md, "Blocked layout"): x (N, Ci/16, S, 16) -> y (N,
-   Co/16, S, 16), Ci and Co multiples of 16. A matrix product per image, y[p][o] =
+   Co/16, S, 16), channels padded to whole blocks (an x off the 16 grid only blocked,
+   its padded lanes 0; the padded weights are packed as 0). A matrix product per image, y[p][o] =
    sum_k x[p][k] w[o][k], with the output held in registers: a tile of up to four
    16-channel output blocks x a few pixels (24 zmm accumulators for 4 x 6), each input
    channel broadcast from x and multiplied by the tile's weight vectors. The weights
    are first packed (one pass on the pool, into the call's scratch) to (group of up to
    four output blocks, Ci, 16 x blocks), so the inner loop reads one stream. The whole
    reduction stays in registers, and the epilogue (folded batch norm, residual add)
-   is applied to the registers before the single store; the activation runs on the
-   chunk's rows right after, while they are in L1. Threads split (image, output group,
-   pixel range) chunks. */
+   and the activation (ReLU, ReLU6, hard-swish, hard-sigmoid: blocked_act.h) are applied
+   to the registers before the single store; another activation runs on the chunk's
+   rows right after, while they are in L1. Threads split (image, output group, pixel
+   range) chunks. */
 /* multiply-adds as FMAs (ISO C mode leaves them apart): this file's sums are its own,
    compared with the reference within float rounding, never bit for bit */
 #pragma GCC optimize("fp-contract=fast")
@@ -18,6 +20,7 @@
 #include <immintrin.h>
 
 #include "../../core/pool.h"
+#include "blocked_act.h"
 #include "cpu_internal.h"
 
 typedef float v16 __attribute__((vector_size(64)));
@@ -28,16 +31,26 @@ enum { B = 16, G = 4 /* output blocks per group */ };
 /* AVX-512 only: the blocked layout exists only there (cnn_blocked_width) */
 #define PW_TARGET __attribute__((target("avx512f")))
 
+static long up16(long v) { return (v + B - 1) / B * B; }
+
 bool cnn_blocked_pw_ok(const cnn_conv_desc *c)
 {
-    return __builtin_cpu_supports("avx512f") && c->groups == 1 && c->c_in % B == 0 && c->c_out % B == 0 && c->in[0] == 1 && c->k[0] == 1 &&
+    return __builtin_cpu_supports("avx512f") && c->groups == 1 && c->in[0] == 1 && c->k[0] == 1 &&
            c->k[1] == 1 && c->k[2] == 1 && c->s[1] == 1 && c->s[2] == 1 && c->p[1] == 0 && c->p[2] == 0 &&
            c->out[1] == c->in[1] && c->out[2] == c->in[2];
 }
 
+/* x plain: its channels must fill whole blocks (a plain x has no padded lanes). */
+bool cnn_blocked_pw_ok_io(const cnn_conv_desc *c, bool x_blocked)
+{
+    return cnn_blocked_pw_ok(c) && (x_blocked || c->c_in % B == 0);
+}
+
+/* the packed weights (padded to whole blocks) and the bias padded with zeros */
 size_t cnn_blocked_pw_scratch(const cnn_conv_desc *c)
 {
-    return cnn_blocked_pw_ok(c) ? (size_t)c->c_out * (size_t)c->c_in * sizeof(float) + 64 : 0;
+    if (!cnn_blocked_pw_ok(c)) return 0;
+    return ((size_t)up16(c->c_out) * (size_t)up16(c->c_in) + (size_t)up16(c->c_out)) * sizeof(float) + 128;
 }
 
 typedef struct pw_job {
@@ -45,6 +58,8 @@ typedef struct pw_job {
     const float *x, *w, *b;
     float *y, *wp;
     const cnn_blocked_epi *epi;
+    int act;      /* CNN_BACT_*: the activation applied in registers, or CALL */
+    int cip, cop; /* channels padded to whole blocks */
     long S;       /* pixels per image */
     int groups;   /* output groups (of up to G blocks) */
     int ranges;   /* pixel ranges per (image, group) */
@@ -52,19 +67,24 @@ typedef struct pw_job {
     bool x_blocked; /* x nChw16c, else NCHW */
 } pw_job;
 
-/* Packing: group g's panel is (Ci, nb * 16) at wp + g * G * 16 * Ci; each 16 output
-   channels of one input channel are one gather of a weight column. */
+/* Packing: group g's panel is (Cip, nb * 16) at wp + g * G * 16 * Cip; each 16 output
+   channels of one input channel are one gather of a weight column (padded output
+   channels and input channels: 0). */
 PW_TARGET static void pack_group(const pw_job *j, long g)
 {
-    const int ci = j->c->c_in, co = j->c->c_out;
-    const int o0 = (int)g * G * B, nb = (co - o0) / B < G ? (co - o0) / B : G, wd = nb * B;
-    float *dst = j->wp + (size_t)o0 * ci;
+    const int ci = j->c->c_in, co = j->c->c_out, cip = j->cip, cop = j->cop;
+    const int o0 = (int)g * G * B, nb = (cop - o0) / B < G ? (cop - o0) / B : G, wd = nb * B;
+    float *dst = j->wp + (size_t)o0 * cip;
     const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                            _mm512_set1_epi32(ci));
     for (int ob = 0; ob < nb; ob++) {
-        const float *src = j->w + (size_t)(o0 + ob * B) * ci;
+        const int orow = o0 + ob * B, real = co - orow < B ? co - orow : B;
+        const __mmask16 m = (__mmask16)((1u << real) - 1u);
+        const float *src = j->w + (size_t)orow * ci;
         for (int k = 0; k < ci; k++)
-            _mm512_storeu_ps(dst + (size_t)k * wd + ob * B, _mm512_i32gather_ps(idx, src + k, 4));
+            _mm512_storeu_ps(dst + (size_t)k * wd + ob * B,
+                             _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, src + k, 4));
+        for (int k = ci; k < cip; k++) _mm512_storeu_ps(dst + (size_t)k * wd + ob * B, _mm512_setzero_ps());
     }
 }
 
@@ -84,7 +104,7 @@ PW_TARGET static inline __attribute__((always_inline)) void pw_tile(const pw_job
                                                           const int NO, const int NP, const bool XB)
 {
     const long S = j->S;
-    const int CBI = j->c->c_in / B;
+    const int CBI = j->cip / B, act = j->act;
     /* x[channel cb * 16 + l][pixel p]: blocked at cb * S * 16 + p * 16 + l, plain at
        cb * 16 * S + l * S + p */
     const long ps = XB ? B : 1, ls = XB ? 1 : S;
@@ -122,6 +142,7 @@ PW_TARGET static inline __attribute__((always_inline)) void pw_tile(const pw_job
             v16 v = a[o][q];
             if (scale) v = v * sc + sh;
             if (ro) v += ld(ro + q * B);
+            if (act) cnn_bact_apply(&v, act);
             st(yo + q * B, v);
         }
     }
@@ -145,8 +166,7 @@ PW_TARGET static inline __attribute__((always_inline)) void pw_range(const pw_jo
 
 PW_TARGET static void pw_piece(const pw_job *j, long n, int g, long p0, long p1)
 {
-    const cnn_conv_desc *c = j->c;
-    const int ci = c->c_in, co = c->c_out, o0 = g * G * B;
+    const int ci = j->cip, co = j->cop, o0 = g * G * B;
     const int nb = (co - o0) / B < G ? (co - o0) / B : G;
     const long S = j->S;
     const float *xi = j->x + (size_t)n * ci * S;
@@ -169,7 +189,7 @@ PW_TARGET static void pw_piece(const pw_job *j, long n, int g, long p0, long p1)
         case 2: pw_range(j, xi, wg, bias, yg, resg, scale, shift, p0, p1, 2, 12, false); break;
         default: pw_range(j, xi, wg, bias, yg, resg, scale, shift, p0, p1, 1, 12, false); break;
         }
-    if (e && e->act)
+    if (j->act == CNN_BACT_CALL)
         for (int o = 0; o < nb; o++) e->act(e->act_arg, yg + ((size_t)o * S + p0) * B, (size_t)(p1 - p0) * B);
 }
 
@@ -186,37 +206,47 @@ static void pw_chunk(void *ctx, long chunk, int slot)
 void cnn_blocked_pw_forward(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
                             const float *b, float *y, const cnn_blocked_epi *epi, void *scratch)
 {
-    pw_job j = {.c = c, .x = x, .w = w, .b = b, .y = y, .epi = epi, .x_blocked = x_blocked};
+    pw_job j = {.c = c, .x = x, .w = w, .y = y, .epi = epi, .x_blocked = x_blocked};
+    j.act = cnn_bact_kind(epi);
+    j.cip = (int)up16(c->c_in);
+    j.cop = (int)up16(c->c_out);
     j.wp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    if (b && c->c_out % B) { /* the bias padded with zeros, after the packed weights */
+        float *bp = j.wp + (size_t)j.cop * j.cip;
+        for (int o = 0; o < j.cop; o++) bp[o] = o < c->c_out ? b[o] : 0.0f;
+        b = bp;
+    }
+    j.b = b;
     j.S = (long)c->out[1] * c->out[2];
-    j.groups = (c->c_out / B + G - 1) / G;
-    cnn_parallel_for_n(j.groups, (long)c->c_out * c->c_in < 32768 ? 1 : 0, pack_chunk, &j);
-    /* pixel ranges of at least 48 pixels (whole 6-pixel tiles), and at least 8
-       chunks per thread where the call is large enough: at batch 1 the output groups
-       and the pixel ranges share out the work. Each output is computed the same way
-       whatever the ranges, so results do not depend on them. */
+    j.groups = (j.cop / B + G - 1) / G;
+    cnn_parallel_for_n(j.groups, (long)j.cop * j.cip < 32768 ? 1 : 0, pack_chunk, &j);
+    /* pixel ranges of about equal length, at least 24 pixels (four 6-pixel tiles),
+       and at least 8 chunks per thread where the call is large enough: at batch 1 the
+       output groups and the pixel ranges share out the work. Each output is computed
+       the same way whatever the ranges (one pixel's sum never depends on its tile), so
+       results do not depend on them. */
     long per = (long)c->n * j.groups, want = 8L * cnn_pool_threads();
-    long range = 6 * ((j.S + 5) / 6);
-    while (range > 48 && per * ((j.S + range - 1) / range) < want) range = 6 * ((range / 2 + 5) / 6);
-    j.range = range;
-    j.ranges = (int)((j.S + range - 1) / range);
+    long nr = 1;
+    while ((j.S + nr) / (nr + 1) >= 24 && per * nr < want) nr++;
+    j.range = (j.S + nr - 1) / nr;
+    j.ranges = (int)((j.S + j.range - 1) / j.range);
     double macs = (double)c->n * j.S * c->c_in * c->c_out;
     cnn_parallel_for_n(per * j.ranges, macs < 262144.0 ? 1 : 0, pw_chunk, &j);
 }
 
-bool cnn_blocked_pw_use(const cnn_conv_desc *c)
+bool cnn_blocked_pw_use(const cnn_conv_desc *c, bool x_blocked)
 {
     static int env = -2;
     if (env == -2) {
         const char *v = getenv("CNN_CPU_PW");
         env = v && *v ? atoi(v) != 0 : -1;
     }
-    if (!cnn_blocked_pw_ok(c)) return false;
+    if (!cnn_blocked_pw_ok_io(c, x_blocked)) return false;
     if (env >= 0) return env == 1;
     /* Measured against oneDNN's blocked primitive at batch 1 (bench/blocked_layers.c,
        bench/RESULTS.md): with planes of 14x14 and more and up to ~40k weights the own
        kernel is as fast on one thread and faster on two (its epilogue fused, its split
        over output groups and pixel ranges); on 7x7 planes with wide layers oneDNN is
        faster (the per-call weight packing weighs more there). */
-    return (long)c->out[1] * c->out[2] >= 196 && (long)c->c_in * c->c_out <= 40000;
+    return (long)c->out[1] * c->out[2] >= 196 && up16(c->c_in) * up16(c->c_out) <= 40000;
 }

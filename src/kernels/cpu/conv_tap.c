@@ -5,8 +5,11 @@
      forward          Y (N x C_out) = X (N x C_in) Wt^T + b
      backward-data    dX += dY Wt
      backward-weights dWt += dY^T X, db += column sums of dY
-   (Wt: the C_out x C_in weights of the tap, gathered into scratch). oneDNN's backward
-   kernels visit every tap of such a layer: 9x the work for a 3x3 kernel. */
+   (Wt: the C_out x C_in weights of the tap, gathered into scratch; a 1x1 kernel's
+   weights are Wt as they are). oneDNN's backward kernels visit every tap of such a
+   layer: 9x the work for a 3x3 kernel. 1x1 kernels on 1x1 planes (the fully connected
+   layers of a squeeze-and-excitation gate) are such layers too: a matrix product
+   here, where oneDNN spent more on its call and reorders than on the arithmetic. */
 #include "cpu_internal.h"
 
 /* The one tap (index into the kernel volume) every output reads, or -1. */
@@ -26,9 +29,10 @@ static long live_tap(const cnn_conv_desc *c)
 
 bool cnn_tap_conv_use(const cnn_conv_desc *c)
 {
-    long kv = (long)c->k[0] * c->k[1] * c->k[2];
-    return c->groups == 1 && kv > 1 && live_tap(c) >= 0;
+    return c->groups == 1 && live_tap(c) >= 0;
 }
+
+static bool one_tap(const cnn_conv_desc *c) { return (long)c->k[0] * c->k[1] * c->k[2] == 1; }
 
 size_t cnn_tap_conv_scratch(const cnn_conv_desc *c)
 {
@@ -46,8 +50,11 @@ static void gather(const cnn_conv_desc *c, const float *w, float *wt)
 void cnn_tap_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                           float *y, void *scratch)
 {
-    float *wt = scratch;
-    gather(c, w, wt);
+    const float *wt = w;
+    if (!one_tap(c)) {
+        gather(c, w, scratch);
+        wt = scratch;
+    }
     cnn_cpu_gemm(0, 1, c->n, c->c_out, c->c_in, 1.0f, x, c->c_in, wt, c->c_in, 0.0f, y, c->c_out);
     if (b)
         for (int n = 0; n < c->n; n++)
@@ -57,8 +64,11 @@ void cnn_tap_conv_forward(const cnn_conv_desc *c, const float *x, const float *w
 void cnn_tap_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
                                 void *scratch)
 {
-    float *wt = scratch;
-    gather(c, w, wt);
+    const float *wt = w;
+    if (!one_tap(c)) {
+        gather(c, w, scratch);
+        wt = scratch;
+    }
     cnn_cpu_gemm(0, 0, c->n, c->c_in, c->c_out, 1.0f, dy, c->c_out, wt, c->c_in, 1.0f, dx, c->c_in);
 }
 

@@ -58,11 +58,21 @@ cnn_blocked_planes_fn cnn_cpu_global_avgpool_blocked_forward;
 cnn_blocked_scale_fn cnn_cpu_mul_channel_blocked_forward;
 cnn_chan_copy_fn cnn_cpu_channel_copy;
 /* Pointwise (1x1, stride 1, unpadded, groups 1) convolution writing nChw16c from a
-   blocked or plain x, with the epilogue fused (blocked_pw.c); scratch:
+   blocked or plain x (channels padded to whole blocks), with the epilogue fused (blocked_pw.c); scratch:
    cnn_blocked_pw_scratch(c) bytes (the packed weights). cnn_blocked_pw_use: whether the blocked layout runs c with it rather
    than oneDNN (measured per shape; CNN_CPU_PW=0 / 1 forces it, for benchmarks). */
 bool cnn_blocked_pw_ok(const cnn_conv_desc *c);
-bool cnn_blocked_pw_use(const cnn_conv_desc *c);
+/* A first layer (1-4 plain input channels, kernel up to 3x3, groups 1, dilation 1)
+   writing nChw16c, with the epilogue fused (blocked_stem.c); scratch:
+   cnn_blocked_stem_scratch(c) bytes (the packed weights, 0: c is not one). */
+bool cnn_blocked_stem_ok(const cnn_conv_desc *c);
+bool cnn_blocked_stem_use(const cnn_conv_desc *c);
+size_t cnn_blocked_stem_scratch(const cnn_conv_desc *c);
+void cnn_blocked_stem_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b, float *y,
+                              const cnn_blocked_epi *epi, void *scratch);
+/* ... for x blocked or plain (a plain x's channels must fill whole blocks) */
+bool cnn_blocked_pw_ok_io(const cnn_conv_desc *c, bool x_blocked);
+bool cnn_blocked_pw_use(const cnn_conv_desc *c, bool x_blocked);
 size_t cnn_blocked_pw_scratch(const cnn_conv_desc *c);
 void cnn_blocked_pw_forward(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
                             const float *b, float *y, const cnn_blocked_epi *epi, void *scratch);
