@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "onnx_internal.h"
@@ -548,7 +549,18 @@ static cnn_status fold_elementwise(ox_imp *I, const char *op, int n_in)
                 cnn_onnx_const_free(&r);
                 return fail(I, CNN_ERR_FORMAT, "integer division by zero");
             }
-            r.i[k] = op[0] == 'A' ? a + b : op[0] == 'S' ? a - b : op[0] == 'M' ? a * b : a / b;
+            int64_t v = 0;
+            bool over;
+            if (op[0] == 'A') over = __builtin_add_overflow(a, b, &v);
+            else if (op[0] == 'S') over = __builtin_sub_overflow(a, b, &v);
+            else if (op[0] == 'M') over = __builtin_mul_overflow(a, b, &v);
+            else if ((over = a == INT64_MIN && b == -1) == false) v = a / b;
+            if (over) {
+                cnn_onnx_const_free(&r);
+                return fail(I, CNN_ERR_FORMAT, "int64 overflow in %s of %lld and %lld", op, (long long)a,
+                            (long long)b);
+            }
+            r.i[k] = v;
         }
     }
     return set_out_const(I, 0, &r);
