@@ -45,6 +45,8 @@ int cmd_eval(int argc, char **argv)
     }
     cnn_model m;
     if (cnn_model_load(pos[0], batch, &m) != CNN_OK) return cli_fail(pos[0]);
+    /* inference only: the weights stay as loaded, so packed copies are kept (docs/architecture.md, "Kernels") */
+    cnn_graph_set_const_weights(m.g, true);
     cnn_dataset d = {0};
     if ((r = cli_model_data(&data, &ha, &m, strcmp(split, "train") == 0, &d)) >= 0) return r;
     cnn_metrics mt;
@@ -123,6 +125,8 @@ int cmd_predict(int argc, char **argv)
     float *p = malloc((size_t)m.classes * sizeof *p);
     int *order = malloc((size_t)m.classes * sizeof *order);
     cnn_graph_set_training(m.g, false);
+    /* inference only: the weights stay as loaded, so packed copies are kept (docs/architecture.md, "Kernels") */
+    cnn_graph_set_const_weights(m.g, true);
     for (int i = 1; i < n_pos && x && p && order; i++) {
         if (cnn_model_load_image(&m, pos[i], x) != CNN_OK) {
             rc = cli_fail(pos[i]);

@@ -145,6 +145,8 @@ int cmd_hsi_map(int argc, char **argv)
         goto done;
     }
     cnn_graph_set_training(m.g, false);
+    /* inference only: the weights stay as loaded, so packed copies are kept (docs/architecture.md, "Kernels") */
+    cnn_graph_set_const_weights(m.g, true);
     t0 = cnn_now_s();
     int last_pct = -1;
     /* patches of one batch of pixels at a time: the whole scene's would not fit */
