@@ -307,105 +307,68 @@ TGT static void micro_any(int mr, int nv, const int8_t *w, int K, const int8_t *
     }
 }
 
-/* One call's arguments and geometry, for the pool's chunks (core/pool.h). */
-typedef struct vjob {
-    const cnn_conv_desc *c;
-    const int8_t *x, *w;
-    const int32_t *b;
-    const float *m;
-    const cnn_s8_epilogue *ep;
-    float *y;
-    int8_t *xp; /* packed columns */
-    int32_t *cs;
-    int G, cg, og, K, OH;
-    size_t K4, P, Pp, in_sp;
-    long pb, ob;
-    int8_t idx[4][64]; /* dw_vbmi's byte permutations */
-    int G4, RW;
-    bool rows;
-} vjob;
-
-/* the micro-kernel over channel block obi, pixel block pbi of panel pn (packed) */
-TGT static INL void gemm_block(const vjob *j, long pn, int obi, int pbi)
-{
-    const cnn_conv_desc *c = j->c;
-    int n = (int)(pn / j->G), g = (int)(pn % j->G);
-    int o0 = obi * MR, mr = j->og - o0 < MR ? j->og - o0 : MR;
-    size_t p0 = (size_t)pbi * NV * 16;
-    int nv = (int)((j->Pp - p0) / 16 < NV ? (j->Pp - p0) / 16 : NV);
-    int oc = g * j->og + o0;
-    size_t yo = ((size_t)n * c->c_out + oc) * j->P;
-    const cnn_s8_epilogue *ep = j->ep;
-    micro_any(mr, nv, j->w + (size_t)oc * j->K, j->K, j->xp + (size_t)pn * j->K4 * j->Pp * 4, j->Pp,
-              j->cs + (size_t)pn * j->Pp, p0, j->P, j->b ? j->b + oc : NULL, j->m + oc, ep, oc,
-              ep && ep->res ? ep->res + yo : NULL, j->y, yo);
-}
-
-/* one (image, group) panel: packed, then multiplied while in this core's cache */
-TGT static void dense_panel(void *arg, long pn, int slot)
-{
-    (void)slot;
-    const vjob *j = arg;
-    int n = (int)(pn / j->G), g = (int)(pn % j->G);
-    pack(j->c, j->x + ((size_t)n * j->c->c_in + (size_t)g * j->cg) * j->in_sp, j->K, j->Pp,
-         j->xp + (size_t)pn * j->K4 * j->Pp * 4, j->cs + (size_t)pn * j->Pp, 0, j->OH);
-    for (int pbi = 0; pbi < j->pb; pbi++)
-        for (int obi = 0; obi < j->ob; obi++) gemm_block(j, pn, obi, pbi);
-}
-
-/* (panel, output row) r in [lo, hi): packed */
-TGT static void dense_pack(void *arg, long lo, long hi, int slot)
-{
-    (void)slot;
-    const vjob *j = arg;
-    for (long r = lo; r < hi; r++) {
-        long pn = r / j->OH;
-        int oh = (int)(r % j->OH), n = (int)(pn / j->G), g = (int)(pn % j->G);
-        pack(j->c, j->x + ((size_t)n * j->c->c_in + (size_t)g * j->cg) * j->in_sp, j->K, j->Pp,
-             j->xp + (size_t)pn * j->K4 * j->Pp * 4, j->cs + (size_t)pn * j->Pp, oh, oh + 1);
-    }
-}
-
-/* GEMM jobs [lo, hi) of (panel, channel block, pixel block), pixel blocks innermost */
-TGT static void dense_gemm(void *arg, long lo, long hi, int slot)
-{
-    (void)slot;
-    const vjob *j = arg;
-    long per = j->pb * j->ob;
-    for (long jb = lo; jb < hi; jb++) {
-        long pn = jb / per, rest = jb % per;
-        gemm_block(j, pn, (int)(rest / j->pb), (int)(rest % j->pb));
-    }
-}
-
 TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                       const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
 {
-    vjob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .G = c->groups,
-              .K = (int)kdim(c), .OH = c->out[1]};
-    j.cg = c->c_in / j.G, j.og = c->c_out / j.G;
-    j.K4 = (size_t)(j.K + 3) / 4, j.P = (size_t)j.OH * c->out[2], j.Pp = rup(j.P, 16);
-    j.in_sp = (size_t)c->in[1] * c->in[2];
-    long panels = (long)c->n * j.G;
-    j.xp = scratch;
-    j.cs = (int32_t *)((char *)scratch + rup((size_t)panels * j.K4 * j.Pp * 4, 64));
-    j.pb = (long)((j.Pp / 16 + NV - 1) / NV), j.ob = (j.og + MR - 1) / MR;
-    double macs = (double)panels * (double)j.P * (double)j.K * (double)j.og;
+    int G = c->groups, cg = c->c_in / G, og = c->c_out / G, K = (int)kdim(c), OH = c->out[1];
+    size_t K4 = (size_t)(K + 3) / 4, P = (size_t)OH * c->out[2], Pp = rup(P, 16);
+    size_t in_sp = (size_t)c->in[1] * c->in[2];
+    long panels = (long)c->n * G;
+    int8_t *xp = scratch;
+    int32_t *cs = (int32_t *)((char *)scratch + rup((size_t)panels * K4 * Pp * 4, 64));
+    long pb = (long)((Pp / 16 + NV - 1) / NV), ob = (og + MR - 1) / MR;
     if (panels >= 4) {
-        /* a batch (or groups): one (image, group) panel per chunk, packed and
-           multiplied at once, so its columns are still in this core's cache when the
-           micro-kernel reads them (all panels packed first leave the caches at batch 16) */
-        cnn_parallel_for_n(panels, macs > 262144.0 ? 0 : 1, dense_panel, &j);
+        /* a batch (or groups): one (image, group) panel per job, packed and multiplied
+           at once, so its columns are still in this core's cache when the micro-kernel
+           reads them (all panels packed first leave the caches at batch 16) */
+        bool pp = (double)panels * (double)P * (double)K * (double)og > 262144.0;
+#pragma omp parallel for schedule(dynamic, 1) if (pp)
+        for (long pn = 0; pn < panels; pn++) {
+            int n = (int)(pn / G), g = (int)(pn % G);
+            int8_t *xpn = xp + (size_t)pn * K4 * Pp * 4;
+            int32_t *csn = cs + (size_t)pn * Pp;
+            pack(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xpn, csn, 0, OH);
+            for (long pbi = 0; pbi < pb; pbi++)
+                for (long obi = 0; obi < ob; obi++) {
+                    int o0 = (int)obi * MR, mr = og - o0 < MR ? og - o0 : MR;
+                    size_t p0 = (size_t)pbi * NV * 16;
+                    int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
+                    int oc = g * og + o0;
+                    size_t yo = ((size_t)n * c->c_out + oc) * P;
+                    micro_any(mr, nv, w + (size_t)oc * K, K, xpn, Pp, csn, p0, P, b ? b + oc : NULL, m + oc, ep,
+                              oc, ep && ep->res ? ep->res + yo : NULL, y, yo);
+                }
+        }
         return;
     }
-    /* all rows packed, then the GEMM jobs, pixel blocks innermost: a range of jobs
-       holds whole channel blocks, so ranges of equal length hold equal work (the last
-       pixel block is often narrower: 49 pixels are 48 + 1). Small layers run on one
-       thread: waking the other costs more than they do. */
-    long rows = panels * j.OH, jobs = panels * j.pb * j.ob;
-    cnn_parallel_range(rows, 1, (double)panels * (double)j.P * (double)j.K4 > 16384.0 ? 0 : 1,
-                       dense_pack, &j);
-    cnn_parallel_range(jobs, j.pb, jobs > 1 && macs > 262144.0 ? 0 : 1, dense_gemm, &j);
+    /* pack: (panel, output row) jobs */
+    long rows = panels * OH;
+    /* small layers run on one thread: a parallel region costs more than they do */
+    bool par = (double)panels * (double)P * (double)K4 > 16384.0;
+#pragma omp parallel for schedule(static) if (par)
+    for (long r = 0; r < rows; r++) {
+        long pn = r / OH;
+        int oh = (int)(r % OH);
+        int n = (int)(pn / G), g = (int)(pn % G);
+        pack(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xp + (size_t)pn * K4 * Pp * 4,
+             cs + (size_t)pn * Pp, oh, oh + 1);
+    }
+    /* GEMM: (panel, pixel block, channel block) jobs, channel blocks innermost */
+    long jobs = panels * pb * ob;
+    par = jobs > 1 && (double)panels * (double)P * (double)K * (double)og > 262144.0;
+#pragma omp parallel for schedule(static) if (par)
+    for (long jb = 0; jb < jobs; jb++) {
+        long pn = jb / (pb * ob), rest = jb % (pb * ob);
+        int pbi = (int)(rest / ob), obi = (int)(rest % ob);
+        int n = (int)(pn / G), g = (int)(pn % G);
+        int o0 = obi * MR, mr = og - o0 < MR ? og - o0 : MR;
+        size_t p0 = (size_t)pbi * NV * 16;
+        int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
+        int oc = g * og + o0;
+        size_t yo = ((size_t)n * c->c_out + oc) * P;
+        micro_any(mr, nv, w + (size_t)oc * K, K, xp + (size_t)pn * K4 * Pp * 4, Pp, cs + (size_t)pn * Pp,
+                  p0, P, b ? b + oc : NULL, m + oc, ep, oc, ep && ep->res ? ep->res + yo : NULL, y, yo);
+    }
 }
 
 /* linear (a 1x1 convolution of 1x1 pixels, every image one pixel): the dense path
@@ -552,22 +515,26 @@ static bool dw_fits_window(const cnn_conv_desc *c)
    into its dword and one vpdpbusd with the 4 weights (0 past kW). The accumulator
    starts at b - 128 * (sum of all weights), which takes the 128s off again; a row
    outside the image adds back its 128 * row sum instead of being read. Exact int32. */
-TGT_VBMI static void dwv_planes(void *arg, long j0, long j1, int slot)
+TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                        const float *m, const cnn_s8_epilogue *ep, float *y)
 {
-    (void)slot;
-    const vjob *jb = arg;
-    const cnn_conv_desc *c = jb->c;
-    const int8_t *x = jb->x, *w = jb->w;
-    const int32_t *b = jb->b;
-    const float *m = jb->m;
-    const cnn_s8_epilogue *ep = jb->ep;
-    float *y = jb->y;
     int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2], KH = c->k[1], KW = c->k[2];
-    int sh = c->s[1], ph = c->p[1], pw = c->p[2], dh = c->d[1], sw = c->s[2];
-    int G4 = jb->G4;
+    int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
+    int G4 = (KW + 3) / 4;
     __m512i idx[4];
-    for (int g = 0; g < G4; g++) idx[g] = _mm512_loadu_si512(jb->idx[g]);
-    for (long job = j0; job < j1; job++) {
+    for (int g = 0; g < G4; g++) {
+        int8_t t[64];
+        for (int j = 0; j < 16; j++)
+            for (int q = 0; q < 4; q++) {
+                int k = 4 * g + q;
+                t[4 * j + q] = (int8_t)(k < KW ? j * sw + k * dw : 0);
+            }
+        idx[g] = _mm512_loadu_si512(t);
+    }
+    long jobs = (long)c->n * c->c_in;
+    bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
+#pragma omp parallel for schedule(static) if (par)
+    for (long job = 0; job < jobs; job++) {
         int ch = (int)(job % c->c_in);
         const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
         size_t yp = (size_t)job * OH * OW;
@@ -615,41 +582,25 @@ TGT_VBMI static void dwv_planes(void *arg, long j0, long j1, int slot)
     }
 }
 
-TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                        const float *m, const cnn_s8_epilogue *ep, float *y)
-{
-    vjob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .G4 = (c->k[2] + 3) / 4};
-    for (int g = 0; g < j.G4; g++)
-        for (int l = 0; l < 16; l++)
-            for (int q = 0; q < 4; q++) {
-                int k = 4 * g + q;
-                j.idx[g][4 * l + q] = (int8_t)(k < c->k[2] ? l * c->s[2] + k * c->d[2] : 0);
-            }
-    long jobs = (long)c->n * c->c_in;
-    bool par = (double)jobs * c->out[1] * c->out[2] * c->k[1] * c->k[2] > 65536.0;
-    cnn_parallel_range(jobs, 1, par ? 0 : 1, dwv_planes, &j);
-}
-
 /* depthwise, strides 1 and 2: per output row, the kH input rows it reads widened to
    float once (zero padded left and right), then per 16 outputs one unmasked load and
    an FMA per tap. Other strides, or rows too wide for the row buffer: masked byte loads
    per tap. One (image, channel) plane per job. */
 #define DW_ROWBUF 8192 /* floats */
-TGT static void dwf_planes(void *arg, long j0, long j1, int slot)
+TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                          const float *m, const cnn_s8_epilogue *ep, float *y)
 {
-    (void)slot;
-    const vjob *jb = arg;
-    const cnn_conv_desc *c = jb->c;
-    const int8_t *x = jb->x, *w = jb->w;
-    const int32_t *b = jb->b;
-    const float *m = jb->m;
-    const cnn_s8_epilogue *ep = jb->ep;
-    float *y = jb->y;
     int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2], KH = c->k[1], KW = c->k[2];
     int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
-    int RW = jb->RW;
-    bool rows = jb->rows;
-    for (long job = j0; job < j1; job++) {
+    /* a padded row: pw zeros, W values, zeros up to the last lane any vector reads */
+    int OWv = (OW + 15) / 16 * 16;
+    int RW = (OWv - 1) * sw + (KW - 1) * dw + 1 + 32;
+    if (RW < pw + W) RW = pw + W;
+    bool rows = (sw == 1 || sw == 2) && KH * RW <= DW_ROWBUF && KH * KW <= 64;
+    long jobs = (long)c->n * c->c_in;
+    bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
+#pragma omp parallel for schedule(static) if (par)
+    for (long job = 0; job < jobs; job++) {
         int ch = (int)(job % c->c_in);
         const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
         size_t yp = (size_t)job * OH * OW; /* output element of the plane */
@@ -726,20 +677,6 @@ TGT static void dwf_planes(void *arg, long j0, long j1, int slot)
                 store16(ep, y, yp + (size_t)oh * OW + ow0, f, mk);
             }
     }
-}
-TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                          const float *m, const cnn_s8_epilogue *ep, float *y)
-{
-    int W = c->in[2], OW = c->out[2], KH = c->k[1], KW = c->k[2], sw = c->s[2], pw = c->p[2];
-    /* a padded row: pw zeros, W values, zeros up to the last lane any vector reads */
-    int OWv = (OW + 15) / 16 * 16;
-    int RW = (OWv - 1) * sw + (KW - 1) * c->d[2] + 1 + 32;
-    if (RW < pw + W) RW = pw + W;
-    vjob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .RW = RW,
-              .rows = (sw == 1 || sw == 2) && KH * RW <= DW_ROWBUF && KH * KW <= 64};
-    long jobs = (long)c->n * c->c_in;
-    bool par = (double)jobs * c->out[1] * OW * KH * KW > 65536.0;
-    cnn_parallel_range(jobs, 1, par ? 0 : 1, dwf_planes, &j);
 }
 #endif
 
