@@ -16,52 +16,8 @@
 #include "kernels/cpu/cpu_internal.h"
 #include "kernels/kernels.h"
 #include "testutil.h"
+#include "blocked_test.h"
 
-static cnn_rng g_rng;
-
-static float *rnd(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    tu_fill(p, n, -1.0f, 1.0f, &g_rng);
-    return p;
-}
-
-/* (N, C, S) <-> (N, ceil(C/16), S, 16), padded lanes 0 */
-#define CB(c) (((c) + 15) / 16)
-static void to_blocked(const float *x, int n, int c, size_t s, float *xb)
-{
-    memset(xb, 0, (size_t)n * CB(c) * 16 * s * sizeof *xb);
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++)
-            for (size_t p = 0; p < s; p++)
-                xb[(((size_t)i * CB(c) + ch / 16) * s + p) * 16 + ch % 16] = x[((size_t)i * c + ch) * s + p];
-}
-static void from_blocked(const float *xb, int n, int c, size_t s, float *x)
-{
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++)
-            for (size_t p = 0; p < s; p++)
-                x[((size_t)i * c + ch) * s + p] = xb[(((size_t)i * CB(c) + ch / 16) * s + p) * 16 + ch % 16];
-}
-
-static float clamp06(float v) { return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v; }
-static float act1(int act, float v)
-{
-    switch (act) {
-    case CNN_ACT_RELU: return v > 0.0f ? v : 0.0f;
-    case CNN_ACT_RELU6: return clamp06(v);
-    case CNN_ACT_HARDSWISH: return v * clamp06(v + 3.0f) / 6.0f;
-    case CNN_ACT_HARDSIGMOID: return clamp06(v + 3.0f) / 6.0f;
-    case CNN_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
-    default: return v;
-    }
-}
-static void act_fn(const void *arg, float *y, size_t n)
-{
-    const cnn_act_desc *a = arg;
-    for (size_t i = 0; i < n; i++) y[i] = act1(a->act, y[i]);
-}
 /* the activation of case i; the first through the function only (no act_desc) */
 static const int g_acts[] = {CNN_ACT_RELU6, CNN_ACT_RELU, CNN_ACT_RELU6, CNN_ACT_HARDSWISH, CNN_ACT_HARDSIGMOID,
                              CNN_ACT_SIGMOID};
