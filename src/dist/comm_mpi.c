@@ -138,13 +138,7 @@ static void mpi_abort(cnn_comm *c, int code)
 
 static void release(mpi_impl *m)
 {
-    if (!m) return;
-    cnn_free(m->scratch);
-    cnn_free(m->scounts);
-    cnn_free(m->sdispls);
-    cnn_free(m->rcounts);
-    cnn_free(m->rdispls);
-    cnn_free(m);
+    if (m) CNN_FREE_ALL(m->scratch, m->scounts, m->sdispls, m->rcounts, m->rdispls, m);
 }
 
 static void mpi_free(cnn_comm *c)
@@ -161,14 +155,7 @@ static void mpi_free(cnn_comm *c)
     c->impl = NULL;
 }
 
-static const cnn_comm_ops mpi_ops = {
-    .name = "mpi",
-    .allreduce_sum = mpi_allreduce_sum,
-    .bcast = mpi_bcast,
-    .barrier = mpi_barrier,
-    .abort = mpi_abort,
-    .free = mpi_free,
-};
+CNN_COMM_OPS(mpi, "mpi");
 
 cnn_status cnn_comm_mpi_new(cnn_comm **out)
 {
