@@ -99,6 +99,22 @@ cnn_conv_scratch_fn cnn_thin_conv_scratch_forward; /* forward alone */
 cnn_conv_fwd_fn cnn_thin_conv_forward;
 cnn_conv_bwd_data_fn cnn_thin_conv_backward_data;
 cnn_conv_bwd_weights_fn cnn_thin_conv_backward_weights;
+/* Which kernels run convolution c on the cpu backend, decided here once for its
+   table's entries and the kernel names of profiles: depthwise, one kernel tap, short
+   reduction (above, in that order of precedence), else oneDNN. */
+typedef enum {
+    CNN_CPU_CONV_DW,
+    CNN_CPU_CONV_TAP,
+    CNN_CPU_CONV_THIN,
+    CNN_CPU_CONV_DNNL
+} cnn_cpu_conv_path;
+static inline cnn_cpu_conv_path cnn_cpu_conv_path_of(const cnn_conv_desc *c)
+{
+    if (cnn_cpu_is_depthwise(c)) return CNN_CPU_CONV_DW;
+    if (cnn_tap_conv_use(c)) return CNN_CPU_CONV_TAP;
+    if (cnn_thin_conv_use(c)) return CNN_CPU_CONV_THIN;
+    return CNN_CPU_CONV_DNNL;
+}
 /* int8 convolutions with AVX-512 VNNI (conv_s8_vnni.c): dense 2D ones as packed
    columns + an own vpdpbusd micro-kernel, depthwise 2D ones vectorised; the contracts
    of conv_forward_s8. cnn_vnni_s8_use says which layers (and whether the CPU can). */
