@@ -335,6 +335,15 @@ fail:
    CNN_CPU_WINOGRAD=0 turns it off, 2 takes it wherever oneDNN has it (benchmarks). */
 static int g_wino = -1; /* -1: CNN_CPU_WINOGRAD decides when first asked */
 
+/* Kept Winograd on a small call (under 512 output pixels: oneDNN's F(2,3)) with more
+   than 256 input channels not a multiple of 512 ran 1.1-2.2x slower than direct
+   (bench/dense_layers.c, bench/RESULTS.md: AlexNet's 384->256 at 13x13 0.63x, 320 / 384
+   / 448 inputs at 13x13 and 14x14 0.46-0.90x; 512->256 at 13x13 1.53x faster). */
+static bool kept_wino_slow_ic(const cnn_conv_desc *c)
+{
+    return (size_t)c->n * spatial_out(c) < 512 && c->c_in > 256 && c->c_in % 512 != 0;
+}
+
 static bool use_winograd_kept(const cnn_conv_desc *c, int layout, bool kept)
 {
     int env = g_wino;
@@ -348,6 +357,7 @@ static bool use_winograd_kept(const cnn_conv_desc *c, int layout, bool kept)
            (env == 2 ||
             (!kept && (size_t)c->n * spatial_out(c) >= 512) ||
             (kept && ((c->c_out + 15) / 16 % 2 == 0 || (size_t)c->n * spatial_out(c) >= 512) &&
+             !kept_wino_slow_ic(c) &&
              ((c->out[1] >= 12 && c->out[2] >= 12) ||
               (double)c->c_in * (double)c->c_out <= 200.0 * (double)c->n * (double)spatial_out(c))));
 }

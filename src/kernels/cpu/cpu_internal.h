@@ -76,6 +76,21 @@ bool cnn_blocked_pw_use(const cnn_conv_desc *c, bool x_blocked);
 size_t cnn_blocked_pw_scratch(const cnn_conv_desc *c);
 void cnn_blocked_pw_forward(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
                             const float *b, float *y, const cnn_blocked_epi *epi, void *scratch);
+/* Dense direct convolution (any kernel, stride, padding; groups 1, dilation 1) from a
+   blocked x to a blocked y with the epilogue fused (blocked_conv.c); scratch:
+   cnn_blocked_conv_scratch(c) bytes (packed weights, unless kept under a constant
+   weights generation wgen). cnn_blocked_conv_use: whether the blocked layout runs c
+   with it rather than oneDNN (measured per shape; CNN_CPU_DENSE=0 / 1 forces it). */
+bool cnn_blocked_conv_ok(const cnn_conv_desc *c);
+/* ... from a plain x: only 3 channels (an RGB first layer) */
+bool cnn_blocked_conv_ok_io(const cnn_conv_desc *c, bool x_blocked);
+bool cnn_blocked_conv_use(const cnn_conv_desc *c, bool x_blocked);
+size_t cnn_blocked_conv_scratch(const cnn_conv_desc *c);
+void cnn_blocked_conv_forward(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
+                              const float *b, float *y, const cnn_blocked_epi *epi, void *scratch, uint64_t wgen);
+void cnn_blocked_conv_forget(const void *lo, size_t bytes);
+size_t cnn_blocked_conv_kept_bytes(void);
+void cnn_cpu_set_dense(int mode); /* -1: the measured rule, 0 / 1 forced (benchmarks) */
 /* Depthwise 2D convolution, groups == C_in == C_out, D = 1 (depthwise.c). */
 bool cnn_cpu_is_depthwise(const cnn_conv_desc *c);
 void cnn_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
