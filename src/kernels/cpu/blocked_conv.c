@@ -7,8 +7,8 @@
    into 7-wide pieces); per kernel tap each pixel's input pointer is worked out once (a
    zero vector where the tap falls into the padding), then for each of the 16 input
    channels of a block one broadcast per pixel feeds the tile's FMAs. The reduction runs
-   in chunks of input blocks whose packed weights fit in L1 (one block of a 3x3 layer,
-   eight of a 1x1): a pixel range is swept once per chunk, partial sums kept in y, so each
+   in chunks of (input block, kernel row) rows whose packed weights fit in L1 (two rows of
+   a 3x3 layer, eight blocks of a 1x1): a pixel range is swept once per chunk, partial sums kept in y, so each
    weight is read from L2 once per range instead of once per tile. The last chunk applies
    the epilogue (folded batch norm, residual, activation: blocked_act.h) to the registers
    before its store. Weights are packed to (group of up to four output blocks, Ci/16,
@@ -79,7 +79,7 @@ typedef struct dc_job {
     int lanes;    /* input channels per block: 16, or a plain x's 3 */
     bool xb;      /* x nChw16c, else NCHW with 3 channels (an RGB stem) */
     int taps;     /* KH * KW */
-    int chunk;    /* input blocks per reduction chunk */
+    int chunk;    /* (input block, kernel row) rows per reduction chunk */
     long S, Sin;  /* output / input pixels per image */
     int groups;   /* output groups (of up to G blocks) */
     int ranges;   /* pixel ranges per (image, group) */
@@ -125,7 +125,7 @@ dc_tile(const dc_job *j, const float *restrict xi, const float *restrict wg, con
     const cnn_conv_desc *c = j->c;
     const int KH = c->k[1], KW = c->k[2], H = c->in[1], W = c->in[2], OW = c->out[2];
     const long S = j->S, Sin = j->Sin;
-    const bool first = cb0 == 0, last = cb1 == j->cbi;
+    const bool first = cb0 == 0, last = cb1 == j->cbi * KH;
     int ih0[NPMAX], iw0[NPMAX];
 #pragma GCC unroll 12
     for (int q = 0; q < NP; q++) {
@@ -143,11 +143,12 @@ dc_tile(const dc_job *j, const float *restrict xi, const float *restrict wg, con
     }
     /* x[channel cb * NL + l][pixel i] at (cb * S + i) * NL + l: nChw16c, or a plain RGB x
        transposed to (H, W, 3) */
-    const float *wk = wg + (size_t)cb0 * (size_t)j->taps * NL * NO * B;
-    for (int cb = cb0; cb < cb1; cb++) {
+    /* reduction rows r = (input block, kernel row) in [cb0, cb1) */
+    const float *wk = wg + (size_t)cb0 * (size_t)KW * NL * NO * B;
+    for (int r = cb0; r < cb1; r++) {
+        const int cb = r / KH, kh = r % KH;
         const float *xc = xi + (size_t)cb * Sin * NL;
-        for (int kh = 0; kh < KH; kh++)
-            for (int kw = 0; kw < KW; kw++, wk += NL * NO * B) {
+        for (int kw = 0; kw < KW; kw++, wk += NL * NO * B) {
                 const float *xq[NPMAX];
 #pragma GCC unroll 12
                 for (int q = 0; q < NP; q++) {
@@ -227,8 +228,9 @@ DC_TARGET static void dc_piece(const dc_job *j, long n, int g, long p0, long p1)
     const float *resg = e && e->res ? e->res + yoff : NULL;
     const float *scale = e && e->scale ? e->scale + o0 : NULL, *shift = e && e->scale ? e->shift + o0 : NULL;
     const float *bias = j->b ? j->b + o0 : NULL;
-    for (int cb0 = 0; cb0 < j->cbi; cb0 += j->chunk) {
-        const int cb1 = cb0 + j->chunk < j->cbi ? cb0 + j->chunk : j->cbi;
+    const int rows = j->cbi * j->c->k[1];
+    for (int cb0 = 0; cb0 < rows; cb0 += j->chunk) {
+        const int cb1 = cb0 + j->chunk < rows ? cb0 + j->chunk : rows;
         if (j->xb)
             DC_RANGES(16)
         else
@@ -388,8 +390,9 @@ void cnn_blocked_conv_forward(const cnn_conv_desc *c, const float *x, bool x_blo
     j.S = (long)c->out[1] * c->out[2];
     j.Sin = (long)c->in[1] * c->in[2];
     j.groups = (j.cbo + G - 1) / G;
-    /* a chunk's weights (blocks x taps x 16 x 64 floats) within 32 KiB of L1 */
-    j.chunk = 32768 / (j.taps * j.lanes * G * B * (int)sizeof(float));
+    /* a chunk's weights ((input block, kernel row) rows x KW x 16 x 64 floats) within 32
+       KiB of L1 */
+    j.chunk = 32768 / (c->k[2] * j.lanes * G * B * (int)sizeof(float));
     if (j.chunk < 1) j.chunk = 1;
     float *sp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     if (b && c->c_out % B) { /* the bias padded with zeros, after the packed weights */
