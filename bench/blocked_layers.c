@@ -4,8 +4,10 @@
    blocked primitive beside the own micro-kernel (cpu/blocked_pw.c). Each figure is the
    fastest of `reps` calls (machines are shared: the minimum is the least disturbed).
    Build: cmake --build build --target blocked_layers;
-   run: build/blocked_layers [threads] [reps] [filter] [epi]; epi: the pointwise
-   layers with a batch norm + ReLU6 epilogue (oneDNN: a second pass, own: fused). */
+   run: build/blocked_layers [threads] [reps] [filter] [epi] [kept]; epi: the pointwise
+   layers with a batch norm + ReLU6 epilogue (oneDNN: a second pass, own: fused);
+   kept: the pointwise layers' weights constant (packed once and kept by both, as
+   under cnn_graph_set_const_weights), else packed on every call. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +130,8 @@ static void relu6(const void *arg, float *y, size_t n)
 }
 
 static const cnn_blocked_epi *epi; /* pointwise: the epilogue (--epi) */
+static bool g_kept;
+static uint64_t g_wgen; /* kept: a constant weights generation (one per layer), else 0 */
 
 static double best_of(int what, const cnn_conv_desc *c, int reps, float *x, float *w, float *b, float *y,
                       void *scratch)
@@ -140,15 +144,15 @@ static double best_of(int what, const cnn_conv_desc *c, int reps, float *x, floa
         else if (what == DW_OLD) old_blocked_dw_forward(c, x, w, b, y, NULL);
 #endif
         else if (what == STEM_DNNL) {
-            cnn_dnnl_conv_forward_blocked(c, x, false, w, b, y, true, scratch);
+            cnn_dnnl_conv_forward_blocked(c, x, false, w, b, y, true, scratch, 0);
             if (epi) cnn_blocked_epilogue(epi, 1, c->c_out, (size_t)c->out[1] * c->out[2], y);
         } else if (what == STEM_OWN)
             cnn_blocked_stem_forward(c, x, w, b, y, epi, scratch);
         else if (what == PW_DNNL) {
-            cnn_dnnl_conv_forward_blocked(c, x, true, w, b, y, true, scratch, 0);
+            cnn_dnnl_conv_forward_blocked(c, x, true, w, b, y, true, scratch, g_wgen);
             if (epi) cnn_blocked_epilogue(epi, 1, c->c_out, (size_t)c->out[1] * c->out[2], y);
         } else
-            cnn_blocked_pw_forward(c, x, true, w, b, y, epi, scratch);
+            cnn_blocked_pw_forward(c, x, true, w, b, y, epi, scratch, g_wgen);
         double t = now() - t0;
         if (r >= 0 && t < best) best = t;
     }
@@ -160,10 +164,12 @@ int main(int argc, char **argv)
     int threads = argc > 1 ? atoi(argv[1]) : 1, reps = argc > 2 ? atoi(argv[2]) : 200;
     const char *only = argc > 3 ? argv[3] : NULL;
     bool with_epi = argc > 4 && strcmp(argv[4], "epi") == 0;
+    for (int i = 4; i < argc; i++)
+        if (strcmp(argv[i], "kept") == 0) g_kept = true;
     cnn_set_threads(threads);
     double peak = peak_gflops(threads), bw = stream_gbps(threads);
-    printf("threads %d, batch 1, best of %d calls; FMA peak %.1f GFLOP/s, STREAM triad %.1f GB/s\n", threads,
-           reps, peak, bw);
+    printf("threads %d, batch 1, best of %d calls%s; FMA peak %.1f GFLOP/s, STREAM triad %.1f GB/s\n", threads,
+           reps, g_kept ? ", weights kept packed" : "", peak, bw);
     for (size_t li = 0; li < sizeof LAYERS / sizeof LAYERS[0]; li++) {
         const layer *L = &LAYERS[li];
         bool stem = L->c_in <= 4, dw = L->k > 1 && !stem;
@@ -190,6 +196,7 @@ int main(int argc, char **argv)
         static const cnn_act_desc r6 = {.act = CNN_ACT_RELU6};
         cnn_blocked_epi e = {.scale = sc, .shift = sh, .act = relu6, .act_desc = &r6};
         epi = with_epi ? &e : NULL;
+        g_wgen = g_kept ? 100 + li : 0; /* each layer's w is new (perhaps at a freed one's address) */
         int runs[2] = {stem ? STEM_DNNL : dw ? DW_NEW : PW_DNNL, stem ? STEM_OWN : dw ? DW_OLD : PW_OWN};
         const char *rn[] = {"own", "old", "dnnl", "own", "dnnl", "own"};
         printf("%-28s", name);
