@@ -1,13 +1,13 @@
-/* The blocked layout's kernels at batch 1 on MobileNet shapes (docs/architecture.md,
+/* The blocked layout's kernels at batch 1 (or bN) on MobileNet shapes (docs/architecture.md,
    "Blocked layout"), against the limits measured in the same run: depthwise in GB/s
    against a STREAM triad, pointwise 1x1 in GFLOP/s against an FMA loop, oneDNN's
    blocked primitive beside the own micro-kernel (cpu/blocked_pw.c). Each figure is the
    fastest of `reps` calls (machines are shared: the minimum is the least disturbed).
    Build: cmake --build build --target blocked_layers;
-   run: build/blocked_layers [threads] [reps] [filter] [epi] [kept]; epi: the pointwise
+   run: build/blocked_layers [threads] [reps] [filter] [epi] [kept] [bN]; epi: the pointwise
    layers with a batch norm + ReLU6 epilogue (oneDNN: a second pass, own: fused);
    kept: the pointwise layers' weights constant (packed once and kept by both, as
-   under cnn_graph_set_const_weights), else packed on every call. */
+   under cnn_graph_set_const_weights), else packed on every call; bN: batch N. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,12 +145,12 @@ static double best_of(int what, const cnn_conv_desc *c, int reps, float *x, floa
 #endif
         else if (what == STEM_DNNL) {
             cnn_dnnl_conv_forward_blocked(c, x, false, w, b, y, true, scratch, 0);
-            if (epi) cnn_blocked_epilogue(epi, 1, c->c_out, (size_t)c->out[1] * c->out[2], y);
+            if (epi) cnn_blocked_epilogue(epi, c->n, c->c_out, (size_t)c->out[1] * c->out[2], y);
         } else if (what == STEM_OWN)
             cnn_blocked_stem_forward(c, x, w, b, y, epi, scratch);
         else if (what == PW_DNNL) {
             cnn_dnnl_conv_forward_blocked(c, x, true, w, b, y, true, scratch, g_wgen);
-            if (epi) cnn_blocked_epilogue(epi, 1, c->c_out, (size_t)c->out[1] * c->out[2], y);
+            if (epi) cnn_blocked_epilogue(epi, c->n, c->c_out, (size_t)c->out[1] * c->out[2], y);
         } else
             cnn_blocked_pw_forward(c, x, true, w, b, y, epi, scratch, g_wgen);
         double t = now() - t0;
@@ -164,12 +164,14 @@ int main(int argc, char **argv)
     int threads = argc > 1 ? atoi(argv[1]) : 1, reps = argc > 2 ? atoi(argv[2]) : 200;
     const char *only = argc > 3 ? argv[3] : NULL;
     bool with_epi = argc > 4 && strcmp(argv[4], "epi") == 0;
+    int batch = 1;
     for (int i = 4; i < argc; i++)
         if (strcmp(argv[i], "kept") == 0) g_kept = true;
+        else if (argv[i][0] == 'b' && atoi(argv[i] + 1) > 0) batch = atoi(argv[i] + 1);
     cnn_set_threads(threads);
     double peak = peak_gflops(threads), bw = stream_gbps(threads);
-    printf("threads %d, batch 1, best of %d calls%s; FMA peak %.1f GFLOP/s, STREAM triad %.1f GB/s\n", threads,
-           reps, g_kept ? ", weights kept packed" : "", peak, bw);
+    printf("threads %d, batch %d, best of %d calls%s; FMA peak %.1f GFLOP/s, STREAM triad %.1f GB/s\n", threads,
+           batch, reps, g_kept ? ", weights kept packed" : "", peak, bw);
     for (size_t li = 0; li < sizeof LAYERS / sizeof LAYERS[0]; li++) {
         const layer *L = &LAYERS[li];
         bool stem = L->c_in <= 4, dw = L->k > 1 && !stem;
@@ -178,14 +180,14 @@ int main(int argc, char **argv)
                  L->c_out, L->hw);
         if (only && !strstr(name, only)) continue;
         int p = L->k / 2, o = (L->hw + 2 * p - L->k) / L->s + 1;
-        cnn_conv_desc c = {.n = 1, .c_in = L->c_in, .c_out = L->c_out, .groups = dw ? L->c_in : 1, /* stem: x plain */
+        cnn_conv_desc c = {.n = batch, .c_in = L->c_in, .c_out = L->c_out, .groups = dw ? L->c_in : 1, /* stem: x plain */
                            .in = {1, L->hw, L->hw}, .out = {1, o, o}, .k = {1, L->k, L->k},
                            .s = {1, L->s, L->s}, .p = {0, p, p}, .d = {1, 1, 1}};
         /* blocked tensors: channels padded to whole blocks */
-        size_t xs = (stem ? (size_t)L->c_in : cnn_blocked_c((size_t)L->c_in)) * L->hw * L->hw;
-        size_t ys = (size_t)cnn_blocked_c((size_t)L->c_out) * o * o;
+        size_t xs = (size_t)batch * (stem ? (size_t)L->c_in : cnn_blocked_c((size_t)L->c_in)) * L->hw * L->hw;
+        size_t ys = (size_t)batch * cnn_blocked_c((size_t)L->c_out) * o * o;
         size_t ws = (size_t)L->c_out * (dw ? 1 : L->c_in) * L->k * L->k;
-        double flop = 2.0 * (double)L->c_out * o * o * (dw ? 1 : L->c_in) * L->k * L->k; /* real channels */
+        double flop = 2.0 * batch * (double)L->c_out * o * o * (dw ? 1 : L->c_in) * L->k * L->k; /* real channels */
         double bytes = 4.0 * (double)(xs + ys + ws + L->c_out);
         float *x = buf(xs), *y = buf(ys), *w = buf(ws), *b = buf((size_t)L->c_out);
         size_t sb = cnn_conv_scratch_bytes(&c) + cnn_blocked_pw_scratch(&c) + cnn_blocked_stem_scratch(&c) +

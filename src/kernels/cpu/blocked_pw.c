@@ -12,21 +12,10 @@
    to the registers before the single store; another activation runs on the chunk's
    rows right after, while they are in L1. Threads split (image, output group, pixel
    range) chunks. */
-/* multiply-adds as FMAs (ISO C mode leaves them apart): this file's sums are its own,
-   compared with the reference within float rounding, never bit for bit */
-#pragma GCC optimize("fp-contract=fast")
-#include <stdint.h>
+#include "blocked_kernel.h"
+
 #include <stdlib.h>
 #include <immintrin.h>
-
-#include "../../core/pool.h"
-#include "blocked_act.h"
-#include "cpu_internal.h"
-
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
-#define ld(p) (*(const v16u *)(p))
-#define st(p, v) (*(v16u *)(p) = (v))
 enum { B = 16, G = 4 /* output blocks per group */ };
 /* AVX-512 only: the blocked layout exists only there (cnn_blocked_width) */
 #define PW_TARGET __attribute__((target("avx512f")))
