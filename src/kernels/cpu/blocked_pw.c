@@ -246,11 +246,13 @@ bool cnn_blocked_pw_use(const cnn_conv_desc *c, bool x_blocked, uint64_t wgen)
     if (!cnn_blocked_pw_ok_io(c, x_blocked)) return false;
     if (env == 0 || env == 1) return env == 1;
     if (env == 2) wgen = 0;
-    /* Weights kept packed (constant weights): the own kernel was as fast as oneDNN's
-       blocked primitive (with its weights kept too) or faster on every MobileNet V2 / V3
-       and ShuffleNet V2 1x1 shape at batch 1, 1 and 2 threads, the widest 7x7 ones
-       included (bench/blocked_layers.c ... kept, bench/RESULTS.md). */
-    if (wgen && cnn_cpu_kept_on()) return true;
+    /* Weights kept packed (constant weights): at batch 1 and 2 threads the own kernel
+       was as fast as oneDNN's blocked primitive (its weights kept too) or faster on every
+       MobileNet V2 / V3 and ShuffleNet V2 1x1 shape, the wide 7x7 ones included (up to
+       1280 x 320 weights, C_in up to 960), and within 8% on GoogLeNet's and ResNet-50's
+       of that size; oneDNN was faster on the wider ResNet-50 ones (C_in 1024 and 2048,
+       2048 x 512 weights) (bench/blocked_layers.c ... kept, bench/RESULTS.md). */
+    if (wgen && cnn_cpu_kept_on()) return up16(c->c_in) <= 960 && up16(c->c_in) * up16(c->c_out) <= 409600;
     /* Packed per call: measured against oneDNN's blocked primitive at batch 1 (bench/blocked_layers.c,
        bench/RESULTS.md): with planes of 14x14 and more and up to ~40k weights the own
        kernel is as fast on one thread and faster on two (its epilogue fused, its split
