@@ -4,10 +4,11 @@
    blocked primitive beside the own micro-kernel (cpu/blocked_pw.c). Each figure is the
    fastest of `reps` calls (machines are shared: the minimum is the least disturbed).
    Build: cmake --build build --target blocked_layers;
-   run: build/blocked_layers [threads] [reps] [filter] [epi] [kept] [bN]; epi: the pointwise
+   run: build/blocked_layers [threads] [reps] [filter] [epi] [kept] [bN] [hswish]; epi: the pointwise
    layers with a batch norm + ReLU6 epilogue (oneDNN: a second pass, own: fused);
    kept: the pointwise layers' weights constant (packed once and kept by both, as
-   under cnn_graph_set_const_weights), else packed on every call; bN: batch N. */
+   under cnn_graph_set_const_weights), else packed on every call; bN: batch N; hswish:
+   the epilogue's activation hard-swish (MobileNet V3) instead of ReLU6. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +134,17 @@ static void relu6(const void *arg, float *y, size_t n)
     for (size_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i] > 6.0f ? 6.0f : y[i];
 }
 
+static void hswish(const void *arg, float *y, size_t n)
+{
+    (void)arg;
+    for (size_t i = 0; i < n; i++) {
+        float t = y[i] + 3.0f;
+        y[i] = y[i] * (t < 0.0f ? 0.0f : t > 6.0f ? 6.0f : t) / 6.0f;
+    }
+}
+
 static const cnn_blocked_epi *epi; /* pointwise: the epilogue (--epi) */
+static bool g_hswish;              /* the epilogue's activation: hard-swish, else ReLU6 */
 static bool g_kept;
 static uint64_t g_wgen; /* kept: a constant weights generation (one per layer), else 0 */
 
@@ -171,6 +182,7 @@ int main(int argc, char **argv)
     int batch = 1;
     for (int i = 4; i < argc; i++)
         if (strcmp(argv[i], "kept") == 0) g_kept = true;
+        else if (strcmp(argv[i], "hswish") == 0) g_hswish = true;
         else if (argv[i][0] == 'b' && atoi(argv[i] + 1) > 0) batch = atoi(argv[i] + 1);
     cnn_set_threads(threads);
     double peak = peak_gflops(threads), bw = stream_gbps(threads);
@@ -199,8 +211,9 @@ int main(int argc, char **argv)
         void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
         float *sc = buf(cnn_blocked_c((size_t)L->c_out)), *sh = buf(cnn_blocked_c((size_t)L->c_out));
         /* ReLU6 in registers where the kernel can (act_desc), as the graph passes it */
-        static const cnn_act_desc r6 = {.act = CNN_ACT_RELU6};
-        cnn_blocked_epi e = {.scale = sc, .shift = sh, .act = relu6, .act_desc = &r6};
+        static const cnn_act_desc r6 = {.act = CNN_ACT_RELU6}, hs = {.act = CNN_ACT_HARDSWISH};
+        cnn_blocked_epi e = {.scale = sc, .shift = sh, .act = g_hswish ? hswish : relu6,
+                             .act_desc = g_hswish ? &hs : &r6};
         epi = with_epi ? &e : NULL;
         g_wgen = g_kept ? 100 + li : 0; /* each layer's w is new (perhaps at a freed one's address) */
         int runs[2] = {stem ? STEM_DNNL : dw ? DW_NEW : PW_DNNL, stem ? STEM_OWN : dw ? DW_OLD : PW_OWN};
