@@ -5,8 +5,10 @@
    tiles and their remainders), batch 1 and 3, bias, the fused epilogue (folded batch
    norm, residual, each activation the kernel applies in registers and one it calls),
    1 and 2 threads on both pool modes. Shapes it must refuse (stride 2, padding,
-   groups, a plain x off the 16 grid) are checked too. On failure every parameter is
-   printed. */
+   groups, a plain x off the 16 grid) are checked too, as are the panel kept under
+   constant weights (packed once, reused bit for bit, packed again under a new
+   generation, freed when forgotten) and which shapes take the kernel. On failure every
+   parameter is printed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +189,24 @@ static void test_kept(void **state)
     cnn_set_threads(0);
 }
 
+/* Which kernel runs a blocked 1x1 layer (bench/RESULTS.md): packed per call, the own
+   kernel on planes of 14x14 and more with up to ~40k weights; with the weights kept
+   (a generation), also the wide 7x7 MobileNet layers, not ResNet-50's widest. */
+static void test_rule(void **state)
+{
+    (void)state;
+    const char *env = getenv("CNN_CPU_PW"), *cap = getenv("CNN_CPU_WCACHE_MB");
+    if ((env && *env) || (cap && *cap)) skip(); /* forced: the rule is not asked */
+    cnn_conv_desc wide7 = desc(1, 960, 320, 7, 7), mid14 = desc(1, 64, 384, 14, 14);
+    cnn_conv_desc r50 = desc(1, 2048, 512, 7, 7), r50b = desc(1, 1024, 256, 14, 14);
+    assert_false(cnn_blocked_pw_use(&wide7, true, 0));
+    assert_true(cnn_blocked_pw_use(&wide7, true, 7));
+    assert_true(cnn_blocked_pw_use(&mid14, true, 0));
+    assert_true(cnn_blocked_pw_use(&mid14, true, 7));
+    assert_false(cnn_blocked_pw_use(&r50, true, 7));
+    assert_false(cnn_blocked_pw_use(&r50b, true, 7));
+}
+
 /* The shapes that are not a plain matrix product per image stay with oneDNN. */
 static void test_refuses(void **state)
 {
@@ -226,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_refuses),
         cmocka_unit_test(test_kept),
+        cmocka_unit_test(test_rule),
     };
     return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
