@@ -132,7 +132,7 @@ int main(int argc, char **argv)
         for (int r = -2; r < reps; r++)
             for (int m = 0; m <= 1; m++) {
                 cnn_cpu_set_dense(m);
-                if (r == -2 && m == 0) kname = cnn_conv_blocked_kernel_io(&c, !L->plain_x, true);
+                if (r == -2 && m == 0) kname = cnn_conv_blocked_kernel_io(&c, !L->plain_x, true, 1);
                 double t0 = cpu_now();
                 if (!cnn_conv_forward_blocked(&c, x, !L->plain_x, w, b, y, true, with_epi ? &epi : NULL, scratch, 1)) {
                     fprintf(stderr, "%s: refused\n", L->name);

@@ -1,25 +1,25 @@
 /* Dense direct convolution on the blocked layout nChw16c (docs/architecture.md, "Blocked
    layout", dense layers): x (N, Ci/16, H, W, 16) -> y (N, Co/16, OH, OW, 16), any
    kernel size, stride and padding, groups 1, dilation 1, channels padded to whole blocks
-   (padded lanes of x are 0, padded weights are packed as 0). The output is held in
-   registers as a tile of up to four 16-channel output blocks x a few output pixels
-   (consecutive in the flattened plane, so tiles cross rows and a 7x7 plane is not cut
-   into 7-wide pieces); per kernel tap each pixel's input pointer is worked out once (a
-   zero vector where the tap falls into the padding), then for each of the 16 input
-   channels of a block one broadcast per pixel feeds the tile's FMAs. The reduction runs
-   in chunks of (input block, kernel row) rows whose packed weights fit in L1 (two rows of
-   a 3x3 layer, eight blocks of a 1x1): a pixel range is swept once per chunk, partial sums kept in y, so each
-   weight is read from L2 once per range instead of once per tile. The last chunk applies
-   the epilogue (folded batch norm, residual, activation: blocked_act.h) to the registers
-   before its store. Weights are packed to (group of up to four output blocks, Ci/16,
-   KH, KW, 16, 16 x blocks); under constant weights (a generation, as conv_dnnl.c's
-   wpack_get) the packed copy is kept, else packed into the call's scratch. Threads split
-   (image, output group, pixel range) chunks; the order of every sum depends only on the
-   shape, never on the thread count. */
+   (padded lanes of x are 0, padded weights are packed as 0); or a plain RGB x (N, 3, H,
+   W), first transposed to (N, H, W, 3) in the scratch. The output is held in registers
+   as a tile of up to four 16-channel output blocks x a few output pixels (consecutive in
+   the flattened plane, so tiles cross rows and a 7x7 plane is not cut into 7-wide
+   pieces); per kernel tap each pixel's input pointer is worked out once (a zero vector
+   where the tap falls into the padding), then for each input channel of a block one
+   broadcast per pixel feeds the tile's FMAs. The reduction runs in chunks of (input
+   block, kernel row) rows whose packed weights fit in L1 (two rows of a 3x3 layer, eight
+   blocks of a 1x1): a pixel range is swept once per chunk, partial sums kept in y, so
+   each weight is read from L2 once per range instead of once per tile. The last chunk
+   applies the epilogue (folded batch norm, residual, activation: blocked_act.h) to the
+   registers before its store. Weights are packed to (group of up to four output blocks,
+   Ci/16, KH, KW, 16, 16 x blocks); under constant weights (a generation) the packed copy
+   is kept (kept.c), else packed into the call's scratch. Threads split (image, output
+   group, pixel range) chunks; the order of every sum depends only on the shape, never on
+   the thread count. */
 /* multiply-adds as FMAs (ISO C mode leaves them apart): this file's sums are its own,
    compared with the reference within float rounding, never bit for bit */
 #pragma GCC optimize("fp-contract=fast")
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,115 +250,6 @@ static void dc_chunk(void *ctx, long chunk, int slot)
     dc_piece(j, n, g, p0, p1);
 }
 
-/* Kept packed weights under constant weights: keyed by the weights' address and the
-   shape, holding the generation they were packed under (as conv_dnnl.c's wpack_get);
-   at most CNN_CPU_WCACHE_MB (default 512) MiB, least recently used first out, 0: off. */
-typedef struct kept {
-    const float *src;
-    int ci, co, kh, kw, lanes;
-    uint64_t gen;
-    float *packed;
-    size_t bytes;
-    unsigned long used;
-    struct kept *next;
-} kept;
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static kept *g_kept;
-static size_t g_kept_bytes;
-static unsigned long g_clock;
-
-static size_t kept_cap(void)
-{
-    static size_t cap = (size_t)-1;
-    if (cap == (size_t)-1) {
-        const char *v = getenv("CNN_CPU_WCACHE_MB");
-        cap = v && v[0] ? (size_t)atol(v) << 20 : (size_t)512 << 20;
-    }
-    return cap;
-}
-
-static void kept_free(kept *k)
-{
-    g_kept_bytes -= k->bytes;
-    cnn_free_aligned(k->packed);
-    cnn_free(k);
-}
-
-void cnn_blocked_conv_forget(const void *lo, size_t bytes)
-{
-    const char *a = lo, *b = a + bytes;
-    pthread_mutex_lock(&g_lock);
-    for (kept **q = &g_kept; *q;) {
-        kept *k = *q;
-        if ((const char *)k->src >= a && (const char *)k->src < b) {
-            *q = k->next;
-            kept_free(k);
-        } else {
-            q = &k->next;
-        }
-    }
-    pthread_mutex_unlock(&g_lock);
-}
-
-static void kept_release(void)
-{
-    pthread_mutex_lock(&g_lock);
-    while (g_kept) {
-        kept *k = g_kept;
-        g_kept = k->next;
-        kept_free(k);
-    }
-    pthread_mutex_unlock(&g_lock);
-}
-
-/* The kept entry for (w, c) under gen (*fresh: it must be packed), or NULL: pack into
-   the scratch. Called with g_lock held. */
-static kept *kept_get(const cnn_conv_desc *c, int lanes, const float *w, uint64_t gen, bool *fresh)
-{
-    static bool atexit_set;
-    size_t bytes = packed_floats(c) * sizeof(float);
-    if (!gen || bytes > kept_cap()) return NULL;
-    kept *k = g_kept;
-    while (k && !(k->src == w && k->ci == c->c_in && k->co == c->c_out && k->kh == c->k[1] && k->kw == c->k[2] &&
-                  k->lanes == lanes))
-        k = k->next;
-    if (k) {
-        k->used = ++g_clock;
-        *fresh = k->gen != gen;
-        return k;
-    }
-    while (g_kept && g_kept_bytes + bytes > kept_cap()) { /* evict the oldest */
-        kept **o = &g_kept;
-        for (kept **q = &g_kept; *q; q = &(*q)->next)
-            if ((*q)->used < (*o)->used) o = q;
-        kept *d = *o;
-        *o = d->next;
-        kept_free(d);
-    }
-    k = cnn_calloc(1, sizeof *k);
-    if (!k) return NULL;
-    k->packed = cnn_malloc_aligned(bytes);
-    if (!k->packed) {
-        cnn_free(k);
-        return NULL;
-    }
-    if (!atexit_set) atexit(kept_release);
-    atexit_set = true;
-    *k = (kept){w, c->c_in, c->c_out, c->k[1], c->k[2], lanes, 0, k->packed, bytes, ++g_clock, g_kept};
-    g_kept = k;
-    g_kept_bytes += bytes;
-    *fresh = true;
-    return k;
-}
-
-size_t cnn_blocked_conv_kept_bytes(void)
-{
-    pthread_mutex_lock(&g_lock);
-    size_t b = g_kept_bytes;
-    pthread_mutex_unlock(&g_lock);
-    return b;
-}
-
 typedef struct tr_job {
     const float *x;
     float *xt;
@@ -406,14 +297,14 @@ void cnn_blocked_conv_forward(const cnn_conv_desc *c, const float *x, bool x_blo
         j.x = t.xt;
     }
     j.b = b;
-    bool fresh = true;
-    pthread_mutex_lock(&g_lock);
-    kept *k = kept_get(c, j.lanes, w, wgen, &fresh);
-    j.wp = k ? k->packed : sp;
-    if (fresh) {
-        cnn_parallel_for_n(j.groups, 0, pack_chunk, &j);
-        if (k) k->gen = wgen;
-    }
+    /* kept under constant weights (kept.c; tag: this kernel's layout, blocked or RGB x) */
+    bool fill = true;
+    cnn_cpu_kept_lock();
+    float *kp = wgen ? cnn_cpu_kept_get(w, x_blocked ? 2 : 3, packed_floats(c) * sizeof(float), wgen, &fill)
+                     : NULL;
+    j.wp = kp ? kp : sp;
+    if (!kp) fill = true;
+    if (fill) cnn_parallel_for_n(j.groups, 0, pack_chunk, &j);
     /* pixel ranges of about equal length, at least 24 pixels (four 6-pixel tiles), and
        at least 8 chunks per thread where the call is large enough */
     long per = (long)c->n * j.groups, want = 8L * cnn_pool_threads();
@@ -424,7 +315,7 @@ void cnn_blocked_conv_forward(const cnn_conv_desc *c, const float *x, bool x_blo
     double macs = (double)c->n * (double)j.S * c->c_in * c->c_out * j.taps;
     cnn_parallel_for_n(per * j.ranges, macs < 262144.0 ? 1 : 0, dc_chunk, &j);
     /* the lock covers the kept panel's use: another graph's call cannot repack it meanwhile */
-    pthread_mutex_unlock(&g_lock);
+    cnn_cpu_kept_unlock();
 }
 
 static int g_mode = -2; /* -2: CNN_CPU_DENSE not read yet; -1 measured rule; 0 / 1 forced */
