@@ -547,8 +547,9 @@ bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blo
 void cnn_conv_forget_kept(const void *lo, size_t bytes);
 /* Which kernel runs a blocked conv ("cpu dw", "dnnl", "dnnl wino"), for cnn bench. */
 const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c);
-/* ... with x / y blocked as flagged ("cpu pw": the own 1x1 kernel, y blocked only). */
-const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked);
+/* ... with x / y blocked as flagged ("cpu pw": the own 1x1 kernel, y blocked only),
+   under constant weights generation wgen (0 none) as cnn_conv_forward_blocked. */
+const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked, uint64_t wgen);
 /* Scratch bytes enough for this convolution on every compiled-in backend. */
 size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c);
 /* ... for conv_forward_s8 (int8 inference). */

@@ -71,6 +71,9 @@ static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
     size_t b = cnn_cpu_is_depthwise(c) || cnn_tap_conv_use(c) ? 0 : cnn_dnnl_conv_scratch_blocked(c);
     size_t st = cnn_tap_conv_use(c) ? 0 : cnn_blocked_stem_scratch(c); /* the blocked layout's first layer */
     b = b > st ? b : st;
+    /* the blocked layout's own dense kernel */
+    size_t dc = cnn_cpu_is_depthwise(c) || cnn_tap_conv_use(c) || !(cnn_blocked_conv_use(c, true) || cnn_blocked_conv_use(c, false)) ? 0 : cnn_blocked_conv_scratch(c);
+    b = b > dc ? b : dc;
     return b > s ? b : s;
 }
 
