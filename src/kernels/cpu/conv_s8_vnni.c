@@ -89,7 +89,7 @@ size_t cnn_vnni_s8_scratch(const cnn_conv_desc *c)
     if (!is_2d(c) || is_dw(c)) return 0;
     size_t K4 = (kdim(c) + 3) / 4, Pp = rup((size_t)c->out[1] * c->out[2], 16);
     size_t panels = (size_t)c->n * c->groups;
-    return rup(panels * K4 * Pp * 4, 64) + rup(panels * Pp * sizeof(int32_t), 64);
+    return rup(panels * K4 * Pp * 4, 64) + rup((size_t)c->c_out * sizeof(int32_t), 64);
 }
 
 #ifdef VNNI_OK
@@ -137,60 +137,102 @@ TGT static INL __m512 epilogue(const cnn_s8_epilogue *ep, int o, __m512 f, const
     return f;
 }
 
+/* cnn_q8(f, s) on 16 lanes without a division (docs/architecture.md, "int8
+   precision"): t = f * (1/s) is within 3 float roundings of the exact quotient, so
+   for |f / s| <= 256 it differs from cnn_q8's d = f / s (one rounding) by less than
+   2^-14. Unless a lane's t lies within 2^-12 of a half-integer, t and d round to the
+   same integer (no half-integer lies between them); such a vector (about one in 256
+   lanes) takes cnn_q8's division instead. Lanes beyond 256 clamp to +-127 either way,
+   NaN gives 0. Needs s and 1/s normal (q8v_make says so; otherwise always the
+   division). */
+typedef struct q8v {
+    float s, inv;
+    bool fast;
+} q8v;
+
+static q8v q8v_make(float s)
+{
+    q8v q = {.s = s, .inv = 1.0f / s};
+    q.fast = s >= 0x1p-100f && s <= 0x1p100f;
+    return q;
+}
+
+TGT static INL __m512i q8v_apply(const q8v *q, __m512 f)
+{
+    const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+    __m512 v;
+    if (q->fast) {
+        __m512 t = _mm512_mul_ps(f, _mm512_set1_ps(q->inv));
+        v = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 fr = _mm512_abs_ps(_mm512_sub_ps(t, v));
+        if (__builtin_expect(_mm512_cmp_ps_mask(fr, _mm512_set1_ps(0.5f - 0x1p-12f), _CMP_GT_OQ) != 0, 0))
+            goto exact;
+        __mmask16 ok = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
+        v = _mm512_maskz_mov_ps(ok, _mm512_max_ps(_mm512_min_ps(v, hi), lo));
+        return _mm512_cvttps_epi32(v);
+    }
+exact:;
+    /* cnn_quantize_s8's operations: the division, clamps, NaN -> 0, 1.5 * 2^23 */
+    const __m512 rc = _mm512_set1_ps(12582912.0f);
+    v = _mm512_div_ps(f, _mm512_set1_ps(q->s));
+    __mmask16 ok = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+    v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
+    v = _mm512_sub_ps(_mm512_add_ps(v, rc), rc);
+    v = _mm512_maskz_mov_ps(ok, v);
+    return _mm512_cvttps_epi32(v);
+}
+
+/* The epilogue every kernel here gets: the caller's, plus the output quantiser's
+   reciprocal (made once per call by cnn_vnni_s8_forward). Kernels take a pointer to
+   .e, the first member, and store16 converts it back. */
+typedef struct vep {
+    cnn_s8_epilogue e;
+    q8v q;
+} vep;
+
 /* Stores 16 lanes of output element i (of the whole output y): floats, or with
-   ep->q_out > 0 their cnn_q8 as bytes, with cnn_quantize_s8's vector operations (the
-   division, clamps, NaN -> 0, 1.5 * 2^23 rounding), so the same integers. */
+   ep->q_out > 0 their cnn_q8 as bytes (q8v_apply: the same integers). */
 TGT static INL void store16(const cnn_s8_epilogue *ep, void *y, size_t i, __m512 f, __mmask16 mk)
 {
     if (ep && ep->q_out > 0.0f) {
-        const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
-        const __m512 rc = _mm512_set1_ps(12582912.0f);
-        __m512 v = _mm512_div_ps(f, _mm512_set1_ps(ep->q_out));
-        __mmask16 ok = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
-        v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
-        v = _mm512_sub_ps(_mm512_add_ps(v, rc), rc);
-        v = _mm512_maskz_mov_ps(ok, v);
-        _mm_mask_storeu_epi8((int8_t *)y + i, mk, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v)));
+        const vep *v = (const vep *)ep;
+        _mm_mask_storeu_epi8((int8_t *)y + i, mk, _mm512_cvtepi32_epi8(q8v_apply(&v->q, f)));
     } else {
         _mm512_mask_storeu_ps((float *)y + i, mk, f);
     }
 }
 
-/* Packs the columns of one (image, group) panel for output rows [oh0, oh1). */
-TGT static void pack(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp, int8_t *xp,
-                     int32_t *cs, int oh0, int oh1)
+/* cnn_quantize_s8 with q8v_apply (tests compare it with cnn_q8) */
+TGT static void quantize_fast(const float *x, size_t n, float s, int8_t *q)
+{
+    q8v qv = q8v_make(s);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        __m512i v = q8v_apply(&qv, _mm512_maskz_loadu_ps(mk, x + i));
+        _mm_mask_storeu_epi8(q + i, mk, _mm512_cvtepi32_epi8(v));
+    }
+}
+
+/* The packed columns hold each input byte as x + 128 (unsigned, as vpdpbusd's first
+   operand reads it; padding, the value 0, is 128), 4 reduction rows k = 4 kq + j per
+   pixel dword: xp[(kq Pp + p) 4 + j]. Rows past K are 0 (their weights are 0 too).
+   The sum over k of (x + 128) w[o] is sum x w + 128 sum_k w[o]: the second term is a
+   constant of the output channel, taken off with the bias (bias_comp). */
+
+/* General packing (any stride / padding / dilation): one panel's output rows
+   [oh0, oh1), 16 pixels of a row per vector. */
+TGT static void pack_rows(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp, int8_t *xp,
+                          int oh0, int oh1)
 {
     int H = c->in[1], W = c->in[2], OW = c->out[2], KH = c->k[1], KW = c->k[2];
     int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
     int K4 = (K + 3) / 4;
-    bool flat = KH == 1 && KW == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
-    if (flat) { /* pointwise: the pixels of all rows are contiguous */
-        size_t P = (size_t)c->out[1] * OW, p0 = (size_t)oh0 * OW, p1 = (size_t)oh1 * OW;
-        for (size_t p = p0; p < p1; p += 16) {
-            int nl = p1 - p < 16 ? (int)(p1 - p) : 16;
-            __mmask16 mk = (__mmask16)((1u << nl) - 1u);
-            __m512i csv = _mm512_setzero_si512();
-            for (int kq = 0; kq < K4; kq++) {
-                __m512i v = _mm512_setzero_si512();
-                for (int j = 0; j < 4; j++) {
-                    int k = 4 * kq + j;
-                    if (k >= K) break;
-                    __m128i b = _mm_maskz_loadu_epi8(mk, xg + (size_t)k * P + p);
-                    v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(b), 8 * j));
-                    csv = _mm512_add_epi32(csv, _mm512_cvtepi8_epi32(b));
-                }
-                _mm512_mask_storeu_epi32(xp + ((size_t)kq * Pp + p) * 4, mk, v);
-            }
-            _mm512_mask_storeu_epi32(cs + p, mk, csv);
-        }
-        return;
-    }
+    const __m128i x80 = _mm_set1_epi8(-128);
     for (int oh = oh0; oh < oh1; oh++)
         for (int ow0 = 0; ow0 < OW; ow0 += 16) {
             int nl = OW - ow0 < 16 ? OW - ow0 : 16;
             __mmask16 mk = (__mmask16)((1u << nl) - 1u);
             size_t p = (size_t)oh * OW + ow0;
-            __m512i csv = _mm512_setzero_si512();
             /* k = (ci, kh, kw) walked by counters (no divisions per row) */
             int kh = 0, kw = 0, ih0 = oh * sh - ph, iw0 = ow0 * sw - pw;
             const int8_t *plane = xg;
@@ -200,11 +242,10 @@ TGT static void pack(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp,
                     int k = 4 * kq + j;
                     if (k >= K) break;
                     int ih = ih0 + kh * dh;
-                    if (ih >= 0 && ih < H) {
-                        __m128i b = load_lanes(plane + (size_t)ih * W, W, iw0 + kw * dw, sw, nl);
-                        v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(b), 8 * j));
-                        csv = _mm512_add_epi32(csv, _mm512_cvtepi8_epi32(b));
-                    }
+                    __m128i bt = x80; /* a padding row: 0 + 128 */
+                    if (ih >= 0 && ih < H)
+                        bt = _mm_xor_si128(load_lanes(plane + (size_t)ih * W, W, iw0 + kw * dw, sw, nl), x80);
+                    v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(bt), 8 * j));
                     if (++kw == KW) {
                         kw = 0;
                         if (++kh == KH) {
@@ -215,24 +256,138 @@ TGT static void pack(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp,
                 }
                 _mm512_mask_storeu_epi32(xp + ((size_t)kq * Pp + p) * 4, mk, v);
             }
-            _mm512_mask_storeu_epi32(cs + p, mk, csv);
         }
 }
 
-/* w + 128 as unsigned bytes, 4 reduction rows from k = 4 kq (0 past K) */
-static INL uint32_t wword(const int8_t *w, int K, int kq)
+/* Stride 1 with output rows as wide as the input's (OW == W: "same" padding across,
+   pointwise): output pixel p reads, at tap (kh, kw), input element p + off(kh, kw)
+   of its channel plane, off = (kh dh - ph) W + kw dw - pw, where the tap is inside the
+   image. So 64 pixels of one tap are one masked 64-byte load (the mask: taps inside
+   the image, per tap from a row mask and a column mask), whatever the row width; four
+   reduction rows are interleaved into pixel dwords by byte and word unpacks and a 4x4
+   transpose of 128-bit lanes. Packs pixels [p0, p0 + 64) (nl of them real) and
+   reduction quads [kq0, kq1). */
+static bool taps_ok(const cnn_conv_desc *c)
+{
+    return c->s[1] == 1 && c->s[2] == 1 && c->out[2] == c->in[2] && c->k[1] * c->k[2] <= 64;
+}
+
+TGT static void pack_taps(const cnn_conv_desc *c, const int8_t *xg, int K, size_t Pp, int8_t *xp,
+                          size_t p0, int nl, int kq0, int kq1)
+{
+    int H = c->in[1], W = c->in[2], OW = c->out[2], KH = c->k[1], KW = c->k[2], T = KH * KW;
+    int ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
+    size_t HW = (size_t)H * W;
+    __mmask64 tmask[64];
+    ptrdiff_t toff[64];
+    {
+        /* lanes' output row and column, 16 per vector */
+        __m512i ohv[4], owv[4];
+        for (int q = 0; q < 4; q++) {
+            int32_t a[16], b[16];
+            for (int l = 0; l < 16; l++) {
+                size_t p = p0 + (size_t)(16 * q + l);
+                a[l] = (int32_t)(p / (size_t)OW);
+                b[l] = (int32_t)(p % (size_t)OW);
+            }
+            ohv[q] = _mm512_loadu_si512(a);
+            owv[q] = _mm512_loadu_si512(b);
+        }
+        __mmask64 live = nl >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << nl) - 1);
+        __mmask64 rm[64], cm[64];
+        const __m512i zero = _mm512_setzero_si512(), vh = _mm512_set1_epi32(H), vw = _mm512_set1_epi32(W);
+        for (int kh = 0; kh < KH; kh++) {
+            __m512i d = _mm512_set1_epi32(kh * dh - ph);
+            uint64_t m = 0;
+            for (int q = 0; q < 4; q++) {
+                __m512i t = _mm512_add_epi32(ohv[q], d);
+                m |= (uint64_t)(_mm512_cmpge_epi32_mask(t, zero) & _mm512_cmplt_epi32_mask(t, vh)) << (16 * q);
+            }
+            rm[kh] = m & live;
+        }
+        for (int kw = 0; kw < KW; kw++) {
+            __m512i d = _mm512_set1_epi32(kw * dw - pw);
+            uint64_t m = 0;
+            for (int q = 0; q < 4; q++) {
+                __m512i t = _mm512_add_epi32(owv[q], d);
+                m |= (uint64_t)(_mm512_cmpge_epi32_mask(t, zero) & _mm512_cmplt_epi32_mask(t, vw)) << (16 * q);
+            }
+            cm[kw] = m;
+        }
+        for (int kh = 0; kh < KH; kh++)
+            for (int kw = 0; kw < KW; kw++) {
+                tmask[kh * KW + kw] = rm[kh] & cm[kw];
+                toff[kh * KW + kw] = (ptrdiff_t)(kh * dh - ph) * W + (kw * dw - pw);
+            }
+    }
+    const __m512i x80 = _mm512_set1_epi8(-128);
+    __mmask16 sm[4];
+    for (int q = 0; q < 4; q++) {
+        int n = nl - 16 * q;
+        sm[q] = n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1u);
+    }
+    int k = 4 * kq0, ci = k / T, t = k % T;
+    const int8_t *base = xg + (size_t)ci * HW + p0;
+    for (int kq = kq0; kq < kq1; kq++) {
+        __m512i r[4];
+        for (int j = 0; j < 4; j++, k++) {
+            if (k >= K) {
+                r[j] = _mm512_setzero_si512();
+                continue;
+            }
+            /* masked-off lanes (padding) read nothing and become 0 + 128 */
+            r[j] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(tmask[t], base + toff[t]), x80);
+            if (++t == T) {
+                t = 0;
+                base += HW;
+            }
+        }
+        /* per 128-bit lane L: c0 = pixels 16L + 0..3 as dwords (r0, r1, r2, r3), c1 = 4..7, ... */
+        __m512i a0 = _mm512_unpacklo_epi8(r[0], r[1]), a1 = _mm512_unpackhi_epi8(r[0], r[1]);
+        __m512i b0 = _mm512_unpacklo_epi8(r[2], r[3]), b1 = _mm512_unpackhi_epi8(r[2], r[3]);
+        __m512i c0 = _mm512_unpacklo_epi16(a0, b0), c1 = _mm512_unpackhi_epi16(a0, b0);
+        __m512i c2 = _mm512_unpacklo_epi16(a1, b1), c3 = _mm512_unpackhi_epi16(a1, b1);
+        /* 4x4 transpose of lanes: o_m = (c0.m, c1.m, c2.m, c3.m) = pixels 16m .. 16m + 15 */
+        __m512i t0 = _mm512_shuffle_i32x4(c0, c1, 0x44), t1 = _mm512_shuffle_i32x4(c2, c3, 0x44);
+        __m512i t2 = _mm512_shuffle_i32x4(c0, c1, 0xee), t3 = _mm512_shuffle_i32x4(c2, c3, 0xee);
+        int8_t *dst = xp + ((size_t)kq * Pp + p0) * 4;
+        _mm512_mask_storeu_epi32(dst, sm[0], _mm512_shuffle_i32x4(t0, t1, 0x88));
+        if (sm[1]) _mm512_mask_storeu_epi32(dst + 64, sm[1], _mm512_shuffle_i32x4(t0, t1, 0xdd));
+        if (sm[2]) _mm512_mask_storeu_epi32(dst + 128, sm[2], _mm512_shuffle_i32x4(t2, t3, 0x88));
+        if (sm[3]) _mm512_mask_storeu_epi32(dst + 192, sm[3], _mm512_shuffle_i32x4(t2, t3, 0xdd));
+    }
+}
+
+/* bc[o] = b[o] - 128 sum_k w[o][k] for output channels [o0, o1) (the packed columns'
+   + 128, taken off) */
+TGT static void bias_comp(const int8_t *w, int K, const int32_t *b, int32_t *bc, int o0, int o1)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int o = o0; o < o1; o++) {
+        const int8_t *wo = w + (size_t)o * K;
+        __m512i s = _mm512_setzero_si512();
+        for (int k = 0; k < K; k += 64) {
+            __mmask64 mk = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+            s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(mk, wo + k));
+        }
+        bc[o] = (b ? b[o] : 0) - 128 * _mm512_reduce_add_epi32(s);
+    }
+}
+
+/* 4 weights of row w from k = 4 kq (0 past K), as a dword */
+static INL int32_t wword(const int8_t *w, int K, int kq)
 {
     uint32_t u = 0;
     int k = 4 * kq, n = K - k < 4 ? K - k : 4;
     if (n == 4) memcpy(&u, w + k, 4);
     else
         for (int j = 0; j < n; j++) u |= (uint32_t)(uint8_t)w[k + j] << (8 * j);
-    return u ^ 0x80808080u;
+    return (int32_t)u;
 }
 
-/* mr x nv accumulators over the panel; stores (float)(acc + b) * m for lanes < P. */
+/* mr x nv accumulators over the panel; stores (float)(acc + bc) * m for lanes < P. */
 TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *xp, size_t Pp,
-                          const int32_t *cs, size_t p0, size_t P, const int32_t *b, const float *m,
+                          size_t p0, size_t P, const int32_t *bc, const float *m,
                           const cnn_s8_epilogue *ep, int oc, const float *res, void *y, size_t yo)
 {
     __m512i acc[MR][NV];
@@ -248,11 +403,11 @@ TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *
         for (int j = 0; j < nv; j++) xv[j] = _mm512_loadu_si512(xq + 64 * j);
         _Pragma("GCC unroll 8")
         for (int i = 0; i < mr; i++) {
-            uint32_t u;
+            int32_t u;
             memcpy(&u, w + (size_t)i * K + 4 * kq, 4);
-            __m512i wb = _mm512_set1_epi32((int)(u ^ 0x80808080u));
+            __m512i wb = _mm512_set1_epi32(u);
             _Pragma("GCC unroll 4")
-            for (int j = 0; j < nv; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wb, xv[j]);
+            for (int j = 0; j < nv; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], xv[j], wb);
         }
     }
     if (Kf < K4) {
@@ -261,9 +416,9 @@ TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *
         for (int j = 0; j < nv; j++) xv[j] = _mm512_loadu_si512(xq + 64 * j);
         _Pragma("GCC unroll 8")
         for (int i = 0; i < mr; i++) {
-            __m512i wb = _mm512_set1_epi32((int)wword(w + (size_t)i * K, K, Kf));
+            __m512i wb = _mm512_set1_epi32(wword(w + (size_t)i * K, K, Kf));
             _Pragma("GCC unroll 4")
-            for (int j = 0; j < nv; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wb, xv[j]);
+            for (int j = 0; j < nv; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], xv[j], wb);
         }
     }
     _Pragma("GCC unroll 4")
@@ -271,11 +426,9 @@ TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *
         size_t p = p0 + 16 * (size_t)j;
         if (p >= P) break;
         __mmask16 mk = P - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (P - p)) - 1u);
-        __m512i c128 = _mm512_slli_epi32(_mm512_loadu_si512(cs + p), 7);
         _Pragma("GCC unroll 8")
         for (int i = 0; i < mr; i++) {
-            __m512i a = _mm512_sub_epi32(acc[i][j], c128);
-            if (b) a = _mm512_add_epi32(a, _mm512_set1_epi32(b[i]));
+            __m512i a = _mm512_add_epi32(acc[i][j], _mm512_set1_epi32(bc[i]));
             __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(m[i]));
             f = epilogue(ep, oc + i, f, res ? res + (size_t)i * P + p : NULL, mk);
             store16(ep, y, yo + (size_t)i * P + p, f, mk);
@@ -285,15 +438,14 @@ TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *
 
 #define MICRO_NV(mr)                                                                        \
     switch (nv) {                                                                           \
-    case 1: micro(mr, 1, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y, yo); break;                          \
-    case 2: micro(mr, 2, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y, yo); break;                          \
-    default: micro(mr, 3, w, K, xp, Pp, cs, p0, P, b, m, ep, oc, res, y, yo); break;                         \
+    case 1: micro(mr, 1, w, K, xp, Pp, p0, P, bc, m, ep, oc, res, y, yo); break;             \
+    case 2: micro(mr, 2, w, K, xp, Pp, p0, P, bc, m, ep, oc, res, y, yo); break;             \
+    default: micro(mr, 3, w, K, xp, Pp, p0, P, bc, m, ep, oc, res, y, yo); break;            \
     }
 
 TGT static void micro_any(int mr, int nv, const int8_t *w, int K, const int8_t *xp, size_t Pp,
-                          const int32_t *cs, size_t p0, size_t P, const int32_t *b,
-                          const float *m, const cnn_s8_epilogue *ep, int oc, const float *res,
-                          void *y, size_t yo)
+                          size_t p0, size_t P, const int32_t *bc, const float *m,
+                          const cnn_s8_epilogue *ep, int oc, const float *res, void *y, size_t yo)
 {
     switch (mr) {
     case 8: MICRO_NV(8); break;
@@ -307,67 +459,100 @@ TGT static void micro_any(int mr, int nv, const int8_t *w, int K, const int8_t *
     }
 }
 
+/* one (panel, pixel block, channel block) of the GEMM */
+TGT static INL void gemm_block(const cnn_conv_desc *c, const int8_t *w, const int8_t *xpn, const int32_t *bc,
+                               const float *m, const cnn_s8_epilogue *ep, float *y, long pn, long pbi, long obi)
+{
+    int G = c->groups, og = c->c_out / G, K = (int)kdim(c);
+    size_t P = (size_t)c->out[1] * c->out[2], Pp = rup(P, 16);
+    int n = (int)(pn / G), g = (int)(pn % G);
+    int o0 = (int)obi * MR, mr = og - o0 < MR ? og - o0 : MR;
+    size_t p0 = (size_t)pbi * NV * 16;
+    int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
+    int oc = g * og + o0;
+    size_t yo = ((size_t)n * c->c_out + oc) * P;
+    micro_any(mr, nv, w + (size_t)oc * K, K, xpn, Pp, p0, P, bc + oc, m + oc, ep, oc,
+              ep && ep->res ? ep->res + yo : NULL, y, yo);
+}
+
 TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                       const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
 {
     int G = c->groups, cg = c->c_in / G, og = c->c_out / G, K = (int)kdim(c), OH = c->out[1];
     size_t K4 = (size_t)(K + 3) / 4, P = (size_t)OH * c->out[2], Pp = rup(P, 16);
-    size_t in_sp = (size_t)c->in[1] * c->in[2];
+    size_t in_sp = (size_t)c->in[1] * c->in[2], panel = K4 * Pp * 4;
     long panels = (long)c->n * G;
     int8_t *xp = scratch;
-    int32_t *cs = (int32_t *)((char *)scratch + rup((size_t)panels * K4 * Pp * 4, 64));
+    int32_t *bc = (int32_t *)((char *)scratch + rup((size_t)panels * panel, 64));
     long pb = (long)((Pp / 16 + NV - 1) / NV), ob = (og + MR - 1) / MR;
+    bool taps = taps_ok(c);
+    long chunks = (long)((P + 63) / 64);
     if (panels >= 4) {
         /* a batch (or groups): one (image, group) panel per job, packed and multiplied
            at once, so its columns are still in this core's cache when the micro-kernel
            reads them (all panels packed first leave the caches at batch 16) */
+        bias_comp(w, K, b, bc, 0, c->c_out);
         bool pp = (double)panels * (double)P * (double)K * (double)og > 262144.0;
 #pragma omp parallel for schedule(dynamic, 1) if (pp)
         for (long pn = 0; pn < panels; pn++) {
             int n = (int)(pn / G), g = (int)(pn % G);
-            int8_t *xpn = xp + (size_t)pn * K4 * Pp * 4;
-            int32_t *csn = cs + (size_t)pn * Pp;
-            pack(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xpn, csn, 0, OH);
-            for (long pbi = 0; pbi < pb; pbi++)
-                for (long obi = 0; obi < ob; obi++) {
-                    int o0 = (int)obi * MR, mr = og - o0 < MR ? og - o0 : MR;
-                    size_t p0 = (size_t)pbi * NV * 16;
-                    int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
-                    int oc = g * og + o0;
-                    size_t yo = ((size_t)n * c->c_out + oc) * P;
-                    micro_any(mr, nv, w + (size_t)oc * K, K, xpn, Pp, csn, p0, P, b ? b + oc : NULL, m + oc, ep,
-                              oc, ep && ep->res ? ep->res + yo : NULL, y, yo);
+            int8_t *xpn = xp + (size_t)pn * panel;
+            const int8_t *xg = x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp;
+            if (taps)
+                for (long ch = 0; ch < chunks; ch++) {
+                    size_t p0 = (size_t)ch * 64;
+                    pack_taps(c, xg, K, Pp, xpn, p0, P - p0 < 64 ? (int)(P - p0) : 64, 0, (int)K4);
                 }
+            else
+                pack_rows(c, xg, K, Pp, xpn, 0, OH);
+            for (long pbi = 0; pbi < pb; pbi++)
+                for (long obi = 0; obi < ob; obi++) gemm_block(c, w, xpn, bc, m, ep, y, pn, pbi, obi);
         }
         return;
     }
-    /* pack: (panel, output row) jobs */
-    long rows = panels * OH;
+    /* pack jobs: (panel, 64-pixel chunk, slice of the reduction) with taps, else
+       (panel, output row); then bias_comp jobs of 64 output channels */
+    long slices = 1;
+    if (taps)
+        while (panels * chunks * slices < 8 && (size_t)slices * 64 < K4) slices *= 2;
+    long kqs = (long)(K4 + (size_t)slices - 1) / slices;
+    long pjobs = taps ? panels * chunks * slices : panels * OH, bjobs = (c->c_out + 63) / 64;
+    long jobs = panels * pb * ob;
     /* small layers run on one thread: a parallel region costs more than they do */
     bool par = (double)panels * (double)P * (double)K4 > 16384.0;
-#pragma omp parallel for schedule(static) if (par)
-    for (long r = 0; r < rows; r++) {
-        long pn = r / OH;
-        int oh = (int)(r % OH);
-        int n = (int)(pn / G), g = (int)(pn % G);
-        pack(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xp + (size_t)pn * K4 * Pp * 4,
-             cs + (size_t)pn * Pp, oh, oh + 1);
-    }
-    /* GEMM: (panel, pixel block, channel block) jobs, channel blocks innermost */
-    long jobs = panels * pb * ob;
-    par = jobs > 1 && (double)panels * (double)P * (double)K * (double)og > 262144.0;
-#pragma omp parallel for schedule(static) if (par)
-    for (long jb = 0; jb < jobs; jb++) {
-        long pn = jb / (pb * ob), rest = jb % (pb * ob);
-        int pbi = (int)(rest / ob), obi = (int)(rest % ob);
-        int n = (int)(pn / G), g = (int)(pn % G);
-        int o0 = obi * MR, mr = og - o0 < MR ? og - o0 : MR;
-        size_t p0 = (size_t)pbi * NV * 16;
-        int nv = (int)((Pp - p0) / 16 < NV ? (Pp - p0) / 16 : NV);
-        int oc = g * og + o0;
-        size_t yo = ((size_t)n * c->c_out + oc) * P;
-        micro_any(mr, nv, w + (size_t)oc * K, K, xp + (size_t)pn * K4 * Pp * 4, Pp, cs + (size_t)pn * Pp,
-                  p0, P, b ? b + oc : NULL, m + oc, ep, oc, ep && ep->res ? ep->res + yo : NULL, y, yo);
+    bool gpar = jobs > 1 && (double)panels * (double)P * (double)K * (double)og > 262144.0;
+#pragma omp parallel if (par || gpar)
+    {
+#pragma omp for schedule(static)
+        for (long r = 0; r < pjobs + bjobs; r++) {
+            if (r >= pjobs) {
+                int o0 = (int)(r - pjobs) * 64, o1 = o0 + 64 < c->c_out ? o0 + 64 : c->c_out;
+                bias_comp(w, K, b, bc, o0, o1);
+                continue;
+            }
+            if (taps) {
+                long pn = r / (chunks * slices), rest = r % (chunks * slices);
+                long ch = rest / slices, sl = rest % slices;
+                int n = (int)(pn / G), g = (int)(pn % G);
+                size_t p0 = (size_t)ch * 64;
+                int kq0 = (int)(sl * kqs), kq1 = kq0 + (int)kqs < (int)K4 ? kq0 + (int)kqs : (int)K4;
+                if (kq0 < kq1)
+                    pack_taps(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp,
+                              xp + (size_t)pn * panel, p0, P - p0 < 64 ? (int)(P - p0) : 64, kq0, kq1);
+                continue;
+            }
+            long pn = r / OH;
+            int oh = (int)(r % OH);
+            int n = (int)(pn / G), g = (int)(pn % G);
+            pack_rows(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xp + (size_t)pn * panel,
+                      oh, oh + 1);
+        }
+        /* GEMM: (panel, pixel block, channel block) jobs, channel blocks innermost */
+#pragma omp for schedule(static)
+        for (long jb = 0; jb < jobs; jb++) {
+            long pn = jb / (pb * ob), rest = jb % (pb * ob);
+            gemm_block(c, w, xp + (size_t)pn * panel, bc, m, ep, y, pn, rest / ob, rest % ob);
+        }
     }
 }
 
@@ -680,15 +865,29 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
 }
 #endif
 
-void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                         const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
+void cnn_vnni_s8_quantize(const float *x, size_t n, float s, int8_t *q)
 {
 #ifdef VNNI_OK
+    if (cnn_vnni_s8_available()) {
+        quantize_fast(x, n, s, q);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) q[i] = cnn_q8(x[i], s);
+}
+
+void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                         const float *m, const cnn_s8_epilogue *ep0, float *y, void *scratch)
+{
+#ifdef VNNI_OK
+    vep v = {.e = ep0 ? *ep0 : (cnn_s8_epilogue){0}};
+    if (ep0 && ep0->q_out > 0.0f) v.q = q8v_make(ep0->q_out);
+    const cnn_s8_epilogue *ep = ep0 ? &v.e : NULL;
     if (is_linear(c)) linear_s8(c, x, w, b, m, ep, y, scratch);
     else if (is_dw(c) && c->k[1] <= 16 && dw_fits_window(c) && have_vbmi()) dw_vbmi(c, x, w, b, m, ep, y);
     else if (is_dw(c)) depthwise(c, x, w, b, m, ep, y);
     else dense(c, x, w, b, m, ep, y, scratch);
 #else
-    (void)c, (void)x, (void)w, (void)b, (void)m, (void)ep, (void)y, (void)scratch;
+    (void)c, (void)x, (void)w, (void)b, (void)m, (void)ep0, (void)y, (void)scratch;
 #endif
 }
