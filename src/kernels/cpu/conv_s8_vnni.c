@@ -167,9 +167,9 @@ TGT static INL __m512i q8v_apply(const q8v *q, __m512 f)
         __m512 fr = _mm512_abs_ps(_mm512_sub_ps(t, v));
         if (__builtin_expect(_mm512_cmp_ps_mask(fr, _mm512_set1_ps(0.5f - 0x1p-12f), _CMP_GT_OQ) != 0, 0))
             goto exact;
-        __mmask16 ok = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
-        v = _mm512_maskz_mov_ps(ok, _mm512_max_ps(_mm512_min_ps(v, hi), lo));
-        return _mm512_cvttps_epi32(v);
+        /* vminps / vmaxps return their second operand when one is NaN: a NaN lane
+           stays NaN, converts to 0x80000000, whose low byte (vpmovdb) is 0 */
+        return _mm512_cvttps_epi32(_mm512_max_ps(lo, _mm512_min_ps(hi, v)));
     }
 exact:;
     /* cnn_quantize_s8's operations: the division, clamps, NaN -> 0, 1.5 * 2^23 */
@@ -197,6 +197,66 @@ TGT static INL void store16(const cnn_s8_epilogue *ep, void *y, size_t i, __m512
     if (ep && ep->q_out > 0.0f) {
         const vep *v = (const vep *)ep;
         _mm_mask_storeu_epi8((int8_t *)y + i, mk, _mm512_cvtepi32_epi8(q8v_apply(&v->q, f)));
+    } else {
+        _mm512_mask_storeu_ps((float *)y + i, mk, f);
+    }
+}
+
+/* The epilogue as values, copied once per kernel call or job (the int8 stores could
+   alias the caller's struct, so reading it through the pointer reloads every field per
+   vector), and one output channel's factors broadcast once (epc). */
+typedef struct epk {
+    const float *bias, *scale, *shift, *res;
+    int act; /* 0 none, 1 relu, 2 relu6 */
+    bool q;  /* int8 output through qv */
+    q8v qv;
+} epk;
+
+static INL epk epk_of(const cnn_s8_epilogue *ep)
+{
+    epk e = {0};
+    if (!ep) return e;
+    e = (epk){.bias = ep->bias, .scale = ep->scale, .shift = ep->shift, .res = ep->res, .act = ep->act,
+              .q = ep->q_out > 0.0f};
+    if (e.q) e.qv = ((const vep *)ep)->q;
+    return e;
+}
+
+typedef struct epc {
+    __m512 m, bias, scale, shift;
+} epc;
+
+TGT static INL epc epc_of(const epk *e, float m, int o)
+{
+    epc c = {.m = _mm512_set1_ps(m)};
+    if (e->bias) c.bias = _mm512_set1_ps(e->bias[o]);
+    if (e->scale) c.scale = _mm512_set1_ps(e->scale[o]);
+    if (e->shift) c.shift = _mm512_set1_ps(e->shift[o]);
+    return c;
+}
+
+/* (float)acc * m, then the epilogue (epilogue()'s operations, the same roundings),
+   stored as floats or int8 at output element i */
+TGT static INL void epi_store(const epk *e, const epc *c, __m512i acc, const float *res, void *y, size_t i,
+                              __mmask16 mk)
+{
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), c->m);
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    if (e->bias) f = _mm512_add_ps(f, c->bias);
+    if (e->scale) f = _mm512_mul_ps(f, c->scale);
+    if (e->shift) f = _mm512_add_ps(f, c->shift);
+    if (res) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, res));
+    if (e->act == 1) {
+        f = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), f);
+    } else if (e->act == 2) {
+        f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, zero, _CMP_LT_OQ), zero);
+        f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, six, _CMP_GT_OQ), six);
+    }
+    if (e->q) {
+        /* a full vector as a plain 16-byte store: the masked narrowing store is slow */
+        __m128i q = _mm512_cvtepi32_epi8(q8v_apply(&e->qv, f));
+        if (mk == 0xffff) _mm_storeu_si128((__m128i *)((int8_t *)y + i), q);
+        else _mm_mask_storeu_epi8((int8_t *)y + i, mk, q);
     } else {
         _mm512_mask_storeu_ps((float *)y + i, mk, f);
     }
@@ -421,17 +481,18 @@ TGT static INL void micro(int mr, int nv, const int8_t *w, int K, const int8_t *
             for (int j = 0; j < nv; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], xv[j], wb);
         }
     }
-    _Pragma("GCC unroll 4")
-    for (int j = 0; j < nv; j++) {
-        size_t p = p0 + 16 * (size_t)j;
-        if (p >= P) break;
-        __mmask16 mk = P - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (P - p)) - 1u);
-        _Pragma("GCC unroll 8")
-        for (int i = 0; i < mr; i++) {
-            __m512i a = _mm512_add_epi32(acc[i][j], _mm512_set1_epi32(bc[i]));
-            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(m[i]));
-            f = epilogue(ep, oc + i, f, res ? res + (size_t)i * P + p : NULL, mk);
-            store16(ep, y, yo + (size_t)i * P + p, f, mk);
+    const epk e = epk_of(ep);
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < mr; i++) {
+        epc ec = epc_of(&e, m[i], oc + i);
+        __m512i bi = _mm512_set1_epi32(bc[i]);
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < nv; j++) {
+            size_t p = p0 + 16 * (size_t)j;
+            if (p >= P) break;
+            __mmask16 mk = P - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (P - p)) - 1u);
+            epi_store(&e, &ec, _mm512_add_epi32(acc[i][j], bi), res ? res + (size_t)i * P + p : NULL, y,
+                      yo + (size_t)i * P + p, mk);
         }
     }
 }
@@ -740,30 +801,34 @@ TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8
             all += rowsum[kh];
         }
         const __m512i init = _mm512_set1_epi32((b ? b[ch] : 0) - 128 * all), x80 = _mm512_set1_epi8(-128);
-        const __m512 mo = _mm512_set1_ps(m[ch]);
-        for (int oh = 0; oh < OH; oh++)
+        const epk e = epk_of(ep);
+        const epc ec = epc_of(&e, m[ch], ch);
+        for (int oh = 0; oh < OH; oh++) {
+            /* the rows this output row reads (NULL: outside the image) */
+            const int8_t *rows[16];
+            __m512i racc = init;
+            for (int kh = 0; kh < KH; kh++) {
+                int ih = oh * sh - ph + kh * dh;
+                rows[kh] = ih >= 0 && ih < H ? xp + (size_t)ih * W : NULL;
+                if (!rows[kh]) racc = _mm512_add_epi32(racc, _mm512_set1_epi32(128 * rowsum[kh]));
+            }
             for (int ow0 = 0; ow0 < OW; ow0 += 16) {
                 int nl = OW - ow0 < 16 ? OW - ow0 : 16;
                 int base = ow0 * sw - pw, lo = base < 0 ? -base : 0, hi = W - base < 64 ? W - base : 64;
                 __mmask64 mk = hi <= lo ? 0
                                         : (hi == 64 ? ~(__mmask64)0 : (((__mmask64)1 << hi) - 1)) &
                                               ~(((__mmask64)1 << lo) - 1);
-                __m512i acc = init;
+                __m512i acc = racc;
                 for (int kh = 0; kh < KH; kh++) {
-                    int ih = oh * sh - ph + kh * dh;
-                    if (ih < 0 || ih >= H) {
-                        acc = _mm512_add_epi32(acc, _mm512_set1_epi32(128 * rowsum[kh]));
-                        continue;
-                    }
-                    __m512i win = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, xp + (size_t)ih * W + base), x80);
+                    if (!rows[kh]) continue;
+                    __m512i win = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, rows[kh] + base), x80);
                     for (int g = 0; g < G4; g++)
                         acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(idx[g], win), wv[kh * G4 + g]);
                 }
                 __mmask16 m16 = (__mmask16)((1u << nl) - 1u);
-                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mo);
-                f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, m16);
-                store16(ep, y, yp + (size_t)oh * OW + ow0, f, m16);
+                epi_store(&e, &ec, acc, rp ? rp + (size_t)oh * OW + ow0 : NULL, y, yp + (size_t)oh * OW + ow0, m16);
             }
+        }
     }
 }
 
