@@ -35,8 +35,8 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 #define VNNI_OK 1
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-#define TGT_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define TGT_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
 #define INL __attribute__((always_inline)) inline
 #endif
 
@@ -67,7 +67,8 @@ bool cnn_vnni_s8_available(void)
     if (v < 0) {
         const char *e = getenv("CNN_CPU_VNNI"); /* 0: off, for benchmarks */
         v = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vl") && !(e && strcmp(e, "0") == 0);
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+            !(e && strcmp(e, "0") == 0);
     }
     return v == 1;
 #else
@@ -163,13 +164,16 @@ TGT static INL __m512i q8v_apply(const q8v *q, __m512 f)
     __m512 v;
     if (q->fast) {
         __m512 t = _mm512_mul_ps(f, _mm512_set1_ps(q->inv));
-        v = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m512 fr = _mm512_abs_ps(_mm512_sub_ps(t, v));
+        /* t - roundeven(t) (vreduceps), in [-0.5, 0.5]: a tie is near when beyond
+           0.5 - 2^-12 in magnitude */
+        __m512 fr = _mm512_abs_ps(_mm512_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         if (__builtin_expect(_mm512_cmp_ps_mask(fr, _mm512_set1_ps(0.5f - 0x1p-12f), _CMP_GT_OQ) != 0, 0))
             goto exact;
-        /* vminps / vmaxps return their second operand when one is NaN: a NaN lane
-           stays NaN, converts to 0x80000000, whose low byte (vpmovdb) is 0 */
-        return _mm512_cvttps_epi32(_mm512_max_ps(lo, _mm512_min_ps(hi, v)));
+        /* clamped, then rounded half to even by the conversion; vminps / vmaxps return
+           their second operand when one is NaN: a NaN lane stays NaN, converts to
+           0x80000000, whose low byte (vpmovdb) is 0 */
+        return _mm512_cvt_roundps_epi32(_mm512_max_ps(lo, _mm512_min_ps(hi, t)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     }
 exact:;
     /* cnn_quantize_s8's operations: the division, clamps, NaN -> 0, 1.5 * 2^23 */
@@ -746,13 +750,6 @@ static bool have_vbmi(void)
     return v == 1 && !g_no_vbmi;
 }
 
-/* bytes of one input row the 16 outputs of a vector read, when they fit one 64-byte
-   window (then dw_vbmi runs the layer) */
-static bool dw_fits_window(const cnn_conv_desc *c)
-{
-    return c->k[2] <= 16 && 15 * c->s[2] + (c->k[2] - 1) * c->d[2] + 1 <= 64;
-}
-
 /* depthwise straight from the int8 input with vpdpbusd (AVX-512 VBMI + VNNI): per
    input row kh and 16 output pixels one masked 64-byte load of the row window (bytes
    outside the row are the padding 0), each byte x stored as x + 128 (xor 0x80, so
@@ -760,12 +757,78 @@ static bool dw_fits_window(const cnn_conv_desc *c)
    row a byte permutation (vpermb) that puts the 4 input bytes of each output pixel
    into its dword and one vpdpbusd with the 4 weights (0 past kW). The accumulator
    starts at b - 128 * (sum of all weights), which takes the 128s off again; a row
-   outside the image adds back its 128 * row sum instead of being read. Exact int32. */
-TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                        const float *m, const cnn_s8_epilogue *ep, float *y)
+   outside the image is read from a row of zeros (0 + 128 alike). Exact int32. Runs
+   when the 16 outputs of a vector read one 64-byte window of a row
+   (dw_vbmi_fits). */
+/* One (image, channel) plane of dw_vbmi; KH and G4 are constants where inlined (3x3:
+   the whole tap loop unrolled). A row outside the image reads zrow, W zero bytes:
+   its 0 + 128 per tap is what init takes off, as for padding columns. mks / m16s:
+   the window load mask and the output lane mask of each 16-output block of a row. */
+typedef struct dwg {
+    int H, W, OH, OW, sh, sw, ph, pw, dh, nb;
+    const __m512i *idx;
+    const __mmask64 *mks;
+    const __mmask16 *m16s;
+    const int8_t *zrow;
+} dwg;
+
+TGT_VBMI static INL void dw_plane(const dwg *d, const int KH, const int G4, const int8_t *xp, const int8_t *wp,
+                                  int KW, int32_t b, float m, const epk *e, int ch, const float *rp, void *y,
+                                  size_t yp)
 {
+    const __m512i x80 = _mm512_set1_epi8(-128);
+    __m512i wv[64]; /* [kh][g] */
+    int32_t all = 0;
+    for (int kh = 0; kh < KH; kh++)
+        for (int g = 0; g < G4; g++) {
+            uint32_t u = 0;
+            for (int q = 0; q < 4 && 4 * g + q < KW; q++) {
+                int8_t v = wp[kh * KW + 4 * g + q];
+                u |= (uint32_t)(uint8_t)v << (8 * q);
+                all += v;
+            }
+            wv[kh * G4 + g] = _mm512_set1_epi32((int)u);
+        }
+    __m512i idx[4];
+    for (int g = 0; g < G4; g++) idx[g] = d->idx[g];
+    const __m512i init = _mm512_set1_epi32(b - 128 * all);
+    const epc ec = epc_of(e, m, ch);
+    for (int oh = 0; oh < d->OH; oh++) {
+        const int8_t *rows[16];
+        for (int kh = 0; kh < KH; kh++) {
+            int ih = oh * d->sh - d->ph + kh * d->dh;
+            rows[kh] = ih >= 0 && ih < d->H ? xp + (size_t)ih * d->W : d->zrow;
+        }
+        size_t yo = yp + (size_t)oh * d->OW;
+        for (int v = 0; v < d->nb; v++) {
+            int base = 16 * v * d->sw - d->pw;
+            __mmask64 mk = d->mks[v];
+            __m512i acc = init;
+            for (int kh = 0; kh < KH; kh++) {
+                __m512i win = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, rows[kh] + base), x80);
+                for (int g = 0; g < G4; g++)
+                    acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(idx[g], win), wv[kh * G4 + g]);
+            }
+            epi_store(e, &ec, acc, rp ? rp + (size_t)oh * d->OW + 16 * v : NULL, y, yo + 16 * (size_t)v,
+                      d->m16s[v]);
+        }
+    }
+}
+
+#define DW_MAXB 64   /* 16-output blocks per row (OW <= 1024) */
+#define DW_ZROW 4096 /* the zero row's bytes (W <= 4096) */
+static bool dw_vbmi_fits(const cnn_conv_desc *c)
+{
+    return c->k[1] <= 16 && c->k[2] <= 16 && (c->out[2] + 15) / 16 <= DW_MAXB && c->in[2] <= DW_ZROW &&
+           15 * c->s[2] + (c->k[2] - 1) * c->d[2] + 1 <= 64;
+}
+
+TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                             const float *m, const cnn_s8_epilogue *ep, float *y)
+{
+    static const int8_t zrow[DW_ZROW];
     int H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2], KH = c->k[1], KW = c->k[2];
-    int sh = c->s[1], sw = c->s[2], ph = c->p[1], pw = c->p[2], dh = c->d[1], dw = c->d[2];
+    int sw = c->s[2], dw = c->d[2];
     int G4 = (KW + 3) / 4;
     __m512i idx[4];
     for (int g = 0; g < G4; g++) {
@@ -777,6 +840,18 @@ TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8
             }
         idx[g] = _mm512_loadu_si512(t);
     }
+    __mmask64 mks[DW_MAXB];
+    __mmask16 m16s[DW_MAXB];
+    int nb = (OW + 15) / 16;
+    for (int v = 0; v < nb; v++) {
+        int ow0 = 16 * v, nl = OW - ow0 < 16 ? OW - ow0 : 16;
+        int base = ow0 * sw - c->p[2], lo = base < 0 ? -base : 0, hi = W - base < 64 ? W - base : 64;
+        mks[v] = hi <= lo ? 0
+                          : (hi == 64 ? ~(__mmask64)0 : (((__mmask64)1 << hi) - 1)) & ~(((__mmask64)1 << lo) - 1);
+        m16s[v] = (__mmask16)((1u << nl) - 1u);
+    }
+    dwg d = {.H = H, .W = W, .OH = OH, .OW = OW, .sh = c->s[1], .sw = sw, .ph = c->p[1], .pw = c->p[2],
+             .dh = c->d[1], .nb = nb, .idx = idx, .mks = mks, .m16s = m16s, .zrow = zrow};
     long jobs = (long)c->n * c->c_in;
     bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
 #pragma omp parallel for schedule(static) if (par)
@@ -784,51 +859,11 @@ TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8
         int ch = (int)(job % c->c_in);
         const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
         size_t yp = (size_t)job * OH * OW;
-        const float *rp = ep && ep->res ? ep->res + (size_t)job * OH * OW : NULL;
-        __m512i wv[64]; /* [kh][g], KH <= 16 */
-        int32_t rowsum[16], all = 0;
-        for (int kh = 0; kh < KH; kh++) {
-            rowsum[kh] = 0;
-            for (int g = 0; g < G4; g++) {
-                uint32_t u = 0;
-                for (int q = 0; q < 4 && 4 * g + q < KW; q++) {
-                    int8_t v = wp[kh * KW + 4 * g + q];
-                    u |= (uint32_t)(uint8_t)v << (8 * q);
-                    rowsum[kh] += v;
-                }
-                wv[kh * G4 + g] = _mm512_set1_epi32((int)u);
-            }
-            all += rowsum[kh];
-        }
-        const __m512i init = _mm512_set1_epi32((b ? b[ch] : 0) - 128 * all), x80 = _mm512_set1_epi8(-128);
         const epk e = epk_of(ep);
-        const epc ec = epc_of(&e, m[ch], ch);
-        for (int oh = 0; oh < OH; oh++) {
-            /* the rows this output row reads (NULL: outside the image) */
-            const int8_t *rows[16];
-            __m512i racc = init;
-            for (int kh = 0; kh < KH; kh++) {
-                int ih = oh * sh - ph + kh * dh;
-                rows[kh] = ih >= 0 && ih < H ? xp + (size_t)ih * W : NULL;
-                if (!rows[kh]) racc = _mm512_add_epi32(racc, _mm512_set1_epi32(128 * rowsum[kh]));
-            }
-            for (int ow0 = 0; ow0 < OW; ow0 += 16) {
-                int nl = OW - ow0 < 16 ? OW - ow0 : 16;
-                int base = ow0 * sw - pw, lo = base < 0 ? -base : 0, hi = W - base < 64 ? W - base : 64;
-                __mmask64 mk = hi <= lo ? 0
-                                        : (hi == 64 ? ~(__mmask64)0 : (((__mmask64)1 << hi) - 1)) &
-                                              ~(((__mmask64)1 << lo) - 1);
-                __m512i acc = racc;
-                for (int kh = 0; kh < KH; kh++) {
-                    if (!rows[kh]) continue;
-                    __m512i win = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, rows[kh] + base), x80);
-                    for (int g = 0; g < G4; g++)
-                        acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(idx[g], win), wv[kh * G4 + g]);
-                }
-                __mmask16 m16 = (__mmask16)((1u << nl) - 1u);
-                epi_store(&e, &ec, acc, rp ? rp + (size_t)oh * OW + ow0 : NULL, y, yp + (size_t)oh * OW + ow0, m16);
-            }
-        }
+        const float *rp = e.res ? e.res + yp : NULL;
+        int32_t bo = b ? b[ch] : 0;
+        if (KH == 3 && G4 == 1) dw_plane(&d, 3, 1, xp, wp, KW, bo, m[ch], &e, ch, rp, y, yp);
+        else dw_plane(&d, KH, G4, xp, wp, KW, bo, m[ch], &e, ch, rp, y, yp);
     }
 }
 
@@ -949,7 +984,7 @@ void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *
     if (ep0 && ep0->q_out > 0.0f) v.q = q8v_make(ep0->q_out);
     const cnn_s8_epilogue *ep = ep0 ? &v.e : NULL;
     if (is_linear(c)) linear_s8(c, x, w, b, m, ep, y, scratch);
-    else if (is_dw(c) && c->k[1] <= 16 && dw_fits_window(c) && have_vbmi()) dw_vbmi(c, x, w, b, m, ep, y);
+    else if (is_dw(c) && dw_vbmi_fits(c) && have_vbmi()) dw_vbmi(c, x, w, b, m, ep, y);
     else if (is_dw(c)) depthwise(c, x, w, b, m, ep, y);
     else dense(c, x, w, b, m, ep, y, scratch);
 #else
