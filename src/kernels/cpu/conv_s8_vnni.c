@@ -250,8 +250,13 @@ TGT static INL void epi_store(const epk *e, const epc *c, __m512i acc, const flo
     if (e->scale) f = _mm512_mul_ps(f, c->scale);
     if (e->shift) f = _mm512_add_ps(f, c->shift);
     if (res) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, res));
+    /* ReLU f > 0 ? f : 0 is vmaxps(f, 0) exactly (its second operand for NaN and for
+       -0); ReLU6 too when the result is requantised (NaN and -0 give the integer 0
+       either way), else compare and blend to keep NaN and -0 as the reference does */
     if (e->act == 1) {
-        f = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(f, zero, _CMP_GT_OQ), f);
+        f = _mm512_max_ps(f, zero);
+    } else if (e->act == 2 && e->q) {
+        f = _mm512_min_ps(_mm512_max_ps(f, zero), six);
     } else if (e->act == 2) {
         f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, zero, _CMP_LT_OQ), zero);
         f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, six, _CMP_GT_OQ), six);
