@@ -617,11 +617,13 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
             pack_rows(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xp + (size_t)pn * panel,
                       oh, oh + 1);
         }
-        /* GEMM: (panel, pixel block, channel block) jobs, channel blocks innermost */
+        /* GEMM: (panel, channel block, pixel block) jobs, pixel blocks innermost, so
+           the threads' equal ranges of jobs hold equal work (the last pixel block of a
+           plane is short: a 7x7 plane is 48 + 1 pixels) */
 #pragma omp for schedule(static)
         for (long jb = 0; jb < jobs; jb++) {
             long pn = jb / (pb * ob), rest = jb % (pb * ob);
-            gemm_block(c, w, xp + (size_t)pn * panel, bc, m, ep, y, pn, rest / ob, rest % ob);
+            gemm_block(c, w, xp + (size_t)pn * panel, bc, m, ep, y, pn, rest % pb, rest / pb);
         }
     }
 }
