@@ -189,6 +189,9 @@ static void sweep(void)
         {1, 3, 12, 10, 5, 2, 2, 1}, {1, 6, 9, 9, 3, 1, 0, 1}, {1, 2, 11, 13, 3, 1, 2, 2},
         {1, 2, 6, 300, 3, 1, 1, 1}, {1, 3, 5, 520, 3, 2, 1, 1}, {2, 4, 4, 4, 7, 1, 3, 1},
         {1, 1, 8, 8, 3, 1, 4, 1},
+        /* stride 1, same width, small planes: 16 outputs of the plane per vector */
+        {2, 5, 7, 7, 3, 1, 1, 1}, {1, 3, 28, 28, 3, 1, 1, 1}, {1, 2, 1, 30, 3, 1, 1, 1},
+        {1, 2, 5, 3, 3, 1, 1, 1}, {1, 4, 32, 32, 3, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++) {
         const int *a = dw[i];
@@ -248,6 +251,9 @@ static void test_sweep(void **state)
     (void)state;
     fprintf(stderr, "cpu int8 with VNNI kernels: %s\n", cnn_vnni_s8_available() ? "yes" : "no (not this CPU)");
     sweep();
+    cnn_vnni_s8_dw_flat_enable(false); /* small stride-1 depthwise planes by rows too */
+    sweep();
+    cnn_vnni_s8_dw_flat_enable(true);
     cnn_vnni_s8_vbmi_enable(false); /* depthwise from float rows (VNNI CPUs without VBMI) */
     sweep();
     cnn_vnni_s8_vbmi_enable(true);

@@ -55,8 +55,9 @@ static bool is_dw(const cnn_conv_desc *c)
     return c->groups == c->c_in && c->c_in == c->c_out && is_2d(c);
 }
 
-static bool g_off, g_no_vbmi;
+static bool g_off, g_no_vbmi, g_dw_flat = true;
 void cnn_vnni_s8_enable(bool on) { g_off = !on; }
+void cnn_vnni_s8_dw_flat_enable(bool on) { g_dw_flat = on; }
 void cnn_vnni_s8_vbmi_enable(bool on) { g_no_vbmi = !on; }
 
 bool cnn_vnni_s8_available(void)
@@ -822,6 +823,84 @@ TGT_VBMI static INL void dw_plane(const dwg *d, const int KH, const int G4, cons
     }
 }
 
+/* Stride 1 with rows as wide as the input's, 3 rows of up to 4 taps, small planes
+   (up to 1024 outputs): 16 consecutive outputs of the plane per vector, across rows
+   (a 7x7 plane is 4 vectors instead of 7 row vectors of 7 lanes). Per vector v and
+   kernel row kh one 64-byte load of the plane from output v's first tap (lm: bytes
+   inside the plane) and a vpermb whose zero mask (pm) drops the taps outside the
+   image, which the xor then makes 0 + 128 like padding. */
+#define DWF_MAXB 64
+typedef struct dwf {
+    ptrdiff_t off[DWF_MAXB][3];
+    __mmask64 lm[DWF_MAXB][3], pm[DWF_MAXB][3];
+    __mmask16 m16[DWF_MAXB];
+    int nb;
+} dwf;
+
+static bool dw_flat_ok(const cnn_conv_desc *c)
+{
+    int P = c->out[1] * c->out[2];
+    return c->s[1] == 1 && c->s[2] == 1 && c->out[2] == c->in[2] && c->k[1] == 3 && c->k[2] <= 4 &&
+           P <= 16 * DWF_MAXB && 15 + (c->k[2] - 1) * c->d[2] + 1 <= 64;
+}
+
+static void dwf_make(const cnn_conv_desc *c, dwf *f)
+{
+    int H = c->in[1], W = c->in[2], OW = c->out[2], KW = c->k[2], P = c->out[1] * OW;
+    long HW = (long)H * W;
+    f->nb = (P + 15) / 16;
+    for (int v = 0; v < f->nb; v++) {
+        int nl = P - 16 * v < 16 ? P - 16 * v : 16;
+        f->m16[v] = (__mmask16)((1u << nl) - 1u);
+        for (int kh = 0; kh < 3; kh++) {
+            long start = 16L * v + (long)(kh * c->d[1] - c->p[1]) * W - c->p[2];
+            uint64_t lm = 0, pm = 0;
+            for (int b = 0; b < 64; b++)
+                if (start + b >= 0 && start + b < HW) lm |= (uint64_t)1 << b;
+            for (int j = 0; j < nl; j++) {
+                int p = 16 * v + j, oh = p / OW, ow = p % OW, ih = oh + kh * c->d[1] - c->p[1];
+                if (ih < 0 || ih >= H) continue;
+                for (int q = 0; q < KW; q++) {
+                    int iw = ow + q * c->d[2] - c->p[2];
+                    if (iw >= 0 && iw < W) pm |= (uint64_t)1 << (4 * j + q);
+                }
+            }
+            f->off[v][kh] = start;
+            f->lm[v][kh] = lm;
+            f->pm[v][kh] = pm;
+        }
+    }
+}
+
+TGT_VBMI static INL void dw_plane_flat(const dwf *f, __m512i idx, const int8_t *xp, const int8_t *wp, int KW,
+                                       int32_t b, float m, const epk *e, int ch, const float *rp, void *y,
+                                       size_t yp)
+{
+    const __m512i x80 = _mm512_set1_epi8(-128);
+    __m512i wv[3];
+    int32_t all = 0;
+    for (int kh = 0; kh < 3; kh++) {
+        uint32_t u = 0;
+        for (int q = 0; q < KW; q++) {
+            int8_t v = wp[kh * KW + q];
+            u |= (uint32_t)(uint8_t)v << (8 * q);
+            all += v;
+        }
+        wv[kh] = _mm512_set1_epi32((int)u);
+    }
+    const __m512i init = _mm512_set1_epi32(b - 128 * all);
+    const epc ec = epc_of(e, m, ch);
+    for (int v = 0; v < f->nb; v++) {
+        __m512i acc = init;
+        for (int kh = 0; kh < 3; kh++) {
+            __m512i win = _mm512_maskz_loadu_epi8(f->lm[v][kh], xp + f->off[v][kh]);
+            __m512i t = _mm512_xor_si512(_mm512_maskz_permutexvar_epi8(f->pm[v][kh], idx, win), x80);
+            acc = _mm512_dpbusd_epi32(acc, t, wv[kh]);
+        }
+        epi_store(e, &ec, acc, rp ? rp + 16 * (size_t)v : NULL, y, yp + 16 * (size_t)v, f->m16[v]);
+    }
+}
+
 #define DW_MAXB 64   /* 16-output blocks per row (OW <= 1024) */
 #define DW_ZROW 4096 /* the zero row's bytes (W <= 4096) */
 static bool dw_vbmi_fits(const cnn_conv_desc *c)
@@ -861,6 +940,19 @@ TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8
              .dh = c->d[1], .nb = nb, .idx = idx, .mks = mks, .m16s = m16s, .zrow = zrow};
     long jobs = (long)c->n * c->c_in;
     bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
+    if (dw_flat_ok(c) && g_dw_flat) {
+        dwf f;
+        dwf_make(c, &f);
+#pragma omp parallel for schedule(static) if (par)
+        for (long job = 0; job < jobs; job++) {
+            int ch = (int)(job % c->c_in);
+            size_t yp = (size_t)job * OH * OW;
+            const epk e = epk_of(ep);
+            dw_plane_flat(&f, idx[0], x + (size_t)job * H * W, w + (size_t)ch * KH * KW, KW, b ? b[ch] : 0, m[ch],
+                          &e, ch, e.res ? e.res + yp : NULL, y, yp);
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) if (par)
     for (long job = 0; job < jobs; job++) {
         int ch = (int)(job % c->c_in);

@@ -105,6 +105,7 @@ cnn_conv_bwd_weights_fn cnn_thin_conv_backward_weights;
 bool cnn_vnni_s8_available(void);
 void cnn_vnni_s8_enable(bool on); /* off: the other paths (tests, benchmarks) */
 void cnn_vnni_s8_vbmi_enable(bool on); /* off: depthwise without VBMI (tests) */
+void cnn_vnni_s8_dw_flat_enable(bool on); /* off: small stride-1 depthwise by rows (tests) */
 bool cnn_vnni_s8_use(const cnn_conv_desc *c);
 size_t cnn_vnni_s8_scratch(const cnn_conv_desc *c);
 void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
