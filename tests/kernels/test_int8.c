@@ -75,6 +75,7 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
     void *s_cpu = scratch_for(cnn_backend_cpu.conv_s8_scratch(c));
     cnn_s8_epilogue ep = {0};
     float *sc = NULL, *res = NULL, *fb = NULL;
+    int32_t *wsum = NULL;
     if (epk) {
         sc = malloc(2 * (size_t)c->c_out * sizeof *sc);
         res = malloc(ys * sizeof *res);
@@ -82,6 +83,12 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
         tu_fill(sc, 2 * (size_t)c->c_out, -1.5f, 1.5f, &g_rng);
         tu_fill(res, ys, -2.0f, 2.0f, &g_rng);
         ep = (cnn_s8_epilogue){.scale = sc, .shift = sc + c->c_out, .res = res, .act = epk - 1};
+        /* the weights' sums per output channel as quant.c gives them (without: the
+           kernel computes them, the epk == 0 runs) */
+        wsum = calloc((size_t)c->c_out, sizeof *wsum);
+        assert_non_null(wsum);
+        for (size_t i = 0; i < ws; i++) wsum[i / K] += w[i];
+        ep.wsum = wsum;
         if (!bias) { /* a layer whose bias is beyond int32 keeps it in float */
             fb = malloc((size_t)c->c_out * sizeof *fb);
             assert_non_null(fb);
@@ -154,6 +161,7 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
     free(yq_ref);
     free(x), free(w), free(b), free(m), free(y_ref), free(y_cpu), free(y_flt);
     free(xf), free(wf), free(bf), free(s_ref), free(s_cpu), free(s_flt), free(sc), free(res), free(fb);
+    free(wsum);
 }
 
 static int g_ep; /* cycles the epilogue kinds over the sweep */

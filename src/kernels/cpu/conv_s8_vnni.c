@@ -429,10 +429,15 @@ TGT static void pack_taps(const cnn_conv_desc *c, const int8_t *xg, int K, size_
 }
 
 /* bc[o] = b[o] - 128 sum_k w[o][k] for output channels [o0, o1) (the packed columns'
-   + 128, taken off) */
-TGT static void bias_comp(const int8_t *w, int K, const int32_t *b, int32_t *bc, int o0, int o1)
+   + 128, taken off); the sums from wsum when the caller has them (cnn_s8_epilogue) */
+TGT static void bias_comp(const int8_t *w, int K, const int32_t *b, const int32_t *wsum, int32_t *bc, int o0,
+                          int o1)
 {
     const __m512i ones = _mm512_set1_epi8(1);
+    if (wsum) {
+        for (int o = o0; o < o1; o++) bc[o] = (b ? b[o] : 0) - 128 * wsum[o];
+        return;
+    }
     for (int o = o0; o < o1; o++) {
         const int8_t *wo = w + (size_t)o * K;
         __m512i s = _mm512_setzero_si512();
@@ -562,7 +567,7 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
         /* a batch (or groups): one (image, group) panel per job, packed and multiplied
            at once, so its columns are still in this core's cache when the micro-kernel
            reads them (all panels packed first leave the caches at batch 16) */
-        bias_comp(w, K, b, bc, 0, c->c_out);
+        bias_comp(w, K, b, ep ? ep->wsum : NULL, bc, 0, c->c_out);
         bool pp = (double)panels * (double)P * (double)K * (double)og > 262144.0;
 #pragma omp parallel for schedule(dynamic, 1) if (pp)
         for (long pn = 0; pn < panels; pn++) {
@@ -598,7 +603,7 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
         for (long r = 0; r < pjobs + bjobs; r++) {
             if (r >= pjobs) {
                 int o0 = (int)(r - pjobs) * 64, o1 = o0 + 64 < c->c_out ? o0 + 64 : c->c_out;
-                bias_comp(w, K, b, bc, o0, o1);
+                bias_comp(w, K, b, ep ? ep->wsum : NULL, bc, o0, o1);
                 continue;
             }
             if (taps) {
