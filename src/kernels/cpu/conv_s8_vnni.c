@@ -31,6 +31,9 @@
 
 #include "../../core/pool.h"
 #include "cpu_internal.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
@@ -551,87 +554,154 @@ TGT static INL void gemm_block(const cnn_conv_desc *c, const int8_t *w, const in
               ep && ep->res ? ep->res + yo : NULL, y, yo);
 }
 
-TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
-                      const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
+/* Runs fn over jobs [0, n) in ranges: on the library's pool (docs/architecture.md,
+   "Threads on a busy machine": on a quiet machine its loops run on the OpenMP team; on
+   a busy one chunks are claimed, so no barrier waits for a descheduled thread) in
+   ranges of `grain` jobs (0: an eighth of them, contiguous, so a thread keeps the
+   weights / columns its neighbouring jobs share), or with CNN_INT8_OMP=1 as an OpenMP
+   region with one static range per thread (the loops as they were, for comparison).
+   Every job writes outputs of its own only, so the bits do not depend on the split.
+   par false: inline. */
+static int g_omp = -1;
+static void run_jobs(long n, long grain, bool par, cnn_range_fn fn, void *ctx)
 {
-    int G = c->groups, cg = c->c_in / G, og = c->c_out / G, K = (int)kdim(c), OH = c->out[1];
-    size_t K4 = (size_t)(K + 3) / 4, P = (size_t)OH * c->out[2], Pp = rup(P, 16);
-    size_t in_sp = (size_t)c->in[1] * c->in[2], panel = K4 * Pp * 4;
-    long panels = (long)c->n * G;
-    int8_t *xp = scratch;
-    int32_t *bc = (int32_t *)((char *)scratch + rup((size_t)panels * panel, 64));
-    long pb = (long)((Pp / 16 + NV - 1) / NV), ob = (og + MR - 1) / MR;
-    bool taps = taps_ok(c);
-    long chunks = (long)((P + 63) / 64);
-    if (panels >= 4) {
-        /* a batch (or groups): one (image, group) panel per job, packed and multiplied
-           at once, so its columns are still in this core's cache when the micro-kernel
-           reads them (all panels packed first leave the caches at batch 16) */
-        bias_comp(w, K, b, ep ? ep->wsum : NULL, bc, 0, c->c_out);
-        bool pp = (double)panels * (double)P * (double)K * (double)og > 262144.0;
-#pragma omp parallel for schedule(dynamic, 1) if (pp)
-        for (long pn = 0; pn < panels; pn++) {
-            int n = (int)(pn / G), g = (int)(pn % G);
-            int8_t *xpn = xp + (size_t)pn * panel;
-            const int8_t *xg = x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp;
-            if (taps)
-                for (long ch = 0; ch < chunks; ch++) {
-                    size_t p0 = (size_t)ch * 64;
-                    pack_taps(c, xg, K, Pp, xpn, p0, P - p0 < 64 ? (int)(P - p0) : 64, 0, (int)K4);
-                }
-            else
-                pack_rows(c, xg, K, Pp, xpn, 0, OH);
-            for (long pbi = 0; pbi < pb; pbi++)
-                for (long obi = 0; obi < ob; obi++) gemm_block(c, w, xpn, bc, m, ep, y, pn, pbi, obi);
+    if (n <= 0) return;
+    if (!par || n == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    if (g_omp < 0) {
+        const char *e = getenv("CNN_INT8_OMP");
+        g_omp = e && e[0] == '1';
+    }
+#ifdef _OPENMP
+    if (g_omp) {
+#pragma omp parallel
+        {
+            long T = omp_get_num_threads(), t = omp_get_thread_num();
+            long lo = n * t / T, hi = n * (t + 1) / T;
+            if (lo < hi) fn(ctx, lo, hi, (int)t);
         }
         return;
     }
-    /* pack jobs: (panel, 64-pixel chunk, slice of the reduction) with taps, else
-       (panel, output row); then bias_comp jobs of 64 output channels */
-    long slices = 1;
-    if (taps)
-        while (panels * chunks * slices < 8 && (size_t)slices * 64 < K4) slices *= 2;
-    long kqs = (long)(K4 + (size_t)slices - 1) / slices;
-    long pjobs = taps ? panels * chunks * slices : panels * OH, bjobs = (c->c_out + 63) / 64;
-    long jobs = panels * pb * ob;
-    /* small layers run on one thread: a parallel region costs more than they do */
-    bool par = (double)panels * (double)P * (double)K4 > 16384.0;
-    bool gpar = jobs > 1 && (double)panels * (double)P * (double)K * (double)og > 262144.0;
-#pragma omp parallel if (par || gpar)
-    {
-#pragma omp for schedule(static)
-        for (long r = 0; r < pjobs + bjobs; r++) {
-            if (r >= pjobs) {
-                int o0 = (int)(r - pjobs) * 64, o1 = o0 + 64 < c->c_out ? o0 + 64 : c->c_out;
-                bias_comp(w, K, b, ep ? ep->wsum : NULL, bc, o0, o1);
-                continue;
-            }
-            if (taps) {
-                long pn = r / (chunks * slices), rest = r % (chunks * slices);
-                long ch = rest / slices, sl = rest % slices;
-                int n = (int)(pn / G), g = (int)(pn % G);
+#endif
+    cnn_parallel_range(n, grain > 0 ? grain : (n + 7) / 8, 0, fn, ctx);
+}
+
+/* one dense call's arguments and shape, for its job loops */
+typedef struct djob {
+    const cnn_conv_desc *c;
+    const int8_t *x, *w;
+    const int32_t *b;
+    const float *m;
+    const cnn_s8_epilogue *ep;
+    float *y;
+    int8_t *xp;
+    int32_t *bc;
+    int G, cg, og, K, OH;
+    size_t K4, P, Pp, in_sp, panel;
+    long pb, ob, chunks, slices, kqs, pjobs;
+    bool taps;
+} djob;
+
+/* a batch (or groups): one (image, group) panel per job, packed and multiplied at
+   once, so its columns are still in this core's cache when the micro-kernel reads them
+   (all panels packed first leave the caches at batch 16) */
+TGT static void dense_panels(void *arg, long lo, long hi, int slot)
+{
+    (void)slot;
+    const djob *j = arg;
+    const cnn_conv_desc *c = j->c;
+    for (long pn = lo; pn < hi; pn++) {
+        int n = (int)(pn / j->G), g = (int)(pn % j->G);
+        int8_t *xpn = j->xp + (size_t)pn * j->panel;
+        const int8_t *xg = j->x + ((size_t)n * c->c_in + (size_t)g * j->cg) * j->in_sp;
+        if (j->taps)
+            for (long ch = 0; ch < j->chunks; ch++) {
                 size_t p0 = (size_t)ch * 64;
-                int kq0 = (int)(sl * kqs), kq1 = kq0 + (int)kqs < (int)K4 ? kq0 + (int)kqs : (int)K4;
-                if (kq0 < kq1)
-                    pack_taps(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp,
-                              xp + (size_t)pn * panel, p0, P - p0 < 64 ? (int)(P - p0) : 64, kq0, kq1);
-                continue;
+                pack_taps(c, xg, j->K, j->Pp, xpn, p0, j->P - p0 < 64 ? (int)(j->P - p0) : 64, 0, (int)j->K4);
             }
-            long pn = r / OH;
-            int oh = (int)(r % OH);
-            int n = (int)(pn / G), g = (int)(pn % G);
-            pack_rows(c, x + ((size_t)n * c->c_in + (size_t)g * cg) * in_sp, K, Pp, xp + (size_t)pn * panel,
-                      oh, oh + 1);
-        }
-        /* GEMM: (panel, channel block, pixel block) jobs, pixel blocks innermost, so
-           the threads' equal ranges of jobs hold equal work (the last pixel block of a
-           plane is short: a 7x7 plane is 48 + 1 pixels) */
-#pragma omp for schedule(static)
-        for (long jb = 0; jb < jobs; jb++) {
-            long pn = jb / (pb * ob), rest = jb % (pb * ob);
-            gemm_block(c, w, xp + (size_t)pn * panel, bc, m, ep, y, pn, rest % pb, rest / pb);
-        }
+        else
+            pack_rows(c, xg, j->K, j->Pp, xpn, 0, j->OH);
+        for (long pbi = 0; pbi < j->pb; pbi++)
+            for (long obi = 0; obi < j->ob; obi++) gemm_block(c, j->w, xpn, j->bc, j->m, j->ep, j->y, pn, pbi, obi);
     }
+}
+
+/* pack jobs: (panel, 64-pixel chunk, slice of the reduction) with taps, else (panel,
+   output row); then bias_comp jobs of 64 output channels */
+TGT static void dense_pack(void *arg, long lo, long hi, int slot)
+{
+    (void)slot;
+    const djob *j = arg;
+    const cnn_conv_desc *c = j->c;
+    for (long r = lo; r < hi; r++) {
+        if (r >= j->pjobs) {
+            int o0 = (int)(r - j->pjobs) * 64, o1 = o0 + 64 < c->c_out ? o0 + 64 : c->c_out;
+            bias_comp(j->w, j->K, j->b, j->ep ? j->ep->wsum : NULL, j->bc, o0, o1);
+            continue;
+        }
+        if (j->taps) {
+            long pn = r / (j->chunks * j->slices), rest = r % (j->chunks * j->slices);
+            long ch = rest / j->slices, sl = rest % j->slices;
+            int n = (int)(pn / j->G), g = (int)(pn % j->G), K4 = (int)j->K4;
+            size_t p0 = (size_t)ch * 64;
+            int kq0 = (int)(sl * j->kqs), kq1 = kq0 + (int)j->kqs < K4 ? kq0 + (int)j->kqs : K4;
+            if (kq0 < kq1)
+                pack_taps(c, j->x + ((size_t)n * c->c_in + (size_t)g * j->cg) * j->in_sp, j->K, j->Pp,
+                          j->xp + (size_t)pn * j->panel, p0, j->P - p0 < 64 ? (int)(j->P - p0) : 64, kq0, kq1);
+            continue;
+        }
+        long pn = r / j->OH;
+        int oh = (int)(r % j->OH);
+        int n = (int)(pn / j->G), g = (int)(pn % j->G);
+        pack_rows(c, j->x + ((size_t)n * c->c_in + (size_t)g * j->cg) * j->in_sp, j->K, j->Pp,
+                  j->xp + (size_t)pn * j->panel, oh, oh + 1);
+    }
+}
+
+/* GEMM: (panel, channel block, pixel block) jobs, pixel blocks innermost, so equal
+   ranges of jobs hold equal work (the last pixel block of a plane is short: a 7x7
+   plane is 48 + 1 pixels) */
+TGT static void dense_gemm(void *arg, long lo, long hi, int slot)
+{
+    (void)slot;
+    const djob *j = arg;
+    for (long jb = lo; jb < hi; jb++) {
+        long pn = jb / (j->pb * j->ob), rest = jb % (j->pb * j->ob);
+        gemm_block(j->c, j->w, j->xp + (size_t)pn * j->panel, j->bc, j->m, j->ep, j->y, pn, rest % j->pb,
+                   rest / j->pb);
+    }
+}
+
+TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
+                      const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
+{
+    djob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .G = c->groups};
+    j.cg = c->c_in / j.G, j.og = c->c_out / j.G, j.K = (int)kdim(c), j.OH = c->out[1];
+    j.K4 = (size_t)(j.K + 3) / 4, j.P = (size_t)j.OH * c->out[2], j.Pp = rup(j.P, 16);
+    j.in_sp = (size_t)c->in[1] * c->in[2], j.panel = j.K4 * j.Pp * 4;
+    long panels = (long)c->n * j.G;
+    j.xp = scratch;
+    j.bc = (int32_t *)((char *)scratch + rup((size_t)panels * j.panel, 64));
+    j.pb = (long)((j.Pp / 16 + NV - 1) / NV), j.ob = (j.og + MR - 1) / MR;
+    j.taps = taps_ok(c);
+    j.chunks = (long)((j.P + 63) / 64);
+    double macs = (double)panels * (double)j.P * (double)j.K * (double)j.og;
+    if (panels >= 4) {
+        bias_comp(w, j.K, b, ep ? ep->wsum : NULL, j.bc, 0, c->c_out);
+        run_jobs(panels, 1, macs > 262144.0, dense_panels, &j);
+        return;
+    }
+    j.slices = 1;
+    if (j.taps)
+        while (panels * j.chunks * j.slices < 8 && (size_t)j.slices * 64 < j.K4) j.slices *= 2;
+    j.kqs = (long)(j.K4 + (size_t)j.slices - 1) / j.slices;
+    j.pjobs = j.taps ? panels * j.chunks * j.slices : panels * j.OH;
+    long bjobs = (c->c_out + 63) / 64, jobs = panels * j.pb * j.ob;
+    /* small layers run on one thread: a parallel loop costs more than they do */
+    run_jobs(j.pjobs + bjobs, 0, (double)panels * (double)j.P * (double)j.K4 > 16384.0, dense_pack, &j);
+    run_jobs(jobs, 0, jobs > 1 && macs > 262144.0, dense_gemm, &j);
 }
 
 /* linear (a 1x1 convolution of 1x1 pixels, every image one pixel): the dense path
@@ -914,6 +984,40 @@ static bool dw_vbmi_fits(const cnn_conv_desc *c)
            15 * c->s[2] + (c->k[2] - 1) * c->d[2] + 1 <= 64;
 }
 
+/* dw_vbmi's (image, channel) planes [lo, hi): flat (f) or by rows */
+typedef struct dwjob {
+    const cnn_conv_desc *c;
+    const int8_t *x, *w;
+    const int32_t *b;
+    const float *m;
+    const cnn_s8_epilogue *ep;
+    float *y;
+    const dwg *d;
+    const dwf *f;
+    __m512i idx;
+    int KH, KW, G4;
+} dwjob;
+
+TGT_VBMI static void dw_jobs(void *arg, long lo, long hi, int slot)
+{
+    (void)slot;
+    const dwjob *j = arg;
+    const cnn_conv_desc *c = j->c;
+    int KH = j->KH, KW = j->KW, G4 = j->G4;
+    size_t in_sp = (size_t)c->in[1] * c->in[2], out_sp = (size_t)c->out[1] * c->out[2];
+    const epk e = epk_of(j->ep);
+    for (long job = lo; job < hi; job++) {
+        int ch = (int)(job % c->c_in);
+        const int8_t *xp = j->x + (size_t)job * in_sp, *wp = j->w + (size_t)ch * KH * KW;
+        size_t yp = (size_t)job * out_sp;
+        const float *rp = e.res ? e.res + yp : NULL;
+        int32_t bo = j->b ? j->b[ch] : 0;
+        if (j->f) dw_plane_flat(j->f, j->idx, xp, wp, KW, bo, j->m[ch], &e, ch, rp, j->y, yp);
+        else if (KH == 3 && G4 == 1) dw_plane(j->d, 3, 1, xp, wp, KW, bo, j->m[ch], &e, ch, rp, j->y, yp);
+        else dw_plane(j->d, KH, G4, xp, wp, KW, bo, j->m[ch], &e, ch, rp, j->y, yp);
+    }
+}
+
 TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                              const float *m, const cnn_s8_epilogue *ep, float *y)
 {
@@ -945,30 +1049,14 @@ TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8
              .dh = c->d[1], .nb = nb, .idx = idx, .mks = mks, .m16s = m16s, .zrow = zrow};
     long jobs = (long)c->n * c->c_in;
     bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
+    dwjob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .d = &d, .idx = idx[0], .KH = KH,
+               .KW = KW, .G4 = G4};
+    dwf f;
     if (dw_flat_ok(c) && g_dw_flat) {
-        dwf f;
         dwf_make(c, &f);
-#pragma omp parallel for schedule(static) if (par)
-        for (long job = 0; job < jobs; job++) {
-            int ch = (int)(job % c->c_in);
-            size_t yp = (size_t)job * OH * OW;
-            const epk e = epk_of(ep);
-            dw_plane_flat(&f, idx[0], x + (size_t)job * H * W, w + (size_t)ch * KH * KW, KW, b ? b[ch] : 0, m[ch],
-                          &e, ch, e.res ? e.res + yp : NULL, y, yp);
-        }
-        return;
+        j.f = &f;
     }
-#pragma omp parallel for schedule(static) if (par)
-    for (long job = 0; job < jobs; job++) {
-        int ch = (int)(job % c->c_in);
-        const int8_t *xp = x + (size_t)job * H * W, *wp = w + (size_t)ch * KH * KW;
-        size_t yp = (size_t)job * OH * OW;
-        const epk e = epk_of(ep);
-        const float *rp = e.res ? e.res + yp : NULL;
-        int32_t bo = b ? b[ch] : 0;
-        if (KH == 3 && G4 == 1) dw_plane(&d, 3, 1, xp, wp, KW, bo, m[ch], &e, ch, rp, y, yp);
-        else dw_plane(&d, KH, G4, xp, wp, KW, bo, m[ch], &e, ch, rp, y, yp);
-    }
+    run_jobs(jobs, 0, par, dw_jobs, &j);
 }
 
 /* depthwise, strides 1 and 2: per output row, the kH input rows it reads widened to
