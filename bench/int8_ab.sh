@@ -8,7 +8,10 @@
 # usage: bench/int8_ab.sh [CNN] [CNN_OLD|-] [OUT_DIR]   (needs Debian's dataset-fashion-mnist)
 # Environment: MODELS ("mobilenet_v2 resnet18 shufflenet_v2_x1_0"), BATCHES ("1 16"),
 # ROUNDS (4), ITERS (40 at batch 1; a quarter, at least 4, above), THREADS (2),
-# CALIB (8 resized Fashion-MNIST images, entropy calibration; random weights, 1x224x224).
+# CALIB (8 resized Fashion-MNIST images, entropy calibration; random weights, 1x224x224),
+# CPU (1: instead of wall-clock medians, user CPU ms per batch = (CPU time of ITERS + 1
+# iterations - that of 1) / ITERS, GNU time's %U: robust to other jobs on a loaded
+# machine, blind to threads waiting on each other, so use THREADS=1 with it).
 # An OUT_DIR/M.int8.safetensors already there is used as it is.
 set -eu
 CNN=${1:-build/cnn}
@@ -21,7 +24,15 @@ IT1=${ITERS:-40}
 T=${THREADS:-2}
 CALIB=${CALIB:-8}
 mkdir -p "$OUT"
-ms() { "$@" --threads "$T" --iters "$IT" --warmup 2 --peak 100 --json | sed 's/.*"ms_per_batch": \([0-9.]*\).*/\1/'; }
+ms() {
+    if [ "${CPU:-0}" = 1 ]; then
+        a=$(/usr/bin/time -f %U "$@" --threads "$T" --iters 1 --warmup 0 --peak 100 2>&1 >/dev/null | tail -1)
+        b=$(/usr/bin/time -f %U "$@" --threads "$T" --iters $((IT + 1)) --warmup 0 --peak 100 2>&1 >/dev/null | tail -1)
+        echo "$a $b $IT" | awk '{printf "%.2f", ($2 - $1) * 1000 / $3}'
+    else
+        "$@" --threads "$T" --iters "$IT" --warmup 2 --peak 100 --json | sed 's/.*"ms_per_batch": \([0-9.]*\).*/\1/'
+    fi
+}
 med() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load: $(cut -d' ' -f1-3 /proc/loadavg)"

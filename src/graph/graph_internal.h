@@ -243,6 +243,7 @@ typedef struct cnn_qnode {
     bool float_bias;     /* b is NULL: the bias (params[1]) is beyond int32 at this
                             scale and added in float after the multiplier */
     int8_t *w;           /* int8 weights, the layout of params[0] */
+    int32_t *wsum;       /* per output channel: sum of its int8 weights */
     size_t x_bytes;      /* the quantized input's scratch bytes (64-byte multiple) */
     float q_out;         /* this forward: > 0 if the value was stored as int8 at this
                             scale for int8 readers (quant.c), else 0 (float) */

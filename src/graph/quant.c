@@ -73,13 +73,14 @@ cnn_status cnn_node_set_int8(cnn_node *n, float in_scale, const float *wq, const
                 return cnn_set_error(CNN_ERR_INVALID_ARG, "'%s' element %zu is %g: refusing to quantize",
                                      b->name, i, (double)b->value.data[i]);
     size_t bytes = align_b(sizeof(cnn_qnode)) + align_b(C * sizeof(float)) * 2 +
-                   align_b(C * sizeof(int32_t)) + align_b(numel);
+                   align_b(C * sizeof(int32_t)) * 2 + align_b(numel);
     cnn_qnode *q = cnn_calloc(1, bytes);
     if (!q) return cnn_node_error(n, CNN_ERR_NOMEM, "out of memory quantizing");
     char *p = (char *)q + align_b(sizeof *q);
     q->w_scale = (float *)p, p += align_b(C * sizeof(float));
     q->m = (float *)p, p += align_b(C * sizeof(float));
     q->b = b ? (int32_t *)p : NULL, p += align_b(C * sizeof(int32_t));
+    q->wsum = (int32_t *)p, p += align_b(C * sizeof(int32_t));
     q->w = (int8_t *)p;
     q->desc = d;
     q->in_scale = in_scale;
@@ -119,6 +120,11 @@ cnn_status cnn_node_set_int8(cnn_node *n, float in_scale, const float *wq, const
         }
     }
     if (fbias) q->b = NULL; /* the executor adds params[1] after the multiplier */
+    for (size_t o = 0; o < C; o++) {
+        int32_t t = 0;
+        for (size_t k = 0; k < K; k++) t += q->w[o * K + k];
+        q->wsum[o] = t;
+    }
     q->float_bias = fbias;
     /* the float weights become what the int8 kernel computes with */
     for (size_t o = 0; o < C; o++)
@@ -195,17 +201,15 @@ cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
     const cnn_epilogue *e = ctx->epi;
     const cnn_epi_parts p = cnn_epi_split(e);
     cnn_s8_epilogue ep = {.bias = q->float_bias ? n->params[1]->value.data : NULL,
-                          .scale = p.scale, .shift = p.shift, .res = p.res};
+                          .wsum = q->wsum, .scale = p.scale, .shift = p.shift, .res = p.res};
     /* the store applies ReLU and ReLU6 only */
     bool in_store = !p.act || p.act->act == CNN_ACT_RELU || p.act->act == CNN_ACT_RELU6;
     if (p.act && in_store) ep.act = p.act->act == CNN_ACT_RELU ? 1 : 2;
     q->q_out = in_store ? readers_scale(n, ctx) : 0.0f;
     ep.q_out = q->q_out;
     if (!in_store) /* only the float bias in the store; the rest after it */
-        ep = (cnn_s8_epilogue){.bias = ep.bias};
-    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m,
-                             ep.bias || (in_store && (e || ep.q_out > 0.0f)) ? &ep : NULL, n->out.data,
-                             (char *)ctx->scratch + q->x_bytes);
+        ep = (cnn_s8_epilogue){.bias = ep.bias, .wsum = ep.wsum};
+    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m, &ep, n->out.data, (char *)ctx->scratch + q->x_bytes);
     if (e && !in_store) ctx->be->epilogue(e, n->out.data);
     return CNN_OK;
 }

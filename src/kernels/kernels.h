@@ -491,6 +491,9 @@ typedef struct cnn_s8_epilogue {
     const float *bias, *scale, *shift, *res;
     int act;
     float q_out;
+    /* optional (NULL: a kernel that needs it computes it): per output channel the sum
+       of its int8 weights, a constant of the layer (cpu's unsigned-input kernels) */
+    const int32_t *wsum;
 } cnn_s8_epilogue;
 /* Applies ep to the output y of convolution c (reference code, every plane); with
    ep->q_out > 0 then requantises y in place into int8 (cnn_quantize_s8_inplace). */

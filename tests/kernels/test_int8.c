@@ -75,6 +75,7 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
     void *s_cpu = scratch_for(cnn_backend_cpu.conv_s8_scratch(c));
     cnn_s8_epilogue ep = {0};
     float *sc = NULL, *res = NULL, *fb = NULL;
+    int32_t *wsum = NULL;
     if (epk) {
         sc = malloc(2 * (size_t)c->c_out * sizeof *sc);
         res = malloc(ys * sizeof *res);
@@ -82,6 +83,12 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
         tu_fill(sc, 2 * (size_t)c->c_out, -1.5f, 1.5f, &g_rng);
         tu_fill(res, ys, -2.0f, 2.0f, &g_rng);
         ep = (cnn_s8_epilogue){.scale = sc, .shift = sc + c->c_out, .res = res, .act = epk - 1};
+        /* the weights' sums per output channel as quant.c gives them (without: the
+           kernel computes them, the epk == 0 runs) */
+        wsum = calloc((size_t)c->c_out, sizeof *wsum);
+        assert_non_null(wsum);
+        for (size_t i = 0; i < ws; i++) wsum[i / K] += w[i];
+        ep.wsum = wsum;
         if (!bias) { /* a layer whose bias is beyond int32 keeps it in float */
             fb = malloc((size_t)c->c_out * sizeof *fb);
             assert_non_null(fb);
@@ -154,6 +161,7 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
     free(yq_ref);
     free(x), free(w), free(b), free(m), free(y_ref), free(y_cpu), free(y_flt);
     free(xf), free(wf), free(bf), free(s_ref), free(s_cpu), free(s_flt), free(sc), free(res), free(fb);
+    free(wsum);
 }
 
 static int g_ep; /* cycles the epilogue kinds over the sweep */
@@ -189,6 +197,9 @@ static void sweep(void)
         {1, 3, 12, 10, 5, 2, 2, 1}, {1, 6, 9, 9, 3, 1, 0, 1}, {1, 2, 11, 13, 3, 1, 2, 2},
         {1, 2, 6, 300, 3, 1, 1, 1}, {1, 3, 5, 520, 3, 2, 1, 1}, {2, 4, 4, 4, 7, 1, 3, 1},
         {1, 1, 8, 8, 3, 1, 4, 1},
+        /* stride 1, same width, small planes: 16 outputs of the plane per vector */
+        {2, 5, 7, 7, 3, 1, 1, 1}, {1, 3, 28, 28, 3, 1, 1, 1}, {1, 2, 1, 30, 3, 1, 1, 1},
+        {1, 2, 5, 3, 3, 1, 1, 1}, {1, 4, 32, 32, 3, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++) {
         const int *a = dw[i];
@@ -217,6 +228,13 @@ static void sweep(void)
         {2, 18, 30, 3, 9, 13, 3, 2, 1, 1}, {1, 5, 17, 1, 23, 19, 3, 2, 0, 1},
         {2, 64, 40, 1, 7, 7, 3, 1, 1, 1},  {1, 3, 24, 1, 33, 31, 3, 2, 1, 1},
         {1, 9, 8, 1, 16, 48, 1, 1, 0, 1},  {1, 6, 8, 1, 12, 12, 3, 3, 2, 2},
+        /* stride 1 with rows as wide as the input's (64 pixels per tap load, across
+           rows): dilated, rows wider than 64, 5x5, an odd reduction, a batch, a
+           reduction split over threads, 9x9 (more than 64 taps: the row packing) */
+        {1, 8, 16, 1, 13, 11, 3, 1, 2, 2}, {1, 5, 9, 1, 6, 70, 3, 1, 1, 1},
+        {1, 7, 12, 1, 9, 10, 5, 1, 2, 1},  {1, 3, 8, 1, 20, 21, 3, 1, 1, 1},
+        {5, 6, 10, 1, 9, 9, 3, 1, 1, 1},   {1, 160, 24, 1, 3, 5, 3, 1, 1, 1},
+        {1, 2, 8, 1, 12, 12, 9, 1, 4, 1},  {4, 40, 8, 2, 5, 5, 1, 1, 0, 1},
     };
     for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
         const int *a = tails[i];
@@ -241,6 +259,9 @@ static void test_sweep(void **state)
     (void)state;
     fprintf(stderr, "cpu int8 with VNNI kernels: %s\n", cnn_vnni_s8_available() ? "yes" : "no (not this CPU)");
     sweep();
+    cnn_vnni_s8_dw_flat_enable(false); /* small stride-1 depthwise planes by rows too */
+    sweep();
+    cnn_vnni_s8_dw_flat_enable(true);
     cnn_vnni_s8_vbmi_enable(false); /* depthwise from float rows (VNNI CPUs without VBMI) */
     sweep();
     cnn_vnni_s8_vbmi_enable(true);
@@ -277,11 +298,51 @@ static void test_q8_rounding(void **state)
     free(q);
 }
 
+/* The cpu int8 stores' quantiser (a multiplication by 1/s, cnn_q8's division only
+   near a rounding tie) against cnn_q8 itself: around every integer and half-integer
+   multiple of s up to the clamps (+-64 floats on either side), random values, and the
+   special ones, for scales with few and many mantissa bits and at the ends of the fast
+   range (tiny and huge scales take the division throughout). */
+static void test_q8_fast(void **state)
+{
+    (void)state;
+    const float scales[] = {1.0f, 0.1f, 0.0173f, 3.0517578e-5f, 7777.7f, 0.3333333f, 1.7e-20f,
+                            2.9e-30f, 1e-38f, 1e35f, 0x1p-100f, 0x1p100f};
+    size_t cap = 300 * 2 * 129 + 4096, bad = 0;
+    float *x = malloc(cap * sizeof *x);
+    int8_t *q = malloc(cap);
+    assert_true(x && q);
+    for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++) {
+        float s = scales[si];
+        size_t n = 0;
+        for (int k2 = -300; k2 <= 300; k2++) { /* k2 / 2: the integers and the ties */
+            float c = (float)((double)k2 / 2.0 * (double)s);
+            for (int j = 0; j < 64; j++) {
+                c = nextafterf(c, -INFINITY);
+            }
+            for (int j = 0; j < 129 && n < cap; j++, c = nextafterf(c, INFINITY)) x[n++] = c;
+        }
+        for (int j = 0; j < 4000 && n < cap; j++)
+            x[n++] = (float)(((double)cnn_rng_uniform(&g_rng) - 0.5) * 300.0 * (double)s);
+        const float special[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 3e38f, -3e38f, 1e-45f, -1e-40f};
+        for (size_t j = 0; j < sizeof special / sizeof special[0] && n < cap; j++) x[n++] = special[j];
+        cnn_vnni_s8_quantize(x, n, s, q);
+        for (size_t i = 0; i < n; i++)
+            if (q[i] != cnn_q8(x[i], s) && bad++ < 5)
+                fprintf(stderr, "FAILED q8 fast s=%.9g x=%.9g: %d vs cnn_q8 %d\n", (double)s,
+                        (double)x[i], q[i], cnn_q8(x[i], s));
+    }
+    assert_int_equal(bad, 0);
+    free(x);
+    free(q);
+}
+
 int main(void)
 {
     cnn_rng_seed(&g_rng, 8);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_q8_rounding),
+        cmocka_unit_test(test_q8_fast),
         cmocka_unit_test(test_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -148,10 +148,14 @@ static inline cnn_cpu_conv_path cnn_cpu_conv_path_of(const cnn_conv_desc *c)
 bool cnn_vnni_s8_available(void);
 void cnn_vnni_s8_enable(bool on); /* off: the other paths (tests, benchmarks) */
 void cnn_vnni_s8_vbmi_enable(bool on); /* off: depthwise without VBMI (tests) */
+void cnn_vnni_s8_dw_flat_enable(bool on); /* off: small stride-1 depthwise by rows (tests) */
 bool cnn_vnni_s8_use(const cnn_conv_desc *c);
 size_t cnn_vnni_s8_scratch(const cnn_conv_desc *c);
 void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                          const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch);
+/* cnn_quantize_s8 (cnn_q8 per element, same integers) as the VNNI kernels' int8 stores
+   compute it: a multiplication by 1/s, the division only near a rounding tie. */
+void cnn_vnni_s8_quantize(const float *x, size_t n, float s, int8_t *q);
 /* Row-major SGEMM, each element independent of M (gemm_cpu.c). */
 cnn_gemm_fn cnn_cpu_gemm;
 /* int8 convolutions (conv_s8_cpu.c); same contracts as cnn_backend's entries. */

@@ -75,7 +75,8 @@ __attribute__((optimize("fp-contract=off")))
 #endif
 void cnn_s8_epilogue_apply(const cnn_conv_desc *c, const cnn_s8_epilogue *ep, float *y)
 {
-    if (!ep) return;
+    if (!ep || (!ep->bias && !ep->scale && !ep->shift && !ep->res && !ep->act && !(ep->q_out > 0.0f)))
+        return;
     size_t S = (size_t)c->out[0] * c->out[1] * c->out[2];
     long planes = (long)c->n * c->c_out;
 #pragma omp parallel for schedule(static) if (planes * (long)S > 65536)
