@@ -5,8 +5,9 @@
    sum_k x[p][k] w[o][k], with the output held in registers: a tile of up to four
    16-channel output blocks x a few pixels (24 zmm accumulators for 4 x 6), each input
    channel broadcast from x and multiplied by the tile's weight vectors. The weights
-   are first packed (one pass on the pool, into the call's scratch) to (group of up to
-   four output blocks, Ci, 16 x blocks), so the inner loop reads one stream. The whole
+   are first packed (one pass on the pool, into the call's scratch; under constant
+   weights once, into a panel kept between calls: kept.c) to (group of up to four
+   output blocks, Ci, 16 x blocks), so the inner loop reads one stream. The whole
    reduction stays in registers, and the epilogue (folded batch norm, residual add)
    and the activation (ReLU, ReLU6, hard-swish, hard-sigmoid: blocked_act.h) are applied
    to the registers before the single store; another activation runs on the chunk's

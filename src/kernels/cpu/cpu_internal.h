@@ -37,7 +37,8 @@ size_t cnn_dnnl_kept_bytes(void);
    with the lock held, the buffer of `bytes` for (src, tag) under generation gen, and
    *fill true where it must be (re)packed (new, or another generation); NULL where
    nothing is kept (gen 0, over the cap, out of memory): pack per call. The buffer
-   stays valid until the lock is released. */
+   stays valid until the lock is released. tag: which packed layout of src (1: the
+   1x1 kernel's panel, blocked_pw.c; another kernel takes a number of its own). */
 void cnn_cpu_kept_lock(void);
 void cnn_cpu_kept_unlock(void);
 void *cnn_cpu_kept_get(const void *src, int tag, size_t bytes, uint64_t gen, bool *fill);
