@@ -388,6 +388,29 @@ static void test_gemm_batch_invariant(void **state)
     }
 }
 
+/* The A B^T blocks in zmm registers (where the CPU has AVX-512) give the generic loops'
+   bits exactly: one row and blocks of rows, k with and without a tail past the 16-lane
+   chunks, alpha / beta, threaded sizes. */
+static void test_gemm_regs(void **state)
+{
+    (void)state;
+    static const int sizes[][3] = {{1, 7, 5},   {1, 9, 37},    {4, 8, 16},    {9, 13, 300},
+                                   {16, 40, 33}, {1, 1030, 700}, {16, 203, 1500}};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (int q = 0; q < 2; q++) {
+            int m = sizes[si][0], n = sizes[si][1], k = sizes[si][2];
+            float alpha = q ? -1.5f : 1.0f, beta = q ? 0.7f : 0.0f;
+            float *a = rnd((size_t)m * k), *b = rnd((size_t)n * k), *c0 = rnd((size_t)m * n);
+            float *c1 = dup(c0, (size_t)m * n);
+            cnn_cpu_gemm_generic(true);
+            cnn_backend_cpu.gemm(0, 1, m, n, k, alpha, a, k, b, k, beta, c0, n);
+            cnn_cpu_gemm_generic(false);
+            cnn_backend_cpu.gemm(0, 1, m, n, k, alpha, a, k, b, k, beta, c1, n);
+            assert_memory_equal(c0, c1, (size_t)m * n * sizeof(float));
+            free(a), free(b), free(c0), free(c1);
+        }
+}
+
 /* Run-time choice: cpu is the default, ref stays selectable, unknown names fail. */
 static void test_backend_choice(void **state)
 {
@@ -409,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_sweep), cmocka_unit_test(test_conv2d_layouts),
         cmocka_unit_test(test_conv2d_winograd), cmocka_unit_test(test_conv_chunked), cmocka_unit_test(test_conv_one_tap), cmocka_unit_test(test_conv3d), cmocka_unit_test(test_conv3d_per_axis),       cmocka_unit_test(test_cache_reuse),
         cmocka_unit_test(test_gemm),         cmocka_unit_test(test_gemm_batch_invariant),
+        cmocka_unit_test(test_gemm_regs),
         cmocka_unit_test(test_backend_choice),
     };
     return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));

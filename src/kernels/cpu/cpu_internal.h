@@ -159,6 +159,9 @@ void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *
 void cnn_vnni_s8_quantize(const float *x, size_t n, float s, int8_t *q);
 /* Row-major SGEMM, each element independent of M (gemm_cpu.c). */
 cnn_gemm_fn cnn_cpu_gemm;
+/* false: the A B^T blocks in zmm registers where the CPU has AVX-512 (default); true:
+   the generic loops only (tests compare the two bit for bit) */
+void cnn_cpu_gemm_generic(bool on);
 /* int8 convolutions (conv_s8_cpu.c); same contracts as cnn_backend's entries. */
 size_t cnn_cpu_conv_s8_scratch(const cnn_conv_desc *c);
 void cnn_cpu_conv_forward_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t *w,
