@@ -147,12 +147,46 @@ NT_TARGET static inline __attribute__((always_inline)) void nt_regs(int rows, in
             for (int s = 0; s < NT; s++) acc[r][s] = _mm512_fmadd_ps(av, bv[s], acc[r][s]);
         }
     }
+    if (k > kv) { /* the tail: lane p - kv of each sum gets a[p] b[p], the others stay */
+        __mmask16 mk = (__mmask16)((1u << (k - kv)) - 1);
+        __m512 bt[NT];
+#pragma GCC unroll 4
+        for (int s = 0; s < NT; s++) bt[s] = _mm512_maskz_loadu_ps(mk, b + (size_t)s * ldb + kv);
+#pragma GCC unroll 4
+        for (int r = 0; r < rows; r++) {
+            __m512 at = _mm512_maskz_loadu_ps(mk, a + (size_t)r * lda + kv);
+#pragma GCC unroll 4
+            for (int s = 0; s < NT; s++) acc[r][s] = _mm512_mask3_fmadd_ps(at, bt[s], acc[r][s], mk);
+        }
+    }
     float t[LANES];
+    if (rows == NT) {
+        /* lanes_sum of the 16 sums at once, the same tree: lanes (l, l + 8), (l, l + 4),
+           then (0 + 2) + (1 + 3); the result's lane 4 s + r is C[r][s] */
+        __m512 c8[8], c4[4], c2[2];
+        for (int i = 0; i < 8; i++) {
+            __m512 x = acc[(2 * i) / NT][(2 * i) % NT], y = acc[(2 * i + 1) / NT][(2 * i + 1) % NT];
+            c8[i] = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(1, 0, 1, 0)),
+                                  _mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(3, 2, 3, 2)));
+        }
+        for (int i = 0; i < 4; i++)
+            c4[i] = _mm512_add_ps(_mm512_shuffle_f32x4(c8[2 * i], c8[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                  _mm512_shuffle_f32x4(c8[2 * i], c8[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+        for (int i = 0; i < 2; i++)
+            c2[i] = _mm512_add_ps(_mm512_shuffle_ps(c4[2 * i], c4[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                  _mm512_shuffle_ps(c4[2 * i], c4[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+        _mm512_storeu_ps(t, _mm512_add_ps(_mm512_shuffle_ps(c2[0], c2[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                          _mm512_shuffle_ps(c2[0], c2[1], _MM_SHUFFLE(3, 1, 3, 1))));
+        for (int r = 0; r < NT; r++)
+            for (int s = 0; s < NT; s++) {
+                float *cij = c + (size_t)r * ldc + s;
+                *cij = store(t[NT * s + r], alpha, beta, *cij);
+            }
+        return;
+    }
     for (int r = 0; r < rows; r++)
         for (int s = 0; s < NT; s++) {
             _mm512_storeu_ps(t, acc[r][s]);
-            for (int p = kv; p < k; p++)
-                t[p - kv] = fmaf(a[(size_t)r * lda + p], b[(size_t)s * ldb + p], t[p - kv]);
             float *cij = c + (size_t)r * ldc + s;
             *cij = store(lanes_sum(t), alpha, beta, *cij);
         }
