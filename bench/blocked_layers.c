@@ -1,11 +1,14 @@
-/* The blocked layout's kernels at batch 1 on MobileNet shapes (docs/architecture.md,
+/* The blocked layout's kernels at batch 1 (or bN) on MobileNet shapes (docs/architecture.md,
    "Blocked layout"), against the limits measured in the same run: depthwise in GB/s
    against a STREAM triad, pointwise 1x1 in GFLOP/s against an FMA loop, oneDNN's
    blocked primitive beside the own micro-kernel (cpu/blocked_pw.c). Each figure is the
    fastest of `reps` calls (machines are shared: the minimum is the least disturbed).
    Build: cmake --build build --target blocked_layers;
-   run: build/blocked_layers [threads] [reps] [filter] [epi]; epi: the pointwise
-   layers with a batch norm + ReLU6 epilogue (oneDNN: a second pass, own: fused). */
+   run: build/blocked_layers [threads] [reps] [filter] [epi] [kept] [bN] [hswish]; epi: the pointwise
+   layers with a batch norm + ReLU6 epilogue (oneDNN: a second pass, own: fused);
+   kept: the pointwise layers' weights constant (packed once and kept by both, as
+   under cnn_graph_set_const_weights), else packed on every call; bN: batch N; hswish:
+   the epilogue's activation hard-swish (MobileNet V3) instead of ReLU6. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,10 @@ static const layer LAYERS[] = {
     {16, 96, 112, 1, 1},   {96, 24, 56, 1, 1},    {24, 144, 56, 1, 1},  {144, 24, 56, 1, 1},
     {40, 120, 28, 1, 1},   {120, 40, 28, 1, 1},   {72, 40, 28, 1, 1},   {58, 58, 28, 1, 1},
     {116, 116, 14, 1, 1},  {232, 232, 7, 1, 1},
+    /* wide 1x1 layers of ResNet-50's bottlenecks and GoogLeNet's inception blocks */
+    {64, 256, 56, 1, 1},   {256, 64, 56, 1, 1},   {512, 128, 28, 1, 1}, {128, 512, 28, 1, 1},
+    {1024, 256, 14, 1, 1}, {256, 1024, 14, 1, 1}, {2048, 512, 7, 1, 1}, {512, 2048, 7, 1, 1},
+    {192, 64, 28, 1, 1},   {480, 192, 14, 1, 1},  {528, 256, 14, 1, 1}, {832, 384, 7, 1, 1},
     /* first layers (3 plain channels in, nChw16c out): MobileNet V2 / V3, ShuffleNet V2 */
     {3, 32, 224, 3, 2},    {3, 16, 224, 3, 2},    {3, 24, 224, 3, 2},
 };
@@ -127,7 +134,19 @@ static void relu6(const void *arg, float *y, size_t n)
     for (size_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i] > 6.0f ? 6.0f : y[i];
 }
 
+static void hswish(const void *arg, float *y, size_t n)
+{
+    (void)arg;
+    for (size_t i = 0; i < n; i++) {
+        float t = y[i] + 3.0f;
+        y[i] = y[i] * (t < 0.0f ? 0.0f : t > 6.0f ? 6.0f : t) / 6.0f;
+    }
+}
+
 static const cnn_blocked_epi *epi; /* pointwise: the epilogue (--epi) */
+static bool g_hswish;              /* the epilogue's activation: hard-swish, else ReLU6 */
+static bool g_kept;
+static uint64_t g_wgen; /* kept: a constant weights generation (one per layer), else 0 */
 
 static double best_of(int what, const cnn_conv_desc *c, int reps, float *x, float *w, float *b, float *y,
                       void *scratch)
@@ -140,15 +159,15 @@ static double best_of(int what, const cnn_conv_desc *c, int reps, float *x, floa
         else if (what == DW_OLD) old_blocked_dw_forward(c, x, w, b, y, NULL);
 #endif
         else if (what == STEM_DNNL) {
-            cnn_dnnl_conv_forward_blocked(c, x, false, w, b, y, true, scratch);
-            if (epi) cnn_blocked_epilogue(epi, 1, c->c_out, (size_t)c->out[1] * c->out[2], y);
+            cnn_dnnl_conv_forward_blocked(c, x, false, w, b, y, true, scratch, 0);
+            if (epi) cnn_blocked_epilogue(epi, c->n, c->c_out, (size_t)c->out[1] * c->out[2], y);
         } else if (what == STEM_OWN)
             cnn_blocked_stem_forward(c, x, w, b, y, epi, scratch);
         else if (what == PW_DNNL) {
-            cnn_dnnl_conv_forward_blocked(c, x, true, w, b, y, true, scratch, 0);
-            if (epi) cnn_blocked_epilogue(epi, 1, c->c_out, (size_t)c->out[1] * c->out[2], y);
+            cnn_dnnl_conv_forward_blocked(c, x, true, w, b, y, true, scratch, g_wgen);
+            if (epi) cnn_blocked_epilogue(epi, c->n, c->c_out, (size_t)c->out[1] * c->out[2], y);
         } else
-            cnn_blocked_pw_forward(c, x, true, w, b, y, epi, scratch);
+            cnn_blocked_pw_forward(c, x, true, w, b, y, epi, scratch, g_wgen);
         double t = now() - t0;
         if (r >= 0 && t < best) best = t;
     }
@@ -160,10 +179,15 @@ int main(int argc, char **argv)
     int threads = argc > 1 ? atoi(argv[1]) : 1, reps = argc > 2 ? atoi(argv[2]) : 200;
     const char *only = argc > 3 ? argv[3] : NULL;
     bool with_epi = argc > 4 && strcmp(argv[4], "epi") == 0;
+    int batch = 1;
+    for (int i = 4; i < argc; i++)
+        if (strcmp(argv[i], "kept") == 0) g_kept = true;
+        else if (strcmp(argv[i], "hswish") == 0) g_hswish = true;
+        else if (argv[i][0] == 'b' && atoi(argv[i] + 1) > 0) batch = atoi(argv[i] + 1);
     cnn_set_threads(threads);
     double peak = peak_gflops(threads), bw = stream_gbps(threads);
-    printf("threads %d, batch 1, best of %d calls; FMA peak %.1f GFLOP/s, STREAM triad %.1f GB/s\n", threads,
-           reps, peak, bw);
+    printf("threads %d, batch %d, best of %d calls%s; FMA peak %.1f GFLOP/s, STREAM triad %.1f GB/s\n", threads,
+           batch, reps, g_kept ? ", weights kept packed" : "", peak, bw);
     for (size_t li = 0; li < sizeof LAYERS / sizeof LAYERS[0]; li++) {
         const layer *L = &LAYERS[li];
         bool stem = L->c_in <= 4, dw = L->k > 1 && !stem;
@@ -172,14 +196,14 @@ int main(int argc, char **argv)
                  L->c_out, L->hw);
         if (only && !strstr(name, only)) continue;
         int p = L->k / 2, o = (L->hw + 2 * p - L->k) / L->s + 1;
-        cnn_conv_desc c = {.n = 1, .c_in = L->c_in, .c_out = L->c_out, .groups = dw ? L->c_in : 1, /* stem: x plain */
+        cnn_conv_desc c = {.n = batch, .c_in = L->c_in, .c_out = L->c_out, .groups = dw ? L->c_in : 1, /* stem: x plain */
                            .in = {1, L->hw, L->hw}, .out = {1, o, o}, .k = {1, L->k, L->k},
                            .s = {1, L->s, L->s}, .p = {0, p, p}, .d = {1, 1, 1}};
         /* blocked tensors: channels padded to whole blocks */
-        size_t xs = (stem ? (size_t)L->c_in : cnn_blocked_c((size_t)L->c_in)) * L->hw * L->hw;
-        size_t ys = (size_t)cnn_blocked_c((size_t)L->c_out) * o * o;
+        size_t xs = (size_t)batch * (stem ? (size_t)L->c_in : cnn_blocked_c((size_t)L->c_in)) * L->hw * L->hw;
+        size_t ys = (size_t)batch * cnn_blocked_c((size_t)L->c_out) * o * o;
         size_t ws = (size_t)L->c_out * (dw ? 1 : L->c_in) * L->k * L->k;
-        double flop = 2.0 * (double)L->c_out * o * o * (dw ? 1 : L->c_in) * L->k * L->k; /* real channels */
+        double flop = 2.0 * batch * (double)L->c_out * o * o * (dw ? 1 : L->c_in) * L->k * L->k; /* real channels */
         double bytes = 4.0 * (double)(xs + ys + ws + L->c_out);
         float *x = buf(xs), *y = buf(ys), *w = buf(ws), *b = buf((size_t)L->c_out);
         size_t sb = cnn_conv_scratch_bytes(&c) + cnn_blocked_pw_scratch(&c) + cnn_blocked_stem_scratch(&c) +
@@ -187,9 +211,11 @@ int main(int argc, char **argv)
         void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
         float *sc = buf(cnn_blocked_c((size_t)L->c_out)), *sh = buf(cnn_blocked_c((size_t)L->c_out));
         /* ReLU6 in registers where the kernel can (act_desc), as the graph passes it */
-        static const cnn_act_desc r6 = {.act = CNN_ACT_RELU6};
-        cnn_blocked_epi e = {.scale = sc, .shift = sh, .act = relu6, .act_desc = &r6};
+        static const cnn_act_desc r6 = {.act = CNN_ACT_RELU6}, hs = {.act = CNN_ACT_HARDSWISH};
+        cnn_blocked_epi e = {.scale = sc, .shift = sh, .act = g_hswish ? hswish : relu6,
+                             .act_desc = g_hswish ? &hs : &r6};
         epi = with_epi ? &e : NULL;
+        g_wgen = g_kept ? 100 + li : 0; /* each layer's w is new (perhaps at a freed one's address) */
         int runs[2] = {stem ? STEM_DNNL : dw ? DW_NEW : PW_DNNL, stem ? STEM_OWN : dw ? DW_OLD : PW_OWN};
         const char *rn[] = {"own", "old", "dnnl", "own", "dnnl", "own"};
         printf("%-28s", name);

@@ -16,6 +16,20 @@ void *cnn_malloc_aligned(size_t n);
 void cnn_free_aligned(void *p);
 char *cnn_strdup(const char *s);
 void cnn_free(void *p);
+/* Frees each of the n pointers p[i] with cnn_free (cnn_free_aligned), in order. A
+   destructor names what it frees in one list: CNN_FREE_ALL(f->e, f->meta, f). */
+static inline void cnn_free_each(void *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) cnn_free(p[i]);
+}
+static inline void cnn_free_aligned_each(void *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) cnn_free_aligned(p[i]);
+}
+#define CNN_PTR_LIST(...) \
+    (void *const[]){__VA_ARGS__}, sizeof((void *[]){__VA_ARGS__}) / sizeof(void *)
+#define CNN_FREE_ALL(...) cnn_free_each(CNN_PTR_LIST(__VA_ARGS__))
+#define CNN_FREE_ALIGNED_ALL(...) cnn_free_aligned_each(CNN_PTR_LIST(__VA_ARGS__))
 
 /* Atomic writes (src/core/fileio.c): fsync of path's directory after a rename;
    removal of "<path>.tmp.<pid>" files whose process is gone (returns how many);

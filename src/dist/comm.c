@@ -26,20 +26,16 @@ bool cnn_dist_launched(int *size)
 }
 
 /* ---------------------------------------------------------------- single process */
-static cnn_status single_allreduce(cnn_comm *c, void *buf, size_t n, size_t elem) { return CNN_OK; }
+static cnn_status single_allreduce_sum(cnn_comm *c, void *buf, size_t n, size_t elem)
+{
+    return CNN_OK;
+}
 static cnn_status single_bcast(cnn_comm *c, void *buf, size_t bytes, int root) { return CNN_OK; }
 static cnn_status single_barrier(cnn_comm *c) { return CNN_OK; }
 static void single_abort(cnn_comm *c, int code) {}
 static void single_free(cnn_comm *c) {}
 
-static const cnn_comm_ops single_ops = {
-    .name = "single",
-    .allreduce_sum = single_allreduce,
-    .bcast = single_bcast,
-    .barrier = single_barrier,
-    .abort = single_abort,
-    .free = single_free,
-};
+CNN_COMM_OPS(single, "single");
 
 bool cnn_comm_built_with_mpi(void)
 {

@@ -54,6 +54,22 @@ static cnn_status wait_for(cnn_comm *c, MPI_Request *req, const char *what)
     }
 }
 
+/* out[i] = r[i] + r[mine + i] + ... + r[(P - 1) mine + i] for i < mine: the P ranks'
+   parts of one slice (mine elements of type T each), summed in rank order. */
+#define SUM_SLICES_FN(name, T)                                                              \
+    static void name(const void *scratch, void *dst, int mine, int P)                       \
+    {                                                                                       \
+        const T *r = scratch;                                                               \
+        T *out = dst;                                                                       \
+        for (int i = 0; i < mine; i++) {                                                    \
+            T acc = r[i];                                                                   \
+            for (int j = 1; j < P; j++) acc += r[(size_t)j * mine + i];                     \
+            out[i] = acc;                                                                   \
+        }                                                                                   \
+    }
+SUM_SLICES_FN(sum_slices_f, float)
+SUM_SLICES_FN(sum_slices_d, double)
+
 static cnn_status mpi_allreduce_sum(cnn_comm *c, void *buf, size_t n, size_t elem)
 {
     mpi_impl *m = c->impl;
@@ -81,23 +97,8 @@ static cnn_status mpi_allreduce_sum(cnn_comm *c, void *buf, size_t n, size_t ele
         if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "all-reduce");
         CNN_CHECK(wait_for(c, &req, "all-reduce"));
         /* our slice, summed in rank order */
-        if (elem == sizeof(double)) {
-            const double *r = (const double *)m->scratch;
-            double *out = (double *)base + lo;
-            for (int i = 0; i < mine; i++) {
-                double acc = r[i];
-                for (int j = 1; j < P; j++) acc += r[(size_t)j * mine + i];
-                out[i] = acc;
-            }
-        } else {
-            const float *r = (const float *)m->scratch;
-            float *out = (float *)base + lo;
-            for (int i = 0; i < mine; i++) {
-                float acc = r[i];
-                for (int j = 1; j < P; j++) acc += r[(size_t)j * mine + i];
-                out[i] = acc;
-            }
-        }
+        (elem == sizeof(double) ? sum_slices_d : sum_slices_f)(m->scratch, base + (size_t)lo * elem,
+                                                               mine, P);
         rc = MPI_Iallgatherv(MPI_IN_PLACE, 0, type, base, m->scounts, m->sdispls, type, m->comm, &req);
         if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "all-reduce");
         CNN_CHECK(wait_for(c, &req, "all-reduce"));
@@ -138,13 +139,7 @@ static void mpi_abort(cnn_comm *c, int code)
 
 static void release(mpi_impl *m)
 {
-    if (!m) return;
-    cnn_free(m->scratch);
-    cnn_free(m->scounts);
-    cnn_free(m->sdispls);
-    cnn_free(m->rcounts);
-    cnn_free(m->rdispls);
-    cnn_free(m);
+    if (m) CNN_FREE_ALL(m->scratch, m->scounts, m->sdispls, m->rcounts, m->rdispls, m);
 }
 
 static void mpi_free(cnn_comm *c)
@@ -161,14 +156,7 @@ static void mpi_free(cnn_comm *c)
     c->impl = NULL;
 }
 
-static const cnn_comm_ops mpi_ops = {
-    .name = "mpi",
-    .allreduce_sum = mpi_allreduce_sum,
-    .bcast = mpi_bcast,
-    .barrier = mpi_barrier,
-    .abort = mpi_abort,
-    .free = mpi_free,
-};
+CNN_COMM_OPS(mpi, "mpi");
 
 cnn_status cnn_comm_mpi_new(cnn_comm **out)
 {

@@ -15,6 +15,15 @@ typedef struct cnn_comm_ops {
     void (*abort)(cnn_comm *c, int code);
     void (*free)(cnn_comm *c);
 } cnn_comm_ops;
+/* The table <p>_ops of a communicator named nm whose entries are the functions
+   <p>_allreduce_sum, <p>_bcast, <p>_barrier, <p>_abort and <p>_free. */
+#define CNN_COMM_OPS(p, nm)                                                                 \
+    static const cnn_comm_ops p##_ops = {.name = nm,                                        \
+                                         .allreduce_sum = p##_allreduce_sum,                \
+                                         .bcast = p##_bcast,                                \
+                                         .barrier = p##_barrier,                            \
+                                         .abort = p##_abort,                                \
+                                         .free = p##_free}
 
 struct cnn_comm {
     const cnn_comm_ops *ops;

@@ -40,17 +40,10 @@ void cnn_graph_free(cnn_graph *g)
         cnn_free(g->params[i]);
     }
     for (int i = 0; i < g->n_initials; i++) cnn_free(g->initials[i].data);
-    cnn_free(g->initials);
-    cnn_free(g->nodes);
-    cnn_free(g->params);
     if (g->wkept && g->param_block) cnn_conv_forget_kept(g->param_block, g->param_bytes);
-    cnn_free_aligned(g->param_block);
-    cnn_free_aligned(g->grad_block);
-    cnn_free_aligned(g->saved_block);
-    cnn_free_aligned(g->scratch);
-    cnn_free_aligned(g->arena);
-    cnn_free_aligned(g->fuse_block);
-    cnn_free(g);
+    CNN_FREE_ALIGNED_ALL(g->param_block, g->grad_block, g->saved_block, g->scratch, g->arena,
+                         g->fuse_block);
+    CNN_FREE_ALL(g->initials, g->nodes, g->params, g);
 }
 
 cnn_status cnn_graph_status(const cnn_graph *g)

@@ -198,19 +198,11 @@ cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_co
 {
     bool xb = n->in[0]->layout != 0, yb = n->layout != 0;
     const cnn_epilogue *f = ctx->epi;
-    cnn_blocked_epi e = {0};
-    for (int k = 0; f && yb && k < f->n_stages; k++) {
-        const cnn_epi_stage *st = &f->st[k];
-        if (st->kind == CNN_EPI_AFFINE) {
-            e.scale = st->scale;
-            e.shift = st->shift;
-        } else if (st->kind == CNN_EPI_ADD) {
-            e.res = st->other;
-        } else if (st->kind == CNN_EPI_ACT) {
-            e.act = act_apply;
-            e.act_arg = &st->act;
-            e.act_desc = &st->act;
-        }
+    const cnn_epi_parts p = cnn_epi_split(yb ? f : NULL);
+    cnn_blocked_epi e = {.scale = p.scale, .shift = p.shift, .res = p.res};
+    if (p.act) {
+        e.act = act_apply;
+        e.act_arg = e.act_desc = p.act;
     }
     if (!cnn_conv_forward_blocked(d, n->in[0]->out.data, xb, n->params[0]->value.data, b, n->out.data, yb,
                                   f && yb ? &e : NULL, ctx->scratch, n->g->wgen))

@@ -199,21 +199,12 @@ cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
     cnn_conv_desc d = q->desc;
     d.n = ctx->batch;
     const cnn_epilogue *e = ctx->epi;
-    cnn_s8_epilogue ep = {.bias = q->float_bias ? n->params[1]->value.data : NULL, .wsum = q->wsum};
-    bool in_store = true;
-    for (int k = 0; e && k < e->n_stages; k++) {
-        const cnn_epi_stage *st = &e->st[k];
-        if (st->kind == CNN_EPI_AFFINE) {
-            ep.scale = st->scale;
-            ep.shift = st->shift;
-        } else if (st->kind == CNN_EPI_ADD) {
-            ep.res = st->other;
-        } else if (st->act.act == CNN_ACT_RELU || st->act.act == CNN_ACT_RELU6) {
-            ep.act = st->act.act == CNN_ACT_RELU ? 1 : 2;
-        } else {
-            in_store = false;
-        }
-    }
+    const cnn_epi_parts p = cnn_epi_split(e);
+    cnn_s8_epilogue ep = {.bias = q->float_bias ? n->params[1]->value.data : NULL,
+                          .wsum = q->wsum, .scale = p.scale, .shift = p.shift, .res = p.res};
+    /* the store applies ReLU and ReLU6 only */
+    bool in_store = !p.act || p.act->act == CNN_ACT_RELU || p.act->act == CNN_ACT_RELU6;
+    if (p.act && in_store) ep.act = p.act->act == CNN_ACT_RELU ? 1 : 2;
     q->q_out = in_store ? readers_scale(n, ctx) : 0.0f;
     ep.q_out = q->q_out;
     if (!in_store) /* only the float bias in the store; the rest after it */

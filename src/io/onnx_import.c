@@ -1175,6 +1175,18 @@ static cnn_status op_flatten(ox_imp *I)
     return set_out_node(I, 0, cnn_flatten(I->g, x->node));
 }
 
+/* mark[a] = true for each of the na axes (ONNX axes of a rank r tensor); the error
+   names an axis out of range. */
+static cnn_status mark_axes(ox_imp *I, const int64_t *axes, int na, int r, bool *mark)
+{
+    for (int k = 0; k < na; k++) {
+        int a = norm_axis(axes[k], r);
+        if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
+        mark[a] = true;
+    }
+    return CNN_OK;
+}
+
 /* Squeeze / Unsqueeze of a batched value, as a reshape that keeps the batch. */
 static cnn_status op_squeeze(ox_imp *I, bool un)
 {
@@ -1191,20 +1203,12 @@ static cnn_status op_squeeze(ox_imp *I, bool un)
         int nr = rank + na;
         if (nr > CNN_MAX_DIMS) return fail(I, CNN_ERR_UNSUPPORTED, "rank %d", nr);
         bool ins[CNN_ONNX_MAX_RANK] = {false};
-        for (int k = 0; k < na; k++) {
-            int a = norm_axis(axes[k], nr);
-            if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
-            ins[a] = true;
-        }
+        CNN_CHECK(mark_axes(I, axes, na, nr, ins));
         if (ins[0]) return fail(I, CNN_ERR_UNSUPPORTED, "a dimension before the batch");
         for (int d = 0, s = 0; d < nr; d++) t[n++] = ins[d] ? 1 : xd[s++];
     } else {
         bool del[CNN_ONNX_MAX_RANK] = {false};
-        for (int k = 0; k < na; k++) {
-            int a = norm_axis(axes[k], rank);
-            if (a < 0) return fail(I, CNN_ERR_FORMAT, "axis %lld out of range", (long long)axes[k]);
-            del[a] = true;
-        }
+        CNN_CHECK(mark_axes(I, axes, na, rank, del));
         if (del[0]) return fail(I, CNN_ERR_UNSUPPORTED, "squeezing the batch dimension");
         for (int d = 0; d < rank; d++)
             if (d == 0 || !(na < 0 ? xd[d] == 1 : del[d])) t[n++] = xd[d];

@@ -135,12 +135,8 @@ void cnn_tensor_file_free(cnn_tensor_file *f)
         cnn_free(f->e[i].name);
     for (int i = 0; i < 2 * f->n_meta; i++)
         cnn_free(f->meta[i]);
-    cnn_free(f->e);
-    cnn_free(f->meta);
-    cnn_free(f->by_name);
-    cnn_free(f->meta_by_name);
     cnn_free_aligned(f->data);
-    cnn_free(f);
+    CNN_FREE_ALL(f->e, f->meta, f->by_name, f->meta_by_name, f);
 }
 
 int cnn_tensor_file_count(const cnn_tensor_file *f)

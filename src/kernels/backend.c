@@ -7,94 +7,15 @@
 #include "kernels.h"
 #include "ref/ref.h"
 
-const cnn_backend cnn_backend_ref = {
-    .name = "ref",
-    .conv_scratch = cnn_ref_conv_scratch,
-    .conv_scratch_forward = cnn_ref_conv_scratch_forward,
-    .conv_forward = cnn_ref_conv_forward,
-    .conv_backward_data = cnn_ref_conv_backward_data,
-    .conv_backward_weights = cnn_ref_conv_backward_weights,
-    .gemm = cnn_ref_gemm,
-    .conv_s8_scratch = cnn_ref_conv_s8_scratch,
-    .conv_forward_s8 = cnn_ref_conv_forward_s8,
-    /* --- pooling --- */
-    .maxpool2d_forward = cnn_ref_maxpool2d_forward,
-    .maxpool3d_forward = cnn_ref_maxpool3d_forward,
-    .maxpool_backward = cnn_ref_maxpool_backward,
-    .avgpool2d_forward = cnn_ref_avgpool2d_forward,
-    .avgpool2d_backward = cnn_ref_avgpool2d_backward,
-    .adaptive_avgpool2d_forward = cnn_ref_adaptive_avgpool2d_forward,
-    .adaptive_avgpool2d_backward = cnn_ref_adaptive_avgpool2d_backward,
-    .global_avgpool_forward = cnn_ref_global_avgpool_forward,
-    .global_avgpool_backward = cnn_ref_global_avgpool_backward,
-    .global_maxpool_forward = cnn_ref_global_maxpool_forward,
-    .global_maxpool_backward = cnn_ref_global_maxpool_backward,
-    /* --- normalisation --- */
-    .lrn_forward = cnn_ref_lrn_forward,
-    .lrn_backward = cnn_ref_lrn_backward,
-    /* --- dropout --- */
-    .dropout_forward = cnn_ref_dropout_forward,
-    .dropout_backward = cnn_ref_dropout_backward,
-    /* --- softmax and loss --- */
-    .softmax_forward = cnn_ref_softmax_forward,
-    .softmax_backward = cnn_ref_softmax_backward,
-    .cross_entropy_forward = cnn_ref_cross_entropy_forward,
-    .cross_entropy_backward = cnn_ref_cross_entropy_backward,
-    /* --- optimizer --- */
-    .sgd_step = cnn_ref_sgd_step,
-    .adam_step = cnn_ref_adam_step,
-    /* --- general tensor ops, channel ops and copies --- */
-    .binary_forward = cnn_ref_binary_forward,
-    .binary_backward = cnn_ref_binary_backward,
-    .unary_forward = cnn_ref_unary_forward,
-    .unary_backward = cnn_ref_unary_backward,
-    .reduce_forward = cnn_ref_reduce_forward,
-    .reduce_backward = cnn_ref_reduce_backward,
-    .matmul_forward = cnn_ref_matmul_forward,
-    .matmul_backward_a = cnn_ref_matmul_backward_a,
-    .matmul_backward_b = cnn_ref_matmul_backward_b,
-    .pad_forward = cnn_ref_pad_forward,
-    .pad_backward = cnn_ref_pad_backward,
-    .slice_forward = cnn_ref_slice_forward,
-    .slice_backward = cnn_ref_slice_backward,
-    .transpose_forward = cnn_ref_transpose_forward,
-    .transpose_backward = cnn_ref_transpose_backward,
-    .mul_channel_forward = cnn_ref_mul_channel_forward,
-    .mul_channel_backward = cnn_ref_mul_channel_backward,
-    .mul_spatial_forward = cnn_ref_mul_spatial_forward,
-    .mul_spatial_backward = cnn_ref_mul_spatial_backward,
-    .channel_mean_forward = cnn_ref_channel_mean_forward,
-    .channel_mean_backward = cnn_ref_channel_mean_backward,
-    .channel_max_forward = cnn_ref_channel_max_forward,
-    .channel_max_backward = cnn_ref_channel_max_backward,
-    .channel_shuffle_forward = cnn_ref_channel_shuffle_forward,
-    .channel_shuffle_backward = cnn_ref_channel_shuffle_backward,
-    .maxpool2d_blocked_forward = cnn_ref_maxpool2d_blocked_forward,
-    .avgpool2d_blocked_forward = cnn_ref_avgpool2d_blocked_forward,
-    .global_avgpool_blocked_forward = cnn_ref_global_avgpool_blocked_forward,
-    .mul_channel_blocked_forward = cnn_ref_mul_channel_blocked_forward,
-    .channel_copy = cnn_ref_channel_copy,
-    .copy_blocks = cnn_ref_copy_blocks,
-    .add_blocks = cnn_ref_add_blocks,
-    .bias_add = cnn_ref_bias_add,
-    .bias_grad = cnn_ref_bias_grad,
-    /* --- fused epilogue --- */
-    .epilogue = cnn_ref_epilogue,
-    /* --- activation --- */
-    .act_forward = cnn_ref_act_forward,
-    .act_backward = cnn_ref_act_backward,
-    /* --- add --- */
-    .add_forward = cnn_ref_add_forward,
-    .add_backward = cnn_ref_add_backward,
-    /* --- batch norm --- */
-    .bn_forward = cnn_ref_bn_forward,
-    .bn_backward = cnn_ref_bn_backward,
-    .bn_eval_affine = cnn_ref_bn_eval_affine,
-    .bn_sync_stats = cnn_ref_bn_sync_stats,
-    .bn_sync_apply = cnn_ref_bn_sync_apply,
-    .bn_sync_bwd_sums = cnn_ref_bn_sync_bwd_sums,
-    .bn_sync_bwd_apply = cnn_ref_bn_sync_bwd_apply,
-};
+/* ref: entry e is cnn_ref_<e> (ref/ref.h) */
+#define REF_ENTRY(e) .e = cnn_ref_##e,
+const cnn_backend cnn_backend_ref = {.name = "ref", CNN_BACKEND_ENTRIES(REF_ENTRY)};
+#undef REF_ENTRY
+#define COUNT(e) +1
+_Static_assert(sizeof(cnn_backend) ==
+                   sizeof(const char *) + (0 CNN_BACKEND_ENTRIES(COUNT)) * sizeof(void (*)(void)),
+               "CNN_BACKEND_ENTRIES lists every entry of cnn_backend");
+#undef COUNT
 
 /* The backends compiled in, fastest first: the first is the default when CNN_BACKEND /
    cnn_set_backend name none (docs/architecture.md, "Build options"). */
@@ -113,85 +34,8 @@ static void resolve(const cnn_backend *be)
 {
     g_resolved = *be;
     const cnn_backend *r = &cnn_backend_ref;
-#define FILL(f) if (!g_resolved.f) g_resolved.f = r->f
-    FILL(conv_scratch);
-    FILL(conv_scratch_forward);
-    FILL(conv_forward);
-    FILL(conv_backward_data);
-    FILL(conv_backward_weights);
-    FILL(gemm);
-    FILL(conv_s8_scratch);
-    FILL(conv_forward_s8);
-    /* --- pooling, normalisation, dropout, softmax and loss, optimizer --- */
-    FILL(maxpool2d_forward);
-    FILL(maxpool3d_forward);
-    FILL(maxpool_backward);
-    FILL(avgpool2d_forward);
-    FILL(avgpool2d_backward);
-    FILL(adaptive_avgpool2d_forward);
-    FILL(adaptive_avgpool2d_backward);
-    FILL(global_avgpool_forward);
-    FILL(global_avgpool_backward);
-    FILL(global_maxpool_forward);
-    FILL(global_maxpool_backward);
-    FILL(lrn_forward);
-    FILL(lrn_backward);
-    FILL(dropout_forward);
-    FILL(dropout_backward);
-    FILL(softmax_forward);
-    FILL(softmax_backward);
-    FILL(cross_entropy_forward);
-    FILL(cross_entropy_backward);
-    FILL(sgd_step);
-    FILL(adam_step);
-    /* --- general tensor ops, channel ops and copies --- */
-    FILL(binary_forward);
-    FILL(binary_backward);
-    FILL(unary_forward);
-    FILL(unary_backward);
-    FILL(reduce_forward);
-    FILL(reduce_backward);
-    FILL(matmul_forward);
-    FILL(matmul_backward_a);
-    FILL(matmul_backward_b);
-    FILL(pad_forward);
-    FILL(pad_backward);
-    FILL(slice_forward);
-    FILL(slice_backward);
-    FILL(transpose_forward);
-    FILL(transpose_backward);
-    FILL(mul_channel_forward);
-    FILL(mul_channel_backward);
-    FILL(mul_spatial_forward);
-    FILL(mul_spatial_backward);
-    FILL(channel_mean_forward);
-    FILL(channel_mean_backward);
-    FILL(channel_max_forward);
-    FILL(channel_max_backward);
-    FILL(channel_shuffle_forward);
-    FILL(channel_shuffle_backward);
-    FILL(maxpool2d_blocked_forward);
-    FILL(avgpool2d_blocked_forward);
-    FILL(global_avgpool_blocked_forward);
-    FILL(mul_channel_blocked_forward);
-    FILL(channel_copy);
-    FILL(copy_blocks);
-    FILL(add_blocks);
-    FILL(bias_add);
-    FILL(bias_grad);
-    FILL(epilogue);
-    FILL(act_forward);
-    FILL(act_backward);
-    FILL(add_forward);
-    FILL(add_backward);
-    FILL(bn_forward);
-    FILL(bn_backward);
-    FILL(bn_eval_affine);
-    FILL(bn_sync_stats);
-    FILL(bn_sync_apply);
-    FILL(bn_sync_bwd_sums);
-    FILL(bn_sync_bwd_apply);
-    /* one FILL per entry of cnn_backend: keep in the struct's order */
+#define FILL(f) if (!g_resolved.f) g_resolved.f = r->f;
+    CNN_BACKEND_ENTRIES(FILL)
 #undef FILL
     g_current = be;
 }

@@ -59,8 +59,12 @@ bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blo
         cnn_blocked_stem_forward(c, x, w, b, y, epi, scratch);
         return true;
     }
-    if (y_blocked && cnn_blocked_pw_use(c, x_blocked)) { /* the own 1x1 kernel, epilogue fused */
-        cnn_blocked_pw_forward(c, x, x_blocked, w, b, y, epi, scratch);
+    if (y_blocked && cnn_blocked_pw_use(c, x_blocked, wgen)) { /* the own 1x1 kernel, epilogue fused */
+        cnn_blocked_pw_forward(c, x, x_blocked, w, b, y, epi, scratch, wgen);
+        return true;
+    }
+    if (y_blocked && cnn_blocked_conv_use(c, x_blocked)) { /* own dense kernel, epilogue fused */
+        cnn_blocked_conv_forward(c, x, x_blocked, w, b, y, epi, scratch, wgen);
         return true;
     }
     if (!cnn_dnnl_conv_forward_blocked(c, x, x_blocked, w, b, y, y_blocked, scratch, wgen)) return false;
@@ -71,16 +75,21 @@ bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blo
 
 const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
 {
-    return cnn_conv_blocked_kernel_io(c, true, true);
+    return cnn_conv_blocked_kernel_io(c, true, true, 0);
 }
 
-void cnn_conv_forget_kept(const void *lo, size_t bytes) { cnn_dnnl_forget_kept(lo, bytes); }
+void cnn_conv_forget_kept(const void *lo, size_t bytes)
+{
+    cnn_dnnl_forget_kept(lo, bytes);
+    cnn_cpu_kept_forget(lo, bytes);
+}
 
-const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked)
+const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked, uint64_t wgen)
 {
     if (cnn_cpu_is_depthwise(c)) return "cpu dw";
     if (y_blocked && !x_blocked && cnn_blocked_stem_use(c)) return "cpu stem";
-    if (y_blocked && cnn_blocked_pw_use(c, x_blocked)) return "cpu pw";
+    if (y_blocked && cnn_blocked_pw_use(c, x_blocked, wgen)) return "cpu pw";
+    if (y_blocked && cnn_blocked_conv_use(c, x_blocked)) return "cpu conv";
     return strncmp(cnn_dnnl_conv_kernel(c), "dnnl wino", 9) == 0 ? "dnnl wino" : "dnnl";
 }
 #else
@@ -91,9 +100,9 @@ const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
     (void)c;
     return "ref";
 }
-const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked)
+const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked, uint64_t wgen)
 {
-    (void)c, (void)x_blocked, (void)y_blocked;
+    (void)c, (void)x_blocked, (void)y_blocked, (void)wgen;
     return "ref";
 }
 bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise)

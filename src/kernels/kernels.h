@@ -108,6 +108,24 @@ typedef struct cnn_epilogue {
     int n_stages;
     cnn_epi_stage st[CNN_EPI_MAX_STAGES];
 } cnn_epilogue;
+/* An epilogue's stages by kind (a chain has at most one of each), for a kernel that
+   takes them as its own arguments: NULL where e (may be NULL) has no such stage. */
+typedef struct cnn_epi_parts {
+    const float *scale, *shift; /* AFFINE */
+    const float *res;           /* ADD */
+    const cnn_act_desc *act;    /* ACT */
+} cnn_epi_parts;
+static inline cnn_epi_parts cnn_epi_split(const cnn_epilogue *e)
+{
+    cnn_epi_parts p = {0};
+    for (int k = 0; e && k < e->n_stages; k++) {
+        const cnn_epi_stage *st = &e->st[k];
+        if (st->kind == CNN_EPI_AFFINE) p.scale = st->scale, p.shift = st->shift;
+        else if (st->kind == CNN_EPI_ADD) p.res = st->other;
+        else if (st->kind == CNN_EPI_ACT) p.act = &st->act;
+    }
+    return p;
+}
 
 /* Batch norm over x (n, c, s): weight w, bias b, running statistics rmean / rvar,
    saved per-channel batch mean and 1/sqrt(var + eps) (training), gradients dx, dw, db
@@ -365,6 +383,85 @@ typedef struct cnn_backend {
     void (*bn_sync_bwd_sums)(const cnn_bn_args *a, double *tot);
     void (*bn_sync_bwd_apply)(const cnn_bn_args *a, const double *tot, double M);
 } cnn_backend;
+/* Every entry of cnn_backend, in its order: CNN_BACKEND_ENTRIES(X) expands X(entry) for
+   each (ref's table, the fill of a backend's empty entries from ref). A new entry takes
+   its line here too. */
+#define CNN_BACKEND_ENTRIES(X)        \
+    X(conv_scratch)                   \
+    X(conv_scratch_forward)           \
+    X(conv_forward)                   \
+    X(conv_backward_data)             \
+    X(conv_backward_weights)          \
+    X(gemm)                           \
+    X(conv_s8_scratch)                \
+    X(conv_forward_s8)                \
+    X(maxpool2d_forward)              \
+    X(maxpool3d_forward)              \
+    X(maxpool_backward)               \
+    X(avgpool2d_forward)              \
+    X(avgpool2d_backward)             \
+    X(adaptive_avgpool2d_forward)     \
+    X(adaptive_avgpool2d_backward)    \
+    X(global_avgpool_forward)         \
+    X(global_avgpool_backward)        \
+    X(global_maxpool_forward)         \
+    X(global_maxpool_backward)        \
+    X(lrn_forward)                    \
+    X(lrn_backward)                   \
+    X(dropout_forward)                \
+    X(dropout_backward)               \
+    X(softmax_forward)                \
+    X(softmax_backward)               \
+    X(cross_entropy_forward)          \
+    X(cross_entropy_backward)         \
+    X(sgd_step)                       \
+    X(adam_step)                      \
+    X(binary_forward)                 \
+    X(binary_backward)                \
+    X(unary_forward)                  \
+    X(unary_backward)                 \
+    X(reduce_forward)                 \
+    X(reduce_backward)                \
+    X(matmul_forward)                 \
+    X(matmul_backward_a)              \
+    X(matmul_backward_b)              \
+    X(pad_forward)                    \
+    X(pad_backward)                   \
+    X(slice_forward)                  \
+    X(slice_backward)                 \
+    X(transpose_forward)              \
+    X(transpose_backward)             \
+    X(mul_channel_forward)            \
+    X(mul_channel_backward)           \
+    X(mul_spatial_forward)            \
+    X(mul_spatial_backward)           \
+    X(channel_mean_forward)           \
+    X(channel_mean_backward)          \
+    X(channel_max_forward)            \
+    X(channel_max_backward)           \
+    X(channel_shuffle_forward)        \
+    X(channel_shuffle_backward)       \
+    X(copy_blocks)                    \
+    X(add_blocks)                     \
+    X(bias_add)                       \
+    X(bias_grad)                      \
+    X(maxpool2d_blocked_forward)      \
+    X(avgpool2d_blocked_forward)      \
+    X(global_avgpool_blocked_forward) \
+    X(mul_channel_blocked_forward)    \
+    X(channel_copy)                   \
+    X(epilogue)                       \
+    X(act_forward)                    \
+    X(act_backward)                   \
+    X(add_forward)                    \
+    X(add_backward)                   \
+    X(bn_forward)                     \
+    X(bn_backward)                    \
+    X(bn_eval_affine)                 \
+    X(bn_sync_stats)                  \
+    X(bn_sync_apply)                  \
+    X(bn_sync_bwd_sums)               \
+    X(bn_sync_bwd_apply)
 
 /* The one activation rounding of int8 precision: q = clamp(round_half_even(x / s),
    -127, 127), NaN -> 0; symmetric, zero point 0. The division (not x * (1/s)) keeps
@@ -453,8 +550,9 @@ bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blo
 void cnn_conv_forget_kept(const void *lo, size_t bytes);
 /* Which kernel runs a blocked conv ("cpu dw", "dnnl", "dnnl wino"), for cnn bench. */
 const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c);
-/* ... with x / y blocked as flagged ("cpu pw": the own 1x1 kernel, y blocked only). */
-const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked);
+/* ... with x / y blocked as flagged ("cpu pw": the own 1x1 kernel, y blocked only),
+   under constant weights generation wgen (0 none) as cnn_conv_forward_blocked. */
+const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked, uint64_t wgen);
 /* Scratch bytes enough for this convolution on every compiled-in backend. */
 size_t cnn_conv_scratch_bytes(const cnn_conv_desc *c);
 /* ... for conv_forward_s8 (int8 inference). */

@@ -24,21 +24,11 @@ static cnn_act_desc act_desc(const act_attr *a)
     return (cnn_act_desc){.act = (int)a->act, .alpha = a->alpha, .beta = a->beta};
 }
 
-static const char *act_name(cnn_act a)
-{
-    switch (a) {
-    case CNN_ACT_RELU: return "relu";
-    case CNN_ACT_RELU6: return "relu6";
-    case CNN_ACT_SIGMOID: return "sigmoid";
-    case CNN_ACT_TANH: return "tanh";
-    case CNN_ACT_HARDSWISH: return "hardswish";
-    case CNN_ACT_HARDSIGMOID: return "hardsigmoid";
-    case CNN_ACT_LEAKY_RELU: return "leaky_relu";
-    case CNN_ACT_ELU: return "elu";
-    case CNN_ACT_CLIP: return "clip";
-    default: return NULL;
-    }
-}
+static const char *const act_names[] = {[CNN_ACT_RELU] = "relu", [CNN_ACT_RELU6] = "relu6",
+    [CNN_ACT_SIGMOID] = "sigmoid", [CNN_ACT_TANH] = "tanh", [CNN_ACT_HARDSWISH] = "hardswish",
+    [CNN_ACT_HARDSIGMOID] = "hardsigmoid", [CNN_ACT_LEAKY_RELU] = "leaky_relu",
+    [CNN_ACT_ELU] = "elu", [CNN_ACT_CLIP] = "clip"};
+static const char *act_name(cnn_act a) { return CNN_ENUM_NAME(act_names, a); }
 
 /* alpha / beta of cnn_activation (torch's defaults; clip: no bounds) */
 static void act_defaults(cnn_act a, float *alpha, float *beta)

@@ -26,10 +26,10 @@ static cnn_status adaptive_shape(cnn_node *n)
 }
 
 /* k, s, p and d do not apply: 1 (the bins come from the sizes). */
-static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
+static void pool_desc(const cnn_node *n, const cnn_ctx *ctx, cnn_pool_desc *d)
 {
     static const cnn_pool_win w = {.nd = 2, .k = {1, 1}, .s = {1, 1}, .d = {1, 1}};
-    return cnn_pool_desc_of(n, ctx, &w);
+    *d = cnn_pool_desc_of(n, ctx, &w);
 }
 
 /* Blocked layout: a blocked input (N, C, H, W) averaged over each plane into the plain
@@ -57,25 +57,17 @@ static int adaptive_trait(const cnn_node *n)
 static cnn_status adaptive_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     if (global_blocked(n, ctx)) return CNN_OK;
-    const cnn_pool_desc d = pool_desc(n, ctx);
+    cnn_pool_desc d;
+    pool_desc(n, ctx, &d);
     cnn_backend_get()->adaptive_avgpool2d_forward(&d, n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
-static cnn_status adaptive_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    cnn_node *x = n->in[0];
-    if (!x->grad.data) return CNN_OK;
-    const cnn_pool_desc d = pool_desc(n, ctx);
-    cnn_backend_get()->adaptive_avgpool2d_backward(&d, n->grad.data, x->grad.data);
-    return CNN_OK;
-}
+CNN_DESC_BACKWARD(adaptive_backward, cnn_pool_desc, pool_desc, adaptive_avgpool2d_backward,
+                  n->grad.data, dx);
 
-static void adaptive_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const adaptive_attr *a = n->attr;
-    cnn_desc_ints(d, "output", 2, (const int[]){a->oh, a->ow});
-}
+CNN_OP_DESCRIBE(adaptive_describe, adaptive_attr,
+                cnn_desc_ints(d, "output", 2, (const int[]){a->oh, a->ow}));
 
 CNN_OP_DEF(adaptive_avgpool2d, .shape = adaptive_shape,
            .cost = NULL, /* no multiply-adds */

@@ -23,30 +23,24 @@ static cnn_status avgpool2d_shape(cnn_node *n)
     return cnn_pool_shape(n, &a->w, false);
 }
 
-static cnn_pool_desc pool_desc(const cnn_node *n, const cnn_ctx *ctx)
+static void pool_desc(const cnn_node *n, const cnn_ctx *ctx, cnn_pool_desc *d)
 {
     const avgpool2d_attr *a = n->attr;
-    cnn_pool_desc d = cnn_pool_desc_of(n, ctx, &a->w);
-    d.exclude_pad = a->exclude_pad;
-    return d;
+    *d = cnn_pool_desc_of(n, ctx, &a->w);
+    d->exclude_pad = a->exclude_pad;
 }
 
 static cnn_status avgpool2d_forward(cnn_node *n, const cnn_ctx *ctx)
 {
-    cnn_pool_desc d = pool_desc(n, ctx);
+    cnn_pool_desc d;
+    pool_desc(n, ctx, &d);
     if (cnn_pool2d_blocked(n, ctx, &d)) ctx->be->avgpool2d_blocked_forward(&d, n->in[0]->out.data, n->out.data);
     else cnn_backend_get()->avgpool2d_forward(&d, n->in[0]->out.data, n->out.data);
     return CNN_OK;
 }
 
-static cnn_status avgpool2d_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    cnn_node *x = n->in[0];
-    if (!x->grad.data) return CNN_OK;
-    const cnn_pool_desc d = pool_desc(n, ctx);
-    cnn_backend_get()->avgpool2d_backward(&d, n->grad.data, x->grad.data);
-    return CNN_OK;
-}
+CNN_DESC_BACKWARD(avgpool2d_backward, cnn_pool_desc, pool_desc, avgpool2d_backward,
+                  n->grad.data, dx);
 
 static void avgpool2d_describe(const cnn_node *n, cnn_op_desc *d)
 {

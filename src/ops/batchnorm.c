@@ -160,12 +160,9 @@ static void bn_stage(const cnn_node *n, int chain_in, const cnn_ctx *ctx, cnn_ep
     ctx->be->bn_eval_affine(&k, st->scale, st->shift);
 }
 
-static void bn_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const bn_attr *a = n->attr;
-    cnn_desc_float(d, "eps", a->eps);
-    cnn_desc_float(d, "momentum", a->momentum);
-}
+CNN_OP_DESCRIBE(bn_describe, bn_attr,
+                cnn_desc_float(d, "eps", a->eps);
+                cnn_desc_float(d, "momentum", a->momentum));
 
 /* batchnorm2d and batchnorm3d: the same op over 2 or 3 spatial axes, two names */
 #define BN_OP_DEF(op_name)                                                                   \

@@ -19,19 +19,10 @@ typedef struct bin_attr {
     cnn_binary_op op;
 } bin_attr;
 
-static const char *bin_name(cnn_binary_op op)
-{
-    switch (op) {
-    case CNN_BIN_ADD: return "add";
-    case CNN_BIN_SUB: return "sub";
-    case CNN_BIN_MUL: return "mul";
-    case CNN_BIN_DIV: return "div";
-    case CNN_BIN_MAX: return "max";
-    case CNN_BIN_MIN: return "min";
-    case CNN_BIN_POW: return "pow";
-    default: return NULL;
-    }
-}
+static const char *const bin_names[] = {[CNN_BIN_ADD] = "add", [CNN_BIN_SUB] = "sub",
+    [CNN_BIN_MUL] = "mul", [CNN_BIN_DIV] = "div", [CNN_BIN_MAX] = "max", [CNN_BIN_MIN] = "min",
+    [CNN_BIN_POW] = "pow"};
+static const char *bin_name(cnn_binary_op op) { return CNN_ENUM_NAME(bin_names, op); }
 
 /* dims of operand x aligned to rank r (missing leading dimensions are 1) */
 static int aligned_dim(const cnn_node *x, int r, int i)
@@ -117,11 +108,7 @@ static cnn_status bin_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-static void bin_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const bin_attr *at = n->attr;
-    cnn_desc_int(d, "op", at->op);
-}
+CNN_OP_DESCRIBE(bin_describe, bin_attr, cnn_desc_int(d, "op", a->op));
 
 CNN_OP_DEF(binary, .shape = bin_shape, .forward = bin_forward, .backward = bin_backward,
            .describe = bin_describe);

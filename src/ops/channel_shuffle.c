@@ -55,11 +55,7 @@ static cnn_status shuffle_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-static void shuffle_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const shuffle_attr *a = n->attr;
-    cnn_desc_int(d, "groups", a->groups);
-}
+CNN_OP_DESCRIBE(shuffle_describe, shuffle_attr, cnn_desc_int(d, "groups", a->groups));
 
 CNN_OP_DEF(channel_shuffle, .shape = shuffle_shape, .forward = shuffle_forward,
            .backward = shuffle_backward, .describe = shuffle_describe,

@@ -57,12 +57,9 @@ static cnn_status slice_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-static void slice_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const slice_attr *a = n->attr;
-    cnn_desc_int(d, "start", a->start);
-    cnn_desc_int(d, "count", a->count);
-}
+CNN_OP_DESCRIBE(slice_describe, slice_attr,
+                cnn_desc_int(d, "start", a->start);
+                cnn_desc_int(d, "count", a->count));
 
 CNN_OP_DEF(channel_slice, .shape = slice_shape, .forward = slice_forward,
            .backward = slice_backward, .describe = slice_describe,

@@ -57,11 +57,7 @@ static cnn_status ce_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-static void ce_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const ce_attr *a = n->attr;
-    cnn_desc_float(d, "label_smoothing", a->smoothing);
-}
+CNN_OP_DESCRIBE(ce_describe, ce_attr, cnn_desc_float(d, "label_smoothing", a->smoothing));
 
 CNN_OP_DEF(cross_entropy, .shape = ce_shape, .forward = ce_forward, .backward = ce_backward,
            .describe = ce_describe);

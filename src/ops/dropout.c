@@ -56,11 +56,7 @@ static cnn_status dropout_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-static void dropout_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const dropout_attr *a = n->attr;
-    cnn_desc_float(d, "p", a->p);
-}
+CNN_OP_DESCRIBE(dropout_describe, dropout_attr, cnn_desc_float(d, "p", a->p));
 
 CNN_OP_DEF(dropout, .shape = dropout_shape, .forward = dropout_forward,
            .backward = dropout_backward, .describe = dropout_describe);

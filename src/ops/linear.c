@@ -78,12 +78,9 @@ static void linear_int8(const cnn_node *n, cnn_conv_desc *d)
                          .d = {1, 1, 1}};
 }
 
-static void linear_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const linear_attr *a = n->attr;
-    cnn_desc_int(d, "out_features", a->out);
-    cnn_desc_int(d, "bias", a->bias);
-}
+CNN_OP_DESCRIBE(linear_describe, linear_attr,
+                cnn_desc_int(d, "out_features", a->out);
+                cnn_desc_int(d, "bias", a->bias));
 
 CNN_OP_DEF(linear, .kernel_name = cnn_gemm_kernel_name, .int8_conv = linear_int8,
            .shape = linear_shape, .cost = linear_cost, .forward = linear_forward,

@@ -34,6 +34,15 @@ static inline void cnn_desc_float(cnn_op_desc *d, const char *key, float v)
     cnn_desc_attr *a = cnn_desc_next(d, key, true, 1);
     if (a) a->f[0] = v;
 }
+/* The describe() hook fn of an op whose attributes are an A: the statements given append
+   them, reading a (n->attr as an A) into d:
+     CNN_OP_DESCRIBE(dropout_describe, dropout_attr, cnn_desc_float(d, "p", a->p)); */
+#define CNN_OP_DESCRIBE(fn, A, ...)                                                         \
+    static void fn(const cnn_node *n, cnn_op_desc *d)                                       \
+    {                                                                                       \
+        const A *a = n->attr;                                                               \
+        __VA_ARGS__;                                                                        \
+    }
 /* The kernel_name hook (profiles) of an op whose forward is the table's gemm (linear,
    matmul): the backend providing that entry. */
 static inline const char *cnn_gemm_kernel_name(const cnn_node *n, int batch, char *buf, size_t size)

@@ -26,6 +26,30 @@
         return cnn_node_make(g, &cnn_op_##id, NULL, 2, (cnn_node *[]){a, b}, NULL, 0);     \
     }
 
+/* The forward and backward of an op whose arithmetic is one backend entry over a kernel
+   descriptor (docs/architecture.md, "Operators"): fn fills a D d by fill(n, ctx, &d) and
+   calls the entry with &d and the arguments given, which may name the node n, the
+   context ctx and, in a backward, dx: the input's gradient (the backward does nothing
+   when it is NULL: no gradient wanted). */
+#define CNN_DESC_FORWARD(fn, D, fill, entry, ...)                                          \
+    static cnn_status fn(cnn_node *n, const cnn_ctx *ctx)                                  \
+    {                                                                                      \
+        D d;                                                                               \
+        fill(n, ctx, &d);                                                                  \
+        cnn_backend_get()->entry(&d, __VA_ARGS__);                                         \
+        return CNN_OK;                                                                     \
+    }
+#define CNN_DESC_BACKWARD(fn, D, fill, entry, ...)                                         \
+    static cnn_status fn(cnn_node *n, const cnn_ctx *ctx)                                  \
+    {                                                                                      \
+        float *dx = n->in[0]->grad.data;                                                   \
+        if (!dx) return CNN_OK;                                                            \
+        D d;                                                                               \
+        fill(n, ctx, &d);                                                                  \
+        cnn_backend_get()->entry(&d, __VA_ARGS__);                                         \
+        return CNN_OK;                                                                     \
+    }
+
 /* The default name of a node of an op with several kinds (activations, unary and binary
    ops, flatten): "<kind><k>" into buf, k counting the nodes of op already in g whose
    attr holds the same key as attr (key_size bytes at key_offset), like other ops'
@@ -68,6 +92,15 @@ static inline cnn_status cnn_identity_backward(cnn_node *n, float *dsrc)
     if (dsrc) cnn_backend_get()->add_blocks(1, cnn_node_numel(n), n->grad.data, 0, dsrc, 0);
     return CNN_OK;
 }
+
+/* The name of an op's kind v from a table indexed by its enum ({[CNN_BIN_ADD] = "add",
+   ...}): NULL for a value outside the table or without a name there. */
+static inline const char *cnn_enum_name(const char *const *names, int count, int v)
+{
+    return v >= 0 && v < count ? names[v] : NULL;
+}
+#define CNN_ENUM_NAME(names, v) \
+    cnn_enum_name(names, (int)(sizeof(names) / sizeof((names)[0])), (int)(v))
 
 /* An option that may be given per axis (specific), for all axes (general), or not. */
 static inline int cnn_opt_pick(int specific, int general, int dflt)

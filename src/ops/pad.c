@@ -21,15 +21,9 @@ typedef struct pad_attr {
     bool null_pads;
 } pad_attr;
 
-static const char *mode_name(cnn_pad_mode m)
-{
-    switch (m) {
-    case CNN_PAD_CONSTANT: return "constant";
-    case CNN_PAD_REFLECT: return "reflect";
-    case CNN_PAD_EDGE: return "edge";
-    default: return NULL;
-    }
-}
+static const char *const mode_names[] = {[CNN_PAD_CONSTANT] = "constant",
+    [CNN_PAD_REFLECT] = "reflect", [CNN_PAD_EDGE] = "edge"};
+static const char *mode_name(cnn_pad_mode m) { return CNN_ENUM_NAME(mode_names, m); }
 
 static cnn_status pad_shape(cnn_node *n)
 {
@@ -70,7 +64,7 @@ static cnn_status pad_shape(cnn_node *n)
     return CNN_OK;
 }
 
-static void pad_desc(const cnn_node *n, cnn_pad_desc *d)
+static void pad_desc(const cnn_node *n, const cnn_ctx *ctx, cnn_pad_desc *d)
 {
     const pad_attr *a = n->attr;
     const cnn_node *x = n->in[0];
@@ -85,23 +79,11 @@ static void pad_desc(const cnn_node *n, cnn_pad_desc *d)
     d->value = a->value;
 }
 
-static cnn_status pad_forward(cnn_node *n, const cnn_ctx *ctx)
-{
-    cnn_pad_desc d;
-    pad_desc(n, &d);
-    cnn_backend_get()->pad_forward(&d, n->in[0]->out.data, n->out.data, ctx->scratch);
-    return CNN_OK;
-}
+CNN_DESC_FORWARD(pad_forward, cnn_pad_desc, pad_desc, pad_forward,
+                 n->in[0]->out.data, n->out.data, ctx->scratch);
 
-static cnn_status pad_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    float *dx = n->in[0]->grad.data;
-    if (!dx) return CNN_OK;
-    cnn_pad_desc d;
-    pad_desc(n, &d);
-    cnn_backend_get()->pad_backward(&d, n->grad.data, dx, ctx->scratch);
-    return CNN_OK;
-}
+CNN_DESC_BACKWARD(pad_backward, cnn_pad_desc, pad_desc, pad_backward,
+                  n->grad.data, dx, ctx->scratch);
 
 static void pad_describe(const cnn_node *n, cnn_op_desc *d)
 {

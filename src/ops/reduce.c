@@ -20,16 +20,9 @@ typedef struct red_attr {
     bool reduced[CNN_MAX_DIMS]; /* resolved by shape() */
 } red_attr;
 
-static const char *red_name(cnn_reduce_op op)
-{
-    switch (op) {
-    case CNN_REDUCE_MEAN: return "mean";
-    case CNN_REDUCE_SUM: return "sum";
-    case CNN_REDUCE_MAX: return "max";
-    case CNN_REDUCE_MIN: return "min";
-    default: return NULL;
-    }
-}
+static const char *const red_names[] = {[CNN_REDUCE_MEAN] = "mean", [CNN_REDUCE_SUM] = "sum",
+    [CNN_REDUCE_MAX] = "max", [CNN_REDUCE_MIN] = "min"};
+static const char *red_name(cnn_reduce_op op) { return CNN_ENUM_NAME(red_names, op); }
 
 static cnn_status red_shape(cnn_node *n)
 {
@@ -70,7 +63,7 @@ static cnn_status red_shape(cnn_node *n)
     return CNN_OK;
 }
 
-static void red_desc(const cnn_node *n, cnn_reduce_desc *d)
+static void red_desc(const cnn_node *n, const cnn_ctx *ctx, cnn_reduce_desc *d)
 {
     const red_attr *a = n->attr;
     const cnn_node *x = n->in[0];
@@ -82,23 +75,11 @@ static void red_desc(const cnn_node *n, cnn_reduce_desc *d)
     }
 }
 
-static cnn_status red_forward(cnn_node *n, const cnn_ctx *ctx)
-{
-    cnn_reduce_desc d;
-    red_desc(n, &d);
-    cnn_backend_get()->reduce_forward(&d, n->in[0]->out.data, n->out.data);
-    return CNN_OK;
-}
+CNN_DESC_FORWARD(red_forward, cnn_reduce_desc, red_desc, reduce_forward,
+                 n->in[0]->out.data, n->out.data);
 
-static cnn_status red_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    float *dx = n->in[0]->grad.data;
-    if (!dx) return CNN_OK;
-    cnn_reduce_desc d;
-    red_desc(n, &d);
-    cnn_backend_get()->reduce_backward(&d, n->in[0]->out.data, n->out.data, n->grad.data, dx);
-    return CNN_OK;
-}
+CNN_DESC_BACKWARD(red_backward, cnn_reduce_desc, red_desc, reduce_backward,
+                  n->in[0]->out.data, n->out.data, n->grad.data, dx);
 
 static void red_describe(const cnn_node *n, cnn_op_desc *d)
 {

@@ -59,11 +59,8 @@ static cnn_status reshape_backward(cnn_node *n, const cnn_ctx *ctx)
     return cnn_identity_backward(n, n->in[0]->grad.data);
 }
 
-static void reshape_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const reshape_attr *a = n->attr; /* shape() has resolved a -1 */
-    cnn_desc_ints(d, "dims", a->ndim, a->dims);
-}
+/* dims: shape() has resolved a -1 */
+CNN_OP_DESCRIBE(reshape_describe, reshape_attr, cnn_desc_ints(d, "dims", a->ndim, a->dims));
 
 CNN_OP_DEF(reshape, .shape = reshape_shape, .forward = reshape_forward,
            .backward = reshape_backward, .describe = reshape_describe);

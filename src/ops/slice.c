@@ -55,7 +55,7 @@ static cnn_status slice_shape(cnn_node *n)
 }
 
 /* x as (outer: dims before the axis at the current batch, the axis, inner) */
-static void slice_desc(const cnn_node *n, cnn_slice_desc *d)
+static void slice_desc(const cnn_node *n, const cnn_ctx *ctx, cnn_slice_desc *d)
 {
     const slice_attr *a = n->attr;
     const cnn_node *x = n->in[0];
@@ -70,23 +70,10 @@ static void slice_desc(const cnn_node *n, cnn_slice_desc *d)
     d->count = a->count;
 }
 
-static cnn_status slice_forward(cnn_node *n, const cnn_ctx *ctx)
-{
-    cnn_slice_desc d;
-    slice_desc(n, &d);
-    cnn_backend_get()->slice_forward(&d, n->in[0]->out.data, n->out.data);
-    return CNN_OK;
-}
+CNN_DESC_FORWARD(slice_forward, cnn_slice_desc, slice_desc, slice_forward,
+                 n->in[0]->out.data, n->out.data);
 
-static cnn_status slice_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    float *dx = n->in[0]->grad.data;
-    if (!dx) return CNN_OK;
-    cnn_slice_desc d;
-    slice_desc(n, &d);
-    cnn_backend_get()->slice_backward(&d, n->grad.data, dx);
-    return CNN_OK;
-}
+CNN_DESC_BACKWARD(slice_backward, cnn_slice_desc, slice_desc, slice_backward, n->grad.data, dx);
 
 static void slice_describe(const cnn_node *n, cnn_op_desc *d)
 {

@@ -44,7 +44,7 @@ static cnn_status tr_shape(cnn_node *n)
 }
 
 /* over the output index space: operand 0 = x (permuted strides), 1 = out */
-static void tr_desc(const cnn_node *n, cnn_nd_desc *d)
+static void tr_desc(const cnn_node *n, const cnn_ctx *ctx, cnn_nd_desc *d)
 {
     const tr_attr *a = n->attr;
     int r = n->out.ndim;
@@ -58,23 +58,10 @@ static void tr_desc(const cnn_node *n, cnn_nd_desc *d)
     cnn_nd_strides(r, n->out.dims, d->st[1]);
 }
 
-static cnn_status tr_forward(cnn_node *n, const cnn_ctx *ctx)
-{
-    cnn_nd_desc d;
-    tr_desc(n, &d);
-    cnn_backend_get()->transpose_forward(&d, n->in[0]->out.data, n->out.data);
-    return CNN_OK;
-}
+CNN_DESC_FORWARD(tr_forward, cnn_nd_desc, tr_desc, transpose_forward,
+                 n->in[0]->out.data, n->out.data);
 
-static cnn_status tr_backward(cnn_node *n, const cnn_ctx *ctx)
-{
-    float *dx = n->in[0]->grad.data;
-    if (!dx) return CNN_OK;
-    cnn_nd_desc d;
-    tr_desc(n, &d);
-    cnn_backend_get()->transpose_backward(&d, n->grad.data, dx);
-    return CNN_OK;
-}
+CNN_DESC_BACKWARD(tr_backward, cnn_nd_desc, tr_desc, transpose_backward, n->grad.data, dx);
 
 static void tr_describe(const cnn_node *n, cnn_op_desc *d)
 {

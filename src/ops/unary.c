@@ -12,18 +12,10 @@ typedef struct un_attr {
     cnn_unary_op op;
 } un_attr;
 
-static const char *un_name(cnn_unary_op op)
-{
-    switch (op) {
-    case CNN_UN_NEG: return "neg";
-    case CNN_UN_ABS: return "abs";
-    case CNN_UN_EXP: return "exp";
-    case CNN_UN_LOG: return "log";
-    case CNN_UN_SQRT: return "sqrt";
-    case CNN_UN_RECIPROCAL: return "reciprocal";
-    default: return NULL;
-    }
-}
+static const char *const un_names[] = {[CNN_UN_NEG] = "neg", [CNN_UN_ABS] = "abs",
+    [CNN_UN_EXP] = "exp", [CNN_UN_LOG] = "log", [CNN_UN_SQRT] = "sqrt",
+    [CNN_UN_RECIPROCAL] = "reciprocal"};
+static const char *un_name(cnn_unary_op op) { return CNN_ENUM_NAME(un_names, op); }
 
 static cnn_status un_shape(cnn_node *n)
 {
@@ -53,11 +45,7 @@ static cnn_status un_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-static void un_describe(const cnn_node *n, cnn_op_desc *d)
-{
-    const un_attr *a = n->attr;
-    cnn_desc_int(d, "op", a->op);
-}
+CNN_OP_DESCRIBE(un_describe, un_attr, cnn_desc_int(d, "op", a->op));
 
 CNN_OP_DEF(unary, .shape = un_shape, .forward = un_forward, .backward = un_backward,
            .describe = un_describe);

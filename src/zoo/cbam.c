@@ -30,11 +30,22 @@ static cnn_node *channel_attention(cnn_graph *g, cnn_node *x, int channels, bool
     return cnn_mul_channel(g, x, s);
 }
 
-static cnn_node *spatial_attention(cnn_graph *g, cnn_node *x)
+/* paper: the CBAM authors' variant (cbam_paper below): concat(max_c, mean_c), and
+   BatchNorm (momentum 0.01) before the sigmoid. */
+static cnn_node *spatial_attention(cnn_graph *g, cnn_node *x, bool paper)
 {
     cnn_scope_push(g, "sa");
-    cnn_node *m = cnn_concat(g, 2, (cnn_node *const[]){cnn_channel_mean(g, x), cnn_channel_max(g, x)});
+    cnn_node *pooled[2];
+    if (paper) {
+        pooled[0] = cnn_channel_max(g, x);
+        pooled[1] = cnn_channel_mean(g, x);
+    } else {
+        pooled[0] = cnn_channel_mean(g, x);
+        pooled[1] = cnn_channel_max(g, x);
+    }
+    cnn_node *m = cnn_concat(g, 2, pooled);
     m = cnn_conv2d(g, m, 1, .name = "conv1", .kernel = 7, .padding = 3, .no_bias = true);
+    if (paper) m = cnn_batchnorm2d(g, m, .momentum = 0.01f, .name = "bn");
     m = cnn_sigmoid(g, m);
     cnn_scope_pop(g);
     return cnn_mul_spatial(g, x, m);
@@ -42,7 +53,7 @@ static cnn_node *spatial_attention(cnn_graph *g, cnn_node *x)
 
 static cnn_node *cbam(cnn_graph *g, cnn_node *x, int channels)
 {
-    return spatial_attention(g, channel_attention(g, x, channels, false));
+    return spatial_attention(g, channel_attention(g, x, channels, false), false);
 }
 
 /* The CBAM authors' code (the paper's 28.09M for ResNet-50): biases in the channel
@@ -50,27 +61,22 @@ static cnn_node *cbam(cnn_graph *g, cnn_node *x, int channels)
    then sigmoid. Keys ca.fc1.bias, ca.fc2.bias, sa.bn.* beside the default's. */
 static cnn_node *cbam_paper(cnn_graph *g, cnn_node *x, int channels)
 {
-    x = channel_attention(g, x, channels, true);
-    cnn_scope_push(g, "sa");
-    cnn_node *m = cnn_concat(g, 2, (cnn_node *const[]){cnn_channel_max(g, x), cnn_channel_mean(g, x)});
-    m = cnn_conv2d(g, m, 1, .name = "conv1", .kernel = 7, .padding = 3, .no_bias = true);
-    m = cnn_sigmoid(g, cnn_batchnorm2d(g, m, .momentum = 0.01f, .name = "bn"));
-    cnn_scope_pop(g);
-    return cnn_mul_spatial(g, x, m);
+    return spatial_attention(g, channel_attention(g, x, channels, true), true);
 }
 
 const cnn_zoo_entry cnn_zoo_cbam[] = {
-    {{"cbam_resnet18", "CBAM-ResNet-18: ResNet-18 with channel + spatial attention per block", 3, 0,
-      224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{2, 2, 2, 2}, false, cbam}},
-    {{"cbam_resnet50", "CBAM-ResNet-50: ResNet-50 (torchvision) with channel + spatial attention",
-      3, 0, 224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 6, 3}, true, cbam}},
-    {{"cbam_resnet18_paper", "CBAM-ResNet-18 as the CBAM authors' code: MLP biases, BN after the "
-      "spatial conv", 3, 0, 224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{2, 2, 2, 2}, false, cbam_paper}},
-    {{"cbam_resnet50_paper", "CBAM-ResNet-50 as the CBAM authors' code (the paper's 28.09M)", 3, 0,
-      224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 6, 3}, true, cbam_paper}},
+    CNN_ZOO_RESNET_ENTRY("cbam_resnet18",
+                         "CBAM-ResNet-18: ResNet-18 with channel + spatial attention per block",
+                         18, cbam),
+    CNN_ZOO_RESNET_ENTRY("cbam_resnet50",
+                         "CBAM-ResNet-50: ResNet-50 (torchvision) with channel + spatial attention",
+                         50, cbam),
+    CNN_ZOO_RESNET_ENTRY("cbam_resnet18_paper",
+                         "CBAM-ResNet-18 as the CBAM authors' code: MLP biases, BN after the "
+                         "spatial conv",
+                         18, cbam_paper),
+    CNN_ZOO_RESNET_ENTRY("cbam_resnet50_paper",
+                         "CBAM-ResNet-50 as the CBAM authors' code (the paper's 28.09M)",
+                         50, cbam_paper),
     {{0}, 0, NULL},
 };

@@ -99,19 +99,24 @@ static cnn_node *resnet18_d2l(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a)
 }
 
 const cnn_zoo_entry cnn_zoo_resnet[] = {
-    {{"resnet18", "ResNet-18 (torchvision): BasicBlock [2,2,2,2], 11.7M params", 3, 0, 224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{2, 2, 2, 2}, false, NULL}},
-    {{"resnet34", "ResNet-34 (torchvision): BasicBlock [3,4,6,3], 21.8M params", 3, 0, 224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 6, 3}, false, NULL}},
-    {{"resnet50", "ResNet-50 (torchvision, stride on 3x3): Bottleneck [3,4,6,3], 25.6M params", 3, 0,
-      224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 6, 3}, true, NULL}},
-    {{"resnet101", "ResNet-101 (torchvision, stride on 3x3): Bottleneck [3,4,23,3], 44.5M params", 3,
-      0, 224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 23, 3}, true, NULL}},
-    {{"resnet152", "ResNet-152 (torchvision, stride on 3x3): Bottleneck [3,8,36,3], 60.2M params", 3,
-      0, 224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 8, 36, 3}, true, NULL}},
+    CNN_ZOO_RESNET_ENTRY("resnet18",
+                         "ResNet-18 (torchvision): BasicBlock [2,2,2,2], 11.7M params",
+                         18, NULL),
+    CNN_ZOO_RESNET_ENTRY("resnet34",
+                         "ResNet-34 (torchvision): BasicBlock [3,4,6,3], 21.8M params",
+                         34, NULL),
+    CNN_ZOO_RESNET_ENTRY("resnet50",
+                         "ResNet-50 (torchvision, stride on 3x3): Bottleneck [3,4,6,3], 25.6M "
+                         "params",
+                         50, NULL),
+    CNN_ZOO_RESNET_ENTRY("resnet101",
+                         "ResNet-101 (torchvision, stride on 3x3): Bottleneck [3,4,23,3], 44.5M "
+                         "params",
+                         101, NULL),
+    CNN_ZOO_RESNET_ENTRY("resnet152",
+                         "ResNet-152 (torchvision, stride on 3x3): Bottleneck [3,8,36,3], 60.2M "
+                         "params",
+                         152, NULL),
     {{"resnet18_d2l", "ResNet-18 of d2l (Residual blocks with biased convs), Fashion-MNIST 96x96", 1,
       0, 96, 96, 10},
      resnet18_d2l, NULL},

@@ -18,11 +18,11 @@ static cnn_node *squeeze_excite(cnn_graph *g, cnn_node *x, int channels)
 }
 
 const cnn_zoo_entry cnn_zoo_senet[] = {
-    {{"se_resnet18", "SE-ResNet-18: ResNet-18 with squeeze-and-excitation (r=16) per block", 3, 0,
-      224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{2, 2, 2, 2}, false, squeeze_excite}},
-    {{"se_resnet50", "SE-ResNet-50: ResNet-50 (torchvision) with squeeze-and-excitation (r=16)", 3,
-      0, 224, 224, 1000},
-     cnn_zoo_resnet_tv, &(const cnn_zoo_resnet_variant){{3, 4, 6, 3}, true, squeeze_excite}},
+    CNN_ZOO_RESNET_ENTRY("se_resnet18",
+                         "SE-ResNet-18: ResNet-18 with squeeze-and-excitation (r=16) per block",
+                         18, squeeze_excite),
+    CNN_ZOO_RESNET_ENTRY("se_resnet50",
+                         "SE-ResNet-50: ResNet-50 (torchvision) with squeeze-and-excitation (r=16)",
+                         50, squeeze_excite),
     {{0}, 0, NULL},
 };

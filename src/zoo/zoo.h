@@ -65,6 +65,18 @@ typedef struct cnn_zoo_resnet_variant {
     cnn_zoo_attend_fn attend; /* NULL: none */
 } cnn_zoo_resnet_variant;
 cnn_node *cnn_zoo_resnet_tv(cnn_graph *g, cnn_node *x, const cnn_zoo_args *a);
+/* The entry of a torchvision ResNet variant at ImageNet's input (3x224x224, 1000
+   classes): depth 18, 34, 50, 101 or 152 (its blocks per stage and block kind below),
+   attention attend (may be NULL). */
+#define CNN_ZOO_RESNET_ENTRY(name, desc, depth, attend)                                     \
+    {{name, desc, 3, 0, 224, 224, 1000},                                                    \
+     cnn_zoo_resnet_tv,                                                                     \
+     &(const cnn_zoo_resnet_variant){CNN_ZOO_RESNET_##depth, attend}}
+#define CNN_ZOO_RESNET_18 {2, 2, 2, 2}, false
+#define CNN_ZOO_RESNET_34 {3, 4, 6, 3}, false
+#define CNN_ZOO_RESNET_50 {3, 4, 6, 3}, true
+#define CNN_ZOO_RESNET_101 {3, 4, 23, 3}, true
+#define CNN_ZOO_RESNET_152 {3, 8, 36, 3}, true
 
 /* Family tables (src/zoo/<family>.c). */
 extern const cnn_zoo_entry cnn_zoo_lenet[];      /* lenet, lenet_relu, mynet */

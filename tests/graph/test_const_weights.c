@@ -26,7 +26,9 @@ typedef struct net {
 
 /* x (1, 16, 24, 24) -> conv3x3 16->32 bn relu (Winograd) -> conv3x3 32->48 + bias
    relu (Winograd, 48 channels) -> conv3x3 stride 2 48->64 bn relu (direct) -> conv3x3
-   64->64 (direct: 12x12 planes) -> global average pool -> linear 10. */
+   64->64 (direct: 12x12 planes) -> conv1x1 64->96 bn relu6 -> conv1x1 96->40 (the own
+   1x1 kernel with its packed panel kept, cpu/kept.c; 40 channels: a padded block) ->
+   global average pool -> linear 10. */
 static net build(bool layout, uint64_t seed)
 {
     setenv("CNN_LAYOUT", layout ? "1" : "0", 1); /* read when the graph is planned */
@@ -41,6 +43,9 @@ static net build(bool layout, uint64_t seed)
                                                  .no_bias = true, .name = "c3"),
                                    .name = "bn3"));
     h = cnn_conv2d(g, h, 64, .kernel = 3, .padding = 1, .name = "c4");
+    h = cnn_relu6(g, cnn_batchnorm2d(g, cnn_conv2d(g, h, 96, .kernel = 1, .no_bias = true, .name = "c5"),
+                                     .name = "bn5"));
+    h = cnn_conv2d(g, h, 40, .kernel = 1, .name = "c6");
     m.out = cnn_linear(g, cnn_flatten(g, cnn_global_avgpool(g, h)), 10, .name = "fc");
     cnn_graph_mark_output(g, m.out);
     TU_OK(cnn_graph_compile(g, seed));
@@ -143,20 +148,26 @@ static void test_kept_and_repacked(void **state)
 /* Graphs freed and built again (their weights may land at the same addresses): each
    new one computes with its own weights, never with ones kept for a freed graph, and
    freeing a graph frees what was kept for it. */
+/* packed weights kept by oneDNN's forwards and by the own blocked kernels */
+static size_t kept_bytes(void) { return cnn_dnnl_kept_bytes() + cnn_cpu_kept_bytes(); }
+
 static void test_new_graphs(void **state)
 {
     (void)state;
-    size_t before = cnn_dnnl_kept_bytes();
+    size_t before = kept_bytes(), before_pw = cnn_cpu_kept_bytes();
     for (uint64_t seed = 1; seed <= 3; seed++) {
         net kept = build(true, seed), plain = build(false, seed);
         cnn_graph_set_const_weights(kept.g, true);
         float y[10];
         forward_close(&kept, &plain, y, "a new graph with constant weights");
         forward_close(&kept, &plain, y, "its second forward");
-        if (cnn_blocked_width()) assert_true(cnn_dnnl_kept_bytes() > before);
+        if (cnn_blocked_width()) {
+            assert_true(kept_bytes() > before);
+            assert_true(cnn_cpu_kept_bytes() > before_pw); /* the 1x1 layers' panels */
+        }
         cnn_graph_free(kept.g);
         cnn_graph_free(plain.g);
-        assert_int_equal(cnn_dnnl_kept_bytes(), before);
+        assert_int_equal(kept_bytes(), before);
     }
 }
 

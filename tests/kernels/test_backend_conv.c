@@ -327,7 +327,10 @@ static void test_cache_reuse(void **state)
 static void test_gemm(void **state)
 {
     (void)state;
-    static const int sizes[][3] = {{7, 13, 9}, {1, 5, 3}, {64, 70, 130}, {33, 1, 17}, {5, 4, 0}};
+    /* the last two are large enough to run on several threads: one row split by columns
+       (a linear layer at batch 1) and three rows with a ragged column edge */
+    static const int sizes[][3] = {{7, 13, 9},  {1, 5, 3},      {64, 70, 130}, {33, 1, 17},
+                                   {5, 4, 0},   {1, 1030, 700}, {3, 203, 1500}};
     static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-1.5f, 0.7f}};
     int bad = 0;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
@@ -367,17 +370,22 @@ static void test_gemm(void **state)
 static void test_gemm_batch_invariant(void **state)
 {
     (void)state;
-    const int n = 37, k = 300, m = 9;
-    float *a = rnd((size_t)m * k), *b = rnd((size_t)n * k), *c9 = rnd((size_t)m * n);
-    float *c1 = rnd((size_t)m * n);
-    for (int tb = 0; tb < 2; tb++)
-        for (int rows = 1; rows < m; rows++) {
-            int ldb = tb ? k : n;
-            cnn_backend_cpu.gemm(0, tb, m, n, k, 1.0f, a, k, b, ldb, 0.0f, c9, n);
-            cnn_backend_cpu.gemm(0, tb, rows, n, k, 1.0f, a, k, b, ldb, 0.0f, c1, n);
-            assert_memory_equal(c1, c9, (size_t)n * sizeof(float));
-        }
-    free(a), free(b), free(c9), free(c1);
+    /* small (one thread) and large enough for the threads to split a row by columns */
+    static const int nk[][2] = {{37, 300}, {203, 1500}};
+    const int m = 9;
+    for (int s = 0; s < 2; s++) {
+        int n = nk[s][0], k = nk[s][1];
+        float *a = rnd((size_t)m * k), *b = rnd((size_t)n * k), *c9 = rnd((size_t)m * n);
+        float *c1 = rnd((size_t)m * n);
+        for (int tb = 0; tb < 2; tb++)
+            for (int rows = 1; rows < m; rows++) {
+                int ldb = tb ? k : n;
+                cnn_backend_cpu.gemm(0, tb, m, n, k, 1.0f, a, k, b, ldb, 0.0f, c9, n);
+                cnn_backend_cpu.gemm(0, tb, rows, n, k, 1.0f, a, k, b, ldb, 0.0f, c1, n);
+                assert_memory_equal(c1, c9, (size_t)n * sizeof(float));
+            }
+        free(a), free(b), free(c9), free(c1);
+    }
 }
 
 /* Run-time choice: cpu is the default, ref stays selectable, unknown names fail. */

@@ -5,8 +5,10 @@
    tiles and their remainders), batch 1 and 3, bias, the fused epilogue (folded batch
    norm, residual, each activation the kernel applies in registers and one it calls),
    1 and 2 threads on both pool modes. Shapes it must refuse (stride 2, padding,
-   groups, a plain x off the 16 grid) are checked too. On failure every parameter is
-   printed. */
+   groups, a plain x off the 16 grid) are checked too, as are the panel kept under
+   constant weights (packed once, reused bit for bit, packed again under a new
+   generation, freed when forgotten) and which shapes take the kernel. On failure every
+   parameter is printed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +67,7 @@ static void run_case_act(int n, int ci, int co, int h, int w, bool xb, bool bias
     cnn_blocked_epi e = {.scale = epi >= 1 ? sc : NULL, .shift = epi >= 1 ? sh : NULL,
                          .res = epi >= 2 ? resb : NULL, .act = epi >= 3 ? act_fn : NULL,
                          .act_arg = &ad, .act_desc = epi >= 3 && ai % 6 ? &ad : NULL};
-    cnn_blocked_pw_forward(&c, xbuf, xb, wt, b, yb, epi ? &e : NULL, scratch);
+    cnn_blocked_pw_forward(&c, xbuf, xb, wt, b, yb, epi ? &e : NULL, scratch, 0);
     from_blocked(yb, n, co, s, y);
     /* channels off the 16 grid: the padded lanes come out act(0) (0 but hard-sigmoid's
        and sigmoid's, which the graph clears) */
@@ -132,6 +134,79 @@ static void test_sweep(void **state)
     cnn_set_threads(0);
 }
 
+/* Constant weights (kept.c): the first call with a generation packs and keeps the
+   panel, the second reuses it (the same bits), the third brings new weights under a new
+   generation and packs again (the new weights' result); forgetting the weights' range
+   frees the kept panel. Channels on and off the 16 grid, 1 and 2 threads. */
+static void kept_case(int n, int ci, int co, int h, int w, bool bias)
+{
+    static uint64_t gen = 5000;
+    cnn_conv_desc c = desc(n, ci, co, h, w);
+    size_t s = (size_t)h * w, xs = (size_t)n * ci * s, ys = (size_t)n * co * s;
+    size_t xps = (size_t)n * CB(ci) * 16 * s, yps = (size_t)n * CB(co) * 16 * s, nw = (size_t)co * ci;
+    float *x = rnd(xs), *wt = rnd(nw), *b = bias ? rnd(co) : NULL, *want = rnd(ys), *y = rnd(ys);
+    float *xbuf = rnd(xps), *yb = rnd(yps), *first = rnd(yps);
+    size_t sr = cnn_backend_ref.conv_scratch(&c), sp = cnn_blocked_pw_scratch(&c);
+    void *scratch = aligned_alloc(64, ((sr > sp ? sr : sp) + 63) / 64 * 64 + 64);
+    assert_non_null(scratch);
+    to_blocked(x, n, ci, s, xbuf);
+    size_t before = cnn_cpu_kept_bytes();
+    uint64_t g = ++gen;
+    float tol = 2e-6f * (float)(ci + 3);
+    for (int call = 0; call < 3; call++) {
+        if (call == 2) { /* new weights, announced by a new generation */
+            tu_fill(wt, nw, -1.0f, 1.0f, &g_rng);
+            g = ++gen;
+        }
+        if (call != 1) cnn_backend_ref.conv_forward(&c, x, wt, b, want, scratch);
+        memset(scratch, 0xff, sp); /* the per-call panel's place: kept calls must not read it */
+        cnn_blocked_pw_forward(&c, xbuf, true, wt, b, yb, NULL, scratch, g);
+        from_blocked(yb, n, co, s, y);
+        if (!tu_close(y, want, ys, tol, tol, "blocked pointwise, kept weights"))
+            fail_msg("kept call %d: n=%d ci=%d co=%d in=%dx%d bias=%d threads=%d", call, n, ci, co, h, w, bias,
+                     cnn_get_threads());
+        if (call == 0) memcpy(first, yb, yps * sizeof *yb);
+        if (call == 1 && memcmp(first, yb, yps * sizeof *yb) != 0)
+            fail_msg("kept weights gave other bits: ci=%d co=%d", ci, co);
+        assert_true(cnn_cpu_kept_bytes() >= before + (size_t)CB(co) * CB(ci) * 256 * sizeof(float));
+    }
+    cnn_cpu_kept_forget(wt, nw * sizeof *wt);
+    assert_int_equal(cnn_cpu_kept_bytes(), before);
+    free(x), free(wt), free(b), free(want), free(y), free(xbuf), free(yb), free(first), free(scratch);
+}
+
+static void test_kept(void **state)
+{
+    (void)state;
+    for (int t = 1; t <= 2; t++) {
+        cnn_set_threads(t);
+        kept_case(1, 32, 16, 14, 14, true);
+        kept_case(1, 24, 144, 7, 7, false);
+        kept_case(3, 96, 40, 5, 11, true);
+        kept_case(1, 320, 1280, 7, 7, true);
+        kept_case(1, 960, 160, 7, 7, false);
+    }
+    cnn_set_threads(0);
+}
+
+/* Which kernel runs a blocked 1x1 layer (bench/RESULTS.md): packed per call, the own
+   kernel on planes of 14x14 and more with up to ~40k weights; with the weights kept
+   (a generation), also the wide 7x7 MobileNet layers, not ResNet-50's widest. */
+static void test_rule(void **state)
+{
+    (void)state;
+    const char *env = getenv("CNN_CPU_PW"), *cap = getenv("CNN_CPU_WCACHE_MB");
+    if ((env && *env) || (cap && *cap)) skip(); /* forced: the rule is not asked */
+    cnn_conv_desc wide7 = desc(1, 960, 320, 7, 7), mid14 = desc(1, 64, 384, 14, 14);
+    cnn_conv_desc r50 = desc(1, 2048, 512, 7, 7), r50b = desc(1, 1024, 256, 14, 14);
+    assert_false(cnn_blocked_pw_use(&wide7, true, 0));
+    assert_true(cnn_blocked_pw_use(&wide7, true, 7));
+    assert_true(cnn_blocked_pw_use(&mid14, true, 0));
+    assert_true(cnn_blocked_pw_use(&mid14, true, 7));
+    assert_false(cnn_blocked_pw_use(&r50, true, 7));
+    assert_false(cnn_blocked_pw_use(&r50b, true, 7));
+}
+
 /* The shapes that are not a plain matrix product per image stay with oneDNN. */
 static void test_refuses(void **state)
 {
@@ -141,7 +216,7 @@ static void test_refuses(void **state)
     c.c_in = 24; /* off the 16 grid: from a blocked x only (padded lanes) */
     assert_true(cnn_blocked_pw_ok_io(&c, true));
     assert_false(cnn_blocked_pw_ok_io(&c, false));
-    assert_false(cnn_blocked_pw_use(&c, false));
+    assert_false(cnn_blocked_pw_use(&c, false, 0));
     c = desc(1, 32, 40, 8, 8);
     assert_true(cnn_blocked_pw_ok_io(&c, false));
     c = desc(1, 32, 32, 8, 8);
@@ -170,6 +245,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_refuses),
+        cmocka_unit_test(test_kept),
+        cmocka_unit_test(test_rule),
     };
     return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

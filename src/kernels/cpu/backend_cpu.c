@@ -7,73 +7,92 @@
 #include "cpu_internal.h"
 #include "tensor_cpu.h"
 
-static size_t cpu_conv_scratch(const cnn_conv_desc *c)
+/* oneDNN's scratch: its convolution's, and the blocked layout's own 1x1 and first-layer
+   kernels' that may run such a layer instead (blocked_pw.c, blocked_stem.c). */
+static size_t dnnl_scratch(const cnn_conv_desc *c)
 {
-    if (cnn_cpu_is_depthwise(c)) return 0;
-    if (cnn_tap_conv_use(c)) return cnn_tap_conv_scratch(c);
-    if (cnn_thin_conv_use(c)) return cnn_thin_conv_scratch(c);
     size_t s = cnn_dnnl_conv_scratch(c), pw = cnn_blocked_pw_scratch(c), st = cnn_blocked_stem_scratch(c);
     s = s > pw ? s : pw;
     return s > st ? s : st;
 }
-
-/* Inference needs only the forward's scratch (oneDNN's backward kinds are larger),
-   and the blocked layout's oneDNN call where the plain one is another kernel. */
-static size_t cpu_conv_forward_only(const cnn_conv_desc *c)
+/* ... of the forward alone (oneDNN's backward kinds are larger) */
+static size_t dnnl_scratch_forward(const cnn_conv_desc *c)
 {
-    if (cnn_cpu_is_depthwise(c)) return 0;
-    if (cnn_tap_conv_use(c)) return cnn_tap_conv_scratch(c);
-    if (cnn_thin_conv_use(c)) return cnn_thin_conv_scratch_forward(c);
-    /* the blocked layout may run a 1x1 layer with the own kernel (blocked_pw.c) */
     size_t s = cnn_dnnl_conv_scratch_kinds(c, 1), pw = cnn_blocked_pw_scratch(c);
     return s > pw ? s : pw;
 }
+
+/* The depthwise kernels take no scratch. */
+static size_t dw_scratch(const cnn_conv_desc *c) { return 0; }
+static void dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
+                       float *y, void *scratch)
+{
+    cnn_dw_forward(c, x, w, b, y);
+}
+static void dw_backward_data(const cnn_conv_desc *c, const float *dy, const float *w, float *dx,
+                             void *scratch)
+{
+    cnn_dw_backward_data(c, dy, w, dx);
+}
+static void dw_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy, float *dw,
+                                float *db, void *scratch)
+{
+    cnn_dw_backward_weights(c, x, dy, dw, db);
+}
+
+/* The convolution kernels of each path (cnn_cpu_conv_path_of): scratch for all three
+   directions and for the forward alone, forward, backward data, backward weights. */
+static const struct {
+    cnn_conv_scratch_fn *scratch, *scratch_forward;
+    cnn_conv_fwd_fn *forward;
+    cnn_conv_bwd_data_fn *backward_data;
+    cnn_conv_bwd_weights_fn *backward_weights;
+} conv_kernels[] = {
+    [CNN_CPU_CONV_DW] = {dw_scratch, dw_scratch, dw_forward, dw_backward_data, dw_backward_weights},
+    [CNN_CPU_CONV_TAP] = {cnn_tap_conv_scratch, cnn_tap_conv_scratch, cnn_tap_conv_forward,
+                          cnn_tap_conv_backward_data, cnn_tap_conv_backward_weights},
+    [CNN_CPU_CONV_THIN] = {cnn_thin_conv_scratch, cnn_thin_conv_scratch_forward,
+                           cnn_thin_conv_forward, cnn_thin_conv_backward_data,
+                           cnn_thin_conv_backward_weights},
+    [CNN_CPU_CONV_DNNL] = {dnnl_scratch, dnnl_scratch_forward, cnn_dnnl_conv_forward,
+                           cnn_dnnl_conv_backward_data, cnn_dnnl_conv_backward_weights},
+};
+
+static size_t cpu_conv_scratch(const cnn_conv_desc *c)
+{
+    return conv_kernels[cnn_cpu_conv_path_of(c)].scratch(c);
+}
+
+/* Inference needs only the forward's scratch, and the blocked layout's oneDNN call
+   where the plain one is another kernel. */
 static size_t cpu_conv_scratch_forward(const cnn_conv_desc *c)
 {
-    size_t s = cpu_conv_forward_only(c);
+    size_t s = conv_kernels[cnn_cpu_conv_path_of(c)].scratch_forward(c);
     size_t b = cnn_cpu_is_depthwise(c) || cnn_tap_conv_use(c) ? 0 : cnn_dnnl_conv_scratch_blocked(c);
     size_t st = cnn_tap_conv_use(c) ? 0 : cnn_blocked_stem_scratch(c); /* the blocked layout's first layer */
     b = b > st ? b : st;
+    /* the blocked layout's own dense kernel */
+    size_t dc = cnn_cpu_is_depthwise(c) || cnn_tap_conv_use(c) || !(cnn_blocked_conv_use(c, true) || cnn_blocked_conv_use(c, false)) ? 0 : cnn_blocked_conv_scratch(c);
+    b = b > dc ? b : dc;
     return b > s ? b : s;
 }
 
 static void cpu_conv_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                              float *y, void *scratch)
 {
-    if (cnn_cpu_is_depthwise(c))
-        cnn_dw_forward(c, x, w, b, y);
-    else if (cnn_tap_conv_use(c))
-        cnn_tap_conv_forward(c, x, w, b, y, scratch);
-    else if (cnn_thin_conv_use(c))
-        cnn_thin_conv_forward(c, x, w, b, y, scratch);
-    else
-        cnn_dnnl_conv_forward(c, x, w, b, y, scratch);
+    conv_kernels[cnn_cpu_conv_path_of(c)].forward(c, x, w, b, y, scratch);
 }
 
 static void cpu_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,
                                    float *dx, void *scratch)
 {
-    if (cnn_cpu_is_depthwise(c))
-        cnn_dw_backward_data(c, dy, w, dx);
-    else if (cnn_tap_conv_use(c))
-        cnn_tap_conv_backward_data(c, dy, w, dx, scratch);
-    else if (cnn_thin_conv_use(c))
-        cnn_thin_conv_backward_data(c, dy, w, dx, scratch);
-    else
-        cnn_dnnl_conv_backward_data(c, dy, w, dx, scratch);
+    conv_kernels[cnn_cpu_conv_path_of(c)].backward_data(c, dy, w, dx, scratch);
 }
 
 static void cpu_conv_backward_weights(const cnn_conv_desc *c, const float *x, const float *dy,
                                       float *dw, float *db, void *scratch)
 {
-    if (cnn_cpu_is_depthwise(c))
-        cnn_dw_backward_weights(c, x, dy, dw, db);
-    else if (cnn_tap_conv_use(c))
-        cnn_tap_conv_backward_weights(c, x, dy, dw, db, scratch);
-    else if (cnn_thin_conv_use(c))
-        cnn_thin_conv_backward_weights(c, x, dy, dw, db, scratch);
-    else
-        cnn_dnnl_conv_backward_weights(c, x, dy, dw, db, scratch);
+    conv_kernels[cnn_cpu_conv_path_of(c)].backward_weights(c, x, dy, dw, db, scratch);
 }
 
 const cnn_backend cnn_backend_cpu = {

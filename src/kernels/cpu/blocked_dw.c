@@ -9,22 +9,11 @@
    loaded once for them); the border columns too, with taps outside the row reading a
    zero vector (no per-tap branch, no single dependent chain). The pool's threads (src/core/pool.c) split (image, channel
    block, band of output rows) chunks, so batch 1 keeps every core busy. */
-/* multiply-adds as FMAs (ISO C mode leaves them apart): this file's sums are its own,
-   compared with the reference within float rounding, never bit for bit */
-#pragma GCC optimize("fp-contract=fast")
-#include <stddef.h>
+#include "blocked_kernel.h"
+
 #include <string.h>
 
 #include "../../core/clones.h"
-#include "../../core/pool.h"
-#include "blocked_act.h"
-#include "cpu_internal.h"
-
-/* 16 floats; the unaligned alias of it reads and writes any float address */
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
-#define ld(p) (*(const v16u *)(p))
-#define st(p, v) (*(v16u *)(p) = (v))
 enum { B = 16, KMAX = 121 /* up to 11x11 taps in the per-block weight copy */,
        PADMAX = 8192 /* floats of the zero-padded input rows of a small plane: 32 KiB */ };
 

@@ -5,28 +5,18 @@
    sum_k x[p][k] w[o][k], with the output held in registers: a tile of up to four
    16-channel output blocks x a few pixels (24 zmm accumulators for 4 x 6), each input
    channel broadcast from x and multiplied by the tile's weight vectors. The weights
-   are first packed (one pass on the pool, into the call's scratch) to (group of up to
-   four output blocks, Ci, 16 x blocks), so the inner loop reads one stream. The whole
+   are first packed (one pass on the pool, into the call's scratch; under constant
+   weights once, into a panel kept between calls: kept.c) to (group of up to four
+   output blocks, Ci, 16 x blocks), so the inner loop reads one stream. The whole
    reduction stays in registers, and the epilogue (folded batch norm, residual add)
    and the activation (ReLU, ReLU6, hard-swish, hard-sigmoid: blocked_act.h) are applied
    to the registers before the single store; another activation runs on the chunk's
    rows right after, while they are in L1. Threads split (image, output group, pixel
    range) chunks. */
-/* multiply-adds as FMAs (ISO C mode leaves them apart): this file's sums are its own,
-   compared with the reference within float rounding, never bit for bit */
-#pragma GCC optimize("fp-contract=fast")
-#include <stdint.h>
+#include "blocked_kernel.h"
+
 #include <stdlib.h>
 #include <immintrin.h>
-
-#include "../../core/pool.h"
-#include "blocked_act.h"
-#include "cpu_internal.h"
-
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
-#define ld(p) (*(const v16u *)(p))
-#define st(p, v) (*(v16u *)(p) = (v))
 enum { B = 16, G = 4 /* output blocks per group */ };
 /* AVX-512 only: the blocked layout exists only there (cnn_blocked_width) */
 #define PW_TARGET __attribute__((target("avx512f")))
@@ -204,22 +194,34 @@ static void pw_chunk(void *ctx, long chunk, int slot)
 }
 
 void cnn_blocked_pw_forward(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
-                            const float *b, float *y, const cnn_blocked_epi *epi, void *scratch)
+                            const float *b, float *y, const cnn_blocked_epi *epi, void *scratch,
+                            uint64_t wgen)
 {
     pw_job j = {.c = c, .x = x, .w = w, .y = y, .epi = epi, .x_blocked = x_blocked};
     j.act = cnn_bact_kind(epi);
     j.cip = (int)up16(c->c_in);
     j.cop = (int)up16(c->c_out);
-    j.wp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    j.groups = (j.cop / B + G - 1) / G;
+    float *sp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     if (b && c->c_out % B) { /* the bias padded with zeros, after the packed weights */
-        float *bp = j.wp + (size_t)j.cop * j.cip;
+        float *bp = sp + (size_t)j.cop * j.cip;
         for (int o = 0; o < j.cop; o++) bp[o] = o < c->c_out ? b[o] : 0.0f;
         b = bp;
     }
     j.b = b;
     j.S = (long)c->out[1] * c->out[2];
-    j.groups = (j.cop / B + G - 1) / G;
-    cnn_parallel_for_n(j.groups, (long)j.cop * j.cip < 32768 ? 1 : 0, pack_chunk, &j);
+    /* Constant weights: the packed panel is kept (kept.c) and packed again only when
+       the generation changes; the lock is held until the call is done with it.
+       Otherwise packed into the scratch on every call. The same packing either way, so
+       the same numbers. */
+    bool fill = true;
+    if (wgen) cnn_cpu_kept_lock();
+    j.wp = wgen ? cnn_cpu_kept_get(w, 1, (size_t)j.cop * j.cip * sizeof(float), wgen, &fill) : NULL;
+    if (!j.wp) {
+        j.wp = sp;
+        fill = true;
+    }
+    if (fill) cnn_parallel_for_n(j.groups, (long)j.cop * j.cip < 32768 ? 1 : 0, pack_chunk, &j);
     /* pixel ranges of about equal length, at least 24 pixels (four 6-pixel tiles),
        and at least 8 chunks per thread where the call is large enough: at batch 1 the
        output groups and the pixel ranges share out the work. Each output is computed
@@ -232,18 +234,27 @@ void cnn_blocked_pw_forward(const cnn_conv_desc *c, const float *x, bool x_block
     j.ranges = (int)((j.S + j.range - 1) / j.range);
     double macs = (double)c->n * j.S * c->c_in * c->c_out;
     cnn_parallel_for_n(per * j.ranges, macs < 262144.0 ? 1 : 0, pw_chunk, &j);
+    if (wgen) cnn_cpu_kept_unlock();
 }
 
-bool cnn_blocked_pw_use(const cnn_conv_desc *c, bool x_blocked)
+bool cnn_blocked_pw_use(const cnn_conv_desc *c, bool x_blocked, uint64_t wgen)
 {
     static int env = -2;
     if (env == -2) {
         const char *v = getenv("CNN_CPU_PW");
-        env = v && *v ? atoi(v) != 0 : -1;
+        env = v && *v ? atoi(v) : -1; /* 0 never, 1 always, 2 the rule without kept weights */
     }
     if (!cnn_blocked_pw_ok_io(c, x_blocked)) return false;
-    if (env >= 0) return env == 1;
-    /* Measured against oneDNN's blocked primitive at batch 1 (bench/blocked_layers.c,
+    if (env == 0 || env == 1) return env == 1;
+    if (env == 2) wgen = 0;
+    /* Weights kept packed (constant weights): at batch 1 and 2 threads the own kernel
+       was as fast as oneDNN's blocked primitive (its weights kept too) or faster on every
+       MobileNet V2 / V3 and ShuffleNet V2 1x1 shape, the wide 7x7 ones included (up to
+       1280 x 320 weights, C_in up to 960), and within 8% on GoogLeNet's and ResNet-50's
+       of that size; oneDNN was faster on the wider ResNet-50 ones (C_in 1024 and 2048,
+       2048 x 512 weights) (bench/blocked_layers.c ... kept, bench/RESULTS.md). */
+    if (wgen && cnn_cpu_kept_on()) return up16(c->c_in) <= 960 && up16(c->c_in) * up16(c->c_out) <= 409600;
+    /* Packed per call: measured against oneDNN's blocked primitive at batch 1 (bench/blocked_layers.c,
        bench/RESULTS.md): with planes of 14x14 and more and up to ~40k weights the own
        kernel is as fast on one thread and faster on two (its epilogue fused, its split
        over output groups and pixel ranges); on 7x7 planes with wide layers oneDNN is

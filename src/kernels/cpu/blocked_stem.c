@@ -11,21 +11,10 @@
    fall inside the row run without tests; the few border columns read 0 outside it.
    The pool's threads split (image, output group, band of rows) chunks. oneDNN ran these
    layers from a plain to a blocked tensor at 20-25% of the FMA peak at batch 1. */
-/* multiply-adds as FMAs (ISO C mode leaves them apart): this file's sums are its own,
-   compared with the reference within float rounding, never bit for bit */
-#pragma GCC optimize("fp-contract=fast")
-#include <stdint.h>
+#include "blocked_kernel.h"
+
 #include <stdlib.h>
 #include <immintrin.h>
-
-#include "../../core/pool.h"
-#include "blocked_act.h"
-#include "cpu_internal.h"
-
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
-#define ld(p) (*(const v16u *)(p))
-#define st(p, v) (*(v16u *)(p) = (v))
 enum { B = 16, G = 4 /* output blocks per group */, CMAX = 4, KMAX = 3 };
 #define STEM_TARGET __attribute__((target("avx512f")))
 

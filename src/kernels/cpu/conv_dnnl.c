@@ -216,6 +216,63 @@ static dnnl_status_t make_slot(slot *s, int arg, bool out, bool accumulate,
     return st;
 }
 
+/* Whether a kept Winograd forward of c takes oneDNN's F(4,3) kernel rather than the
+   F(2,3) one oneDNN 2.6 picks first for small calls (batch 1). Layer by layer, with its
+   weights and working memory hot in cache, F(4,3) measured 1.5-2.7x faster than F(2,3) at
+   batch 1 on ResNet's, GoogLeNet's, AlexNet's and VGG's 3x3 layers up to 1000 weights
+   (C_in x C_out) per output pixel (bench/dense_layers.c); inside whole networks at batch 1
+   it was not (ResNet-18 even, GoogLeNet 9% slower with it on its layers of up to 4
+   weights per pixel: its transformed weights are 4x the direct ones, F(2,3)'s 1.8x, and
+   come from memory each inference; bench/RESULTS.md). So only CNN_CPU_WINO43=1 takes it
+   (benchmarks); 0 or unset keeps oneDNN's choice. */
+static int wino43_env(void)
+{
+    static int env = -2;
+    if (env == -2) {
+        const char *v = getenv("CNN_CPU_WINO43");
+        env = v && v[0] ? atoi(v) != 0 : -1;
+    }
+    return env;
+}
+
+static bool skip_wino_2x3(const cnn_conv_desc *c)
+{
+    (void)c;
+    return wino43_env() == 1;
+}
+
+/* ... and whether it takes F(2,3) where oneDNN would take F(4,3) (batch 16) */
+static bool want_wino_2x3(const cnn_conv_desc *c)
+{
+    (void)c;
+    return wino43_env() == 0;
+}
+
+/* The forward primitive descriptor of fd: oneDNN's first choice, or with skip_2x3 the
+   first implementation that is not its Winograd F(2,3) kernel, with want_2x3 that one. */
+static dnnl_status_t create_fwd_pd(dnnl_primitive_desc_t *pd, const dnnl_convolution_desc_t *fd,
+                                   const_dnnl_primitive_attr_t attr, bool skip_2x3, bool want_2x3)
+{
+    if (!skip_2x3 && !want_2x3) return dnnl_primitive_desc_create(pd, fd, attr, g_engine, NULL);
+    dnnl_primitive_desc_iterator_t it;
+    dnnl_status_t st = dnnl_primitive_desc_iterator_create(&it, fd, attr, g_engine, NULL);
+    if (st != dnnl_success) return st;
+    *pd = NULL;
+    do {
+        dnnl_primitive_desc_t p = dnnl_primitive_desc_iterator_fetch(it);
+        if (!p) break;
+        const char *name = NULL;
+        dnnl_primitive_desc_query(p, dnnl_query_impl_info_str, 0, &name);
+        if (name && (strstr(name, "wino_2x3") != NULL) == want_2x3) {
+            *pd = p;
+            break;
+        }
+        dnnl_primitive_desc_destroy(p);
+    } while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+    dnnl_primitive_desc_iterator_destroy(it);
+    return *pd ? dnnl_success : dnnl_primitive_desc_create(pd, fd, attr, g_engine, NULL);
+}
+
 /* Creates e's primitive (or with size_only, only works out the scratch it needs into
    e->need). oneDNN's own working memory is in user mode: it lives in the caller's
    scratch like everything else, so it is planned, shared and reported. */
@@ -260,7 +317,8 @@ static bool build(entry *e, dnnl_alg_kind_t alg, bool size_only)
                                                                    : dnnl_forward_training,
                                                      alg, &xc, &wc, bp, &yc,
                                                      strides, dil, pl, pr));
-    CHECK(dnnl_primitive_desc_create(&fpd, &fd, attr, g_engine, NULL));
+    bool kept_wino = alg == dnnl_convolution_winograd && e->infer;
+    CHECK(create_fwd_pd(&fpd, &fd, attr, kept_wino && skip_wino_2x3(c), kept_wino && want_wino_2x3(c)));
     size_t need = 0;
     if (e->kind == KIND_FWD) {
         pd = fpd;
@@ -335,6 +393,15 @@ fail:
    CNN_CPU_WINOGRAD=0 turns it off, 2 takes it wherever oneDNN has it (benchmarks). */
 static int g_wino = -1; /* -1: CNN_CPU_WINOGRAD decides when first asked */
 
+/* Kept Winograd on a small call (under 512 output pixels: oneDNN's F(2,3)) with more
+   than 256 input channels not a multiple of 512 ran 1.1-2.2x slower than direct
+   (bench/dense_layers.c, bench/RESULTS.md: AlexNet's 384->256 at 13x13 0.63x, 320 / 384
+   / 448 inputs at 13x13 and 14x14 0.46-0.90x; 512->256 at 13x13 1.53x faster). */
+static bool kept_wino_slow_ic(const cnn_conv_desc *c)
+{
+    return (size_t)c->n * spatial_out(c) < 512 && c->c_in > 256 && c->c_in % 512 != 0;
+}
+
 static bool use_winograd_kept(const cnn_conv_desc *c, int layout, bool kept)
 {
     int env = g_wino;
@@ -347,7 +414,9 @@ static bool use_winograd_kept(const cnn_conv_desc *c, int layout, bool kept)
            c->d[2] == 1 && c->out[1] >= 4 && c->out[2] >= 4 &&
            (env == 2 ||
             (!kept && (size_t)c->n * spatial_out(c) >= 512) ||
+            (kept && skip_wino_2x3(c)) || /* F(4,3) */
             (kept && ((c->c_out + 15) / 16 % 2 == 0 || (size_t)c->n * spatial_out(c) >= 512) &&
+             !kept_wino_slow_ic(c) &&
              ((c->out[1] >= 12 && c->out[2] >= 12) ||
               (double)c->c_in * (double)c->c_out <= 200.0 * (double)c->n * (double)spatial_out(c))));
 }

@@ -1,12 +1,13 @@
 /* Which of the cpu backend's convolution kernels a forward runs, by name, for
-   `cnn bench --layers` (docs/architecture.md, "Benchmarks"). Follows the dispatch of
-   backend_cpu.c's cpu_conv_forward; keep the two in step. */
+   `cnn bench --layers` (docs/architecture.md, "Benchmarks"): the path the table's
+   entries take (cnn_cpu_conv_path_of). */
 #include "cpu_internal.h"
 
 const char *cnn_cpu_conv_kernel(const cnn_conv_desc *c)
 {
-    if (cnn_cpu_is_depthwise(c)) return "cpu dw";
-    if (cnn_tap_conv_use(c)) return "cpu tap";
-    if (cnn_thin_conv_use(c)) return "cpu thin";
-    return cnn_dnnl_conv_kernel(c);
+    static const char *const names[] = {[CNN_CPU_CONV_DW] = "cpu dw",
+                                        [CNN_CPU_CONV_TAP] = "cpu tap",
+                                        [CNN_CPU_CONV_THIN] = "cpu thin"};
+    cnn_cpu_conv_path p = cnn_cpu_conv_path_of(c);
+    return p == CNN_CPU_CONV_DNNL ? cnn_dnnl_conv_kernel(c) : names[p];
 }

@@ -33,6 +33,18 @@ void cnn_cpu_set_winograd(int mode);
 void cnn_dnnl_forget_kept(const void *lo, size_t bytes);
 /* Bytes of packed weights kept now (for tests). */
 size_t cnn_dnnl_kept_bytes(void);
+/* Packed weights of the own blocked kernels kept under constant weights (kept.c):
+   with the lock held, the buffer of `bytes` for (src, tag) under generation gen, and
+   *fill true where it must be (re)packed (new, or another generation); NULL where
+   nothing is kept (gen 0, over the cap, out of memory): pack per call. The buffer
+   stays valid until the lock is released. tag: which packed layout of src (1: the
+   1x1 kernel's panel, blocked_pw.c; another kernel takes a number of its own). */
+void cnn_cpu_kept_lock(void);
+void cnn_cpu_kept_unlock(void);
+void *cnn_cpu_kept_get(const void *src, int tag, size_t bytes, uint64_t gen, bool *fill);
+void cnn_cpu_kept_forget(const void *lo, size_t bytes);
+size_t cnn_cpu_kept_bytes(void); /* for tests */
+bool cnn_cpu_kept_on(void);       /* the cap (CNN_CPU_WCACHE_MB) is not 0 */
 /* Frees every cached primitive (also registered with atexit). */
 void cnn_dnnl_release(void);
 /* Short name of the oneDNN path a forward of c takes ("dnnl/16c", "dnnl wino/16c",
@@ -60,7 +72,8 @@ cnn_chan_copy_fn cnn_cpu_channel_copy;
 /* Pointwise (1x1, stride 1, unpadded, groups 1) convolution writing nChw16c from a
    blocked or plain x (channels padded to whole blocks), with the epilogue fused (blocked_pw.c); scratch:
    cnn_blocked_pw_scratch(c) bytes (the packed weights). cnn_blocked_pw_use: whether the blocked layout runs c with it rather
-   than oneDNN (measured per shape; CNN_CPU_PW=0 / 1 forces it, for benchmarks). */
+   than oneDNN (measured per shape; CNN_CPU_PW=0 / 1 forces it, 2 takes the rule of
+   weights packed per call, for benchmarks). */
 bool cnn_blocked_pw_ok(const cnn_conv_desc *c);
 /* A first layer (1-4 plain input channels, kernel up to 3x3, groups 1, dilation 1)
    writing nChw16c, with the epilogue fused (blocked_stem.c); scratch:
@@ -72,10 +85,25 @@ void cnn_blocked_stem_forward(const cnn_conv_desc *c, const float *x, const floa
                               const cnn_blocked_epi *epi, void *scratch);
 /* ... for x blocked or plain (a plain x's channels must fill whole blocks) */
 bool cnn_blocked_pw_ok_io(const cnn_conv_desc *c, bool x_blocked);
-bool cnn_blocked_pw_use(const cnn_conv_desc *c, bool x_blocked);
+bool cnn_blocked_pw_use(const cnn_conv_desc *c, bool x_blocked, uint64_t wgen);
 size_t cnn_blocked_pw_scratch(const cnn_conv_desc *c);
+/* wgen: the constant weights generation (0 none): the packed weights are kept (kept.c) */
 void cnn_blocked_pw_forward(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
-                            const float *b, float *y, const cnn_blocked_epi *epi, void *scratch);
+                            const float *b, float *y, const cnn_blocked_epi *epi, void *scratch,
+                            uint64_t wgen);
+/* Dense direct convolution (any kernel, stride, padding; groups 1, dilation 1) from a
+   blocked x to a blocked y with the epilogue fused (blocked_conv.c); scratch:
+   cnn_blocked_conv_scratch(c) bytes (packed weights, unless kept under a constant
+   weights generation wgen: kept.c). cnn_blocked_conv_use: whether the blocked layout runs c
+   with it rather than oneDNN (measured per shape; CNN_CPU_DENSE=0 / 1 forces it). */
+bool cnn_blocked_conv_ok(const cnn_conv_desc *c);
+/* ... from a plain x: only 3 channels (an RGB first layer) */
+bool cnn_blocked_conv_ok_io(const cnn_conv_desc *c, bool x_blocked);
+bool cnn_blocked_conv_use(const cnn_conv_desc *c, bool x_blocked);
+size_t cnn_blocked_conv_scratch(const cnn_conv_desc *c);
+void cnn_blocked_conv_forward(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
+                              const float *b, float *y, const cnn_blocked_epi *epi, void *scratch, uint64_t wgen);
+void cnn_cpu_set_dense(int mode); /* -1: the measured rule, 0 / 1 forced (benchmarks) */
 /* Depthwise 2D convolution, groups == C_in == C_out, D = 1 (depthwise.c). */
 bool cnn_cpu_is_depthwise(const cnn_conv_desc *c);
 void cnn_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
@@ -99,6 +127,22 @@ cnn_conv_scratch_fn cnn_thin_conv_scratch_forward; /* forward alone */
 cnn_conv_fwd_fn cnn_thin_conv_forward;
 cnn_conv_bwd_data_fn cnn_thin_conv_backward_data;
 cnn_conv_bwd_weights_fn cnn_thin_conv_backward_weights;
+/* Which kernels run convolution c on the cpu backend, decided here once for its
+   table's entries and the kernel names of profiles: depthwise, one kernel tap, short
+   reduction (above, in that order of precedence), else oneDNN. */
+typedef enum {
+    CNN_CPU_CONV_DW,
+    CNN_CPU_CONV_TAP,
+    CNN_CPU_CONV_THIN,
+    CNN_CPU_CONV_DNNL
+} cnn_cpu_conv_path;
+static inline cnn_cpu_conv_path cnn_cpu_conv_path_of(const cnn_conv_desc *c)
+{
+    if (cnn_cpu_is_depthwise(c)) return CNN_CPU_CONV_DW;
+    if (cnn_tap_conv_use(c)) return CNN_CPU_CONV_TAP;
+    if (cnn_thin_conv_use(c)) return CNN_CPU_CONV_THIN;
+    return CNN_CPU_CONV_DNNL;
+}
 /* int8 convolutions with AVX-512 VNNI (conv_s8_vnni.c): dense 2D ones as packed
    columns + an own vpdpbusd micro-kernel, depthwise 2D ones vectorised; the contracts
    of conv_forward_s8. cnn_vnni_s8_use says which layers (and whether the CPU can). */

@@ -10,7 +10,8 @@
      op(B) = B^T : C[i, j] = 16-lane dot product of A(i, :) and B[j, :], lanes summed
                    in a fixed tree; 4 x 4 blocks of such products share their loads,
                    column-block major (a linear layer's weight is read from memory
-                   once per pass, not once per example). */
+                   once per pass, not once per example); below 4 rows (batch 1) a
+                   row's columns are split over the threads, four at a time. */
 #include "../../core/clones.h"
 #include <math.h>
 
@@ -118,32 +119,63 @@ static inline float lanes_sum(const float *v)
     return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 
-/* C[i, j] for i in [r0, r1), j in [j0, j1): one 16-lane dot product each. */
-CNN_CLONES static void gemm_nt_rows_part(void *arg, long r0, long r1, int slot)
+/* C[i, j] for j in [j0, j1): one 16-lane dot product each; with op(A) = A, four columns
+   at a time share the loads of A(i, :) (each element keeps its own lane sequence). */
+static inline __attribute__((always_inline)) void nt_row(const gemm_args *g, int i, int j0, int j1)
 {
-    const gemm_args *g = arg;
     int ta = g->ta, k = g->k, kv = g->kv, lda = g->lda, ldb = g->ldb;
     const float *a = g->a, *b = g->b;
-    for (int i = g->i0 + (int)r0; i < g->i0 + (int)r1; i++) {
-        for (int j = g->j0; j < g->j1; j++) {
-            const float *bj = b + (size_t)j * ldb;
-            float acc[LANES] = {0};
-            if (!ta) {
-                const float *ai = a + (size_t)i * lda;
-                for (int p = 0; p < kv; p += LANES)
+    float *ci = g->c + (size_t)i * g->ldc;
+    int j = j0;
+    if (!ta) {
+        const float *ai = a + (size_t)i * lda;
+        for (; j + NT <= j1; j += NT) {
+            float acc[NT][LANES];
+            for (int s = 0; s < NT; s++)
+                for (int l = 0; l < LANES; l++) acc[s][l] = 0.0f;
+            for (int p = 0; p < kv; p += LANES)
+                for (int s = 0; s < NT; s++) {
+                    const float *bs = b + (size_t)(j + s) * ldb + p;
 #pragma omp simd
-                    for (int l = 0; l < LANES; l++) acc[l] = fmaf(ai[p + l], bj[p + l], acc[l]);
-                for (int p = kv; p < k; p++) acc[p - kv] = fmaf(ai[p], bj[p], acc[p - kv]);
-            } else {
-                for (int p = 0; p < kv; p += LANES)
-                    for (int l = 0; l < LANES; l++)
-                        acc[l] = fmaf(a[(size_t)(p + l) * lda + i], bj[p + l], acc[l]);
-                for (int p = kv; p < k; p++)
-                    acc[p - kv] = fmaf(a[(size_t)p * lda + i], bj[p], acc[p - kv]);
-            }
-            float *cij = g->c + (size_t)i * g->ldc + j;
-            *cij = store(lanes_sum(acc), g->alpha, g->beta, *cij);
+                    for (int l = 0; l < LANES; l++) acc[s][l] = fmaf(ai[p + l], bs[l], acc[s][l]);
+                }
+            for (int p = kv; p < k; p++)
+                for (int s = 0; s < NT; s++)
+                    acc[s][p - kv] = fmaf(ai[p], b[(size_t)(j + s) * ldb + p], acc[s][p - kv]);
+            for (int s = 0; s < NT; s++)
+                ci[j + s] = store(lanes_sum(acc[s]), g->alpha, g->beta, ci[j + s]);
         }
+    }
+    for (; j < j1; j++) {
+        const float *bj = b + (size_t)j * ldb;
+        float acc[LANES] = {0};
+        if (!ta) {
+            const float *ai = a + (size_t)i * lda;
+            for (int p = 0; p < kv; p += LANES)
+#pragma omp simd
+                for (int l = 0; l < LANES; l++) acc[l] = fmaf(ai[p + l], bj[p + l], acc[l]);
+            for (int p = kv; p < k; p++) acc[p - kv] = fmaf(ai[p], bj[p], acc[p - kv]);
+        } else {
+            for (int p = 0; p < kv; p += LANES)
+                for (int l = 0; l < LANES; l++)
+                    acc[l] = fmaf(a[(size_t)(p + l) * lda + i], bj[p + l], acc[l]);
+            for (int p = kv; p < k; p++)
+                acc[p - kv] = fmaf(a[(size_t)p * lda + i], bj[p], acc[p - kv]);
+        }
+        ci[j] = store(lanes_sum(acc), g->alpha, g->beta, ci[j]);
+    }
+}
+
+/* Chunks of (row, NT columns), column-group major: a single row (a linear layer at
+   batch 1, whose weight streams from memory) is split over the threads by columns. */
+CNN_CLONES static void gemm_nt_rows_part(void *arg, long t0, long t1, int slot)
+{
+    const gemm_args *g = arg;
+    int rows = g->i1 - g->i0;
+    for (long t = t0; t < t1; t++) {
+        int i = g->i0 + (int)(t % rows), j0 = g->j0 + (int)(t / rows) * NT;
+        int j1 = j0 + NT < g->j1 ? j0 + NT : g->j1;
+        nt_row(g, i, j0, j1);
     }
 }
 
@@ -151,8 +183,9 @@ static void gemm_nt_rows(const gemm_args *g0, int i0, int i1, int j0, int j1)
 {
     gemm_args g = *g0;
     g.i0 = i0, g.i1 = i1, g.j0 = j0, g.j1 = j1;
+    long groups = (j1 - j0 + NT - 1) / NT;
     double work = (double)(i1 - i0) * (j1 - j0) * g.k;
-    cnn_parallel_range(i1 - i0, grain_of((double)(j1 - j0) * g.k), gemm_threads(work),
+    cnn_parallel_range((long)(i1 - i0) * groups, grain_of((double)NT * g.k), gemm_threads(work),
                        gemm_nt_rows_part, &g);
 }
 

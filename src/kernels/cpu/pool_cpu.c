@@ -233,7 +233,7 @@ CNN_CLONES static void mp_fwd_plane(const mp_geom *g, const float *restrict x, f
 
 /* Arguments of the parallel loops below (the pool: one plane, or one PLANE_CHUNK of
    planes, a chunk). */
-typedef struct {
+typedef struct pl_args {
     const cnn_pool_desc *d;
     const void *g;
     const float *x, *dy;
@@ -242,6 +242,7 @@ typedef struct {
     const int32_t *cidx;
     size_t hw, ohw, planes;
     float inv;
+    void (*chunk)(const struct pl_args *a, size_t p0, size_t p1); /* run_plane_chunks' */
 } pl_args;
 
 static void mp_fwd_one(void *ctx, long p, int slot)
@@ -588,123 +589,109 @@ CNN_CLONES static void plane_bcast_add(const float *restrict g, size_t hw, size_
 /* planes per parallel work item of the whole-plane paths (a multiple of 8) */
 #define PLANE_CHUNK ((size_t)64)
 
-static void aap_fwd_chunk(void *ctx, long ci, int slot);
-static void aap_bwd_chunk(void *ctx, long ci, int slot);
-
-/* Planes in parallel. Fast paths with ref's arithmetic: the output size of the input
-   (each bin one element: y = 0 + x), and 1x1 (ResNet's, DenseNet's head: whole-plane
-   sums); ref's kernel on the chunk otherwise. */
-void cnn_cpu_adaptive_avgpool2d_forward(const cnn_pool_desc *d, const float *xd, float *yd)
-{
-    const int h = d->in[1], w = d->in[2];
-    const size_t planes = d->planes, hw = (size_t)h * w, ohw = (size_t)d->out[1] * d->out[2];
-    const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
-    pl_args a = {.d = d, .x = xd, .y = yd, .hw = hw, .ohw = ohw, .planes = planes};
-    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)planes * hw), aap_fwd_chunk, &a);
-}
-
-static void aap_fwd_chunk(void *ctx, long ci, int slot)
+static void plane_chunk(void *ctx, long ci, int slot)
 {
     (void)slot;
     const pl_args *a = ctx;
+    size_t p0 = (size_t)ci * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, a->planes);
+    a->chunk(a, p0, p1);
+}
+
+/* chunk(a, p0, p1) for the planes [0, a->planes) PLANE_CHUNK at a time, in parallel. */
+static void run_plane_chunks(pl_args *a, void (*chunk)(const pl_args *a, size_t p0, size_t p1))
+{
+    a->chunk = chunk;
+    const size_t chunks = (a->planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
+    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)a->planes * a->hw), plane_chunk, a);
+}
+
+/* Fast paths with ref's arithmetic: the output size of the input (each bin one
+   element: y = 0 + x), and 1x1 (ResNet's, DenseNet's head: whole-plane sums); ref's
+   kernel on the chunk otherwise. */
+static void aap_fwd(const pl_args *a, size_t p0, size_t p1)
+{
     const cnn_pool_desc *d = a->d;
-    const int h = d->in[1], w = d->in[2];
-    const size_t planes = a->planes, hw = a->hw, ohw = a->ohw;
+    const size_t hw = a->hw;
     const float *xd = a->x;
     float *yd = a->y;
-    {
-        size_t c = (size_t)ci;
-        size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, planes);
-        if (d->out[1] == h && d->out[2] == w) {
+    if (d->out[1] == d->in[1] && d->out[2] == d->in[2]) {
 #pragma omp simd
-            for (size_t k = p0 * hw; k < p1 * hw; k++)
-                yd[k] = 0.0f + xd[k];
-        } else if (d->out[1] == 1 && d->out[2] == 1) {
-            plane_sums(xd + p0 * hw, hw, p1 - p0, yd + p0);
-            for (size_t p = p0; p < p1; p++)
-                yd[p] /= (float)hw;
-        } else {
-            cnn_pool_desc part = *d;
-            part.planes = p1 - p0;
-            cnn_ref_adaptive_avgpool2d_forward(&part, xd + p0 * hw, yd + p0 * ohw);
-        }
+        for (size_t k = p0 * hw; k < p1 * hw; k++)
+            yd[k] = 0.0f + xd[k];
+    } else if (d->out[1] == 1 && d->out[2] == 1) {
+        plane_sums(xd + p0 * hw, hw, p1 - p0, yd + p0);
+        for (size_t p = p0; p < p1; p++)
+            yd[p] /= (float)hw;
+    } else {
+        cnn_pool_desc part = *d;
+        part.planes = p1 - p0;
+        cnn_ref_adaptive_avgpool2d_forward(&part, xd + p0 * hw, yd + p0 * a->ohw);
     }
+}
+
+static void aap_bwd(const pl_args *a, size_t p0, size_t p1)
+{
+    const cnn_pool_desc *d = a->d;
+    const size_t hw = a->hw;
+    const float *dy = a->dy;
+    float *dx = a->dx;
+    if (d->out[1] == d->in[1] && d->out[2] == d->in[2]) {
+#pragma omp simd
+        for (size_t k = p0 * hw; k < p1 * hw; k++)
+            dx[k] += dy[k] / 1.0f;
+    } else if (d->out[1] == 1 && d->out[2] == 1) {
+        float g[PLANE_CHUNK];
+        for (size_t p = p0; p < p1; p++)
+            g[p - p0] = dy[p] / (float)hw;
+        plane_bcast_add(g, hw, p1 - p0, dx + p0 * hw);
+    } else {
+        cnn_pool_desc part = *d;
+        part.planes = p1 - p0;
+        cnn_ref_adaptive_avgpool2d_backward(&part, dy + p0 * a->ohw, dx + p0 * hw);
+    }
+}
+
+/* Planes in parallel (aap_fwd, aap_bwd). */
+void cnn_cpu_adaptive_avgpool2d_forward(const cnn_pool_desc *d, const float *xd, float *yd)
+{
+    pl_args a = {.d = d, .x = xd, .y = yd, .hw = (size_t)d->in[1] * d->in[2],
+                 .ohw = (size_t)d->out[1] * d->out[2], .planes = d->planes};
+    run_plane_chunks(&a, aap_fwd);
 }
 
 void cnn_cpu_adaptive_avgpool2d_backward(const cnn_pool_desc *d, const float *dy, float *dx)
 {
-    const int h = d->in[1], w = d->in[2];
-    const size_t planes = d->planes, hw = (size_t)h * w, ohw = (size_t)d->out[1] * d->out[2];
-    const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
-    pl_args a = {.d = d, .dy = dy, .dx = dx, .hw = hw, .ohw = ohw, .planes = planes};
-    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)planes * hw), aap_bwd_chunk, &a);
+    pl_args a = {.d = d, .dy = dy, .dx = dx, .hw = (size_t)d->in[1] * d->in[2],
+                 .ohw = (size_t)d->out[1] * d->out[2], .planes = d->planes};
+    run_plane_chunks(&a, aap_bwd);
 }
 
-static void aap_bwd_chunk(void *ctx, long ci, int slot)
+static void gap_fwd(const pl_args *a, size_t p0, size_t p1)
 {
-    (void)slot;
-    const pl_args *a = ctx;
-    const cnn_pool_desc *d = a->d;
-    const int h = d->in[1], w = d->in[2];
-    const size_t planes = a->planes, hw = a->hw, ohw = a->ohw;
-    const float *dy = a->dy;
-    float *dx = a->dx;
-    {
-        size_t c = (size_t)ci;
-        size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, planes);
-        if (d->out[1] == h && d->out[2] == w) {
-#pragma omp simd
-            for (size_t k = p0 * hw; k < p1 * hw; k++)
-                dx[k] += dy[k] / 1.0f;
-        } else if (d->out[1] == 1 && d->out[2] == 1) {
-            float g[PLANE_CHUNK];
-            for (size_t p = p0; p < p1; p++)
-                g[p - p0] = dy[p] / (float)hw;
-            plane_bcast_add(g, hw, p1 - p0, dx + p0 * hw);
-        } else {
-            cnn_pool_desc part = *d;
-            part.planes = p1 - p0;
-            cnn_ref_adaptive_avgpool2d_backward(&part, dy + p0 * ohw, dx + p0 * hw);
-        }
-    }
-}
-
-static void gap_fwd_chunk(void *ctx, long ci, int slot)
-{
-    (void)slot;
-    const pl_args *a = ctx;
-    const size_t hw = a->hw, c = (size_t)ci;
-    size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, a->planes);
-    plane_sums(a->x + p0 * hw, hw, p1 - p0, a->y + p0);
+    plane_sums(a->x + p0 * a->hw, a->hw, p1 - p0, a->y + p0);
     for (size_t p = p0; p < p1; p++)
         a->y[p] *= a->inv;
 }
 
-static void gap_bwd_chunk(void *ctx, long ci, int slot)
+static void gap_bwd(const pl_args *a, size_t p0, size_t p1)
 {
-    (void)slot;
-    const pl_args *a = ctx;
-    const size_t hw = a->hw, c = (size_t)ci;
-    size_t p0 = c * PLANE_CHUNK, p1 = CNN_MIN(p0 + PLANE_CHUNK, a->planes);
     float g[PLANE_CHUNK];
     for (size_t p = p0; p < p1; p++)
         g[p - p0] = a->dy[p] * a->inv;
-    plane_bcast_add(g, hw, p1 - p0, a->dx + p0 * hw);
+    plane_bcast_add(g, a->hw, p1 - p0, a->dx + p0 * a->hw);
 }
 
 /* Planes in parallel, PLANE_CHUNK at a time; each plane summed in order from 0. */
 void cnn_cpu_global_avgpool_forward(size_t planes, size_t hw, const float *x, float *y)
 {
-    const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
     pl_args a = {.x = x, .y = y, .hw = hw, .planes = planes, .inv = 1.0f / (float)hw};
-    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)planes * hw), gap_fwd_chunk, &a);
+    run_plane_chunks(&a, gap_fwd);
 }
 
 void cnn_cpu_global_avgpool_backward(size_t planes, size_t hw, const float *dy, float *dx)
 {
-    const size_t chunks = (planes + PLANE_CHUNK - 1) / PLANE_CHUNK;
     pl_args a = {.dy = dy, .dx = dx, .hw = hw, .planes = planes, .inv = 1.0f / (float)hw};
-    cnn_parallel_for_n((long)chunks, cnn_threads_for((double)planes * hw), gap_bwd_chunk, &a);
+    run_plane_chunks(&a, gap_bwd);
 }
 
 /* ---------------------------------------------------------------- global max */
