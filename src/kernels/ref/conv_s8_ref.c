@@ -3,6 +3,7 @@
    kernel (docs/architecture.md, "int8 precision"). Plain C; OpenMP over
    (example, output channel) only, which changes no arithmetic: integer sums are
    exact in any order. */
+#include "../../core/pool.h"
 #include "ref.h"
 
 size_t cnn_ref_conv_s8_scratch(const cnn_conv_desc *c)
@@ -40,22 +41,39 @@ static bool have_avx512bw(void)
 static bool have_avx512bw(void) { return false; }
 #endif
 
-void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q)
+typedef struct q8_job {
+    const float *x;
+    size_t n;
+    float s;
+    int8_t *q;
+} q8_job;
+
+/* chunks [k0, k1) of 65536 elements */
+static void q8_chunks(void *arg, long k0, long k1, int slot)
 {
-    long chunks = (long)((n + 65535) / 65536);
+    (void)slot;
+    const q8_job *j = arg;
     bool vec = have_avx512bw();
-#pragma omp parallel for schedule(static) if (chunks > 1)
-    for (long k = 0; k < chunks; k++) {
-        size_t lo = (size_t)k * 65536, hi = lo + 65536 < n ? lo + 65536 : n;
+    for (long k = k0; k < k1; k++) {
+        size_t lo = (size_t)k * 65536, hi = lo + 65536 < j->n ? lo + 65536 : j->n;
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
         if (vec) {
-            q8_avx512(x + lo, hi - lo, s, q + lo);
+            q8_avx512(j->x + lo, hi - lo, j->s, j->q + lo);
             continue;
         }
 #endif
-        for (size_t i = lo; i < hi; i++) q[i] = cnn_q8(x[i], s);
+        for (size_t i = lo; i < hi; i++) j->q[i] = cnn_q8(j->x[i], j->s);
     }
     (void)vec;
+}
+
+/* on the library's pool (both backends' int8 nodes quantise their inputs here: an
+   OpenMP barrier would wait for a descheduled thread on a busy machine); element-wise,
+   so the same bytes for any split */
+void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q)
+{
+    q8_job j = {.x = x, .n = n, .s = s, .q = q};
+    cnn_parallel_range((long)((n + 65535) / 65536), 1, 0, q8_chunks, &j);
 }
 
 void cnn_quantize_s8_inplace(float *y, size_t n, float s)
