@@ -115,8 +115,10 @@ static void sweep(void)
     run_case(1, 3, 64, 30, 30, 7, 2, 3, false, false, 1, 1, true);
     run_case(2, 3, 64, 31, 29, 11, 4, 2, false, true, 3, 3, false);
     run_case(1, 3, 40, 9, 12, 3, 1, 1, false, true, 2, 0, true);
-    /* ResNet / VGG shapes: deep reductions (several chunks), a 7x7 plane, stride 2 */
+    /* ResNet / VGG shapes: deep reductions (several chunks), a 7x7 plane, stride 2 (the
+       sanitizer run keeps the first: the same code on fewer multiply-adds) */
     run_case(1, 512, 512, 7, 7, 3, 1, 1, true, false, 3, 1, true);
+    if (tu_quick()) return;
     run_case(1, 256, 512, 14, 14, 3, 2, 1, true, false, 2, 1, true);
     run_case(1, 1024, 256, 14, 14, 1, 1, 0, true, false, 3, 1, false);
     run_case(1, 384, 256, 13, 13, 3, 1, 1, true, true, 3, 1, true);
@@ -127,7 +129,7 @@ static void test_sweep(void **state)
     (void)state;
     for (int t = 1; t <= 2; t++)
         for (int busy = 0; busy <= 1; busy++) {
-            if (tu_quick() && busy != t - 1) continue; /* sanitizer run: 1 thread quiet, 2 busy */
+            if (tu_quick() && !(t == 2 && busy)) continue; /* sanitizer run: 2 threads, busy */
             cnn_set_threads(t);
             cnn_pool_force_busy(busy);
             g_cases = 0;
