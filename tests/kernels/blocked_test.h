@@ -57,6 +57,20 @@ static inline float act1(int act, float v)
     }
 }
 
+/* The reference epilogue on y (n, c, s), as far as stage epi: 1 scale and shift per
+   channel, 2 plus res, 3 the activation act. */
+static inline void ref_epilogue(float *y, int n, int c, size_t s, int epi, const float *sc,
+                                const float *sh, const float *res, int act)
+{
+    for (size_t i = 0; i < (size_t)n * c; i++)
+        for (size_t o = 0; o < s; o++) {
+            float *v = &y[i * s + o];
+            if (epi >= 1) *v = *v * sc[i % (size_t)c] + sh[i % (size_t)c];
+            if (epi >= 2) *v = *v + res[i * s + o];
+            if (epi >= 3) *v = act1(act, *v);
+        }
+}
+
 static inline void act_fn(const void *arg, float *y, size_t n)
 {
     const cnn_act_desc *a = arg;

@@ -68,14 +68,7 @@ static void run_case(int n, int ci, int co, int h, int w, int k, int s, int p, b
             gen = ++g_gen;
         }
         cnn_backend_ref.conv_forward(&c, x, wt, b, y_ref, scratch);
-        for (int i = 0; i < n; i++)
-            for (int q = 0; q < co; q++)
-                for (size_t o = 0; o < so; o++) {
-                    float *v = &y_ref[((size_t)i * co + q) * so + o];
-                    if (epi >= 1) *v = *v * sc[q] + sh[q];
-                    if (epi >= 2) *v = *v + res[((size_t)i * co + q) * so + o];
-                    if (epi >= 3) *v = act1(ad.act, *v);
-                }
+        ref_epilogue(y_ref, n, co, so, epi, sc, sh, res, ad.act);
         memset(yb, 0xff, yps * sizeof *yb); /* NaN: every lane must be written */
         cnn_blocked_conv_forward(&c, xbuf, xb, wt, b, yb, epi ? &e : NULL, scratch, gen);
         from_blocked(yb, n, co, so, y);

@@ -55,14 +55,7 @@ static void run_case(int n, int ch, int h, int w, int kh, int kw, int s, int ph,
     void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64 + 64);
     assert_non_null(scratch);
     cnn_backend_ref.conv_forward(&c, x, wt, b, y_ref, scratch);
-    for (int i = 0; i < n; i++)
-        for (int q = 0; q < ch; q++)
-            for (size_t p = 0; p < os; p++) {
-                float *v = &y_ref[((size_t)i * ch + q) * os + p];
-                if (epi >= 1) *v = *v * sc[q] + sh[q];
-                if (epi >= 2) *v = *v + res[((size_t)i * ch + q) * os + p];
-                if (epi >= 3) *v = act1(ad.act, *v);
-            }
+    ref_epilogue(y_ref, n, ch, os, epi, sc, sh, res, ad.act);
     to_blocked(x, n, ch, is, xb);
     to_blocked(res, n, ch, os, resb);
     cnn_blocked_epi e = {.scale = epi >= 1 ? sc : NULL, .shift = epi >= 1 ? sh : NULL,

@@ -53,14 +53,7 @@ static void run_case_act(int n, int ci, int co, int h, int w, bool xb, bool bias
     void *scratch = aligned_alloc(64, ((sr > sp ? sr : sp) + 63) / 64 * 64 + 64);
     assert_non_null(scratch);
     cnn_backend_ref.conv_forward(&c, x, wt, b, y_ref, scratch);
-    for (int i = 0; i < n; i++)
-        for (int q = 0; q < co; q++)
-            for (size_t p = 0; p < s; p++) {
-                float *v = &y_ref[((size_t)i * co + q) * s + p];
-                if (epi >= 1) *v = *v * sc[q] + sh[q];
-                if (epi >= 2) *v = *v + res[((size_t)i * co + q) * s + p];
-                if (epi >= 3) *v = act1(ad.act, *v);
-            }
+    ref_epilogue(y_ref, n, co, s, epi, sc, sh, res, ad.act);
     if (xb) to_blocked(x, n, ci, s, xbuf);
     else memcpy(xbuf, x, xs * sizeof *x);
     to_blocked(res, n, co, s, resb);

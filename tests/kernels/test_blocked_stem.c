@@ -49,14 +49,7 @@ static void run_case(int n, int ci, int co, int h, int w, int kh, int kw, int s,
     void *scratch = aligned_alloc(64, ((sr > sp ? sr : sp) + 63) / 64 * 64 + 64);
     assert_non_null(scratch);
     cnn_backend_ref.conv_forward(&c, x, wt, b, y_ref, scratch);
-    for (int i = 0; i < n; i++)
-        for (int q = 0; q < co; q++)
-            for (size_t o = 0; o < os; o++) {
-                float *v = &y_ref[((size_t)i * co + q) * os + o];
-                if (epi >= 1) *v = *v * sc[q] + sh[q];
-                if (epi >= 2) *v = *v + res[((size_t)i * co + q) * os + o];
-                if (epi >= 3) *v = act1(ad.act, *v);
-            }
+    ref_epilogue(y_ref, n, co, os, epi, sc, sh, res, ad.act);
     to_blocked(res, n, co, os, resb);
     cnn_blocked_epi e = {.scale = epi >= 1 ? sc : NULL, .shift = epi >= 1 ? sh : NULL,
                          .res = epi >= 2 ? resb : NULL, .act = epi >= 3 ? act_fn : NULL, .act_arg = &ad,
