@@ -159,29 +159,66 @@ static long run_chunks(int slot)
     }
 }
 
+static bool stats_on(void);
+/* CNN_POOL_STATS: where the workers' time goes (wall clock, summed over the workers):
+   in chunks; idle while the loop is unfinished but has no chunk left to claim (its
+   last chunks run on another thread, typically a caller the scheduler preempted
+   inside its chunk); idle between loops (the caller's serial code); asleep. arrivals:
+   times a worker looked for chunks of a new loop, empty: of those, found none left. */
+static struct {
+    _Atomic long long chunk_ns, held_ns, gap_ns, sleep_ns, arrivals, empty;
+} WS;
+#ifdef __linux__
+static _Atomic int W_tid[CNN_POOL_MAX_THREADS]; /* kernel thread ids, for stats_print */
+#endif
+
 /* A worker: until a new loop is published, spin (bounded), then sleep. */
 static void *worker_main(void *arg)
 {
     int slot = (int)(intptr_t)arg;
     tl_inside = 1;
+    bool st = stats_on();
+#ifdef __linux__
+    if (st) atomic_store(&W_tid[slot], (int)syscall(SYS_gettid));
+#endif
     uint32_t seen = atomic_load(&P.seq);
     for (;;) {
-        run_chunks(slot);
+        long long t = st ? now_ns() : 0;
+        long ran = run_chunks(slot);
+        if (st) {
+            long long t1 = now_ns();
+            atomic_fetch_add_explicit(&WS.chunk_ns, t1 - t, memory_order_relaxed);
+            atomic_fetch_add_explicit(&WS.arrivals, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&WS.empty, ran == 0, memory_order_relaxed);
+            t = t1;
+        }
         long long limit = 0;
         int spins = 0;
         for (;;) {
             if (atomic_load_explicit(&P.seq, memory_order_acquire) != seen || atomic_load(&P.stop))
                 break;
+            if (st) {
+                long long t1 = now_ns();
+                atomic_fetch_add_explicit(atomic_load(&P.pending) ? &WS.held_ns : &WS.gap_ns, t1 - t,
+                                          memory_order_relaxed);
+                t = t1;
+            }
             cpu_relax();
             if ((++spins & 15) == 0) {
-                long long t = now_ns();
-                if (!limit) limit = t + (long long)spin_us() * 1000;
-                sched_yield(); /* a runnable thread of any process goes first */
-                if (t >= limit) {
+                long long now = now_ns();
+                if (!limit) limit = now + (long long)spin_us() * 1000;
+                if (now >= limit) { /* a spin of 0 sleeps at once, without the yield */
                     atomic_fetch_add(&P.sleepers, 1);
                     if (atomic_load(&P.seq) == seen && !atomic_load(&P.stop)) wait_on(&P.seq, seen);
                     atomic_fetch_sub(&P.sleepers, 1);
                     limit = 0;
+                    if (st) {
+                        long long t1 = now_ns();
+                        atomic_fetch_add_explicit(&WS.sleep_ns, t1 - now, memory_order_relaxed);
+                        t = t1;
+                    }
+                } else {
+                    sched_yield(); /* a runnable thread of any process goes first */
                 }
             }
         }
@@ -277,6 +314,26 @@ static struct {
 } S;
 static _Atomic int g_stats = -1;
 
+static _Atomic int S_caller_tid; /* the last caller of a loop on the own threads */
+
+#ifdef __linux__
+/* A thread's time on a core and waiting for one (runnable), from the kernel's
+   schedstat; false when unavailable. */
+static bool thread_cpu(int tid, double *run_ms, double *wait_ms)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    unsigned long long run = 0, wait = 0;
+    bool ok = fscanf(f, "%llu %llu", &run, &wait) == 2;
+    fclose(f);
+    *run_ms = run / 1e6;
+    *wait_ms = wait / 1e6;
+    return ok;
+}
+#endif
+
 static void stats_print(void)
 {
     fprintf(stderr,
@@ -284,6 +341,31 @@ static void stats_print(void)
             "alone; caller %.1f ms in chunks, %.1f ms waiting for others (%lld waits slept); "
             "%lld mode switches\n",
             S.team, S.own, atomic_load(&S_serial), S.late, S.run_ns / 1e6, S.wait_ns / 1e6, S.slept, S.switches);
+    if (!S.own) return;
+    fprintf(stderr,
+            "pool workers: %.1f ms in chunks, %.1f ms idle while a loop's last chunks ran elsewhere, "
+            "%.1f ms idle between loops, %.1f ms asleep (wall, all workers); %lld arrivals at a loop, "
+            "%lld found no chunk left\n",
+            atomic_load(&WS.chunk_ns) / 1e6, atomic_load(&WS.held_ns) / 1e6, atomic_load(&WS.gap_ns) / 1e6,
+            atomic_load(&WS.sleep_ns) / 1e6, atomic_load(&WS.arrivals), atomic_load(&WS.empty));
+#ifdef __linux__
+    double run, wait, wrun = 0, wwait = 0;
+    int tid = atomic_load(&S_caller_tid);
+    bool any = false;
+    for (int i = 1; i < CNN_POOL_MAX_THREADS; i++) {
+        int w = atomic_load(&W_tid[i]);
+        if (w && thread_cpu(w, &run, &wait)) {
+            wrun += run;
+            wwait += wait;
+            any = true;
+        }
+    }
+    if (tid && any && thread_cpu(tid, &run, &wait))
+        fprintf(stderr,
+                "pool threads: caller %.1f ms on a core, %.1f ms waiting for one; workers %.1f ms on a "
+                "core, %.1f ms waiting for one\n",
+                run, wait, wrun, wwait);
+#endif
 }
 
 static bool stats_on(void)
@@ -434,6 +516,10 @@ void cnn_parallel_for_n(long n_chunks, int threads, cnn_chunk_fn fn, void *ctx)
     bool slept = wait_done();
     if (t1 - t0 > PROBE_US * 1000LL) note_loop(mine == n_chunks);
     if (stats_on()) {
+#ifdef __linux__
+        if (!atomic_load_explicit(&S_caller_tid, memory_order_relaxed))
+            atomic_store(&S_caller_tid, (int)syscall(SYS_gettid));
+#endif
         S.own++;
         S.late += mine == n_chunks;
         S.slept += slept;

@@ -2,7 +2,8 @@
    at exit, where its parallel loops went. With the mode fixed (CNN_POOL_BUSY) the loops
    land on the own threads or on the OpenMP team only; without the variable nothing is
    printed. The cpu backend whatever CNN_BACKEND the suite runs with: its kernels are
-   the ones on the pool. No timing assertions. */
+   the ones on the pool. In busy mode two more lines say where the workers' time went
+   and how much CPU the caller and the workers got. No timing assertions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,29 @@ static void test_busy_mode(void **state)
     assert_true(c.own > 0);
     assert_true(c.serial > 0); /* LeNet's small tensors run inline */
     assert_true(c.alone <= c.own);
+    /* the workers' line: where their time went and how often they came to a loop */
+    const char *p = strstr(out, "pool workers: ");
+    if (!p) fail_msg("no pool workers line in: %s", out);
+    double chunk, held, gap, asleep;
+    long long arrivals, empty;
+    int got = sscanf(p,
+                     "pool workers: %lf ms in chunks, %lf ms idle while a loop's last chunks ran elsewhere, "
+                     "%lf ms idle between loops, %lf ms asleep (wall, all workers); %lld arrivals at a loop, "
+                     "%lld found no chunk left",
+                     &chunk, &held, &gap, &asleep, &arrivals, &empty);
+    if (got != 6) fail_msg("pool workers line not parsed: %.300s", p);
+    assert_true(chunk >= 0 && held >= 0 && gap >= 0 && asleep >= 0);
+    assert_true(arrivals > 0); /* the worker started for a loop looks for its chunks */
+    assert_true(empty >= 0 && empty <= arrivals);
+#ifdef __linux__
+    double crun, cwait, wrun, wwait;
+    p = strstr(out, "pool threads: ");
+    if (!p) fail_msg("no pool threads line in: %s", out);
+    got = sscanf(p, "pool threads: caller %lf ms on a core, %lf ms waiting for one; workers %lf ms on a core, %lf ms",
+                 &crun, &cwait, &wrun, &wwait);
+    if (got != 4) fail_msg("pool threads line not parsed: %.300s", p);
+    assert_true(crun > 0 && cwait >= 0 && wrun >= 0 && wwait >= 0);
+#endif
 }
 
 static void test_quiet_mode(void **state)
