@@ -17,7 +17,12 @@ loops the script also prints the CPU share cnn.c got: its CPU time over its own 
 loops' (fair: threads / (threads + BUSY)).
 
     /usr/bin/python3 bench/oversub.py [--threads 2] [--repeats 3] [--busy 6]
-        [--only lenet_train,mobilenet_v2_b8] [--cnn build/cnn] [--before OLD/cnn]
+        [--only lenet_train,mobilenet_v2_b8] [--cnn build/cnn] [--before OLD/cnn] [--pool-stats]
+
+--pool-stats runs cnn.c "after" with CNN_POOL_STATS=1 beside the busy loops and prints,
+under each busy row, the medians of its workers' CPU time over the caller's and of the
+workers' time idle while a loop's last chunks ran elsewhere over their time in chunks
+(docs/architecture.md, "Threads on a busy machine").
 
 The machine's load average is printed with each row: on a shared machine "alone" is
 only as alone as the others let it be.
@@ -25,6 +30,7 @@ only as alone as the others let it be.
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -70,11 +76,22 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(cmd, env, condition, busy):
+def pool_stats(err):
+    """(workers' CPU / caller's CPU, workers' idle-with-the-loop-held / in-chunks) from
+    CNN_POOL_STATS=1's lines on stderr; None where a line is missing."""
+    th = re.search(r"pool threads: caller ([0-9.]+) ms on a core, [0-9.]+ ms waiting for one; "
+                   r"workers ([0-9.]+) ms on a core", err)
+    wk = re.search(r"pool workers: ([0-9.]+) ms in chunks, ([0-9.]+) ms idle while", err)
+    cpu = float(th.group(2)) / float(th.group(1)) if th and float(th.group(1)) > 0 else None
+    held = float(wk.group(2)) / float(wk.group(1)) if wk and float(wk.group(1)) > 0 else None
+    return cpu, held
+
+
+def measure(cmd, env, condition, busy, errs=None):
     """(images/s, share) of cmd under condition: alone, busy (BUSY yes loops) or twin.
     share (busy only): the command's CPU time over its and the busy loops' CPU time in
     the same interval, the share of the CPU it got against them (fair: threads / (threads
-    + BUSY)); None otherwise."""
+    + BUSY)); None otherwise. errs: a list that gets the runs' stderr."""
     others = []
     try:
         if condition == "busy":
@@ -97,6 +114,8 @@ def measure(cmd, env, condition, busy):
         for p, (o, e) in zip(procs, outs):
             if p.returncode != 0:
                 raise RuntimeError(" ".join(cmd) + ": " + e.strip())
+            if errs is not None:
+                errs.append(e)
         # twin: both runs count, each should get half
         return statistics.mean(parse(o) for o, _ in outs), share
     finally:
@@ -152,6 +171,7 @@ def main():
     ap.add_argument("--cnn", default=os.path.join(ROOT, "build", "cnn"))
     ap.add_argument("--before", default="", help="an older cnn binary for the 'before' column")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--pool-stats", action="store_true", help="CNN_POOL_STATS=1 for cnn.c after beside busy loops")
     ap.add_argument("--torch-one", default="")
     a = ap.parse_args()
     if a.torch_one:
@@ -174,11 +194,16 @@ def main():
     conds = ("alone", "busy", "twin")
     for w in names:
         vals = {(c, sname): [] for c in conds for sname, _, _ in systems}
-        shares, loads = [], {c: [] for c in conds}
+        shares, loads, pstats = [], {c: [] for c in conds}, []
         for r in range(a.repeats):
             for cond in conds:
                 for sname, mk, env in (systems if r % 2 == 0 else systems[::-1]):
-                    v, share = measure(mk(w), env, cond, a.busy)
+                    stats = a.pool_stats and cond == "busy" and sname == "cnn.c after"
+                    errs = []
+                    v, share = measure(mk(w), dict(env, CNN_POOL_STATS="1") if stats else env, cond, a.busy,
+                                       errs)
+                    if stats:
+                        pstats += [pool_stats(e) for e in errs]
                     vals[(cond, sname)].append(v)
                     if share is not None and sname == "cnn.c after":
                         shares.append(share)
@@ -197,6 +222,12 @@ def main():
             print(f"| {w} | {cond} | " + " | ".join(cells) +
                   f" | {statistics.median(ratios):.2f} / {min(ratios):.2f} | {share} | "
                   f"{statistics.median(loads[cond]):.1f} |", flush=True)
+            cpu = [c for c, _ in pstats if c is not None]
+            held = [h for _, h in pstats if h is not None]
+            if cond == "busy" and (cpu or held):
+                print(f"  pool ({w}, busy, cnn.c after, median of {len(pstats)}): workers' CPU / caller's "
+                      f"{statistics.median(cpu) if cpu else float('nan'):.2f}, workers idle with the loop held / in "
+                      f"chunks {statistics.median(held) if held else float('nan'):.1f}", flush=True)
 
 
 if __name__ == "__main__":

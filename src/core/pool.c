@@ -170,6 +170,11 @@ static struct {
 } WS;
 #ifdef __linux__
 static _Atomic int W_tid[CNN_POOL_MAX_THREADS]; /* kernel thread ids, for stats_print */
+/* a worker's CPU (schedstat, ms) when it ended: pool_stop may join the workers before
+   stats_print reads their /proc entries */
+static double W_run_ms[CNN_POOL_MAX_THREADS], W_wait_ms[CNN_POOL_MAX_THREADS];
+static _Atomic int W_ended[CNN_POOL_MAX_THREADS];
+static bool thread_cpu(int tid, double *run_ms, double *wait_ms);
 #endif
 
 /* A worker: until a new loop is published, spin (bounded), then sleep. */
@@ -222,7 +227,13 @@ static void *worker_main(void *arg)
                 }
             }
         }
-        if (atomic_load(&P.stop)) return NULL;
+        if (atomic_load(&P.stop)) {
+#ifdef __linux__
+            if (st && thread_cpu(atomic_load(&W_tid[slot]), &W_run_ms[slot], &W_wait_ms[slot]))
+                atomic_store(&W_ended[slot], 1);
+#endif
+            return NULL;
+        }
         seen = atomic_load(&P.seq);
     }
 }
@@ -354,11 +365,15 @@ static void stats_print(void)
     bool any = false;
     for (int i = 1; i < CNN_POOL_MAX_THREADS; i++) {
         int w = atomic_load(&W_tid[i]);
-        if (w && thread_cpu(w, &run, &wait)) {
-            wrun += run;
-            wwait += wait;
-            any = true;
+        if (atomic_load(&W_ended[i])) {
+            run = W_run_ms[i];
+            wait = W_wait_ms[i];
+        } else if (!w || !thread_cpu(w, &run, &wait)) {
+            continue;
         }
+        wrun += run;
+        wwait += wait;
+        any = true;
     }
     if (tid && any && thread_cpu(tid, &run, &wait))
         fprintf(stderr,
