@@ -362,7 +362,6 @@ static void stats_print(void)
 #ifdef __linux__
     double run, wait, wrun = 0, wwait = 0;
     int tid = atomic_load(&S_caller_tid);
-    bool any = false;
     for (int i = 1; i < CNN_POOL_MAX_THREADS; i++) {
         int w = atomic_load(&W_tid[i]);
         if (atomic_load(&W_ended[i])) {
@@ -371,11 +370,10 @@ static void stats_print(void)
         } else if (!w || !thread_cpu(w, &run, &wait)) {
             continue;
         }
-        wrun += run;
+        wrun += run; /* a worker the scheduler never ran before this print counts 0 */
         wwait += wait;
-        any = true;
     }
-    if (tid && any && thread_cpu(tid, &run, &wait))
+    if (tid && thread_cpu(tid, &run, &wait))
         fprintf(stderr,
                 "pool threads: caller %.1f ms on a core, %.1f ms waiting for one; workers %.1f ms on a "
                 "core, %.1f ms waiting for one\n",
