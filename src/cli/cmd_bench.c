@@ -577,7 +577,8 @@ int cmd_bench(int argc, char **argv)
     }
     if (fused)
         printf("(%d more layers ran inside the rows above: batch norm, residual add and activation "
-               "fused into the convolution before them; --no-fusion lists them)\n",
+               "fused into the convolution before them, SE gates into the 1x1 convolution after them "
+               "(+gate); --no-fusion lists them)\n",
                fused);
     printf("\nper op kind:\n%-18s %6s %10s %9s", "op", "count", "MMACs", "fwd ms");
     if (train) printf(" %9s", "bwd ms");

@@ -85,6 +85,9 @@ void cnn_blocked_stem_forward(const cnn_conv_desc *c, const float *x, const floa
                               const cnn_blocked_epi *epi, void *scratch);
 /* ... for x blocked or plain (a plain x's channels must fill whole blocks) */
 bool cnn_blocked_pw_ok_io(const cnn_conv_desc *c, bool x_blocked);
+/* ... and with an SE gate on a blocked x (cnn_blocked_epi.gate) */
+bool cnn_blocked_pw_gate_ok(const cnn_conv_desc *c);
+bool cnn_blocked_pw_gate_use(const cnn_conv_desc *c); /* ... and faster than the gate apart */
 bool cnn_blocked_pw_use(const cnn_conv_desc *c, bool x_blocked, uint64_t wgen);
 size_t cnn_blocked_pw_scratch(const cnn_conv_desc *c);
 /* wgen: the constant weights generation (0 none): the packed weights are kept (kept.c) */
