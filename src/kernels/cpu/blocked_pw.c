@@ -95,10 +95,11 @@ PW_TARGET static void pack_group(const pw_job *j, long g)
 CNN_POOL_ITEM(pack_chunk, pw_job, j, g) { pack_group(j, g); }
 
 /* NO output blocks x NP pixels from pixel p of one image: xi (Ci/16, S, 16) (XM
-   blocked or gated) or (Ci, S), gi the image's gate (X_GATED), wg the group's panel
+   blocked or gated) or (Ci, S), gi the image's gate and gx room for the tile's scaled
+   x (X_GATED: CBI * NP * 16 floats), wg the group's panel
    (Ci, NO * 16), y (Co/16, S, 16) at the group's first block. */
 PW_TARGET static inline __attribute__((always_inline)) void pw_tile(const pw_job *j, const float *restrict xi,
-                                                          const float *restrict gi,
+                                                          const float *restrict gi, float *restrict gx,
                                                           const float *restrict wg, const float *bias,
                                                           float *restrict yg, const float *resg,
                                                           const float *scale, const float *shift, long p,
@@ -110,7 +111,6 @@ PW_TARGET static inline __attribute__((always_inline)) void pw_tile(const pw_job
     /* x[channel cb * 16 + l][pixel p]: blocked at cb * S * 16 + p * 16 + l, plain at
        cb * 16 * S + l * S + p; gated: the tile's pixels times the gate, (CBI, NP, 16) */
     const long ps = XB ? B : 1, ls = XB ? 1 : S, bs = XM == X_GATED ? NP * B : S * B;
-    float gx[XM == X_GATED ? GCMAX / B * NP * B : 1] __attribute__((aligned(64)));
     if (XM == X_GATED)
         for (int cb = 0; cb < CBI; cb++) {
             const v16 gv = ld(gi + cb * B);
@@ -159,32 +159,36 @@ PW_TARGET static inline __attribute__((always_inline)) void pw_tile(const pw_job
 }
 
 /* Pixels [p0, p1) of NO output blocks: full tiles of NP pixels, then of 4, 2, 1. */
-PW_TARGET static inline __attribute__((always_inline)) void pw_range(const pw_job *j, const float *xi, const float *gi,
+PW_TARGET static inline __attribute__((always_inline)) void pw_range(const pw_job *j, const float *xi,
+                                                           const float *gi, float *gx,
                                                            const float *wg, const float *bias, float *yg,
                                                            const float *resg, const float *scale,
                                                            const float *shift, long p0, long p1, const int NO,
                                                            const int NP, const int XM)
 {
     long p = p0;
-    for (; p + NP <= p1; p += NP) pw_tile(j, xi, gi, wg, bias, yg, resg, scale, shift, p, NO, NP, XM);
-    for (; p + 4 <= p1; p += 4) pw_tile(j, xi, gi, wg, bias, yg, resg, scale, shift, p, NO, 4, XM);
+    for (; p + NP <= p1; p += NP) pw_tile(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p, NO, NP, XM);
+    for (; p + 4 <= p1; p += 4) pw_tile(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p, NO, 4, XM);
     if (p + 2 <= p1) {
-        pw_tile(j, xi, gi, wg, bias, yg, resg, scale, shift, p, NO, 2, XM);
+        pw_tile(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p, NO, 2, XM);
         p += 2;
     }
-    if (p < p1) pw_tile(j, xi, gi, wg, bias, yg, resg, scale, shift, p, NO, 1, XM);
+    if (p < p1) pw_tile(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p, NO, 1, XM);
 }
 
 /* Pixels [p0, p1) of NO output blocks (the tile's pixels by NO), x as XM says. */
-PW_TARGET static void pw_blocks(const pw_job *j, int nb, const float *xi, const float *gi, const float *wg,
-                                const float *bias, float *yg, const float *resg, const float *scale,
-                                const float *shift, long p0, long p1, const int XM)
+PW_TARGET static inline __attribute__((always_inline)) void pw_blocks(const pw_job *j, int nb, const float *xi,
+                                                                      const float *gi, float *gx, const float *wg,
+                                                                      const float *bias, float *yg,
+                                                                      const float *resg, const float *scale,
+                                                                      const float *shift, long p0, long p1,
+                                                                      const int XM)
 {
     switch (nb) {
-    case 4: pw_range(j, xi, gi, wg, bias, yg, resg, scale, shift, p0, p1, 4, 6, XM); break;
-    case 3: pw_range(j, xi, gi, wg, bias, yg, resg, scale, shift, p0, p1, 3, 8, XM); break;
-    case 2: pw_range(j, xi, gi, wg, bias, yg, resg, scale, shift, p0, p1, 2, 12, XM); break;
-    default: pw_range(j, xi, gi, wg, bias, yg, resg, scale, shift, p0, p1, 1, 12, XM); break;
+    case 4: pw_range(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p0, p1, 4, 6, XM); break;
+    case 3: pw_range(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p0, p1, 3, 8, XM); break;
+    case 2: pw_range(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p0, p1, 2, 12, XM); break;
+    default: pw_range(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p0, p1, 1, 12, XM); break;
     }
 }
 
@@ -201,12 +205,14 @@ PW_TARGET static void pw_piece(const pw_job *j, long n, int g, long p0, long p1)
     const float *resg = e && e->res ? e->res + yoff : NULL;
     const float *scale = e && e->scale ? e->scale + o0 : NULL, *shift = e && e->scale ? e->shift + o0 : NULL;
     const float *bias = j->b ? j->b + o0 : NULL;
-    if (j->gate) /* x blocked */
-        pw_blocks(j, nb, xi, j->gate + (size_t)n * ci, wg, bias, yg, resg, scale, shift, p0, p1, X_GATED);
-    else if (j->x_blocked)
-        pw_blocks(j, nb, xi, NULL, wg, bias, yg, resg, scale, shift, p0, p1, X_BLOCKED);
-    else
-        pw_blocks(j, nb, xi, NULL, wg, bias, yg, resg, scale, shift, p0, p1, X_PLAIN);
+    if (j->gate) { /* x blocked; room for a tile's scaled x (up to 12 pixels) */
+        float gx[GCMAX * 12] __attribute__((aligned(64)));
+        pw_blocks(j, nb, xi, j->gate + (size_t)n * ci, gx, wg, bias, yg, resg, scale, shift, p0, p1, X_GATED);
+    } else if (j->x_blocked) {
+        pw_blocks(j, nb, xi, NULL, NULL, wg, bias, yg, resg, scale, shift, p0, p1, X_BLOCKED);
+    } else {
+        pw_blocks(j, nb, xi, NULL, NULL, wg, bias, yg, resg, scale, shift, p0, p1, X_PLAIN);
+    }
     if (j->act == CNN_BACT_CALL)
         for (int o = 0; o < nb; o++) e->act(e->act_arg, yg + ((size_t)o * S + p0) * B, (size_t)(p1 - p0) * B);
 }
