@@ -316,7 +316,7 @@ static senet build_se(int max_batch, const char *layout, const char *gate)
     setenv("CNN_LAYOUT_GATE", gate, 1);
     senet m;
     cnn_graph *g = m.g = cnn_graph_new();
-    m.x = cnn_input(g, "x", 4, (int[]){max_batch, 16, 14, 14}); /* 14x14: gated (cnn_conv_blocked_gate_use) */
+    m.x = cnn_input(g, "x", 4, (int[]){max_batch, 16, 14, 14});
     m.a = cnn_hardswish(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.x, 40, .kernel = 1, .name = "A"), .name = "bnA"));
     m.d = cnn_relu(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.a, 40, .kernel = 3, .padding = 1, .groups = 40,
                                                      .no_bias = true, .name = "D"),

@@ -254,8 +254,7 @@ static void test_gate(void **state)
     cnn_conv_desc big = desc(1, 1040, 16, 14, 14), c7 = desc(16, 576, 96, 7, 7), c14 = desc(16, 240, 40, 14, 14);
     assert_false(cnn_blocked_pw_gate_ok(&big)); /* past the tile's buffer */
     assert_false(cnn_blocked_pw_gate_use(&big));
-    assert_true(cnn_blocked_pw_gate_ok(&c7)); /* the rule (measured): from 14x14 planes on */
-    assert_false(cnn_blocked_pw_gate_use(&c7));
+    assert_true(cnn_blocked_pw_gate_use(&c7)); /* the rule (measured): every V3 shape */
     assert_true(cnn_blocked_pw_gate_use(&c14));
 }
 

@@ -13,15 +13,16 @@
    to the registers before the single store; another activation runs on the chunk's
    rows right after, while they are in L1. Threads split (image, output group, pixel
    range) chunks. A squeeze-and-excitation gate on x (cnn_blocked_epi.gate: y =
-   conv(x * gate), the mul_channel op fused into its consumer) has each tile scale
-   its pixels of x into a buffer in L1 first (the mul_channel kernel's multiplication,
-   so the same bits), which its reduction then reads instead of x. */
+   conv(x * gate), the mul_channel op fused into its consumer) has the tiles read
+   their pixels of x scaled into a buffer in L1 (the mul_channel kernel's
+   multiplication, so the same bits); each tile scales the next one's block by block
+   between its own blocks' FMAs, so those loads overlap the arithmetic. */
 #include "blocked_kernel.h"
 
 #include <stdlib.h>
 #include <immintrin.h>
-enum { B = 16, G = 4 /* output blocks per group */, GCMAX = 1024 /* gated input channels: a tile's
-                                                                         scaled x fits 48 KiB */ };
+enum { B = 16, G = 4 /* output blocks per group */, GCMAX = 1024 /* gated input channels: two
+                                                                         tiles' scaled x fit 96 KiB */ };
 enum { X_PLAIN, X_BLOCKED, X_GATED /* blocked, times the gate */ };
 /* AVX-512 only: the blocked layout exists only there (cnn_blocked_width) */
 #define PW_TARGET __attribute__((target("avx512f")))
@@ -47,12 +48,12 @@ bool cnn_blocked_pw_gate_ok(const cnn_conv_desc *c)
 }
 
 /* Measured at batch 16 on MobileNet V3's SE layers (bench/RESULTS.md): gated, the
-   kernel ran 10-25% slower than ungated (the tile's scaling pass before its reduction),
-   which still saved 10-30% of mul_channel + 1x1 on planes of 14x14 and more, but lost
-   up to 4% on the 7x7 ones. */
+   kernel ran 0-13% slower than ungated, which saved 1-48% of mul_channel + 1x1 on every
+   shape, 7x7 to 56x56 (scaling the whole tile before its reduction instead of the next
+   tile's blocks between its FMAs had cost up to 4% on the 7x7 ones). */
 bool cnn_blocked_pw_gate_use(const cnn_conv_desc *c)
 {
-    return cnn_blocked_pw_gate_ok(c) && (long)c->out[1] * c->out[2] >= 196;
+    return cnn_blocked_pw_gate_ok(c);
 }
 
 /* the packed weights (padded to whole blocks), the bias padded with zeros and a gate
@@ -94,12 +95,28 @@ PW_TARGET static void pack_group(const pw_job *j, long g)
 
 CNN_POOL_ITEM(pack_chunk, pw_job, j, g) { pack_group(j, g); }
 
+/* A gated tile's x: npx pixels from p of every block of image xi times the gate gi,
+   into gx (CBI, npx, 16). */
+PW_TARGET static inline __attribute__((always_inline)) void gate_fill(const pw_job *j, const float *restrict xi,
+                                                                      const float *restrict gi, long p,
+                                                                      const int npx, float *restrict gx)
+{
+    for (int cb = 0; cb < j->cip / B; cb++) {
+        const v16 gv = ld(gi + cb * B);
+        const float *xs = xi + ((size_t)cb * j->S + p) * B;
+#pragma GCC unroll 12
+        for (int q = 0; q < npx; q++) st(gx + (cb * npx + q) * B, ld(xs + q * B) * gv);
+    }
+}
+
 /* NO output blocks x NP pixels from pixel p of one image: xi (Ci/16, S, 16) (XM
-   blocked or gated) or (Ci, S), gi the image's gate and gx room for the tile's scaled
-   x (X_GATED: CBI * NP * 16 floats), wg the group's panel
-   (Ci, NO * 16), y (Co/16, S, 16) at the group's first block. */
+   blocked or gated) or (Ci, S), wg the group's panel (Ci, NO * 16), y (Co/16, S, 16)
+   at the group's first block. X_GATED: the tile reads its x scaled in gx (gate_fill),
+   and fills gn for the next tile of NP pixels from pn (pn >= 0) block by block as it
+   goes, so those loads overlap its FMAs. */
 PW_TARGET static inline __attribute__((always_inline)) void pw_tile(const pw_job *j, const float *restrict xi,
-                                                          const float *restrict gi, float *restrict gx,
+                                                          const float *restrict gi, const float *restrict gx,
+                                                          float *restrict gn, long pn,
                                                           const float *restrict wg, const float *bias,
                                                           float *restrict yg, const float *resg,
                                                           const float *scale, const float *shift, long p,
@@ -111,13 +128,6 @@ PW_TARGET static inline __attribute__((always_inline)) void pw_tile(const pw_job
     /* x[channel cb * 16 + l][pixel p]: blocked at cb * S * 16 + p * 16 + l, plain at
        cb * 16 * S + l * S + p; gated: the tile's pixels times the gate, (CBI, NP, 16) */
     const long ps = XB ? B : 1, ls = XB ? 1 : S, bs = XM == X_GATED ? NP * B : S * B;
-    if (XM == X_GATED)
-        for (int cb = 0; cb < CBI; cb++) {
-            const v16 gv = ld(gi + cb * B);
-            const float *xs = xi + ((size_t)cb * S + p) * B;
-#pragma GCC unroll 12
-            for (int q = 0; q < NP; q++) st(gx + (cb * NP + q) * B, ld(xs + q * B) * gv);
-        }
     v16 a[G][6 * 2];
 #pragma GCC unroll 4
     for (int o = 0; o < NO; o++) {
@@ -140,6 +150,12 @@ PW_TARGET static inline __attribute__((always_inline)) void pw_tile(const pw_job
 #pragma GCC unroll 4
                 for (int o = 0; o < NO; o++) a[o][q] += wv[o] * xv;
             }
+        }
+        if (XM == X_GATED && pn >= 0) { /* block cb of the next tile */
+            const v16 gv = ld(gi + cb * B);
+            const float *xs = xi + ((size_t)cb * S + pn) * B;
+#pragma GCC unroll 12
+            for (int q = 0; q < NP; q++) st(gn + (cb * NP + q) * B, ld(xs + q * B) * gv);
         }
     }
 #pragma GCC unroll 4
@@ -167,13 +183,28 @@ PW_TARGET static inline __attribute__((always_inline)) void pw_range(const pw_jo
                                                            const int NP, const int XM)
 {
     long p = p0;
-    for (; p + NP <= p1; p += NP) pw_tile(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p, NO, NP, XM);
-    for (; p + 4 <= p1; p += 4) pw_tile(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p, NO, 4, XM);
+    const bool GT = XM == X_GATED;
+    float *cur = gx, *nxt = GT ? gx + GCMAX * 12 : NULL; /* gated: two tiles' room */
+    if (GT && p + NP <= p1) gate_fill(j, xi, gi, p, NP, cur);
+    for (; p + NP <= p1; p += NP) {
+        pw_tile(j, xi, gi, cur, nxt, p + 2 * NP <= p1 ? p + NP : -1, wg, bias, yg, resg, scale, shift, p, NO, NP,
+                XM);
+        float *t = cur;
+        cur = nxt, nxt = t;
+    }
+    for (; p + 4 <= p1; p += 4) {
+        if (GT) gate_fill(j, xi, gi, p, 4, cur);
+        pw_tile(j, xi, gi, cur, NULL, -1, wg, bias, yg, resg, scale, shift, p, NO, 4, XM);
+    }
     if (p + 2 <= p1) {
-        pw_tile(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p, NO, 2, XM);
+        if (GT) gate_fill(j, xi, gi, p, 2, cur);
+        pw_tile(j, xi, gi, cur, NULL, -1, wg, bias, yg, resg, scale, shift, p, NO, 2, XM);
         p += 2;
     }
-    if (p < p1) pw_tile(j, xi, gi, gx, wg, bias, yg, resg, scale, shift, p, NO, 1, XM);
+    if (p < p1) {
+        if (GT) gate_fill(j, xi, gi, p, 1, cur);
+        pw_tile(j, xi, gi, cur, NULL, -1, wg, bias, yg, resg, scale, shift, p, NO, 1, XM);
+    }
 }
 
 /* Pixels [p0, p1) of NO output blocks (the tile's pixels by NO), x as XM says. */
@@ -205,8 +236,8 @@ PW_TARGET static void pw_piece(const pw_job *j, long n, int g, long p0, long p1)
     const float *resg = e && e->res ? e->res + yoff : NULL;
     const float *scale = e && e->scale ? e->scale + o0 : NULL, *shift = e && e->scale ? e->shift + o0 : NULL;
     const float *bias = j->b ? j->b + o0 : NULL;
-    if (j->gate) { /* x blocked; room for a tile's scaled x (up to 12 pixels) */
-        float gx[GCMAX * 12] __attribute__((aligned(64)));
+    if (j->gate) { /* x blocked; room for two tiles' scaled x (up to 12 pixels each) */
+        float gx[2 * GCMAX * 12] __attribute__((aligned(64)));
         pw_blocks(j, nb, xi, j->gate + (size_t)n * ci, gx, wg, bias, yg, resg, scale, shift, p0, p1, X_GATED);
     } else if (j->x_blocked) {
         pw_blocks(j, nb, xi, NULL, NULL, wg, bias, yg, resg, scale, shift, p0, p1, X_BLOCKED);
