@@ -244,7 +244,7 @@ cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_co
     /* a gate the executor skipped (plan_gates): read its input, scaled as it is read */
     const float *x = n->in[0]->out.data;
     cnn_node *gate = n->gate;
-    if (gate && !cnn_conv_blocked_gate_use(d)) { /* the backend changed since planning: run the gate */
+    if (gate && !cnn_conv_blocked_gate_use(d)) { /* not at this batch (or another backend): run the gate */
         cnn_ctx gc = *ctx;
         gc.epi = NULL;
         CNN_CHECK(gate->op->forward(gate, &gc));

@@ -254,8 +254,12 @@ static void test_gate(void **state)
     cnn_conv_desc big = desc(1, 1040, 16, 14, 14), c7 = desc(16, 576, 96, 7, 7), c14 = desc(16, 240, 40, 14, 14);
     assert_false(cnn_blocked_pw_gate_ok(&big)); /* past the tile's buffer */
     assert_false(cnn_blocked_pw_gate_use(&big));
-    assert_true(cnn_blocked_pw_gate_use(&c7)); /* the rule (measured): every V3 shape */
+    cnn_conv_desc c7b1 = desc(1, 576, 96, 7, 7), c14b1 = desc(1, 240, 40, 14, 14);
+    /* the rule (measured): up to 256 input channels, or a gate tensor out of cache */
+    assert_true(cnn_blocked_pw_gate_use(&c7));
     assert_true(cnn_blocked_pw_gate_use(&c14));
+    assert_true(cnn_blocked_pw_gate_use(&c14b1));
+    assert_false(cnn_blocked_pw_gate_use(&c7b1));
 }
 
 /* Which kernel runs a blocked 1x1 layer (bench/RESULTS.md): packed per call, the own

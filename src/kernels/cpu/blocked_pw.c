@@ -47,13 +47,15 @@ bool cnn_blocked_pw_gate_ok(const cnn_conv_desc *c)
     return cnn_blocked_pw_ok(c) && up16(c->c_in) <= GCMAX;
 }
 
-/* Measured at batch 16 on MobileNet V3's SE layers (bench/RESULTS.md): gated, the
-   kernel ran 0-13% slower than ungated, which saved 1-48% of mul_channel + 1x1 on every
-   shape, 7x7 to 56x56 (scaling the whole tile before its reduction instead of the next
-   tile's blocks between its FMAs had cost up to 4% on the 7x7 ones). */
+/* Measured on MobileNet V3's SE layers (bench/se_gate_layers.c, bench/RESULTS.md): the
+   gated kernel saved 1-43% of mul_channel + 1x1 at batch 16 on every shape, 7x7 to
+   56x56, and 9-21% at batch 1 with up to 256 input channels; with more, the gate's own
+   pass is cheap while its tensor stays in cache (batch 1-4: 1-7% lost up to 190k floats,
+   0-9% saved from 260k on). */
 bool cnn_blocked_pw_gate_use(const cnn_conv_desc *c)
 {
-    return cnn_blocked_pw_gate_ok(c);
+    long cip = up16(c->c_in), s = (long)c->out[1] * c->out[2];
+    return cnn_blocked_pw_gate_ok(c) && (cip <= 256 || (long)c->n * cip * s >= 200000);
 }
 
 /* the packed weights (padded to whole blocks), the bias padded with zeros and a gate
