@@ -191,7 +191,8 @@ typedef struct cnn_layer_profile {
     int n_chain;
     const cnn_node *chain[CNN_PROFILE_MAX_CHAIN];
     int chain_in[CNN_PROFILE_MAX_CHAIN];
-    const cnn_node *fused_into;  /* the node whose epilogue computes this one, or NULL */
+    const cnn_node *fused_into;  /* the node whose epilogue computes this one (or, an SE gate,
+                                    the 1x1 conv that applies it as it reads), or NULL */
     const char *layout;          /* storage of the layer's value: "NCHW", "nChw16c", ... */
     /* what computes the forward: a convolution kernel ("cpu dw", "dnnl wino", with
        "16c>nchw" when it reads or writes the blocked layout), the backend providing

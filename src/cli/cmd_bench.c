@@ -307,17 +307,17 @@ int cmd_bench(int argc, char **argv)
     cli_model_args ma = {0};
     ma.batch = 1;
     const cli_opt opts[] = {
-        {"batch", OPT_INT, &ma.batch, "batch size (default 1)"},
-        {"train", OPT_BOOL, &train, "time a training step instead of inference"},
+        CLI_OPT_BATCH(&ma.batch, "batch size (default 1)"),
+        CLI_OPT_TRAIN(&train, "time a training step instead of inference"),
         {"iters", OPT_INT, &iters, "timed iterations (default 10)"},
-        {"warmup", OPT_INT, &warmup, "untimed iterations first (default 2)"},
-        {"json", OPT_BOOL, &json, "print one JSON object"},
+        CLI_OPT_WARMUP(&warmup, "untimed iterations first (default 2)"),
+        CLI_OPT_JSON(&json, "print one JSON object"),
         {"layers", OPT_BOOL, &layers, "per-layer times, GFLOP/s and % of peak"},
         {"peak", OPT_FLOAT, &peak_arg, "FP32 peak in GFLOP/s (default: measured)"},
         {"stream", OPT_FLOAT, &stream_arg, "memory bandwidth in GB/s for --layers (default: measured)"},
-        {"lr", OPT_FLOAT, &lr, "SGD learning rate for --train (default 0.01)"},
-        {"momentum", OPT_FLOAT, &momentum, "SGD momentum for --train (default 0.9)"},
-        {"seed", OPT_INT, &seed, "seed of weights and random data (default 0)"},
+        CLI_OPT_LR(&lr, "SGD learning rate for --train (default 0.01)"),
+        CLI_OPT_MOMENTUM(&momentum, "SGD momentum for --train (default 0.9)"),
+        CLI_OPT_SEED(&seed, "seed of weights and random data (default 0)"),
         {"no-fusion", OPT_BOOL, &no_fusion,
          "inference without the graph passes (conv + BN + add + activation fusion)"},
         CLI_MODEL_OPTS(&ma),
@@ -577,7 +577,8 @@ int cmd_bench(int argc, char **argv)
     }
     if (fused)
         printf("(%d more layers ran inside the rows above: batch norm, residual add and activation "
-               "fused into the convolution before them; --no-fusion lists them)\n",
+               "fused into the convolution before them, SE gates into the 1x1 convolution after them "
+               "(+gate); --no-fusion lists them)\n",
                fused);
     printf("\nper op kind:\n%-18s %6s %10s %9s", "op", "count", "MMACs", "fwd ms");
     if (train) printf(" %9s", "bwd ms");

@@ -70,6 +70,7 @@ cnn_status cnn_graph_profile(const cnn_graph *g, const cnn_node *n, int batch, c
     memset(p, 0, sizeof *p);
     p->time = cnn_node_profile_get(n);
     p->fused_into = n->fused_into;
+    if (n->gated_into && cnn_layout_active(g, NULL, NULL)) p->fused_into = n->gated_into; /* read by it */
     const cnn_fusion *f = n->fusion;
     for (int j = 0; f && j < f->n_links && j < CNN_PROFILE_MAX_CHAIN; j++) {
         p->chain[j] = f->link[j];

@@ -171,6 +171,12 @@ static cnn_status plan(cnn_graph *g)
 {
     int n = g->n_nodes;
     cnn_graph_last_uses(g, NULL);
+    /* a gate read by its consumer (layout.c): the gate's inputs live until it runs */
+    for (int i = 0; i < n; i++) {
+        const cnn_node *v = g->nodes[i];
+        for (int j = 0; v->gated_into && j < v->n_in; j++)
+            if (v->in[j]->last_use < v->gated_into->id) v->in[j]->last_use = v->gated_into->id;
+    }
     interval *live = cnn_malloc((size_t)(n + 1) * sizeof *live);
     if (!live) return cnn_set_error(CNN_ERR_NOMEM, "plan: out of memory");
 
@@ -484,6 +490,8 @@ cnn_status cnn_graph_forward_until(cnn_graph *g, cnn_node *last)
     for (int i = 0; i < end; i++) {
         cnn_node *v = g->nodes[i];
         if (ctx.fused && v->fused_into && v->fused_into != ctx.unfused) continue;
+        /* a channel gate its consumer reads (layout.c) */
+        if (ctx.layout && v->gated_into && v->gated_into->id < end) continue;
         if (g->observe) g->observe(g->observe_arg, v);
         double t0 = g->profiling ? now_s() : 0.0;
         /* a planned chain goes to the producer as an epilogue (fuse.c) */

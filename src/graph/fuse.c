@@ -31,6 +31,7 @@ void cnn_graph_fusion_free(cnn_graph *g)
         v->fused_into = NULL;
         v->alias = NULL;
         v->alias_off = 0;
+        v->gated_into = v->gate = NULL;
     }
     cnn_free_aligned(g->fuse_block);
     g->fuse_block = NULL;

@@ -71,6 +71,10 @@ struct cnn_node {
     size_t alias_off;       /* ... this many bytes from its start */
     struct cnn_qnode *q;    /* int8 precision (quant.c), or NULL: float */
     unsigned char layout;   /* eval: 16 = value stored nChw16c (layout.c), 0 = plain */
+    /* blocked layout (layout.c): a channel gate read by its only consumer, a blocked
+       1x1 conv, as it reads the gate's input (forward skips the gate), and that conv's
+       gate */
+    cnn_node *gated_into, *gate;
     /* planner bookkeeping */
     int last_use;           /* highest id of a consumer */
     size_t off_eval, off_train, off_grad;
@@ -123,6 +127,10 @@ struct cnn_op_def {
        plain; CNN_LAYOUT_ANY, every input and the output each in either layout. NULL or
        0: plain only. A callback: it may depend on the node (its rank, its options). */
     int (*layout_trait)(const cnn_node *n);
+    /* The op is y = in[0] * in[1] with in[1] one value per (example, channel) (the SE
+       gate, mul_channel): under the blocked layout a 1x1 convolution reading y may
+       read in[0] and in[1] instead (layout.c). */
+    bool channel_gate;
     /* For profiles (cnn_graph_profile): the kernel n's eval forward runs at this batch,
        as a short name, possibly written into buf. NULL: "ops". */
     const char *(*kernel_name)(const cnn_node *n, int batch, char *buf, size_t size);

@@ -11,7 +11,9 @@
    node, values a forward_until stops at) stays plain, so public tensors are NCHW
    (DESIGN decision 4): reorders happen only at the edges of a blocked run. The
    decision starts with every candidate blocked and only ever unblocks, so it reaches a
-   fixed point. CNN_LAYOUT=0 in the environment turns the pass off (for benchmarks). */
+   fixed point. CNN_LAYOUT=0 in the environment turns the pass off (for benchmarks).
+   A channel gate (SE) whose only reader is a blocked 1x1 convolution is applied by
+   that convolution as it reads x (plan_gates; CNN_LAYOUT_GATE=0 turns that off). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,9 +144,44 @@ static void decide(cnn_graph *g, bool *out, const int *kind, int B, bool aliases
     }
 }
 
+/* Channel gates (an op declaring channel_gate: the SE gate x * s) whose value only a
+   blocked 1x1 convolution reads, as in[0], with the backend able to scale x as it reads
+   it (cnn_conv_blocked_gate_use): the conv reads x and s, the gate's pass over memory
+   (read x, write y) goes. Both values blocked; the executor skips the gate while the
+   layout is active, and the plan keeps x and s alive until the conv. */
+static cnn_status plan_gates(cnn_graph *g)
+{
+    const char *env = getenv("CNN_LAYOUT_GATE"); /* 0: gates run on their own (A/B runs) */
+    if (env && env[0] == '0') return CNN_OK;
+    int n = g->n_nodes;
+    int *uses = cnn_malloc((size_t)n * sizeof *uses);
+    if (!uses) return cnn_set_error(CNN_ERR_NOMEM, "layout: out of memory");
+    cnn_graph_last_uses(g, uses);
+    for (int i = 0; i < n; i++) {
+        cnn_node *v = g->nodes[i];
+        if (!v->op->channel_gate || !v->layout || v->fused_into || v->fusion || v->alias || v->is_output ||
+            v == g->output || i == n - 1 || uses[i] != 1 || v->n_in != 2 || !v->in[0]->layout ||
+            v->in[1]->layout)
+            continue;
+        cnn_node *c = g->nodes[v->last_use];
+        bool dw;
+        if (c->n_in != 1 || c->in[0] != v || !c->layout || !conv_ok(c, &dw) || dw || c->gate) continue;
+        cnn_conv_desc d;
+        c->op->int8_conv(c, &d);
+        if (!cnn_conv_blocked_gate_use(&d)) continue;
+        v->gated_into = c;
+        c->gate = v;
+    }
+    cnn_free(uses);
+    return CNN_OK;
+}
+
 cnn_status cnn_graph_plan_layout(cnn_graph *g)
 {
-    for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->layout = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        g->nodes[i]->layout = 0;
+        g->nodes[i]->gated_into = g->nodes[i]->gate = NULL;
+    }
     int B = cnn_blocked_width();
     if (g->no_fusion || B == 0 || env_off()) return CNN_OK;
     int n = g->n_nodes;
@@ -172,7 +209,7 @@ cnn_status cnn_graph_plan_layout(cnn_graph *g)
         if (out[i]) mark_chain(g->nodes[i], (unsigned char)B);
     cnn_free(out);
     cnn_free(kind);
-    return CNN_OK;
+    return plan_gates(g);
 }
 
 bool cnn_layout_active(const cnn_graph *g, const cnn_node *last, const cnn_node *unfused)
@@ -204,8 +241,21 @@ cnn_status cnn_layout_conv_forward(cnn_node *n, const cnn_ctx *ctx, const cnn_co
         e.act = act_apply;
         e.act_arg = e.act_desc = p.act;
     }
-    if (!cnn_conv_forward_blocked(d, n->in[0]->out.data, xb, n->params[0]->value.data, b, n->out.data, yb,
-                                  f && yb ? &e : NULL, ctx->scratch, n->g->wgen))
+    /* a gate the executor skipped (plan_gates): read its input, scaled as it is read */
+    const float *x = n->in[0]->out.data;
+    cnn_node *gate = n->gate;
+    if (gate && !cnn_conv_blocked_gate_use(d)) { /* not at this batch (or another backend): run the gate */
+        cnn_ctx gc = *ctx;
+        gc.epi = NULL;
+        CNN_CHECK(gate->op->forward(gate, &gc));
+        gate = NULL;
+    }
+    if (gate) {
+        x = gate->in[0]->out.data;
+        e.gate = gate->in[1]->out.data;
+    }
+    if (!cnn_conv_forward_blocked(d, x, xb, n->params[0]->value.data, b, n->out.data, yb,
+                                  (f || gate) && yb ? &e : NULL, ctx->scratch, n->g->wgen))
         return cnn_node_error(n, CNN_ERR_NOMEM,
                               "the blocked layout's convolution could not be set up (out of memory, or "
                               "the backend refused it); CNN_LAYOUT=0 runs the graph plain");

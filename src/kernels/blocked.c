@@ -45,11 +45,18 @@ bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise)
     return !cnn_cpu_is_depthwise(c) && !cnn_tap_conv_use(c) && cnn_dnnl_conv_blocked_ok(c);
 }
 
+bool cnn_conv_blocked_gate_use(const cnn_conv_desc *c) { return cpu_in_use() && cnn_blocked_pw_gate_use(c); }
+
 bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                               const float *w, const float *b, float *y, bool y_blocked,
                               const cnn_blocked_epi *epi, void *scratch, uint64_t wgen)
 {
     if (!cpu_in_use()) return false;
+    if (epi && epi->gate) { /* an SE gate on x: only the own 1x1 kernel reads it */
+        if (!x_blocked || !y_blocked || !cnn_blocked_pw_gate_ok(c)) return false;
+        cnn_blocked_pw_forward(c, x, x_blocked, w, b, y, epi, scratch, wgen);
+        return true;
+    }
     if (cnn_cpu_is_depthwise(c)) {
         if (!x_blocked || !y_blocked || !cnn_blocked_dw_ok(c)) return false;
         cnn_blocked_dw_forward(c, x, w, b, y, epi);
@@ -80,7 +87,6 @@ const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
 
 void cnn_conv_forget_kept(const void *lo, size_t bytes)
 {
-    cnn_dnnl_forget_kept(lo, bytes);
     cnn_cpu_kept_forget(lo, bytes);
 }
 
@@ -99,6 +105,11 @@ const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
 {
     (void)c;
     return "ref";
+}
+bool cnn_conv_blocked_gate_use(const cnn_conv_desc *c)
+{
+    (void)c;
+    return false;
 }
 const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked, uint64_t wgen)
 {

@@ -528,6 +528,12 @@ typedef struct cnn_blocked_epi {
     /* the activation act applies, where it is one (NULL: only act says): a kernel may
        then apply it to its registers before the store instead of calling act */
     const cnn_act_desc *act_desc;
+    /* Not an output stage: a squeeze-and-excitation gate applied to x as it is read,
+       y = conv(x * gate) with gate (N, C_in) plain, x (blocked) times gate[n][c] per
+       image and input channel, the mul_channel op's own multiplication
+       (docs/architecture.md, "Blocked layout"). NULL: none. Only blocked 1x1
+       convolutions take one (else cnn_conv_forward_blocked returns false). */
+    const float *gate;
 } cnn_blocked_epi;
 /* Channels off the 16 grid: the last block of each image's (N, ceil(C/16), S, 16)
    tensor holds C % 16 real lanes, the others are 0 (every blocked kernel keeps them 0
@@ -537,6 +543,9 @@ static inline size_t cnn_blocked_c(size_t c) { return (c + 15) / 16 * 16; }
 /* Whether conv c can read and write blocked tensors (*depthwise: it then must do both;
    a dense one may have either side plain). */
 bool cnn_conv_blocked_ok(const cnn_conv_desc *c, bool *depthwise);
+/* Whether conv c, x and y blocked, should take an SE gate on x (epi->gate): it can,
+   and that measured faster than the gate's own pass. */
+bool cnn_conv_blocked_gate_use(const cnn_conv_desc *c);
 /* y = epilogue(conv(x, w) + b) with x / y blocked as flagged; epi (NULL: none) only
    with a blocked y (a plain y takes the plain epilogue). wgen: the graph's constant
    weights generation (cnn_graph_set_const_weights; 0: w may have changed since the

@@ -131,7 +131,9 @@ const char *cnn_conv_kernel_name(const cnn_node *n, int batch, char *buf, size_t
     cnn_conv_desc d;
     cnn_conv_int8(n, &d);
     d.n = batch;
-    if (n->layout || n->in[0]->layout) /* blocked input and/or output: no reorder there */
+    if (n->gate && cnn_conv_blocked_gate_use(&d)) /* reads an SE gate's input, scaled (layout.c) */
+        snprintf(buf, size, "cpu pw+gate 16c>16c");
+    else if (n->layout || n->in[0]->layout) /* blocked input and/or output: no reorder there */
         snprintf(buf, size, "%s %s>%s", cnn_conv_blocked_kernel_io(&d, n->in[0]->layout, n->layout, n->g->wgen),
                  n->in[0]->layout ? "16c" : "nchw", n->layout ? "16c" : "nchw");
     else

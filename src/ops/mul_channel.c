@@ -51,6 +51,6 @@ static cnn_status mul_channel_backward(cnn_node *n, const cnn_ctx *ctx)
 static int mul_channel_trait(const cnn_node *n) { return n->out.ndim == 4 ? CNN_LAYOUT_SAME : 0; }
 
 CNN_OP_DEF(mul_channel, .shape = mul_channel_shape, .forward = mul_channel_forward,
-           .backward = mul_channel_backward, .layout_trait = mul_channel_trait);
+           .backward = mul_channel_backward, .layout_trait = mul_channel_trait, .channel_gate = true);
 
 CNN_OP_BUILDER_AB(mul_channel)

@@ -298,6 +298,116 @@ static void test_blocked_scratch(void **state)
     assert_true(tu_close(out[1], out[0], 8 * 10, 1e-5f, 1e-5f, "thin conv run blocked"));
 }
 
+/* A squeeze-and-excitation block (MobileNet V3's): x (N, 16, HW, HW) -> A conv1x1 16->C
+   bn hardswish -> D depthwise 3x3 bn relu -> global average pool -> fc1 8 relu -> fc2
+   C hardsigmoid -> M = D * gate -> P conv1x1 C->C bn + A relu -> global average pool
+   -> linear 10. Blocked, M is applied by P as it reads D (layout.c, plan_gates): M is
+   reported fused into P and never runs; the same bits as with the gate on its own
+   (CNN_LAYOUT_GATE=0), the plain run's numbers within rounding, at the maximum batch
+   and below it, and through forward_until (M itself, P: plain runs). C = 288 at 7x7:
+   gated at batch 16 only (cnn_conv_blocked_gate_use), so at batch 1 P runs the skipped
+   gate itself first. */
+typedef struct senet {
+    cnn_graph *g;
+    cnn_node *x, *a, *d, *m, *p, *out;
+} senet;
+
+static senet build_se(int max_batch, const char *layout, const char *gate, int C, int HW)
+{
+    setenv("CNN_LAYOUT", layout, 1);
+    setenv("CNN_LAYOUT_GATE", gate, 1);
+    senet m;
+    cnn_graph *g = m.g = cnn_graph_new();
+    m.x = cnn_input(g, "x", 4, (int[]){max_batch, 16, HW, HW});
+    m.a = cnn_hardswish(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.x, C, .kernel = 1, .name = "A"), .name = "bnA"));
+    m.d = cnn_relu(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.a, C, .kernel = 3, .padding = 1, .groups = C,
+                                                     .no_bias = true, .name = "D"),
+                                       .name = "bnD"));
+    cnn_node *s = cnn_global_avgpool(g, m.d);
+    s = cnn_relu(g, cnn_conv2d(g, s, 8, .kernel = 1, .name = "fc1"));
+    s = cnn_hardsigmoid(g, cnn_conv2d(g, s, C, .kernel = 1, .name = "fc2"));
+    m.m = cnn_mul_channel(g, m.d, s);
+    m.p = cnn_relu(g, cnn_add(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.m, C, .kernel = 1, .no_bias = true,
+                                                               .name = "P"),
+                                                 .name = "bnP"),
+                              m.a));
+    m.out = cnn_linear(g, cnn_flatten(g, cnn_global_avgpool(g, m.p)), 10, .name = "fc");
+    TU_OK(cnn_graph_compile(g, max_batch));
+    cnn_rng r;
+    cnn_rng_seed(&r, 13);
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *prm = cnn_graph_param(g, i);
+        size_t n = cnn_tensor_numel(&prm->value);
+        if (strstr(prm->name, "running_var")) tu_fill(prm->value.data, n, 0.5f, 2.0f, &r);
+        else if (strstr(prm->name, "bn")) tu_fill(prm->value.data, n, -0.5f, 0.5f, &r);
+    }
+    cnn_graph_set_training(g, false);
+    /* weights kept: the 1x1 convolutions run the own kernel with or without a gate
+       (cnn_blocked_pw_use), so gated and ungated compare bit for bit */
+    cnn_graph_set_const_weights(g, true);
+    unsetenv("CNN_LAYOUT");
+    unsetenv("CNN_LAYOUT_GATE");
+    return m;
+}
+
+/* planned: M is planned into P (at the maximum batch); gated: P reads it at this batch */
+static void check_se(int max_batch, int batch, int C, int HW, bool planned, bool gated)
+{
+    senet on = build_se(max_batch, "1", "1", C, HW), sep = build_se(max_batch, "1", "0", C, HW),
+          off = build_se(max_batch, "0", "1", C, HW);
+    bool blocked = cnn_blocked_width() == 16;
+    cnn_node *pconv = on.p->in[0]->in[0]->in[0]; /* relu <- add <- bn <- P */
+    assert_string_equal(cnn_node_name(pconv), "P");
+    cnn_layer_profile lp;
+    TU_OK(cnn_graph_profile(on.g, on.m, batch, &lp));
+    assert_ptr_equal(lp.fused_into, blocked && planned ? pconv : NULL);
+    TU_OK(cnn_graph_profile(sep.g, sep.m, batch, &lp));
+    assert_null(lp.fused_into);
+    TU_OK(cnn_graph_profile(on.g, pconv, batch, &lp));
+    assert_true((strstr(lp.kernel, "+gate") != NULL) == (blocked && gated));
+    assert_string_equal(lay(on.m), blocked ? "nChw16c" : "NCHW");
+    size_t n = (size_t)batch * 16 * HW * HW;
+    float *xs = malloc(n * sizeof *xs);
+    cnn_rng r;
+    cnn_rng_seed(&r, 14);
+    tu_fill(xs, n, -3, 3, &r);
+    senet *all[] = {&on, &sep, &off};
+    for (int i = 0; i < 3; i++) {
+        TU_OK(cnn_graph_set_input(all[i]->g, all[i]->x, xs, batch));
+        cnn_graph_set_profiling(all[i]->g, true);
+        TU_OK(cnn_graph_forward(all[i]->g));
+    }
+    assert_int_equal(cnn_node_profile_get(on.m).calls, blocked && planned ? 0 : 1);
+    assert_int_equal(cnn_node_profile_get(sep.m).calls, 1);
+    for (int i = 0; i < 3; i++) cnn_graph_set_profiling(all[i]->g, false);
+    cnn_tensor t_on = cnn_node_value(on.out), t_sep = cnn_node_value(sep.out);
+    assert_int_equal(memcmp(t_on.data, t_sep.data, cnn_tensor_numel(&t_on) * sizeof(float)), 0);
+    close_nodes(on.out, off.out, "SE net: logits, gate read by the 1x1 conv vs plain");
+    /* forward_until the gate and the conv reading it: plain runs, the gate computed */
+    TU_OK(cnn_graph_forward_until(on.g, on.m));
+    TU_OK(cnn_graph_forward_until(off.g, off.m));
+    close_nodes(on.m, off.m, "SE net: forward_until the gate");
+    TU_OK(cnn_graph_forward_until(on.g, on.p));
+    TU_OK(cnn_graph_forward_until(off.g, off.p));
+    close_nodes(on.p, off.p, "SE net: forward_until the gated conv's chain");
+    TU_OK(cnn_graph_forward(on.g));
+    t_on = cnn_node_value(on.out);
+    assert_int_equal(memcmp(t_on.data, t_sep.data, cnn_tensor_numel(&t_on) * sizeof(float)), 0);
+    free(xs);
+    for (int i = 0; i < 3; i++) cnn_graph_free(all[i]->g);
+}
+
+static void test_se_gate(void **state)
+{
+    (void)state;
+    check_se(1, 1, 40, 14, true, true);
+    check_se(3, 3, 40, 14, true, true);
+    check_se(3, 2, 40, 14, true, true);
+    check_se(16, 16, 288, 7, true, true);
+    check_se(16, 1, 288, 7, true, false);
+    check_se(1, 1, 288, 7, false, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_ops_batch1),
         cmocka_unit_test(test_ops_batched),
         cmocka_unit_test(test_blocked_scratch),
+        cmocka_unit_test(test_se_gate),
     };
     return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

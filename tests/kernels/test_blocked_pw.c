@@ -182,6 +182,86 @@ static void test_kept(void **state)
     cnn_set_threads(0);
 }
 
+/* An SE gate on x (cnn_blocked_epi.gate, the mul_channel op fused into the 1x1 conv
+   reading its value): against the reference backend's mul_channel then conv, and bit
+   for bit against the cpu backend's blocked mul_channel then the kernel without a gate
+   (the same multiplication). Planes from 1x1 to 28x28 (pixel tiles and their
+   remainders), channels on and off the 16 grid up to 1024 in, batch 1 and 3, the
+   epilogue, per call and kept weights; the rule for which shapes take it. */
+static void gate_case(int n, int ci, int co, int h, int w, bool bias, int epi, uint64_t wgen)
+{
+    cnn_conv_desc c = desc(n, ci, co, h, w);
+    assert_true(cnn_blocked_pw_gate_ok(&c));
+    g_cases++;
+    size_t s = (size_t)h * w, xs = (size_t)n * ci * s, ys = (size_t)n * co * s, cp = (size_t)CB(co) * 16;
+    size_t xps = (size_t)n * CB(ci) * 16 * s, yps = (size_t)n * CB(co) * 16 * s;
+    float *x = rnd(xs), *gate = rnd((size_t)n * ci), *wt = rnd((size_t)co * ci), *b = bias ? rnd(co) : NULL;
+    float *sc = calloc(cp, sizeof *sc), *sh = calloc(cp, sizeof *sh), *res = rnd(ys), *xg = rnd(xs);
+    assert_true(sc && sh);
+    tu_fill(sc, (size_t)co, -1.0f, 1.0f, &g_rng);
+    tu_fill(sh, (size_t)co, -1.0f, 1.0f, &g_rng);
+    tu_fill(gate, (size_t)n * ci, 0.0f, 1.0f, &g_rng); /* a hard-sigmoid's range */
+    const cnn_act_desc ad = {.act = CNN_ACT_HARDSWISH};
+    float *y_ref = rnd(ys), *xbuf = rnd(xps), *xgb = rnd(xps), *yb = rnd(yps), *yb2 = rnd(yps);
+    float *resb = rnd(yps), *y = rnd(ys);
+    size_t sr = cnn_backend_ref.conv_scratch(&c), sp = cnn_blocked_pw_scratch(&c);
+    void *scratch = aligned_alloc(64, ((sr > sp ? sr : sp) + 63) / 64 * 64 + 64);
+    assert_non_null(scratch);
+    cnn_backend_ref.mul_channel_forward((size_t)n * ci, s, x, gate, xg);
+    cnn_backend_ref.conv_forward(&c, xg, wt, b, y_ref, scratch);
+    ref_epilogue(y_ref, n, co, s, epi, sc, sh, res, ad.act);
+    to_blocked(x, n, ci, s, xbuf);
+    to_blocked(res, n, co, s, resb);
+    cnn_blocked_epi e = {.scale = epi >= 1 ? sc : NULL, .shift = epi >= 1 ? sh : NULL,
+                         .res = epi >= 2 ? resb : NULL, .act = epi >= 3 ? act_fn : NULL,
+                         .act_arg = &ad, .act_desc = epi >= 3 ? &ad : NULL, .gate = gate};
+    cnn_blocked_pw_forward(&c, xbuf, true, wt, b, yb, &e, scratch, wgen);
+    from_blocked(yb, n, co, s, y);
+    float tol = 2e-6f * (float)(ci + 3);
+    if (!tu_close(y, y_ref, ys, tol, tol, "blocked pointwise, gated"))
+        fail_msg("gated pw: n=%d ci=%d co=%d in=%dx%d bias=%d epi=%d threads=%d", n, ci, co, h, w, bias, epi,
+                 cnn_get_threads());
+    /* the unfused pair on the cpu backend: the same bits */
+    cnn_backend_cpu.mul_channel_blocked_forward((size_t)n, (size_t)ci, s, xbuf, gate, xgb);
+    e.gate = NULL;
+    cnn_blocked_pw_forward(&c, xgb, true, wt, b, yb2, epi ? &e : NULL, scratch, wgen);
+    if (memcmp(yb, yb2, yps * sizeof *yb) != 0)
+        fail_msg("gated pw: other bits than mul_channel then pw: n=%d ci=%d co=%d in=%dx%d epi=%d", n, ci, co, h,
+                 w, epi);
+    if (wgen) cnn_cpu_kept_forget(wt, (size_t)co * ci * sizeof *wt);
+    free(x), free(gate), free(wt), free(b), free(sc), free(sh), free(res), free(xg), free(y_ref);
+    free(xbuf), free(xgb), free(yb), free(yb2), free(resb), free(y), free(scratch);
+}
+
+static void test_gate(void **state)
+{
+    (void)state;
+    static const int ci[] = {16, 24, 40, 96, 120, 240, 576, 1024};
+    static const int co[] = {16, 40, 96, 24};
+    static const int sizes[][2] = {{1, 1}, {7, 7}, {5, 11}, {14, 14}, {28, 28}};
+    for (int t = 1; t <= 2; t++) {
+        if (tu_quick() && t == 1) continue;
+        cnn_set_threads(t);
+        g_cases = 0;
+        int i = 0;
+        for (size_t a = 0; a < sizeof ci / sizeof ci[0]; a++)
+            for (size_t o = 0; o < sizeof co / sizeof co[0]; o++, i++)
+                gate_case(1 + 2 * (i % 3 == 0), ci[a], co[o], sizes[i % 5][0], sizes[i % 5][1], i % 2 == 0, i % 4,
+                          i % 5 == 1 ? 7000 + (uint64_t)i : 0);
+        assert_true(g_cases == 32);
+    }
+    cnn_set_threads(0);
+    cnn_conv_desc big = desc(1, 1040, 16, 14, 14), c7 = desc(16, 576, 96, 7, 7), c14 = desc(16, 240, 40, 14, 14);
+    assert_false(cnn_blocked_pw_gate_ok(&big)); /* past the tile's buffer */
+    assert_false(cnn_blocked_pw_gate_use(&big));
+    cnn_conv_desc c7b1 = desc(1, 576, 96, 7, 7), c14b1 = desc(1, 240, 40, 14, 14);
+    /* the rule (measured): up to 256 input channels, or a gate tensor out of cache */
+    assert_true(cnn_blocked_pw_gate_use(&c7));
+    assert_true(cnn_blocked_pw_gate_use(&c14));
+    assert_true(cnn_blocked_pw_gate_use(&c14b1));
+    assert_false(cnn_blocked_pw_gate_use(&c7b1));
+}
+
 /* Which kernel runs a blocked 1x1 layer (bench/RESULTS.md): packed per call, the own
    kernel on planes of 14x14 and more with up to ~40k weights; with the weights kept
    (a generation), also the wide 7x7 MobileNet layers, not ResNet-50's widest. */
@@ -240,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_refuses),
         cmocka_unit_test(test_kept),
         cmocka_unit_test(test_rule),
+        cmocka_unit_test(test_gate),
     };
     return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -48,6 +48,7 @@ typedef struct entry {
     bool has_bias; /* forward adds a bias / backward-weights computes db */
     bool failed; /* oneDNN refused: use the reference kernel */
     dnnl_memory_desc_t wmd; /* forward: the weights' layout the primitive reads */
+    int wtag;               /* kept.c's tag of wmd (md_tag), 0 until a kept call */
     dnnl_primitive_t prim;
     slot s[3];
     dnnl_memory_t bias; /* forward bias, or backward-weights diff_bias in scratch */
@@ -67,7 +68,6 @@ static bool g_atexit;
 
 static void free_chunks(void);
 static void wpack_free_all(void);
-static size_t wpack_cap(void);
 
 /* Chunk sizes and scratch needs depend on the layout: forget them. */
 void cnn_cpu_set_layout(int layout)
@@ -504,7 +504,7 @@ size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c) { return cnn_dnnl_conv_scra
 static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io, bool kept)
 {
     int layout = io ? CNN_CPU_LAYOUT_BLOCKED : pick_layout(c);
-    kept = kept && kind == KIND_FWD && wpack_cap() > 0;
+    kept = kept && kind == KIND_FWD && cnn_cpu_kept_on();
     bool wino = kept ? use_winograd_kept(c, layout, true) : use_winograd(c, layout);
     for (entry *e = g_cache; e; e = e->next)
         if (e->kind == kind && e->layout == layout && e->has_bias == has_bias && e->io == io &&
@@ -564,122 +564,56 @@ static void add_range(void *arg, long i0, long i1, int thread)
 /* Packed weights of the blocked layout's forwards under constant weights
    (cnn_graph_set_const_weights; docs/architecture.md, "Blocked layout"): packing
    (OIhw -> OIhw16i16o, or the Winograd transform) on every call cost up to a third of
-   ResNet-18's batch-1 time. An entry is keyed by the weights' address and the packed
-   layout and holds the graph's weights generation it was packed under; a call with
-   another generation (the weights were written, or another graph now lives at that
-   address: generations are unique) packs again into it. Checking the values instead
-   (memcmp against a copy) cost more than packing. At most g_wpack_cap bytes (least
-   recently used entries go first; CNN_CPU_WCACHE_MB, 0 turns it off); a failed
-   allocation packs into the scratch as without constant weights. */
-typedef struct wpack {
-    const float *src;       /* the caller's weights */
-    uint64_t gen;           /* the generation they were packed under */
-    dnnl_memory_desc_t md;  /* the packed layout */
-    void *packed;           /* dnnl_memory_desc_get_size(md) bytes */
-    size_t bytes;           /* held */
-    unsigned long used;     /* last use, for eviction */
-    struct wpack *next;
-} wpack;
-static wpack *g_wpacks;
-static size_t g_wpack_bytes, g_wpack_cap = (size_t)512 << 20;
-static unsigned long g_wpack_clock;
+   ResNet-18's batch-1 time. They are kept by kept.c, the cpu backend's one keeper (keyed
+   by the weights' address and a tag, packed again under another generation, one cap,
+   least recently used first; not kept: packed into the scratch), the tag naming the
+   packed layout: CNN_KEPT_DNNL + the index of its memory descriptor among those met
+   (g_mds). Checking the values instead (memcmp against a copy) cost more than packing. */
+static dnnl_memory_desc_t *g_mds;
+static int g_nmds, g_mds_cap;
 
-static void wpack_free(wpack *p)
+/* kept.c's tag of the packed layout md, 0 when out of memory. Called with g_lock held. */
+static int md_tag(const dnnl_memory_desc_t *md)
 {
-    g_wpack_bytes -= p->bytes;
-    cnn_free_aligned(p->packed);
-    cnn_free(p);
+    for (int i = 0; i < g_nmds; i++)
+        if (dnnl_memory_desc_equal(&g_mds[i], md)) return CNN_KEPT_DNNL + i;
+    if (g_nmds == g_mds_cap) {
+        int n = g_mds_cap ? 2 * g_mds_cap : 16;
+        dnnl_memory_desc_t *p = cnn_realloc(g_mds, (size_t)n * sizeof *p);
+        if (!p) return 0;
+        g_mds = p;
+        g_mds_cap = n;
+    }
+    g_mds[g_nmds] = *md;
+    return CNN_KEPT_DNNL + g_nmds++;
 }
 
+/* With the cache's entries freed: their tags go too. */
 static void wpack_free_all(void)
 {
-    while (g_wpacks) {
-        wpack *p = g_wpacks;
-        g_wpacks = p->next;
-        wpack_free(p);
-    }
-}
-
-size_t cnn_dnnl_kept_bytes(void)
-{
-    pthread_mutex_lock(&g_lock);
-    size_t b = g_wpack_bytes;
-    pthread_mutex_unlock(&g_lock);
-    return b;
-}
-
-void cnn_dnnl_forget_kept(const void *lo, size_t bytes)
-{
-    const char *a = lo, *b = a + bytes;
-    pthread_mutex_lock(&g_lock);
-    for (wpack **q = &g_wpacks; *q;) {
-        wpack *p = *q;
-        if ((const char *)p->src >= a && (const char *)p->src < b) {
-            *q = p->next;
-            wpack_free(p);
-        } else {
-            q = &p->next;
-        }
-    }
-    pthread_mutex_unlock(&g_lock);
-}
-
-/* The cap, CNN_CPU_WCACHE_MB read once. */
-static size_t wpack_cap(void)
-{
-    static int env_read;
-    if (!env_read) {
-        const char *v = getenv("CNN_CPU_WCACHE_MB");
-        if (v && v[0]) g_wpack_cap = (size_t)atol(v) << 20;
-        env_read = 1;
-    }
-    return g_wpack_cap;
+    cnn_cpu_kept_forget_tags(CNN_KEPT_DNNL);
+    cnn_free(g_mds);
+    g_mds = NULL;
+    g_nmds = g_mds_cap = 0;
 }
 
 /* The packed weights of forward entry e for the caller's w under generation gen
    (packing them when they are new or of another generation), or NULL: pack into the
-   scratch. Called with g_lock held. */
+   scratch. Called with g_lock and kept.c's lock held. */
 static void *wpack_get(entry *e, const float *w, uint64_t gen)
 {
-    wpack_cap();
-    size_t bytes = round_up(dnnl_memory_desc_get_size(&e->wmd), ALIGN);
-    if (!gen || bytes > g_wpack_cap) return NULL;
-    wpack *p = g_wpacks;
-    while (p && !(p->src == w && dnnl_memory_desc_equal(&p->md, &e->wmd))) p = p->next;
-    if (p) {
-        p->used = ++g_wpack_clock;
-        if (p->gen == gen) return p->packed;
-    } else {
-        while (g_wpacks && g_wpack_bytes + bytes > g_wpack_cap) { /* evict the oldest */
-            wpack **o = &g_wpacks;
-            for (wpack **q = &g_wpacks; *q; q = &(*q)->next)
-                if ((*q)->used < (*o)->used) o = q;
-            wpack *d = *o;
-            *o = d->next;
-            wpack_free(d);
-        }
-        p = cnn_calloc(1, sizeof *p);
-        if (!p) return NULL;
-        p->packed = cnn_malloc_aligned(bytes);
-        if (!p->packed) {
-            cnn_free(p);
-            return NULL;
-        }
-        p->src = w;
-        p->md = e->wmd;
-        p->bytes = bytes;
-        p->used = ++g_wpack_clock;
-        g_wpack_bytes += bytes;
-        p->next = g_wpacks;
-        g_wpacks = p;
+    if (!e->wtag) e->wtag = md_tag(&e->wmd);
+    if (!e->wtag) return NULL;
+    bool fill;
+    void *p = cnn_cpu_kept_get(w, e->wtag, round_up(dnnl_memory_desc_get_size(&e->wmd), ALIGN), gen, &fill);
+    if (p && fill) {
+        slot *s = &e->s[1];
+        set(s->user, w);
+        set(s->prim, p);
+        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->prim}};
+        dnnl_primitive_execute(s->reorder, g_stream, 2, ra);
     }
-    slot *s = &e->s[1];
-    set(s->user, w);
-    set(s->prim, p->packed);
-    dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->prim}};
-    dnnl_primitive_execute(s->reorder, g_stream, 2, ra);
-    p->gen = gen;
-    return p->packed;
+    return p;
 }
 
 /* Runs entry e on the caller's tensors t[0..2] (roles as in build()); wgen: a
@@ -689,10 +623,13 @@ static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratc
     const void *t[3] = {t0, t1, t2};
     dnnl_exec_arg_t args[6];
     int na = 0;
+    /* kept.c's lock covers the kept weights' use: no other call repacks them meanwhile */
+    const bool keep = wgen && e->kind == KIND_FWD && e->s[1].reorder;
+    if (keep) cnn_cpu_kept_lock();
     for (int i = 0; i < 3; i++) {
         slot *s = &e->s[i];
         set(s->user, t[i]);
-        void *kept = wgen && i == 1 && e->kind == KIND_FWD && s->reorder ? wpack_get(e, t[1], wgen) : NULL;
+        void *kept = keep && i == 1 ? wpack_get(e, t[1], wgen) : NULL;
         if (kept) {
             set(s->prim, kept);
             args[na++] = (dnnl_exec_arg_t){s->arg, s->prim};
@@ -718,6 +655,7 @@ static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratc
         dnnl_primitive_execute(o->reorder, g_stream, 2, ra);
     }
     dnnl_stream_wait(g_stream);
+    if (keep) cnn_cpu_kept_unlock();
     if (o->prim && !o->reorder) {
         float *dst = t2;
         const float *src = (const float *)(scratch + o->off);
