@@ -106,11 +106,9 @@ static void check_model(const char *name, int c, int hw, float wm, int method)
         if (q.float_bias) assert_null(q.bias);
     }
     assert_true(n_q > 0);
-    /* random weights: activations shrink layer by layer, and a layer whose bias is
-       beyond int32 at its input scale keeps that bias in float (MobileNet's
-       classifier) but is int8 all the same */
+    /* every capable layer is int8; biases are float (added after the multiplier) */
     assert_int_equal(n_q, n_cap);
-    if (n_fb) fprintf(stderr, "%s: %d int8 layers with a float bias\n", name, n_fb);
+    if (n_fb) fprintf(stderr, "%s: %d int8 layers with a bias\n", name, n_fb);
     assert_int_equal(cnn_graph_num_int8(m.g), n_q);
     TU_OK(cnn_set_backend("ref"));
     float *yr = logits(&m, &d, 8);
@@ -118,8 +116,10 @@ static void check_model(const char *name, int c, int hw, float wm, int method)
     float *yc = logits(&m, &d, 8);
     assert_memory_equal(yr, yc, 8 * 4 * sizeof *yr);
     /* int8 activations between int8 layers: this forward's producers that stored int8
-       for their int8 readers; without that (each reader quantizing the float value
-       itself) the same bits on both backends */
+       for their int8 readers (the direct store: clamp(round(acc * M / s + B / s)));
+       without that (each reader quantizing the float value itself, cnn_q8 of
+       acc * M + B) both backends give the same bits again, and logits within a few
+       requantisation roundings of those */
     int chained = 0;
     for (int i = 0; i < cnn_graph_num_nodes(m.g); i++) {
         const cnn_node *v = cnn_graph_node(m.g, i);
@@ -135,8 +135,11 @@ static void check_model(const char *name, int c, int hw, float wm, int method)
         const cnn_node *v = cnn_graph_node(m.g, i);
         assert_false(v->q && v->q->q_out > 0.0f);
     }
-    assert_memory_equal(yc0, yc, 8 * 4 * sizeof *yc);
-    assert_memory_equal(yr0, yc, 8 * 4 * sizeof *yc);
+    assert_memory_equal(yr0, yc0, 8 * 4 * sizeof *yc);
+    double ec = rel_err(yc0, yc, 8 * 4);
+    fprintf(stderr, "%s: int8 store vs float store + reader quantisation: relative logit difference %.2g\n",
+            name, ec);
+    assert_true(ec < 0.05);
     free(yc0), free(yr0);
     fprintf(stderr, "%s: %d of %d int8 layers store int8 for their int8 readers\n", name, chained, n_q);
     if (strcmp(name, "mobilenet_v2") == 0) assert_true(chained >= 2 * n_q / 3 - 2);
@@ -261,9 +264,9 @@ static void test_onnx(void **state)
     unlink(qp);
 }
 
-/* A layer whose bias is beyond int32 at its input scale (MobileNet V2's classifier
-   with random weights) is int8 all the same, its bias added in float after the
-   multiplier: a conv (with batch norm + ReLU fused after it) and a linear, on both
+/* A bias far beyond the accumulator's range at its input scale (MobileNet V2's
+   classifier with random weights) is added in float after the multiplier like any
+   other: a conv (with batch norm + ReLU fused after it) and a linear, on both
    backends the same bits, the linear equal to the definition computed here. */
 static void test_float_bias(void **state)
 {
