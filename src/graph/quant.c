@@ -195,6 +195,9 @@ static bool fold(const cnn_node *n, const float *scale, const float *shift, int 
     const cnn_qnode *q = n->q;
     const float *bias = n->n_params > 1 ? n->params[1]->value.data : NULL;
     bool ok = true;
+    /* |acc| <= 127 * 127 * K: direct only where |y| stays below 2^30 (the cpu store
+       converts y to int32 before it clamps) */
+    double amax = 16129.0 * (double)per_oc(&q->desc);
     for (int o = 0; o < q->desc.c_out; o++) {
         float mo = q->m[o], bo = bias ? bias[o] : 0.0f;
         if (scale) {
@@ -205,7 +208,7 @@ static bool fold(const cnn_node *n, const float *scale, const float *shift, int 
         if (s_out > 0.0f) {
             mo = mo / s_out;
             bo = bo / s_out;
-            ok = ok && isfinite(mo) && isfinite(bo);
+            ok = ok && isfinite(mo) && isfinite(bo) && amax * fabs((double)mo) + fabs((double)bo) < 1073741824.0;
         }
         q->fm[o] = mo;
         q->fb[o] = bo;

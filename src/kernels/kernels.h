@@ -490,8 +490,8 @@ void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q);
    direct: the requantising store of int8 precision's definition (one multiply-add per
    output): m and bias already hold the output scale, batch norm and activation
    (quant.c folds them), the store is int8 q = clamp(round_half_even(y), q_lo, q_hi)
-   of y = (float)acc * m[o] + bias[o] (two roundings, no FMA); scale, shift, res, act
-   and q_out are not read. */
+   of y = (float)acc * m[o] + bias[o] (two roundings, no FMA), for |y| < 2^30 (the
+   caller's bound); scale, shift, res, act and q_out are not read. */
 typedef struct cnn_s8_epilogue {
     const float *bias, *scale, *shift, *res;
     int act;

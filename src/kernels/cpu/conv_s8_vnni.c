@@ -191,13 +191,15 @@ exact:;
 }
 
 /* The direct store (cnn_s8_epilogue.direct; docs/architecture.md, "int8 precision"):
-   f = (float)acc * m, plus b (the channel's folded bias, 0 without), clamped to
-   [lo, hi] (integers), rounded half to even by the conversion, stored as bytes (a
-   full vector as a plain 16-byte store: the masked narrowing store is slow) */
-TGT static INL void direct_store(__m512 f, __m512 b, __m512 lo, __m512 hi, void *y, size_t i, __mmask16 mk)
+   f = (float)acc * m, plus b (the channel's folded bias, 0 without), rounded half to
+   even by the conversion, narrowed with saturation and clamped to [lo, hi] as bytes:
+   clamping the integer equals rounding the clamped float (lo, hi are integers), and
+   quant.c stores directly only where |f| < 2^30, so the conversion never overflows.
+   A full vector as a plain 16-byte store (the masked narrowing store is slow). */
+TGT static INL void direct_store(__m512 f, __m512 b, __m128i lo, __m128i hi, void *y, size_t i, __mmask16 mk)
 {
-    f = _mm512_max_ps(_mm512_min_ps(_mm512_add_ps(f, b), hi), lo);
-    __m128i q = _mm512_cvtepi32_epi8(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    __m512i r = _mm512_cvt_roundps_epi32(_mm512_add_ps(f, b), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m128i q = _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(r), lo), hi);
     if (mk == 0xffff) _mm_storeu_si128((__m128i *)((int8_t *)y + i), q);
     else _mm_mask_storeu_epi8((int8_t *)y + i, mk, q);
 }
@@ -246,13 +248,14 @@ static INL epk epk_of(const cnn_s8_epilogue *ep)
 }
 
 typedef struct epc {
-    __m512 m, bias, scale, shift, lo, hi;
+    __m512 m, bias, scale, shift;
+    __m128i lo, hi;
 } epc;
 
 TGT static INL epc epc_of(const epk *e, float m, int o)
 {
     epc c = {.m = _mm512_set1_ps(m), .bias = _mm512_setzero_ps()};
-    if (e->d) c.lo = _mm512_set1_ps(e->lo), c.hi = _mm512_set1_ps(e->hi);
+    if (e->d) c.lo = _mm_set1_epi8((char)(int)e->lo), c.hi = _mm_set1_epi8((char)(int)e->hi);
     if (e->bias) c.bias = _mm512_set1_ps(e->bias[o]);
     if (e->scale) c.scale = _mm512_set1_ps(e->scale[o]);
     if (e->shift) c.shift = _mm512_set1_ps(e->shift[o]);
@@ -809,7 +812,8 @@ TGT static void lin_chunks(void *arg, long lo, long hi, int slot)
                 __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mv);
                 if (ep && ep->direct) {
                     direct_store(f, ep->bias ? _mm512_maskz_loadu_ps(mk, ep->bias + o0) : _mm512_setzero_ps(),
-                                 _mm512_set1_ps(ep->q_lo), _mm512_set1_ps(ep->q_hi), j->a.y, yo, mk);
+                                 _mm_set1_epi8((char)(int)ep->q_lo), _mm_set1_epi8((char)(int)ep->q_hi), j->a.y,
+                                 yo, mk);
                     continue;
                 }
                 if (ep) { /* cnn_s8_epilogue_apply's operations, channel per lane */
@@ -1106,7 +1110,8 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
         __m512 mo = _mm512_set1_ps(m[ch]);
         const bool dir = ep && ep->direct;
         const __m512 dbias = dir && ep->bias ? _mm512_set1_ps(ep->bias[ch]) : _mm512_setzero_ps();
-        const __m512 dlo = _mm512_set1_ps(dir ? ep->q_lo : 0.0f), dhi = _mm512_set1_ps(dir ? ep->q_hi : 0.0f);
+        const __m128i dlo = _mm_set1_epi8((char)(dir ? (int)ep->q_lo : 0)),
+                      dhi = _mm_set1_epi8((char)(dir ? (int)ep->q_hi : 0));
         float wf[64];
         bool small = KH * KW <= 64;
         if (small)
