@@ -1088,6 +1088,20 @@ TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8
    an FMA per tap. Other strides, or rows too wide for the row buffer: masked byte loads
    per tap. One (image, channel) plane per job. */
 #define DW_ROWBUF 8192 /* floats */
+/* depthwise()'s store of the integer sums a of nl outputs at output element i:
+   (float)a * m, then the direct store or the epilogue (rp: the residual there) */
+TGT static INL void dw_store(const cnn_s8_epilogue *ep, int ch, __m512i a, __m512 mo, __m512 db, __m128i lo,
+                             __m128i hi, const float *rp, void *y, size_t i, int nl)
+{
+    __mmask16 mk = (__mmask16)((1u << nl) - 1u);
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
+    if (ep && ep->direct) {
+        direct_store(f, db, lo, hi, y, i, mk);
+        return;
+    }
+    store16(ep, y, i, epilogue(ep, ch, f, rp, mk), mk);
+}
+
 TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                           const float *m, const cnn_s8_epilogue *ep, float *y)
 {
@@ -1151,15 +1165,8 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
                             acc = _mm512_fmadd_ps(xv, _mm512_set1_ps(wf[kh * KW + kw]), acc);
                         }
                     }
-                    __m512i a = _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo);
-                    __mmask16 mk = (__mmask16)((1u << nl) - 1u);
-                    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
-                    if (ep && ep->direct) {
-                        direct_store(f, dbias, dlo, dhi, y, yp + (size_t)oh * OW + ow0, mk);
-                        continue;
-                    }
-                    f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
-                    store16(ep, y, yp + (size_t)oh * OW + ow0, f, mk);
+                    dw_store(ep, ch, _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo), mo, dbias, dlo, dhi,
+                             rp ? rp + (size_t)oh * OW + ow0 : NULL, y, yp + (size_t)oh * OW + ow0, nl);
                 }
             }
             continue;
@@ -1179,15 +1186,8 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
                         acc = _mm512_fmadd_ps(xv, _mm512_set1_ps(wv), acc);
                     }
                 }
-                __m512i a = _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo);
-                __mmask16 mk = (__mmask16)((1u << nl) - 1u);
-                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
-                if (ep && ep->direct) {
-                    direct_store(f, dbias, dlo, dhi, y, yp + (size_t)oh * OW + ow0, mk);
-                    continue;
-                }
-                f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
-                store16(ep, y, yp + (size_t)oh * OW + ow0, f, mk);
+                dw_store(ep, ch, _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo), mo, dbias, dlo, dhi,
+                         rp ? rp + (size_t)oh * OW + ow0 : NULL, y, yp + (size_t)oh * OW + ow0, nl);
             }
     }
 }
