@@ -264,7 +264,9 @@ cnn_node_quant cnn_node_quant_info(const cnn_node *n);
 typedef struct cnn_int8_output {
     bool direct;
     float lo, hi;      /* integers */
-    float out_scale;   /* the readers' input scale when stored as int8, else 0 */
+    float out_scale;   /* the readers' input scale when the value is stored as int8
+                          (direct, or cnn_q8 of the float result after a residual add:
+                          the integers a reader computes itself), else 0 */
     int n_folded;
     const cnn_node *folded[4];
 } cnn_int8_output;
