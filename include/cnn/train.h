@@ -244,22 +244,38 @@ typedef struct cnn_node_quant {
     int channels;              /* output channels (weight_scale entries) */
     const float *weight_scale;
     size_t weight_elems;       /* int8 weight elements */
-    /* what the int8 kernel computes with (docs/architecture.md, "int8 precision"):
-       y[c] = multiplier[c] * (sum of int8 weight * int8 input + bias[c]) */
+    /* what the int8 kernel computes with (docs/architecture.md, "int8 precision"),
+       unfused: y[c] = (float)(sum of int8 weight * int8 input) * multiplier[c]
+       + float_bias[c] (two roundings; no bias: + 0); fused: cnn_node_int8_output */
     const int8_t *weight;      /* weight_elems integers, in the layout of the weight */
-    const int32_t *bias;       /* bias in accumulator units, or NULL (no bias) */
+    const int32_t *bias;       /* NULL: the bias is float_bias */
     const float *multiplier;   /* per output channel: input_scale * weight_scale */
-    /* a bias beyond int32 at this input scale stays float (bias is then NULL):
-       y[c] = multiplier[c] * (sum of int8 weight * int8 input) + float_bias[c] */
-    const float *float_bias;
+    const float *float_bias;   /* the layer's bias, or NULL (none) */
 } cnn_node_quant;
 cnn_node_quant cnn_node_quant_info(const cnn_node *n);
+/* How an eval forward with fusion up to `last` (NULL: the whole graph) computes int8
+   node n's output (docs/architecture.md, "int8 precision"): per output channel c
+   y = (float)acc * m[c] + b[c] (two roundings, no FMA; m, b: c_out floats each, filled
+   here) of the exact int32 sum acc, with the nodes in `folded` (n's fused batch norm;
+   when direct also its ReLU / ReLU6) computed by it; the rest of n's fusion chain
+   (residual add, activation) then runs in float. direct: the value is stored as int8
+   for its int8 readers, q = clamp(round_half_even(y), lo, hi), and they read those
+   integers as their quantised input. */
+typedef struct cnn_int8_output {
+    bool direct;
+    float lo, hi;      /* integers */
+    float out_scale;   /* the readers' input scale when the value is stored as int8
+                          (direct, or cnn_q8 of the float result after a residual add:
+                          the integers a reader computes itself), else 0 */
+    int n_folded;
+    const cnn_node *folded[4];
+} cnn_int8_output;
+cnn_status cnn_node_int8_output(cnn_node *n, const cnn_node *last, float *m, float *b, cnn_int8_output *o);
 /* Makes node n (an op with an int8 kernel: cnn_node_quant_info(n).capable) int8 with
    the per-tensor input scale input_scale: its weights quantized per output channel
    from its float weight, or, with weights and weight_scale given (a quantized
    checkpoint), taken as those integer values and scales; the float weight then holds
-   the dequantized values. The graph must be compiled. A bias that does not fit the
-   int32 accumulator at this scale stays float (cnn_node_quant.float_bias). */
+   the dequantized values. The graph must be compiled. */
 cnn_status cnn_node_set_int8(cnn_node *n, float input_scale, const float *weights,
                              const float *weight_scale);
 /* Makes an int8 node float again (its weight keeps the dequantized values). */

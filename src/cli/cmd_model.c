@@ -68,8 +68,7 @@ static const char *precision_str(const cnn_graph *g, const cnn_node *n, char *bu
         lo = q.weight_scale[c] < lo ? q.weight_scale[c] : lo;
         hi = q.weight_scale[c] > hi ? q.weight_scale[c] : hi;
     }
-    snprintf(buf, size, "int8 x*%.4g w*%.3g..%.3g%s", (double)q.input_scale, (double)lo, (double)hi,
-             q.float_bias ? " float bias" : "");
+    snprintf(buf, size, "int8 x*%.4g w*%.3g..%.3g", (double)q.input_scale, (double)lo, (double)hi);
     return buf;
 }
 

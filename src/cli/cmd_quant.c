@@ -87,9 +87,8 @@ int cmd_quantize(int argc, char **argv)
                 if (q.weight_scale[c] < lo) lo = q.weight_scale[c];
                 if (q.weight_scale[c] > hi) hi = q.weight_scale[c];
             }
-            printf("%-40.40s %-10s %-6s %12.6g %11.4g..%-11.4g%s\n", cnn_node_name(n), cnn_node_op(n),
-                   "int8", (double)q.input_scale, (double)lo, (double)hi,
-                   q.float_bias ? " (bias beyond int32: float)" : "");
+            printf("%-40.40s %-10s %-6s %12.6g %11.4g..%-11.4g\n", cnn_node_name(n), cnn_node_op(n),
+                   "int8", (double)q.input_scale, (double)lo, (double)hi);
             n_int8++;
         } else {
             bool kept = keep && strstr(keep, cnn_node_name(n));

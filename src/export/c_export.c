@@ -24,7 +24,7 @@ enum {
     H_ADAPTIVE = 1 << 5, H_ADD = 1 << 6, H_COPY = 1 << 7, H_SHUFFLE = 1 << 8, H_MULCH = 1 << 9,
     H_QCONV = 1 << 10, H_GLOBAL = 1 << 11, H_BIN = 1 << 12, H_UNARY = 1 << 13, H_GATHER = 1 << 14,
     H_PAD = 1 << 15, H_REDUCE = 1 << 16, H_MATMUL = 1 << 17, H_SOFTMAX = 1 << 18, H_LRN = 1 << 19,
-    H_CONVT = 1 << 20, H_QBIAS = 1 << 21,
+    H_CONVT = 1 << 20,
 };
 /* helpers that call <math.h> */
 #define H_MATH (H_BIN | H_UNARY | H_SOFTMAX | H_LRN)
@@ -46,6 +46,8 @@ typedef struct gen {
     bool int8;           /* int8 nodes as integer kernels */
     size_t weight_bytes;
     size_t qx_bytes;     /* largest quantized input of an int8 node */
+    const cnn_node *last; /* the exported output */
+    const bool *qdirect; /* by node id: the value is int8 (an int8 node's direct store) */
     bool math;           /* include <math.h> (HUGE_VALF) */
     bool failed;
 } gen;
@@ -170,7 +172,8 @@ static void emit_helpers(gen *g)
     }
     if (g->helpers & H_QCONV)
         out(g, "/* int8 (cnn.c's definition): xq = clamp(round_half_even(x / s), -127, 127), NaN -> 0;\n"
-               "   acc = b + sum xq * w exactly; y = (float)acc * m[o] */\n"
+               "   acc = sum xq * w exactly; y = (float)acc * m[o], then y + b[o]; with lohi\n"
+               "   stored as int8 for an int8 reader: clamp(round_half_even(y), lohi[0], lohi[1]) */\n"
                "static signed char q8(float x, float s)\n"
                "{\n"
                "    float v = x / s;\n"
@@ -181,21 +184,26 @@ static void emit_helpers(gen *g)
                "    return (signed char)(int)v;\n"
                "}\n\n"
                "static signed char qx[%zu];\n\n"
-               "/* p as conv(); s: input scale */\n"
-               "static void qconv(const float *x, float s, const signed char *w, const long *b, const float *m,\n"
-               "                  float *y, const int *p)\n"
+               "static const signed char *q8x(const float *x, float s, long n)\n"
+               "{\n"
+               "    long i;\n"
+               "    for (i = 0; i < n; i++) qx[i] = q8(x[i], s);\n"
+               "    return qx;\n"
+               "}\n\n"
+               "/* p as conv() */\n"
+               "static void qconv(const signed char *xq, const signed char *w, const float *m, const float *b,\n"
+               "                  float *y, const int *p, const float *lohi)\n"
                "{\n"
                "    int ci = p[0], id = p[1], ih = p[2], iw = p[3], co = p[4], od = p[5], oh = p[6], ow = p[7];\n"
                "    int g = p[20], cg = ci / g, og = co / g, o, z, r, c, k, a, q, e;\n"
-               "    long i, n = (long)ci * id * ih * iw;\n"
-               "    for (i = 0; i < n; i++) qx[i] = q8(x[i], s);\n"
                "    for (o = 0; o < co; o++)\n"
                "        for (z = 0; z < od; z++)\n"
                "            for (r = 0; r < oh; r++)\n"
                "                for (c = 0; c < ow; c++) {\n"
-               "                    long acc = b ? b[o] : 0;\n"
+               "                    long acc = 0, at = (((long)o * od + z) * oh + r) * ow + c;\n"
+               "                    float v;\n"
                "                    for (k = 0; k < cg; k++) {\n"
-               "                        const signed char *xc = qx + (long)((o / og) * cg + k) * id * ih * iw;\n"
+               "                        const signed char *xc = xq + (long)((o / og) * cg + k) * id * ih * iw;\n"
                "                        const signed char *wc = w + ((long)o * cg + k) * p[8] * p[9] * p[10];\n"
                "                        for (a = 0; a < p[8]; a++) {\n"
                "                            int zi = z * p[11] - p[14] + a * p[17];\n"
@@ -211,19 +219,18 @@ static void emit_helpers(gen *g)
                "                            }\n"
                "                        }\n"
                "                    }\n"
-               "                    y[(((long)o * od + z) * oh + r) * ow + c] = (float)acc * m[o];\n"
+               "                    v = (float)acc * m[o];\n"
+               "                    v = v + b[o];\n"
+               "                    if (!lohi) {\n"
+               "                        y[at] = v;\n"
+               "                        continue;\n"
+               "                    }\n"
+               "                    v = v > lohi[1] ? lohi[1] : v;\n"
+               "                    v = v < lohi[0] ? lohi[0] : v;\n"
+               "                    ((signed char *)y)[at] = (signed char)(int)((v + 12582912.0f) - 12582912.0f);\n"
                "                }\n"
                "}\n\n",
             g->qx_bytes ? g->qx_bytes : 1);
-    if (g->helpers & H_QBIAS)
-        out(g, "/* int8 layer whose bias is beyond int32: y = y + b[c] after qconv */\n"
-               "static void qbias(float *y, const float *b, int C, long S)\n"
-               "{\n"
-               "    int c;\n"
-               "    long i;\n"
-               "    for (c = 0; c < C; c++)\n"
-               "        for (i = 0; i < S; i++) y[c * S + i] = y[c * S + i] + b[c];\n"
-               "}\n\n");
     if (g->helpers & H_MAXPOOL)
         out(g, "/* p: C, H, W, OH, OW, kH, kW, sH, sW, pH, pW, dH, dW */\n"
                "static void maxpool(const float *x, float *y, const int *p)\n"
@@ -619,7 +626,7 @@ static cnn_status check_node(const cnn_node *n)
 }
 
 /* Plans the arena: roots, aliases, in-place ops, first-fit offsets; returns floats. */
-static size_t plan(cnn_node **nodes, const cnn_node *input, int last_id, xnode *x)
+static size_t plan(cnn_node **nodes, const cnn_node *input, int last_id, const bool *folded, xnode *x)
 {
     for (int i = 0; i <= last_id; i++) {
         cnn_node *n = nodes[i];
@@ -628,7 +635,7 @@ static size_t plan(cnn_node **nodes, const cnn_node *input, int last_id, xnode *
         if (n == input) x[i].k = K_INPUT, x[i].root = -1;
         else if (cnn_node_num_inputs(n) == 0 && !cnn_node_batched(n)) x[i].k = K_CONST, x[i].root = i;
         else if (cnn_node_num_inputs(n) == 0) x[i].k = K_SKIP, x[i].root = i;
-        else if (is(n, "reshape") || is(n, "dropout")) x[i].k = K_ALIAS, x[i].root = x[in_id(n, 0)].root;
+        else if (is(n, "reshape") || is(n, "dropout") || folded[i]) x[i].k = K_ALIAS, x[i].root = x[in_id(n, 0)].root;
         else x[i].k = K_OWN, x[i].root = i;
     }
     /* last uses by root, through aliases */
@@ -882,28 +889,35 @@ static cnn_status gen_node(gen *G, cnn_node *n, const xnode *x, cnn_node **nodes
         for (size_t i = 0; i < W; i++) out(G, "%s%d", i % 16 ? ", " : (i ? ",\n    " : "\n    "), q.weight[i]);
         out(G, "\n};\n");
         G->weight_bytes += W;
-        if (q.bias) {
-            out(G, "static const long qb%d[%d] = {", id, c->c_out);
-            for (int i = 0; i < c->c_out; i++) out(G, "%s%ldL", i % 8 ? ", " : (i ? ",\n    " : "\n    "), (long)q.bias[i]);
-            out(G, "\n};\n");
-            G->weight_bytes += 4 * (size_t)c->c_out;
-        }
+        /* the folded multiplier and bias of the library's eval forward with fusion */
+        float *mb = cnn_malloc((size_t)c->c_out * 2 * sizeof *mb);
+        if (!mb) return cnn_set_error(CNN_ERR_NOMEM, "export: out of memory");
+        cnn_int8_output io;
+        cnn_status st = cnn_node_int8_output(n, G->last, mb, mb + c->c_out, &io);
         snprintf(nm, sizeof nm, "qm%d", id);
-        CNN_CHECK(emit_array(G, n, nm, q.multiplier, (size_t)c->c_out));
+        if (st == CNN_OK) st = emit_array(G, n, nm, mb, (size_t)c->c_out);
+        snprintf(nm, sizeof nm, "qb%d", id);
+        if (st == CNN_OK) st = emit_array(G, n, nm, mb + c->c_out, (size_t)c->c_out);
+        cnn_free(mb);
+        CNN_CHECK(st);
         out(G, "static const int g%d[21] = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
                "%d, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n",
             id, c->c_in, c->in[0], c->in[1], c->in[2], c->c_out, c->out[0], c->out[1], c->out[2], c->k[0],
             c->k[1], c->k[2], c->s[0], c->s[1], c->s[2], c->p[0], c->p[1], c->p[2], c->d[0], c->d[1], c->d[2],
             c->groups);
-        char fs[40];
-        if (q.bias) BODY("    qconv(%s, %s, qw%d, qb%d, qm%d, %s, g%d);\n", a, flit(q.input_scale, fs, sizeof fs), id, id, id, y, id);
-        else BODY("    qconv(%s, %s, qw%d, 0, qm%d, %s, g%d);\n", a, flit(q.input_scale, fs, sizeof fs), id, id, y, id);
-        if (q.float_bias) {
-            snprintf(nm, sizeof nm, "qf%d", id);
-            CNN_CHECK(emit_array(G, n, nm, q.float_bias, (size_t)c->c_out));
-            BODY("    qbias(%s, qf%d, %d, %zu);\n", y, id, c->c_out, per_ex(n) / (size_t)c->c_out);
-            G->helpers |= H_QBIAS;
+        char fs[40], xs[160], lh[40];
+        int xi = in_id(n, 0);
+        if (xi >= 0 && G->qdirect[xi]) /* the producer stored our integers */
+            snprintf(xs, sizeof xs, "(const signed char *)(%s)", a);
+        else
+            snprintf(xs, sizeof xs, "q8x(%s, %s, %zu)", a, flit(q.input_scale, fs, sizeof fs),
+                     per_ex(cnn_node_input(n, 0)));
+        snprintf(lh, sizeof lh, "0");
+        if (io.direct) {
+            out(G, "static const float qr%d[2] = {%.1f, %.1f};\n", id, (double)io.lo, (double)io.hi);
+            snprintf(lh, sizeof lh, "qr%d", id);
         }
+        BODY("    qconv(%s, qw%d, qm%d, qb%d, %s, g%d, %s);\n", xs, id, id, id, y, id, lh);
         size_t xb = per_ex(cnn_node_input(n, 0));
         if (xb > G->qx_bytes) G->qx_bytes = xb;
         G->helpers |= H_QCONV;
@@ -1060,7 +1074,32 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
         return cnn_set_error(CNN_ERR_NOMEM, "export: out of memory");
     }
     for (int i = 0; i <= last; i++) nodes[i] = cnn_graph_node(g, i);
-    size_t arena = plan(nodes, input, last, x);
+    /* int8: the batch norms (and with an int8 store the activations) an int8 layer's
+       multiply-add computes alias its value; values stored as int8 */
+    bool *folded = cnn_calloc((size_t)last + 1, 2 * sizeof *folded), *qdirect = folded + last + 1;
+    cnn_status qs = folded ? CNN_OK : cnn_set_error(CNN_ERR_NOMEM, "export: out of memory");
+    for (int i = 0; int8 && qs == CNN_OK && i <= last; i++) {
+        cnn_conv_desc cd;
+        if (!cnn_node_quant_info(nodes[i]).int8 || !cnn_node_conv(nodes[i], &cd)) continue;
+        float *mb = cnn_malloc((size_t)cd.c_out * 2 * sizeof *mb);
+        cnn_int8_output io;
+        qs = mb ? cnn_node_int8_output(nodes[i], output, mb, mb + cd.c_out, &io)
+                : cnn_set_error(CNN_ERR_NOMEM, "export: out of memory");
+        cnn_free(mb);
+        if (qs != CNN_OK) break;
+        qdirect[i] = io.direct;
+        for (int j = 0; j < io.n_folded; j++) {
+            int f = cnn_node_index(io.folded[j]);
+            if (f > last) continue;
+            folded[f] = true;
+            qdirect[f] = io.direct;
+        }
+    }
+    if (qs != CNN_OK) {
+        cnn_free(x), cnn_free(body), cnn_free(nodes), cnn_free(folded);
+        return qs;
+    }
+    size_t arena = plan(nodes, input, last, folded, x);
     char hpath[4096], cpath[4096], htmp[4200], ctmp[4200];
     snprintf(hpath, sizeof hpath, "%s/%s.h", dir, name);
     snprintf(cpath, sizeof cpath, "%s/%s.c", dir, name);
@@ -1071,11 +1110,11 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
     char wtmp[4200];
     snprintf(wtmp, sizeof wtmp, "%s/%s.weights.tmp.%ld", dir, name, (long)getpid());
     if (int8 && !cnn_graph_num_int8(g)) {
-        cnn_free(x), cnn_free(body), cnn_free(nodes);
+        cnn_free(x), cnn_free(body), cnn_free(nodes), cnn_free(folded);
         return cnn_set_error(CNN_ERR_INVALID_ARG,
                              "export: --int8 needs a quantized model (cnn quantize); this one is float");
     }
-    gen G = {.int8 = int8};
+    gen G = {.int8 = int8, .last = output, .qdirect = qdirect};
     G.c = fopen(wtmp, "w+");
     cnn_status s = CNN_OK;
     if (!G.c) s = cnn_set_error(CNN_ERR_IO, "export: cannot create '%s': %s", wtmp, strerror(errno));
@@ -1166,5 +1205,6 @@ cnn_status cnn_export_c(cnn_graph *g, cnn_node *input, cnn_node *output, const c
     cnn_free(x);
     cnn_free(body);
     cnn_free(nodes);
+    cnn_free(folded);
     return s;
 }

@@ -247,9 +247,7 @@ typedef struct cnn_qnode {
     float in_scale;      /* per-tensor scale of the input activation */
     float *w_scale;      /* per output channel: weight = w_scale * int8 */
     float *m;            /* in_scale * w_scale: int32 accumulator -> float */
-    int32_t *b;          /* bias in accumulator units, or NULL */
-    bool float_bias;     /* b is NULL: the bias (params[1]) is beyond int32 at this
-                            scale and added in float after the multiplier */
+    float *fm, *fb;      /* this forward's folded multiplier and bias (quant.c) */
     int8_t *w;           /* int8 weights, the layout of params[0] */
     int32_t *wsum;       /* per output channel: sum of its int8 weights */
     size_t x_bytes;      /* the quantized input's scratch bytes (64-byte multiple) */

@@ -5,10 +5,14 @@
      weights  w_q = clamp(round_half_even(w / s_w[o]), -127, 127),
               s_w[o] = max |w[o, ...]| / 127 per output channel (1 if all zero);
      input    x_q = cnn_q8(x, s_x), s_x per tensor from calibration;
-     bias     b_q[o] = round_half_even(b[o] / (s_x * s_w[o])) (int32) when every
-              |b_q| < 2^30; else the layer keeps its bias in float;
-     output   y = (float)(b_q[o] + sum x_q * w_q) * (s_x * s_w[o]), or with a float
-              bias y = (float)(sum x_q * w_q) * (s_x * s_w[o]) + b[o] (two roundings).
+     output   acc = sum x_q * w_q exactly (int32), then one multiply-add per output
+              y = (float)acc * M[o] + B[o] (two roundings, no FMA) with
+              M[o] = s_x * s_w[o] and B[o] = b[o] (0 without a bias), or with a fused
+              batch norm (scale, shift) M[o] = s_x s_w[o] scale[o], B[o] = b[o] scale[o]
+              + shift[o]; a residual add and ReLU / ReLU6 after it in float. Stored as
+              int8 for int8 readers of input scale s (no residual add): M / s, B / s
+              and q = clamp(round_half_even(y), lo, hi), lo / hi from the activation
+              (none -127 / 127, ReLU 0 / 127, ReLU6 0 / min(127, round(6 / s))).
 
    Zero points are 0 everywhere (symmetric). The float weights of the node are
    replaced by s_w * w_q, so anything still reading them (backward, exporters) sees
@@ -72,19 +76,19 @@ cnn_status cnn_node_set_int8(cnn_node *n, float in_scale, const float *wq, const
             if (!isfinite(b->value.data[i]))
                 return cnn_set_error(CNN_ERR_INVALID_ARG, "'%s' element %zu is %g: refusing to quantize",
                                      b->name, i, (double)b->value.data[i]);
-    size_t bytes = align_b(sizeof(cnn_qnode)) + align_b(C * sizeof(float)) * 2 +
-                   align_b(C * sizeof(int32_t)) * 2 + align_b(numel);
+    size_t bytes = align_b(sizeof(cnn_qnode)) + align_b(C * sizeof(float)) * 4 +
+                   align_b(C * sizeof(int32_t)) + align_b(numel);
     cnn_qnode *q = cnn_calloc(1, bytes);
     if (!q) return cnn_node_error(n, CNN_ERR_NOMEM, "out of memory quantizing");
     char *p = (char *)q + align_b(sizeof *q);
     q->w_scale = (float *)p, p += align_b(C * sizeof(float));
     q->m = (float *)p, p += align_b(C * sizeof(float));
-    q->b = b ? (int32_t *)p : NULL, p += align_b(C * sizeof(int32_t));
+    q->fm = (float *)p, p += align_b(C * sizeof(float));
+    q->fb = (float *)p, p += align_b(C * sizeof(float));
     q->wsum = (int32_t *)p, p += align_b(C * sizeof(int32_t));
     q->w = (int8_t *)p;
     q->desc = d;
     q->in_scale = in_scale;
-    bool fbias = false; /* a bias beyond int32 at this scale: kept in float */
     for (size_t o = 0; o < C; o++) {
         const float *wo = w->value.data + o * K;
         float s;
@@ -113,19 +117,12 @@ cnn_status cnn_node_set_int8(cnn_node *n, float in_scale, const float *wq, const
         }
         q->w_scale[o] = s;
         q->m[o] = in_scale * s;
-        if (b) {
-            double bq = nearbyint((double)b->value.data[o] / ((double)in_scale * (double)s));
-            if (!(fabs(bq) < 1073741824.0)) fbias = true; /* 2^30: leaves room for the sum */
-            else q->b[o] = (int32_t)bq;
-        }
     }
-    if (fbias) q->b = NULL; /* the executor adds params[1] after the multiplier */
     for (size_t o = 0; o < C; o++) {
         int32_t t = 0;
         for (size_t k = 0; k < K; k++) t += q->w[o * K + k];
         q->wsum[o] = t;
     }
-    q->float_bias = fbias;
     /* the float weights become what the int8 kernel computes with */
     for (size_t o = 0; o < C; o++)
         for (size_t k = 0; k < K; k++)
@@ -182,6 +179,85 @@ static float readers_scale(const cnn_node *n, const cnn_ctx *ctx)
     return s;
 }
 
+/* The per-channel M, B of the one multiply-add (top of this file; docs/architecture.md,
+   "int8 precision") into q->fm / q->fb: the dequantiser, the bias and, with scale /
+   shift (a fused batch norm), its affine; with s_out > 0 (stored as int8) divided by
+   s_out, and *lo / *hi from the activation act (0 none, 1 ReLU, 2 ReLU6). Each
+   operation rounded on its own (no FMA): every implementation (ref, cpu, the C
+   export through cnn_node_int8_output) uses these floats. False when some folded
+   constant is not finite (then not stored as int8 directly). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
+static bool fold(const cnn_node *n, const float *scale, const float *shift, int act, float s_out,
+                 float *lo, float *hi)
+{
+    const cnn_qnode *q = n->q;
+    const float *bias = n->n_params > 1 ? n->params[1]->value.data : NULL;
+    bool ok = true;
+    /* |acc| <= 127 * 127 * K: direct only where |y| stays below 2^30 (the cpu store
+       converts y to int32 before it clamps) */
+    double amax = 16129.0 * (double)per_oc(&q->desc);
+    for (int o = 0; o < q->desc.c_out; o++) {
+        float mo = q->m[o], bo = bias ? bias[o] : 0.0f;
+        if (scale) {
+            mo = mo * scale[o];
+            bo = bo * scale[o];
+            bo = bo + shift[o];
+        }
+        if (s_out > 0.0f) {
+            mo = mo / s_out;
+            bo = bo / s_out;
+            ok = ok && isfinite(mo) && isfinite(bo) && amax * fabs((double)mo) + fabs((double)bo) < 1073741824.0;
+        }
+        q->fm[o] = mo;
+        q->fb[o] = bo;
+    }
+    if (s_out > 0.0f) {
+        *lo = act ? 0.0f : -127.0f;
+        *hi = 127.0f;
+        if (act == 2) {
+            float t = 6.0f / s_out;
+            if (t < 127.0f) *hi = (t + 12582912.0f) - 12582912.0f; /* round half to even */
+        }
+    }
+    return ok;
+}
+
+/* How int8 node n stores its output under epilogue e (NULL: none) when its int8
+   readers share input scale s_out (0: a float output): ep for conv_forward_s8, the
+   multiplier / bias in q->fm / q->fb; *in_store false when e's activation cannot run
+   in the store (it then runs after, with the float epilogue: only the dequantiser and
+   the bias are folded). o (may be NULL) says what is folded. */
+static void plan_store(const cnn_node *n, const cnn_epilogue *e, float s_out, cnn_s8_epilogue *ep,
+                       bool *in_store, cnn_int8_output *o)
+{
+    const cnn_epi_parts p = cnn_epi_split(e);
+    *in_store = !p.act || p.act->act == CNN_ACT_RELU || p.act->act == CNN_ACT_RELU6;
+    int act = p.act && *in_store ? (p.act->act == CNN_ACT_RELU ? 1 : 2) : 0;
+    *ep = (cnn_s8_epilogue){.bias = n->q->fb, .wsum = n->q->wsum};
+    if (o) *o = (cnn_int8_output){0};
+    if (!*in_store) {
+        fold(n, NULL, NULL, 0, 0.0f, NULL, NULL);
+        return;
+    }
+    float lo = 0.0f, hi = 0.0f;
+    if (s_out > 0.0f && !p.res && fold(n, p.scale, p.shift, act, s_out, &lo, &hi)) {
+        ep->direct = true, ep->q_lo = lo, ep->q_hi = hi;
+    } else {
+        fold(n, p.scale, p.shift, act, 0.0f, NULL, NULL);
+        *ep = (cnn_s8_epilogue){.bias = n->q->fb, .wsum = n->q->wsum, .res = p.res, .act = act, .q_out = s_out};
+    }
+    if (!o) return;
+    o->direct = ep->direct, o->lo = lo, o->hi = hi, o->out_scale = s_out;
+    const cnn_fusion *f = n->fusion;
+    for (int j = 0; e && f && j < f->n_links; j++) {
+        const cnn_node *v = f->link[j];
+        if (v->op->epilogue_kind == CNN_EPI_AFFINE || (ep->direct && v->op->epilogue_kind == CNN_EPI_ACT))
+            o->folded[o->n_folded++] = v;
+    }
+}
+
 /* Runs the node and the epilogue the executor planned for it (ctx->epi: batch norm's
    affine, residual add, activation): in the int8 kernel's store when its activation is
    none / ReLU / ReLU6, else with the backend's float epilogue after it. */
@@ -199,18 +275,39 @@ cnn_status cnn_qnode_forward(cnn_node *n, const cnn_ctx *ctx)
     cnn_conv_desc d = q->desc;
     d.n = ctx->batch;
     const cnn_epilogue *e = ctx->epi;
-    const cnn_epi_parts p = cnn_epi_split(e);
-    cnn_s8_epilogue ep = {.bias = q->float_bias ? n->params[1]->value.data : NULL,
-                          .wsum = q->wsum, .scale = p.scale, .shift = p.shift, .res = p.res};
-    /* the store applies ReLU and ReLU6 only */
-    bool in_store = !p.act || p.act->act == CNN_ACT_RELU || p.act->act == CNN_ACT_RELU6;
-    if (p.act && in_store) ep.act = p.act->act == CNN_ACT_RELU ? 1 : 2;
-    q->q_out = in_store ? readers_scale(n, ctx) : 0.0f;
-    ep.q_out = q->q_out;
-    if (!in_store) /* only the float bias in the store; the rest after it */
-        ep = (cnn_s8_epilogue){.bias = ep.bias, .wsum = ep.wsum};
-    ctx->be->conv_forward_s8(&d, xq, q->w, q->b, q->m, &ep, n->out.data, (char *)ctx->scratch + q->x_bytes);
+    cnn_s8_epilogue ep;
+    bool in_store;
+    float s_out = readers_scale(n, ctx);
+    plan_store(n, e, s_out, &ep, &in_store, NULL);
+    q->q_out = in_store ? s_out : 0.0f;
+    ctx->be->conv_forward_s8(&d, xq, q->w, NULL, q->fm, &ep, n->out.data, (char *)ctx->scratch + q->x_bytes);
     if (e && !in_store) ctx->be->epilogue(e, n->out.data);
+    return CNN_OK;
+}
+
+cnn_status cnn_node_int8_output(cnn_node *n, const cnn_node *last, float *m, float *b, cnn_int8_output *o)
+{
+    if (!n || !o || !m || !b)
+        return cnn_set_error(CNN_ERR_INVALID_ARG, "int8 output: %s is NULL", n ? "an argument" : "node");
+    if (!n->q) return cnn_node_error(n, CNN_ERR_INVALID_ARG, "int8 output: the node is not int8");
+    cnn_graph *g = n->g;
+    /* the context of an eval forward_until(last) (exec.c) */
+    cnn_ctx ctx = {.fused = !g->no_fusion, .batch = 1, .be = cnn_backend_get(), .last = last};
+    if (ctx.fused && last) {
+        const cnn_node *root = last->fusion ? last : last->fused_into;
+        if (root && root->fusion->tail != last) ctx.unfused = root;
+    }
+    cnn_epilogue epi;
+    const cnn_epilogue *e = NULL;
+    if (ctx.fused && n->fusion && n != ctx.unfused) {
+        cnn_fusion_describe(n, &ctx, &epi);
+        e = &epi;
+    }
+    cnn_s8_epilogue ep;
+    bool in_store;
+    plan_store(n, e, readers_scale(n, &ctx), &ep, &in_store, o);
+    memcpy(m, n->q->fm, (size_t)n->q->desc.c_out * sizeof *m);
+    memcpy(b, n->q->fb, (size_t)n->q->desc.c_out * sizeof *b);
     return CNN_OK;
 }
 
@@ -226,9 +323,9 @@ cnn_node_quant cnn_node_quant_info(const cnn_node *n)
         r.weight_scale = n->q->w_scale;
         r.weight_elems = cnn_tensor_numel(&n->params[0]->value);
         r.weight = n->q->w;
-        r.bias = n->q->b;
+        r.bias = NULL;
         r.multiplier = n->q->m;
-        r.float_bias = n->q->float_bias ? n->params[1]->value.data : NULL;
+        r.float_bias = n->n_params > 1 ? n->params[1]->value.data : NULL;
     }
     return r;
 }

@@ -486,11 +486,18 @@ void cnn_quantize_s8(const float *x, size_t n, float s, int8_t *q);
    2 relu6 (y < 0 ? 0 : y, then > 6 ? 6). With q_out > 0 the result is stored as
    int8 instead, cnn_q8(y, q_out), element i at byte i of the output buffer (int8
    activations between int8 layers: q_out is the consumer's input scale, so the
-   consumer reads the integers it would have computed itself). */
+   consumer reads the integers it would have computed itself).
+   direct: the requantising store of int8 precision's definition (one multiply-add per
+   output): m and bias already hold the output scale, batch norm and activation
+   (quant.c folds them), the store is int8 q = clamp(round_half_even(y), q_lo, q_hi)
+   of y = (float)acc * m[o] + bias[o] (two roundings, no FMA), for |y| < 2^30 (the
+   caller's bound); scale, shift, res, act and q_out are not read. */
 typedef struct cnn_s8_epilogue {
     const float *bias, *scale, *shift, *res;
     int act;
     float q_out;
+    bool direct;
+    float q_lo, q_hi; /* integers, -127 <= q_lo <= q_hi <= 127 */
     /* optional (NULL: a kernel that needs it computes it): per output channel the sum
        of its int8 weights, a constant of the layer (cpu's unsigned-input kernels) */
     const int32_t *wsum;

@@ -221,7 +221,8 @@ static void test_int8_state(void **state)
     assert_int_equal(q.channels, 4);
     assert_int_equal(q.weight_elems, 4 * 3 * 3 * 3);
     assert_non_null(q.weight);
-    assert_non_null(q.bias); /* the conv has a bias */
+    assert_null(q.bias);
+    assert_non_null(q.float_bias); /* the conv has a bias, added after the multiplier */
     const float *w = cnn_node_param_at(m.c, 0)->value.data;
     for (int o = 0; o < 4; o++) {
         assert_true(q.multiplier[o] == q.input_scale * q.weight_scale[o]);

@@ -6,7 +6,7 @@
    > 1), each through the AVX-512 VNNI kernels (depthwise with VBMI and without) and
    without them, with and without the
    fused epilogue (float bias, batch norm, residual, ReLU / ReLU6), storing float or
-   requantised int8 output. Also the activation rounding cnn_q8 on its edge cases. */
+   requantised int8 output, and the direct int8 store (multiply-add, clamp, round). Also the activation rounding cnn_q8 on its edge cases. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +158,45 @@ static void run_case_ep(const cnn_conv_desc *c, bool bias, int epk)
         }
     }
     assert_int_equal(bad, 0);
+    /* the direct store (int8 precision's one multiply-add per output): m and a float
+       bias scaled so that values reach past the clamps, which cycle through none /
+       ReLU / ReLU6 at an odd 6 / s */
+    float amax_acc = 0.0f;
+    for (size_t i = 0; i < ys; i++) amax_acc = fmaxf(amax_acc, fabsf(y_flt[i]));
+    float *md = malloc(2 * (size_t)c->c_out * sizeof *md);
+    assert_non_null(md);
+    for (int o = 0; o < c->c_out; o++) {
+        md[o] = (0.5f + cnn_rng_uniform(&g_rng)) * 300.0f / (amax_acc > 0.0f ? amax_acc : 1.0f);
+        md[c->c_out + o] = (cnn_rng_uniform(&g_rng) - 0.5f) * 40.0f;
+    }
+    static const float los[] = {-127.0f, 0.0f, 0.0f}, his[] = {127.0f, 127.0f, 37.0f};
+    static int g_dk;
+    int dk = g_dk++ % 3;
+    cnn_s8_epilogue ed = {.bias = md + c->c_out, .direct = true, .q_lo = los[dk], .q_hi = his[dk],
+                          .wsum = wsum};
+    memset(y_cpu, 0x55, ys * sizeof *y_cpu);
+    memset(yq_ref, 0x55, ys * sizeof *yq_ref);
+    cnn_backend_ref.conv_forward_s8(c, x, w, b, md, &ed, yq_ref, s_ref);
+    cnn_backend_cpu.conv_forward_s8(c, x, w, b, md, &ed, y_cpu, s_cpu);
+    size_t clamped = 0;
+    for (size_t i = 0; i < ys; i++) {
+        int o = (int)(i / out_sp % (size_t)c->c_out);
+        volatile float t = y_flt[i] * md[o]; /* one rounding per operation */
+        t = t + md[c->c_out + o];
+        float v = t;
+        v = v > his[dk] ? his[dk] : v;
+        v = v < los[dk] ? los[dk] : v;
+        clamped += v != t;
+        int8_t want = (int8_t)lrintf(v); /* half to even in the default rounding mode */
+        if (qr[i] != want || qc[i] != want) {
+            if (bad++ < 3)
+                fprintf(stderr, "FAILED direct n=%d ci=%d co=%d g=%d k=%d at %zu: want %d ref %d cpu %d\n",
+                        c->n, c->c_in, c->c_out, c->groups, c->k[1], i, want, qr[i], qc[i]);
+        }
+    }
+    assert_int_equal(bad, 0);
+    assert_true(clamped > 0 || ys < 8);
+    free(md);
     free(yq_ref);
     free(x), free(w), free(b), free(m), free(y_ref), free(y_cpu), free(y_flt);
     free(xf), free(wf), free(bf), free(s_ref), free(s_cpu), free(s_flt), free(sc), free(res), free(fb);

@@ -190,6 +190,20 @@ exact:;
     return _mm512_cvttps_epi32(v);
 }
 
+/* The direct store (cnn_s8_epilogue.direct; docs/architecture.md, "int8 precision"):
+   f = (float)acc * m, plus b (the channel's folded bias, 0 without), rounded half to
+   even by the conversion, narrowed with saturation and clamped to [lo, hi] as bytes:
+   clamping the integer equals rounding the clamped float (lo, hi are integers), and
+   quant.c stores directly only where |f| < 2^30, so the conversion never overflows.
+   A full vector as a plain 16-byte store (the masked narrowing store is slow). */
+TGT static INL void direct_store(__m512 f, __m512 b, __m128i lo, __m128i hi, void *y, size_t i, __mmask16 mk)
+{
+    __m512i r = _mm512_cvt_roundps_epi32(_mm512_add_ps(f, b), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m128i q = _mm_min_epi8(_mm_max_epi8(_mm512_cvtsepi32_epi8(r), lo), hi);
+    if (mk == 0xffff) _mm_storeu_si128((__m128i *)((int8_t *)y + i), q);
+    else _mm_mask_storeu_epi8((int8_t *)y + i, mk, q);
+}
+
 /* The epilogue every kernel here gets: the caller's, plus the output quantiser's
    reciprocal (made once per call by cnn_vnni_s8_forward). Kernels take a pointer to
    .e, the first member, and store16 converts it back. */
@@ -217,6 +231,8 @@ typedef struct epk {
     const float *bias, *scale, *shift, *res;
     int act; /* 0 none, 1 relu, 2 relu6 */
     bool q;  /* int8 output through qv */
+    bool d;  /* the direct store */
+    float lo, hi;
     q8v qv;
 } epk;
 
@@ -224,6 +240,7 @@ static INL epk epk_of(const cnn_s8_epilogue *ep)
 {
     epk e = {0};
     if (!ep) return e;
+    if (ep->direct) return (epk){.bias = ep->bias, .d = true, .lo = ep->q_lo, .hi = ep->q_hi};
     e = (epk){.bias = ep->bias, .scale = ep->scale, .shift = ep->shift, .res = ep->res, .act = ep->act,
               .q = ep->q_out > 0.0f};
     if (e.q) e.qv = ((const vep *)ep)->q;
@@ -232,11 +249,13 @@ static INL epk epk_of(const cnn_s8_epilogue *ep)
 
 typedef struct epc {
     __m512 m, bias, scale, shift;
+    __m128i lo, hi;
 } epc;
 
 TGT static INL epc epc_of(const epk *e, float m, int o)
 {
-    epc c = {.m = _mm512_set1_ps(m)};
+    epc c = {.m = _mm512_set1_ps(m), .bias = _mm512_setzero_ps()};
+    if (e->d) c.lo = _mm_set1_epi8((char)(int)e->lo), c.hi = _mm_set1_epi8((char)(int)e->hi);
     if (e->bias) c.bias = _mm512_set1_ps(e->bias[o]);
     if (e->scale) c.scale = _mm512_set1_ps(e->scale[o]);
     if (e->shift) c.shift = _mm512_set1_ps(e->shift[o]);
@@ -249,6 +268,10 @@ TGT static INL void epi_store(const epk *e, const epc *c, __m512i acc, const flo
                               __mmask16 mk)
 {
     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), c->m);
+    if (e->d) {
+        direct_store(f, c->bias, c->lo, c->hi, y, i, mk);
+        return;
+    }
     const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
     if (e->bias) f = _mm512_add_ps(f, c->bias);
     if (e->scale) f = _mm512_mul_ps(f, c->scale);
@@ -588,14 +611,19 @@ static void run_jobs(long n, long grain, bool par, cnn_range_fn fn, void *ctx)
     cnn_parallel_range(n, grain > 0 ? grain : (n + 7) / 8, 0, fn, ctx);
 }
 
-/* one dense call's arguments and shape, for its job loops */
-typedef struct djob {
+/* the arguments of one cnn_vnni_s8_forward call, for the job loops of its kernels */
+typedef struct s8call {
     const cnn_conv_desc *c;
     const int8_t *x, *w;
     const int32_t *b;
     const float *m;
     const cnn_s8_epilogue *ep;
     float *y;
+} s8call;
+
+/* one dense call's arguments and shape, for its job loops */
+typedef struct djob {
+    s8call a;
     int8_t *xp;
     int32_t *bc;
     int G, cg, og, K, OH;
@@ -611,11 +639,11 @@ TGT static void dense_panels(void *arg, long lo, long hi, int slot)
 {
     (void)slot;
     const djob *j = arg;
-    const cnn_conv_desc *c = j->c;
+    const cnn_conv_desc *c = j->a.c;
     for (long pn = lo; pn < hi; pn++) {
         int n = (int)(pn / j->G), g = (int)(pn % j->G);
         int8_t *xpn = j->xp + (size_t)pn * j->panel;
-        const int8_t *xg = j->x + ((size_t)n * c->c_in + (size_t)g * j->cg) * j->in_sp;
+        const int8_t *xg = j->a.x + ((size_t)n * c->c_in + (size_t)g * j->cg) * j->in_sp;
         if (j->taps)
             for (long ch = 0; ch < j->chunks; ch++) {
                 size_t p0 = (size_t)ch * 64;
@@ -624,7 +652,7 @@ TGT static void dense_panels(void *arg, long lo, long hi, int slot)
         else
             pack_rows(c, xg, j->K, j->Pp, xpn, 0, j->OH);
         for (long pbi = 0; pbi < j->pb; pbi++)
-            for (long obi = 0; obi < j->ob; obi++) gemm_block(c, j->w, xpn, j->bc, j->m, j->ep, j->y, pn, pbi, obi);
+            for (long obi = 0; obi < j->ob; obi++) gemm_block(c, j->a.w, xpn, j->bc, j->a.m, j->a.ep, j->a.y, pn, pbi, obi);
     }
 }
 
@@ -634,11 +662,11 @@ TGT static void dense_pack(void *arg, long lo, long hi, int slot)
 {
     (void)slot;
     const djob *j = arg;
-    const cnn_conv_desc *c = j->c;
+    const cnn_conv_desc *c = j->a.c;
     for (long r = lo; r < hi; r++) {
         if (r >= j->pjobs) {
             int o0 = (int)(r - j->pjobs) * 64, o1 = o0 + 64 < c->c_out ? o0 + 64 : c->c_out;
-            bias_comp(j->w, j->K, j->b, j->ep ? j->ep->wsum : NULL, j->bc, o0, o1);
+            bias_comp(j->a.w, j->K, j->a.b, j->a.ep ? j->a.ep->wsum : NULL, j->bc, o0, o1);
             continue;
         }
         if (j->taps) {
@@ -648,14 +676,14 @@ TGT static void dense_pack(void *arg, long lo, long hi, int slot)
             size_t p0 = (size_t)ch * 64;
             int kq0 = (int)(sl * j->kqs), kq1 = kq0 + (int)j->kqs < K4 ? kq0 + (int)j->kqs : K4;
             if (kq0 < kq1)
-                pack_taps(c, j->x + ((size_t)n * c->c_in + (size_t)g * j->cg) * j->in_sp, j->K, j->Pp,
+                pack_taps(c, j->a.x + ((size_t)n * c->c_in + (size_t)g * j->cg) * j->in_sp, j->K, j->Pp,
                           j->xp + (size_t)pn * j->panel, p0, j->P - p0 < 64 ? (int)(j->P - p0) : 64, kq0, kq1);
             continue;
         }
         long pn = r / j->OH;
         int oh = (int)(r % j->OH);
         int n = (int)(pn / j->G), g = (int)(pn % j->G);
-        pack_rows(c, j->x + ((size_t)n * c->c_in + (size_t)g * j->cg) * j->in_sp, j->K, j->Pp,
+        pack_rows(c, j->a.x + ((size_t)n * c->c_in + (size_t)g * j->cg) * j->in_sp, j->K, j->Pp,
                   j->xp + (size_t)pn * j->panel, oh, oh + 1);
     }
 }
@@ -669,7 +697,7 @@ TGT static void dense_gemm(void *arg, long lo, long hi, int slot)
     const djob *j = arg;
     for (long jb = lo; jb < hi; jb++) {
         long pn = jb / (j->pb * j->ob), rest = jb % (j->pb * j->ob);
-        gemm_block(j->c, j->w, j->xp + (size_t)pn * j->panel, j->bc, j->m, j->ep, j->y, pn, rest % j->pb,
+        gemm_block(j->a.c, j->a.w, j->xp + (size_t)pn * j->panel, j->bc, j->a.m, j->a.ep, j->a.y, pn, rest % j->pb,
                    rest / j->pb);
     }
 }
@@ -677,7 +705,7 @@ TGT static void dense_gemm(void *arg, long lo, long hi, int slot)
 TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                       const float *m, const cnn_s8_epilogue *ep, float *y, void *scratch)
 {
-    djob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .G = c->groups};
+    djob j = {.a = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y}, .G = c->groups};
     j.cg = c->c_in / j.G, j.og = c->c_out / j.G, j.K = (int)kdim(c), j.OH = c->out[1];
     j.K4 = (size_t)(j.K + 3) / 4, j.P = (size_t)j.OH * c->out[2], j.Pp = rup(j.P, 16);
     j.in_sp = (size_t)c->in[1] * c->in[2], j.panel = j.K4 * j.Pp * 4;
@@ -713,12 +741,7 @@ TGT static void dense(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, 
    epilogue and store run as one vector per image. */
 #define LIN_OB 16
 typedef struct ljob {
-    const cnn_conv_desc *c;
-    const int8_t *x, *w;
-    const int32_t *b;
-    const float *m;
-    const cnn_s8_epilogue *ep;
-    float *y;
+    s8call a;
     const int32_t *sx; /* per image: sum of its inputs */
 } ljob;
 
@@ -732,8 +755,8 @@ static bool is_linear(const cnn_conv_desc *c)
    t[i][o - o0 + oo] */
 TGT static INL void lin_block(const ljob *j, int NI, int n0, int o0, int no, int32_t t[][LIN_OB], int ob0)
 {
-    int K = j->c->c_in;
-    const int8_t *x = j->x + (size_t)n0 * K, *w = j->w + (size_t)o0 * K;
+    int K = j->a.c->c_in;
+    const int8_t *x = j->a.x + (size_t)n0 * K, *w = j->a.w + (size_t)o0 * K;
     __m512i acc[4][4];
     _Pragma("GCC unroll 4")
     for (int q = 0; q < 4; q++)
@@ -763,14 +786,14 @@ TGT static void lin_chunks(void *arg, long lo, long hi, int slot)
 {
     (void)slot;
     const ljob *j = arg;
-    const cnn_conv_desc *c = j->c;
-    const cnn_s8_epilogue *ep = j->ep;
+    const cnn_conv_desc *c = j->a.c;
+    const cnn_s8_epilogue *ep = j->a.ep;
     int O = c->c_out, N = c->n;
     for (long ch = lo; ch < hi; ch++) {
         int o0 = (int)ch * LIN_OB, nob = O - o0 < LIN_OB ? O - o0 : LIN_OB;
         __mmask16 mk = (__mmask16)((1u << nob) - 1u);
-        __m512i bv = j->b ? _mm512_maskz_loadu_epi32(mk, j->b + o0) : _mm512_setzero_si512();
-        __m512 mv = _mm512_maskz_loadu_ps(mk, j->m + o0);
+        __m512i bv = j->a.b ? _mm512_maskz_loadu_epi32(mk, j->a.b + o0) : _mm512_setzero_si512();
+        __m512 mv = _mm512_maskz_loadu_ps(mk, j->a.m + o0);
         for (int n0 = 0; n0 < N; n0 += 4) {
             int ni = N - n0 < 4 ? N - n0 : 4;
             int32_t t[4][LIN_OB];
@@ -787,6 +810,12 @@ TGT static void lin_chunks(void *arg, long lo, long hi, int slot)
                 size_t yo = (size_t)(n0 + i) * O + o0;
                 __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mk, t[i]), bv);
                 __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mv);
+                if (ep && ep->direct) {
+                    direct_store(f, ep->bias ? _mm512_maskz_loadu_ps(mk, ep->bias + o0) : _mm512_setzero_ps(),
+                                 _mm_set1_epi8((char)(int)ep->q_lo), _mm_set1_epi8((char)(int)ep->q_hi), j->a.y,
+                                 yo, mk);
+                    continue;
+                }
                 if (ep) { /* cnn_s8_epilogue_apply's operations, channel per lane */
                     const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
                     if (ep->bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mk, ep->bias + o0));
@@ -800,7 +829,7 @@ TGT static void lin_chunks(void *arg, long lo, long hi, int slot)
                         f = _mm512_mask_mov_ps(f, _mm512_cmp_ps_mask(f, six, _CMP_GT_OQ), six);
                     }
                 }
-                store16(ep, j->y, yo, f, mk);
+                store16(ep, j->a.y, yo, f, mk);
             }
         }
     }
@@ -820,7 +849,7 @@ TGT static void linear_s8(const cnn_conv_desc *c, const int8_t *x, const int8_t 
         }
         sx[n] = _mm512_reduce_add_epi32(s);
     }
-    ljob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .sx = sx};
+    ljob j = {.a = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y}, .sx = sx};
     long chunks = (c->c_out + LIN_OB - 1) / LIN_OB;
     double macs = (double)N * K * c->c_out;
     cnn_parallel_range(chunks, 1, chunks > 1 && macs > 262144.0 ? 0 : 1, lin_chunks, &j);
@@ -986,12 +1015,7 @@ static bool dw_vbmi_fits(const cnn_conv_desc *c)
 
 /* dw_vbmi's (image, channel) planes [lo, hi): flat (f) or by rows */
 typedef struct dwjob {
-    const cnn_conv_desc *c;
-    const int8_t *x, *w;
-    const int32_t *b;
-    const float *m;
-    const cnn_s8_epilogue *ep;
-    float *y;
+    s8call a;
     const dwg *d;
     const dwf *f;
     __m512i idx;
@@ -1002,19 +1026,19 @@ TGT_VBMI static void dw_jobs(void *arg, long lo, long hi, int slot)
 {
     (void)slot;
     const dwjob *j = arg;
-    const cnn_conv_desc *c = j->c;
+    const cnn_conv_desc *c = j->a.c;
     int KH = j->KH, KW = j->KW, G4 = j->G4;
     size_t in_sp = (size_t)c->in[1] * c->in[2], out_sp = (size_t)c->out[1] * c->out[2];
-    const epk e = epk_of(j->ep);
+    const epk e = epk_of(j->a.ep);
     for (long job = lo; job < hi; job++) {
         int ch = (int)(job % c->c_in);
-        const int8_t *xp = j->x + (size_t)job * in_sp, *wp = j->w + (size_t)ch * KH * KW;
+        const int8_t *xp = j->a.x + (size_t)job * in_sp, *wp = j->a.w + (size_t)ch * KH * KW;
         size_t yp = (size_t)job * out_sp;
         const float *rp = e.res ? e.res + yp : NULL;
-        int32_t bo = j->b ? j->b[ch] : 0;
-        if (j->f) dw_plane_flat(j->f, j->idx, xp, wp, KW, bo, j->m[ch], &e, ch, rp, j->y, yp);
-        else if (KH == 3 && G4 == 1) dw_plane(j->d, 3, 1, xp, wp, KW, bo, j->m[ch], &e, ch, rp, j->y, yp);
-        else dw_plane(j->d, KH, G4, xp, wp, KW, bo, j->m[ch], &e, ch, rp, j->y, yp);
+        int32_t bo = j->a.b ? j->a.b[ch] : 0;
+        if (j->f) dw_plane_flat(j->f, j->idx, xp, wp, KW, bo, j->a.m[ch], &e, ch, rp, j->a.y, yp);
+        else if (KH == 3 && G4 == 1) dw_plane(j->d, 3, 1, xp, wp, KW, bo, j->a.m[ch], &e, ch, rp, j->a.y, yp);
+        else dw_plane(j->d, KH, G4, xp, wp, KW, bo, j->a.m[ch], &e, ch, rp, j->a.y, yp);
     }
 }
 
@@ -1049,7 +1073,7 @@ TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8
              .dh = c->d[1], .nb = nb, .idx = idx, .mks = mks, .m16s = m16s, .zrow = zrow};
     long jobs = (long)c->n * c->c_in;
     bool par = (double)jobs * OH * OW * KH * KW > 65536.0;
-    dwjob j = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y, .d = &d, .idx = idx[0], .KH = KH,
+    dwjob j = {.a = {.c = c, .x = x, .w = w, .b = b, .m = m, .ep = ep, .y = y}, .d = &d, .idx = idx[0], .KH = KH,
                .KW = KW, .G4 = G4};
     dwf f;
     if (dw_flat_ok(c) && g_dw_flat) {
@@ -1064,6 +1088,20 @@ TGT_VBMI static void dw_vbmi(const cnn_conv_desc *c, const int8_t *x, const int8
    an FMA per tap. Other strides, or rows too wide for the row buffer: masked byte loads
    per tap. One (image, channel) plane per job. */
 #define DW_ROWBUF 8192 /* floats */
+/* depthwise()'s store of the integer sums a of nl outputs at output element i:
+   (float)a * m, then the direct store or the epilogue (rp: the residual there) */
+TGT static INL void dw_store(const cnn_s8_epilogue *ep, int ch, __m512i a, __m512 mo, __m512 db, __m128i lo,
+                             __m128i hi, const float *rp, void *y, size_t i, int nl)
+{
+    __mmask16 mk = (__mmask16)((1u << nl) - 1u);
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
+    if (ep && ep->direct) {
+        direct_store(f, db, lo, hi, y, i, mk);
+        return;
+    }
+    store16(ep, y, i, epilogue(ep, ch, f, rp, mk), mk);
+}
+
 TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t *w, const int32_t *b,
                           const float *m, const cnn_s8_epilogue *ep, float *y)
 {
@@ -1084,6 +1122,10 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
         const float *rp = ep && ep->res ? ep->res + (size_t)job * OH * OW : NULL;
         __m512i bo = _mm512_set1_epi32(b ? b[ch] : 0);
         __m512 mo = _mm512_set1_ps(m[ch]);
+        const bool dir = ep && ep->direct;
+        const __m512 dbias = dir && ep->bias ? _mm512_set1_ps(ep->bias[ch]) : _mm512_setzero_ps();
+        const __m128i dlo = _mm_set1_epi8((char)(dir ? (int)ep->q_lo : 0)),
+                      dhi = _mm_set1_epi8((char)(dir ? (int)ep->q_hi : 0));
         float wf[64];
         bool small = KH * KW <= 64;
         if (small)
@@ -1123,11 +1165,8 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
                             acc = _mm512_fmadd_ps(xv, _mm512_set1_ps(wf[kh * KW + kw]), acc);
                         }
                     }
-                    __m512i a = _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo);
-                    __mmask16 mk = (__mmask16)((1u << nl) - 1u);
-                    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
-                    f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
-                    store16(ep, y, yp + (size_t)oh * OW + ow0, f, mk);
+                    dw_store(ep, ch, _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo), mo, dbias, dlo, dhi,
+                             rp ? rp + (size_t)oh * OW + ow0 : NULL, y, yp + (size_t)oh * OW + ow0, nl);
                 }
             }
             continue;
@@ -1147,11 +1186,8 @@ TGT static void depthwise(const cnn_conv_desc *c, const int8_t *x, const int8_t 
                         acc = _mm512_fmadd_ps(xv, _mm512_set1_ps(wv), acc);
                     }
                 }
-                __m512i a = _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo);
-                __mmask16 mk = (__mmask16)((1u << nl) - 1u);
-                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), mo);
-                f = epilogue(ep, ch, f, rp ? rp + (size_t)oh * OW + ow0 : NULL, mk);
-                store16(ep, y, yp + (size_t)oh * OW + ow0, f, mk);
+                dw_store(ep, ch, _mm512_add_epi32(_mm512_cvtps_epi32(acc), bo), mo, dbias, dlo, dhi,
+                         rp ? rp + (size_t)oh * OW + ow0 : NULL, y, yp + (size_t)oh * OW + ow0, nl);
             }
     }
 }
@@ -1173,7 +1209,7 @@ void cnn_vnni_s8_forward(const cnn_conv_desc *c, const int8_t *x, const int8_t *
 {
 #ifdef VNNI_OK
     vep v = {.e = ep0 ? *ep0 : (cnn_s8_epilogue){0}};
-    if (ep0 && ep0->q_out > 0.0f) v.q = q8v_make(ep0->q_out);
+    if (ep0 && ep0->q_out > 0.0f && !ep0->direct) v.q = q8v_make(ep0->q_out);
     const cnn_s8_epilogue *ep = ep0 ? &v.e : NULL;
     if (is_linear(c)) linear_s8(c, x, w, b, m, ep, y, scratch);
     else if (is_dw(c) && dw_vbmi_fits(c) && have_vbmi()) dw_vbmi(c, x, w, b, m, ep, y);

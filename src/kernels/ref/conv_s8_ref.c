@@ -93,10 +93,31 @@ __attribute__((optimize("fp-contract=off")))
 #endif
 void cnn_s8_epilogue_apply(const cnn_conv_desc *c, const cnn_s8_epilogue *ep, float *y)
 {
-    if (!ep || (!ep->bias && !ep->scale && !ep->shift && !ep->res && !ep->act && !(ep->q_out > 0.0f)))
+    if (!ep || (!ep->bias && !ep->scale && !ep->shift && !ep->res && !ep->act && !(ep->q_out > 0.0f) &&
+                !ep->direct))
         return;
     size_t S = (size_t)c->out[0] * c->out[1] * c->out[2];
     long planes = (long)c->n * c->c_out;
+    if (ep->direct) {
+        /* y = (float)acc * m + bias, clamped to [q_lo, q_hi] (integers within +-127),
+           rounded half to even by the 1.5 * 2^23 trick; then the bytes, in order on
+           one thread (each lands on floats already read) */
+#pragma omp parallel for schedule(static) if (planes * (long)S > 65536)
+        for (long pl = 0; pl < planes; pl++) {
+            int o = (int)(pl % c->c_out);
+            float *yp = y + (size_t)pl * S;
+            for (size_t i = 0; i < S; i++) {
+                float v = yp[i];
+                if (ep->bias) v = v + ep->bias[o];
+                v = v > ep->q_hi ? ep->q_hi : v;
+                v = v < ep->q_lo ? ep->q_lo : v;
+                yp[i] = (v + 12582912.0f) - 12582912.0f;
+            }
+        }
+        int8_t *q = (int8_t *)y;
+        for (size_t i = 0; i < (size_t)planes * S; i++) q[i] = (int8_t)(int)y[i];
+        return;
+    }
 #pragma omp parallel for schedule(static) if (planes * (long)S > 65536)
     for (long pl = 0; pl < planes; pl++) {
         int o = (int)(pl % c->c_out);
