@@ -101,16 +101,8 @@ const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, b
 #else
 int cnn_blocked_width(void) { return 0; }
 void cnn_conv_forget_kept(const void *lo, size_t bytes) { (void)lo, (void)bytes; }
-const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
-{
-    (void)c;
-    return "ref";
-}
-bool cnn_conv_blocked_gate_use(const cnn_conv_desc *c)
-{
-    (void)c;
-    return false;
-}
+const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c) { return (void)c, "ref"; }
+bool cnn_conv_blocked_gate_use(const cnn_conv_desc *c) { return (void)c, false; }
 const char *cnn_conv_blocked_kernel_io(const cnn_conv_desc *c, bool x_blocked, bool y_blocked, uint64_t wgen)
 {
     (void)c, (void)x_blocked, (void)y_blocked, (void)wgen;
