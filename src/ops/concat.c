@@ -49,9 +49,14 @@ static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out
 static cnn_status concat_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     size_t S = plane(n), ctot = (size_t)n->out.dims[1], off = 0;
-    if (ctx->layout && n->layout) { /* blocked output: each input copied into it */
-        for (int i = 0, c0 = 0; i < n->n_in; c0 += n->in[i]->out.dims[1], i++)
+    if (ctx->layout && n->layout) { /* blocked output: each input copied into it ... */
+        for (int i = 0, c0 = 0; i < n->n_in; c0 += n->in[i]->out.dims[1], i++) {
+            /* ... except a blocked one computed in place, a whole-block slice at batch 1
+               (graph/layout.c, blocked_slice) */
+            if (n->in[i]->layout && ctx->batch == 1 && n->in[i]->out.data == n->out.data + (size_t)c0 * S)
+                continue;
             cnn_layout_copy(ctx, n->in[i], 0, 1, 1, n, c0, n->in[i]->out.dims[1]);
+        }
         cnn_layout_clear_tail(ctx, n);
         return CNN_OK;
     }
