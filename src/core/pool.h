@@ -11,6 +11,22 @@
    reduction keeps one partial per chunk and combines them in chunk order). */
 typedef void (*cnn_chunk_fn)(void *ctx, long chunk, int slot);
 
+/* Defines `name`, a cnn_chunk_fn for a chunk that needs no slot (no per-thread
+   buffer), with the body that follows the macro; the body sees the loop's context as
+   `const type *arg` and the chunk as `long idx`:
+       typedef struct { const float *x; float *y; } half_args;
+       CNN_POOL_ITEM(half_chunk, half_args, a, i) { a->y[i] = a->x[i] / 2; }
+       ... cnn_parallel_for(n, half_chunk, &(half_args){x, y});
+   (a chunk that uses its slot is written as a cnn_chunk_fn itself) */
+#define CNN_POOL_ITEM(name, type, arg, idx)                            \
+    static void name##_body(const type *arg, long idx);                \
+    static void name(void *ctx_, long idx_, int slot_)                 \
+    {                                                                  \
+        (void)slot_;                                                   \
+        name##_body((const type *)ctx_, idx_);                         \
+    }                                                                  \
+    static void name##_body(const type *arg, long idx)
+
 /* Runs fn(ctx, i, slot) once for every i in [0, n_chunks) on up to `threads` threads,
    the caller's included (threads <= 0: cnn_get_threads()), and returns when every
    chunk is done. Chunks are claimed one at a time from a shared counter: a thread the

@@ -103,10 +103,8 @@ typedef struct {
     size_t len;
 } act_args;
 
-static void act_fwd_chunk(void *ctx, long c, int slot)
+CNN_POOL_ITEM(act_fwd_chunk, act_args, p, c)
 {
-    (void)slot;
-    const act_args *p = ctx;
     size_t lo = (size_t)c * CHUNK, m = CNN_MIN(CHUNK, p->len - lo);
     cnn_cpu_act_apply(p->a, p->x + lo, p->out + lo, m);
 }
@@ -192,10 +190,8 @@ CNN_CLONES static void act_grad(const cnn_act_desc *a, const float *x, const flo
     }
 }
 
-static void act_bwd_chunk(void *ctx, long c, int slot)
+CNN_POOL_ITEM(act_bwd_chunk, act_args, p, c)
 {
-    (void)slot;
-    const act_args *p = ctx;
     size_t lo = (size_t)c * CHUNK, m = CNN_MIN(CHUNK, p->len - lo);
     act_grad(p->a, p->x + lo, p->y + lo, p->dy + lo, p->out + lo, m);
 }

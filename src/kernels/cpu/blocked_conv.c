@@ -17,23 +17,13 @@
    is kept (kept.c), else packed into the call's scratch. Threads split (image, output
    group, pixel range) chunks; the order of every sum depends only on the shape, never on
    the thread count. */
-/* multiply-adds as FMAs (ISO C mode leaves them apart): this file's sums are its own,
-   compared with the reference within float rounding, never bit for bit */
-#pragma GCC optimize("fp-contract=fast")
-#include <stdint.h>
+#include "blocked_kernel.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <immintrin.h>
 
 #include "../../core/core.h"
-#include "../../core/pool.h"
-#include "blocked_act.h"
-#include "cpu_internal.h"
-
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
-#define ld(p) (*(const v16u *)(p))
-#define st(p, v) (*(v16u *)(p) = (v))
 enum { B = 16, G = 4 /* output blocks per group */, NPMAX = 12 };
 /* AVX-512 only: the blocked layout exists only there (cnn_blocked_width) */
 #define DC_TARGET __attribute__((target("avx512f")))
@@ -70,20 +60,13 @@ size_t cnn_blocked_conv_scratch(const cnn_conv_desc *c)
 }
 
 typedef struct dc_job {
-    const cnn_conv_desc *c;
-    const float *x, *w, *b;
-    float *y, *wp;
-    const cnn_blocked_epi *epi;
-    int act;      /* CNN_BACT_*: the activation applied in registers, or CALL */
+    CNN_BK_CONV_JOB
     int cbi, cbo; /* input / output channel blocks */
     int lanes;    /* input channels per block: 16, or a plain x's 3 */
     bool xb;      /* x nChw16c, else NCHW with 3 channels (an RGB stem) */
     int taps;     /* KH * KW */
     int chunk;    /* (input block, kernel row) rows per reduction chunk */
-    long S, Sin;  /* output / input pixels per image */
-    int groups;   /* output groups (of up to G blocks) */
-    int ranges;   /* pixel ranges per (image, group) */
-    long range;   /* pixels per range */
+    long Sin;     /* input pixels per image */
 } dc_job;
 
 /* Group g's panel: (Ci/16, KH, KW, 16 input channels, nb * 16 output channels) at
@@ -105,11 +88,7 @@ static void pack_group(const dc_job *j, long g)
             }
 }
 
-static void pack_chunk(void *ctx, long g, int slot)
-{
-    (void)slot;
-    pack_group(ctx, g);
-}
+CNN_POOL_ITEM(pack_chunk, dc_job, j, g) { pack_group(j, g); }
 
 static const float g_zero[B] __attribute__((aligned(64)));
 
@@ -240,14 +219,10 @@ DC_TARGET static void dc_piece(const dc_job *j, long n, int g, long p0, long p1)
         for (int o = 0; o < nb; o++) e->act(e->act_arg, yg + ((size_t)o * S + p0) * B, (size_t)(p1 - p0) * B);
 }
 
-static void dc_chunk(void *ctx, long chunk, int slot)
+CNN_POOL_ITEM(dc_chunk, dc_job, j, i)
 {
-    (void)slot;
-    const dc_job *j = ctx;
-    long r = chunk % j->ranges, ng = chunk / j->ranges;
-    int g = (int)(ng % j->groups);
-    long n = ng / j->groups, p0 = r * j->range, p1 = p0 + j->range < j->S ? p0 + j->range : j->S;
-    dc_piece(j, n, g, p0, p1);
+    cnn_bk_item t = cnn_bk_item_at(i, j->groups, j->ranges, j->range, j->S);
+    dc_piece(j, t.n, t.g, t.p0, t.p1);
 }
 
 typedef struct tr_job {
@@ -257,10 +232,8 @@ typedef struct tr_job {
 } tr_job;
 
 /* image n's (3, S) -> (S, 3) */
-static void tr_chunk(void *ctx, long n, int slot)
+CNN_POOL_ITEM(tr_chunk, tr_job, t, n)
 {
-    (void)slot;
-    const tr_job *t = ctx;
     const float *x = t->x + (size_t)n * 3 * t->S;
     float *d = t->xt + (size_t)n * 3 * t->S;
     for (long i = 0; i < t->S; i++) {
@@ -305,15 +278,9 @@ void cnn_blocked_conv_forward(const cnn_conv_desc *c, const float *x, bool x_blo
     j.wp = kp ? kp : sp;
     if (!kp) fill = true;
     if (fill) cnn_parallel_for_n(j.groups, 0, pack_chunk, &j);
-    /* pixel ranges of about equal length, at least 24 pixels (four 6-pixel tiles), and
-       at least 8 chunks per thread where the call is large enough */
-    long per = (long)c->n * j.groups, want = 8L * cnn_pool_threads();
-    long nr = 1;
-    while ((j.S + nr) / (nr + 1) >= 24 && per * nr < want) nr++;
-    j.range = (j.S + nr - 1) / nr;
-    j.ranges = (int)((j.S + j.range - 1) / j.range);
+    j.range = cnn_bk_plan_ranges(c->n, j.groups, j.S, &j.ranges);
     double macs = (double)c->n * (double)j.S * c->c_in * c->c_out * j.taps;
-    cnn_parallel_for_n(per * j.ranges, macs < 262144.0 ? 1 : 0, dc_chunk, &j);
+    cnn_parallel_for_n((long)c->n * j.groups * j.ranges, macs < 262144.0 ? 1 : 0, dc_chunk, &j);
     /* the lock covers the kept panel's use: another graph's call cannot repack it meanwhile */
     cnn_cpu_kept_unlock();
 }

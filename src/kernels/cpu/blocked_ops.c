@@ -109,10 +109,8 @@ typedef struct pool_args {
 } pool_args;
 
 /* Item it: output row it % OH of block plane it / OH. */
-static void pool_item(void *arg, long it, int slot)
+CNN_POOL_ITEM(pool_item, pool_args, a, it)
 {
-    (void)slot;
-    const pool_args *a = arg;
     const cnn_pool_desc *d = a->d;
     const int OH = d->out[1];
     const size_t hw = (size_t)d->in[1] * d->in[2], ohw = (size_t)OH * d->out[2];
@@ -165,10 +163,8 @@ typedef struct plane_args {
     float *y;
 } plane_args;
 
-static void gap_item(void *arg, long it, int slot)
+CNN_POOL_ITEM(gap_item, plane_args, a, it)
 {
-    (void)slot;
-    const plane_args *a = arg;
     const size_t CB = (a->c + B - 1) / B, b = (size_t)it / CB, cb = (size_t)it % CB;
     float m[B];
     gap_block(a->hw, a->x + (size_t)it * a->hw * B, 1.0f / (float)a->hw, m);
@@ -192,10 +188,8 @@ CNN_CLONES static void scale_rows(size_t len, const float *restrict x, const flo
 
 enum { PIECE = 256 }; /* positions per item of the gate: 16 KiB */
 
-static void gate_item(void *arg, long it, int slot)
+CNN_POOL_ITEM(gate_item, plane_args, a, it)
 {
-    (void)slot;
-    const plane_args *a = arg;
     const size_t CB = (a->c + B - 1) / B, c = a->c;
     size_t blk = (size_t)it / a->pieces, k0 = (size_t)it % a->pieces * PIECE;
     size_t b = blk / CB, cb = blk % CB, k1 = k0 + PIECE < a->hw ? k0 + PIECE : a->hw;
@@ -280,10 +274,8 @@ typedef struct copy_args {
     size_t units; /* items per image */
 } copy_args;
 
-static void copy_item(void *arg, long it, int slot)
+CNN_POOL_ITEM(copy_item, copy_args, a, it)
 {
-    (void)slot;
-    const copy_args *a = arg;
     const cnn_chan_copy *d = a->d;
     const size_t S = d->spatial, b = (size_t)it / a->units, u = (size_t)it % a->units;
     const size_t xcb = ((size_t)d->xc + B - 1) / B, ycb = ((size_t)d->yc + B - 1) / B;

@@ -44,16 +44,8 @@ size_t cnn_blocked_pw_scratch(const cnn_conv_desc *c)
 }
 
 typedef struct pw_job {
-    const cnn_conv_desc *c;
-    const float *x, *w, *b;
-    float *y, *wp;
-    const cnn_blocked_epi *epi;
-    int act;      /* CNN_BACT_*: the activation applied in registers, or CALL */
-    int cip, cop; /* channels padded to whole blocks */
-    long S;       /* pixels per image */
-    int groups;   /* output groups (of up to G blocks) */
-    int ranges;   /* pixel ranges per (image, group) */
-    long range;   /* pixels per range */
+    CNN_BK_CONV_JOB
+    int cip, cop;   /* channels padded to whole blocks */
     bool x_blocked; /* x nChw16c, else NCHW */
 } pw_job;
 
@@ -78,11 +70,7 @@ PW_TARGET static void pack_group(const pw_job *j, long g)
     }
 }
 
-static void pack_chunk(void *ctx, long g, int slot)
-{
-    (void)slot;
-    pack_group(ctx, g);
-}
+CNN_POOL_ITEM(pack_chunk, pw_job, j, g) { pack_group(j, g); }
 
 /* NO output blocks x NP pixels from pixel p of one image: xi (Ci/16, S, 16) (XB) or
    (Ci, S), wg the
@@ -183,14 +171,10 @@ PW_TARGET static void pw_piece(const pw_job *j, long n, int g, long p0, long p1)
         for (int o = 0; o < nb; o++) e->act(e->act_arg, yg + ((size_t)o * S + p0) * B, (size_t)(p1 - p0) * B);
 }
 
-static void pw_chunk(void *ctx, long chunk, int slot)
+CNN_POOL_ITEM(pw_chunk, pw_job, j, i)
 {
-    (void)slot;
-    const pw_job *j = ctx;
-    long r = chunk % j->ranges, ng = chunk / j->ranges;
-    int g = (int)(ng % j->groups);
-    long n = ng / j->groups, p0 = r * j->range, p1 = p0 + j->range < j->S ? p0 + j->range : j->S;
-    pw_piece(j, n, g, p0, p1);
+    cnn_bk_item t = cnn_bk_item_at(i, j->groups, j->ranges, j->range, j->S);
+    pw_piece(j, t.n, t.g, t.p0, t.p1);
 }
 
 void cnn_blocked_pw_forward(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
@@ -222,18 +206,9 @@ void cnn_blocked_pw_forward(const cnn_conv_desc *c, const float *x, bool x_block
         fill = true;
     }
     if (fill) cnn_parallel_for_n(j.groups, (long)j.cop * j.cip < 32768 ? 1 : 0, pack_chunk, &j);
-    /* pixel ranges of about equal length, at least 24 pixels (four 6-pixel tiles),
-       and at least 8 chunks per thread where the call is large enough: at batch 1 the
-       output groups and the pixel ranges share out the work. Each output is computed
-       the same way whatever the ranges (one pixel's sum never depends on its tile), so
-       results do not depend on them. */
-    long per = (long)c->n * j.groups, want = 8L * cnn_pool_threads();
-    long nr = 1;
-    while ((j.S + nr) / (nr + 1) >= 24 && per * nr < want) nr++;
-    j.range = (j.S + nr - 1) / nr;
-    j.ranges = (int)((j.S + j.range - 1) / j.range);
+    j.range = cnn_bk_plan_ranges(c->n, j.groups, j.S, &j.ranges);
     double macs = (double)c->n * j.S * c->c_in * c->c_out;
-    cnn_parallel_for_n(per * j.ranges, macs < 262144.0 ? 1 : 0, pw_chunk, &j);
+    cnn_parallel_for_n((long)c->n * j.groups * j.ranges, macs < 262144.0 ? 1 : 0, pw_chunk, &j);
     if (wgen) cnn_cpu_kept_unlock();
 }
 
