@@ -337,6 +337,13 @@ static void check_inc(int max_batch, int batch, bool tfirst)
        branch at batch 1: the plain plan); never the 24-channel one when blocked */
     for (int i = 0; i < 3; i++) assert_int_equal(inside(br[i], on.k), max_batch == 1 && !(blocked && tfirst));
     assert_int_equal(inside(on.t, on.k), max_batch == 1 && !blocked);
+    /* and profilers are told so (cnn bench --layers) */
+    cnn_layer_profile lp;
+    TU_OK(cnn_graph_profile(on.g, on.k, batch, &lp));
+    assert_string_equal(lp.kernel, max_batch > 1       ? "ops"
+                                   : !blocked          ? "in place"
+                                   : tfirst            ? "ops"
+                                                       : "ops, 3 of 4 in place");
     close_nodes(on.out, off.out, "inception: pooled, blocked vs plain");
     /* forward_until the concat runs plain (in place the plain way), then blocked again */
     TU_OK(cnn_graph_forward_until(on.g, on.k));
