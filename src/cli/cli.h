@@ -23,6 +23,27 @@ void cli_print_help(const char *usage, const cli_opt *opts, int n_opts);
 int cli_parse_args(int argc, char **argv, const cli_opt *opts, int n_opts, const char **pos,
                    int max_pos, int *n_pos, const char *usage);
 #define CLI_NOPTS(opts) ((int)(sizeof(opts) / sizeof((opts)[0])))
+/* In a command (argc, argv in scope): declares pos[max_pos] and n_pos, and parses the
+   command's opts (an array) from argv[2..] into them (cli_parse_args); returns from the
+   command after --help (0) or a usage error (2, printed). */
+#define CLI_PARSE(opts, pos, max_pos, n_pos, usage)                                       \
+    const char *pos[(max_pos) > 0 ? (max_pos) : 1];                                      \
+    int n_pos, pos##_rc = cli_parse_args(argc, argv, (opts), CLI_NOPTS(opts), pos, (max_pos), \
+                                         &n_pos, (usage));                                \
+    if (pos##_rc >= 0) return pos##_rc
+/* The options several commands take, each name and type written once; the command
+   gives the destination and its own help text. */
+#define CLI_OPT_DATA(dst, help) {"data", OPT_STR, (dst), (help)}
+#define CLI_OPT_OUT(dst, help) {"out", OPT_STR, (dst), (help)}
+#define CLI_OPT_SPLIT(dst, help) {"split", OPT_STR, (dst), (help)}
+#define CLI_OPT_RESIZE(dst, help) {"resize", OPT_STR, (dst), (help)}
+#define CLI_OPT_BATCH(dst, help) {"batch", OPT_INT, (dst), (help)}
+#define CLI_OPT_SEED(dst, help) {"seed", OPT_INT, (dst), (help)}
+#define CLI_OPT_WARMUP(dst, help) {"warmup", OPT_INT, (dst), (help)}
+#define CLI_OPT_LR(dst, help) {"lr", OPT_FLOAT, (dst), (help)}
+#define CLI_OPT_MOMENTUM(dst, help) {"momentum", OPT_FLOAT, (dst), (help)}
+#define CLI_OPT_JSON(dst, help) {"json", OPT_BOOL, (dst), (help)}
+#define CLI_OPT_TRAIN(dst, help) {"train", OPT_BOOL, (dst), (help)}
 /* Prints the usage to stderr; returns 2, the exit code of a usage error. */
 int cli_usage(const char *usage);
 
@@ -39,6 +60,10 @@ typedef struct cli_model_args {
     {"classes", OPT_INT, &(m)->classes, "number of classes"},                              \
     {"width", OPT_FLOAT, &(m)->width, "width multiplier (MobileNet alpha, ShuffleNet scale)"}, \
     {"set", OPT_LIST, (m)->set, "family option key=value (repeatable), e.g. groups=3"}
+/* A MODEL name or checkpoint with --seed for the zoo model's default init, then the
+   model options */
+#define CLI_SEEDED_MODEL_OPTS(seed, m)                                                      \
+    CLI_OPT_SEED(seed, "seed for the default init when given a MODEL name"), CLI_MODEL_OPTS(m)
 /* Fills o from m; returns false (message printed) on a malformed --input. */
 bool cli_model_opts(const cli_model_args *m, cnn_model_opts *o);
 

@@ -28,16 +28,15 @@ int cmd_eval(int argc, char **argv)
     bool json = false;
     cli_hsi_args ha = {0};
     const cli_opt opts[] = {
-        {"data", OPT_STR, &data, "dataset (required)"},
-        {"split", OPT_STR, &split, "test (default) or train"},
-        {"batch", OPT_INT, &batch, "batch size (default 256)"},
+        CLI_OPT_DATA(&data, "dataset (required)"),
+        CLI_OPT_SPLIT(&split, "test (default) or train"),
+        CLI_OPT_BATCH(&batch, "batch size (default 256)"),
         {"limit", OPT_INT, &limit, "first N examples only"},
-        {"json", OPT_BOOL, &json, "print the metrics as JSON"},
+        CLI_OPT_JSON(&json, "print the metrics as JSON"),
         CLI_HSI_OPTS(&ha),
     };
-    const char *pos[1];
-    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, EVAL_USAGE);
-    if (r >= 0) return r;
+    CLI_PARSE(opts, pos, 1, n_pos, EVAL_USAGE);
+    int r;
     if (n_pos != 1 || !data || batch < 1) return cli_usage(EVAL_USAGE);
     if (strcmp(split, "test") != 0 && strcmp(split, "train") != 0) {
         fprintf(stderr, "cnn: --split: '%s' is not 'test' or 'train'\n", split);

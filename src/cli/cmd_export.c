@@ -31,12 +31,11 @@ int cmd_export(int argc, char **argv)
         {"c", OPT_STR, &cdir, "write the model as C source (NAME.h, NAME.c) into this folder"},
         {"name", OPT_STR, &cname, "--c: the C name prefix (default: the model's name)"},
         {"int8", OPT_BOOL, &int8, "--c: int8 layers as integer code (a quantized checkpoint)"},
-        {"seed", OPT_INT, &seed, "seed of the default init when given a MODEL name"},
+        CLI_OPT_SEED(&seed, "seed of the default init when given a MODEL name"),
         CLI_MODEL_OPTS(&ma),
     };
-    const char *pos[1];
-    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, EXPORT_USAGE);
-    if (r >= 0) return r;
+    CLI_PARSE(opts, pos, 1, n_pos, EXPORT_USAGE);
+    int r;
     if (n_pos != 1 || (!onnx && !cdir)) return cli_usage(EXPORT_USAGE);
     cnn_model m;
     if ((r = cli_model_open(pos[0], 1, &ma, seed, &m)) >= 0) return r;

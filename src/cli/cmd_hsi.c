@@ -71,17 +71,15 @@ int cmd_hsi_map(int argc, char **argv)
     bool mask = false;
     cli_hsi_args ha = {0};
     const cli_opt opts[] = {
-        {"data", OPT_STR, &data, "hsi:CUBE[?gt=..&pca=..] (required)"},
-        {"out", OPT_STR, &out, "map PNG (required)"},
-        {"batch", OPT_INT, &batch, "pixels per forward pass (default 128)"},
+        CLI_OPT_DATA(&data, "hsi:CUBE[?gt=..&pca=..] (required)"),
+        CLI_OPT_OUT(&out, "map PNG (required)"),
+        CLI_OPT_BATCH(&batch, "pixels per forward pass (default 128)"),
         {"scale", OPT_INT, &scale, "each pixel as scale x scale (default 1)"},
-        {"seed", OPT_INT, &seed, "split seed, for the test-split accuracy (default the spec's, 0)"},
+        CLI_OPT_SEED(&seed, "split seed, for the test-split accuracy (default the spec's, 0)"),
         {"mask-unlabelled", OPT_BOOL, &mask, "map only the labelled pixels (the rest black, as the ground truth)"},
         CLI_HSI_OPTS(&ha),
     };
-    const char *pos[1];
-    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, MAP_USAGE);
-    if (r >= 0) return r;
+    CLI_PARSE(opts, pos, 1, n_pos, MAP_USAGE);
     if (n_pos != 1 || !data || !out || batch < 1 || scale < 1) return cli_usage(MAP_USAGE);
     if (strncmp(data, "hsi:", 4) != 0) {
         fprintf(stderr, "cnn: hsi-map needs hsi: data (got '%s')\n", data);
@@ -224,17 +222,15 @@ int cmd_hsi_synth(int argc, char **argv)
     int height = 145, width = 145, bands = 200, classes = 16, seed = 0;
     bool v73 = false;
     const cli_opt opts[] = {
-        {"out", OPT_STR, &out, "output folder (required; created if missing)"},
+        CLI_OPT_OUT(&out, "output folder (required; created if missing)"),
         {"height", OPT_INT, &height, "rows (default 145)"},
         {"width", OPT_INT, &width, "columns (default 145)"},
         {"bands", OPT_INT, &bands, "spectral bands (default 200)"},
         {"classes", OPT_INT, &classes, "classes (default 16)"},
-        {"seed", OPT_INT, &seed, "seed (default 0)"},
+        CLI_OPT_SEED(&seed, "seed (default 0)"),
         {"v73", OPT_BOOL, &v73, "write MATLAB v7.3 (HDF5) files instead of v5"},
     };
-    const char *pos[1];
-    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 0, &n_pos, SYNTH_USAGE);
-    if (r >= 0) return r;
+    CLI_PARSE(opts, pos, 0, n_pos, SYNTH_USAGE);
     if (!out || height < 1 || width < 1 || bands < 1 || classes < 1 || seed < 0) return cli_usage(SYNTH_USAGE);
     cnn_hsi_synth_opts o = {.height = height, .width = width, .bands = bands, .classes = classes,
                             .seed = (uint64_t)seed, .v73 = v73};

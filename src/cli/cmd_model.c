@@ -78,13 +78,11 @@ int cmd_summary(int argc, char **argv)
     bool json = false, all = false;
     cli_model_args ma = {0};
     const cli_opt opts[] = {
-        {"json", OPT_BOOL, &json, "machine-readable output"},
+        CLI_OPT_JSON(&json, "machine-readable output"),
         {"all", OPT_BOOL, &all, "also list parameter-free layers (activations, reshapes)"},
         CLI_MODEL_OPTS(&ma),
     };
-    const char *pos[1];
-    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, SUMMARY_USAGE);
-    if (r >= 0) return r;
+    CLI_PARSE(opts, pos, 1, n_pos, SUMMARY_USAGE);
     if (n_pos != 1) return cli_usage(SUMMARY_USAGE);
     cnn_model_opts mo;
     if (!cli_model_opts(&ma, &mo)) return 2;
@@ -214,15 +212,13 @@ int cmd_forward(int argc, char **argv)
         {"weights", OPT_STR, &weights, "weights (.safetensors, state_dict names); default init if absent"},
         {"input", OPT_STR, &input, "input tensor file with a tensor named 'input' (required)"},
         {"output", OPT_STR, &output, "where to write the tensor 'output' (required)"},
-        {"train", OPT_BOOL, &train, "training-mode forward"},
-        {"seed", OPT_INT, &seed, "seed for default init / dropout"},
+        CLI_OPT_TRAIN(&train, "training-mode forward"),
+        CLI_OPT_SEED(&seed, "seed for default init / dropout"),
         {"classes", OPT_INT, &ma.classes, "number of classes"},
         {"width", OPT_FLOAT, &ma.width, "width multiplier"},
         {"set", OPT_LIST, ma.set, "family option key=value (repeatable)"},
     };
-    const char *pos[1];
-    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, FORWARD_USAGE);
-    if (r >= 0) return r;
+    CLI_PARSE(opts, pos, 1, n_pos, FORWARD_USAGE);
     if (n_pos != 1 || !input || !output) return cli_usage(FORWARD_USAGE);
     cnn_tensor_file *f = NULL;
     if (cnn_safetensors_load(input, &f) != CNN_OK) return cli_fail("input");
@@ -336,15 +332,12 @@ int cmd_features(int argc, char **argv)
     cli_model_args ma = {0};
     const cli_opt opts[] = {
         {"layer", OPT_STR, &layer, "layer name as in 'cnn summary' (required)"},
-        {"out", OPT_STR, &outdir, "output folder (default .)"},
+        CLI_OPT_OUT(&outdir, "output folder (default .)"),
         {"depth", OPT_INT, &depth, "3D layers: write only this depth slice (default: every slice)"},
         {"list", OPT_BOOL, &list, "list the layer names and exit"},
-        {"seed", OPT_INT, &seed, "seed for the default init when given a MODEL name"},
-        CLI_MODEL_OPTS(&ma),
+        CLI_SEEDED_MODEL_OPTS(&seed, &ma),
     };
-    const char *pos[2];
-    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 2, &n_pos, FEATURES_USAGE);
-    if (r >= 0) return r;
+    CLI_PARSE(opts, pos, 2, n_pos, FEATURES_USAGE);
     if (n_pos < 1 || (!list && (n_pos != 2 || !layer))) return cli_usage(FEATURES_USAGE);
     /* the input: an image, or a tensor file (any channels, 3D) */
     cnn_tensor_file *tf = NULL;

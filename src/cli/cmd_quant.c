@@ -29,22 +29,20 @@ int cmd_quantize(int argc, char **argv)
     cli_model_args ma = {0};
     cli_hsi_args ha = {0};
     const cli_opt opts[] = {
-        {"data", OPT_STR, &data, "calibration data set (required)"},
-        {"out", OPT_STR, &out, "quantized checkpoint to write (required)"},
+        CLI_OPT_DATA(&data, "calibration data set (required)"),
+        CLI_OPT_OUT(&out, "quantized checkpoint to write (required)"),
         {"calib", OPT_INT, &calib, "calibration examples (default 512)"},
         {"method", OPT_STR, &method, "minmax, percentile or entropy (default)"},
         {"percentile", OPT_FLOAT, &pct, "percentile method: the percentile of |x| (99.99)"},
         {"keep-float", OPT_STR, &keep, "comma-separated layers to keep in float"},
-        {"split", OPT_STR, &split, "calibrate on the train (default) or test split"},
-        {"batch", OPT_INT, &batch, "calibration batch (default 64)"},
-        {"resize", OPT_STR, &resize, "MODEL name: resize the calibration images to HxW"},
-        {"seed", OPT_INT, &seed, "seed for the default init when given a MODEL name"},
-        CLI_MODEL_OPTS(&ma),
+        CLI_OPT_SPLIT(&split, "calibrate on the train (default) or test split"),
+        CLI_OPT_BATCH(&batch, "calibration batch (default 64)"),
+        CLI_OPT_RESIZE(&resize, "MODEL name: resize the calibration images to HxW"),
+        CLI_SEEDED_MODEL_OPTS(&seed, &ma),
         CLI_HSI_OPTS(&ha),
     };
-    const char *pos[1];
-    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, QUANT_USAGE);
-    if (r >= 0) return r;
+    CLI_PARSE(opts, pos, 1, n_pos, QUANT_USAGE);
+    int r;
     if (n_pos != 1 || !data || !out || batch < 1) return cli_usage(QUANT_USAGE);
     cnn_quant_opts qo = {.percentile = pct, .keep_float = keep};
     if (strcmp(method, "minmax") == 0) qo.method = CNN_CALIB_MINMAX;

@@ -246,24 +246,24 @@ int cmd_train(int argc, char **argv)
     cli_model_args ma = {0};
     cli_hsi_args ha = {0};
     const cli_opt opts[] = {
-        {"data", OPT_STR, &data, "dataset (required)"},
+        CLI_OPT_DATA(&data, "dataset (required)"),
         {"epochs", OPT_INT, &epochs, "epochs (default 10)"},
-        {"batch", OPT_INT, &batch, "batch size (default 256)"},
-        {"lr", OPT_FLOAT, &lr, "learning rate (default 0.1)"},
+        CLI_OPT_BATCH(&batch, "batch size (default 256)"),
+        CLI_OPT_LR(&lr, "learning rate (default 0.1)"),
         {"optimizer", OPT_STR, &optim, "sgd | adam | adamw (default sgd)"},
-        {"momentum", OPT_FLOAT, &momentum, "SGD momentum (default 0)"},
+        CLI_OPT_MOMENTUM(&momentum, "SGD momentum (default 0)"),
         {"nesterov", OPT_BOOL, &nesterov, "Nesterov momentum"},
         {"weight-decay", OPT_FLOAT, &wd, "weight decay (default 0)"},
         {"schedule", OPT_STR, &schedule, "constant | step[:EPOCHS:GAMMA] | cosine"},
-        {"warmup", OPT_INT, &warmup, "linear warm-up epochs (default 0)"},
+        CLI_OPT_WARMUP(&warmup, "linear warm-up epochs (default 0)"),
         {"label-smoothing", OPT_FLOAT, &smoothing, "cross-entropy label smoothing (default 0)"},
         {"init", OPT_STR, &init, "default | xavier | xavier_normal | kaiming | kaiming_uniform"},
-        {"resize", OPT_STR, &resize, "resize images to HxW (e.g. 96x96 or 224)"},
+        CLI_OPT_RESIZE(&resize, "resize images to HxW (e.g. 96x96 or 224)"),
         {"normalize", OPT_STR, &normalize, "MEAN:STD or M1,M2,M3:S1,S2,S3 after scaling to [0,1]"},
         {"crop", OPT_INT, &crop, "augment: random crop with this padding"},
         {"flip", OPT_BOOL, &flip, "augment: random horizontal flip"},
-        {"seed", OPT_INT, &seed, "seed for init, shuffling, dropout, augmentation (default 0)"},
-        {"out", OPT_STR, &out, "checkpoint file (.safetensors), saved after every epoch"},
+        CLI_OPT_SEED(&seed, "seed for init, shuffling, dropout, augmentation (default 0)"),
+        CLI_OPT_OUT(&out, "checkpoint file (.safetensors), saved after every epoch"),
         {"resume", OPT_STR, &resume, "continue from this checkpoint"},
         {"from", OPT_STR, &from, "transfer: start from the weights that fit (checkpoint or PyTorch "
                                  "state_dict .safetensors, or an .onnx file's initializers)"},
@@ -284,9 +284,7 @@ int cmd_train(int argc, char **argv)
         CLI_MODEL_OPTS(&ma),
         CLI_HSI_OPTS(&ha),
     };
-    const char *pos[1];
-    int n_pos, r = cli_parse_args(argc, argv, opts, CLI_NOPTS(opts), pos, 1, &n_pos, USAGE);
-    if (r >= 0) return r;
+    CLI_PARSE(opts, pos, 1, n_pos, USAGE);
     if (n_pos != 1 || !data) return cli_usage(USAGE);
     if (!(data = cli_hsi_spec(data, &ha, 0, 0))) return 2;
     cnn_train_config c = {

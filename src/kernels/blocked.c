@@ -82,7 +82,6 @@ const char *cnn_conv_blocked_kernel(const cnn_conv_desc *c)
 
 void cnn_conv_forget_kept(const void *lo, size_t bytes)
 {
-    cnn_dnnl_forget_kept(lo, bytes);
     cnn_cpu_kept_forget(lo, bytes);
 }
 

@@ -16,9 +16,9 @@ typedef struct shuffle_attr {
 
 static cnn_status shuffle_shape(cnn_node *n)
 {
+    CNN_CHECK(cnn_input_batched(n, 2, "(N, C, H, W)"));
     const shuffle_attr *a = n->attr;
     const cnn_node *x = n->in[0];
-    CNN_CHECK(cnn_input_batched(n, 2, "(N, C, H, W)"));
     if (a->groups < 1)
         return cnn_node_error(n, CNN_ERR_INVALID_ARG, "groups %d must be >= 1", a->groups);
     if (x->out.dims[1] % a->groups)

@@ -5,8 +5,10 @@
    call; swept over the Winograd setting (never, the measured rule, wherever oneDNN has
    it), 3x3 stride 1 and 2 and 1x1, channels 16-208 (padded 24 and 40, an odd number of
    output blocks), planes 7x7 to 28x28, batch 1 and 3, bias on and off. Each case runs
-   three calls: the first packs, the second reuses (the same bits), the third, with new
-   weights under a new generation, packs again (the new weights' result). Tolerance
+   three calls: the first packs (kept.c, the one keeper, holds them), the second reuses
+   (the same bits, although w was overwritten meanwhile under the same generation: the
+   kept copy is read, not w), the third, with new weights under a new generation, packs
+   again (the new weights' result); forgetting w's range frees what was kept. Tolerance
    2e-4 absolute and relative (inputs and weights in [-1, 1), sums of up to 1872 terms:
    Winograd rounds differently from direct summation). On failure every parameter is
    printed. */
@@ -78,7 +80,9 @@ static void run_case(int wino, int n, int ci, int co, int hw, int k, int stride,
     snprintf(what, sizeof what, "winograd %d, n %d, %d->%d @%d, k %d stride %d, bias %d", wino, n, ci, co, hw, k,
              stride, bias);
     uint64_t gen = ++g_gen;
+    const size_t kept0 = cnn_cpu_kept_bytes_tags(CNN_KEPT_DNNL);
     for (int call = 0; call < 3; call++) {
+        if (call == 1) tu_fill(w, nw, -1.0f, 1.0f, &g_rng); /* unannounced: not seen */
         if (call == 2) { /* new weights, announced by a new generation */
             tu_fill(w, nw, -1.0f, 1.0f, &g_rng);
             gen = ++g_gen;
@@ -90,9 +94,12 @@ static void run_case(int wino, int n, int ci, int co, int hw, int k, int stride,
         if (!tu_close(y, want, (size_t)n * (size_t)co * so, 2e-4f, 2e-4f, what))
             fail_msg("call %d: %s", call, what);
         if (call == 0) memcpy(first, yb, (size_t)n * cbo * so * sizeof *yb);
+        if (call == 0 && cnn_cpu_kept_bytes_tags(CNN_KEPT_DNNL) <= kept0) fail_msg("nothing kept: %s", what);
         if (call == 1 && memcmp(first, yb, (size_t)n * cbo * so * sizeof *yb) != 0)
             fail_msg("kept weights gave other bits: %s", what);
     }
+    cnn_cpu_kept_forget(w, nw * sizeof *w);
+    if (cnn_cpu_kept_bytes_tags(CNN_KEPT_DNNL) != kept0) fail_msg("kept weights not forgotten: %s", what);
     g_cases++;
     free(x), free(w), free(b), free(xb), free(yb), free(y), free(want), free(first);
     cnn_free_aligned(scratch);

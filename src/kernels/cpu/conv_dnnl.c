@@ -12,6 +12,7 @@
    Outputs that the interface accumulates (dx, dw) are computed into scratch and
    added by a reorder with a sum post-op (oneDNN overwrites diff tensors).
    Anything oneDNN refuses falls back to the reference kernels. */
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@
 #include "cpu_internal.h"
 
 enum { KIND_FWD, KIND_BWD_DATA, KIND_BWD_WEIGHTS };
+/* kept.c tag offset of weights packed with a fold (wpack_get), past any md_tag */
+enum { CNN_KEPT_FOLD = 1 << 20 };
 #define ALIGN 64
 
 /* One tensor argument of the primitive. */
@@ -46,9 +49,11 @@ typedef struct entry {
     bool infer;    /* ... as forward_inference (Winograd weights transformed once, by
                       the packing reorder) */
     bool has_bias; /* forward adds a bias / backward-weights computes db */
-    bool relu;     /* a kept forward with ReLU as oneDNN's eltwise post-op (cnn_dnnl_conv_forward_blocked_epi) */
+    bool relu;     /* a kept forward with ReLU as oneDNN's eltwise post-op
+                      (cnn_dnnl_conv_forward_blocked_epi) */
     bool failed; /* oneDNN refused: use the reference kernel */
     dnnl_memory_desc_t wmd; /* forward: the weights' layout the primitive reads */
+    int wtag;               /* kept.c's tag of wmd (md_tag), 0 until a kept call */
     dnnl_primitive_t prim;
     slot s[3];
     dnnl_memory_t bias; /* forward bias, or backward-weights diff_bias in scratch */
@@ -68,7 +73,6 @@ static bool g_atexit;
 
 static void free_chunks(void);
 static void wpack_free_all(void);
-static size_t wpack_cap(void);
 
 /* Chunk sizes and scratch needs depend on the layout: forget them. */
 void cnn_cpu_set_layout(int layout)
@@ -513,7 +517,7 @@ size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c) { return cnn_dnnl_conv_scra
 static entry *lookup_post(int kind, const cnn_conv_desc *c, bool has_bias, int io, bool kept, bool relu)
 {
     int layout = io ? CNN_CPU_LAYOUT_BLOCKED : pick_layout(c);
-    kept = kept && kind == KIND_FWD && wpack_cap() > 0;
+    kept = kept && kind == KIND_FWD && cnn_cpu_kept_on();
     bool wino = kept ? use_winograd_kept(c, layout, true) : use_winograd(c, layout);
     for (entry *e = g_cache; e; e = e->next)
         if (e->kind == kind && e->layout == layout && e->has_bias == has_bias && e->io == io &&
@@ -530,7 +534,7 @@ static entry *lookup_post(int kind, const cnn_conv_desc *c, bool has_bias, int i
     bool ok = false;
     if (wino) {
         ok = build(e, dnnl_convolution_winograd, false);
-        if (!ok && relu) goto done; /* with the post-op: no direct fallback (cnn_dnnl_conv_forward_blocked_epi) */
+        if (!ok && relu) goto done; /* with the post-op: no direct fallback (..._blocked_epi) */
         if (!ok) { /* refused (ISA, shape): start again, direct */
             free_entry(e);
             e = cnn_calloc(1, sizeof *e);
@@ -580,81 +584,37 @@ static void add_range(void *arg, long i0, long i1, int thread)
 /* Packed weights of the blocked layout's forwards under constant weights
    (cnn_graph_set_const_weights; docs/architecture.md, "Blocked layout"): packing
    (OIhw -> OIhw16i16o, or the Winograd transform) on every call cost up to a third of
-   ResNet-18's batch-1 time. An entry is keyed by the weights' address and the packed
-   layout and holds the graph's weights generation it was packed under; a call with
-   another generation (the weights were written, or another graph now lives at that
-   address: generations are unique) packs again into it. Checking the values instead
-   (memcmp against a copy) cost more than packing. At most g_wpack_cap bytes (least
-   recently used entries go first; CNN_CPU_WCACHE_MB, 0 turns it off); a failed
-   allocation packs into the scratch as without constant weights. */
-typedef struct wpack {
-    const float *src;       /* the caller's weights */
-    const float *scale;     /* folded in (cnn_dnnl_conv_forward_blocked_epi): the epilogue's scale, or NULL */
-    float *coef;            /* ... then copies of scale, shift, bias (4 x n: the last n
-                               the folded bias) */
-    int n;
-    uint64_t gen;           /* the generation they were packed under */
-    dnnl_memory_desc_t md;  /* the packed layout */
-    void *packed;           /* dnnl_memory_desc_get_size(md) bytes */
-    size_t bytes;           /* held */
-    unsigned long used;     /* last use, for eviction */
-    struct wpack *next;
-} wpack;
-static wpack *g_wpacks;
-static size_t g_wpack_bytes, g_wpack_cap = (size_t)512 << 20;
-static unsigned long g_wpack_clock;
+   ResNet-18's batch-1 time. They are kept by kept.c, the cpu backend's one keeper (keyed
+   by the weights' address and a tag, packed again under another generation, one cap,
+   least recently used first; not kept: packed into the scratch), the tag naming the
+   packed layout: CNN_KEPT_DNNL + the index of its memory descriptor among those met
+   (g_mds). Checking the values instead (memcmp against a copy) cost more than packing. */
+static dnnl_memory_desc_t *g_mds;
+static int g_nmds, g_mds_cap;
 
-static void wpack_free(wpack *p)
+/* kept.c's tag of the packed layout md, 0 when out of memory. Called with g_lock held. */
+static int md_tag(const dnnl_memory_desc_t *md)
 {
-    g_wpack_bytes -= p->bytes;
-    cnn_free(p->coef);
-    cnn_free_aligned(p->packed);
-    cnn_free(p);
+    for (int i = 0; i < g_nmds; i++)
+        if (dnnl_memory_desc_equal(&g_mds[i], md)) return CNN_KEPT_DNNL + i;
+    if (g_nmds == g_mds_cap) {
+        int n = g_mds_cap ? 2 * g_mds_cap : 16;
+        dnnl_memory_desc_t *p = cnn_realloc(g_mds, (size_t)n * sizeof *p);
+        if (!p) return 0;
+        g_mds = p;
+        g_mds_cap = n;
+    }
+    g_mds[g_nmds] = *md;
+    return CNN_KEPT_DNNL + g_nmds++;
 }
 
+/* With the cache's entries freed: their tags go too. */
 static void wpack_free_all(void)
 {
-    while (g_wpacks) {
-        wpack *p = g_wpacks;
-        g_wpacks = p->next;
-        wpack_free(p);
-    }
-}
-
-size_t cnn_dnnl_kept_bytes(void)
-{
-    pthread_mutex_lock(&g_lock);
-    size_t b = g_wpack_bytes;
-    pthread_mutex_unlock(&g_lock);
-    return b;
-}
-
-void cnn_dnnl_forget_kept(const void *lo, size_t bytes)
-{
-    const char *a = lo, *b = a + bytes;
-    pthread_mutex_lock(&g_lock);
-    for (wpack **q = &g_wpacks; *q;) {
-        wpack *p = *q;
-        if ((const char *)p->src >= a && (const char *)p->src < b) {
-            *q = p->next;
-            wpack_free(p);
-        } else {
-            q = &p->next;
-        }
-    }
-    pthread_mutex_unlock(&g_lock);
-}
-
-/* The cap, CNN_CPU_WCACHE_MB read once. */
-static size_t wpack_cap(void)
-{
-    static int env_read;
-    if (!env_read) {
-        const char *v = getenv("CNN_CPU_WCACHE_MB");
-        if (v && v[0]) g_wpack_cap = (size_t)atol(v) << 20;
-        env_read = 1;
-    }
-    return g_wpack_cap;
+    cnn_cpu_kept_forget_tags(CNN_KEPT_DNNL);
+    cnn_free(g_mds);
+    g_mds = NULL;
+    g_nmds = g_mds_cap = 0;
 }
 
 /* A per-output-channel scale and shift folded into a kept forward's weights and bias
@@ -665,120 +625,101 @@ typedef struct fold {
     int n;
 } fold;
 
-/* Whether p holds f's folding of the current values (they are compared: n floats each,
-   against the weights' thousands, so a changed batch norm is never missed). */
-static bool fold_same(const wpack *p, const fold *f)
+/* Whether coef (copies of scale, shift and bias, n each) holds f's current values (they
+   are compared: n floats each against the weights' thousands, so batch-norm statistics
+   written without a new generation are still followed). */
+static bool fold_same(const float *coef, const fold *f)
 {
     size_t n = (size_t)f->n;
-    if (!f->scale) return !p->coef;
-    if (!p->coef || p->n != f->n) return false;
-    if (memcmp(p->coef, f->scale, n * sizeof(float)) || memcmp(p->coef + n, f->shift, n * sizeof(float)))
-        return false;
+    if (memcmp(coef, f->scale, n * sizeof(float)) || memcmp(coef + n, f->shift, n * sizeof(float))) return false;
     for (size_t o = 0; o < n; o++)
-        if (p->coef[2 * n + o] != (f->b ? f->b[o] : 0.0f)) return false;
+        if (coef[2 * n + o] != (f->b ? f->b[o] : 0.0f)) return false;
+    return true;
+}
+
+/* Packs w (times f's scale with a fold) into p through e's weight reorder; false when
+   out of memory. */
+static bool wpack_fill(entry *e, const float *w, const fold *f, void *p)
+{
+    slot *s = &e->s[1];
+    float *ws = NULL;
+    if (f) { /* the scaled weights, made once per packing and freed: the caller's w and
+                the scale are there at every call, to pack again from (oneDNN 2.6's
+                Winograd weight reorder mishandles per-channel output scales) */
+        size_t n = (size_t)f->n, per = (size_t)e->d.c_in / (size_t)e->d.groups * (size_t)e->d.k[0] *
+                                          (size_t)e->d.k[1] * (size_t)e->d.k[2];
+        if (!(ws = cnn_malloc(n * per * sizeof(float)))) return false;
+        for (size_t o = 0; o < n; o++)
+            for (size_t i = 0; i < per; i++) ws[o * per + i] = w[o * per + i] * f->scale[o];
+    }
+    set(s->user, ws ? ws : w);
+    set(s->prim, p);
+    dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->prim}};
+    dnnl_primitive_execute(s->reorder, g_stream, 2, ra);
+    if (ws) {
+        dnnl_stream_wait(g_stream);
+        set(s->user, w);
+        cnn_free(ws);
+    }
     return true;
 }
 
 /* The packed weights of forward entry e for the caller's w under generation gen
    (packing them when they are new or of another generation), or NULL: pack into the
-   scratch. With a fold f (NULL: none) the packing reorder reads the weights times the
-   scale (a copy made for it; oneDNN 2.6's Winograd weight reorder mishandles per-channel
-   output scales) and *bias is the folded bias. Called with g_lock held. */
+   scratch. With a fold f (NULL: none) the weights are packed times the scale, under a
+   tag of their own, with copies of scale, shift and bias and the folded bias after them
+   (*bias); values changed since are packed again. Called with g_lock and kept.c's lock
+   held. */
 static void *wpack_get(entry *e, const float *w, uint64_t gen, const fold *f, const float **bias)
 {
-    wpack_cap();
-    size_t bytes = round_up(dnnl_memory_desc_get_size(&e->wmd), ALIGN);
-    if (!gen || bytes > g_wpack_cap) return NULL;
-    const float *scale = f ? f->scale : NULL;
-    size_t n = f ? (size_t)f->n : 0;
-    wpack *p = g_wpacks;
-    while (p && !(p->src == w && p->scale == scale && dnnl_memory_desc_equal(&p->md, &e->wmd))) p = p->next;
-    if (p) {
-        p->used = ++g_wpack_clock;
-        if (p->gen == gen && (!scale || fold_same(p, f))) {
-            if (scale) *bias = p->coef + 3 * n;
-            return p->packed;
-        }
-    } else {
-        while (g_wpacks && g_wpack_bytes + bytes > g_wpack_cap) { /* evict the oldest */
-            wpack **o = &g_wpacks;
-            for (wpack **q = &g_wpacks; *q; q = &(*q)->next)
-                if ((*q)->used < (*o)->used) o = q;
-            wpack *d = *o;
-            *o = d->next;
-            wpack_free(d);
-        }
-        p = cnn_calloc(1, sizeof *p);
-        if (!p) return NULL;
-        p->packed = cnn_malloc_aligned(bytes);
-        if (!p->packed) {
-            cnn_free(p);
-            return NULL;
-        }
-        if (scale && !(p->coef = cnn_malloc(4 * n * sizeof(float)))) {
-            cnn_free_aligned(p->packed);
-            cnn_free(p);
-            return NULL;
-        }
-        p->src = w;
-        p->scale = scale;
-        p->n = (int)n;
-        p->md = e->wmd;
-        p->bytes = bytes;
-        p->used = ++g_wpack_clock;
-        g_wpack_bytes += bytes;
-        p->next = g_wpacks;
-        g_wpacks = p;
+    if (!e->wtag) e->wtag = md_tag(&e->wmd);
+    if (!e->wtag) return NULL;
+    bool fill;
+    size_t wb = round_up(dnnl_memory_desc_get_size(&e->wmd), ALIGN), n = f ? (size_t)f->n : 0;
+    void *p = cnn_cpu_kept_get(w, f ? e->wtag + CNN_KEPT_FOLD : e->wtag, wb + 4 * n * sizeof(float), gen, &fill);
+    if (!p) return NULL;
+    float *coef = f ? (float *)((char *)p + wb) : NULL;
+    if (f && !fill) fill = !fold_same(coef, f);
+    if (fill && !wpack_fill(e, w, f, p)) {
+        for (size_t i = 0; i < 4 * n; i++) coef[i] = NAN; /* compares unequal: packed again */
+        return NULL;
     }
-    slot *s = &e->s[1];
-    set(s->user, w);
-    set(s->prim, p->packed);
-    dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->prim}};
-    if (scale) { /* scaled weights, made once per packing and freed (the caller's w and
-                    the scale are there at every call, to pack again from) */
-        size_t per = (size_t)e->d.c_in / (size_t)e->d.groups * (size_t)e->d.k[0] * (size_t)e->d.k[1] *
-                     (size_t)e->d.k[2];
-        float *ws = cnn_malloc(n * per * sizeof(float));
-        if (!ws) {
-            p->gen = 0; /* packs again next time (the caller takes the unfused path) */
-            return NULL;
-        }
-        for (size_t o = 0; o < n; o++)
-            for (size_t i = 0; i < per; i++) ws[o * per + i] = w[o * per + i] * scale[o];
-        set(s->user, ws);
-        dnnl_primitive_execute(s->reorder, g_stream, 2, ra);
-        dnnl_stream_wait(g_stream);
-        set(s->user, w);
-        cnn_free(ws);
-        memcpy(p->coef, f->scale, n * sizeof(float));
-        memcpy(p->coef + n, f->shift, n * sizeof(float));
+    if (f && fill) {
+        memcpy(coef, f->scale, n * sizeof(float));
+        memcpy(coef + n, f->shift, n * sizeof(float));
         for (size_t o = 0; o < n; o++) {
             float bo = f->b ? f->b[o] : 0.0f;
-            p->coef[2 * n + o] = bo;
-            p->coef[3 * n + o] = bo * f->scale[o] + f->shift[o];
+            coef[2 * n + o] = bo;
+            coef[3 * n + o] = bo * f->scale[o] + f->shift[o];
         }
-        *bias = p->coef + 3 * n;
-    } else {
-        dnnl_primitive_execute(s->reorder, g_stream, 2, ra);
     }
-    p->gen = gen;
-    return p->packed;
+    if (f) *bias = coef + 3 * n;
+    return p;
 }
 
 /* Runs entry e on the caller's tensors t[0..2] (roles as in build()); wgen: a
-   forward's constant weights generation (wpack_get), 0 none. */
-static void run_fold(entry *e, const void *t0, const void *t1, void *t2, char *scratch, uint64_t wgen,
+   forward's constant weights generation (wpack_get), 0 none; f: the fold of a kept
+   forward (the call runs only where its weights are kept: false, nothing run, else). */
+static bool run_fold(entry *e, const void *t0, const void *t1, void *t2, char *scratch, uint64_t wgen,
                      const fold *f)
 {
     const void *t[3] = {t0, t1, t2};
     dnnl_exec_arg_t args[6];
     int na = 0;
+    /* kept.c's lock covers the kept weights' use: no other call repacks them meanwhile */
+    const bool keep = wgen && e->kind == KIND_FWD && e->s[1].reorder;
+    if (keep) cnn_cpu_kept_lock();
+    const float *bias = NULL;
+    void *kept1 = keep ? wpack_get(e, t1, wgen, f, &bias) : NULL;
+    if (f && !kept1) {
+        if (keep) cnn_cpu_kept_unlock();
+        return false;
+    }
+    if (bias && e->bias) set(e->bias, bias);
     for (int i = 0; i < 3; i++) {
         slot *s = &e->s[i];
         set(s->user, t[i]);
-        const float *bias = NULL;
-        void *kept = wgen && i == 1 && e->kind == KIND_FWD && s->reorder ? wpack_get(e, t[1], wgen, f, &bias) : NULL;
-        if (kept && bias && e->bias) set(e->bias, bias);
+        void *kept = i == 1 ? kept1 : NULL;
         if (kept) {
             set(s->prim, kept);
             args[na++] = (dnnl_exec_arg_t){s->arg, s->prim};
@@ -804,12 +745,14 @@ static void run_fold(entry *e, const void *t0, const void *t1, void *t2, char *s
         dnnl_primitive_execute(o->reorder, g_stream, 2, ra);
     }
     dnnl_stream_wait(g_stream);
+    if (keep) cnn_cpu_kept_unlock();
     if (o->prim && !o->reorder) {
         float *dst = t2;
         const float *src = (const float *)(scratch + o->off);
         add_args a = {dst, src};
         cnn_parallel_range((long)(o->bytes / sizeof(float)), 16384, 0, add_range, &a);
     }
+    return true;
 }
 
 static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratch, uint64_t wgen)
@@ -1014,15 +957,12 @@ bool cnn_dnnl_conv_forward_blocked_epi(const cnn_conv_desc *c, const float *x, b
     bool has_bias = fp || b;
     pthread_mutex_lock(&g_lock);
     bool ok = false;
-    if (aligned(scratch) && ensure_engine() && wpack_cap() > 0 && chunk_of(KIND_FWD, c, b != NULL, NULL) >= c->n) {
+    if (aligned(scratch) && ensure_engine() && cnn_cpu_kept_on() && chunk_of(KIND_FWD, c, b != NULL, NULL) >= c->n) {
         entry *plain = lookup(KIND_FWD, c, b != NULL, io, true);
         entry *e = plain ? lookup_post(KIND_FWD, c, has_bias, io, true, relu) : NULL;
-        const float *bias = b;
-        ok = e && e->need <= plain->need && e->winograd == plain->winograd && e->s[1].reorder &&
-             wpack_get(e, w, wgen, fp, &bias) != NULL;
-        if (ok) {
-            if (e->bias) set(e->bias, bias);
-            run_fold(e, x, w, y, scratch, wgen, fp);
+        if (e && e->need <= plain->need && e->winograd == plain->winograd && e->s[1].reorder) {
+            if (e->bias && !fp) set(e->bias, b);
+            ok = run_fold(e, x, w, y, scratch, wgen, fp);
         }
     }
     pthread_mutex_unlock(&g_lock);

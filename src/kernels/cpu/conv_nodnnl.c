@@ -43,9 +43,6 @@ bool cnn_dnnl_conv_blocked_ok(const cnn_conv_desc *c)
     return false;
 }
 
-void cnn_dnnl_forget_kept(const void *lo, size_t bytes) { (void)lo, (void)bytes; }
-size_t cnn_dnnl_kept_bytes(void) { return 0; }
-
 bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                                    const float *w, const float *b, float *y, bool y_blocked,
                                    void *scratch, uint64_t wgen)

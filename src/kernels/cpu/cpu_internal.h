@@ -29,21 +29,24 @@ void cnn_cpu_set_chunk_cap(size_t bytes);
 /* oneDNN's Winograd for 3x3 layers: 0 never, 1 where it measured faster (the
    default), 2 wherever oneDNN has it; forgets the cached primitives. For benchmarks. */
 void cnn_cpu_set_winograd(int mode);
-/* Frees the packed weights kept for weights in [lo, lo + bytes) (conv_dnnl.c). */
-void cnn_dnnl_forget_kept(const void *lo, size_t bytes);
-/* Bytes of packed weights kept now (for tests). */
-size_t cnn_dnnl_kept_bytes(void);
-/* Packed weights of the own blocked kernels kept under constant weights (kept.c):
+/* Packed weights kept under constant weights (kept.c), the own blocked kernels' and
+   oneDNN's (conv_dnnl.c):
    with the lock held, the buffer of `bytes` for (src, tag) under generation gen, and
    *fill true where it must be (re)packed (new, or another generation); NULL where
    nothing is kept (gen 0, over the cap, out of memory): pack per call. The buffer
    stays valid until the lock is released. tag: which packed layout of src (1: the
-   1x1 kernel's panel, blocked_pw.c; another kernel takes a number of its own). */
+   1x1 kernel's panel, blocked_pw.c; another kernel takes a number of its own; from
+   CNN_KEPT_DNNL on: oneDNN's layouts). cnn_cpu_kept_forget frees what is kept for
+   weights in [lo, lo + bytes); cnn_cpu_kept_forget_tags and cnn_cpu_kept_bytes_tags
+   free and count the entries of tags >= tag_lo. */
+enum { CNN_KEPT_DNNL = 256 };
 void cnn_cpu_kept_lock(void);
 void cnn_cpu_kept_unlock(void);
 void *cnn_cpu_kept_get(const void *src, int tag, size_t bytes, uint64_t gen, bool *fill);
 void cnn_cpu_kept_forget(const void *lo, size_t bytes);
 size_t cnn_cpu_kept_bytes(void); /* for tests */
+void cnn_cpu_kept_forget_tags(int tag_lo);
+size_t cnn_cpu_kept_bytes_tags(int tag_lo); /* for tests */
 bool cnn_cpu_kept_on(void);       /* the cap (CNN_CPU_WCACHE_MB) is not 0 */
 /* Frees every cached primitive (also registered with atexit). */
 void cnn_dnnl_release(void);

@@ -1,13 +1,15 @@
-/* Packed weights of the cpu backend's own blocked kernels kept between calls under
-   constant weights (cnn_graph_set_const_weights; docs/architecture.md, "Blocked
-   layout"), beside oneDNN's (conv_dnnl.c, wpack_get) and with the same rules: an
-   entry is keyed by the caller's weights address and a tag naming the packed layout,
-   holds the weights generation it was packed under, and is filled again when a call
-   brings another generation (the weights were written, or another graph now lives at
-   that address: generations are unique). At most the cap (CNN_CPU_WCACHE_MB, 512 MiB by
-   default, 0 turns it off; least recently used entries go first). cnn_conv_forget_kept
-   frees the entries of a graph's parameters when the graph is freed. */
+/* Packed weights kept between calls under constant weights (cnn_graph_set_const_weights;
+   docs/architecture.md, "Blocked layout"): the cpu backend's one keeper, for its own
+   blocked kernels and for oneDNN's forwards (conv_dnnl.c, wpack_get). An entry is keyed
+   by the caller's weights address and a tag naming the packed layout, holds the weights
+   generation it was packed under, and is filled again when a call brings another
+   generation (the weights were written, or another graph now lives at that address:
+   generations are unique). At most the cap (CNN_CPU_WCACHE_MB, 512 MiB by default, 0
+   turns it off; least recently used entries go first). cnn_conv_forget_kept frees the
+   entries of a graph's parameters when the graph is freed. */
+#include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "../../core/core.h"
@@ -98,13 +100,13 @@ void *cnn_cpu_kept_get(const void *src, int tag, size_t bytes, uint64_t gen, boo
     return p->packed;
 }
 
-void cnn_cpu_kept_forget(const void *lo, size_t bytes)
+/* Frees the entries of weights in [lo, hi) whose tag is tag_lo or above. */
+static void forget(uintptr_t lo, uintptr_t hi, int tag_lo)
 {
-    const char *a = lo, *b = a + bytes;
     pthread_mutex_lock(&g_lock);
     for (kept **q = &g_kept; *q;) {
         kept *p = *q;
-        if ((const char *)p->src >= a && (const char *)p->src < b) {
+        if ((uintptr_t)p->src >= lo && (uintptr_t)p->src < hi && p->tag >= tag_lo) {
             *q = p->next;
             drop(p);
         } else {
@@ -114,13 +116,24 @@ void cnn_cpu_kept_forget(const void *lo, size_t bytes)
     pthread_mutex_unlock(&g_lock);
 }
 
-size_t cnn_cpu_kept_bytes(void)
+void cnn_cpu_kept_forget(const void *lo, size_t bytes)
+{
+    forget((uintptr_t)lo, (uintptr_t)lo + bytes, INT_MIN);
+}
+
+void cnn_cpu_kept_forget_tags(int tag_lo) { forget(0, UINTPTR_MAX, tag_lo); }
+
+size_t cnn_cpu_kept_bytes_tags(int tag_lo)
 {
     pthread_mutex_lock(&g_lock);
-    size_t b = g_bytes;
+    size_t b = 0;
+    for (kept *p = g_kept; p; p = p->next)
+        if (p->tag >= tag_lo) b += p->bytes;
     pthread_mutex_unlock(&g_lock);
     return b;
 }
+
+size_t cnn_cpu_kept_bytes(void) { return cnn_cpu_kept_bytes_tags(INT_MIN); }
 
 static void release(void)
 {
