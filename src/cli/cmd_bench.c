@@ -216,6 +216,7 @@ static double layer_bytes(const cnn_graph *g, const cnn_node *n, int batch)
 {
     cnn_layer_profile lp;
     if (cnn_graph_profile(g, n, batch, &lp) != CNN_OK) return 0.0;
+    if (strcmp(lp.kernel, "in place") == 0) return 0.0; /* a concat computed in place copies nothing */
     double b = 0.0;
     for (int j = 0; j < cnn_node_num_inputs(n); j++) b += value_elems(cnn_node_input(n, j), batch);
     b += value_elems(lp.n_chain ? lp.chain[lp.n_chain - 1] : n, batch); /* the chain's value */

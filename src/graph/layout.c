@@ -84,22 +84,41 @@ static bool value_blocked(const cnn_node *x, const bool *out)
     return out[p->id] && tail_of((cnn_node *)p) == x;
 }
 
+/* Whether root u, planned inside the buffer of an op with inputs_in_place (concat,
+   batch 1, fuse.c) can stay there with both blocked: its value (u's chain tail) starts
+   on a 16-channel block boundary of the concat's channels and fills whole blocks, so
+   at batch 1 its nChw16c values are the concat's blocked slice at the same byte offset
+   as the plain one. The concat then copies nothing (concat.c skips such inputs). */
+static bool blocked_slice(cnn_node *u, int B)
+{
+    const cnn_node *k = u->alias, *x = tail_of(u);
+    if (k->out.ndim != 4 || x->out.dims[1] % B) return false;
+    int c0 = 0;
+    for (int i = 0; i < k->n_in; i++) {
+        if (k->in[i] == x) return c0 % B == 0;
+        c0 += k->in[i]->out.dims[1];
+    }
+    return false;
+}
+
 /* The fixed point: out[i] for every node, from all-candidates-blocked down. With
    `aliases`, values planned inside another's buffer (concat inputs in place) and
-   those buffers stay plain; without, they are ignored (a first look at which concats
-   would rather be blocked). */
-static void decide(cnn_graph *g, bool *out, const int *kind, int B, bool aliases)
+   those buffers stay plain, except the pairs keep[] names (an input computed in place
+   inside a blocked concat, see blocked_slice); without, they are ignored (a first look
+   at which concats would rather be blocked). */
+static void decide(cnn_graph *g, bool *out, const int *kind, int B, bool aliases, const bool *keep)
 {
     int n = g->n_nodes;
     for (int i = 0; i < n; i++) {
         cnn_node *v = g->nodes[i];
         cnn_node *t = tail_of(v);
         out[i] = kind[i] != K_PLAIN && kind[i] != K_READS && !t->is_output && t != g->output &&
-                 t->id != n - 1 && !(aliases && v->alias) && t->out.ndim == 4 && pad_ok(t->out.dims[1], B);
+                 t->id != n - 1 && !(aliases && v->alias && !keep[i]) && t->out.ndim == 4 &&
+                 pad_ok(t->out.dims[1], B);
     }
     for (int i = 0; aliases && i < n; i++) { /* a buffer others are planned in (not its chain's links) */
         cnn_node *u = g->nodes[i];
-        if (u->alias && !u->fused_into) out[u->alias->id] = false;
+        if (u->alias && !u->fused_into && !keep[i]) out[u->alias->id] = false;
     }
     for (bool changed = true; changed;) {
         changed = false;
@@ -186,29 +205,48 @@ cnn_status cnn_graph_plan_layout(cnn_graph *g)
     if (g->no_fusion || B == 0 || env_off()) return CNN_OK;
     int n = g->n_nodes;
     /* out[i]: the value of node i (its chain's tail) is blocked; kind[i]: kind_of */
-    bool *out = cnn_calloc((size_t)n, sizeof *out);
+    bool *out = cnn_calloc((size_t)n, sizeof *out), *keep = cnn_calloc((size_t)n, sizeof *keep);
     int *kind = cnn_calloc((size_t)n, sizeof *kind);
-    if (!out || !kind) {
-        cnn_free(out), cnn_free(kind);
+    if (!out || !kind || !keep) {
+        cnn_free(out), cnn_free(kind), cnn_free(keep);
         return cnn_set_error(CNN_ERR_NOMEM, "layout: out of memory");
     }
     for (int i = 0; i < n; i++) kind[i] = kind_of(g->nodes[i]);
     /* A concat (an op with inputs_in_place) that would be blocked copies its inputs
        into its blocked buffer instead of having them computed in place (fuse.c, batch
-       1): its inputs get buffers of their own, in whichever layout suits them. */
-    decide(g, out, kind, B, false);
+       1): its inputs get buffers of their own, in whichever layout suits them.
+       Except an input whose channels are a whole-block slice of the concat's
+       (blocked_slice): it stays in place when both end up blocked (its blocked values
+       are then the concat's blocked slice) and gets its own buffer when they disagree. */
+    decide(g, out, kind, B, false, NULL);
     for (int i = 0; i < n; i++) {
         cnn_node *u = g->nodes[i];
         if (u->alias && !u->fused_into && u->alias->op->inputs_in_place && out[u->alias->id]) {
-            u->alias = NULL;
-            u->alias_off = 0;
+            keep[i] = blocked_slice(u, B);
+            if (!keep[i]) {
+                u->alias = NULL;
+                u->alias_off = 0;
+            }
         }
     }
-    decide(g, out, kind, B, true);
+    for (bool again = true; again;) {
+        decide(g, out, kind, B, true, keep);
+        again = false;
+        for (int i = 0; i < n; i++) {
+            cnn_node *u = g->nodes[i];
+            if (keep[i] && out[i] != out[u->alias->id]) {
+                keep[i] = false;
+                u->alias = NULL;
+                u->alias_off = 0;
+                again = true;
+            }
+        }
+    }
     for (int i = 0; i < n; i++)
         if (out[i]) mark_chain(g->nodes[i], (unsigned char)B);
     cnn_free(out);
     cnn_free(kind);
+    cnn_free(keep);
     return plan_gates(g);
 }
 

@@ -74,6 +74,8 @@ bool cnn_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blo
         cnn_blocked_conv_forward(c, x, x_blocked, w, b, y, epi, scratch, wgen);
         return true;
     }
+    if (epi && y_blocked && cnn_dnnl_conv_forward_blocked_epi(c, x, x_blocked, w, b, y, epi, scratch, wgen))
+        return true; /* epilogue inside oneDNN's call (constant weights) */
     if (!cnn_dnnl_conv_forward_blocked(c, x, x_blocked, w, b, y, y_blocked, scratch, wgen)) return false;
     if (epi && y_blocked)
         cnn_blocked_epilogue(epi, c->n, c->c_out, (size_t)c->out[0] * c->out[1] * c->out[2], y);

@@ -2,6 +2,7 @@
    torch.cat(xs, 1). Every other dimension must agree; n == 1 is a copy. The same node
    may appear more than once (DenseNet, Inception): backward adds into its gradient
    once per appearance. */
+#include <stdio.h>
 #include <string.h>
 
 #include "../graph/graph_internal.h"
@@ -49,9 +50,14 @@ static size_t plane(const cnn_node *n) { return cnn_nd_plane(n->out.ndim, n->out
 static cnn_status concat_forward(cnn_node *n, const cnn_ctx *ctx)
 {
     size_t S = plane(n), ctot = (size_t)n->out.dims[1], off = 0;
-    if (ctx->layout && n->layout) { /* blocked output: each input copied into it */
-        for (int i = 0, c0 = 0; i < n->n_in; c0 += n->in[i]->out.dims[1], i++)
+    if (ctx->layout && n->layout) { /* blocked output: each input copied into it ... */
+        for (int i = 0, c0 = 0; i < n->n_in; c0 += n->in[i]->out.dims[1], i++) {
+            /* ... except a blocked one computed in place, a whole-block slice at batch 1
+               (graph/layout.c, blocked_slice) */
+            if (n->in[i]->layout && ctx->batch == 1 && n->in[i]->out.data == n->out.data + (size_t)c0 * S)
+                continue;
             cnn_layout_copy(ctx, n->in[i], 0, 1, 1, n, c0, n->in[i]->out.dims[1]);
+        }
         cnn_layout_clear_tail(ctx, n);
         return CNN_OK;
     }
@@ -81,7 +87,25 @@ static cnn_status concat_backward(cnn_node *n, const cnn_ctx *ctx)
     return CNN_OK;
 }
 
-CNN_OP_DEF(concat, .shape = concat_shape, .forward = concat_forward, .backward = concat_backward,
+/* For profilers: "in place" when every input is computed inside the output's buffer
+   (planned at batch 1, graph/fuse.c and graph/layout.c), so the forward copies nothing;
+   "ops, K of N in place" when some are. */
+static const char *concat_kernel(const cnn_node *n, int batch, char *buf, size_t size)
+{
+    (void)batch;
+    int k = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        const cnn_node *x = n->in[i], *r = x->fused_into ? x->fused_into : x;
+        k += r->alias == n;
+    }
+    if (k == 0) return "ops";
+    if (k == n->n_in) return "in place";
+    snprintf(buf, size, "ops, %d of %d in place", k, n->n_in);
+    return buf;
+}
+
+CNN_OP_DEF(concat, .kernel_name = concat_kernel, .shape = concat_shape, .forward = concat_forward,
+           .backward = concat_backward,
            .inputs_in_place = true, /* along dim 1: planned in place at batch 1 (graph/fuse.c) */
            .layout_trait = cnn_layout_any_4d);
 

@@ -24,7 +24,8 @@ typedef struct net {
     cnn_node *x, *out;
 } net;
 
-/* x (1, 16, 24, 24) -> conv3x3 16->32 bn relu (Winograd) -> conv3x3 32->48 + bias
+/* x (1, 16, 24, 24) -> conv3x3 16->32 bn relu (Winograd; under constant weights the
+   oneDNN layers' batch norm and ReLU run inside their call) -> conv3x3 32->48 + bias
    relu (Winograd, 48 channels) -> conv3x3 stride 2 48->64 bn relu (direct) -> conv3x3
    64->64 (direct: 12x12 planes) -> conv1x1 64->96 bn relu6 -> conv1x1 96->40 (the own
    1x1 kernel with its packed panel kept, cpu/kept.c; 40 channels: a padded block) ->
@@ -100,6 +101,20 @@ static void test_kept_and_repacked(void **state)
     forward_close(&kept, &plain, y0, "first forward with constant weights");
     forward_close(&kept, &plain, y1, "second forward (weights kept packed)");
     assert_memory_equal(y0, y1, sizeof y0);
+
+    /* batch-norm statistics written without an announcement: the scale and shift that
+       oneDNN's calls fold into the kept weights (cpu/conv_dnnl.c) follow them, as the
+       second pass over the output does */
+    for (int i = 0; i < cnn_graph_num_params(kept.g); i++) {
+        cnn_param *p = cnn_graph_param(kept.g, i), *q = cnn_graph_param(plain.g, i);
+        if (!strstr(p->name, "running_var") && !strstr(p->name, "running_mean")) continue;
+        for (size_t k = 0; k < cnn_tensor_numel(&p->value); k += 3) {
+            p->value.data[k] *= 1.75f;
+            q->value.data[k] *= 1.75f;
+        }
+    }
+    forward_close(&kept, &plain, y2, "after batch-norm statistics changed");
+    assert_memory_not_equal(y1, y2, sizeof y1);
 
     /* written by the caller, then announced */
     scale_conv_weights(kept.g, -1.5f);

@@ -269,6 +269,106 @@ static void test_ops_batched(void **state)
     check_ops(3, 2);
 }
 
+/* An Inception block (graph/layout.c, blocked_slice): x (N, 32, 8, 8) -> four branches
+   P 1x1 -> 32 bn relu | Q 1x1 -> 16, 3x3 -> 16 | R maxpool 3x3/1 -> 1x1 -> 16 | T 1x1 ->
+   24 -> K concat (88 channels, padded to 96) -> 1x1 -> 16 -> global average pool.
+   At batch 1 the branches whose channels are whole 16-blocks at a block boundary (P, Q,
+   R) are computed blocked inside K's buffer and K copies only T; with `tfirst` T (24
+   channels) comes first, so no other branch starts on a block boundary and every one
+   is copied. Checked against the plan with the pass off, at batch 1 and at 3. */
+typedef struct incnet {
+    cnn_graph *g;
+    cnn_node *x, *p, *q, *r, *t, *k, *out;
+} incnet;
+
+static incnet build_inc(int max_batch, bool layout, bool tfirst)
+{
+    setenv("CNN_LAYOUT", layout ? "1" : "0", 1);
+    incnet m;
+    cnn_graph *g = m.g = cnn_graph_new();
+    m.x = cnn_input(g, "x", 4, (int[]){max_batch, 32, 8, 8});
+    m.p = cnn_relu(g, cnn_batchnorm2d(g, cnn_conv2d(g, m.x, 32, .kernel = 1, .no_bias = true, .name = "P"),
+                                       .name = "bnP"));
+    m.q = cnn_relu(g, cnn_conv2d(g, cnn_relu(g, cnn_conv2d(g, m.x, 16, .kernel = 1, .name = "Q0")), 16,
+                                 .kernel = 3, .padding = 1, .name = "Q1"));
+    m.r = cnn_conv2d(g, cnn_maxpool2d(g, m.x, .kernel = 3, .stride = 1, .padding = 1), 16, .kernel = 1,
+                     .name = "R");
+    m.t = cnn_relu(g, cnn_conv2d(g, m.x, 24, .kernel = 1, .name = "T"));
+    cnn_node *in4[] = {m.p, m.q, m.r, m.t}, *t4[] = {m.t, m.p, m.q, m.r};
+    m.k = cnn_concat(g, 4, tfirst ? t4 : in4);
+    m.out = cnn_global_avgpool(g, cnn_conv2d(g, m.k, 16, .kernel = 1, .name = "F"));
+    TU_OK(cnn_graph_compile(g, 6));
+    cnn_rng r;
+    cnn_rng_seed(&r, 13);
+    for (int i = 0; i < cnn_graph_num_params(g); i++) {
+        cnn_param *prm = cnn_graph_param(g, i);
+        size_t n = cnn_tensor_numel(&prm->value);
+        if (strstr(prm->name, "running_var")) tu_fill(prm->value.data, n, 0.5f, 2.0f, &r);
+        else if (strstr(prm->name, "bn")) tu_fill(prm->value.data, n, -0.5f, 0.5f, &r);
+    }
+    cnn_graph_set_training(g, false);
+    unsetenv("CNN_LAYOUT");
+    return m;
+}
+
+/* Whether value v lies inside k's buffer (computed in place). */
+static bool inside(const cnn_node *v, const cnn_node *k)
+{
+    return v->out.data >= k->out.data && v->out.data < k->out.data + cnn_node_numel_max(k);
+}
+
+static void check_inc(int max_batch, int batch, bool tfirst)
+{
+    incnet on = build_inc(max_batch, true, tfirst), off = build_inc(max_batch, false, tfirst);
+    bool blocked = cnn_blocked_width() == 16;
+    const cnn_node *br[] = {on.p, on.q, on.r, on.t};
+    for (int i = 0; i < 4; i++) assert_string_equal(lay(br[i]), blocked ? "nChw16c" : "NCHW");
+    assert_string_equal(lay(on.k), blocked ? "nChw16c" : "NCHW");
+    size_t n = (size_t)batch * 32 * 8 * 8;
+    float *xs = malloc(n * sizeof *xs);
+    cnn_rng r;
+    cnn_rng_seed(&r, 14);
+    tu_fill(xs, n, -2, 2, &r);
+    TU_OK(cnn_graph_set_input(on.g, on.x, xs, batch));
+    TU_OK(cnn_graph_set_input(off.g, off.x, xs, batch));
+    TU_OK(cnn_graph_forward(on.g));
+    TU_OK(cnn_graph_forward(off.g));
+    /* in place: the whole-block branches at batch 1 when blocked (and, plain, every
+       branch at batch 1: the plain plan); never the 24-channel one when blocked */
+    for (int i = 0; i < 3; i++) assert_int_equal(inside(br[i], on.k), max_batch == 1 && !(blocked && tfirst));
+    assert_int_equal(inside(on.t, on.k), max_batch == 1 && !blocked);
+    /* and profilers are told so (cnn bench --layers) */
+    cnn_layer_profile lp;
+    TU_OK(cnn_graph_profile(on.g, on.k, batch, &lp));
+    assert_string_equal(lp.kernel, max_batch > 1       ? "ops"
+                                   : !blocked          ? "in place"
+                                   : tfirst            ? "ops"
+                                                       : "ops, 3 of 4 in place");
+    close_nodes(on.out, off.out, "inception: pooled, blocked vs plain");
+    /* forward_until the concat runs plain (in place the plain way), then blocked again */
+    TU_OK(cnn_graph_forward_until(on.g, on.k));
+    TU_OK(cnn_graph_forward_until(off.g, off.k));
+    close_nodes(on.k, off.k, "inception: forward_until the concat");
+    TU_OK(cnn_graph_forward_until(on.g, on.q));
+    TU_OK(cnn_graph_forward_until(off.g, off.q));
+    close_nodes(on.q, off.q, "inception: forward_until a branch");
+    TU_OK(cnn_graph_forward(on.g));
+    TU_OK(cnn_graph_forward(off.g));
+    close_nodes(on.out, off.out, "inception: pooled after forward_until");
+    free(xs);
+    cnn_graph_free(on.g);
+    cnn_graph_free(off.g);
+}
+
+static void test_inception(void **state)
+{
+    (void)state;
+    check_inc(1, 1, false);
+    check_inc(1, 1, true);
+    check_inc(3, 3, false);
+    check_inc(3, 1, false);
+}
+
 /* A 3x3 convolution whose plain forward is the own thin kernel (8 input channels) but
    which the blocked layout runs with oneDNN (here its Winograd form, N H W >= 512, whose
    scratch the plan must cover: tests/e2e/test_learn.c crashed when it did not). */
@@ -419,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_ops_batched),
         cmocka_unit_test(test_blocked_scratch),
         cmocka_unit_test(test_se_gate),
+        cmocka_unit_test(test_inception),
     };
     return tu_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

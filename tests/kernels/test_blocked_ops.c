@@ -62,9 +62,13 @@ static void same(const float *a, const float *b, size_t n, const char *what)
 
 static const cnn_backend *both[2];
 
-static void pool_case(bool max, int n, int c, int h, int w, int k, int s, int p, int d)
+/* ceil: one more output row and column where ceil_mode gives them (PyTorch: the last
+   window starts inside the input or left padding), windows clipped at the end */
+static void pool_case_mode(bool max, int n, int c, int h, int w, int k, int s, int p, int d, bool ceil)
 {
     int oh = (h + 2 * p - d * (k - 1) - 1) / s + 1, ow = (w + 2 * p - d * (k - 1) - 1) / s + 1;
+    if (ceil && (h + 2 * p - d * (k - 1) - 1) % s && oh * s < h + p) oh++;
+    if (ceil && (w + 2 * p - d * (k - 1) - 1) % s && ow * s < w + p) ow++;
     if (oh < 1 || ow < 1) return;
     cnn_pool_desc pd = {.planes = (size_t)n * c, .in = {1, h, w}, .out = {1, oh, ow}, .k = {1, k, k},
                         .s = {1, s, s}, .p = {0, p, p}, .d = {1, max ? d : 1, max ? d : 1}};
@@ -89,6 +93,11 @@ static void pool_case(bool max, int n, int c, int h, int w, int k, int s, int p,
     free(x), free(want), free(got), free(idx), free(xb), free(yb);
 }
 
+static void pool_case(bool max, int n, int c, int h, int w, int k, int s, int p, int d)
+{
+    pool_case_mode(max, n, c, h, w, k, s, p, d, false);
+}
+
 static void test_pooling(void **state)
 {
     (void)state;
@@ -101,6 +110,16 @@ static void test_pooling(void **state)
                 pool_case(false, 1 + i % 2, cs[(i + 1) % 4], 8, 5 + i % 4, k, s, p, 1);
             }
     pool_case(true, 1, 64, 112, 112, 3, 2, 1, 1); /* ResNet's stem pooling */
+    /* GoogLeNet's: 3x3 / 2 ceil mode (112 -> 56, 28 -> 14, 14 -> 7), 2x2 / 2 ceil, and the
+       inception branches' 3x3 / 1 padded; rows wider than the two-pass buffer (cpu) */
+    pool_case_mode(true, 1, 64, 112, 112, 3, 2, 0, 1, true);
+    pool_case_mode(true, 1, 48, 28, 28, 3, 2, 0, 1, true);
+    pool_case_mode(true, 2, 40, 13, 15, 3, 2, 0, 1, true);
+    pool_case_mode(true, 1, 32, 14, 14, 2, 2, 0, 1, true);
+    pool_case_mode(true, 1, 24, 7, 9, 2, 2, 0, 1, true);
+    pool_case(true, 1, 80, 14, 14, 3, 1, 1, 1);
+    pool_case(true, 1, 16, 3, 600, 3, 1, 1, 1);
+    pool_case(true, 1, 16, 3, 530, 3, 2, 1, 2);
     pool_case(false, 2, 24, 14, 14, 2, 2, 0, 1);
 }
 

@@ -12,6 +12,7 @@
    Outputs that the interface accumulates (dx, dw) are computed into scratch and
    added by a reorder with a sum post-op (oneDNN overwrites diff tensors).
    Anything oneDNN refuses falls back to the reference kernels. */
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@
 #include "cpu_internal.h"
 
 enum { KIND_FWD, KIND_BWD_DATA, KIND_BWD_WEIGHTS };
+/* kept.c tag offset of weights packed with a fold (wpack_get), past any md_tag */
+enum { CNN_KEPT_FOLD = 1 << 20 };
 #define ALIGN 64
 
 /* One tensor argument of the primitive. */
@@ -46,6 +49,8 @@ typedef struct entry {
     bool infer;    /* ... as forward_inference (Winograd weights transformed once, by
                       the packing reorder) */
     bool has_bias; /* forward adds a bias / backward-weights computes db */
+    bool relu;     /* a kept forward with ReLU as oneDNN's eltwise post-op
+                      (cnn_dnnl_conv_forward_blocked_epi) */
     bool failed; /* oneDNN refused: use the reference kernel */
     dnnl_memory_desc_t wmd; /* forward: the weights' layout the primitive reads */
     int wtag;               /* kept.c's tag of wmd (md_tag), 0 until a kept call */
@@ -309,6 +314,14 @@ static bool build(entry *e, dnnl_alg_kind_t alg, bool size_only)
     const dnnl_memory_desc_t *bp = e->has_bias ? &bmd : NULL;
     CHECK(dnnl_primitive_attr_create(&attr));
     CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    if (e->relu) {
+        dnnl_post_ops_t po = NULL;
+        dnnl_status_t pst = dnnl_post_ops_create(&po);
+        if (pst == dnnl_success) pst = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+        if (pst == dnnl_success) pst = dnnl_primitive_attr_set_post_ops(attr, po);
+        if (po) dnnl_post_ops_destroy(po);
+        CHECK(pst);
+    }
     /* forward_training for every kind but constant weights: with forward_inference
        oneDNN 2.6's Winograd takes its weights transformed (a reorder into its wino
        format), which per call was up to 6x slower on ResNet-18's 28x28 layers at
@@ -501,18 +514,18 @@ size_t cnn_dnnl_conv_scratch(const cnn_conv_desc *c) { return cnn_dnnl_conv_scra
    weights are kept packed (wpack_get), which chooses Winograd by its own measurements
    and runs it as forward_inference (weights transformed once). Called with g_lock
    held. */
-static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io, bool kept)
+static entry *lookup_post(int kind, const cnn_conv_desc *c, bool has_bias, int io, bool kept, bool relu)
 {
     int layout = io ? CNN_CPU_LAYOUT_BLOCKED : pick_layout(c);
     kept = kept && kind == KIND_FWD && cnn_cpu_kept_on();
     bool wino = kept ? use_winograd_kept(c, layout, true) : use_winograd(c, layout);
     for (entry *e = g_cache; e; e = e->next)
         if (e->kind == kind && e->layout == layout && e->has_bias == has_bias && e->io == io &&
-            e->kept == kept && memcmp(&e->d, c, sizeof *c) == 0)
+            e->kept == kept && e->relu == relu && memcmp(&e->d, c, sizeof *c) == 0)
             return e->failed ? NULL : e;
     if (!ensure_engine()) return NULL;
     entry init = {.d = *c, .kind = kind, .layout = layout, .io = io, .has_bias = has_bias, .kept = kept,
-                  .infer = kept && wino};
+                  .infer = kept && wino, .relu = relu};
     /* cnn_calloc: the allocator's fault injection reaches this cache; a failed
        allocation takes the reference kernels (docs/architecture.md, "Strict options") */
     entry *e = cnn_calloc(1, sizeof *e);
@@ -521,6 +534,7 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io, bo
     bool ok = false;
     if (wino) {
         ok = build(e, dnnl_convolution_winograd, false);
+        if (!ok && relu) goto done; /* with the post-op: no direct fallback (..._blocked_epi) */
         if (!ok) { /* refused (ISA, shape): start again, direct */
             free_entry(e);
             e = cnn_calloc(1, sizeof *e);
@@ -530,6 +544,7 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io, bo
         e->winograd = ok;
     }
     if (!ok) ok = build(e, alg_direct(), false);
+done:
     if (!ok) {
         /* keep only the verdict, so a refused layer costs no rebuild next time */
         entry f = init;
@@ -542,6 +557,11 @@ static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io, bo
     e->next = g_cache;
     g_cache = e;
     return e->failed ? NULL : e;
+}
+
+static entry *lookup(int kind, const cnn_conv_desc *c, bool has_bias, int io, bool kept)
+{
+    return lookup_post(kind, c, has_bias, io, kept, false);
 }
 
 /* Scratch off the 64-byte contract (kernels.h) takes the reference path, not a crash. */
@@ -597,28 +617,91 @@ static void wpack_free_all(void)
     g_nmds = g_mds_cap = 0;
 }
 
+/* A per-output-channel scale and shift folded into a kept forward's weights and bias
+   (cnn_dnnl_conv_forward_blocked_epi): packed = w[o] * scale[o], bias = b[o] * scale[o]
+   + shift[o]. */
+typedef struct fold {
+    const float *scale, *shift, *b;
+    int n;
+} fold;
+
+/* Whether coef (copies of scale, shift and bias, n each) holds f's current values (they
+   are compared: n floats each against the weights' thousands, so batch-norm statistics
+   written without a new generation are still followed). */
+static bool fold_same(const float *coef, const fold *f)
+{
+    size_t n = (size_t)f->n;
+    if (memcmp(coef, f->scale, n * sizeof(float)) || memcmp(coef + n, f->shift, n * sizeof(float))) return false;
+    for (size_t o = 0; o < n; o++)
+        if (coef[2 * n + o] != (f->b ? f->b[o] : 0.0f)) return false;
+    return true;
+}
+
+/* Packs w (times f's scale with a fold) into p through e's weight reorder; false when
+   out of memory. */
+static bool wpack_fill(entry *e, const float *w, const fold *f, void *p)
+{
+    slot *s = &e->s[1];
+    float *ws = NULL;
+    if (f) { /* the scaled weights, made once per packing and freed: the caller's w and
+                the scale are there at every call, to pack again from (oneDNN 2.6's
+                Winograd weight reorder mishandles per-channel output scales) */
+        size_t n = (size_t)f->n, per = (size_t)e->d.c_in / (size_t)e->d.groups * (size_t)e->d.k[0] *
+                                          (size_t)e->d.k[1] * (size_t)e->d.k[2];
+        if (!(ws = cnn_malloc(n * per * sizeof(float)))) return false;
+        for (size_t o = 0; o < n; o++)
+            for (size_t i = 0; i < per; i++) ws[o * per + i] = w[o * per + i] * f->scale[o];
+    }
+    set(s->user, ws ? ws : w);
+    set(s->prim, p);
+    dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->prim}};
+    dnnl_primitive_execute(s->reorder, g_stream, 2, ra);
+    if (ws) {
+        dnnl_stream_wait(g_stream);
+        set(s->user, w);
+        cnn_free(ws);
+    }
+    return true;
+}
+
 /* The packed weights of forward entry e for the caller's w under generation gen
    (packing them when they are new or of another generation), or NULL: pack into the
-   scratch. Called with g_lock and kept.c's lock held. */
-static void *wpack_get(entry *e, const float *w, uint64_t gen)
+   scratch. With a fold f (NULL: none) the weights are packed times the scale, under a
+   tag of their own, with copies of scale, shift and bias and the folded bias after them
+   (*bias); values changed since are packed again. Called with g_lock and kept.c's lock
+   held. */
+static void *wpack_get(entry *e, const float *w, uint64_t gen, const fold *f, const float **bias)
 {
     if (!e->wtag) e->wtag = md_tag(&e->wmd);
     if (!e->wtag) return NULL;
     bool fill;
-    void *p = cnn_cpu_kept_get(w, e->wtag, round_up(dnnl_memory_desc_get_size(&e->wmd), ALIGN), gen, &fill);
-    if (p && fill) {
-        slot *s = &e->s[1];
-        set(s->user, w);
-        set(s->prim, p);
-        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->prim}};
-        dnnl_primitive_execute(s->reorder, g_stream, 2, ra);
+    size_t wb = round_up(dnnl_memory_desc_get_size(&e->wmd), ALIGN), n = f ? (size_t)f->n : 0;
+    void *p = cnn_cpu_kept_get(w, f ? e->wtag + CNN_KEPT_FOLD : e->wtag, wb + 4 * n * sizeof(float), gen, &fill);
+    if (!p) return NULL;
+    float *coef = f ? (float *)((char *)p + wb) : NULL;
+    if (f && !fill) fill = !fold_same(coef, f);
+    if (fill && !wpack_fill(e, w, f, p)) {
+        for (size_t i = 0; i < 4 * n; i++) coef[i] = NAN; /* compares unequal: packed again */
+        return NULL;
     }
+    if (f && fill) {
+        memcpy(coef, f->scale, n * sizeof(float));
+        memcpy(coef + n, f->shift, n * sizeof(float));
+        for (size_t o = 0; o < n; o++) {
+            float bo = f->b ? f->b[o] : 0.0f;
+            coef[2 * n + o] = bo;
+            coef[3 * n + o] = bo * f->scale[o] + f->shift[o];
+        }
+    }
+    if (f) *bias = coef + 3 * n;
     return p;
 }
 
 /* Runs entry e on the caller's tensors t[0..2] (roles as in build()); wgen: a
-   forward's constant weights generation (wpack_get), 0 none. */
-static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratch, uint64_t wgen)
+   forward's constant weights generation (wpack_get), 0 none; f: the fold of a kept
+   forward (the call runs only where its weights are kept: false, nothing run, else). */
+static bool run_fold(entry *e, const void *t0, const void *t1, void *t2, char *scratch, uint64_t wgen,
+                     const fold *f)
 {
     const void *t[3] = {t0, t1, t2};
     dnnl_exec_arg_t args[6];
@@ -626,10 +709,17 @@ static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratc
     /* kept.c's lock covers the kept weights' use: no other call repacks them meanwhile */
     const bool keep = wgen && e->kind == KIND_FWD && e->s[1].reorder;
     if (keep) cnn_cpu_kept_lock();
+    const float *bias = NULL;
+    void *kept1 = keep ? wpack_get(e, t1, wgen, f, &bias) : NULL;
+    if (f && !kept1) {
+        if (keep) cnn_cpu_kept_unlock();
+        return false;
+    }
+    if (bias && e->bias) set(e->bias, bias);
     for (int i = 0; i < 3; i++) {
         slot *s = &e->s[i];
         set(s->user, t[i]);
-        void *kept = keep && i == 1 ? wpack_get(e, t[1], wgen) : NULL;
+        void *kept = i == 1 ? kept1 : NULL;
         if (kept) {
             set(s->prim, kept);
             args[na++] = (dnnl_exec_arg_t){s->arg, s->prim};
@@ -662,6 +752,12 @@ static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratc
         add_args a = {dst, src};
         cnn_parallel_range((long)(o->bytes / sizeof(float)), 16384, 0, add_range, &a);
     }
+    return true;
+}
+
+static void run(entry *e, const void *t0, const void *t1, void *t2, char *scratch, uint64_t wgen)
+{
+    run_fold(e, t0, t1, t2, scratch, wgen, NULL);
 }
 
 /* Per-call memory cap of forwards: a batch whose forward scratch (blocked copies,
@@ -827,6 +923,50 @@ bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool 
     int io = (x_blocked ? 1 : 0) | (y_blocked ? 2 : 0);
     if (io && !cnn_dnnl_conv_blocked_ok(c)) return false;
     return conv_chunks(KIND_FWD, c, x, w, y, b, NULL, scratch, io, wgen);
+}
+
+/* The blocked forward with its epilogue inside oneDNN's call, under constant weights
+   (docs/architecture.md, "Blocked layout"): a batch-norm scale and shift folded into
+   the kept weights and bias (the packing reorder multiplies each output channel's
+   weights by its scale; the bias becomes b * scale + shift) and ReLU as oneDNN's
+   eltwise post-op, instead of a second pass over y (cnn_blocked_epilogue). Only where
+   it changes nothing else: the same Winograd / direct choice as the unfused call, no
+   more scratch, one call for the batch, no residual, ReLU or no activation; false
+   otherwise (the caller runs the unfused path). CNN_CPU_DNNL_FOLD=0 turns it off. */
+static bool fold_on(void)
+{
+    static int env = -1;
+    if (env < 0) {
+        const char *v = getenv("CNN_CPU_DNNL_FOLD");
+        env = !(v && v[0] == '0');
+    }
+    return env == 1;
+}
+
+bool cnn_dnnl_conv_forward_blocked_epi(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
+                                       const float *b, float *y, const cnn_blocked_epi *epi, void *scratch,
+                                       uint64_t wgen)
+{
+    if (!epi || !wgen || epi->res || !cnn_dnnl_conv_blocked_ok(c) || !fold_on()) return false;
+    bool relu = epi->act != NULL;
+    if (relu && !(epi->act_desc && epi->act_desc->act == CNN_ACT_RELU)) return false;
+    if (!epi->scale != !epi->shift || (!epi->scale && !relu)) return false;
+    int io = (x_blocked ? 1 : 0) | 2;
+    fold f = {epi->scale, epi->shift, b, c->c_out};
+    const fold *fp = epi->scale ? &f : NULL;
+    bool has_bias = fp || b;
+    pthread_mutex_lock(&g_lock);
+    bool ok = false;
+    if (aligned(scratch) && ensure_engine() && cnn_cpu_kept_on() && chunk_of(KIND_FWD, c, b != NULL, NULL) >= c->n) {
+        entry *plain = lookup(KIND_FWD, c, b != NULL, io, true);
+        entry *e = plain ? lookup_post(KIND_FWD, c, has_bias, io, true, relu) : NULL;
+        if (e && e->need <= plain->need && e->winograd == plain->winograd && e->s[1].reorder) {
+            if (e->bias && !fp) set(e->bias, b);
+            ok = run_fold(e, x, w, y, scratch, wgen, fp);
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return ok;
 }
 
 void cnn_dnnl_conv_backward_data(const cnn_conv_desc *c, const float *dy, const float *w,

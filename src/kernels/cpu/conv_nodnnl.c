@@ -52,6 +52,13 @@ bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool 
     cnn_ref_conv_forward(c, x, w, b, y, scratch);
     return true;
 }
+bool cnn_dnnl_conv_forward_blocked_epi(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
+                                       const float *b, float *y, const cnn_blocked_epi *epi, void *scratch,
+                                       uint64_t wgen)
+{
+    (void)c, (void)x, (void)x_blocked, (void)w, (void)b, (void)y, (void)epi, (void)scratch, (void)wgen;
+    return false;
+}
 
 size_t cnn_dnnl_conv_scratch_blocked(const cnn_conv_desc *c)
 {

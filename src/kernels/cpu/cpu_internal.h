@@ -63,6 +63,11 @@ size_t cnn_dnnl_conv_scratch_blocked(const cnn_conv_desc *c);
 bool cnn_dnnl_conv_forward_blocked(const cnn_conv_desc *c, const float *x, bool x_blocked,
                                    const float *w, const float *b, float *y, bool y_blocked,
                                    void *scratch, uint64_t wgen);
+/* ... with the epilogue (scale / shift, ReLU) inside oneDNN's call under constant
+   weights; false where it does not apply (the caller runs the two passes). */
+bool cnn_dnnl_conv_forward_blocked_epi(const cnn_conv_desc *c, const float *x, bool x_blocked, const float *w,
+                                       const float *b, float *y, const cnn_blocked_epi *epi, void *scratch,
+                                       uint64_t wgen);
 bool cnn_blocked_dw_ok(const cnn_conv_desc *c);
 void cnn_blocked_dw_forward(const cnn_conv_desc *c, const float *x, const float *w, const float *b,
                             float *y, const cnn_blocked_epi *epi);
