@@ -274,11 +274,12 @@ static void sweep(void)
         {1, 7, 12, 1, 9, 10, 5, 1, 2, 1},  {1, 3, 8, 1, 20, 21, 3, 1, 1, 1},
         {5, 6, 10, 1, 9, 9, 3, 1, 1, 1},   {1, 160, 24, 1, 3, 5, 3, 1, 1, 1},
         {1, 2, 8, 1, 12, 12, 9, 1, 4, 1},  {4, 40, 8, 2, 5, 5, 1, 1, 0, 1},
-        /* batch 1, large enough to run on threads: two loops on small planes (14x14,
-           7x7), one loop of 192-pixel spans on larger ones (56x56: 16 spans + 64
-           pixels; 26x26: 3 spans + 100 pixels) */
+        /* batch 1, large enough to run on threads: one loop of 48-, 96- or 192-pixel
+           spans (14x14: 4 + 4 pixels; 18x18: 3 + 36; 56x56: 16 + 64; 26x26: 3 + 100),
+           two loops on 7x7 (2 threads) */
         {1, 64, 96, 1, 14, 14, 3, 1, 1, 1}, {1, 160, 320, 1, 7, 7, 1, 1, 0, 1},
         {1, 8, 16, 1, 56, 56, 1, 1, 0, 1}, {1, 24, 40, 1, 26, 26, 3, 1, 1, 1},
+        {1, 16, 24, 1, 18, 18, 3, 1, 1, 1},
     };
     for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
         const int *a = tails[i];
