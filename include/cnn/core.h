@@ -4,6 +4,7 @@
 #ifndef CNN_API_CORE_H
 #define CNN_API_CORE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +94,69 @@ double cnn_now_s(void);
    the fastest compiled in, or the CNN_BACKEND environment variable. */
 cnn_status cnn_set_backend(const char *name);
 const char *cnn_backend_name(void);
+
+/* ---------------------------------------------------------------- helpers for extensions */
+/* What the layers above the graph (models, training, files, data, the CLI) build on;
+   see docs/architecture.md, "Layers and who includes what". */
+/* Allocation through the fault-injection hook above (cnn_alloc_fail_after). */
+void *cnn_malloc(size_t n);
+/* Zeroed allocation of n elements of size bytes, through the hook. */
+void *cnn_calloc(size_t n, size_t size);
+/* Resizes p to n bytes, through the hook (NULL on failure, p untouched). */
+void *cnn_realloc(void *p, size_t n);
+/* 64-byte aligned allocation, for tensor data; free with cnn_free_aligned. */
+void *cnn_malloc_aligned(size_t n);
+/* Frees what cnn_malloc_aligned returned (NULL is fine). */
+void cnn_free_aligned(void *p);
+/* A copy of s from cnn_malloc (NULL when the allocation fails). */
+char *cnn_strdup(const char *s);
+/* Frees what cnn_malloc / cnn_calloc / cnn_realloc / cnn_strdup returned. */
+void cnn_free(void *p);
+/* Frees each of the n pointers p[i] with cnn_free, in order. */
+void cnn_free_each(void *const *p, size_t n);
+/* Frees each of the n pointers p[i] with cnn_free_aligned, in order. */
+void cnn_free_aligned_each(void *const *p, size_t n);
+/* A destructor names what it frees in one list: CNN_FREE_ALL(f->e, f->meta, f). */
+#define CNN_PTR_LIST(...) \
+    (void *const[]){__VA_ARGS__}, sizeof((void *[]){__VA_ARGS__}) / sizeof(void *)
+#define CNN_FREE_ALL(...) cnn_free_each(CNN_PTR_LIST(__VA_ARGS__))
+#define CNN_FREE_ALIGNED_ALL(...) cnn_free_aligned_each(CNN_PTR_LIST(__VA_ARGS__))
+
+/* Atomic files. fsync of path's directory, after a rename into it. */
+void cnn_fsync_dir(const char *path);
+/* Removes "<path>.tmp.<pid>" files whose process is gone; returns how many. */
+int cnn_remove_stale_tmp(const char *path);
+/* CNN_ERR_IO naming `what` unless path can be created (directory exists, writable). */
+cnn_status cnn_check_output_path(const char *what, const char *path);
+/* Writes the text of a file: called with the open temporary file and the caller's ctx. */
+typedef void (*cnn_text_writer)(FILE *f, const void *ctx);
+/* A text file written atomically: write(f, ctx) into "<path>.tmp.<pid>", renamed over
+   path, then cnn_fsync_dir and cnn_remove_stale_tmp; on failure the temporary is
+   removed, path is left as it was and the error is CNN_ERR_IO with the message err_fmt
+   (its one %s: path). */
+cnn_status cnn_write_text_atomic(const char *path, cnn_text_writer write, const void *ctx,
+                                 const char *err_fmt);
+
+/* IEEE half -> float, including subnormals, inf and NaN (float16 tensors in files). */
+float cnn_half_to_float(uint16_t h);
+
+/* Formats the variadic arguments of the enclosing function (declared "..., fmt, ...")
+   into the char array buf, truncating (the message helpers' first step). */
+#define CNN_VFORMAT(buf, fmt)                      \
+    do {                                           \
+        va_list cnn__ap;                           \
+        va_start(cnn__ap, fmt);                    \
+        vsnprintf(buf, sizeof(buf), fmt, cnn__ap); \
+        va_end(cnn__ap);                           \
+    } while (0)
+/* Returns the status of expr from the enclosing function unless it is CNN_OK. */
+#define CNN_CHECK(expr)                    \
+    do {                                   \
+        cnn_status cnn__s = (expr);        \
+        if (cnn__s != CNN_OK) return cnn__s; \
+    } while (0)
+#define CNN_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define CNN_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

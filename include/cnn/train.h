@@ -283,6 +283,45 @@ void cnn_node_clear_int8(cnn_node *n);
 /* Layers computed in int8 in g. */
 int cnn_graph_num_int8(const cnn_graph *g);
 
+/* ---------------------------------------------------------------- the trainer's graph interface */
+/* What a trainer driving the executor uses (docs/architecture.md, "Layers and who
+   includes what"; the optimizer entries: "Kernels"). */
+/* One contiguous piece of a parameter for the optimizer entries: value w, gradient g,
+   state m (momentum buffer / exp_avg; NULL for plain SGD) and v (exp_avg_sq). */
+typedef struct cnn_optim_seg {
+    float *w;
+    const float *g;
+    float *m, *v;
+    size_t n;
+} cnn_optim_seg;
+
+/* One step's hyper-parameters. SGD: d = g + wd w; b = first ? d : momentum b + d;
+   d = nesterov ? d + momentum b : b; w -= lr d. Adam: g += wd w (AdamW instead
+   w *= decay); m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+   w -= step_size * m / (sqrt(v) / bc2_sqrt + eps). */
+typedef struct cnn_optim_hyper {
+    float lr, wd, momentum;
+    bool first, nesterov;
+    float b1, b2, eps, step_size, bc2_sqrt, decay;
+    bool decoupled;
+} cnn_optim_hyper;
+
+/* The contiguous block of every parameter and buffer of compiled g (NULL, 0 before). */
+float *cnn_graph_param_block(cnn_graph *g, size_t *bytes);
+/* The contiguous block of every trainable parameter's gradient (NULL, 0 before compile). */
+float *cnn_graph_grad_block(cnn_graph *g, size_t *bytes);
+/* Batch-norm statistics of training forwards over the ranks of c (NULL: this process). */
+void cnn_graph_set_sync(cnn_graph *g, cnn_comm *c);
+/* Fills p (a parameter of a graph) with its layer's declared default initialisation. */
+void cnn_param_init_default(cnn_param *p, cnn_rng *rng);
+/* One SGD update of n_seg segments by the backend table's sgd_step (element-wise). */
+void cnn_graph_sgd_step(cnn_graph *g, const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+/* One Adam(W) update of n_seg segments by the backend table's adam_step (element-wise). */
+void cnn_graph_adam_step(cnn_graph *g, const cnn_optim_seg *seg, int n_seg, const cnn_optim_hyper *h);
+/* int8 calibration threshold in |x| units from a histogram of |x| over [0, amax) in
+   `bins` bins: method 1 percentile, 2 entropy (KL divergence), otherwise amax. */
+float cnn_calib_threshold(const double *hist, int bins, float amax, int method, float percentile);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

@@ -51,6 +51,16 @@ void cnn_free_aligned(void *p) { free(p); }
 
 void cnn_free(void *p) { free(p); }
 
+void cnn_free_each(void *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) cnn_free(p[i]);
+}
+
+void cnn_free_aligned_each(void *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) cnn_free_aligned(p[i]);
+}
+
 char *cnn_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;

@@ -105,7 +105,7 @@ cnn_status cnn_check_output_path(const char *what, const char *path)
     return CNN_OK;
 }
 
-cnn_status cnn_write_text_atomic(const char *path, cnn_text_writer *write, const void *ctx,
+cnn_status cnn_write_text_atomic(const char *path, cnn_text_writer write, const void *ctx,
                                  const char *err_fmt)
 {
     char tmp[4096];

@@ -1,7 +1,7 @@
 /* Internal helpers shared by the data/ sources. Not part of the public API. */
 #ifndef CNN_DATA_INTERNAL_H
 #define CNN_DATA_INTERNAL_H
-#include "../core/core.h"
+#include "cnn.h"
 
 /* The error of a feature this build left out (docs/architecture.md, "Build options"):
    `what` needs `lib`, which the build was configured without. */

@@ -4,7 +4,7 @@
    broadcasts and waits. */
 #ifndef CNN_DIST_INTERNAL_H
 #define CNN_DIST_INTERNAL_H
-#include "../core/core.h"
+#include "cnn.h"
 
 typedef struct cnn_comm_ops {
     const char *name;

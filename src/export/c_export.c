@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../core/core.h"
+#include "cnn.h"
 
 enum {
     H_CONV = 1 << 0, H_AFFINE = 1 << 1, H_ACT = 1 << 2, H_MAXPOOL = 1 << 3, H_AVGPOOL = 1 << 4,

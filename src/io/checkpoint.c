@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/core.h"
+#include "cnn.h"
 
 /* ---------------------------------------------------------------- graph weights */
 static bool ends_with(const char *s, const char *suffix)

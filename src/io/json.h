@@ -4,7 +4,7 @@
    and who includes what". Internal to src/io/. */
 #ifndef CNN_IO_JSON_H
 #define CNN_IO_JSON_H
-#include "../core/core.h"
+#include "cnn.h"
 
 typedef struct cnn_json {
     const char *s;

@@ -1,6 +1,6 @@
 /* Builds without ONNX support (CNN_WITH_ONNX=OFF or protobuf-c missing): the ONNX entry
    points say so instead of being absent (docs/architecture.md, "Build options"). */
-#include "../core/core.h"
+#include "cnn.h"
 
 #ifndef CNN_HAVE_ONNX
 cnn_status cnn_onnx_export(cnn_graph *g, const char *path, const cnn_onnx_export_opts *o)

@@ -4,7 +4,7 @@
    import"). */
 #include <string.h>
 
-#include "../core/core.h"
+#include "cnn.h"
 
 bool cnn_onnx_is_path(const char *name)
 {

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../core/core.h"
+#include "cnn.h"
 #include "onnx/onnx.pb-c.h"
 
 #define EXPORT_OPSET 17

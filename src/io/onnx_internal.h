@@ -3,7 +3,7 @@
    import". Compiled only with CNN_HAVE_ONNX. */
 #ifndef CNN_ONNX_INTERNAL_H
 #define CNN_ONNX_INTERNAL_H
-#include "../core/core.h"
+#include "cnn.h"
 #include "onnx/onnx.pb-c.h"
 
 #define CNN_ONNX_MAX_RANK 8

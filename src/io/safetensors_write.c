@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/core.h"
+#include "cnn.h"
 
 /* ---------------------------------------------------------------- save */
 typedef struct sbuf {

@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/core.h"
-#include "../graph/graph_api.h"
+#include "cnn.h"
 
 /* torch.nn.init._calculate_fan_in_and_fan_out: weight (out, in, *receptive). */
 static cnn_status fans(const cnn_tensor *t, const char *what, double *fan_in, double *fan_out)

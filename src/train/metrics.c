@@ -2,7 +2,7 @@
    (the figures the HybridSN paper reports; OA is d2l's accuracy). */
 #include <string.h>
 
-#include "../core/core.h"
+#include "cnn.h"
 
 cnn_status cnn_metrics_init(cnn_metrics *m, int classes)
 {

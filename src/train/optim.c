@@ -18,8 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/core.h"
-#include "../graph/graph_api.h"
+#include "cnn.h"
 
 /* floats per work item of a step: 64 KiB per stream */
 #define CHUNK ((size_t)16384)

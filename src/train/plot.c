@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "../core/core.h"
+#include "cnn.h"
 
 static const char *const SERIES[3] = {"train loss", "train acc", "test acc"};
 static const char *const COLORS[3] = {"#1f77b4", "#ff7f0e", "#2ca02c"};

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/core.h"
-#include "../graph/graph_api.h"
+#include "cnn.h"
 #include "train_internal.h"
 
 #define BINS 2048

@@ -3,8 +3,7 @@
 #define CNN_TRAIN_INTERNAL_H
 #include <stdarg.h>
 
-#include "../core/core.h"
-#include "../graph/graph_api.h"
+#include "cnn.h"
 
 #define CNN_META_MAX 24
 #define CNN_META_LEN 4096

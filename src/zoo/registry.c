@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/core.h"
+#include "cnn.h"
 #include "zoo.h"
 
 static const cnn_zoo_entry *const g_families[] = {
