@@ -75,6 +75,14 @@ static void close_nodes(const cnn_node *a, const cnn_node *b, const char *what)
     assert_true(tu_close(ta.data, tb.data, cnn_tensor_numel(&ta), 1e-5f, 1e-5f, what));
 }
 
+/* Both graphs forward up to their node a / b, whose values must agree. */
+static void until_both(cnn_graph *ga, cnn_node *a, cnn_graph *gb, cnn_node *b, const char *what)
+{
+    TU_OK(cnn_graph_forward_until(ga, a));
+    TU_OK(cnn_graph_forward_until(gb, b));
+    close_nodes(a, b, what);
+}
+
 static void check(int max_batch, int batch)
 {
     net on = build(max_batch, true), off = build(max_batch, false);
@@ -98,12 +106,8 @@ static void check(int max_batch, int batch)
     close_nodes(on.out, off.out, "logits, blocked vs plain");
     close_nodes(on.side, off.side, "side output, blocked vs plain");
     /* a value inside a blocked run, asked for: the run to it stays plain */
-    TU_OK(cnn_graph_forward_until(on.g, on.c));
-    TU_OK(cnn_graph_forward_until(off.g, off.c));
-    close_nodes(on.c, off.c, "forward_until a blocked value");
-    TU_OK(cnn_graph_forward_until(on.g, on.b));
-    TU_OK(cnn_graph_forward_until(off.g, off.b));
-    close_nodes(on.b, off.b, "forward_until a depthwise value");
+    until_both(on.g, on.c, off.g, off.c, "forward_until a blocked value");
+    until_both(on.g, on.b, off.g, off.b, "forward_until a depthwise value");
     /* and a full forward after it is blocked again, with the same numbers */
     TU_OK(cnn_graph_forward(on.g));
     TU_OK(cnn_graph_forward(off.g));
@@ -346,12 +350,8 @@ static void check_inc(int max_batch, int batch, bool tfirst)
                                                        : "ops, 3 of 4 in place");
     close_nodes(on.out, off.out, "inception: pooled, blocked vs plain");
     /* forward_until the concat runs plain (in place the plain way), then blocked again */
-    TU_OK(cnn_graph_forward_until(on.g, on.k));
-    TU_OK(cnn_graph_forward_until(off.g, off.k));
-    close_nodes(on.k, off.k, "inception: forward_until the concat");
-    TU_OK(cnn_graph_forward_until(on.g, on.q));
-    TU_OK(cnn_graph_forward_until(off.g, off.q));
-    close_nodes(on.q, off.q, "inception: forward_until a branch");
+    until_both(on.g, on.k, off.g, off.k, "inception: forward_until the concat");
+    until_both(on.g, on.q, off.g, off.q, "inception: forward_until a branch");
     TU_OK(cnn_graph_forward(on.g));
     TU_OK(cnn_graph_forward(off.g));
     close_nodes(on.out, off.out, "inception: pooled after forward_until");
@@ -484,12 +484,8 @@ static void check_se(int max_batch, int batch, int C, int HW, bool planned, bool
     assert_int_equal(memcmp(t_on.data, t_sep.data, cnn_tensor_numel(&t_on) * sizeof(float)), 0);
     close_nodes(on.out, off.out, "SE net: logits, gate read by the 1x1 conv vs plain");
     /* forward_until the gate and the conv reading it: plain runs, the gate computed */
-    TU_OK(cnn_graph_forward_until(on.g, on.m));
-    TU_OK(cnn_graph_forward_until(off.g, off.m));
-    close_nodes(on.m, off.m, "SE net: forward_until the gate");
-    TU_OK(cnn_graph_forward_until(on.g, on.p));
-    TU_OK(cnn_graph_forward_until(off.g, off.p));
-    close_nodes(on.p, off.p, "SE net: forward_until the gated conv's chain");
+    until_both(on.g, on.m, off.g, off.m, "SE net: forward_until the gate");
+    until_both(on.g, on.p, off.g, off.p, "SE net: forward_until the gated conv's chain");
     TU_OK(cnn_graph_forward(on.g));
     t_on = cnn_node_value(on.out);
     assert_int_equal(memcmp(t_on.data, t_sep.data, cnn_tensor_numel(&t_on) * sizeof(float)), 0);
